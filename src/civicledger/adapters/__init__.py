@@ -1,0 +1,1 @@
+"""Implementations of the ports: storage, signatures, clocks, key files, policy files."""

@@ -1,0 +1,297 @@
+"""An in-memory store: the default for fast tests, and where replay and export checks run.
+
+It behaves like the SQL stores: one writer at a time (a lock held for the unit of work),
+rollback unless committed (an undo log), and values copied in and out as canonical JSON so that
+nothing a caller holds can alias stored state.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, Self
+
+from civicledger.domain.canonical import canonical_bytes
+from civicledger.domain.identity import Account, AccountId
+from civicledger.domain.journal import TreeHead
+from civicledger.domain.ledger import Currency
+from civicledger.domain.money import CurrencyId
+from civicledger.ports import JournalHead, StoredEntry
+
+
+class _State:
+    def __init__(self) -> None:
+        self.entries: list[StoredEntry] = []
+        self.by_command: dict[str, int] = {}
+        self.head = JournalHead()
+        self.accounts: dict[AccountId, Account] = {}
+        self.currencies: dict[CurrencyId, Currency] = {}
+        self.balances: dict[tuple[AccountId, CurrencyId], int] = {}
+        self.by_account: dict[AccountId, set[CurrencyId]] = {}
+        self.by_currency: dict[CurrencyId, set[AccountId]] = {}
+        self.sums: dict[CurrencyId, int] = {}
+        self.records: dict[str, dict[str, str]] = {}
+        self.record_keys: dict[str, list[str]] = {}
+
+
+class MemoryStore:
+    backend = "memory"
+
+    def __init__(self) -> None:
+        self._state = _State()
+        self._lock = threading.RLock()
+
+    def write(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self._state, self._lock, writable=True)
+
+    def read(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self._state, self._lock, writable=False)
+
+    def close(self) -> None:
+        pass
+
+
+class MemoryUnitOfWork:
+    def __init__(self, state: _State, lock: threading.RLock, writable: bool) -> None:
+        self._s = state
+        self._lock = lock
+        self._writable = writable
+        self._undo: list[Callable[[], None]] = []
+        self.journal = _Journal(self)
+        self.accounts = _Accounts(self)
+        self.ledger = _Ledger(self)
+        self.records = _Records(self)
+
+    def __enter__(self) -> Self:
+        self._lock.acquire()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._lock.release()
+
+    def commit(self) -> None:
+        self._undo.clear()
+
+    def rollback(self) -> None:
+        while self._undo:
+            self._undo.pop()()
+
+    def _writing(self) -> None:
+        if not self._writable:
+            raise RuntimeError("this unit of work is read-only")
+
+    def clear_projections(self) -> None:
+        self._writing()
+        s = self._s
+        saved = (s.accounts, s.currencies, s.balances, s.by_account, s.by_currency, s.sums, s.records, s.record_keys)
+
+        def restore() -> None:
+            (s.accounts, s.currencies, s.balances, s.by_account, s.by_currency, s.sums, s.records, s.record_keys) = saved
+
+        self._undo.append(restore)
+        s.accounts, s.currencies, s.balances = {}, {}, {}
+        s.by_account, s.by_currency, s.sums, s.records, s.record_keys = {}, {}, {}, {}, {}
+
+
+class _Journal:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._u = uow
+
+    def head(self) -> JournalHead:
+        return self._u._s.head
+
+    def append(self, stored: StoredEntry, head: JournalHead) -> None:
+        self._u._writing()
+        s = self._u._s
+        if stored.entry.seq != len(s.entries):
+            raise RuntimeError(f"journal out of sequence: {stored.entry.seq} after {len(s.entries)}")
+        old_head = s.head
+        s.entries.append(stored)
+        s.by_command[stored.entry.command.id] = stored.entry.seq
+        s.head = head
+
+        def undo() -> None:
+            s.entries.pop()
+            del s.by_command[stored.entry.command.id]
+            s.head = old_head
+
+        self._u._undo.append(undo)
+
+    def get(self, seq: int) -> StoredEntry | None:
+        entries = self._u._s.entries
+        return entries[seq] if 0 <= seq < len(entries) else None
+
+    def find_command(self, command_id: str) -> StoredEntry | None:
+        seq = self._u._s.by_command.get(command_id)
+        return None if seq is None else self._u._s.entries[seq]
+
+    def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]:
+        yield from self._u._s.entries[start:stop]
+
+    def leaf_hashes(self, size: int) -> list[bytes]:
+        return [e.leaf_hash for e in self._u._s.entries[:size]]
+
+    def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None:
+        entries = self._u._s.entries
+        last = len(entries) if at_most is None else min(at_most, len(entries))
+        for stored in reversed(entries[:last]):
+            if stored.head.signature:
+                return stored.head
+        return None
+
+
+class _Accounts:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._u = uow
+
+    def get(self, account: AccountId) -> Account | None:
+        return self._u._s.accounts.get(account)
+
+    def put(self, account: Account) -> None:
+        self._u._writing()
+        accounts = self._u._s.accounts
+        old = accounts.get(account.id)
+        accounts[account.id] = account
+
+        def undo() -> None:
+            if old is None:
+                del accounts[account.id]
+            else:
+                accounts[account.id] = old
+
+        self._u._undo.append(undo)
+
+    def scan(self) -> Iterator[Account]:
+        accounts = self._u._s.accounts
+        for key in sorted(accounts):
+            yield accounts[key]
+
+
+class _Ledger:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._u = uow
+
+    def currency(self, currency: CurrencyId) -> Currency | None:
+        return self._u._s.currencies.get(currency)
+
+    def put_currency(self, currency: Currency) -> None:
+        self._u._writing()
+        table = self._u._s.currencies
+        old = table.get(currency.id)
+        table[currency.id] = currency
+
+        def undo() -> None:
+            if old is None:
+                del table[currency.id]
+            else:
+                table[currency.id] = old
+
+        self._u._undo.append(undo)
+
+    def currencies(self) -> Iterator[Currency]:
+        table = self._u._s.currencies
+        for key in sorted(table):
+            yield table[key]
+
+    def balance(self, account: AccountId, currency: CurrencyId) -> int:
+        return self._u._s.balances.get((account, currency), 0)
+
+    def balances(self, keys: Iterable[tuple[AccountId, CurrencyId]]) -> dict[tuple[AccountId, CurrencyId], int]:
+        table = self._u._s.balances
+        return {key: table.get(key, 0) for key in keys}
+
+    def set_balance(self, account: AccountId, currency: CurrencyId, units: int) -> None:
+        self._u._writing()
+        s = self._u._s
+        key = (account, currency)
+        old = s.balances.get(key, 0)
+        self._set(key, units)
+        self._u._undo.append(lambda: self._set(key, old))
+
+    def _set(self, key: tuple[AccountId, CurrencyId], units: int) -> None:
+        s = self._u._s
+        account, currency = key
+        old = s.balances.get(key, 0)
+        s.sums[currency] = s.sums.get(currency, 0) + units - old
+        if units == 0:
+            s.balances.pop(key, None)
+            s.by_account.get(account, set()).discard(currency)
+            s.by_currency.get(currency, set()).discard(account)
+        else:
+            s.balances[key] = units
+            s.by_account.setdefault(account, set()).add(currency)
+            s.by_currency.setdefault(currency, set()).add(account)
+
+    def holdings(self, account: AccountId) -> dict[CurrencyId, int]:
+        s = self._u._s
+        return {c: s.balances[(account, c)] for c in sorted(s.by_account.get(account, ()))}
+
+    def holders(self, currency: CurrencyId) -> dict[AccountId, int]:
+        s = self._u._s
+        return {a: s.balances[(a, currency)] for a in sorted(s.by_currency.get(currency, ()))}
+
+    def scan_balances(self) -> Iterator[tuple[AccountId, CurrencyId, int]]:
+        for (account, currency), units in sorted(self._u._s.balances.items()):
+            yield account, currency, units
+
+    def sums_by_currency(self) -> dict[CurrencyId, int]:
+        return {c: v for c, v in sorted(self._u._s.sums.items()) if v}
+
+
+class _Records:
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._u = uow
+
+    def get(self, ns: str, key: str) -> Any | None:
+        raw = self._u._s.records.get(ns, {}).get(key)
+        return None if raw is None else json.loads(raw)
+
+    def put(self, ns: str, key: str, value: Any) -> None:
+        self._u._writing()
+        encoded = canonical_bytes(value).decode()
+        self._write(ns, key, encoded)
+
+    def delete(self, ns: str, key: str) -> None:
+        self._u._writing()
+        self._write(ns, key, None)
+
+    def _write(self, ns: str, key: str, encoded: str | None) -> None:
+        s = self._u._s
+        old = s.records.get(ns, {}).get(key)
+        self._raw_set(ns, key, encoded)
+        self._u._undo.append(lambda: self._raw_set(ns, key, old))
+
+    def _raw_set(self, ns: str, key: str, encoded: str | None) -> None:
+        s = self._u._s
+        table = s.records.setdefault(ns, {})
+        keys = s.record_keys.setdefault(ns, [])
+        if encoded is None:
+            if key in table:
+                del table[key]
+                keys.pop(bisect.bisect_left(keys, key))
+            return
+        if key not in table:
+            bisect.insort(keys, key)
+        table[key] = encoded
+
+    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        s = self._u._s
+        keys = s.record_keys.get(ns, [])
+        table = s.records.get(ns, {})
+        i = bisect.bisect_left(keys, prefix)
+        snapshot = []
+        while i < len(keys) and keys[i].startswith(prefix):
+            snapshot.append(keys[i])
+            i += 1
+        for key in snapshot:
+            raw = table.get(key)
+            if raw is not None:
+                yield key, json.loads(raw)
+
+    def namespaces(self) -> list[str]:
+        return sorted(ns for ns, table in self._u._s.records.items() if table)

@@ -1,0 +1,58 @@
+"""Reading an economy's policy from TOML (X7), with every problem reported with its line.
+
+``tomllib`` knows lines only for syntax errors, so for the rest (unknown keys, wrong types,
+impossible values) the key path is found again in the text: the ``[section]`` header, then the
+``key =`` line inside it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from civicledger.domain.errors import PolicyFileError
+from civicledger.domain.policy import Policy, policy_from_mapping
+
+_HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\s*(#.*)?$")
+_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=")
+_LINE_RE = re.compile(r"at line (\d+)")
+
+
+def locate(text: str, path: tuple[str, ...]) -> int | None:
+    """The 1-based line where the key path is set, or its section starts; None if not found."""
+    section: tuple[str, ...] = ()
+    best: int | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        header = _HEADER_RE.match(line)
+        if header:
+            section = tuple(part.strip().strip('"') for part in header.group(1).split("."))
+            if section == path[: len(section)] and best is None and section:
+                best = number
+            continue
+        key = _KEY_RE.match(line)
+        if key and (*section, key.group(1).strip('"')) == path[: len(section) + 1]:
+            return number
+    return best
+
+
+def load_policy_file(path: Path) -> tuple[Policy, dict[str, Any]]:
+    """Parse and check a policy file; raise PolicyFileError listing every problem with its line."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise PolicyFileError([(None, f"cannot read {path}: {e}")]) from e
+    return parse_policy_text(text)
+
+
+def parse_policy_text(text: str) -> tuple[Policy, dict[str, Any]]:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        match = _LINE_RE.search(str(e))
+        raise PolicyFileError([(int(match.group(1)) if match else None, f"not valid TOML: {e}")]) from e
+    policy, problems = policy_from_mapping(data)
+    if problems:
+        raise PolicyFileError([(locate(text, key_path), f"{'.'.join(key_path) or '(top)'}: {msg}") for key_path, msg in problems])
+    return policy, data

@@ -1,0 +1,1 @@
+"""The `civic` command line: Typer commands, Rich output, ``--json`` on every command."""

@@ -1,0 +1,96 @@
+"""The root `civic` app, its global options, and the session every command opens."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from civicledger.adapters.clock import WallClock
+from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
+from civicledger.adapters.keystore import load_key
+from civicledger.adapters.stores import open_store
+from civicledger.cli.output import fail
+from civicledger.domain.errors import CivicLedgerError
+from civicledger.domain.messages import Command
+from civicledger.ports import Clock, Store
+from civicledger.services.engine import Engine, Receipt
+from civicledger.services.signing import sign_command
+from civicledger.settings import Settings
+
+app = typer.Typer(
+    help="civicledger: run, audit and simulate an economy on one signed public journal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    db: Annotated[str | None, typer.Option(help="SQLite file path or database URL [env CIVIC_DB].")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Where the default database and keys live [env CIVIC_DATA_DIR].")] = None,
+    keys: Annotated[Path | None, typer.Option(help="Key directory [env CIVIC_KEYS].")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
+) -> None:
+    overrides: dict[str, Any] = {}
+    if db is not None:
+        overrides["db"] = db
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if keys is not None:
+        overrides["keys"] = keys
+    ctx.obj = {"settings": Settings(**overrides), "json": json_output}
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    obj = ctx.find_root().obj
+    return obj["settings"] if obj else Settings()  # type: ignore[no-any-return]
+
+
+@dataclass
+class Session:
+    """An open store and an engine that signs tree heads with the economy's journal key."""
+
+    settings: Settings
+    store: Store
+    engine: Engine
+    clock: Clock
+
+    @property
+    def economy_id(self) -> str:
+        info = self.engine.economy()
+        if info is None:
+            raise CivicLedgerError("this store holds no economy yet; create one with `civic init`", rule="X1")
+        return info.id
+
+    def key(self, name_or_path: str) -> KeyPair:
+        return load_key(self.settings.key_dir(), name_or_path)
+
+    def run(self, command: Command, signers: list[str], command_id: str | None = None) -> Receipt:
+        """Sign the command with the named keys and execute it."""
+        keys = [self.key(name) for name in signers]
+        signed = sign_command(self.economy_id, command, keys, signed_at=self.clock.now(), command_id=command_id)
+        return self.engine.execute(signed)
+
+
+@contextlib.contextmanager
+def session(ctx: typer.Context, *, need_journal_key: bool = True, create: bool = False) -> Iterator[Session]:
+    """Open the configured store; refusals inside become the documented exit codes."""
+    settings = settings_of(ctx)
+    try:
+        store = open_store(settings.db_url(), create=create)
+        try:
+            journal: KeyPair | None = None
+            if need_journal_key:
+                journal = load_key(settings.key_dir(), "journal")
+            clock = WallClock()
+            yield Session(settings, store, Engine(store, clock, Ed25519Verifier(), journal), clock)
+        finally:
+            store.close()
+    except CivicLedgerError as e:
+        fail(ctx, e)

@@ -1,0 +1,324 @@
+"""Foundation commands: init, verify, export, rebuild, keys, accounts, the ledger, policy."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from civicledger.adapters.clock import WallClock
+from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
+from civicledger.adapters.keystore import load_or_create, save_key
+from civicledger.adapters.policy_file import load_policy_file
+from civicledger.adapters.stores import open_store
+from civicledger.cli.app import app, session, settings_of
+from civicledger.cli.output import emit, fail
+from civicledger.domain import identity as ident
+from civicledger.domain import ledger as led
+from civicledger.domain.economy import ChangePolicy
+from civicledger.domain.errors import CivicLedgerError, RuleViolationError
+from civicledger.domain.identity import AccountId, AccountKind, Role
+from civicledger.domain.money import CurrencyId
+from civicledger.domain.time import format_instant
+from civicledger.services import audit
+from civicledger.services.bootstrap import genesis_command
+from civicledger.services.engine import Engine, Receipt
+from civicledger.services.state import economy_info
+
+keys_app = typer.Typer(help="Ed25519 key files.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts, verified persons and roles (X1).", no_args_is_help=True)
+ledger_app = typer.Typer(help="Currencies, issuance and atomic transfers (X3).", no_args_is_help=True)
+policy_app = typer.Typer(help="The economy's policy (X7).", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(account_app, name="account")
+app.add_typer(ledger_app, name="ledger")
+app.add_typer(policy_app, name="policy")
+
+KeyOption = Annotated[list[str], typer.Option("--key", "-k", help="Key name or file that signs (repeat for several).")]
+IdOption = Annotated[str | None, typer.Option("--id", help="Command id; reuse it to retry safely.")]
+
+
+def show_receipt(ctx: typer.Context, receipt: Receipt) -> None:
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as c
+
+        note = " (already done: first result returned)" if receipt.replayed else ""
+        c.print(f"entry [bold]{receipt.seq}[/] at {format_instant(receipt.time)}{note}")
+        for event in receipt.events:
+            fields = ", ".join(f"{k}={v}" for k, v in event.items() if k != "type")
+            c.print(f"  {event['type']}: {fields}")
+        if receipt.result:
+            c.print(f"  result: {json.dumps(receipt.result)}")
+
+    emit(ctx, receipt.to_wire(), human)
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    policy_file: Annotated[Path, typer.Argument(help="The economy's policy, in TOML.")],
+    governors: Annotated[int, typer.Option(help="How many governor keys to create.")] = 1,
+    quorum: Annotated[int, typer.Option(help="Governor signatures a council decision needs.")] = 1,
+) -> None:
+    """Create an economy from a policy file; every problem in the file is listed, nothing written."""
+    settings = settings_of(ctx)
+    try:
+        policy, mapping = load_policy_file(policy_file)
+        key_dir = settings.key_dir()
+        store = open_store(settings.db_url(), create=True)
+        try:
+            engine_probe = store.read()
+            with engine_probe as uow:
+                if economy_info(uow) is not None:
+                    raise RuleViolationError("this store already holds an economy", rule="X1")
+            journal = load_or_create(key_dir, "journal")
+            council = load_or_create(key_dir, "council")
+            govs = [load_or_create(key_dir, f"governor-{i + 1}") for i in range(governors)]
+            registrar = load_or_create(key_dir, "registrar-1")
+            clock = WallClock()
+            engine = Engine(store, clock, Ed25519Verifier(), journal)
+            receipt = engine.execute(
+                genesis_command(
+                    name=policy.economy.name, policy=mapping, journal=journal, council=council,
+                    governors=govs, registrars=[registrar], quorum=quorum, at=clock.now(),
+                )
+            )
+            info = engine.economy()
+        finally:
+            store.close()
+    except CivicLedgerError as e:
+        fail(ctx, e)
+    assert info is not None
+    emit(
+        ctx,
+        {"economy": info.id, "name": info.name, "db": settings.db_url(), "keys": str(key_dir), "seq": receipt.seq},
+        lambda c: c.print(f"economy [bold]{info.name}[/] ({info.id}) created in {settings.db_url()}; keys in {key_dir}"),
+    )
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    export: Annotated[Path | None, typer.Option("--export", help="Check an export file, with no database.")] = None,
+) -> None:
+    """Check every signature, hash, tree head and invariant, and that replay equals the stored state."""
+    if export is not None:
+        report = audit.verify_export(export, Ed25519Verifier())
+    else:
+        with session(ctx, need_journal_key=False) as s:
+            report = audit.verify_store(s.store, Ed25519Verifier())
+
+    def human(c: object) -> None:
+        from civicledger.cli.output import console
+
+        if report.ok:
+            console.print(f"[green]verified[/]: {report.entries} entries, root {report.root}")
+        else:
+            where = f"entry {report.bad_seq}" if report.bad_seq is not None else "journal"
+            console.print(f"[bold red]verification failed[/] at {where}: {report.reason}")
+
+    emit(ctx, report.to_wire(), human)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def export(
+    ctx: typer.Context,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="File to write (default: standard output).")] = None,
+) -> None:
+    """Write the journal as JSON lines: each entry with its leaf hash and signed tree head."""
+    with session(ctx, need_journal_key=False) as s:
+        if out is None:
+            audit.export_journal(s.store, sys.stdout)
+            return
+        with out.open("w", encoding="utf-8") as f:
+            count = audit.export_journal(s.store, f)
+    if out is not None:
+        emit(ctx, {"entries": count, "file": str(out)}, lambda c: c.print(f"{count} entries written to {out}"))
+
+
+@app.command()
+def rebuild(ctx: typer.Context) -> None:
+    """Rebuild every projection from the journal; the state must come out byte-identical."""
+    with session(ctx, need_journal_key=False) as s:
+        before, after = audit.rebuild(s.store)
+    same = before == after
+    emit(
+        ctx,
+        {"before": before, "after": after, "identical": same},
+        lambda c: c.print(f"rebuilt; state digest {after} ({'identical' if same else 'CHANGED'})"),
+    )
+    raise typer.Exit(0 if same else 1)
+
+
+@keys_app.command("new")
+def keys_new(ctx: typer.Context, name: Annotated[str, typer.Argument(help="Name of the key file.")]) -> None:
+    """Create an Ed25519 key pair; prints its public key and account id."""
+    try:
+        key = KeyPair.generate(name)
+        path = save_key(settings_of(ctx).key_dir(), key)
+    except CivicLedgerError as e:
+        fail(ctx, e)
+    emit(
+        ctx,
+        {"name": name, "public_key": key.public_hex, "account": key.account, "file": str(path)},
+        lambda c: c.print(f"key [bold]{name}[/]: account {key.account}\n  public key {key.public_hex}\n  file {path}"),
+    )
+
+
+@account_app.command("open")
+def account_open(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Option("--key", "-k", help="The new account's key.")],
+    kind: Annotated[AccountKind, typer.Option(help="Account kind.")] = AccountKind.PERSON,
+    name: Annotated[str, typer.Option(help="A display name.")] = "",
+    command_id: IdOption = None,
+) -> None:
+    """Open an account for a key (signed by that key)."""
+    with session(ctx) as s:
+        k = s.key(key)
+        show_receipt(ctx, s.run(ident.OpenAccount(kind, k.public_hex, name), [key], command_id))
+
+
+@account_app.command("attest")
+def account_attest(
+    ctx: typer.Context,
+    person: Annotated[str, typer.Argument(help="Account id of the person.")],
+    human: Annotated[str, typer.Option(help="Digest of the registrar's evidence of the human.")],
+    registrar: Annotated[str, typer.Option("--key", "-k", help="The registrar's key.")] = "registrar-1",
+    command_id: IdOption = None,
+) -> None:
+    """A registrar attests a verified person (one human, one account)."""
+    with session(ctx) as s:
+        reg = s.key(registrar)
+        cmd = ident.AttestPerson(ident.parse_account_id(person), reg.account, human)
+        show_receipt(ctx, s.run(cmd, [registrar], command_id))
+
+
+@account_app.command("grant")
+def account_grant(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument()],
+    role: Annotated[Role, typer.Argument()],
+    keys: KeyOption,
+    command_id: IdOption = None,
+) -> None:
+    """Grant a role; signed by a quorum of the governing council."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(ident.GrantRole(ident.parse_account_id(account), role), keys, command_id))
+
+
+@account_app.command("show")
+def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) -> None:
+    """An account and its balances."""
+    with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
+        found = uow.accounts.get(AccountId(account))
+        if found is None:
+            fail(ctx, CivicLedgerError(f"no account {account}", rule="X1"))
+        holdings = uow.ledger.holdings(found.id)
+    data = {
+        "account": found.id, "kind": found.kind.value, "name": found.name, "verified": found.verified,
+        "roles": sorted(found.roles), "balances": holdings,
+    }
+    emit(ctx, data)
+
+
+@ledger_app.command("create-currency")
+def ledger_create_currency(
+    ctx: typer.Context,
+    symbol: Annotated[str, typer.Argument()],
+    issuer: Annotated[str, typer.Option("--key", "-k", help="The issuer's key.")],
+    name: Annotated[str, typer.Option()] = "",
+    decimals: Annotated[int, typer.Option()] = 2,
+    command_id: IdOption = None,
+) -> None:
+    """Create a currency issued by command of its issuer."""
+    with session(ctx) as s:
+        k = s.key(issuer)
+        show_receipt(ctx, s.run(led.CreateCurrency(symbol, k.account, name or symbol, decimals), [issuer], command_id))
+
+
+@ledger_app.command("issue")
+def ledger_issue(
+    ctx: typer.Context,
+    currency: Annotated[str, typer.Argument()],
+    to: Annotated[str, typer.Argument(help="Recipient account id.")],
+    units: Annotated[int, typer.Argument(help="Minor units.")],
+    issuer: Annotated[str, typer.Option("--key", "-k", help="The issuer's key.")],
+    command_id: IdOption = None,
+) -> None:
+    """Issue units of a currency (only its issuer can)."""
+    with session(ctx) as s:
+        cmd = led.Issue(CurrencyId(currency), ident.parse_account_id(to), units)
+        show_receipt(ctx, s.run(cmd, [issuer], command_id))
+
+
+@ledger_app.command("transfer")
+def ledger_transfer(
+    ctx: typer.Context,
+    currency: Annotated[str, typer.Argument()],
+    to: Annotated[str, typer.Argument(help="Recipient account id.")],
+    units: Annotated[int, typer.Argument(help="Minor units.")],
+    sender: Annotated[str, typer.Option("--key", "-k", help="The sender's key.")],
+    memo: Annotated[str, typer.Option()] = "",
+    command_id: IdOption = None,
+) -> None:
+    """Transfer units (a one-leg atomic transfer)."""
+    with session(ctx) as s:
+        k = s.key(sender)
+        leg = led.Leg(CurrencyId(currency), k.account, ident.parse_account_id(to), units)
+        show_receipt(ctx, s.run(led.Transfer((leg,), memo), [sender], command_id))
+
+
+@ledger_app.command("supply")
+def ledger_supply(ctx: typer.Context) -> None:
+    """Every currency with issued, burned and the sum of balances (X3)."""
+    with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
+        sums = uow.ledger.sums_by_currency()
+        rows = [
+            {"currency": c.id, "kind": c.kind.value, "issued": c.issued, "burned": c.burned, "balances": sums.get(c.id, 0)}
+            for c in uow.ledger.currencies()
+        ]
+
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as out
+
+        table = Table("currency", "kind", "issued", "burned", "sum of balances")
+        for r in rows:
+            table.add_row(str(r["currency"]), str(r["kind"]), str(r["issued"]), str(r["burned"]), str(r["balances"]))
+        out.print(table)
+
+    emit(ctx, rows, human)
+
+
+@policy_app.command("set")
+def policy_set(
+    ctx: typer.Context,
+    path: Annotated[str, typer.Argument(help="Dotted policy key, e.g. journal.signature_max_age.")],
+    value: Annotated[str, typer.Argument(help="New value (JSON: 300, true, \"5%\").")],
+    keys: KeyOption,
+    command_id: IdOption = None,
+) -> None:
+    """Change one policy value from now on; needs the governing council's quorum."""
+    try:
+        parsed = json.loads(value)
+    except json.JSONDecodeError:
+        parsed = value
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(ChangePolicy(path, parsed), keys, command_id))
+
+
+@policy_app.command("show")
+def policy_show(ctx: typer.Context) -> None:
+    """The policy in force, with its version."""
+    from civicledger.services.state import policy_record
+
+    with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
+        record = policy_record(uow)
+    emit(ctx, record)
+
+

@@ -1,0 +1,47 @@
+"""Printing results: Rich for people, one JSON document for programs (``--json``)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from civicledger.domain.errors import CivicLedgerError, PolicyFileError
+from civicledger.error_codes import exit_code
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def emit(ctx: typer.Context, data: Any, human: Callable[[Console], None] | None = None) -> None:
+    """Print data as JSON when --json was given, else call human() (or pretty-print data)."""
+    if json_mode(ctx):
+        sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    elif human is not None:
+        human(console)
+    else:
+        console.print(data)
+
+
+def json_mode(ctx: typer.Context) -> bool:
+    root = ctx.find_root()
+    return bool(root.obj and root.obj.get("json"))
+
+
+def fail(ctx: typer.Context, error: CivicLedgerError) -> NoReturn:
+    """Report a refusal (which rule, why) and exit with the documented code."""
+    body: dict[str, Any] = {"error": type(error).__name__, "rule": error.rule, "message": error.message}
+    if isinstance(error, PolicyFileError):
+        body["problems"] = [{"line": line, "problem": text} for line, text in error.problems]
+    if json_mode(ctx):
+        sys.stdout.write(json.dumps(body, indent=2, sort_keys=True) + "\n")
+    else:
+        err_console.print(f"[bold red]refused[/] by rule [bold]{error.rule}[/]: {error.message}")
+        for problem in body.get("problems", []):
+            where = f"line {problem['line']}" if problem["line"] else "file"
+            err_console.print(f"  {where}: {problem['problem']}")
+    raise typer.Exit(exit_code(error))

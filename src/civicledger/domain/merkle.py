@@ -1,0 +1,152 @@
+"""The journal's Merkle tree (X2), hashed exactly as RFC 6962 says.
+
+Leaves are hashed as SHA-256(0x00 || entry) and inner nodes as SHA-256(0x01 || left || right), so
+anyone with an export can check that an entry is in a tree head (inclusion proof) and that a
+later tree head extends an earlier one (consistency proof) with any RFC 6962 tool.
+
+``Frontier`` keeps only the roots of the perfect subtrees along the right edge, so appending an
+entry and computing the new root costs O(log n), not O(n).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+EMPTY_ROOT = hashlib.sha256(b"").digest()
+
+
+def leaf_hash(data: bytes) -> bytes:
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _largest_power_of_two_below(n: int) -> int:
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+def root_of(leaves: Sequence[bytes]) -> bytes:
+    """MTH(D[n]) over already-hashed leaves."""
+    if not leaves:
+        return EMPTY_ROOT
+    frontier = Frontier()
+    for leaf in leaves:
+        frontier = frontier.append(leaf)
+    return frontier.root()
+
+
+@dataclass(frozen=True, slots=True)
+class Frontier:
+    """Roots of the perfect subtrees of a tree of ``size`` leaves, largest (leftmost) first."""
+
+    size: int = 0
+    hashes: tuple[bytes, ...] = ()
+
+    def append(self, leaf: bytes) -> Frontier:
+        hashes = list(self.hashes)
+        carry = leaf
+        size = self.size
+        # Like adding one to a binary counter: each trailing 1 bit merges two equal subtrees.
+        while size & 1:
+            carry = node_hash(hashes.pop(), carry)
+            size >>= 1
+        hashes.append(carry)
+        return Frontier(self.size + 1, tuple(hashes))
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return EMPTY_ROOT
+        result = self.hashes[-1]
+        for left in reversed(self.hashes[:-1]):
+            result = node_hash(left, result)
+        return result
+
+
+def inclusion_proof(index: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PATH(m, D[n]) of RFC 6962 section 2.1.1."""
+    if not 0 <= index < len(leaves):
+        raise ValueError(f"leaf {index} is not in a tree of {len(leaves)}")
+    return _path(index, leaves)
+
+
+def _path(m: int, leaves: Sequence[bytes]) -> list[bytes]:
+    n = len(leaves)
+    if n <= 1:
+        return []
+    k = _largest_power_of_two_below(n)
+    if m < k:
+        return _path(m, leaves[:k]) + [root_of(leaves[k:])]
+    return _path(m - k, leaves[k:]) + [root_of(leaves[:k])]
+
+
+def consistency_proof(first: int, leaves: Sequence[bytes]) -> list[bytes]:
+    """PROOF(m, D[n]) of RFC 6962 section 2.1.2: the tree of ``first`` leaves is a prefix."""
+    if not 0 < first <= len(leaves):
+        raise ValueError(f"no consistency proof from {first} to {len(leaves)}")
+    return _subproof(first, leaves, True)
+
+
+def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
+    n = len(leaves)
+    if m == n:
+        return [] if complete else [root_of(leaves)]
+    k = _largest_power_of_two_below(n)
+    if m <= k:
+        return _subproof(m, leaves[:k], complete) + [root_of(leaves[k:])]
+    return _subproof(m - k, leaves[k:], False) + [root_of(leaves[:k])]
+
+
+def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
+    """RFC 9162 section 2.1.3.2: does ``proof`` place ``leaf`` at ``index`` under ``root``?"""
+    if not 0 <= index < size:
+        return False
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            r = node_hash(r, p)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and r == root
+
+
+def verify_consistency(
+    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
+) -> bool:
+    """RFC 9162 section 2.1.4.2: is the tree of ``first`` leaves a prefix of the one of ``second``?"""
+    if first == second:
+        return not proof and first_root == second_root
+    if not 0 < first < second or not proof:
+        return False
+    path = list(proof)
+    if first & (first - 1) == 0:
+        path.insert(0, first_root)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return sn == 0 and fr == first_root and sr == second_root

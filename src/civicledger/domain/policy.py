@@ -1,0 +1,190 @@
+"""The economy's parameters (X7): one versioned configuration, every value with a default.
+
+A policy is a tree of frozen dataclasses, one section per mechanism. ``policy_from_mapping``
+checks a whole mapping (parsed from TOML) and returns *every* problem with its key path, so a
+person fixing a file sees them all at once. Ratios (growth rates, percentages) are exact
+fractions, written in a file as ``"5%"``, ``"0.05"`` or ``"1/20"``, never stored as floats.
+
+A mechanism adds its section as a field of ``Policy``; a change of policy is a journal entry that
+takes effect from its time onward (``economy.change_policy``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, get_type_hints
+
+from civicledger.domain.time import MINUTE
+
+Problem = tuple[tuple[str, ...], str]
+
+
+class Ratio(Fraction):
+    """An exact fraction in a policy; parses '5%', '0.05', '1/20'; encodes as 'n/d'."""
+
+    @staticmethod
+    def parse(value: object) -> Ratio:
+        if isinstance(value, bool):
+            raise ValueError("a ratio is a number, not true/false")
+        if isinstance(value, (int, Fraction)):
+            return Ratio(value)
+        if isinstance(value, float):
+            return Ratio(Fraction(repr(value)))
+        if isinstance(value, str):
+            text = value.strip()
+            if text.endswith("%"):
+                return Ratio(Fraction(text[:-1].strip()) / 100)
+            return Ratio(Fraction(text))
+        raise ValueError(f"{value!r} is not a ratio")
+
+    def encode(self) -> str:
+        return f"{self.numerator}/{self.denominator}"
+
+
+@dataclass(frozen=True, slots=True)
+class EconomyPolicy:
+    name: str = "civicledger economy"
+    currency_decimals: int = 2
+
+
+@dataclass(frozen=True, slots=True)
+class JournalPolicy:
+    signature_max_age: int = 5 * MINUTE  # X6: older signatures are stale
+    max_clock_skew: int = 1 * MINUTE  # X6: signatures from further in the future are refused
+    max_command_bytes: int = 64 * 1024  # X5: larger commands are refused unread
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    economy: EconomyPolicy = field(default_factory=EconomyPolicy)
+    journal: JournalPolicy = field(default_factory=JournalPolicy)
+
+# Decoding and encoding ----------------------------------------------------------------------
+
+
+def _section_types(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
+
+
+def _decode_value(tp: Any, value: Any, path: tuple[str, ...], problems: list[Problem]) -> Any:
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            problems.append((path, "must be a table"))
+            return tp()
+        return _decode_section(tp, value, path, problems)
+    if tp is bool:
+        if not isinstance(value, bool):
+            problems.append((path, f"must be true or false, not {value!r}"))
+            return None
+        return value
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            problems.append((path, f"must be a whole number, not {value!r}"))
+            return None
+        if value < 0:
+            problems.append((path, f"must not be negative, not {value}"))
+            return None
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            problems.append((path, f"must be a string, not {value!r}"))
+            return None
+        return value
+    if tp is Ratio:
+        try:
+            ratio = Ratio.parse(value)
+        except (ValueError, ZeroDivisionError) as e:
+            problems.append((path, f"must be a ratio such as '5%' or '1/20': {e}"))
+            return None
+        if ratio < 0:
+            problems.append((path, f"must not be negative, not {value!r}"))
+            return None
+        return ratio
+    origin = getattr(tp, "__origin__", None)
+    if origin is tuple:
+        (item_type, *_rest) = tp.__args__
+        if not isinstance(value, list):
+            problems.append((path, "must be a list"))
+            return None
+        return tuple(_decode_value(item_type, v, (*path, str(i)), problems) for i, v in enumerate(value))
+    if origin is dict:
+        _, item_type = tp.__args__
+        if not isinstance(value, dict):
+            problems.append((path, "must be a table"))
+            return None
+        return {k: _decode_value(item_type, v, (*path, k), problems) for k, v in value.items()}
+    if isinstance(tp, type) and hasattr(tp, "__members__"):  # enums
+        try:
+            return tp(value)
+        except ValueError:
+            allowed = ", ".join(str(m.value) for m in tp)
+            problems.append((path, f"must be one of {allowed}, not {value!r}"))
+            return None
+    problems.append((path, f"has an unsupported type {tp}"))
+    return None
+
+
+def _decode_section(cls: Any, data: dict[str, Any], path: tuple[str, ...], problems: list[Problem]) -> Any:
+    types = _section_types(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            problems.append(((*path, key), f"unknown key (known: {', '.join(sorted(known))})"))
+    values = {}
+    before = len(problems)
+    for name in known:
+        if name in data:
+            values[name] = _decode_value(types[name], data[name], (*path, name), problems)
+    if len(problems) > before:
+        return cls()
+    try:
+        return cls(**values)
+    except ValueError as e:
+        problems.append((path, str(e)))
+        return cls()
+
+
+def policy_from_mapping(data: dict[str, Any]) -> tuple[Policy, list[Problem]]:
+    """Build a Policy from a mapping, returning it with every problem found (empty if valid)."""
+    problems: list[Problem] = []
+    policy = _decode_section(Policy, data, (), problems)
+    if problems:
+        return Policy(), problems
+    for check in POLICY_CHECKS:
+        problems.extend(check(policy))
+    return policy, problems
+
+
+POLICY_CHECKS: list[Any] = []
+"""Cross-field checks a mechanism registers: functions Policy -> list[Problem]."""
+
+
+def policy_to_mapping(policy: Any) -> Any:
+    """The canonical (JSON-safe) form of a policy, as stored in the journal."""
+    if dataclasses.is_dataclass(policy) and not isinstance(policy, type):
+        return {f.name: policy_to_mapping(getattr(policy, f.name)) for f in dataclasses.fields(policy)}
+    if isinstance(policy, Fraction):
+        return Ratio(policy).encode()
+    if isinstance(policy, tuple):
+        return [policy_to_mapping(v) for v in policy]
+    if isinstance(policy, dict):
+        return {k: policy_to_mapping(v) for k, v in policy.items()}
+    if hasattr(policy, "value") and hasattr(type(policy), "__members__"):
+        return policy.value
+    return policy
+
+
+def with_change(policy: Policy, path: tuple[str, ...], value: Any) -> tuple[Policy, list[Problem]]:
+    """A copy of policy with one value replaced, checked like a whole file."""
+    mapping = policy_to_mapping(policy)
+    node = mapping
+    for key in path[:-1]:
+        if not isinstance(node, dict) or key not in node:
+            return policy, [(path, "no such policy section")]
+        node = node[key]
+    if not isinstance(node, dict) or path[-1] not in node:
+        return policy, [(path, "no such policy value")]
+    node[path[-1]] = value
+    return policy_from_mapping(mapping)

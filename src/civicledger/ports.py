@@ -1,0 +1,148 @@
+"""What the services need from the outside world, as Protocols.
+
+Adapters implement them: ``adapters.memory`` (fast tests, replay, verification of an export),
+``adapters.sql`` (SQLite and PostgreSQL), ``adapters.crypto`` (Ed25519), ``adapters.clock``.
+
+A *unit of work* is one transaction: it rolls back unless ``commit()`` is called. A write unit of
+work holds the journal's single writer lock from its start to its end, so decisions are always
+taken on exactly the state the journal order implies (docs/decisions/0002-one-writer.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Protocol, Self
+
+from civicledger.domain.identity import Account, AccountId
+from civicledger.domain.journal import Entry, TreeHead
+from civicledger.domain.ledger import Currency
+from civicledger.domain.merkle import Frontier
+from civicledger.domain.money import CurrencyId
+
+
+class Clock(Protocol):
+    def now(self) -> int:
+        """Whole seconds since the epoch."""
+        ...
+
+
+class SignatureVerifier(Protocol):
+    def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool: ...
+
+
+class Signer(Protocol):
+    """Holds a private key; the journal key and client keys both sign through this."""
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    def sign(self, message: bytes) -> bytes: ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEntry:
+    """An entry with its Merkle leaf hash and the tree head right after it."""
+
+    entry: Entry
+    leaf_hash: bytes
+    head: TreeHead  # signature may be "" for an entry inside a batch: the batch's last is signed
+    payload_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class JournalHead:
+    size: int = 0
+    frontier: Frontier = Frontier()
+    time: int = 0
+
+
+class JournalRepository(Protocol):
+    def head(self) -> JournalHead: ...
+
+    def append(self, stored: StoredEntry, head: JournalHead) -> None: ...
+
+    def get(self, seq: int) -> StoredEntry | None: ...
+
+    def find_command(self, command_id: str) -> StoredEntry | None: ...
+
+    def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]: ...
+
+    def leaf_hashes(self, size: int) -> list[bytes]: ...
+
+    def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None: ...
+
+
+class AccountRepository(Protocol):
+    def get(self, account: AccountId) -> Account | None: ...
+
+    def put(self, account: Account) -> None: ...
+
+    def scan(self) -> Iterator[Account]: ...
+
+
+class LedgerRepository(Protocol):
+    def currency(self, currency: CurrencyId) -> Currency | None: ...
+
+    def put_currency(self, currency: Currency) -> None: ...
+
+    def currencies(self) -> Iterator[Currency]: ...
+
+    def balance(self, account: AccountId, currency: CurrencyId) -> int: ...
+
+    def balances(self, keys: Iterable[tuple[AccountId, CurrencyId]]) -> dict[tuple[AccountId, CurrencyId], int]: ...
+
+    def set_balance(self, account: AccountId, currency: CurrencyId, units: int) -> None: ...
+
+    def holdings(self, account: AccountId) -> dict[CurrencyId, int]: ...
+
+    def holders(self, currency: CurrencyId) -> dict[AccountId, int]: ...
+
+    def scan_balances(self) -> Iterator[tuple[AccountId, CurrencyId, int]]: ...
+
+    def sums_by_currency(self) -> dict[CurrencyId, int]: ...
+
+
+class RecordRepository(Protocol):
+    """Mechanism state as JSON values under (namespace, key); keys sort as code points."""
+
+    def get(self, ns: str, key: str) -> Any | None: ...
+
+    def put(self, ns: str, key: str, value: Any) -> None: ...
+
+    def delete(self, ns: str, key: str) -> None: ...
+
+    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, Any]]: ...
+
+    def namespaces(self) -> list[str]: ...
+
+
+class UnitOfWork(Protocol):
+    journal: JournalRepository
+    accounts: AccountRepository
+    ledger: LedgerRepository
+    records: RecordRepository
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
+    def commit(self) -> None: ...
+
+    def rollback(self) -> None: ...
+
+    def clear_projections(self) -> None:
+        """Delete every projection (accounts, currencies, balances, records), not the journal."""
+        ...
+
+
+class Store(Protocol):
+    """A place the economy lives: opens units of work."""
+
+    backend: str  # "memory", "sqlite" or "postgresql"
+
+    def write(self) -> UnitOfWork: ...
+
+    def read(self) -> UnitOfWork: ...
+
+    def close(self) -> None: ...

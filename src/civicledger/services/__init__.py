@@ -1,0 +1,6 @@
+"""Command handlers: load state, apply the domain's rules, append the journal entry, commit.
+
+Importing this package registers every mechanism's handlers and projectors.
+"""
+
+from civicledger.services import core  # noqa: F401  (registers handlers and projectors)

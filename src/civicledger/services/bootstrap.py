@@ -1,0 +1,37 @@
+"""Creating an economy: the genesis command, built from keys and a policy mapping (X1, X7)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from civicledger.domain.economy import Genesis, economy_id_for
+from civicledger.domain.journal import SignedCommand
+from civicledger.domain.messages import to_wire
+from civicledger.ports import Signer
+from civicledger.services.signing import sign_command
+
+
+def genesis_command(
+    *,
+    name: str,
+    policy: dict[str, Any],
+    journal: Signer,
+    council: Signer,
+    governors: Sequence[Signer],
+    registrars: Sequence[Signer],
+    quorum: int,
+    at: int,
+) -> SignedCommand:
+    genesis = Genesis(
+        name=name,
+        journal_key=journal.public_key.hex(),
+        council_key=council.public_key.hex(),
+        governor_keys=tuple(g.public_key.hex() for g in governors),
+        quorum=quorum,
+        registrar_keys=tuple(r.public_key.hex() for r in registrars),
+        policy=policy,
+        started_at=at,
+    )
+    economy_id = economy_id_for(to_wire(genesis))
+    return sign_command(economy_id, genesis, [journal], signed_at=at, command_id="genesis")

@@ -1,0 +1,264 @@
+"""The engine: every change of state goes through ``Engine.execute`` and lands in the journal.
+
+For one command, inside one write unit of work (which holds the journal's writer lock):
+
+1. a command id seen before returns the first result if the payload is the same, else is refused (X5);
+2. the signatures must be fresh, valid, and cover everyone whose consent the rule needs (X6);
+3. the mechanism's handler decides, reading state, and returns events (or refuses: nothing written);
+4. the events are projected onto state and the entry is appended, hashed into the Merkle tree,
+   and its tree head signed with the journal key (X2); then the unit of work commits.
+
+The same code re-executes a journal during verification (``civicledger.services.verify``), which is
+why handlers must be deterministic: same state, same command, same time, same events.
+"""
+
+from __future__ import annotations
+
+import random
+import time as _time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from civicledger.domain.canonical import canonical_bytes
+from civicledger.domain.economy import Genesis, economy_id_for
+from civicledger.domain.errors import (
+    AuthorityError,
+    CivicLedgerError,
+    ConcurrencyError,
+    IdempotencyConflictError,
+    IntegrityError,
+    InvalidInputError,
+    RuleViolationError,
+)
+from civicledger.domain.identity import AccountId, parse_signature
+from civicledger.domain.journal import Entry, SignedCommand, TreeHead, tree_head_bytes
+from civicledger.domain.merkle import leaf_hash
+from civicledger.domain.messages import decode_command, encode_message
+from civicledger.domain.policy import Policy
+from civicledger.ports import Clock, JournalHead, SignatureVerifier, Signer, Store, StoredEntry, UnitOfWork
+from civicledger.services import state
+from civicledger.services.registry import HANDLERS, Context, EconomyInfo, ProjectionContext, project
+
+MAX_ATTEMPTS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a caller gets back: where the command landed and what it did."""
+
+    command_id: str
+    seq: int
+    time: int
+    events: tuple[dict[str, Any], ...]
+    result: dict[str, Any]
+    replayed: bool = False
+
+    @staticmethod
+    def of(stored: StoredEntry, replayed: bool) -> Receipt:
+        e = stored.entry
+        return Receipt(e.command.id, e.seq, e.time, e.events, e.result, replayed)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "command_id": self.command_id,
+            "seq": self.seq,
+            "time": self.time,
+            "events": list(self.events),
+            "result": self.result,
+            "replayed": self.replayed,
+        }
+
+
+class _Transaction:
+    """What stays the same across the commands of one write unit of work."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self.uow = uow
+        self.head: JournalHead = uow.journal.head()
+        self.economy: EconomyInfo | None = state.economy_info(uow)
+        self.policy: Policy = state.current_policy(uow)
+        self.new_keys: dict[AccountId, bytes] = {}
+
+    def refresh(self) -> None:
+        self.economy = state.economy_info(self.uow)
+        self.policy = state.current_policy(self.uow)
+
+
+class _ProjectionFailed(Exception):
+    """A projector failed after writes began: the whole unit of work must roll back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        verifier: SignatureVerifier,
+        journal_signer: Signer | None = None,
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.verifier = verifier
+        self.journal_signer = journal_signer
+        self._keys: dict[AccountId, bytes] = {}
+
+    # Public ------------------------------------------------------------------------------------
+
+    def execute(self, command: SignedCommand) -> Receipt:
+        """Run one command atomically; raise the refusing rule's error if it is refused."""
+        try:
+            return self._with_retries(lambda uow, tx: self._execute(tx, command))  # type: ignore[no-any-return]
+        except _ProjectionFailed as e:
+            raise e.error from None
+
+    def execute_batch(self, commands: Sequence[SignedCommand]) -> list[Receipt | CivicLedgerError]:
+        """Run many commands in one transaction; each is accepted or refused on its own."""
+
+        def run(uow: UnitOfWork, tx: _Transaction) -> list[Receipt | CivicLedgerError]:
+            outcomes: list[Receipt | CivicLedgerError] = []
+            for command in commands:
+                try:
+                    outcomes.append(self._execute(tx, command))
+                except CivicLedgerError as e:
+                    outcomes.append(e)
+            return outcomes
+
+        try:
+            return self._with_retries(run)  # type: ignore[no-any-return]
+        except _ProjectionFailed:
+            outcomes: list[Receipt | CivicLedgerError] = []
+            for command in commands:
+                try:
+                    outcomes.append(self.execute(command))
+                except CivicLedgerError as e:
+                    outcomes.append(e)
+            return outcomes
+
+    def economy(self) -> EconomyInfo | None:
+        with self.store.read() as uow:
+            return state.economy_info(uow)
+
+    # Internals ---------------------------------------------------------------------------------
+
+    def _with_retries(self, body: Callable[[UnitOfWork, _Transaction], Any]) -> Any:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.store.write() as uow:
+                    tx = _Transaction(uow)
+                    result = body(uow, tx)
+                    uow.commit()
+                self._keys.update(tx.new_keys)
+                return result
+            except ConcurrencyError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                _time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def _execute(self, tx: _Transaction, command: SignedCommand, at: int | None = None) -> Receipt:
+        uow = tx.uow
+        existing = uow.journal.find_command(command.id)
+        if existing is not None:
+            if existing.payload_digest != command.payload_digest():
+                raise IdempotencyConflictError(
+                    f"command id {command.id} was already used for a different payload"
+                )
+            return Receipt.of(existing, replayed=True)
+
+        now = at if at is not None else max(self.clock.now(), tx.head.time)
+        policy = tx.policy
+        if len(canonical_bytes(command.payload)) > policy.journal.max_command_bytes:
+            raise InvalidInputError(f"a command payload has at most {policy.journal.max_command_bytes} bytes")
+        if now - command.signed_at > policy.journal.signature_max_age:
+            raise AuthorityError(
+                f"signatures made at {command.signed_at} are stale at {now} "
+                f"(older than {policy.journal.signature_max_age} s)"
+            )
+        if command.signed_at - now > policy.journal.max_clock_skew:
+            raise AuthorityError(f"signatures dated {command.signed_at} are from the future (now {now})")
+
+        cmd = decode_command(command.type, command.payload)
+        handler = HANDLERS.get(type(cmd))
+        if handler is None:
+            raise InvalidInputError(f"no handler for command type {command.type}")
+        if tx.economy is None and not isinstance(cmd, Genesis):
+            raise RuleViolationError("this store holds no economy yet; create one with `civic init`", rule="X1")
+        economy_id = tx.economy.id if tx.economy else economy_id_for(command.payload)
+
+        signers = command.signers()
+        if len(signers) != len(command.signatures):
+            raise AuthorityError("an account signed the command twice")
+        message = command.signing_bytes(economy_id)
+        unverified = self._verify_known(tx, command, message)
+
+        ctx = Context(uow, now, tx.head.size, tx.economy, policy, signers, command.id)
+        decision = handler(cmd, ctx)
+
+        for signature in unverified:
+            key_hex = decision.new_keys.get(signature.account)
+            if key_hex is None:
+                raise AuthorityError(f"{signature.account} is not an account and cannot sign")
+            self._check_signature(bytes.fromhex(key_hex), message, signature.signature, signature.account)
+            tx.new_keys[signature.account] = bytes.fromhex(key_hex)
+        decision.consent.check(signers)
+
+        events = tuple(encode_message(e) for e in decision.events)
+        canonical_bytes(decision.result)
+        entry = Entry(tx.head.size, now, command, events, decision.result)
+        pctx = ProjectionContext(now, entry.seq)
+        try:
+            for event in decision.events:
+                project(event, uow, pctx)
+            if decision.events and any(e.TYPE.startswith("economy.") for e in decision.events):
+                tx.refresh()
+            stored, head = self._seal(tx, entry, command.payload_digest())
+            uow.journal.append(stored, head)
+        except ConcurrencyError:
+            raise
+        except Exception as e:  # writes have begun: the transaction cannot continue
+            raise _ProjectionFailed(e) from e
+        tx.head = head
+        return Receipt.of(stored, replayed=False)
+
+    def _verify_known(self, tx: _Transaction, command: SignedCommand, message: bytes) -> list[Any]:
+        """Check signatures of existing accounts now; return those the command itself introduces."""
+        pending = []
+        for signature in command.signatures:
+            key = self._keys.get(signature.account) or tx.new_keys.get(signature.account)
+            if key is None:
+                account = tx.uow.accounts.get(signature.account)
+                if account is None:
+                    pending.append(signature)
+                    continue
+                key = bytes.fromhex(account.public_key)
+                tx.new_keys[signature.account] = key
+            self._check_signature(key, message, signature.signature, signature.account)
+        return pending
+
+    def _check_signature(self, key: bytes, message: bytes, signature_hex: str, account: AccountId) -> None:
+        if not self.verifier.verify(key, message, parse_signature(signature_hex)):
+            raise AuthorityError(f"the signature of {account} does not match this command")
+
+    def _seal(self, tx: _Transaction, entry: Entry, payload_digest: str) -> tuple[StoredEntry, JournalHead]:
+        """Hash the entry into the tree and sign the new tree head with the journal key."""
+        leaf = leaf_hash(entry.leaf_bytes())
+        frontier = tx.head.frontier.append(leaf)
+        root = frontier.root().hex()
+        economy = tx.economy
+        if economy is None:
+            raise IntegrityError("an entry was sealed before the economy existed")
+        signature = self._sign_head(economy, frontier.size, root, entry.time)
+        head = TreeHead(frontier.size, root, entry.time, signature)
+        return StoredEntry(entry, leaf, head, payload_digest), JournalHead(frontier.size, frontier, entry.time)
+
+    def _sign_head(self, economy: EconomyInfo, size: int, root: str, time: int) -> str:
+        if self.journal_signer is None:
+            raise RuleViolationError("this engine holds no journal key and cannot append entries", rule="X2")
+        if self.journal_signer.public_key.hex() != economy.journal_key:
+            raise AuthorityError("the journal key given is not this economy's journal key", rule="X2")
+        return self.journal_signer.sign(tree_head_bytes(economy.id, size, root, time)).hex()

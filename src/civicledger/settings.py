@@ -1,0 +1,33 @@
+"""Settings for the CLI and the server, from options or ``CIVIC_*`` environment variables.
+
+The embedded default is a SQLite file under ``./civic-data``; ``--db`` (or ``CIVIC_DB``) takes a
+path or a URL such as ``postgresql+psycopg://user@host/db``. Private keys live in key files under
+``<data dir>/keys`` unless ``CIVIC_KEYS`` says otherwise.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIVIC_")
+
+    data_dir: Path = Path("civic-data")
+    db: str = ""
+    keys: Path | None = None
+
+    def db_url(self) -> str:
+        return database_url(self.db or str(self.data_dir / "civicledger.db"))
+
+    def key_dir(self) -> Path:
+        return self.keys if self.keys is not None else self.data_dir / "keys"
+
+
+def database_url(db: str) -> str:
+    """A path means a SQLite file; anything with '://' is already a URL."""
+    if "://" in db:
+        return db
+    return f"sqlite:///{Path(db).expanduser().resolve()}"

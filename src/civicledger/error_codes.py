@@ -10,7 +10,7 @@
 | AuthorityError            | 5    | 403  |
 | IdempotencyConflictError  | 6    | 409  |
 | ConcurrencyError          | 7    | 503  |
-| storage unreachable       | 8    | 503  |
+| StorageUnavailableError   | 8    | 503  |
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ TABLE: list[tuple[type[e.CivicLedgerError], int, int]] = [
     (e.AuthorityError, 5, 403),
     (e.IdempotencyConflictError, 6, 409),
     (e.ConcurrencyError, 7, 503),
+    (e.StorageUnavailableError, 8, 503),
 ]
-EXIT_STORAGE_UNAVAILABLE = 8
 
 
 def exit_code(error: e.CivicLedgerError) -> int:

@@ -12,6 +12,7 @@ person at the CLI, an HTTP client and a test all see the same reason.
     ├── AuthorityError             missing, forged, stale or unauthorised signatures (X6)
     ├── IdempotencyConflictError   a command id reused with a different payload (X5)
     ├── ConcurrencyError           a write that lost a race and may be retried
+    ├── StorageUnavailableError    the database cannot be reached or failed
     └── IntegrityError             stored or exported data that fails verification (X2)
 """
 
@@ -80,6 +81,12 @@ class IdempotencyConflictError(CivicLedgerError):
 
 class ConcurrencyError(CivicLedgerError):
     """A concurrent writer changed the same state first; the command may be retried."""
+
+    rule = "X2"
+
+
+class StorageUnavailableError(CivicLedgerError):
+    """The database cannot be opened or reached; nothing was written."""
 
     rule = "X2"
 

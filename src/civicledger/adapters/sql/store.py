@@ -1,0 +1,537 @@
+"""The SQL store: SQLite (a WAL file, the embedded default) and PostgreSQL, through SQLAlchemy Core.
+
+One writer at a time: a write unit of work starts with ``BEGIN IMMEDIATE`` on SQLite and with
+``SELECT ... FOR UPDATE`` of the journal's head row on PostgreSQL, and holds that lock until it
+commits or rolls back. Every decision is therefore taken on exactly the state the journal order
+implies, concurrent writers can neither overdraw nor lose an update, and there is one lock, so no
+deadlock (docs/decisions/0002-one-writer.md). Readers never wait: they read a snapshot.
+
+A unit of work buffers its writes (balances, records, accounts, currencies, journal rows) and
+flushes them in a few batched statements before any bulk read and at commit, so a batch of
+commands costs a handful of round trips, not several per command.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any, Self
+
+import sqlalchemy as sa
+from alembic import command as alembic_command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+
+from civicledger.adapters.sql import schema as t
+from civicledger.domain.canonical import canonical_bytes
+from civicledger.domain.errors import ConcurrencyError, NotFoundError, StorageUnavailableError
+from civicledger.domain.identity import Account, AccountId, AccountKind
+from civicledger.domain.journal import Entry, TreeHead
+from civicledger.domain.ledger import Currency, CurrencyKind, IssuerRule
+from civicledger.domain.merkle import Frontier
+from civicledger.domain.money import CurrencyId
+from civicledger.ports import JournalHead, StoredEntry
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+_MISSING = object()
+
+
+class SqlStore:
+    def __init__(self, engine: Engine, backend: str, schema: str | None, drop_schema_on_close: bool) -> None:
+        self.engine = engine
+        self.backend = backend
+        self._schema = schema
+        self._drop_schema = drop_schema_on_close
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        create: bool = True,
+        schema: str | None = None,
+        drop_schema_on_close: bool = False,
+        pool_size: int = 20,
+    ) -> SqlStore:
+        """Open (and by default create or migrate) the store at ``url``."""
+        try:
+            if url.startswith("sqlite"):
+                return cls._open_sqlite(url, create)
+            if url.startswith("postgresql"):
+                return cls._open_postgres(url, create, schema, drop_schema_on_close, pool_size)
+        except sa.exc.OperationalError as e:
+            raise StorageUnavailableError(f"cannot open the database at {_safe(url)}: {e.orig}") from e
+        raise StorageUnavailableError(f"unsupported database URL {_safe(url)} (use a SQLite path or postgresql+psycopg://)")
+
+    @classmethod
+    def _open_sqlite(cls, url: str, create: bool) -> SqlStore:
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            if not Path(path).exists() and not create:
+                raise NotFoundError(f"no economy database at {path}; create one with `civic init`", rule="X1")
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+
+        @event.listens_for(engine, "connect")
+        def _connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")  # a committed entry survives a power cut
+            cursor.execute("PRAGMA busy_timeout=60000")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn: Connection) -> None:
+            write = conn.get_execution_options().get("civic_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+        store = cls(engine, "sqlite", None, False)
+        store._migrate(create)
+        return store
+
+    @classmethod
+    def _open_postgres(cls, url: str, create: bool, schema: str | None, drop: bool, pool_size: int) -> SqlStore:
+        connect_args: dict[str, Any] = {"connect_timeout": 10}
+        if schema is not None:
+            if not schema.replace("_", "").isalnum():
+                raise ValueError(f"bad schema name {schema!r}")
+            bootstrap = sa.create_engine(url, connect_args=connect_args)
+            with bootstrap.begin() as conn:
+                conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            bootstrap.dispose()
+            connect_args["options"] = f"-csearch_path={schema}"
+        engine = sa.create_engine(url, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        store = cls(engine, "postgresql", schema, drop)
+        store._migrate(create)
+        return store
+
+    def _migrate(self, create: bool) -> None:
+        """Bring the schema to the newest migration (Alembic); refuse to create it if create=False."""
+        with self.engine.connect() as conn:
+            if self.backend == "postgresql":
+                conn.exec_driver_sql("SELECT pg_advisory_xact_lock(7420013)")  # one migrator at a time
+            exists = sa.inspect(conn).has_table("journal")
+            if not exists and not create:
+                raise NotFoundError("no economy database here; create one with `civic init`", rule="X1")
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = conn
+            alembic_command.upgrade(config, "head")
+            conn.commit()
+
+    def write(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self, writable=True)
+
+    def read(self) -> SqlUnitOfWork:
+        return SqlUnitOfWork(self, writable=False)
+
+    def close(self) -> None:
+        if self._drop_schema and self._schema:
+            with self.engine.begin() as conn:
+                conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE')
+        self.engine.dispose()
+
+
+def _safe(url: str) -> str:
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _translate(error: sa.exc.DBAPIError) -> Exception:
+    """Driver errors that mean 'lost a race, retry' become ConcurrencyError; others stay."""
+    text = str(error.orig).lower()
+    code = getattr(error.orig, "sqlstate", None)
+    if "database is locked" in text or code in {"40001", "40P01", "55P03"}:
+        return ConcurrencyError(f"a concurrent writer got there first: {error.orig}")
+    if isinstance(error, sa.exc.IntegrityError) and "command_id" in text:
+        return ConcurrencyError("a concurrent writer recorded this command id first")
+    if isinstance(error, sa.exc.OperationalError):
+        return StorageUnavailableError(f"the database failed: {error.orig}")
+    return error
+
+
+class SqlUnitOfWork:
+    def __init__(self, store: SqlStore, writable: bool) -> None:
+        self._store = store
+        self._writable = writable
+        self._conn: Connection | None = None
+        self._committed = False
+        self.journal = _Journal(self)
+        self.accounts = _Accounts(self)
+        self.ledger = _Ledger(self)
+        self.records = _Records(self)
+        self._balances: dict[tuple[AccountId, CurrencyId], int] = {}
+        self._dirty_balances: set[tuple[AccountId, CurrencyId]] = set()
+        self._records: dict[tuple[str, str], str | None] = {}
+        self._dirty_records: set[tuple[str, str]] = set()
+        self._accounts: dict[AccountId, Account | None] = {}
+        self._dirty_accounts: set[AccountId] = set()
+        self._currencies: dict[CurrencyId, Currency | None] = {}
+        self._dirty_currencies: set[CurrencyId] = set()
+        self._pending: list[StoredEntry] = []
+        self._head: JournalHead | None = None
+        self._head_dirty = False
+
+    @property
+    def dialect(self) -> str:
+        return self._store.backend
+
+    def __enter__(self) -> Self:
+        try:
+            conn = self._store.engine.connect()
+            if self._writable:
+                conn = conn.execution_options(civic_write=True)
+            elif self.dialect == "postgresql":
+                conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+            self._conn = conn
+            conn.begin()
+            if self._writable and self.dialect == "postgresql":
+                conn.execute(sa.select(t.journal_head.c.size).where(t.journal_head.c.id == 1).with_for_update())
+        except sa.exc.DBAPIError as e:
+            self._close()
+            raise _translate(e) from e
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            if not self._committed and self._conn is not None:
+                self._conn.rollback()
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    @property
+    def conn(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not open")
+        return self._conn
+
+    def execute(self, statement: Any, params: Any = None) -> Any:
+        try:
+            return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
+        except sa.exc.DBAPIError as e:
+            raise _translate(e) from e
+
+    def commit(self) -> None:
+        self.flush()
+        try:
+            self.conn.commit()
+        except sa.exc.DBAPIError as e:
+            raise _translate(e) from e
+        self._committed = True
+
+    def rollback(self) -> None:
+        self.conn.rollback()
+
+    def _writing(self) -> None:
+        if not self._writable:
+            raise RuntimeError("this unit of work is read-only")
+
+    def clear_projections(self) -> None:
+        self._writing()
+        self.flush()
+        for table in t.PROJECTION_TABLES:
+            self.execute(table.delete())
+        self._balances.clear()
+        self._records.clear()
+        self._accounts.clear()
+        self._currencies.clear()
+
+    # Flushing buffered writes -------------------------------------------------------------------
+
+    def _upsert(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        insert = pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
+        columns = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
+        self.execute(insert.on_conflict_do_update(index_elements=keys, set_=columns), rows)
+
+    def _delete_many(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        condition = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
+        self.execute(table.delete().where(condition), [{f"k_{k}": r[k] for k in keys} for r in rows])
+
+    def flush(self) -> None:
+        if not self._writable:
+            return
+        if self._dirty_accounts:
+            rows = [_account_row(a) for a in (self._accounts[i] for i in sorted(self._dirty_accounts)) if a]
+            self._upsert(t.accounts, ["id"], rows)
+            self._dirty_accounts.clear()
+        if self._dirty_currencies:
+            rows = [_currency_row(c) for c in (self._currencies[i] for i in sorted(self._dirty_currencies)) if c]
+            self._upsert(t.currencies, ["id"], rows)
+            self._dirty_currencies.clear()
+        if self._dirty_balances:
+            keys = sorted(self._dirty_balances)
+            put = [{"account": a, "currency": c, "units": self._balances[(a, c)]} for a, c in keys if self._balances[(a, c)]]
+            gone = [{"account": a, "currency": c} for a, c in keys if not self._balances[(a, c)]]
+            self._delete_many(t.balances, ["account", "currency"], gone)
+            self._upsert(t.balances, ["account", "currency"], put)
+            self._dirty_balances.clear()
+        if self._dirty_records:
+            keys2 = sorted(self._dirty_records)
+            put = [{"ns": ns, "key": k, "value": self._records[(ns, k)]} for ns, k in keys2 if self._records[(ns, k)] is not None]
+            gone = [{"ns": ns, "key": k} for ns, k in keys2 if self._records[(ns, k)] is None]
+            self._delete_many(t.records, ["ns", "key"], gone)
+            self._upsert(t.records, ["ns", "key"], put)
+            self._dirty_records.clear()
+        if self._pending:
+            self.execute(t.journal.insert(), [_journal_row(s) for s in self._pending])
+            self._pending.clear()
+        if self._head_dirty and self._head is not None:
+            head = self._head
+            self.execute(
+                t.journal_head.update().where(t.journal_head.c.id == 1),
+                {"size": head.size, "frontier": json.dumps([h.hex() for h in head.frontier.hashes]), "time": head.time},
+            )
+            self._head_dirty = False
+
+
+def _account_row(a: Account) -> dict[str, Any]:
+    return {
+        "id": a.id, "kind": a.kind.value, "public_key": a.public_key, "name": a.name, "created_at": a.created_at,
+        "verified": a.verified, "roles": json.dumps(sorted(a.roles)), "parent": a.parent,
+    }
+
+
+def _account_of(row: Any) -> Account:
+    return Account(
+        AccountId(row.id), AccountKind(row.kind), row.public_key, row.name, int(row.created_at), bool(row.verified),
+        frozenset(json.loads(row.roles)), AccountId(row.parent) if row.parent else None,
+    )
+
+
+def _currency_row(c: Currency) -> dict[str, Any]:
+    return {
+        "id": c.id, "kind": c.kind.value, "issuer": c.issuer, "rule": c.rule.value, "decimals": c.decimals,
+        "name": c.name, "issued": c.issued, "burned": c.burned,
+    }
+
+
+def _currency_of(row: Any) -> Currency:
+    return Currency(
+        CurrencyId(row.id), CurrencyKind(row.kind), AccountId(row.issuer), IssuerRule(row.rule), int(row.decimals),
+        row.name, int(row.issued), int(row.burned),
+    )
+
+
+def _journal_row(s: StoredEntry) -> dict[str, Any]:
+    e = s.entry
+    return {
+        "seq": e.seq, "command_id": e.command.id, "command_type": e.command.type, "time": e.time,
+        "body": canonical_bytes(e.to_wire()).decode(), "leaf_hash": s.leaf_hash, "root": s.head.root,
+        "head_signature": s.head.signature, "payload_digest": s.payload_digest,
+    }
+
+
+def _stored_of(row: Any) -> StoredEntry:
+    entry = Entry.from_wire(json.loads(row.body))
+    head = TreeHead(int(row.seq) + 1, row.root, int(row.time), row.head_signature)
+    return StoredEntry(entry, bytes(row.leaf_hash), head, row.payload_digest)
+
+
+class _Journal:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._u = uow
+
+    def head(self) -> JournalHead:
+        if self._u._head is None:
+            row = self._u.execute(sa.select(t.journal_head).where(t.journal_head.c.id == 1)).one()
+            hashes = tuple(bytes.fromhex(h) for h in json.loads(row.frontier))
+            self._u._head = JournalHead(int(row.size), Frontier(int(row.size), hashes), int(row.time))
+        return self._u._head
+
+    def append(self, stored: StoredEntry, head: JournalHead) -> None:
+        self._u._writing()
+        if stored.entry.seq != self.head().size:
+            raise RuntimeError(f"journal out of sequence: {stored.entry.seq} after {self.head().size}")
+        self._u._pending.append(stored)
+        self._u._head = head
+        self._u._head_dirty = True
+
+    def get(self, seq: int) -> StoredEntry | None:
+        for s in self._u._pending:
+            if s.entry.seq == seq:
+                return s
+        row = self._u.execute(sa.select(t.journal).where(t.journal.c.seq == seq)).first()
+        return None if row is None else _stored_of(row)
+
+    def find_command(self, command_id: str) -> StoredEntry | None:
+        for s in self._u._pending:
+            if s.entry.command.id == command_id:
+                return s
+        row = self._u.execute(sa.select(t.journal).where(t.journal.c.command_id == command_id)).first()
+        return None if row is None else _stored_of(row)
+
+    def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]:
+        self._u.flush()
+        query = sa.select(t.journal).where(t.journal.c.seq >= start).order_by(t.journal.c.seq)
+        if stop is not None:
+            query = query.where(t.journal.c.seq < stop)
+        chunk = 1000
+        position = start
+        while True:
+            rows = self._u.execute(query.where(t.journal.c.seq >= position).limit(chunk)).all()
+            for row in rows:
+                yield _stored_of(row)
+            if len(rows) < chunk:
+                return
+            position = int(rows[-1].seq) + 1
+
+    def leaf_hashes(self, size: int) -> list[bytes]:
+        self._u.flush()
+        rows = self._u.execute(
+            sa.select(t.journal.c.leaf_hash).where(t.journal.c.seq < size).order_by(t.journal.c.seq)
+        ).all()
+        return [bytes(r.leaf_hash) for r in rows]
+
+    def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None:
+        self._u.flush()
+        query = sa.select(t.journal).where(t.journal.c.head_signature != "").order_by(t.journal.c.seq.desc()).limit(1)
+        if at_most is not None:
+            query = query.where(t.journal.c.seq < at_most)
+        row = self._u.execute(query).first()
+        return None if row is None else _stored_of(row).head
+
+
+class _Accounts:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._u = uow
+
+    def get(self, account: AccountId) -> Account | None:
+        cached = self._u._accounts.get(account, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        row = self._u.execute(sa.select(t.accounts).where(t.accounts.c.id == account)).first()
+        found = None if row is None else _account_of(row)
+        self._u._accounts[account] = found
+        return found
+
+    def put(self, account: Account) -> None:
+        self._u._writing()
+        self._u._accounts[account.id] = account
+        self._u._dirty_accounts.add(account.id)
+
+    def scan(self) -> Iterator[Account]:
+        self._u.flush()
+        for row in self._u.execute(sa.select(t.accounts).order_by(t.accounts.c.id)):
+            yield _account_of(row)
+
+
+class _Ledger:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._u = uow
+
+    def currency(self, currency: CurrencyId) -> Currency | None:
+        cached = self._u._currencies.get(currency, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
+        row = self._u.execute(sa.select(t.currencies).where(t.currencies.c.id == currency)).first()
+        found = None if row is None else _currency_of(row)
+        self._u._currencies[currency] = found
+        return found
+
+    def put_currency(self, currency: Currency) -> None:
+        self._u._writing()
+        self._u._currencies[currency.id] = currency
+        self._u._dirty_currencies.add(currency.id)
+
+    def currencies(self) -> Iterator[Currency]:
+        self._u.flush()
+        for row in self._u.execute(sa.select(t.currencies).order_by(t.currencies.c.id)):
+            yield _currency_of(row)
+
+    def balance(self, account: AccountId, currency: CurrencyId) -> int:
+        return self.balances([(account, currency)])[(account, currency)]
+
+    def balances(self, keys: Iterable[tuple[AccountId, CurrencyId]]) -> dict[tuple[AccountId, CurrencyId], int]:
+        cache = self._u._balances
+        wanted = list(keys)
+        missing = [k for k in wanted if k not in cache]
+        if missing:
+            for k in missing:
+                cache[k] = 0
+            b = t.balances
+            for i in range(0, len(missing), 400):
+                part = missing[i : i + 400]
+                condition = sa.tuple_(b.c.account, b.c.currency).in_(part)
+                for row in self._u.execute(sa.select(b).where(condition)):
+                    cache[(AccountId(row.account), CurrencyId(row.currency))] = int(row.units)
+        return {k: cache[k] for k in wanted}
+
+    def set_balance(self, account: AccountId, currency: CurrencyId, units: int) -> None:
+        self._u._writing()
+        self._u._balances[(account, currency)] = units
+        self._u._dirty_balances.add((account, currency))
+
+    def holdings(self, account: AccountId) -> dict[CurrencyId, int]:
+        self._u.flush()
+        b = t.balances
+        rows = self._u.execute(sa.select(b.c.currency, b.c.units).where(b.c.account == account).order_by(b.c.currency))
+        return {CurrencyId(r.currency): int(r.units) for r in rows}
+
+    def holders(self, currency: CurrencyId) -> dict[AccountId, int]:
+        self._u.flush()
+        b = t.balances
+        rows = self._u.execute(sa.select(b.c.account, b.c.units).where(b.c.currency == currency).order_by(b.c.account))
+        return {AccountId(r.account): int(r.units) for r in rows}
+
+    def scan_balances(self) -> Iterator[tuple[AccountId, CurrencyId, int]]:
+        self._u.flush()
+        b = t.balances
+        for r in self._u.execute(sa.select(b).order_by(b.c.account, b.c.currency)):
+            yield AccountId(r.account), CurrencyId(r.currency), int(r.units)
+
+    def sums_by_currency(self) -> dict[CurrencyId, int]:
+        self._u.flush()
+        b = t.balances
+        rows = self._u.execute(sa.select(b.c.currency, sa.func.sum(b.c.units)).group_by(b.c.currency))
+        return {CurrencyId(c): int(s) for c, s in sorted(rows) if s}
+
+
+class _Records:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._u = uow
+
+    def get(self, ns: str, key: str) -> Any | None:
+        cache = self._u._records
+        if (ns, key) not in cache:
+            r = t.records
+            row = self._u.execute(sa.select(r.c.value).where(r.c.ns == ns, r.c.key == key)).first()
+            cache[(ns, key)] = None if row is None else row.value
+        raw = cache[(ns, key)]
+        return None if raw is None else json.loads(raw)
+
+    def put(self, ns: str, key: str, value: Any) -> None:
+        self._u._writing()
+        self._u._records[(ns, key)] = canonical_bytes(value).decode()
+        self._u._dirty_records.add((ns, key))
+
+    def delete(self, ns: str, key: str) -> None:
+        self._u._writing()
+        self._u._records[(ns, key)] = None
+        self._u._dirty_records.add((ns, key))
+
+    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, Any]]:
+        self._u.flush()
+        r = t.records
+        query = sa.select(r.c.key, r.c.value).where(r.c.ns == ns).order_by(r.c.key)
+        if prefix:
+            query = query.where(r.c.key >= prefix, r.c.key < prefix + "\U0010ffff")
+        for row in self._u.execute(query).all():
+            yield row.key, json.loads(row.value)
+
+    def namespaces(self) -> list[str]:
+        self._u.flush()
+        r = t.records
+        return [row.ns for row in self._u.execute(sa.select(r.c.ns).distinct().order_by(r.c.ns))]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, get_type_hints
 
+from civicledger.domain.gears.policy import GearsPolicy
 from civicledger.domain.time import MINUTE
 
 Problem = tuple[tuple[str, ...], str]
@@ -60,6 +61,7 @@ class JournalPolicy:
 class Policy:
     economy: EconomyPolicy = field(default_factory=EconomyPolicy)
     journal: JournalPolicy = field(default_factory=JournalPolicy)
+    gears: GearsPolicy = field(default_factory=GearsPolicy)
 
 # Decoding and encoding ----------------------------------------------------------------------
 

@@ -1,0 +1,247 @@
+"""X1-X7 through the real engine on the suite's store (SQLite by default, PostgreSQL in CI)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
+from civicledger.domain import identity as ident
+from civicledger.domain import ledger as led
+from civicledger.domain.economy import ChangePolicy
+from civicledger.domain.errors import (
+    AuthorityError,
+    IdempotencyConflictError,
+    InsufficientFundsError,
+    InvalidInputError,
+    NotFoundError,
+    RuleViolationError,
+)
+from civicledger.domain.identity import AccountKind, Role
+from civicledger.domain.journal import SignatureRecord
+from civicledger.domain.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    verify_consistency,
+    verify_inclusion,
+)
+from civicledger.domain.money import CurrencyId
+from civicledger.services import audit
+from civicledger.services.scripted import ScriptedEconomy
+from civicledger.services.signing import sign_command
+from civicledger.services.state import current_policy
+from tests.conftest import T0
+
+XI = CurrencyId("xi")
+
+
+def journal_size(e: ScriptedEconomy) -> int:
+    with e.store.read() as uow:
+        return uow.journal.head().size
+
+
+@pytest.fixture
+def funded(economy: ScriptedEconomy) -> ScriptedEconomy:
+    economy.open("fund", AccountKind.FUND)
+    for name in ("alice", "bob", "carol"):
+        economy.person(name)
+    economy.run(led.CreateCurrency("xi", economy.account("fund"), "ethicap"), "fund")
+    economy.run(led.Issue(XI, economy.account("alice"), 1_000), "fund")
+    return economy
+
+
+def leg(e: ScriptedEconomy, source: str, target: str, units: int) -> led.Leg:
+    return led.Leg(XI, e.account(source), e.account(target), units)
+
+
+def balance(e: ScriptedEconomy, name: str) -> int:
+    with e.store.read() as uow:
+        return uow.ledger.balance(e.account(name), XI)
+
+
+# X1 ---------------------------------------------------------------------------------------------
+
+
+def test_x01_account_id_derives_from_the_key_and_one_human_holds_one_verified_account(economy: ScriptedEconomy) -> None:
+    alice = economy.person("alice")
+    assert alice == ident.account_id_for(economy.key("alice").public_key)
+    twin = economy.open("alice-again")
+    before = journal_size(economy)
+    error = economy.refused(ident.AttestPerson(twin, economy.account("registrar"), "human-of-alice"), "registrar")
+    assert isinstance(error, RuleViolationError) and error.rule == "X1" and "one human" in error.message
+    assert journal_size(economy) == before
+
+
+def test_x01_only_a_registrar_attests(economy: ScriptedEconomy) -> None:
+    economy.person("alice")
+    bob = economy.open("bob")
+    error = economy.refused(ident.AttestPerson(bob, economy.account("alice"), "human-of-bob"), "alice")
+    assert isinstance(error, AuthorityError) and "registrar" in error.message
+
+
+def test_x01_nobody_opens_an_account_for_someone_elses_key(economy: ScriptedEconomy) -> None:
+    victim = economy.key("victim")
+    error = economy.refused(ident.OpenAccount(AccountKind.PERSON, victim.public_hex, "x"), "mallory")
+    assert isinstance(error, AuthorityError)
+
+
+# X3 ---------------------------------------------------------------------------------------------
+
+
+def test_x03_a_multi_leg_transfer_is_all_or_nothing(funded: ScriptedEconomy) -> None:
+    e = funded
+    before = journal_size(e)
+    error = e.refused(led.Transfer((leg(e, "alice", "bob", 600), leg(e, "bob", "carol", 700))), "alice", "bob")
+    assert isinstance(error, InsufficientFundsError) and error.rule == "X3" and "leg 2" in error.message
+    assert (balance(e, "alice"), balance(e, "bob"), balance(e, "carol")) == (1_000, 0, 0)
+    assert journal_size(e) == before
+    e.run(led.Transfer((leg(e, "alice", "bob", 600), leg(e, "bob", "carol", 500))), "alice", "bob")
+    assert (balance(e, "alice"), balance(e, "bob"), balance(e, "carol")) == (400, 100, 500)
+
+
+def test_x03_units_appear_only_through_the_issuer_and_vanish_only_by_burn(funded: ScriptedEconomy) -> None:
+    e = funded
+    error = e.refused(led.Issue(XI, e.account("alice"), 5), "alice")
+    assert isinstance(error, AuthorityError)
+    e.run(led.Burn(XI, e.account("alice"), 300), "alice")
+    with e.store.read() as uow:
+        currency = uow.ledger.currency(XI)
+        assert currency is not None and (currency.issued, currency.burned) == (1_000, 300)
+        assert uow.ledger.sums_by_currency()[XI] == currency.supply == 700
+    assert isinstance(e.refused(led.Burn(XI, e.account("alice"), 701), "alice"), InsufficientFundsError)
+
+
+@pytest.mark.parametrize(
+    ("units", "fragment"),
+    [(0, "positive"), (-5, "positive"), (2**63, "may not exceed")],
+)
+def test_x03_bad_amounts_are_refused_with_nothing_written(funded: ScriptedEconomy, units: int, fragment: str) -> None:
+    e = funded
+    before = journal_size(e)
+    command = e.sign(led.Transfer((leg(e, "alice", "bob", 1),)), "alice")
+    bad = dataclasses.replace(command, payload={"legs": [{**command.payload["legs"][0], "units": units}], "memo": ""})
+    with pytest.raises(InvalidInputError, match=fragment):
+        e.engine.execute(bad)
+    assert journal_size(e) == before
+
+
+def test_x03_unknown_accounts_and_currencies_are_named(funded: ScriptedEconomy) -> None:
+    e = funded
+    ghost = ident.account_id_for(KeyPair.generate().public_key)
+    error = e.refused(led.Transfer((led.Leg(XI, e.account("alice"), ghost, 1),)), "alice")
+    assert isinstance(error, NotFoundError) and ghost in error.message
+    error = e.refused(led.Transfer((led.Leg(CurrencyId("nope"), e.account("alice"), e.account("bob"), 1),)), "alice")
+    assert isinstance(error, NotFoundError) and "nope" in error.message
+
+
+# X5 ---------------------------------------------------------------------------------------------
+
+
+def test_x05_a_retry_returns_the_first_result_and_writes_nothing(funded: ScriptedEconomy) -> None:
+    e = funded
+    first = e.run(led.Transfer((leg(e, "alice", "bob", 10),)), "alice", cid="pay-1")
+    size = journal_size(e)
+    e.advance(30)
+    again = e.run(led.Transfer((leg(e, "alice", "bob", 10),)), "alice", cid="pay-1")
+    assert again.replayed and (again.seq, again.time, again.events) == (first.seq, first.time, first.events)
+    assert journal_size(e) == size and balance(e, "bob") == 10
+
+
+def test_x05_the_same_id_with_another_payload_is_refused(funded: ScriptedEconomy) -> None:
+    e = funded
+    e.run(led.Transfer((leg(e, "alice", "bob", 10),)), "alice", cid="pay-1")
+    error = e.refused(led.Transfer((leg(e, "alice", "bob", 11),)), "alice", cid="pay-1")
+    assert isinstance(error, IdempotencyConflictError) and error.rule == "X5"
+    assert balance(e, "bob") == 10
+
+
+# X6 ---------------------------------------------------------------------------------------------
+
+
+def test_x06_forged_missing_stale_future_and_foreign_signatures_are_refused(funded: ScriptedEconomy) -> None:
+    e = funded
+    before = journal_size(e)
+    good = e.sign(led.Transfer((leg(e, "alice", "bob", 10),)), "alice")
+
+    forged_sig = e.key("mallory").sign(good.signing_bytes(e.economy_id)).hex()
+    forged = dataclasses.replace(good, signatures=(SignatureRecord(e.account("alice"), forged_sig),))
+    assert "does not match" in str(pytest.raises(AuthorityError, e.engine.execute, forged).value)
+
+    tampered = dataclasses.replace(good, payload={**good.payload, "memo": "changed"})
+    pytest.raises(AuthorityError, e.engine.execute, tampered)
+
+    unsigned = dataclasses.replace(good, signatures=())
+    assert "missing signature" in str(pytest.raises(AuthorityError, e.engine.execute, unsigned).value)
+
+    twice = dataclasses.replace(good, signatures=good.signatures * 2)
+    pytest.raises(AuthorityError, e.engine.execute, twice)
+
+    e.advance(3_600)
+    assert "stale" in str(pytest.raises(AuthorityError, e.engine.execute, good).value)
+
+    future = sign_command(e.economy_id, led.Transfer((leg(e, "alice", "bob", 1),)), [e.key("alice")], signed_at=e.clock.now() + 3_600)
+    assert "future" in str(pytest.raises(AuthorityError, e.engine.execute, future).value)
+
+    other_economy = sign_command("ec" + "0" * 32, led.Transfer((leg(e, "alice", "bob", 1),)), [e.key("alice")], signed_at=e.clock.now())
+    pytest.raises(AuthorityError, e.engine.execute, other_economy)
+    assert journal_size(e) == before and balance(e, "bob") == 0
+
+
+def test_x06_a_council_decision_needs_its_quorum(economy: ScriptedEconomy) -> None:
+    alice = economy.person("alice")
+    error = economy.refused(ident.GrantRole(alice, Role.TECHNOCRAT), "governor-1")
+    assert isinstance(error, AuthorityError) and "quorum of 2" in error.message
+    economy.council_decision(ident.GrantRole(alice, Role.TECHNOCRAT))
+    with economy.store.read() as uow:
+        account = uow.accounts.get(alice)
+        assert account is not None and "technocrat" in account.roles
+
+
+# X7 ---------------------------------------------------------------------------------------------
+
+
+def test_x07_a_policy_change_is_a_journal_entry_effective_from_then(economy: ScriptedEconomy) -> None:
+    error = economy.refused(ChangePolicy("journal.signature_max_age", 60), "governor-1")
+    assert isinstance(error, AuthorityError)
+    bad = economy.refused(ChangePolicy("journal.signature_max_age", "soon"), *economy.governors)
+    assert isinstance(bad, InvalidInputError) and bad.rule == "X7"
+    receipt = economy.council_decision(ChangePolicy("journal.signature_max_age", 60))
+    assert receipt.events[0]["type"] == "economy.policy_set" and receipt.events[0]["version"] == 2
+    with economy.store.read() as uow:
+        assert current_policy(uow).journal.signature_max_age == 60
+        history = [value["effective_at"] for _, value in uow.records.scan("policy")]
+    assert history == [T0, receipt.time]
+
+
+# X2 ---------------------------------------------------------------------------------------------
+
+
+def test_x02_verify_rebuild_and_export_agree(funded: ScriptedEconomy, tmp_path: object) -> None:
+    e = funded
+    e.run(led.Transfer((leg(e, "alice", "bob", 250),)), "alice")
+    report = audit.verify_store(e.store, Ed25519Verifier())
+    assert report.ok and report.replay_digest == report.stored_digest
+    before, after = audit.rebuild(e.store)
+    assert before == after == report.stored_digest
+    assert audit.verify_store(e.store, Ed25519Verifier()).ok
+
+
+def test_x02_inclusion_and_consistency_proofs_from_the_store(funded: ScriptedEconomy) -> None:
+    e = funded
+    with e.store.read() as uow:
+        size = uow.journal.head().size
+        leaves = uow.journal.leaf_hashes(size)
+        head = uow.journal.get(size - 1)
+        early = uow.journal.get(2)
+    assert head is not None and early is not None
+    root = bytes.fromhex(head.head.root)
+    for seq in range(size):
+        assert verify_inclusion(leaves[seq], seq, size, inclusion_proof(seq, leaves), root)
+    proof = consistency_proof(3, leaves)
+    assert verify_consistency(3, size, bytes.fromhex(early.head.root), root, proof)
+    verifier = Ed25519Verifier()
+    from civicledger.domain.journal import tree_head_bytes
+
+    journal_key = e.key("journal").public_key
+    assert verifier.verify(journal_key, tree_head_bytes(e.economy_id, size, head.head.root, head.head.time), bytes.fromhex(head.head.signature))

@@ -1,0 +1,56 @@
+"""X3: exact money; the canonical encoding that every signature and hash depends on."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from civicledger.domain.canonical import canonical_bytes, digest
+from civicledger.domain.errors import InvalidInputError
+from civicledger.domain.money import CurrencyId, Money, allocate, split_evenly
+
+XI = CurrencyId("xi")
+
+
+def test_x03_money_refuses_floats_and_bools() -> None:
+    with pytest.raises(InvalidInputError, match="whole number"):
+        Money(XI, 1.5)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        Money(XI, True)
+
+
+def test_x03_money_refuses_to_mix_currencies() -> None:
+    with pytest.raises(InvalidInputError, match="cannot mix currencies xi and eur"):
+        Money(XI, 1) + Money(CurrencyId("eur"), 1)
+    assert Money(XI, 5) + Money(XI, 7) == Money(XI, 12)
+    assert Money(XI, 5) - Money(XI, 7) == Money(XI, -2)
+
+
+@given(st.integers(0, 10**12), st.lists(st.integers(0, 10**6), min_size=1, max_size=30).filter(lambda w: sum(w) > 0))
+def test_x03_allocate_sums_exactly_and_follows_weights(total: int, weights: list[int]) -> None:
+    shares = allocate(total, weights)
+    assert sum(shares) == total
+    for share, weight in zip(shares, weights, strict=True):
+        exact = total * weight / sum(weights)
+        assert abs(share - exact) < 1
+        if weight == 0:
+            assert share == 0
+
+
+@given(st.integers(0, 10**12), st.integers(1, 1000))
+def test_x03_split_evenly_differs_by_at_most_one_unit(total: int, parts: int) -> None:
+    shares = split_evenly(total, parts)
+    assert sum(shares) == total and max(shares) - min(shares) <= 1
+
+
+def test_x02_canonical_bytes_sort_keys_and_refuse_floats() -> None:
+    assert canonical_bytes({"b": 1, "a": [True, None, "é"]}) == '{"a":[true,null,"é"],"b":1}'.encode()
+    assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1})
+    with pytest.raises(InvalidInputError, match="floats are not allowed"):
+        canonical_bytes({"amount": 0.1})
+    with pytest.raises(InvalidInputError, match="nests too deeply"):
+        deep: list[object] = []
+        for _ in range(40):
+            deep = [deep]
+        canonical_bytes(deep)

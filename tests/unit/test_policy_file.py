@@ -1,0 +1,73 @@
+"""X7: a malformed policy file gets every problem listed with its line."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import pytest
+
+from civicledger.adapters.policy_file import parse_policy_text
+from civicledger.domain.errors import PolicyFileError
+from civicledger.domain.policy import Policy, Ratio, policy_from_mapping, policy_to_mapping, with_change
+
+GOOD = """
+[economy]
+name = "Riverside"
+
+[journal]
+signature_max_age = 600
+"""
+
+
+def test_x07_a_good_file_gives_a_policy() -> None:
+    policy, mapping = parse_policy_text(GOOD)
+    assert policy.economy.name == "Riverside"
+    assert policy.journal.signature_max_age == 600
+    assert mapping["economy"]["name"] == "Riverside"
+
+
+def test_x07_every_problem_is_listed_with_its_line() -> None:
+    text = """[economy]
+name = 42
+colour = "blue"
+
+[journal]
+signature_max_age = -5
+max_clock_skew = "soon"
+
+[nonsense]
+x = 1
+"""
+    with pytest.raises(PolicyFileError) as info:
+        parse_policy_text(text)
+    problems = {line: text for line, text in info.value.problems}
+    assert set(problems) == {2, 3, 6, 7, 9}
+    assert "must be a string" in problems[2]
+    assert "unknown key" in problems[3]
+    assert "must not be negative" in problems[6]
+    assert "whole number" in problems[7]
+    assert "nonsense" in problems[9]
+
+
+def test_x07_a_syntax_error_names_its_line() -> None:
+    with pytest.raises(PolicyFileError) as info:
+        parse_policy_text("[economy]\nname = \n")
+    assert info.value.problems[0][0] == 2
+
+
+def test_x07_ratios_are_exact_and_never_floats() -> None:
+    assert Ratio.parse("5%") == Fraction(1, 20)
+    assert Ratio.parse(0.05) == Fraction(1, 20)
+    assert Ratio.parse("1/20") == Fraction(1, 20)
+    assert Ratio.parse("1/20").encode() == "1/20"
+
+
+def test_x07_a_change_is_checked_like_a_whole_file() -> None:
+    policy = Policy()
+    changed, problems = with_change(policy, ("journal", "signature_max_age"), 900)
+    assert not problems and changed.journal.signature_max_age == 900
+    _, problems = with_change(policy, ("journal", "signature_max_age"), "soon")
+    assert problems
+    _, problems = with_change(policy, ("journal", "nope"), 1)
+    assert problems
+    assert policy_from_mapping(policy_to_mapping(changed))[0] == changed

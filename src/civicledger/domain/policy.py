@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, get_type_hints
 
+from civicledger.domain.credits.policy import CreditsPolicy
+from civicledger.domain.creditism.policy import CreditismPolicy
 from civicledger.domain.gears.policy import GearsPolicy
 from civicledger.domain.time import MINUTE
 
@@ -61,7 +63,9 @@ class JournalPolicy:
 class Policy:
     economy: EconomyPolicy = field(default_factory=EconomyPolicy)
     journal: JournalPolicy = field(default_factory=JournalPolicy)
+    credits: CreditsPolicy = field(default_factory=CreditsPolicy)
     gears: GearsPolicy = field(default_factory=GearsPolicy)
+    creditism: CreditismPolicy = field(default_factory=CreditismPolicy)
 
 # Decoding and encoding ----------------------------------------------------------------------
 

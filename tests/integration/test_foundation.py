@@ -245,3 +245,28 @@ def test_x02_inclusion_and_consistency_proofs_from_the_store(funded: ScriptedEco
 
     journal_key = e.key("journal").public_key
     assert verifier.verify(journal_key, tree_head_bytes(e.economy_id, size, head.head.root, head.head.time), bytes.fromhex(head.head.signature))
+
+
+def test_x07_a_journal_written_before_a_policy_section_existed_still_verifies(store: object) -> None:
+    """Newer code may add policy sections; re-executing an old genesis must give the same entry."""
+    from civicledger.adapters.memory import MemoryStore
+    from civicledger.domain.economy import Genesis, economy_id_for
+    from civicledger.domain.messages import to_wire
+    from civicledger.services.engine import Engine
+
+    keys = ScriptedEconomy.__new__(ScriptedEconomy)
+    keys.label = "old journal"
+    old_policy = {"economy": {"name": "Old Town", "currency_decimals": 2}}  # no journal section at all
+    genesis = Genesis(
+        "Old Town", keys.key("journal").public_hex, keys.key("council").public_hex, (keys.key("g").public_hex,), 1,
+        (keys.key("r").public_hex,), old_policy, T0,
+    )
+    signed = sign_command(economy_id_for(to_wire(genesis)), genesis, [keys.key("journal")], signed_at=T0, command_id="genesis")
+    memory = MemoryStore()
+    clock = type("C", (), {"now": staticmethod(lambda: T0)})()
+    engine = Engine(memory, clock, Ed25519Verifier(), keys.key("journal"))
+    receipt = engine.execute(signed)
+    assert receipt.events[-1]["policy"] == old_policy
+    with memory.read() as uow:
+        assert current_policy(uow).journal.signature_max_age == 300  # filled from defaults when read
+    assert audit.verify_store(memory, Ed25519Verifier()).ok

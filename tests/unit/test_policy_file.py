@@ -63,11 +63,19 @@ def test_x07_ratios_are_exact_and_never_floats() -> None:
 
 
 def test_x07_a_change_is_checked_like_a_whole_file() -> None:
-    policy = Policy()
-    changed, problems = with_change(policy, ("journal", "signature_max_age"), 900)
-    assert not problems and changed.journal.signature_max_age == 900
-    _, problems = with_change(policy, ("journal", "signature_max_age"), "soon")
+    stored = policy_to_mapping(Policy())
+    changed, problems = with_change(stored, ("journal", "signature_max_age"), 900)
+    assert not problems and policy_from_mapping(changed)[0].journal.signature_max_age == 900
+    assert stored["journal"]["signature_max_age"] == Policy().journal.signature_max_age  # not mutated
+    _, problems = with_change(stored, ("journal", "signature_max_age"), "soon")
     assert problems
-    _, problems = with_change(policy, ("journal", "nope"), 1)
+    _, problems = with_change(stored, ("journal", "nope"), 1)
     assert problems
-    assert policy_from_mapping(policy_to_mapping(changed))[0] == changed
+
+
+def test_x07_a_change_to_a_section_the_stored_policy_lacks_starts_from_its_defaults() -> None:
+    """An economy created before a section existed can still change it (older journal, newer code)."""
+    stored = {"economy": {"name": "Old Town"}}
+    changed, problems = with_change(stored, ("journal", "max_clock_skew"), 5)
+    assert not problems
+    assert changed == {"economy": {"name": "Old Town"}, "journal": {**policy_to_mapping(Policy())["journal"], "max_clock_skew": 5}}

@@ -12,6 +12,7 @@ takes effect from its time onward (``economy.change_policy``).
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, get_type_hints
@@ -182,15 +183,25 @@ def policy_to_mapping(policy: Any) -> Any:
     return policy
 
 
-def with_change(policy: Policy, path: tuple[str, ...], value: Any) -> tuple[Policy, list[Problem]]:
-    """A copy of policy with one value replaced, checked like a whole file."""
-    mapping = policy_to_mapping(policy)
-    node = mapping
+def with_change(mapping: dict[str, Any], path: tuple[str, ...], value: Any) -> tuple[dict[str, Any], list[Problem]]:
+    """A copy of a stored policy mapping with one value replaced, checked like a whole file.
+
+    Works on the stored mapping, not on a re-encoded Policy, so that a change recorded by older
+    code re-executes to the same mapping under newer code. A section the mapping lacks (one newer
+    code added) is filled from its defaults before the change.
+    """
+    changed = json.loads(json.dumps(mapping))
+    defaults = policy_to_mapping(Policy())
+    node, default_node = changed, defaults
     for key in path[:-1]:
-        if not isinstance(node, dict) or key not in node:
-            return policy, [(path, "no such policy section")]
+        if not isinstance(default_node, dict) or key not in default_node:
+            return mapping, [(path, "no such policy section")]
+        default_node = default_node[key]
+        if key not in node:
+            node[key] = json.loads(json.dumps(default_node))
         node = node[key]
-    if not isinstance(node, dict) or path[-1] not in node:
-        return policy, [(path, "no such policy value")]
+    if not isinstance(default_node, dict) or path[-1] not in default_node:
+        return mapping, [(path, "no such policy value")]
     node[path[-1]] = value
-    return policy_from_mapping(mapping)
+    _, problems = policy_from_mapping(changed)
+    return changed, problems

@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from civicledger.domain.economy import Genesis, economy_id_for
+from civicledger.domain.errors import PolicyFileError
 from civicledger.domain.journal import SignedCommand
 from civicledger.domain.messages import to_wire
+from civicledger.domain.policy import policy_from_mapping, policy_to_mapping
 from civicledger.ports import Signer
 from civicledger.services.signing import sign_command
 
@@ -23,6 +25,9 @@ def genesis_command(
     quorum: int,
     at: int,
 ) -> SignedCommand:
+    checked, problems = policy_from_mapping(policy)
+    if problems:
+        raise PolicyFileError([(None, f"{'.'.join(path)}: {text}") for path, text in problems])
     genesis = Genesis(
         name=name,
         journal_key=journal.public_key.hex(),
@@ -30,7 +35,7 @@ def genesis_command(
         governor_keys=tuple(g.public_key.hex() for g in governors),
         quorum=quorum,
         registrar_keys=tuple(r.public_key.hex() for r in registrars),
-        policy=policy,
+        policy=policy_to_mapping(checked),  # every default pinned now, not by later code
         started_at=at,
     )
     economy_id = economy_id_for(to_wire(genesis))

@@ -33,7 +33,7 @@ TRANSFER_CHECKS: dict[led.CurrencyKind, TransferCheck] = {}
 def start_economy(cmd: Genesis, ctx: Context) -> Decision:
     if ctx.economy is not None or ctx.seq != 0:
         raise RuleViolationError("this store already holds an economy", rule="X1")
-    policy, problems = policy_from_mapping(cmd.policy)
+    _, problems = policy_from_mapping(cmd.policy)
     if problems:
         raise PolicyFileError([(None, f"{'.'.join(path)}: {text}") for path, text in problems])
     keys = [cmd.council_key, *cmd.governor_keys, *cmd.registrar_keys]
@@ -55,7 +55,9 @@ def start_economy(cmd: Genesis, ctx: Context) -> Decision:
     for i, (account, key) in enumerate(zip(registrars, cmd.registrar_keys, strict=True)):
         events.append(ident.AccountOpened(account, AccountKind.ORGANIZATION, key, f"registrar {i + 1}"))
         events.append(ident.RoleGranted(account, Role.REGISTRAR))
-    events.append(PolicySet(1, policy_to_mapping(policy), ctx.time))
+    # Stored verbatim: re-executing this entry with newer code (which may know more policy
+    # sections) must give the same event, and the economy keeps the defaults it started with.
+    events.append(PolicySet(1, cmd.policy, ctx.time))
     return Decision(events, Consent.of(journal_account), new_keys={journal_account: cmd.journal_key})
 
 
@@ -70,11 +72,11 @@ def governing_consent(ctx: Context) -> Consent:
 def change_policy(cmd: ChangePolicy, ctx: Context) -> Decision:
     record = state.policy_record(ctx.uow)
     version = record["version"] if record else 0
-    path = tuple(cmd.path.split("."))
-    policy, problems = with_change(ctx.policy, path, cmd.value)
+    base = record["policy"] if record else policy_to_mapping(ctx.policy)
+    mapping, problems = with_change(base, tuple(cmd.path.split(".")), cmd.value)
     if problems:
         raise InvalidInputError(f"policy {cmd.path}: {problems[0][1]}", rule="X7")
-    return Decision([PolicySet(version + 1, policy_to_mapping(policy), ctx.time)], governing_consent(ctx))
+    return Decision([PolicySet(version + 1, mapping, ctx.time)], governing_consent(ctx))
 
 
 @projects(EconomyStarted)

@@ -1,0 +1,69 @@
+"""End-to-end fixtures: the real `civic` process, on the suite's backend.
+
+On PostgreSQL each test gets its own schema, named in the URL's ``options`` so the CLI needs no
+special flag: ``postgresql+psycopg://...?options=-csearch_path%3D<schema>``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import BACKEND, POSTGRES_URL, require_postgres
+
+
+@dataclass
+class Civic:
+    """Runs `civic` in a fresh directory with its own data directory and database."""
+
+    cwd: Path
+    env: dict[str, str]
+
+    def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "civicledger", *args],
+            cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=300,
+        )
+        if check is not None:
+            assert result.returncode == check, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"
+        return result
+
+    def json(self, *args: str, check: int | None = 0) -> Any:
+        result = self(*args, "--json", check=check)
+        return json.loads(result.stdout)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> Iterator[str]:
+    if BACKEND != "postgresql":
+        yield f"sqlite:///{tmp_path / 'civic-data' / 'civicledger.db'}"
+        return
+    require_postgres()
+    schema = f"e2e_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f'DROP SCHEMA "{schema}" CASCADE')
+    admin.dispose()
+
+
+@pytest.fixture
+def civic(tmp_path: Path, db_url: str) -> Civic:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CIVIC_")}
+    env.update({"CIVIC_DATA_DIR": str(tmp_path / "civic-data"), "CIVIC_DB": db_url, "COLUMNS": "200"})
+    return Civic(tmp_path, env)
+
+
+CivicRunner = Callable[..., subprocess.CompletedProcess[str]]

@@ -60,10 +60,15 @@ class JournalPolicy:
     max_command_bytes: int = 64 * 1024  # X5: larger commands are refused unread
 
 
+# Imported here, after Ratio, because the Circles section uses Ratio (growth, demurrage).
+from civicledger.domain.circles.policy import CirclesPolicy  # noqa: E402
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     economy: EconomyPolicy = field(default_factory=EconomyPolicy)
     journal: JournalPolicy = field(default_factory=JournalPolicy)
+    circles: CirclesPolicy = field(default_factory=CirclesPolicy)
     credits: CreditsPolicy = field(default_factory=CreditsPolicy)
     gears: GearsPolicy = field(default_factory=GearsPolicy)
     creditism: CreditismPolicy = field(default_factory=CreditismPolicy)

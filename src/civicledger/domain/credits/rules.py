@@ -32,6 +32,7 @@ from civicledger.domain.credits.policy import CreditsPolicy, ParticipationEffect
 from civicledger.domain.credits.values import Adjustment, History, Lot, Spend, Standing
 from civicledger.domain.errors import InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.domain.identity import AccountId
+from civicledger.domain.merkle import root_of
 from civicledger.domain.time import DAY, YEAR
 
 Schedule = tuple[tuple[int, int], ...]
@@ -383,3 +384,34 @@ def history_from_record(person: str, data: dict[str, Any]) -> History:
 
 def new_record(born_at: int, enrolled_at: int) -> dict[str, Any]:
     return {"born": born_at, "enrolled": enrolled_at, "adj": [], "spends": [], "fresh": []}
+
+
+def recompute_draws(export_lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Recompute every lottery draw from an export's lines (``civic export``), in journal order (SC9).
+
+    For each ``credits.lottery_drawn`` event: the seed must be the Merkle root of the leaves of
+    every earlier entry, and ``draw_winners`` on that seed, the draw's pledges and its candidates
+    must give exactly the recorded winners. Returns one row per draw with both checks.
+    """
+    leaves: list[bytes] = []
+    rows = []
+    for line in export_lines:
+        entry = line["entry"]
+        for data in entry["events"]:
+            if data.get("type") != "credits.lottery_drawn":
+                continue
+            seed = root_of(leaves)
+            pledges = list(zip(data["pledges"], data["donors"], strict=True))
+            again = [list(w) for w in draw_winners(seed, pledges, data["candidates"])]
+            recorded = [[w["pledge"], w["donor"], w["candidate"]] for w in data["winners"]]
+            rows.append(
+                {
+                    "draw": data["draw"],
+                    "entry": entry["seq"],
+                    "seed_ok": seed.hex() == data["seed"],
+                    "winners_ok": again == recorded,
+                    "winners": [w[2] for w in again],
+                }
+            )
+        leaves.append(bytes.fromhex(line["leaf_hash"]))
+    return rows

@@ -44,7 +44,8 @@ def company(e: ScriptedEconomy, name: str, questions: int = 3) -> AccountId:
     e.run(g.RegisterCompany(account), name, cid=f"register-{name}")
     for i in range(questions):
         salt = f"{name}-salt-{i}"
-        cmd = g.AddQuestion(account, f"Question {i} about {name}?", ("no", "yes", "maybe"), answer_digest(salt, CORRECT), salt)
+        text = f"Question {i} about {name}?"
+        cmd = g.AddQuestion(account, text, ("no", "yes", "maybe"), answer_digest(salt, CORRECT), salt)
         e.run(cmd, name, cid=f"question-{name}-{i}")
     return account
 

@@ -143,22 +143,34 @@ def net_zero_period(accrued: Mapping[str, Fraction]) -> tuple[dict[str, int], di
     """Deferred settlement of one period (GR6): (payouts by the fund, charges to the fund).
 
     ``accrued`` is each company's exact sum of p * delta / 100 over the period. The side with the
-    larger total is scaled down to the smaller one, T = floor(min(paid side, received side)), and
-    T is split on each side in proportion to the accrued amounts (largest remainders), so the
-    payouts and the charges both sum to exactly T: the period nets exactly zero.
+    larger total is scaled down to the smaller one (factor min(P, N) / side total), and each
+    company's scaled amount is rounded down: nobody is paid or charged more than its exact share.
+    The two sides' rounded sums may then differ by a few units; the larger side is trimmed to the
+    smaller by a largest-remainder split capped at each company's rounded share. Payouts and
+    charges therefore sum to the same integer T: the period nets exactly zero.
     """
     positive = {c: a for c, a in sorted(accrued.items()) if a > 0}
     negative = {c: -a for c, a in sorted(accrued.items()) if a < 0}
-    total = math.floor(min(sum(positive.values(), Fraction(0)), sum(negative.values(), Fraction(0))))
-    return _split(total, positive), _split(total, negative)
+    matched = min(sum(positive.values(), Fraction(0)), sum(negative.values(), Fraction(0)))
+    caps_pos = _scaled_floors(positive, matched)
+    caps_neg = _scaled_floors(negative, matched)
+    total = min(sum(caps_pos.values()), sum(caps_neg.values()))
+    return _capped_split(total, caps_pos), _capped_split(total, caps_neg)
 
 
-def _split(total: int, weights: Mapping[str, Fraction]) -> dict[str, int]:
-    if total <= 0 or not weights:
+def _scaled_floors(side: Mapping[str, Fraction], matched: Fraction) -> dict[str, int]:
+    side_total = sum(side.values(), Fraction(0))
+    if not side_total:
         return {}
-    common = math.lcm(*(w.denominator for w in weights.values()))
-    names = list(weights)
-    shares = allocate(total, [int(weights[c] * common) for c in names])
+    return {c: math.floor(a * matched / side_total) for c, a in side.items()}
+
+
+def _capped_split(total: int, caps: Mapping[str, int]) -> dict[str, int]:
+    """Split total (<= sum of caps) in proportion to the caps; no share exceeds its cap."""
+    if total <= 0:
+        return {}
+    names = [c for c, cap in caps.items() if cap > 0]
+    shares = allocate(total, [caps[c] for c in names])
     return {c: s for c, s in zip(names, shares, strict=True) if s}
 
 

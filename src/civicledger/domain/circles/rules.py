@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal, localcontext
 from fractions import Fraction
 
 from civicledger.domain.circles.policy import CirclesPolicy, TrustMode
@@ -186,18 +187,30 @@ def check_routed_payment(
     return net
 
 
-def demurrage_due(balance: int, days: int, yearly: Fraction) -> int:
-    """Units lost to demurrage over whole days: balance × (1 - (1-d)^(days/365.2425)), rounded down.
+def daily_demurrage_factor(yearly: Fraction) -> Decimal:
+    """What a coin keeps each day so that a year of 365.2425 days keeps exactly 1 - yearly.
 
-    The daily factor is the exact fraction (1-d)^(1/365.2425) is not, so each day applies the
-    rational rate d × DAY / YEAR (simple daily rate), compounded per day; the holder keeps the
-    rounding (the burn is rounded down).
+    (1-d)^(DAY/YEAR) is irrational, so it is computed in decimal to 40 digits: the same digits
+    on every machine, so re-execution agrees (X2).
+    """
+    with localcontext() as ctx:
+        ctx.prec = 40
+        keep = Decimal(yearly.denominator - yearly.numerator) / Decimal(yearly.denominator)
+        return keep ** (Decimal(DAY) / Decimal(YEAR))
+
+
+def demurrage_due(balance: int, days: int, yearly: Fraction) -> int:
+    """Minor units a balance loses to demurrage over whole days (circles-v2), rounded down.
+
+    Rounding down leaves the holder the fraction, so demurrage never takes more than it should.
     """
     if days <= 0 or balance <= 0 or yearly == 0:
         return 0
-    daily = 1 - yearly * DAY / YEAR
-    kept = balance * daily**days
-    return balance - -(-kept.numerator // kept.denominator)
+    with localcontext() as ctx:
+        ctx.prec = 60
+        kept = Decimal(balance) * daily_demurrage_factor(yearly) ** days
+        due = balance - int(kept.to_integral_value(rounding=ROUND_CEILING))
+    return max(0, due)
 
 
 def check_units(units: int, what: str, rule: str) -> int:

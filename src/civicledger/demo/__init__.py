@@ -39,6 +39,8 @@ def chapter(title: str) -> Callable[[Callable[[ScriptedEconomy], list[str]]], Ca
 
 def run_demo(store: Store) -> tuple[ScriptedEconomy, list[tuple[str, list[str]]]]:
     from civicledger.demo import foundation  # noqa: F401  (chapters register in import order)
+    # isort: split
+    from civicledger.demo import credits  # noqa: F401  (social credits after the foundation chapter)
 
     demo = ScriptedEconomy(store, start=DEMO_START, name="Demo Town")
     told = [(c.title, c.tell(demo)) for c in CHAPTERS]

@@ -46,8 +46,9 @@ class StoredEntry:
 
     entry: Entry
     leaf_hash: bytes
-    head: TreeHead  # signature may be "" for an entry inside a batch: the batch's last is signed
+    head: TreeHead  # signature is "" inside a transaction; its last entry's head is signed
     payload_digest: str
+    body: bytes = b""  # the entry's canonical bytes (the Merkle leaf data), when already encoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +66,14 @@ class JournalRepository(Protocol):
     def get(self, seq: int) -> StoredEntry | None: ...
 
     def find_command(self, command_id: str) -> StoredEntry | None: ...
+
+    def find_commands(self, command_ids: list[str]) -> dict[str, StoredEntry]:
+        """The entries of those command ids that are in the journal (one query for a batch)."""
+        ...
+
+    def sign_head(self, seq: int, signature: str) -> None:
+        """Record the journal key's signature on the tree head right after entry ``seq``."""
+        ...
 
     def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]: ...
 

@@ -8,6 +8,7 @@ nothing a caller holds can alias stored state.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -129,6 +130,26 @@ class _Journal:
     def find_command(self, command_id: str) -> StoredEntry | None:
         seq = self._u._s.by_command.get(command_id)
         return None if seq is None else self._u._s.entries[seq]
+
+    def find_commands(self, command_ids: list[str]) -> dict[str, StoredEntry]:
+        found = {}
+        for command_id in command_ids:
+            stored = self.find_command(command_id)
+            if stored is not None:
+                found[command_id] = stored
+        return found
+
+    def sign_head(self, seq: int, signature: str) -> None:
+        self._u._writing()
+        entries = self._u._s.entries
+        old = entries[seq]
+        entries[seq] = dataclasses.replace(old, head=dataclasses.replace(old.head, signature=signature))
+
+        def undo() -> None:
+            if seq < len(entries):
+                entries[seq] = old
+
+        self._u._undo.append(undo)
 
     def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]:
         yield from self._u._s.entries[start:stop]

@@ -53,7 +53,7 @@ class SignedCommand:
 
     def payload_digest(self) -> str:
         """What 'the same payload' means for retries (X5): the type and payload, not the signatures."""
-        return digest({"type": self.type, "payload": self.payload})
+        return digest({"type": self.type, "payload": self.payload}, trusted=True)
 
     def signers(self) -> frozenset[AccountId]:
         return frozenset(s.account for s in self.signatures)
@@ -99,7 +99,8 @@ class SignedCommand:
 
 def signing_bytes(economy_id: str, command_id: str, type_name: str, payload: Any, signed_at: int) -> bytes:
     return canonical_bytes(
-        {"economy": economy_id, "id": command_id, "type": type_name, "payload": payload, "signed_at": signed_at}
+        {"economy": economy_id, "id": command_id, "type": type_name, "payload": payload, "signed_at": signed_at},
+        trusted=True,
     )
 
 
@@ -123,7 +124,7 @@ class Entry:
         }
 
     def leaf_bytes(self) -> bytes:
-        return canonical_bytes(self.to_wire())
+        return canonical_bytes(self.to_wire(), trusted=True)
 
     @staticmethod
     def from_wire(data: Any) -> Entry:

@@ -24,7 +24,7 @@ from civicledger.domain.messages import decode_event
 from civicledger.ports import JournalHead, SignatureVerifier, Store, StoredEntry, UnitOfWork
 
 from civicledger.services.engine import Engine, _Transaction
-from civicledger.services.registry import EconomyInfo, ProjectionContext, project
+from civicledger.services.registry import ProjectionContext, project
 from civicledger.services.snapshot import state_digest
 
 
@@ -58,21 +58,25 @@ class _CheckingEngine(Engine):
         super().__init__(store, _FixedClock(), verifier, None)
         self.expected: StoredEntry | None = None
 
-    def _sign_head(self, economy: EconomyInfo, size: int, root: str, time: int) -> str:
+    def _seal(self, tx: _Transaction, entry: Entry, payload_digest: str) -> tuple[StoredEntry, JournalHead]:
+        stored, head = super()._seal(tx, entry, payload_digest)
         expected = self.expected
         assert expected is not None
-        head = expected.head
-        if head.size != size or head.root != root or head.time != time:
-            raise IntegrityError(f"tree head {head.size}/{head.root[:16]}… does not match the entries (root {root[:16]}…)")
-        if head.signature:
+        recorded = expected.head
+        if (recorded.size, recorded.root, recorded.time) != (stored.head.size, stored.head.root, stored.head.time):
+            raise IntegrityError(
+                f"tree head {recorded.size}/{recorded.root[:16]}… does not match the entries (root {stored.head.root[:16]}…)"
+            )
+        economy = tx.economy
+        if recorded.signature and economy is not None:
             ok = self.verifier.verify(
                 bytes.fromhex(economy.journal_key),
-                tree_head_bytes(economy.id, size, root, time),
-                bytes.fromhex(head.signature),
+                tree_head_bytes(economy.id, recorded.size, recorded.root, recorded.time),
+                bytes.fromhex(recorded.signature),
             )
             if not ok:
                 raise IntegrityError("the tree head's signature is not the journal key's")
-        return head.signature
+        return StoredEntry(entry, stored.leaf_hash, recorded, payload_digest, stored.body), head
 
 
 class _FixedClock:
@@ -92,6 +96,7 @@ def verify_entries(stored_entries: Iterable[StoredEntry], verifier: SignatureVer
     engine = _CheckingEngine(memory, verifier)
     report = VerifyReport()
     expected_seq = 0
+    last_signed = False
     with memory.write() as uow:
         tx = _Transaction(uow)
         for stored in stored_entries:
@@ -105,8 +110,12 @@ def verify_entries(stored_entries: Iterable[StoredEntry], verifier: SignatureVer
                 report.ok, report.bad_seq, report.reason = False, entry.seq, f"{type(e).__name__}: {e}"
                 break
             expected_seq += 1
+            last_signed = bool(stored.head.signature)
         report.entries = expected_seq
         report.root = tx.head.frontier.root().hex()
+        if report.ok and expected_seq and not last_signed:
+            report.ok, report.bad_seq = False, expected_seq - 1
+            report.reason = "X2: the newest tree head is not signed by the journal key"
         uow.commit()
     return report, memory
 
@@ -122,7 +131,7 @@ def _check_one(engine: _CheckingEngine, tx: _Transaction, stored: StoredEntry, e
     engine.expected = stored
     if tx.uow.journal.find_command(entry.command.id) is not None:
         raise IntegrityError(f"command id {entry.command.id} appears twice")
-    receipt = engine._execute(tx, entry.command, at=entry.time)
+    receipt = engine._execute(tx, engine._prepare(entry.command), at=entry.time)
     if list(receipt.events) != list(entry.events) or receipt.result != entry.result:
         raise IntegrityError("re-running the command gives other events than the recorded ones")
     _check_conservation(tx.uow, entry)

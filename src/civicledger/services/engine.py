@@ -5,8 +5,12 @@ For one command, inside one write unit of work (which holds the journal's writer
 1. a command id seen before returns the first result if the payload is the same, else is refused (X5);
 2. the signatures must be fresh, valid, and cover everyone whose consent the rule needs (X6);
 3. the mechanism's handler decides, reading state, and returns events (or refuses: nothing written);
-4. the events are projected onto state and the entry is appended, hashed into the Merkle tree,
-   and its tree head signed with the journal key (X2); then the unit of work commits.
+4. the events are projected onto state and the entry is appended and hashed into the Merkle tree;
+   before the unit of work commits, the tree head after its last entry is signed with the journal
+   key (X2), so every head a reader can see is signed.
+
+Work that needs no state (decoding, canonical checks, signatures of accounts whose keys are known)
+is done *before* the writer lock is taken, so concurrent writers overlap on it.
 
 The same code re-executes a journal during verification (``civicledger.services.verify``), which is
 why handlers must be deterministic: same state, same command, same time, same events.
@@ -32,15 +36,17 @@ from civicledger.domain.errors import (
     RuleViolationError,
 )
 from civicledger.domain.identity import AccountId, parse_signature
-from civicledger.domain.journal import Entry, SignedCommand, TreeHead, tree_head_bytes
+from civicledger.domain.journal import Entry, SignatureRecord, SignedCommand, TreeHead, tree_head_bytes
 from civicledger.domain.merkle import leaf_hash
-from civicledger.domain.messages import decode_command, encode_message
+from civicledger.domain.messages import Command, decode_command, encode_message
 from civicledger.domain.policy import Policy
 from civicledger.ports import Clock, JournalHead, SignatureVerifier, Signer, Store, StoredEntry, UnitOfWork
 from civicledger.services import state
 from civicledger.services.registry import HANDLERS, Context, EconomyInfo, ProjectionContext, project
 
 MAX_ATTEMPTS = 8
+HARD_MAX_COMMAND_BYTES = 1 << 20
+"""Refused before anything else; the policy's ``journal.max_command_bytes`` is usually far lower."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,16 +79,38 @@ class Receipt:
 class _Transaction:
     """What stays the same across the commands of one write unit of work."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, known: dict[str, StoredEntry] | None = None, ids: list[str] | None = None) -> None:
         self.uow = uow
         self.head: JournalHead = uow.journal.head()
-        self.economy: EconomyInfo | None = state.economy_info(uow)
-        self.policy: Policy = state.current_policy(uow)
+        self.economy: EconomyInfo | None = None
+        self.policy: Policy = Policy()
+        self.refresh()
         self.new_keys: dict[AccountId, bytes] = {}
+        self.appended = False
+        # Command ids looked up for the whole batch at once; absent ones need no query each.
+        self.known: dict[str, StoredEntry] = known if known is not None else {}
+        self.absent: set[str] = set(ids or ()) - set(self.known) if known is not None else set()
 
     def refresh(self) -> None:
-        self.economy = state.economy_info(self.uow)
-        self.policy = state.current_policy(self.uow)
+        self.economy, self.policy = state.economy_and_policy(self.uow)
+
+    def find(self, command_id: str) -> StoredEntry | None:
+        if command_id in self.known:
+            return self.known[command_id]
+        if command_id in self.absent:
+            return None
+        return self.uow.journal.find_command(command_id)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A command checked as far as it can be without state: decoded, sized, partly verified."""
+
+    command: SignedCommand
+    decoded: Command | None = None
+    message: bytes = b""
+    verified: frozenset[AccountId] = frozenset()
+    error: CivicLedgerError | None = None
 
 
 class _ProjectionFailed(Exception):
@@ -106,30 +134,33 @@ class Engine:
         self.verifier = verifier
         self.journal_signer = journal_signer
         self._keys: dict[AccountId, bytes] = {}
+        self._economy: EconomyInfo | None = None
 
     # Public ------------------------------------------------------------------------------------
 
     def execute(self, command: SignedCommand) -> Receipt:
         """Run one command atomically; raise the refusing rule's error if it is refused."""
+        prepared = self._prepare(command)
         try:
-            return self._with_retries(lambda uow, tx: self._execute(tx, command))  # type: ignore[no-any-return]
+            return self._with_retries(lambda tx: self._execute(tx, prepared), [command.id])  # type: ignore[no-any-return]
         except _ProjectionFailed as e:
             raise e.error from None
 
     def execute_batch(self, commands: Sequence[SignedCommand]) -> list[Receipt | CivicLedgerError]:
         """Run many commands in one transaction; each is accepted or refused on its own."""
+        prepared = [self._prepare(c) for c in commands]
 
-        def run(uow: UnitOfWork, tx: _Transaction) -> list[Receipt | CivicLedgerError]:
+        def run(tx: _Transaction) -> list[Receipt | CivicLedgerError]:
             outcomes: list[Receipt | CivicLedgerError] = []
-            for command in commands:
+            for p in prepared:
                 try:
-                    outcomes.append(self._execute(tx, command))
+                    outcomes.append(self._execute(tx, p))
                 except CivicLedgerError as e:
                     outcomes.append(e)
             return outcomes
 
         try:
-            return self._with_retries(run)  # type: ignore[no-any-return]
+            return self._with_retries(run, [c.id for c in commands])  # type: ignore[no-any-return]
         except _ProjectionFailed:
             outcomes: list[Receipt | CivicLedgerError] = []
             for command in commands:
@@ -140,17 +171,22 @@ class Engine:
             return outcomes
 
     def economy(self) -> EconomyInfo | None:
-        with self.store.read() as uow:
-            return state.economy_info(uow)
+        """The economy's id, name and keys; they never change once the genesis entry exists."""
+        if self._economy is None:
+            with self.store.read() as uow:
+                self._economy = state.economy_info(uow)
+        return self._economy
 
     # Internals ---------------------------------------------------------------------------------
 
-    def _with_retries(self, body: Callable[[UnitOfWork, _Transaction], Any]) -> Any:
+    def _with_retries(self, body: Callable[[_Transaction], Any], ids: list[str]) -> Any:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self.store.write() as uow:
-                    tx = _Transaction(uow)
-                    result = body(uow, tx)
+                    tx = _Transaction(uow, uow.journal.find_commands(ids) if len(ids) > 1 else None, ids)
+                    result = body(tx)
+                    if tx.appended:
+                        self._sign_last_head(tx)
                     uow.commit()
                 self._keys.update(tx.new_keys)
                 return result
@@ -160,19 +196,45 @@ class Engine:
                 _time.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
 
-    def _execute(self, tx: _Transaction, command: SignedCommand, at: int | None = None) -> Receipt:
+    def _prepare(self, command: SignedCommand) -> _Prepared:
+        """Decode and check the command, and the signatures of accounts with known keys, lock-free."""
+        prepared = _Prepared(command)
+        try:
+            if len(canonical_bytes(command.payload)) > HARD_MAX_COMMAND_BYTES:  # also refuses floats
+                raise InvalidInputError(f"a command payload has at most {HARD_MAX_COMMAND_BYTES} bytes")
+            prepared.decoded = decode_command(command.type, command.payload)
+            if len(command.signers()) != len(command.signatures):
+                raise AuthorityError("an account signed the command twice")
+            economy = self.economy() if not isinstance(prepared.decoded, Genesis) else None
+            economy_id = economy.id if economy else economy_id_for(command.payload)
+            prepared.message = command.signing_bytes(economy_id)
+            verified = set()
+            for signature in command.signatures:
+                key = self._keys.get(signature.account)
+                if key is not None:
+                    self._check_signature(key, prepared.message, signature)
+                    verified.add(signature.account)
+            prepared.verified = frozenset(verified)
+        except CivicLedgerError as e:
+            prepared.error = e
+        return prepared
+
+    def _execute(self, tx: _Transaction, prepared: _Prepared, at: int | None = None) -> Receipt:
         uow = tx.uow
-        existing = uow.journal.find_command(command.id)
+        command = prepared.command
+        existing = tx.find(command.id)
         if existing is not None:
             if existing.payload_digest != command.payload_digest():
-                raise IdempotencyConflictError(
-                    f"command id {command.id} was already used for a different payload"
-                )
+                raise IdempotencyConflictError(f"command id {command.id} was already used for a different payload")
             return Receipt.of(existing, replayed=True)
+        if prepared.error is not None:
+            raise prepared.error
+        cmd = prepared.decoded
+        assert cmd is not None
 
         now = at if at is not None else max(self.clock.now(), tx.head.time)
         policy = tx.policy
-        if len(canonical_bytes(command.payload)) > policy.journal.max_command_bytes:
+        if len(canonical_bytes(command.payload, trusted=True)) > policy.journal.max_command_bytes:
             raise InvalidInputError(f"a command payload has at most {policy.journal.max_command_bytes} bytes")
         if now - command.signed_at > policy.journal.signature_max_age:
             raise AuthorityError(
@@ -182,20 +244,16 @@ class Engine:
         if command.signed_at - now > policy.journal.max_clock_skew:
             raise AuthorityError(f"signatures dated {command.signed_at} are from the future (now {now})")
 
-        cmd = decode_command(command.type, command.payload)
         handler = HANDLERS.get(type(cmd))
         if handler is None:
             raise InvalidInputError(f"no handler for command type {command.type}")
         if tx.economy is None and not isinstance(cmd, Genesis):
             raise RuleViolationError("this store holds no economy yet; create one with `civic init`", rule="X1")
-        economy_id = tx.economy.id if tx.economy else economy_id_for(command.payload)
+        if tx.economy is not None and isinstance(cmd, Genesis):
+            raise RuleViolationError("this store already holds an economy", rule="X1")
 
+        unverified = self._verify_known(tx, command, prepared)
         signers = command.signers()
-        if len(signers) != len(command.signatures):
-            raise AuthorityError("an account signed the command twice")
-        message = command.signing_bytes(economy_id)
-        unverified = self._verify_known(tx, command, message)
-
         ctx = Context(uow, now, tx.head.size, tx.economy, policy, signers, command.id)
         decision = handler(cmd, ctx)
 
@@ -203,7 +261,7 @@ class Engine:
             key_hex = decision.new_keys.get(signature.account)
             if key_hex is None:
                 raise AuthorityError(f"{signature.account} is not an account and cannot sign")
-            self._check_signature(bytes.fromhex(key_hex), message, signature.signature, signature.account)
+            self._check_signature(bytes.fromhex(key_hex), prepared.message, signature)
             tx.new_keys[signature.account] = bytes.fromhex(key_hex)
         decision.consent.check(signers)
 
@@ -214,7 +272,7 @@ class Engine:
         try:
             for event in decision.events:
                 project(event, uow, pctx)
-            if decision.events and any(e.TYPE.startswith("economy.") for e in decision.events):
+            if any(e.TYPE.startswith("economy.") for e in decision.events):
                 tx.refresh()
             stored, head = self._seal(tx, entry, command.payload_digest())
             uow.journal.append(stored, head)
@@ -223,13 +281,17 @@ class Engine:
         except Exception as e:  # writes have begun: the transaction cannot continue
             raise _ProjectionFailed(e) from e
         tx.head = head
+        tx.appended = True
+        tx.known[command.id] = stored
         return Receipt.of(stored, replayed=False)
 
-    def _verify_known(self, tx: _Transaction, command: SignedCommand, message: bytes) -> list[Any]:
-        """Check signatures of existing accounts now; return those the command itself introduces."""
+    def _verify_known(self, tx: _Transaction, command: SignedCommand, prepared: _Prepared) -> list[SignatureRecord]:
+        """Check signatures not checked before the lock; return those the command itself introduces."""
         pending = []
         for signature in command.signatures:
-            key = self._keys.get(signature.account) or tx.new_keys.get(signature.account)
+            if signature.account in prepared.verified:
+                continue
+            key = tx.new_keys.get(signature.account)
             if key is None:
                 account = tx.uow.accounts.get(signature.account)
                 if account is None:
@@ -237,28 +299,30 @@ class Engine:
                     continue
                 key = bytes.fromhex(account.public_key)
                 tx.new_keys[signature.account] = key
-            self._check_signature(key, message, signature.signature, signature.account)
+            self._check_signature(key, prepared.message, signature)
         return pending
 
-    def _check_signature(self, key: bytes, message: bytes, signature_hex: str, account: AccountId) -> None:
-        if not self.verifier.verify(key, message, parse_signature(signature_hex)):
-            raise AuthorityError(f"the signature of {account} does not match this command")
+    def _check_signature(self, key: bytes, message: bytes, signature: SignatureRecord) -> None:
+        if not self.verifier.verify(key, message, parse_signature(signature.signature)):
+            raise AuthorityError(f"the signature of {signature.account} does not match this command")
 
     def _seal(self, tx: _Transaction, entry: Entry, payload_digest: str) -> tuple[StoredEntry, JournalHead]:
-        """Hash the entry into the tree and sign the new tree head with the journal key."""
-        leaf = leaf_hash(entry.leaf_bytes())
+        """Hash the entry into the Merkle tree; its head is signed when the transaction ends."""
+        body = entry.leaf_bytes()
+        leaf = leaf_hash(body)
         frontier = tx.head.frontier.append(leaf)
-        root = frontier.root().hex()
+        head = TreeHead(frontier.size, frontier.root().hex(), entry.time, "")
+        return StoredEntry(entry, leaf, head, payload_digest, body), JournalHead(frontier.size, frontier, entry.time)
+
+    def _sign_last_head(self, tx: _Transaction) -> None:
         economy = tx.economy
         if economy is None:
             raise IntegrityError("an entry was sealed before the economy existed")
-        signature = self._sign_head(economy, frontier.size, root, entry.time)
-        head = TreeHead(frontier.size, root, entry.time, signature)
-        return StoredEntry(entry, leaf, head, payload_digest), JournalHead(frontier.size, frontier, entry.time)
-
-    def _sign_head(self, economy: EconomyInfo, size: int, root: str, time: int) -> str:
         if self.journal_signer is None:
             raise RuleViolationError("this engine holds no journal key and cannot append entries", rule="X2")
         if self.journal_signer.public_key.hex() != economy.journal_key:
             raise AuthorityError("the journal key given is not this economy's journal key", rule="X2")
-        return self.journal_signer.sign(tree_head_bytes(economy.id, size, root, time)).hex()
+        size = tx.head.size
+        root = tx.head.frontier.root().hex()
+        signature = self.journal_signer.sign(tree_head_bytes(economy.id, size, root, tx.head.time)).hex()
+        tx.uow.journal.sign_head(size - 1, signature)

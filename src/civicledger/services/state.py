@@ -29,6 +29,17 @@ def require_economy(uow: UnitOfWork) -> EconomyInfo:
     return info
 
 
+def economy_and_policy(uow: UnitOfWork) -> tuple[EconomyInfo | None, Policy]:
+    """The economy's info and the policy in force, in one read."""
+    rows = dict(uow.records.scan("economy"))
+    info = rows.get("info")
+    policy = rows.get("policy")
+    economy = None
+    if info is not None:
+        economy = EconomyInfo(info["id"], info["name"], info["journal_key"], AccountId(info["council"]), info["started_at"])
+    return economy, (Policy() if policy is None else _decode_policy(policy["policy"]))
+
+
 def current_policy(uow: UnitOfWork) -> Policy:
     data = uow.records.get("economy", "policy")
     if data is None:

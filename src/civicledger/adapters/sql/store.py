@@ -105,7 +105,7 @@ class SqlStore:
                 conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             bootstrap.dispose()
             connect_args["options"] = f"-csearch_path={schema}"
-        engine = sa.create_engine(url, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        engine = sa.create_engine(url, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
         store = cls(engine, "postgresql", schema, drop)
         store._migrate(create)
         return store
@@ -189,8 +189,11 @@ class SqlUnitOfWork:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             self._conn = conn
             conn.begin()
-            if self._writable and self.dialect == "postgresql":
-                conn.execute(sa.select(t.journal_head.c.size).where(t.journal_head.c.id == 1).with_for_update())
+            if self._writable:
+                # On PostgreSQL this read takes the one writer lock (FOR UPDATE) for the transaction;
+                # on SQLite BEGIN IMMEDIATE already holds it.
+                query = _HEAD if self.dialect != "postgresql" else _HEAD.with_for_update()
+                self._head = _head_of(conn.execute(query).one())
         except sa.exc.DBAPIError as e:
             self._close()
             raise _translate(e) from e
@@ -217,6 +220,13 @@ class SqlUnitOfWork:
     def execute(self, statement: Any, params: Any = None) -> Any:
         try:
             return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
+        except sa.exc.DBAPIError as e:
+            raise _translate(e) from e
+
+    def driver(self, sql: str, params: dict[str, Any]) -> Any:
+        """Plain driver SQL for the few hottest lookups (named parameters in the driver's style)."""
+        try:
+            return self.conn.exec_driver_sql(sql, params)
         except sa.exc.DBAPIError as e:
             raise _translate(e) from e
 
@@ -325,11 +335,32 @@ def _currency_of(row: Any) -> Currency:
     )
 
 
+_HEAD = sa.select(t.journal_head).where(t.journal_head.c.id == 1)
+_JOURNAL_COLUMNS = "seq, command_id, command_type, time, body, leaf_hash, root, head_signature, payload_digest"
+_FIND_COMMAND_SQL = {
+    "sqlite": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE command_id = :cid",
+    "postgresql": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE command_id = %(cid)s",
+}
+_BALANCE_SQL = {
+    "sqlite": "SELECT units FROM balances WHERE account = :a AND currency = :c",
+    "postgresql": "SELECT units FROM balances WHERE account = %(a)s AND currency = %(c)s",
+}
+_ACCOUNT = sa.select(t.accounts).where(t.accounts.c.id == sa.bindparam("id"))
+_CURRENCY = sa.select(t.currencies).where(t.currencies.c.id == sa.bindparam("id"))
+_RECORD = sa.select(t.records.c.value).where(t.records.c.ns == sa.bindparam("ns"), t.records.c.key == sa.bindparam("key"))
+
+
+def _head_of(row: Any) -> JournalHead:
+    hashes = tuple(bytes.fromhex(h) for h in json.loads(row.frontier))
+    return JournalHead(int(row.size), Frontier(int(row.size), hashes), int(row.time))
+
+
 def _journal_row(s: StoredEntry) -> dict[str, Any]:
     e = s.entry
+    body = s.body or canonical_bytes(e.to_wire(), trusted=True)
     return {
         "seq": e.seq, "command_id": e.command.id, "command_type": e.command.type, "time": e.time,
-        "body": canonical_bytes(e.to_wire()).decode(), "leaf_hash": s.leaf_hash, "root": s.head.root,
+        "body": body.decode(), "leaf_hash": s.leaf_hash, "root": s.head.root,
         "head_signature": s.head.signature, "payload_digest": s.payload_digest,
     }
 
@@ -346,9 +377,7 @@ class _Journal:
 
     def head(self) -> JournalHead:
         if self._u._head is None:
-            row = self._u.execute(sa.select(t.journal_head).where(t.journal_head.c.id == 1)).one()
-            hashes = tuple(bytes.fromhex(h) for h in json.loads(row.frontier))
-            self._u._head = JournalHead(int(row.size), Frontier(int(row.size), hashes), int(row.time))
+            self._u._head = _head_of(self._u.execute(_HEAD).one())
         return self._u._head
 
     def append(self, stored: StoredEntry, head: JournalHead) -> None:
@@ -370,8 +399,26 @@ class _Journal:
         for s in self._u._pending:
             if s.entry.command.id == command_id:
                 return s
-        row = self._u.execute(sa.select(t.journal).where(t.journal.c.command_id == command_id)).first()
+        row = self._u.driver(_FIND_COMMAND_SQL[self._u.dialect], {"cid": command_id}).first()
         return None if row is None else _stored_of(row)
+
+    def find_commands(self, command_ids: list[str]) -> dict[str, StoredEntry]:
+        found = {s.entry.command.id: s for s in self._u._pending if s.entry.command.id in set(command_ids)}
+        wanted = [c for c in command_ids if c not in found]
+        for i in range(0, len(wanted), 500):
+            query = sa.select(t.journal).where(t.journal.c.command_id.in_(wanted[i : i + 500]))
+            for row in self._u.execute(query):
+                found[row.command_id] = _stored_of(row)
+        return found
+
+    def sign_head(self, seq: int, signature: str) -> None:
+        self._u._writing()
+        pending = self._u._pending
+        for i, s in enumerate(pending):
+            if s.entry.seq == seq:
+                pending[i] = StoredEntry(s.entry, s.leaf_hash, TreeHead(s.head.size, s.head.root, s.head.time, signature), s.payload_digest, s.body)
+                return
+        self._u.execute(t.journal.update().where(t.journal.c.seq == seq).values(head_signature=signature))
 
     def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]:
         self._u.flush()
@@ -412,7 +459,7 @@ class _Accounts:
         cached = self._u._accounts.get(account, _MISSING)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
-        row = self._u.execute(sa.select(t.accounts).where(t.accounts.c.id == account)).first()
+        row = self._u.execute(_ACCOUNT, {"id": account}).first()
         found = None if row is None else _account_of(row)
         self._u._accounts[account] = found
         return found
@@ -436,7 +483,7 @@ class _Ledger:
         cached = self._u._currencies.get(currency, _MISSING)
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
-        row = self._u.execute(sa.select(t.currencies).where(t.currencies.c.id == currency)).first()
+        row = self._u.execute(_CURRENCY, {"id": currency}).first()
         found = None if row is None else _currency_of(row)
         self._u._currencies[currency] = found
         return found
@@ -461,12 +508,12 @@ class _Ledger:
         if missing:
             for k in missing:
                 cache[k] = 0
-            b = t.balances
-            for i in range(0, len(missing), 400):
-                part = missing[i : i + 400]
-                condition = sa.tuple_(b.c.account, b.c.currency).in_(part)
-                for row in self._u.execute(sa.select(b).where(condition)):
-                    cache[(AccountId(row.account), CurrencyId(row.currency))] = int(row.units)
+            # The hottest read of all (every transfer): plain driver SQL, one row per key.
+            sql = _BALANCE_SQL[self._u.dialect]
+            for account, currency in missing:
+                row = self._u.driver(sql, {"a": account, "c": currency}).first()
+                if row is not None:
+                    cache[(account, currency)] = int(row[0])
         return {k: cache[k] for k in wanted}
 
     def set_balance(self, account: AccountId, currency: CurrencyId, units: int) -> None:
@@ -506,8 +553,7 @@ class _Records:
     def get(self, ns: str, key: str) -> Any | None:
         cache = self._u._records
         if (ns, key) not in cache:
-            r = t.records
-            row = self._u.execute(sa.select(r.c.value).where(r.c.ns == ns, r.c.key == key)).first()
+            row = self._u.execute(_RECORD, {"ns": ns, "key": key}).first()
             cache[(ns, key)] = None if row is None else row.value
         raw = cache[(ns, key)]
         return None if raw is None else json.loads(raw)

@@ -38,7 +38,8 @@ def chapter(title: str) -> Callable[[Callable[[ScriptedEconomy], list[str]]], Ca
 
 
 def run_demo(store: Store) -> tuple[ScriptedEconomy, list[tuple[str, list[str]]]]:
-    from civicledger.demo import foundation  # noqa: F401  (chapters register in import order)
+    from civicledger.demo import foundation, gears  # noqa: F401  (chapters register in import order)
+    from civicledger.demo import circles  # noqa: F401  (Circles after the foundation chapter)
     # isort: split
     from civicledger.demo import credits  # noqa: F401  (social credits after the foundation chapter)
 

@@ -133,7 +133,7 @@ def test_cr09_efficiency_rating_is_price_over_labour() -> None:
 def test_cr10_fee_base_defaults_to_one_month_of_basic_income() -> None:
     # 1,000 units a week at 2 decimals, for 2,629,746 s / 604,800 s of a week: 434,812.5 -> 434,812
     assert DEFAULT_FEE_BASE == 434_812
-    assert CreditismPolicy().fee_base == DEFAULT_FEE_BASE
+    assert CreditismPolicy().fee_base == 0  # follow the Circles section
     assert rules.externality_fee(F(1, 10), 434_812) == F(434_812, 10)
 
 

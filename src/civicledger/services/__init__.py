@@ -3,4 +3,4 @@
 Importing this package registers every mechanism's handlers and projectors.
 """
 
-from civicledger.services import circles, core, credits, gears  # noqa: F401  (registers handlers and projectors)
+from civicledger.services import circles, core, creditism, credits, gears  # noqa: F401  (registers handlers and projectors)

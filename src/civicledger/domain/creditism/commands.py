@@ -141,3 +141,13 @@ class RecordProduction(Command):
     produced: int
     sold: int
     revenue: int
+
+
+@command("creditism.set_inputs")
+@dataclass(frozen=True, slots=True)
+class SetInputs(Command):
+    """CR12: the council changes an asset's bill of materials (how cycles such as steel-machines form)."""
+
+    council: AccountId
+    asset: str
+    inputs: dict[str, str]

@@ -118,3 +118,10 @@ class ProductionRecorded(Event):
     base_price: int  # the coop's BasePrice per unit, minor units
     coop_credits: int  # CR13: surplus over BasePrice, less the workers' share
     worker_credits: int
+
+
+@event("creditism.inputs_set")
+@dataclass(frozen=True, slots=True)
+class InputsSet(Event):
+    asset: str
+    inputs: dict[str, str]

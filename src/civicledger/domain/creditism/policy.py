@@ -1,10 +1,11 @@
 """The ``creditism`` policy section (X7).
 
-``fee_base`` is the externality fee's base (CR10, X8): the fee of an asset is E x fee_base per unit.
-It defaults to one month of the Circles basic income at the seed's default rate of 1,000 units a
-week, in minor units at 2 decimals: 100,000 minor units a week x (MONTH / WEEK) =
-100,000 x 2,629,746 / 604,800 = 434,812.5, rounded down to 434,812. When the economy's Circles rate
-changes, the council changes this value with it (a policy change, effective from its time).
+``fee_base`` is the externality fee's base (CR10, X8): the fee of an asset is E x fee base per unit.
+0 (the default) means "one month of the Circles basic income": the ``circles`` section's
+``income_units`` per ``income_period``, scaled to a month (``services.creditism.fee_base``), so
+the fee follows the income when its policy changes. At the seed's rate of 1,000 units a week, in
+minor units at 2 decimals, that is 100,000 x 2,629,746 / 604,800 = 434,812.5, rounded down to
+434,812 (``DEFAULT_FEE_BASE``). A positive value fixes the base in minor units instead.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def _ratio(text: str, what: str, at_most_one: bool = True) -> Fraction:
 class CreditismPolicy:
     """Creditism parameters. Ratios are text ('50%', '1/2', '0.5') so the section is self-contained."""
 
-    fee_base: int = DEFAULT_FEE_BASE  # CR10: minor units; fee = E x fee_base per unit
+    fee_base: int = 0  # CR10: minor units; 0 = one month of the Circles basic income
     legal_ceiling: str = "1"  # CR4: an asset whose E is above this is refused ("1" = no ceiling)
     weights_must_sum_to_one: bool = True  # CR4: the seed fixes sum(w) = 1
     workers_share: str = "1/2"  # CR13: the workers' share of a coop's surplus over BasePrice

@@ -1,0 +1,256 @@
+"""CR1-CR14 through the engine: the seed's bicycle story as journal entries, and bad input refused."""
+
+from __future__ import annotations
+
+from fractions import Fraction as F
+
+import pytest
+
+from civicledger.domain import ledger as led
+from civicledger.domain.creditism import commands as cc
+from civicledger.domain.creditism.values import AssetKind
+from civicledger.domain.identity import AccountId, AccountKind
+from civicledger.domain.messages import Command
+from civicledger.domain.money import CurrencyId
+from civicledger.services import creditism as svc
+from civicledger.services.scripted import ScriptedEconomy
+from civicledger.services.state import current_policy
+
+
+def council_of(e: ScriptedEconomy) -> AccountId:
+    info = e.engine.economy()
+    assert info is not None
+    return info.council
+
+
+def head(e: ScriptedEconomy) -> int:
+    with e.store.read() as uow:
+        return uow.journal.head().size
+
+
+def refused_and_nothing_written(e: ScriptedEconomy, command: Command, *signers: str) -> tuple[str, str]:
+    before = head(e)
+    error = e.refused(command, *(signers or e.governors))
+    assert head(e) == before
+    return error.rule, error.message
+
+
+def define_resources(e: ScriptedEconomy, allot: tuple[int, int, int] = (5_000, 2_000, 1_000)) -> AccountId:
+    c = council_of(e)
+    e.council_decision(cc.DefineAsset(c, "steel", AssetKind.FINITE, "kg", total_supply="100000000", age="1000",
+                                      labour=200, external=50))
+    e.council_decision(cc.DefineAsset(c, "rubber", AssetKind.RENEWABLE, "kg", rejuvenation="100000",
+                                      mortality="20000", labour=300))
+    e.council_decision(cc.DefineAsset(c, "plastic", AssetKind.FINITE, "kg", total_supply="2000000", age="50",
+                                      labour=100, external=20))
+    for name, demand, amount in zip(("steel", "rubber", "plastic"), (4_000, 2_000, 1_500), allot, strict=True):
+        e.council_decision(cc.SurveyAsset(c, name, str(demand)))
+        e.council_decision(cc.SetAllotment(c, name, str(amount)))
+    return c
+
+
+def test_cr05_cr06_cr09_the_story_allowance_ratings(economy: ScriptedEconomy) -> None:
+    define_resources(economy)
+    with economy.store.read() as uow:
+        report = svc.report_view(uow, current_policy(uow))
+    ratings = {r["asset"]: r["rating"] for r in report["resources"]}
+    assert ratings == {"plastic": "3/2", "rubber": "1", "steel": "4/5"}
+
+
+def test_cr05_allotment_without_amount_is_the_rule_figure_780(economy: ScriptedEconomy) -> None:
+    c = council_of(economy)
+    economy.council_decision(cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="5000",
+                                            mortality="3000"))
+    economy.council_decision(cc.AssessExternality(c, "oak", (
+        cc.Factor("oxygen", "1", optimal="10000", current="4000", per_unit="100"),)))
+    receipt = economy.council_decision(cc.SetAllotment(c, "oak"))
+    assert receipt.result == {"allotted": "780"}
+    assessed = [ev for ev in head_events(economy) if ev["type"] == "creditism.externality_assessed"]
+    assert assessed[0]["score"] == "61/100"
+
+
+def head_events(e: ScriptedEconomy) -> list[dict[str, object]]:
+    with e.store.read() as uow:
+        return [ev for s in uow.journal.scan() for ev in s.entry.events]
+
+
+def test_cr07_ten_thousand_bicycles_and_the_shared_split(economy: ScriptedEconomy) -> None:
+    c = define_resources(economy, (50_000, 60_000, 30_000))
+    economy.council_decision(cc.DefineAsset(c, "bicycle", AssetKind.GOOD, "piece", labour=5_000,
+                                            inputs={"steel": "5", "rubber": "2", "plastic": "1"}))
+    economy.council_decision(cc.AssessExternality(c, "bicycle", (
+        cc.Factor("co2", "1", kind="good", impact="1000", absorption="60000", current="50000"),)))
+    receipt = economy.council_decision(cc.SetAllotment(c, "bicycle"))
+    assert receipt.result == {"allotted": "9000"}  # 10,000 x (1 - 0.1), CR8
+    event = next(ev for ev in receipt.events if ev["type"] == "creditism.allotment_set")
+    assert event["capability"] == "10000" and event["limiting"] == "steel"
+    # a second good drawing on steel: the allotment is shared by demand and the split shown
+    economy.council_decision(cc.DefineAsset(c, "scooter", AssetKind.GOOD, "piece", labour=4_000,
+                                            inputs={"steel": "10"}))
+    economy.council_decision(cc.SurveyAsset(c, "bicycle", "4000"))
+    economy.council_decision(cc.SurveyAsset(c, "scooter", "3000"))
+    with economy.store.read() as uow:
+        report = svc.report_view(uow, current_policy(uow))
+    steel = next(r for r in report["resources"] if r["asset"] == "steel")
+    assert steel["split"] == {"bicycle": "20000", "scooter": "30000"}
+    bicycle = next(g for g in report["goods"] if g["asset"] == "bicycle")
+    assert bicycle["capability"] == "4000" and bicycle["limiting"] == "steel"
+
+
+def bike_world(e: ScriptedEconomy) -> AccountId:
+    c = define_resources(e)
+    e.council_decision(cc.DefineAsset(c, "bicycle", AssetKind.GOOD, "piece", labour=5_000, council_markup="10%"[:-1]
+                                      and "1/10", inputs={"steel": "5", "rubber": "2", "plastic": "1"}))
+    e.council_decision(cc.SurveyAsset(c, "bicycle", "800"))
+    e.council_decision(cc.SetAllotment(c, "bicycle"))
+    e.open("green-wheels", AccountKind.ORGANIZATION)
+    e.open("city-cycles", AccountKind.ORGANIZATION)
+    e.run(cc.ApplyCoop(e.account("green-wheels"), "green-bike", "bicycle", labour=4_000, markup="1/20",
+                       process="hand-built frames"), "green-wheels")
+    e.run(cc.ApplyCoop(e.account("city-cycles"), "city-bike", "bicycle", labour=6_000, external=500,
+                       markup="1/10", process="assembly line"), "city-cycles")
+    e.council_decision(cc.ApproveCoop(c, "green-bike", "600"))
+    e.council_decision(cc.ApproveCoop(c, "city-bike", "400"))
+    return c
+
+
+def test_cr11_cr12_bicycle_price_and_its_components(economy: ScriptedEconomy) -> None:
+    bike_world(economy)
+    with economy.store.read() as uow:
+        policy = current_policy(uow)
+        sparse = svc.price_view(uow, policy, "bicycle")
+        exact = svc.exact_price_view(uow, policy, "bicycle")
+        steel = svc.price_view(uow, policy, "steel")
+    assert sum(sparse["components"].values()) == sparse["price"]
+    assert sparse["price"] == exact["price"]
+    assert all(abs(sparse["components"][k] - v) <= 1 for k, v in exact["components"].items())
+    # steel: (200 + 50) x 4,000 / 5,000 = 200, the discount shows as negative scarcity
+    assert steel["price"] == 200 and steel["components"]["scarcity"] == -50
+
+
+def test_cr13_two_bike_coops_compared_and_surplus_credited(economy: ScriptedEconomy) -> None:
+    bike_world(economy)
+    with economy.store.read() as uow:
+        rows = svc.compare_view(uow, current_policy(uow), "bicycle")
+    green, city = sorted(rows, key=lambda r: r["application"], reverse=True)
+    assert green["application"] == "green-bike" and city["application"] == "city-bike"
+    assert green["base_price"] < city["base_price"]
+    for row in rows:
+        assert sum(row["components"].values()) == row["price"]
+    base = green["base_price"]
+    receipt = economy.run(cc.RecordProduction(economy.account("green-wheels"), "green-bike", produced=100, sold=100,
+                                              revenue=(base + 100) * 100), "green-wheels")
+    assert receipt.result == {"base_price": base, "coop_credits": 5_000, "worker_credits": 5_000}
+    with economy.store.read() as uow:
+        credits = uow.records.get(svc.NS_CREDITS, economy.account("green-wheels"))
+    assert credits["coop_credits"] == 5_000 and credits["worker_credits"] == 5_000
+
+
+def test_cr14_pre_orders_priced_at_demand_over_supply_early_pay_less(economy: ScriptedEconomy) -> None:
+    bike_world(economy)
+    economy.person("ada")
+    economy.person("bo")
+    first = economy.run(cc.PreOrder(economy.account("ada"), "green-bike", 60), "ada")
+    second = economy.run(cc.PreOrder(economy.account("bo"), "green-bike", 240), "bo")
+    assert first.result["ratio"] == "1/10" and second.result["ratio"] == "1/2"
+    assert first.result["unit_price"] * 5 == pytest.approx(second.result["unit_price"], abs=5)
+    assert first.result["unit_price"] < second.result["unit_price"]
+    with economy.store.read() as uow:
+        orders = list(uow.records.scan(svc.NS_ORDER, "green-bike/"))
+    assert [o["quantity"] for _, o in orders] == [60, 240]
+
+
+def test_cr14_crowdfunding_moves_units_to_the_coop(economy: ScriptedEconomy) -> None:
+    bike_world(economy)
+    economy.open("fund", AccountKind.FUND)
+    economy.person("ada")
+    xi = CurrencyId("xi")
+    economy.run(led.CreateCurrency("xi", economy.account("fund"), "xi"), "fund")
+    economy.run(led.Issue(xi, economy.account("ada"), 10_000), "fund")
+    economy.run(cc.Crowdfund(economy.account("ada"), "green-bike", xi, 2_500), "ada")
+    with economy.store.read() as uow:
+        assert uow.ledger.balance(economy.account("green-wheels"), xi) == 2_500
+        assert uow.records.get(svc.NS_COOP, "green-bike")["crowdfunded"] == {"xi": 2_500}
+
+
+def test_cr12_steel_needs_machines_that_need_steel(economy: ScriptedEconomy) -> None:
+    c = bike_world(economy)
+    economy.council_decision(cc.DefineAsset(c, "machine", AssetKind.GOOD, "piece", labour=100_000,
+                                            inputs={"steel": "200"}))
+    economy.council_decision(cc.SetInputs(c, "steel", {"machine": "1/1000"}))
+    with economy.store.read() as uow:
+        view = svc.price_view(uow, current_policy(uow), "bicycle")
+        exact = svc.exact_price_view(uow, current_policy(uow), "bicycle")
+    assert view["price"] == exact["price"] and sum(view["components"].values()) == view["price"]
+
+
+# Bad input (issue point 9): each a clear error naming the rule, nothing written ------------------
+
+
+def test_bad_input_weights_not_summing_to_one(economy: ScriptedEconomy) -> None:
+    c = define_resources(economy)
+    rule, message = refused_and_nothing_written(economy, cc.AssessExternality(c, "steel", (
+        cc.Factor("oxygen", "0.5", optimal="10000", current="4000", per_unit="100"),
+        cc.Factor("soil", "0.3", optimal="100", current="90", per_unit="1"))))
+    assert rule == "CR4" and "sum to 1" in message
+
+
+def test_bad_input_negative_rate(economy: ScriptedEconomy) -> None:
+    c = council_of(economy)
+    rule, message = refused_and_nothing_written(
+        economy, cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="-5", mortality="3"))
+    assert rule == "CR5" and "negative" in message
+
+
+def test_bad_input_bill_of_materials_names_unknown_resource(economy: ScriptedEconomy) -> None:
+    c = define_resources(economy)
+    rule, message = refused_and_nothing_written(
+        economy, cc.DefineAsset(c, "bicycle", AssetKind.GOOD, "piece", inputs={"steel": "5", "unobtainium": "1"}))
+    assert rule == "CR7" and "unobtainium" in message
+
+
+def test_bad_input_chain_with_no_finite_prices_names_the_goods(economy: ScriptedEconomy) -> None:
+    c = bike_world(economy)
+    economy.council_decision(cc.DefineAsset(c, "machine", AssetKind.GOOD, "piece", labour=100_000,
+                                            inputs={"steel": "200"}))
+    rule, message = refused_and_nothing_written(economy, cc.SetInputs(c, "steel", {"machine": "1/100"}))
+    assert rule == "CR12" and "{machine, steel}" in message and "bicycle" not in message
+
+
+def test_bad_input_over_allotment(economy: ScriptedEconomy) -> None:
+    c = bike_world(economy)
+    rule, message = refused_and_nothing_written(economy, cc.SetAllotment(c, "steel", "200000"))
+    assert rule == "CR6" and "over-allotment" in message
+    economy.open("third-coop", AccountKind.ORGANIZATION)
+    economy.run(cc.ApplyCoop(economy.account("third-coop"), "third-bike", "bicycle", labour=1), "third-coop")
+    rule, message = refused_and_nothing_written(economy, cc.ApproveCoop(c, "third-bike", "1"))
+    assert rule == "CR8" and "over-allotment" in message
+    rule, _ = refused_and_nothing_written(
+        economy, cc.RecordProduction(economy.account("green-wheels"), "green-bike", 601, 0, 0), "green-wheels")
+    assert rule == "CR8"
+
+
+def test_bad_input_legal_ceiling(store: object) -> None:
+    from civicledger.services.scripted import ScriptedEconomy as SE
+    from tests.conftest import T0
+
+    e = SE(store, start=T0, label="civicledger test key",  # type: ignore[arg-type]
+           policy={"economy": {"name": "ceiling"}, "creditism": {"legal_ceiling": "1/2"}})
+    c = council_of(e)
+    e.council_decision(cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="5000", mortality="3000"))
+    rule, message = refused_and_nothing_written(e, cc.AssessExternality(c, "oak", (
+        cc.Factor("oxygen", "1", optimal="10000", current="4000", per_unit="100"),)))
+    assert rule == "CR4" and "ceiling" in message
+
+
+def test_council_commands_need_a_quorum(economy: ScriptedEconomy) -> None:
+    c = council_of(economy)
+    rule, _ = refused_and_nothing_written(economy, cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece"),
+                                          "governor-1")
+    assert rule == "X6"
+
+
+def test_fee_base_follows_circles_income(economy: ScriptedEconomy) -> None:
+    with economy.store.read() as uow:
+        assert svc.fee_base(current_policy(uow)) == 434_812
+    assert F(434_812) == F(100_000 * 2_629_746, 604_800).__floor__()

@@ -94,3 +94,18 @@ def test_keys_new_refuses_to_overwrite(civic: Civic) -> None:
     civic("keys", "new", "alice")
     result = civic.json("keys", "new", "alice", check=2)
     assert "already exists" in result["message"]
+
+
+def test_journal_head_show_and_consistency(civic: Civic, tmp_path: Path) -> None:
+    (tmp_path / "economy.toml").write_text(POLICY)
+    civic("init", "economy.toml")
+    civic("keys", "new", "alice")
+    civic("account", "open", "--key", "alice")
+    head = civic.json("journal", "head")
+    assert head["size"] == 2 and len(head["signature"]) == 128
+    shown = civic.json("journal", "show", "1")
+    assert shown["entry"]["command"]["type"] == "identity.open_account" and shown["tree_head"] == head
+    proof = civic.json("journal", "consistency", "1")
+    assert proof["first"]["size"] == 1 and proof["second"]["size"] == 2 and len(proof["proof"]) == 1
+    missing = civic.json("journal", "show", "9", check=3)
+    assert missing["rule"] == "X2"

@@ -270,3 +270,47 @@ def test_x07_a_journal_written_before_a_policy_section_existed_still_verifies(st
     with memory.read() as uow:
         assert current_policy(uow).journal.signature_max_age == 300  # filled from defaults when read
     assert audit.verify_store(memory, Ed25519Verifier()).ok
+
+
+def test_x05_a_batch_accepts_and_refuses_each_command_on_its_own(funded: ScriptedEconomy) -> None:
+    e = funded
+    size = journal_size(e)
+    first = e.sign(led.Transfer((leg(e, "alice", "bob", 10),)), "alice", cid="b1")
+    outcomes = e.engine.execute_batch(
+        [
+            first,
+            e.sign(led.Transfer((leg(e, "carol", "bob", 10),)), "carol", cid="b2"),
+            first,
+            e.sign(led.Transfer((leg(e, "alice", "bob", 11),)), "alice", cid="b1"),
+            e.sign(led.Transfer((leg(e, "bob", "carol", 5),)), "bob", cid="b5"),
+        ]
+    )
+    kinds = [type(o).__name__ for o in outcomes]
+    assert kinds == ["Receipt", "InsufficientFundsError", "Receipt", "IdempotencyConflictError", "Receipt"]
+    assert outcomes[2].replayed and outcomes[2].seq == outcomes[0].seq  # type: ignore[union-attr]
+    assert journal_size(e) == size + 2
+    assert (balance(e, "alice"), balance(e, "bob"), balance(e, "carol")) == (990, 5, 5)
+    with e.store.read() as uow:
+        inside, last = uow.journal.get(size), uow.journal.get(size + 1)
+    assert inside is not None and last is not None
+    assert inside.head.signature == "" and last.head.signature != ""  # one signed head per transaction
+    assert audit.verify_store(e.store, Ed25519Verifier()).ok
+
+
+def test_x02_proofs_served_by_the_audit_service_check_out(funded: ScriptedEconomy) -> None:
+    e = funded
+    size = journal_size(e)
+    data = audit.inclusion(e.store, 3)
+    assert data["tree_head"]["size"] == size
+    assert verify_inclusion(
+        bytes.fromhex(data["leaf_hash"]), 3, size, [bytes.fromhex(p) for p in data["proof"]], bytes.fromhex(data["tree_head"]["root"])
+    )
+    e.run(led.Transfer((leg(e, "alice", "bob", 1),)), "alice")
+    proof = audit.consistency(e.store, size)
+    assert proof["second"]["size"] == size + 1
+    assert verify_consistency(
+        size, size + 1, bytes.fromhex(proof["first"]["root"]), bytes.fromhex(proof["second"]["root"]),
+        [bytes.fromhex(p) for p in proof["proof"]],
+    )
+    with pytest.raises(NotFoundError):
+        audit.inclusion(e.store, size + 5)

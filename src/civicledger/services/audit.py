@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from civicledger.adapters.memory import MemoryStore
-from civicledger.domain.errors import CivicLedgerError, IntegrityError
+from civicledger.domain.errors import CivicLedgerError, IntegrityError, NotFoundError
 from civicledger.domain.journal import Entry, TreeHead, tree_head_bytes
-from civicledger.domain.merkle import leaf_hash
+from civicledger.domain.merkle import consistency_proof, inclusion_proof, leaf_hash
 from civicledger.domain.messages import decode_event
 from civicledger.ports import JournalHead, SignatureVerifier, Store, StoredEntry, UnitOfWork
 
@@ -240,3 +240,47 @@ def current_head(store: Store) -> JournalHead:
         return uow.journal.head()
 
 
+
+
+# Proofs -----------------------------------------------------------------------------------------
+
+
+def _signed_head(uow: UnitOfWork, size: int | None) -> TreeHead:
+    head = uow.journal.latest_signed_head(at_most=size)
+    if head is None:
+        raise NotFoundError("the journal has no signed tree head yet", rule="X2")
+    return head
+
+
+def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]:
+    """An entry with its inclusion proof against a signed tree head (the newest, or the newest
+    covering at most ``size`` entries)."""
+    with store.read() as uow:
+        head = _signed_head(uow, size)
+        stored = uow.journal.get(seq)
+        if stored is None or seq >= head.size:
+            raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
+        leaves = uow.journal.leaf_hashes(head.size)
+    proof = inclusion_proof(seq, leaves)
+    return {
+        "seq": seq,
+        "entry": stored.entry.to_wire(),
+        "leaf_hash": stored.leaf_hash.hex(),
+        "tree_head": head.to_wire(),
+        "proof": [p.hex() for p in proof],
+    }
+
+
+def consistency(store: Store, first: int, second: int | None = None) -> dict[str, Any]:
+    """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
+    with store.read() as uow:
+        later = _signed_head(uow, second)
+        earlier = _signed_head(uow, first)
+        if earlier.size != first:
+            raise NotFoundError(f"there is no signed tree head of exactly {first} entries", rule="X2")
+        leaves = uow.journal.leaf_hashes(later.size)
+    return {
+        "first": earlier.to_wire(),
+        "second": later.to_wire(),
+        "proof": [p.hex() for p in consistency_proof(first, leaves)],
+    }

@@ -1,0 +1,52 @@
+"""`civic journal`: entries, signed tree heads, inclusion and consistency proofs (X2)."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+
+from civicledger.cli.app import app, session
+from civicledger.cli.output import emit, fail
+from civicledger.domain.errors import CivicLedgerError
+from civicledger.services import audit
+
+journal_app = typer.Typer(help="The public journal: entries, tree heads and proofs (X2).", no_args_is_help=True)
+app.add_typer(journal_app, name="journal")
+
+
+@journal_app.command("head")
+def head(ctx: typer.Context) -> None:
+    """The newest signed tree head."""
+    with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
+        signed = uow.journal.latest_signed_head()
+    if signed is None:
+        fail(ctx, CivicLedgerError("the journal is empty", rule="X2"))
+    emit(ctx, signed.to_wire())
+
+
+@journal_app.command("show")
+def show(ctx: typer.Context, seq: Annotated[int, typer.Argument(help="Entry number, from 0.")]) -> None:
+    """One entry with its inclusion proof against the newest signed tree head."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            data = audit.inclusion(s.store, seq)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    emit(ctx, data, lambda c: c.print_json(json.dumps(data)))
+
+
+@journal_app.command("consistency")
+def consistency(
+    ctx: typer.Context,
+    first: Annotated[int, typer.Argument(help="Size of the earlier signed tree.")],
+    second: Annotated[int | None, typer.Argument(help="Size of the later one (default: newest).")] = None,
+) -> None:
+    """Proof that an earlier signed tree is a prefix of a later one."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            data = audit.consistency(s.store, first, second)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    emit(ctx, data, lambda c: c.print_json(json.dumps(data)))

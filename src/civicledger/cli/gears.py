@@ -251,9 +251,10 @@ def _report_data(s: Session, at: int | None) -> dict[str, Any]:
         result = svc.coefficients_at(uow, policy, when)
         fund = svc.fund_position(uow, policy)
         history = list(svc.snapshots(uow))
+        names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
     rows = [
         {
-            "company": c, "sales": r.sales, "votes": r.votes,
+            "company": c, "name": names[c], "sales": r.sales, "votes": r.votes,
             "mean": encode_ratio(r.mean) if r.mean is not None else None,
             "delta": encode_ratio(r.delta), "delta_decimal": ratio_text(r.delta),
         }
@@ -286,8 +287,8 @@ def write_chart(history: list[dict[str, Any]], company: str, out: Path, label: s
         ax.step(times, deltas, where="post", color="tab:blue", linewidth=2, label="delta (published snapshots)")
         ax.plot(times, deltas, "o", color="tab:blue")
     ax.axhline(0, color="grey", linewidth=0.8)
-    for bound in (30, -30):
-        ax.axhline(bound, color="tab:red", linewidth=0.8, linestyle="--")
+    ax.axhline(30, color="tab:red", linewidth=0.8, linestyle="--", label="the seed's intended bounds, +-30")
+    ax.axhline(-30, color="tab:red", linewidth=0.8, linestyle="--")
     ax.set_ylim(-62, 62)
     ax.set_ylabel("Common Good Coefficient delta (%)")
     ax.set_xlabel("snapshot time (UTC)")
@@ -317,8 +318,10 @@ def report(
                 if company is None:
                     raise InvalidInputError("--chart needs --company", rule="GR5")
                 firm = account_of(s, company)
+                name = next((r["name"] for r in data["companies"] if r["company"] == firm), "")
+                label = f"{name} ({firm})" if name else firm
                 data["chart"] = {"file": str(chart), "company": firm,
-                                 "points": write_chart(data["_history"], firm, chart, company)}
+                                 "points": write_chart(data["_history"], firm, chart, label)}
         except CivicLedgerError as e:
             fail(ctx, e)
     data.pop("_history")
@@ -326,10 +329,11 @@ def report(
     def human(console: object) -> None:
         from civicledger.cli.output import console as out
 
-        table = Table("company", "G_i (trailing year)", "votes", "V_i", "delta_i", title=f"Gears at {data['at_iso']}")
+        table = Table("company", "name", "G_i (trailing year)", "votes", "V_i", "delta_i")
+        table.title = f"Gears at {data['at_iso']}"
         for r in data["companies"]:
             mean = ratio_text(decode_ratio(r["mean"])) if r["mean"] else "-"
-            table.add_row(r["company"], str(r["sales"]), str(r["votes"]), mean, r["delta_decimal"])
+            table.add_row(r["company"], r["name"], str(r["sales"]), str(r["votes"]), mean, r["delta_decimal"])
         out.print(table)
         out.print(f"S = {ratio_text(decode_ratio(data['average']))}; clamp factor {data['scale']}; "
                   f"sum G_i delta_i = {data['imbalance']}")

@@ -12,8 +12,9 @@ be transferred (SC3). Namespaces:
   ``credits.lottery``     the civic lottery (SC9);
 - ``credits.service`` / ``credits.redemption`` / ``credits.provider``  services and spends (SC10).
 
-X8: ``participation_events`` is the hook another mechanism's handler (Gears votes and
-whistleblowing) calls to add credit participation to its own entry.
+X8: ``gears_participation`` is registered in ``services.gears.PARTICIPATION_HOOKS``, so every Gears
+vote, judgement and challenge adds a ``ParticipationNoted`` event to its own entry; enrolled
+persons get the policy's effect for that kind and their decay clock restarts.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ from civicledger.domain.credits.events import (
     GradeAdjusted,
     LotteryDrawn,
     PanelVoteCast,
+    ParticipationNoted,
     PersonEnrolled,
     ServiceRegistered,
     UpliftPledged,
@@ -65,6 +67,7 @@ from civicledger.domain.errors import (
 from civicledger.domain.identity import Account, AccountId, AccountKind, Consent, Role
 from civicledger.domain.messages import Event
 from civicledger.ports import UnitOfWork
+from civicledger.services import gears as gears_services
 from civicledger.services import state
 from civicledger.services.registry import Context, Decision, ProjectionContext, handles, projects
 
@@ -85,26 +88,48 @@ NS_PROVIDER = "credits.provider"
 
 DEFAULT_ALLOCATION = CreditsPolicy().annual_allocation
 
-RESERVED_KINDS = frozenset({"direct_democracy", "gears_vote", "whistleblowing"})
-"""Kinds recorded only through their own controls: ``TakePart`` (SC5) or the X8 hook."""
+RESERVED_KINDS = frozenset({"direct_democracy", "gears_vote", "gears_judgement", "whistleblowing"})
+"""Kinds recorded only through their own controls: ``TakePart`` (SC5) or the Gears hook (X8)."""
 
 
 # Reading state ---------------------------------------------------------------------------------
 
 
 def credits_policy(uow: UnitOfWork) -> CreditsPolicy:
-    return state.current_policy(uow).credits
+    return _settings(uow)[0]
 
 
 def allocation_schedule(uow: UnitOfWork) -> rules.Schedule:
     """The annual allocation of every policy version, from the time it took effect (X7)."""
-    out: list[tuple[int, int]] = []
-    for _, record in uow.records.scan("policy"):
-        annual = int(record["policy"].get("credits", {}).get("annual_allocation", DEFAULT_ALLOCATION))
-        if out and out[-1][1] == annual:
-            continue
-        out.append((int(record["effective_at"]), annual))
-    return tuple(out) or ((0, DEFAULT_ALLOCATION),)
+    return _settings(uow)[1]
+
+
+_SETTINGS: dict[tuple[str, int, int], tuple[CreditsPolicy, rules.Schedule]] = {}
+
+
+def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
+    """The credits policy in force and the allocation schedule, cached per economy and policy version.
+
+    A policy version never changes once written, so (economy id, version, effective time) names
+    its content; the cache spares every query decoding and hashing the whole policy again.
+    """
+    info = uow.records.get("economy", "info")
+    record = uow.records.get("economy", "policy")
+    if info is None or record is None:
+        return state.current_policy(uow).credits, ((0, DEFAULT_ALLOCATION),)
+    key = (str(info["id"]), int(record["version"]), int(record["effective_at"]))
+    found = _SETTINGS.get(key)
+    if found is None:
+        schedule: list[tuple[int, int]] = []
+        for _, version in uow.records.scan("policy"):
+            annual = int(version["policy"].get("credits", {}).get("annual_allocation", DEFAULT_ALLOCATION))
+            if not schedule or schedule[-1][1] != annual:
+                schedule.append((int(version["effective_at"]), annual))
+        found = (state.current_policy(uow).credits, tuple(schedule) or ((0, DEFAULT_ALLOCATION),))
+        if len(_SETTINGS) > 256:
+            _SETTINGS.clear()
+        _SETTINGS[key] = found
+    return found
 
 
 def history(uow: UnitOfWork, person: AccountId) -> History | None:
@@ -123,16 +148,18 @@ def require_history(uow: UnitOfWork, person: AccountId) -> History:
 
 def standing_of(uow: UnitOfWork, person: AccountId, at: int, policy: CreditsPolicy | None = None) -> Standing:
     """Balance and grades of one person at any instant; no batch job needed (SC4, SC8)."""
-    policy = policy or credits_policy(uow)
-    return rules.standing(require_history(uow, person), at, policy, allocation_schedule(uow))
+    data = uow.records.get(NS_PERSON, person)
+    if data is None:
+        raise NotFoundError(f"{person} is not enrolled in social credits", rule="SC1")
+    pol, schedule = _settings(uow)
+    return rules.standing_from_record(person, data, at, policy or pol, schedule)
 
 
 def evaluate_all(uow: UnitOfWork, at: int) -> Iterator[Standing]:
     """Every enrolled person's standing at ``at``, in one pass over the compact records."""
-    policy = credits_policy(uow)
-    schedule = allocation_schedule(uow)
+    policy, schedule = _settings(uow)
     for person, data in uow.records.scan(NS_PERSON):
-        yield rules.standing(rules.history_from_record(person, data), at, policy, schedule)
+        yield rules.standing_from_record(person, data, at, policy, schedule)
 
 
 def _rec(uow: UnitOfWork, ns: str, key: str, rule: str = "SC11") -> dict[str, Any]:
@@ -357,18 +384,54 @@ def _ballot_answered(e: BallotAnswered, uow: UnitOfWork, ctx: ProjectionContext)
 
 # X8: participation recorded by another mechanism ----------------------------------------------
 
+GEARS_KINDS = {"gears.vote": "gears_vote", "gears.judgement": "gears_judgement", "gears.challenge": "whistleblowing"}
+"""Gears participation (``services.gears.PARTICIPATION_HOOKS`` kinds) -> credits policy kinds."""
 
-def participation_events(ctx: Context, person: AccountId, kind: str, evidence: str, *, index: int = 0) -> list[Event]:
-    """Credit participation for a Gears vote or whistleblowing (X8), to add to that entry's events.
 
-    Call it from the other mechanism's handler with ``kind`` "gears_vote" or "whistleblowing"; it
-    returns [] when the person is not enrolled in credits or the policy has no such kind, so the
-    caller never fails because of credits. Deciders are the person's own signature on the entry.
+def gears_participation(kind: str, person: AccountId, time: int, reference: str) -> list[Event]:
+    """The hook Gears calls for every vote, judgement and challenge: one ``ParticipationNoted``.
+
+    It cannot read state, so the event is emitted for everyone; its projector records it only
+    for persons enrolled in credits, and the policy gives it its effect at evaluation.
     """
-    hist = history(ctx.uow, person)
-    if hist is None or kind not in ctx.policy.credits.participation:
-        return []
-    return [_participation_event(ctx, hist, kind, "gears", 100 + index, (person,), None, evidence[: rules.MAX_TEXT])]
+    mapped = GEARS_KINDS.get(kind)
+    return [] if mapped is None else [ParticipationNoted(person, mapped, reference[: rules.MAX_TEXT])]
+
+
+gears_services.PARTICIPATION_HOOKS.append(gears_participation)
+
+
+@projects(ParticipationNoted)
+def _participation_noted(e: ParticipationNoted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    record = uow.records.get(NS_PERSON, e.person)
+    if record is None:
+        return  # not enrolled in credits: nothing to update
+    noted = record.setdefault("noted", [])
+    prefix = f"{ctx.seq:010d}."
+    adj_id = f"{prefix}n{sum(1 for row in noted if row[0].startswith(prefix))}"
+    noted.append([adj_id, ctx.time, e.kind])
+    bisect.insort(record["fresh"], ctx.time)
+    uow.records.put(NS_PERSON, e.person, record)
+    detail = {
+        "person": e.person,
+        "kind": e.kind,
+        "source": "gears",
+        "steps": None,
+        "quantity": None,
+        "start": ctx.time,
+        "end": None,
+        "scheduled_end": None,
+        "consumable": None,
+        "fresh": True,
+        "deciders": [e.person],
+        "council": None,
+        "evidence": e.reference,
+        "reason": f"{e.kind} (noted by Gears; effect from the credits policy)",
+        "entry": ctx.seq,
+        "appeals": [],
+        "overturned_by": None,
+    }
+    uow.records.put(NS_ADJ, adj_id, detail)
 
 
 # Appeals (SC7) ---------------------------------------------------------------------------------
@@ -391,6 +454,10 @@ def file_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
     adj = _rec(uow, NS_ADJ, cmd.adjustment, "SC7")
     if adj["source"].startswith("lottery"):
         raise RuleViolationError("a lottery uplift is drawn, not decided; the draw can be recomputed", rule="SC7")
+    if adj["source"] == "gears":
+        raise RuleViolationError(
+            "a Gears participation is noted automatically; its effect is set by policy", rule="SC7"
+        )
     if adj["overturned_by"] is not None:
         raise RuleViolationError(f"adjustment {cmd.adjustment} was already overturned", rule="SC7")
     window = ctx.policy.credits.appeal_window
@@ -764,9 +831,11 @@ def spend(cmd: SpendCredits, ctx: Context) -> Decision:
     tier = next((t for t in service_tiers(service) if t.name == cmd.tier), None)
     if tier is None:
         raise NotFoundError(f"service {cmd.service} has no tier {cmd.tier}", rule="SC10")
-    st = rules.standing(hist, ctx.time, ctx.policy.credits, allocation_schedule(uow))
+    schedule = allocation_schedule(uow)
+    st = rules.standing(hist, ctx.time, ctx.policy.credits, schedule)
     by_grade, used = rules.choose_credits(st, tier.min_grade, tier.price)
-    consumable = {a.id for a in hist.adjustments if a.consumable}
+    noted = rules.noted_adjustments(hist, ctx.policy.credits, schedule)
+    consumable = {a.id for a in (*hist.adjustments, *noted) if a.consumable}
     event = CreditsSpent(
         f"{ctx.seq:010d}",
         cmd.person,
@@ -809,11 +878,16 @@ def explain(uow: UnitOfWork, person: AccountId, at: int) -> dict[str, Any]:
     """Every lot with its grade and the entries that made it so, appeals in progress included."""
     policy = credits_policy(uow)
     hist = require_history(uow, person)
-    st = rules.standing(hist, at, policy, allocation_schedule(uow))
+    schedule = allocation_schedule(uow)
+    st = rules.standing(hist, at, policy, schedule)
+    computed = {a.id: a for a in rules.noted_adjustments(hist, policy, schedule)}
     details: dict[str, Any] = {}
     for adj_id in st.active:
         detail = dict(_rec(uow, NS_ADJ, adj_id))
         detail["id"] = adj_id
+        if adj_id in computed:  # X8: the policy gives noted participation its effect
+            a = computed[adj_id]
+            detail.update(steps=a.steps, quantity=a.quantity, end=a.end, scheduled_end=a.end, consumable=a.consumable)
         detail["consumed"] = st.consumed.get(adj_id, 0)
         detail["appeals"] = [_appeal_view(uow, a) for a in detail["appeals"]]
         details[adj_id] = detail

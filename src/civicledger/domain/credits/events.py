@@ -38,6 +38,20 @@ class GradeAdjusted(Event):
     reason: str
 
 
+@event("credits.participation_noted")
+@dataclass(frozen=True, slots=True)
+class ParticipationNoted(Event):
+    """Participation another mechanism recorded in its own entry (X8): a Gears vote, whistleblowing.
+
+    Its effect comes from the credits policy for ``kind`` when grades are evaluated; a person
+    not enrolled in credits is unaffected.
+    """
+
+    person: AccountId
+    kind: str
+    reference: str
+
+
 @event("credits.ballot_opened")
 @dataclass(frozen=True, slots=True)
 class BallotOpened(Event):

@@ -50,6 +50,7 @@ def default_participation() -> dict[str, ParticipationEffect]:
         "risky_work": ParticipationEffect(steps=2, portion_percent=100, duration=YEAR),
         "volunteering": ParticipationEffect(steps=1, portion_percent=50, duration=YEAR),
         "gears_vote": small,
+        "gears_judgement": small,
         "whistleblowing": ParticipationEffect(steps=1, portion_percent=50, duration=YEAR),
         "infraction": ParticipationEffect(
             steps=1, penalty=True, portion_percent=100, duration=180 * DAY, qualifying=False

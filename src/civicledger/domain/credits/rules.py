@@ -77,7 +77,8 @@ def _clamp(grade: int, policy: CreditsPolicy) -> int:
 
 def standing(history: History, at: int, policy: CreditsPolicy, schedule: Schedule | None = None) -> Standing:
     """What ``history`` means at ``at``: quantities and graded lots (a pure function, SC4/SC11)."""
-    acc = accrued(history.born_at, at, schedule or flat_schedule(policy))
+    schedule = schedule or flat_schedule(policy)
+    acc = accrued(history.born_at, at, schedule)
     spent = 0
     consumed: dict[str, int] = {}
     for s in history.spends:
@@ -87,7 +88,10 @@ def standing(history: History, at: int, policy: CreditsPolicy, schedule: Schedul
                 consumed[adj_id] = consumed.get(adj_id, 0) + n
     available = acc - spent
     lots: list[list[Any]] = [[policy.base_grade, available, ()]] if available > 0 else []
-    active = sorted((a for a in history.adjustments if a.start <= at < a.end), key=lambda a: (a.start, a.id))
+    adjustments = history.adjustments
+    if history.noted:
+        adjustments = adjustments + noted_adjustments(history, policy, schedule)
+    active = sorted((a for a in adjustments if a.start <= at < a.end), key=lambda a: (a.start, a.id))
     for adj in active:
         if not lots:
             break
@@ -129,6 +133,24 @@ def standing(history: History, at: int, policy: CreditsPolicy, schedule: Schedul
         merged[key] = merged.get(key, 0) + units
     out = tuple(Lot(g, u, ids, lost) for (g, ids, lost), u in sorted(merged.items()) if u > 0)
     return Standing(history.person, at, acc, spent, out, steps, since, tuple(a.id for a in active), consumed)
+
+
+def noted_adjustments(history: History, policy: CreditsPolicy, schedule: Schedule) -> tuple[Adjustment, ...]:
+    """X8: participation noted by another mechanism (a Gears vote, whistleblowing) as adjustments.
+
+    The effect of its kind comes from the policy, the portion from the credits available when it
+    was noted; a kind the policy does not list has no effect.
+    """
+    out = []
+    for adj_id, time, kind in history.noted:
+        effect = policy.participation.get(kind)
+        if effect is None:
+            continue
+        spent = sum(s.units for s in history.spends if s.time <= time)
+        quantity = effect_quantity(effect, accrued(history.born_at, time, schedule) - spent)
+        steps = -effect.steps if effect.penalty else effect.steps
+        out.append(Adjustment(adj_id, time, time + effect.duration, steps, quantity, steps > 0 and quantity > 0, kind))
+    return tuple(out)
 
 
 def decay_steps(elapsed: int, policy: CreditsPolicy) -> int:
@@ -379,7 +401,28 @@ def history_from_record(person: str, data: dict[str, Any]) -> History:
         tuple(Adjustment.from_row(r) for r in data["adj"]),
         tuple(Spend.from_row(r) for r in data["spends"]),
         tuple(data["fresh"]),
+        tuple((str(i), int(t), str(k)) for i, t, k in data.get("noted", ())),
     )
+
+
+def standing_from_record(
+    person: str, data: dict[str, Any], at: int, policy: CreditsPolicy, schedule: Schedule | None = None
+) -> Standing:
+    """``standing`` straight from the compact record, building only what can matter at ``at``.
+
+    Adjustments not active at ``at`` and spends after it cannot change the result, so they are
+    skipped before any object is built: this is the fast path of every balance-and-grades query.
+    """
+    history = History(
+        AccountId(person),
+        int(data["born"]),
+        int(data["enrolled"]),
+        tuple(Adjustment.from_row(r) for r in data["adj"] if r[1] <= at < r[2]),
+        tuple(Spend.from_row(r) for r in data["spends"] if r[1] <= at),
+        tuple(data["fresh"]),
+        tuple((str(i), int(t), str(k)) for i, t, k in data.get("noted", ()) if t <= at),
+    )
+    return standing(history, at, policy, schedule)
 
 
 def new_record(born_at: int, enrolled_at: int) -> dict[str, Any]:

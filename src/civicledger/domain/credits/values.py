@@ -69,6 +69,7 @@ class History:
     adjustments: tuple[Adjustment, ...] = ()
     spends: tuple[Spend, ...] = ()
     fresh: tuple[int, ...] = ()  # sorted times that restart the decay clock (SC8)
+    noted: tuple[tuple[str, int, str], ...] = ()  # (id, time, kind): participation noted by another mechanism (X8)
 
 
 @dataclass(frozen=True, slots=True)

@@ -345,3 +345,21 @@ def test_replay_rebuilds_the_same_state_and_verify_reexecutes_every_credit_entry
     assert report.ok, report.reason
     before, after = audit.rebuild(town.e.store)
     assert before == after
+
+
+# SC3 ---------------------------------------------------------------------------------------------
+
+
+def test_sc03_transfers_of_quantity_are_refused_and_nothing_is_written(town: Town) -> None:
+    from civicledger.domain import ledger as led
+    from civicledger.domain.errors import InvalidInputError, NotFoundError
+    from civicledger.domain.messages import decode_command
+    from civicledger.domain.money import CurrencyId
+
+    err = town.refused(led.Transfer((led.Leg(CurrencyId("credits"), town.alice, town.bob, 10),)), "alice")
+    assert isinstance(err, NotFoundError)  # credits are no ledger currency: nothing to transfer
+    with pytest.raises(InvalidInputError) as e:
+        decode_command("credits.transfer", {"person": town.alice, "to": town.bob, "units": 10})
+    assert "unknown command type" in e.value.message
+    before = town.standing("bob").available  # type: ignore[attr-defined]
+    assert town.standing("alice").available == before  # type: ignore[attr-defined]

@@ -1,0 +1,47 @@
+"""X8: a Gears vote in the same economy counts as civic participation for social credits (SC5, SC8)."""
+
+from __future__ import annotations
+
+from civicledger.adapters.crypto import Ed25519Verifier
+from civicledger.domain.credits import commands as cc
+from civicledger.domain.time import DAY, YEAR
+from civicledger.services import audit
+from civicledger.services import credits as svc
+from civicledger.services.scripted import ScriptedEconomy
+from tests.integration.test_credits_lifecycle import make_town
+from tests.integration.test_gears_flow import company, setup_gears, vote
+
+
+def test_x08_a_gears_vote_counts_as_participation_and_restarts_decay(economy: ScriptedEconomy) -> None:
+    town = make_town(economy)
+    e = town.e
+    setup_gears(e)
+    firm = company(e, "widget-co")
+    award = e.run(cc.AdjustGrade(town.alice, 2, 0, 2 * YEAR, "mural", "photo", technocrat=town.tess), "tess")
+    e.advance(400 * DAY)
+    before = town.grades("alice")
+    receipt = vote(e, "alice", firm, 1)
+    noted = [ev for ev in receipt.events if ev["type"] == "credits.participation_noted"]
+    assert noted == [
+        {"type": "credits.participation_noted", "person": town.alice, "kind": "gears_vote", "reference": firm}
+    ]
+    with e.store.read() as uow:
+        explained = svc.explain(uow, town.alice, e.clock.now())
+    lots = {lot["grade"]: lot for lot in explained["lots"]}
+    # 400 days after the award: still inside decay window + one step, so grade 4; the vote
+    # restarts the decay clock and lifts 10% of the balance one step for 90 days (policy gears_vote)
+    assert set(before) == {4}
+    assert set(town.grades("alice", e.clock.now() + 100 * DAY)) == {4}  # without the vote: 3
+    assert explained["decay"]["steps"] == 0
+    raised = [lot for g, lot in lots.items() if g == 5]
+    assert raised and raised[0]["units"] == explained["available"] * 10 // 100
+    gears_adj = raised[0]["adjustments"][-1]
+    assert gears_adj["source"] == "gears" and gears_adj["steps"] == 1 and gears_adj["deciders"] == [town.alice]
+    assert award.result["adjustment"] in [a["id"] for a in raised[0]["adjustments"]]
+    # someone not enrolled in credits votes too: nothing of credits changes for them
+    e.person("outsider")
+    vote(e, "outsider", firm, 1)
+    with e.store.read() as uow:
+        assert uow.records.get(svc.NS_PERSON, e.account("outsider")) is None
+    report = audit.verify_store(e.store, Ed25519Verifier())
+    assert report.ok, report.reason

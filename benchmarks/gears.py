@@ -80,7 +80,8 @@ def recompute(companies: int, votes: int, seed: int) -> None:
     baseline = pandas_baseline(company_of_vote, values, sales)
     pandas_s = time.perf_counter() - started
     started = time.perf_counter()
-    tallies = {str(c): Tally(int(t), int(n)) for c, (t, n) in enumerate(zip(totals.tolist(), counts.tolist(), strict=True))}
+    pairs = enumerate(zip(totals.tolist(), counts.tolist(), strict=True))
+    tallies = {str(c): Tally(int(t), int(n)) for c, (t, n) in pairs}
     exact = coefficients(tallies, {str(c): int(s) for c, s in enumerate(sales.tolist())}, K)
     exact_s = time.perf_counter() - started
     exact_deltas = np.array([float(exact.companies[str(c)].delta) for c in range(companies)])

@@ -321,3 +321,27 @@ def test_sc_policy_section_round_trips_and_checks_cross_fields() -> None:
     mapping["credits"]["panel_jurors"] = 3
     _, problems = policy_from_mapping(mapping)
     assert problems and "odd" in problems[0][1]
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=adjustments, spends=st.lists(st.tuples(st.integers(0, 4 * YEAR), st.integers(1, 900)), max_size=5))
+def test_sc11_property_the_fast_path_from_the_record_equals_the_full_evaluation(
+    items: list[tuple[int, int, int, int, bool]], spends: list[tuple[int, int]]
+) -> None:
+    adjs = tuple(adj(i, BORN + s, BORN + s + d, st_, q, st_ > 0 and q > 0) for i, (s, d, st_, q, _) in enumerate(items))
+    consumable = [a.id for a in adjs if a.consumable]
+    recorded = tuple(
+        Spend(f"s{i}", BORN + t, u, ((consumable[0], 1),) if consumable else ()) for i, (t, u) in enumerate(spends)
+    )
+    record = {
+        "born": BORN,
+        "enrolled": BORN,
+        "adj": [a.to_row() for a in adjs],
+        "spends": [s.to_row() for s in recorded],
+        "fresh": sorted(a.start for a in adjs if a.steps > 0),
+    }
+    full = rules.history_from_record(ALICE, record)
+    for t in range(0, 5 * YEAR, YEAR // 3):
+        fast = rules.standing_from_record(ALICE, record, BORN + t, P)
+        slow = rules.standing(full, BORN + t, P)
+        assert (fast.accrued, fast.spent, fast.lots) == (slow.accrued, slow.spent, slow.lots)

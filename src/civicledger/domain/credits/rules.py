@@ -413,14 +413,26 @@ def standing_from_record(
     Adjustments not active at ``at`` and spends after it cannot change the result, so they are
     skipped before any object is built: this is the fast path of every balance-and-grades query.
     """
+    noted = tuple((str(i), int(t), str(k)) for i, t, k in data.get("noted", ()) if t <= at)
+    rows = [r for r in data["spends"] if r[1] <= at]
+    if noted:  # noted participation needs each spend's time (its portion is of the credits then)
+        spends = tuple(Spend.from_row(r) for r in rows)
+    else:  # only the totals matter: one aggregate spend
+        total = 0
+        consumed: dict[str, int] = {}
+        for r in rows:
+            total += int(r[2])
+            for adj_id, n in r[3]:
+                consumed[adj_id] = consumed.get(adj_id, 0) + int(n)
+        spends = (Spend("", at, total, tuple(consumed.items())),) if total else ()
     history = History(
         AccountId(person),
         int(data["born"]),
         int(data["enrolled"]),
         tuple(Adjustment.from_row(r) for r in data["adj"] if r[1] <= at < r[2]),
-        tuple(Spend.from_row(r) for r in data["spends"] if r[1] <= at),
+        spends,
         tuple(data["fresh"]),
-        tuple((str(i), int(t), str(k)) for i, t, k in data.get("noted", ()) if t <= at),
+        noted,
     )
     return standing(history, at, policy, schedule)
 

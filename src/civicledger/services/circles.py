@@ -582,6 +582,7 @@ INF = 2**62
 """Capacity of an acceptance without a limit; larger than any balance can be used for."""
 
 IntArray = npt.NDArray[np.int64]
+MAX_PATHS_PER_SEARCH = 256
 
 
 class FlowIndex:
@@ -690,34 +691,47 @@ class FlowIndex:
 
     def max_flow(self, s: int, t: int, limit: int | None = None) -> dict[int, int]:
         """An integer maximum flow from s to t (at most ``limit``): edge id → units on it."""
-        touched: set[int] = set()
+        flow: dict[int, int] = {}  # the flow on touched edges, mirrored into the array per search
+        cap: dict[int, int] = {}
+        ends: dict[int, tuple[int, int]] = {}
         flowed_out: dict[int, set[int]] = {}
         flowed_in: dict[int, set[int]] = {}
         total = 0
         try:
             while limit is None or total < limit:
-                path = self._augmenting_path(s, t, flowed_out, flowed_in)
-                if path is None:
+                paths = self._augmenting_paths(s, t, flowed_out, flowed_in)
+                if not paths:
                     break
-                residual = min(
-                    int(self.cap[e] - self._flow[e]) if d > 0 else int(self._flow[e]) for e, d in path
-                )
-                amount = residual if limit is None else min(residual, limit - total)
-                for e, d in path:
-                    self._flow[e] += amount * d
-                    touched.add(e)
-                    u, v = int(self._src[e]), int(self._dst[e])
-                    if self._flow[e] > 0:
-                        flowed_out.setdefault(u, set()).add(e)
-                        flowed_in.setdefault(v, set()).add(e)
-                    else:
-                        flowed_out.get(u, set()).discard(e)
-                        flowed_in.get(v, set()).discard(e)
-                total += amount
-            return {e: int(self._flow[e]) for e in sorted(touched) if self._flow[e] > 0}
+                for path in paths:  # one search, many paths: each is used while it has room left
+                    if limit is not None and total >= limit:
+                        break
+                    residual = INF
+                    for e, d in path:
+                        if e not in cap:
+                            cap[e] = int(self.cap[e])
+                            ends[e] = (int(self._src[e]), int(self._dst[e]))
+                        room = cap[e] - flow.get(e, 0) if d > 0 else flow.get(e, 0)
+                        if room < residual:
+                            residual = room
+                    if residual <= 0:
+                        continue
+                    amount = residual if limit is None else min(residual, limit - total)
+                    for e, d in path:
+                        x = flow[e] = flow.get(e, 0) + amount * d
+                        u, v = ends[e]
+                        if x > 0:
+                            flowed_out.setdefault(u, set()).add(e)
+                            flowed_in.setdefault(v, set()).add(e)
+                        else:
+                            flowed_out.get(u, set()).discard(e)
+                            flowed_in.get(v, set()).discard(e)
+                    total += amount
+                touched = np.fromiter(flow.keys(), dtype=np.int64, count=len(flow))
+                self._flow[touched] = np.fromiter(flow.values(), dtype=np.int64, count=len(flow))
+            return {e: x for e, x in sorted(flow.items()) if x > 0}
         finally:
-            for e in touched:
-                self._flow[e] = 0
+            if flow:
+                self._flow[np.fromiter(flow.keys(), dtype=np.int64, count=len(flow))] = 0
 
     def _gather(
         self, frontier: IntArray, ptr: IntArray, eids: IntArray, ends: IntArray
@@ -776,10 +790,11 @@ class FlowIndex:
         ends, first = np.unique(ends, return_index=True)
         return ends, eids[first], dirs[first]
 
-    def _augmenting_path(
+    def _augmenting_paths(
         self, s: int, t: int, flowed_out: dict[int, set[int]], flowed_in: dict[int, set[int]]
-    ) -> list[tuple[int, int]] | None:
-        """A shortest residual s→t path as (edge, +1 forward / -1 backward), or None if none exists."""
+    ) -> list[list[tuple[int, int]]]:
+        """Shortest residual s→t paths as (edge, +1 forward / -1 backward), through every node where
+        the two searches met (they may share edges); empty if there is none: the flow is maximal."""
         fwd_seen, bwd_seen = self._fwd_seen, self._bwd_seen
         fwd_dir: dict[int, int] = {}
         bwd_dir: dict[int, int] = {}
@@ -789,7 +804,7 @@ class FlowIndex:
         bwd_seen[t] = INF
         front_f, front_b = visited_f[0], visited_b[0]
         cost_f = cost_b = 1
-        meet = -1
+        hits: IntArray = np.zeros(0, dtype=np.int64)
         try:
             while len(front_f) and len(front_b):
                 forward = cost_f <= cost_b
@@ -812,25 +827,25 @@ class FlowIndex:
                     front_b = nodes
                     cost_b += int((self._in_ptr[nodes + 1] - self._in_ptr[nodes]).sum()) + len(nodes)
                 if len(hits):
-                    meet = int(hits[0])
                     break
-            if meet < 0:
-                return None
-            path: list[tuple[int, int]] = []
-            node = meet
-            while node != s:
-                e = int(fwd_seen[node])
-                d = fwd_dir.get(node, 1)
-                path.append((e, d))
-                node = int(self._src[e] if d > 0 else self._dst[e])
-            path.reverse()
-            node = meet
-            while node != t:
-                e = int(bwd_seen[node])
-                d = bwd_dir.get(node, 1)
-                path.append((e, d))
-                node = int(self._dst[e] if d > 0 else self._src[e])
-            return path
+            paths = []
+            for meet in hits[:MAX_PATHS_PER_SEARCH].tolist():
+                path: list[tuple[int, int]] = []
+                node = meet
+                while node != s:
+                    e = int(fwd_seen[node])
+                    d = fwd_dir.get(node, 1)
+                    path.append((e, d))
+                    node = int(self._src[e] if d > 0 else self._dst[e])
+                path.reverse()
+                node = meet
+                while node != t:
+                    e = int(bwd_seen[node])
+                    d = bwd_dir.get(node, 1)
+                    path.append((e, d))
+                    node = int(self._dst[e] if d > 0 else self._src[e])
+                paths.append(path)
+            return paths
         finally:
             for nodes in visited_f:
                 fwd_seen[nodes] = -1

@@ -154,4 +154,13 @@ class Store(Protocol):
 
     def read(self) -> UnitOfWork: ...
 
+    def consume_nonce(self, account: str, nonce: str, at: int, forget_before: int) -> bool:
+        """Record a request nonce of an account; False if it was seen before (a replayed request).
+
+        Nonces live outside the journal (they are transport state, not economy state), in their own
+        committed transaction, and are forgotten once older than ``forget_before``: by then the
+        request's timestamp is stale anyway.
+        """
+        ...
+
     def close(self) -> None: ...

@@ -153,3 +153,31 @@ def test_writers_take_turns(any_store: Store) -> None:
         thread.join()
     with any_store.read() as uow:
         assert uow.records.get("ns", "counter") == 80
+
+
+def test_a_nonce_is_accepted_once_and_forgotten_when_old(any_store: Store) -> None:
+    assert any_store.consume_nonce(A, "n1", 100, forget_before=0)
+    assert not any_store.consume_nonce(A, "n1", 101, forget_before=0)
+    assert any_store.consume_nonce(B, "n1", 101, forget_before=0)  # nonces are per account
+    assert any_store.consume_nonce(A, "n1", 500, forget_before=200)  # the old one was forgotten
+
+
+def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:
+    """Alembic's migrations create exactly the tables SQLAlchemy's metadata describes."""
+    import sqlalchemy as sa
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from civicledger.adapters.sql.schema import metadata
+    from civicledger.adapters.sql.store import SqlStore
+
+    store = SqlStore.open(f"sqlite:///{tmp_path}/m.db")  # type: ignore[str-format]
+    with store.engine.connect() as conn:
+        context = MigrationContext.configure(conn)
+        assert context.get_current_revision() == "0002"
+        diff = compare_metadata(context, metadata)
+        assert diff == [], diff
+        assert {"journal", "journal_head", "accounts", "currencies", "balances", "records", "request_nonces"} <= set(
+            sa.inspect(conn).get_table_names()
+        )
+    store.close()

@@ -43,12 +43,23 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.RLock()
+        self._nonces: dict[tuple[str, str], int] = {}
+        self._nonce_lock = threading.Lock()
 
     def write(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._state, self._lock, writable=True)
 
     def read(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._state, self._lock, writable=False)
+
+    def consume_nonce(self, account: str, nonce: str, at: int, forget_before: int) -> bool:
+        with self._nonce_lock:
+            for key in [k for k, seen in self._nonces.items() if seen < forget_before]:
+                del self._nonces[key]
+            if (account, nonce) in self._nonces:
+                return False
+            self._nonces[(account, nonce)] = at
+            return True
 
     def close(self) -> None:
         pass

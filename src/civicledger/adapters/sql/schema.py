@@ -105,3 +105,13 @@ records = Table(
 )
 
 PROJECTION_TABLES = (accounts, currencies, balances, records)
+
+request_nonces = Table(
+    "request_nonces",
+    metadata,
+    Column("account", Key, nullable=False),
+    Column("nonce", Key, nullable=False),
+    Column("seen_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("account", "nonce"),
+)
+Index("ix_request_nonces_seen_at", request_nonces.c.seen_at)

@@ -130,6 +130,20 @@ class SqlStore:
     def read(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self, writable=False)
 
+    def consume_nonce(self, account: str, nonce: str, at: int, forget_before: int) -> bool:
+        n = t.request_nonces
+        try:
+            with self.engine.connect() as conn:
+                conn.begin()
+                conn.execute(n.delete().where(n.c.seen_at < forget_before))
+                conn.execute(n.insert().values(account=account, nonce=nonce, seen_at=at))
+                conn.commit()
+        except sa.exc.IntegrityError:
+            return False
+        except sa.exc.DBAPIError as e:
+            raise _translate(e) from e
+        return True
+
     def close(self) -> None:
         if self._drop_schema and self._schema:
             with self.engine.begin() as conn:

@@ -42,6 +42,7 @@ def run_demo(store: Store) -> tuple[ScriptedEconomy, list[tuple[str, list[str]]]
     from civicledger.demo import circles  # noqa: F401  (Circles after the foundation chapter)
     # isort: split
     from civicledger.demo import credits  # noqa: F401  (social credits after the foundation chapter)
+    from civicledger.demo import creditism  # noqa: F401  (Creditism: the bicycle story)
 
     demo = ScriptedEconomy(store, start=DEMO_START, name="Demo Town")
     told = [(c.title, c.tell(demo)) for c in CHAPTERS]

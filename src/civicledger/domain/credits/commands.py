@@ -1,8 +1,9 @@
 """Commands of the social credits (SC1-SC11).
 
 Every command that touches a holder's credits names exactly one holder in the field given by
-``HOLDER_FIELD``; no command moves quantity from one holder to another (SC3). The lottery draw
-names no holder: its winners follow from the journal's tree root (SC9).
+``HOLDER_FIELD``; no command moves quantity from one holder to another (SC3). Appeals and panel
+votes name an adjustment (whose holder is recorded with it), and the lottery draw names no holder:
+its winners follow from the journal's tree root (SC9).
 
 Deciders (SC6): a command deciding a grade names either a ``technocrat`` (an account holding
 ``Role.TECHNOCRAT``, who signs) or a ``council`` (whose quorum signs), never both.
@@ -89,7 +90,6 @@ class TakePart(CreditsCommand):
 class FileAppeal(CreditsCommand):
     """Any verified person appeals an adjustment within the window (SC7)."""
 
-    HOLDER_FIELD: ClassVar[str | None] = "appellant"
     adjustment: str
     appellant: AccountId
     grounds: str

@@ -31,8 +31,8 @@ from typing import Any
 import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from civicledger.adapters.sql.store import SqlStore
 from civicledger.adapters.crypto import Ed25519Verifier
+from civicledger.adapters.sql.store import SqlStore
 from civicledger.domain import ledger as led
 from civicledger.domain.identity import AccountKind
 from civicledger.domain.journal import SignedCommand
@@ -109,7 +109,9 @@ def baseline_prepare(conn: Any, dialect: str, e: ScriptedEconomy, people: int) -
     conn.commit()
 
 
-def baseline_run(conn: Any, dialect: str, commands: list[SignedCommand], keys: dict[str, bytes], economy_id: str, batch: int) -> float:
+def baseline_run(
+    conn: Any, dialect: str, commands: list[SignedCommand], keys: dict[str, bytes], economy_id: str, batch: int
+) -> float:
     ph = "?" if dialect == "sqlite" else "%s"
     lock = "" if dialect == "sqlite" else " FOR UPDATE"
     cur = conn.cursor()
@@ -161,15 +163,23 @@ def measure(backend: str, store: Store, baseline_conn: Any, people: int, count: 
         tag = f"{mode}-{uuid.uuid4().hex[:6]}"
         commands = signed_transfers(e, count, range(people), tag, seed=size)
         engine_rate = run_engine(e.engine, commands, size)
-        base_rate = baseline_run(baseline_conn, backend, signed_transfers(e, count, range(people), tag + "b", size), keys, e.economy_id, size)
+        base_rate = baseline_run(
+            baseline_conn, backend, signed_transfers(e, count, range(people), tag + "b", size), keys, e.economy_id, size
+        )
         emit(
-            name=f"signed_transfers_{mode}", backend=backend, per_s=round(engine_rate, 1),
-            baseline_per_s=round(base_rate, 1), ratio=round(engine_rate / base_rate, 3), transfers=count,
+            name=f"signed_transfers_{mode}",
+            backend=backend,
+            per_s=round(engine_rate, 1),
+            baseline_per_s=round(base_rate, 1),
+            ratio=round(engine_rate / base_rate, 3),
+            transfers=count,
             batch=size,
         )
 
 
-def concurrent_worker(url: str, schema: str, worker: int, people: int, count: int, batch: int, barrier: Any, out: Any) -> None:
+def concurrent_worker(
+    url: str, schema: str, worker: int, people: int, count: int, batch: int, barrier: Any, out: Any
+) -> None:
     store = SqlStore.open(url, schema=schema, pool_size=2)
     e = ScriptedEconomy.__new__(ScriptedEconomy)
     e.label = LABEL
@@ -200,7 +210,8 @@ def measure_concurrent(url: str, people: int, count: int, batch: int) -> None:
         ctx = mp.get_context("spawn")
         barrier, out = ctx.Barrier(8), ctx.Queue()
         workers = [
-            ctx.Process(target=concurrent_worker, args=(url, schema, w, people, count, batch, barrier, out)) for w in range(8)
+            ctx.Process(target=concurrent_worker, args=(url, schema, w, people, count, batch, barrier, out))
+            for w in range(8)
         ]
         for p in workers:
             p.start()
@@ -210,8 +221,13 @@ def measure_concurrent(url: str, people: int, count: int, batch: int) -> None:
         seconds = max(end for _, end in spans) - min(start for start, _ in spans)
         total = 8 * count
         emit(
-            name="signed_transfers_8_concurrent_writers", backend="postgresql", per_s=round(total / seconds, 1),
-            target_per_s=3000, transfers=total, batch=batch, writers=8,
+            name="signed_transfers_8_concurrent_writers",
+            backend="postgresql",
+            per_s=round(total / seconds, 1),
+            target_per_s=3000,
+            transfers=total,
+            batch=batch,
+            writers=8,
         )
     finally:
         store.close()
@@ -222,7 +238,10 @@ def measure_concurrent(url: str, people: int, count: int, batch: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small counts, for a smoke run")
-    parser.add_argument("--postgres-url", default=os.environ.get("CIVIC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    parser.add_argument(
+        "--postgres-url",
+        default=os.environ.get("CIVIC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"),
+    )
     parser.add_argument("--no-postgres", action="store_true")
     args = parser.parse_args()
     people, count, batch, concurrent = (40, 200, 50, 200) if args.quick else (400, 3000, 200, 3000)

@@ -11,7 +11,7 @@ taken on exactly the state the journal order implies (docs/decisions/0002-one-wr
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
 from civicledger.domain.identity import Account, AccountId
@@ -54,7 +54,7 @@ class StoredEntry:
 @dataclass(frozen=True, slots=True)
 class JournalHead:
     size: int = 0
-    frontier: Frontier = Frontier()
+    frontier: Frontier = field(default_factory=Frontier)
     time: int = 0
 
 
@@ -127,10 +127,17 @@ class RecordRepository(Protocol):
 
 
 class UnitOfWork(Protocol):
-    journal: JournalRepository
-    accounts: AccountRepository
-    ledger: LedgerRepository
-    records: RecordRepository
+    @property
+    def journal(self) -> JournalRepository: ...
+
+    @property
+    def accounts(self) -> AccountRepository: ...
+
+    @property
+    def ledger(self) -> LedgerRepository: ...
+
+    @property
+    def records(self) -> RecordRepository: ...
 
     def __enter__(self) -> Self: ...
 
@@ -148,7 +155,10 @@ class UnitOfWork(Protocol):
 class Store(Protocol):
     """A place the economy lives: opens units of work."""
 
-    backend: str  # "memory", "sqlite" or "postgresql"
+    @property
+    def backend(self) -> str:
+        """ "memory", "sqlite" or "postgresql"."""
+        ...
 
     def write(self) -> UnitOfWork: ...
 

@@ -61,7 +61,9 @@ def test_balances_holdings_holders_and_sums(any_store: Store) -> None:
 
 
 def test_accounts_and_currencies_round_trip(any_store: Store) -> None:
-    account = Account(A, AccountKind.COUNCIL, "00" * 32, "Council é", 123, True, frozenset({"governor", "registrar"}), B)
+    account = Account(
+        A, AccountKind.COUNCIL, "00" * 32, "Council é", 123, True, frozenset({"governor", "registrar"}), B
+    )
     currency = Currency(XI, CurrencyKind.ISSUED, A, IssuerRule.ISSUER_COMMAND, 2, "ethicap", 10, 3)
     with any_store.write() as uow:
         uow.accounts.put(account)

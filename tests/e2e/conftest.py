@@ -32,7 +32,11 @@ class Civic:
     def __call__(self, *args: str, check: int | None = 0) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "civicledger", *args],
-            cwd=self.cwd, env=self.env, capture_output=True, text=True, timeout=300,
+            cwd=self.cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
         )
         if check is not None:
             assert result.returncode == check, f"exit {result.returncode}\n{result.stdout}\n{result.stderr}"

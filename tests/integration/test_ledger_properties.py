@@ -63,9 +63,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(
         legs=st.lists(
-            st.tuples(st.sampled_from(PEOPLE), st.sampled_from(PEOPLE), st.sampled_from(CURRENCIES), st.integers(1, 5_000)).filter(
-                lambda t: t[0] != t[1]
-            ),
+            st.tuples(
+                st.sampled_from(PEOPLE), st.sampled_from(PEOPLE), st.sampled_from(CURRENCIES), st.integers(1, 5_000)
+            ).filter(lambda t: t[0] != t[1]),
             min_size=1,
             max_size=4,
         )
@@ -96,7 +96,9 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(thief=st.sampled_from(PEOPLE), victim=st.sampled_from(PEOPLE), currency=st.sampled_from(CURRENCIES))
     def unsigned_transfer_is_refused(self, thief: str, victim: str, currency: CurrencyId) -> None:
         if thief != victim:
-            assert not self.attempt(led.Transfer((led.Leg(currency, self.e.account(victim), self.e.account(thief), 1),)), thief)
+            assert not self.attempt(
+                led.Transfer((led.Leg(currency, self.e.account(victim), self.e.account(thief), 1),)), thief
+            )
 
     @precondition(lambda self: bool(self.done))
     @rule(data=st.data())

@@ -39,7 +39,9 @@ def sql(e: ScriptedEconomy) -> SqlStore:
 
 def entry_with(e: ScriptedEconomy, text: str) -> tuple[int, str]:
     with sql(e).engine.connect() as conn:
-        for seq, body in conn.execute(sa.select(schema.journal.c.seq, schema.journal.c.body).order_by(schema.journal.c.seq)):
+        for seq, body in conn.execute(
+            sa.select(schema.journal.c.seq, schema.journal.c.body).order_by(schema.journal.c.seq)
+        ):
             if text in body:
                 return int(seq), body
     raise AssertionError(text)
@@ -62,17 +64,18 @@ def test_x02_flipping_one_byte_of_an_entry_is_named(history: ScriptedEconomy) ->
 
 def test_x02_a_rewritten_entry_with_a_matching_leaf_still_fails_its_signed_head(history: ScriptedEconomy) -> None:
     """Even someone who recomputes the leaf hash cannot forge the journal key's signature on the head."""
+    import json
+
     from civicledger.domain.journal import Entry
     from civicledger.domain.merkle import leaf_hash
-    import json
 
     seq, body = entry_with(history, '"units":45')
     entry = Entry.from_wire(json.loads(body.replace('"units":45', '"units":46')))
     with sql(history).engine.begin() as conn:
         conn.execute(
-            schema.journal.update().where(schema.journal.c.seq == seq).values(
-                body=body.replace('"units":45', '"units":46'), leaf_hash=leaf_hash(entry.leaf_bytes())
-            )
+            schema.journal.update()
+            .where(schema.journal.c.seq == seq)
+            .values(body=body.replace('"units":45', '"units":46'), leaf_hash=leaf_hash(entry.leaf_bytes()))
         )
     report = audit.verify_store(history.store, Ed25519Verifier())
     assert not report.ok and report.bad_seq == seq
@@ -80,7 +83,9 @@ def test_x02_a_rewritten_entry_with_a_matching_leaf_still_fails_its_signed_head(
 
 def test_x02_a_changed_balance_is_caught_by_replay(history: ScriptedEconomy) -> None:
     with sql(history).engine.begin() as conn:
-        conn.execute(schema.balances.update().where(schema.balances.c.account == history.account("bob")).values(units=301))
+        conn.execute(
+            schema.balances.update().where(schema.balances.c.account == history.account("bob")).values(units=301)
+        )
     report = audit.verify_store(history.store, Ed25519Verifier())
     assert not report.ok and "different state" in report.reason
 

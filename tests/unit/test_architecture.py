@@ -26,7 +26,11 @@ def imports_of(path: Path) -> set[str]:
 
 def files(package: str) -> list[Path]:
     base = ROOT / package
-    return sorted(base.rglob("*.py")) if base.is_dir() else ([base.with_suffix(".py")] if base.with_suffix(".py").exists() else [])
+    return (
+        sorted(base.rglob("*.py"))
+        if base.is_dir()
+        else ([base.with_suffix(".py")] if base.with_suffix(".py").exists() else [])
+    )
 
 
 def test_domain_imports_only_the_standard_library_and_itself() -> None:

@@ -78,4 +78,7 @@ def test_x07_a_change_to_a_section_the_stored_policy_lacks_starts_from_its_defau
     stored = {"economy": {"name": "Old Town"}}
     changed, problems = with_change(stored, ("journal", "max_clock_skew"), 5)
     assert not problems
-    assert changed == {"economy": {"name": "Old Town"}, "journal": {**policy_to_mapping(Policy())["journal"], "max_clock_skew": 5}}
+    assert changed == {
+        "economy": {"name": "Old Town"},
+        "journal": {**policy_to_mapping(Policy())["journal"], "max_clock_skew": 5},
+    }

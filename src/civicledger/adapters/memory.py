@@ -103,7 +103,9 @@ class MemoryUnitOfWork:
         saved = (s.accounts, s.currencies, s.balances, s.by_account, s.by_currency, s.sums, s.records, s.record_keys)
 
         def restore() -> None:
-            (s.accounts, s.currencies, s.balances, s.by_account, s.by_currency, s.sums, s.records, s.record_keys) = saved
+            (s.accounts, s.currencies, s.balances, s.by_account, s.by_currency, s.sums, s.records, s.record_keys) = (
+                saved
+            )
 
         self._undo.append(restore)
         s.accounts, s.currencies, s.balances = {}, {}, {}

@@ -54,5 +54,7 @@ def parse_policy_text(text: str) -> tuple[Policy, dict[str, Any]]:
         raise PolicyFileError([(int(match.group(1)) if match else None, f"not valid TOML: {e}")]) from e
     policy, problems = policy_from_mapping(data)
     if problems:
-        raise PolicyFileError([(locate(text, key_path), f"{'.'.join(key_path) or '(top)'}: {msg}") for key_path, msg in problems])
+        raise PolicyFileError(
+            [(locate(text, key_path), f"{'.'.join(key_path) or '(top)'}: {msg}") for key_path, msg in problems]
+        )
     return policy, data

@@ -33,7 +33,9 @@ app = typer.Typer(
 def root(
     ctx: typer.Context,
     db: Annotated[str | None, typer.Option(help="SQLite file path or database URL [env CIVIC_DB].")] = None,
-    data_dir: Annotated[Path | None, typer.Option(help="Where the default database and keys live [env CIVIC_DATA_DIR].")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Where the default database and keys live [env CIVIC_DATA_DIR].")
+    ] = None,
     keys: Annotated[Path | None, typer.Option(help="Key directory [env CIVIC_KEYS].")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
 ) -> None:

@@ -83,8 +83,14 @@ def init(
             engine = Engine(store, clock, Ed25519Verifier(), journal)
             receipt = engine.execute(
                 genesis_command(
-                    name=policy.economy.name, policy=mapping, journal=journal, council=council,
-                    governors=govs, registrars=[registrar], quorum=quorum, at=clock.now(),
+                    name=policy.economy.name,
+                    policy=mapping,
+                    journal=journal,
+                    council=council,
+                    governors=govs,
+                    registrars=[registrar],
+                    quorum=quorum,
+                    at=clock.now(),
                 )
             )
             info = engine.economy()
@@ -96,7 +102,9 @@ def init(
     emit(
         ctx,
         {"economy": info.id, "name": info.name, "db": settings.db_url(), "keys": str(key_dir), "seq": receipt.seq},
-        lambda c: c.print(f"economy [bold]{info.name}[/] ({info.id}) created in {settings.db_url()}; keys in {key_dir}"),
+        lambda c: c.print(
+            f"economy [bold]{info.name}[/] ({info.id}) created in {settings.db_url()}; keys in {key_dir}"
+        ),
     )
 
 
@@ -221,8 +229,12 @@ def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) 
             fail(ctx, CivicLedgerError(f"no account {account}", rule="X1"))
         holdings = uow.ledger.holdings(found.id)
     data = {
-        "account": found.id, "kind": found.kind.value, "name": found.name, "verified": found.verified,
-        "roles": sorted(found.roles), "balances": holdings,
+        "account": found.id,
+        "kind": found.kind.value,
+        "name": found.name,
+        "verified": found.verified,
+        "roles": sorted(found.roles),
+        "balances": holdings,
     }
     emit(ctx, data)
 
@@ -280,7 +292,13 @@ def ledger_supply(ctx: typer.Context) -> None:
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         sums = uow.ledger.sums_by_currency()
         rows = [
-            {"currency": c.id, "kind": c.kind.value, "issued": c.issued, "burned": c.burned, "balances": sums.get(c.id, 0)}
+            {
+                "currency": c.id,
+                "kind": c.kind.value,
+                "issued": c.issued,
+                "burned": c.burned,
+                "balances": sums.get(c.id, 0),
+            }
             for c in uow.ledger.currencies()
         ]
 
@@ -299,7 +317,7 @@ def ledger_supply(ctx: typer.Context) -> None:
 def policy_set(
     ctx: typer.Context,
     path: Annotated[str, typer.Argument(help="Dotted policy key, e.g. journal.signature_max_age.")],
-    value: Annotated[str, typer.Argument(help="New value (JSON: 300, true, \"5%\").")],
+    value: Annotated[str, typer.Argument(help='New value (JSON: 300, true, "5%").')],
     keys: KeyOption,
     command_id: IdOption = None,
 ) -> None:
@@ -320,5 +338,3 @@ def policy_show(ctx: typer.Context) -> None:
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         record = policy_record(uow)
     emit(ctx, record)
-
-

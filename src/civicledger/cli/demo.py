@@ -20,7 +20,9 @@ from civicledger.settings import database_url
 @app.command()
 def demo(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option("--db", help="Where the demo economy lives (default: <data dir>/demo.db).")] = None,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Where the demo economy lives (default: <data dir>/demo.db).")
+    ] = None,
 ) -> None:
     """Build a small economy exercising every mechanism, verify it, and print a summary (safe to re-run)."""
     settings = settings_of(ctx)

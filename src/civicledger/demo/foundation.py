@@ -42,7 +42,8 @@ def foundation(demo: ScriptedEconomy) -> list[str]:
     assert supply is not None
     return [
         "5 accounts opened; 4 persons verified by the registrar (X1)",
-        f"xi issued by the fund: {supply.issued} (issued - burned = {supply.supply}, sum of balances = {sum(balances.values())})",
+        f"xi issued by the fund: {supply.issued} "
+        f"(issued - burned = {supply.supply}, sum of balances = {sum(balances.values())})",
         f"two-leg transfer Alice→Bob→Carol in one entry (#{receipt.seq}); retry returned entry #{retry.seq} again (X5)",
         f"balances: Alice {balances['alice']}, Bob {balances['bob']}, Carol {balances['carol']}",
         f"refused, rule {refusal.rule}: {refusal.message}",

@@ -103,9 +103,7 @@ class Consent:
         for quorum in self.quorums:
             if not quorum.satisfied_by(signers):
                 got = len(quorum.members & signers)
-                raise AuthorityError(
-                    f"a quorum of {quorum.threshold} council members must sign; {got} did", rule=rule
-                )
+                raise AuthorityError(f"a quorum of {quorum.threshold} council members must sign; {got} did", rule=rule)
 
 
 # Commands -------------------------------------------------------------------------------------

@@ -28,9 +28,7 @@ MAX_SIGNATURES = 64
 
 def parse_command_id(text: object) -> CommandId:
     if not isinstance(text, str) or not _COMMAND_ID_RE.match(text):
-        raise InvalidInputError(
-            "a command id is 1-128 characters of letters, digits and . _ : ~ -", rule="X5"
-        )
+        raise InvalidInputError("a command id is 1-128 characters of letters, digits and . _ : ~ -", rule="X5")
     return CommandId(text)
 
 
@@ -92,9 +90,7 @@ class SignedCommand:
                 raise InvalidInputError("each signature needs an account and a hex signature", rule="X6")
             signatures.append(SignatureRecord(parse_account_id(s.get("account", "")), s["signature"]))
         canonical_bytes(payload)  # refuses floats and other non-canonical values early
-        return SignedCommand(
-            parse_command_id(data.get("id")), type_name, payload, signed_at, tuple(signatures)
-        )
+        return SignedCommand(parse_command_id(data.get("id")), type_name, payload, signed_at, tuple(signatures))
 
 
 def signing_bytes(economy_id: str, command_id: str, type_name: str, payload: Any, signed_at: int) -> bytes:

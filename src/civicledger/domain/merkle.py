@@ -79,8 +79,8 @@ def _path(m: int, leaves: Sequence[bytes]) -> list[bytes]:
         return []
     k = _largest_power_of_two_below(n)
     if m < k:
-        return _path(m, leaves[:k]) + [root_of(leaves[k:])]
-    return _path(m - k, leaves[k:]) + [root_of(leaves[:k])]
+        return [*_path(m, leaves[:k]), root_of(leaves[k:])]
+    return [*_path(m - k, leaves[k:]), root_of(leaves[:k])]
 
 
 def consistency_proof(first: int, leaves: Sequence[bytes]) -> list[bytes]:
@@ -96,8 +96,8 @@ def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
         return [] if complete else [root_of(leaves)]
     k = _largest_power_of_two_below(n)
     if m <= k:
-        return _subproof(m, leaves[:k], complete) + [root_of(leaves[k:])]
-    return _subproof(m - k, leaves[k:], False) + [root_of(leaves[:k])]
+        return [*_subproof(m, leaves[:k], complete), root_of(leaves[k:])]
+    return [*_subproof(m - k, leaves[k:], False), root_of(leaves[:k])]
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
@@ -120,9 +120,7 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
     return sn == 0 and r == root
 
 
-def verify_consistency(
-    first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]
-) -> bool:
+def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]) -> bool:
     """RFC 9162 section 2.1.4.2: is the tree of ``first`` leaves a prefix of the one of ``second``?"""
     if first == second:
         return not proof and first_root == second_root

@@ -22,7 +22,6 @@ from civicledger.domain.journal import Entry, TreeHead, tree_head_bytes
 from civicledger.domain.merkle import consistency_proof, inclusion_proof, leaf_hash
 from civicledger.domain.messages import decode_event
 from civicledger.ports import JournalHead, SignatureVerifier, Store, StoredEntry, UnitOfWork
-
 from civicledger.services.engine import Engine, _Transaction
 from civicledger.services.registry import ProjectionContext, project
 from civicledger.services.snapshot import state_digest
@@ -65,7 +64,8 @@ class _CheckingEngine(Engine):
         recorded = expected.head
         if (recorded.size, recorded.root, recorded.time) != (stored.head.size, stored.head.root, stored.head.time):
             raise IntegrityError(
-                f"tree head {recorded.size}/{recorded.root[:16]}… does not match the entries (root {stored.head.root[:16]}…)"
+                f"tree head {recorded.size}/{recorded.root[:16]}… does not match the entries "
+                f"(root {stored.head.root[:16]}…)"
             )
         economy = tx.economy
         if recorded.signature and economy is not None:
@@ -91,7 +91,9 @@ def record_namespaces(*uows: UnitOfWork) -> list[str]:
     return sorted({ns for uow in uows for ns in uow.records.namespaces()})
 
 
-def verify_entries(stored_entries: Iterable[StoredEntry], verifier: SignatureVerifier) -> tuple[VerifyReport, MemoryStore]:
+def verify_entries(
+    stored_entries: Iterable[StoredEntry], verifier: SignatureVerifier
+) -> tuple[VerifyReport, MemoryStore]:
     memory = MemoryStore()
     engine = _CheckingEngine(memory, verifier)
     report = VerifyReport()
@@ -238,8 +240,6 @@ def verify_export(path: Path, verifier: SignatureVerifier) -> VerifyReport:
 def current_head(store: Store) -> JournalHead:
     with store.read() as uow:
         return uow.journal.head()
-
-
 
 
 # Proofs -----------------------------------------------------------------------------------------

@@ -43,7 +43,11 @@ def start_economy(cmd: Genesis, ctx: Context) -> Decision:
     if not 1 <= cmd.quorum <= len(cmd.governor_keys):
         raise InvalidInputError(f"quorum must be between 1 and {len(cmd.governor_keys)}", rule="X6")
     journal_account = account_id_for(ident.parse_public_key(cmd.journal_key))
-    council, governors, registrars = accounts[0], accounts[1 : 1 + len(cmd.governor_keys)], accounts[1 + len(cmd.governor_keys) :]
+    council, governors, registrars = (
+        accounts[0],
+        accounts[1 : 1 + len(cmd.governor_keys)],
+        accounts[1 + len(cmd.governor_keys) :],
+    )
     events: list[Event] = [
         EconomyStarted(economy_id_for(to_wire(cmd)), cmd.name, cmd.journal_key, council, ctx.time),
         ident.AccountOpened(council, AccountKind.COUNCIL, cmd.council_key, f"{cmd.name} council"),
@@ -84,7 +88,13 @@ def _economy_started(e: EconomyStarted, uow: UnitOfWork, ctx: ProjectionContext)
     uow.records.put(
         "economy",
         "info",
-        {"id": e.economy, "name": e.name, "journal_key": e.journal_key, "council": e.council, "started_at": e.started_at},
+        {
+            "id": e.economy,
+            "name": e.name,
+            "journal_key": e.journal_key,
+            "council": e.council,
+            "started_at": e.started_at,
+        },
     )
 
 
@@ -185,7 +195,12 @@ def create_currency(cmd: led.CreateCurrency, ctx: Context) -> Decision:
     if len(cmd.name) > 200:
         raise InvalidInputError("a currency name has at most 200 characters", rule="X3")
     event = led.CurrencyCreated(
-        symbol, led.CurrencyKind.ISSUED, cmd.issuer, led.IssuerRule.ISSUER_COMMAND, led.check_decimals(cmd.decimals), cmd.name
+        symbol,
+        led.CurrencyKind.ISSUED,
+        cmd.issuer,
+        led.IssuerRule.ISSUER_COMMAND,
+        led.check_decimals(cmd.decimals),
+        cmd.name,
     )
     return Decision([event], Consent.of(cmd.issuer), {"currency": symbol})
 
@@ -194,7 +209,9 @@ def create_currency(cmd: led.CreateCurrency, ctx: Context) -> Decision:
 def issue(cmd: led.Issue, ctx: Context) -> Decision:
     currency = state.require_currency(ctx.uow, cmd.currency)
     state.require_account(ctx.uow, cmd.to)
-    event = led.issue(currency, cmd.to, cmd.units, led.IssuerRule.ISSUER_COMMAND, ctx.uow.ledger.balance(cmd.to, currency.id))
+    event = led.issue(
+        currency, cmd.to, cmd.units, led.IssuerRule.ISSUER_COMMAND, ctx.uow.ledger.balance(cmd.to, currency.id)
+    )
     return Decision([event], Consent.of(currency.issuer))
 
 
@@ -257,5 +274,3 @@ def _units_burned(e: led.UnitsBurned, uow: UnitOfWork, ctx: ProjectionContext) -
 def _units_transferred(e: led.UnitsTransferred, uow: UnitOfWork, ctx: ProjectionContext) -> None:
     _add_balance(uow, e.source, e.currency, -e.units)
     _add_balance(uow, e.target, e.currency, e.units)
-
-

@@ -79,7 +79,9 @@ class Receipt:
 class _Transaction:
     """What stays the same across the commands of one write unit of work."""
 
-    def __init__(self, uow: UnitOfWork, known: dict[str, StoredEntry] | None = None, ids: list[str] | None = None) -> None:
+    def __init__(
+        self, uow: UnitOfWork, known: dict[str, StoredEntry] | None = None, ids: list[str] | None = None
+    ) -> None:
         self.uow = uow
         self.head: JournalHead = uow.journal.head()
         self.economy: EconomyInfo | None = None

@@ -81,7 +81,9 @@ def handles(command_type: type[C]) -> Callable[[Callable[[C, Context], Decision]
 def projects(
     event_type: type[E],
 ) -> Callable[[Callable[[E, UnitOfWork, ProjectionContext], None]], Callable[[E, UnitOfWork, ProjectionContext], None]]:
-    def wrap(fn: Callable[[E, UnitOfWork, ProjectionContext], None]) -> Callable[[E, UnitOfWork, ProjectionContext], None]:
+    def wrap(
+        fn: Callable[[E, UnitOfWork, ProjectionContext], None],
+    ) -> Callable[[E, UnitOfWork, ProjectionContext], None]:
         PROJECTORS[event_type] = fn
         return fn
 

@@ -26,7 +26,5 @@ def sign_command(
     cid = parse_command_id(command_id or uuid.uuid4().hex)
     payload = to_wire(command)
     message = signing_bytes(economy_id, cid, command.TYPE, payload, signed_at)
-    signatures = tuple(
-        SignatureRecord(account_id_for(s.public_key), s.sign(message).hex()) for s in signers
-    )
+    signatures = tuple(SignatureRecord(account_id_for(s.public_key), s.sign(message).hex()) for s in signers)
     return SignedCommand(cid, command.TYPE, payload, signed_at, signatures)

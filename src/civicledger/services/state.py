@@ -36,7 +36,9 @@ def economy_and_policy(uow: UnitOfWork) -> tuple[EconomyInfo | None, Policy]:
     policy = rows.get("policy")
     economy = None
     if info is not None:
-        economy = EconomyInfo(info["id"], info["name"], info["journal_key"], AccountId(info["council"]), info["started_at"])
+        economy = EconomyInfo(
+            info["id"], info["name"], info["journal_key"], AccountId(info["council"]), info["started_at"]
+        )
     return economy, (Policy() if policy is None else _decode_policy(policy["policy"]))
 
 

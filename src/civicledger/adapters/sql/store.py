@@ -65,7 +65,9 @@ class SqlStore:
                 return cls._open_postgres(url, create, schema, drop_schema_on_close, pool_size)
         except sa.exc.OperationalError as e:
             raise StorageUnavailableError(f"cannot open the database at {_safe(url)}: {e.orig}") from e
-        raise StorageUnavailableError(f"unsupported database URL {_safe(url)} (use a SQLite path or postgresql+psycopg://)")
+        raise StorageUnavailableError(
+            f"unsupported database URL {_safe(url)} (use a SQLite path or postgresql+psycopg://)"
+        )
 
     @classmethod
     def _open_sqlite(cls, url: str, create: bool) -> SqlStore:
@@ -105,7 +107,9 @@ class SqlStore:
                 conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             bootstrap.dispose()
             connect_args["options"] = f"-csearch_path={schema}"
-        engine = sa.create_engine(url, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600)
+        engine = sa.create_engine(
+            url, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600
+        )
         store = cls(engine, "postgresql", schema, drop)
         store._migrate(create)
         return store
@@ -297,14 +301,22 @@ class SqlUnitOfWork:
             self._dirty_currencies.clear()
         if self._dirty_balances:
             keys = sorted(self._dirty_balances)
-            put = [{"account": a, "currency": c, "units": self._balances[(a, c)]} for a, c in keys if self._balances[(a, c)]]
+            put = [
+                {"account": a, "currency": c, "units": self._balances[(a, c)]}
+                for a, c in keys
+                if self._balances[(a, c)]
+            ]
             gone = [{"account": a, "currency": c} for a, c in keys if not self._balances[(a, c)]]
             self._delete_many(t.balances, ["account", "currency"], gone)
             self._upsert(t.balances, ["account", "currency"], put)
             self._dirty_balances.clear()
         if self._dirty_records:
             keys2 = sorted(self._dirty_records)
-            put = [{"ns": ns, "key": k, "value": self._records[(ns, k)]} for ns, k in keys2 if self._records[(ns, k)] is not None]
+            put = [
+                {"ns": ns, "key": k, "value": self._records[(ns, k)]}
+                for ns, k in keys2
+                if self._records[(ns, k)] is not None
+            ]
             gone = [{"ns": ns, "key": k} for ns, k in keys2 if self._records[(ns, k)] is None]
             self._delete_many(t.records, ["ns", "key"], gone)
             self._upsert(t.records, ["ns", "key"], put)
@@ -323,29 +335,53 @@ class SqlUnitOfWork:
 
 def _account_row(a: Account) -> dict[str, Any]:
     return {
-        "id": a.id, "kind": a.kind.value, "public_key": a.public_key, "name": a.name, "created_at": a.created_at,
-        "verified": a.verified, "roles": json.dumps(sorted(a.roles)), "parent": a.parent,
+        "id": a.id,
+        "kind": a.kind.value,
+        "public_key": a.public_key,
+        "name": a.name,
+        "created_at": a.created_at,
+        "verified": a.verified,
+        "roles": json.dumps(sorted(a.roles)),
+        "parent": a.parent,
     }
 
 
 def _account_of(row: Any) -> Account:
     return Account(
-        AccountId(row.id), AccountKind(row.kind), row.public_key, row.name, int(row.created_at), bool(row.verified),
-        frozenset(json.loads(row.roles)), AccountId(row.parent) if row.parent else None,
+        AccountId(row.id),
+        AccountKind(row.kind),
+        row.public_key,
+        row.name,
+        int(row.created_at),
+        bool(row.verified),
+        frozenset(json.loads(row.roles)),
+        AccountId(row.parent) if row.parent else None,
     )
 
 
 def _currency_row(c: Currency) -> dict[str, Any]:
     return {
-        "id": c.id, "kind": c.kind.value, "issuer": c.issuer, "rule": c.rule.value, "decimals": c.decimals,
-        "name": c.name, "issued": c.issued, "burned": c.burned,
+        "id": c.id,
+        "kind": c.kind.value,
+        "issuer": c.issuer,
+        "rule": c.rule.value,
+        "decimals": c.decimals,
+        "name": c.name,
+        "issued": c.issued,
+        "burned": c.burned,
     }
 
 
 def _currency_of(row: Any) -> Currency:
     return Currency(
-        CurrencyId(row.id), CurrencyKind(row.kind), AccountId(row.issuer), IssuerRule(row.rule), int(row.decimals),
-        row.name, int(row.issued), int(row.burned),
+        CurrencyId(row.id),
+        CurrencyKind(row.kind),
+        AccountId(row.issuer),
+        IssuerRule(row.rule),
+        int(row.decimals),
+        row.name,
+        int(row.issued),
+        int(row.burned),
     )
 
 
@@ -361,7 +397,9 @@ _BALANCE_SQL = {
 }
 _ACCOUNT = sa.select(t.accounts).where(t.accounts.c.id == sa.bindparam("id"))
 _CURRENCY = sa.select(t.currencies).where(t.currencies.c.id == sa.bindparam("id"))
-_RECORD = sa.select(t.records.c.value).where(t.records.c.ns == sa.bindparam("ns"), t.records.c.key == sa.bindparam("key"))
+_RECORD = sa.select(t.records.c.value).where(
+    t.records.c.ns == sa.bindparam("ns"), t.records.c.key == sa.bindparam("key")
+)
 
 
 def _head_of(row: Any) -> JournalHead:
@@ -373,9 +411,15 @@ def _journal_row(s: StoredEntry) -> dict[str, Any]:
     e = s.entry
     body = s.body or canonical_bytes(e.to_wire(), trusted=True)
     return {
-        "seq": e.seq, "command_id": e.command.id, "command_type": e.command.type, "time": e.time,
-        "body": body.decode(), "leaf_hash": s.leaf_hash, "root": s.head.root,
-        "head_signature": s.head.signature, "payload_digest": s.payload_digest,
+        "seq": e.seq,
+        "command_id": e.command.id,
+        "command_type": e.command.type,
+        "time": e.time,
+        "body": body.decode(),
+        "leaf_hash": s.leaf_hash,
+        "root": s.head.root,
+        "head_signature": s.head.signature,
+        "payload_digest": s.payload_digest,
     }
 
 
@@ -417,7 +461,10 @@ class _Journal:
         return None if row is None else _stored_of(row)
 
     def find_commands(self, command_ids: list[str]) -> dict[str, StoredEntry]:
-        found = {s.entry.command.id: s for s in self._u._pending if s.entry.command.id in set(command_ids)}
+        wanted_set = set(command_ids)
+        found: dict[str, StoredEntry] = {
+            s.entry.command.id: s for s in self._u._pending if s.entry.command.id in wanted_set
+        }
         wanted = [c for c in command_ids if c not in found]
         for i in range(0, len(wanted), 500):
             query = sa.select(t.journal).where(t.journal.c.command_id.in_(wanted[i : i + 500]))
@@ -430,7 +477,13 @@ class _Journal:
         pending = self._u._pending
         for i, s in enumerate(pending):
             if s.entry.seq == seq:
-                pending[i] = StoredEntry(s.entry, s.leaf_hash, TreeHead(s.head.size, s.head.root, s.head.time, signature), s.payload_digest, s.body)
+                pending[i] = StoredEntry(
+                    s.entry,
+                    s.leaf_hash,
+                    TreeHead(s.head.size, s.head.root, s.head.time, signature),
+                    s.payload_digest,
+                    s.body,
+                )
                 return
         self._u.execute(t.journal.update().where(t.journal.c.seq == seq).values(head_signature=signature))
 

@@ -71,7 +71,8 @@ def test_cr12_unproductive_cycle_refused_naming_its_goods() -> None:
 
 
 def test_cr12_markups_compounding_round_a_cycle_refused() -> None:
-    nodes = [Node("a", labour=F(1), scarcity=F(5), inputs={"b": F(1, 2)}), Node("b", labour=F(1), inputs={"a": F(1, 2)})]
+    nodes = [Node("a", labour=F(1), scarcity=F(5), inputs={"b": F(1, 2)}),
+             Node("b", labour=F(1), inputs={"a": F(1, 2)})]
     with pytest.raises(RuleViolationError) as e:
         solve_chain(nodes)
     assert "{a, b}" in e.value.message and "compound" in e.value.message

@@ -32,7 +32,15 @@ app.add_typer(creditism_app, name="creditism")
 CouncilKeys = Annotated[list[str], typer.Option("--key", "-k", help="Council member keys that sign (repeat).")]
 CouncilOption = Annotated[str | None, typer.Option("--council", help="The council (account id or key name); "
                                                    "default: the governing council.")]
-InputOption = Annotated[list[str], typer.Option("--input", "-i", help="Bill of materials: ASSET=QTY per unit (repeat).")]
+InputOption = Annotated[
+    list[str], typer.Option("--input", "-i", help="Bill of materials: ASSET=QTY per unit (repeat).")
+]
+FactorOption = Annotated[
+    list[str], typer.Option("--factor", help="Resource factor NAME:WEIGHT:OPTIMAL:CURRENT:PER_UNIT[:QTY] (CR2).")
+]
+GoodFactorOption = Annotated[
+    list[str], typer.Option("--good-factor", help="Good factor NAME:WEIGHT:IMPACT:ABSORPTION:CURRENT (CR3).")
+]
 SignerOption = Annotated[str, typer.Option("--key", "-k", help="The signing key (name or file).")]
 
 
@@ -111,7 +119,8 @@ def _factor(spec: str, kind: str) -> cc.Factor:
         return cc.Factor(name, weight, "good", current=current, impact=impact, absorption=absorption)
     shape = "NAME:WEIGHT:OPTIMAL:CURRENT:PER_UNIT[:QTY]" if kind == "resource" else \
         "NAME:WEIGHT:IMPACT:ABSORPTION:CURRENT"
-    raise InvalidInputError(f"a {kind} factor is written {shape}, not {spec!r}", rule="CR2" if kind == "resource" else "CR3")
+    rule = "CR2" if kind == "resource" else "CR3"
+    raise InvalidInputError(f"a {kind} factor is written {shape}, not {spec!r}", rule=rule)
 
 
 @creditism_app.command("assess")
@@ -119,8 +128,8 @@ def assess(
     ctx: typer.Context,
     asset: str,
     keys: CouncilKeys,
-    factor: Annotated[list[str], typer.Option("--factor", help="Resource factor NAME:WEIGHT:OPTIMAL:CURRENT:PER_UNIT[:QTY] (CR2).")] = [],  # noqa: B006,E501
-    good_factor: Annotated[list[str], typer.Option("--good-factor", help="Good factor NAME:WEIGHT:IMPACT:ABSORPTION:CURRENT (CR3).")] = [],  # noqa: B006,E501
+    factor: FactorOption = [],  # noqa: B006
+    good_factor: GoodFactorOption = [],  # noqa: B006
     council: CouncilOption = None,
     command_id: IdOption = None,
 ) -> None:
@@ -224,7 +233,9 @@ def _pie(view: dict[str, Any], out: Path) -> None:
            wedgeprops={"linewidth": 1, "edgecolor": "white"}, textprops={"fontsize": 10, "color": "white"})
     labels = [f"{k}: {v / 100:,.2f}" + (" (a discount: not drawn)" if v < 0 else "")
               for k, v in view["components"].items()]
-    handles = [plt.Rectangle((0, 0), 1, 1, color=colours[k]) for k in view["components"]]
+    from matplotlib.patches import Patch
+
+    handles = [Patch(color=colours[k]) for k in view["components"]]
     ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=10)
     drawn = sum(v for _, v in slices)
     note = f"\nslices are shares of {drawn / 100:,.2f} before the discount" if drawn != price else ""

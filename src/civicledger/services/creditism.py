@@ -160,7 +160,10 @@ def users_of(assets: Assets, coops: Coops, policy: Policy, name: str) -> dict[st
     return claims
 
 
-def capability_of(assets: Assets, coops: Coops, policy: Policy, good: str) -> tuple[Fraction | None, str | None, dict[str, Fraction]]:
+Capability = tuple[Fraction | None, str | None, dict[str, Fraction]]
+
+
+def capability_of(assets: Assets, coops: Coops, policy: Policy, good: str) -> Capability:
     """CR7: a good's capability from its share of each input's allotment (None: no inputs)."""
     node = asset_node(assets[good], coops, policy)
     shares: dict[str, Fraction] = {}
@@ -168,20 +171,24 @@ def capability_of(assets: Assets, coops: Coops, policy: Policy, good: str) -> tu
         allotted = allotted_of(assets[name])
         if allotted is None:
             raise RuleViolationError(f"{good} needs {name}, which has no allotment yet", rule="CR7")
-        split = rules.share_allotment(allotted, users_of(assets, coops, policy, name), policy.creditism.allotment_sharing)
+        claims = users_of(assets, coops, policy, name)
+        split = rules.share_allotment(allotted, claims, policy.creditism.allotment_sharing)
         shares[name] = split.get(good, Fraction(0))
     capability, limiting = rules.production_capability(shares, node.inputs)
     return (None if limiting is None else capability), limiting, shares
 
 
-def sustainable_rate(assets: Assets, coops: Coops, policy: Policy, name: str) -> tuple[Fraction | None, Fraction | None, str | None, dict[str, Fraction]]:
+def sustainable_rate(
+    assets: Assets, coops: Coops, policy: Policy, name: str
+) -> tuple[Fraction | None, Fraction | None, str | None, dict[str, Fraction]]:
     """CR5, CR6, CR8: the rule's allotted rate (None for a good with no inputs), and for goods the
     capability, the limiting input and the shares."""
     asset = assets[name]
     score = decode(asset["score"])
     kind = AssetKind(asset["kind"])
     if kind is AssetKind.RENEWABLE:
-        return rules.allotted_renewable(decode(asset["rejuvenation"]), decode(asset["mortality"]), score), None, None, {}
+        rate = rules.allotted_renewable(decode(asset["rejuvenation"]), decode(asset["mortality"]), score)
+        return rate, None, None, {}
     if kind is AssetKind.FINITE:
         return rules.allotted_finite(decode(asset["total_supply"]), decode(asset["age"]), score), None, None, {}
     capability, limiting, shares = capability_of(assets, coops, policy, name)
@@ -244,8 +251,11 @@ def define_asset(cmd: cc.DefineAsset, ctx: Context) -> Decision:
     external = _money(cmd.external, "external resources per unit", "CR10")
     markup = parse_quantity(cmd.council_markup, "council markup", "CR11")
     inputs = _inputs(cmd.inputs, assets, name)
-    event = ce.AssetDefined(cmd.council, name, cmd.kind, cmd.unit, cmd.name, *(encode(v) for v in rates.values()),
-                            labour, external, encode(markup), inputs)
+    event = ce.AssetDefined(
+        cmd.council, name, cmd.kind, cmd.unit, cmd.name, encode(rates["rejuvenation"]), encode(rates["mortality"]),
+        encode(rates["extraction"]), encode(rates["total_supply"]), encode(rates["age"]), labour, external,
+        encode(markup), inputs,
+    )
     assets[name] = _asset_record(event)
     _check_chain(assets, coops, ctx.policy)
     return Decision([event], consent, {"asset": name})
@@ -276,7 +286,8 @@ def assess(cmd: cc.AssessExternality, ctx: Context) -> Decision:
         if f.kind == "resource":
             raw = rules.resource_factor_raw(
                 parse_quantity(f.optimal, "optimal state", "CR2"), parse_quantity(f.current, "current state", "CR2"),
-                parse_quantity(f.per_unit, "contribution per unit", "CR2"), parse_quantity(f.quantity, "quantity", "CR2"),
+                parse_quantity(f.per_unit, "contribution per unit", "CR2"),
+                parse_quantity(f.quantity, "quantity", "CR2"),
             )
             score = max(Fraction(0), raw)
         elif f.kind == "good":
@@ -290,7 +301,8 @@ def assess(cmd: cc.AssessExternality, ctx: Context) -> Decision:
         scored.append(ce.FactorScore(f.name[:100], encode(weight), encode(score), encode(raw)))
     total = rules.externality_score(weighted, weights_sum_to_one=ctx.policy.creditism.weights_must_sum_to_one)
     rules.check_ceiling(total, ctx.policy.creditism.ceiling, cmd.asset)
-    return Decision([ce.ExternalityAssessed(cmd.asset, tuple(scored), encode(total))], consent, {"score": encode(total)})
+    event = ce.ExternalityAssessed(cmd.asset, tuple(scored), encode(total))
+    return Decision([event], consent, {"score": encode(total)})
 
 
 @handles(cc.SurveyAsset)
@@ -299,7 +311,9 @@ def survey(cmd: cc.SurveyAsset, ctx: Context) -> Decision:
     asset = require_asset(assets, cmd.asset)
     consent = council_consent(ctx, cmd.council, asset)
     demand = parse_quantity(cmd.demand, "demand", "CR9")
-    supply = decode(asset["total_supply"]) if cmd.total_supply is None else parse_quantity(cmd.total_supply, "total supply", "CR6")
+    supply = decode(asset["total_supply"])
+    if cmd.total_supply is not None:
+        supply = parse_quantity(cmd.total_supply, "total supply", "CR6")
     assets[cmd.asset] = {**asset, "demand": encode(demand), "total_supply": encode(supply)}
     _check_chain(assets, coops, ctx.policy)
     return Decision([ce.AssetSurveyed(cmd.asset, encode(demand), encode(supply))], consent)
@@ -316,7 +330,8 @@ def set_allotment(cmd: cc.SetAllotment, ctx: Context) -> Decision:
     sustainable, capability, limiting, shares = sustainable_rate(assets, coops, ctx.policy, cmd.asset)
     if cmd.amount is None:
         if sustainable is None:
-            raise InvalidInputError(f"{cmd.asset} has no inputs to limit it: the council must give the amount", rule=rule)
+            raise InvalidInputError(
+                f"{cmd.asset} has no inputs to limit it: the council must give the amount", rule=rule)
         allotted = sustainable
     else:
         allotted = parse_quantity(cmd.amount, "allotted rate", rule)
@@ -353,8 +368,9 @@ def apply(cmd: cc.ApplyCoop, ctx: Context) -> Decision:
     markup = parse_quantity(cmd.markup, "coop markup", "CR11")
     if len(cmd.process) > 2_000:
         raise InvalidInputError("a process description has at most 2,000 characters", rule="CR14")
-    event = ce.CoopApplied(application, cmd.coop, cmd.good, _money(cmd.labour, "labour per unit", "CR11"),
-                           _money(cmd.external, "external resources per unit", "CR10"), encode(markup), inputs, cmd.process)
+    labour = _money(cmd.labour, "labour per unit", "CR11")
+    external = _money(cmd.external, "external resources per unit", "CR10")
+    event = ce.CoopApplied(application, cmd.coop, cmd.good, labour, external, encode(markup), inputs, cmd.process)
     return Decision([event], Consent.of(cmd.coop), {"application": application})
 
 
@@ -432,7 +448,8 @@ def record_production(cmd: cc.RecordProduction, ctx: Context) -> Decision:
     revenue = _money(cmd.revenue, "revenue", "CR13")
     if coop["produced"] + produced > decode(coop["allotted"]):
         raise RuleViolationError(
-            f"over-allotment: {cmd.application} is allotted {coop['allotted']} a year and has produced {coop['produced']}",
+            f"over-allotment: {cmd.application} is allotted {coop['allotted']} a year "
+            f"and has produced {coop['produced']}",
             rule="CR8")
     if coop["sold"] + sold > coop["produced"] + produced:
         raise RuleViolationError("a coop cannot sell more units than it has produced", rule="CR13")

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
+from civicledger.domain.creditism.values import show
 from civicledger.domain.errors import InvalidInputError, RuleViolationError
 
 ZERO = Fraction(0)
@@ -72,7 +73,7 @@ def check_ceiling(score: Fraction, ceiling: Fraction, asset: str) -> None:
     """CR4: processing an asset whose score is above the legal ceiling is refused."""
     if score > ceiling:
         raise RuleViolationError(
-            f"{asset} has externality score {float(score):.4g}, above the legal ceiling {float(ceiling):.4g}", rule="CR4"
+            f"{asset} has externality score {show(score)}, above the legal ceiling {show(ceiling)}", rule="CR4"
         )
 
 

@@ -46,7 +46,7 @@ UNITS = frozenset({"kg", "t", "g", "litre", "m3", "km", "kwh", "piece", "hour", 
 
 def parse_quantity(text: object, what: str, rule: str, *, negative: bool = False) -> Fraction:
     """An exact quantity from '0.61', '3/4' or '10000' (or an int); refuses floats and garbage."""
-    if isinstance(text, bool) or isinstance(text, float):
+    if isinstance(text, (bool, float)):
         raise InvalidInputError(f"{what} must be written as text such as '0.61' or '3/4', not {text!r}", rule=rule)
     if isinstance(text, int):
         value = Fraction(text)

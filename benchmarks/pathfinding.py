@@ -148,11 +148,12 @@ def main() -> None:
         "max_ms": round(max(plan_ms), 2), "pairs_fully_payable": plan_ok, "target_p50_ms": 20,
     }), flush=True)
 
-    max_ms, flows, capped, steps_used = [], [], 0, []
+    max_ms, flows, capped, steps_used, delivered = [], [], 0, [], []
     for s, t in pairs:
         ms, units, flow_value, steps = timed_plan(index, s, t, None, args.max_steps)
         max_ms.append(ms)
         flows.append(flow_value)
+        delivered.append(units / flow_value if flow_value else 1.0)
         capped += units < flow_value
         steps_used.append(steps)
     print(json.dumps({
@@ -160,6 +161,8 @@ def main() -> None:
         "p50_ms": round(percentile(max_ms, 50), 2), "p99_ms": round(percentile(max_ms, 99), 2),
         "max_ms": round(max(max_ms), 2), "median_max_flow": int(np.median(flows)),
         "pairs_where_max_steps_limits_the_plan": capped, "median_steps": int(np.median(steps_used)),
+        "plan_share_of_max_flow_p50": round(percentile(delivered, 50), 3),
+        "plan_share_of_max_flow_p10": round(percentile(delivered, 10), 3),
         "target_p50_ms": 50, "target_p99_ms": 300,
     }), flush=True)
 

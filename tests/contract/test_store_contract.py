@@ -71,6 +71,7 @@ def test_accounts_and_currencies_round_trip(any_store: Store) -> None:
         uow.commit()
     with any_store.read() as uow:
         assert uow.accounts.get(A) == account and uow.accounts.get(B) is None
+        assert uow.accounts.get_many([B, A, A]) == {A: account}
         assert list(uow.accounts.scan()) == [account]
         assert uow.ledger.currency(XI) == currency and list(uow.ledger.currencies()) == [currency]
 

@@ -186,6 +186,10 @@ class _Accounts:
     def get(self, account: AccountId) -> Account | None:
         return self._u._s.accounts.get(account)
 
+    def get_many(self, accounts: Iterable[AccountId]) -> dict[AccountId, Account]:
+        table = self._u._s.accounts
+        return {a: table[a] for a in accounts if a in table}
+
     def put(self, account: Account) -> None:
         self._u._writing()
         accounts = self._u._s.accounts

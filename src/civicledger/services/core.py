@@ -20,7 +20,7 @@ from civicledger.domain.money import CurrencyId
 from civicledger.domain.policy import policy_from_mapping, policy_to_mapping, with_change
 from civicledger.ports import UnitOfWork
 from civicledger.services import state
-from civicledger.services.registry import Context, Decision, ProjectionContext, handles, projects
+from civicledger.services.registry import Context, Decision, ProjectionContext, handles, prefetches, projects
 
 TransferCheck = Callable[[UnitOfWork, led.Leg, led.Currency, int], None]
 TRANSFER_CHECKS: dict[led.CurrencyKind, TransferCheck] = {}
@@ -228,6 +228,15 @@ def transfer(cmd: led.Transfer, ctx: Context) -> Decision:
         raise InvalidInputError("a memo has at most 500 characters", rule="X3")
     events = checked_transfer(ctx.uow, cmd.legs, ctx.time)
     return Decision(list(events), Consent(all_of=led.debited_accounts(cmd.legs)))
+
+
+@prefetches(led.Transfer)
+def _prefetch_transfers(commands: list[led.Transfer], uow: UnitOfWork) -> None:
+    legs = [leg for cmd in commands for leg in cmd.legs]
+    uow.accounts.get_many([a for leg in legs for a in (leg.source, leg.target)])
+    uow.ledger.balances(led.balance_keys(legs))
+    for currency in {leg.currency for leg in legs}:
+        uow.ledger.currency(currency)
 
 
 def checked_transfer(uow: UnitOfWork, legs: tuple[led.Leg, ...], time: int) -> list[led.UnitsTransferred]:

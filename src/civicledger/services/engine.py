@@ -42,7 +42,7 @@ from civicledger.domain.messages import Command, decode_command, encode_message
 from civicledger.domain.policy import Policy
 from civicledger.ports import Clock, JournalHead, SignatureVerifier, Signer, Store, StoredEntry, UnitOfWork
 from civicledger.services import state
-from civicledger.services.registry import HANDLERS, Context, EconomyInfo, ProjectionContext, project
+from civicledger.services.registry import HANDLERS, PREFETCHERS, Context, EconomyInfo, ProjectionContext, project
 
 MAX_ATTEMPTS = 8
 HARD_MAX_COMMAND_BYTES = 1 << 20
@@ -153,6 +153,7 @@ class Engine:
         prepared = [self._prepare(c) for c in commands]
 
         def run(tx: _Transaction) -> list[Receipt | CivicLedgerError]:
+            self._prefetch(tx, prepared)
             outcomes: list[Receipt | CivicLedgerError] = []
             for p in prepared:
                 try:
@@ -197,6 +198,17 @@ class Engine:
                     raise
                 _time.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
+
+    def _prefetch(self, tx: _Transaction, prepared: list[_Prepared]) -> None:
+        """Warm the unit of work's cache for a batch, a few queries per command type."""
+        by_type: dict[type, list[Command]] = {}
+        for p in prepared:
+            if p.decoded is not None and p.error is None and p.command.id not in tx.known:
+                by_type.setdefault(type(p.decoded), []).append(p.decoded)
+        for command_type, commands in by_type.items():
+            prefetcher = PREFETCHERS.get(command_type)
+            if prefetcher is not None:
+                prefetcher(commands, tx.uow)
 
     def _prepare(self, command: SignedCommand) -> _Prepared:
         """Decode and check the command, and the signatures of accounts with known keys, lock-free."""

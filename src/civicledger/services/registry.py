@@ -68,11 +68,22 @@ Projector = Callable[[Any, UnitOfWork, ProjectionContext], None]
 
 HANDLERS: dict[type[Command], Handler] = {}
 PROJECTORS: dict[type[Event], Projector] = {}
+PREFETCHERS: dict[type[Command], Callable[[list[Any], UnitOfWork], None]] = {}
+"""Optional: load in a few queries what a batch of one command type will read (a cache warm-up only;
+a prefetcher must not change state, and handlers stay correct without it)."""
 
 
 def handles(command_type: type[C]) -> Callable[[Callable[[C, Context], Decision]], Callable[[C, Context], Decision]]:
     def wrap(fn: Callable[[C, Context], Decision]) -> Callable[[C, Context], Decision]:
         HANDLERS[command_type] = fn
+        return fn
+
+    return wrap
+
+
+def prefetches(command_type: type[C]) -> Callable[[Callable[[list[C], UnitOfWork], None]], Callable[[list[C], UnitOfWork], None]]:
+    def wrap(fn: Callable[[list[C], UnitOfWork], None]) -> Callable[[list[C], UnitOfWork], None]:
+        PREFETCHERS[command_type] = fn
         return fn
 
     return wrap

@@ -52,7 +52,6 @@ def build(accounts: int, groups: int, trust_edges: int, seed: int) -> Economy:
     """The synthetic economy: node i < accounts is an account; accounts + j is currency j
     (personal currency of account j for j < accounts, group currency j - accounts after)."""
     rng = np.random.default_rng(seed)
-    n_cur = accounts + groups
     # Heavy tails: how many each account trusts (log-normal), how popular each account is (Pareto).
     out_deg = rng.lognormal(mean=1.6, sigma=1.0, size=accounts)
     popularity = rng.pareto(1.3, size=accounts) + 1.0
@@ -76,7 +75,9 @@ def build(accounts: int, groups: int, trust_edges: int, seed: int) -> Economy:
     hold_pick = rng.random(len(truster)) < 0.5
     ghold_pick = rng.random(len(g_truster)) < 0.5
     h_acc = np.concatenate([np.arange(accounts), truster[hold_pick], g_truster[ghold_pick]])
-    h_cur = np.concatenate([accounts + np.arange(accounts), accounts + trustee[hold_pick], 2 * accounts + g_trustee[ghold_pick]])
+    h_cur = np.concatenate(
+        [accounts + np.arange(accounts), accounts + trustee[hold_pick], 2 * accounts + g_trustee[ghold_pick]]
+    )
     h_units = np.minimum(rng.lognormal(mean=10.0, sigma=1.5, size=len(h_acc)).astype(np.int64) + 1, 50_000_000)
     src = np.concatenate([h_acc, acc_src]).astype(np.int64)
     dst = np.concatenate([h_cur, acc_dst]).astype(np.int64)
@@ -91,8 +92,12 @@ def percentile(values: list[float], q: float) -> float:
 def timed_plan(index: FlowIndex, s: int, t: int, amount: int | None, max_steps: int) -> tuple[float, int, int, int]:
     start = time.perf_counter()
     flow = index.max_flow(s, t, amount)
-    named = {("a" if u < ECON.accounts else "c", str(u)): {("a" if v < ECON.accounts else "c", str(v)): x
-             for v, x in targets.items()} for u, targets in index.node_flow(flow).items()}
+    named = {
+        ("a" if u < ECON.accounts else "c", str(u)): {
+            ("a" if v < ECON.accounts else "c", str(v)): x for v, x in targets.items()
+        }
+        for u, targets in index.node_flow(flow).items()
+    }
     plan = plan_from_flow(named, AccountId(str(s)), AccountId(str(t)), max_steps, amount)
     return (time.perf_counter() - start) * 1000, plan.units, plan.max_flow, len(plan.legs)
 
@@ -106,7 +111,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a small graph (5,000 accounts) for a smoke run")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--pairs", type=int, default=200, help="random pairs for the router")
-    parser.add_argument("--baseline-pairs", type=int, default=30, help="of those, how many also run SciPy's maximum_flow")
+    parser.add_argument(
+        "--baseline-pairs", type=int, default=30, help="of those, how many also run SciPy's maximum_flow"
+    )
     parser.add_argument("--amount", type=int, default=10_000, help="minor units for the payment-plan query (a)")
     parser.add_argument("--max-steps", type=int, default=30)
     args = parser.parse_args()
@@ -122,15 +129,42 @@ def main() -> None:
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     graph_bytes = sum(
-        a.nbytes for a in (index._src, index._dst, index.cap, index._flow, index._out_ptr, index._out_eid, index._out_dst,
-                           index._in_ptr, index._in_eid, index._in_src, index._fwd_seen, index._bwd_seen)
+        a.nbytes
+        for a in (
+            index._src,
+            index._dst,
+            index.cap,
+            index._flow,
+            index._out_ptr,
+            index._out_eid,
+            index._out_dst,
+            index._in_ptr,
+            index._in_eid,
+            index._in_src,
+            index._fwd_seen,
+            index._bwd_seen,
+        )
     )
-    print(json.dumps({
-        "what": "graph", "scale": "quick" if args.quick else "production", "seed": args.seed,
-        "accounts": accounts, "groups": groups, "trust_edges": ECON.trust_edges, "holdings": ECON.holdings,
-        "nodes": n_nodes, "network_edges": index.m, "generate_s": round(t1 - t0, 2), "index_s": round(t2 - t1, 2),
-        "graph_mb": round(graph_bytes / 2**20, 1), "build_peak_traced_mb": round(peak / 2**20, 1),
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "what": "graph",
+                "scale": "quick" if args.quick else "production",
+                "seed": args.seed,
+                "accounts": accounts,
+                "groups": groups,
+                "trust_edges": ECON.trust_edges,
+                "holdings": ECON.holdings,
+                "nodes": n_nodes,
+                "network_edges": index.m,
+                "generate_s": round(t1 - t0, 2),
+                "index_s": round(t2 - t1, 2),
+                "graph_mb": round(graph_bytes / 2**20, 1),
+                "build_peak_traced_mb": round(peak / 2**20, 1),
+            }
+        ),
+        flush=True,
+    )
 
     rng = np.random.default_rng(args.seed + 1)
     pairs = [(int(s), int(t)) for s, t in rng.choice(accounts, size=(args.pairs, 2)) if s != t]
@@ -142,11 +176,21 @@ def main() -> None:
         ms, units, _, steps = timed_plan(index, s, t, args.amount, args.max_steps)
         plan_ms.append(ms)
         plan_ok += units == args.amount
-    print(json.dumps({
-        "what": "(a) payment plan for a given amount", "amount": args.amount, "pairs": len(pairs),
-        "p50_ms": round(percentile(plan_ms, 50), 2), "p99_ms": round(percentile(plan_ms, 99), 2),
-        "max_ms": round(max(plan_ms), 2), "pairs_fully_payable": plan_ok, "target_p50_ms": 20,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "what": "(a) payment plan for a given amount",
+                "amount": args.amount,
+                "pairs": len(pairs),
+                "p50_ms": round(percentile(plan_ms, 50), 2),
+                "p99_ms": round(percentile(plan_ms, 99), 2),
+                "max_ms": round(max(plan_ms), 2),
+                "pairs_fully_payable": plan_ok,
+                "target_p50_ms": 20,
+            }
+        ),
+        flush=True,
+    )
 
     max_ms, flows, capped, steps_used, delivered = [], [], 0, [], []
     for s, t in pairs:
@@ -156,15 +200,25 @@ def main() -> None:
         delivered.append(units / flow_value if flow_value else 1.0)
         capped += units < flow_value
         steps_used.append(steps)
-    print(json.dumps({
-        "what": "(b) maximum sendable with its plan", "pairs": len(pairs),
-        "p50_ms": round(percentile(max_ms, 50), 2), "p99_ms": round(percentile(max_ms, 99), 2),
-        "max_ms": round(max(max_ms), 2), "median_max_flow": int(np.median(flows)),
-        "pairs_where_max_steps_limits_the_plan": capped, "median_steps": int(np.median(steps_used)),
-        "plan_share_of_max_flow_p50": round(percentile(delivered, 50), 3),
-        "plan_share_of_max_flow_p10": round(percentile(delivered, 10), 3),
-        "target_p50_ms": 50, "target_p99_ms": 300,
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "what": "(b) maximum sendable with its plan",
+                "pairs": len(pairs),
+                "p50_ms": round(percentile(max_ms, 50), 2),
+                "p99_ms": round(percentile(max_ms, 99), 2),
+                "max_ms": round(max(max_ms), 2),
+                "median_max_flow": int(np.median(flows)),
+                "pairs_where_max_steps_limits_the_plan": capped,
+                "median_steps": int(np.median(steps_used)),
+                "plan_share_of_max_flow_p50": round(percentile(delivered, 50), 3),
+                "plan_share_of_max_flow_p10": round(percentile(delivered, 10), 3),
+                "target_p50_ms": 50,
+                "target_p99_ms": 300,
+            }
+        ),
+        flush=True,
+    )
 
     # Baseline: SciPy's maximum_flow on the same network, already built as a CSR matrix.
     t3 = time.perf_counter()
@@ -181,17 +235,33 @@ def main() -> None:
         base_ms.append((time.perf_counter() - start) * 1000)
         agree += int(value) == flows[i]
         ours_ms.append(max_ms[i])
-    print(json.dumps({
-        "what": "baseline: scipy.sparse.csgraph.maximum_flow (dinic) on the prebuilt CSR matrix",
-        "pairs": len(base_ms), "csr_build_s": round(t4 - t3, 2),
-        "p50_ms": round(percentile(base_ms, 50), 2), "p99_ms": round(percentile(base_ms, 99), 2),
-        "ours_b_on_same_pairs_p50_ms": round(percentile(ours_ms, 50), 2),
-        "ours_b_on_same_pairs_p99_ms": round(percentile(ours_ms, 99), 2),
-        "max_flow_values_agree": f"{agree}/{len(base_ms)}",
-    }), flush=True)
+    print(
+        json.dumps(
+            {
+                "what": "baseline: scipy.sparse.csgraph.maximum_flow (dinic) on the prebuilt CSR matrix",
+                "pairs": len(base_ms),
+                "csr_build_s": round(t4 - t3, 2),
+                "p50_ms": round(percentile(base_ms, 50), 2),
+                "p99_ms": round(percentile(base_ms, 99), 2),
+                "ours_b_on_same_pairs_p50_ms": round(percentile(ours_ms, 50), 2),
+                "ours_b_on_same_pairs_p99_ms": round(percentile(ours_ms, 99), 2),
+                "max_flow_values_agree": f"{agree}/{len(base_ms)}",
+            }
+        ),
+        flush=True,
+    )
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"what": "memory", "graph_mb": round(graph_bytes / 2**20, 1),
-                      "process_peak_rss_mb": round(rss, 1), "target_mb": 2048}), flush=True)
+    print(
+        json.dumps(
+            {
+                "what": "memory",
+                "graph_mb": round(graph_bytes / 2**20, 1),
+                "process_peak_rss_mb": round(rss, 1),
+                "target_mb": 2048,
+            }
+        ),
+        flush=True,
+    )
 
 
 if __name__ == "__main__":

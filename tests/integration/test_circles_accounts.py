@@ -72,7 +72,11 @@ def test_ci01_anyone_joins_and_issues_a_personal_currency_without_attestation(ec
         assert uow.accounts.get(alice) is not None and not uow.accounts.get(alice).verified  # type: ignore[union-attr]
         currency = uow.ledger.currency(CurrencyId(alice))
     assert currency is not None
-    assert (currency.kind, currency.issuer, currency.rule) == (led.CurrencyKind.PERSONAL, alice, led.IssuerRule.CIRCLES_INCOME)
+    assert (currency.kind, currency.issuer, currency.rule) == (
+        led.CurrencyKind.PERSONAL,
+        alice,
+        led.IssuerRule.CIRCLES_INCOME,
+    )
     assert held(economy, shop, shop) == 0
 
 

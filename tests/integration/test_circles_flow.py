@@ -21,7 +21,10 @@ def check(index: FlowIndex, edges: dict[tuple[int, int], int], s: int, t: int, n
     expected = int(nx.maximum_flow_value(graph, s, t))
     flow = index.max_flow(s, t)
     node_flow = index.node_flow(flow)
-    assert sum(node_flow.get(s, {}).values()) - sum(x for u in node_flow for v, x in node_flow[u].items() if v == s) == expected
+    assert (
+        sum(node_flow.get(s, {}).values()) - sum(x for u in node_flow for v, x in node_flow[u].items() if v == s)
+        == expected
+    )
     for u, targets in node_flow.items():
         for v, x in targets.items():
             assert 0 < x <= edges[(u, v)]

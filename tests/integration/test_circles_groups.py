@@ -30,7 +30,10 @@ def test_ci10_anyone_creates_a_group_whose_owner_verifies_and_excludes_members(e
     berlin = group(economy, "berlin", "alice")
     with economy.store.read() as uow:
         currency = uow.ledger.currency(CurrencyId(berlin))
-    assert currency is not None and (currency.kind, currency.rule) == (led.CurrencyKind.GROUP, led.IssuerRule.CIRCLES_GROUP)
+    assert currency is not None and (currency.kind, currency.rule) == (
+        led.CurrencyKind.GROUP,
+        led.IssuerRule.CIRCLES_GROUP,
+    )
     assert isinstance(refused_and_nothing_written(economy, cm.AddMember(berlin, bob), "bob"), AuthorityError)
     economy.run(cm.AddMember(berlin, bob), "alice")
     with economy.store.read() as uow:
@@ -84,7 +87,9 @@ def test_ci11_converting_into_a_group_one_is_not_a_member_of_is_refused(economy:
     assert refused_and_nothing_written(economy, cm.Convert(bob, berlin, 1), "bob").rule == "CI11"
 
 
-def test_ci12_groups_that_trust_each_other_exchange_both_ways_and_never_back_to_persons(economy: ScriptedEconomy) -> None:
+def test_ci12_groups_that_trust_each_other_exchange_both_ways_and_never_back_to_persons(
+    economy: ScriptedEconomy,
+) -> None:
     _alice, bob, _carol = join(economy, "alice", "bob", "carol")
     berlin = group(economy, "berlin", "alice")
     sf = group(economy, "sf", "carol")

@@ -95,7 +95,9 @@ def test_ci09_paying_more_than_can_flow_is_refused_and_nothing_written(economy: 
     # A hand-made plan that skips the trust is refused by the handler, which trusts no router.
     bad = cm.Pay(a, c, 10, (led.Leg(CurrencyId(a), a, c, 10),))
     assert refused_and_nothing_written(economy, bad, "a").rule == "CI5"
-    bent = cm.Pay(a, c, 10, (led.Leg(CurrencyId(a), a, b, 10), led.Leg(CurrencyId(c), b, c, 9), led.Leg(CurrencyId(b), a, c, 1)))
+    bent = cm.Pay(
+        a, c, 10, (led.Leg(CurrencyId(a), a, b, 10), led.Leg(CurrencyId(c), b, c, 9), led.Leg(CurrencyId(b), a, c, 1))
+    )
     assert refused_and_nothing_written(economy, bent, "a").rule == "CI9"
 
 

@@ -134,7 +134,12 @@ def test_ci09_intermediaries_must_end_with_the_same_total() -> None:
 def test_ci15_the_presets_carry_their_numbers() -> None:
     seed, v1, v2 = preset("seed"), preset("circles-v1"), preset("circles-v2")
     assert seed == CirclesPolicy() == Policy().circles
-    assert (seed.income_units, seed.income_period, seed.growth, seed.trust_mode) == (100_000, WEEK, Fraction(1, 20), TrustMode.MUTUAL)
+    assert (seed.income_units, seed.income_period, seed.growth, seed.trust_mode) == (
+        100_000,
+        WEEK,
+        Fraction(1, 20),
+        TrustMode.MUTUAL,
+    )
     assert (seed.owner_start, seed.reserve_start, seed.max_steps) == (MONTH, 2 * MONTH, 30)
     # circles-v1: 8 units a day, +7% a year, a 50-unit signup, directed trust with percent limits.
     assert rules.accrued(G, G + DAY, G, [(G, v1)]) == 800
@@ -142,7 +147,12 @@ def test_ci15_the_presets_carry_their_numbers() -> None:
     assert (v1.signup_units, v1.trust_mode, v1.trust_limits, v1.reserve_start) == (5_000, TrustMode.DIRECTED, True, 0)
     # circles-v2: 1 unit an hour (24 a day), claims reach back 14 days, 7% demurrage, expiring trust.
     assert rules.accrued(G, G + DAY, G, [(G, v2)]) == 2_400
-    assert (v2.claim_window, v2.demurrage, v2.trust_expiry, v2.trust_limits) == (14 * DAY, Fraction(7, 100), True, False)
+    assert (v2.claim_window, v2.demurrage, v2.trust_expiry, v2.trust_limits) == (
+        14 * DAY,
+        Fraction(7, 100),
+        True,
+        False,
+    )
     units, _ = rules.claimable(rules.open_income(v2, G, G), G + 30 * DAY, G, [(G, v2)])
     assert units == 14 * 24 * 100  # 336 units: the older 16 days lapsed
     assert rules.accrued(G, G + HOUR, G, [(G, v2)]) == 100

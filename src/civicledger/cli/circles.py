@@ -18,7 +18,9 @@ from civicledger.domain.identity import AccountId, parse_account_id
 from civicledger.domain.time import parse_instant
 from civicledger.services import circles as sc
 
-circles_app = typer.Typer(help="Circles basic income: personal currencies joined by trust (CI1-CI15).", no_args_is_help=True)
+circles_app = typer.Typer(
+    help="Circles basic income: personal currencies joined by trust (CI1-CI15).", no_args_is_help=True
+)
 group_app = typer.Typer(help="Circles groups and group money (CI10-CI12).", no_args_is_help=True)
 app.add_typer(circles_app, name="circles")
 circles_app.add_typer(group_app, name="group")
@@ -148,10 +150,17 @@ def show(ctx: typer.Context, account: Annotated[str, typer.Argument(help="Accoun
                 found = sc.summary(uow, who, s.clock.now())
         except CivicLedgerError as e:
             fail(ctx, e)
-    emit(ctx, {
-        "account": found.account, "claimable": found.claimable, "reserve": found.reserve,
-        "trusts": list(found.trusts), "trusted_by": list(found.trusted_by), "holdings": found.holdings,
-    })
+    emit(
+        ctx,
+        {
+            "account": found.account,
+            "claimable": found.claimable,
+            "reserve": found.reserve,
+            "trusts": list(found.trusts),
+            "trusted_by": list(found.trusted_by),
+            "holdings": found.holdings,
+        },
+    )
 
 
 @circles_app.command("demurrage")

@@ -63,10 +63,12 @@ def circles(demo: ScriptedEconomy) -> list[str]:
         collateral = uow.ledger.balance(river, CurrencyId(ben))
     who = {ada: "ada", ben: "ben", cleo: "cleo"}
     legs = decode_command("circles.pay", paid_payload(demo, "circles-pay-ada-cleo")).legs  # type: ignore[attr-defined]
-    steps = ", ".join(f"{who.get(leg.source, '?')}→{who.get(leg.target, '?')} in {who.get(leg.currency, '?')}-coins"
-                      for leg in legs)
+    steps = ", ".join(
+        f"{who.get(leg.source, '?')}→{who.get(leg.target, '?')} in {who.get(leg.currency, '?')}-coins" for leg in legs
+    )
     return [
-        f"ada, ben and cleo joined without attestation; ada claimed her first month: {_units(claim.result['claimed'])} (CI4)",
+        "ada, ben and cleo joined without attestation; "
+        f"ada claimed her first month: {_units(claim.result['claimed'])} (CI4)",
         f"trust ada↔ben paid each {_units(ab.result['rewards'][ada])} of the other's reserve; "
         f"ben↔cleo paid cleo {_units(bc.result['rewards'][cleo])} from ben's halved reserve (CI7)",
         f"ada paid cleo {_units(paid.result['paid'])} in one entry (#{paid.seq}), ben swapping 1:1: {steps} (CI9)",

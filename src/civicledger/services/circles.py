@@ -29,6 +29,7 @@ from civicledger.domain.circles.policy import CirclesPolicy
 from civicledger.domain.circles.routing import Plan, plan_from_flow
 from civicledger.domain.errors import (
     InsufficientFundsError,
+    IntegrityError,
     InvalidInputError,
     NotFoundError,
     RuleViolationError,
@@ -120,7 +121,9 @@ def trusts_of(uow: UnitOfWork, truster: AccountId) -> list[rules.TrustEdge]:
     """Whom ``truster`` trusts (whose currencies it accepts)."""
     out = []
     for key, data in uow.records.scan(TRUST, f"{truster}/"):
-        out.append(rules.TrustEdge(truster, AccountId(key.split("/", 1)[1]), int(data["limit_percent"]), data["expires_at"]))
+        out.append(
+            rules.TrustEdge(truster, AccountId(key.split("/", 1)[1]), int(data["limit_percent"]), data["expires_at"])
+        )
     return out
 
 
@@ -154,14 +157,20 @@ def check_circles_transfer(uow: UnitOfWork, leg: led.Leg, currency: led.Currency
     Circles money to anyone who does not trust its issuer; and a group's collateral never moves (CI11).
     """
     if group_owner(uow, leg.source) is not None:
-        raise RuleViolationError(f"{leg.source} is a group: the coins it holds are collateral and never move", rule="CI11")
+        raise RuleViolationError(
+            f"{leg.source} is a group: the coins it holds are collateral and never move", rule="CI11"
+        )
     room = acceptance_room(uow, leg.target, currency, now)
     if room is None:
         return
     if room == 0:
-        raise RuleViolationError(f"{leg.target} does not trust {currency.issuer}, so does not accept its currency", rule="CI5")
+        raise RuleViolationError(
+            f"{leg.target} does not trust {currency.issuer}, so does not accept its currency", rule="CI5"
+        )
     if leg.units > room:
-        raise RuleViolationError(f"{leg.target} accepts at most {room} more {currency.id} (its trust limit)", rule="CI5")
+        raise RuleViolationError(
+            f"{leg.target} accepts at most {room} more {currency.id} (its trust limit)", rule="CI5"
+        )
 
 
 for _kind in CIRCLES_KINDS:
@@ -186,7 +195,11 @@ def create_account(cmd: cm.CreateCirclesAccount, ctx: Context) -> Decision:
     currency = CurrencyId(cmd.account)
     events: list[Event] = [
         led.CurrencyCreated(
-            currency, led.CurrencyKind.PERSONAL, cmd.account, led.IssuerRule.CIRCLES_INCOME, policy.decimals,
+            currency,
+            led.CurrencyKind.PERSONAL,
+            cmd.account,
+            led.IssuerRule.CIRCLES_INCOME,
+            policy.decimals,
             f"circles of {account.name or cmd.account}",
         ),
         cm.CirclesAccountCreated(cmd.account, income.claimed_to, rules.encode_fraction(income.carry), income.reserve),
@@ -223,12 +236,23 @@ def claim(cmd: cm.ClaimIncome, ctx: Context) -> Decision:
 
 @projects(cm.CirclesAccountCreated)
 def _account_created(e: cm.CirclesAccountCreated, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(ACCOUNTS, e.account, {"claimed_to": e.claimed_to, "carry": e.carry, "reserve": e.reserve, "created_at": ctx.time})
+    uow.records.put(
+        ACCOUNTS,
+        e.account,
+        {"claimed_to": e.claimed_to, "carry": e.carry, "reserve": e.reserve, "created_at": ctx.time},
+    )
+
+
+def _account_record(uow: UnitOfWork, account: AccountId) -> dict[str, Any]:
+    data = uow.records.get(ACCOUNTS, account)
+    if data is None:
+        raise IntegrityError(f"{account} has no Circles account record", rule="CI1")
+    return dict(data)
 
 
 @projects(cm.IncomeClaimed)
 def _income_claimed(e: cm.IncomeClaimed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    data = dict(uow.records.get(ACCOUNTS, e.account))
+    data = _account_record(uow, e.account)
     data["claimed_to"], data["carry"] = e.claimed_to, e.carry
     uow.records.put(ACCOUNTS, e.account, data)
 
@@ -252,7 +276,9 @@ def trust(cmd: cm.Trust, ctx: Context) -> Decision:
     rules.check_trust(policy, cmd.truster, cmd.trustee, cmd.limit_percent, cmd.expires_at, ctx.time)
     a, b = _party(uow, cmd.truster), _party(uow, cmd.trustee)
     if a == "group" and b == "person":
-        raise RuleViolationError("a group accepts no individual's currency: group money never turns back (CI12)", rule="CI12")
+        raise RuleViolationError(
+            "a group accepts no individual's currency: group money never turns back (CI12)", rule="CI12"
+        )
     both_ways = rules.mutual(policy) and a == b
     existing = trust_edge(uow, cmd.truster, cmd.trustee)
     if existing is not None and existing.active(ctx.time):
@@ -274,7 +300,9 @@ def trust(cmd: cm.Trust, ctx: Context) -> Decision:
                 continue
             currency = state.require_currency(uow, CurrencyId(owner))
             events.append(cm.TrusteeRewarded(owner, to, credited, left))
-            events.append(led.issue(currency, to, credited, led.IssuerRule.CIRCLES_INCOME, uow.ledger.balance(to, currency.id)))
+            events.append(
+                led.issue(currency, to, credited, led.IssuerRule.CIRCLES_INCOME, uow.ledger.balance(to, currency.id))
+            )
             result["rewards"][to] = credited
             paid = True
         if paid:
@@ -302,7 +330,11 @@ def untrust(cmd: cm.Untrust, ctx: Context) -> Decision:
 
 @projects(cm.Trusted)
 def _trusted(e: cm.Trusted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(TRUST, f"{e.truster}/{e.trustee}", {"limit_percent": e.limit_percent, "expires_at": e.expires_at, "since": ctx.time})
+    uow.records.put(
+        TRUST,
+        f"{e.truster}/{e.trustee}",
+        {"limit_percent": e.limit_percent, "expires_at": e.expires_at, "since": ctx.time},
+    )
 
 
 @projects(cm.Untrusted)
@@ -312,7 +344,7 @@ def _untrusted(e: cm.Untrusted, uow: UnitOfWork, ctx: ProjectionContext) -> None
 
 @projects(cm.TrusteeRewarded)
 def _rewarded(e: cm.TrusteeRewarded, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    data = dict(uow.records.get(ACCOUNTS, e.reserve_owner))
+    data = _account_record(uow, e.reserve_owner)
     data["reserve"] = e.reserve_left
     uow.records.put(ACCOUNTS, e.reserve_owner, data)
 
@@ -374,7 +406,9 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
             raise RuleViolationError(f"leg {i + 1}: {leg.currency} is not Circles money and does not route", rule="CI9")
         for account in (leg.source, leg.target):
             if group_owner(uow, account) is not None:
-                raise RuleViolationError(f"leg {i + 1}: group {account} holds only collateral and takes no part in payments", rule="CI11")
+                raise RuleViolationError(
+                    f"leg {i + 1}: group {account} holds only collateral and takes no part in payments", rule="CI11"
+                )
         room = acceptance_room(uow, leg.target, currency, ctx.time)
         key = (leg.target, leg.currency)
         accepted[key] = accepted.get(key, 0) + leg.units
@@ -391,13 +425,16 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
             events, minted = _mint_income(ctx, cmd.sender, need)
         except InsufficientFundsError:
             raise InsufficientFundsError(
-                f"{cmd.sender} holds {balances.get(own, 0)} of its own currency plus too little unclaimed income", rule="CI9"
+                f"{cmd.sender} holds {balances.get(own, 0)} of its own currency plus too little unclaimed income",
+                rule="CI9",
             ) from None
         balances[own] = balances.get(own, 0) + minted
     try:
         moved = led.transfer_legs(cmd.legs, balances)
     except InsufficientFundsError as e:
-        raise InsufficientFundsError(f"{e.message}: the plan no longer fits the balances; route again", rule="CI9") from None
+        raise InsufficientFundsError(
+            f"{e.message}: the plan no longer fits the balances; route again", rule="CI9"
+        ) from None
     events.extend(moved)
     events.append(cm.PaymentRouted(cmd.sender, cmd.receiver, cmd.units, len(cmd.legs), minted))
     return Decision(events, Consent.of(cmd.sender), {"paid": cmd.units, "steps": len(cmd.legs), "minted": minted})
@@ -440,8 +477,12 @@ def create_group(cmd: cm.CreateGroup, ctx: Context) -> Decision:
         raise InvalidInputError("a group's owner is another account", rule="CI10")
     events: list[Event] = [
         led.CurrencyCreated(
-            CurrencyId(cmd.group), led.CurrencyKind.GROUP, cmd.group, led.IssuerRule.CIRCLES_GROUP,
-            ctx.policy.circles.decimals, f"group money of {group.name or cmd.group}",
+            CurrencyId(cmd.group),
+            led.CurrencyKind.GROUP,
+            cmd.group,
+            led.IssuerRule.CIRCLES_GROUP,
+            ctx.policy.circles.decimals,
+            f"group money of {group.name or cmd.group}",
         ),
         cm.GroupCreated(cmd.group, cmd.owner),
     ]
@@ -472,15 +513,25 @@ def convert(cmd: cm.Convert, ctx: Context) -> Decision:
     require_group(uow, cmd.group)
     require_member_account(uow, cmd.member, "CI11")
     if not is_member(uow, cmd.group, cmd.member):
-        raise RuleViolationError(f"{cmd.member} is not a member of group {cmd.group} and cannot convert into it", rule="CI11")
+        raise RuleViolationError(
+            f"{cmd.member} is not a member of group {cmd.group} and cannot convert into it", rule="CI11"
+        )
     personal = CurrencyId(cmd.member)
     held = uow.ledger.balance(cmd.member, personal)
     if held < cmd.units:
-        raise InsufficientFundsError(f"{cmd.member} holds {held} of its own currency, cannot convert {cmd.units}", rule="CI11")
+        raise InsufficientFundsError(
+            f"{cmd.member} holds {held} of its own currency, cannot convert {cmd.units}", rule="CI11"
+        )
     group_currency = state.require_currency(uow, CurrencyId(cmd.group))
     events: list[Event] = [
         led.UnitsTransferred(personal, cmd.member, cmd.group, cmd.units),
-        led.issue(group_currency, cmd.member, cmd.units, led.IssuerRule.CIRCLES_GROUP, uow.ledger.balance(cmd.member, group_currency.id)),
+        led.issue(
+            group_currency,
+            cmd.member,
+            cmd.units,
+            led.IssuerRule.CIRCLES_GROUP,
+            uow.ledger.balance(cmd.member, group_currency.id),
+        ),
         cm.Converted(cmd.member, cmd.group, cmd.units),
     ]
     return Decision(events, Consent.of(cmd.member), {"converted": cmd.units})
@@ -500,11 +551,15 @@ def group_exchange(cmd: cm.GroupExchange, ctx: Context) -> Decision:
     source = CurrencyId(cmd.from_group)
     held = uow.ledger.balance(cmd.holder, source)
     if held < cmd.units:
-        raise InsufficientFundsError(f"{cmd.holder} holds {held} of {cmd.from_group}'s money, cannot exchange {cmd.units}", rule="CI12")
+        raise InsufficientFundsError(
+            f"{cmd.holder} holds {held} of {cmd.from_group}'s money, cannot exchange {cmd.units}", rule="CI12"
+        )
     target = state.require_currency(uow, CurrencyId(cmd.to_group))
     events: list[Event] = [
         led.UnitsTransferred(source, cmd.holder, cmd.to_group, cmd.units),
-        led.issue(target, cmd.holder, cmd.units, led.IssuerRule.CIRCLES_GROUP, uow.ledger.balance(cmd.holder, target.id)),
+        led.issue(
+            target, cmd.holder, cmd.units, led.IssuerRule.CIRCLES_GROUP, uow.ledger.balance(cmd.holder, target.id)
+        ),
         cm.GroupExchanged(cmd.holder, cmd.from_group, cmd.to_group, cmd.units),
     ]
     return Decision(events, Consent.of(cmd.holder), {"exchanged": cmd.units})
@@ -646,7 +701,9 @@ class FlowIndex:
         self._fwd_seen = np.full(n, -1, dtype=np.int64)
         self._bwd_seen = np.full(n, -1, dtype=np.int64)
         if with_lookup and not self.edge_of:
-            self.edge_of = {(int(u), int(v)): i for i, (u, v) in enumerate(zip(src.tolist(), dst.tolist(), strict=True))}
+            self.edge_of = {
+                (int(u), int(v)): i for i, (u, v) in enumerate(zip(src.tolist(), dst.tolist(), strict=True))
+            }
 
     def add_node(self) -> int:
         self.n += 1
@@ -733,9 +790,7 @@ class FlowIndex:
             if flow:
                 self._flow[np.fromiter(flow.keys(), dtype=np.int64, count=len(flow))] = 0
 
-    def _gather(
-        self, frontier: IntArray, ptr: IntArray, eids: IntArray, ends: IntArray
-    ) -> tuple[IntArray, IntArray]:
+    def _gather(self, frontier: IntArray, ptr: IntArray, eids: IntArray, ends: IntArray) -> tuple[IntArray, IntArray]:
         """Edge ids and far ends of every indexed edge at the frontier's nodes (vectorized)."""
         starts = ptr[frontier]
         lens = ptr[frontier + 1] - starts
@@ -960,7 +1015,7 @@ class CirclesRouter:
     def _apply(self, event: Event) -> None:
         if isinstance(event, led.CurrencyCreated) and event.kind in CIRCLES_KINDS:
             self._add_currency(event.currency, event.issuer)
-            for (truster, trustee) in [k for k in self.trust if k[1] == event.currency]:
+            for truster, trustee in [k for k in self.trust if k[1] == event.currency]:
                 self._set_acceptance(truster, trustee)
         elif isinstance(event, (led.UnitsIssued, led.UnitsBurned)) and event.currency in self.currencies:
             delta = event.units if isinstance(event, led.UnitsIssued) else -event.units
@@ -1040,7 +1095,9 @@ class CirclesRouter:
             out[self._name[u]] = {self._name[v]: x for v, x in targets.items()}
         return out
 
-    def pay_command(self, sender: AccountId, receiver: AccountId, units: int, memo: str = "", now: int | None = None) -> cm.Pay:
+    def pay_command(
+        self, sender: AccountId, receiver: AccountId, units: int, memo: str = "", now: int | None = None
+    ) -> cm.Pay:
         """A ``circles.pay`` command carrying the router's plan; refuses if ``units`` cannot flow (CI9)."""
         plan = self.route(sender, receiver, units, now)
         if plan.units < units:
@@ -1084,5 +1141,11 @@ def summary(uow: UnitOfWork, account: AccountId, now: int) -> CirclesSummary:
     trusted_by = tuple(
         sorted(key.split("/", 1)[0] for key, _ in uow.records.scan(TRUST) if key.split("/", 1)[1] == account)
     )
-    return CirclesSummary(account, claimable_now(uow, account, now), income.reserve, trusts, trusted_by,
-                          {str(k): v for k, v in uow.ledger.holdings(account).items()})
+    return CirclesSummary(
+        account,
+        claimable_now(uow, account, now),
+        income.reserve,
+        trusts,
+        trusted_by,
+        {str(k): v for k, v in uow.ledger.holdings(account).items()},
+    )

@@ -29,12 +29,12 @@ class CirclesPolicy:
     decimals: int = 2
     income_units: int = 100_000  # minor units per income_period: 1,000.00 a week (CI2)
     income_period: int = WEEK
-    growth: Ratio = Ratio(1, 20)  # per whole year since genesis (CI3)
+    growth: Ratio = Ratio(1, 20)  # noqa: RUF009  a fraction is immutable; per whole year (CI3)
     owner_start: int = MONTH  # seconds of income a new account owns at once (CI4)
     reserve_start: int = 2 * MONTH  # seconds of income set aside as its trustee reserve (CI4)
     signup_units: int = 0  # a fixed signup grant in minor units (circles-v1: 50 units)
     claim_window: int = 0  # 0: unlimited; else how far back a claim reaches (circles-v2: 14 days)
-    demurrage: Ratio = Ratio(0)  # yearly, applied per whole day (circles-v2: 7%)
+    demurrage: Ratio = Ratio(0)  # noqa: RUF009  yearly, applied per whole day (circles-v2: 7%)
     trust_mode: TrustMode = TrustMode.MUTUAL
     trust_limits: bool = False  # a trust may accept only up to a percent of the truster's own holding (v1)
     trust_expiry: bool = False  # a trust may carry an expiry time (v2)

@@ -13,6 +13,7 @@ transfers so every account receives before it passes anything on.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -65,8 +66,8 @@ def cancel_cycles(flow: FlowGraph) -> FlowGraph:
         cycle = _find_cycle(graph)
         if cycle is None:
             return graph
-        least = min(graph[u][v] for u, v in zip(cycle, cycle[1:], strict=False))
-        for u, v in zip(cycle, cycle[1:], strict=False):
+        least = min(graph[u][v] for u, v in itertools.pairwise(cycle))
+        for u, v in itertools.pairwise(cycle):
             graph[u][v] -= least
             if graph[u][v] == 0:
                 del graph[u][v]
@@ -110,8 +111,8 @@ def decompose(flow: FlowGraph, source: Node, sink: Node) -> list[tuple[list[Node
             if not out:
                 raise ValueError(f"flow is not conserved at {walk[-1]}")
             walk.append(max(out, key=lambda v: (out[v], v)))
-        amount = min(graph[u][v] for u, v in zip(walk, walk[1:], strict=False))
-        for u, v in zip(walk, walk[1:], strict=False):
+        amount = min(graph[u][v] for u, v in itertools.pairwise(walk))
+        for u, v in itertools.pairwise(walk):
             graph[u][v] -= amount
             if graph[u][v] == 0:
                 del graph[u][v]

@@ -174,16 +174,22 @@ def check_routed_payment(
     if not legs:
         raise InvalidInputError("a payment needs at least one transfer", rule="CI9")
     if len(legs) > max_steps:
-        raise RuleViolationError(f"a payment has at most {max_steps} transfers (max_steps), not {len(legs)}", rule="CI9")
+        raise RuleViolationError(
+            f"a payment has at most {max_steps} transfers (max_steps), not {len(legs)}", rule="CI9"
+        )
     net: dict[AccountId, int] = {}
     for leg in legs:
         net[leg.source] = net.get(leg.source, 0) - leg.units
         net[leg.target] = net.get(leg.target, 0) + leg.units
     if net.get(sender, 0) != -units or net.get(receiver, 0) != units:
-        raise RuleViolationError(f"the transfers do not move exactly {units} from the sender to the receiver", rule="CI9")
+        raise RuleViolationError(
+            f"the transfers do not move exactly {units} from the sender to the receiver", rule="CI9"
+        )
     for account, change in net.items():
         if account not in (sender, receiver) and change != 0:
-            raise RuleViolationError(f"intermediary {account} would not end with the same total ({change:+d})", rule="CI9")
+            raise RuleViolationError(
+                f"intermediary {account} would not end with the same total ({change:+d})", rule="CI9"
+            )
     return net
 
 

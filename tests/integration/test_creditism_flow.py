@@ -276,3 +276,32 @@ def test_x5_retry_of_a_creditism_command_writes_nothing(economy: ScriptedEconomy
     size = head(economy)
     again = economy.council_decision(command, cid="define-oak")
     assert again.replayed and again.seq == first.seq and head(economy) == size
+
+
+def test_cr14_a_resource_council_of_its_own_governs_its_assets(economy: ScriptedEconomy) -> None:
+    from civicledger.domain.identity import FormCouncil
+
+    economy.open("forest-council", AccountKind.COUNCIL)
+    members = [economy.person(n) for n in ("fern", "moss", "oak")]
+    economy.run(FormCouncil(economy.account("forest-council"), frozenset(members), 2),
+                "forest-council", "fern", "moss", "oak")
+    forest = economy.account("forest-council")
+    economy.run(cc.DefineAsset(forest, "timber", AssetKind.RENEWABLE, "kg", rejuvenation="500", mortality="300"),
+                "fern", "moss")
+    economy.run(cc.AssessExternality(forest, "timber", (
+        cc.Factor("oxygen", "1", optimal="1000000", current="1000000", per_unit="100000"),)), "moss", "oak")
+    assert economy.run(cc.SetAllotment(forest, "timber"), "fern", "oak").result == {"allotted": "180"}
+    # one member is not a quorum; the governing council does not govern the forest's assets
+    rule, _ = refused_and_nothing_written(economy, cc.SurveyAsset(forest, "timber", "10"), "fern")
+    assert rule == "X6"
+    rule, message = refused_and_nothing_written(economy, cc.SurveyAsset(council_of(economy), "timber", "10"))
+    assert rule == "CR14" and "another council" in message
+
+
+def test_x8_fee_base_follows_a_change_of_the_circles_income() -> None:
+    from civicledger.domain.policy import policy_from_mapping
+
+    policy, problems = policy_from_mapping({"circles": {"income_units": 200_000}})
+    assert not problems and svc.fee_base(policy) == 869_625  # 200,000 x 2,629,746 / 604,800, rounded down
+    policy, problems = policy_from_mapping({"creditism": {"fee_base": 1_000}})
+    assert not problems and svc.fee_base(policy) == 1_000

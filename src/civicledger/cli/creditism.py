@@ -336,11 +336,11 @@ def report(ctx: typer.Context) -> None:
                           q(r["rating"]), q(r["actual"], 0), split)
         console.print(table)
         goods = Table(title="goods: production capability = min(share of input / input per unit)")
-        for col in ("good", "unit", "E", "capability", "limited by", "allotted", "demand", "rating"):
+        for col in ("good", "unit", "E", "capability", "limited by", "allotted", "demand", "actual", "rating"):
             goods.add_column(col, justify="left" if col in ("good", "unit", "limited by") else "right")
         for r in data["goods"]:
             goods.add_row(r["asset"], r["unit"], q(r["score"]), q(r.get("capability"), 0), r.get("limiting") or "-",
-                          q(r["allotted"], 0), q(r["demand"], 0), q(r["rating"]))
+                          q(r["allotted"], 0), q(r["demand"], 0), q(r["actual"], 0), q(r["rating"]))
         console.print(goods)
 
     emit(ctx, data, human)

@@ -332,14 +332,14 @@ def report(ctx: typer.Context) -> None:
             table.add_column(col, justify="left" if col in ("resource", "unit", "split among goods") else "right")
         for r in data["resources"]:
             split = ", ".join(f"{g} {q(v, 0)}" for g, v in r.get("split", {}).items()) or "-"
-            table.add_row(r["asset"], r["unit"], q(r["score"]), q(r["demand"], 0), q(r["allotted"], 0),
+            table.add_row(r["asset"], r["unit"], q(r["score"], 4), q(r["demand"], 0), q(r["allotted"], 0),
                           q(r["rating"]), q(r["actual"], 0), split)
         console.print(table)
         goods = Table(title="goods: production capability = min(share of input / input per unit)")
         for col in ("good", "unit", "E", "capability", "limited by", "allotted", "demand", "actual", "rating"):
             goods.add_column(col, justify="left" if col in ("good", "unit", "limited by") else "right")
         for r in data["goods"]:
-            goods.add_row(r["asset"], r["unit"], q(r["score"]), q(r.get("capability"), 0), r.get("limiting") or "-",
+            goods.add_row(r["asset"], r["unit"], q(r["score"], 4), q(r.get("capability"), 0), r.get("limiting") or "-",
                           q(r["allotted"], 0), q(r["demand"], 0), q(r["actual"], 0), q(r["rating"]))
         console.print(goods)
 

@@ -283,6 +283,14 @@ def test_sc09_anyone_recomputes_the_winners_from_an_export(town: Town) -> None:
         }
     ]
     assert len(draw.result["winners"]) == 2
+    tampered = [json.loads(line) for line in out.getvalue().splitlines()]
+    for event in tampered[draw.seq]["entry"]["events"]:
+        if event["type"] == "credits.lottery_drawn":
+            event["winners"][0]["candidate"], event["winners"][1]["candidate"] = (
+                event["winners"][1]["candidate"],
+                event["winners"][0]["candidate"],
+            )
+    assert [r["winners_ok"] for r in rules.recompute_draws(tampered)] == [False]
 
 
 # SC10 --------------------------------------------------------------------------------------------

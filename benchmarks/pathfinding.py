@@ -105,6 +105,41 @@ def timed_plan(index: FlowIndex, s: int, t: int, amount: int | None, max_steps: 
 ECON: Economy
 
 
+def sybil_check(seed: int, accounts: int, groups: int, n_nodes: int, size: int) -> None:
+    """CI14 at scale: a ring of fake accounts that trust only each other, each holding its own and
+    its neighbours' coins, grafted onto the economy. Honest accounts trust none of them."""
+    rng = np.random.default_rng(seed + 2)
+    ring = np.arange(size)
+    fake = n_nodes + ring  # account nodes of the fakes
+    money = n_nodes + size + ring  # their currencies
+    nxt = (ring + 1) % size
+    src = np.concatenate([ECON.src, fake, fake, money, money[nxt], money])
+    dst = np.concatenate([ECON.dst, money, money[nxt], fake, fake, fake[nxt]])
+    units = np.full(size, 10**6, dtype=np.int64)
+    cap = np.concatenate([ECON.cap, units, units, np.full(3 * size, INF, dtype=np.int64)])
+    grafted = FlowIndex.from_arrays(n_nodes + 2 * size, src, dst, cap)
+    honest = rng.choice(accounts, size=50)
+    fakes = rng.choice(size, size=50)
+    reached = 0
+    for f, h in zip(fakes, honest, strict=True):
+        source = int(n_nodes + f)
+        flow = grafted.node_flow(grafted.max_flow(source, int(h)))
+        reached += sum(flow.get(source, {}).values())
+    among = sum(1 for f in fakes[:10] if grafted.max_flow(int(n_nodes + f), int(n_nodes + (f + size // 2) % size), 1))
+    print(
+        json.dumps(
+            {
+                "what": "CI14: a Sybil ring trusting only itself",
+                "ring": size,
+                "fake_to_honest_pairs": 50,
+                "units_reaching_honest_accounts": int(reached),
+                "fake_to_fake_pairs_that_can_pay": f"{among}/10",
+            }
+        ),
+        flush=True,
+    )
+
+
 def main() -> None:
     global ECON
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -116,6 +151,7 @@ def main() -> None:
     )
     parser.add_argument("--amount", type=int, default=10_000, help="minor units for the payment-plan query (a)")
     parser.add_argument("--max-steps", type=int, default=30)
+    parser.add_argument("--sybils", type=int, default=1_000, help="size of the Sybil ring grafted on (CI14)")
     args = parser.parse_args()
     accounts, groups, edges = (5_000, 50, 60_000) if args.quick else (160_000, 1_000, 2_000_000)
 
@@ -250,6 +286,7 @@ def main() -> None:
         ),
         flush=True,
     )
+    sybil_check(args.seed, accounts, groups, n_nodes, args.sybils)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         json.dumps(

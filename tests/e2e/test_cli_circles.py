@@ -14,7 +14,7 @@ def test_circles_cli_income_trust_routed_payment_group_and_refusals(civic: Civic
     ids = {n: civic.json("keys", "new", n)["account"] for n in ("a", "b", "c", "berlin")}
     for name in ("a", "b", "c"):
         civic("account", "open", "--key", name)
-        joined = civic.json("circles", "join", "-k", name)
+        joined = civic.json("circles", "account", "-k", name)
         assert joined["result"]["reserve"] == 869_625
     civic("account", "open", "--key", "berlin", "--kind", "group")
 

@@ -35,7 +35,8 @@ def account_of(s: Session, text: str) -> AccountId:
     return s.key(text).account
 
 
-@circles_app.command("join")
+@circles_app.command("account")
+@circles_app.command("join", hidden=True)
 def join(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:
     """Make an account a Circles account with its own personal currency (CI1, CI4)."""
     with session(ctx) as s:

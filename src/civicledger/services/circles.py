@@ -1109,15 +1109,19 @@ class CirclesRouter:
         return cm.Pay(sender, receiver, units, plan.legs, memo)
 
 
-_routers: dict[int, tuple[Store, CirclesRouter]] = {}
+_routers: list[CirclesRouter] = []
+ROUTERS_KEPT = 8
 
 
 def router_for(store: Store) -> CirclesRouter:
-    """The process's router for a store (created and loaded on first use)."""
-    found = _routers.get(id(store))
-    if found is None or found[0] is not store:
-        found = _routers[id(store)] = (store, CirclesRouter(store))
-    return found[1]
+    """The process's router for a store (created and loaded on first use; the last few are kept)."""
+    for router in _routers:
+        if router.store is store:
+            return router
+    router = CirclesRouter(store)
+    _routers.insert(0, router)
+    del _routers[ROUTERS_KEPT:]
+    return router
 
 
 def circles_accounts(uow: UnitOfWork) -> Iterator[tuple[AccountId, dict[str, Any]]]:

@@ -20,6 +20,7 @@ persons get the policy's effect for that kind and their decay clock restarts.
 from __future__ import annotations
 
 import bisect
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -104,20 +105,24 @@ def allocation_schedule(uow: UnitOfWork) -> rules.Schedule:
     return _settings(uow)[1]
 
 
-_SETTINGS: dict[tuple[str, int, int], tuple[CreditsPolicy, rules.Schedule]] = {}
+_SETTINGS: dict[tuple[str, int, int, str], tuple[CreditsPolicy, rules.Schedule]] = {}
 
 
 def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
     """The credits policy in force and the allocation schedule, cached per economy and policy version.
 
-    A policy version never changes once written, so (economy id, version, effective time) names
-    its content; the cache spares every query decoding and hashing the whole policy again.
+    A policy version never changes once written, so (economy id, version, effective time, credits
+    section) names what matters here; the cache spares every query decoding and hashing the whole
+    policy and its history again.
     """
     info = uow.records.get("economy", "info")
     record = uow.records.get("economy", "policy")
     if info is None or record is None:
         return state.current_policy(uow).credits, ((0, DEFAULT_ALLOCATION),)
-    key = (str(info["id"]), int(record["version"]), int(record["effective_at"]))
+    # Identical genesis commands give identical economy ids (tests, demos), so the credits section
+    # itself is part of the key, not only the version that set it.
+    credits_section = json.dumps(record["policy"].get("credits"), sort_keys=True)
+    key = (str(info["id"]), int(record["version"]), int(record["effective_at"]), credits_section)
     found = _SETTINGS.get(key)
     if found is None:
         schedule: list[tuple[int, int]] = []

@@ -404,3 +404,13 @@ def test_gr06_setup_needs_the_council_quorum_and_the_fund(economy: ScriptedEcono
     economy.run(g.SetupGears(fund, XI), *economy.governors, "fund")
     with pytest.raises(RuleViolationError):
         economy.run(g.SetupGears(fund, XI), *economy.governors, "fund")
+
+
+def test_gr03_a_policy_with_a_pass_mark_above_the_questions_drawn_is_refused() -> None:
+    from civicledger.domain.policy import policy_from_mapping
+
+    _, problems = policy_from_mapping({"gears": {"test_questions": 2, "test_pass_mark": 3, "currencies": []}})
+    paths = {path for path, _ in problems}
+    assert ("gears", "test_pass_mark") in paths and ("gears", "currencies") in paths
+    policy, none = policy_from_mapping({"gears": {"mode": "deferred", "clamp": 30}})
+    assert none == [] and policy.gears.clamp == 30

@@ -414,3 +414,25 @@ def test_gr03_a_policy_with_a_pass_mark_above_the_questions_drawn_is_refused() -
     assert ("gears", "test_pass_mark") in paths and ("gears", "currencies") in paths
     policy, none = policy_from_mapping({"gears": {"mode": "deferred", "clamp": 30}})
     assert none == [] and policy.gears.clamp == 30
+
+
+def test_gr05_recomputing_at_a_past_instant_gives_that_instants_snapshot(economy: ScriptedEconomy) -> None:
+    widget_world(economy)
+    first = publish(economy)
+    t1 = first["at"]
+    economy.advance(DAY)
+    economy.person("cy")
+    vote(economy, "cy", AccountId(economy.account("other-co")), -1)
+    sell(economy, "buyer", "widget-co", 5_000)
+    economy.advance(DAY)
+    second = publish(economy)
+    assert second["companies"] != first["companies"]
+    with economy.store.read() as uow:
+        policy = economy_policy(economy)
+        for snap in (first, second):
+            again = svc.coefficients_at(uow, policy, snap["at"])
+            assert {c: (r.sales, r.votes, r.total, str(r.delta.numerator) + "/" + str(r.delta.denominator))
+                    for c, r in again.companies.items()} == {
+                c: (r["sales"], r["votes"], r["total"], r["delta"]) for c, r in snap["companies"].items()
+            }
+        assert svc.coefficients_at(uow, policy, t1).average == Fraction(1, 3)

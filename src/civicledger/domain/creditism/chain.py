@@ -18,7 +18,8 @@ The breakdown: the direct slices of each asset are L_i, X_i, F_i, kappa_i q_i (c
 gamma_i (1 + kappa_i) q_i (coop) and p_i - (1 + gamma_i)(1 + kappa_i) q_i (scarcity); they sum to
 p_i - (B p)_i. Each component c then satisfies x_c = v_c + B x_c, one solve of (I - B) per
 component, and the components of every price sum to the price. This module solves exactly with
-fractions (the chains inside journal entries are small); ``civicledger.creditism_solver`` solves
+fractions, component by component of the chain (an asset outside every cycle costs one
+multiply-add; only a cycle's assets are solved together); ``civicledger.creditism_solver`` solves
 the same system with a sparse factorisation for large chains, and both round with
 ``round_breakdown``.
 """
@@ -211,23 +212,66 @@ def direct_slices(node: Node, cost: Fraction, price: Fraction) -> dict[Component
     }
 
 
+def _solve_blocks(
+    nodes: Sequence[Node], blocks: Sequence[Sequence[str]], gain: Sequence[Fraction], rhs: Sequence[Sequence[Fraction]]
+) -> list[list[Fraction]] | None:
+    """Solve x_i = rhs_i + gain_i sum_j a_ji x_j block by block (inputs first); None if not certified.
+
+    ``blocks`` are the strongly connected components in topological order, so an asset outside a
+    cycle is one multiply-add, and only the assets of a cycle are solved together (Gauss-Jordan on
+    that block, with the certificate column of ones: the block's spectral radius must be below 1).
+    """
+    index = {n.name: i for i, n in enumerate(nodes)}
+    k = len(rhs[0]) if rhs else 0
+    x: list[list[Fraction] | None] = [None] * len(nodes)
+    for block in blocks:
+        members = [index[name] for name in block]
+        inside = set(block)
+        known = []
+        for i in members:
+            row = list(rhs[i])
+            for name, qty in nodes[i].inputs.items():
+                if name not in inside:
+                    xj = x[index[name]]
+                    assert xj is not None  # inputs come first
+                    row = [r + gain[i] * qty * v for r, v in zip(row, xj, strict=True)]
+            known.append(row)
+        cyclic = len(block) > 1 or block[0] in nodes[members[0]].inputs
+        if not cyclic:
+            x[members[0]] = known[0]
+            continue
+        pos = {name: r for r, name in enumerate(block)}
+        matrix = [[ONE if r == c else ZERO for c in range(len(block))] for r in range(len(block))]
+        for r, i in enumerate(members):
+            for name, qty in nodes[i].inputs.items():
+                if name in inside:
+                    matrix[r][pos[name]] -= gain[i] * qty
+        solution = _solve(matrix, [[*row, ONE] for row in known])
+        if solution is None or any(row[k] < 1 for row in solution):
+            return None
+        for r, i in enumerate(members):
+            x[i] = solution[r][:k]
+    return [row if row is not None else [] for row in x]
+
+
 def solve_chain(nodes: Sequence[Node]) -> dict[str, Breakdown]:
     """CR12, exact: every asset's market price and its six components through the whole chain."""
     check_inputs(nodes)
-    index = {n.name: i for i, n in enumerate(nodes)}
     if not nodes:
         return {}
-    if not _certified(nodes, index, scaled=False):
+    edges = {n.name: sorted(k for k, q in n.inputs.items() if q > 0) for n in nodes}
+    blocks = strongly_connected([n.name for n in nodes], edges)  # inputs before their users
+    index = {n.name: i for i, n in enumerate(nodes)}
+    if _solve_blocks(nodes, blocks, [ONE] * len(nodes), [[] for _ in nodes]) is None:
         raise no_finite_prices(nodes, scaled=False)
-    if not _certified(nodes, index, scaled=True):
+    solved = _solve_blocks(nodes, blocks, [n.multiplier for n in nodes], [[n.multiplier * n.direct] for n in nodes])
+    if solved is None:
         raise no_finite_prices(nodes, scaled=True)
-    solution = _solve(_system(nodes, index, scaled=True), [[n.multiplier * n.direct] for n in nodes])
-    assert solution is not None  # certified above
-    prices = [row[0] for row in solution]
+    prices = [row[0] for row in solved]
     costs = [n.direct + sum((q * prices[index[k]] for k, q in n.inputs.items()), ZERO) for n in nodes]
     slices = [direct_slices(n, costs[i], prices[i]) for i, n in enumerate(nodes)]
-    parts = _solve(_system(nodes, index, scaled=False), [[s[c] for c in COMPONENTS] for s in slices])
-    assert parts is not None
+    parts = _solve_blocks(nodes, blocks, [ONE] * len(nodes), [[s[c] for c in COMPONENTS] for s in slices])
+    assert parts is not None  # certified above
     return {
         n.name: Breakdown(
             n.name, prices[i], costs[i] * (ONE + n.council_markup), costs[i],

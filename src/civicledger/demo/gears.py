@@ -3,6 +3,8 @@ the fund pays ξ20) and a whistleblowing case, on the foundation chapter's fund 
 
 from __future__ import annotations
 
+from typing import Any
+
 from civicledger.demo import chapter
 from civicledger.domain import ledger as led
 from civicledger.domain.gears import commands as g
@@ -61,6 +63,13 @@ def _vote(demo: ScriptedEconomy, voter: str, firm: AccountId, name: str, value: 
     demo.run(g.CastVote(who, firm, value), voter, cid=f"gears-vote-{voter}-{name}")
 
 
+def _snapshot(demo: ScriptedEconomy, version: int) -> dict[str, Any]:
+    with demo.store.read() as uow:
+        data = uow.records.get(svc.NS_SNAPSHOTS, f"{version:08d}")
+    assert isinstance(data, dict)
+    return data
+
+
 def _sell(demo: ScriptedEconomy, buyer: str, seller: str, price: int, cid: str) -> dict[str, object]:
     cmd = g.SettleSale(demo.account(buyer), demo.account(seller), price, XI)
     return demo.run(cmd, buyer, seller, cid=cid).result
@@ -82,8 +91,7 @@ def gears(demo: ScriptedEconomy) -> list[str]:
         _vote(demo, voter, widget, "widget-co", 1)
         _vote(demo, voter, other, "other-co", 0)
     first = demo.run(g.PublishCoefficients(fund), FUND, cid="gears-publish-1").result
-    with demo.store.read() as uow:
-        snap = uow.records.get(svc.NS_SNAPSHOTS, f"{first['version']:08d}")
+    snap = _snapshot(demo, first["version"])
     rows = snap["companies"]
     delta_w, delta_o = decode_ratio(rows[widget]["delta"]), decode_ratio(rows[other]["delta"])
 
@@ -124,8 +132,8 @@ def gears(demo: ScriptedEconomy) -> list[str]:
     demo.advance(DAY)
     demo.run(g.CastVote(demo.account("bob"), widget, 0), "bob", cid="gears-vote-change-bob")
     second = demo.run(g.PublishCoefficients(fund), FUND, cid="gears-publish-2").result
+    snap2 = _snapshot(demo, second["version"])
     with demo.store.read() as uow:
-        snap2 = uow.records.get(svc.NS_SNAPSHOTS, f"{second['version']:08d}")
         fund_xi = uow.ledger.balance(fund, XI)
         carol_xi = uow.ledger.balance(AccountId(demo.account("carol")), XI)
         owed = sum(int(d["units"]) for _, d in svc.debts_of(uow, other))

@@ -576,6 +576,7 @@ def close_period(cmd: cmds.ClosePeriod, ctx: Context) -> Decision:
     policy = ctx.policy.gears
     if cmd.period < 0:
         raise InvalidInputError("periods are numbered from 0", rule="GR6")
+    state.require_currency(ctx.uow, cmd.currency, rule="GR11")
     ends = cfg.since + (cmd.period + 1) * policy.period
     if ctx.time < ends:
         raise RuleViolationError(f"period {cmd.period} ends at {ends}; it cannot be settled before", rule="GR6")

@@ -436,3 +436,22 @@ def test_gr05_recomputing_at_a_past_instant_gives_that_instants_snapshot(economy
                 c: (r["sales"], r["votes"], r["total"], r["delta"]) for c, r in snap["companies"].items()
             }
         assert svc.coefficients_at(uow, policy, t1).average == Fraction(1, 3)
+
+
+def test_gr05_the_plus_60_extreme_through_the_engine_and_the_clamp_policy(economy: ScriptedEconomy) -> None:
+    setup_gears(economy)
+    saint, giant = company(economy, "saint"), company(economy, "giant")
+    fund_buyer(economy, "buyer", 100_000)
+    economy.person("vic")
+    sell(economy, "buyer", "giant", 10_000)  # the saint has sold nothing yet: G = 0
+    vote(economy, "vic", saint, 1)
+    vote(economy, "vic", giant, -1)
+    raw = publish(economy)
+    assert decode_ratio(raw["companies"][saint]["delta"]) == 60 and decode_ratio(raw["average"]) == -1
+    assert sell(economy, "buyer", "saint", 100).result["seller_receives"] == 160
+    economy.council_decision(ChangePolicy("gears.clamp", 30), cid="clamp")
+    clamped = publish(economy)  # the saint's sale now weighs in S: recomputed, then rescaled
+    deltas = {c: decode_ratio(r["delta"]) for c, r in clamped["companies"].items()}
+    assert max(abs(d) for d in deltas.values()) == 30 and decode_ratio(clamped["scale"]) < 1
+    assert sum(clamped["companies"][c]["sales"] * d for c, d in deltas.items()) == 0
+    assert sell(economy, "buyer", "saint", 100).result["seller_receives"] == 130

@@ -20,6 +20,10 @@ def test_creditism_cli_bicycle_story(civic: Civic, tmp_path: Path) -> None:
           "--age", "50", "--labour", "100", *k)
     assessed = civic.json("creditism", "assess", "steel", "--factor", "oxygen:1:10000:4000:100", *k)
     assert assessed["result"]["score"] == "61/100"
+    civic("creditism", "assess", "rubber", "--factor", "forest:1:10000:15000:100", *k)
+    shown = civic.json("creditism", "show", "rubber")
+    assert shown["factors"] == [{"name": "forest", "weight": "1", "score": "0", "raw": "-49/100"}]
+    assert "before clamping -0.49" in civic("creditism", "show", "rubber").stdout
     for name, demand, allot in (("steel", "4000", "5000"), ("rubber", "2000", "2000"), ("plastic", "1500", "1000")):
         civic("creditism", "survey", name, "--demand", demand, *k)
         civic("creditism", "allot", name, "--amount", allot, *k)

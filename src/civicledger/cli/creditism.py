@@ -281,6 +281,32 @@ def price(
     emit(ctx, view, human)
 
 
+@creditism_app.command("show")
+def show_asset(ctx: typer.Context, asset: str) -> None:
+    """An asset's record: definition, factors with their scores (raw and clamped), survey, allotment."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            with s.store.read() as uow:
+                record = svc.require_asset(dict(uow.records.scan(svc.NS_ASSET)), asset)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+
+    def human(console: Any) -> None:
+        table = Table(title=f"{asset} ({record['kind']}, per {record['unit']})", show_header=False)
+        table.add_column("field")
+        table.add_column("value")
+        for key, value in record.items():
+            if key == "factors":
+                for f in value:
+                    raw = f" (before clamping {show(decode(f['raw']))})" if f["raw"] != f["score"] else ""
+                    table.add_row(f"factor {f['name']}", f"EF {show(decode(f['score']))}{raw}, weight {f['weight']}")
+            elif key not in ("asset",):
+                table.add_row(key, str(value))
+        console.print(table)
+
+    emit(ctx, record, human)
+
+
 @creditism_app.command("compare")
 def compare(ctx: typer.Context, good: str) -> None:
     """The coops making one good, side by side: costs, prices, efficiency, credits (CR13)."""

@@ -637,7 +637,7 @@ INF = 2**62
 """Capacity of an acceptance without a limit; larger than any balance can be used for."""
 
 IntArray = npt.NDArray[np.int64]
-MAX_PATHS_PER_SEARCH = 256
+MAX_IDLE_PATHS = 256  # paths in a row without room before a search is redone
 
 
 class FlowIndex:
@@ -756,33 +756,40 @@ class FlowIndex:
         total = 0
         try:
             while limit is None or total < limit:
-                paths = self._augmenting_paths(s, t, flowed_out, flowed_in)
-                if not paths:
-                    break
-                for path in paths:  # one search, many paths: each is used while it has room left
-                    if limit is not None and total >= limit:
+                search = self._search(s, t, flowed_out, flowed_in)
+                try:
+                    if search is None:
                         break
-                    residual = INF
-                    for e, d in path:
-                        if e not in cap:
-                            cap[e] = int(self.cap[e])
-                            ends[e] = (int(self._src[e]), int(self._dst[e]))
-                        room = cap[e] - flow.get(e, 0) if d > 0 else flow.get(e, 0)
-                        if room < residual:
-                            residual = room
-                    if residual <= 0:
-                        continue
-                    amount = residual if limit is None else min(residual, limit - total)
-                    for e, d in path:
-                        x = flow[e] = flow.get(e, 0) + amount * d
-                        u, v = ends[e]
-                        if x > 0:
-                            flowed_out.setdefault(u, set()).add(e)
-                            flowed_in.setdefault(v, set()).add(e)
-                        else:
-                            flowed_out.get(u, set()).discard(e)
-                            flowed_in.get(v, set()).discard(e)
-                    total += amount
+                    idle = 0
+                    for path in search.paths():  # one search, many paths: each used while it has room
+                        if (limit is not None and total >= limit) or idle >= MAX_IDLE_PATHS:
+                            break
+                        residual = INF
+                        for e, d in path:
+                            if e not in cap:
+                                cap[e] = int(self.cap[e])
+                                ends[e] = (int(self._src[e]), int(self._dst[e]))
+                            room = cap[e] - flow.get(e, 0) if d > 0 else flow.get(e, 0)
+                            if room < residual:
+                                residual = room
+                        if residual <= 0:
+                            idle += 1
+                            continue
+                        idle = 0
+                        amount = residual if limit is None else min(residual, limit - total)
+                        for e, d in path:
+                            x = flow[e] = flow.get(e, 0) + amount * d
+                            u, v = ends[e]
+                            if x > 0:
+                                flowed_out.setdefault(u, set()).add(e)
+                                flowed_in.setdefault(v, set()).add(e)
+                            else:
+                                flowed_out.get(u, set()).discard(e)
+                                flowed_in.get(v, set()).discard(e)
+                        total += amount
+                finally:
+                    if search is not None:
+                        search.reset()
                 touched = np.fromiter(flow.keys(), dtype=np.int64, count=len(flow))
                 self._flow[touched] = np.fromiter(flow.values(), dtype=np.int64, count=len(flow))
             return {e: x for e, x in sorted(flow.items()) if x > 0}
@@ -803,16 +810,21 @@ class FlowIndex:
 
     def _expand(
         self, frontier: IntArray, forward: bool, flowed_out: dict[int, set[int]], flowed_in: dict[int, set[int]]
-    ) -> tuple[IntArray, IntArray, IntArray]:
-        """New nodes one residual step from the frontier, with the edge and direction used."""
+    ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+        """One residual step from the frontier.
+
+        Returns the new nodes with the edge and direction (+1 along the edge, -1 against it) that
+        reached each, and every residual edge from the frontier into a node the *other* search has
+        seen: the edges where the two searches meet.
+        """
         if forward:
             eids, ends = self._gather(frontier, self._out_ptr, self._out_eid, self._out_dst)
-            extra, rev_map, seen = self._extra_out, flowed_in, self._fwd_seen
+            extra, rev_map, seen, other = self._extra_out, flowed_in, self._fwd_seen, self._bwd_seen
         else:
             eids, ends = self._gather(frontier, self._in_ptr, self._in_eid, self._in_src)
-            extra, rev_map, seen = self._extra_in, flowed_out, self._bwd_seen
-        keep = (self.cap[eids] > self._flow[eids]) & (seen[ends] < 0)
-        eids, ends = eids[keep], ends[keep]
+            extra, rev_map, seen, other = self._extra_in, flowed_out, self._bwd_seen, self._fwd_seen
+        residual = self.cap[eids] > self._flow[eids]
+        eids, ends = eids[residual], ends[residual]
         dirs = np.ones(len(eids), dtype=np.int64)
         more_e: list[int] = []
         more_n: list[int] = []
@@ -825,87 +837,62 @@ class FlowIndex:
                 candidates = [u for u in (*extra, *rev_map) if u in in_frontier]
             for u in candidates:
                 for e in extra.get(u, ()):
-                    far = int(self._dst[e] if forward else self._src[e])
-                    if self.cap[e] > self._flow[e] and seen[far] < 0:
+                    if self.cap[e] > self._flow[e]:
                         more_e.append(e)
-                        more_n.append(far)
+                        more_n.append(int(self._dst[e] if forward else self._src[e]))
                         more_d.append(1)
                 for e in rev_map.get(u, ()):
-                    far = int(self._src[e] if forward else self._dst[e])
-                    if seen[far] < 0:
-                        more_e.append(e)
-                        more_n.append(far)
-                        more_d.append(-1)
+                    more_e.append(e)
+                    more_n.append(int(self._src[e] if forward else self._dst[e]))
+                    more_d.append(-1)
         if more_e:
             eids = np.concatenate([eids, np.array(more_e, dtype=np.int64)])
             ends = np.concatenate([ends, np.array(more_n, dtype=np.int64)])
             dirs = np.concatenate([dirs, np.array(more_d, dtype=np.int64)])
-        if len(ends) == 0:
-            return ends, eids, dirs
-        ends, first = np.unique(ends, return_index=True)
-        return ends, eids[first], dirs[first]
+        meeting = other[ends] >= 0
+        meet_eids, meet_dirs = eids[meeting], dirs[meeting]
+        fresh = seen[ends] < 0
+        eids, ends, dirs = eids[fresh], ends[fresh], dirs[fresh]
+        if len(ends):
+            # Keep one edge per new node without sorting: scatter, then keep the entries that won.
+            seen[ends] = eids
+            won = seen[ends] == eids
+            eids, ends, dirs = eids[won], ends[won], dirs[won]
+        return ends, eids, dirs, meet_eids, meet_dirs
 
-    def _augmenting_paths(
+    def _search(
         self, s: int, t: int, flowed_out: dict[int, set[int]], flowed_in: dict[int, set[int]]
-    ) -> list[list[tuple[int, int]]]:
-        """Shortest residual s→t paths as (edge, +1 forward / -1 backward), through every node where
-        the two searches met (they may share edges); empty if there is none: the flow is maximal."""
+    ) -> _Search | None:
+        """A bidirectional residual search from s and t; None if they never meet: the flow is maximal."""
         fwd_seen, bwd_seen = self._fwd_seen, self._bwd_seen
-        fwd_dir: dict[int, int] = {}
-        bwd_dir: dict[int, int] = {}
-        visited_f = [np.array([s], dtype=np.int64)]
-        visited_b = [np.array([t], dtype=np.int64)]
+        found = _Search(self, s, t)
         fwd_seen[s] = INF  # roots: no parent edge
         bwd_seen[t] = INF
-        front_f, front_b = visited_f[0], visited_b[0]
+        front_f, front_b = found.visited_f[0], found.visited_b[0]
         cost_f = cost_b = 1
-        hits: IntArray = np.zeros(0, dtype=np.int64)
         try:
             while len(front_f) and len(front_b):
                 forward = cost_f <= cost_b
                 frontier = front_f if forward else front_b
-                nodes, eids, dirs = self._expand(frontier, forward, flowed_out, flowed_in)
+                nodes, _, dirs, meet_eids, meet_dirs = self._expand(frontier, forward, flowed_out, flowed_in)
+                (found.visited_f if forward else found.visited_b).append(nodes)
+                if len(meet_eids):
+                    found.meet_eids, found.meet_dirs = meet_eids, meet_dirs
+                    return found
+                against = dirs < 0
                 if forward:
-                    fwd_seen[nodes] = eids
-                    visited_f.append(nodes)
-                    for n_, d in zip(nodes[dirs < 0].tolist(), dirs[dirs < 0].tolist(), strict=True):
-                        fwd_dir[n_] = d
-                    hits = nodes[bwd_seen[nodes] >= 0]
+                    found.fwd_dir.update(zip(nodes[against].tolist(), dirs[against].tolist(), strict=True))
                     front_f = nodes
                     cost_f += int((self._out_ptr[nodes + 1] - self._out_ptr[nodes]).sum()) + len(nodes)
                 else:
-                    bwd_seen[nodes] = eids
-                    visited_b.append(nodes)
-                    for n_, d in zip(nodes[dirs < 0].tolist(), dirs[dirs < 0].tolist(), strict=True):
-                        bwd_dir[n_] = d
-                    hits = nodes[fwd_seen[nodes] >= 0]
+                    found.bwd_dir.update(zip(nodes[against].tolist(), dirs[against].tolist(), strict=True))
                     front_b = nodes
                     cost_b += int((self._in_ptr[nodes + 1] - self._in_ptr[nodes]).sum()) + len(nodes)
-                if len(hits):
-                    break
-            paths = []
-            for meet in hits[:MAX_PATHS_PER_SEARCH].tolist():
-                path: list[tuple[int, int]] = []
-                node = meet
-                while node != s:
-                    e = int(fwd_seen[node])
-                    d = fwd_dir.get(node, 1)
-                    path.append((e, d))
-                    node = int(self._src[e] if d > 0 else self._dst[e])
-                path.reverse()
-                node = meet
-                while node != t:
-                    e = int(bwd_seen[node])
-                    d = bwd_dir.get(node, 1)
-                    path.append((e, d))
-                    node = int(self._dst[e] if d > 0 else self._src[e])
-                paths.append(path)
-            return paths
-        finally:
-            for nodes in visited_f:
-                fwd_seen[nodes] = -1
-            for nodes in visited_b:
-                bwd_seen[nodes] = -1
+        except BaseException:
+            found.reset()
+            raise
+        found.reset()
+        return None
 
     def node_flow(self, flow: dict[int, int]) -> dict[int, dict[int, int]]:
         """The flow as node → node → units."""
@@ -914,6 +901,52 @@ class FlowIndex:
             u, v = int(self._src[e]), int(self._dst[e])
             out.setdefault(u, {})[v] = out.get(u, {}).get(v, 0) + x
         return out
+
+
+class _Search:
+    """The two search trees of one bidirectional search, and the edges where they met.
+
+    ``paths`` yields one s→t path through each meeting edge: the forward tree's path to the
+    edge's tail, the edge, the backward tree's path from its head. They may share edges, so each
+    is checked for room when used. ``reset`` clears the marks the search left in the index.
+    """
+
+    def __init__(self, index: FlowIndex, s: int, t: int) -> None:
+        self.index, self.s, self.t = index, s, t
+        self.visited_f = [np.array([s], dtype=np.int64)]
+        self.visited_b = [np.array([t], dtype=np.int64)]
+        self.fwd_dir: dict[int, int] = {}
+        self.bwd_dir: dict[int, int] = {}
+        self.meet_eids: IntArray = np.zeros(0, dtype=np.int64)
+        self.meet_dirs: IntArray = self.meet_eids
+
+    def paths(self) -> Iterator[list[tuple[int, int]]]:
+        index = self.index
+        src, dst, fwd_seen, bwd_seen = index._src, index._dst, index._fwd_seen, index._bwd_seen
+        for e0, d0 in zip(self.meet_eids.tolist(), self.meet_dirs.tolist(), strict=True):
+            path: list[tuple[int, int]] = []
+            node = int(src[e0] if d0 > 0 else dst[e0])
+            while node != self.s:
+                e = int(fwd_seen[node])
+                d = self.fwd_dir.get(node, 1)
+                path.append((e, d))
+                node = int(src[e] if d > 0 else dst[e])
+            path.reverse()
+            path.append((e0, d0))
+            node = int(dst[e0] if d0 > 0 else src[e0])
+            while node != self.t:
+                e = int(bwd_seen[node])
+                d = self.bwd_dir.get(node, 1)
+                path.append((e, d))
+                node = int(dst[e] if d > 0 else src[e])
+            if len({e for e, _ in path}) == len(path):
+                yield path
+
+    def reset(self) -> None:
+        for visited, seen in ((self.visited_f, self.index._fwd_seen), (self.visited_b, self.index._bwd_seen)):
+            for nodes in visited:
+                seen[nodes] = -1
+        self.visited_f, self.visited_b = [], []
 
 
 class CirclesRouter:

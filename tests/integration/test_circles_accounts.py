@@ -174,3 +174,25 @@ def test_ci15_every_preset_runs_and_verifies(store: Store, preset: str) -> None:
     e.run(cm.ClaimIncome(e.account("a")), "a")
     supply_matches(e)
     verified(e)
+
+
+def test_ci02_a_policy_change_of_the_rate_applies_from_its_time_onward(economy: ScriptedEconomy) -> None:
+    from civicledger.domain.economy import ChangePolicy
+
+    (alice,) = join(economy, "alice")
+    economy.run(cm.ClaimIncome(alice), "alice")
+    economy.advance(WEEK)
+    economy.council_decision(ChangePolicy("circles.income_units", 200_000))
+    economy.advance(WEEK)
+    # The first week at 1,000 units, the second at 2,000, plus the carried half unit.
+    assert economy.run(cm.ClaimIncome(alice), "alice").result == {"claimed": 300_000}
+    verified(economy)
+
+
+def test_ci03_the_seed_pseudocodes_2_percent_is_a_policy_value(store: Store) -> None:
+    e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy={"circles": {"growth": "2%"}})
+    e.advance(YEAR)
+    (alice,) = join(e, "alice")
+    e.run(cm.ClaimIncome(alice), "alice")
+    e.advance(WEEK)
+    assert e.run(cm.ClaimIncome(alice), "alice").result == {"claimed": 102_000}

@@ -17,7 +17,7 @@ from civicledger.domain.errors import InsufficientFundsError, NotFoundError, Rul
 from civicledger.domain.identity import AccountId, AccountKind
 from civicledger.domain.money import CurrencyId
 from civicledger.domain.time import DAY
-from civicledger.ports import UnitOfWork
+from civicledger.ports import Store, UnitOfWork
 from civicledger.services import circles as sc
 from civicledger.services.scripted import ScriptedEconomy
 from tests.conftest import T0
@@ -101,6 +101,19 @@ def test_ci09_paying_more_than_can_flow_is_refused_and_nothing_written(economy: 
     assert refused_and_nothing_written(economy, bent, "a").rule == "CI9"
 
 
+def test_ci09_a_plan_keeps_to_max_steps(store: Store) -> None:
+    e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy={"circles": {"max_steps": 1}})
+    a, b, c = abc(e)
+    router = sc.router_for(e.store)
+    plan = router.route(a, c)
+    assert len(plan.legs) == 1 and plan.units < plan.max_flow
+    with pytest.raises(RuleViolationError) as refused:
+        router.pay_command(a, c, plan.max_flow)
+    assert refused.value.rule == "CI9"
+    two_legs = cm.Pay(a, c, 10, (led.Leg(CurrencyId(a), a, b, 10), led.Leg(CurrencyId(c), b, c, 10)))
+    assert refused_and_nothing_written(e, two_legs, "a").rule == "CI9"
+
+
 def test_ci09_unknown_accounts_are_refused(economy: ScriptedEconomy) -> None:
     (a,) = join(economy, "a")
     router = sc.router_for(economy.store)
@@ -127,7 +140,9 @@ def test_ci09_the_router_follows_the_journal_and_reads_only_new_entries(economy:
     a, b, c = join(economy, "a", "b", "c")
     router = sc.router_for(economy.store)
     assert router.route(a, c).max_flow == 0
-    loaded = router.seen
+    loaded, index = router.seen, router.index
+    router.route(c, a)
+    assert router.seen == loaded and router.index is index  # no rebuild per query
     economy.run(cm.Trust(a, b), "a", "b")
     economy.run(cm.Trust(b, c), "b", "c")
     assert router.refresh() == 2 and router.seen == loaded + 2

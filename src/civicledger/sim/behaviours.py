@@ -1,0 +1,188 @@
+"""Behaviours: what people do each step, as plain functions a researcher can replace.
+
+A behaviour fills one *role* (``payments``, ``votes`` ...). It receives the model (read its
+arrays, never write them), the run's one random generator, and the scenario's ``[parameters]``;
+it returns what people *try* to do. The model then applies the rules, so a behaviour cannot break
+them: a payment to someone who does not trust the payer is dropped (CI5), a vote by an unverified
+account is not counted (X1), a spend is capped at what is available (SC2).
+
+Register a new one with ``@behaviour("payments", "my_rule")`` in a module imported before the run
+(``civic sim run --behaviours mymodule``) and name it in the scenario:
+``[behaviours] payments = "my_rule"``. Unknown names are errors listed with their line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # pragma: no cover
+    from civicledger.sim.model import Model
+
+I64 = NDArray[np.int64]
+Behaviour = Callable[..., Any]
+
+ROLES: dict[str, str] = {
+    "payments": "random_pairs",
+    "conversions": "share_of_balance",
+    "participation": "bernoulli",
+    "infractions": "bernoulli",
+    "appeals": "bernoulli",
+    "spending": "share_of_available",
+    "votes": "noisy_opinions",
+    "sales": "lognormal",
+    "whistleblowing": "bernoulli",
+    "demand": "per_capita",
+}
+"""Every role and its default behaviour."""
+
+REGISTRY: dict[str, dict[str, Behaviour]] = {role: {} for role in ROLES}
+
+
+def behaviour(role: str, name: str) -> Callable[[Behaviour], Behaviour]:
+    """Register ``fn`` as behaviour ``name`` of ``role``."""
+    if role not in REGISTRY:
+        raise ValueError(f"no behaviour role {role!r}; roles are {', '.join(ROLES)}")
+
+    def register(fn: Behaviour) -> Behaviour:
+        REGISTRY[role][name] = fn
+        return fn
+
+    return register
+
+
+def lookup(role: str, name: str) -> Behaviour:
+    return REGISTRY[role][name]
+
+
+def _none(*_args: Any) -> None:
+    return None
+
+
+for _role in ROLES:
+    REGISTRY[_role]["none"] = _none
+
+_EMPTY = np.zeros(0, np.int64)
+
+
+# Circles ------------------------------------------------------------------------------------
+
+
+@behaviour("payments", "random_pairs")
+def random_pairs(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64]:
+    """A share of people each pay a fraction of their own coins to a random acquaintance."""
+    payers = np.flatnonzero(rng.random(m.n) < p["pay_share"])
+    deg = m.net.indptr[payers + 1] - m.net.indptr[payers]
+    payers = payers[deg > 0]
+    deg = deg[deg > 0]
+    slot = m.net.indptr[payers] + (rng.random(payers.size) * deg).astype(np.int64)
+    units = (m.own[payers] * p["pay_fraction"]).astype(np.int64)
+    return payers, slot, units
+
+
+@behaviour("conversions", "share_of_balance")
+def share_of_balance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64]:
+    """Some group members convert a fraction of their own coins into group money (CI11)."""
+    members = np.flatnonzero((m.group >= 0) & (rng.random(m.n) < p["convert_share"]))
+    return members, (m.own[members] * p["convert_fraction"]).astype(np.int64)
+
+
+# Social credits -----------------------------------------------------------------------------
+
+
+@behaviour("participation", "bernoulli")
+def participate(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
+    """Each verified person takes part with probability ``participation_rate`` a step."""
+    return np.flatnonzero(m.verified & (rng.random(m.n) < p["participation_rate"]))
+
+
+@behaviour("infractions", "bernoulli")
+def infract(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
+    return np.flatnonzero(m.verified & (rng.random(m.n) < p["infraction_rate"]))
+
+
+@behaviour("appeals", "bernoulli")
+def appeal(m: Model, rng: np.random.Generator, p: dict[str, float], penalised: I64) -> NDArray[np.bool_]:
+    """Which penalties are appealed and overturned (SC7): appeal_rate x appeal_success."""
+    return rng.random(penalised.size) < p["appeal_rate"] * p["appeal_success"]
+
+
+@behaviour("spending", "share_of_available")
+def spend(m: Model, rng: np.random.Generator, p: dict[str, float], available: I64) -> I64:
+    return (available * p["spend_fraction"]).astype(np.int64)
+
+
+# Gears --------------------------------------------------------------------------------------
+
+
+@behaviour("votes", "noisy_opinions")
+def noisy_opinions(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64]:
+    """Voters without a current vote judge a random company: its quality plus their noise."""
+    free = np.flatnonzero(m.verified & (m.vote_company < 0))
+    voters = free[rng.random(free.size) < p["vote_rate"]]
+    if m.companies == 0 or voters.size == 0:
+        return _EMPTY, _EMPTY, _EMPTY
+    firms = rng.integers(0, m.companies, size=voters.size, dtype=np.int64)
+    opinion = m.quality[firms] + p["opinion_noise"] * rng.standard_normal(voters.size)
+    t = p["opinion_threshold"]
+    values = np.where(opinion > t, 1, np.where(opinion < -t, -1, 0)).astype(np.int64)
+    return voters, firms, values
+
+
+@behaviour("sales", "lognormal")
+def lognormal_sales(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
+    """Each company's sales this step (minor units): lognormal around ``sales_mean``."""
+    sigma = p["sales_sigma"]
+    draw = rng.lognormal(mean=-sigma * sigma / 2, sigma=sigma, size=m.companies)
+    return (draw * p["sales_mean"]).astype(np.int64)
+
+
+@behaviour("whistleblowing", "bernoulli")
+def whistle(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64]:
+    """Challenged companies and the verdicts (0 accurate, 1 misleading, 2 false): worse firms lie more."""
+    firms = np.flatnonzero(rng.random(m.companies) < p["challenge_rate"])
+    lie = 1.0 / (1.0 + np.exp(2.0 * m.quality[firms]))
+    u = rng.random(firms.size)
+    verdicts = np.where(u < lie / 2, 2, np.where(u < lie, 1, 0)).astype(np.int64)
+    return firms, verdicts
+
+
+# Creditism ----------------------------------------------------------------------------------
+
+
+@behaviour("demand", "per_capita")
+def per_capita(m: Model, rng: np.random.Generator, p: dict[str, float], years: float) -> I64:
+    """Yearly demand of each resource: people x per-capita use, growing yearly, with 5% noise."""
+    base = m.honest_count * p["demand_per_capita"] * (1.0 + p["demand_growth"]) ** years
+    noise = 1.0 + 0.05 * rng.standard_normal(m.resources)
+    return np.maximum(0, base * m.resource_weight * noise).astype(np.int64)
+
+
+PARAMETERS: dict[str, float] = {
+    "pay_share": 0.3,
+    "pay_fraction": 0.1,
+    "convert_share": 0.05,
+    "convert_fraction": 0.2,
+    "participation_rate": 0.02,
+    "infraction_rate": 0.002,
+    "appeal_rate": 0.3,
+    "appeal_success": 0.5,
+    "spend_fraction": 0.5,
+    "vote_rate": 0.02,
+    "opinion_noise": 0.5,
+    "opinion_threshold": 0.3,
+    "quality_sigma": 1.0,
+    "sales_mean": 1_000_000.0,
+    "sales_sigma": 1.0,
+    "challenge_rate": 0.002,
+    "fund_reserve": 1_000_000_000.0,
+    "demand_per_capita": 1.0,
+    "demand_growth": 0.02,
+}
+"""The behaviours' parameters and their defaults (``[parameters]`` in a scenario)."""
+
+FRACTIONS = {k for k in PARAMETERS if k.endswith(("_share", "_fraction", "_rate", "_success"))}
+"""Parameters that are probabilities or shares: between 0 and 1."""

@@ -1,0 +1,557 @@
+"""The vectorised economy: the four mechanisms over NumPy arrays, one policy step at a time.
+
+State lives in arrays indexed by person (honest persons first, then fake accounts), by company
+and by resource; money is ``int64`` minor units. Each step, at time t = start + s x step:
+
+1. **Circles** (CI2-CI4, CI7, CI11, CI14). Accounts open by *cohort* (everyone who joins in one
+   step); a cohort shares one income clock, so the domain's exact ``open_income`` / ``claimable``
+   run once per cohort and every member receives the same whole units (``rules.claimable`` proves
+   that claiming every step mints what one claim would). Acquaintances become mutual trusts at
+   their formation step, in a canonical order; each trust credits each side half of the other's
+   remaining trustee reserve (``sim.rules.trustee_reward_after``). People pay acquaintances who
+   trust them in their own currency (CI5, CI8) and convert coins into group money (CI11).
+2. **Social credits** (SC2, SC4, SC5, SC7, SC8). Credits accrue from birth; participation and
+   infractions are whole-balance adjustments of the policy's kinds (``citizens_council``,
+   ``infraction``) kept in a small ring per person, applied in order of start with the grade
+   clamped after each, as ``domain.credits.rules.standing`` does; an overturned appeal ends a
+   penalty at the decision; decay follows SC8.
+3. **Gears** (GR1, GR4-GR7). Verified persons cast noisy votes that count for ``vote_term``; each
+   cast earns the reward; coefficients come from the domain's exact ``coefficients``; each
+   company's sales of the step are settled with ``adjustment`` against the Common Good Fund,
+   which never goes below zero (what it cannot pay waits, ``release_in_order``); challenged
+   statements cost the domain's ``penalty``.
+4. **Creditism** (CR2, CR5, CR7-CR11) over a synthetic economy of renewable resources and one
+   good drawing on all of them, with the domain's exact formulas per resource.
+
+A run takes ``seed`` or ``rng``, never both, and draws everything from that one generator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from civicledger.domain.circles import rules as circles
+from civicledger.domain.creditism import rules as cr
+from civicledger.domain.gears import coefficient as gears
+from civicledger.domain.gears.coefficient import Tally
+from civicledger.domain.gears.values import Verdict
+from civicledger.domain.time import MONTH, WEEK, YEAR
+from civicledger.sim import rules
+from civicledger.sim.behaviours import lookup
+from civicledger.sim.network import GENERATORS, Network, build, canonical
+from civicledger.sim.scenario import Scenario
+
+I64 = NDArray[np.int64]
+RING = 6  # credit adjustments remembered per person (older ones beyond six active are dropped)
+VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
+
+
+@dataclass
+class Cohort:
+    """Accounts opened in one step: one income clock for all (CI2-CI4)."""
+
+    first: int
+    stop: int
+    step: int
+    state: circles.IncomeState | None = None
+
+
+@dataclass
+class Trace:
+    """What the model applied, action by action, for small runs replayed through the engine."""
+
+    actions: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+def gini(values: NDArray[Any]) -> float:
+    """The Gini coefficient of non-negative holdings (0 equal, 1 one holds all)."""
+    if values.size == 0:
+        return 0.0
+    x = np.sort(values.astype(np.float64))
+    total = x.sum()
+    if total <= 0:
+        return 0.0
+    n = x.size
+    ranks = np.arange(1, n + 1, dtype=np.float64)
+    return float((2.0 * (ranks * x).sum() / (n * total)) - (n + 1.0) / n)
+
+
+class Model:
+    """One run of a scenario. ``Model(s, seed=1).run()`` returns the tidy rows."""
+
+    def __init__(
+        self, scenario: Scenario, *, seed: int | None = None, rng: np.random.Generator | None = None, trace: bool = False
+    ) -> None:
+        if seed is not None and rng is not None:
+            raise ValueError("a run takes a seed or an rng, never both")
+        self.scenario = scenario
+        self.seed = seed if rng is None else None
+        self.rng = rng if rng is not None else np.random.default_rng(seed if seed is not None else scenario.seeds[0])
+        self.trace = Trace() if trace else None
+        self.p = dict(scenario.parameters)
+        self.policy = scenario.policy
+        self.genesis = scenario.start
+        self.behave = {role: lookup(role, name) for role, name in scenario.behaviours.items()}
+        pop = scenario.population
+        self.honest_count = pop.persons
+        self.n = pop.persons + pop.sybils
+        n, rng = self.n, self.rng
+        self.verified = np.arange(n) < pop.persons
+        self._setup_circles()
+        # Social credits (SC2): birth dates in whole days, enrolment at the start.
+        ages = rng.integers(pop.age_min * 365, pop.age_max * 365 + 1, size=n, dtype=np.int64)
+        self.born = self.genesis - ages * 86_400
+        self.enrolled = np.full(n, self.genesis, dtype=np.int64)
+        self.spent = np.zeros(n, np.int64)
+        self.last_fresh = np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64)
+        self.adj_end = np.zeros((n, RING), np.int64)
+        self.adj_steps = np.zeros((n, RING), np.int8)
+        self.adj_count = np.zeros(n, np.int64)
+        self.credits_spent_total = 0
+        # Gears
+        self.companies = pop.companies
+        self.quality = rng.normal(0.0, self.p["quality_sigma"], size=self.companies)
+        self.vote_company = np.full(n, -1, np.int64)
+        self.vote_value = np.zeros(n, np.int64)
+        self.vote_expires = np.zeros(n, np.int64)
+        self.sales_hist = np.zeros((scenario.steps, self.companies), np.int64)
+        self.company_balance = np.zeros(self.companies, np.int64)
+        self.company_debt = np.zeros(self.companies, np.int64)
+        self.fund = int(self.p["fund_reserve"])
+        self.pending: list[tuple[str, int]] = []
+        self.fund_paid = self.fund_received = self.rewards_paid = 0
+        self.penalties_charged = self.penalties_paid = 0
+        self.casts = 0
+        self.deltas = np.zeros(self.companies)
+        self.imbalance = Fraction(0)
+        # Creditism: renewable resources with rejuvenation, mortality and one factor each.
+        r = self.resources = pop.resources
+        self.rejuvenation = rng.integers(5_000, 50_000, size=r, dtype=np.int64)
+        self.mortality = (self.rejuvenation * rng.uniform(0.2, 0.6, size=r)).astype(np.int64)
+        self.optimal = np.full(r, 10_000, np.int64)
+        self.state = (self.optimal * rng.uniform(0.5, 0.9, size=r)).astype(np.int64)
+        self.per_unit = rng.integers(10, 200, size=r, dtype=np.int64)
+        weight = rng.uniform(0.5, 1.5, size=r)
+        self.resource_weight = weight * (self.rejuvenation - self.mortality) / max(pop.persons, 1) / 2
+        self.ratings = np.zeros(r)
+        self.price = 0.0
+        self.rows: list[dict[str, Any]] = []
+
+    # Circles setup -------------------------------------------------------------------------
+
+    def _setup_circles(self) -> None:
+        sc, rng, pop = self.scenario, self.rng, self.scenario.population
+        n, honest = self.n, pop.persons
+        self.cohorts = [Cohort(0, honest, 0)]
+        if pop.sybils:
+            self.cohorts.append(Cohort(honest, n, pop.sybil_join_step))
+        self.opened = np.zeros(n, bool)
+        self.own = np.zeros(n, np.int64)  # own coins held by their issuer
+        self.held_honest = np.zeros(n, np.int64)  # coins of other honest persons held
+        self.held_sybil = np.zeros(n, np.int64)  # coins of fake accounts held
+        self.group_held = np.zeros(n, np.int64)
+        self.reserve_open = np.zeros(n, np.int64)
+        self.trusts = np.zeros(n, np.int64)
+        self.supply_honest = self.supply_sybil = 0
+        groups = pop.groups
+        self.group = np.full(n, -1, np.int64)
+        if groups:
+            members = np.flatnonzero(rng.random(honest) < pop.group_share)
+            self.group[members] = members * groups // honest  # groups of neighbours (by place)
+        self.group_supply = np.zeros(max(groups, 1), np.int64)
+        net = sc.network
+        u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
+        if net.formation_weeks > 0:
+            mean_steps = net.formation_weeks * WEEK / sc.step
+            when = rng.geometric(min(1.0, 1.0 / max(mean_steps, 1.0)), size=u.size).astype(np.int64) - 1
+        else:
+            when = np.zeros(u.size, np.int64)
+        parts_u, parts_v, parts_w = [u.astype(np.int64)], [v.astype(np.int64)], [when]
+        if pop.sybils:
+            m = int(round(pop.sybils * pop.sybil_degree / 2))
+            a = rng.integers(honest, n, size=m, dtype=np.int64)
+            b = rng.integers(honest, n, size=m, dtype=np.int64)
+            su, sv = canonical(n, a, b)
+            victims = rng.choice(honest, size=pop.sybil_attack_edges, replace=False).astype(np.int64)
+            fakes = rng.integers(honest, n, size=victims.size, dtype=np.int64)
+            join = pop.sybil_join_step
+            parts_u += [su.astype(np.int64), victims]
+            parts_v += [sv.astype(np.int64), fakes]
+            parts_w += [np.full(su.size, join, np.int64), np.full(victims.size, join, np.int64)]
+        eu, ev, ew = np.concatenate(parts_u), np.concatenate(parts_v), np.concatenate(parts_w)
+        ew = np.minimum(ew, sc.steps)  # formed after the horizon: never within the run
+        order = np.lexsort((ev, eu, ew))
+        self.eu, self.ev, self.ew = eu[order], ev[order], ew[order]
+        self.estart = np.searchsorted(self.ew, np.arange(sc.steps + 2), side="left")
+        self.net: Network = build(n, self.eu.astype(np.int32), self.ev.astype(np.int32))
+        self.trusts_sybil = np.zeros(n, bool)
+
+    # Stepping ------------------------------------------------------------------------------
+
+    def run(self) -> list[dict[str, Any]]:
+        for s in range(self.scenario.steps):
+            self.step(s)
+        return self.rows
+
+    def _log(self, *action: Any) -> None:
+        if self.trace is not None:
+            self.trace.actions.append(action)
+
+    def step(self, s: int) -> None:
+        t = self.genesis + s * self.scenario.step
+        self._circles(s, t)
+        self._credits(s, t)
+        self._gears(s, t)
+        self._creditism(t)
+        if s % self.scenario.record_every == 0 or s == self.scenario.steps - 1:
+            self.rows.append(self._record(s, t))
+
+    def _circles(self, s: int, t: int) -> None:
+        pol = self.policy.circles
+        schedule = ((self.genesis, pol),)
+        for c in self.cohorts:
+            if c.step == s:
+                c.state = circles.open_income(pol, self.genesis, t)
+                self.opened[c.first : c.stop] = True
+                self.reserve_open[c.first : c.stop] = c.state.reserve
+                self._log("open", s, c.first, c.stop)
+                if pol.signup_units:
+                    self._mint(c, pol.signup_units)
+            if c.state is not None:
+                units, c.state = circles.claimable(c.state, t, self.genesis, schedule)
+                self._mint(c, units)
+                self._log("claim", s, c.first, c.stop, units)
+        # Trusts forming this step (CI5, CI7), in canonical edge order.
+        lo, hi = int(self.estart[s]), int(self.estart[s + 1])
+        if hi > lo:
+            u, v = self.eu[lo:hi], self.ev[lo:hi]
+            occ = np.empty(2 * u.size, np.int64)
+            occ[0::2], occ[1::2] = u, v
+            order = np.argsort(occ, kind="stable")
+            sorted_occ = occ[order]
+            first = np.searchsorted(sorted_occ, sorted_occ, side="left")
+            local = np.empty(occ.size, np.int64)
+            local[order] = np.arange(occ.size) - first
+            earlier = self.trusts[occ] + local
+            paid = rules.trustee_reward_after(self.reserve_open[occ], earlier)
+            # occurrence 2i is u (its reserve pays v), 2i+1 is v (pays u)
+            payer, receiver = occ, np.empty_like(occ)
+            receiver[0::2], receiver[1::2] = v, u
+            self._credit_foreign(payer, receiver, paid)
+            np.add.at(self.trusts, occ, 1)
+            sybil_u = ~self.verified[u]
+            sybil_v = ~self.verified[v]
+            self.trusts_sybil[u[sybil_v]] = True
+            self.trusts_sybil[v[sybil_u]] = True
+            if self.trace is not None:
+                for i in range(u.size):
+                    self._log("trust", s, int(u[i]), int(v[i]), int(paid[2 * i + 1]), int(paid[2 * i]))
+        # Payments to acquaintances who trust the payer (CI5, CI8), in the payer's own currency.
+        out = self.behave["payments"](self, self.rng, self.p)
+        if out is not None:
+            payers, slots, units = out
+            receivers = self.net.neighbours[slots].astype(np.int64)
+            formed = self.ew[self.net.edge[slots]] <= s
+            units = np.minimum(units, self.own[payers])
+            ok = formed & (units > 0) & self.opened[payers]
+            payers, receivers, units = payers[ok], receivers[ok], units[ok]
+            np.subtract.at(self.own, payers, units)
+            self._credit_foreign(payers, receivers, units, minted=False)
+            if self.trace is not None:
+                for a, b, x in zip(payers.tolist(), receivers.tolist(), units.tolist(), strict=True):
+                    self._log("pay", s, a, b, x)
+        # Group money (CI11): own coins become group money 1:1, irreversibly.
+        conv = self.behave["conversions"](self, self.rng, self.p)
+        if conv is not None:
+            members, units = conv
+            units = np.minimum(units, self.own[members])
+            ok = units > 0
+            members, units = members[ok], units[ok]
+            np.subtract.at(self.own, members, units)
+            np.add.at(self.group_held, members, units)
+            np.add.at(self.group_supply, self.group[members], units)
+            if self.trace is not None:
+                for a, x in zip(members.tolist(), units.tolist(), strict=True):
+                    self._log("convert", s, a, int(self.group[a]), x)
+
+    def _mint(self, c: Cohort, units: int) -> None:
+        self.own[c.first : c.stop] += units
+        total = units * (c.stop - c.first)
+        if c.first >= self.honest_count:
+            self.supply_sybil += total
+        else:
+            self.supply_honest += total
+
+    def _credit_foreign(self, issuer: I64, holder: I64, units: I64, *, minted: bool = True) -> None:
+        fake = ~self.verified[issuer]
+        np.add.at(self.held_sybil, holder[fake], units[fake])
+        np.add.at(self.held_honest, holder[~fake], units[~fake])
+        if minted:
+            self.supply_sybil += int(units[fake].sum())
+            self.supply_honest += int(units[~fake].sum())
+
+    def _credits(self, s: int, t: int) -> None:
+        pol = self.policy.credits
+        award = pol.participation["citizens_council"]
+        infraction = pol.participation["infraction"]
+        who = self.behave["participation"](self, self.rng, self.p)
+        if who is not None and who.size:
+            who = who[self.verified[who]]
+            self._adjust(who, t + award.duration, award.steps)
+            if award.qualifying:
+                self.last_fresh[who] = t
+            for a in who.tolist():
+                self._log("participate", s, a)
+        bad = self.behave["infractions"](self, self.rng, self.p)
+        if bad is not None and bad.size:
+            bad = bad[self.verified[bad]]
+            slots = self._adjust(bad, t + infraction.duration, -infraction.steps)
+            for a in bad.tolist():
+                self._log("infraction", s, a)
+            overturned = self.behave["appeals"](self, self.rng, self.p, bad)
+            if overturned is not None and overturned.any():
+                # SC7: an overturned adjustment ends at the decision (the next step).
+                self.adj_end[bad[overturned], slots[overturned]] = t + self.scenario.step
+                for a in bad[overturned].tolist():
+                    self._log("overturn", s, a)
+        available = self.available(t)
+        units = self.behave["spending"](self, self.rng, self.p, available)
+        if units is not None:
+            units = np.clip(units, 0, available) * self.verified
+            self.spent += units
+            self.credits_spent_total += int(units.sum())
+            if self.trace is not None:
+                for a in np.flatnonzero(units).tolist():
+                    self._log("spend", s, a, int(units[a]))
+
+    def _adjust(self, persons: I64, end: int, steps: int) -> I64:
+        slots = self.adj_count[persons] % RING
+        self.adj_end[persons, slots] = end
+        self.adj_steps[persons, slots] = steps
+        self.adj_count[persons] += 1
+        return slots
+
+    def available(self, t: int) -> I64:
+        """SC2: accrued - spent, for every person (0 for the unverified)."""
+        acc = rules.credits_accrued(self.born, t, self.policy.credits.annual_allocation)
+        return (acc - self.spent) * self.verified
+
+    def grades(self, t: int) -> I64:
+        """Every person's grade at t (SC4, SC8): adjustments in order of start, clamped, then decay."""
+        pol = self.policy.credits
+        g = np.full(self.n, pol.base_grade, np.int64)
+        rows = np.arange(self.n)
+        for j in range(RING):
+            slot = (self.adj_count + j) % RING
+            active = self.adj_end[rows, slot] > t
+            g = np.clip(g + self.adj_steps[rows, slot].astype(np.int64) * active, pol.grade_min, pol.grade_max)
+        since = np.maximum(self.enrolled, self.last_fresh)
+        steps = rules.decay_steps(t - since, pol.decay_window, pol.decay_step)
+        return rules.grade_after_decay(g, steps, pol.base_grade)
+
+    def _gears(self, s: int, t: int) -> None:
+        pol = self.policy.gears
+        expired = (self.vote_company >= 0) & (self.vote_expires <= t)
+        self.vote_company[expired] = -1
+        out = self.behave["votes"](self, self.rng, self.p)
+        if out is not None:
+            voters, firms, values = out
+            ok = self.verified[voters] & (self.vote_company[voters] < 0)
+            voters, firms, values = voters[ok], firms[ok], values[ok]
+            self.vote_company[voters] = firms
+            self.vote_value[voters] = values
+            self.vote_expires[voters] = t + pol.vote_term
+            self.casts += int(voters.size)
+            self._pay_from_fund("reward", pol.vote_reward * int(voters.size), rewards=True)
+            if self.trace is not None:
+                for a, c, x in zip(voters.tolist(), firms.tolist(), values.tolist(), strict=True):
+                    self._log("vote", s, a, c, x)
+        if not self.companies:
+            return
+        current = self.vote_company >= 0
+        firms_now = self.vote_company[current]
+        counts = np.bincount(firms_now, minlength=self.companies).astype(np.int64)
+        totals = np.bincount(firms_now, weights=self.vote_value[current], minlength=self.companies)
+        totals = np.rint(totals).astype(np.int64)  # sums of -1/0/+1: exact below 2^53
+        annual = self.annual_sales(s, t)
+        names = [f"c{i:06d}" for i in range(self.companies)]
+        tallies = {names[i]: Tally(int(totals[i]), int(counts[i])) for i in np.flatnonzero(counts)}
+        sales = {names[i]: int(annual[i]) for i in range(self.companies)}
+        co = gears.coefficients(tallies, sales, pol.k, pol.clamp)
+        self.imbalance = co.imbalance()
+        exact = [co.companies[name].delta for name in names]
+        self.deltas = np.array([float(d) for d in exact])
+        self.voted = counts > 0
+        sold = self.behave["sales"](self, self.rng, self.p)
+        sold = np.zeros(self.companies, np.int64) if sold is None else np.maximum(sold, 0)
+        self.sales_hist[s] = sold
+        for i in np.flatnonzero(sold).tolist():
+            price = int(sold[i])
+            adj = gears.adjustment(price, gears.effective_delta(exact[i], pol.early_stage_waiver))
+            self.company_balance[i] += price
+            if adj > 0:
+                self._pay_from_fund(names[i], adj)
+            elif adj < 0:
+                self.company_balance[i] += adj
+                self.fund += -adj
+                self.fund_received += -adj
+            self._log("sale", s, i, price, adj)
+        self._release()
+        out2 = self.behave["whistleblowing"](self, self.rng, self.p)
+        if out2 is not None:
+            firms, verdicts = out2
+            for i, v in zip(firms.tolist(), verdicts.tolist(), strict=True):
+                due = gears.penalty(int(annual[i]), VERDICTS[v])
+                paid = min(due, int(self.company_balance[i]))
+                self.company_balance[i] -= paid
+                self.company_debt[i] += due - paid
+                self.penalties_charged += due
+                self.penalties_paid += paid
+                self._log("challenge", s, i, v, due)
+
+    def annual_sales(self, s: int, t: int) -> I64:
+        """G_i at t (GR1) from the sales of earlier steps within the trailing year (t - YEAR, t]."""
+        times = self.genesis + np.arange(s) * self.scenario.step
+        window = times > t - YEAR
+        total = self.sales_hist[:s][window].sum(axis=0) if s else np.zeros(self.companies, np.int64)
+        age = np.full(self.companies, t - self.genesis, np.int64)
+        return rules.annual_sales(total.astype(np.int64), age, self.policy.gears.annualise_min_age)
+
+    def _pay_from_fund(self, key: str, units: int, *, rewards: bool = False) -> None:
+        if units <= 0:
+            return
+        if not self.pending and self.fund >= units:
+            self.fund -= units
+            if rewards:
+                self.rewards_paid += units
+            else:
+                self.fund_paid += units
+        else:
+            self.pending.append((key, units))
+
+    def _release(self) -> None:
+        """GR6: queued payouts are paid strictly in order while the fund covers the next one."""
+        if not self.pending:
+            return
+        paid, self.fund = gears.release_in_order(self.fund, self.pending)
+        for key, units in self.pending[: len(paid)]:
+            if key == "reward":
+                self.rewards_paid += units
+            else:
+                self.fund_paid += units
+        self.pending = self.pending[len(paid) :]
+
+    def _creditism(self, t: int) -> None:
+        if not self.resources:
+            return
+        years = (t - self.genesis) / YEAR
+        demand = self.behave["demand"](self, self.rng, self.p, years)
+        if demand is None:
+            demand = np.zeros(self.resources, np.int64)
+        allotted: dict[str, Fraction] = {}
+        scores = []
+        for r in range(self.resources):
+            e = cr.resource_factor(Fraction(int(self.optimal[r])), Fraction(int(self.state[r])), Fraction(int(self.per_unit[r])))
+            e = min(e, Fraction(1))
+            scores.append(e)
+            allot = cr.allotted_renewable(Fraction(int(self.rejuvenation[r])), Fraction(int(self.mortality[r])), e)
+            allotted[f"r{r}"] = allot
+            want = Fraction(int(demand[r]))
+            rating = cr.allowance_rating(want, allot)
+            self.ratings[r] = math.inf if rating is None else float(rating)
+            actual = cr.actual_rate(want, allot)
+            headroom = int(self.rejuvenation[r] - self.mortality[r])
+            # The resource's state recovers with unused regrowth and suffers from over-extraction.
+            change = (headroom - int(actual)) * self.scenario.step // YEAR // 10
+            self.state[r] = min(int(self.optimal[r]) * 2, max(0, int(self.state[r]) + change))
+        capability, _ = cr.production_capability(allotted, {k: Fraction(1) for k in allotted})
+        good_score = Fraction(1, 10)
+        allotted_good = cr.allotted_production(max(capability, Fraction(0)), good_score)
+        want_good = Fraction(int(demand.min())) if demand.size else Fraction(0)
+        actual_good = cr.actual_rate(want_good, allotted_good)
+        pol = self.policy
+        fee_base = pol.creditism.fee_base or pol.circles.income_units * MONTH // pol.circles.income_period
+        mean_score = sum(scores, Fraction(0)) / len(scores)
+        fee = cr.externality_fee(mean_score, fee_base)
+        cost = cr.resource_cost(Fraction(20_000), Fraction(5_000), fee)
+        base = cr.base_price(cost, Fraction(50_000), Fraction(1, 10))
+        self.price = float(cr.market_price(base, Fraction(1, 20), want_good, actual_good))
+
+    # Recording -----------------------------------------------------------------------------
+
+    def _record(self, s: int, t: int) -> dict[str, Any]:
+        pol = self.policy
+        honest = self.verified
+        holdings = (self.own + self.held_honest + self.held_sybil + self.group_held)[honest]
+        available = self.available(t)
+        grades = self.grades(t)
+        has = available > 0
+        row: dict[str, Any] = {
+            "step": s,
+            "time": t,
+            "year": (t - self.genesis) / YEAR,
+            "accounts_open": int(self.opened.sum()),
+            "trusts": int(self.estart[s + 1]),
+            "supply_circles": self.supply_honest + self.supply_sybil,
+            "supply_honest": self.supply_honest,
+            "supply_sybil": self.supply_sybil,
+            "supply_group": int(self.group_supply.sum()),
+            "reserve_left": int(rules.halved_reserve(self.reserve_open, self.trusts)[self.opened].sum()),
+            "gini_holdings": gini(holdings),
+            "mean_holdings": float(holdings.mean()) if holdings.size else 0.0,
+            "credits_available": int(available.sum()),
+            "credits_spent": self.credits_spent_total,
+        }
+        counts = np.bincount(grades[has] - pol.credits.grade_min, minlength=pol.credits.grade_max - pol.credits.grade_min + 1)
+        for g in range(pol.credits.grade_min, pol.credits.grade_max + 1):
+            row[f"grade_{g}"] = int(counts[g - pol.credits.grade_min])
+        voted = self.deltas[self.voted] if self.companies and hasattr(self, "voted") else np.zeros(0)
+        q = np.quantile(voted, [0.0, 0.1, 0.5, 0.9, 1.0]) if voted.size else np.zeros(5)
+        pending = sum(u for _, u in self.pending)
+        row.update(
+            {
+                "companies_voted": int(voted.size),
+                "votes_current": int((self.vote_company >= 0).sum()),
+                "votes_cast": self.casts,
+                "delta_min": float(q[0]),
+                "delta_p10": float(q[1]),
+                "delta_median": float(q[2]),
+                "delta_p90": float(q[3]),
+                "delta_max": float(q[4]),
+                "coefficient_imbalance": float(self.imbalance),
+                "fund_balance": self.fund,
+                "fund_pending": pending,
+                "fund_paid": self.fund_paid,
+                "fund_received": self.fund_received,
+                "vote_rewards_paid": self.rewards_paid,
+                "solvency_drift": self.fund_paid + pending - self.fund_received + self.rewards_paid,
+                "penalties_charged": self.penalties_charged,
+                "penalties_unpaid": int(self.company_debt.sum()),
+            }
+        )
+        for r in range(self.resources):
+            row[f"allowance_r{r}"] = float(self.ratings[r])
+        row["allowance_max"] = float(self.ratings.max()) if self.resources else 0.0
+        row["price_good"] = self.price
+        fake_held = self.held_sybil[honest]
+        holders = fake_held > 0
+        row.update(
+            {
+                "sybil_units_at_honest": int(fake_held.sum()),
+                "sybil_honest_holders": int(holders.sum()),
+                "sybil_honest_trusters": int(self.trusts_sybil[honest].sum()),
+                "sybil_reach_beyond_trusters": int((holders & ~self.trusts_sybil[honest]).sum()),
+            }
+        )
+        return row
+
+
+def run(scenario: Scenario, *, seed: int | None = None, rng: np.random.Generator | None = None) -> list[dict[str, Any]]:
+    """Run a scenario once and return its tidy rows (one per recorded step)."""
+    return Model(scenario, seed=seed, rng=rng).run()

@@ -1,0 +1,367 @@
+"""Scenarios: a TOML file that says who lives in the simulated economy and what they do.
+
+A scenario has the tables ``[scenario]`` (name, start, horizon, seeds), ``[population]``,
+``[network]``, ``[behaviours]`` (a registered behaviour per role), ``[parameters]`` (the
+behaviours' numbers), ``[policy]`` (exactly the economy's policy sections, checked by
+``civicledger.domain.policy.policy_from_mapping``) and ``[sweep]`` (lists of values for any of
+the above, e.g. ``[sweep.policy.circles] growth = ["2%", "5%"]``).
+
+``parse_scenario`` checks everything and raises one ``ScenarioError`` listing every problem with
+its line, before anything runs. It takes the parsed mapping and a *locator* (key path -> line)
+so that this package stays free of file handling; ``civic sim`` passes the policy file's locator.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from civicledger.domain.errors import PolicyFileError
+from civicledger.domain.policy import Policy, policy_from_mapping, policy_to_mapping
+from civicledger.domain.time import DAY, WEEK, parse_instant
+from civicledger.sim.behaviours import FRACTIONS, PARAMETERS, REGISTRY, ROLES
+from civicledger.sim.network import GENERATORS
+
+DEFAULT_START = 1_893_456_000  # 2030-01-01T00:00:00Z
+
+Locator = Callable[[tuple[str, ...]], int | None]
+Problem = tuple[tuple[str, ...], str]
+
+
+class ScenarioError(PolicyFileError):
+    """A scenario with problems; ``problems`` lists each one with its line (nothing was run)."""
+
+    def __init__(self, problems: list[tuple[int | None, str]]) -> None:
+        super().__init__(problems)
+        lines = [f"line {line}: {text}" if line else text for line, text in problems]
+        self.message = f"{len(problems)} problem(s) in the scenario: " + "; ".join(lines)
+        self.args = (self.message,)
+
+
+@dataclass(frozen=True, slots=True)
+class Population:
+    persons: int = 1_000
+    companies: int = 20
+    groups: int = 0
+    group_share: float = 0.3
+    age_min: int = 18
+    age_max: int = 80
+    sybils: int = 0  # fake accounts (Circles only: unverified, CI14)
+    sybil_join_step: int = 0
+    sybil_degree: float = 6.0  # trusts among the fake accounts, per fake account
+    sybil_attack_edges: int = 0  # honest persons tricked into trusting one fake account each
+    resources: int = 3
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSpec:
+    generator: str = "heavy_tailed"
+    mean_degree: float = 8.0
+    exponent: float = 2.5
+    locality: float = 0.6
+    formation_weeks: float = 0.0  # mean weeks before an acquaintance becomes a trust; 0 = at once
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str = "scenario"
+    description: str = ""
+    start: int = DEFAULT_START
+    steps: int = 52
+    step: int = WEEK
+    record_every: int = 1
+    seeds: tuple[int, ...] = (0,)
+    population: Population = field(default_factory=Population)
+    network: NetworkSpec = field(default_factory=NetworkSpec)
+    behaviours: dict[str, str] = field(default_factory=lambda: dict(ROLES))
+    parameters: dict[str, float] = field(default_factory=lambda: dict(PARAMETERS))
+    policy: Policy = field(default_factory=Policy)
+    mapping: dict[str, Any] = field(default_factory=dict)  # the file's mapping, without [sweep]
+    sweep: tuple[tuple[tuple[str, ...], tuple[Any, ...]], ...] = ()
+
+
+_SCENARIO_KEYS = {"name", "description", "start", "steps", "step", "record_every", "seeds"}
+_TOP = {"scenario", "population", "network", "behaviours", "parameters", "policy", "sweep"}
+
+
+def _whole(value: Any, path: tuple[str, ...], problems: list[Problem], low: int = 0, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        problems.append((path, f"must be a whole number, not {value!r}"))
+        return low
+    if value < low or (high is not None and value > high):
+        bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+        problems.append((path, f"must be {bound}, not {value}"))
+        return low
+    return value
+
+
+def _number(value: Any, path: tuple[str, ...], problems: list[Problem], low: float, high: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        problems.append((path, f"must be a number, not {value!r}"))
+        return low
+    if value < low or (high is not None and value > high):
+        bound = f"between {low:g} and {high:g}" if high is not None else f"at least {low:g}"
+        problems.append((path, f"must be {bound}, not {value}"))
+        return low
+    return float(value)
+
+
+def _table(data: Mapping[str, Any], key: str, problems: list[Problem]) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        problems.append(((key,), "must be a table"))
+        return {}
+    return value
+
+
+def _unknown(table: Mapping[str, Any], known: set[str], path: tuple[str, ...], problems: list[Problem]) -> None:
+    for key in table:
+        if key not in known:
+            problems.append(((*path, key), f"unknown key (known: {', '.join(sorted(known))})"))
+
+
+def _check(data: Mapping[str, Any]) -> tuple[Scenario, list[Problem]]:
+    """Every problem of one mapping (no sweep applied)."""
+    problems: list[Problem] = []
+    _unknown(data, _TOP, (), problems)
+
+    sc = _table(data, "scenario", problems)
+    _unknown(sc, _SCENARIO_KEYS, ("scenario",), problems)
+    name = sc.get("name", "scenario")
+    if not isinstance(name, str) or not name.strip():
+        problems.append((("scenario", "name"), "must be a non-empty string"))
+        name = "scenario"
+    description = sc.get("description", "")
+    if not isinstance(description, str):
+        problems.append((("scenario", "description"), "must be a string"))
+        description = ""
+    start = DEFAULT_START
+    if "start" in sc:
+        try:
+            start = parse_instant(str(sc["start"]))
+        except Exception as e:  # the domain's InvalidInputError, or a TOML date of an odd type
+            problems.append((("scenario", "start"), f"must be an ISO 8601 date or time: {e}"))
+    steps = _whole(sc.get("steps", 52), ("scenario", "steps"), problems, 1, 100_000)
+    raw_step = sc.get("step", "week")
+    step = WEEK
+    if raw_step in ("week", "day"):
+        step = WEEK if raw_step == "week" else DAY
+    else:
+        step = _whole(raw_step, ("scenario", "step"), problems, 1)
+        if isinstance(raw_step, str):
+            problems[-1] = (("scenario", "step"), f"must be 'week', 'day' or seconds, not {raw_step!r}")
+    record_every = _whole(sc.get("record_every", 1), ("scenario", "record_every"), problems, 1)
+    seeds_raw = sc.get("seeds", [0])
+    seeds: tuple[int, ...] = (0,)
+    if not isinstance(seeds_raw, list) or not seeds_raw:
+        problems.append((("scenario", "seeds"), "must be a non-empty list of whole numbers"))
+    else:
+        seeds = tuple(_whole(s, ("scenario", "seeds"), problems, 0, 2**63 - 1) for s in seeds_raw)
+        if len(set(seeds)) != len(seeds):
+            problems.append((("scenario", "seeds"), "must not repeat a seed"))
+
+    pop_t = _table(data, "population", problems)
+    pop_fields = Population.__dataclass_fields__
+    _unknown(pop_t, set(pop_fields), ("population",), problems)
+    pop_values: dict[str, Any] = {}
+    for key, value in pop_t.items():
+        if key not in pop_fields:
+            continue
+        path = ("population", key)
+        if key in ("group_share",):
+            pop_values[key] = _number(value, path, problems, 0.0, 1.0)
+        elif key == "sybil_degree":
+            pop_values[key] = _number(value, path, problems, 0.0, 1_000.0)
+        else:
+            pop_values[key] = _whole(value, path, problems, 0, 100_000_000)
+    population = Population(**pop_values)
+    if population.persons < 2:
+        problems.append((("population", "persons"), "a population needs at least 2 persons"))
+    if population.age_min > population.age_max:
+        problems.append((("population", "age_min"), "must not exceed age_max"))
+    if population.sybil_join_step >= steps:
+        problems.append((("population", "sybil_join_step"), f"must fall within the {steps} steps"))
+    if population.sybil_attack_edges > population.persons:
+        problems.append((("population", "sybil_attack_edges"), "cannot exceed the number of persons"))
+    if population.sybil_attack_edges and not population.sybils:
+        problems.append((("population", "sybil_attack_edges"), "needs sybils > 0"))
+
+    net_t = _table(data, "network", problems)
+    net_fields = NetworkSpec.__dataclass_fields__
+    _unknown(net_t, set(net_fields), ("network", ), problems)
+    net_values: dict[str, Any] = {}
+    for key, value in net_t.items():
+        if key not in net_fields:
+            continue
+        path = ("network", key)
+        if key == "generator":
+            if value not in GENERATORS:
+                problems.append((path, f"no network generator {value!r} (known: {', '.join(sorted(GENERATORS))})"))
+            else:
+                net_values[key] = value
+        elif key == "locality":
+            net_values[key] = _number(value, path, problems, 0.0, 1.0)
+        elif key == "exponent":
+            net_values[key] = _number(value, path, problems, 1.1, 10.0)
+        else:
+            net_values[key] = _number(value, path, problems, 0.0, 10_000.0)
+    network = NetworkSpec(**net_values)
+
+    beh_t = _table(data, "behaviours", problems)
+    behaviours = dict(ROLES)
+    for role, name in beh_t.items():
+        if role not in ROLES:
+            problems.append((("behaviours", role), f"unknown behaviour role (roles: {', '.join(ROLES)})"))
+        elif not isinstance(name, str) or name not in REGISTRY[role]:
+            known = ", ".join(sorted(REGISTRY[role]))
+            problems.append((("behaviours", role), f"no {role} behaviour {name!r} is registered (known: {known})"))
+        else:
+            behaviours[role] = name
+
+    par_t = _table(data, "parameters", problems)
+    parameters = dict(PARAMETERS)
+    for key, value in par_t.items():
+        if key not in PARAMETERS:
+            problems.append((("parameters", key), f"unknown parameter (known: {', '.join(sorted(PARAMETERS))})"))
+            continue
+        high = 1.0 if key in FRACTIONS else None
+        parameters[key] = _number(value, ("parameters", key), problems, 0.0, high)
+
+    pol_t = _table(data, "policy", problems)
+    policy, policy_problems = policy_from_mapping(pol_t)
+    problems.extend((("policy", *path), message) for path, message in policy_problems)
+    if not policy_problems:
+        problems.extend(_unmodelled(policy))
+
+    mapping = {k: copy.deepcopy(v) for k, v in data.items() if k != "sweep"}
+    scenario = Scenario(
+        name, description, start, steps, step, record_every, seeds, population, network,
+        behaviours, parameters, policy, mapping,
+    )
+    return scenario, problems
+
+
+def _unmodelled(policy: Policy) -> list[Problem]:
+    """Policy options the simulator does not model yet: refused rather than silently ignored."""
+    out: list[Problem] = []
+    c = policy.circles
+    if c.trust_mode.value != "mutual" or c.trust_limits or c.trust_expiry:
+        out.append((("policy", "circles", "trust_mode"), "the simulator models mutual trust only (CI5, the seed)"))
+    if c.demurrage or c.claim_window:
+        out.append((("policy", "circles", "demurrage"), "the simulator does not model demurrage or claim windows"))
+    if policy.gears.mode.value != "immediate":
+        out.append((("policy", "gears", "mode"), "the simulator settles in immediate mode only (GR6)"))
+    for kind in ("citizens_council", "infraction"):
+        effect = policy.credits.participation.get(kind)
+        if effect is None:
+            out.append((("policy", "credits", "participation"), f"the simulator needs the kind {kind!r}"))
+        elif effect.portion_percent != 100:
+            out.append(
+                (("policy", "credits", "participation", kind), "the simulator models whole-balance effects only")
+            )
+    return out
+
+
+def _sweep_axes(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[tuple[str, ...], list[Any]]]:
+    sweep = data.get("sweep", {})
+    if not isinstance(sweep, dict):
+        problems.append((("sweep",), "must be a table"))
+        return []
+    axes: list[tuple[tuple[str, ...], list[Any]]] = []
+
+    def walk(node: Mapping[str, Any], path: tuple[str, ...]) -> None:
+        for key, value in node.items():
+            here = (*path, key)
+            if isinstance(value, dict):
+                walk(value, here)
+            elif isinstance(value, list) and value:
+                axes.append((here, value))
+            else:
+                problems.append((("sweep", *here), "must be a non-empty list of values to sweep"))
+
+    walk(sweep, ())
+    for path, _ in axes:
+        if path[0] not in _TOP - {"sweep"}:
+            problems.append((("sweep", *path), f"sweeps a key outside the scenario's tables ({path[0]!r})"))
+        if path == ("scenario", "seeds"):
+            problems.append((("sweep", *path), "seeds are listed in [scenario] seeds, not swept"))
+    return axes
+
+
+def _set(mapping: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    node = mapping
+    for key in path[:-1]:
+        node = node.setdefault(key, {})
+        if not isinstance(node, dict):
+            return
+    node[path[-1]] = value
+
+
+def parse_scenario(data: Mapping[str, Any], locate: Locator | None = None) -> Scenario:
+    """Check a scenario (and every point of its sweep); raise ``ScenarioError`` listing all problems."""
+    problems: list[Problem] = []
+    scenario, base_problems = _check(data)
+    problems.extend(base_problems)
+    axes = _sweep_axes(data, problems)
+    if not problems:
+        for path, values in axes:
+            for value in values:
+                trial = copy.deepcopy(scenario.mapping)
+                _set(trial, path, value)
+                _, point = _check(trial)
+                problems.extend((("sweep", *path), f"value {value!r}: {message}") for _, message in point)
+    if problems:
+        where = locate or (lambda _path: None)
+        seen: set[tuple[int | None, str]] = set()
+        listed: list[tuple[int | None, str]] = []
+        for path, message in problems:
+            item = (where(path), f"{'.'.join(path) or '(top)'}: {message}")
+            if item not in seen:
+                seen.add(item)
+                listed.append(item)
+        raise ScenarioError(listed)
+    return Scenario(
+        scenario.name, scenario.description, scenario.start, scenario.steps, scenario.step,
+        scenario.record_every, scenario.seeds, scenario.population, scenario.network, scenario.behaviours,
+        scenario.parameters, scenario.policy, scenario.mapping, tuple((p, tuple(v)) for p, v in axes),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSet:
+    """One point of a sweep's grid: its index, the values set, and the scenario they give."""
+
+    index: int
+    values: tuple[tuple[str, Any], ...]
+    scenario: Scenario
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v}" for k, v in self.values) or "base"
+
+
+def grid(scenario: Scenario) -> list[ParameterSet]:
+    """Every combination of the sweep's values (the base scenario alone without a sweep)."""
+    if not scenario.sweep:
+        return [ParameterSet(0, (), scenario)]
+    paths = [p for p, _ in scenario.sweep]
+    out = []
+    for i, combo in enumerate(itertools.product(*(v for _, v in scenario.sweep))):
+        trial = copy.deepcopy(scenario.mapping)
+        for path, value in zip(paths, combo, strict=True):
+            _set(trial, path, value)
+        point, problems = _check(trial)
+        assert not problems, problems  # parse_scenario checked every value already
+        values = tuple((".".join(p), v) for p, v in zip(paths, combo, strict=True))
+        out.append(ParameterSet(i, values, point))
+    return out
+
+
+def policy_mapping(scenario: Scenario) -> dict[str, Any]:
+    """The scenario's policy as the mapping an economy's genesis takes (for agreement runs)."""
+    mapping = policy_to_mapping(scenario.policy)
+    assert isinstance(mapping, dict)
+    return mapping

@@ -883,11 +883,11 @@ class FlowIndex:
                 if forward:
                     found.fwd_dir.update(zip(nodes[against].tolist(), dirs[against].tolist(), strict=True))
                     front_f = nodes
-                    cost_f += int((self._out_ptr[nodes + 1] - self._out_ptr[nodes]).sum()) + len(nodes)
+                    cost_f = int((self._out_ptr[nodes + 1] - self._out_ptr[nodes]).sum()) + len(nodes)
                 else:
                     found.bwd_dir.update(zip(nodes[against].tolist(), dirs[against].tolist(), strict=True))
                     front_b = nodes
-                    cost_b += int((self._in_ptr[nodes + 1] - self._in_ptr[nodes]).sum()) + len(nodes)
+                    cost_b = int((self._in_ptr[nodes + 1] - self._in_ptr[nodes]).sum()) + len(nodes)
         except BaseException:
             found.reset()
             raise

@@ -1013,8 +1013,9 @@ class CirclesRouter:
         for currency in uow.ledger.currencies():
             if currency.kind in CIRCLES_KINDS:
                 self._add_currency(currency.id, currency.issuer)
-                for holder, units in uow.ledger.holders(currency.id).items():
-                    self._set_holding(holder, currency.id, units)
+        for holder, currency_id, units in uow.ledger.scan_balances():  # one pass, not a query per currency
+            if currency_id in self.currencies:
+                self._set_holding(holder, currency_id, units)
         for key, data in uow.records.scan(TRUST):
             truster, trustee = key.split("/", 1)
             self.trust[(truster, trustee)] = rules.TrustEdge(

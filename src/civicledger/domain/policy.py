@@ -14,37 +14,18 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 from fractions import Fraction
 from typing import Any, get_type_hints
 
+from civicledger.domain.circles.policy import CirclesPolicy
 from civicledger.domain.credits.policy import CreditsPolicy
 from civicledger.domain.creditism.policy import CreditismPolicy
 from civicledger.domain.gears.policy import GearsPolicy
+from civicledger.domain.ratio import Ratio
 from civicledger.domain.time import MINUTE
 
 Problem = tuple[tuple[str, ...], str]
-
-
-class Ratio(Fraction):
-    """An exact fraction in a policy; parses '5%', '0.05', '1/20'; encodes as 'n/d'."""
-
-    @staticmethod
-    def parse(value: object) -> Ratio:
-        if isinstance(value, bool):
-            raise ValueError("a ratio is a number, not true/false")
-        if isinstance(value, (int, Fraction)):
-            return Ratio(value)
-        if isinstance(value, float):
-            return Ratio(Fraction(repr(value)))
-        if isinstance(value, str):
-            text = value.strip()
-            if text.endswith("%"):
-                return Ratio(Fraction(text[:-1].strip()) / 100)
-            return Ratio(Fraction(text))
-        raise ValueError(f"{value!r} is not a ratio")
-
-    def encode(self) -> str:
-        return f"{self.numerator}/{self.denominator}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,10 +41,6 @@ class JournalPolicy:
     max_command_bytes: int = 64 * 1024  # X5: larger commands are refused unread
 
 
-# Imported here, after Ratio, because the Circles section uses Ratio (growth, demurrage).
-from civicledger.domain.circles.policy import CirclesPolicy  # noqa: E402
-
-
 @dataclass(frozen=True, slots=True)
 class Policy:
     economy: EconomyPolicy = field(default_factory=EconomyPolicy)
@@ -73,6 +50,9 @@ class Policy:
     gears: GearsPolicy = field(default_factory=GearsPolicy)
     creditism: CreditismPolicy = field(default_factory=CreditismPolicy)
 
+
+__all__ = ["POLICY_CHECKS", "Policy", "Problem", "Ratio", "policy_from_mapping", "policy_to_mapping", "with_change"]
+
 # Decoding and encoding ----------------------------------------------------------------------
 
 
@@ -81,7 +61,7 @@ def _section_types(cls: type) -> dict[str, Any]:
 
 
 def _decode_value(tp: Any, value: Any, path: tuple[str, ...], problems: list[Problem]) -> Any:
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             problems.append((path, "must be a table"))
             return tp()
@@ -127,11 +107,11 @@ def _decode_value(tp: Any, value: Any, path: tuple[str, ...], problems: list[Pro
             problems.append((path, "must be a table"))
             return None
         return {k: _decode_value(item_type, v, (*path, k), problems) for k, v in value.items()}
-    if isinstance(tp, type) and hasattr(tp, "__members__"):  # enums
+    if isinstance(tp, type) and issubclass(tp, Enum):
         try:
             return tp(value)
         except ValueError:
-            allowed = ", ".join(str(m.value) for m in tp)
+            allowed = ", ".join(str(m.value) for m in tp.__members__.values())
             problems.append((path, f"must be one of {allowed}, not {value!r}"))
             return None
     problems.append((path, f"has an unsupported type {tp}"))

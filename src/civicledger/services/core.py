@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from civicledger.domain import identity as ident
 from civicledger.domain import ledger as led
+from civicledger.domain.canonical import digest
 from civicledger.domain.economy import ChangePolicy, EconomyStarted, Genesis, PolicySet, economy_id_for
 from civicledger.domain.errors import (
     IntegrityError,
@@ -100,7 +101,8 @@ def _economy_started(e: EconomyStarted, uow: UnitOfWork, ctx: ProjectionContext)
 
 @projects(PolicySet)
 def _policy_set(e: PolicySet, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    record = {"version": e.version, "policy": e.policy, "effective_at": e.effective_at}
+    # The digest lets readers cache the decoded policy without re-encoding it on every read.
+    record = {"version": e.version, "policy": e.policy, "effective_at": e.effective_at, "digest": digest(e.policy)}
     uow.records.put("economy", "policy", record)
     uow.records.put("policy", f"{e.version:010d}", record)
 

@@ -75,7 +75,7 @@ a prefetcher must not change state, and handlers stay correct without it)."""
 
 def handles(command_type: type[C]) -> Callable[[Callable[[C, Context], Decision]], Callable[[C, Context], Decision]]:
     def wrap(fn: Callable[[C, Context], Decision]) -> Callable[[C, Context], Decision]:
-        HANDLERS[command_type] = fn
+        _register_once(HANDLERS, command_type, fn)
         return fn
 
     return wrap
@@ -83,7 +83,7 @@ def handles(command_type: type[C]) -> Callable[[Callable[[C, Context], Decision]
 
 def prefetches(command_type: type[C]) -> Callable[[Callable[[list[C], UnitOfWork], None]], Callable[[list[C], UnitOfWork], None]]:
     def wrap(fn: Callable[[list[C], UnitOfWork], None]) -> Callable[[list[C], UnitOfWork], None]:
-        PREFETCHERS[command_type] = fn
+        _register_once(PREFETCHERS, command_type, fn)
         return fn
 
     return wrap
@@ -95,10 +95,18 @@ def projects(
     def wrap(
         fn: Callable[[E, UnitOfWork, ProjectionContext], None],
     ) -> Callable[[E, UnitOfWork, ProjectionContext], None]:
-        PROJECTORS[event_type] = fn
+        _register_once(PROJECTORS, event_type, fn)
         return fn
 
     return wrap
+
+
+def _register_once(table: dict[Any, Any], key: type, fn: Any) -> None:
+    """A second handler or projector for one type would silently replace the first: refuse it."""
+    existing = table.get(key)
+    if existing is not None and existing.__qualname__ != fn.__qualname__:
+        raise RuntimeError(f"{key.__name__} already has {existing.__module__}.{existing.__qualname__}")
+    table[key] = fn
 
 
 def project(event: Event, uow: UnitOfWork, ctx: ProjectionContext) -> None:

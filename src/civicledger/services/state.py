@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from civicledger.domain.canonical import digest
 from civicledger.domain.errors import NotFoundError, RuleViolationError
 from civicledger.domain.identity import Account, AccountId, Quorum
 from civicledger.domain.ledger import Currency
@@ -39,24 +40,22 @@ def economy_and_policy(uow: UnitOfWork) -> tuple[EconomyInfo | None, Policy]:
         economy = EconomyInfo(
             info["id"], info["name"], info["journal_key"], AccountId(info["council"]), info["started_at"]
         )
-    return economy, (Policy() if policy is None else _decode_policy(policy["policy"]))
+    return economy, (Policy() if policy is None else _decode_policy(policy["policy"], policy.get("digest")))
 
 
 def current_policy(uow: UnitOfWork) -> Policy:
     data = uow.records.get("economy", "policy")
     if data is None:
         return Policy()
-    return _decode_policy(data["policy"])
+    return _decode_policy(data["policy"], data.get("digest"))
 
 
 def policy_record(uow: UnitOfWork) -> dict[str, Any] | None:
     return uow.records.get("economy", "policy")  # type: ignore[no-any-return]
 
 
-def _decode_policy(mapping: dict[str, Any]) -> Policy:
-    from civicledger.domain.canonical import digest
-
-    key = digest(mapping)
+def _decode_policy(mapping: dict[str, Any], known_digest: str | None = None) -> Policy:
+    key = known_digest or digest(mapping)
     cached = _policy_cache.get(key)
     if cached is None:
         cached, problems = policy_from_mapping(mapping)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from civicledger.domain.policy import Ratio
+from civicledger.domain.ratio import Ratio
 from civicledger.domain.time import DAY, HOUR, MONTH, WEEK
 
 

@@ -1,0 +1,167 @@
+"""`civic sim ...`: run scenarios, sweep them over a grid of parameters and seeds, report.
+
+``run`` and ``sweep`` check the scenario file first and, if anything is wrong, list every problem
+with its line and run nothing (exit 2). Results are Parquet files (one per run) in ``--out``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+import tomllib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from civicledger.adapters.policy_file import locate
+from civicledger.cli.app import app
+from civicledger.cli.output import console, emit, fail, json_mode
+from civicledger.domain.errors import InvalidInputError
+from civicledger.sim.scenario import ParameterSet, Scenario, ScenarioError, grid, parse_scenario
+from civicledger.sim.sweep import ENGINES, Task, run_file_name, run_task, sweep
+
+sim_app = typer.Typer(help="Simulate the economy at population scale: run, sweep, report.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
+
+ScenarioArg = Annotated[Path, typer.Argument(help="Scenario TOML file (see examples/).")]
+OutOption = Annotated[Path | None, typer.Option("--out", help="Folder for the Parquet results.")]
+SeedsOption = Annotated[
+    str | None, typer.Option("--seeds", help="Comma-separated seeds (default: the scenario's list).")
+]
+BehavioursOption = Annotated[
+    list[str] | None, typer.Option("--behaviours", help="Module registering extra behaviours (repeatable).")
+]
+
+
+def load_scenario(path: Path, modules: list[str] | None = None) -> Scenario:
+    """Read and check a scenario file; ScenarioError lists every problem with its line."""
+    for module in modules or []:
+        try:
+            importlib.import_module(module)
+        except ImportError as e:
+            raise ScenarioError([(None, f"cannot import behaviours module {module!r}: {e}")]) from e
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise ScenarioError([(None, f"cannot read {path}: {e}")]) from e
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        line = getattr(e, "lineno", None)
+        raise ScenarioError([(line, f"not valid TOML: {e}")]) from e
+    return parse_scenario(data, lambda key_path: locate(text, key_path))
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    if text is None:
+        return None
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError as e:
+        raise InvalidInputError(f"--seeds takes whole numbers separated by commas, not {text!r}", rule="X5") from e
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise InvalidInputError("--seeds needs distinct non-negative whole numbers", rule="X5")
+    return seeds
+
+
+@sim_app.command("run")
+def run_cmd(
+    ctx: typer.Context,
+    scenario: ScenarioArg,
+    seed: Annotated[int | None, typer.Option("--seed", help="The run's seed (default: the scenario's first).")] = None,
+    out: OutOption = None,
+    behaviours: BehavioursOption = None,
+) -> None:
+    """Run a scenario once (its base parameters) and write its tidy rows as Parquet."""
+    try:
+        sc = load_scenario(scenario, behaviours)
+    except ScenarioError as e:
+        fail(ctx, e)
+    folder = out or Path(f"{scenario.stem}-run")
+    folder.mkdir(parents=True, exist_ok=True)
+    point = ParameterSet(0, (), sc)  # the base parameters, whatever the [sweep] says
+    chosen = sc.seeds[0] if seed is None else seed
+    started = time.perf_counter()
+    path, rows = run_task(Task(point, chosen, str(folder / run_file_name(0, chosen)), tuple(behaviours or ())))
+    data = {
+        "scenario": sc.name,
+        "seed": chosen,
+        "persons": sc.population.persons,
+        "steps": sc.steps,
+        "rows": rows,
+        "file": path,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    emit(ctx, data, lambda c: c.print(f"[bold]{sc.name}[/]: {sc.steps} steps, {rows} rows in {data['seconds']} s → {path}"))
+
+
+@sim_app.command("sweep")
+def sweep_cmd(
+    ctx: typer.Context,
+    scenario: ScenarioArg,
+    out: OutOption = None,
+    seeds: SeedsOption = None,
+    engine: Annotated[str, typer.Option("--engine", help="local (processes) or ray.")] = "local",
+    workers: Annotated[int | None, typer.Option("--workers", help="Parallel runs (default: CPU count).")] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Keep runs already written in --out.")] = False,
+    behaviours: BehavioursOption = None,
+) -> None:
+    """Run every parameter set of the scenario's [sweep] grid times every seed; one Parquet file per run."""
+    try:
+        sc = load_scenario(scenario, behaviours)
+        chosen = _seeds(seeds)
+        if engine not in ENGINES:
+            raise InvalidInputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}", rule="X5")
+    except (ScenarioError, InvalidInputError) as e:
+        fail(ctx, e)
+    folder = out or Path(f"{scenario.stem}-sweep")
+    started = time.perf_counter()
+    sets = len(grid(sc))
+    if json_mode(ctx):
+        files = sweep(sc, folder, seeds=chosen, engine=engine, workers=workers, skip_existing=resume,
+                      modules=behaviours or [])
+    else:
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=console,
+        ) as bar:
+            task = bar.add_task(f"{sc.name} ({engine})", total=None)
+
+            def progress(done: int, total: int, _path: str) -> None:
+                bar.update(task, completed=done, total=total)
+
+            files = sweep(sc, folder, seeds=chosen, engine=engine, workers=workers, progress=progress,
+                          skip_existing=resume, modules=behaviours or [])
+    data = {
+        "scenario": sc.name,
+        "engine": engine,
+        "parameter_sets": sets,
+        "seeds": list(chosen or sc.seeds),
+        "runs": len(files),
+        "out": str(folder),
+        "files": files,
+        "seconds": round(time.perf_counter() - started, 3),
+    }
+    emit(ctx, data, lambda c: c.print(
+        f"{len(files)} runs ({sets} parameter sets x {len(data['seeds'])} seeds) in {data['seconds']} s → {folder}"))
+
+
+@sim_app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    results: Annotated[Path, typer.Argument(help="A results folder (or one Parquet file).")],
+    out: Annotated[Path | None, typer.Option("--out", help="HTML file to write.")] = None,
+    title: Annotated[str, typer.Option("--title")] = "Simulation report",
+) -> None:
+    """Write an HTML report with plots of every metric across the sweep."""
+    from civicledger.sim.report import summary, write_report
+
+    target = out or (results / "report.html" if results.is_dir() else results.with_suffix(".html"))
+    try:
+        path = write_report(results, target, title)
+    except (FileNotFoundError, OSError) as e:
+        fail(ctx, InvalidInputError(f"cannot read results at {results}: {e}", rule="X5"))
+    runs = summary(results)
+    emit(ctx, {"report": str(path), "runs": runs}, lambda c: c.print(f"report of {len(runs)} runs → {path}"))

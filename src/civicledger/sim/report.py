@@ -1,0 +1,156 @@
+"""An HTML report of a results folder: one plot per question, every parameter set in each.
+
+Reads every ``*.parquet`` file of a sweep (pyarrow), averages each metric over the seeds of a
+parameter set at each step (the band shows the seeds' min-max) and draws it with matplotlib.
+The PNGs are embedded in the page (base64), so the report is one self-contained file.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Circles money in circulation", "minor units", ("supply_circles", "supply_group")),
+    ("Inequality of Circles holdings (Gini)", "Gini", ("gini_holdings",)),
+    ("Common Good Fund position", "minor units", ("fund_balance", "solvency_drift")),
+    ("Spread of the Common Good Coefficient", "delta", ("delta_p10", "delta_median", "delta_p90")),
+    ("Allowance rating of the most strained resource", "demand / allotted", ("allowance_max",)),
+    ("What fake accounts reached", "minor units held by honest persons", ("sybil_units_at_honest",)),
+)
+
+
+def load(results: Path) -> pa.Table:
+    """Every run's rows of a results folder (or one Parquet file) as one table."""
+    files = [results] if results.is_file() else sorted(results.glob("*.parquet"))
+    if not files:
+        raise FileNotFoundError(f"no .parquet files in {results}")
+    return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
+
+
+def _series(table: pa.Table, metric: str) -> dict[str, tuple[Any, Any, Any, Any]]:
+    """label -> (years, mean, low, high) of one metric over the seeds of each parameter set."""
+    cols = table.to_pydict()
+    out: dict[str, tuple[Any, Any, Any, Any]] = {}
+    if metric not in cols:
+        return out
+    labels = cols["param_label"]
+    by: dict[str, dict[float, list[float]]] = {}
+    for label, year, value in zip(labels, cols["year"], cols[metric], strict=True):
+        if value is None:
+            continue
+        by.setdefault(label, {}).setdefault(year, []).append(float(value))
+    for label, points in sorted(by.items()):
+        years = np.array(sorted(points))
+        vals = [np.array(points[y]) for y in years]
+        out[label] = (
+            years,
+            np.array([v.mean() for v in vals]),
+            np.array([v.min() for v in vals]),
+            np.array([v.max() for v in vals]),
+        )
+    return out
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _grades_plot(table: pa.Table, plt: Any) -> str | None:
+    cols = table.to_pydict()
+    grades = sorted((c for c in cols if c.startswith("grade_")), key=lambda c: int(c.split("_")[1]))
+    if not grades:
+        return None
+    last: dict[str, dict[str, float]] = {}
+    final_step = max(cols["step"])
+    for i, step in enumerate(cols["step"]):
+        if step != final_step:
+            continue
+        label = cols["param_label"][i]
+        acc = last.setdefault(label, {g: 0.0 for g in grades})
+        for g in grades:
+            acc[g] += float(cols[g][i] or 0)
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    labels = sorted(last)
+    bottom = np.zeros(len(labels))
+    for g in grades:
+        values = np.array([last[label][g] for label in labels])
+        totals = np.array([max(sum(last[label].values()), 1.0) for label in labels])
+        ax.barh(labels, values / totals, left=bottom, label=g.replace("_", " "))
+        bottom += values / totals
+    ax.set_xlabel("share of persons at the final step")
+    ax.set_title("Social credit grade distribution")
+    ax.legend(loc="lower right", fontsize=7, ncol=3)
+    png = _png(fig)
+    plt.close(fig)
+    return png
+
+
+def write_report(results: Path, out: Path, title: str = "Simulation report") -> Path:
+    """Write the HTML report of a results folder to ``out`` and return its path."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    table = load(results)
+    cols = table.column_names
+    runs = len(set(table.column("run").to_pylist()))
+    sets = sorted(set(table.column("param_label").to_pylist()))
+    images: list[tuple[str, str]] = []
+    for heading, unit, metrics in PLOTS:
+        fig, ax = plt.subplots(figsize=(8, 3.5))
+        drawn = False
+        for metric in metrics:
+            for label, (years, mean, low, high) in _series(table, metric).items():
+                name = label if len(metrics) == 1 else f"{metric} ({label})"
+                line = ax.plot(years, mean, label=name)[0]
+                ax.fill_between(years, low, high, alpha=0.2, color=line.get_color())
+                drawn = True
+        ax.set_title(heading)
+        ax.set_xlabel("years")
+        ax.set_ylabel(unit)
+        if drawn:
+            ax.legend(fontsize=7)
+        images.append((heading, _png(fig)))
+        plt.close(fig)
+    grades = _grades_plot(table, plt)
+    if grades:
+        images.append(("Social credit grades", grades))
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}img{max-width:100%}</style>",
+        f"</head><body><h1>{html.escape(title)}</h1>",
+        f"<p>{runs} run(s), {len(sets)} parameter set(s): {html.escape('; '.join(sets))}. "
+        f"Lines are the mean over seeds, bands the seeds' min-max. Columns: {len(cols)}.</p>",
+    ]
+    for heading, png in images:
+        parts.append(f"<h2>{html.escape(heading)}</h2><img alt='{html.escape(heading)}' src='data:image/png;base64,{png}'>")
+    parts.append("</body></html>")
+    out.write_text("\n".join(parts), encoding="utf-8")
+    return out
+
+
+def summary(results: Path, metrics: Sequence[str] = ("supply_circles", "gini_holdings", "fund_balance")) -> list[dict[str, Any]]:
+    """The final step of every run with a few metrics (for ``civic sim report --json``)."""
+    cols = load(results).to_pydict()
+    final: dict[str, int] = {}
+    for i, (run, step) in enumerate(zip(cols["run"], cols["step"], strict=True)):
+        if run not in final or step > cols["step"][final[run]]:
+            final[run] = i
+    return [
+        {"run": run, "param_label": cols["param_label"][i], "seed": cols["seed"][i], "step": cols["step"][i]}
+        | {m: cols[m][i] for m in metrics if m in cols}
+        for run, i in sorted(final.items())
+    ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from civicledger.cli import circles, core, creditism, credits, demo, gears, journal, sim  # noqa: F401  (register commands)
+from civicledger.cli import circles, core, creditism, credits, demo, gears, journal, serve, sim  # noqa: F401  (register commands)
 from civicledger.cli.app import app
 
 

@@ -1,0 +1,437 @@
+"""The HTTP edge: one FastAPI app serving the signed command endpoint, the reads and the pages.
+
+``create_app(store, clock, journal_signer)`` builds it; ``civic serve`` runs it on uvicorn. Every
+command of every mechanism goes through one endpoint, ``POST /api/commands``, whose body is a
+``SignedCommand`` in its wire form and whose headers carry the request signatures
+(``civicledger.api.request_signing``). Reads are ``GET /api/...``; pages are served by
+``civicledger.web``. Errors are problem+json (``civicledger.api.problems``); a bad request never
+gets a 500. See docs/api.md.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time as _time
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from civicledger.adapters.crypto import Ed25519Verifier
+from civicledger.api import reads
+from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
+from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
+from civicledger.domain.canonical import canonical_bytes
+from civicledger.domain.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
+from civicledger.domain.identity import AccountId
+from civicledger.domain.journal import SignedCommand
+from civicledger.domain.messages import COMMANDS
+from civicledger.domain.policy import Policy
+from civicledger.ports import Clock, Signer, Store
+from civicledger.services import state
+from civicledger.services.engine import HARD_MAX_COMMAND_BYTES, Engine, Receipt
+
+ENVELOPE_BYTES = 32 * 1024
+"""Room for the envelope around a payload (id, type, up to 64 signatures) in a command body."""
+POLICY_TTL = 2.0
+"""Seconds a worker keeps the policy before reading it again (a policy change is a journal entry)."""
+
+COMMAND_BODY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["id", "type", "payload", "signed_at", "signatures"],
+    "additionalProperties": False,
+    "properties": {
+        "id": {"type": "string", "pattern": "^[A-Za-z0-9._:~-]{1,128}$"},
+        "type": {"type": "string", "description": "a registered command type, see GET /api/command-types"},
+        "payload": {"type": "object"},
+        "signed_at": {"type": "integer"},
+        "signatures": {
+            "type": "array",
+            "maxItems": 64,
+            "items": {
+                "type": "object",
+                "required": ["account", "signature"],
+                "properties": {
+                    "account": {"type": "string", "pattern": "^ac[0-9a-f]{32}$"},
+                    "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
+                },
+            },
+        },
+    },
+}
+RECEIPT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["command_id", "seq", "time", "events", "result", "replayed"],
+    "properties": {
+        "command_id": {"type": "string"},
+        "seq": {"type": "integer"},
+        "time": {"type": "integer"},
+        "events": {"type": "array", "items": {"type": "object"}},
+        "result": {"type": "object"},
+        "replayed": {"type": "boolean"},
+    },
+}
+SIGNATURE_HEADERS = [
+    {
+        "name": "Civic-Timestamp",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "whole seconds since the epoch on the server's clock",
+    },
+    {
+        "name": "Civic-Nonce",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "16-128 letters, digits, - or _; never reused by an account",
+    },
+    {
+        "name": "Civic-Signature",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "<account>=<hex Ed25519 signature>, ... over the request's canonical bytes",
+    },
+]
+
+Limit = Annotated[int, Query(ge=1, le=reads.MAX_LIMIT, description="page size")]
+After = Annotated[str | None, Query(max_length=200, description="cursor: the `next` of the previous page")]
+AccountPath = Annotated[str, Path(description="an account id (ac + 32 hex digits)")]
+READ_ERRORS = responses(404, 409, 422)
+
+
+class BodyTooLargeError(InvalidInputError):
+    """A request body over the limit (HTTP 413)."""
+
+
+@dataclass
+class ServiceState:
+    """What one app instance keeps between requests: the engine, keys it knows, the policy."""
+
+    store: Store
+    clock: Clock
+    engine: Engine
+    keys: dict[AccountId, bytes] = field(default_factory=dict)
+    policy: Policy = field(default_factory=Policy)
+    policy_read_at: float = -1.0
+    head_time: int = 0
+    economy_id: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def refresh(self, force: bool = False) -> None:
+        if not force and _time.monotonic() - self.policy_read_at < POLICY_TTL:
+            return
+        with self.store.read() as uow:
+            info = state.economy_info(uow)
+            self.policy = state.current_policy(uow)
+            self.head_time = max(self.head_time, uow.journal.head().time)
+        self.economy_id = info.id if info else None
+        self.policy_read_at = _time.monotonic()
+
+    def now(self) -> int:
+        """The server's time: the clock, never before the journal's last entry (X4)."""
+        return max(self.clock.now(), self.head_time)
+
+    def key_of(self, account: AccountId, introduced: dict[AccountId, bytes]) -> bytes | None:
+        key = self.keys.get(account)
+        if key is not None:
+            return key
+        with self.store.read() as uow:
+            found = uow.accounts.get(account)
+        if found is not None:
+            key = bytes.fromhex(found.public_key)
+            self.keys[account] = key  # an id is derived from its key: the pair never changes
+            return key
+        return introduced.get(account)
+
+
+def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pages: bool = True) -> FastAPI:
+    """The API (and, unless ``pages=False``, the web pages) over one store."""
+    app = FastAPI(
+        title="civicledger",
+        version="1",
+        description="One signed public journal for Circles, social credits, Gears and Creditism. See docs/api.md.",
+        docs_url=None,  # Swagger UI loads from a CDN; the service must work offline. /openapi.json is the contract.
+        redoc_url=None,
+    )
+    engine = Engine(store, clock, Ed25519Verifier(), journal_signer)
+    service = ServiceState(store, clock, engine)
+    app.state.service = service
+    verifier = Ed25519Verifier()
+
+    # Errors -------------------------------------------------------------------------------------
+
+    @app.exception_handler(CivicLedgerError)
+    async def _civic_error(request: Request, error: CivicLedgerError) -> JSONResponse:
+        return from_error(error, 413 if isinstance(error, BodyTooLargeError) else None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        first = error.errors()[0] if error.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return problem(422, "Invalid input", f"{where}: {first.get('msg', 'invalid')}", "X5", "/problems/invalid-input")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        detail = str(error.detail)
+        if error.status_code == 404:
+            detail = f"no route {request.url.path}"
+        elif error.status_code == 405:
+            detail = f"{request.method} is not allowed on {request.url.path}"
+        try:
+            title = HTTPStatus(error.status_code).phrase
+        except ValueError:
+            title = "HTTP error"
+        return problem(error.status_code, title, detail, "X5", f"/problems/http-{error.status_code}")
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        return problem(500, "Internal error", f"{type(error).__name__}", "X", "/problems/internal")
+
+    @app.middleware("http")
+    async def _limit_size(request: Request, call_next: Any) -> Any:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > HARD_MAX_COMMAND_BYTES):
+            return problem(
+                413,
+                "Body too large",
+                f"a request body has at most {HARD_MAX_COMMAND_BYTES} bytes",
+                "X5",
+                "/problems/body-too-large",
+            )
+        return await call_next(request)
+
+    # Commands -----------------------------------------------------------------------------------
+
+    @app.post(
+        "/api/commands",
+        tags=["commands"],
+        summary="Execute one signed command of any mechanism",
+        response_model=None,
+        responses={
+            200: {
+                "description": "the receipt (replayed: true for a retry of a known command id)",
+                "content": {"application/json": {"schema": RECEIPT_SCHEMA}},
+            },
+            **responses(403, 404, 409, 413, 422, 503),
+        },
+        openapi_extra={
+            "requestBody": {"required": True, "content": {"application/json": {"schema": COMMAND_BODY_SCHEMA}}},
+            "parameters": SIGNATURE_HEADERS,
+        },
+    )
+    async def post_command(request: Request) -> JSONResponse:
+        service.refresh()
+        limit = min(service.policy.journal.max_command_bytes + ENVELOPE_BYTES, HARD_MAX_COMMAND_BYTES)
+        body = await _read_capped(request, limit)
+        from starlette.concurrency import run_in_threadpool
+
+        receipt = await run_in_threadpool(_handle_command, service, verifier, request, body)
+        return JSONResponse(receipt.to_wire())
+
+    # Reads --------------------------------------------------------------------------------------
+
+    @app.get("/api/economy", tags=["reads"], responses=READ_ERRORS)
+    def economy() -> dict[str, Any]:
+        """The economy's id, name, journal key, entry count, newest signed tree head and the server's time."""
+        service.refresh()
+        return reads.economy(store, service.now())
+
+    @app.get("/api/command-types", tags=["reads"])
+    def command_types() -> dict[str, Any]:
+        """Every registered command type with its payload fields (the generic endpoint accepts them all)."""
+        import dataclasses
+
+        return {
+            "items": [
+                {"type": name, "fields": [f.name for f in dataclasses.fields(cls)], "doc": (cls.__doc__ or "").strip()}
+                for name, cls in sorted(COMMANDS.items())
+            ]
+        }
+
+    @app.get("/api/accounts", tags=["reads"], responses=READ_ERRORS)
+    def accounts(after: After = None, limit: Limit = 50) -> dict[str, Any]:
+        return reads.accounts(store, after, limit)
+
+    @app.get("/api/accounts/{account}", tags=["reads"], responses=READ_ERRORS)
+    def account(account: AccountPath) -> dict[str, Any]:
+        return reads.account(store, account)
+
+    @app.get("/api/accounts/{account}/balances", tags=["reads"], responses=READ_ERRORS)
+    def balances(account: AccountPath) -> dict[str, Any]:
+        return reads.balances(store, account)
+
+    @app.get("/api/currencies", tags=["reads"], responses=READ_ERRORS)
+    def currencies(after: After = None, limit: Limit = 50) -> dict[str, Any]:
+        return reads.currencies(store, after, limit)
+
+    @app.get("/api/currencies/{currency}/holders", tags=["reads"], responses=READ_ERRORS)
+    def holders(
+        currency: Annotated[str, Path(max_length=64)], after: After = None, limit: Limit = 50
+    ) -> dict[str, Any]:
+        return reads.holders(store, currency, after, limit)
+
+    @app.get("/api/circles/accounts/{account}", tags=["circles"], responses=READ_ERRORS)
+    def circles_account(account: AccountPath) -> dict[str, Any]:
+        """Claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8)."""
+        return reads.circles_account(store, account, service.now())
+
+    @app.get("/api/circles/trust", tags=["circles"], responses=READ_ERRORS)
+    def circles_trust(
+        after: After = None, limit: Limit = 50, account: Annotated[str | None, Query(max_length=40)] = None
+    ) -> dict[str, Any]:
+        """Trust edges ``truster/trustee`` (who accepts whose currency), optionally of one account."""
+        return reads.trust_edges(store, after, limit, account)
+
+    @app.get("/api/circles/route", tags=["circles"], responses=READ_ERRORS)
+    def circles_route(
+        sender: Annotated[str, Query(max_length=40)],
+        receiver: Annotated[str, Query(max_length=40)],
+        units: Annotated[int | None, Query(ge=1, le=10**15)] = None,
+        memo: Annotated[str, Query(max_length=200)] = "",
+    ) -> dict[str, Any]:
+        """The most that can flow and the plan (CI9); with ``units``, the ``circles.pay`` payload to sign."""
+        return reads.circles_route(store, sender, receiver, units, service.now(), memo)
+
+    @app.get("/api/gears/coefficients", tags=["gears"], responses=READ_ERRORS)
+    def gears_coefficients() -> dict[str, Any]:
+        """Every company's sales, votes, mean and delta now (GR5), the fund's position (GR6)."""
+        return reads.gears_coefficients(store, service.now())
+
+    @app.get("/api/gears/companies/{company}", tags=["gears"], responses=READ_ERRORS)
+    def gears_company(company: AccountPath) -> dict[str, Any]:
+        return reads.gears_company(store, company)
+
+    @app.get("/api/credits/persons/{person}", tags=["credits"], responses=READ_ERRORS)
+    def credits_person(person: AccountPath) -> dict[str, Any]:
+        """A person's credits: lots with their grades and the adjustments behind them (SC11)."""
+        return reads.credits_person(store, person, service.now())
+
+    @app.get("/api/credits/grades", tags=["credits"], responses=READ_ERRORS)
+    def credits_grades() -> dict[str, Any]:
+        return reads.grade_distribution(store, service.now())
+
+    @app.get("/api/creditism/assets", tags=["creditism"], responses=READ_ERRORS)
+    def creditism_assets() -> dict[str, Any]:
+        return {"items": reads.creditism_assets(store)}
+
+    @app.get("/api/creditism/prices/{asset}", tags=["creditism"], responses=READ_ERRORS)
+    def creditism_price(asset: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+        """An asset's market price and its components (CR10-CR12)."""
+        return reads.creditism_price(store, asset)
+
+    @app.get("/api/creditism/report", tags=["creditism"], responses=READ_ERRORS)
+    def creditism_report() -> dict[str, Any]:
+        return reads.creditism_report(store)
+
+    @app.get("/api/journal", tags=["journal"], responses=READ_ERRORS)
+    def journal(start: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Limit = 50) -> dict[str, Any]:
+        """Entries from ``start`` (their seq), each with its leaf hash and the tree head after it."""
+        return reads.journal_entries(store, start, limit)
+
+    @app.get("/api/journal/{seq}", tags=["journal"], responses=READ_ERRORS)
+    def journal_entry(
+        seq: Annotated[int, Path(ge=0, le=2**53)], size: Annotated[int | None, Query(ge=1, le=2**53)] = None
+    ) -> dict[str, Any]:
+        """An entry with its inclusion proof against the newest signed tree head (or one of ``size``)."""
+        return reads.inclusion(store, seq, size)
+
+    @app.get("/api/tree-heads/latest", tags=["journal"], responses=READ_ERRORS)
+    def tree_head() -> dict[str, Any]:
+        return reads.latest_head(store)
+
+    @app.get("/api/tree-heads/consistency", tags=["journal"], responses=READ_ERRORS)
+    def consistency(
+        first: Annotated[int, Query(ge=1, le=2**53)], second: Annotated[int | None, Query(ge=1, le=2**53)] = None
+    ) -> dict[str, Any]:
+        """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
+        return reads.consistency(store, first, second)
+
+    if pages:
+        from civicledger.web.pages import install
+
+        install(app, service)
+    return app
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError(f"a command body has at most {limit} bytes", rule="X5")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _parse_body(body: bytes) -> SignedCommand:
+    def refuse_constant(name: str) -> Any:
+        raise InvalidInputError(f"{name} is not a JSON number this API accepts", rule="X3")
+
+    try:
+        data = json.loads(body.decode("utf-8"), parse_constant=refuse_constant)
+    except UnicodeDecodeError as e:
+        raise InvalidInputError("the body is not UTF-8", rule="X5") from e
+    except ValueError as e:  # json.JSONDecodeError and over-long integers
+        raise InvalidInputError(f"the body is not JSON: {e}", rule="X5") from e
+    try:
+        canonical_bytes(data)
+    except UnicodeEncodeError as e:  # a lone surrogate: no canonical UTF-8 form exists
+        raise InvalidInputError("strings must be valid Unicode (no lone surrogates)", rule="X5") from e
+    return SignedCommand.from_wire(data)
+
+
+def _handle_command(service: ServiceState, verifier: Ed25519Verifier, request: Request, body: bytes) -> Receipt:
+    """Check the request signatures, spend the nonces, then execute: refusals write nothing."""
+    command = _parse_body(body)
+    policy = service.policy
+    if len(canonical_bytes(command.payload, trusted=True)) > policy.journal.max_command_bytes:
+        raise BodyTooLargeError(f"a command payload has at most {policy.journal.max_command_bytes} bytes", rule="X5")
+    if service.economy_id is None:
+        service.refresh(force=True)
+        if service.economy_id is None:
+            raise RuleViolationError("this store holds no economy yet; create one with `civic init`", rule="X1")
+    signed = parse_headers(request.headers)
+    journal = policy.journal
+    try:
+        check_freshness(signed.timestamp, service.now(), journal.signature_max_age, journal.max_clock_skew)
+    except AuthorityError:
+        service.refresh(force=True)  # another worker may have moved the journal's time on
+        check_freshness(signed.timestamp, service.now(), journal.signature_max_age, journal.max_clock_skew)
+    message = request_bytes(service.economy_id, request.method, request.url.path, body, signed.timestamp, signed.nonce)
+    introduced = keys_in_payload(command.payload)
+    for account, signature in sorted(signed.signatures.items()):
+        key = service.key_of(account, introduced)
+        if key is None:
+            raise AuthorityError(f"{account} is not an account and cannot sign a request", rule="X6")
+        if not verifier.verify(key, message, signature):
+            raise AuthorityError(f"the request signature of {account} does not match this request", rule="X6")
+    missing = sorted(command.signers() - set(signed.signatures))
+    if missing:
+        raise AuthorityError(
+            f"every account that signed the command must sign the request; missing {', '.join(missing)}", rule="X6"
+        )
+    now = service.now()
+    forget_before = now - journal.signature_max_age - journal.max_clock_skew
+    reused = [
+        a for a in sorted(signed.signatures) if not service.store.consume_nonce(a, signed.nonce, now, forget_before)
+    ]
+    if reused:
+        raise AuthorityError(
+            f"nonce {signed.nonce} was already used by {', '.join(reused)}: a replayed request", rule="X6"
+        )
+    receipt = service.engine.execute(command)
+    service.head_time = max(service.head_time, receipt.time)
+    if any(str(e.get("type", "")).startswith("economy.") for e in receipt.events):
+        service.policy_read_at = -1.0
+    return receipt
+
+
+__all__ = ["PROBLEM_MEDIA_TYPE", "ServiceState", "create_app"]

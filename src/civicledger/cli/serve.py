@@ -1,0 +1,64 @@
+"""`civic serve`: the HTTP API and the web pages on uvicorn, over the configured store.
+
+The store is the CLI's (SQLite file by default, PostgreSQL by ``--db`` URL or ``CIVIC_DB``); the
+journal key is loaded from the key directory like every other command that appends entries.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from civicledger.cli.app import app, settings_of
+from civicledger.cli.output import fail
+from civicledger.domain.errors import CivicLedgerError
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(help="Worker processes (each opens the store).")] = 1,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Build the demo economy on the store first and serve it (public demo keys).")
+    ] = False,
+) -> None:
+    """Serve the signed HTTP API (/api, /openapi.json) and the pages (/, /journal, /wallet ...)."""
+    import os
+
+    import uvicorn
+
+    settings = settings_of(ctx)
+    if demo:
+        from civicledger.adapters.clock import WallClock
+        from civicledger.adapters.stores import open_store
+        from civicledger.api.app import create_app
+        from civicledger.demo import run_demo
+
+        store = open_store(settings.db_url(), create=True)
+        try:
+            economy, _ = run_demo(store)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+        uvicorn.run(create_app(store, WallClock(), economy.key("journal")), host=host, port=port, log_level=log_level)
+        store.close()
+        return
+    try:
+        from civicledger.adapters.keystore import load_key
+
+        load_key(settings.key_dir(), "journal")  # fail early, with the CLI's message, if it is missing
+    except CivicLedgerError as e:
+        fail(ctx, e)
+    os.environ["CIVIC_DB"] = settings.db_url()
+    os.environ["CIVIC_KEYS"] = str(settings.key_dir().resolve())
+    uvicorn.run(
+        "civicledger.api.server:app_from_environment",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )

@@ -1,0 +1,140 @@
+"""SVG charts drawn on the server in plain Python: no JavaScript, no CDN, readable without a network.
+
+Each function returns a complete ``<svg>`` element as a string with every label escaped; the
+templates insert it as markup. Values are exact integers or ``Fraction`` strings turned into
+floats only here, for drawing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from html import escape
+
+PALETTE = ["#2f6db5", "#e07b39", "#3a9d5d", "#c8414b", "#8b62b8", "#8c6d46", "#d264a8", "#6f7b87", "#b6b53a", "#2fb3c2"]
+
+
+def _svg(width: int, height: int, body: str, title: str) -> str:
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" viewBox="0 0 {width} {height}" '
+        f'width="{width}" height="{height}" aria-label="{escape(title)}"><title>{escape(title)}</title>{body}</svg>'
+    )
+
+
+def _fmt(value: float) -> str:
+    if abs(value) >= 1e6:
+        return f"{value / 1e6:,.1f}M"
+    if abs(value) >= 1e4:
+        return f"{value / 1e3:,.0f}k"
+    if value == int(value):
+        return f"{int(value):,}"
+    return f"{value:,.2f}"
+
+
+def bar_chart(rows: Sequence[tuple[str, float]], title: str, width: int = 560, bar: int = 22) -> str:
+    """Horizontal bars, one per (label, value); negative values extend left of the axis."""
+    if not rows:
+        return _svg(width, 40, '<text x="8" y="24" class="empty">nothing yet</text>', title)
+    label_w = 170
+    value_w = 70
+    plot_w = width - label_w - value_w
+    lo = min(0.0, min(v for _, v in rows))
+    hi = max(0.0, max(v for _, v in rows))
+    span = (hi - lo) or 1.0
+    zero = label_w + plot_w * (-lo / span)
+    parts = []
+    for i, (label, value) in enumerate(rows):
+        y = 6 + i * (bar + 6)
+        x0 = zero if value >= 0 else zero - plot_w * (-value / span)
+        w = max(1.0, plot_w * abs(value) / span)
+        color = PALETTE[i % len(PALETTE)] if value >= 0 else "#c8414b"
+        short = label if len(label) <= 24 else label[:22] + "…"
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + bar * 0.7:.1f}" text-anchor="end">{escape(short)}</text>'
+            f'<rect x="{x0:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}"><title>{escape(label)}: '
+            f"{_fmt(value)}</title></rect>"
+            f'<text x="{label_w + plot_w + 4}" y="{y + bar * 0.7:.1f}">{_fmt(value)}</text>'
+        )
+    height = 12 + len(rows) * (bar + 6)
+    parts.append(f'<line x1="{zero:.1f}" y1="2" x2="{zero:.1f}" y2="{height - 4}" stroke="#555" stroke-width="1"/>')
+    return _svg(width, height, "".join(parts), title)
+
+
+def pie_chart(rows: Sequence[tuple[str, float]], title: str, size: int = 260) -> str:
+    """A pie with a legend; zero and negative slices are listed but not drawn."""
+    positive = [(label, v) for label, v in rows if v > 0]
+    total = sum(v for _, v in positive)
+    width = size + 260
+    cx = cy = size / 2
+    r = size / 2 - 6
+    parts = []
+    if total <= 0:
+        parts.append(f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="#ddd"/>')
+    elif len(positive) == 1:
+        parts.append(f'<circle cx="{cx}" cy="{cy}" r="{r}" fill="{PALETTE[0]}"/>')
+    else:
+        angle = -math.pi / 2
+        for i, (label, value) in enumerate(positive):
+            sweep = 2 * math.pi * value / total
+            x1, y1 = cx + r * math.cos(angle), cy + r * math.sin(angle)
+            x2, y2 = cx + r * math.cos(angle + sweep), cy + r * math.sin(angle + sweep)
+            large = 1 if sweep > math.pi else 0
+            parts.append(
+                f'<path d="M{cx:.1f},{cy:.1f} L{x1:.2f},{y1:.2f} A{r:.1f},{r:.1f} 0 {large} 1 {x2:.2f},{y2:.2f} Z" '
+                f'fill="{PALETTE[i % len(PALETTE)]}" class="slice"><title>{escape(label)}: {_fmt(value)} '
+                f"({100 * value / total:.1f}%)</title></path>"
+            )
+            angle += sweep
+    colours = {label: PALETTE[i % len(PALETTE)] for i, (label, _) in enumerate(positive)}
+    for i, (label, value) in enumerate(rows):
+        y = 20 + i * 22
+        share = f" ({100 * value / total:.1f}%)" if total > 0 and value > 0 else ""
+        parts.append(
+            f'<rect x="{size + 10}" y="{y - 12}" width="14" height="14" fill="{colours.get(label, "#ddd")}"/>'
+            f'<text x="{size + 30}" y="{y}">{escape(label)}: {_fmt(value)}{share}</text>'
+        )
+    height = max(size, 30 + len(rows) * 22)
+    return _svg(width, height, "".join(parts), title)
+
+
+def step_chart(
+    points: Sequence[tuple[int, float]],
+    title: str,
+    lo: float,
+    hi: float,
+    width: int = 560,
+    height: int = 220,
+    guides: Sequence[float] = (),
+) -> str:
+    """A step line of (time, value) points, with horizontal guide lines (e.g. 0 and +-30)."""
+    left, right, top, bottom = 48, 12, 12, 28
+    plot_w, plot_h = width - left - right, height - top - bottom
+    if not points:
+        return _svg(width, 40, '<text x="8" y="24" class="empty">no published values yet</text>', title)
+    t0, t1 = points[0][0], points[-1][0]
+    tspan = (t1 - t0) or 1
+
+    def x(t: int) -> float:
+        return left + plot_w * (t - t0) / tspan if t1 != t0 else left + plot_w / 2
+
+    def y(v: float) -> float:
+        return top + plot_h * (hi - v) / ((hi - lo) or 1)
+
+    parts = [f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="#fafafa" stroke="#ccc"/>']
+    for g in guides:
+        parts.append(
+            f'<line x1="{left}" x2="{left + plot_w}" y1="{y(g):.1f}" y2="{y(g):.1f}" stroke="#bbb" '
+            f'stroke-dasharray="4 3"/><text x="{left - 4}" y="{y(g) + 4:.1f}" text-anchor="end">{_fmt(g)}</text>'
+        )
+    path = []
+    for i, (t, v) in enumerate(points):
+        if i == 0:
+            path.append(f"M{x(t):.1f},{y(v):.1f}")
+        else:
+            path.append(f"H{x(t):.1f} V{y(v):.1f}")
+    parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{PALETTE[0]}" stroke-width="2"/>')
+    for t, v in points:
+        parts.append(
+            f'<circle cx="{x(t):.1f}" cy="{y(v):.1f}" r="3" fill="{PALETTE[0]}"><title>{_fmt(v)}</title></circle>'
+        )
+    return _svg(width, height, "".join(parts), title)

@@ -1,0 +1,40 @@
+// The journal explorer's proof check: recompute the leaf, walk the proof, check the head's signature.
+"use strict";
+
+(() => {
+  const button = document.getElementById("check-proof");
+  if (!button) return;
+  const result = document.getElementById("proof-result");
+  const steps = document.getElementById("proof-steps");
+  function step(ok, text) {
+    const li = document.createElement("li");
+    li.className = ok ? "ok" : "bad";
+    li.textContent = text;
+    steps.appendChild(li);
+    return ok;
+  }
+  button.addEventListener("click", async () => {
+    steps.textContent = "";
+    result.dataset.ok = "";
+    result.textContent = "checking…";
+    try {
+      const seq = Number(button.dataset.seq);
+      const [economy, data] = await Promise.all([Civic.getJSON("/api/economy"), Civic.getJSON("/api/journal/" + seq)]);
+      const leaf = await Civic.leafHash(Civic.canonicalBytes(data.entry));
+      let ok = step(Civic.hex(leaf) === data.leaf_hash,
+        "leaf hash of the entry's canonical bytes: " + Civic.hex(leaf).slice(0, 16) + "…");
+      const proof = data.proof.map(Civic.unhex);
+      const head = data.tree_head;
+      ok = step(await Civic.verifyInclusion(leaf, seq, head.size, proof, Civic.unhex(head.root)),
+        "inclusion proof of " + proof.length + " hashes leads to the root of " + head.size + " entries") && ok;
+      const headBytes = Civic.canonicalBytes({ economy: economy.id, size: head.size, root: head.root, time: head.time });
+      ok = step(await Civic.verify(economy.journal_key, headBytes, head.signature),
+        "tree head signed by the journal key " + economy.journal_key.slice(0, 16) + "…") && ok;
+      result.dataset.ok = String(ok);
+      result.textContent = ok ? "verified in your browser" : "verification FAILED";
+    } catch (e) {
+      result.dataset.ok = "false";
+      result.textContent = "verification failed: " + e.message;
+    }
+  });
+})();

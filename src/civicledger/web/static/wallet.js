@@ -1,0 +1,134 @@
+// The wallet: keys held in this browser, commands signed here and sent with signed requests (X6).
+"use strict";
+
+const Wallet = (() => {
+  const STORAGE = "civicledger.wallet.seeds";
+  const keys = new Map();
+  const $ = (id) => document.getElementById(id);
+
+  function save() {
+    const seeds = {};
+    for (const [name, k] of keys) seeds[name] = k.seed;
+    localStorage.setItem(STORAGE, JSON.stringify(seeds));
+  }
+
+  function render() {
+    const table = $("keys");
+    table.querySelectorAll("tr.key").forEach((tr) => tr.remove());
+    const signers = $("signers");
+    const checked = new Set(Array.from(signers.querySelectorAll("input:checked"), (i) => i.value));
+    signers.textContent = "";
+    document.querySelectorAll(".key-select").forEach((s) => { s.textContent = ""; });
+    for (const [name, k] of keys) {
+      const tr = document.createElement("tr");
+      tr.className = "key";
+      tr.dataset.name = name;
+      tr.innerHTML = "<td></td><td><a><code></code></a></td><td><button class='export'>show secret</button></td>";
+      tr.children[0].textContent = name;
+      tr.querySelector("a").href = "/persons/" + k.account;
+      tr.querySelector("code").textContent = k.account;
+      tr.querySelector("button").addEventListener("click", () => { output("secret seed of " + name + ": " + k.seed); });
+      table.appendChild(tr);
+      const label = document.createElement("label");
+      label.innerHTML = "<input type='checkbox'> ";
+      label.querySelector("input").value = name;
+      label.querySelector("input").checked = checked.has(name);
+      label.append(name + " ");
+      signers.appendChild(label);
+      document.querySelectorAll(".key-select").forEach((s) => s.add(new Option(name, name)));
+    }
+  }
+
+  function output(text) { $("output").textContent = text; }
+  function status(state, text) { $("status").dataset.state = state; $("status").textContent = text; }
+
+  async function add(key) { keys.set(key.name, key); save(); render(); return key; }
+
+  function fill(type, payload, signerNames) {
+    $("cmd-type").value = type;
+    $("cmd-payload").value = JSON.stringify(payload, null, 2);
+    $("cmd-id").value = "";
+    for (const box of $("signers").querySelectorAll("input")) box.checked = signerNames.includes(box.value);
+  }
+
+  function current() {
+    const type = $("cmd-type").value.trim();
+    const payload = JSON.parse($("cmd-payload").value);
+    const names = Array.from($("signers").querySelectorAll("input:checked"), (i) => i.value);
+    return { type, payload, signers: names.map((n) => keys.get(n)), id: $("cmd-id").value.trim() || undefined };
+  }
+
+  async function send() {
+    status("busy", "signing…");
+    try {
+      const c = current();
+      if (!c.signers.length) throw new Error("choose at least one key to sign with");
+      const { status: code, data } = await Civic.signAndSend(c.type, c.payload, c.signers, c.id);
+      output(JSON.stringify(data, null, 2));
+      if (code === 200) status("ok", "accepted as entry " + data.seq + (data.replayed ? " (a retry: replayed)" : ""));
+      else status("refused", code + " " + (data.rule || "") + ": " + data.detail);
+      return { code, data };
+    } catch (e) {
+      status("refused", e.message);
+      return { code: 0, data: { detail: e.message } };
+    }
+  }
+
+  async function init() {
+    const seeds = JSON.parse(localStorage.getItem(STORAGE) || "{}");
+    for (const [name, seed] of Object.entries(seeds)) keys.set(name, await Civic.keyFromSeed(name, seed));
+    render();
+    try {
+      const types = await Civic.getJSON("/api/command-types");
+      for (const t of types.items) $("types").appendChild(new Option(t.fields.join(", "), t.type));
+    } catch (e) { /* the form still works by typing a type */ }
+    $("generate-key").addEventListener("click", async () => {
+      const name = $("key-name").value.trim() || "key-" + (keys.size + 1);
+      const key = await add(await Civic.generateKey(name));
+      output("generated " + name + ": account " + key.account);
+    });
+    $("import-key").addEventListener("click", async () => {
+      const name = $("key-name").value.trim() || "key-" + (keys.size + 1);
+      try {
+        const key = await add(await Civic.keyFromSeed(name, $("import-seed").value));
+        $("import-seed").value = "";
+        output("imported " + name + ": account " + key.account);
+      } catch (e) { output(e.message); }
+    });
+    $("fill-open").addEventListener("click", () => {
+      const k = keys.get($("short-key").value);
+      if (k) fill("identity.open_account", { kind: "person", public_key: k.publicHex, name: k.name }, [k.name]);
+    });
+    $("fill-circles").addEventListener("click", () => {
+      const k = keys.get($("short-key").value);
+      if (k) fill("circles.create_account", { account: k.account }, [k.name]);
+    });
+    $("fill-pay").addEventListener("click", async () => {
+      const k = keys.get($("pay-from").value);
+      if (!k) return;
+      const q = new URLSearchParams({ sender: k.account, receiver: $("pay-to").value.trim(), units: $("pay-units").value.trim() });
+      try {
+        const plan = await Civic.getJSON("/api/circles/route?" + q);
+        $("route-note").textContent = "can pay " + plan.units + " (maximum flow " + plan.max_flow + ") in " + plan.legs.length + " transfer(s)";
+        if (plan.command) fill(plan.command.type, plan.command.payload, [k.name]);
+      } catch (e) { $("route-note").textContent = e.message; }
+    });
+    $("send").addEventListener("click", send);
+    $("preview").addEventListener("click", async () => {
+      try {
+        const c = current();
+        const economy = await Civic.getJSON("/api/economy");
+        output(Civic.canonical({ economy: economy.id, id: c.id || "(random)", type: c.type, payload: c.payload, signed_at: economy.now }));
+      } catch (e) { output(e.message); }
+    });
+    const params = new URLSearchParams(location.search);
+    if (params.get("type")) {
+      $("cmd-type").value = params.get("type");
+      if (params.get("payload")) $("cmd-payload").value = JSON.stringify(JSON.parse(params.get("payload")), null, 2);
+    }
+    document.body.dataset.walletReady = "true";
+  }
+
+  init();
+  return { keys, add, fill, send, current };
+})();

@@ -1,0 +1,122 @@
+"""Helpers for the HTTP tests: the demo economy on the suite's backend, a real uvicorn server on a
+free port of 127.0.0.1, and a client that signs commands and requests like any outside client."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from civicledger.adapters.clock import WallClock
+from civicledger.adapters.crypto import KeyPair
+from civicledger.api.app import create_app
+from civicledger.api.request_signing import sign_request
+from civicledger.demo import run_demo
+from civicledger.domain.canonical import canonical_bytes
+from civicledger.domain.journal import SignedCommand
+from civicledger.domain.messages import Command
+from civicledger.ports import Store
+from civicledger.services.scripted import ScriptedEconomy
+from civicledger.services.signing import sign_command
+from tests.conftest import BACKEND, open_test_store
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def demo_economy(tmp_path: Path) -> Iterator[ScriptedEconomy]:
+    """The `civic demo` economy (every mechanism) on the suite's backend."""
+    store = open_test_store(BACKEND, tmp_path)
+    try:
+        economy, _ = run_demo(store)
+        yield economy
+    finally:
+        store.close()
+
+
+@contextmanager
+def live_server(store: Store, journal_key: KeyPair) -> Iterator[str]:
+    """uvicorn serving the app in a background thread; yields the base URL."""
+    app = create_app(store, WallClock(), journal_key)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@dataclass
+class SigningClient:
+    """Signs commands and requests with named keys of a scripted economy, as any client would."""
+
+    http: httpx.Client
+    economy: ScriptedEconomy
+
+    def now(self) -> int:
+        return int(self.http.get("/api/economy").json()["now"])
+
+    def command(
+        self, command: Command, *signers: str, cid: str | None = None, signed_at: int | None = None
+    ) -> SignedCommand:
+        at = self.now() if signed_at is None else signed_at
+        keys = [self.economy.key(s) for s in signers]
+        return sign_command(self.economy.economy_id, command, keys, signed_at=at, command_id=cid or uuid.uuid4().hex)
+
+    def body(self, signed: SignedCommand) -> bytes:
+        return canonical_bytes(signed.to_wire())
+
+    def headers(
+        self,
+        body: bytes,
+        *signers: str,
+        timestamp: int | None = None,
+        nonce: str | None = None,
+        path: str = "/api/commands",
+        method: str = "POST",
+    ) -> dict[str, str]:
+        keys = [self.economy.key(s) for s in signers]
+        ts = self.now() if timestamp is None else timestamp
+        return sign_request(
+            self.economy.economy_id, method, path, body, keys, timestamp=ts, nonce=nonce or uuid.uuid4().hex
+        ) | {"content-type": "application/json"}
+
+    def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
+        return self.http.post("/api/commands", content=body, headers=headers)
+
+    def run(self, command: Command, *signers: str, cid: str | None = None) -> httpx.Response:
+        """Sign the command and the request with the same keys and send it."""
+        body = self.body(self.command(command, *signers, cid=cid))
+        return self.post(body, self.headers(body, *signers))
+
+    def journal_size(self) -> int:
+        return int(self.http.get("/api/economy").json()["entries"])
+
+
+def problem_of(response: httpx.Response) -> dict[str, Any]:
+    assert response.headers["content-type"].startswith("application/problem+json"), response.text
+    data = response.json()
+    assert set(data) >= {"type", "title", "status", "detail", "rule"}, data
+    assert data["status"] == response.status_code
+    return data  # type: ignore[no-any-return]

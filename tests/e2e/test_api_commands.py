@@ -20,7 +20,8 @@ from tests.e2e.serving import SigningClient, demo_economy, live_server
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SigningClient]:
     with (
         demo_economy(tmp_path_factory.mktemp("api")) as economy,
-        live_server(economy.store, economy.key("journal")) as url,httpx.Client(base_url=url, timeout=30) as http
+        live_server(economy.store, economy.key("journal")) as url,
+        httpx.Client(base_url=url, timeout=30) as http,
     ):
         yield SigningClient(http, economy)
 

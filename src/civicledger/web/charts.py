@@ -91,7 +91,7 @@ def pie_chart(rows: Sequence[tuple[str, float]], title: str, size: int = 260) ->
         share = f" ({100 * value / total:.1f}%)" if total > 0 and value > 0 else ""
         parts.append(
             f'<rect x="{size + 10}" y="{y - 12}" width="14" height="14" fill="{colours.get(label, "#ddd")}"/>'
-            f'<text x="{size + 30}" y="{y}">{escape(label)}: {_fmt(value)}{share}</text>'
+            f'<text x="{size + 30}" y="{y}">{escape(label)}: {int(value):,}{share}</text>'
         )
     height = max(size, 30 + len(rows) * 22)
     return _svg(width, height, "".join(parts), title)

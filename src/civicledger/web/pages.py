@@ -129,6 +129,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
                     [(f"grade {g}", u) for g, u in credits["by_grade"].items()], "this person's credits per grade"
                 )
             )
+        currency_names = {c["id"]: c["name"] for c in reads.currencies(store, None, reads.MAX_LIMIT)["items"]}
         names = {}
         if circles:
             for other in {*circles["trusts"], *circles["trusted_by"]}:
@@ -146,6 +147,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
             credits_error=credits_error,
             grade_chart=grade_chart,
             names=names,
+            currency_names=currency_names,
         )
 
     @app.get("/goods/{asset}", response_class=HTMLResponse, include_in_schema=False)

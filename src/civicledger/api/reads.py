@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from civicledger.domain.errors import NotFoundError
+from civicledger.domain.errors import InvalidInputError, NotFoundError
 from civicledger.domain.identity import AccountId, parse_account_id
 from civicledger.domain.money import CurrencyId
 from civicledger.ports import Store, UnitOfWork
@@ -324,6 +324,10 @@ def inclusion(store: Store, seq: int, size: int | None) -> dict[str, Any]:
 
 
 def consistency(store: Store, first: int, second: int | None) -> dict[str, Any]:
+    if second is not None and first > second:  # audit.consistency would fail with a bare ValueError
+        raise InvalidInputError(
+            f"a consistency proof goes from a smaller tree to a larger one, not {first} to {second}", rule="X2"
+        )
     return audit.consistency(store, first, second)
 
 

@@ -48,7 +48,7 @@ from civicledger.sim.network import GENERATORS, Network, build, canonical
 from civicledger.sim.scenario import Scenario
 
 I64 = NDArray[np.int64]
-RING = 6  # credit adjustments remembered per person (older ones beyond six active are dropped)
+RING = 6  # credit adjustments remembered per person: a seventh *active* one replaces the one ending first
 VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
 
 
@@ -113,6 +113,8 @@ class Model:
         self.adj_end = np.zeros((n, RING), np.int64)
         self.adj_steps = np.zeros((n, RING), np.int8)
         self.adj_count = np.zeros(n, np.int64)
+        self.adj_seq = np.full((n, RING), -1, np.int64)
+        self.adj_counter = 0
         self.credits_spent_total = 0
         # Gears
         self.companies = pop.companies
@@ -129,6 +131,7 @@ class Model:
         self.penalties_charged = self.penalties_paid = 0
         self.casts = 0
         self.deltas = np.zeros(self.companies)
+        self.coefficients: gears.Coefficients | None = None
         self.imbalance = Fraction(0)
         # Creditism: renewable resources with rejuvenation, mortality and one factor each.
         r = self.resources = pop.resources
@@ -331,9 +334,12 @@ class Model:
                     self._log("spend", s, a, int(units[a]))
 
     def _adjust(self, persons: I64, end: int, steps: int) -> I64:
-        slots = self.adj_count[persons] % RING
+        """Record an adjustment in the slot that ends first (an expired one while any is)."""
+        slots = np.argmin(self.adj_end[persons], axis=1)
         self.adj_end[persons, slots] = end
         self.adj_steps[persons, slots] = steps
+        self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
+        self.adj_counter += int(persons.size)
         self.adj_count[persons] += 1
         return slots
 
@@ -347,8 +353,9 @@ class Model:
         pol = self.policy.credits
         g = np.full(self.n, pol.base_grade, np.int64)
         rows = np.arange(self.n)
+        order = np.argsort(self.adj_seq, axis=1, kind="stable")  # in order of start, then entry
         for j in range(RING):
-            slot = (self.adj_count + j) % RING
+            slot = order[:, j]
             active = self.adj_end[rows, slot] > t
             g = np.clip(g + self.adj_steps[rows, slot].astype(np.int64) * active, pol.grade_min, pol.grade_max)
         since = np.maximum(self.enrolled, self.last_fresh)
@@ -368,7 +375,13 @@ class Model:
             self.vote_value[voters] = values
             self.vote_expires[voters] = t + pol.vote_term
             self.casts += int(voters.size)
-            self._pay_from_fund("reward", pol.vote_reward * int(voters.size), rewards=True)
+            self._pay_from_fund("reward", pol.vote_reward * int(voters.size))
+            # X8: a cast vote is civic participation: it restarts the decay clock (SC8) and has the
+            # effect the credits policy gives the kind "gears_vote", when that is a whole-balance one.
+            self.last_fresh[voters] = t
+            effect = self.policy.credits.participation.get("gears_vote")
+            if effect is not None and effect.portion_percent == 100:
+                self._adjust(voters, t + effect.duration, -effect.steps if effect.penalty else effect.steps)
             if self.trace is not None:
                 for a, c, x in zip(voters.tolist(), firms.tolist(), values.tolist(), strict=True):
                     self._log("vote", s, a, c, x)
@@ -385,6 +398,7 @@ class Model:
         sales = {names[i]: int(annual[i]) for i in range(self.companies)}
         co = gears.coefficients(tallies, sales, pol.k, pol.clamp)
         self.imbalance = co.imbalance()
+        self.coefficients = co
         exact = [co.companies[name].delta for name in names]
         self.deltas = np.array([float(d) for d in exact])
         self.voted = counts > 0
@@ -396,7 +410,7 @@ class Model:
             adj = gears.adjustment(price, gears.effective_delta(exact[i], pol.early_stage_waiver))
             self.company_balance[i] += price
             if adj > 0:
-                self._pay_from_fund(names[i], adj)
+                self._pay_from_fund(str(i), adj)
             elif adj < 0:
                 self.company_balance[i] += adj
                 self.fund += -adj
@@ -423,17 +437,21 @@ class Model:
         age = np.full(self.companies, t - self.genesis, np.int64)
         return rules.annual_sales(total.astype(np.int64), age, self.policy.gears.annualise_min_age)
 
-    def _pay_from_fund(self, key: str, units: int, *, rewards: bool = False) -> None:
+    def _pay_from_fund(self, key: str, units: int) -> None:
         if units <= 0:
             return
         if not self.pending and self.fund >= units:
             self.fund -= units
-            if rewards:
-                self.rewards_paid += units
-            else:
-                self.fund_paid += units
+            self._paid(key, units)
         else:
             self.pending.append((key, units))
+
+    def _paid(self, key: str, units: int) -> None:
+        if key == "reward":
+            self.rewards_paid += units
+        else:
+            self.fund_paid += units
+            self.company_balance[int(key)] += units
 
     def _release(self) -> None:
         """GR6: queued payouts are paid strictly in order while the fund covers the next one."""
@@ -441,10 +459,7 @@ class Model:
             return
         paid, self.fund = gears.release_in_order(self.fund, self.pending)
         for key, units in self.pending[: len(paid)]:
-            if key == "reward":
-                self.rewards_paid += units
-            else:
-                self.fund_paid += units
+            self._paid(key, units)
         self.pending = self.pending[len(paid) :]
 
     def _creditism(self, t: int) -> None:

@@ -29,13 +29,13 @@ from civicledger.domain.gears import commands as g
 from civicledger.domain.identity import AccountKind, Role
 from civicledger.domain.money import CurrencyId
 from civicledger.domain.time import DAY, YEAR, format_instant
+from civicledger.ports import Store
 from civicledger.services import credits as credit_svc
 from civicledger.services import gears as gear_svc
 from civicledger.services.scripted import ScriptedEconomy
-from civicledger.ports import Store
 from civicledger.sim import Model, parse_scenario
-from civicledger.sim.scenario import policy_mapping
 from civicledger.sim.behaviours import REGISTRY, behaviour
+from civicledger.sim.scenario import policy_mapping
 from tests.conftest import T0
 from tests.integration.test_gears_flow import XI, company, pass_test, setup_gears
 
@@ -64,17 +64,29 @@ def scenario(seed: int) -> Any:
         {
             "scenario": {"steps": 18, "step": STEP, "seeds": [seed], "start": format_instant(T0)},
             "population": {
-                "persons": 6, "companies": 2, "groups": 1, "group_share": 0.5, "resources": 0,
-                "age_min": 20, "age_max": 60,
+                "persons": 6,
+                "companies": 2,
+                "groups": 1,
+                "group_share": 0.5,
+                "resources": 0,
+                "age_min": 20,
+                "age_max": 60,
             },
             "network": {"mean_degree": 3.0, "formation_weeks": 8.0},
             "behaviours": {
-                "appeals": "none", "spending": "none", "whistleblowing": "none", "demand": "none",
+                "appeals": "none",
+                "spending": "none",
+                "whistleblowing": "none",
+                "demand": "none",
                 "sales": "first_company_only_test",
             },
             "parameters": {
-                "pay_share": 0.5, "convert_share": 0.3, "participation_rate": 0.2, "infraction_rate": 0.1,
-                "vote_rate": 0.5, "fund_reserve": float(FUND),
+                "pay_share": 0.5,
+                "convert_share": 0.3,
+                "participation_rate": 0.2,
+                "infraction_rate": 0.1,
+                "vote_rate": 0.5,
+                "fund_reserve": float(FUND),
             },
             "policy": {"credits": {"participation": PARTICIPATION}},
         }

@@ -15,7 +15,12 @@ from civicledger.sim.behaviours import REGISTRY, behaviour
 SMALL: dict[str, Any] = {
     "scenario": {"steps": 30, "seeds": [1, 2]},
     "population": {
-        "persons": 400, "companies": 8, "groups": 2, "sybils": 60, "sybil_join_step": 3, "sybil_attack_edges": 6
+        "persons": 400,
+        "companies": 8,
+        "groups": 2,
+        "sybils": 60,
+        "sybil_join_step": 3,
+        "sybil_attack_edges": 6,
     },
     "network": {"formation_weeks": 4.0},
 }
@@ -67,7 +72,7 @@ def test_x07_a_bad_scenario_lists_every_problem_with_its_line() -> None:
 
 
 def test_x07_a_bad_sweep_value_is_listed_with_its_line() -> None:
-    text = '[scenario]\nsteps = 3\n\n[sweep.policy.gears]\nk = [30, -1]\n'
+    text = "[scenario]\nsteps = 3\n\n[sweep.policy.gears]\nk = [30, -1]\n"
     with pytest.raises(ScenarioError) as info:
         parse_scenario(tomllib.loads(text), lambda path: locate(text, path))
     assert info.value.problems[0][0] == 5 and "-1" in info.value.problems[0][1]

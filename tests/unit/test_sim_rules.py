@@ -104,8 +104,9 @@ def test_ci02_a_cohort_claiming_every_step_mints_what_one_claim_would() -> None:
     model = Model(scenario, seed=3)
     model.run()
     last = scenario.start + 119 * WEEK
-    once, _ = circles.claimable(circles.open_income(policy, scenario.start, scenario.start), last, scenario.start,
-                                ((scenario.start, policy),))
+    once, _ = circles.claimable(
+        circles.open_income(policy, scenario.start, scenario.start), last, scenario.start, ((scenario.start, policy),)
+    )
     assert model.own.tolist() == [once] * 20
     assert model.supply_honest == 20 * once
 

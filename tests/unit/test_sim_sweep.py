@@ -35,8 +35,15 @@ def test_a_sweep_writes_one_tidy_parquet_file_per_run_for_pandas_and_polars(tmp_
     assert set(frame["param.policy.circles.growth"]) == {"2%", "5%"}
     assert frame.groupby(["run", "step"]).size().max() == 1  # one row per run and step
     polars = pl.read_parquet(str(tmp_path / "out" / "*.parquet"))
-    assert polars.height == 20 and {"supply_circles", "gini_holdings", "fund_balance", "delta_median",
-                                    "grade_2", "allowance_max", "sybil_units_at_honest"} <= set(polars.columns)
+    assert polars.height == 20 and {
+        "supply_circles",
+        "gini_holdings",
+        "fund_balance",
+        "delta_median",
+        "grade_2",
+        "allowance_max",
+        "sybil_units_at_honest",
+    } <= set(polars.columns)
     report = write_report(tmp_path / "out", tmp_path / "report.html")
     assert report.read_text().count("data:image/png;base64,") == 7
 

@@ -94,7 +94,11 @@ def run_cmd(
         "file": path,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    emit(ctx, data, lambda c: c.print(f"[bold]{sc.name}[/]: {sc.steps} steps, {rows} rows in {data['seconds']} s → {path}"))
+    emit(
+        ctx,
+        data,
+        lambda c: c.print(f"[bold]{sc.name}[/]: {sc.steps} steps, {rows} rows in {data['seconds']} s → {path}"),
+    )
 
 
 @sim_app.command("sweep")
@@ -120,11 +124,15 @@ def sweep_cmd(
     started = time.perf_counter()
     sets = len(grid(sc))
     if json_mode(ctx):
-        files = sweep(sc, folder, seeds=chosen, engine=engine, workers=workers, skip_existing=resume,
-                      modules=behaviours or [])
+        files = sweep(
+            sc, folder, seeds=chosen, engine=engine, workers=workers, skip_existing=resume, modules=behaviours or []
+        )
     else:
         with Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
             console=console,
         ) as bar:
             task = bar.add_task(f"{sc.name} ({engine})", total=None)
@@ -132,20 +140,34 @@ def sweep_cmd(
             def progress(done: int, total: int, _path: str) -> None:
                 bar.update(task, completed=done, total=total)
 
-            files = sweep(sc, folder, seeds=chosen, engine=engine, workers=workers, progress=progress,
-                          skip_existing=resume, modules=behaviours or [])
+            files = sweep(
+                sc,
+                folder,
+                seeds=chosen,
+                engine=engine,
+                workers=workers,
+                progress=progress,
+                skip_existing=resume,
+                modules=behaviours or [],
+            )
+    used = list(chosen or sc.seeds)
     data = {
         "scenario": sc.name,
         "engine": engine,
         "parameter_sets": sets,
-        "seeds": list(chosen or sc.seeds),
+        "seeds": used,
         "runs": len(files),
         "out": str(folder),
         "files": files,
         "seconds": round(time.perf_counter() - started, 3),
     }
-    emit(ctx, data, lambda c: c.print(
-        f"{len(files)} runs ({sets} parameter sets x {len(data['seeds'])} seeds) in {data['seconds']} s → {folder}"))
+    emit(
+        ctx,
+        data,
+        lambda c: c.print(
+            f"{len(files)} runs ({sets} parameter sets x {len(used)} seeds) in {data['seconds']} s → {folder}"
+        ),
+    )
 
 
 @sim_app.command("report")

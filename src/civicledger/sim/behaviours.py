@@ -158,7 +158,8 @@ def per_capita(m: Model, rng: np.random.Generator, p: dict[str, float], years: f
     """Yearly demand of each resource: people x per-capita use, growing yearly, with 5% noise."""
     base = m.honest_count * p["demand_per_capita"] * (1.0 + p["demand_growth"]) ** years
     noise = 1.0 + 0.05 * rng.standard_normal(m.resources)
-    return np.maximum(0, base * m.resource_weight * noise).astype(np.int64)
+    out: I64 = np.maximum(0, base * m.resource_weight * noise).astype(np.int64)
+    return out
 
 
 PARAMETERS: dict[str, float] = {

@@ -86,7 +86,12 @@ class Model:
     """One run of a scenario. ``Model(s, seed=1).run()`` returns the tidy rows."""
 
     def __init__(
-        self, scenario: Scenario, *, seed: int | None = None, rng: np.random.Generator | None = None, trace: bool = False
+        self,
+        scenario: Scenario,
+        *,
+        seed: int | None = None,
+        rng: np.random.Generator | None = None,
+        trace: bool = False,
     ) -> None:
         if seed is not None and rng is not None:
             raise ValueError("a run takes a seed or an rng, never both")
@@ -177,7 +182,7 @@ class Model:
             when = np.zeros(u.size, np.int64)
         parts_u, parts_v, parts_w = [u.astype(np.int64)], [v.astype(np.int64)], [when]
         if pop.sybils:
-            m = int(round(pop.sybils * pop.sybil_degree / 2))
+            m = round(pop.sybils * pop.sybil_degree / 2)
             a = rng.integers(honest, n, size=m, dtype=np.int64)
             b = rng.integers(honest, n, size=m, dtype=np.int64)
             su, sv = canonical(n, a, b)
@@ -341,7 +346,8 @@ class Model:
         self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
         self.adj_counter += int(persons.size)
         self.adj_count[persons] += 1
-        return slots
+        out: I64 = slots.astype(np.int64)
+        return out
 
     def available(self, t: int) -> I64:
         """SC2: accrued - spent, for every person (0 for the unverified)."""
@@ -472,7 +478,9 @@ class Model:
         allotted: dict[str, Fraction] = {}
         scores = []
         for r in range(self.resources):
-            e = cr.resource_factor(Fraction(int(self.optimal[r])), Fraction(int(self.state[r])), Fraction(int(self.per_unit[r])))
+            e = cr.resource_factor(
+                Fraction(int(self.optimal[r])), Fraction(int(self.state[r])), Fraction(int(self.per_unit[r]))
+            )
             e = min(e, Fraction(1))
             scores.append(e)
             allot = cr.allotted_renewable(Fraction(int(self.rejuvenation[r])), Fraction(int(self.mortality[r])), e)
@@ -523,7 +531,9 @@ class Model:
             "credits_available": int(available.sum()),
             "credits_spent": self.credits_spent_total,
         }
-        counts = np.bincount(grades[has] - pol.credits.grade_min, minlength=pol.credits.grade_max - pol.credits.grade_min + 1)
+        counts = np.bincount(
+            grades[has] - pol.credits.grade_min, minlength=pol.credits.grade_max - pol.credits.grade_min + 1
+        )
         for g in range(pol.credits.grade_min, pol.credits.grade_max + 1):
             row[f"grade_{g}"] = int(counts[g - pol.credits.grade_min])
         voted = self.deltas[self.voted] if self.companies and hasattr(self, "voted") else np.zeros(0)

@@ -66,8 +66,8 @@ def heavy_tailed(
     """Local geometric ties plus Chung-Lu ties with Pareto weights (tail exponent ``exponent``)."""
     if nodes < 2 or mean_degree <= 0:
         return np.zeros(0, np.int32), np.zeros(0, np.int32)
-    target = int(round(nodes * mean_degree / 2))
-    local = int(round(target * locality))
+    target = round(nodes * mean_degree / 2)
+    local = round(target * locality)
     far = target - local
     a_local = rng.integers(0, nodes, size=local, dtype=np.int64)
     reach = rng.geometric(p=min(1.0, 2.0 / max(mean_degree, 1.0)), size=local).astype(np.int64)
@@ -85,7 +85,7 @@ def random_graph(
 ) -> tuple[I32, I32]:
     """An Erdos-Renyi-like graph of the same mean degree (no locality, no heavy tail): a baseline."""
     del exponent, locality
-    m = int(round(nodes * mean_degree / 2))
+    m = round(nodes * mean_degree / 2)
     a = rng.integers(0, nodes, size=m, dtype=np.int64)
     b = rng.integers(0, nodes, size=m, dtype=np.int64)
     return canonical(nodes, a, b)

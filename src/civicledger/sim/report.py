@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Circles money in circulation", "minor units", ("supply_circles", "supply_group")),
@@ -136,13 +136,17 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
         f"Lines are the mean over seeds, bands the seeds' min-max. Columns: {len(cols)}.</p>",
     ]
     for heading, png in images:
-        parts.append(f"<h2>{html.escape(heading)}</h2><img alt='{html.escape(heading)}' src='data:image/png;base64,{png}'>")
+        parts.append(
+            f"<h2>{html.escape(heading)}</h2><img alt='{html.escape(heading)}' src='data:image/png;base64,{png}'>"
+        )
     parts.append("</body></html>")
     out.write_text("\n".join(parts), encoding="utf-8")
     return out
 
 
-def summary(results: Path, metrics: Sequence[str] = ("supply_circles", "gini_holdings", "fund_balance")) -> list[dict[str, Any]]:
+def summary(
+    results: Path, metrics: Sequence[str] = ("supply_circles", "gini_holdings", "fund_balance")
+) -> list[dict[str, Any]]:
     """The final step of every run with a few metrics (for ``civic sim report --json``)."""
     cols = load(results).to_pydict()
     final: dict[str, int] = {}

@@ -191,7 +191,7 @@ def _check(data: Mapping[str, Any]) -> tuple[Scenario, list[Problem]]:
 
     net_t = _table(data, "network", problems)
     net_fields = NetworkSpec.__dataclass_fields__
-    _unknown(net_t, set(net_fields), ("network", ), problems)
+    _unknown(net_t, set(net_fields), ("network",), problems)
     net_values: dict[str, Any] = {}
     for key, value in net_t.items():
         if key not in net_fields:
@@ -238,8 +238,19 @@ def _check(data: Mapping[str, Any]) -> tuple[Scenario, list[Problem]]:
 
     mapping = {k: copy.deepcopy(v) for k, v in data.items() if k != "sweep"}
     scenario = Scenario(
-        name, description, start, steps, step, record_every, seeds, population, network,
-        behaviours, parameters, policy, mapping,
+        name,
+        description,
+        start,
+        steps,
+        step,
+        record_every,
+        seeds,
+        population,
+        network,
+        behaviours,
+        parameters,
+        policy,
+        mapping,
     )
     return scenario, problems
 
@@ -324,9 +335,20 @@ def parse_scenario(data: Mapping[str, Any], locate: Locator | None = None) -> Sc
                 listed.append(item)
         raise ScenarioError(listed)
     return Scenario(
-        scenario.name, scenario.description, scenario.start, scenario.steps, scenario.step,
-        scenario.record_every, scenario.seeds, scenario.population, scenario.network, scenario.behaviours,
-        scenario.parameters, scenario.policy, scenario.mapping, tuple((p, tuple(v)) for p, v in axes),
+        scenario.name,
+        scenario.description,
+        scenario.start,
+        scenario.steps,
+        scenario.step,
+        scenario.record_every,
+        scenario.seeds,
+        scenario.population,
+        scenario.network,
+        scenario.behaviours,
+        scenario.parameters,
+        scenario.policy,
+        scenario.mapping,
+        tuple((p, tuple(v)) for p, v in axes),
     )
 
 

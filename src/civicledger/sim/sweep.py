@@ -21,8 +21,8 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pyarrow as pa  # type: ignore[import-untyped]
+import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from civicledger.sim.model import Model
 from civicledger.sim.scenario import ParameterSet, Scenario, grid
@@ -67,9 +67,7 @@ def run_task(task: Task) -> tuple[str, int]:
     return task.path, len(rows)
 
 
-def tasks(
-    scenario: Scenario, out: Path, seeds: Sequence[int] | None = None, modules: Sequence[str] = ()
-) -> list[Task]:
+def tasks(scenario: Scenario, out: Path, seeds: Sequence[int] | None = None, modules: Sequence[str] = ()) -> list[Task]:
     chosen = tuple(seeds) if seeds else scenario.seeds
     return [
         Task(point, seed, str(out / run_file_name(point.index, seed)), tuple(modules))

@@ -1,0 +1,67 @@
+"""`civic sim run|sweep|report` end to end, and a bad scenario that runs nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from tests.e2e.conftest import Civic
+
+SCENARIO = """\
+[scenario]
+name = "tiny"
+steps = 6
+seeds = [1, 2]
+
+[population]
+persons = 200
+companies = 4
+sybils = 10
+sybil_attack_edges = 2
+
+[sweep.policy.circles]
+growth = ["2%", "5%"]
+"""
+
+BAD = """\
+[scenario]
+name = "bad"
+steps = -1
+
+[population]
+persons = 100
+haircolour = "red"
+
+[behaviours]
+payments = "telepathy"
+"""
+
+
+def test_sim_run_sweep_and_report(civic: Civic, tmp_path: Path) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(SCENARIO)
+    ran = civic.json("sim", "run", str(path), "--seed", "3", "--out", str(tmp_path / "one"))
+    assert ran["rows"] == 6 and Path(ran["file"]).exists()
+    swept = civic.json("sim", "sweep", str(path), "--out", str(tmp_path / "many"), "--workers", "2")
+    assert swept["runs"] == 4 and swept["parameter_sets"] == 2 and swept["seeds"] == [1, 2]
+    frame = pd.concat([pd.read_parquet(f) for f in swept["files"]])
+    assert len(frame) == 4 * 6
+    human = civic("sim", "sweep", str(path), "--out", str(tmp_path / "many"), "--resume", "--seeds", "1,2")
+    assert "4 runs" in human.stdout
+    report = civic.json("sim", "report", str(tmp_path / "many"))
+    assert Path(report["report"]).read_text().count("<img") == 7
+    assert len(report["runs"]) == 4
+
+
+def test_a_bad_scenario_lists_every_problem_with_its_line_and_runs_nothing(civic: Civic, tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+    out = tmp_path / "never"
+    body = civic.json("sim", "sweep", str(path), "--out", str(out), check=2)
+    lines = {p["line"] for p in body["problems"]}
+    assert {3, 7, 10} <= lines, body
+    assert not out.exists()
+    human = civic("sim", "run", str(path), "--out", str(out), check=2)
+    assert "line 10" in human.stderr and "telepathy" in human.stderr
+    assert not out.exists()

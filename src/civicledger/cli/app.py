@@ -16,6 +16,7 @@ from civicledger.adapters.keystore import load_key
 from civicledger.adapters.stores import open_store
 from civicledger.cli.output import fail
 from civicledger.domain.errors import CivicLedgerError
+from civicledger.domain.identity import ACCOUNT_ID_PREFIX, AccountId, parse_account_id
 from civicledger.domain.messages import Command
 from civicledger.ports import Clock, Store
 from civicledger.services.engine import Engine, Receipt
@@ -72,6 +73,12 @@ class Session:
 
     def key(self, name_or_path: str) -> KeyPair:
         return load_key(self.settings.key_dir(), name_or_path)
+
+    def account(self, text: str) -> AccountId:
+        """An account id as given, or the account of the key of that name (every command takes both)."""
+        if text.startswith(ACCOUNT_ID_PREFIX) and len(text) == 34:
+            return parse_account_id(text)
+        return self.key(text).account
 
     def run(self, command: Command, signers: list[str], command_id: str | None = None) -> Receipt:
         """Sign the command with the named keys and execute it."""

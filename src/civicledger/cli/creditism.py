@@ -19,7 +19,7 @@ from civicledger.cli.output import emit, fail
 from civicledger.domain.creditism import commands as cc
 from civicledger.domain.creditism.values import COMPONENTS, AssetKind, decode, show
 from civicledger.domain.errors import CivicLedgerError, InvalidInputError
-from civicledger.domain.identity import AccountId, parse_account_id
+from civicledger.domain.identity import AccountId
 from civicledger.domain.messages import Command
 from civicledger.domain.money import CurrencyId
 from civicledger.services import creditism as svc
@@ -44,15 +44,10 @@ GoodFactorOption = Annotated[
 SignerOption = Annotated[str, typer.Option("--key", "-k", help="The signing key (name or file).")]
 
 
-def account_of(s: Session, text: str) -> AccountId:
-    if text.startswith("ac") and len(text) == 34:
-        return parse_account_id(text)
-    return s.key(text).account
-
 
 def _council(s: Session, council: str | None) -> AccountId:
     if council is not None:
-        return account_of(s, council)
+        return s.account(council)
     with s.store.read() as uow:
         return require_economy(uow).council
 

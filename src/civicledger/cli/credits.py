@@ -20,7 +20,7 @@ from civicledger.cli.output import emit, fail
 from civicledger.domain.credits import commands as cc
 from civicledger.domain.credits import rules
 from civicledger.domain.errors import CivicLedgerError, InvalidInputError
-from civicledger.domain.identity import AccountId, parse_account_id
+from civicledger.domain.identity import AccountId
 from civicledger.domain.time import DAY, format_instant, parse_instant
 from civicledger.services import credits as svc
 
@@ -39,12 +39,6 @@ AtOption = Annotated[str | None, typer.Option("--at", help="ISO 8601 time to eva
 OptKeys = Annotated[list[str] | None, typer.Option("--key", "-k", help="Signing key(s) (repeat for several).")]
 
 
-def _account(s: Session, text: str) -> AccountId:
-    """An account id as given, or the account of the key named ``text``."""
-    if text.startswith("ac") and len(text) == 34:
-        return parse_account_id(text)
-    return s.key(text).account
-
 
 def _deciders(
     s: Session, technocrat: str | None, council: str | None, keys: list[str] | None
@@ -53,7 +47,7 @@ def _deciders(
         return s.key(technocrat).account, None, [technocrat, *(keys or [])]
     if council is None:
         raise InvalidInputError("name a decider: --technocrat KEY or --council ACCOUNT -k MEMBER...", rule="SC6")
-    return None, _account(s, council), list(keys or [])
+    return None, s.account(council), list(keys or [])
 
 
 def _run(ctx: typer.Context, body: Any) -> None:
@@ -78,7 +72,7 @@ def enroll(
     _run(
         ctx,
         lambda s: (
-            cc.EnrollPerson(_account(s, person), parse_instant(born), s.key(registrar).account),
+            cc.EnrollPerson(s.account(person), parse_instant(born), s.key(registrar).account),
             [registrar],
             command_id,
         ),
@@ -100,7 +94,7 @@ def participate(
 
     def body(s: Session) -> Any:
         t, c, signers = _deciders(s, technocrat, council, keys)
-        return cc.RecordParticipation(_account(s, person), kind, evidence, t, c), signers, command_id
+        return cc.RecordParticipation(s.account(person), kind, evidence, t, c), signers, command_id
 
     _run(ctx, body)
 
@@ -123,7 +117,7 @@ def adjust(
 
     def body(s: Session) -> Any:
         t, c, signers = _deciders(s, technocrat, council, keys)
-        cmd = cc.AdjustGrade(_account(s, person), steps, quantity, days * DAY, reason, evidence, t, c)
+        cmd = cc.AdjustGrade(s.account(person), steps, quantity, days * DAY, reason, evidence, t, c)
         return cmd, signers, command_id
 
     _run(ctx, body)
@@ -225,12 +219,12 @@ def nominate(
     def body(s: Session) -> Any:
         if council is not None:
             return (
-                cc.NominateCandidate(_account(s, candidate), reason, frozenset(), _account(s, council)),
+                cc.NominateCandidate(s.account(candidate), reason, frozenset(), s.account(council)),
                 keys,
                 command_id,
             )
         cosigners = frozenset(s.key(k).account for k in keys)
-        return cc.NominateCandidate(_account(s, candidate), reason, cosigners), keys, command_id
+        return cc.NominateCandidate(s.account(candidate), reason, cosigners), keys, command_id
 
     _run(ctx, body)
 
@@ -311,7 +305,7 @@ def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: At
     with session(ctx, need_journal_key=False) as s:
         try:
             with s.store.read() as uow:
-                data = svc.explain(uow, _account(s, person), _at(s, at))
+                data = svc.explain(uow, s.account(person), _at(s, at))
         except CivicLedgerError as e:
             fail(ctx, e)
 

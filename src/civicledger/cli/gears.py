@@ -19,7 +19,7 @@ from civicledger.domain.errors import CivicLedgerError, InvalidInputError
 from civicledger.domain.gears import commands as g
 from civicledger.domain.gears.rules import answer_digest
 from civicledger.domain.gears.values import Claim, Verdict, decode_ratio, encode_ratio, ratio_text
-from civicledger.domain.identity import AccountId, parse_account_id
+from civicledger.domain.identity import AccountId
 from civicledger.domain.money import CurrencyId
 from civicledger.domain.time import format_instant, parse_instant
 from civicledger.services import gears as svc
@@ -35,12 +35,6 @@ CompanyArg = Annotated[str, typer.Argument(help="The company: account id or key 
 
 _VOTE_WORDS = {"beneficial": 1, "+1": 1, "1": 1, "neutral": 0, "0": 0, "detrimental": -1, "-1": -1}
 
-
-def account_of(s: Session, text: str) -> AccountId:
-    """An account id as given, or the account of the key of that name."""
-    if text.startswith("ac") and len(text) == 34:
-        return parse_account_id(text)
-    return s.key(text).account
 
 
 def _run(ctx: typer.Context, command: Any, keys: list[str], command_id: str | None) -> None:
@@ -102,7 +96,7 @@ def question(
 def test_start(ctx: typer.Context, company: CompanyArg, voter: SignerOption, command_id: IdOption = None) -> None:
     """Draw the questions of a test on a company (reproducible from the journal's root)."""
     with session(ctx) as s:
-        show_receipt(ctx, s.run(g.StartTest(s.key(voter).account, account_of(s, company)), [voter], command_id))
+        show_receipt(ctx, s.run(g.StartTest(s.key(voter).account, s.account(company)), [voter], command_id))
 
 
 @test_app.command("answer")
@@ -115,7 +109,7 @@ def test_answer(
 ) -> None:
     """Answer the drawn questions; a pass allows votes on the company for a while."""
     with session(ctx) as s:
-        cmd = g.AnswerTest(s.key(voter).account, account_of(s, company), tuple(answers))
+        cmd = g.AnswerTest(s.key(voter).account, s.account(company), tuple(answers))
         show_receipt(ctx, s.run(cmd, [voter], command_id))
 
 
@@ -135,7 +129,7 @@ def vote(
         except ValueError:
             fail(ctx, InvalidInputError(f"a vote is beneficial, neutral or detrimental, not {value!r}", rule="GR4"))
     with session(ctx) as s:
-        show_receipt(ctx, s.run(g.CastVote(s.key(voter).account, account_of(s, company), number), [voter], command_id))
+        show_receipt(ctx, s.run(g.CastVote(s.key(voter).account, s.account(company), number), [voter], command_id))
 
 
 @gears_app.command("publish")
@@ -199,7 +193,7 @@ def challenge(
 ) -> None:
     """Blow the whistle on a statement (GR7); it is frozen until decided."""
     with session(ctx) as s:
-        cmd = g.ChallengeStatement(s.key(whistleblower).account, account_of(s, company), index, claim, reason)
+        cmd = g.ChallengeStatement(s.key(whistleblower).account, s.account(company), index, claim, reason)
         show_receipt(ctx, s.run(cmd, [whistleblower], command_id))
 
 
@@ -233,7 +227,7 @@ def company_show(ctx: typer.Context, company: CompanyArg) -> None:
     """A company: statements (with their challenge, if any), question bank size, current votes, debts."""
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         try:
-            firm = account_of(s, company)
+            firm = s.account(company)
             record = svc.require_company(uow, firm)
         except CivicLedgerError as e:
             fail(ctx, e)
@@ -317,7 +311,7 @@ def report(
             if chart is not None:
                 if company is None:
                     raise InvalidInputError("--chart needs --company", rule="GR5")
-                firm = account_of(s, company)
+                firm = s.account(company)
                 name = next((r["name"] for r in data["companies"] if r["company"] == firm), "")
                 label = f"{name} ({firm})" if name else firm
                 data["chart"] = {"file": str(chart), "company": firm,

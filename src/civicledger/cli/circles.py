@@ -9,12 +9,11 @@ from typing import Annotated
 
 import typer
 
-from civicledger.cli.app import Session, app, session
+from civicledger.cli.app import app, session
 from civicledger.cli.core import IdOption, KeyOption, show_receipt
 from civicledger.cli.output import emit, fail
 from civicledger.domain.circles import messages as cm
 from civicledger.domain.errors import CivicLedgerError
-from civicledger.domain.identity import AccountId, parse_account_id
 from civicledger.domain.time import parse_instant
 from civicledger.services import circles as sc
 
@@ -27,12 +26,6 @@ circles_app.add_typer(group_app, name="group")
 
 KeyArg = Annotated[str, typer.Option("--key", "-k", help="The signing key (its account acts).")]
 
-
-def account_of(s: Session, text: str) -> AccountId:
-    """An account id as given, or the account of the named key."""
-    if text.startswith("ac") and len(text) == 34:
-        return parse_account_id(text)
-    return s.key(text).account
 
 
 @circles_app.command("account")
@@ -63,8 +56,8 @@ def trust(
     """Trust an account or group (CI5); mutual trust is signed by both (give both keys)."""
     with session(ctx) as s:
         try:
-            who = account_of(s, truster) if truster else s.key(keys[0]).account
-            cmd = cm.Trust(who, account_of(s, trustee), limit, parse_instant(expires) if expires else None)
+            who = s.account(truster) if truster else s.key(keys[0]).account
+            cmd = cm.Trust(who, s.account(trustee), limit, parse_instant(expires) if expires else None)
         except CivicLedgerError as e:
             fail(ctx, e)
         show_receipt(ctx, s.run(cmd, keys, command_id))
@@ -80,8 +73,8 @@ def untrust(
 ) -> None:
     """Revoke a trust, at once, from either side (CI6)."""
     with session(ctx) as s:
-        who = account_of(s, by) if by else s.key(key).account
-        show_receipt(ctx, s.run(cm.Untrust(who, account_of(s, other)), [key], command_id))
+        who = s.account(by) if by else s.key(key).account
+        show_receipt(ctx, s.run(cm.Untrust(who, s.account(other)), [key], command_id))
 
 
 @circles_app.command("exchange")
@@ -108,7 +101,7 @@ def route(
     """Query mode (CI9): the most that can flow and the plan of transfers; pays nothing."""
     with session(ctx, need_journal_key=False) as s:
         try:
-            frm, dest = account_of(s, sender), account_of(s, to)
+            frm, dest = s.account(sender), s.account(to)
             plan = sc.router_for(s.store).route(frm, dest, units, s.clock.now())
         except CivicLedgerError as e:
             fail(ctx, e)
@@ -135,7 +128,7 @@ def pay(
     """Pay through the trust graph (CI9): routed, checked and executed atomically."""
     with session(ctx) as s:
         try:
-            cmd = sc.router_for(s.store).pay_command(s.key(key).account, account_of(s, to), units, memo, s.clock.now())
+            cmd = sc.router_for(s.store).pay_command(s.key(key).account, s.account(to), units, memo, s.clock.now())
         except CivicLedgerError as e:
             fail(ctx, e)
         show_receipt(ctx, s.run(cmd, [key], command_id))
@@ -146,7 +139,7 @@ def show(ctx: typer.Context, account: Annotated[str, typer.Argument(help="Accoun
     """An account's claimable income, reserve, trusts and holdings."""
     with session(ctx, need_journal_key=False) as s:
         try:
-            who = account_of(s, account)
+            who = s.account(account)
             with s.store.read() as uow:
                 found = sc.summary(uow, who, s.clock.now())
         except CivicLedgerError as e:
@@ -194,7 +187,7 @@ def group_add(
 ) -> None:
     """The owner verifies a member (CI10)."""
     with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.AddMember(account_of(s, group), account_of(s, member)), [key], command_id))
+        show_receipt(ctx, s.run(cm.AddMember(s.account(group), s.account(member)), [key], command_id))
 
 
 @group_app.command("remove")
@@ -207,7 +200,7 @@ def group_remove(
 ) -> None:
     """The owner excludes a member (CI10)."""
     with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.RemoveMember(account_of(s, group), account_of(s, member)), [key], command_id))
+        show_receipt(ctx, s.run(cm.RemoveMember(s.account(group), s.account(member)), [key], command_id))
 
 
 @group_app.command("convert")
@@ -220,7 +213,7 @@ def group_convert(
 ) -> None:
     """Convert one's own currency into group money 1:1, irreversibly (CI11)."""
     with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.Convert(s.key(key).account, account_of(s, group), units), [key], command_id))
+        show_receipt(ctx, s.run(cm.Convert(s.key(key).account, s.account(group), units), [key], command_id))
 
 
 @group_app.command("exchange")
@@ -234,5 +227,5 @@ def group_exchange(
 ) -> None:
     """Swap one group's money for another's 1:1, where the second trusts the first (CI12)."""
     with session(ctx) as s:
-        cmd = cm.GroupExchange(s.key(key).account, account_of(s, from_group), account_of(s, to_group), units)
+        cmd = cm.GroupExchange(s.key(key).account, s.account(from_group), s.account(to_group), units)
         show_receipt(ctx, s.run(cmd, [key], command_id))

@@ -57,7 +57,8 @@ def demo(
         status = "[green]verified[/]" if report.ok else f"[red]FAILED[/] {report.reason}"
         out.print(
             f"\njournal: {report.entries} entries, root {report.root[:16]}…, {status}; "
-            f"{economy.executed} written now, {economy.replayed} were already there"
+            f"{economy.executed} entries written by this run, {economy.replayed} command(s) answered "
+            "with their first result (retries, X5)"
         )
 
     emit(ctx, data, human)

@@ -127,3 +127,31 @@ def test_lists_paginate_without_gaps_or_repeats(client: SigningClient) -> None:
     assert seen == [a["id"] for a in everything] and len(seen) == len(set(seen)) > 7
     entries = ok(client.http.get("/api/journal", params={"start": 3, "limit": 4}))
     assert [e["seq"] for e in entries["items"]] == [3, 4, 5, 6] and entries["next"] == 7
+
+
+def test_x05_concurrent_requests_and_their_retries_land_exactly_once(client: SigningClient) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from civicledger.domain import ledger as led
+    from civicledger.domain.money import CurrencyId
+
+    alice, bob = client.economy.account("alice"), client.economy.account("bob")
+    before = client.journal_size()
+    bob_before = ok(client.http.get(f"/api/accounts/{bob}/balances"))["balances"].get("xi", 0)
+    bodies = [
+        client.body(
+            client.command(led.Transfer((led.Leg(CurrencyId("xi"), alice, bob, 1),)), "alice", cid=f"burst-{i}")
+        )
+        for i in range(20)
+    ]
+    requests = [(b, client.headers(b, "alice")) for b in bodies for _ in range(2)]  # each sent twice, new nonces
+
+    def send(item: tuple[bytes, dict[str, str]]) -> dict[str, Any]:
+        return ok(client.post(*item))
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        receipts = list(pool.map(send, requests))
+    assert sum(not r["replayed"] for r in receipts) == 20 and sum(r["replayed"] for r in receipts) == 20
+    assert len({r["seq"] for r in receipts}) == 20
+    assert client.journal_size() == before + 20
+    assert ok(client.http.get(f"/api/accounts/{bob}/balances"))["balances"]["xi"] == bob_before + 20

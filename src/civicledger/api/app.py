@@ -10,9 +10,10 @@ gets a 500. See docs/api.md.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 import time as _time
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Annotated, Any
@@ -24,6 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.api import reads
+from civicledger.api.batching import CommandBatcher
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
 from civicledger.domain.canonical import canonical_bytes
@@ -122,7 +124,10 @@ class ServiceState:
     policy_read_at: float = -1.0
     head_time: int = 0
     economy_id: str | None = None
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    batcher: CommandBatcher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.batcher = CommandBatcher(self.store, self.engine)
 
     def refresh(self, force: bool = False) -> None:
         if not force and _time.monotonic() - self.policy_read_at < POLICY_TTL:
@@ -232,7 +237,11 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
         body = await _read_capped(request, limit)
         from starlette.concurrency import run_in_threadpool
 
-        receipt = await run_in_threadpool(_handle_command, service, verifier, request, body)
+        pending = await run_in_threadpool(_check_command, service, verifier, request, body)
+        receipt = await asyncio.wrap_future(pending)
+        service.head_time = max(service.head_time, receipt.time)
+        if any(str(e.get("type", "")).startswith("economy.") for e in receipt.events):
+            service.policy_read_at = -1.0  # a policy change: read it again before the next request
         return JSONResponse(receipt.to_wire())
 
     # Reads --------------------------------------------------------------------------------------
@@ -250,7 +259,11 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
 
         return {
             "items": [
-                {"type": name, "fields": [f.name for f in dataclasses.fields(cls)], "doc": (cls.__doc__ or "").strip()}
+                {
+                    "type": name,
+                    "fields": [f.name for f in dataclasses.fields(cls)],  # type: ignore[arg-type]
+                    "doc": (cls.__doc__ or "").strip(),
+                }
                 for name, cls in sorted(COMMANDS.items())
             ]
         }
@@ -388,8 +401,9 @@ def _parse_body(body: bytes) -> SignedCommand:
     return SignedCommand.from_wire(data)
 
 
-def _handle_command(service: ServiceState, verifier: Ed25519Verifier, request: Request, body: bytes) -> Receipt:
-    """Check the request signatures, spend the nonces, then execute: refusals write nothing."""
+def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Request, body: bytes) -> Future[Receipt]:
+    """Check the body and the request signatures, then queue the command for the writer, which
+    spends the nonces and executes it (``civicledger.api.batching``): refusals write nothing."""
     command = _parse_body(body)
     policy = service.policy
     if len(canonical_bytes(command.payload, trusted=True)) > policy.journal.max_command_bytes:
@@ -420,18 +434,7 @@ def _handle_command(service: ServiceState, verifier: Ed25519Verifier, request: R
         )
     now = service.now()
     forget_before = now - journal.signature_max_age - journal.max_clock_skew
-    reused = [
-        a for a in sorted(signed.signatures) if not service.store.consume_nonce(a, signed.nonce, now, forget_before)
-    ]
-    if reused:
-        raise AuthorityError(
-            f"nonce {signed.nonce} was already used by {', '.join(reused)}: a replayed request", rule="X6"
-        )
-    receipt = service.engine.execute(command)
-    service.head_time = max(service.head_time, receipt.time)
-    if any(str(e.get("type", "")).startswith("economy.") for e in receipt.events):
-        service.policy_read_at = -1.0
-    return receipt
+    return service.batcher.submit(command, signed.nonce, sorted(signed.signatures), now, forget_before)
 
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "ServiceState", "create_app"]

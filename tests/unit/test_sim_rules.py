@@ -114,7 +114,7 @@ def test_ci02_a_cohort_claiming_every_step_mints_what_one_claim_would() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     adjustments=st.lists(
-        st.tuples(st.integers(0, 40), st.integers(1, 80), st.sampled_from([1, 2, -1, -2])), max_size=6
+        st.tuples(st.integers(0, 40), st.integers(1, 80), st.sampled_from([1, 2, -1, -2])), max_size=8
     ),
     fresh=st.lists(st.integers(0, 200), max_size=3),
     at_week=st.integers(0, 260),

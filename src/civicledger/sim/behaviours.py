@@ -74,7 +74,7 @@ _EMPTY = np.zeros(0, np.int64)
 @behaviour("payments", "random_pairs")
 def random_pairs(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64]:
     """A share of people each pay a fraction of their own coins to a random acquaintance."""
-    payers = np.flatnonzero(rng.random(m.n) < p["pay_share"])
+    payers = np.flatnonzero(rng.random(m.n, dtype=np.float32) < p["pay_share"])
     deg = m.net.indptr[payers + 1] - m.net.indptr[payers]
     payers = payers[deg > 0]
     deg = deg[deg > 0]
@@ -120,9 +120,10 @@ def spend(m: Model, rng: np.random.Generator, p: dict[str, float], available: I6
 
 @behaviour("votes", "noisy_opinions")
 def noisy_opinions(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64]:
-    """Voters without a current vote judge a random company: its quality plus their noise."""
-    free = np.flatnonzero(m.verified & (m.vote_company < 0))
-    voters = free[rng.random(free.size) < p["vote_rate"]]
+    """A ``vote_rate`` share of people, drawn at random, consider a vote each step; those who are
+    verified and hold no current vote judge a random company: its quality plus their noise."""
+    drawn = np.unique(rng.integers(0, m.n, size=rng.binomial(m.n, p["vote_rate"]), dtype=np.int64))
+    voters = drawn[m.verified[drawn] & (m.vote_company[drawn] < 0)]
     if m.companies == 0 or voters.size == 0:
         return _EMPTY, _EMPTY, _EMPTY
     firms = rng.integers(0, m.companies, size=voters.size, dtype=np.int64)
@@ -179,6 +180,7 @@ PARAMETERS: dict[str, float] = {
     "sales_mean": 1_000_000.0,
     "sales_sigma": 1.0,
     "challenge_rate": 0.002,
+    "publish_every": 1.0,  # steps between two publications of the coefficients (GR5)
     "fund_reserve": 1_000_000_000.0,
     "demand_per_capita": 1.0,
     "demand_growth": 0.02,

@@ -48,7 +48,7 @@ from civicledger.sim.network import GENERATORS, Network, build, canonical
 from civicledger.sim.scenario import Scenario
 
 I64 = NDArray[np.int64]
-RING = 6  # credit adjustments remembered per person: a seventh *active* one replaces the one ending first
+RING = 8  # credit adjustments remembered per person: a seventh *active* one replaces the one ending first
 VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
 
 
@@ -67,6 +67,25 @@ class Trace:
     """What the model applied, action by action, for small runs replayed through the engine."""
 
     actions: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+EXACT = 2**53
+
+
+def add_up(index: I64, units: I64, size: int) -> I64:
+    """Sum ``units`` per index, exactly, as an int64 array of ``size``.
+
+    ``np.bincount`` sums in float64, which is exact while every partial sum stays below 2^53;
+    above that (never in practice) the slower integer ``np.add.at`` is used.
+    """
+    if units.size == 0:
+        return np.zeros(size, np.int64)
+    if int(np.abs(units).sum()) < EXACT:
+        out: I64 = np.bincount(index, weights=units, minlength=size).astype(np.int64)
+        return out
+    exact = np.zeros(size, np.int64)
+    np.add.at(exact, index, units)
+    return exact
 
 
 def gini(values: NDArray[Any]) -> float:
@@ -137,6 +156,11 @@ class Model:
         self.casts = 0
         self.deltas = np.zeros(self.companies)
         self.coefficients: gears.Coefficients | None = None
+        self.exact_deltas: list[Fraction] = []
+        self.company_names = [f"c{i:06d}" for i in range(self.companies)]
+        self.tally_count = np.zeros(self.companies, np.int64)
+        self.tally_total = np.zeros(self.companies, np.int64)
+        self.cast_log: dict[int, I64] = {}
         self.imbalance = Fraction(0)
         # Creditism: renewable resources with rejuvenation, mortality and one factor each.
         r = self.resources = pop.resources
@@ -194,7 +218,7 @@ class Model:
             parts_w += [np.full(su.size, join, np.int64), np.full(victims.size, join, np.int64)]
         eu, ev, ew = np.concatenate(parts_u), np.concatenate(parts_v), np.concatenate(parts_w)
         ew = np.minimum(ew, sc.steps)  # formed after the horizon: never within the run
-        order = np.lexsort((ev, eu, ew))
+        order = np.argsort(ew, kind="stable")  # by formation step, then as generated
         self.eu, self.ev, self.ew = eu[order], ev[order], ew[order]
         self.estart = np.searchsorted(self.ew, np.arange(sc.steps + 2), side="left")
         self.net: Network = build(n, self.eu.astype(np.int32), self.ev.astype(np.int32))
@@ -269,7 +293,7 @@ class Model:
             units = np.minimum(units, self.own[payers])
             ok = formed & (units > 0) & self.opened[payers]
             payers, receivers, units = payers[ok], receivers[ok], units[ok]
-            np.subtract.at(self.own, payers, units)
+            self.own -= add_up(payers, units, self.n)
             self._credit_foreign(payers, receivers, units, minted=False)
             if self.trace is not None:
                 for a, b, x in zip(payers.tolist(), receivers.tolist(), units.tolist(), strict=True):
@@ -298,8 +322,11 @@ class Model:
 
     def _credit_foreign(self, issuer: I64, holder: I64, units: I64, *, minted: bool = True) -> None:
         fake = ~self.verified[issuer]
-        np.add.at(self.held_sybil, holder[fake], units[fake])
-        np.add.at(self.held_honest, holder[~fake], units[~fake])
+        if fake.any():
+            self.held_sybil += add_up(holder[fake], units[fake], self.n)
+            self.held_honest += add_up(holder[~fake], units[~fake], self.n)
+        else:
+            self.held_honest += add_up(holder, units, self.n)
         if minted:
             self.supply_sybil += int(units[fake].sum())
             self.supply_honest += int(units[~fake].sum())
@@ -328,6 +355,8 @@ class Model:
                 self.adj_end[bad[overturned], slots[overturned]] = t + self.scenario.step
                 for a in bad[overturned].tolist():
                     self._log("overturn", s, a)
+        if self.scenario.behaviours["spending"] == "none":
+            return
         available = self.available(t)
         units = self.behave["spending"](self, self.rng, self.p, available)
         if units is not None:
@@ -358,25 +387,40 @@ class Model:
         """Every person's grade at t (SC4, SC8): adjustments in order of start, clamped, then decay."""
         pol = self.policy.credits
         g = np.full(self.n, pol.base_grade, np.int64)
-        rows = np.arange(self.n)
-        order = np.argsort(self.adj_seq, axis=1, kind="stable")  # in order of start, then entry
-        for j in range(RING):
-            slot = order[:, j]
-            active = self.adj_end[rows, slot] > t
-            g = np.clip(g + self.adj_steps[rows, slot].astype(np.int64) * active, pol.grade_min, pol.grade_max)
+        rows = np.flatnonzero(self.adj_count)  # only persons with adjustments need the walk
+        if rows.size:
+            ends, steps_, seqs = self.adj_end[rows], self.adj_steps[rows], self.adj_seq[rows]
+            order = np.argsort(seqs, axis=1, kind="stable")  # in order of start, then entry
+            ends = np.take_along_axis(ends, order, axis=1)
+            steps_ = np.take_along_axis(steps_, order, axis=1).astype(np.int64)
+            h = g[rows]
+            for j in range(RING):
+                h = np.clip(h + steps_[:, j] * (ends[:, j] > t), pol.grade_min, pol.grade_max)
+            g[rows] = h
         since = np.maximum(self.enrolled, self.last_fresh)
         steps = rules.decay_steps(t - since, pol.decay_window, pol.decay_step)
         return rules.grade_after_decay(g, steps, pol.base_grade)
 
     def _gears(self, s: int, t: int) -> None:
         pol = self.policy.gears
-        expired = (self.vote_company >= 0) & (self.vote_expires <= t)
-        self.vote_company[expired] = -1
+        # GR4: a vote counts from its cast for vote_term; the votes cast k steps ago expire now.
+        k = -(-pol.vote_term // self.scenario.step)
+        expired = self.cast_log.pop(s - k, None)
+        if expired is not None and expired.size:
+            firms_gone = self.vote_company[expired]
+            self.tally_count -= np.bincount(firms_gone, minlength=self.companies)
+            self.tally_total -= add_up(firms_gone, self.vote_value[expired], self.companies)
+            self.vote_company[expired] = -1
         out = self.behave["votes"](self, self.rng, self.p)
         if out is not None:
             voters, firms, values = out
             ok = self.verified[voters] & (self.vote_company[voters] < 0)
             voters, firms, values = voters[ok], firms[ok], values[ok]
+            if np.unique(voters).size != voters.size:
+                raise ValueError("the votes behaviour returned a voter twice in one step (GR4: one current vote)")
+            self.cast_log[s] = voters
+            self.tally_count += np.bincount(firms, minlength=self.companies)
+            self.tally_total += add_up(firms, values, self.companies)
             self.vote_company[voters] = firms
             self.vote_value[voters] = values
             self.vote_expires[voters] = t + pol.vote_term
@@ -393,21 +437,20 @@ class Model:
                     self._log("vote", s, a, c, x)
         if not self.companies:
             return
-        current = self.vote_company >= 0
-        firms_now = self.vote_company[current]
-        counts = np.bincount(firms_now, minlength=self.companies).astype(np.int64)
-        totals = np.bincount(firms_now, weights=self.vote_value[current], minlength=self.companies)
-        totals = np.rint(totals).astype(np.int64)  # sums of -1/0/+1: exact below 2^53
+        counts, totals = self.tally_count, self.tally_total
         annual = self.annual_sales(s, t)
-        names = [f"c{i:06d}" for i in range(self.companies)]
-        tallies = {names[i]: Tally(int(totals[i]), int(counts[i])) for i in np.flatnonzero(counts)}
-        sales = {names[i]: int(annual[i]) for i in range(self.companies)}
-        co = gears.coefficients(tallies, sales, pol.k, pol.clamp)
-        self.imbalance = co.imbalance()
-        self.coefficients = co
-        exact = [co.companies[name].delta for name in names]
-        self.deltas = np.array([float(d) for d in exact])
-        self.voted = counts > 0
+        names = self.company_names
+        if self.coefficients is None or s % max(1, int(self.p["publish_every"])) == 0:
+            # The fund publishes the coefficients (GR5); sales settle with the last published.
+            tallies = {names[i]: Tally(int(totals[i]), int(counts[i])) for i in np.flatnonzero(counts)}
+            sales = {names[i]: int(annual[i]) for i in range(self.companies)}
+            co = gears.coefficients(tallies, sales, pol.k, pol.clamp)
+            self.imbalance = co.imbalance()
+            self.coefficients = co
+            self.exact_deltas = [co.companies[name].delta for name in names]
+            self.deltas = np.array([float(d) for d in self.exact_deltas])
+            self.voted = counts > 0
+        exact = self.exact_deltas
         sold = self.behave["sales"](self, self.rng, self.p)
         sold = np.zeros(self.companies, np.int64) if sold is None else np.maximum(sold, 0)
         self.sales_hist[s] = sold

@@ -44,7 +44,10 @@ def canonical(nodes: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> tuple[I
     lo = np.minimum(a, b)
     hi = np.maximum(a, b)
     keep = lo != hi
-    key = np.unique(lo[keep].astype(np.int64) * nodes + hi[keep].astype(np.int64))
+    key = lo[keep].astype(np.int64) * nodes + hi[keep].astype(np.int64)
+    key.sort()
+    if key.size:
+        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
     return (key // nodes).astype(np.int32), (key % nodes).astype(np.int32)
 
 

@@ -7,7 +7,7 @@ them with ``--clients`` concurrent connections and reports requests per second a
 latency. Next to it, in the same run, two baselines: the same kind of transfer through
 ``Engine.execute`` in-process (no HTTP), and ``GET /api/tree-heads/latest`` over HTTP (no write).
 
-    .venv/bin/python benchmarks/api.py [--quick] [--workers 2] [--clients 32] [--no-postgres]
+    .venv/bin/python benchmarks/api.py [--quick] [--workers 1] [--clients 32] [--no-postgres]
 
 Targets (issue 7): at least 1,000 signed transfers/s, p99 at most 100 ms, no errors. The machine
 these figures come from has 2 cores shared with other work, and the load generator runs on the
@@ -101,29 +101,57 @@ def engine_baseline(e: ScriptedEconomy, people: int, count: int) -> dict[str, An
     return {"per_s": round(count / elapsed, 1)}
 
 
+class Connection:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams: the load generator shares the
+    server's cores, so it must cost as little CPU per request as possible (httpx costs several
+    times more)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> int:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = int(head.split(b" ", 2)[1])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await self.reader.readexactly(length)
+        return status
+
+
 async def drive(url: str, requests: list[tuple[bytes, dict[str, str]]], clients: int) -> dict[str, Any]:
     latencies: list[float] = []
     errors: dict[str, int] = {}
     queue = list(reversed(requests))
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=60) as client:
+    host, port = url.removeprefix("http://").split(":")
 
-        async def worker() -> None:
-            while queue:
-                body, headers = queue.pop()
-                t0 = time.perf_counter()
-                try:
-                    r = await client.post("/api/commands", content=body, headers=headers)
-                    status = str(r.status_code)
-                except httpx.HTTPError as e:
-                    status = type(e).__name__
-                latencies.append(time.perf_counter() - t0)
-                if status != "200":
-                    errors[status] = errors.get(status, 0) + 1
+    async def worker() -> None:
+        connection = Connection(host, int(port))
+        while queue:
+            body, headers = queue.pop()
+            t0 = time.perf_counter()
+            try:
+                status = str(await connection.request("POST", "/api/commands", body, headers))
+            except (OSError, asyncio.IncompleteReadError) as e:
+                status = type(e).__name__
+                connection = Connection(host, int(port))
+            latencies.append(time.perf_counter() - t0)
+            if status != "200":
+                errors[status] = errors.get(status, 0) + 1
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - t0
     latencies.sort()
     return {
         "requests": len(latencies),
@@ -137,18 +165,19 @@ async def drive(url: str, requests: list[tuple[bytes, dict[str, str]]], clients:
 async def drive_reads(url: str, count: int, clients: int) -> dict[str, Any]:
     latencies: list[float] = []
     remaining = [count]
-    async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+    host, port = url.removeprefix("http://").split(":")
 
-        async def worker() -> None:
-            while remaining[0] > 0:
-                remaining[0] -= 1
-                t0 = time.perf_counter()
-                await client.get("/api/tree-heads/latest")
-                latencies.append(time.perf_counter() - t0)
+    async def worker() -> None:
+        connection = Connection(host, int(port))
+        while remaining[0] > 0:
+            remaining[0] -= 1
+            t0 = time.perf_counter()
+            await connection.request("GET", "/api/tree-heads/latest")
+            latencies.append(time.perf_counter() - t0)
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(clients)))
-        elapsed = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    elapsed = time.perf_counter() - t0
     latencies.sort()
     return {
         "per_s": round(len(latencies) / elapsed, 1),
@@ -230,7 +259,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="a few hundred transfers")
     parser.add_argument("--transfers", type=int, default=4000)
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true")

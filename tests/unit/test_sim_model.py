@@ -165,3 +165,14 @@ def test_a_sweep_grid_is_every_combination() -> None:
     ]
     assert points[1].scenario.population.groups == 3
     assert str(points[2].scenario.policy.circles.growth) == "1/20"
+
+
+def test_every_example_scenario_is_valid() -> None:
+    from pathlib import Path
+
+    examples = sorted((Path(__file__).parents[2] / "examples").glob("*.toml"))
+    assert {p.name for p in examples} >= {"town.toml", "sybil-attack.toml", "low-trust-town.toml"}
+    for path in examples:
+        text = path.read_text()
+        scenario = parse_scenario(tomllib.loads(text), lambda key, text=text: locate(text, key))
+        assert len(grid(scenario)) >= 2, path.name

@@ -111,10 +111,10 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
     for heading, unit, metrics in PLOTS:
         fig, ax = plt.subplots(figsize=(8, 3.5))
         drawn = False
-        for metric in metrics:
+        for m, metric in enumerate(metrics):
             for label, (years, mean, low, high) in _series(table, metric).items():
                 name = label if len(metrics) == 1 else f"{metric} ({label})"
-                line = ax.plot(years, mean, label=name)[0]
+                line = ax.plot(years, mean, label=name, linestyle=("-", "--", ":")[m % 3])[0]
                 ax.fill_between(years, low, high, alpha=0.2, color=line.get_color())
                 drawn = True
         ax.set_title(heading)

@@ -7,11 +7,11 @@ seller's and the fund's xi), the same coefficients (GR5) at every step, and the 
 balances and grades (SC2, SC4, SC8) at every step.
 
 Covered: Circles income (CI2-CI4), mutual trust with trustee rewards (CI5, CI7), direct payments
-between persons who trust each other (CI8), groups and conversion (CI10, CI11); social credit
+between persons who trust each other (CI8), two-hop routed payments (CI9), groups and conversion
+(CI10, CI11); social credit
 accrual, participation, infractions and decay (SC2, SC4, SC5, SC8); Gears votes with their
 rewards and expiry, coefficients and immediate settlement (GR1, GR4-GR6).
-Not covered here: routed payments (the simulator pays acquaintances directly), appeals, the
-lottery and spending of social credits, whistleblowing, Creditism.
+Not covered here: appeals, the lottery and spending of social credits, whistleblowing, Creditism.
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ def scenario(seed: int) -> Any:
             },
             "parameters": {
                 "pay_share": 0.5,
+                "route_share": 0.3,
                 "convert_share": 0.3,
                 "participation_rate": 0.2,
                 "infraction_rate": 0.1,
@@ -170,6 +171,13 @@ def test_the_simulator_and_the_engine_agree_on_balances_coefficients_and_grades(
                 a, b, units = names[args[0]], names[args[1]], args[2]
                 leg = led.Leg(CurrencyId(e.account(a)), e.account(a), e.account(b), units)
                 e.run(led.Transfer((leg,)), a)
+            elif kind == "route":
+                a, b, c, units = names[args[0]], names[args[1]], names[args[2]], args[3]
+                legs = (
+                    led.Leg(CurrencyId(e.account(a)), e.account(a), e.account(b), units),
+                    led.Leg(CurrencyId(e.account(b)), e.account(b), e.account(c), units),
+                )
+                e.run(cm.Pay(e.account(a), e.account(c), units, legs), a)
             elif kind == "convert":
                 a, units = names[args[0]], args[2]
                 e.run(cm.Convert(e.account(a), group, units), a)
@@ -211,4 +219,4 @@ def test_the_simulator_and_the_engine_agree_on_balances_coefficients_and_grades(
     assert xi(e, firms[0]) == model.company_balance[0]
     assert xi(e, "fund") == model.fund
     kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
-    assert {"trust", "pay", "convert", "participate", "infraction", "vote", "sale"} <= kinds
+    assert {"trust", "pay", "route", "convert", "participate", "infraction", "vote", "sale"} <= kinds

@@ -27,6 +27,7 @@ Behaviour = Callable[..., Any]
 
 ROLES: dict[str, str] = {
     "payments": "random_pairs",
+    "routed_payments": "two_hops",
     "conversions": "share_of_balance",
     "participation": "bernoulli",
     "infractions": "bernoulli",
@@ -81,6 +82,21 @@ def random_pairs(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tup
     slot = m.net.indptr[payers] + (rng.random(payers.size) * deg).astype(np.int64)
     units = (m.own[payers] * p["pay_fraction"]).astype(np.int64)
     return payers, slot, units
+
+
+@behaviour("routed_payments", "two_hops")
+def two_hops(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64, I64]:
+    """A share of people pay a friend of a friend, through the friend (CI9): (payers, first CSR
+    slot = the intermediary, second CSR slot = the receiver, units)."""
+    payers = np.flatnonzero(rng.random(m.n, dtype=np.float32) < p["route_share"])
+    deg = m.net.indptr[payers + 1] - m.net.indptr[payers]
+    payers, deg = payers[deg > 0], deg[deg > 0]
+    first = m.net.indptr[payers] + (rng.random(payers.size) * deg).astype(np.int64)
+    middle = m.net.neighbours[first].astype(np.int64)
+    deg2 = m.net.indptr[middle + 1] - m.net.indptr[middle]
+    second = m.net.indptr[middle] + (rng.random(payers.size) * deg2).astype(np.int64)
+    units = (m.own[payers] * p["pay_fraction"]).astype(np.int64)
+    return payers, first, second, units
 
 
 @behaviour("conversions", "share_of_balance")
@@ -166,6 +182,7 @@ def per_capita(m: Model, rng: np.random.Generator, p: dict[str, float], years: f
 PARAMETERS: dict[str, float] = {
     "pay_share": 0.3,
     "pay_fraction": 0.1,
+    "route_share": 0.05,
     "convert_share": 0.05,
     "convert_fraction": 0.2,
     "participation_rate": 0.02,

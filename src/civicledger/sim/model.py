@@ -223,6 +223,7 @@ class Model:
         self.estart = np.searchsorted(self.ew, np.arange(sc.steps + 2), side="left")
         self.net: Network = build(n, self.eu.astype(np.int32), self.ev.astype(np.int32))
         self.trusts_sybil = np.zeros(n, bool)
+        self.routed = 0
 
     # Stepping ------------------------------------------------------------------------------
 
@@ -298,6 +299,7 @@ class Model:
             if self.trace is not None:
                 for a, b, x in zip(payers.tolist(), receivers.tolist(), units.tolist(), strict=True):
                     self._log("pay", s, a, b, x)
+        self._routed(s)
         # Group money (CI11): own coins become group money 1:1, irreversibly.
         conv = self.behave["conversions"](self, self.rng, self.p)
         if conv is not None:
@@ -311,6 +313,42 @@ class Model:
             if self.trace is not None:
                 for a, x in zip(members.tolist(), units.tolist(), strict=True):
                     self._log("convert", s, a, int(self.group[a]), x)
+
+    def _routed(self, s: int) -> None:
+        """Payments to a friend of a friend through the friend (CI9), all steps or none.
+
+        The payer's coins go to the intermediary, who trusts the payer; the intermediary's own
+        coins go to the receiver, who trusts the intermediary; the intermediary ends with the same
+        total. A route is dropped unless both trusts have formed and both hold enough; an
+        intermediary carries at most one route a step and pays nothing else in it.
+        """
+        out = self.behave["routed_payments"](self, self.rng, self.p)
+        if out is None:
+            return
+        payers, first, second, units = out
+        mids = self.net.neighbours[first].astype(np.int64)
+        receivers = self.net.neighbours[second].astype(np.int64)
+        deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
+        formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0)
+        formed &= self.ew[self.net.edge[np.where(deg > 0, second, first)]] <= s
+        units = np.minimum(units, self.own[payers])
+        ok = formed & (receivers != payers) & (units > 0) & self.opened[payers]
+        payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
+        paying = np.zeros(self.n, bool)
+        paying[payers] = True
+        unique, counts = np.unique(mids, return_counts=True)
+        once = np.zeros(self.n, bool)
+        once[unique[counts == 1]] = True
+        ok = once[mids] & ~paying[mids] & (self.own[mids] >= units)
+        payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
+        self.own -= add_up(payers, units, self.n)
+        self._credit_foreign(payers, mids, units, minted=False)
+        self.own -= add_up(mids, units, self.n)
+        self._credit_foreign(mids, receivers, units, minted=False)
+        self.routed += int(payers.size)
+        if self.trace is not None:
+            for a, b, c, x in zip(payers.tolist(), mids.tolist(), receivers.tolist(), units.tolist(), strict=True):
+                self._log("route", s, a, b, c, x)
 
     def _mint(self, c: Cohort, units: int) -> None:
         self.own[c.first : c.stop] += units
@@ -564,6 +602,7 @@ class Model:
             "year": (t - self.genesis) / YEAR,
             "accounts_open": int(self.opened.sum()),
             "trusts": int(self.estart[s + 1]),
+            "routed_payments": self.routed,
             "supply_circles": self.supply_honest + self.supply_sybil,
             "supply_honest": self.supply_honest,
             "supply_sybil": self.supply_sybil,

@@ -139,6 +139,8 @@ def test_wallet_opens_accounts_trusts_pays_across_a_chain_and_votes(
     page.click("#fill-pay")
     page.wait_for_function("() => document.getElementById('route-note').textContent.startsWith('can pay')")
     receipt = wallet.send()
+    again = wallet.send()  # the same command id, a new request: a retry returns the first receipt (X5)
+    assert again["replayed"] is True and again["seq"] == receipt["seq"]
     legs = [e for e in receipt["events"] if e["type"] == "ledger.units_transferred"]
     assert len(legs) >= 2 and any(e["source"] == bo for e in legs)
     assert sum(api.get(f"/api/accounts/{cy}/balances").json()["balances"].values()) - cy_before == units

@@ -61,6 +61,7 @@ const Wallet = (() => {
   async function send() {
     status("busy", "signing…");
     try {
+      if (!$("cmd-id").value.trim()) $("cmd-id").value = "web-" + Civic.randomHex(12);  // resending = a retry (X5)
       const c = current();
       if (!c.signers.length) throw new Error("choose at least one key to sign with");
       const { status: code, data } = await Civic.signAndSend(c.type, c.payload, c.signers, c.id);

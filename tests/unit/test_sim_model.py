@@ -176,3 +176,13 @@ def test_every_example_scenario_is_valid() -> None:
         text = path.read_text()
         scenario = parse_scenario(tomllib.loads(text), lambda key, text=text: locate(text, key))
         assert len(grid(scenario)) >= 2, path.name
+
+
+def test_x07_sweep_values_that_clash_together_are_listed_before_anything_runs() -> None:
+    data = {
+        "population": {"persons": 100, "sybils": 10},
+        "sweep": {"population": {"sybils": [0, 10], "sybil_attack_edges": [0, 5]}},
+    }
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(data)
+    assert "population.sybils=0, population.sybil_attack_edges=5" in info.value.message

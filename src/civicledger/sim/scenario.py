@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -324,6 +325,16 @@ def parse_scenario(data: Mapping[str, Any], locate: Locator | None = None) -> Sc
                 _set(trial, path, value)
                 _, point = _check(trial)
                 problems.extend((("sweep", *path), f"value {value!r}: {message}") for _, message in point)
+    if not problems and len(axes) > 1 and math.prod(len(v) for _, v in axes) <= 10_000:
+        # Values fine alone may clash together (sybil_attack_edges with sybils = 0).
+        for combo in itertools.product(*(v for _, v in axes)):
+            trial = copy.deepcopy(scenario.mapping)
+            for (path, _), value in zip(axes, combo, strict=True):
+                _set(trial, path, value)
+            _, point = _check(trial)
+            if point:
+                label = ", ".join(f"{'.'.join(p)}={v!r}" for (p, _), v in zip(axes, combo, strict=True))
+                problems.extend((("sweep",), f"the combination {label}: {message}") for _, message in point)
     if problems:
         where = locate or (lambda _path: None)
         seen: set[tuple[int | None, str]] = set()
@@ -376,7 +387,8 @@ def grid(scenario: Scenario) -> list[ParameterSet]:
         for path, value in zip(paths, combo, strict=True):
             _set(trial, path, value)
         point, problems = _check(trial)
-        assert not problems, problems  # parse_scenario checked every value already
+        if problems:  # only for grids too large for parse_scenario to check every combination
+            raise ScenarioError([(None, f"sweep point {i}: {'.'.join(p)}: {m}") for p, m in problems])
         values = tuple((".".join(p), v) for p, v in zip(paths, combo, strict=True))
         out.append(ParameterSet(i, values, point))
     return out

@@ -77,7 +77,9 @@ def run_cmd(
     """Run a scenario once (its base parameters) and write its tidy rows as Parquet."""
     try:
         sc = load_scenario(scenario, behaviours)
-    except ScenarioError as e:
+        if seed is not None and seed < 0:
+            raise InvalidInputError(f"--seed must not be negative, not {seed}", rule="X5")
+    except (ScenarioError, InvalidInputError) as e:
         fail(ctx, e)
     folder = out or Path(f"{scenario.stem}-run")
     folder.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ results (X5).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,13 +38,13 @@ def chapter(title: str) -> Callable[[Callable[[ScriptedEconomy], list[str]]], Ca
     return wrap
 
 
-def run_demo(store: Store) -> tuple[ScriptedEconomy, list[tuple[str, list[str]]]]:
-    from civicledger.demo import foundation, gears  # noqa: F401  (chapters register in import order)
-    from civicledger.demo import circles  # noqa: F401  (Circles after the foundation chapter)
-    # isort: split
-    from civicledger.demo import credits  # noqa: F401  (social credits after the foundation chapter)
-    from civicledger.demo import creditism  # noqa: F401  (Creditism: the bicycle story)
+STORY = ("foundation", "gears", "circles", "credits", "creditism")
+"""The chapters' modules in the order the story is told (each registers its chapters on import)."""
 
+
+def run_demo(store: Store) -> tuple[ScriptedEconomy, list[tuple[str, list[str]]]]:
+    for module in STORY:
+        importlib.import_module(f"civicledger.demo.{module}")
     demo = ScriptedEconomy(store, start=DEMO_START, name="Demo Town")
     told = [(c.title, c.tell(demo)) for c in CHAPTERS]
     return demo, told

@@ -19,8 +19,8 @@ from fractions import Fraction
 from typing import Any, get_type_hints
 
 from civicledger.domain.circles.policy import CirclesPolicy
-from civicledger.domain.credits.policy import CreditsPolicy
 from civicledger.domain.creditism.policy import CreditismPolicy
+from civicledger.domain.credits.policy import CreditsPolicy
 from civicledger.domain.gears.policy import GearsPolicy
 from civicledger.domain.ratio import Ratio
 from civicledger.domain.time import MINUTE

@@ -81,8 +81,11 @@ def handles(command_type: type[C]) -> Callable[[Callable[[C, Context], Decision]
     return wrap
 
 
-def prefetches(command_type: type[C]) -> Callable[[Callable[[list[C], UnitOfWork], None]], Callable[[list[C], UnitOfWork], None]]:
-    def wrap(fn: Callable[[list[C], UnitOfWork], None]) -> Callable[[list[C], UnitOfWork], None]:
+Prefetcher = Callable[[list[C], UnitOfWork], None]
+
+
+def prefetches(command_type: type[C]) -> Callable[[Prefetcher[C]], Prefetcher[C]]:
+    def wrap(fn: Prefetcher[C]) -> Prefetcher[C]:
         _register_once(PREFETCHERS, command_type, fn)
         return fn
 

@@ -4,8 +4,6 @@ content types and schemas. Examples per operation are bounded to keep this well 
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,8 +21,9 @@ from civicledger.adapters.memory import MemoryStore
 from civicledger.api.app import create_app
 from civicledger.demo import run_demo
 
-_DIR = Path(tempfile.mkdtemp(prefix="civic-schemathesis-"))
-_STORE = MemoryStore()  # the API's behaviour, not the adapter's, is under test here
+# Built at import, as schemathesis needs the app to collect the operations: the demo economy in
+# memory takes about a second. The API's behaviour, not the adapter's, is under test here.
+_STORE = MemoryStore()
 _ECONOMY, _ = run_demo(_STORE)
 APP = create_app(_STORE, WallClock(), _ECONOMY.key("journal"), pages=False)
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)

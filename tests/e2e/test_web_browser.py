@@ -74,9 +74,10 @@ def page(browser: Any, served: tuple[str, ScriptedEconomy]) -> Iterator[Any]:
 
 
 class WalletPage:
-    def __init__(self, page: Any) -> None:
+    def __init__(self, page: Any, opened: bool = False) -> None:
         self.page = page
-        page.goto("/wallet")
+        if not opened:
+            page.goto("/wallet")
         page.wait_for_selector("body[data-wallet-ready=true]")
 
     def generate(self, name: str) -> str:
@@ -116,11 +117,16 @@ class WalletPage:
         return self.send()
 
 
+@pytest.fixture
+def api(served: tuple[str, ScriptedEconomy]) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=served[0], timeout=30) as client:
+        yield client
+
+
 def test_wallet_opens_accounts_trusts_pays_across_a_chain_and_votes(
-    page: Any, served: tuple[str, ScriptedEconomy], tmp_path: Path
+    page: Any, api: httpx.Client, served: tuple[str, ScriptedEconomy], tmp_path: Path
 ) -> None:
-    url, economy = served
-    api = httpx.Client(base_url=url, timeout=30)
+    _, economy = served
     wallet = WalletPage(page)
     ann, bo, cy = (wallet.generate(n) for n in ("ann", "bo", "cy"))
     for name in ("ann", "bo", "cy"):
@@ -168,6 +174,15 @@ def test_wallet_opens_accounts_trusts_pays_across_a_chain_and_votes(
     page.goto(f"/persons/{maya}")
     assert page.locator("a.appeal").count() >= 1
     page.screenshot(path=str(tmp_path / "person-credits.png"), full_page=True)
+    page.click("a.appeal")  # the appeal link opens the wallet with the command filled in
+    page.wait_for_selector("body[data-wallet-ready=true]")
+    assert page.input_value("#cmd-type") == "credits.appeal"
+    prefilled = json.loads(page.input_value("#cmd-payload"))
+    assert prefilled["appellant"] == maya and prefilled["adjustment"]
+    wallet = WalletPage(page, opened=True)
+    wallet.import_seed("maya", economy.key("maya").seed().hex())
+    appeal = wallet.command("credits.appeal", prefilled | {"grounds": "filed from the browser"}, "maya")
+    assert appeal["events"][0]["type"].startswith("credits.")
 
     page.goto("/goods/bicycle")
     assert page.locator("#price-chart svg path.slice").count() >= 3
@@ -178,7 +193,6 @@ def test_wallet_opens_accounts_trusts_pays_across_a_chain_and_votes(
     page.goto("/")
     assert page.locator("svg.chart").count() >= 3
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
-    api.close()
 
 
 def test_the_journal_explorer_verifies_inclusion_in_the_browser(page: Any, tmp_path: Path) -> None:

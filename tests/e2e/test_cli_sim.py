@@ -65,3 +65,10 @@ def test_a_bad_scenario_lists_every_problem_with_its_line_and_runs_nothing(civic
     human = civic("sim", "run", str(path), "--out", str(out), check=2)
     assert "line 10" in human.stderr and "telepathy" in human.stderr
     assert not out.exists()
+
+
+def test_a_scenario_that_is_not_toml_names_the_line(civic: Civic, tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[scenario]\nsteps = 3\nname = \n")
+    body = civic.json("sim", "run", str(path), check=2)
+    assert body["problems"][0]["line"] == 3

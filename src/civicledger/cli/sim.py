@@ -7,6 +7,7 @@ with its line and run nothing (exit 2). Results are Parquet files (one per run) 
 from __future__ import annotations
 
 import importlib
+import re
 import time
 import tomllib
 from pathlib import Path
@@ -49,8 +50,8 @@ def load_scenario(path: Path, modules: list[str] | None = None) -> Scenario:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        line = getattr(e, "lineno", None)
-        raise ScenarioError([(line, f"not valid TOML: {e}")]) from e
+        match = re.search(r"at line (\d+)", str(e))
+        raise ScenarioError([(int(match.group(1)) if match else None, f"not valid TOML: {e}")]) from e
     return parse_scenario(data, lambda key_path: locate(text, key_path))
 
 

@@ -20,8 +20,10 @@ import httpx
 import pytest
 
 from civicledger.domain.canonical import canonical_bytes
+from civicledger.domain.identity import AccountKind, OpenAccount
+from civicledger.domain.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
 from civicledger.services.scripted import ScriptedEconomy
-from tests.e2e.serving import demo_economy, live_server
+from tests.e2e.serving import SigningClient, demo_economy, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -195,16 +197,67 @@ def test_wallet_opens_accounts_trusts_pays_across_a_chain_and_votes(
     page.screenshot(path=str(tmp_path / "overview.png"), full_page=True)
 
 
-def test_the_journal_explorer_verifies_inclusion_in_the_browser(page: Any, tmp_path: Path) -> None:
-    for seq in (0, 5):
+def test_the_journal_explorer_verifies_inclusion_and_consistency_in_the_browser(
+    page: Any, api: httpx.Client, served: tuple[str, ScriptedEconomy], tmp_path: Path
+) -> None:
+    def check(seq: int) -> int:
         page.goto(f"/journal/{seq}")
         page.click("#check-proof")
         page.wait_for_selector("#proof-result[data-ok=true], #proof-result[data-ok=false]")
         assert page.get_attribute("#proof-result", "data-ok") == "true", page.text_content("#proof-steps")
-        assert page.locator("#proof-steps li.ok").count() == 3
+        return int(page.locator("#proof-steps li.ok").count())
+
+    assert check(0) == 3  # leaf, path to the root, the head's signature; the head is remembered
+    client = SigningClient(api, served[1])
+    key = served[1].key("journal-watcher")
+    assert client.run(OpenAccount(AccountKind.PERSON, key.public_hex, "w"), "journal-watcher").status_code == 200
+    assert check(5) == 4  # ... and the new head extends the one this browser saw (a consistency proof)
+    assert "extends the head" in page.text_content("#proof-steps")
     page.screenshot(path=str(tmp_path / "journal-entry.png"), full_page=True)
     page.goto("/journal")
     assert page.locator("#entries tr").count() > 10
+
+
+def test_the_browser_merkle_proofs_agree_with_python(page: Any) -> None:
+    leaves = [leaf_hash(str(i).encode()) for i in range(13)]
+    page.goto("/wallet")
+    page.wait_for_selector("body[data-wallet-ready=true]")
+    cases = []
+    for n in range(1, 14):
+        for i in range(n):
+            cases.append(
+                [
+                    "inclusion",
+                    i,
+                    n,
+                    [p.hex() for p in inclusion_proof(i, leaves[:n])],
+                    root_of(leaves[:n]).hex(),
+                    leaves[i].hex(),
+                ]
+            )
+        for m in range(1, n + 1):
+            proof = [p.hex() for p in consistency_proof(m, leaves[:n])]
+            cases.append(["consistency", m, n, proof, root_of(leaves[:n]).hex(), root_of(leaves[:m]).hex()])
+    results = page.evaluate(
+        """async (cases) => {
+             const out = [];
+             for (const [kind, a, n, proof, root, other] of cases) {
+               const p = proof.map(Civic.unhex);
+               out.push(kind === "inclusion"
+                 ? await Civic.verifyInclusion(Civic.unhex(other), a, n, p, Civic.unhex(root))
+                 : await Civic.verifyConsistency(a, n, Civic.unhex(other), Civic.unhex(root), p));
+             }
+             // and a tampered proof must fail
+             const [kind, a, n, proof, root, other] = cases[cases.length - 2];
+             const bad = proof.map(Civic.unhex);
+             if (bad.length) bad[0][0] ^= 1;
+             out.push(await Civic.verifyConsistency(a, n, Civic.unhex(other), Civic.unhex(root), bad));
+             return out;
+           }""",
+        cases,
+    )
+    assert results[:-1] == [True] * len(cases)
+    assert results[-1] is False
 
 
 TRICKY: list[Any] = [

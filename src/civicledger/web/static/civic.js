@@ -100,6 +100,29 @@ const Civic = (() => {
     return sn === 0n && hex(r) === hex(root);
   }
 
+  // RFC 9162 §2.1.4.2: verify that the tree of ``first`` leaves is a prefix of the tree of ``second``.
+  async function verifyConsistency(first, second, firstRoot, secondRoot, proof) {
+    if (first === second) return proof.length === 0 && hex(firstRoot) === hex(secondRoot);
+    if (first === 0 || first > second || proof.length === 0) return false;
+    let path = proof;
+    if ((first & (first - 1)) === 0) path = [firstRoot, ...proof];  // first is a power of two
+    let fn = BigInt(first - 1), sn = BigInt(second - 1);
+    while ((fn & 1n) === 1n) { fn >>= 1n; sn >>= 1n; }
+    let fr = path[0], sr = path[0];
+    for (const c of path.slice(1)) {
+      if (sn === 0n) return false;
+      if ((fn & 1n) === 1n || fn === sn) {
+        fr = await nodeHash(c, fr);
+        sr = await nodeHash(c, sr);
+        while ((fn & 1n) === 0n && fn !== 0n) { fn >>= 1n; sn >>= 1n; }
+      } else {
+        sr = await nodeHash(sr, c);
+      }
+      fn >>= 1n; sn >>= 1n;
+    }
+    return sn === 0n && hex(fr) === hex(firstRoot) && hex(sr) === hex(secondRoot);
+  }
+
   // Ed25519 keys: a private key is imported from its 32-byte seed through PKCS#8.
   const PKCS8_PREFIX = unhex("302e020100300506032b657004220420");
   const ED = { name: "Ed25519" };
@@ -176,7 +199,7 @@ const Civic = (() => {
   }
 
   return {
-    canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, keyFromSeed, generateKey,
+    canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, verifyConsistency, keyFromSeed, generateKey,
     sign, verify, signAndSend, getJSON, randomHex, accountOf,
   };
 })();

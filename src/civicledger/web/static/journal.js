@@ -30,6 +30,18 @@
       const headBytes = Civic.canonicalBytes({ economy: economy.id, size: head.size, root: head.root, time: head.time });
       ok = step(await Civic.verify(economy.journal_key, headBytes, head.signature),
         "tree head signed by the journal key " + economy.journal_key.slice(0, 16) + "…") && ok;
+      // The head this browser saw before must be a prefix of this one (the journal is append-only).
+      const storageKey = "civicledger.seen_head." + economy.id;
+      const seen = JSON.parse(localStorage.getItem(storageKey) || "null");
+      if (seen && seen.size < head.size) {
+        const c = await Civic.getJSON("/api/tree-heads/consistency?first=" + seen.size + "&second=" + head.size);
+        const consistent = c.second.size === head.size && c.second.root === head.root && await Civic.verifyConsistency(
+          seen.size, head.size, Civic.unhex(seen.root), Civic.unhex(head.root), c.proof.map(Civic.unhex));
+        ok = step(consistent, "this head extends the head of " + seen.size + " entries you checked before") && ok;
+      }
+      if (ok && (!seen || seen.size <= head.size)) {
+        localStorage.setItem(storageKey, JSON.stringify({ size: head.size, root: head.root }));
+      }
       result.dataset.ok = String(ok);
       result.textContent = ok ? "verified in your browser" : "verification FAILED";
     } catch (e) {

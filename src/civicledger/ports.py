@@ -10,7 +10,7 @@ taken on exactly the state the journal order implies (docs/decisions/0002-one-wr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
@@ -168,12 +168,13 @@ class Store(Protocol):
 
     def read(self) -> UnitOfWork: ...
 
-    def consume_nonce(self, account: str, nonce: str, at: int, forget_before: int) -> bool:
-        """Record a request nonce of an account; False if it was seen before (a replayed request).
+    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int) -> list[bool]:
+        """Record request nonces ``(account, nonce, at)``; for each, False if it was seen before.
 
-        Nonces live outside the journal (they are transport state, not economy state), in their own
-        committed transaction, and are forgotten once older than ``forget_before``: by then the
-        request's timestamp is stale anyway.
+        Nonces are transport state, not economy state: they live outside the journal, in one
+        committed transaction of their own for the whole batch, and are forgotten once older than
+        ``forget_before`` (by then a request's timestamp is stale anyway). Within one call, a
+        repeated ``(account, nonce)`` is accepted only the first time.
         """
         ...
 

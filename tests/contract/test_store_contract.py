@@ -159,10 +159,16 @@ def test_writers_take_turns(any_store: Store) -> None:
 
 
 def test_a_nonce_is_accepted_once_and_forgotten_when_old(any_store: Store) -> None:
-    assert any_store.consume_nonce(A, "n1", 100, forget_before=0)
-    assert not any_store.consume_nonce(A, "n1", 101, forget_before=0)
-    assert any_store.consume_nonce(B, "n1", 101, forget_before=0)  # nonces are per account
-    assert any_store.consume_nonce(A, "n1", 500, forget_before=200)  # the old one was forgotten
+    assert any_store.consume_nonces([(A, "n1", 100)], forget_before=0) == [True]
+    assert any_store.consume_nonces([(A, "n1", 101)], forget_before=0) == [False]
+    # Per account; a repeat inside one batch is a replay; the old one is forgotten later.
+    assert any_store.consume_nonces([(B, "n1", 101), (B, "n2", 101), (B, "n2", 101)], forget_before=0) == [
+        True,
+        True,
+        False,
+    ]
+    assert any_store.consume_nonces([(A, "n1", 500)], forget_before=200) == [True]
+    assert any_store.consume_nonces([], forget_before=0) == []
 
 
 def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:

@@ -338,3 +338,19 @@ def test_x02_proofs_served_by_the_audit_service_check_out(funded: ScriptedEconom
     )
     with pytest.raises(NotFoundError):
         audit.inclusion(e.store, size + 5)
+
+
+def test_x05_a_payload_with_a_lone_surrogate_is_refused_alone_in_a_batch(funded: ScriptedEconomy) -> None:
+    e = funded
+    good = e.sign(led.Transfer((leg(e, "alice", "bob", 3),)), "alice", cid="fine")
+    bad = dataclasses.replace(good, id="bad", payload={**good.payload, "memo": "\ud800"})
+    outcomes = e.engine.execute_batch([bad, good])
+    assert isinstance(outcomes[0], InvalidInputError) and not isinstance(outcomes[1], Exception)
+    assert balance(e, "bob") == 3
+
+
+def test_x02_an_inverted_consistency_request_is_invalid_input(funded: ScriptedEconomy) -> None:
+    with pytest.raises(InvalidInputError):
+        audit.consistency(funded.store, 5, 3)
+    with pytest.raises(InvalidInputError):
+        audit.consistency(funded.store, 0)

@@ -54,3 +54,10 @@ def test_x02_canonical_bytes_sort_keys_and_refuse_floats() -> None:
         for _ in range(40):
             deep = [deep]
         canonical_bytes(deep)
+
+
+def test_x05_a_lone_surrogate_is_invalid_input_not_a_crash() -> None:
+    with pytest.raises(InvalidInputError, match="lone surrogates"):
+        canonical_bytes({"memo": "\ud800"})
+    with pytest.raises(InvalidInputError, match="lone surrogates"):
+        canonical_bytes({"memo": "\ud800"}, trusted=True)

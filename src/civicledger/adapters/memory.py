@@ -11,7 +11,7 @@ import bisect
 import dataclasses
 import json
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Self
 
 from civicledger.domain.canonical import canonical_bytes
@@ -52,14 +52,15 @@ class MemoryStore:
     def read(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._state, self._lock, writable=False)
 
-    def consume_nonce(self, account: str, nonce: str, at: int, forget_before: int) -> bool:
+    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int) -> list[bool]:
         with self._nonce_lock:
             for key in [k for k, seen in self._nonces.items() if seen < forget_before]:
                 del self._nonces[key]
-            if (account, nonce) in self._nonces:
-                return False
-            self._nonces[(account, nonce)] = at
-            return True
+            fresh = []
+            for account, nonce, at in items:
+                fresh.append((account, nonce) not in self._nonces)
+                self._nonces.setdefault((account, nonce), at)
+            return fresh
 
     def close(self) -> None:
         pass

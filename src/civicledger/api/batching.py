@@ -2,8 +2,8 @@
 
 Each worker process has one writer thread. A request, once its body and signatures are checked
 (work that needs no lock, done in parallel), hands its command to the writer and waits. The writer
-takes whatever has queued up (at most ``MAX_BATCH``), spends each request's nonces in their own
-committed transactions (``store.consume_nonce``: a replayed request is refused before anything
+takes whatever has queued up (at most ``MAX_BATCH``), spends all their nonces in one committed
+transaction of their own (``store.consume_nonces``: a replayed request is refused before anything
 runs), then executes the remaining commands with ``Engine.execute_batch``: one transaction, one
 fsync, each command still accepted or refused on its own, in arrival order (X2, X5). Under no load
 a batch is one command and nothing waits; under load the fixed cost of a transaction is shared.
@@ -77,14 +77,15 @@ class CommandBatcher:
 
     def _execute(self, jobs: list[_Job]) -> None:
         ready: list[_Job] = []
-        for job in jobs:
-            try:
-                reused = [
-                    a for a in job.accounts if not self.store.consume_nonce(a, job.nonce, job.at, job.forget_before)
-                ]
-            except CivicLedgerError as e:
+        items = [(a, job.nonce, job.at) for job in jobs for a in job.accounts]
+        try:
+            fresh = iter(self.store.consume_nonces(items, min(job.forget_before for job in jobs)))
+        except CivicLedgerError as e:
+            for job in jobs:
                 job.future.set_exception(e)
-                continue
+            return
+        for job in jobs:
+            reused = [a for a in job.accounts if not next(fresh)]
             if reused:
                 job.future.set_exception(
                     AuthorityError(f"nonce {job.nonce} was already used by {', '.join(reused)}: a replayed request")

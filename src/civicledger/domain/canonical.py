@@ -43,7 +43,10 @@ def canonical_bytes(value: Any, *, trusted: bool = False) -> bytes:
     """
     if not trusted:
         _check(value)
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    except UnicodeEncodeError as e:  # a lone surrogate such as "\ud800" has no UTF-8 form
+        raise InvalidInputError("text must be valid Unicode (no lone surrogates)", rule="X5") from e
 
 
 def sha256_hex(data: bytes) -> str:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from civicledger.adapters.memory import MemoryStore
-from civicledger.domain.errors import CivicLedgerError, IntegrityError, NotFoundError
+from civicledger.domain.errors import CivicLedgerError, IntegrityError, InvalidInputError, NotFoundError
 from civicledger.domain.journal import Entry, TreeHead, tree_head_bytes
 from civicledger.domain.merkle import consistency_proof, inclusion_proof, leaf_hash
 from civicledger.domain.messages import decode_event
@@ -273,6 +273,10 @@ def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]
 
 def consistency(store: Store, first: int, second: int | None = None) -> dict[str, Any]:
     """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
+    if first < 1 or (second is not None and second < first):
+        raise InvalidInputError(
+            f"a consistency proof goes from a smaller tree to a larger one, not {first} to {second}", rule="X2"
+        )
     with store.read() as uow:
         later = _signed_head(uow, second)
         earlier = _signed_head(uow, first)

@@ -14,7 +14,7 @@ commands costs a handful of round trips, not several per command.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Self
 
@@ -134,19 +134,30 @@ class SqlStore:
     def read(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self, writable=False)
 
-    def consume_nonce(self, account: str, nonce: str, at: int, forget_before: int) -> bool:
+    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int) -> list[bool]:
         n = t.request_nonces
+        rows: dict[tuple[str, str], int] = {}
+        for account, nonce, at in items:
+            rows.setdefault((account, nonce), at)
+        insert = pg_insert(n) if self.backend == "postgresql" else sqlite_insert(n)
+        statement = (
+            insert.values([{"account": a, "nonce": k, "seen_at": at} for (a, k), at in rows.items()])
+            .on_conflict_do_nothing()
+            .returning(n.c.account, n.c.nonce)
+        )
         try:
             with self.engine.connect() as conn:
                 conn.begin()
                 conn.execute(n.delete().where(n.c.seen_at < forget_before))
-                conn.execute(n.insert().values(account=account, nonce=nonce, seen_at=at))
+                inserted = {(r.account, r.nonce) for r in conn.execute(statement)} if rows else set()
                 conn.commit()
-        except sa.exc.IntegrityError:
-            return False
         except sa.exc.DBAPIError as e:
             raise _translate(e) from e
-        return True
+        fresh = []
+        for account, nonce, _ in items:
+            fresh.append((account, nonce) in inserted)
+            inserted.discard((account, nonce))  # a repeat within this batch is a replay too
+        return fresh
 
     def close(self) -> None:
         if self._drop_schema and self._schema:

@@ -82,3 +82,15 @@ def test_x07_a_change_to_a_section_the_stored_policy_lacks_starts_from_its_defau
         "economy": {"name": "Old Town"},
         "journal": {**policy_to_mapping(Policy())["journal"], "max_clock_skew": 5},
     }
+
+
+def test_x07_lines_are_found_for_quoted_and_dotted_keys() -> None:
+    from civicledger.adapters.policy_file import locate
+
+    text = '[economy]\nname = "x"\n\n[sweep."a.b"]\nvalues = [1]\n\n[journal]\nmax.clock = 1\n"odd key" = 2\n'
+    assert locate(text, ("sweep", "a.b", "values")) == 5
+    assert locate(text, ("sweep", "a.b")) == 4
+    assert locate(text, ("journal", "max", "clock")) == 8
+    assert locate(text, ("journal", "odd key")) == 9
+    assert locate(text, ("economy", "name")) == 2
+    assert locate(text, ("economy", "missing")) == 1

@@ -15,8 +15,14 @@ from typing import Any
 from civicledger.domain.errors import PolicyFileError
 from civicledger.domain.policy import Policy, policy_from_mapping
 
-_HEADER_RE = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\" ]+?)\s*\]\s*(#.*)?$")
-_KEY_RE = re.compile(r"^\s*([A-Za-z0-9_\-\"]+)\s*=")
+_HEADER_RE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_KEY_RE = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=")
+_PART_RE = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+)")
+
+
+def _parts(dotted: str) -> tuple[str, ...]:
+    """The segments of a TOML key or table name: bare, "quoted" (dots allowed) or 'literal'."""
+    return tuple(next(g for g in m.groups() if g is not None) for m in _PART_RE.finditer(dotted))
 _LINE_RE = re.compile(r"at line (\d+)")
 
 
@@ -27,13 +33,15 @@ def locate(text: str, path: tuple[str, ...]) -> int | None:
     for number, line in enumerate(text.splitlines(), start=1):
         header = _HEADER_RE.match(line)
         if header:
-            section = tuple(part.strip().strip('"') for part in header.group(1).split("."))
+            section = _parts(header.group(1))
             if section == path[: len(section)] and best is None and section:
                 best = number
             continue
         key = _KEY_RE.match(line)
-        if key and (*section, key.group(1).strip('"')) == path[: len(section) + 1]:
-            return number
+        if key:
+            full = (*section, *_parts(key.group(1)))
+            if full == path[: len(full)] and len(full) > len(section):
+                return number
     return best
 
 

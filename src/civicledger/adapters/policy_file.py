@@ -16,7 +16,8 @@ from civicledger.domain.errors import PolicyFileError
 from civicledger.domain.policy import Policy, policy_from_mapping
 
 _HEADER_RE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-_KEY_RE = re.compile(r"^\s*((?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)(?:\s*\.\s*(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+))*)\s*=")
+_SEGMENT = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)"
+_KEY_RE = re.compile(rf"^\s*({_SEGMENT}(?:\s*\.\s*{_SEGMENT})*)\s*=")
 _PART_RE = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+)")
 
 

@@ -136,14 +136,7 @@ def circles_account(store: Store, account_id: str, now: int) -> dict[str, Any]:
     who = parse_account_id(account_id)
     with store.read() as uow:
         found = sc.summary(uow, who, max(now, uow.journal.head().time))
-    return {
-        "account": found.account,
-        "claimable": found.claimable,
-        "reserve": found.reserve,
-        "trusts": list(found.trusts),
-        "trusted_by": list(found.trusted_by),
-        "holdings": found.holdings,
-    }
+    return found.to_wire()
 
 
 def trust_edges(store: Store, after: str | None, limit: int, account: str | None = None) -> dict[str, Any]:

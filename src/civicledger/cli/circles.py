@@ -144,17 +144,7 @@ def show(ctx: typer.Context, account: Annotated[str, typer.Argument(help="Accoun
                 found = sc.summary(uow, who, s.clock.now())
         except CivicLedgerError as e:
             fail(ctx, e)
-    emit(
-        ctx,
-        {
-            "account": found.account,
-            "claimable": found.claimable,
-            "reserve": found.reserve,
-            "trusts": list(found.trusts),
-            "trusted_by": list(found.trusted_by),
-            "holdings": found.holdings,
-        },
-    )
+    emit(ctx, found.to_wire())
 
 
 @circles_app.command("demurrage")

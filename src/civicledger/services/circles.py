@@ -1172,6 +1172,17 @@ class CirclesSummary:
     trusted_by: tuple[str, ...]
     holdings: dict[str, int]
 
+    def to_wire(self) -> dict[str, Any]:
+        """The summary as the CLI prints it and the API returns it."""
+        return {
+            "account": self.account,
+            "claimable": self.claimable,
+            "reserve": self.reserve,
+            "trusts": list(self.trusts),
+            "trusted_by": list(self.trusted_by),
+            "holdings": self.holdings,
+        }
+
 
 def summary(uow: UnitOfWork, account: AccountId, now: int) -> CirclesSummary:
     income = require_member_account(uow, account, "CI1")

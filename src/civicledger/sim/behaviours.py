@@ -32,7 +32,9 @@ ROLES: dict[str, str] = {
     "participation": "bernoulli",
     "infractions": "bernoulli",
     "appeals": "bernoulli",
-    "spending": "share_of_available",
+    "spending": "best_tier",
+    "pledges": "bernoulli",
+    "candidates": "second_chance",
     "votes": "noisy_opinions",
     "sales": "lognormal",
     "whistleblowing": "bernoulli",
@@ -126,9 +128,34 @@ def appeal(m: Model, rng: np.random.Generator, p: dict[str, float], penalised: I
     return rng.random(penalised.size) < p["appeal_rate"] * p["appeal_success"]
 
 
-@behaviour("spending", "share_of_available")
-def spend(m: Model, rng: np.random.Generator, p: dict[str, float], available: I64) -> I64:
-    return (available * p["spend_fraction"]).astype(np.int64)
+@behaviour("spending", "best_tier")
+def best_tier(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64]:
+    """A ``spend_rate`` share of verified persons buy the best tier their best grade reaches (SC10).
+
+    Returns (persons, tier index into ``m.tiers``); the model refuses what the rules refuse (a tier
+    whose grade their credits lack, SC10, or too few credits, SC2).
+    """
+    who = np.flatnonzero(m.verified & (rng.random(m.n) < p["spend_rate"]))
+    if who.size == 0:
+        return _EMPTY, _EMPTY
+    t = m.genesis + m.step_now * m.scenario.step
+    best = m.best_grade(who, t)
+    mins = np.array([g for _, _, g in m.tiers], np.int64)
+    tier = np.maximum(np.searchsorted(mins, best, side="right") - 1, 0).astype(np.int64)
+    return who, tier
+
+
+@behaviour("pledges", "bernoulli")
+def pledge(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
+    """A ``pledge_rate`` share of verified persons pledge ``pledge_quantity`` credits (SC9)."""
+    return np.flatnonzero(m.verified & (rng.random(m.n) < p["pledge_rate"]))
+
+
+@behaviour("candidates", "second_chance")
+def second_chance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
+    """A ``second_chance_rate`` share of persons apply for the one-time second chance (SC9); the
+    model keeps those whose best grade is below the policy's threshold."""
+    return np.flatnonzero(m.verified & (rng.random(m.n) < p["second_chance_rate"]))
 
 
 # Gears --------------------------------------------------------------------------------------
@@ -189,7 +216,11 @@ PARAMETERS: dict[str, float] = {
     "infraction_rate": 0.002,
     "appeal_rate": 0.3,
     "appeal_success": 0.5,
-    "spend_fraction": 0.5,
+    "spend_rate": 0.05,
+    "tier_price": 100.0,  # credits per tier (every tier the same price: grades decide quality, SC10)
+    "pledge_rate": 0.0005,
+    "pledge_quantity": 100.0,
+    "second_chance_rate": 0.01,
     "vote_rate": 0.02,
     "opinion_noise": 0.5,
     "opinion_threshold": 0.3,

@@ -38,6 +38,8 @@ from numpy.typing import NDArray
 
 from civicledger.domain.circles import rules as circles
 from civicledger.domain.creditism import rules as cr
+from civicledger.domain.credits import rules as credit_rules
+from civicledger.domain.credits.policy import ParticipationEffect
 from civicledger.domain.gears import coefficient as gears
 from civicledger.domain.gears.coefficient import Tally
 from civicledger.domain.gears.values import Verdict
@@ -138,8 +140,25 @@ class Model:
         self.adj_steps = np.zeros((n, RING), np.int8)
         self.adj_count = np.zeros(n, np.int64)
         self.adj_seq = np.full((n, RING), -1, np.int64)
+        self.adj_qty = np.zeros((n, RING), np.int64)  # SC4: 0 = the whole balance
+        self.adj_consumable = np.zeros((n, RING), bool)
+        self.adj_consumed = np.zeros((n, RING), np.int64)
         self.adj_counter = 0
         self.credits_spent_total = 0
+        self.spends = self.spends_refused = 0
+        cp = self.policy.credits
+        tier_grades = sorted({cp.essential_base_tier_grade, cp.base_grade, min(cp.base_grade + 1, cp.grade_max)})
+        price = max(1, int(self.p["tier_price"]))
+        self.tiers: list[tuple[str, int, int]] = [(f"grade-{g}", price, g) for g in tier_grades]
+        # SC9: open pledges (donor, steps, quantity, duration) in pledge order, waiting candidates.
+        self.pledges: list[tuple[int, int, int, int]] = []
+        self.pledged = np.zeros(n, np.int64)
+        self.candidate = np.zeros(n, bool)
+        self.second_chance_used = np.zeros(n, bool)
+        self.last_draw: int | None = None
+        self.draws = self.lottery_winners = 0
+        self.step_now = 0
+        self.draw_hook: Any = None  # replaces the draw (tests take the engine's winners); None: the domain's
         # Gears
         self.companies = pop.companies
         self.quality = rng.normal(0.0, self.p["quality_sigma"], size=self.companies)
@@ -238,6 +257,8 @@ class Model:
 
     def step(self, s: int) -> None:
         t = self.genesis + s * self.scenario.step
+        self.step_now = s
+        self._lottery(s, t)
         self._circles(s, t)
         self._credits(s, t)
         self._gears(s, t)
@@ -369,6 +390,12 @@ class Model:
             self.supply_sybil += int(units[fake].sum())
             self.supply_honest += int(units[~fake].sum())
 
+    def _effect(self, persons: I64, t: int, effect: ParticipationEffect) -> I64:
+        """SC5: one participation of a kind: its steps on the whole balance or on its portion."""
+        quantity = rules.effect_quantity(effect.portion_percent, self.available(t)[persons])
+        steps = -effect.steps if effect.penalty else effect.steps
+        return self._adjust(persons, t + effect.duration, steps, quantity, consumable=steps > 0)
+
     def _credits(self, s: int, t: int) -> None:
         pol = self.policy.credits
         award = pol.participation["citizens_council"]
@@ -376,7 +403,7 @@ class Model:
         who = self.behave["participation"](self, self.rng, self.p)
         if who is not None and who.size:
             who = who[self.verified[who]]
-            self._adjust(who, t + award.duration, award.steps)
+            self._effect(who, t, award)
             if award.qualifying:
                 self.last_fresh[who] = t
             for a in who.tolist():
@@ -384,7 +411,7 @@ class Model:
         bad = self.behave["infractions"](self, self.rng, self.p)
         if bad is not None and bad.size:
             bad = bad[self.verified[bad]]
-            slots = self._adjust(bad, t + infraction.duration, -infraction.steps)
+            slots = self._effect(bad, t, infraction)
             for a in bad.tolist():
                 self._log("infraction", s, a)
             overturned = self.behave["appeals"](self, self.rng, self.p, bad)
@@ -393,24 +420,119 @@ class Model:
                 self.adj_end[bad[overturned], slots[overturned]] = t + self.scenario.step
                 for a in bad[overturned].tolist():
                     self._log("overturn", s, a)
-        if self.scenario.behaviours["spending"] == "none":
-            return
-        available = self.available(t)
-        units = self.behave["spending"](self, self.rng, self.p, available)
-        if units is not None:
-            units = np.clip(units, 0, available) * self.verified
-            self.spent += units
-            self.credits_spent_total += int(units.sum())
-            if self.trace is not None:
-                for a in np.flatnonzero(units).tolist():
-                    self._log("spend", s, a, int(units[a]))
+        self._spend(s, t)
+        self._pledge_and_apply(s, t)
 
-    def _adjust(self, persons: I64, end: int, steps: int) -> I64:
+    def _spend(self, s: int, t: int) -> None:
+        """SC3, SC10: spends on a service's tiers, lowest qualifying grade first; refusals dropped."""
+        out = self.behave["spending"](self, self.rng, self.p)
+        if out is None:
+            return
+        persons, tier = out
+        keep = self.verified[persons]
+        persons, tier = persons[keep], tier[keep]
+        if np.unique(persons).size != persons.size:
+            raise ValueError("the spending behaviour returned a person twice in one step")
+        if not persons.size:
+            return
+        price = np.array([p for _, p, _ in self.tiers], np.int64)[tier]
+        min_grade = np.array([g for _, _, g in self.tiers], np.int64)[tier]
+        grade, units, mask, slots, available = self.standing(persons, t)
+        ok, taken = rules.choose_credits(grade, units, mask, available, min_grade, price)
+        used = rules.used_by_adjustment(taken, mask, slots.shape[1])
+        rows, cols = np.nonzero(used)
+        ring = slots[rows, cols]
+        consumable = self.adj_consumable[persons[rows], ring]
+        np.add.at(self.adj_consumed, (persons[rows][consumable], ring[consumable]), used[rows, cols][consumable])
+        self.spent[persons[ok]] += price[ok]
+        self.credits_spent_total += int(price[ok].sum())
+        self.spends += int(ok.sum())
+        self.spends_refused += int((~ok).sum())
+        if self.trace is not None:
+            for a, k in zip(persons[ok].tolist(), tier[ok].tolist(), strict=True):
+                self._log("spend", s, a, k)
+
+    # The civic lottery (SC9) ------------------------------------------------------------------
+
+    def _pledge_and_apply(self, s: int, t: int) -> None:
+        pol = self.policy.credits
+        out = self.behave["pledges"](self, self.rng, self.p)
+        if out is not None and out.size:
+            donors = out[self.verified[out]]
+            quantity = int(self.p["pledge_quantity"])
+            if donors.size and 1 <= quantity <= pol.pledge_max_quantity:
+                grade, units, _, _, _ = self.standing(donors, t)
+                holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
+                donors = donors[holds - self.pledged[donors] >= quantity]  # check_pledge (SC9)
+                self.pledged[donors] += quantity
+                for d in donors.tolist():
+                    self.pledges.append((d, 1, quantity, pol.pledge_max_duration))
+                    self._log("pledge", s, d, 1, quantity, pol.pledge_max_duration)
+        out = self.behave["candidates"](self, self.rng, self.p)
+        if out is not None and out.size:
+            who = out[self.verified[out] & ~self.candidate[out] & ~self.second_chance_used[out]]
+            if who.size:
+                best = self.best_grade(who, t)
+                who = who[best < pol.second_chance_below_grade]
+                self.candidate[who] = True
+                self.second_chance_used[who] = True
+                for a in who.tolist():
+                    self._log("second_chance", s, a)
+
+    def _lottery(self, s: int, t: int) -> None:
+        """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
+        pol = self.policy.credits
+        if self.last_draw is not None and t - self.last_draw < pol.draw_period:
+            return
+        if not self.pledges and not self.candidate.any():
+            return
+        holding: dict[int, int] = {}
+        valid: list[tuple[str, str]] = []
+        data: dict[str, tuple[int, int, int, int]] = {}
+        donors = sorted({d for d, _, _, _ in self.pledges})
+        if donors:
+            arr = np.array(donors, np.int64)
+            grade, units, _, _, _ = self.standing(arr, t)
+            holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
+            holding = dict(zip(donors, holds.tolist(), strict=True))
+        for i, pledge in enumerate(self.pledges):
+            donor, _, quantity, _ = pledge
+            key = f"{i:09d}"
+            if holding[donor] >= quantity:
+                holding[donor] -= quantity
+                valid.append((key, f"{donor:09d}"))
+                data[key] = pledge
+        candidates = [f"{c:09d}" for c in np.flatnonzero(self.candidate).tolist()]
+        if self.draw_hook is not None:
+            winners = self.draw_hook(s, t, valid, candidates)
+        else:
+            winners = credit_rules.draw_winners(self.rng.bytes(32), valid, candidates)
+        self._log("draw", s, tuple(winners))
+        self.last_draw = t
+        self.draws += 1
+        for pledge_key, _donor, cand_key in winners:
+            donor, steps, quantity, duration = data[pledge_key]
+            cand = np.array([int(cand_key)], np.int64)
+            self._adjust(cand, t + duration, steps, np.array([quantity], np.int64), consumable=True)
+            self.last_fresh[cand] = t
+            self._adjust(np.array([donor], np.int64), t + duration, -steps, np.array([quantity], np.int64))
+            self.candidate[cand] = False
+            self.lottery_winners += 1
+        self.pledges = []  # drawn or lapsed
+        self.pledged[:] = 0
+
+    def _adjust(
+        self, persons: I64, end: int, steps: int, quantity: I64 | None = None, *, consumable: bool = False
+    ) -> I64:
         """Record an adjustment in the slot that ends first (an expired one while any is)."""
         slots = np.argmin(self.adj_end[persons], axis=1)
         self.adj_end[persons, slots] = end
         self.adj_steps[persons, slots] = steps
         self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
+        q = np.zeros(persons.size, np.int64) if quantity is None else quantity
+        self.adj_qty[persons, slots] = q
+        self.adj_consumable[persons, slots] = consumable & (q > 0)
+        self.adj_consumed[persons, slots] = 0
         self.adj_counter += int(persons.size)
         self.adj_count[persons] += 1
         out: I64 = slots.astype(np.int64)
@@ -421,21 +543,75 @@ class Model:
         acc = rules.credits_accrued(self.born, t, self.policy.credits.annual_allocation)
         return (acc - self.spent) * self.verified
 
-    def grades(self, t: int) -> I64:
-        """Every person's grade at t (SC4, SC8): adjustments in order of start, clamped, then decay."""
+    def standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
+        """The domain's ``standing`` for ``persons`` at t: lots (grade, units, mask), the ring slot of
+        each adjustment column, and the credits available (SC2, SC4, SC8)."""
         pol = self.policy.credits
-        g = np.full(self.n, pol.base_grade, np.int64)
-        rows = np.flatnonzero(self.adj_count)  # only persons with adjustments need the walk
-        if rows.size:
-            ends, steps_, seqs = self.adj_end[rows], self.adj_steps[rows], self.adj_seq[rows]
-            order = np.argsort(seqs, axis=1, kind="stable")  # in order of start, then entry
-            ends = np.take_along_axis(ends, order, axis=1)
-            steps_ = np.take_along_axis(steps_, order, axis=1).astype(np.int64)
-            h = g[rows]
-            for j in range(RING):
-                h = np.clip(h + steps_[:, j] * (ends[:, j] > t), pol.grade_min, pol.grade_max)
-            g[rows] = h
-        since = np.maximum(self.enrolled, self.last_fresh)
+        ends, seqs = self.adj_end[persons], self.adj_seq[persons]
+        active = (ends > t) & (seqs >= 0) & (self.adj_steps[persons] != 0)
+        width = int(active.sum(axis=1).max()) if persons.size else 0
+        order = np.argsort(np.where(active, seqs, np.iinfo(np.int64).max), axis=1, kind="stable")[:, :width]
+        on = np.take_along_axis(active, order, axis=1)
+        steps = np.where(on, np.take_along_axis(self.adj_steps[persons], order, axis=1), 0).astype(np.int64)
+        qty = np.take_along_axis(self.adj_qty[persons], order, axis=1)
+        consumable = np.take_along_axis(self.adj_consumable[persons], order, axis=1)
+        consumed = np.take_along_axis(self.adj_consumed[persons], order, axis=1)
+        left = np.where(consumable, qty - consumed, qty)
+        since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
+        decay = rules.decay_steps(t - since, pol.decay_window, pol.decay_step)
+        available = self.available(t)[persons]
+        grade, units, mask = rules.lots(
+            available, steps, qty, left, decay, pol.grade_min, pol.grade_max, pol.base_grade
+        )
+        return grade, units, mask, order, available
+
+    def by_grade(self, t: int, persons: I64 | None = None) -> I64:
+        """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``)."""
+        pol = self.policy.credits
+        who = np.arange(self.n, dtype=np.int64) if persons is None else persons
+        span = pol.grade_max - pol.grade_min + 1
+        out = np.zeros((who.size, span), np.int64)
+        available = np.maximum(self.available(t)[who], 0)
+        busy = (self.adj_end[who] > t).any(axis=1)
+        out[~busy, pol.base_grade - pol.grade_min] = available[~busy]  # no active adjustment: all at base
+        rows = np.flatnonzero(busy)
+        for lo in range(0, rows.size, 200_000):  # bounded memory on large runs
+            part = rows[lo : lo + 200_000]
+            grade, units, _, _, _ = self.standing(who[part], t)
+            idx = np.repeat(part, grade.shape[1]) * span + (grade.ravel() - pol.grade_min)
+            out.ravel()[:] += np.bincount(idx, weights=units.ravel(), minlength=out.size).astype(np.int64)
+        return out
+
+    def grades(self, t: int) -> I64:
+        """Every person's grade at t: the grade holding most of their credits (the lower on a tie);
+        the whole-balance walk's grade (SC4, SC8) for those holding none."""
+        pol = self.policy.credits
+        table = self.by_grade(t)
+        main = np.argmax(table, axis=1) + pol.grade_min
+        empty = table.sum(axis=1) == 0
+        if empty.any():
+            main[empty] = self._walk_grades(t, np.flatnonzero(empty))
+        out: I64 = main.astype(np.int64)
+        return out
+
+    def best_grade(self, persons: I64, t: int) -> I64:
+        """The highest grade holding credits (the base grade for those holding none), as SC9 reads it."""
+        pol = self.policy.credits
+        grade, units, _, _, _ = self.standing(persons, t)
+        best = np.where(units > 0, grade, np.iinfo(np.int64).min).max(axis=1, initial=np.iinfo(np.int64).min)
+        return np.where(best == np.iinfo(np.int64).min, pol.base_grade, best)
+
+    def _walk_grades(self, t: int, persons: I64) -> I64:
+        """Whole-balance adjustments in order of start, clamped after each, then decay."""
+        pol = self.policy.credits
+        g = np.full(persons.size, pol.base_grade, np.int64)
+        ends, steps_, seqs = self.adj_end[persons], self.adj_steps[persons], self.adj_seq[persons]
+        order = np.argsort(seqs, axis=1, kind="stable")
+        ends = np.take_along_axis(ends, order, axis=1)
+        steps_ = np.take_along_axis(steps_, order, axis=1).astype(np.int64)
+        for j in range(RING):
+            g = np.clip(g + steps_[:, j] * (ends[:, j] > t), pol.grade_min, pol.grade_max)
+        since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
         steps = rules.decay_steps(t - since, pol.decay_window, pol.decay_step)
         return rules.grade_after_decay(g, steps, pol.base_grade)
 
@@ -468,8 +644,8 @@ class Model:
             # effect the credits policy gives the kind "gears_vote", when that is a whole-balance one.
             self.last_fresh[voters] = t
             effect = self.policy.credits.participation.get("gears_vote")
-            if effect is not None and effect.portion_percent == 100:
-                self._adjust(voters, t + effect.duration, -effect.steps if effect.penalty else effect.steps)
+            if effect is not None:
+                self._effect(voters, t, effect)
             if self.trace is not None:
                 for a, c, x in zip(voters.tolist(), firms.tolist(), values.tolist(), strict=True):
                     self._log("vote", s, a, c, x)
@@ -594,7 +770,8 @@ class Model:
         honest = self.verified
         holdings = (self.own + self.held_honest + self.held_sybil + self.group_held)[honest]
         available = self.available(t)
-        grades = self.grades(t)
+        table = self.by_grade(t)
+        grades = np.argmax(table, axis=1) + pol.credits.grade_min  # the grade holding most of one's credits
         has = available > 0
         row: dict[str, Any] = {
             "step": s,
@@ -612,12 +789,21 @@ class Model:
             "mean_holdings": float(holdings.mean()) if holdings.size else 0.0,
             "credits_available": int(available.sum()),
             "credits_spent": self.credits_spent_total,
+            "spends": self.spends,
+            "spends_refused": self.spends_refused,
+            "lottery_draws": self.draws,
+            "lottery_winners": self.lottery_winners,
+            "pledges_open": len(self.pledges),
+            "candidates_waiting": int(self.candidate.sum()),
         }
         counts = np.bincount(
             grades[has] - pol.credits.grade_min, minlength=pol.credits.grade_max - pol.credits.grade_min + 1
         )
         for g in range(pol.credits.grade_min, pol.credits.grade_max + 1):
             row[f"grade_{g}"] = int(counts[g - pol.credits.grade_min])
+        units_by_grade = table.sum(axis=0)
+        for g in range(pol.credits.grade_min, pol.credits.grade_max + 1):
+            row[f"credits_grade_{g}"] = int(units_by_grade[g - pol.credits.grade_min])
         voted = self.deltas[self.voted] if self.companies and hasattr(self, "voted") else np.zeros(0)
         q = np.quantile(voted, [0.0, 0.1, 0.5, 0.9, 1.0]) if voted.size else np.zeros(5)
         pending = sum(u for _, u in self.pending)

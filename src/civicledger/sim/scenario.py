@@ -270,10 +270,6 @@ def _unmodelled(policy: Policy) -> list[Problem]:
         effect = policy.credits.participation.get(kind)
         if effect is None:
             out.append((("policy", "credits", "participation"), f"the simulator needs the kind {kind!r}"))
-        elif effect.portion_percent != 100:
-            out.append(
-                (("policy", "credits", "participation", kind), "the simulator models whole-balance effects only")
-            )
     return out
 
 

@@ -1,0 +1,158 @@
+"""The simulator's social credit lots and tier spending equal the domain's, element by element.
+
+``sim.rules.lots`` is ``credits.rules.standing`` (SC4 whole-balance and quantity adjustments,
+consumed raises, SC8 decay) over many persons at once; ``sim.rules.choose_credits`` is the
+domain's SC10 choice (lowest qualifying grade first). Random histories, compared lot by lot.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from civicledger.domain.credits import rules as credit_rules
+from civicledger.domain.credits.policy import CreditsPolicy
+from civicledger.domain.credits.values import Adjustment, History, Spend
+from civicledger.domain.errors import CivicLedgerError
+from civicledger.domain.identity import AccountId
+from civicledger.domain.time import DAY, YEAR
+from civicledger.sim import rules
+
+POLICY = CreditsPolicy()
+AT = 100 * YEAR
+
+
+def random_histories(rng: np.random.Generator, rows: int, columns: int) -> dict[str, np.ndarray]:
+    available = rng.integers(-5, 3_000, size=rows, dtype=np.int64)
+    present = rng.random((rows, columns)) < 0.7
+    steps = rng.integers(1, POLICY.max_adjustment_steps + 1, size=(rows, columns)) * rng.choice(
+        [-1, 1], (rows, columns)
+    )
+    steps = np.where(present, steps, 0).astype(np.int64)
+    whole = rng.random((rows, columns)) < 0.4
+    quantity = np.where(whole, 0, rng.integers(1, 2_000, size=(rows, columns))).astype(np.int64)
+    consumable = (steps > 0) & (quantity > 0)
+    consumed = np.where(consumable, rng.integers(0, 2_500, size=(rows, columns)), 0).astype(np.int64)
+    consumed = np.minimum(consumed, quantity)
+    decay = rng.integers(0, 4, size=rows, dtype=np.int64) * (rng.random(rows) < 0.3)
+    return {
+        "available": available,
+        "steps": steps,
+        "quantity": quantity,
+        "consumable": consumable,
+        "consumed": consumed,
+        "decay": decay,
+    }
+
+
+def domain_standing(h: dict[str, np.ndarray], r: int) -> object:
+    """The same person as a domain History: born so that exactly ``available`` has accrued."""
+    available = int(h["available"][r])
+    # accrued = annual x (AT - born) // YEAR: choose born so accrued is max(available, 0) + 5 and spend 5 + ...
+    accrued = max(available, 0) + 5
+    spent = accrued - available
+    born = AT - accrued * YEAR // POLICY.annual_allocation
+    while credit_rules.accrued(born, AT, credit_rules.flat_schedule(POLICY)) < accrued:
+        born -= 1
+    adjustments = []
+    consumed = []
+    for j in range(h["steps"].shape[1]):
+        if h["steps"][r, j] == 0:
+            continue
+        adj_id = f"{j:010d}.0"
+        adjustments.append(
+            Adjustment(
+                adj_id,
+                AT - YEAR + j,
+                AT + YEAR,
+                int(h["steps"][r, j]),
+                int(h["quantity"][r, j]),
+                bool(h["consumable"][r, j]),
+                "k",
+            )
+        )
+        if h["consumed"][r, j]:
+            consumed.append((adj_id, int(h["consumed"][r, j])))
+    decay = int(h["decay"][r])
+    since = AT - POLICY.decay_window - decay * POLICY.decay_step
+    hist = History(
+        AccountId(f"p{r}"), born, since, tuple(adjustments), (Spend("s", AT - 1, spent, tuple(consumed)),), ()
+    )
+    return credit_rules.standing(hist, AT, POLICY)
+
+
+def left_of(h: dict[str, np.ndarray]) -> np.ndarray:
+    return np.where(h["consumable"], h["quantity"] - h["consumed"], h["quantity"])
+
+
+@pytest.mark.parametrize("columns", [1, 3, 8])
+def test_sc04_sc08_vectorised_lots_equal_the_domain_standing(columns: int) -> None:
+    rng = np.random.default_rng(40 + columns)
+    h = random_histories(rng, 400, columns)
+    grade, units, _mask = rules.lots(
+        h["available"],
+        h["steps"],
+        h["quantity"],
+        left_of(h),
+        h["decay"],
+        POLICY.grade_min,
+        POLICY.grade_max,
+        POLICY.base_grade,
+    )
+    for r in range(400):
+        st = domain_standing(h, r)
+        assert st.decay_steps == int(h["decay"][r])
+        expected: dict[int, int] = {}
+        for g, u in zip(grade[r].tolist(), units[r].tolist(), strict=True):
+            if u > 0:
+                expected[g] = expected.get(g, 0) + u
+        assert st.by_grade() == expected, r
+
+
+@pytest.mark.parametrize("columns", [2, 5])
+def test_sc10_vectorised_choice_equals_the_domain_lowest_qualifying_grade_first(columns: int) -> None:
+    rng = np.random.default_rng(70 + columns)
+    rows = 400
+    h = random_histories(rng, rows, columns)
+    grade, units, mask = rules.lots(
+        h["available"],
+        h["steps"],
+        h["quantity"],
+        left_of(h),
+        h["decay"],
+        POLICY.grade_min,
+        POLICY.grade_max,
+        POLICY.base_grade,
+    )
+    min_grade = rng.integers(POLICY.grade_min, POLICY.grade_max + 1, size=rows, dtype=np.int64)
+    price = rng.integers(1, 2_000, size=rows, dtype=np.int64)
+    ok, taken = rules.choose_credits(grade, units, mask, h["available"], min_grade, price)
+    used = rules.used_by_adjustment(taken, mask, columns)
+    allowed = 0
+    for r in range(rows):
+        st = domain_standing(h, r)
+        try:
+            by_grade, used_ids = credit_rules.choose_credits(st, int(min_grade[r]), int(price[r]))  # type: ignore[arg-type]
+        except CivicLedgerError:
+            assert not ok[r], r
+            assert taken[r].sum() == 0
+            continue
+        allowed += 1
+        assert ok[r], r
+        got: dict[str, int] = {}
+        for g, u in zip(grade[r].tolist(), taken[r].tolist(), strict=True):
+            if u:
+                got[str(g)] = got.get(str(g), 0) + u
+        assert got == by_grade, r
+        expected_used = {f"{j:010d}.0": int(used[r, j]) for j in range(columns) if used[r, j]}
+        assert expected_used == used_ids, r
+    assert 50 < allowed < rows  # both outcomes are exercised
+
+
+def test_sc05_effect_quantity_equals_the_domain() -> None:
+    available = np.arange(-3, 5_000, 7, dtype=np.int64)
+    for portion in (1, 10, 50, 99, 100):
+        effect = POLICY.participation["gears_vote"].__class__(portion_percent=portion, duration=DAY)
+        got = rules.effect_quantity(portion, available)
+        for a, q in zip(available.tolist(), got.tolist(), strict=True):
+            assert q == credit_rules.effect_quantity(effect, a)

@@ -135,21 +135,35 @@ class SqlStore:
         return SqlUnitOfWork(self, writable=False)
 
     def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int) -> list[bool]:
-        n = t.request_nonces
         rows: dict[tuple[str, str], int] = {}
         for account, nonce, at in items:
             rows.setdefault((account, nonce), at)
-        insert = pg_insert(n) if self.backend == "postgresql" else sqlite_insert(n)
-        statement = (
-            insert.values([{"account": a, "nonce": k, "seen_at": at} for (a, k), at in rows.items()])
-            .on_conflict_do_nothing()
-            .returning(n.c.account, n.c.nonce)
-        )
+        # Driver SQL: a multi-row ``insert().values([...])`` is compiled afresh on every call (its
+        # shape depends on the row count), which cost more than the statement itself.
+        pairs = list(rows.items())
+        inserted: set[tuple[str, str]] = set()
         try:
             with self.engine.connect() as conn:
                 conn.begin()
-                conn.execute(n.delete().where(n.c.seen_at < forget_before))
-                inserted = {(r.account, r.nonce) for r in conn.execute(statement)} if rows else set()
+                conn.exec_driver_sql(_FORGET_NONCES_SQL[self.backend], {"before": forget_before})
+                if self.backend == "postgresql":
+                    params: dict[str, Any] = {
+                        "a": [a for (a, _), _ in pairs],
+                        "n": [k for (_, k), _ in pairs],
+                        "s": [at for _, at in pairs],
+                    }
+                    if pairs:
+                        inserted.update((r[0], r[1]) for r in conn.exec_driver_sql(_INSERT_NONCES_PG, params))
+                else:
+                    for start in range(0, len(pairs), _SQLITE_NONCE_CHUNK):
+                        chunk = pairs[start : start + _SQLITE_NONCE_CHUNK]
+                        sql = (
+                            "INSERT INTO request_nonces (account, nonce, seen_at) VALUES "
+                            + ", ".join(["(?, ?, ?)"] * len(chunk))
+                            + " ON CONFLICT DO NOTHING RETURNING account, nonce"
+                        )
+                        flat = tuple(v for (a, k), at in chunk for v in (a, k, at))
+                        inserted.update((r[0], r[1]) for r in conn.exec_driver_sql(sql, flat))
                 conn.commit()
         except sa.exc.DBAPIError as e:
             raise _translate(e) from e
@@ -164,6 +178,19 @@ class SqlStore:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE')
         self.engine.dispose()
+
+
+_FORGET_NONCES_SQL = {
+    "sqlite": "DELETE FROM request_nonces WHERE seen_at < :before",
+    "postgresql": "DELETE FROM request_nonces WHERE seen_at < %(before)s",
+}
+_INSERT_NONCES_PG = (
+    "INSERT INTO request_nonces (account, nonce, seen_at) "
+    "SELECT * FROM unnest(%(a)s::text[], %(n)s::text[], %(s)s::bigint[]) "
+    "ON CONFLICT DO NOTHING RETURNING account, nonce"
+)
+_SQLITE_NONCE_CHUNK = 300
+"""Rows per SQLite INSERT: 900 bound values, under every SQLite's limit on variables."""
 
 
 def _safe(url: str) -> str:

@@ -109,3 +109,16 @@ def test_journal_head_show_and_consistency(civic: Civic, tmp_path: Path) -> None
     assert proof["first"]["size"] == 1 and proof["second"]["size"] == 2 and len(proof["proof"]) == 1
     missing = civic.json("journal", "show", "9", check=3)
     assert missing["rule"] == "X2"
+
+
+def test_verify_an_unreadable_export_says_why(civic: Civic, tmp_path: Path) -> None:
+    missing = civic.json("verify", "--export", "missing.jsonl", check=1)
+    assert not missing["ok"] and "cannot read the export" in missing["reason"]
+    (tmp_path / "binary.jsonl").write_bytes(b"\xff\xfe\x00garbage")
+    garbled = civic.json("verify", "--export", "binary.jsonl", check=1)
+    assert not garbled["ok"] and garbled["reason"]
+
+
+def test_an_unreachable_database_is_exit_8(civic: Civic) -> None:
+    result = civic("--db", "postgresql+psycopg://postgres@127.0.0.1:1/none", "verify", check=8)
+    assert "cannot open the database" in result.stderr

@@ -234,6 +234,8 @@ def verify_export(path: Path, verifier: SignatureVerifier) -> VerifyReport:
         report, _ = verify_entries(entries, verifier)
     except IntegrityError as e:
         return VerifyReport(ok=False, reason=str(e))
+    except (OSError, UnicodeDecodeError) as e:
+        return VerifyReport(ok=False, reason=f"X2: cannot read the export {path}: {e}")
     return report
 
 

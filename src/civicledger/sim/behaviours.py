@@ -221,6 +221,7 @@ PARAMETERS: dict[str, float] = {
     "pledge_rate": 0.0005,
     "pledge_quantity": 100.0,
     "second_chance_rate": 0.01,
+    "credit_slots": 8.0,  # credit adjustments remembered per person (SC4); more cost memory
     "vote_rate": 0.02,
     "opinion_noise": 0.5,
     "opinion_threshold": 0.3,

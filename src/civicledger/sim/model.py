@@ -50,7 +50,8 @@ from civicledger.sim.network import GENERATORS, Network, build, canonical
 from civicledger.sim.scenario import Scenario
 
 I64 = NDArray[np.int64]
-RING = 8  # credit adjustments remembered per person: a seventh *active* one replaces the one ending first
+RING = 8  # default credit adjustments remembered per person (parameter credit_slots); a ninth *active*
+# one replaces the one ending first, counted in ``credit_slot_overflows``
 VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
 
 
@@ -136,13 +137,16 @@ class Model:
         self.enrolled = np.full(n, self.genesis, dtype=np.int64)
         self.spent = np.zeros(n, np.int64)
         self.last_fresh = np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64)
-        self.adj_end = np.zeros((n, RING), np.int64)
-        self.adj_steps = np.zeros((n, RING), np.int8)
+        self.ring = ring = max(1, int(self.p.get("credit_slots", RING)))
+        self.slot_overflows = 0
+        self.t_now = self.genesis
+        self.adj_end = np.zeros((n, ring), np.int64)
+        self.adj_steps = np.zeros((n, ring), np.int8)
         self.adj_count = np.zeros(n, np.int64)
-        self.adj_seq = np.full((n, RING), -1, np.int64)
-        self.adj_qty = np.zeros((n, RING), np.int64)  # SC4: 0 = the whole balance
-        self.adj_consumable = np.zeros((n, RING), bool)
-        self.adj_consumed = np.zeros((n, RING), np.int64)
+        self.adj_seq = np.full((n, ring), -1, np.int64)
+        self.adj_qty = np.zeros((n, ring), np.int64)  # SC4: 0 = the whole balance
+        self.adj_consumable = np.zeros((n, ring), bool)
+        self.adj_consumed = np.zeros((n, ring), np.int64)
         self.adj_counter = 0
         self.credits_spent_total = 0
         self.spends = self.spends_refused = 0
@@ -172,6 +176,8 @@ class Model:
         self.pending: list[tuple[str, int]] = []
         self.fund_paid = self.fund_received = self.rewards_paid = 0
         self.penalties_charged = self.penalties_paid = 0
+        self.challenges: dict[int, list[tuple[int, int]]] = {}  # closing step -> (company, verdict)
+        self.challenged: set[int] = set()
         self.casts = 0
         self.deltas = np.zeros(self.companies)
         self.coefficients: gears.Coefficients | None = None
@@ -258,6 +264,7 @@ class Model:
     def step(self, s: int) -> None:
         t = self.genesis + s * self.scenario.step
         self.step_now = s
+        self.t_now = t
         self._lottery(s, t)
         self._circles(s, t)
         self._credits(s, t)
@@ -518,14 +525,19 @@ class Model:
             self._adjust(np.array([donor], np.int64), t + duration, -steps, np.array([quantity], np.int64))
             self.candidate[cand] = False
             self.lottery_winners += 1
-        self.pledges = []  # drawn or lapsed
+        # Drawn and lapsed pledges close; valid ones no candidate was left for stay open.
+        won = {pledge_key for pledge_key, _, _ in winners}
+        self.pledges = [data[k] for k, _ in valid if k not in won]
         self.pledged[:] = 0
+        for donor, _, quantity, _ in self.pledges:
+            self.pledged[donor] += quantity
 
     def _adjust(
         self, persons: I64, end: int, steps: int, quantity: I64 | None = None, *, consumable: bool = False
     ) -> I64:
         """Record an adjustment in the slot that ends first (an expired one while any is)."""
         slots = np.argmin(self.adj_end[persons], axis=1)
+        self.slot_overflows += int((self.adj_end[persons, slots] > self.t_now).sum())
         self.adj_end[persons, slots] = end
         self.adj_steps[persons, slots] = steps
         self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
@@ -609,7 +621,7 @@ class Model:
         order = np.argsort(seqs, axis=1, kind="stable")
         ends = np.take_along_axis(ends, order, axis=1)
         steps_ = np.take_along_axis(steps_, order, axis=1).astype(np.int64)
-        for j in range(RING):
+        for j in range(self.ring):
             g = np.clip(g + steps_[:, j] * (ends[:, j] > t), pol.grade_min, pol.grade_max)
         since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
         steps = rules.decay_steps(t - since, pol.decay_window, pol.decay_step)
@@ -665,6 +677,17 @@ class Model:
             self.deltas = np.array([float(d) for d in self.exact_deltas])
             self.voted = counts > 0
         exact = self.exact_deltas
+        # GR7: challenges whose judging window has passed close now, before the step's sales; the
+        # penalty is on G_i at the close, paid from what the company holds, the rest owed.
+        for i, v in self.challenges.pop(s, []):
+            self.challenged.discard(i)
+            due = gears.penalty(int(annual[i]), VERDICTS[v])
+            paid = min(due, int(self.company_balance[i]))
+            self.company_balance[i] -= paid
+            self.company_debt[i] += due - paid
+            self.penalties_charged += due
+            self.penalties_paid += paid
+            self._log("challenge_closed", s, i, v, due, paid)
         sold = self.behave["sales"](self, self.rng, self.p)
         sold = np.zeros(self.companies, np.int64) if sold is None else np.maximum(sold, 0)
         self.sales_hist[s] = sold
@@ -683,14 +706,13 @@ class Model:
         out2 = self.behave["whistleblowing"](self, self.rng, self.p)
         if out2 is not None:
             firms, verdicts = out2
+            close = s + max(1, -(-pol.challenge_window // self.scenario.step))
             for i, v in zip(firms.tolist(), verdicts.tolist(), strict=True):
-                due = gears.penalty(int(annual[i]), VERDICTS[v])
-                paid = min(due, int(self.company_balance[i]))
-                self.company_balance[i] -= paid
-                self.company_debt[i] += due - paid
-                self.penalties_charged += due
-                self.penalties_paid += paid
-                self._log("challenge", s, i, v, due)
+                if i in self.challenged:
+                    continue  # GR7: a statement under challenge is not challenged again
+                self.challenged.add(i)
+                self.challenges.setdefault(close, []).append((i, v))
+                self._log("challenge", s, i, v)
 
     def annual_sales(self, s: int, t: int) -> I64:
         """G_i at t (GR1) from the sales of earlier steps within the trailing year (t - YEAR, t]."""
@@ -789,6 +811,7 @@ class Model:
             "mean_holdings": float(holdings.mean()) if holdings.size else 0.0,
             "credits_available": int(available.sum()),
             "credits_spent": self.credits_spent_total,
+            "credit_slot_overflows": self.slot_overflows,
             "spends": self.spends,
             "spends_refused": self.spends_refused,
             "lottery_draws": self.draws,

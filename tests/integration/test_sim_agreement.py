@@ -241,7 +241,7 @@ class Replay:
                 if any(ev.get("type") == "credits.appeal_decided" for ev in decided.events):
                     break
             with e.store.read() as uow:
-                assert uow.records.get(credit_svc.NS_APPEAL, appeal)["status"] == "overturned"
+                assert (uow.records.get(credit_svc.NS_APPEAL, appeal) or {}).get("status") == "overturned"
         self.overturns = []
 
     def draw(self, s: int, t: int, valid: list[tuple[str, str]], candidates: list[str]) -> Any:
@@ -251,7 +251,7 @@ class Replay:
         self.flush_overturns()
         receipt = e.run(cc.DrawLottery(technocrat=e.account("tess")), "tess")
         with e.store.read() as uow:
-            drawn = uow.records.get(credit_svc.NS_DRAW, receipt.result["draw"])
+            drawn: dict[str, Any] = uow.records.get(credit_svc.NS_DRAW, receipt.result["draw"]) or {}
         key = {p: f"{i:09d}" for i, p in enumerate(self.pledges)}
         # The same valid pledges and candidates on both sides, then the engine's winners.
         assert [

@@ -38,6 +38,7 @@ from numpy.typing import NDArray
 
 from civicledger.domain.circles import rules as circles
 from civicledger.domain.creditism import rules as cr
+from civicledger.domain.creditism.chain import Node, solve_chain
 from civicledger.domain.credits import rules as credit_rules
 from civicledger.domain.credits.policy import ParticipationEffect
 from civicledger.domain.gears import coefficient as gears
@@ -53,6 +54,9 @@ I64 = NDArray[np.int64]
 RING = 8  # default credit adjustments remembered per person (parameter credit_slots); a ninth *active*
 # one replaces the one ending first, counted in ``credit_slot_overflows``
 VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
+GOOD_LABOUR = 50_000  # the synthetic good's labour per unit (minor units)
+GOOD_MARKUP = Fraction(1, 10)  # its council markup (CR11)
+GOOD_SCORE = Fraction(1, 10)  # its E (CR3-CR4)
 
 
 @dataclass
@@ -194,6 +198,10 @@ class Model:
         self.optimal = np.full(r, 10_000, np.int64)
         self.state = (self.optimal * rng.uniform(0.5, 0.9, size=r)).astype(np.int64)
         self.per_unit = rng.integers(10, 200, size=r, dtype=np.int64)
+        self.labour = self.per_unit * 10  # extraction labour and external costs per unit (CR10)
+        self.external = self.per_unit * 2
+        self.allotted: dict[str, Fraction] = {}
+        self.good_rating: Fraction | None = None
         weight = rng.uniform(0.5, 1.5, size=r)
         self.resource_weight = weight * (self.rejuvenation - self.mortality) / max(pop.persons, 1) / 2
         self.ratings = np.zeros(r)
@@ -754,36 +762,71 @@ class Model:
         demand = self.behave["demand"](self, self.rng, self.p, years)
         if demand is None:
             demand = np.zeros(self.resources, np.int64)
-        allotted: dict[str, Fraction] = {}
-        scores = []
+        self.demand = demand.astype(np.int64)
+        self.economy_step(self.demand)
         for r in range(self.resources):
-            e = cr.resource_factor(
-                Fraction(int(self.optimal[r])), Fraction(int(self.state[r])), Fraction(int(self.per_unit[r]))
-            )
-            e = min(e, Fraction(1))
-            scores.append(e)
-            allot = cr.allotted_renewable(Fraction(int(self.rejuvenation[r])), Fraction(int(self.mortality[r])), e)
-            allotted[f"r{r}"] = allot
-            want = Fraction(int(demand[r]))
-            rating = cr.allowance_rating(want, allot)
-            self.ratings[r] = math.inf if rating is None else float(rating)
-            actual = cr.actual_rate(want, allot)
+            allot = self.allotted[f"r{r}"]
+            actual = cr.actual_rate(Fraction(int(self.demand[r])), allot)
             headroom = int(self.rejuvenation[r] - self.mortality[r])
             # The resource's state recovers with unused regrowth and suffers from over-extraction.
             change = (headroom - int(actual)) * self.scenario.step // YEAR // 10
             self.state[r] = min(int(self.optimal[r]) * 2, max(0, int(self.state[r]) + change))
-        capability, _ = cr.production_capability(allotted, {k: Fraction(1) for k in allotted})
-        good_score = Fraction(1, 10)
-        allotted_good = cr.allotted_production(max(capability, Fraction(0)), good_score)
-        want_good = Fraction(int(demand.min())) if demand.size else Fraction(0)
-        actual_good = cr.actual_rate(want_good, allotted_good)
+
+    def economy_step(self, demand: I64) -> None:
+        """CR2, CR5, CR7-CR12 for the synthetic economy at the resources' current state, exactly.
+
+        Resource r (renewable) has one resource factor (its optimal and current state and its
+        contribution per unit, weight 1), its rejuvenation and mortality, extraction labour and
+        external costs per unit; the good draws one unit of each, needs ``GOOD_LABOUR`` of labour,
+        has a council markup of 1/10 and E = 1/10, and its demand is the smallest resource demand.
+        The same assets defined in the engine give the same allotments, ratings and prices (tested).
+        """
         pol = self.policy
         fee_base = pol.creditism.fee_base or pol.circles.income_units * MONTH // pol.circles.income_period
-        mean_score = sum(scores, Fraction(0)) / len(scores)
-        fee = cr.externality_fee(mean_score, fee_base)
-        cost = cr.resource_cost(Fraction(20_000), Fraction(5_000), fee)
-        base = cr.base_price(cost, Fraction(50_000), Fraction(1, 10))
-        self.price = float(cr.market_price(base, Fraction(1, 20), want_good, actual_good))
+        nodes: list[Node] = []
+        allotted: dict[str, Fraction] = {}
+        for r in range(self.resources):
+            name = f"r{r}"
+            factor = cr.resource_factor(
+                Fraction(int(self.optimal[r])), Fraction(int(self.state[r])), Fraction(int(self.per_unit[r]))
+            )
+            e = cr.externality_score([(Fraction(1), factor)], weights_sum_to_one=True)
+            allot = cr.allotted_renewable(Fraction(int(self.rejuvenation[r])), Fraction(int(self.mortality[r])), e)
+            allotted[name] = allot
+            want = Fraction(int(demand[r]))
+            rating = cr.allowance_rating(want, allot)
+            self.ratings[r] = math.inf if rating is None else float(rating)
+            nodes.append(
+                Node(
+                    name,
+                    labour=Fraction(int(self.labour[r])),
+                    external=Fraction(int(self.external[r])),
+                    fee=cr.externality_fee(e, fee_base),
+                    scarcity=cr.scarcity(want, allot),
+                )
+            )
+        want_good = Fraction(int(demand.min())) if demand.size else Fraction(0)
+        inputs = {name: Fraction(1) for name in allotted}
+        shares = {
+            name: cr.share_allotment(a, {"good": want_good * inputs[name]}, pol.creditism.allotment_sharing)["good"]
+            for name, a in allotted.items()
+        }
+        capability, _ = cr.production_capability(shares, inputs)
+        allotted["good"] = cr.allotted_production(capability, GOOD_SCORE)
+        self.good_rating = cr.allowance_rating(want_good, allotted["good"])
+        nodes.append(
+            Node(
+                "good",
+                labour=Fraction(GOOD_LABOUR),
+                fee=cr.externality_fee(GOOD_SCORE, fee_base),
+                council_markup=GOOD_MARKUP,
+                scarcity=cr.scarcity(want_good, allotted["good"]),
+                inputs=inputs,
+            )
+        )
+        self.allotted = allotted
+        self.chain = solve_chain(nodes)
+        self.price = float(self.chain["good"].price)
 
     # Recording -----------------------------------------------------------------------------
 

@@ -1,0 +1,103 @@
+"""Creditism in the simulator and through the engine: the same assets, the same figures (CR2-CR12).
+
+The simulator's synthetic economy (renewable resources with one factor each, and one good drawing
+a unit of each) is defined through the real engine at three steps of a run, with the resources'
+state at that step: each resource's E, allotted extraction (CR5), allowance rating (CR9), the
+good's shares, capability and allotted production (CR7, CR8) and the price breakdown of every asset
+(CR10-CR12) must equal the simulator's exactly.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+from civicledger.domain.creditism import commands as cc
+from civicledger.domain.creditism.chain import round_breakdown
+from civicledger.domain.creditism.values import AssetKind, decode, encode
+from civicledger.ports import Store
+from civicledger.services import creditism as svc
+from civicledger.services.scripted import ScriptedEconomy
+from civicledger.services.state import current_policy
+from civicledger.sim import Model, parse_scenario
+from civicledger.sim.model import GOOD_LABOUR, GOOD_MARKUP, GOOD_SCORE
+from civicledger.sim.scenario import policy_mapping
+from tests.conftest import T0
+from tests.integration.test_creditism_flow import council_of
+
+
+def test_cr05_cr09_cr12_the_simulators_allotments_ratings_and_prices_are_the_engines(store: Store) -> None:
+    sc = parse_scenario(
+        {
+            "scenario": {"steps": 30, "seeds": [5]},
+            "population": {"persons": 200, "companies": 0, "resources": 3},
+            "network": {"mean_degree": 0.0},
+            "parameters": {"demand_per_capita": 40.0},
+        }
+    )
+    model = Model(sc, seed=5)
+    e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy=policy_mapping(sc))
+    c = council_of(e)
+    names = [f"r{r}" for r in range(sc.population.resources)]
+    for r, name in enumerate(names):
+        e.council_decision(
+            cc.DefineAsset(
+                c,
+                name,
+                AssetKind.RENEWABLE,
+                "kg",
+                rejuvenation=str(int(model.rejuvenation[r])),
+                mortality=str(int(model.mortality[r])),
+                labour=int(model.labour[r]),
+                external=int(model.external[r]),
+            )
+        )
+    e.council_decision(
+        cc.DefineAsset(
+            c,
+            "good",
+            AssetKind.GOOD,
+            "piece",
+            labour=GOOD_LABOUR,
+            council_markup=encode(GOOD_MARKUP),
+            inputs={name: "1" for name in names},
+        )
+    )
+    for s in range(sc.steps):
+        model.step(s)  # the figures of the step are of the state before the step's change
+        if s not in (0, 14, 29):
+            continue
+        model.economy_step(model.demand)  # the figures for the state after the step
+        for r, name in enumerate(names):
+            factor = cc.Factor(
+                "habitat",
+                "1",
+                optimal=str(int(model.optimal[r])),
+                current=str(int(model.state[r])),
+                per_unit=str(int(model.per_unit[r])),
+            )
+            e.council_decision(cc.AssessExternality(c, name, (factor,)))
+            e.council_decision(cc.SurveyAsset(c, name, str(int(model.demand[r]))))
+            e.council_decision(cc.SetAllotment(c, name))
+        # E of the good = (10 - 10 + 1) / 10 = 1/10 with one resource factor.
+        assert Fraction(1, 10) == GOOD_SCORE
+        good_factor = cc.Factor("air", "1", optimal="10", current="10", per_unit="1")
+        e.council_decision(cc.AssessExternality(c, "good", (good_factor,)))
+        e.council_decision(cc.SurveyAsset(c, "good", str(int(model.demand.min()))))
+        e.council_decision(cc.SetAllotment(c, "good"))
+        with e.store.read() as uow:
+            policy = current_policy(uow)
+            report = svc.report_view(uow, policy)
+            rows = {row["asset"]: row for row in (*report["resources"], *report["goods"])}
+            for r, name in enumerate(names):
+                assert decode(rows[name]["allotted"]) == model.allotted[name], (s, name)  # CR5
+                rating = decode(rows[name]["rating"])  # CR9
+                assert float(rating) == model.ratings[r], (s, name)
+            assert decode(rows["good"]["allotted"]) == model.allotted["good"], s  # CR7, CR8
+            assert decode(rows["good"]["rating"]) == model.good_rating, s
+            for name in (*names, "good"):  # CR10-CR12: the price and every component
+                exact = svc.exact_price_view(uow, policy, name)
+                price, parts = round_breakdown(model.chain[name].parts)
+                assert exact["price"] == price, (s, name)
+                assert exact["components"] == {k.value: v for k, v in parts.items()}, (s, name)
+                assert svc.price_view(uow, policy, name)["price"] == price
+    assert model.price > 0

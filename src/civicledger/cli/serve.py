@@ -43,7 +43,11 @@ def serve(
             economy, _ = run_demo(store)
         except CivicLedgerError as e:
             fail(ctx, e)
-        uvicorn.run(create_app(store, WallClock(), economy.key("journal")), host=host, port=port, log_level=log_level)
+        from civicledger.api.server import settle_heap
+
+        app = create_app(store, WallClock(), economy.key("journal"))
+        app.router.on_startup.append(settle_heap)
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
         store.close()
         return
     try:

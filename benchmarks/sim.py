@@ -105,6 +105,8 @@ def scenario(persons: int, steps: int, votes: bool = True, everything: bool = Fa
                 "infractions": off,
                 "appeals": off,
                 "spending": off,
+                "pledges": off,
+                "candidates": off,
                 "whistleblowing": off,
                 "demand": off,
                 "votes": "noisy_opinions" if votes else off,

@@ -216,11 +216,11 @@ PARAMETERS: dict[str, float] = {
     "infraction_rate": 0.002,
     "appeal_rate": 0.3,
     "appeal_success": 0.5,
-    "spend_rate": 0.05,
+    "spend_rate": 0.01,
     "tier_price": 100.0,  # credits per tier (every tier the same price: grades decide quality, SC10)
     "pledge_rate": 0.0005,
     "pledge_quantity": 100.0,
-    "second_chance_rate": 0.01,
+    "second_chance_rate": 0.001,
     "credit_slots": 8.0,  # credit adjustments remembered per person (SC4); more cost memory
     "vote_rate": 0.02,
     "opinion_noise": 0.5,

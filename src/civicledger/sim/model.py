@@ -166,6 +166,7 @@ class Model:
         self.last_draw: int | None = None
         self.draws = self.lottery_winners = 0
         self.step_now = 0
+        self._standing_cache: tuple[int, I64, tuple[I64, I64, I64, I64, I64]] | None = None
         self.draw_hook: Any = None  # replaces the draw (tests take the engine's winners); None: the domain's
         # Gears
         self.companies = pop.companies
@@ -407,7 +408,7 @@ class Model:
 
     def _effect(self, persons: I64, t: int, effect: ParticipationEffect) -> I64:
         """SC5: one participation of a kind: its steps on the whole balance or on its portion."""
-        quantity = rules.effect_quantity(effect.portion_percent, self.available(t)[persons])
+        quantity = rules.effect_quantity(effect.portion_percent, self.available_of(persons, t))
         steps = -effect.steps if effect.penalty else effect.steps
         return self._adjust(persons, t + effect.duration, steps, quantity, consumable=steps > 0)
 
@@ -452,7 +453,11 @@ class Model:
             return
         price = np.array([p for _, p, _ in self.tiers], np.int64)[tier]
         min_grade = np.array([g for _, _, g in self.tiers], np.int64)[tier]
-        grade, units, mask, slots, available = self.standing(persons, t)
+        cached, self._standing_cache = self._standing_cache, None
+        if cached is not None and cached[0] == t and np.array_equal(cached[1], persons):
+            grade, units, mask, slots, available = cached[2]  # what the behaviour just read: nothing changed
+        else:
+            grade, units, mask, slots, available = self.standing(persons, t)
         ok, taken = rules.choose_credits(grade, units, mask, available, min_grade, price)
         used = rules.used_by_adjustment(taken, mask, slots.shape[1])
         rows, cols = np.nonzero(used)
@@ -544,6 +549,7 @@ class Model:
         self, persons: I64, end: int, steps: int, quantity: I64 | None = None, *, consumable: bool = False
     ) -> I64:
         """Record an adjustment in the slot that ends first (an expired one while any is)."""
+        self._standing_cache = None
         slots = np.argmin(self.adj_end[persons], axis=1)
         self.slot_overflows += int((self.adj_end[persons, slots] > self.t_now).sum())
         self.adj_end[persons, slots] = end
@@ -563,27 +569,60 @@ class Model:
         acc = rules.credits_accrued(self.born, t, self.policy.credits.annual_allocation)
         return (acc - self.spent) * self.verified
 
+    def available_of(self, persons: I64, t: int) -> I64:
+        """SC2 for some persons: accrued - spent (0 for the unverified)."""
+        acc = rules.credits_accrued(self.born[persons], t, self.policy.credits.annual_allocation)
+        out: I64 = (acc - self.spent[persons]) * self.verified[persons]
+        return out
+
     def standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
         """The domain's ``standing`` for ``persons`` at t: lots (grade, units, mask), the ring slot of
-        each adjustment column, and the credits available (SC2, SC4, SC8)."""
+        each adjustment column, and the credits available (SC2, SC4, SC8).
+
+        Persons are walked in groups of equal numbers of active adjustments, so the work follows
+        what each person has rather than the largest count; unused columns hold no credits.
+        """
         pol = self.policy.credits
-        ends, seqs = self.adj_end[persons], self.adj_seq[persons]
-        active = (ends > t) & (seqs >= 0) & (self.adj_steps[persons] != 0)
-        width = int(active.sum(axis=1).max()) if persons.size else 0
-        order = np.argsort(np.where(active, seqs, np.iinfo(np.int64).max), axis=1, kind="stable")[:, :width]
-        on = np.take_along_axis(active, order, axis=1)
-        steps = np.where(on, np.take_along_axis(self.adj_steps[persons], order, axis=1), 0).astype(np.int64)
-        qty = np.take_along_axis(self.adj_qty[persons], order, axis=1)
-        consumable = np.take_along_axis(self.adj_consumable[persons], order, axis=1)
-        consumed = np.take_along_axis(self.adj_consumed[persons], order, axis=1)
-        left = np.where(consumable, qty - consumed, qty)
+        m = persons.size
+        seqs, stp = self.adj_seq[persons], self.adj_steps[persons]
+        active = (self.adj_end[persons] > t) & (seqs >= 0) & (stp != 0)
+        count = active.sum(axis=1)
+        width = int(count.max()) if m else 0
+        available = self.available_of(persons, t)
         since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
         decay = rules.decay_steps(t - since, pol.decay_window, pol.decay_step)
-        available = self.available(t)[persons]
-        grade, units, mask = rules.lots(
-            available, steps, qty, left, decay, pol.grade_min, pol.grade_max, pol.base_grade
-        )
-        return grade, units, mask, order, available
+        grade = np.full((m, width + 1), pol.base_grade, np.int64)
+        units = np.zeros((m, width + 1), np.int64)
+        mask = np.zeros((m, width + 1), np.int64)
+        slots = np.zeros((m, width), np.int64)
+        for w in np.unique(count).tolist():
+            rows = np.flatnonzero(count == w)
+            if w == 0:
+                units[rows, 0] = np.maximum(available[rows], 0)  # all at the base grade; no decay below it
+                continue
+            who = persons[rows]
+            order = np.argsort(np.where(active[rows], seqs[rows], np.iinfo(np.int64).max), axis=1, kind="stable")
+            order = order[:, :w]
+            steps = np.take_along_axis(stp[rows], order, axis=1).astype(np.int64)
+            qty = np.take_along_axis(self.adj_qty[who], order, axis=1)
+            consumable = np.take_along_axis(self.adj_consumable[who], order, axis=1)
+            consumed = np.take_along_axis(self.adj_consumed[who], order, axis=1)
+            left = np.where(consumable, qty - consumed, qty)
+            g, u, mk = rules.lots(
+                available[rows], steps, qty, left, decay[rows], pol.grade_min, pol.grade_max, pol.base_grade
+            )
+            grade[rows, : w + 1] = g
+            units[rows, : w + 1] = u
+            mask[rows, : w + 1] = mk
+            slots[rows, :w] = order
+        return grade, units, mask, slots, available
+
+    def remember_standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
+        """``standing``, kept for ``_spend`` when the spending behaviour just read the same persons."""
+        self._standing_cache = None
+        result = self.standing(persons, t)
+        self._standing_cache = (t, persons.copy(), result)
+        return result
 
     def by_grade(self, t: int, persons: I64 | None = None) -> I64:
         """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``)."""
@@ -617,7 +656,7 @@ class Model:
     def best_grade(self, persons: I64, t: int) -> I64:
         """The highest grade holding credits (the base grade for those holding none), as SC9 reads it."""
         pol = self.policy.credits
-        grade, units, _, _, _ = self.standing(persons, t)
+        grade, units, _, _, _ = self.remember_standing(persons, t)
         best = np.where(units > 0, grade, np.iinfo(np.int64).min).max(axis=1, initial=np.iinfo(np.int64).min)
         return np.where(best == np.iinfo(np.int64).min, pol.base_grade, best)
 

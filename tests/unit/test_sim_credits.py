@@ -231,3 +231,20 @@ def test_sc10_spending_takes_the_tier_price_and_refuses_what_the_grades_lack() -
     held = model.by_grade(t, np.arange(10, dtype=np.int64))[:, 5]
     assert model.spends_refused - refused == int((held < 10).sum())
     assert ((model.spent - before)[:10] == np.where(held >= 10, 10, 0)).all()
+
+
+def test_sc04_the_quick_path_for_whole_balance_persons_equals_the_lots() -> None:
+    from civicledger.sim import Model, parse_scenario
+
+    sc = parse_scenario(lottery_scenario())
+    model = Model(sc, seed=2)
+    model.run()
+    t = model.genesis + sc.steps * sc.step
+    everyone = np.arange(model.n, dtype=np.int64)
+    grade, units, _, _, _ = model.standing(everyone, t)
+    expected = np.zeros((model.n, 6), np.int64)
+    for r in range(model.n):
+        for g, u in zip(grade[r].tolist(), units[r].tolist(), strict=True):
+            expected[r, g] += u
+    assert (model.by_grade(t) == expected).all()
+    assert (model.by_grade(t, everyone[::3]) == expected[::3]).all()

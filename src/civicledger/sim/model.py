@@ -548,7 +548,8 @@ class Model:
     def _adjust(
         self, persons: I64, end: int, steps: int, quantity: I64 | None = None, *, consumable: bool = False
     ) -> I64:
-        """Record an adjustment in the slot that ends first (an expired one while any is)."""
+        """Record an adjustment in the slot that ends first (an expired one while any is); its
+        place in the order applied is ``adj_seq``. Returns the slots."""
         self._standing_cache = None
         slots = np.argmin(self.adj_end[persons], axis=1)
         self.slot_overflows += int((self.adj_end[persons, slots] > self.t_now).sum())
@@ -584,8 +585,8 @@ class Model:
         """
         pol = self.policy.credits
         m = persons.size
-        seqs, stp = self.adj_seq[persons], self.adj_steps[persons]
-        active = (self.adj_end[persons] > t) & (seqs >= 0) & (stp != 0)
+        stp = self.adj_steps[persons]
+        active = (self.adj_end[persons] > t) & (stp != 0)
         count = active.sum(axis=1)
         width = int(count.max()) if m else 0
         available = self.available_of(persons, t)
@@ -601,8 +602,8 @@ class Model:
                 units[rows, 0] = np.maximum(available[rows], 0)  # all at the base grade; no decay below it
                 continue
             who = persons[rows]
-            order = np.argsort(np.where(active[rows], seqs[rows], np.iinfo(np.int64).max), axis=1, kind="stable")
-            order = order[:, :w]
+            key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int64).max)
+            order = np.argsort(key, axis=1, kind="stable")[:, :w]  # the active ones, in the order applied
             steps = np.take_along_axis(stp[rows], order, axis=1).astype(np.int64)
             qty = np.take_along_axis(self.adj_qty[who], order, axis=1)
             consumable = np.take_along_axis(self.adj_consumable[who], order, axis=1)
@@ -627,13 +628,36 @@ class Model:
     def by_grade(self, t: int, persons: I64 | None = None) -> I64:
         """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``)."""
         pol = self.policy.credits
-        who = np.arange(self.n, dtype=np.int64) if persons is None else persons
         span = pol.grade_max - pol.grade_min + 1
+        if persons is None:
+            who = np.arange(self.n, dtype=np.int64)
+            available = np.maximum(self.available(t), 0)
+            busy = (self.adj_end > t).any(axis=1)
+        else:
+            who = persons
+            available = np.maximum(self.available_of(who, t), 0)
+            busy = (self.adj_end[who] > t).any(axis=1)
         out = np.zeros((who.size, span), np.int64)
-        available = np.maximum(self.available(t)[who], 0)
-        busy = (self.adj_end[who] > t).any(axis=1)
         out[~busy, pol.base_grade - pol.grade_min] = available[~busy]  # no active adjustment: all at base
-        rows = np.flatnonzero(busy)
+        # Whole-balance adjustments only, never reaching a bound in any order: one lot at base + the
+        # sum of their steps, then decay (the order of application cannot matter without a clamp).
+        b = np.flatnonzero(busy)
+        if persons is None:  # whole arrays: no copies of every busy person's ring
+            ends, stp, qty = self.adj_end, self.adj_steps, self.adj_qty
+        else:
+            ends, stp, qty = self.adj_end[who], self.adj_steps[who], self.adj_qty[who]
+        moves = np.where(ends > t, stp, 0).astype(np.int64)
+        up = moves.clip(min=0).sum(axis=1)[b]
+        down = moves.clip(max=0).sum(axis=1)[b]
+        simple = ~((moves != 0) & (qty > 0)).any(axis=1)[b]
+        simple &= (pol.base_grade + up <= pol.grade_max) & (pol.base_grade + down >= pol.grade_min)
+        if simple.any():
+            rows_s = b[simple]
+            since = np.maximum(self.enrolled[who[rows_s]], self.last_fresh[who[rows_s]])
+            decay = rules.decay_steps(t - since, pol.decay_window, pol.decay_step)
+            g = rules.grade_after_decay(pol.base_grade + up[simple] + down[simple], decay, pol.base_grade)
+            out[rows_s, g - pol.grade_min] = available[rows_s]
+        rows = b[~simple]
         for lo in range(0, rows.size, 200_000):  # bounded memory on large runs
             part = rows[lo : lo + 200_000]
             grade, units, _, _, _ = self.standing(who[part], t)

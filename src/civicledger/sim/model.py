@@ -580,15 +580,22 @@ class Model:
         """The domain's ``standing`` for ``persons`` at t: lots (grade, units, mask), the ring slot of
         each adjustment column, and the credits available (SC2, SC4, SC8).
 
-        Persons are walked in groups of equal numbers of active adjustments, so the work follows
-        what each person has rather than the largest count; unused columns hold no credits.
+        Persons whose active adjustments are all whole-balance ones that cannot reach a bound in any
+        order hold one lot (base + their steps, then decay). The others are walked in groups by
+        their number of active adjustments (1, 2, up to 4, up to 8 ...), so the work follows what
+        each person has; unused columns hold no credits.
         """
         pol = self.policy.credits
         m = persons.size
-        stp = self.adj_steps[persons]
-        active = (self.adj_end[persons] > t) & (stp != 0)
+        stp = self.adj_steps[persons].astype(np.int64)
+        moves = np.where(self.adj_end[persons] > t, stp, 0)
+        active = moves != 0
         count = active.sum(axis=1)
-        width = int(count.max()) if m else 0
+        up, down = moves.clip(min=0).sum(axis=1), moves.clip(max=0).sum(axis=1)
+        simple = ~(active & (self.adj_qty[persons] > 0)).any(axis=1)
+        simple &= (pol.base_grade + up <= pol.grade_max) & (pol.base_grade + down >= pol.grade_min)
+        width = int(count[~simple].max()) if (~simple).any() else 0
+        width = 1 << (width - 1).bit_length() if width else 0
         available = self.available_of(persons, t)
         since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
         decay = rules.decay_steps(t - since, pol.decay_window, pol.decay_step)
@@ -596,15 +603,18 @@ class Model:
         units = np.zeros((m, width + 1), np.int64)
         mask = np.zeros((m, width + 1), np.int64)
         slots = np.zeros((m, width), np.int64)
-        for w in np.unique(count).tolist():
-            rows = np.flatnonzero(count == w)
-            if w == 0:
-                units[rows, 0] = np.maximum(available[rows], 0)  # all at the base grade; no decay below it
-                continue
+        grade[simple, 0] = rules.grade_after_decay(
+            pol.base_grade + up[simple] + down[simple], decay[simple], pol.base_grade
+        )
+        units[simple, 0] = np.maximum(available[simple], 0)
+        bucket = np.where(count > 0, 1 << np.ceil(np.log2(np.maximum(count, 1))).astype(np.int64), 0)
+        for w in np.unique(bucket[~simple]).tolist():
+            rows = np.flatnonzero(~simple & (bucket == w))
             who = persons[rows]
             key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int64).max)
             order = np.argsort(key, axis=1, kind="stable")[:, :w]  # the active ones, in the order applied
-            steps = np.take_along_axis(stp[rows], order, axis=1).astype(np.int64)
+            on = np.take_along_axis(active[rows], order, axis=1)
+            steps = np.where(on, np.take_along_axis(stp[rows], order, axis=1), 0)
             qty = np.take_along_axis(self.adj_qty[who], order, axis=1)
             consumable = np.take_along_axis(self.adj_consumable[who], order, axis=1)
             consumed = np.take_along_axis(self.adj_consumed[who], order, axis=1)

@@ -100,22 +100,17 @@ def effect_quantity(portion_percent: int, available: I64) -> I64:
 
 
 def _lot_id_keys(columns: int) -> I64:
-    """For every bitmask of adjustment positions, a key ordering the positions' tuples as Python does.
+    """For every bitmask of adjustment positions, its rank among the positions' tuples as Python orders them.
 
     The domain orders lots of one grade by the tuple of their adjustment ids (in the order applied,
-    which is the ids' order); tuples compare element by element and a prefix comes first, which a
-    base-(columns + 1) number with a digit (position + 1) per element and 0 as padding reproduces.
+    which is the ids' order); tuples compare element by element and a prefix comes first.
     """
-    base = columns + 1
-    keys = np.zeros(1 << columns, np.int64)
-    for mask in range(1 << columns):
-        digits = [p + 1 for p in range(columns) if mask >> p & 1]
-        digits += [0] * (columns - len(digits))
-        key = 0
-        for d in digits:
-            key = key * base + d
-        keys[mask] = key
-    return keys
+    masks = range(1 << columns)
+    tuples = [tuple(p for p in range(columns) if mask >> p & 1) for mask in masks]
+    ranks = np.empty(1 << columns, np.int64)
+    for rank, mask in enumerate(sorted(masks, key=lambda k: tuples[k])):
+        ranks[mask] = rank
+    return ranks
 
 
 _ID_KEYS: dict[int, I64] = {}
@@ -202,8 +197,7 @@ def choose_credits(
     the order of their adjustments' ids (as the domain sorts them). Returns (allowed, taken per lot);
     a refused row (SC2: fewer available than the price; SC10: fewer qualifying) takes nothing.
     """
-    width = grade.shape[1]
-    columns = width - 1
+    columns = max(1, int(mask.max()).bit_length()) if mask.size else 1
     if columns not in _ID_KEYS:
         _ID_KEYS[columns] = _lot_id_keys(columns)
     ids = _ID_KEYS[columns]

@@ -379,7 +379,7 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
 class _LimitSize:
     """Refuse a declared body over the hard limit before reading it (a plain ASGI middleware: the
     ``@app.middleware`` kind costs a task and a stream copy per request); send ``POST /api/commands``
-    straight to its handler (the router and FastAPI's middleware cost about a tenth of a request)."""
+    straight to its handler (the router and FastAPI's middleware cost about 40 µs a request)."""
 
     def __init__(self, app: Any, commands: Callable[[Request], Awaitable[Response]] | None = None) -> None:
         self.app = app

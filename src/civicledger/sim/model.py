@@ -587,11 +587,12 @@ class Model:
         """
         pol = self.policy.credits
         m = persons.size
-        stp = self.adj_steps[persons].astype(np.int64)
-        moves = np.where(self.adj_end[persons] > t, stp, 0)
+        stp = self.adj_steps[persons]
+        moves = np.where(self.adj_end[persons] > t, stp, np.int8(0))
         active = moves != 0
         count = active.sum(axis=1)
-        up, down = moves.clip(min=0).sum(axis=1), moves.clip(max=0).sum(axis=1)
+        up = moves.clip(min=0).sum(axis=1, dtype=np.int64)
+        down = moves.clip(max=0).sum(axis=1, dtype=np.int64)
         simple = ~(active & (self.adj_qty[persons] > 0)).any(axis=1)
         simple &= (pol.base_grade + up <= pol.grade_max) & (pol.base_grade + down >= pol.grade_min)
         width = int(count[~simple].max()) if (~simple).any() else 0
@@ -614,7 +615,7 @@ class Model:
             key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int64).max)
             order = np.argsort(key, axis=1, kind="stable")[:, :w]  # the active ones, in the order applied
             on = np.take_along_axis(active[rows], order, axis=1)
-            steps = np.where(on, np.take_along_axis(stp[rows], order, axis=1), 0)
+            steps = np.where(on, np.take_along_axis(stp[rows], order, axis=1), 0).astype(np.int64)
             qty = np.take_along_axis(self.adj_qty[who], order, axis=1)
             consumable = np.take_along_axis(self.adj_consumable[who], order, axis=1)
             consumed = np.take_along_axis(self.adj_consumed[who], order, axis=1)
@@ -656,9 +657,9 @@ class Model:
             ends, stp, qty = self.adj_end, self.adj_steps, self.adj_qty
         else:
             ends, stp, qty = self.adj_end[who], self.adj_steps[who], self.adj_qty[who]
-        moves = np.where(ends > t, stp, 0).astype(np.int64)
-        up = moves.clip(min=0).sum(axis=1)[b]
-        down = moves.clip(max=0).sum(axis=1)[b]
+        moves = np.where(ends > t, stp, np.int8(0))  # int8: a ring's steps sum well within it
+        up = moves.clip(min=0).sum(axis=1, dtype=np.int64)[b]
+        down = moves.clip(max=0).sum(axis=1, dtype=np.int64)[b]
         simple = ~((moves != 0) & (qty > 0)).any(axis=1)[b]
         simple &= (pol.base_grade + up <= pol.grade_max) & (pol.base_grade + down >= pol.grade_min)
         if simple.any():

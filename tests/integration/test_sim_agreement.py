@@ -320,7 +320,8 @@ class Replay:
             checked = same_coefficients(e, self.model, firms, s)
             firm, price = firms[args[0]], args[1]
             receipt = e.run(g.SettleSale(e.account("shopper"), e.account(firm), price, XI), "shopper", firm)
-            assert receipt.result["seller_receives"] == price + args[2]
+            assert receipt.result["seller_receives"] == price + args[2] - args[3]  # GR7: debts withheld
+            assert receipt.result["withheld"] == args[3]
             return checked
         elif kind == "challenge":
             firm, verdict = e.account(firms[args[0]]), VERDICTS[args[1]]
@@ -405,5 +406,6 @@ def test_sc07_sc09_sc10_gr07_appeals_lottery_spending_and_whistleblowing_agree_w
     assert {"overturn", "spend", "pledge", "second_chance", "draw", "challenge", "challenge_closed"} <= kinds
     assert model.lottery_winners > 0  # the engine's winners were applied
     assert any(due > 0 for _, due, _ in replay.penalties)  # an upheld challenge cost a penalty
+    assert any(a[0] == "sale" and a[5] > 0 for a in model.trace.actions)  # type: ignore[union-attr]
     assert (model.adj_qty > 0).any()  # quantity adjustments took part
     assert model.slot_overflows == 0  # every adjustment was remembered, as the engine does

@@ -71,6 +71,15 @@ for _role in ROLES:
 _EMPTY = np.zeros(0, np.int64)
 
 
+def draw_share(m: Model, rng: np.random.Generator, rate: float) -> I64:
+    """Verified persons drawn with probability ``rate`` each: a binomial count of uniform draws,
+    duplicates dropped (so slightly fewer when the rate is high), in index order. The work follows
+    the number drawn, not the population."""
+    picked = np.unique(rng.integers(0, m.n, size=rng.binomial(m.n, rate), dtype=np.int64))
+    out: I64 = picked[m.verified[picked]]
+    return out
+
+
 # Circles ------------------------------------------------------------------------------------
 
 
@@ -114,12 +123,12 @@ def share_of_balance(m: Model, rng: np.random.Generator, p: dict[str, float]) ->
 @behaviour("participation", "bernoulli")
 def participate(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     """Each verified person takes part with probability ``participation_rate`` a step."""
-    return np.flatnonzero(m.verified & (rng.random(m.n) < p["participation_rate"]))
+    return draw_share(m, rng, p["participation_rate"])
 
 
 @behaviour("infractions", "bernoulli")
 def infract(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
-    return np.flatnonzero(m.verified & (rng.random(m.n) < p["infraction_rate"]))
+    return draw_share(m, rng, p["infraction_rate"])
 
 
 @behaviour("appeals", "bernoulli")
@@ -135,7 +144,7 @@ def best_tier(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[
     Returns (persons, tier index into ``m.tiers``); the model refuses what the rules refuse (a tier
     whose grade their credits lack, SC10, or too few credits, SC2).
     """
-    who = np.flatnonzero(m.verified & (rng.random(m.n) < p["spend_rate"]))
+    who = draw_share(m, rng, p["spend_rate"])
     if who.size == 0:
         return _EMPTY, _EMPTY
     t = m.genesis + m.step_now * m.scenario.step
@@ -148,14 +157,14 @@ def best_tier(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[
 @behaviour("pledges", "bernoulli")
 def pledge(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     """A ``pledge_rate`` share of verified persons pledge ``pledge_quantity`` credits (SC9)."""
-    return np.flatnonzero(m.verified & (rng.random(m.n) < p["pledge_rate"]))
+    return draw_share(m, rng, p["pledge_rate"])
 
 
 @behaviour("candidates", "second_chance")
 def second_chance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     """A ``second_chance_rate`` share of persons apply for the one-time second chance (SC9); the
     model keeps those whose best grade is below the policy's threshold."""
-    return np.flatnonzero(m.verified & (rng.random(m.n) < p["second_chance_rate"]))
+    return draw_share(m, rng, p["second_chance_rate"])
 
 
 # Gears --------------------------------------------------------------------------------------

@@ -777,13 +777,21 @@ class Model:
             price = int(sold[i])
             adj = gears.adjustment(price, gears.effective_delta(exact[i], pol.early_stage_waiver))
             self.company_balance[i] += price
+            received = price
             if adj > 0:
-                self._pay_from_fund(str(i), adj)
+                received += adj if self._pay_from_fund(str(i), adj) else 0
             elif adj < 0:
                 self.company_balance[i] += adj
                 self.fund += -adj
                 self.fund_received += -adj
-            self._log("sale", s, i, price, adj)
+                received += adj
+            # GR7: an unpaid penalty is withheld from what the company receives from later sales.
+            withheld = min(int(self.company_debt[i]), received)
+            if withheld > 0:
+                self.company_balance[i] -= withheld
+                self.company_debt[i] -= withheld
+                self.penalties_paid += withheld
+            self._log("sale", s, i, price, adj, withheld)
         self._release()
         out2 = self.behave["whistleblowing"](self, self.rng, self.p)
         if out2 is not None:
@@ -804,14 +812,16 @@ class Model:
         age = np.full(self.companies, t - self.genesis, np.int64)
         return rules.annual_sales(total.astype(np.int64), age, self.policy.gears.annualise_min_age)
 
-    def _pay_from_fund(self, key: str, units: int) -> None:
+    def _pay_from_fund(self, key: str, units: int) -> bool:
+        """Pay now if nothing waits and the fund covers it (True), else queue it (GR6)."""
         if units <= 0:
-            return
+            return False
         if not self.pending and self.fund >= units:
             self.fund -= units
             self._paid(key, units)
-        else:
-            self.pending.append((key, units))
+            return True
+        self.pending.append((key, units))
+        return False
 
     def _paid(self, key: str, units: int) -> None:
         if key == "reward":

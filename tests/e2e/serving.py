@@ -48,9 +48,8 @@ def demo_economy(tmp_path: Path) -> Iterator[ScriptedEconomy]:
 
 
 @contextmanager
-def live_server(store: Store, journal_key: KeyPair) -> Iterator[str]:
-    """uvicorn serving the app in a background thread; yields the base URL."""
-    app = create_app(store, WallClock(), journal_key)
+def serve_app(app: Any) -> Iterator[str]:
+    """uvicorn serving ``app`` on a free port in a background thread; yields the base URL."""
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -65,6 +64,13 @@ def live_server(store: Store, journal_key: KeyPair) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def live_server(store: Store, journal_key: KeyPair) -> Iterator[str]:
+    """The civicledger app on ``store``, served in a background thread; yields the base URL."""
+    with serve_app(create_app(store, WallClock(), journal_key)) as url:
+        yield url
 
 
 @dataclass

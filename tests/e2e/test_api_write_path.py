@@ -5,8 +5,6 @@ failure is still a problem+json 500 that writes nothing; a served process freeze
 from __future__ import annotations
 
 import gc
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,7 +12,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from fastapi import FastAPI
 
 from civicledger.adapters.clock import WallClock
@@ -28,7 +25,7 @@ from civicledger.domain.canonical import canonical_bytes
 from civicledger.domain.money import CurrencyId
 from civicledger.services.scripted import ScriptedEconomy
 from civicledger.services.signing import sign_command
-from tests.e2e.serving import free_port
+from tests.e2e.serving import serve_app
 
 
 def _routed_only(app: FastAPI) -> FastAPI:
@@ -41,21 +38,9 @@ def _routed_only(app: FastAPI) -> FastAPI:
 
 @contextmanager
 def serving(app: FastAPI) -> Iterator[httpx.Client]:
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the test server did not start"
-        time.sleep(0.02)
-    try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
-            client.app = app  # type: ignore[attr-defined]
-            yield client
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        client.app = app  # type: ignore[attr-defined]
+        yield client
 
 
 @pytest.fixture

@@ -239,11 +239,6 @@ def verify_export(path: Path, verifier: SignatureVerifier) -> VerifyReport:
     return report
 
 
-def current_head(store: Store) -> JournalHead:
-    with store.read() as uow:
-        return uow.journal.head()
-
-
 # Proofs -----------------------------------------------------------------------------------------
 
 

@@ -110,6 +110,7 @@ class _Prepared:
 
     command: SignedCommand
     decoded: Command | None = None
+    size: int = 0  # bytes of the payload's canonical form, checked against the policy under the lock
     message: bytes = b""
     verified: frozenset[AccountId] = frozenset()
     error: CivicLedgerError | None = None
@@ -214,7 +215,8 @@ class Engine:
         """Decode and check the command, and the signatures of accounts with known keys, lock-free."""
         prepared = _Prepared(command)
         try:
-            if len(canonical_bytes(command.payload)) > HARD_MAX_COMMAND_BYTES:  # also refuses floats
+            prepared.size = len(canonical_bytes(command.payload))  # also refuses floats
+            if prepared.size > HARD_MAX_COMMAND_BYTES:
                 raise InvalidInputError(f"a command payload has at most {HARD_MAX_COMMAND_BYTES} bytes")
             prepared.decoded = decode_command(command.type, command.payload)
             if len(command.signers()) != len(command.signatures):
@@ -248,7 +250,7 @@ class Engine:
 
         now = at if at is not None else max(self.clock.now(), tx.head.time)
         policy = tx.policy
-        if len(canonical_bytes(command.payload, trusted=True)) > policy.journal.max_command_bytes:
+        if prepared.size > policy.journal.max_command_bytes:
             raise InvalidInputError(f"a command payload has at most {policy.journal.max_command_bytes} bytes")
         if now - command.signed_at > policy.journal.signature_max_age:
             raise AuthorityError(

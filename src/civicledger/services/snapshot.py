@@ -13,8 +13,6 @@ from civicledger.domain.canonical import canonical_bytes
 from civicledger.domain.messages import to_wire
 from civicledger.ports import UnitOfWork
 
-RECORD_NAMESPACES_SCAN_ALL = ""
-
 
 def state_lines(uow: UnitOfWork, namespaces: list[str]) -> Iterator[bytes]:
     for account in sorted(uow.accounts.scan(), key=lambda a: a.id):

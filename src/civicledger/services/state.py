@@ -17,10 +17,17 @@ _policy_cache: dict[str, Policy] = {}
 
 
 def economy_info(uow: UnitOfWork) -> EconomyInfo | None:
-    data = uow.records.get("economy", "info")
+    return _info_of(uow.records.get("economy", "info"))
+
+
+def _info_of(data: dict[str, Any] | None) -> EconomyInfo | None:
     if data is None:
         return None
     return EconomyInfo(data["id"], data["name"], data["journal_key"], AccountId(data["council"]), data["started_at"])
+
+
+def _policy_of(record: dict[str, Any] | None) -> Policy:
+    return Policy() if record is None else _decode_policy(record["policy"], record.get("digest"))
 
 
 def require_economy(uow: UnitOfWork) -> EconomyInfo:
@@ -33,21 +40,11 @@ def require_economy(uow: UnitOfWork) -> EconomyInfo:
 def economy_and_policy(uow: UnitOfWork) -> tuple[EconomyInfo | None, Policy]:
     """The economy's info and the policy in force, in one read."""
     rows = dict(uow.records.scan("economy"))
-    info = rows.get("info")
-    policy = rows.get("policy")
-    economy = None
-    if info is not None:
-        economy = EconomyInfo(
-            info["id"], info["name"], info["journal_key"], AccountId(info["council"]), info["started_at"]
-        )
-    return economy, (Policy() if policy is None else _decode_policy(policy["policy"], policy.get("digest")))
+    return _info_of(rows.get("info")), _policy_of(rows.get("policy"))
 
 
 def current_policy(uow: UnitOfWork) -> Policy:
-    data = uow.records.get("economy", "policy")
-    if data is None:
-        return Policy()
-    return _decode_policy(data["policy"], data.get("digest"))
+    return _policy_of(uow.records.get("economy", "policy"))
 
 
 def policy_record(uow: UnitOfWork) -> dict[str, Any] | None:

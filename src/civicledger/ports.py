@@ -151,6 +151,14 @@ class UnitOfWork(Protocol):
 
     def rollback(self) -> None: ...
 
+    def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
+        """Record request nonces ``(account, nonce, at)`` in this unit of work; for each, False if
+        it was seen before (a replayed request, X6). A repeat within one call is accepted only the
+        first time. With ``forget_before``, nonces seen before that time are forgotten first (by
+        then a request's timestamp is stale anyway). Nonces are transport state, not economy
+        state: they live outside the journal, and commit or roll back with the unit of work."""
+        ...
+
     def clear_projections(self) -> None:
         """Delete every projection (accounts, currencies, balances, records), not the journal."""
         ...
@@ -168,14 +176,9 @@ class Store(Protocol):
 
     def read(self) -> UnitOfWork: ...
 
-    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int) -> list[bool]:
-        """Record request nonces ``(account, nonce, at)``; for each, False if it was seen before.
-
-        Nonces are transport state, not economy state: they live outside the journal, in one
-        committed transaction of their own for the whole batch, and are forgotten once older than
-        ``forget_before`` (by then a request's timestamp is stale anyway). Within one call, a
-        repeated ``(account, nonce)`` is accepted only the first time.
-        """
+    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
+        """``UnitOfWork.spend_nonces`` in a committed transaction of its own (used when the
+        transaction the nonces came with failed: see ``Engine.execute_batch``)."""
         ...
 
     def close(self) -> None: ...

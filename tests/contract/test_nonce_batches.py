@@ -24,3 +24,20 @@ def test_x6_expired_nonces_are_forgotten_in_the_same_call(any_store: Store) -> N
         True,
         False,
     ]
+
+
+def test_x6_nonces_spent_in_a_unit_of_work_roll_back_with_it(any_store: Store) -> None:
+    with any_store.write() as uow:
+        assert uow.spend_nonces([(A, "rolled-back-nonce-1", 100), (A, "rolled-back-nonce-1", 100)], None) == [
+            True,
+            False,
+        ]
+    # Not committed: the request had no effect, so its nonce is not spent either.
+    assert any_store.consume_nonces([(A, "rolled-back-nonce-1", 100)], None) == [True]
+    with any_store.write() as uow:
+        assert uow.spend_nonces([(A, "rolled-back-nonce-1", 100), (B, "committed-nonce-01", 100)], None) == [
+            False,
+            True,
+        ]
+        uow.commit()
+    assert any_store.consume_nonces([(B, "committed-nonce-01", 100)], None) == [False]

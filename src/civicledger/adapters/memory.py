@@ -35,6 +35,7 @@ class _State:
         self.sums: dict[CurrencyId, int] = {}
         self.records: dict[str, dict[str, str]] = {}
         self.record_keys: dict[str, list[str]] = {}
+        self.nonces: dict[tuple[str, str], int] = {}
 
 
 class MemoryStore:
@@ -43,8 +44,6 @@ class MemoryStore:
     def __init__(self) -> None:
         self._state = _State()
         self._lock = threading.RLock()
-        self._nonces: dict[tuple[str, str], int] = {}
-        self._nonce_lock = threading.Lock()
 
     def write(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._state, self._lock, writable=True)
@@ -52,15 +51,11 @@ class MemoryStore:
     def read(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._state, self._lock, writable=False)
 
-    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int) -> list[bool]:
-        with self._nonce_lock:
-            for key in [k for k, seen in self._nonces.items() if seen < forget_before]:
-                del self._nonces[key]
-            fresh = []
-            for account, nonce, at in items:
-                fresh.append((account, nonce) not in self._nonces)
-                self._nonces.setdefault((account, nonce), at)
-            return fresh
+    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
+        with self.write() as uow:
+            fresh = uow.spend_nonces(items, forget_before)
+            uow.commit()
+        return fresh
 
     def close(self) -> None:
         pass
@@ -97,6 +92,30 @@ class MemoryUnitOfWork:
     def _writing(self) -> None:
         if not self._writable:
             raise RuntimeError("this unit of work is read-only")
+
+    def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
+        self._writing()
+        nonces = self._s.nonces
+        added: list[tuple[str, str]] = []
+        forgotten: dict[tuple[str, str], int] = {}
+
+        def restore() -> None:
+            for key in added:
+                del nonces[key]
+            nonces.update(forgotten)
+
+        self._undo.append(restore)
+        if forget_before is not None:
+            for key in [k for k, seen in nonces.items() if seen < forget_before]:
+                forgotten[key] = nonces.pop(key)
+        fresh = []
+        for account, nonce, at in items:
+            is_new = (account, nonce) not in nonces
+            fresh.append(is_new)
+            if is_new:
+                nonces[(account, nonce)] = at
+                added.append((account, nonce))
+        return fresh
 
     def clear_projections(self) -> None:
         self._writing()

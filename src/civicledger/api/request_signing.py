@@ -12,9 +12,9 @@ A request that changes state carries three headers:
 
 The server refuses, before anything is written: a stale or future timestamp (policy
 ``journal.signature_max_age`` and ``journal.max_clock_skew``), a forged signature, a request signed
-by fewer accounts than signed the command inside it, and, in its own committed transaction before
-the command runs, a nonce an account already used (so a replayed request stays refused even though
-its command is refused or replayed).
+by fewer accounts than signed the command inside it, and, in the command's own transaction before
+it runs, a nonce an account already used (so a replayed request stays refused even though its
+command is refused or replayed; docs/decisions/0004).
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def _check_one(engine: _CheckingEngine, tx: _Transaction, stored: StoredEntry, e
     engine.expected = stored
     if tx.uow.journal.find_command(entry.command.id) is not None:
         raise IntegrityError(f"command id {entry.command.id} appears twice")
-    receipt = engine._execute(tx, engine._prepare(entry.command), at=entry.time)
+    receipt = engine._execute(tx, engine.prepare(entry.command), at=entry.time)
     if list(receipt.events) != list(entry.events) or receipt.result != entry.result:
         raise IntegrityError("re-running the command gives other events than the recorded ones")
     _check_conservation(tx.uow, entry)

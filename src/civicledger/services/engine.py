@@ -18,6 +18,7 @@ why handlers must be deterministic: same state, same command, same time, same ev
 
 from __future__ import annotations
 
+import logging
 import random
 import time as _time
 from collections.abc import Callable, Sequence
@@ -44,9 +45,12 @@ from civicledger.ports import Clock, JournalHead, SignatureVerifier, Signer, Sto
 from civicledger.services import state
 from civicledger.services.registry import HANDLERS, PREFETCHERS, Context, EconomyInfo, ProjectionContext, project
 
+_log = logging.getLogger("civicledger.engine")
 MAX_ATTEMPTS = 8
 HARD_MAX_COMMAND_BYTES = 1 << 20
 """Refused before anything else; the policy's ``journal.max_command_bytes`` is usually far lower."""
+Nonce = tuple[str, str, int]
+"""A request nonce spent with a command: (account, nonce, the request's timestamp); see X6."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +109,11 @@ class _Transaction:
 
 
 @dataclass(slots=True)
-class _Prepared:
-    """A command checked as far as it can be without state: decoded, sized, partly verified."""
+class PreparedCommand:
+    """A command checked as far as it can be without state: decoded, sized, partly verified.
+
+    ``Engine.prepare`` makes one on any thread; a server does it while the writer is busy with the
+    previous batch, so the writer's serial work is only what needs the state."""
 
     command: SignedCommand
     decoded: Command | None = None
@@ -143,36 +150,94 @@ class Engine:
 
     def execute(self, command: SignedCommand) -> Receipt:
         """Run one command atomically; raise the refusing rule's error if it is refused."""
-        prepared = self._prepare(command)
+        prepared = self.prepare(command)
         try:
             return self._with_retries(lambda tx: self._execute(tx, prepared), [command.id])  # type: ignore[no-any-return]
         except _ProjectionFailed as e:
             raise e.error from None
 
-    def execute_batch(self, commands: Sequence[SignedCommand]) -> list[Receipt | CivicLedgerError]:
-        """Run many commands in one transaction; each is accepted or refused on its own."""
-        prepared = [self._prepare(c) for c in commands]
+    def execute_batch(
+        self,
+        commands: Sequence[SignedCommand | PreparedCommand],
+        nonces: Sequence[Sequence[Nonce]] | None = None,
+        forget_nonces_before: int | None = None,
+    ) -> list[Receipt | Exception]:
+        """Run many commands in one transaction; each is accepted or refused on its own.
 
-        def run(tx: _Transaction) -> list[Receipt | CivicLedgerError]:
-            self._prefetch(tx, prepared)
-            outcomes: list[Receipt | CivicLedgerError] = []
-            for p in prepared:
+        ``nonces[i]`` are the request nonces (X6) that came with ``commands[i]`` over HTTP. They are
+        spent in the same transaction, before any command runs: a request has at most one effect,
+        and a replay of it is refused even when its command was refused. When a transaction fails,
+        the nonces it held are spent in a transaction of their own before the error is passed on,
+        so a request the server answered with an error cannot be replayed later; only when that
+        fails too (the store is down) does a request stay unspent, and then sending it again before
+        its timestamp is stale runs it at most once (its command id, X5). docs/api.md.
+        """
+        prepared = [c if isinstance(c, PreparedCommand) else self.prepare(c) for c in commands]
+        spends = [list(n) for n in nonces] if nonces is not None else [[] for _ in commands]
+        if len(spends) != len(prepared):
+            raise ValueError("one list of nonces per command")
+        try:
+            try:
+                return self._run_batch(prepared, spends, forget_nonces_before)
+            except _ProjectionFailed:  # something unforeseen in one command: run each alone
+                outcomes: list[Receipt | Exception] = []
+                for p, spend in zip(prepared, spends, strict=True):
+                    try:
+                        outcomes.extend(self._run_batch([p], [spend], None))
+                    except _ProjectionFailed as e:
+                        self._spend_on_their_own([spend])
+                        outcomes.append(e.error)
+                return outcomes
+        except Exception:
+            self._spend_on_their_own(spends)
+            raise
+
+    def _run_batch(
+        self, prepared: list[PreparedCommand], spends: list[list[Nonce]], forget_before: int | None
+    ) -> list[Receipt | Exception]:
+        def run(tx: _Transaction) -> list[Receipt | Exception]:
+            replays = self._spend_nonces(tx, spends, forget_before)
+            self._prefetch(tx, [p for p, replay in zip(prepared, replays, strict=True) if replay is None])
+            outcomes: list[Receipt | Exception] = []
+            for p, replay in zip(prepared, replays, strict=True):
+                if replay is not None:
+                    outcomes.append(replay)
+                    continue
                 try:
                     outcomes.append(self._execute(tx, p))
                 except CivicLedgerError as e:
                     outcomes.append(e)
             return outcomes
 
+        return self._with_retries(run, [p.command.id for p in prepared])  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _spend_nonces(
+        tx: _Transaction, spends: list[list[Nonce]], forget_before: int | None
+    ) -> list[AuthorityError | None]:
+        """Spend each command's request nonces; a command whose nonce was used before is a replay."""
+        items = [n for spend in spends for n in spend]
+        if not items and forget_before is None:
+            return [None] * len(spends)
+        fresh = iter(tx.uow.spend_nonces(items, forget_before))
+        replays: list[AuthorityError | None] = []
+        for spend in spends:
+            reused = [account for account, _, _ in spend if not next(fresh)]
+            replays.append(
+                AuthorityError(f"nonce {spend[0][1]} was already used by {', '.join(reused)}: a replayed request")
+                if reused
+                else None
+            )
+        return replays
+
+    def _spend_on_their_own(self, spends: list[list[Nonce]]) -> None:
+        items = [n for spend in spends for n in spend]
+        if not items:
+            return
         try:
-            return self._with_retries(run, [c.id for c in commands])  # type: ignore[no-any-return]
-        except _ProjectionFailed:
-            outcomes: list[Receipt | CivicLedgerError] = []
-            for command in commands:
-                try:
-                    outcomes.append(self.execute(command))
-                except CivicLedgerError as e:
-                    outcomes.append(e)
-            return outcomes
+            self.store.consume_nonces(items, None)
+        except Exception:  # the store is down: the first error is the one to report
+            _log.warning("could not spend %d request nonces after a failed transaction", len(items))
 
     def economy(self) -> EconomyInfo | None:
         """The economy's id, name and keys; they never change once the genesis entry exists."""
@@ -200,7 +265,7 @@ class Engine:
                 _time.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
 
-    def _prefetch(self, tx: _Transaction, prepared: list[_Prepared]) -> None:
+    def _prefetch(self, tx: _Transaction, prepared: list[PreparedCommand]) -> None:
         """Warm the unit of work's cache for a batch, a few queries per command type."""
         by_type: dict[type, list[Command]] = {}
         for p in prepared:
@@ -211,9 +276,12 @@ class Engine:
             if prefetcher is not None:
                 prefetcher(commands, tx.uow)
 
-    def _prepare(self, command: SignedCommand) -> _Prepared:
-        """Decode and check the command, and the signatures of accounts with known keys, lock-free."""
-        prepared = _Prepared(command)
+    def prepare(self, command: SignedCommand) -> PreparedCommand:
+        """Decode and check the command, and the signatures of accounts with known keys, lock-free.
+
+        A refusal found here is kept in the result and reported when the command is executed, in
+        its place in the batch (after its nonces are spent)."""
+        prepared = PreparedCommand(command)
         try:
             prepared.size = len(canonical_bytes(command.payload))  # also refuses floats
             if prepared.size > HARD_MAX_COMMAND_BYTES:
@@ -235,7 +303,7 @@ class Engine:
             prepared.error = e
         return prepared
 
-    def _execute(self, tx: _Transaction, prepared: _Prepared, at: int | None = None) -> Receipt:
+    def _execute(self, tx: _Transaction, prepared: PreparedCommand, at: int | None = None) -> Receipt:
         uow = tx.uow
         command = prepared.command
         existing = tx.find(command.id)
@@ -301,7 +369,9 @@ class Engine:
         tx.known[command.id] = stored
         return Receipt.of(stored, replayed=False)
 
-    def _verify_known(self, tx: _Transaction, command: SignedCommand, prepared: _Prepared) -> list[SignatureRecord]:
+    def _verify_known(
+        self, tx: _Transaction, command: SignedCommand, prepared: PreparedCommand
+    ) -> list[SignatureRecord]:
         """Check signatures not checked before the lock; return those the command itself introduces."""
         pending = []
         for signature in command.signatures:

@@ -134,43 +134,14 @@ class SqlStore:
     def read(self) -> SqlUnitOfWork:
         return SqlUnitOfWork(self, writable=False)
 
-    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int) -> list[bool]:
-        rows: dict[tuple[str, str], int] = {}
-        for account, nonce, at in items:
-            rows.setdefault((account, nonce), at)
-        # Driver SQL: a multi-row ``insert().values([...])`` is compiled afresh on every call (its
-        # shape depends on the row count), which cost more than the statement itself.
-        pairs = list(rows.items())
-        inserted: set[tuple[str, str]] = set()
+    def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
         try:
             with self.engine.connect() as conn:
                 conn.begin()
-                conn.exec_driver_sql(_FORGET_NONCES_SQL[self.backend], {"before": forget_before})
-                if self.backend == "postgresql":
-                    params: dict[str, Any] = {
-                        "a": [a for (a, _), _ in pairs],
-                        "n": [k for (_, k), _ in pairs],
-                        "s": [at for _, at in pairs],
-                    }
-                    if pairs:
-                        inserted.update((r[0], r[1]) for r in conn.exec_driver_sql(_INSERT_NONCES_PG, params))
-                else:
-                    for start in range(0, len(pairs), _SQLITE_NONCE_CHUNK):
-                        chunk = pairs[start : start + _SQLITE_NONCE_CHUNK]
-                        sql = (
-                            "INSERT INTO request_nonces (account, nonce, seen_at) VALUES "
-                            + ", ".join(["(?, ?, ?)"] * len(chunk))
-                            + " ON CONFLICT DO NOTHING RETURNING account, nonce"
-                        )
-                        flat = tuple(v for (a, k), at in chunk for v in (a, k, at))
-                        inserted.update((r[0], r[1]) for r in conn.exec_driver_sql(sql, flat))
+                fresh = _spend_nonces(conn, self.backend, items, forget_before)
                 conn.commit()
         except sa.exc.DBAPIError as e:
             raise _translate(e) from e
-        fresh = []
-        for account, nonce, _ in items:
-            fresh.append((account, nonce) in inserted)
-            inserted.discard((account, nonce))  # a repeat within this batch is a replay too
         return fresh
 
     def close(self) -> None:
@@ -178,6 +149,44 @@ class SqlStore:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE')
         self.engine.dispose()
+
+
+def _spend_nonces(
+    conn: Connection, backend: str, items: Sequence[tuple[str, str, int]], forget_before: int | None
+) -> list[bool]:
+    """Insert request nonces on ``conn``, in whatever transaction it is in; see ``UnitOfWork.spend_nonces``."""
+    rows: dict[tuple[str, str], int] = {}
+    for account, nonce, at in items:
+        rows.setdefault((account, nonce), at)
+    # Driver SQL: a multi-row ``insert().values([...])`` is compiled afresh on every call (its
+    # shape depends on the row count), which cost more than the statement itself.
+    pairs = list(rows.items())
+    inserted: set[tuple[str, str]] = set()
+    if forget_before is not None:
+        conn.exec_driver_sql(_FORGET_NONCES_SQL[backend], {"before": forget_before})
+    if backend == "postgresql":
+        params: dict[str, Any] = {
+            "a": [a for (a, _), _ in pairs],
+            "n": [k for (_, k), _ in pairs],
+            "s": [at for _, at in pairs],
+        }
+        if pairs:
+            inserted.update((r[0], r[1]) for r in conn.exec_driver_sql(_INSERT_NONCES_PG, params))
+    else:
+        for start in range(0, len(pairs), _SQLITE_NONCE_CHUNK):
+            chunk = pairs[start : start + _SQLITE_NONCE_CHUNK]
+            sql = (
+                "INSERT INTO request_nonces (account, nonce, seen_at) VALUES "
+                + ", ".join(["(?, ?, ?)"] * len(chunk))
+                + " ON CONFLICT DO NOTHING RETURNING account, nonce"
+            )
+            flat = tuple(v for (a, k), at in chunk for v in (a, k, at))
+            inserted.update((r[0], r[1]) for r in conn.exec_driver_sql(sql, flat))
+    fresh = []
+    for account, nonce, _ in items:
+        fresh.append((account, nonce) in inserted)
+        inserted.discard((account, nonce))  # a repeat within this batch is a replay too
+    return fresh
 
 
 _FORGET_NONCES_SQL = {
@@ -300,6 +309,13 @@ class SqlUnitOfWork:
     def _writing(self) -> None:
         if not self._writable:
             raise RuntimeError("this unit of work is read-only")
+
+    def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
+        self._writing()
+        try:
+            return _spend_nonces(self.conn, self.dialect, items, forget_before)
+        except sa.exc.DBAPIError as e:
+            raise _translate(e) from e
 
     def clear_projections(self) -> None:
         self._writing()

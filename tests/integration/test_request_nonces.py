@@ -1,0 +1,128 @@
+"""Request nonces (X6) are spent in the same transaction as the commands they came with.
+
+A signed HTTP request has at most one effect: its nonces and its command commit together, a replay
+is refused before anything runs (even when the first command was refused), and when the
+transaction fails the nonces are spent on their own before the error is reported (docs/api.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from civicledger.adapters.crypto import Ed25519Verifier
+from civicledger.domain import ledger as led
+from civicledger.domain.errors import AuthorityError, InsufficientFundsError, StorageUnavailableError
+from civicledger.domain.identity import AccountKind
+from civicledger.domain.money import CurrencyId
+from civicledger.ports import Store
+from civicledger.services import audit
+from civicledger.services.engine import Engine, Receipt
+from civicledger.services.scripted import ScriptedEconomy
+
+XI = CurrencyId("xi")
+
+
+@pytest.fixture
+def funded(economy: ScriptedEconomy) -> ScriptedEconomy:
+    economy.open("fund", AccountKind.FUND)
+    for name in ("alice", "bob", "carol"):
+        economy.person(name)
+    economy.run(led.CreateCurrency("xi", economy.account("fund"), "ethicap"), "fund")
+    economy.run(led.Issue(XI, economy.account("alice"), 1_000), "fund")
+    return economy
+
+
+def pay(e: ScriptedEconomy, source: str, target: str, units: int, cid: str) -> Any:
+    return e.sign(led.Transfer((led.Leg(XI, e.account(source), e.account(target), units),)), source, cid=cid)
+
+
+def nonce(e: ScriptedEconomy, name: str, value: str) -> list[tuple[str, str, int]]:
+    return [(e.account(name), value, e.clock.now())]
+
+
+def size(e: ScriptedEconomy) -> int:
+    with e.store.read() as uow:
+        return uow.journal.head().size
+
+
+def test_x6_a_replayed_request_is_refused_before_its_command_runs(funded: ScriptedEconomy) -> None:
+    e = funded
+    first = e.engine.execute_batch(
+        [pay(e, "alice", "bob", 10, "n1"), pay(e, "carol", "bob", 10, "n2")],
+        [nonce(e, "alice", "nonce-alice-0001"), nonce(e, "carol", "nonce-carol-0001")],
+    )
+    assert isinstance(first[0], Receipt) and isinstance(first[1], InsufficientFundsError)
+    # The same nonces again, with commands that would otherwise succeed: both refused, nothing runs,
+    # including the replay of the request whose command was refused the first time.
+    e.run(led.Issue(XI, e.account("carol"), 50), "fund")
+    before = size(e)
+    again = e.engine.execute_batch(
+        [pay(e, "alice", "bob", 10, "n3"), pay(e, "carol", "bob", 10, "n4")],
+        [nonce(e, "alice", "nonce-alice-0001"), nonce(e, "carol", "nonce-carol-0001")],
+    )
+    assert all(isinstance(o, AuthorityError) and "a replayed request" in o.message for o in again)
+    assert size(e) == before
+    # Within one batch, the second use of a nonce is the replay.
+    twice = e.engine.execute_batch(
+        [pay(e, "alice", "bob", 1, "n5"), pay(e, "alice", "bob", 1, "n6")],
+        [nonce(e, "alice", "nonce-alice-0002"), nonce(e, "alice", "nonce-alice-0002")],
+    )
+    assert isinstance(twice[0], Receipt) and isinstance(twice[1], AuthorityError)
+    assert size(e) == before + 1
+    assert audit.verify_store(e.store, Ed25519Verifier()).ok
+
+
+class _CommitFails:
+    """The store, except that every write transaction fails when it commits (a lost database)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.backend = store.backend
+
+    def write(self) -> Any:
+        uow = self.store.write()
+
+        class Failing:
+            def __enter__(self) -> Any:
+                inner = uow.__enter__()
+
+                def commit() -> None:
+                    raise StorageUnavailableError("the database went away at commit")
+
+                inner.commit = commit
+                return inner
+
+            def __exit__(self, *exc: object) -> None:
+                uow.__exit__(*exc)
+
+        return Failing()
+
+    def read(self) -> Any:
+        return self.store.read()
+
+    def consume_nonces(self, items: Any, forget_before: int | None) -> list[bool]:
+        return self.store.consume_nonces(items, forget_before)
+
+    def close(self) -> None:
+        pass
+
+
+def test_x6_when_the_transaction_fails_its_nonces_are_spent_on_their_own(funded: ScriptedEconomy) -> None:
+    e = funded
+    before = size(e)
+    failing = Engine(_CommitFails(e.store), e.clock, Ed25519Verifier(), e.key("journal"))  # type: ignore[arg-type]
+    with pytest.raises(StorageUnavailableError):
+        failing.execute_batch([pay(e, "alice", "bob", 10, "lost")], [nonce(e, "alice", "nonce-alice-lost")])
+    assert size(e) == before  # nothing of the command landed
+    with e.store.read() as uow:
+        assert uow.ledger.balance(e.account("bob"), XI) == 0
+    # ... but the request cannot be replayed: its nonce was spent after the failure.
+    replay = e.engine.execute_batch([pay(e, "alice", "bob", 10, "lost")], [nonce(e, "alice", "nonce-alice-lost")])
+    assert isinstance(replay[0], AuthorityError) and "a replayed request" in replay[0].message
+    assert size(e) == before
+    # A retry is a new request (new nonce), same command id: it runs once.
+    retry = e.engine.execute_batch([pay(e, "alice", "bob", 10, "lost")], [nonce(e, "alice", "nonce-alice-new1")])
+    assert isinstance(retry[0], Receipt) and not retry[0].replayed
+    assert size(e) == before + 1

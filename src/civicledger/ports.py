@@ -130,6 +130,16 @@ class RecordRepository(Protocol):
     def namespaces(self) -> list[str]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Preload:
+    """What a batch of commands is about to read, to be loaded at once (``UnitOfWork.preload``)."""
+
+    command_ids: Sequence[str] = ()
+    accounts: Sequence[AccountId] = ()
+    balances: Sequence[tuple[AccountId, CurrencyId]] = ()
+    currencies: Sequence[CurrencyId] = ()
+
+
 class UnitOfWork(Protocol):
     @property
     def journal(self) -> JournalRepository: ...
@@ -150,6 +160,11 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
 
     def rollback(self) -> None: ...
+
+    def preload(self, want: Preload) -> None:
+        """Load these into the unit of work's cache in as few round trips as the store allows (one
+        on PostgreSQL); later reads of them cost nothing. A cache warm-up only: it changes no state."""
+        ...
 
     def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
         """Record request nonces ``(account, nonce, at)`` in this unit of work; for each, False if

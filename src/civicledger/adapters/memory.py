@@ -19,7 +19,7 @@ from civicledger.domain.identity import Account, AccountId
 from civicledger.domain.journal import TreeHead
 from civicledger.domain.ledger import Currency
 from civicledger.domain.money import CurrencyId
-from civicledger.ports import JournalHead, StoredEntry
+from civicledger.ports import JournalHead, Preload, StoredEntry
 
 
 class _State:
@@ -92,6 +92,9 @@ class MemoryUnitOfWork:
     def _writing(self) -> None:
         if not self._writable:
             raise RuntimeError("this unit of work is read-only")
+
+    def preload(self, want: Preload) -> None:
+        """Nothing to do: every read is already in memory."""
 
     def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
         self._writing()

@@ -19,7 +19,7 @@ from civicledger.domain.identity import Account, AccountId, AccountKind, Consent
 from civicledger.domain.messages import Event, to_wire
 from civicledger.domain.money import CurrencyId
 from civicledger.domain.policy import policy_from_mapping, policy_to_mapping, with_change
-from civicledger.ports import UnitOfWork
+from civicledger.ports import Preload, UnitOfWork
 from civicledger.services import state
 from civicledger.services.registry import Context, Decision, ProjectionContext, handles, prefetches, projects
 
@@ -233,12 +233,13 @@ def transfer(cmd: led.Transfer, ctx: Context) -> Decision:
 
 
 @prefetches(led.Transfer)
-def _prefetch_transfers(commands: list[led.Transfer], uow: UnitOfWork) -> None:
+def _prefetch_transfers(commands: list[led.Transfer]) -> Preload:
     legs = [leg for cmd in commands for leg in cmd.legs]
-    uow.accounts.get_many([a for leg in legs for a in (leg.source, leg.target)])
-    uow.ledger.balances(led.balance_keys(legs))
-    for currency in {leg.currency for leg in legs}:
-        uow.ledger.currency(currency)
+    return Preload(
+        accounts=[a for leg in legs for a in (leg.source, leg.target)],
+        balances=led.balance_keys(legs),
+        currencies=sorted({leg.currency for leg in legs}),
+    )
 
 
 def checked_transfer(uow: UnitOfWork, legs: tuple[led.Leg, ...], time: int) -> list[led.UnitsTransferred]:

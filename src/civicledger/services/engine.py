@@ -40,8 +40,18 @@ from civicledger.domain.identity import AccountId, parse_signature
 from civicledger.domain.journal import Entry, SignatureRecord, SignedCommand, TreeHead, tree_head_bytes
 from civicledger.domain.merkle import leaf_hash
 from civicledger.domain.messages import Command, decode_command, encode_message
+from civicledger.domain.money import CurrencyId
 from civicledger.domain.policy import Policy
-from civicledger.ports import Clock, JournalHead, SignatureVerifier, Signer, Store, StoredEntry, UnitOfWork
+from civicledger.ports import (
+    Clock,
+    JournalHead,
+    Preload,
+    SignatureVerifier,
+    Signer,
+    Store,
+    StoredEntry,
+    UnitOfWork,
+)
 from civicledger.services import state
 from civicledger.services.registry import HANDLERS, PREFETCHERS, Context, EconomyInfo, ProjectionContext, project
 
@@ -80,17 +90,41 @@ class Receipt:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _StateAtHead:
+    """The economy and policy as they were at a journal head this engine committed.
+
+    Both change only through journal entries, so while the journal's head is still the one this
+    engine left, they can be taken from here instead of read and decoded again (the policy is a
+    few kilobytes of JSON); another writer's entry moves the head and forces a read."""
+
+    size: int
+    frontier: tuple[bytes, ...]
+    economy: EconomyInfo | None
+    policy: Policy
+
+    def matches(self, head: JournalHead) -> bool:
+        return head.size == self.size and head.frontier.hashes == self.frontier
+
+
 class _Transaction:
     """What stays the same across the commands of one write unit of work."""
 
     def __init__(
-        self, uow: UnitOfWork, known: dict[str, StoredEntry] | None = None, ids: list[str] | None = None
+        self,
+        uow: UnitOfWork,
+        known: dict[str, StoredEntry] | None = None,
+        ids: list[str] | None = None,
+        cached: _StateAtHead | None = None,
     ) -> None:
         self.uow = uow
         self.head: JournalHead = uow.journal.head()
         self.economy: EconomyInfo | None = None
         self.policy: Policy = Policy()
-        self.refresh()
+        if cached is not None and cached.matches(self.head):
+            self.economy, self.policy = cached.economy, cached.policy
+        else:
+            self.refresh()
         self.new_keys: dict[AccountId, bytes] = {}
         self.appended = False
         # Command ids looked up for the whole batch at once; absent ones need no query each.
@@ -145,6 +179,7 @@ class Engine:
         self.journal_signer = journal_signer
         self._keys: dict[AccountId, bytes] = {}
         self._economy: EconomyInfo | None = None
+        self._state_at_head: _StateAtHead | None = None
 
     # Public ------------------------------------------------------------------------------------
 
@@ -197,7 +232,6 @@ class Engine:
     ) -> list[Receipt | Exception]:
         def run(tx: _Transaction) -> list[Receipt | Exception]:
             replays = self._spend_nonces(tx, spends, forget_before)
-            self._prefetch(tx, [p for p, replay in zip(prepared, replays, strict=True) if replay is None])
             outcomes: list[Receipt | Exception] = []
             for p, replay in zip(prepared, replays, strict=True):
                 if replay is not None:
@@ -209,7 +243,8 @@ class Engine:
                     outcomes.append(e)
             return outcomes
 
-        return self._with_retries(run, [p.command.id for p in prepared])  # type: ignore[no-any-return]
+        ids: list[str] = [p.command.id for p in prepared]
+        return self._with_retries(run, ids, self._preload(prepared, ids))  # type: ignore[no-any-return]
 
     @staticmethod
     def _spend_nonces(
@@ -248,16 +283,20 @@ class Engine:
 
     # Internals ---------------------------------------------------------------------------------
 
-    def _with_retries(self, body: Callable[[_Transaction], Any], ids: list[str]) -> Any:
+    def _with_retries(self, body: Callable[[_Transaction], Any], ids: list[str], want: Preload | None = None) -> Any:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self.store.write() as uow:
-                    tx = _Transaction(uow, uow.journal.find_commands(ids) if len(ids) > 1 else None, ids)
+                    if want is not None:
+                        uow.preload(want)
+                    known = uow.journal.find_commands(ids) if len(ids) > 1 else None
+                    tx = _Transaction(uow, known, ids, self._state_at_head)
                     result = body(tx)
                     if tx.appended:
                         self._sign_last_head(tx)
                     uow.commit()
                 self._keys.update(tx.new_keys)
+                self._state_at_head = _StateAtHead(tx.head.size, tx.head.frontier.hashes, tx.economy, tx.policy)
                 return result
             except ConcurrencyError:
                 if attempt == MAX_ATTEMPTS - 1:
@@ -265,16 +304,27 @@ class Engine:
                 _time.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
 
-    def _prefetch(self, tx: _Transaction, prepared: list[PreparedCommand]) -> None:
-        """Warm the unit of work's cache for a batch, a few queries per command type."""
+    @staticmethod
+    def _preload(prepared: list[PreparedCommand], ids: Sequence[str]) -> Preload | None:
+        """Everything a batch will read that can be known before it runs: its command ids (are any
+        retries?) and what each command type's prefetcher names; loaded in one go."""
+        if len(prepared) < 2:
+            return None
         by_type: dict[type, list[Command]] = {}
         for p in prepared:
-            if p.decoded is not None and p.error is None and p.command.id not in tx.known:
+            if p.decoded is not None and p.error is None:
                 by_type.setdefault(type(p.decoded), []).append(p.decoded)
+        accounts: list[AccountId] = []
+        balances: list[tuple[AccountId, CurrencyId]] = []
+        currencies: list[CurrencyId] = []
         for command_type, commands in by_type.items():
             prefetcher = PREFETCHERS.get(command_type)
             if prefetcher is not None:
-                prefetcher(commands, tx.uow)
+                want = prefetcher(commands)
+                accounts += want.accounts
+                balances += want.balances
+                currencies += want.currencies
+        return Preload(ids, accounts, balances, currencies)
 
     def prepare(self, command: SignedCommand) -> PreparedCommand:
         """Decode and check the command, and the signatures of accounts with known keys, lock-free.

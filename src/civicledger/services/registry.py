@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from civicledger.domain.identity import AccountId, Consent
 from civicledger.domain.messages import Command, Event
 from civicledger.domain.policy import Policy
-from civicledger.ports import UnitOfWork
+from civicledger.ports import Preload, UnitOfWork
 
 C = TypeVar("C", bound=Command)
 E = TypeVar("E", bound=Event)
@@ -68,9 +68,10 @@ Projector = Callable[[Any, UnitOfWork, ProjectionContext], None]
 
 HANDLERS: dict[type[Command], Handler] = {}
 PROJECTORS: dict[type[Event], Projector] = {}
-PREFETCHERS: dict[type[Command], Callable[[list[Any], UnitOfWork], None]] = {}
-"""Optional: load in a few queries what a batch of one command type will read (a cache warm-up only;
-a prefetcher must not change state, and handlers stay correct without it)."""
+PREFETCHERS: dict[type[Command], Callable[[list[Any]], Preload]] = {}
+"""Optional: what a batch of one command type will read, loaded before it runs in one go with the
+rest of the batch's reads (``UnitOfWork.preload``: a cache warm-up only; handlers stay correct
+without it)."""
 
 
 def handles(command_type: type[C]) -> Callable[[Callable[[C, Context], Decision]], Callable[[C, Context], Decision]]:
@@ -81,7 +82,7 @@ def handles(command_type: type[C]) -> Callable[[Callable[[C, Context], Decision]
     return wrap
 
 
-Prefetcher = Callable[[list[C], UnitOfWork], None]
+Prefetcher = Callable[[list[C]], Preload]
 
 
 def prefetches(command_type: type[C]) -> Callable[[Prefetcher[C]], Prefetcher[C]]:

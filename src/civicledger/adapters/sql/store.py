@@ -14,9 +14,9 @@ commands costs a handful of round trips, not several per command.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 import sqlalchemy as sa
 from alembic import command as alembic_command
@@ -34,7 +34,7 @@ from civicledger.domain.journal import Entry, TreeHead
 from civicledger.domain.ledger import Currency, CurrencyKind, IssuerRule
 from civicledger.domain.merkle import Frontier
 from civicledger.domain.money import CurrencyId
-from civicledger.ports import JournalHead, StoredEntry
+from civicledger.ports import JournalHead, Preload, StoredEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MISSING = object()
@@ -199,6 +199,14 @@ _INSERT_NONCES_PG = (
     "ON CONFLICT DO NOTHING RETURNING account, nonce"
 )
 _SQLITE_NONCE_CHUNK = 300
+_CHUNK = 400
+"""Keys per preload query: on SQLite at most 800 bound values (balances name two columns)."""
+
+
+def _chunks(values: list[Any]) -> Iterator[list[Any]]:
+    for start in range(0, len(values), _CHUNK):
+        yield values[start : start + _CHUNK]
+
 """Rows per SQLite INSERT: 900 bound values, under every SQLite's limit on variables."""
 
 
@@ -206,17 +214,39 @@ def _safe(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
 
-def _translate(error: sa.exc.DBAPIError) -> Exception:
-    """Driver errors that mean 'lost a race, retry' become ConcurrencyError; others stay."""
-    text = str(error.orig).lower()
-    code = getattr(error.orig, "sqlstate", None)
+def _translate(error: Exception) -> Exception:
+    """Driver errors that mean 'lost a race, retry' become ConcurrencyError; others stay.
+
+    ``error`` is SQLAlchemy's wrapper or, for statements sent in a PostgreSQL pipeline, psycopg's
+    own error."""
+    orig = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    text = str(orig).lower()
+    code = getattr(orig, "sqlstate", None)
     if "database is locked" in text or code in {"40001", "40P01", "55P03"}:
-        return ConcurrencyError(f"a concurrent writer got there first: {error.orig}")
-    if isinstance(error, sa.exc.IntegrityError) and "command_id" in text:
+        return ConcurrencyError(f"a concurrent writer got there first: {orig}")
+    integrity = isinstance(error, sa.exc.IntegrityError) or (code or "").startswith("23")
+    if integrity and "command_id" in text:
         return ConcurrencyError("a concurrent writer recorded this command id first")
-    if isinstance(error, sa.exc.OperationalError):
-        return StorageUnavailableError(f"the database failed: {error.orig}")
+    if isinstance(error, sa.exc.OperationalError) or type(orig).__name__ == "OperationalError":
+        return StorageUnavailableError(f"the database failed: {orig}")
     return error
+
+
+def _psycopg(conn: Connection) -> Any:
+    """The psycopg connection under SQLAlchemy's, for pipeline mode (SQLAlchemy has no API for it)."""
+    driver = conn.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the connection is closed")
+    return driver
+
+
+_DRIVER_ERRORS: tuple[type[Exception], ...] = (sa.exc.DBAPIError,)
+try:
+    import psycopg
+
+    _DRIVER_ERRORS = (sa.exc.DBAPIError, psycopg.Error)
+except ImportError:  # SQLite only
+    pass
 
 
 class SqlUnitOfWork:
@@ -238,6 +268,7 @@ class SqlUnitOfWork:
         self._currencies: dict[CurrencyId, Currency | None] = {}
         self._dirty_currencies: set[CurrencyId] = set()
         self._pending: list[StoredEntry] = []
+        self._commands: dict[str, StoredEntry | None] = {}
         self._head: JournalHead | None = None
         self._head_dirty = False
 
@@ -254,12 +285,17 @@ class SqlUnitOfWork:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
             self._conn = conn
             conn.begin()
-            if self._writable:
-                # On PostgreSQL this read takes the one writer lock (FOR UPDATE) for the transaction;
-                # on SQLite BEGIN IMMEDIATE already holds it.
-                query = _HEAD if self.dialect != "postgresql" else _HEAD.with_for_update()
-                self._head = _head_of(conn.execute(query).one())
-        except sa.exc.DBAPIError as e:
+            if self._writable and self.dialect == "postgresql":
+                # This read takes the one writer lock (FOR UPDATE) for the transaction; sent in a
+                # pipeline, the driver's BEGIN and the read share one round trip.
+                pg = _psycopg(conn)
+                with pg.pipeline():
+                    cursor = pg.cursor()
+                    cursor.execute(_HEAD_FOR_UPDATE_PG)
+                self._head = _head_of(_HeadRow(*cursor.fetchone()))
+            elif self._writable:
+                self._head = _head_of(conn.execute(_HEAD).one())  # BEGIN IMMEDIATE holds the lock
+        except _DRIVER_ERRORS as e:
             self._close()
             raise _translate(e) from e
         return self
@@ -296,10 +332,17 @@ class SqlUnitOfWork:
             raise _translate(e) from e
 
     def commit(self) -> None:
-        self.flush()
         try:
-            self.conn.commit()
-        except sa.exc.DBAPIError as e:
+            if self._writable and self.dialect == "postgresql":
+                # The buffered writes and the COMMIT go in one pipeline: one round trip, not four.
+                pg = _psycopg(self.conn)
+                with pg.pipeline():
+                    self.flush()
+                    pg.commit()
+            else:
+                self.flush()
+            self.conn.commit()  # on PostgreSQL only SQLAlchemy's bookkeeping is left
+        except _DRIVER_ERRORS as e:
             raise _translate(e) from e
         self._committed = True
 
@@ -309,6 +352,73 @@ class SqlUnitOfWork:
     def _writing(self) -> None:
         if not self._writable:
             raise RuntimeError("this unit of work is read-only")
+
+    def preload(self, want: Preload) -> None:
+        accounts = [a for a in dict.fromkeys(want.accounts) if a not in self._accounts]
+        balances = [k for k in dict.fromkeys(want.balances) if k not in self._balances]
+        currencies = [c for c in dict.fromkeys(want.currencies) if c not in self._currencies]
+        commands = [c for c in dict.fromkeys(want.command_ids) if c not in self._commands]
+        reads: list[tuple[str, Any]] = []
+        fills: list[Callable[[Any], None]] = []
+        for part in _chunks(accounts):
+            reads.append(self._select_in(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts", [("id", part)]))
+            fills.append(lambda row: self._accounts.__setitem__(AccountId(row.id), _account_of(row)))
+        for part in _chunks(currencies):
+            reads.append(self._select_in(f"SELECT {_CURRENCY_COLUMNS} FROM currencies", [("id", part)]))
+            fills.append(lambda row: self._currencies.__setitem__(CurrencyId(row.id), _currency_of(row)))
+        for part in _chunks(commands):
+            reads.append(self._select_in(f"SELECT {_JOURNAL_COLUMNS} FROM journal", [("command_id", part)]))
+            fills.append(lambda row: self._commands.__setitem__(row.command_id, _stored_of(row)))
+        wanted_balances = set(balances)
+
+        def fill_balance(row: Any) -> None:
+            key = (AccountId(row.account), CurrencyId(row.currency))
+            if key in wanted_balances:  # the query may also match pairs nobody asked for
+                self._balances[key] = int(row.units)
+
+        for part in _chunks(balances):
+            columns = [("account", sorted({a for a, _ in part})), ("currency", sorted({c for _, c in part}))]
+            reads.append(self._select_in("SELECT account, currency, units FROM balances", columns))
+            fills.append(fill_balance)
+        for a in accounts:
+            self._accounts[a] = None
+        for c in currencies:
+            self._currencies[c] = None
+        for k in balances:
+            self._balances[k] = 0
+        for cid in commands:
+            self._commands[cid] = None
+        for fill, rows in zip(fills, self._read_all(reads), strict=True):
+            for row in rows:
+                fill(row)
+
+    def _select_in(self, select: str, columns: list[tuple[str, list[Any]]]) -> tuple[str, Any]:
+        """``select`` where each column is in its list (PostgreSQL: ``= ANY(array)``, one plan)."""
+        if self.dialect == "postgresql":
+            where = " AND ".join(f"{c} = ANY(%s)" for c, _ in columns)
+            return f"{select} WHERE {where}", tuple(values for _, values in columns)
+        where = " AND ".join(f"{c} IN ({', '.join('?' * len(values))})" for c, values in columns)
+        return f"{select} WHERE {where}", tuple(v for _, values in columns for v in values)
+
+    def _read_all(self, reads: list[tuple[str, Any]]) -> list[list[Any]]:
+        """Run driver SELECTs; on PostgreSQL all in one pipeline (one round trip)."""
+        if not reads:
+            return []
+        try:
+            if self.dialect != "postgresql":
+                return [list(self.conn.exec_driver_sql(sql, params)) for sql, params in reads]
+            from psycopg.rows import namedtuple_row
+
+            pg = _psycopg(self.conn)
+            cursors = []
+            with pg.pipeline():
+                for sql, params in reads:
+                    cursor = pg.cursor(row_factory=namedtuple_row)
+                    cursor.execute(sql, params)
+                    cursors.append(cursor)
+            return [cursor.fetchall() for cursor in cursors]
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
 
     def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
         self._writing()
@@ -445,6 +555,17 @@ def _currency_of(row: Any) -> Currency:
 
 
 _HEAD = sa.select(t.journal_head).where(t.journal_head.c.id == 1)
+_HEAD_FOR_UPDATE_PG = "SELECT id, size, frontier, time FROM journal_head WHERE id = 1 FOR UPDATE"
+
+
+class _HeadRow(NamedTuple):
+    id: int
+    size: int
+    frontier: str
+    time: int
+
+_ACCOUNT_COLUMNS = "id, kind, public_key, name, created_at, verified, roles, parent"
+_CURRENCY_COLUMNS = "id, kind, issuer, rule, decimals, name, issued, burned"
 _JOURNAL_COLUMNS = "seq, command_id, command_type, time, body, leaf_hash, root, head_signature, payload_digest"
 _FIND_COMMAND_SQL = {
     "sqlite": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE command_id = :cid",
@@ -508,6 +629,7 @@ class _Journal:
         if stored.entry.seq != self.head().size:
             raise RuntimeError(f"journal out of sequence: {stored.entry.seq} after {self.head().size}")
         self._u._pending.append(stored)
+        self._u._commands[stored.entry.command.id] = stored
         self._u._head = head
         self._u._head_dirty = True
 
@@ -522,20 +644,15 @@ class _Journal:
         for s in self._u._pending:
             if s.entry.command.id == command_id:
                 return s
+        cached = self._u._commands.get(command_id, _MISSING)
+        if cached is not _MISSING:
+            return cached  # type: ignore[return-value]
         row = self._u.driver(_FIND_COMMAND_SQL[self._u.dialect], {"cid": command_id}).first()
         return None if row is None else _stored_of(row)
 
     def find_commands(self, command_ids: list[str]) -> dict[str, StoredEntry]:
-        wanted_set = set(command_ids)
-        found: dict[str, StoredEntry] = {
-            s.entry.command.id: s for s in self._u._pending if s.entry.command.id in wanted_set
-        }
-        wanted = [c for c in command_ids if c not in found]
-        for i in range(0, len(wanted), 500):
-            query = sa.select(t.journal).where(t.journal.c.command_id.in_(wanted[i : i + 500]))
-            for row in self._u.execute(query):
-                found[row.command_id] = _stored_of(row)
-        return found
+        self._u.preload(Preload(command_ids=command_ids))
+        return {c: found for c in command_ids if (found := self.find_command(c)) is not None}
 
     def sign_head(self, seq: int, signature: str) -> None:
         self._u._writing()
@@ -597,15 +714,9 @@ class _Accounts:
         return found
 
     def get_many(self, accounts: Iterable[AccountId]) -> dict[AccountId, Account]:
-        cache = self._u._accounts
         wanted = list(dict.fromkeys(accounts))
-        missing = [a for a in wanted if a not in cache]
-        for i in range(0, len(missing), 500):
-            part = missing[i : i + 500]
-            for a in part:
-                cache[a] = None
-            for row in self._u.execute(sa.select(t.accounts).where(t.accounts.c.id.in_(part))):
-                cache[AccountId(row.id)] = _account_of(row)
+        self._u.preload(Preload(accounts=wanted))
+        cache = self._u._accounts
         return {a: found for a in wanted if (found := cache[a]) is not None}
 
     def put(self, account: Account) -> None:
@@ -650,9 +761,9 @@ class _Ledger:
         wanted = list(keys)
         missing = [k for k in wanted if k not in cache]
         if missing:
-            for k in missing:
-                cache[k] = 0
             if len(missing) <= 2:
+                for k in missing:
+                    cache[k] = 0
                 # The hottest read of all (a transfer): plain driver SQL, one row per key.
                 sql = _BALANCE_SQL[self._u.dialect]
                 for account, currency in missing:
@@ -660,11 +771,7 @@ class _Ledger:
                     if row is not None:
                         cache[(account, currency)] = int(row[0])
             else:
-                b = t.balances
-                for i in range(0, len(missing), 400):
-                    condition = sa.tuple_(b.c.account, b.c.currency).in_(missing[i : i + 400])
-                    for row in self._u.execute(sa.select(b).where(condition)):
-                        cache[(AccountId(row.account), CurrencyId(row.currency))] = int(row.units)
+                self._u.preload(Preload(balances=missing))
         return {k: cache[k] for k in wanted}
 
     def set_balance(self, account: AccountId, currency: CurrencyId, units: int) -> None:

@@ -67,10 +67,6 @@ class JournalRepository(Protocol):
 
     def find_command(self, command_id: str) -> StoredEntry | None: ...
 
-    def find_commands(self, command_ids: list[str]) -> dict[str, StoredEntry]:
-        """The entries of those command ids that are in the journal (one query for a batch)."""
-        ...
-
     def sign_head(self, seq: int, signature: str) -> None:
         """Record the journal key's signature on the tree head right after entry ``seq``."""
         ...
@@ -166,12 +162,15 @@ class UnitOfWork(Protocol):
         on PostgreSQL); later reads of them cost nothing. A cache warm-up only: it changes no state."""
         ...
 
-    def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
+    def spend_nonces(
+        self, items: Sequence[tuple[str, str, int]], forget_before: int | None, preload: Preload | None = None
+    ) -> list[bool]:
         """Record request nonces ``(account, nonce, at)`` in this unit of work; for each, False if
         it was seen before (a replayed request, X6). A repeat within one call is accepted only the
         first time. With ``forget_before``, nonces seen before that time are forgotten first (by
         then a request's timestamp is stale anyway). Nonces are transport state, not economy
-        state: they live outside the journal, and commit or roll back with the unit of work."""
+        state: they live outside the journal, and commit or roll back with the unit of work. With
+        ``preload``, also ``preload(preload)``, in the same round trip where the store allows."""
         ...
 
     def clear_projections(self) -> None:

@@ -96,7 +96,9 @@ class MemoryUnitOfWork:
     def preload(self, want: Preload) -> None:
         """Nothing to do: every read is already in memory."""
 
-    def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
+    def spend_nonces(
+        self, items: Sequence[tuple[str, str, int]], forget_before: int | None, preload: Preload | None = None
+    ) -> list[bool]:
         self._writing()
         nonces = self._s.nonces
         added: list[tuple[str, str]] = []
@@ -166,14 +168,6 @@ class _Journal:
     def find_command(self, command_id: str) -> StoredEntry | None:
         seq = self._u._s.by_command.get(command_id)
         return None if seq is None else self._u._s.entries[seq]
-
-    def find_commands(self, command_ids: list[str]) -> dict[str, StoredEntry]:
-        found = {}
-        for command_id in command_ids:
-            stored = self.find_command(command_id)
-            if stored is not None:
-                found[command_id] = stored
-        return found
 
     def sign_head(self, seq: int, signature: str) -> None:
         self._u._writing()

@@ -110,13 +110,7 @@ class _StateAtHead:
 class _Transaction:
     """What stays the same across the commands of one write unit of work."""
 
-    def __init__(
-        self,
-        uow: UnitOfWork,
-        known: dict[str, StoredEntry] | None = None,
-        ids: list[str] | None = None,
-        cached: _StateAtHead | None = None,
-    ) -> None:
+    def __init__(self, uow: UnitOfWork, cached: _StateAtHead | None = None) -> None:
         self.uow = uow
         self.head: JournalHead = uow.journal.head()
         self.economy: EconomyInfo | None = None
@@ -127,19 +121,9 @@ class _Transaction:
             self.refresh()
         self.new_keys: dict[AccountId, bytes] = {}
         self.appended = False
-        # Command ids looked up for the whole batch at once; absent ones need no query each.
-        self.known: dict[str, StoredEntry] = known if known is not None else {}
-        self.absent: set[str] = set(ids or ()) - set(self.known) if known is not None else set()
 
     def refresh(self) -> None:
         self.economy, self.policy = state.economy_and_policy(self.uow)
-
-    def find(self, command_id: str) -> StoredEntry | None:
-        if command_id in self.known:
-            return self.known[command_id]
-        if command_id in self.absent:
-            return None
-        return self.uow.journal.find_command(command_id)
 
 
 @dataclass(slots=True)
@@ -187,7 +171,7 @@ class Engine:
         """Run one command atomically; raise the refusing rule's error if it is refused."""
         prepared = self.prepare(command)
         try:
-            return self._with_retries(lambda tx: self._execute(tx, prepared), [command.id])  # type: ignore[no-any-return]
+            return self._with_retries(lambda tx: self._execute(tx, prepared))  # type: ignore[no-any-return]
         except _ProjectionFailed as e:
             raise e.error from None
 
@@ -230,8 +214,10 @@ class Engine:
     def _run_batch(
         self, prepared: list[PreparedCommand], spends: list[list[Nonce]], forget_before: int | None
     ) -> list[Receipt | Exception]:
+        want = self._preload(prepared)
+
         def run(tx: _Transaction) -> list[Receipt | Exception]:
-            replays = self._spend_nonces(tx, spends, forget_before)
+            replays = self._spend_nonces(tx, spends, forget_before, want)
             outcomes: list[Receipt | Exception] = []
             for p, replay in zip(prepared, replays, strict=True):
                 if replay is not None:
@@ -243,18 +229,20 @@ class Engine:
                     outcomes.append(e)
             return outcomes
 
-        ids: list[str] = [p.command.id for p in prepared]
-        return self._with_retries(run, ids, self._preload(prepared, ids))  # type: ignore[no-any-return]
+        return self._with_retries(run)  # type: ignore[no-any-return]
 
     @staticmethod
     def _spend_nonces(
-        tx: _Transaction, spends: list[list[Nonce]], forget_before: int | None
+        tx: _Transaction, spends: list[list[Nonce]], forget_before: int | None, want: Preload | None
     ) -> list[AuthorityError | None]:
-        """Spend each command's request nonces; a command whose nonce was used before is a replay."""
+        """Spend each command's request nonces (a command whose nonce was used before is a replay)
+        and load what the batch will read, together: one round trip on PostgreSQL."""
         items = [n for spend in spends for n in spend]
         if not items and forget_before is None:
+            if want is not None:
+                tx.uow.preload(want)
             return [None] * len(spends)
-        fresh = iter(tx.uow.spend_nonces(items, forget_before))
+        fresh = iter(tx.uow.spend_nonces(items, forget_before, want))
         replays: list[AuthorityError | None] = []
         for spend in spends:
             reused = [account for account, _, _ in spend if not next(fresh)]
@@ -283,14 +271,11 @@ class Engine:
 
     # Internals ---------------------------------------------------------------------------------
 
-    def _with_retries(self, body: Callable[[_Transaction], Any], ids: list[str], want: Preload | None = None) -> Any:
+    def _with_retries(self, body: Callable[[_Transaction], Any]) -> Any:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self.store.write() as uow:
-                    if want is not None:
-                        uow.preload(want)
-                    known = uow.journal.find_commands(ids) if len(ids) > 1 else None
-                    tx = _Transaction(uow, known, ids, self._state_at_head)
+                    tx = _Transaction(uow, self._state_at_head)
                     result = body(tx)
                     if tx.appended:
                         self._sign_last_head(tx)
@@ -305,7 +290,7 @@ class Engine:
         raise AssertionError("unreachable")
 
     @staticmethod
-    def _preload(prepared: list[PreparedCommand], ids: Sequence[str]) -> Preload | None:
+    def _preload(prepared: list[PreparedCommand]) -> Preload | None:
         """Everything a batch will read that can be known before it runs: its command ids (are any
         retries?) and what each command type's prefetcher names; loaded in one go."""
         if len(prepared) < 2:
@@ -324,7 +309,7 @@ class Engine:
                 accounts += want.accounts
                 balances += want.balances
                 currencies += want.currencies
-        return Preload(ids, accounts, balances, currencies)
+        return Preload([p.command.id for p in prepared], accounts, balances, currencies)
 
     def prepare(self, command: SignedCommand) -> PreparedCommand:
         """Decode and check the command, and the signatures of accounts with known keys, lock-free.
@@ -356,7 +341,7 @@ class Engine:
     def _execute(self, tx: _Transaction, prepared: PreparedCommand, at: int | None = None) -> Receipt:
         uow = tx.uow
         command = prepared.command
-        existing = tx.find(command.id)
+        existing = tx.uow.journal.find_command(command.id)
         if existing is not None:
             if existing.payload_digest != command.payload_digest():
                 raise IdempotencyConflictError(f"command id {command.id} was already used for a different payload")
@@ -416,7 +401,6 @@ class Engine:
             raise _ProjectionFailed(e) from e
         tx.head = head
         tx.appended = True
-        tx.known[command.id] = stored
         return Receipt.of(stored, replayed=False)
 
     def _verify_known(

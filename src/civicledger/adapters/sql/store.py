@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
@@ -22,8 +23,6 @@ import sqlalchemy as sa
 from alembic import command as alembic_command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
 from civicledger.adapters.sql import schema as t
@@ -135,13 +134,9 @@ class SqlStore:
         return SqlUnitOfWork(self, writable=False)
 
     def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
-        try:
-            with self.engine.connect() as conn:
-                conn.begin()
-                fresh = _spend_nonces(conn, self.backend, items, forget_before)
-                conn.commit()
-        except sa.exc.DBAPIError as e:
-            raise _translate(e) from e
+        with self.write() as uow:
+            fresh = uow.spend_nonces(items, forget_before)
+            uow.commit()
         return fresh
 
     def close(self) -> None:
@@ -151,37 +146,33 @@ class SqlStore:
         self.engine.dispose()
 
 
-def _spend_nonces(
-    conn: Connection, backend: str, items: Sequence[tuple[str, str, int]], forget_before: int | None
-) -> list[bool]:
-    """Insert request nonces on ``conn``, in whatever transaction it is in; see ``UnitOfWork.spend_nonces``."""
+def _nonce_statements(
+    backend: str, items: Sequence[tuple[str, str, int]], forget_before: int | None
+) -> list[tuple[str, Any]]:
+    """The statements that spend request nonces: an optional sweep, then inserts returning the new ones."""
     rows: dict[tuple[str, str], int] = {}
     for account, nonce, at in items:
         rows.setdefault((account, nonce), at)
-    # Driver SQL: a multi-row ``insert().values([...])`` is compiled afresh on every call (its
-    # shape depends on the row count), which cost more than the statement itself.
     pairs = list(rows.items())
-    inserted: set[tuple[str, str]] = set()
+    statements: list[tuple[str, Any]] = []
     if forget_before is not None:
-        conn.exec_driver_sql(_FORGET_NONCES_SQL[backend], {"before": forget_before})
+        statements.append((_FORGET_NONCES_SQL[backend], (forget_before,)))
     if backend == "postgresql":
-        params: dict[str, Any] = {
-            "a": [a for (a, _), _ in pairs],
-            "n": [k for (_, k), _ in pairs],
-            "s": [at for _, at in pairs],
-        }
         if pairs:
-            inserted.update((r[0], r[1]) for r in conn.exec_driver_sql(_INSERT_NONCES_PG, params))
+            columns = ([a for (a, _), _ in pairs], [k for (_, k), _ in pairs], [at for _, at in pairs])
+            statements.append((_INSERT_NONCES_PG, columns))
     else:
-        for start in range(0, len(pairs), _SQLITE_NONCE_CHUNK):
-            chunk = pairs[start : start + _SQLITE_NONCE_CHUNK]
+        for part in _chunks(pairs, _SQLITE_NONCE_CHUNK):
             sql = (
                 "INSERT INTO request_nonces (account, nonce, seen_at) VALUES "
-                + ", ".join(["(?, ?, ?)"] * len(chunk))
+                + ", ".join(["(?, ?, ?)"] * len(part))
                 + " ON CONFLICT DO NOTHING RETURNING account, nonce"
             )
-            flat = tuple(v for (a, k), at in chunk for v in (a, k, at))
-            inserted.update((r[0], r[1]) for r in conn.exec_driver_sql(sql, flat))
+            statements.append((sql, tuple(v for (a, k), at in part for v in (a, k, at))))
+    return statements
+
+
+def _fresh_nonces(items: Sequence[tuple[str, str, int]], inserted: set[tuple[str, str]]) -> list[bool]:
     fresh = []
     for account, nonce, _ in items:
         fresh.append((account, nonce) in inserted)
@@ -189,13 +180,43 @@ def _spend_nonces(
     return fresh
 
 
+def _run_statements(
+    conn: Connection, backend: str, statements: list[tuple[str, Any]], commit: bool = False
+) -> list[list[Any]]:
+    """Run driver statements (positional parameters; a list of them runs the statement for each)
+    and return each one's rows; with ``commit``, commit after them on PostgreSQL.
+
+    On PostgreSQL they go in one pipeline, one round trip, on psycopg's own cursors (SQLAlchemy's
+    result machinery costs more than these statements). Errors come back as the driver's."""
+    if backend != "postgresql":
+        results = [conn.exec_driver_sql(sql, params) for sql, params in statements]
+        return [list(r) if r.returns_rows else [] for r in results]
+    if not statements and not commit:
+        return []
+    from psycopg.rows import namedtuple_row
+
+    pg = _psycopg(conn)
+    cursors = []
+    with pg.pipeline():
+        for sql, params in statements:
+            cursor = pg.cursor(row_factory=namedtuple_row)
+            if isinstance(params, list):
+                cursor.executemany(sql, params)
+            else:
+                cursor.execute(sql, params)
+            cursors.append(cursor)
+        if commit:
+            pg.commit()
+    return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+
+
 _FORGET_NONCES_SQL = {
-    "sqlite": "DELETE FROM request_nonces WHERE seen_at < :before",
-    "postgresql": "DELETE FROM request_nonces WHERE seen_at < %(before)s",
+    "sqlite": "DELETE FROM request_nonces WHERE seen_at < ?",
+    "postgresql": "DELETE FROM request_nonces WHERE seen_at < %s",
 }
 _INSERT_NONCES_PG = (
     "INSERT INTO request_nonces (account, nonce, seen_at) "
-    "SELECT * FROM unnest(%(a)s::text[], %(n)s::text[], %(s)s::bigint[]) "
+    "SELECT * FROM unnest(%s::text[], %s::text[], %s::bigint[]) "
     "ON CONFLICT DO NOTHING RETURNING account, nonce"
 )
 _SQLITE_NONCE_CHUNK = 300
@@ -203,9 +224,24 @@ _CHUNK = 400
 """Keys per preload query: on SQLite at most 800 bound values (balances name two columns)."""
 
 
-def _chunks(values: list[Any]) -> Iterator[list[Any]]:
-    for start in range(0, len(values), _CHUNK):
-        yield values[start : start + _CHUNK]
+@lru_cache(maxsize=512)
+def _write_sql(table: str, names: tuple[str, ...], keys: tuple[str, ...], rows: int, dialect: str) -> str:
+    """``INSERT`` of ``rows`` rows; with ``keys``, rows whose keys exist replace the stored ones."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    row = "(" + ", ".join([mark] * len(names)) + ")"
+    columns = ", ".join(f'"{n}"' for n in names)
+    sql = f"INSERT INTO {table} ({columns}) VALUES {', '.join([row] * rows)}"
+    if keys:
+        conflict = ", ".join(f'"{k}"' for k in keys)
+        updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in keys)
+        sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
+    return sql
+
+
+def _chunks(values: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
 
 """Rows per SQLite INSERT: 900 bound values, under every SQLite's limit on variables."""
 
@@ -332,15 +368,9 @@ class SqlUnitOfWork:
             raise _translate(e) from e
 
     def commit(self) -> None:
+        # The buffered writes and, on PostgreSQL, the COMMIT go in one pipeline: one round trip.
+        self._run(self._flush_statements(), commit=True)
         try:
-            if self._writable and self.dialect == "postgresql":
-                # The buffered writes and the COMMIT go in one pipeline: one round trip, not four.
-                pg = _psycopg(self.conn)
-                with pg.pipeline():
-                    self.flush()
-                    pg.commit()
-            else:
-                self.flush()
             self.conn.commit()  # on PostgreSQL only SQLAlchemy's bookkeeping is left
         except _DRIVER_ERRORS as e:
             raise _translate(e) from e
@@ -354,10 +384,33 @@ class SqlUnitOfWork:
             raise RuntimeError("this unit of work is read-only")
 
     def preload(self, want: Preload) -> None:
+        reads, fill = self._preload_reads(want)
+        fill(self._run(reads))
+
+    def spend_nonces(
+        self, items: Sequence[tuple[str, str, int]], forget_before: int | None, preload: Preload | None = None
+    ) -> list[bool]:
+        self._writing()
+        nonces = _nonce_statements(self.dialect, items, forget_before)
+        reads, fill = self._preload_reads(preload or Preload())
+        results = self._run(nonces + reads)
+        fill(results[len(nonces) :])
+        inserted = {(r.account, r.nonce) for rows in results[: len(nonces)] for r in rows}
+        return _fresh_nonces(items, inserted)
+
+    def _run(self, statements: list[tuple[str, Any]], commit: bool = False) -> list[list[Any]]:
+        try:
+            return _run_statements(self.conn, self.dialect, statements, commit)
+        except _DRIVER_ERRORS as e:
+            raise _translate(e) from e
+
+    def _preload_reads(self, want: Preload) -> tuple[list[tuple[str, Any]], Callable[[list[list[Any]]], None]]:
+        """The SELECTs that load ``want`` into the caches, and what puts their rows there."""
         accounts = [a for a in dict.fromkeys(want.accounts) if a not in self._accounts]
         balances = [k for k in dict.fromkeys(want.balances) if k not in self._balances]
         currencies = [c for c in dict.fromkeys(want.currencies) if c not in self._currencies]
-        commands = [c for c in dict.fromkeys(want.command_ids) if c not in self._commands]
+        pending = {s.entry.command.id for s in self._pending}
+        commands = [c for c in dict.fromkeys(want.command_ids) if c not in self._commands and c not in pending]
         reads: list[tuple[str, Any]] = []
         fills: list[Callable[[Any], None]] = []
         for part in _chunks(accounts):
@@ -380,17 +433,21 @@ class SqlUnitOfWork:
             columns = [("account", sorted({a for a, _ in part})), ("currency", sorted({c for _, c in part}))]
             reads.append(self._select_in("SELECT account, currency, units FROM balances", columns))
             fills.append(fill_balance)
-        for a in accounts:
-            self._accounts[a] = None
-        for c in currencies:
-            self._currencies[c] = None
-        for k in balances:
-            self._balances[k] = 0
-        for cid in commands:
-            self._commands[cid] = None
-        for fill, rows in zip(fills, self._read_all(reads), strict=True):
-            for row in rows:
-                fill(row)
+
+        def fill(results: list[list[Any]]) -> None:
+            for a in accounts:
+                self._accounts[a] = None
+            for c in currencies:
+                self._currencies[c] = None
+            for k in balances:
+                self._balances[k] = 0
+            for cid in commands:
+                self._commands[cid] = None
+            for put, rows in zip(fills, results, strict=True):
+                for row in rows:
+                    put(row)
+
+        return reads, fill
 
     def _select_in(self, select: str, columns: list[tuple[str, list[Any]]]) -> tuple[str, Any]:
         """``select`` where each column is in its list (PostgreSQL: ``= ANY(array)``, one plan)."""
@@ -399,33 +456,6 @@ class SqlUnitOfWork:
             return f"{select} WHERE {where}", tuple(values for _, values in columns)
         where = " AND ".join(f"{c} IN ({', '.join('?' * len(values))})" for c, values in columns)
         return f"{select} WHERE {where}", tuple(v for _, values in columns for v in values)
-
-    def _read_all(self, reads: list[tuple[str, Any]]) -> list[list[Any]]:
-        """Run driver SELECTs; on PostgreSQL all in one pipeline (one round trip)."""
-        if not reads:
-            return []
-        try:
-            if self.dialect != "postgresql":
-                return [list(self.conn.exec_driver_sql(sql, params)) for sql, params in reads]
-            from psycopg.rows import namedtuple_row
-
-            pg = _psycopg(self.conn)
-            cursors = []
-            with pg.pipeline():
-                for sql, params in reads:
-                    cursor = pg.cursor(row_factory=namedtuple_row)
-                    cursor.execute(sql, params)
-                    cursors.append(cursor)
-            return [cursor.fetchall() for cursor in cursors]
-        except _DRIVER_ERRORS as e:
-            raise _translate(e) from e
-
-    def spend_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
-        self._writing()
-        try:
-            return _spend_nonces(self.conn, self.dialect, items, forget_before)
-        except sa.exc.DBAPIError as e:
-            raise _translate(e) from e
 
     def clear_projections(self) -> None:
         self._writing()
@@ -439,67 +469,73 @@ class SqlUnitOfWork:
 
     # Flushing buffered writes -------------------------------------------------------------------
 
-    def _upsert(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        insert = pg_insert(table) if self.dialect == "postgresql" else sqlite_insert(table)
-        columns = {c.name: insert.excluded[c.name] for c in table.columns if c.name not in keys}
-        self.execute(insert.on_conflict_do_update(index_elements=keys, set_=columns), rows)
-
-    def _delete_many(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        condition = sa.and_(*(table.c[k] == sa.bindparam(f"k_{k}") for k in keys))
-        self.execute(table.delete().where(condition), [{f"k_{k}": r[k] for k in keys} for r in rows])
-
     def flush(self) -> None:
+        self._run(self._flush_statements())
+
+    def _flush_statements(self) -> list[tuple[str, Any]]:
+        """The buffered writes as driver statements, in an order the constraints accept; clears the buffer."""
         if not self._writable:
-            return
+            return []
+        out: list[tuple[str, Any]] = []
         if self._dirty_accounts:
             rows = [_account_row(a) for a in (self._accounts[i] for i in sorted(self._dirty_accounts)) if a]
-            self._upsert(t.accounts, ["id"], rows)
+            out += self._upserts(t.accounts, ["id"], rows)
             self._dirty_accounts.clear()
         if self._dirty_currencies:
             rows = [_currency_row(c) for c in (self._currencies[i] for i in sorted(self._dirty_currencies)) if c]
-            self._upsert(t.currencies, ["id"], rows)
+            out += self._upserts(t.currencies, ["id"], rows)
             self._dirty_currencies.clear()
         if self._dirty_balances:
             keys = sorted(self._dirty_balances)
-            put = [
-                {"account": a, "currency": c, "units": self._balances[(a, c)]}
-                for a, c in keys
-                if self._balances[(a, c)]
-            ]
-            gone = [{"account": a, "currency": c} for a, c in keys if not self._balances[(a, c)]]
-            self._delete_many(t.balances, ["account", "currency"], gone)
-            self._upsert(t.balances, ["account", "currency"], put)
+            units = self._balances
+            put = [{"account": a, "currency": c, "units": units[(a, c)]} for a, c in keys if units[(a, c)]]
+            gone = [(a, c) for a, c in keys if not units[(a, c)]]
+            out += self._deletes(t.balances, ["account", "currency"], gone)
+            out += self._upserts(t.balances, ["account", "currency"], put)
             self._dirty_balances.clear()
         if self._dirty_records:
             keys2 = sorted(self._dirty_records)
-            put = [
-                {"ns": ns, "key": k, "value": self._records[(ns, k)]}
-                for ns, k in keys2
-                if self._records[(ns, k)] is not None
-            ]
-            gone = [{"ns": ns, "key": k} for ns, k in keys2 if self._records[(ns, k)] is None]
-            self._delete_many(t.records, ["ns", "key"], gone)
-            self._upsert(t.records, ["ns", "key"], put)
+            values = self._records
+            put = [{"ns": ns, "key": k, "value": values[(ns, k)]} for ns, k in keys2 if values[(ns, k)] is not None]
+            deleted = [(ns, k) for ns, k in keys2 if values[(ns, k)] is None]
+            out += self._deletes(t.records, ["ns", "key"], deleted)
+            out += self._upserts(t.records, ["ns", "key"], put)
             self._dirty_records.clear()
         if self._pending:
-            # Plain driver SQL: SQLAlchemy's bytea wrapping costs more than the rest of the insert.
-            rows = [_journal_row(s) for s in self._pending]
-            try:
-                self.conn.exec_driver_sql(_INSERT_ENTRY_SQL[self.dialect], rows)  # type: ignore[arg-type]
-            except sa.exc.DBAPIError as e:
-                raise _translate(e) from e
+            out += self._upserts(t.journal, [], [_journal_row(s) for s in self._pending])
             self._pending.clear()
         if self._head_dirty and self._head is not None:
             head = self._head
-            self.execute(
-                t.journal_head.update().where(t.journal_head.c.id == 1),
-                {"size": head.size, "frontier": json.dumps([h.hex() for h in head.frontier.hashes]), "time": head.time},
-            )
+            frontier = json.dumps([h.hex() for h in head.frontier.hashes])
+            out.append((_UPDATE_HEAD_SQL[self.dialect], (head.size, frontier, head.time)))
             self._head_dirty = False
+        return out
+
+    def _upserts(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+        """Insert (or, with ``keys``, insert or replace) rows, as plain driver SQL compiled once per
+        shape. On PostgreSQL as multi-row statements: psycopg sends every row of an ``executemany``
+        as a command of its own, each a pass through the interpreter lock; SQLite's loops in C."""
+        if not rows:
+            return []
+        names = tuple(c.name for c in table.columns)
+        if self.dialect == "postgresql":
+            return [
+                (
+                    _write_sql(table.name, names, tuple(keys), len(part), self.dialect),
+                    tuple(r[n] for r in part for n in names),
+                )
+                for part in _chunks(rows)
+            ]
+        return [
+            (_write_sql(table.name, names, tuple(keys), 1, self.dialect), [tuple(r[n] for n in names) for r in rows])
+        ]
+
+    def _deletes(self, table: sa.Table, keys: list[str], rows: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
+        if not rows:
+            return []
+        mark = "%s" if self.dialect == "postgresql" else "?"
+        where = " AND ".join(f'"{k}" = {mark}' for k in keys)
+        return [(f"DELETE FROM {table.name} WHERE {where}", rows)]
 
 
 def _account_row(a: Account) -> dict[str, Any]:
@@ -555,6 +591,10 @@ def _currency_of(row: Any) -> Currency:
 
 
 _HEAD = sa.select(t.journal_head).where(t.journal_head.c.id == 1)
+_UPDATE_HEAD_SQL = {
+    "sqlite": "UPDATE journal_head SET size = ?, frontier = ?, time = ? WHERE id = 1",
+    "postgresql": "UPDATE journal_head SET size = %s, frontier = %s, time = %s WHERE id = 1",
+}
 _HEAD_FOR_UPDATE_PG = "SELECT id, size, frontier, time FROM journal_head WHERE id = 1 FOR UPDATE"
 
 
@@ -564,18 +604,13 @@ class _HeadRow(NamedTuple):
     frontier: str
     time: int
 
+
 _ACCOUNT_COLUMNS = "id, kind, public_key, name, created_at, verified, roles, parent"
 _CURRENCY_COLUMNS = "id, kind, issuer, rule, decimals, name, issued, burned"
 _JOURNAL_COLUMNS = "seq, command_id, command_type, time, body, leaf_hash, root, head_signature, payload_digest"
 _FIND_COMMAND_SQL = {
     "sqlite": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE command_id = :cid",
     "postgresql": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE command_id = %(cid)s",
-}
-_INSERT_ENTRY_SQL = {
-    "sqlite": f"INSERT INTO journal ({_JOURNAL_COLUMNS}) VALUES "
-    "(:seq, :command_id, :command_type, :time, :body, :leaf_hash, :root, :head_signature, :payload_digest)",
-    "postgresql": f"INSERT INTO journal ({_JOURNAL_COLUMNS}) VALUES (%(seq)s, %(command_id)s, %(command_type)s, "
-    "%(time)s, %(body)s, %(leaf_hash)s, %(root)s, %(head_signature)s, %(payload_digest)s)",
 }
 _BALANCE_SQL = {
     "sqlite": "SELECT units FROM balances WHERE account = :a AND currency = :c",
@@ -649,10 +684,6 @@ class _Journal:
             return cached  # type: ignore[return-value]
         row = self._u.driver(_FIND_COMMAND_SQL[self._u.dialect], {"cid": command_id}).first()
         return None if row is None else _stored_of(row)
-
-    def find_commands(self, command_ids: list[str]) -> dict[str, StoredEntry]:
-        self._u.preload(Preload(command_ids=command_ids))
-        return {c: found for c in command_ids if (found := self.find_command(c)) is not None}
 
     def sign_head(self, seq: int, signature: str) -> None:
         self._u._writing()

@@ -30,6 +30,7 @@ from civicledger.api import reads
 from civicledger.api.batching import CommandBatcher
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
+from civicledger.domain.canonical import canonical_bytes
 from civicledger.domain.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
 from civicledger.domain.identity import AccountId
 from civicledger.domain.journal import SignedCommand
@@ -130,7 +131,7 @@ class ServiceState:
     batcher: CommandBatcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.batcher = CommandBatcher(self.store, self.engine)
+        self.batcher = CommandBatcher(self.engine)
 
     def refresh(self, force: bool = False) -> None:
         if not force and _time.monotonic() - self.policy_read_at < POLICY_TTL:
@@ -444,10 +445,7 @@ def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Re
     spends the nonces and executes it (``civicledger.api.batching``): refusals write nothing."""
     command = _parse_body(body)
     policy = service.policy
-    # Decoding and the command's own signatures are checked here, not on the writer thread, whose
-    # serial work bounds throughput (docs/api.md); a refusal found is reported after its nonce is spent.
-    prepared = service.engine.prepare(command)
-    if prepared.size > policy.journal.max_command_bytes:
+    if len(canonical_bytes(command.payload, trusted=True)) > policy.journal.max_command_bytes:
         raise BodyTooLargeError(f"a command payload has at most {policy.journal.max_command_bytes} bytes", rule="X5")
     if service.economy_id is None:
         service.refresh(force=True)
@@ -475,7 +473,7 @@ def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Re
         )
     now = service.now()
     forget_before = now - journal.signature_max_age - journal.max_clock_skew
-    return service.batcher.submit(prepared, signed.nonce, sorted(signed.signatures), now, forget_before)
+    return service.batcher.submit(command, signed.nonce, sorted(signed.signatures), now, forget_before)
 
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "ServiceState", "create_app"]

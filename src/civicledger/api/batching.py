@@ -16,8 +16,8 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from civicledger.ports import Store
-from civicledger.services.engine import Engine, PreparedCommand, Receipt
+from civicledger.domain.journal import SignedCommand
+from civicledger.services.engine import Engine, Receipt
 
 MAX_BATCH = 64
 FORGET_EVERY = 60
@@ -26,7 +26,7 @@ FORGET_EVERY = 60
 
 @dataclass
 class _Job:
-    command: PreparedCommand
+    command: SignedCommand
     nonce: str
     accounts: list[str]
     at: int
@@ -37,8 +37,7 @@ class _Job:
 class CommandBatcher:
     """A writer thread that executes queued commands in batches; ``submit`` returns a future receipt."""
 
-    def __init__(self, store: Store, engine: Engine) -> None:
-        self.store = store
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
@@ -46,7 +45,7 @@ class CommandBatcher:
         self._forgot_before = -(10**18)
 
     def submit(
-        self, command: PreparedCommand, nonce: str, accounts: list[str], at: int, forget_before: int
+        self, command: SignedCommand, nonce: str, accounts: list[str], at: int, forget_before: int
     ) -> Future[Receipt]:
         self._ensure_started()
         job = _Job(command, nonce, accounts, at, forget_before)

@@ -128,10 +128,7 @@ class _Transaction:
 
 @dataclass(slots=True)
 class PreparedCommand:
-    """A command checked as far as it can be without state: decoded, sized, partly verified.
-
-    ``Engine.prepare`` makes one on any thread; a server does it while the writer is busy with the
-    previous batch, so the writer's serial work is only what needs the state."""
+    """A command checked as far as it can be without state: decoded, sized, partly verified."""
 
     command: SignedCommand
     decoded: Command | None = None

@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.domain import ledger as led
@@ -126,3 +128,52 @@ def test_x6_when_the_transaction_fails_its_nonces_are_spent_on_their_own(funded:
     retry = e.engine.execute_batch([pay(e, "alice", "bob", 10, "lost")], [nonce(e, "alice", "nonce-alice-new1")])
     assert isinstance(retry[0], Receipt) and not retry[0].replayed
     assert size(e) == before + 1
+
+
+PAYERS = ["alice", "bob", "carol"]
+_examples = iter(range(10**9))
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    batches=st.lists(
+        st.lists(st.tuples(st.sampled_from(PAYERS), st.integers(1, 400), st.integers(0, 5)), min_size=1, max_size=8),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_x6_property_every_request_nonce_has_at_most_one_effect(
+    funded: ScriptedEconomy, batches: list[list[tuple[str, int, int]]]
+) -> None:
+    """Random batches of payments whose nonces repeat (within and across batches): the first use
+    of a nonce is answered by the rule, every later use is refused as a replay before anything runs;
+    balances follow a model of the accepted payments and the journal only holds those (X3, X6)."""
+    e = funded
+    example = next(_examples)
+    with e.store.read() as uow:
+        model = {p: uow.ledger.balance(e.account(p), XI) for p in PAYERS}
+        before = uow.journal.head().size
+    seen: set[tuple[str, int]] = set()
+    accepted = 0
+    for b, batch in enumerate(batches):
+        commands = [
+            pay(e, payer, PAYERS[(PAYERS.index(payer) + 1) % 3], units, f"p{example}-{b}-{i}")
+            for i, (payer, units, _) in enumerate(batch)
+        ]
+        nonces = [nonce(e, payer, f"nonce-{example}-{payer}-{n:04d}") for payer, _, n in batch]
+        outcomes = e.engine.execute_batch(commands, nonces)
+        for (payer, units, n), outcome in zip(batch, outcomes, strict=True):
+            if (payer, n) in seen:
+                assert isinstance(outcome, AuthorityError) and "a replayed request" in outcome.message
+                continue
+            seen.add((payer, n))
+            if units <= model[payer]:
+                assert isinstance(outcome, Receipt) and not outcome.replayed
+                model[payer] -= units
+                model[PAYERS[(PAYERS.index(payer) + 1) % 3]] += units
+                accepted += 1
+            else:
+                assert isinstance(outcome, InsufficientFundsError)
+    with e.store.read() as uow:
+        assert {p: uow.ledger.balance(e.account(p), XI) for p in PAYERS} == model
+        assert uow.journal.head().size == before + accepted

@@ -16,6 +16,9 @@ from pathlib import Path
 import pytest
 
 from civicledger.adapters.memory import MemoryStore
+from civicledger.domain import ledger as led
+from civicledger.domain.identity import AccountKind
+from civicledger.domain.money import CurrencyId
 from civicledger.domain.time import parse_instant
 from civicledger.ports import Store
 from civicledger.services.scripted import ScriptedEconomy
@@ -87,6 +90,17 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 def economy(store: Store) -> ScriptedEconomy:
     """A fresh economy on the suite's backend, started at T0 with three governors (quorum 2)."""
     return ScriptedEconomy(store, start=T0, label="civicledger test key")
+
+
+@pytest.fixture
+def funded(economy: ScriptedEconomy) -> ScriptedEconomy:
+    """``economy`` with a fund issuing currency ``xi``, and alice (1,000 xi), bob and carol."""
+    economy.open("fund", AccountKind.FUND)
+    for name in ("alice", "bob", "carol"):
+        economy.person(name)
+    economy.run(led.CreateCurrency("xi", economy.account("fund"), "ethicap"), "fund")
+    economy.run(led.Issue(CurrencyId("xi"), economy.account("alice"), 1_000), "fund")
+    return economy
 
 
 @pytest.fixture

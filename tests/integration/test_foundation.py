@@ -41,16 +41,6 @@ def journal_size(e: ScriptedEconomy) -> int:
         return uow.journal.head().size
 
 
-@pytest.fixture
-def funded(economy: ScriptedEconomy) -> ScriptedEconomy:
-    economy.open("fund", AccountKind.FUND)
-    for name in ("alice", "bob", "carol"):
-        economy.person(name)
-    economy.run(led.CreateCurrency("xi", economy.account("fund"), "ethicap"), "fund")
-    economy.run(led.Issue(XI, economy.account("alice"), 1_000), "fund")
-    return economy
-
-
 def leg(e: ScriptedEconomy, source: str, target: str, units: int) -> led.Leg:
     return led.Leg(XI, e.account(source), e.account(target), units)
 

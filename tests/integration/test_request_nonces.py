@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.domain import ledger as led
 from civicledger.domain.errors import AuthorityError, InsufficientFundsError, StorageUnavailableError
-from civicledger.domain.identity import AccountKind
 from civicledger.domain.money import CurrencyId
 from civicledger.ports import Store
 from civicledger.services import audit
@@ -24,16 +23,6 @@ from civicledger.services.engine import Engine, Receipt
 from civicledger.services.scripted import ScriptedEconomy
 
 XI = CurrencyId("xi")
-
-
-@pytest.fixture
-def funded(economy: ScriptedEconomy) -> ScriptedEconomy:
-    economy.open("fund", AccountKind.FUND)
-    for name in ("alice", "bob", "carol"):
-        economy.person(name)
-    economy.run(led.CreateCurrency("xi", economy.account("fund"), "ethicap"), "fund")
-    economy.run(led.Issue(XI, economy.account("alice"), 1_000), "fund")
-    return economy
 
 
 def pay(e: ScriptedEconomy, source: str, target: str, units: int, cid: str) -> Any:

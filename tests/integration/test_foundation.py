@@ -28,6 +28,7 @@ from civicledger.domain.merkle import (
 )
 from civicledger.domain.money import CurrencyId
 from civicledger.services import audit
+from civicledger.services.engine import Engine
 from civicledger.services.scripted import ScriptedEconomy
 from civicledger.services.signing import sign_command
 from civicledger.services.state import current_policy
@@ -207,6 +208,19 @@ def test_x07_a_policy_change_is_a_journal_entry_effective_from_then(economy: Scr
         assert current_policy(uow).journal.signature_max_age == 60
         history = [value["effective_at"] for _, value in uow.records.scan("policy")]
     assert history == [T0, receipt.time]
+
+
+def test_x07_an_engine_sees_a_policy_changed_by_another_writer(funded: ScriptedEconomy) -> None:
+    """The engine keeps the policy while the journal head is the one it committed; an entry by
+    another writer (another process) moves the head, so the next transaction reads it again."""
+    e = funded
+    e.run(led.Transfer((leg(e, "alice", "bob", 1),)), "alice")  # e.engine now holds the policy
+    other = Engine(e.store, e.clock, Ed25519Verifier(), e.key("journal"))
+    other.execute(e.sign(ChangePolicy("journal.signature_max_age", 60), *e.governors))
+    late = e.sign(led.Transfer((leg(e, "alice", "bob", 1),)), "alice")
+    e.advance(100)  # stale under the new policy (60 s), fresh under the old one (300 s)
+    with pytest.raises(AuthorityError, match="stale"):
+        e.engine.execute(late)
 
 
 # X2 ---------------------------------------------------------------------------------------------

@@ -189,8 +189,11 @@ def _run_statements(
     On PostgreSQL they go in one pipeline, one round trip, on psycopg's own cursors (SQLAlchemy's
     result machinery costs more than these statements). Errors come back as the driver's."""
     if backend != "postgresql":
-        results = [conn.exec_driver_sql(sql, params) for sql, params in statements]
-        return [list(r) if r.returns_rows else [] for r in results]
+        out = []
+        for sql, params in statements:
+            result = conn.exec_driver_sql(sql, params)
+            out.append(list(result) if result.returns_rows else [])  # read before the next statement runs
+        return out
     if not statements and not commit:
         return []
     from psycopg.rows import namedtuple_row
@@ -411,28 +414,37 @@ class SqlUnitOfWork:
         currencies = [c for c in dict.fromkeys(want.currencies) if c not in self._currencies]
         pending = {s.entry.command.id for s in self._pending}
         commands = [c for c in dict.fromkeys(want.command_ids) if c not in self._commands and c not in pending]
-        reads: list[tuple[str, Any]] = []
-        fills: list[Callable[[Any], None]] = []
-        for part in _chunks(accounts):
-            reads.append(self._select_in(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts", [("id", part)]))
-            fills.append(lambda row: self._accounts.__setitem__(AccountId(row.id), _account_of(row)))
-        for part in _chunks(currencies):
-            reads.append(self._select_in(f"SELECT {_CURRENCY_COLUMNS} FROM currencies", [("id", part)]))
-            fills.append(lambda row: self._currencies.__setitem__(CurrencyId(row.id), _currency_of(row)))
-        for part in _chunks(commands):
-            reads.append(self._select_in(f"SELECT {_JOURNAL_COLUMNS} FROM journal", [("command_id", part)]))
-            fills.append(lambda row: self._commands.__setitem__(row.command_id, _stored_of(row)))
         wanted_balances = set(balances)
 
-        def fill_balance(row: Any) -> None:
+        def put_account(row: Any) -> None:
+            self._accounts[AccountId(row.id)] = _account_of(row)
+
+        def put_currency(row: Any) -> None:
+            self._currencies[CurrencyId(row.id)] = _currency_of(row)
+
+        def put_command(row: Any) -> None:
+            self._commands[row.command_id] = _stored_of(row)
+
+        def put_balance(row: Any) -> None:
             key = (AccountId(row.account), CurrencyId(row.currency))
             if key in wanted_balances:  # the query may also match pairs nobody asked for
                 self._balances[key] = int(row.units)
 
+        reads: list[tuple[str, Any]] = []
+        fills: list[Callable[[Any], None]] = []
+        for part in _chunks(accounts):
+            reads.append(self._select_in(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts", [("id", part)]))
+            fills.append(put_account)
+        for part in _chunks(currencies):
+            reads.append(self._select_in(f"SELECT {_CURRENCY_COLUMNS} FROM currencies", [("id", part)]))
+            fills.append(put_currency)
+        for part in _chunks(commands):
+            reads.append(self._select_in(f"SELECT {_JOURNAL_COLUMNS} FROM journal", [("command_id", part)]))
+            fills.append(put_command)
         for part in _chunks(balances):
             columns = [("account", sorted({a for a, _ in part})), ("currency", sorted({c for _, c in part}))]
             reads.append(self._select_in("SELECT account, currency, units FROM balances", columns))
-            fills.append(fill_balance)
+            fills.append(put_balance)
 
         def fill(results: list[list[Any]]) -> None:
             for a in accounts:

@@ -174,7 +174,7 @@ class Engine:
 
     def execute_batch(
         self,
-        commands: Sequence[SignedCommand | PreparedCommand],
+        commands: Sequence[SignedCommand],
         nonces: Sequence[Sequence[Nonce]] | None = None,
         forget_nonces_before: int | None = None,
     ) -> list[Receipt | Exception]:
@@ -188,7 +188,7 @@ class Engine:
         fails too (the store is down) does a request stay unspent, and then sending it again before
         its timestamp is stale runs it at most once (its command id, X5). docs/api.md.
         """
-        prepared = [c if isinstance(c, PreparedCommand) else self.prepare(c) for c in commands]
+        prepared = [self.prepare(c) for c in commands]
         spends = [list(n) for n in nonces] if nonces is not None else [[] for _ in commands]
         if len(spends) != len(prepared):
             raise ValueError("one list of nonces per command")

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple, Self
+from typing import Any, Self
 
 import sqlalchemy as sa
 from alembic import command as alembic_command
@@ -223,6 +223,7 @@ _INSERT_NONCES_PG = (
     "ON CONFLICT DO NOTHING RETURNING account, nonce"
 )
 _SQLITE_NONCE_CHUNK = 300
+"""Rows per SQLite INSERT: 900 bound values, under every SQLite's limit on variables."""
 _CHUNK = 400
 """Keys per preload query: on SQLite at most 800 bound values (balances name two columns)."""
 
@@ -246,9 +247,6 @@ def _chunks(values: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
         yield values[start : start + size]
 
 
-"""Rows per SQLite INSERT: 900 bound values, under every SQLite's limit on variables."""
-
-
 def _safe(url: str) -> str:
     return sa.engine.make_url(url).render_as_string(hide_password=True)
 
@@ -266,7 +264,7 @@ def _translate(error: Exception) -> Exception:
     integrity = isinstance(error, sa.exc.IntegrityError) or (code or "").startswith("23")
     if integrity and "command_id" in text:
         return ConcurrencyError("a concurrent writer recorded this command id first")
-    if isinstance(error, sa.exc.OperationalError) or type(orig).__name__ == "OperationalError":
+    if isinstance(error, _OPERATIONAL_ERRORS):
         return StorageUnavailableError(f"the database failed: {orig}")
     return error
 
@@ -280,10 +278,12 @@ def _psycopg(conn: Connection) -> Any:
 
 
 _DRIVER_ERRORS: tuple[type[Exception], ...] = (sa.exc.DBAPIError,)
+_OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (sa.exc.OperationalError,)
 try:
     import psycopg
 
     _DRIVER_ERRORS = (sa.exc.DBAPIError, psycopg.Error)
+    _OPERATIONAL_ERRORS = (sa.exc.OperationalError, psycopg.OperationalError)
 except ImportError:  # SQLite only
     pass
 
@@ -327,11 +327,8 @@ class SqlUnitOfWork:
             if self._writable and self.dialect == "postgresql":
                 # This read takes the one writer lock (FOR UPDATE) for the transaction; sent in a
                 # pipeline, the driver's BEGIN and the read share one round trip.
-                pg = _psycopg(conn)
-                with pg.pipeline():
-                    cursor = pg.cursor()
-                    cursor.execute(_HEAD_FOR_UPDATE_PG)
-                self._head = _head_of(_HeadRow(*cursor.fetchone()))
+                [rows] = _run_statements(conn, self.dialect, [(_HEAD_FOR_UPDATE_PG, None)])
+                self._head = _head_of(rows[0])
             elif self._writable:
                 self._head = _head_of(conn.execute(_HEAD).one())  # BEGIN IMMEDIATE holds the lock
         except _DRIVER_ERRORS as e:
@@ -412,8 +409,7 @@ class SqlUnitOfWork:
         accounts = [a for a in dict.fromkeys(want.accounts) if a not in self._accounts]
         balances = [k for k in dict.fromkeys(want.balances) if k not in self._balances]
         currencies = [c for c in dict.fromkeys(want.currencies) if c not in self._currencies]
-        pending = {s.entry.command.id for s in self._pending}
-        commands = [c for c in dict.fromkeys(want.command_ids) if c not in self._commands and c not in pending]
+        commands = [c for c in dict.fromkeys(want.command_ids) if c not in self._commands]
         wanted_balances = set(balances)
 
         def put_account(row: Any) -> None:
@@ -610,13 +606,6 @@ _UPDATE_HEAD_SQL = {
 _HEAD_FOR_UPDATE_PG = "SELECT id, size, frontier, time FROM journal_head WHERE id = 1 FOR UPDATE"
 
 
-class _HeadRow(NamedTuple):
-    id: int
-    size: int
-    frontier: str
-    time: int
-
-
 _ACCOUNT_COLUMNS = "id, kind, public_key, name, created_at, verified, roles, parent"
 _CURRENCY_COLUMNS = "id, kind, issuer, rule, decimals, name, issued, burned"
 _JOURNAL_COLUMNS = "seq, command_id, command_type, time, body, leaf_hash, root, head_signature, payload_digest"
@@ -688,10 +677,7 @@ class _Journal:
         return None if row is None else _stored_of(row)
 
     def find_command(self, command_id: str) -> StoredEntry | None:
-        for s in self._u._pending:
-            if s.entry.command.id == command_id:
-                return s
-        cached = self._u._commands.get(command_id, _MISSING)
+        cached = self._u._commands.get(command_id, _MISSING)  # holds this transaction's own entries too
         if cached is not _MISSING:
             return cached  # type: ignore[return-value]
         row = self._u.driver(_FIND_COMMAND_SQL[self._u.dialect], {"cid": command_id}).first()
@@ -702,15 +688,17 @@ class _Journal:
         pending = self._u._pending
         for i, s in enumerate(pending):
             if s.entry.seq == seq:
-                pending[i] = StoredEntry(
+                signed = StoredEntry(
                     s.entry,
                     s.leaf_hash,
                     TreeHead(s.head.size, s.head.root, s.head.time, signature),
                     s.payload_digest,
                     s.body,
                 )
+                pending[i] = self._u._commands[s.entry.command.id] = signed
                 return
         self._u.execute(t.journal.update().where(t.journal.c.seq == seq).values(head_signature=signature))
+        self._u._commands = {c: e for c, e in self._u._commands.items() if e is None or e.entry.seq != seq}
 
     def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]:
         self._u.flush()

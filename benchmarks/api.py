@@ -33,13 +33,13 @@ from typing import Any
 import httpx
 
 from civicledger.adapters.keystore import save_key
+from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.store import SqlStore
 from civicledger.api.request_signing import sign_request
-from civicledger.domain import ledger as led
-from civicledger.domain.canonical import canonical_bytes
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.money import CurrencyId
 
 XI = CurrencyId("xi")
 LABEL = "api benchmark"
@@ -70,7 +70,7 @@ def build(store: Any, people: int) -> ScriptedEconomy:
 
 def sign_transfers(e: ScriptedEconomy, people: int, count: int, at: int) -> list[tuple[bytes, dict[str, str]]]:
     """Bodies and headers of ``count`` transfers, each payer to the next, signed as a client would."""
-    from civicledger.services.signing import sign_command
+    from civicledger.kernel.signing import sign_command
 
     out = []
     keys = [e.key(f"p{i}") for i in range(people)]
@@ -88,7 +88,7 @@ def sign_transfers(e: ScriptedEconomy, people: int, count: int, at: int) -> list
 
 def engine_baseline(e: ScriptedEconomy, people: int, count: int) -> dict[str, Any]:
     """The same transfers through the engine in this process, one command per transaction."""
-    from civicledger.services.signing import sign_command
+    from civicledger.kernel.signing import sign_command
 
     keys = [e.key(f"p{i}") for i in range(people)]
     at = e.clock.now()

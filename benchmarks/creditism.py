@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from civicledger.creditism_solver import SparseChain, block_order, solve_sparse
+from civicledger.mechanisms.creditism.solver import SparseChain, block_order, solve_sparse
 
 
 def synthetic_chain(n: int, links: int, seed: int, resources_share: float = 0.1, cycle_share: float = 0.02,

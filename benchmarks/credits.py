@@ -39,15 +39,15 @@ from pathlib import Path
 from typing import Any
 
 from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.store import SqlStore
-from civicledger.domain.credits import rules
-from civicledger.domain.credits.events import CreditsSpent, GradeAdjusted, PersonEnrolled
-from civicledger.domain.identity import AccountId
-from civicledger.domain.messages import decode_event, encode_message
-from civicledger.domain.time import DAY, YEAR, parse_instant
-from civicledger.services import credits as svc
-from civicledger.services.registry import ProjectionContext, project
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.messages import decode_event, encode_message
+from civicledger.kernel.registry import ProjectionContext, project
+from civicledger.kernel.time import DAY, YEAR, parse_instant
+from civicledger.mechanisms.credits import handlers as svc
+from civicledger.mechanisms.credits import rules
+from civicledger.mechanisms.credits.events import CreditsSpent, GradeAdjusted, PersonEnrolled
 
 START = parse_instant("2030-01-01T00:00:00Z")
 AT = START + YEAR

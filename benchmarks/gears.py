@@ -31,17 +31,17 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.stores import open_store
-from civicledger.domain import ledger as led
-from civicledger.domain.gears import commands as g
-from civicledger.domain.gears.coefficient import Tally, coefficients
-from civicledger.domain.gears.rules import answer_digest
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import parse_instant
-from civicledger.ports import Store
-from civicledger.services.gears import bulk_deltas
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store
+from civicledger.kernel.time import parse_instant
+from civicledger.mechanisms.gears import commands as g
+from civicledger.mechanisms.gears.coefficient import Tally, coefficients
+from civicledger.mechanisms.gears.handlers import bulk_deltas
+from civicledger.mechanisms.gears.rules import answer_digest
 
 K = 30
 XI = CurrencyId("xi")

@@ -32,15 +32,15 @@ import psycopg
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from civicledger.adapters.crypto import Ed25519Verifier
+from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.store import SqlStore
-from civicledger.domain import ledger as led
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.journal import SignedCommand
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import parse_instant
-from civicledger.ports import Store
-from civicledger.services.engine import Engine
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.engine import Engine
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.journal import SignedCommand
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store
+from civicledger.kernel.time import parse_instant
 
 XI = CurrencyId("xi")
 START = parse_instant("2030-01-01T00:00:00Z")
@@ -185,7 +185,7 @@ def concurrent_worker(
     e.label = LABEL
     e.clock = type("Clock", (), {"now": staticmethod(lambda: START)})()  # type: ignore[assignment]
     with store.read() as uow:
-        from civicledger.services.state import economy_info
+        from civicledger.kernel.state import economy_info
 
         info = economy_info(uow)
     assert info is not None

@@ -32,9 +32,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
-from civicledger.domain.circles.routing import plan_from_flow
-from civicledger.domain.identity import AccountId
-from civicledger.services.circles import INF, FlowIndex
+from civicledger.kernel.identity import AccountId
+from civicledger.mechanisms.circles.handlers import INF, FlowIndex
+from civicledger.mechanisms.circles.routing import plan_from_flow
 
 
 @dataclass

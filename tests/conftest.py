@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 
 from civicledger.adapters.memory import MemoryStore
-from civicledger.domain import ledger as led
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import parse_instant
-from civicledger.ports import Store
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store
+from civicledger.kernel.time import parse_instant
 
 BACKEND = os.environ.get("CIVIC_TEST_STORE", "sqlite")
 POSTGRES_URL = os.environ.get("CIVIC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")

@@ -15,7 +15,7 @@
 
 from __future__ import annotations
 
-from civicledger.domain import errors as e
+from civicledger.kernel import errors as e
 
 TABLE: list[tuple[type[e.CivicLedgerError], int, int]] = [
     (e.IntegrityError, 1, 409),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from civicledger.domain.identity import AccountId
-from civicledger.ports import Store
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.ports import Store
 
 A = AccountId("ac" + "a" * 32)
 B = AccountId("ac" + "b" * 32)

@@ -6,12 +6,12 @@ import threading
 
 import pytest
 
-from civicledger.domain.identity import Account, AccountId, AccountKind
-from civicledger.domain.journal import Entry, SignedCommand, TreeHead
-from civicledger.domain.ledger import Currency, CurrencyKind, IssuerRule
-from civicledger.domain.merkle import Frontier, leaf_hash
-from civicledger.domain.money import CurrencyId
-from civicledger.ports import JournalHead, Store, StoredEntry
+from civicledger.kernel.identity import Account, AccountId, AccountKind
+from civicledger.kernel.journal import Entry, SignedCommand, TreeHead
+from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
+from civicledger.kernel.merkle import Frontier, leaf_hash
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import JournalHead, Store, StoredEntry
 
 A, B = AccountId("ac" + "a" * 32), AccountId("ac" + "b" * 32)
 XI, EU = CurrencyId("xi"), CurrencyId("eu")

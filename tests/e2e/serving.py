@@ -18,15 +18,15 @@ import uvicorn
 
 from civicledger.adapters.clock import WallClock
 from civicledger.adapters.crypto import KeyPair
+from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.api.app import create_app
 from civicledger.api.request_signing import sign_request
 from civicledger.demo import run_demo
-from civicledger.domain.canonical import canonical_bytes
-from civicledger.domain.journal import SignedCommand
-from civicledger.domain.messages import Command
-from civicledger.ports import Store
-from civicledger.services.scripted import ScriptedEconomy
-from civicledger.services.signing import sign_command
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.journal import SignedCommand
+from civicledger.kernel.messages import Command
+from civicledger.kernel.ports import Store
+from civicledger.kernel.signing import sign_command
 from tests.conftest import BACKEND, open_test_store
 
 

@@ -9,10 +9,10 @@ from typing import Any
 import httpx
 import pytest
 
-from civicledger.domain.circles import messages as cm
-from civicledger.domain.identity import AccountKind, OpenAccount
-from civicledger.domain.merkle import verify_consistency, verify_inclusion
-from civicledger.domain.messages import decode_command
+from civicledger.kernel.identity import AccountKind, OpenAccount
+from civicledger.kernel.merkle import verify_consistency, verify_inclusion
+from civicledger.kernel.messages import decode_command
+from civicledger.mechanisms.circles import messages as cm
 from tests.e2e.serving import SigningClient, demo_economy, live_server
 
 
@@ -132,8 +132,8 @@ def test_lists_paginate_without_gaps_or_repeats(client: SigningClient) -> None:
 def test_x05_concurrent_requests_and_their_retries_land_exactly_once(client: SigningClient) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from civicledger.domain import ledger as led
-    from civicledger.domain.money import CurrencyId
+    from civicledger.kernel import ledger as led
+    from civicledger.kernel.money import CurrencyId
 
     alice, bob = client.economy.account("alice"), client.economy.account("bob")
     before = client.journal_size()

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from civicledger.domain.circles import messages as cm
-from civicledger.domain.identity import AccountKind, AttestPerson, GrantRole, OpenAccount, Role
-from civicledger.domain.policy import Policy
+from civicledger.kernel.identity import AccountKind, AttestPerson, GrantRole, OpenAccount, Role
+from civicledger.kernel.policy import Policy
+from civicledger.mechanisms.circles import messages as cm
 from tests.e2e.serving import SigningClient, demo_economy, live_server, problem_of
 
 

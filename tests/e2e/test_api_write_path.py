@@ -16,15 +16,15 @@ from fastapi import FastAPI
 
 from civicledger.adapters.clock import WallClock
 from civicledger.adapters.keystore import save_key
+from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.stores import open_store
 from civicledger.api.app import create_app
 from civicledger.api.request_signing import sign_request
 from civicledger.api.server import app_from_environment, settle_heap
-from civicledger.domain import ledger as led
-from civicledger.domain.canonical import canonical_bytes
-from civicledger.domain.money import CurrencyId
-from civicledger.services.scripted import ScriptedEconomy
-from civicledger.services.signing import sign_command
+from civicledger.kernel import ledger as led
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.signing import sign_command
 from tests.e2e.serving import serve_app
 
 

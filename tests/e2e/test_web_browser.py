@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 import pytest
 
-from civicledger.domain.canonical import canonical_bytes
-from civicledger.domain.identity import AccountKind, OpenAccount
-from civicledger.domain.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.identity import AccountKind, OpenAccount
+from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
 from tests.e2e.serving import SigningClient, demo_economy, live_server
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -305,6 +305,6 @@ def test_a_browser_signature_verifies_in_python(page: Any) -> None:
     )
     message = canonical_bytes({"é": "😀", "a": [1, 2]})
     assert Ed25519Verifier().verify(bytes.fromhex(out["pub"]), message, bytes.fromhex(out["sig"]))
-    from civicledger.domain.identity import account_id_for
+    from civicledger.kernel.identity import account_id_for
 
     assert out["account"] == account_id_for(bytes.fromhex(out["pub"]))

@@ -6,17 +6,18 @@ from typing import Any
 
 import pytest
 
-from civicledger.domain import ledger as led
-from civicledger.domain.circles import messages as cm
-from civicledger.domain.circles.policy import preset_mapping
-from civicledger.domain.errors import CivicLedgerError, NotFoundError, RuleViolationError
-from civicledger.domain.identity import AccountId, AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import DAY, WEEK, YEAR
-from civicledger.ports import Store
-from civicledger.services import audit
-from civicledger.services import circles as sc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import audit
+from civicledger.kernel import ledger as led
+from civicledger.kernel.errors import CivicLedgerError, NotFoundError, RuleViolationError
+from civicledger.kernel.identity import AccountId, AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store
+from civicledger.kernel.time import DAY, WEEK, YEAR
+from civicledger.mechanisms.circles import handlers as sc
+from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.circles.policy import preset_mapping
 from tests.conftest import T0
 
 
@@ -61,7 +62,7 @@ def supply_matches(e: ScriptedEconomy) -> None:
 def verified(e: ScriptedEconomy) -> None:
     from civicledger.adapters.crypto import Ed25519Verifier
 
-    report = audit.verify_store(e.store, Ed25519Verifier())
+    report = audit.verify_store(e.store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report.reason
 
 
@@ -177,7 +178,7 @@ def test_ci15_every_preset_runs_and_verifies(store: Store, preset: str) -> None:
 
 
 def test_ci02_a_policy_change_of_the_rate_applies_from_its_time_onward(economy: ScriptedEconomy) -> None:
-    from civicledger.domain.economy import ChangePolicy
+    from civicledger.kernel.economy import ChangePolicy
 
     (alice,) = join(economy, "alice")
     economy.run(cm.ClaimIncome(alice), "alice")

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from civicledger.domain import ledger as led
-from civicledger.domain.circles import messages as cm
-from civicledger.domain.errors import AuthorityError, IdempotencyConflictError, InsufficientFundsError
-from civicledger.domain.identity import AccountId, AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.services import circles as sc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.errors import AuthorityError, IdempotencyConflictError, InsufficientFundsError
+from civicledger.kernel.identity import AccountId, AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.mechanisms.circles import handlers as sc
+from civicledger.mechanisms.circles import messages as cm
 from tests.integration.test_circles_accounts import (
     head,
     held,

@@ -11,15 +11,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicledger.adapters.memory import MemoryStore
-from civicledger.domain import ledger as led
-from civicledger.domain.circles import messages as cm
-from civicledger.domain.errors import InsufficientFundsError, NotFoundError, RuleViolationError
-from civicledger.domain.identity import AccountId, AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import DAY
-from civicledger.ports import Store, UnitOfWork
-from civicledger.services import circles as sc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.errors import InsufficientFundsError, NotFoundError, RuleViolationError
+from civicledger.kernel.identity import AccountId, AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store, UnitOfWork
+from civicledger.kernel.time import DAY
+from civicledger.mechanisms.circles import handlers as sc
+from civicledger.mechanisms.circles import messages as cm
 from tests.conftest import T0
 from tests.integration.test_circles_accounts import (
     head,

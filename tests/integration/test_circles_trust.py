@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from civicledger.domain import ledger as led
-from civicledger.domain.circles import messages as cm
-from civicledger.domain.errors import AuthorityError, NotFoundError, RuleViolationError
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import DAY
-from civicledger.ports import Store
-from civicledger.services import circles as sc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.errors import AuthorityError, NotFoundError, RuleViolationError
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store
+from civicledger.kernel.time import DAY
+from civicledger.mechanisms.circles import handlers as sc
+from civicledger.mechanisms.circles import messages as cm
 from tests.integration.test_circles_accounts import (
     economy_with,
     held,

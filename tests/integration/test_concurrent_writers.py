@@ -10,14 +10,15 @@ from pathlib import Path
 import pytest
 
 from civicledger.adapters.crypto import Ed25519Verifier
-from civicledger.domain import ledger as led
-from civicledger.domain.errors import InsufficientFundsError
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.ports import Store
-from civicledger.services import audit
-from civicledger.services.engine import Engine
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import audit
+from civicledger.kernel import ledger as led
+from civicledger.kernel.engine import Engine
+from civicledger.kernel.errors import InsufficientFundsError
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store
 from tests.conftest import T0, open_test_store
 
 XI = CurrencyId("xi")
@@ -79,5 +80,5 @@ def test_16_writers_racing_on_one_account_never_overdraw_or_lose_an_update(racin
         paid = {w: uow.ledger.balance(e.account(w), XI) for w in workers}
         assert paid == {w: accepted[i] for i, w in enumerate(workers)}
         assert uow.ledger.sums_by_currency()[XI] == FUNDED
-    report = audit.verify_store(racing_store, Ed25519Verifier())
+    report = audit.verify_store(racing_store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report.reason

@@ -6,15 +6,16 @@ from fractions import Fraction as F
 
 import pytest
 
-from civicledger.domain import ledger as led
-from civicledger.domain.creditism import commands as cc
-from civicledger.domain.creditism.values import AssetKind
-from civicledger.domain.identity import AccountId, AccountKind
-from civicledger.domain.messages import Command
-from civicledger.domain.money import CurrencyId
-from civicledger.services import creditism as svc
-from civicledger.services.scripted import ScriptedEconomy
-from civicledger.services.state import current_policy
+from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.identity import AccountId, AccountKind
+from civicledger.kernel.messages import Command
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.state import current_policy
+from civicledger.mechanisms.creditism import commands as cc
+from civicledger.mechanisms.creditism import handlers as svc
+from civicledger.mechanisms.creditism.values import AssetKind
 
 
 def council_of(e: ScriptedEconomy) -> AccountId:
@@ -231,7 +232,7 @@ def test_bad_input_over_allotment(economy: ScriptedEconomy) -> None:
 
 
 def test_bad_input_legal_ceiling(store: object) -> None:
-    from civicledger.services.scripted import ScriptedEconomy as SE
+    from civicledger.adapters.scripted import ScriptedEconomy as SE
     from tests.conftest import T0
 
     e = SE(store, start=T0, label="civicledger test key",  # type: ignore[arg-type]
@@ -258,14 +259,14 @@ def test_fee_base_follows_circles_income(economy: ScriptedEconomy) -> None:
 
 def test_x2_replay_of_the_bicycle_story_rebuilds_the_same_state(economy: ScriptedEconomy) -> None:
     from civicledger.adapters.crypto import Ed25519Verifier
-    from civicledger.services.audit import verify_store
+    from civicledger.kernel.audit import verify_store
 
     bike_world(economy)
     economy.person("ada")
     economy.run(cc.PreOrder(economy.account("ada"), "green-bike", 60), "ada")
     economy.run(cc.RecordProduction(economy.account("green-wheels"), "green-bike", 50, 40, 10_000_000),
                 "green-wheels")
-    report = verify_store(economy.store, Ed25519Verifier())
+    report = verify_store(economy.store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report
 
 
@@ -279,7 +280,7 @@ def test_x5_retry_of_a_creditism_command_writes_nothing(economy: ScriptedEconomy
 
 
 def test_cr14_a_resource_council_of_its_own_governs_its_assets(economy: ScriptedEconomy) -> None:
-    from civicledger.domain.identity import FormCouncil
+    from civicledger.kernel.identity import FormCouncil
 
     economy.open("forest-council", AccountKind.COUNCIL)
     members = [economy.person(n) for n in ("fern", "moss", "oak")]
@@ -299,7 +300,7 @@ def test_cr14_a_resource_council_of_its_own_governs_its_assets(economy: Scripted
 
 
 def test_x8_fee_base_follows_a_change_of_the_circles_income() -> None:
-    from civicledger.domain.policy import policy_from_mapping
+    from civicledger.kernel.policy import policy_from_mapping
 
     policy, problems = policy_from_mapping({"circles": {"income_units": 200_000}})
     assert not problems and svc.fee_base(policy) == 869_625  # 200,000 x 2,629,746 / 604,800, rounded down

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from civicledger.adapters.crypto import Ed25519Verifier
-from civicledger.domain.credits import commands as cc
-from civicledger.domain.time import DAY, YEAR
-from civicledger.services import audit
-from civicledger.services import credits as svc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import audit
+from civicledger.kernel.time import DAY, YEAR
+from civicledger.mechanisms.credits import commands as cc
+from civicledger.mechanisms.credits import handlers as svc
 from tests.integration.test_credits_lifecycle import make_town
 from tests.integration.test_gears_flow import company, setup_gears, vote
 
@@ -43,5 +44,5 @@ def test_x08_a_gears_vote_counts_as_participation_and_restarts_decay(economy: Sc
     vote(e, "outsider", firm, 1)
     with e.store.read() as uow:
         assert uow.records.get(svc.NS_PERSON, e.account("outsider")) is None
-    report = audit.verify_store(e.store, Ed25519Verifier())
+    report = audit.verify_store(e.store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report.reason

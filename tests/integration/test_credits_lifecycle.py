@@ -10,17 +10,18 @@ from dataclasses import dataclass
 import pytest
 
 from civicledger.adapters.crypto import Ed25519Verifier
-from civicledger.domain import identity as ident
-from civicledger.domain.credits import commands as cc
-from civicledger.domain.credits import rules
-from civicledger.domain.credits.commands import Tier
-from civicledger.domain.credits.policy import CreditsPolicy
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.domain.identity import AccountId, AccountKind, Role
-from civicledger.domain.time import DAY, YEAR
-from civicledger.services import audit
-from civicledger.services import credits as svc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import audit
+from civicledger.kernel import identity as ident
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.identity import AccountId, AccountKind, Role
+from civicledger.kernel.time import DAY, YEAR
+from civicledger.mechanisms.credits import commands as cc
+from civicledger.mechanisms.credits import handlers as svc
+from civicledger.mechanisms.credits import rules
+from civicledger.mechanisms.credits.commands import Tier
+from civicledger.mechanisms.credits.policy import CreditsPolicy
 
 PERSONS = ("alice", "bob", "carol", "dave", "erin", "frank")
 TECHNOCRATS = ("tess", "tom", "tara")
@@ -349,7 +350,7 @@ def test_sc11_explain_shows_every_lot_with_the_entries_that_made_it(town: Town) 
 
 def test_replay_rebuilds_the_same_state_and_verify_reexecutes_every_credit_entry(town: Town) -> None:
     test_sc09_lottery_draw_from_the_tree_root_uplifts_winner_and_returns_the_donor_portion(town)
-    report = audit.verify_store(town.e.store, Ed25519Verifier())
+    report = audit.verify_store(town.e.store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report.reason
     before, after = audit.rebuild(town.e.store)
     assert before == after
@@ -359,10 +360,10 @@ def test_replay_rebuilds_the_same_state_and_verify_reexecutes_every_credit_entry
 
 
 def test_sc03_transfers_of_quantity_are_refused_and_nothing_is_written(town: Town) -> None:
-    from civicledger.domain import ledger as led
-    from civicledger.domain.errors import InvalidInputError, NotFoundError
-    from civicledger.domain.messages import decode_command
-    from civicledger.domain.money import CurrencyId
+    from civicledger.kernel import ledger as led
+    from civicledger.kernel.errors import InvalidInputError, NotFoundError
+    from civicledger.kernel.messages import decode_command
+    from civicledger.kernel.money import CurrencyId
 
     err = town.refused(led.Transfer((led.Leg(CurrencyId("credits"), town.alice, town.bob, 10),)), "alice")
     assert isinstance(err, NotFoundError)  # credits are no ledger currency: nothing to transfer

@@ -6,13 +6,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicledger.adapters.memory import MemoryStore
-from civicledger.domain.credits import commands as cc
-from civicledger.domain.credits.commands import Tier
-from civicledger.domain.economy import ChangePolicy
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.time import DAY, YEAR
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel.economy import ChangePolicy
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.time import DAY, YEAR
+from civicledger.mechanisms.credits import commands as cc
+from civicledger.mechanisms.credits.commands import Tier
 from tests.conftest import T0
 from tests.integration.test_credits_lifecycle import make_town
 

@@ -7,10 +7,14 @@ import dataclasses
 import pytest
 
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
-from civicledger.domain import identity as ident
-from civicledger.domain import ledger as led
-from civicledger.domain.economy import ChangePolicy
-from civicledger.domain.errors import (
+from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import audit
+from civicledger.kernel import identity as ident
+from civicledger.kernel import ledger as led
+from civicledger.kernel.economy import ChangePolicy
+from civicledger.kernel.engine import Engine
+from civicledger.kernel.errors import (
     AuthorityError,
     IdempotencyConflictError,
     InsufficientFundsError,
@@ -18,20 +22,17 @@ from civicledger.domain.errors import (
     NotFoundError,
     RuleViolationError,
 )
-from civicledger.domain.identity import AccountKind, Role
-from civicledger.domain.journal import SignatureRecord
-from civicledger.domain.merkle import (
+from civicledger.kernel.identity import AccountKind, Role
+from civicledger.kernel.journal import SignatureRecord
+from civicledger.kernel.merkle import (
     consistency_proof,
     inclusion_proof,
     verify_consistency,
     verify_inclusion,
 )
-from civicledger.domain.money import CurrencyId
-from civicledger.services import audit
-from civicledger.services.engine import Engine
-from civicledger.services.scripted import ScriptedEconomy
-from civicledger.services.signing import sign_command
-from civicledger.services.state import current_policy
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.signing import sign_command
+from civicledger.kernel.state import current_policy
 from tests.conftest import T0
 
 XI = CurrencyId("xi")
@@ -229,11 +230,11 @@ def test_x07_an_engine_sees_a_policy_changed_by_another_writer(funded: ScriptedE
 def test_x02_verify_rebuild_and_export_agree(funded: ScriptedEconomy, tmp_path: object) -> None:
     e = funded
     e.run(led.Transfer((leg(e, "alice", "bob", 250),)), "alice")
-    report = audit.verify_store(e.store, Ed25519Verifier())
+    report = audit.verify_store(e.store, Ed25519Verifier(), MemoryStore)
     assert report.ok and report.replay_digest == report.stored_digest
     before, after = audit.rebuild(e.store)
     assert before == after == report.stored_digest
-    assert audit.verify_store(e.store, Ed25519Verifier()).ok
+    assert audit.verify_store(e.store, Ed25519Verifier(), MemoryStore).ok
 
 
 def test_x02_inclusion_and_consistency_proofs_from_the_store(funded: ScriptedEconomy) -> None:
@@ -250,7 +251,7 @@ def test_x02_inclusion_and_consistency_proofs_from_the_store(funded: ScriptedEco
     proof = consistency_proof(3, leaves)
     assert verify_consistency(3, size, bytes.fromhex(early.head.root), root, proof)
     verifier = Ed25519Verifier()
-    from civicledger.domain.journal import tree_head_bytes
+    from civicledger.kernel.journal import tree_head_bytes
 
     journal_key = e.key("journal").public_key
     assert verifier.verify(
@@ -263,9 +264,9 @@ def test_x02_inclusion_and_consistency_proofs_from_the_store(funded: ScriptedEco
 def test_x07_a_journal_written_before_a_policy_section_existed_still_verifies(store: object) -> None:
     """Newer code may add policy sections; re-executing an old genesis must give the same entry."""
     from civicledger.adapters.memory import MemoryStore
-    from civicledger.domain.economy import Genesis, economy_id_for
-    from civicledger.domain.messages import to_wire
-    from civicledger.services.engine import Engine
+    from civicledger.kernel.economy import Genesis, economy_id_for
+    from civicledger.kernel.engine import Engine
+    from civicledger.kernel.messages import to_wire
 
     keys = ScriptedEconomy.__new__(ScriptedEconomy)
     keys.label = "old journal"
@@ -290,7 +291,7 @@ def test_x07_a_journal_written_before_a_policy_section_existed_still_verifies(st
     assert receipt.events[-1]["policy"] == old_policy
     with memory.read() as uow:
         assert current_policy(uow).journal.signature_max_age == 300  # filled from defaults when read
-    assert audit.verify_store(memory, Ed25519Verifier()).ok
+    assert audit.verify_store(memory, Ed25519Verifier(), MemoryStore).ok
 
 
 def test_x05_a_batch_accepts_and_refuses_each_command_on_its_own(funded: ScriptedEconomy) -> None:
@@ -315,7 +316,7 @@ def test_x05_a_batch_accepts_and_refuses_each_command_on_its_own(funded: Scripte
         inside, last = uow.journal.get(size), uow.journal.get(size + 1)
     assert inside is not None and last is not None
     assert inside.head.signature == "" and last.head.signature != ""  # one signed head per transaction
-    assert audit.verify_store(e.store, Ed25519Verifier()).ok
+    assert audit.verify_store(e.store, Ed25519Verifier(), MemoryStore).ok
 
 
 def test_x02_proofs_served_by_the_audit_service_check_out(funded: ScriptedEconomy) -> None:

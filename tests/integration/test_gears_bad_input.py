@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from civicledger.domain.errors import InvalidInputError, NotFoundError, RuleViolationError
-from civicledger.domain.gears import commands as g
-from civicledger.domain.gears.values import Claim, Verdict
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.time import WEEK
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel.errors import InvalidInputError, NotFoundError, RuleViolationError
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.time import WEEK
+from civicledger.mechanisms.gears import commands as g
+from civicledger.mechanisms.gears.values import Claim, Verdict
 from tests.integration.test_gears_flow import XI, company, fund_buyer, pass_test, refused_cleanly, setup_gears
 
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from civicledger.domain import ledger as led
-from civicledger.domain.circles import messages as cm
-from civicledger.domain.economy import ChangePolicy
-from civicledger.domain.gears import commands as g
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.economy import ChangePolicy
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.gears import commands as g
 from tests.integration.test_gears_flow import balance, publish, refused_cleanly, widget_world
 
 

@@ -11,17 +11,18 @@ from typing import Any
 
 import pytest
 
-from civicledger.domain import ledger as led
-from civicledger.domain.economy import ChangePolicy
-from civicledger.domain.errors import CivicLedgerError, InvalidInputError, NotFoundError, RuleViolationError
-from civicledger.domain.gears import commands as g
-from civicledger.domain.gears.rules import answer_digest
-from civicledger.domain.gears.values import decode_ratio
-from civicledger.domain.identity import AccountId, AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import DAY, MONTH, YEAR
-from civicledger.services import gears as svc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.economy import ChangePolicy
+from civicledger.kernel.errors import CivicLedgerError, InvalidInputError, NotFoundError, RuleViolationError
+from civicledger.kernel.identity import AccountId, AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.time import DAY, MONTH, YEAR
+from civicledger.mechanisms.gears import commands as g
+from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears.policy import GearsPolicy
+from civicledger.mechanisms.gears.rules import answer_digest
+from civicledger.mechanisms.gears.values import decode_ratio
 
 XI = CurrencyId("xi")
 CORRECT = 1  # every test question's right choice, in these tests
@@ -134,10 +135,10 @@ def test_gr01_only_organizations_register_and_young_companies_are_annualised(eco
 
 
 def economy_policy(e: ScriptedEconomy) -> Any:
-    from civicledger.services.state import current_policy
+    from civicledger.kernel.state import current_policy
 
     with e.store.read() as uow:
-        return current_policy(uow).gears
+        return current_policy(uow).section(GearsPolicy)
 
 
 # GR2 statements ---------------------------------------------------------------------------------
@@ -196,7 +197,7 @@ def test_gr03_a_vote_needs_a_recent_pass_by_a_verified_person(economy: ScriptedE
 
 
 def test_gr03_the_draw_is_reproducible_from_the_journal_root(economy: ScriptedEconomy) -> None:
-    from civicledger.domain.gears.rules import draw_questions, draw_seed
+    from civicledger.mechanisms.gears.rules import draw_questions, draw_seed
 
     setup_gears(economy)
     firm = company(economy, "acme", questions=8)
@@ -407,13 +408,13 @@ def test_gr06_setup_needs_the_council_quorum_and_the_fund(economy: ScriptedEcono
 
 
 def test_gr03_a_policy_with_a_pass_mark_above_the_questions_drawn_is_refused() -> None:
-    from civicledger.domain.policy import policy_from_mapping
+    from civicledger.kernel.policy import policy_from_mapping
 
     _, problems = policy_from_mapping({"gears": {"test_questions": 2, "test_pass_mark": 3, "currencies": []}})
     paths = {path for path, _ in problems}
     assert ("gears", "test_pass_mark") in paths and ("gears", "currencies") in paths
     policy, none = policy_from_mapping({"gears": {"mode": "deferred", "clamp": 30}})
-    assert none == [] and policy.gears.clamp == 30
+    assert none == [] and policy.section(GearsPolicy).clamp == 30
 
 
 def test_gr05_recomputing_at_a_past_instant_gives_that_instants_snapshot(economy: ScriptedEconomy) -> None:

@@ -8,14 +8,14 @@ from hypothesis import strategies as st
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.memory import MemoryStore
-from civicledger.domain.economy import ChangePolicy
-from civicledger.domain.gears import commands as g
-from civicledger.domain.gears.values import Claim, Verdict
-from civicledger.domain.identity import AccountId
-from civicledger.domain.time import DAY, MONTH, WEEK
-from civicledger.services import audit
-from civicledger.services import gears as svc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import audit
+from civicledger.kernel.economy import ChangePolicy
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.time import DAY, MONTH, WEEK
+from civicledger.mechanisms.gears import commands as g
+from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears.values import Claim, Verdict
 from tests.conftest import T0
 from tests.integration.test_gears_flow import XI, balance, company, fund_buyer, publish, sell, setup_gears, vote
 
@@ -83,7 +83,7 @@ def test_x02_a_gears_economy_verifies_and_rebuilds_to_the_same_state(economy: Sc
     economy.advance(2 * WEEK)
     economy.run(g.CloseChallenge(ch.result["challenge"], economy.account("v1")), "v1")
     publish(economy)
-    report = audit.verify_store(economy.store, Ed25519Verifier())
+    report = audit.verify_store(economy.store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report.reason
     before, after = audit.rebuild(economy.store)
     assert before == after

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from civicledger.domain import ledger as led
-from civicledger.domain.errors import RuleViolationError
-from civicledger.domain.gears import commands as g
-from civicledger.domain.gears.values import Claim, Verdict
-from civicledger.domain.identity import AccountId
-from civicledger.domain.time import DAY, WEEK, YEAR
-from civicledger.services import gears as svc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.errors import RuleViolationError
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.time import DAY, WEEK, YEAR
+from civicledger.mechanisms.gears import commands as g
+from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears.values import Claim, Verdict
 from tests.integration.test_gears_flow import XI, balance, company, fund_buyer, refused_cleanly, sell, setup_gears
 
 

@@ -16,12 +16,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import civicledger.services  # noqa: F401  (registers every mechanism's commands)
+import civicledger.kernel  # noqa: F401  (registers every mechanism's commands)
 from civicledger.adapters.memory import MemoryStore
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.domain.journal import SignatureRecord, SignedCommand, signing_bytes
-from civicledger.domain.messages import COMMANDS, _hints
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.journal import SignatureRecord, SignedCommand, signing_bytes
+from civicledger.kernel.messages import COMMANDS, _hints
 from tests.conftest import T0
 
 COMMAND_TYPES = sorted(name for name in COMMANDS if name != "economy.genesis")
@@ -33,8 +33,8 @@ IDS = itertools.count()
 
 def economy() -> ScriptedEconomy:
     if not _economy:
-        from civicledger.domain import ledger as led
-        from civicledger.domain.identity import AccountKind
+        from civicledger.kernel import ledger as led
+        from civicledger.kernel.identity import AccountKind
 
         e = ScriptedEconomy(MemoryStore(), start=T0, label="hostile")
         e.person("alice")

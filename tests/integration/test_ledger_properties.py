@@ -13,14 +13,14 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.memory import MemoryStore
-from civicledger.domain import ledger as led
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.domain.identity import AccountKind
-from civicledger.domain.journal import SignedCommand
-from civicledger.domain.money import CurrencyId
-from civicledger.services import audit
-from civicledger.services.engine import Receipt
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import audit
+from civicledger.kernel import ledger as led
+from civicledger.kernel.engine import Receipt
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.identity import AccountKind
+from civicledger.kernel.journal import SignedCommand
+from civicledger.kernel.money import CurrencyId
 from tests.conftest import T0
 
 PEOPLE = ["ann", "ben", "cat", "dan"]
@@ -122,7 +122,7 @@ class LedgerMachine(RuleBasedStateMachine):
             assert all(units > 0 for _, _, units in uow.ledger.scan_balances())
 
     def teardown(self) -> None:
-        report = audit.verify_store(self.e.store, Ed25519Verifier())
+        report = audit.verify_store(self.e.store, Ed25519Verifier(), MemoryStore)
         assert report.ok, report.reason
 
 

@@ -14,13 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from civicledger.adapters.crypto import Ed25519Verifier
-from civicledger.domain import ledger as led
-from civicledger.domain.errors import AuthorityError, InsufficientFundsError, StorageUnavailableError
-from civicledger.domain.money import CurrencyId
-from civicledger.ports import Store
-from civicledger.services import audit
-from civicledger.services.engine import Engine, Receipt
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.memory import MemoryStore
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import audit
+from civicledger.kernel import ledger as led
+from civicledger.kernel.engine import Engine, Receipt
+from civicledger.kernel.errors import AuthorityError, InsufficientFundsError, StorageUnavailableError
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store
 
 XI = CurrencyId("xi")
 
@@ -62,7 +63,7 @@ def test_x6_a_replayed_request_is_refused_before_its_command_runs(funded: Script
     )
     assert isinstance(twice[0], Receipt) and isinstance(twice[1], AuthorityError)
     assert size(e) == before + 1
-    assert audit.verify_store(e.store, Ed25519Verifier()).ok
+    assert audit.verify_store(e.store, Ed25519Verifier(), MemoryStore).ok
 
 
 class _CommitFails:

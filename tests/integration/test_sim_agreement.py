@@ -28,19 +28,21 @@ from typing import Any
 import numpy as np
 import pytest
 
-from civicledger.domain import identity as ident
-from civicledger.domain import ledger as led
-from civicledger.domain.circles import messages as cm
-from civicledger.domain.credits import commands as cc
-from civicledger.domain.gears import commands as g
-from civicledger.domain.gears.values import Claim, Verdict
-from civicledger.domain.identity import AccountKind, Role
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import DAY, YEAR, format_instant
-from civicledger.ports import Store
-from civicledger.services import credits as credit_svc
-from civicledger.services import gears as gear_svc
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel import identity as ident
+from civicledger.kernel import ledger as led
+from civicledger.kernel.identity import AccountKind, Role
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store
+from civicledger.kernel.time import DAY, YEAR, format_instant
+from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.credits import commands as cc
+from civicledger.mechanisms.credits import handlers as credit_svc
+from civicledger.mechanisms.credits.policy import CreditsPolicy
+from civicledger.mechanisms.gears import commands as g
+from civicledger.mechanisms.gears import handlers as gear_svc
+from civicledger.mechanisms.gears.policy import GearsPolicy
+from civicledger.mechanisms.gears.values import Claim, Verdict
 from civicledger.sim import Model, parse_scenario
 from civicledger.sim.behaviours import REGISTRY, behaviour
 from civicledger.sim.scenario import policy_mapping
@@ -173,7 +175,7 @@ def same_coefficients(e: ScriptedEconomy, model: Model, firms: list[str], s: int
     """
     e.run(g.PublishCoefficients(e.account("fund")), "fund")
     with e.store.read() as uow:
-        engine_co = gear_svc.coefficients_at(uow, model.policy.gears, e.clock.now())
+        engine_co = gear_svc.coefficients_at(uow, model.policy.section(GearsPolicy), e.clock.now())
     sim_co = model.coefficients
     assert sim_co is not None
     for i, firm in enumerate(firms):
@@ -367,7 +369,7 @@ def agree(store: Store, seed: int, everything: bool) -> tuple[Model, Replay]:
             checked = same_coefficients(e, model, firms, s)
         # SC2, SC4, SC8, SC10: the same credits by grade for every person, lot by lot.
         table = model.by_grade(t)
-        low = model.policy.credits.grade_min
+        low = model.policy.section(CreditsPolicy).grade_min
         with e.store.read() as uow:
             for i, name in enumerate(names):
                 standing = credit_svc.standing_of(uow, e.account(name), t)

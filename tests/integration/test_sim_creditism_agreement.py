@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from civicledger.domain.creditism import commands as cc
-from civicledger.domain.creditism.chain import round_breakdown
-from civicledger.domain.creditism.values import AssetKind, decode, encode
-from civicledger.ports import Store
-from civicledger.services import creditism as svc
-from civicledger.services.scripted import ScriptedEconomy
-from civicledger.services.state import current_policy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel.ports import Store
+from civicledger.kernel.state import current_policy
+from civicledger.mechanisms.creditism import commands as cc
+from civicledger.mechanisms.creditism import handlers as svc
+from civicledger.mechanisms.creditism.chain import round_breakdown
+from civicledger.mechanisms.creditism.values import AssetKind, decode, encode
 from civicledger.sim import Model, parse_scenario
 from civicledger.sim.model import GOOD_LABOUR, GOOD_MARKUP, GOOD_SCORE
 from civicledger.sim.scenario import policy_mapping

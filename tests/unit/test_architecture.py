@@ -39,7 +39,7 @@ def test_domain_imports_only_the_standard_library_and_itself() -> None:
         for name in imports_of(path):
             top = name.split(".")[0]
             if top == "civicledger":
-                assert name.startswith("civicledger.domain"), f"{path} imports {name}"
+                assert name.startswith("civicledger.kernel"), f"{path} imports {name}"
             else:
                 assert top in stdlib or top == "__future__", f"{path} imports third-party {name}"
 

@@ -8,15 +8,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicledger.domain.circles import rules
-from civicledger.domain.circles.policy import CirclesPolicy, TrustMode, preset, preset_mapping
-from civicledger.domain.circles.routing import account_node, currency_node, order_legs, plan_from_flow
-from civicledger.domain.errors import InvalidInputError, RuleViolationError
-from civicledger.domain.identity import AccountId
-from civicledger.domain.ledger import Leg
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.policy import Policy, policy_from_mapping
-from civicledger.domain.time import DAY, HOUR, MONTH, WEEK, YEAR
+from civicledger.kernel.errors import InvalidInputError, RuleViolationError
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.ledger import Leg
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.policy import Policy, policy_from_mapping
+from civicledger.kernel.time import DAY, HOUR, MONTH, WEEK, YEAR
+from civicledger.mechanisms.circles import rules
+from civicledger.mechanisms.circles.policy import CirclesPolicy, TrustMode, preset, preset_mapping
+from civicledger.mechanisms.circles.routing import account_node, currency_node, order_legs, plan_from_flow
 
 G = 1_900_000_000  # a genesis instant
 SEED = CirclesPolicy()
@@ -133,7 +133,7 @@ def test_ci09_intermediaries_must_end_with_the_same_total() -> None:
 
 def test_ci15_the_presets_carry_their_numbers() -> None:
     seed, v1, v2 = preset("seed"), preset("circles-v1"), preset("circles-v2")
-    assert seed == CirclesPolicy() == Policy().circles
+    assert seed == CirclesPolicy() == Policy().section(CirclesPolicy)
     assert (seed.income_units, seed.income_period, seed.growth, seed.trust_mode) == (
         100_000,
         WEEK,
@@ -161,7 +161,7 @@ def test_ci15_the_presets_carry_their_numbers() -> None:
 def test_ci15_presets_load_from_a_policy_mapping_and_unknown_names_are_listed() -> None:
     for name in ("seed", "circles-v1", "circles-v2"):
         policy, problems = policy_from_mapping({"circles": preset_mapping(name)})
-        assert problems == [] and policy.circles == preset(name)
+        assert problems == [] and policy.section(CirclesPolicy) == preset(name)
     _, problems = policy_from_mapping({"circles": {"preset": "circles-v9"}})
     assert problems and "preset" in problems[0][1]
 

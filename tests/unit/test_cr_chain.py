@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicledger.domain.creditism.chain import Node, round_breakdown, row_breakdown, solve_chain, strongly_connected
-from civicledger.domain.creditism.values import COMPONENTS, Component
-from civicledger.domain.errors import RuleViolationError
+from civicledger.kernel.errors import RuleViolationError
+from civicledger.mechanisms.creditism.chain import Node, round_breakdown, row_breakdown, solve_chain, strongly_connected
+from civicledger.mechanisms.creditism.values import COMPONENTS, Component
 
 
 def bicycle_chain() -> list[Node]:

@@ -6,10 +6,10 @@ from fractions import Fraction as F
 
 import pytest
 
-from civicledger.domain.creditism import rules
-from civicledger.domain.creditism.policy import DEFAULT_FEE_BASE, CreditismPolicy
-from civicledger.domain.creditism.values import encode, parse_quantity
-from civicledger.domain.errors import InvalidInputError, RuleViolationError
+from civicledger.kernel.errors import InvalidInputError, RuleViolationError
+from civicledger.mechanisms.creditism import rules
+from civicledger.mechanisms.creditism.policy import DEFAULT_FEE_BASE, CreditismPolicy
+from civicledger.mechanisms.creditism.values import encode, parse_quantity
 
 
 def test_cr02_resource_factor_below_optimum_is_0_61() -> None:

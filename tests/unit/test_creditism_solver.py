@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicledger.creditism_solver import SparseChain, round_rows, solve_sparse
-from civicledger.domain.creditism.chain import Node, round_breakdown, solve_chain
-from civicledger.domain.creditism.values import COMPONENTS
-from civicledger.domain.errors import RuleViolationError
+from civicledger.kernel.errors import RuleViolationError
+from civicledger.mechanisms.creditism.chain import Node, round_breakdown, solve_chain
+from civicledger.mechanisms.creditism.solver import SparseChain, round_rows, solve_sparse
+from civicledger.mechanisms.creditism.values import COMPONENTS
 
 
 @st.composite

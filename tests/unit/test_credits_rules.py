@@ -9,17 +9,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicledger.domain.credits import commands as cc
-from civicledger.domain.credits import events as ce
-from civicledger.domain.credits import rules
-from civicledger.domain.credits.commands import Tier
-from civicledger.domain.credits.policy import CreditsPolicy
-from civicledger.domain.credits.values import Adjustment, History, Spend
-from civicledger.domain.errors import InsufficientFundsError, RuleViolationError
-from civicledger.domain.identity import AccountId
-from civicledger.domain.messages import COMMANDS
-from civicledger.domain.policy import Policy, policy_from_mapping, policy_to_mapping
-from civicledger.domain.time import DAY, YEAR
+from civicledger.kernel.errors import InsufficientFundsError, RuleViolationError
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.messages import COMMANDS
+from civicledger.kernel.policy import Policy, policy_from_mapping, policy_to_mapping
+from civicledger.kernel.time import DAY, YEAR
+from civicledger.mechanisms.credits import commands as cc
+from civicledger.mechanisms.credits import events as ce
+from civicledger.mechanisms.credits import rules
+from civicledger.mechanisms.credits.commands import Tier
+from civicledger.mechanisms.credits.policy import CreditsPolicy
+from civicledger.mechanisms.credits.values import Adjustment, History, Spend
 
 P = CreditsPolicy()
 BORN = 1_000_000_000
@@ -317,7 +317,7 @@ def test_sc03_no_command_transfers_quantity_and_each_names_at_most_one_holder() 
 def test_sc_policy_section_round_trips_and_checks_cross_fields() -> None:
     mapping = policy_to_mapping(Policy())
     policy, problems = policy_from_mapping(mapping)
-    assert problems == [] and policy.credits == P
+    assert problems == [] and policy.section(CreditsPolicy) == P
     mapping["credits"]["panel_jurors"] = 3
     _, problems = policy_from_mapping(mapping)
     assert problems and "odd" in problems[0][1]

@@ -7,10 +7,10 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicledger.domain.gears import coefficient as coef
-from civicledger.domain.gears.coefficient import Tally, coefficients
-from civicledger.domain.gears.values import Verdict, decode_ratio, encode_ratio, ratio_text
-from civicledger.domain.time import DAY, MONTH, YEAR
+from civicledger.kernel.time import DAY, MONTH, YEAR
+from civicledger.mechanisms.gears import coefficient as coef
+from civicledger.mechanisms.gears.coefficient import Tally, coefficients
+from civicledger.mechanisms.gears.values import Verdict, decode_ratio, encode_ratio, ratio_text
 
 # Strategies: companies with random votes (-1/0/+1) and random trailing-year sales.
 tally = st.builds(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from civicledger.domain.errors import InvalidInputError, RuleViolationError
-from civicledger.domain.gears import rules
-from civicledger.domain.gears.values import Verdict
-from civicledger.domain.time import YEAR
+from civicledger.kernel.errors import InvalidInputError, RuleViolationError
+from civicledger.kernel.time import YEAR
+from civicledger.mechanisms.gears import rules
+from civicledger.mechanisms.gears.values import Verdict
 
 
 def test_gr02_a_21st_statement_and_a_201_character_one_are_refused() -> None:

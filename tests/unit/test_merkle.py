@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from civicledger.domain.merkle import (
+from civicledger.kernel.merkle import (
     EMPTY_ROOT,
     Frontier,
     consistency_proof,

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from civicledger.domain.canonical import canonical_bytes, digest
-from civicledger.domain.errors import InvalidInputError
-from civicledger.domain.money import CurrencyId, Money, allocate, split_evenly
+from civicledger.kernel.canonical import canonical_bytes, digest
+from civicledger.kernel.errors import InvalidInputError
+from civicledger.kernel.money import CurrencyId, Money, allocate, split_evenly
 
 XI = CurrencyId("xi")
 

@@ -7,8 +7,8 @@ from fractions import Fraction
 import pytest
 
 from civicledger.adapters.policy_file import parse_policy_text
-from civicledger.domain.errors import PolicyFileError
-from civicledger.domain.policy import Policy, Ratio, policy_from_mapping, policy_to_mapping, with_change
+from civicledger.kernel.errors import PolicyFileError
+from civicledger.kernel.policy import Policy, Ratio, policy_from_mapping, policy_to_mapping, with_change
 
 GOOD = """
 [economy]

@@ -12,12 +12,12 @@ import itertools
 import numpy as np
 import pytest
 
-from civicledger.domain.credits import rules as credit_rules
-from civicledger.domain.credits.policy import CreditsPolicy
-from civicledger.domain.credits.values import Adjustment, History, Spend
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.domain.identity import AccountId
-from civicledger.domain.time import DAY, YEAR
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.time import DAY, YEAR
+from civicledger.mechanisms.credits import rules as credit_rules
+from civicledger.mechanisms.credits.policy import CreditsPolicy
+from civicledger.mechanisms.credits.values import Adjustment, History, Spend
 from civicledger.sim import rules
 
 POLICY = CreditsPolicy()

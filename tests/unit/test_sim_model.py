@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from civicledger.adapters.policy_file import locate
+from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.sim import Model, ScenarioError, grid, parse_scenario, run
 from civicledger.sim.behaviours import REGISTRY, behaviour
 
@@ -164,7 +165,7 @@ def test_a_sweep_grid_is_every_combination() -> None:
         "policy.circles.growth=5%, population.groups=3",
     ]
     assert points[1].scenario.population.groups == 3
-    assert str(points[2].scenario.policy.circles.growth) == "1/20"
+    assert str(points[2].scenario.policy.section(CirclesPolicy).growth) == "1/20"
 
 
 def test_every_example_scenario_is_valid() -> None:

@@ -8,15 +8,15 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicledger.domain.circles import rules as circles
-from civicledger.domain.circles.policy import CirclesPolicy
-from civicledger.domain.credits import rules as credit_rules
-from civicledger.domain.credits.policy import CreditsPolicy
-from civicledger.domain.credits.values import Adjustment, History
-from civicledger.domain.gears import coefficient as gears
-from civicledger.domain.identity import AccountId
-from civicledger.domain.policy import Ratio
-from civicledger.domain.time import DAY, MONTH, WEEK, YEAR
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.policy import Ratio
+from civicledger.kernel.time import DAY, MONTH, WEEK, YEAR
+from civicledger.mechanisms.circles import rules as circles
+from civicledger.mechanisms.circles.policy import CirclesPolicy
+from civicledger.mechanisms.credits import rules as credit_rules
+from civicledger.mechanisms.credits.policy import CreditsPolicy
+from civicledger.mechanisms.credits.values import Adjustment, History
+from civicledger.mechanisms.gears import coefficient as gears
 from civicledger.sim import Model, parse_scenario, rules
 
 RNG = np.random.default_rng(20301)
@@ -147,7 +147,7 @@ def test_sc04_sc08_ring_grades_equal_the_domain_standing(
 
 def test_cr_the_allowance_rating_is_the_domain_one() -> None:
     # The creditism part calls the domain per resource; spot-check the seed's CR9 numbers there.
-    from civicledger.domain.creditism import rules as cr
+    from civicledger.mechanisms.creditism import rules as cr
 
     assert cr.allowance_rating(Fraction(4_000), Fraction(5_000)) == Fraction(4, 5)
     assert cr.allotted_renewable(Fraction(500), Fraction(300), Fraction(1, 10)) == 180

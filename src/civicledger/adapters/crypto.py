@@ -8,7 +8,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from civicledger.domain.identity import AccountId, account_id_for
+from civicledger.kernel.identity import AccountId, account_id_for
 
 
 class Ed25519Verifier:

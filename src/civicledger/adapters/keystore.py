@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 from civicledger.adapters.crypto import KeyPair
-from civicledger.domain.errors import InvalidInputError, NotFoundError
+from civicledger.kernel.errors import InvalidInputError, NotFoundError
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Self
 
-from civicledger.domain.canonical import canonical_bytes
-from civicledger.domain.identity import Account, AccountId
-from civicledger.domain.journal import TreeHead
-from civicledger.domain.ledger import Currency
-from civicledger.domain.money import CurrencyId
-from civicledger.ports import JournalHead, Preload, StoredEntry
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.identity import Account, AccountId
+from civicledger.kernel.journal import TreeHead
+from civicledger.kernel.ledger import Currency
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
 
 
 class _State:

@@ -12,8 +12,8 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from civicledger.domain.errors import PolicyFileError
-from civicledger.domain.policy import Policy, policy_from_mapping
+from civicledger.kernel.errors import PolicyFileError
+from civicledger.kernel.policy import Policy, policy_from_mapping
 
 _HEADER_RE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
 _SEGMENT = r"(?:\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)"

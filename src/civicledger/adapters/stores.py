@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from civicledger.adapters.memory import MemoryStore
-from civicledger.ports import Store
+from civicledger.kernel.ports import Store
 
 
 def open_store(url: str, *, create: bool = True) -> Store:

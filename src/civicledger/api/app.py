@@ -30,15 +30,15 @@ from civicledger.api import reads
 from civicledger.api.batching import CommandBatcher
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
-from civicledger.domain.canonical import canonical_bytes
-from civicledger.domain.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
-from civicledger.domain.identity import AccountId
-from civicledger.domain.journal import SignedCommand
-from civicledger.domain.messages import COMMANDS
-from civicledger.domain.policy import Policy
-from civicledger.ports import Clock, Signer, Store
-from civicledger.services import state
-from civicledger.services.engine import HARD_MAX_COMMAND_BYTES, Engine, Receipt
+from civicledger.kernel import state
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, Receipt
+from civicledger.kernel.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.journal import SignedCommand
+from civicledger.kernel.messages import COMMANDS
+from civicledger.kernel.policy import Policy
+from civicledger.kernel.ports import Clock, Signer, Store
 
 COMMANDS_PATH = "/api/commands"
 ENVELOPE_BYTES = 32 * 1024

@@ -16,8 +16,8 @@ import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
-from civicledger.domain.journal import SignedCommand
-from civicledger.services.engine import Engine, Receipt
+from civicledger.kernel.engine import Engine, Receipt
+from civicledger.kernel.journal import SignedCommand
 
 MAX_BATCH = 64
 FORGET_EVERY = 60

@@ -12,8 +12,8 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 
-from civicledger.domain.errors import CivicLedgerError
 from civicledger.error_codes import http_status
+from civicledger.kernel.errors import CivicLedgerError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 

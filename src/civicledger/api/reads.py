@@ -14,11 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from civicledger.domain.errors import InvalidInputError, NotFoundError
-from civicledger.domain.identity import AccountId, parse_account_id
-from civicledger.domain.money import CurrencyId
-from civicledger.ports import Store, UnitOfWork
-from civicledger.services import audit, state
+from civicledger.kernel import audit, state
+from civicledger.kernel.errors import InvalidInputError, NotFoundError
+from civicledger.kernel.identity import AccountId, parse_account_id
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import Store, UnitOfWork
+from civicledger.mechanisms.gears.policy import GearsPolicy
 
 MAX_LIMIT = 500
 
@@ -131,7 +132,7 @@ def holders(store: Store, currency: str, after: str | None, limit: int) -> dict[
 
 
 def circles_account(store: Store, account_id: str, now: int) -> dict[str, Any]:
-    from civicledger.services import circles as sc
+    from civicledger.mechanisms.circles import handlers as sc
 
     who = parse_account_id(account_id)
     with store.read() as uow:
@@ -140,7 +141,7 @@ def circles_account(store: Store, account_id: str, now: int) -> dict[str, Any]:
 
 
 def trust_edges(store: Store, after: str | None, limit: int, account: str | None = None) -> dict[str, Any]:
-    from civicledger.services import circles as sc
+    from civicledger.mechanisms.circles import handlers as sc
 
     with store.read() as uow:
         rows: Iterator[tuple[str, Any]] = uow.records.scan(sc.TRUST)
@@ -160,15 +161,15 @@ def circles_route(
     store: Store, sender: str, receiver: str, units: int | None, now: int, memo: str = ""
 ) -> dict[str, Any]:
     """The router's plan (CI9) and, when ``units`` can flow, the ``circles.pay`` payload to sign."""
-    from civicledger.domain.messages import to_wire
-    from civicledger.services import circles as sc
+    from civicledger.kernel.messages import to_wire
+    from civicledger.mechanisms.circles import handlers as sc
 
     frm, to = parse_account_id(sender), parse_account_id(receiver)
     router = sc.router_for(store)
     plan = router.route(frm, to, units, now)
     out: dict[str, Any] = {"sender": frm, "receiver": to, **plan.to_wire()}
     if units is not None and plan.units >= units:
-        from civicledger.domain.circles import messages as cm
+        from civicledger.mechanisms.circles import messages as cm
 
         out["command"] = {"type": cm.Pay.TYPE, "payload": to_wire(cm.Pay(frm, to, units, plan.legs, memo))}
     return out
@@ -178,11 +179,11 @@ def circles_route(
 
 
 def gears_coefficients(store: Store, now: int) -> dict[str, Any]:
-    from civicledger.domain.gears.values import encode_ratio, ratio_text
-    from civicledger.services import gears as sg
+    from civicledger.mechanisms.gears import handlers as sg
+    from civicledger.mechanisms.gears.values import encode_ratio, ratio_text
 
     with store.read() as uow:
-        policy = state.current_policy(uow).gears
+        policy = state.current_policy(uow).section(GearsPolicy)
         at = max(now, uow.journal.head().time)
         try:
             result = sg.coefficients_at(uow, policy, at)
@@ -212,8 +213,8 @@ def gears_coefficients(store: Store, now: int) -> dict[str, Any]:
 
 
 def gears_company(store: Store, company: str) -> dict[str, Any]:
-    from civicledger.domain.gears.values import decode_ratio, ratio_text
-    from civicledger.services import gears as sg
+    from civicledger.mechanisms.gears import handlers as sg
+    from civicledger.mechanisms.gears.values import decode_ratio, ratio_text
 
     firm = parse_account_id(company)
     with store.read() as uow:
@@ -249,7 +250,7 @@ def gears_company(store: Store, company: str) -> dict[str, Any]:
 
 
 def credits_person(store: Store, person: str, now: int) -> dict[str, Any]:
-    from civicledger.services import credits as scr
+    from civicledger.mechanisms.credits import handlers as scr
 
     who = parse_account_id(person)
     with store.read() as uow:
@@ -258,7 +259,7 @@ def credits_person(store: Store, person: str, now: int) -> dict[str, Any]:
 
 def grade_distribution(store: Store, now: int) -> dict[str, Any]:
     """Units per grade over every enrolled person (the overview chart), and the number of persons."""
-    from civicledger.services import credits as scr
+    from civicledger.mechanisms.credits import handlers as scr
 
     totals: dict[int, int] = {}
     persons = 0
@@ -275,7 +276,7 @@ def grade_distribution(store: Store, now: int) -> dict[str, Any]:
 
 
 def creditism_assets(store: Store) -> list[dict[str, Any]]:
-    from civicledger.services import creditism as scm
+    from civicledger.mechanisms.creditism import handlers as scm
 
     with store.read() as uow:
         return [
@@ -285,14 +286,14 @@ def creditism_assets(store: Store) -> list[dict[str, Any]]:
 
 
 def creditism_price(store: Store, asset: str) -> dict[str, Any]:
-    from civicledger.services import creditism as scm
+    from civicledger.mechanisms.creditism import handlers as scm
 
     with store.read() as uow:
         return scm.price_view(uow, state.current_policy(uow), asset)
 
 
 def creditism_report(store: Store) -> dict[str, Any]:
-    from civicledger.services import creditism as scm
+    from civicledger.mechanisms.creditism import handlers as scm
 
     with store.read() as uow:
         return scm.report_view(uow, state.current_policy(uow))

@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from civicledger.domain.canonical import canonical_bytes
-from civicledger.domain.errors import AuthorityError, InvalidInputError
-from civicledger.domain.identity import AccountId, account_id_for, parse_account_id, parse_signature
-from civicledger.ports import Signer
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.errors import AuthorityError, InvalidInputError
+from civicledger.kernel.identity import AccountId, account_id_for, parse_account_id, parse_signature
+from civicledger.kernel.ports import Signer
 
 TIMESTAMP_HEADER = "Civic-Timestamp"
 NONCE_HEADER = "Civic-Nonce"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +15,14 @@ from civicledger.adapters.clock import WallClock
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
 from civicledger.adapters.keystore import load_key
 from civicledger.adapters.stores import open_store
-from civicledger.cli.output import fail
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.domain.identity import ACCOUNT_ID_PREFIX, AccountId, parse_account_id
-from civicledger.domain.messages import Command
-from civicledger.ports import Clock, Store
-from civicledger.services.engine import Engine, Receipt
-from civicledger.services.signing import sign_command
+from civicledger.cli.output import emit, fail
+from civicledger.kernel.engine import Engine, Receipt
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.identity import ACCOUNT_ID_PREFIX, AccountId, parse_account_id
+from civicledger.kernel.messages import Command
+from civicledger.kernel.ports import Clock, Store
+from civicledger.kernel.signing import sign_command
+from civicledger.kernel.time import format_instant
 from civicledger.settings import Settings
 
 app = typer.Typer(
@@ -103,3 +105,22 @@ def session(ctx: typer.Context, *, need_journal_key: bool = True, create: bool =
             store.close()
     except CivicLedgerError as e:
         fail(ctx, e)
+
+
+KeyOption = Annotated[list[str], typer.Option("--key", "-k", help="Key name or file that signs (repeat for several).")]
+IdOption = Annotated[str | None, typer.Option("--id", help="Command id; reuse it to retry safely.")]
+
+
+def show_receipt(ctx: typer.Context, receipt: Receipt) -> None:
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as c
+
+        note = " (already done: first result returned)" if receipt.replayed else ""
+        c.print(f"entry [bold]{receipt.seq}[/] at {format_instant(receipt.time)}{note}")
+        for event in receipt.events:
+            fields = ", ".join(f"{k}={v}" for k, v in event.items() if k != "type")
+            c.print(f"  {event['type']}: {fields}")
+        if receipt.result:
+            c.print(f"  result: {json.dumps(receipt.result)}")
+
+    emit(ctx, receipt.to_wire(), human)

@@ -13,21 +13,21 @@ from rich.table import Table
 from civicledger.adapters.clock import WallClock
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
 from civicledger.adapters.keystore import load_or_create, save_key
+from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.policy_file import load_policy_file
 from civicledger.adapters.stores import open_store
-from civicledger.cli.app import app, session, settings_of
+from civicledger.cli.app import IdOption, KeyOption, app, session, settings_of, show_receipt
 from civicledger.cli.output import emit, fail
-from civicledger.domain import identity as ident
-from civicledger.domain import ledger as led
-from civicledger.domain.economy import ChangePolicy
-from civicledger.domain.errors import CivicLedgerError, RuleViolationError
-from civicledger.domain.identity import AccountId, AccountKind, Role
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import format_instant
-from civicledger.services import audit
-from civicledger.services.bootstrap import genesis_command
-from civicledger.services.engine import Engine, Receipt
-from civicledger.services.state import economy_info
+from civicledger.kernel import audit
+from civicledger.kernel import identity as ident
+from civicledger.kernel import ledger as led
+from civicledger.kernel.bootstrap import genesis_command
+from civicledger.kernel.economy import ChangePolicy
+from civicledger.kernel.engine import Engine
+from civicledger.kernel.errors import CivicLedgerError, RuleViolationError
+from civicledger.kernel.identity import AccountId, AccountKind, Role
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.state import economy_info
 
 keys_app = typer.Typer(help="Ed25519 key files.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts, verified persons and roles (X1).", no_args_is_help=True)
@@ -37,25 +37,6 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(account_app, name="account")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(policy_app, name="policy")
-
-KeyOption = Annotated[list[str], typer.Option("--key", "-k", help="Key name or file that signs (repeat for several).")]
-IdOption = Annotated[str | None, typer.Option("--id", help="Command id; reuse it to retry safely.")]
-
-
-def show_receipt(ctx: typer.Context, receipt: Receipt) -> None:
-    def human(console: object) -> None:
-        from civicledger.cli.output import console as c
-
-        note = " (already done: first result returned)" if receipt.replayed else ""
-        c.print(f"entry [bold]{receipt.seq}[/] at {format_instant(receipt.time)}{note}")
-        for event in receipt.events:
-            fields = ", ".join(f"{k}={v}" for k, v in event.items() if k != "type")
-            c.print(f"  {event['type']}: {fields}")
-        if receipt.result:
-            c.print(f"  result: {json.dumps(receipt.result)}")
-
-    emit(ctx, receipt.to_wire(), human)
-
 
 @app.command()
 def init(
@@ -115,10 +96,10 @@ def verify(
 ) -> None:
     """Check every signature, hash, tree head and invariant, and that replay equals the stored state."""
     if export is not None:
-        report = audit.verify_export(export, Ed25519Verifier())
+        report = audit.verify_export(export, Ed25519Verifier(), MemoryStore)
     else:
         with session(ctx, need_journal_key=False) as s:
-            report = audit.verify_store(s.store, Ed25519Verifier())
+            report = audit.verify_store(s.store, Ed25519Verifier(), MemoryStore)
 
     def human(c: object) -> None:
         from civicledger.cli.output import console
@@ -333,7 +314,7 @@ def policy_set(
 @policy_app.command("show")
 def policy_show(ctx: typer.Context) -> None:
     """The policy in force, with its version."""
-    from civicledger.services.state import policy_record
+    from civicledger.kernel.state import policy_record
 
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         record = policy_record(uow)

@@ -8,12 +8,13 @@ from typing import Annotated
 import typer
 
 from civicledger.adapters.crypto import Ed25519Verifier
+from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.stores import open_store
 from civicledger.cli.app import app, settings_of
 from civicledger.cli.output import emit, fail
 from civicledger.demo import run_demo
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.services import audit
+from civicledger.kernel import audit
+from civicledger.kernel.errors import CivicLedgerError
 from civicledger.settings import database_url
 
 
@@ -31,7 +32,7 @@ def demo(
         store = open_store(url, create=True)
         try:
             economy, told = run_demo(store)
-            report = audit.verify_store(store, Ed25519Verifier())
+            report = audit.verify_store(store, Ed25519Verifier(), MemoryStore)
         finally:
             store.close()
     except CivicLedgerError as e:

@@ -9,8 +9,8 @@ import typer
 
 from civicledger.cli.app import app, session
 from civicledger.cli.output import emit, fail
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.services import audit
+from civicledger.kernel import audit
+from civicledger.kernel.errors import CivicLedgerError
 
 journal_app = typer.Typer(help="The public journal: entries, tree heads and proofs (X2).", no_args_is_help=True)
 app.add_typer(journal_app, name="journal")

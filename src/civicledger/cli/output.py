@@ -10,8 +10,8 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
-from civicledger.domain.errors import CivicLedgerError, PolicyFileError
 from civicledger.error_codes import exit_code
+from civicledger.kernel.errors import CivicLedgerError, PolicyFileError
 
 console = Console()
 err_console = Console(stderr=True)

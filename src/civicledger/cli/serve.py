@@ -12,7 +12,7 @@ import typer
 
 from civicledger.cli.app import app, settings_of
 from civicledger.cli.output import fail
-from civicledger.domain.errors import CivicLedgerError
+from civicledger.kernel.errors import CivicLedgerError
 
 
 @app.command("serve")

@@ -19,7 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from civicledger.adapters.policy_file import locate
 from civicledger.cli.app import app
 from civicledger.cli.output import console, emit, fail, json_mode
-from civicledger.domain.errors import InvalidInputError
+from civicledger.kernel.errors import InvalidInputError
 from civicledger.sim.scenario import ParameterSet, Scenario, ScenarioError, grid, parse_scenario
 from civicledger.sim.sweep import ENGINES, Task, run_file_name, run_task, sweep
 

@@ -8,13 +8,13 @@ results (X5).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from civicledger.domain.time import parse_instant
-from civicledger.ports import Store
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel.ports import Store
+from civicledger.kernel.registry import installed, load
+from civicledger.kernel.time import parse_instant
 
 DEMO_START = parse_instant("2027-01-01T00:00:00Z")
 
@@ -25,26 +25,33 @@ class Chapter:
     tell: Callable[[ScriptedEconomy], list[str]]
 
 
-CHAPTERS: list[Chapter] = []
+Tell = Callable[[ScriptedEconomy], list[str]]
 
 
-def chapter(title: str) -> Callable[[Callable[[ScriptedEconomy], list[str]]], Callable[[ScriptedEconomy], list[str]]]:
-    """Register a chapter; chapters run in the order their modules are imported in run_demo."""
+def chapter(title: str) -> Callable[[Tell], Chapter]:
+    """Make a function that tells a story on a demo economy into a chapter with that title."""
 
-    def wrap(fn: Callable[[ScriptedEconomy], list[str]]) -> Callable[[ScriptedEconomy], list[str]]:
-        CHAPTERS.append(Chapter(title, fn))
-        return fn
+    def wrap(fn: Tell) -> Chapter:
+        return Chapter(title, fn)
 
     return wrap
 
 
-STORY = ("foundation", "gears", "circles", "credits", "creditism")
-"""The chapters' modules in the order the story is told (each registers its chapters on import)."""
+def chapters() -> list[Chapter]:
+    """The foundation's chapter, then each installed mechanism's, in the mechanisms' order."""
+    from civicledger.demo.foundation import foundation
+
+    told = [foundation]
+    for mechanism in installed():
+        if mechanism.demo is not None:
+            found = load(mechanism.demo)
+            if not isinstance(found, Chapter):
+                raise TypeError(f"{mechanism.demo} is not a demo Chapter")
+            told.append(found)
+    return told
 
 
 def run_demo(store: Store) -> tuple[ScriptedEconomy, list[tuple[str, list[str]]]]:
-    for module in STORY:
-        importlib.import_module(f"civicledger.demo.{module}")
     demo = ScriptedEconomy(store, start=DEMO_START, name="Demo Town")
-    told = [(c.title, c.tell(demo)) for c in CHAPTERS]
+    told = [(c.title, c.tell(demo)) for c in chapters()]
     return demo, told

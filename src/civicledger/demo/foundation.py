@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.demo import chapter
-from civicledger.domain import ledger as led
-from civicledger.domain.identity import AccountId, AccountKind
-from civicledger.domain.money import CurrencyId
-from civicledger.domain.time import DAY
-from civicledger.services.scripted import ScriptedEconomy
+from civicledger.kernel import ledger as led
+from civicledger.kernel.identity import AccountId, AccountKind
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.time import DAY
 
 XI = CurrencyId("xi")
 

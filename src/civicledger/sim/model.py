@@ -36,15 +36,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from civicledger.domain.circles import rules as circles
-from civicledger.domain.creditism import rules as cr
-from civicledger.domain.creditism.chain import Node, solve_chain
-from civicledger.domain.credits import rules as credit_rules
-from civicledger.domain.credits.policy import ParticipationEffect
-from civicledger.domain.gears import coefficient as gears
-from civicledger.domain.gears.coefficient import Tally
-from civicledger.domain.gears.values import Verdict
-from civicledger.domain.time import MONTH, WEEK, YEAR
+from civicledger.kernel.time import MONTH, WEEK, YEAR
+from civicledger.mechanisms.circles import rules as circles
+from civicledger.mechanisms.circles.policy import CirclesPolicy
+from civicledger.mechanisms.creditism import rules as cr
+from civicledger.mechanisms.creditism.chain import Node, solve_chain
+from civicledger.mechanisms.creditism.policy import CreditismPolicy
+from civicledger.mechanisms.credits import rules as credit_rules
+from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
+from civicledger.mechanisms.gears import coefficient as gears
+from civicledger.mechanisms.gears.coefficient import Tally
+from civicledger.mechanisms.gears.policy import GearsPolicy
+from civicledger.mechanisms.gears.values import Verdict
 from civicledger.sim import rules
 from civicledger.sim.behaviours import lookup
 from civicledger.sim.network import GENERATORS, Network, build, canonical
@@ -154,7 +157,7 @@ class Model:
         self.adj_counter = 0
         self.credits_spent_total = 0
         self.spends = self.spends_refused = 0
-        cp = self.policy.credits
+        cp = self.policy.section(CreditsPolicy)
         tier_grades = sorted({cp.essential_base_tier_grade, cp.base_grade, min(cp.base_grade + 1, cp.grade_max)})
         price = max(1, int(self.p["tier_price"]))
         self.tiers: list[tuple[str, int, int]] = [(f"grade-{g}", price, g) for g in tier_grades]
@@ -283,7 +286,7 @@ class Model:
             self.rows.append(self._record(s, t))
 
     def _circles(self, s: int, t: int) -> None:
-        pol = self.policy.circles
+        pol = self.policy.section(CirclesPolicy)
         schedule = ((self.genesis, pol),)
         for c in self.cohorts:
             if c.step == s:
@@ -413,7 +416,7 @@ class Model:
         return self._adjust(persons, t + effect.duration, steps, quantity, consumable=steps > 0)
 
     def _credits(self, s: int, t: int) -> None:
-        pol = self.policy.credits
+        pol = self.policy.section(CreditsPolicy)
         award = pol.participation["citizens_council"]
         infraction = pol.participation["infraction"]
         who = self.behave["participation"](self, self.rng, self.p)
@@ -475,7 +478,7 @@ class Model:
     # The civic lottery (SC9) ------------------------------------------------------------------
 
     def _pledge_and_apply(self, s: int, t: int) -> None:
-        pol = self.policy.credits
+        pol = self.policy.section(CreditsPolicy)
         out = self.behave["pledges"](self, self.rng, self.p)
         if out is not None and out.size:
             donors = out[self.verified[out]]
@@ -501,7 +504,7 @@ class Model:
 
     def _lottery(self, s: int, t: int) -> None:
         """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
-        pol = self.policy.credits
+        pol = self.policy.section(CreditsPolicy)
         if self.last_draw is not None and t - self.last_draw < pol.draw_period:
             return
         if not self.pledges and not self.candidate.any():
@@ -567,12 +570,12 @@ class Model:
 
     def available(self, t: int) -> I64:
         """SC2: accrued - spent, for every person (0 for the unverified)."""
-        acc = rules.credits_accrued(self.born, t, self.policy.credits.annual_allocation)
+        acc = rules.credits_accrued(self.born, t, self.policy.section(CreditsPolicy).annual_allocation)
         return (acc - self.spent) * self.verified
 
     def available_of(self, persons: I64, t: int) -> I64:
         """SC2 for some persons: accrued - spent (0 for the unverified)."""
-        acc = rules.credits_accrued(self.born[persons], t, self.policy.credits.annual_allocation)
+        acc = rules.credits_accrued(self.born[persons], t, self.policy.section(CreditsPolicy).annual_allocation)
         out: I64 = (acc - self.spent[persons]) * self.verified[persons]
         return out
 
@@ -585,7 +588,7 @@ class Model:
         their number of active adjustments (1, 2, up to 4, up to 8 ...), so the work follows what
         each person has; unused columns hold no credits.
         """
-        pol = self.policy.credits
+        pol = self.policy.section(CreditsPolicy)
         m = persons.size
         stp = self.adj_steps[persons]
         moves = np.where(self.adj_end[persons] > t, stp, np.int8(0))
@@ -638,7 +641,7 @@ class Model:
 
     def by_grade(self, t: int, persons: I64 | None = None) -> I64:
         """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``)."""
-        pol = self.policy.credits
+        pol = self.policy.section(CreditsPolicy)
         span = pol.grade_max - pol.grade_min + 1
         if persons is None:
             who = np.arange(self.n, dtype=np.int64)
@@ -679,7 +682,7 @@ class Model:
     def grades(self, t: int) -> I64:
         """Every person's grade at t: the grade holding most of their credits (the lower on a tie);
         the whole-balance walk's grade (SC4, SC8) for those holding none."""
-        pol = self.policy.credits
+        pol = self.policy.section(CreditsPolicy)
         table = self.by_grade(t)
         main = np.argmax(table, axis=1) + pol.grade_min
         empty = table.sum(axis=1) == 0
@@ -690,14 +693,14 @@ class Model:
 
     def best_grade(self, persons: I64, t: int) -> I64:
         """The highest grade holding credits (the base grade for those holding none), as SC9 reads it."""
-        pol = self.policy.credits
+        pol = self.policy.section(CreditsPolicy)
         grade, units, _, _, _ = self.remember_standing(persons, t)
         best = np.where(units > 0, grade, np.iinfo(np.int64).min).max(axis=1, initial=np.iinfo(np.int64).min)
         return np.where(best == np.iinfo(np.int64).min, pol.base_grade, best)
 
     def _walk_grades(self, t: int, persons: I64) -> I64:
         """Whole-balance adjustments in order of start, clamped after each, then decay."""
-        pol = self.policy.credits
+        pol = self.policy.section(CreditsPolicy)
         g = np.full(persons.size, pol.base_grade, np.int64)
         ends, steps_, seqs = self.adj_end[persons], self.adj_steps[persons], self.adj_seq[persons]
         order = np.argsort(seqs, axis=1, kind="stable")
@@ -710,7 +713,7 @@ class Model:
         return rules.grade_after_decay(g, steps, pol.base_grade)
 
     def _gears(self, s: int, t: int) -> None:
-        pol = self.policy.gears
+        pol = self.policy.section(GearsPolicy)
         # GR4: a vote counts from its cast for vote_term; the votes cast k steps ago expire now.
         k = -(-pol.vote_term // self.scenario.step)
         expired = self.cast_log.pop(s - k, None)
@@ -737,7 +740,7 @@ class Model:
             # X8: a cast vote is civic participation: it restarts the decay clock (SC8) and has the
             # effect the credits policy gives the kind "gears_vote", when that is a whole-balance one.
             self.last_fresh[voters] = t
-            effect = self.policy.credits.participation.get("gears_vote")
+            effect = self.policy.section(CreditsPolicy).participation.get("gears_vote")
             if effect is not None:
                 self._effect(voters, t, effect)
             if self.trace is not None:
@@ -810,7 +813,7 @@ class Model:
         window = times > t - YEAR
         total = self.sales_hist[:s][window].sum(axis=0) if s else np.zeros(self.companies, np.int64)
         age = np.full(self.companies, t - self.genesis, np.int64)
-        return rules.annual_sales(total.astype(np.int64), age, self.policy.gears.annualise_min_age)
+        return rules.annual_sales(total.astype(np.int64), age, self.policy.section(GearsPolicy).annualise_min_age)
 
     def _pay_from_fund(self, key: str, units: int) -> bool:
         """Pay now if nothing waits and the fund covers it (True), else queue it (GR6)."""
@@ -866,7 +869,10 @@ class Model:
         The same assets defined in the engine give the same allotments, ratings and prices (tested).
         """
         pol = self.policy
-        fee_base = pol.creditism.fee_base or pol.circles.income_units * MONTH // pol.circles.income_period
+        fee_base = (
+            pol.section(CreditismPolicy).fee_base
+            or pol.section(CirclesPolicy).income_units * MONTH // pol.section(CirclesPolicy).income_period
+        )
         nodes: list[Node] = []
         allotted: dict[str, Fraction] = {}
         for r in range(self.resources):
@@ -892,7 +898,9 @@ class Model:
         want_good = Fraction(int(demand.min())) if demand.size else Fraction(0)
         inputs = {name: Fraction(1) for name in allotted}
         shares = {
-            name: cr.share_allotment(a, {"good": want_good * inputs[name]}, pol.creditism.allotment_sharing)["good"]
+            name: cr.share_allotment(
+                a, {"good": want_good * inputs[name]}, pol.section(CreditismPolicy).allotment_sharing
+            )["good"]
             for name, a in allotted.items()
         }
         capability, _ = cr.production_capability(shares, inputs)
@@ -920,7 +928,9 @@ class Model:
         holdings = (self.own + self.held_honest + self.held_sybil + self.group_held)[honest]
         available = self.available(t)
         table = self.by_grade(t)
-        grades = np.argmax(table, axis=1) + pol.credits.grade_min  # the grade holding most of one's credits
+        grades = (
+            np.argmax(table, axis=1) + pol.section(CreditsPolicy).grade_min
+        )  # the grade holding most of one's credits
         has = available > 0
         row: dict[str, Any] = {
             "step": s,
@@ -947,13 +957,14 @@ class Model:
             "candidates_waiting": int(self.candidate.sum()),
         }
         counts = np.bincount(
-            grades[has] - pol.credits.grade_min, minlength=pol.credits.grade_max - pol.credits.grade_min + 1
+            grades[has] - pol.section(CreditsPolicy).grade_min,
+            minlength=pol.section(CreditsPolicy).grade_max - pol.section(CreditsPolicy).grade_min + 1,
         )
-        for g in range(pol.credits.grade_min, pol.credits.grade_max + 1):
-            row[f"grade_{g}"] = int(counts[g - pol.credits.grade_min])
+        for g in range(pol.section(CreditsPolicy).grade_min, pol.section(CreditsPolicy).grade_max + 1):
+            row[f"grade_{g}"] = int(counts[g - pol.section(CreditsPolicy).grade_min])
         units_by_grade = table.sum(axis=0)
-        for g in range(pol.credits.grade_min, pol.credits.grade_max + 1):
-            row[f"credits_grade_{g}"] = int(units_by_grade[g - pol.credits.grade_min])
+        for g in range(pol.section(CreditsPolicy).grade_min, pol.section(CreditsPolicy).grade_max + 1):
+            row[f"credits_grade_{g}"] = int(units_by_grade[g - pol.section(CreditsPolicy).grade_min])
         voted = self.deltas[self.voted] if self.companies and hasattr(self, "voted") else np.zeros(0)
         q = np.quantile(voted, [0.0, 0.1, 0.5, 0.9, 1.0]) if voted.size else np.zeros(5)
         pending = sum(u for _, u in self.pending)

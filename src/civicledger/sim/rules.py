@@ -1,6 +1,6 @@
 """The domain's scalar rules over whole arrays, exactly.
 
-Each function here is the vectorised form of one rule of ``civicledger.domain`` and says which;
+Each function here is the vectorised form of one rule of ``civicledger.kernel`` and says which;
 ``tests/unit/test_sim_rules.py`` proves each equal to calling the domain function element by
 element on random inputs. Money is ``int64`` throughout: every function keeps integer arithmetic
 (floor and ceiling divisions, shifts), never floats, wherever a balance is the result.
@@ -17,7 +17,7 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import NDArray
 
-from civicledger.domain.time import YEAR
+from civicledger.kernel.time import YEAR
 
 I64 = NDArray[np.int64]
 

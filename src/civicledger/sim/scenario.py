@@ -3,7 +3,7 @@
 A scenario has the tables ``[scenario]`` (name, start, horizon, seeds), ``[population]``,
 ``[network]``, ``[behaviours]`` (a registered behaviour per role), ``[parameters]`` (the
 behaviours' numbers), ``[policy]`` (exactly the economy's policy sections, checked by
-``civicledger.domain.policy.policy_from_mapping``) and ``[sweep]`` (lists of values for any of
+``civicledger.kernel.policy.policy_from_mapping``) and ``[sweep]`` (lists of values for any of
 the above, e.g. ``[sweep.policy.circles] growth = ["2%", "5%"]``).
 
 ``parse_scenario`` checks everything and raises one ``ScenarioError`` listing every problem with
@@ -20,9 +20,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from civicledger.domain.errors import PolicyFileError
-from civicledger.domain.policy import Policy, policy_from_mapping, policy_to_mapping
-from civicledger.domain.time import DAY, WEEK, parse_instant
+from civicledger.kernel.errors import PolicyFileError
+from civicledger.kernel.policy import Policy, policy_from_mapping, policy_to_mapping
+from civicledger.kernel.time import DAY, WEEK, parse_instant
+from civicledger.mechanisms.circles.policy import CirclesPolicy
+from civicledger.mechanisms.credits.policy import CreditsPolicy
+from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.sim.behaviours import FRACTIONS, PARAMETERS, REGISTRY, ROLES
 from civicledger.sim.network import GENERATORS
 
@@ -259,15 +262,15 @@ def _check(data: Mapping[str, Any]) -> tuple[Scenario, list[Problem]]:
 def _unmodelled(policy: Policy) -> list[Problem]:
     """Policy options the simulator does not model yet: refused rather than silently ignored."""
     out: list[Problem] = []
-    c = policy.circles
+    c = policy.section(CirclesPolicy)
     if c.trust_mode.value != "mutual" or c.trust_limits or c.trust_expiry:
         out.append((("policy", "circles", "trust_mode"), "the simulator models mutual trust only (CI5, the seed)"))
     if c.demurrage or c.claim_window:
         out.append((("policy", "circles", "demurrage"), "the simulator does not model demurrage or claim windows"))
-    if policy.gears.mode.value != "immediate":
+    if policy.section(GearsPolicy).mode.value != "immediate":
         out.append((("policy", "gears", "mode"), "the simulator settles in immediate mode only (GR6)"))
     for kind in ("citizens_council", "infraction"):
-        effect = policy.credits.participation.get(kind)
+        effect = policy.section(CreditsPolicy).participation.get(kind)
         if effect is None:
             out.append((("policy", "credits", "participation"), f"the simulator needs the kind {kind!r}"))
     return out

@@ -20,8 +20,8 @@ from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
 
 from civicledger.api import reads
-from civicledger.domain.errors import CivicLedgerError
-from civicledger.domain.time import format_instant
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.time import format_instant
 from civicledger.web import charts
 
 if TYPE_CHECKING:

@@ -26,14 +26,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from civicledger.adapters.sql import schema as t
-from civicledger.domain.canonical import canonical_bytes
-from civicledger.domain.errors import ConcurrencyError, NotFoundError, StorageUnavailableError
-from civicledger.domain.identity import Account, AccountId, AccountKind
-from civicledger.domain.journal import Entry, TreeHead
-from civicledger.domain.ledger import Currency, CurrencyKind, IssuerRule
-from civicledger.domain.merkle import Frontier
-from civicledger.domain.money import CurrencyId
-from civicledger.ports import JournalHead, Preload, StoredEntry
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.errors import ConcurrencyError, NotFoundError, StorageUnavailableError
+from civicledger.kernel.identity import Account, AccountId, AccountKind
+from civicledger.kernel.journal import Entry, TreeHead
+from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
+from civicledger.kernel.merkle import Frontier
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MISSING = object()

@@ -1,0 +1,290 @@
+"""Verification, rebuild and export of the journal (X2, issue: `civic verify/rebuild/export`).
+
+``verify_entries`` re-executes every entry on a fresh in-memory economy with the entry's own time,
+and checks, in order: the sequence, every command signature and consent (by re-running the
+rule), that the rule produces exactly the recorded events and result, the Merkle leaf, the tree
+root and the journal key's signature on every tree head, and per currency that balances sum to
+issued minus burned. It stops at the first bad entry and names it. It needs no database, so an
+export can be checked by anyone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from civicledger.kernel.engine import Engine, _Transaction
+from civicledger.kernel.errors import CivicLedgerError, IntegrityError, InvalidInputError, NotFoundError
+from civicledger.kernel.journal import Entry, TreeHead, tree_head_bytes
+from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash
+from civicledger.kernel.messages import decode_event
+from civicledger.kernel.ports import JournalHead, SignatureVerifier, Store, StoredEntry, UnitOfWork
+from civicledger.kernel.registry import ProjectionContext, project
+from civicledger.kernel.snapshot import state_digest
+
+
+@dataclass
+class VerifyReport:
+    entries: int = 0
+    ok: bool = True
+    bad_seq: int | None = None
+    reason: str = ""
+    replay_digest: str = ""
+    stored_digest: str = ""
+    root: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "entries": self.entries,
+            "bad_seq": self.bad_seq,
+            "reason": self.reason,
+            "root": self.root,
+            "replay_digest": self.replay_digest,
+            "stored_digest": self.stored_digest,
+        }
+
+
+class _CheckingEngine(Engine):
+    """Re-executes entries: instead of signing heads, it checks the recorded ones."""
+
+    def __init__(self, store: Store, verifier: SignatureVerifier) -> None:
+        super().__init__(store, _FixedClock(), verifier, None)
+        self.expected: StoredEntry | None = None
+
+    def _seal(self, tx: _Transaction, entry: Entry, payload_digest: str) -> tuple[StoredEntry, JournalHead]:
+        stored, head = super()._seal(tx, entry, payload_digest)
+        expected = self.expected
+        assert expected is not None
+        recorded = expected.head
+        if (recorded.size, recorded.root, recorded.time) != (stored.head.size, stored.head.root, stored.head.time):
+            raise IntegrityError(
+                f"tree head {recorded.size}/{recorded.root[:16]}… does not match the entries "
+                f"(root {stored.head.root[:16]}…)"
+            )
+        economy = tx.economy
+        if recorded.signature and economy is not None:
+            ok = self.verifier.verify(
+                bytes.fromhex(economy.journal_key),
+                tree_head_bytes(economy.id, recorded.size, recorded.root, recorded.time),
+                bytes.fromhex(recorded.signature),
+            )
+            if not ok:
+                raise IntegrityError("the tree head's signature is not the journal key's")
+        return StoredEntry(entry, stored.leaf_hash, recorded, payload_digest, stored.body), head
+
+
+class _FixedClock:
+    def __init__(self) -> None:
+        self.instant = 0
+
+    def now(self) -> int:
+        return self.instant
+
+
+def record_namespaces(*uows: UnitOfWork) -> list[str]:
+    return sorted({ns for uow in uows for ns in uow.records.namespaces()})
+
+
+ScratchStore = Callable[[], Store]
+"""Opens the empty store a journal is replayed into (the memory adapter's ``MemoryStore``)."""
+
+
+def verify_entries(
+    stored_entries: Iterable[StoredEntry], verifier: SignatureVerifier, scratch: ScratchStore
+) -> tuple[VerifyReport, Store]:
+    memory = scratch()
+    engine = _CheckingEngine(memory, verifier)
+    report = VerifyReport()
+    expected_seq = 0
+    last_signed = False
+    with memory.write() as uow:
+        tx = _Transaction(uow)
+        for stored in stored_entries:
+            entry = stored.entry
+            try:
+                _check_one(engine, tx, stored, expected_seq)
+            except CivicLedgerError as e:
+                report.ok, report.bad_seq, report.reason = False, entry.seq, str(e)
+                break
+            except Exception as e:  # a malformed entry must be named, not crash verification
+                report.ok, report.bad_seq, report.reason = False, entry.seq, f"{type(e).__name__}: {e}"
+                break
+            expected_seq += 1
+            last_signed = bool(stored.head.signature)
+        report.entries = expected_seq
+        report.root = tx.head.frontier.root().hex()
+        if report.ok and expected_seq and not last_signed:
+            report.ok, report.bad_seq = False, expected_seq - 1
+            report.reason = "X2: the newest tree head is not signed by the journal key"
+        uow.commit()
+    return report, memory
+
+
+def _check_one(engine: _CheckingEngine, tx: _Transaction, stored: StoredEntry, expected_seq: int) -> None:
+    entry = stored.entry
+    if entry.seq != expected_seq:
+        raise IntegrityError(f"expected entry {expected_seq}, found {entry.seq}")
+    if leaf_hash(entry.leaf_bytes()) != stored.leaf_hash:
+        raise IntegrityError("the entry's bytes do not match its Merkle leaf hash")
+    if entry.time < tx.head.time:
+        raise IntegrityError(f"time {entry.time} goes back before {tx.head.time}")
+    engine.expected = stored
+    if tx.uow.journal.find_command(entry.command.id) is not None:
+        raise IntegrityError(f"command id {entry.command.id} appears twice")
+    receipt = engine._execute(tx, engine.prepare(entry.command), at=entry.time)
+    if list(receipt.events) != list(entry.events) or receipt.result != entry.result:
+        raise IntegrityError("re-running the command gives other events than the recorded ones")
+    _check_conservation(tx.uow, entry)
+
+
+def _check_conservation(uow: UnitOfWork, entry: Entry) -> None:
+    touched = {e["currency"] for e in entry.events if str(e.get("type", "")).startswith("ledger.units_")}
+    if not touched:
+        return
+    sums = uow.ledger.sums_by_currency()
+    for currency_id in sorted(touched):
+        currency = uow.ledger.currency(currency_id)
+        if currency is None:
+            raise IntegrityError(f"units of unknown currency {currency_id}")
+        if sums.get(currency_id, 0) != currency.supply:
+            raise IntegrityError(
+                f"{currency_id}: balances sum to {sums.get(currency_id, 0)} but issued - burned is {currency.supply}",
+                rule="X3",
+            )
+
+
+def verify_store(store: Store, verifier: SignatureVerifier, scratch: ScratchStore) -> VerifyReport:
+    """Verify every stored entry, then that replay gives exactly the stored state."""
+    with store.read() as uow:
+        report, memory = verify_entries(uow.journal.scan(), verifier, scratch)
+        if not report.ok:
+            return report
+        head = uow.journal.head()
+        if head.size != report.entries:
+            report.ok, report.bad_seq = False, report.entries
+            report.reason = f"the journal head says {head.size} entries, {report.entries} were found"
+            return report
+        with memory.read() as replayed:
+            namespaces = record_namespaces(uow, replayed)
+            report.stored_digest = state_digest(uow, namespaces)
+            report.replay_digest = state_digest(replayed, namespaces)
+    if report.replay_digest != report.stored_digest:
+        report.ok = False
+        report.reason = "replaying the journal gives a different state than the stored one"
+    return report
+
+
+def rebuild(store: Store) -> tuple[str, str]:
+    """Drop every projection and rebuild it from the journal's events; return digests before/after."""
+    with store.write() as uow:
+        namespaces = record_namespaces(uow)
+        before = state_digest(uow, namespaces)
+        uow.clear_projections()
+        for stored in list(uow.journal.scan()):
+            ctx = ProjectionContext(stored.entry.time, stored.entry.seq)
+            for data in stored.entry.events:
+                project(decode_event(data), uow, ctx)
+        after = state_digest(uow, record_namespaces(uow))
+        uow.commit()
+    return before, after
+
+
+# Export -----------------------------------------------------------------------------------------
+
+
+def export_line(stored: StoredEntry) -> str:
+    return json.dumps(
+        {"entry": stored.entry.to_wire(), "leaf_hash": stored.leaf_hash.hex(), "head": stored.head.to_wire()},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+
+
+def export_journal(store: Store, out: IO[str]) -> int:
+    count = 0
+    with store.read() as uow:
+        for stored in uow.journal.scan():
+            out.write(export_line(stored) + "\n")
+            count += 1
+    return count
+
+
+def read_export(path: Path) -> Iterator[StoredEntry]:
+    """Parse an export line by line; a malformed line becomes an IntegrityError naming it."""
+    with path.open(encoding="utf-8") as f:
+        for number, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+                entry = Entry.from_wire(data["entry"])
+                h = data["head"]
+                head = TreeHead(int(h["size"]), str(h["root"]), int(h["time"]), str(h["signature"]))
+                yield StoredEntry(entry, bytes.fromhex(data["leaf_hash"]), head, entry.command.payload_digest())
+            except (ValueError, KeyError, TypeError, CivicLedgerError) as e:
+                raise IntegrityError(f"export line {number} is malformed: {e}") from e
+
+
+def verify_export(path: Path, verifier: SignatureVerifier, scratch: ScratchStore) -> VerifyReport:
+    entries = read_export(path)
+    try:
+        report, _ = verify_entries(entries, verifier, scratch)
+    except IntegrityError as e:
+        return VerifyReport(ok=False, reason=str(e))
+    except (OSError, UnicodeDecodeError) as e:
+        return VerifyReport(ok=False, reason=f"X2: cannot read the export {path}: {e}")
+    return report
+
+
+# Proofs -----------------------------------------------------------------------------------------
+
+
+def _signed_head(uow: UnitOfWork, size: int | None) -> TreeHead:
+    head = uow.journal.latest_signed_head(at_most=size)
+    if head is None:
+        raise NotFoundError("the journal has no signed tree head yet", rule="X2")
+    return head
+
+
+def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]:
+    """An entry with its inclusion proof against a signed tree head (the newest, or the newest
+    covering at most ``size`` entries)."""
+    with store.read() as uow:
+        head = _signed_head(uow, size)
+        stored = uow.journal.get(seq)
+        if stored is None or seq >= head.size:
+            raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
+        leaves = uow.journal.leaf_hashes(head.size)
+    proof = inclusion_proof(seq, leaves)
+    return {
+        "seq": seq,
+        "entry": stored.entry.to_wire(),
+        "leaf_hash": stored.leaf_hash.hex(),
+        "tree_head": head.to_wire(),
+        "proof": [p.hex() for p in proof],
+    }
+
+
+def consistency(store: Store, first: int, second: int | None = None) -> dict[str, Any]:
+    """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
+    if first < 1 or (second is not None and second < first):
+        raise InvalidInputError(
+            f"a consistency proof goes from a smaller tree to a larger one, not {first} to {second}", rule="X2"
+        )
+    with store.read() as uow:
+        later = _signed_head(uow, second)
+        earlier = _signed_head(uow, first)
+        if earlier.size != first:
+            raise NotFoundError(f"there is no signed tree head of exactly {first} entries", rule="X2")
+        leaves = uow.journal.leaf_hashes(later.size)
+    return {
+        "first": earlier.to_wire(),
+        "second": later.to_wire(),
+        "proof": [p.hex() for p in consistency_proof(first, leaves)],
+    }

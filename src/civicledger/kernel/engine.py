@@ -1,0 +1,454 @@
+"""The engine: every change of state goes through ``Engine.execute`` and lands in the journal.
+
+For one command, inside one write unit of work (which holds the journal's writer lock):
+
+1. a command id seen before returns the first result if the payload is the same, else is refused (X5);
+2. the signatures must be fresh, valid, and cover everyone whose consent the rule needs (X6);
+3. the mechanism's handler decides, reading state, and returns events (or refuses: nothing written);
+4. the events are projected onto state and the entry is appended and hashed into the Merkle tree;
+   before the unit of work commits, the tree head after its last entry is signed with the journal
+   key (X2), so every head a reader can see is signed.
+
+Work that needs no state (decoding, canonical checks, signatures of accounts whose keys are known)
+is done *before* the writer lock is taken, so concurrent writers overlap on it.
+
+The same code re-executes a journal during verification (``civicledger.kernel.verify``), which is
+why handlers must be deterministic: same state, same command, same time, same events.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time as _time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from civicledger.kernel import state
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.economy import Genesis, economy_id_for
+from civicledger.kernel.errors import (
+    AuthorityError,
+    CivicLedgerError,
+    ConcurrencyError,
+    IdempotencyConflictError,
+    IntegrityError,
+    InvalidInputError,
+    RuleViolationError,
+)
+from civicledger.kernel.identity import AccountId, parse_signature
+from civicledger.kernel.journal import Entry, SignatureRecord, SignedCommand, TreeHead, tree_head_bytes
+from civicledger.kernel.merkle import leaf_hash
+from civicledger.kernel.messages import Command, decode_command, encode_message
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.policy import Policy
+from civicledger.kernel.ports import (
+    Clock,
+    JournalHead,
+    Preload,
+    SignatureVerifier,
+    Signer,
+    Store,
+    StoredEntry,
+    UnitOfWork,
+)
+from civicledger.kernel.registry import (
+    HANDLERS,
+    PREFETCHERS,
+    Context,
+    EconomyInfo,
+    ProjectionContext,
+    installed,
+    project,
+)
+
+_log = logging.getLogger("civicledger.engine")
+MAX_ATTEMPTS = 8
+HARD_MAX_COMMAND_BYTES = 1 << 20
+"""Refused before anything else; the policy's ``journal.max_command_bytes`` is usually far lower."""
+Nonce = tuple[str, str, int]
+"""A request nonce spent with a command: (account, nonce, the request's timestamp); see X6."""
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What a caller gets back: where the command landed and what it did."""
+
+    command_id: str
+    seq: int
+    time: int
+    events: tuple[dict[str, Any], ...]
+    result: dict[str, Any]
+    replayed: bool = False
+
+    @staticmethod
+    def of(stored: StoredEntry, replayed: bool) -> Receipt:
+        e = stored.entry
+        return Receipt(e.command.id, e.seq, e.time, e.events, e.result, replayed)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "command_id": self.command_id,
+            "seq": self.seq,
+            "time": self.time,
+            "events": list(self.events),
+            "result": self.result,
+            "replayed": self.replayed,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _StateAtHead:
+    """The economy and policy as they were at a journal head this engine committed.
+
+    Both change only through journal entries, so while the journal's head is still the one this
+    engine left, they can be taken from here instead of read and decoded again (the policy is a
+    few kilobytes of JSON); another writer's entry moves the head and forces a read."""
+
+    size: int
+    frontier: tuple[bytes, ...]
+    economy: EconomyInfo | None
+    policy: Policy
+
+    def matches(self, head: JournalHead) -> bool:
+        return head.size == self.size and head.frontier.hashes == self.frontier
+
+
+class _Transaction:
+    """What stays the same across the commands of one write unit of work."""
+
+    def __init__(self, uow: UnitOfWork, cached: _StateAtHead | None = None) -> None:
+        self.uow = uow
+        self.head: JournalHead = uow.journal.head()
+        self.economy: EconomyInfo | None = None
+        self.policy: Policy = Policy()
+        if cached is not None and cached.matches(self.head):
+            self.economy, self.policy = cached.economy, cached.policy
+        else:
+            self.refresh()
+        self.new_keys: dict[AccountId, bytes] = {}
+        self.appended = False
+
+    def refresh(self) -> None:
+        self.economy, self.policy = state.economy_and_policy(self.uow)
+
+
+@dataclass(slots=True)
+class PreparedCommand:
+    """A command checked as far as it can be without state: decoded, sized, partly verified."""
+
+    command: SignedCommand
+    decoded: Command | None = None
+    size: int = 0  # bytes of the payload's canonical form, checked against the policy under the lock
+    message: bytes = b""
+    verified: frozenset[AccountId] = frozenset()
+    error: CivicLedgerError | None = None
+
+
+class _ProjectionFailed(Exception):
+    """A projector failed after writes began: the whole unit of work must roll back."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class Engine:
+    def __init__(
+        self,
+        store: Store,
+        clock: Clock,
+        verifier: SignatureVerifier,
+        journal_signer: Signer | None = None,
+    ) -> None:
+        installed()  # every installed mechanism's commands, handlers and projectors, before the first command
+        self.store = store
+        self.clock = clock
+        self.verifier = verifier
+        self.journal_signer = journal_signer
+        self._keys: dict[AccountId, bytes] = {}
+        self._economy: EconomyInfo | None = None
+        self._state_at_head: _StateAtHead | None = None
+
+    # Public ------------------------------------------------------------------------------------
+
+    def execute(self, command: SignedCommand) -> Receipt:
+        """Run one command atomically; raise the refusing rule's error if it is refused."""
+        prepared = self.prepare(command)
+        try:
+            return self._with_retries(lambda tx: self._execute(tx, prepared))  # type: ignore[no-any-return]
+        except _ProjectionFailed as e:
+            raise e.error from None
+
+    def execute_batch(
+        self,
+        commands: Sequence[SignedCommand],
+        nonces: Sequence[Sequence[Nonce]] | None = None,
+        forget_nonces_before: int | None = None,
+    ) -> list[Receipt | Exception]:
+        """Run many commands in one transaction; each is accepted or refused on its own.
+
+        ``nonces[i]`` are the request nonces (X6) that came with ``commands[i]`` over HTTP. They are
+        spent in the same transaction, before any command runs: a request has at most one effect,
+        and a replay of it is refused even when its command was refused. When a transaction fails,
+        the nonces it held are spent in a transaction of their own before the error is passed on,
+        so a request the server answered with an error cannot be replayed later; only when that
+        fails too (the store is down) does a request stay unspent, and then sending it again before
+        its timestamp is stale runs it at most once (its command id, X5). docs/api.md.
+        """
+        prepared = [self.prepare(c) for c in commands]
+        spends = [list(n) for n in nonces] if nonces is not None else [[] for _ in commands]
+        if len(spends) != len(prepared):
+            raise ValueError("one list of nonces per command")
+        try:
+            try:
+                return self._run_batch(prepared, spends, forget_nonces_before)
+            except _ProjectionFailed:  # something unforeseen in one command: run each alone
+                outcomes: list[Receipt | Exception] = []
+                for p, spend in zip(prepared, spends, strict=True):
+                    try:
+                        outcomes.extend(self._run_batch([p], [spend], None))
+                    except _ProjectionFailed as e:
+                        self._spend_on_their_own([spend])
+                        outcomes.append(e.error)
+                return outcomes
+        except Exception:
+            self._spend_on_their_own(spends)
+            raise
+
+    def _run_batch(
+        self, prepared: list[PreparedCommand], spends: list[list[Nonce]], forget_before: int | None
+    ) -> list[Receipt | Exception]:
+        want = self._preload(prepared)
+
+        def run(tx: _Transaction) -> list[Receipt | Exception]:
+            replays = self._spend_nonces(tx, spends, forget_before, want)
+            outcomes: list[Receipt | Exception] = []
+            for p, replay in zip(prepared, replays, strict=True):
+                if replay is not None:
+                    outcomes.append(replay)
+                    continue
+                try:
+                    outcomes.append(self._execute(tx, p))
+                except CivicLedgerError as e:
+                    outcomes.append(e)
+            return outcomes
+
+        return self._with_retries(run)  # type: ignore[no-any-return]
+
+    @staticmethod
+    def _spend_nonces(
+        tx: _Transaction, spends: list[list[Nonce]], forget_before: int | None, want: Preload | None
+    ) -> list[AuthorityError | None]:
+        """Spend each command's request nonces (a command whose nonce was used before is a replay)
+        and load what the batch will read, together: one round trip on PostgreSQL."""
+        items = [n for spend in spends for n in spend]
+        if not items and forget_before is None:
+            if want is not None:
+                tx.uow.preload(want)
+            return [None] * len(spends)
+        fresh = iter(tx.uow.spend_nonces(items, forget_before, want))
+        replays: list[AuthorityError | None] = []
+        for spend in spends:
+            reused = [account for account, _, _ in spend if not next(fresh)]
+            replays.append(
+                AuthorityError(f"nonce {spend[0][1]} was already used by {', '.join(reused)}: a replayed request")
+                if reused
+                else None
+            )
+        return replays
+
+    def _spend_on_their_own(self, spends: list[list[Nonce]]) -> None:
+        items = [n for spend in spends for n in spend]
+        if not items:
+            return
+        try:
+            self.store.consume_nonces(items, None)
+        except Exception:  # the store is down: the first error is the one to report
+            _log.warning("could not spend %d request nonces after a failed transaction", len(items))
+
+    def economy(self) -> EconomyInfo | None:
+        """The economy's id, name and keys; they never change once the genesis entry exists."""
+        if self._economy is None:
+            with self.store.read() as uow:
+                self._economy = state.economy_info(uow)
+        return self._economy
+
+    # Internals ---------------------------------------------------------------------------------
+
+    def _with_retries(self, body: Callable[[_Transaction], Any]) -> Any:
+        for attempt in range(MAX_ATTEMPTS):
+            try:
+                with self.store.write() as uow:
+                    tx = _Transaction(uow, self._state_at_head)
+                    result = body(tx)
+                    if tx.appended:
+                        self._sign_last_head(tx)
+                    uow.commit()
+                self._keys.update(tx.new_keys)
+                self._state_at_head = _StateAtHead(tx.head.size, tx.head.frontier.hashes, tx.economy, tx.policy)
+                return result
+            except ConcurrencyError:
+                if attempt == MAX_ATTEMPTS - 1:
+                    raise
+                _time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def _preload(prepared: list[PreparedCommand]) -> Preload | None:
+        """Everything a batch will read that can be known before it runs: its command ids (are any
+        retries?) and what each command type's prefetcher names; loaded in one go."""
+        if len(prepared) < 2:
+            return None
+        by_type: dict[type, list[Command]] = {}
+        for p in prepared:
+            if p.decoded is not None and p.error is None:
+                by_type.setdefault(type(p.decoded), []).append(p.decoded)
+        accounts: list[AccountId] = []
+        balances: list[tuple[AccountId, CurrencyId]] = []
+        currencies: list[CurrencyId] = []
+        for command_type, commands in by_type.items():
+            prefetcher = PREFETCHERS.get(command_type)
+            if prefetcher is not None:
+                want = prefetcher(commands)
+                accounts += want.accounts
+                balances += want.balances
+                currencies += want.currencies
+        return Preload([p.command.id for p in prepared], accounts, balances, currencies)
+
+    def prepare(self, command: SignedCommand) -> PreparedCommand:
+        """Decode and check the command, and the signatures of accounts with known keys, lock-free.
+
+        A refusal found here is kept in the result and reported when the command is executed, in
+        its place in the batch (after its nonces are spent)."""
+        prepared = PreparedCommand(command)
+        try:
+            prepared.size = len(canonical_bytes(command.payload))  # also refuses floats
+            if prepared.size > HARD_MAX_COMMAND_BYTES:
+                raise InvalidInputError(f"a command payload has at most {HARD_MAX_COMMAND_BYTES} bytes")
+            prepared.decoded = decode_command(command.type, command.payload)
+            if len(command.signers()) != len(command.signatures):
+                raise AuthorityError("an account signed the command twice")
+            economy = self.economy() if not isinstance(prepared.decoded, Genesis) else None
+            economy_id = economy.id if economy else economy_id_for(command.payload)
+            prepared.message = command.signing_bytes(economy_id)
+            verified = set()
+            for signature in command.signatures:
+                key = self._keys.get(signature.account)
+                if key is not None:
+                    self._check_signature(key, prepared.message, signature)
+                    verified.add(signature.account)
+            prepared.verified = frozenset(verified)
+        except CivicLedgerError as e:
+            prepared.error = e
+        return prepared
+
+    def _execute(self, tx: _Transaction, prepared: PreparedCommand, at: int | None = None) -> Receipt:
+        uow = tx.uow
+        command = prepared.command
+        existing = tx.uow.journal.find_command(command.id)
+        if existing is not None:
+            if existing.payload_digest != command.payload_digest():
+                raise IdempotencyConflictError(f"command id {command.id} was already used for a different payload")
+            return Receipt.of(existing, replayed=True)
+        if prepared.error is not None:
+            raise prepared.error
+        cmd = prepared.decoded
+        assert cmd is not None
+
+        now = at if at is not None else max(self.clock.now(), tx.head.time)
+        policy = tx.policy
+        if prepared.size > policy.journal.max_command_bytes:
+            raise InvalidInputError(f"a command payload has at most {policy.journal.max_command_bytes} bytes")
+        if now - command.signed_at > policy.journal.signature_max_age:
+            raise AuthorityError(
+                f"signatures made at {command.signed_at} are stale at {now} "
+                f"(older than {policy.journal.signature_max_age} s)"
+            )
+        if command.signed_at - now > policy.journal.max_clock_skew:
+            raise AuthorityError(f"signatures dated {command.signed_at} are from the future (now {now})")
+
+        handler = HANDLERS.get(type(cmd))
+        if handler is None:
+            raise InvalidInputError(f"no handler for command type {command.type}")
+        if tx.economy is None and not isinstance(cmd, Genesis):
+            raise RuleViolationError("this store holds no economy yet; create one with `civic init`", rule="X1")
+        if tx.economy is not None and isinstance(cmd, Genesis):
+            raise RuleViolationError("this store already holds an economy", rule="X1")
+
+        unverified = self._verify_known(tx, command, prepared)
+        signers = command.signers()
+        ctx = Context(uow, now, tx.head.size, tx.economy, policy, signers, command.id)
+        decision = handler(cmd, ctx)
+
+        for signature in unverified:
+            key_hex = decision.new_keys.get(signature.account)
+            if key_hex is None:
+                raise AuthorityError(f"{signature.account} is not an account and cannot sign")
+            self._check_signature(bytes.fromhex(key_hex), prepared.message, signature)
+            tx.new_keys[signature.account] = bytes.fromhex(key_hex)
+        decision.consent.check(signers)
+
+        events = tuple(encode_message(e) for e in decision.events)
+        canonical_bytes(decision.result)
+        entry = Entry(tx.head.size, now, command, events, decision.result)
+        pctx = ProjectionContext(now, entry.seq)
+        try:
+            for event in decision.events:
+                project(event, uow, pctx)
+            if any(e.TYPE.startswith("economy.") for e in decision.events):
+                tx.refresh()
+            stored, head = self._seal(tx, entry, command.payload_digest())
+            uow.journal.append(stored, head)
+        except ConcurrencyError:
+            raise
+        except Exception as e:  # writes have begun: the transaction cannot continue
+            raise _ProjectionFailed(e) from e
+        tx.head = head
+        tx.appended = True
+        return Receipt.of(stored, replayed=False)
+
+    def _verify_known(
+        self, tx: _Transaction, command: SignedCommand, prepared: PreparedCommand
+    ) -> list[SignatureRecord]:
+        """Check signatures not checked before the lock; return those the command itself introduces."""
+        pending = []
+        for signature in command.signatures:
+            if signature.account in prepared.verified:
+                continue
+            key = tx.new_keys.get(signature.account)
+            if key is None:
+                account = tx.uow.accounts.get(signature.account)
+                if account is None:
+                    pending.append(signature)
+                    continue
+                key = bytes.fromhex(account.public_key)
+                tx.new_keys[signature.account] = key
+            self._check_signature(key, prepared.message, signature)
+        return pending
+
+    def _check_signature(self, key: bytes, message: bytes, signature: SignatureRecord) -> None:
+        if not self.verifier.verify(key, message, parse_signature(signature.signature)):
+            raise AuthorityError(f"the signature of {signature.account} does not match this command")
+
+    def _seal(self, tx: _Transaction, entry: Entry, payload_digest: str) -> tuple[StoredEntry, JournalHead]:
+        """Hash the entry into the Merkle tree; its head is signed when the transaction ends."""
+        body = entry.leaf_bytes()
+        leaf = leaf_hash(body)
+        frontier = tx.head.frontier.append(leaf)
+        head = TreeHead(frontier.size, frontier.root().hex(), entry.time, "")
+        return StoredEntry(entry, leaf, head, payload_digest, body), JournalHead(frontier.size, frontier, entry.time)
+
+    def _sign_last_head(self, tx: _Transaction) -> None:
+        economy = tx.economy
+        if economy is None:
+            raise IntegrityError("an entry was sealed before the economy existed")
+        if self.journal_signer is None:
+            raise RuleViolationError("this engine holds no journal key and cannot append entries", rule="X2")
+        if self.journal_signer.public_key.hex() != economy.journal_key:
+            raise AuthorityError("the journal key given is not this economy's journal key", rule="X2")
+        size = tx.head.size
+        root = tx.head.frontier.root().hex()
+        signature = self.journal_signer.sign(tree_head_bytes(economy.id, size, root, tx.head.time)).hex()
+        tx.uow.journal.sign_head(size - 1, signature)

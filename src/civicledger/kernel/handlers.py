@@ -1,0 +1,288 @@
+"""Handlers and projectors for the economy's foundation: genesis, policy, identity, ledger."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from civicledger.kernel import identity as ident
+from civicledger.kernel import ledger as led
+from civicledger.kernel import state
+from civicledger.kernel.canonical import digest
+from civicledger.kernel.economy import ChangePolicy, EconomyStarted, Genesis, PolicySet, economy_id_for
+from civicledger.kernel.errors import (
+    IntegrityError,
+    InvalidInputError,
+    PolicyFileError,
+    RuleViolationError,
+)
+from civicledger.kernel.identity import Account, AccountId, AccountKind, Consent, Role, account_id_for
+from civicledger.kernel.messages import Event, to_wire
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.policy import policy_from_mapping, policy_to_mapping, with_change
+from civicledger.kernel.ports import Preload, UnitOfWork
+from civicledger.kernel.registry import Context, Decision, ProjectionContext, handles, prefetches, projects
+
+TransferCheck = Callable[[UnitOfWork, led.Leg, led.Currency, int], None]
+TRANSFER_CHECKS: dict[led.CurrencyKind, TransferCheck] = {}
+"""Extra acceptance rules a mechanism sets for its currency kind (e.g. Circles trust, CI5)."""
+
+# Economy ---------------------------------------------------------------------------------------
+
+
+@handles(Genesis)
+def start_economy(cmd: Genesis, ctx: Context) -> Decision:
+    if ctx.economy is not None or ctx.seq != 0:
+        raise RuleViolationError("this store already holds an economy", rule="X1")
+    _, problems = policy_from_mapping(cmd.policy)
+    if problems:
+        raise PolicyFileError([(None, f"{'.'.join(path)}: {text}") for path, text in problems])
+    keys = [cmd.council_key, *cmd.governor_keys, *cmd.registrar_keys]
+    accounts = [account_id_for(ident.parse_public_key(k)) for k in keys]
+    if len(set(accounts)) != len(accounts):
+        raise InvalidInputError("the council, governors and registrars need distinct keys", rule="X1")
+    if not 1 <= cmd.quorum <= len(cmd.governor_keys):
+        raise InvalidInputError(f"quorum must be between 1 and {len(cmd.governor_keys)}", rule="X6")
+    journal_account = account_id_for(ident.parse_public_key(cmd.journal_key))
+    council, governors, registrars = (
+        accounts[0],
+        accounts[1 : 1 + len(cmd.governor_keys)],
+        accounts[1 + len(cmd.governor_keys) :],
+    )
+    events: list[Event] = [
+        EconomyStarted(economy_id_for(to_wire(cmd)), cmd.name, cmd.journal_key, council, ctx.time),
+        ident.AccountOpened(council, AccountKind.COUNCIL, cmd.council_key, f"{cmd.name} council"),
+    ]
+    for i, (account, key) in enumerate(zip(governors, cmd.governor_keys, strict=True)):
+        events.append(ident.AccountOpened(account, AccountKind.PERSON, key, f"governor {i + 1}"))
+        events.append(ident.RoleGranted(account, Role.GOVERNOR))
+    events.append(ident.CouncilFormed(council, frozenset(governors), cmd.quorum))
+    for i, (account, key) in enumerate(zip(registrars, cmd.registrar_keys, strict=True)):
+        events.append(ident.AccountOpened(account, AccountKind.ORGANIZATION, key, f"registrar {i + 1}"))
+        events.append(ident.RoleGranted(account, Role.REGISTRAR))
+    # Stored verbatim: re-executing this entry with newer code (which may know more policy
+    # sections) must give the same event, and the economy keeps the defaults it started with.
+    events.append(PolicySet(1, cmd.policy, ctx.time))
+    return Decision(events, Consent.of(journal_account), new_keys={journal_account: cmd.journal_key})
+
+
+def governing_consent(ctx: Context) -> Consent:
+    economy = ctx.economy
+    if economy is None:
+        raise RuleViolationError("no economy yet", rule="X1")
+    return Consent(quorums=(state.council_quorum(ctx.uow, economy.council),))
+
+
+@handles(ChangePolicy)
+def change_policy(cmd: ChangePolicy, ctx: Context) -> Decision:
+    record = state.policy_record(ctx.uow)
+    version = record["version"] if record else 0
+    base = record["policy"] if record else policy_to_mapping(ctx.policy)
+    mapping, problems = with_change(base, tuple(cmd.path.split(".")), cmd.value)
+    if problems:
+        raise InvalidInputError(f"policy {cmd.path}: {problems[0][1]}", rule="X7")
+    return Decision([PolicySet(version + 1, mapping, ctx.time)], governing_consent(ctx))
+
+
+@projects(EconomyStarted)
+def _economy_started(e: EconomyStarted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    uow.records.put(
+        "economy",
+        "info",
+        {
+            "id": e.economy,
+            "name": e.name,
+            "journal_key": e.journal_key,
+            "council": e.council,
+            "started_at": e.started_at,
+        },
+    )
+
+
+@projects(PolicySet)
+def _policy_set(e: PolicySet, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    # The digest lets readers cache the decoded policy without re-encoding it on every read.
+    record = {"version": e.version, "policy": e.policy, "effective_at": e.effective_at, "digest": digest(e.policy)}
+    uow.records.put("economy", "policy", record)
+    uow.records.put("policy", f"{e.version:010d}", record)
+
+
+# Identity --------------------------------------------------------------------------------------
+
+
+@handles(ident.OpenAccount)
+def open_account(cmd: ident.OpenAccount, ctx: Context) -> Decision:
+    account = account_id_for(ident.parse_public_key(cmd.public_key))
+    event = ident.open_account(cmd, ctx.uow.accounts.get(account))
+    return Decision([event], Consent.of(account), {"account": account}, new_keys={account: cmd.public_key})
+
+
+@handles(ident.AttestPerson)
+def attest_person(cmd: ident.AttestPerson, ctx: Context) -> Decision:
+    uow = ctx.uow
+    taken = uow.records.get("humans", cmd.human) is not None
+    event = ident.attest_person(cmd, uow.accounts.get(cmd.person), uow.accounts.get(cmd.registrar), taken)
+    return Decision([event], Consent.of(cmd.registrar))
+
+
+@handles(ident.GrantRole)
+def grant_role(cmd: ident.GrantRole, ctx: Context) -> Decision:
+    account = state.require_account(ctx.uow, cmd.account)
+    if cmd.role in account.roles:
+        raise RuleViolationError(f"{cmd.account} already holds the role {cmd.role.value}", rule="X1")
+    return Decision([ident.RoleGranted(cmd.account, cmd.role)], governing_consent(ctx))
+
+
+@handles(ident.RevokeRole)
+def revoke_role(cmd: ident.RevokeRole, ctx: Context) -> Decision:
+    account = state.require_account(ctx.uow, cmd.account)
+    if cmd.role not in account.roles:
+        raise RuleViolationError(f"{cmd.account} does not hold the role {cmd.role.value}", rule="X1")
+    return Decision([ident.RoleRevoked(cmd.account, cmd.role)], governing_consent(ctx))
+
+
+@handles(ident.FormCouncil)
+def form_council(cmd: ident.FormCouncil, ctx: Context) -> Decision:
+    if ctx.uow.records.get("councils", cmd.council) is not None:
+        raise RuleViolationError(f"{cmd.council} is already a council", rule="X1")
+    exist = all(ctx.uow.accounts.get(m) is not None for m in cmd.members)
+    event = ident.form_council(cmd, ctx.uow.accounts.get(cmd.council), exist)
+    return Decision([event], Consent(all_of=frozenset({cmd.council, *cmd.members})))
+
+
+@projects(ident.AccountOpened)
+def _account_opened(e: ident.AccountOpened, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    uow.accounts.put(Account(e.account, e.kind, e.public_key, e.name, ctx.time))
+
+
+@projects(ident.PersonVerified)
+def _person_verified(e: ident.PersonVerified, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    account = state.require_account(uow, e.person)
+    uow.accounts.put(dataclasses.replace(account, verified=True))
+    uow.records.put("humans", e.human, {"person": e.person, "registrar": e.registrar, "at": ctx.time})
+
+
+@projects(ident.RoleGranted)
+def _role_granted(e: ident.RoleGranted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    account = state.require_account(uow, e.account)
+    uow.accounts.put(dataclasses.replace(account, roles=account.roles | {e.role.value}))
+
+
+@projects(ident.RoleRevoked)
+def _role_revoked(e: ident.RoleRevoked, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    account = state.require_account(uow, e.account)
+    uow.accounts.put(dataclasses.replace(account, roles=account.roles - {e.role.value}))
+
+
+@projects(ident.CouncilFormed)
+def _council_formed(e: ident.CouncilFormed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    uow.records.put("councils", e.council, {"members": sorted(e.members), "quorum": e.quorum, "formed_at": ctx.time})
+
+
+# Ledger ----------------------------------------------------------------------------------------
+
+_ISSUER_KINDS = {AccountKind.ORGANIZATION, AccountKind.COUNCIL, AccountKind.FUND}
+
+
+@handles(led.CreateCurrency)
+def create_currency(cmd: led.CreateCurrency, ctx: Context) -> Decision:
+    symbol = led.parse_symbol(cmd.symbol)
+    if symbol.startswith(ident.ACCOUNT_ID_PREFIX) and len(symbol) == 34:
+        raise InvalidInputError("a currency symbol may not look like an account id", rule="X3")
+    issuer = state.require_account(ctx.uow, cmd.issuer)
+    if issuer.kind not in _ISSUER_KINDS:
+        raise RuleViolationError(f"a {issuer.kind.value} cannot issue a currency by command", rule="X3")
+    if ctx.uow.ledger.currency(symbol) is not None:
+        raise RuleViolationError(f"currency {symbol} already exists", rule="X3")
+    if len(cmd.name) > 200:
+        raise InvalidInputError("a currency name has at most 200 characters", rule="X3")
+    event = led.CurrencyCreated(
+        symbol,
+        led.CurrencyKind.ISSUED,
+        cmd.issuer,
+        led.IssuerRule.ISSUER_COMMAND,
+        led.check_decimals(cmd.decimals),
+        cmd.name,
+    )
+    return Decision([event], Consent.of(cmd.issuer), {"currency": symbol})
+
+
+@handles(led.Issue)
+def issue(cmd: led.Issue, ctx: Context) -> Decision:
+    currency = state.require_currency(ctx.uow, cmd.currency)
+    state.require_account(ctx.uow, cmd.to)
+    event = led.issue(
+        currency, cmd.to, cmd.units, led.IssuerRule.ISSUER_COMMAND, ctx.uow.ledger.balance(cmd.to, currency.id)
+    )
+    return Decision([event], Consent.of(currency.issuer))
+
+
+@handles(led.Burn)
+def burn(cmd: led.Burn, ctx: Context) -> Decision:
+    currency = state.require_currency(ctx.uow, cmd.currency)
+    event = led.burn(currency, cmd.account, cmd.units, ctx.uow.ledger.balance(cmd.account, currency.id))
+    return Decision([event], Consent.of(cmd.account))
+
+
+@handles(led.Transfer)
+def transfer(cmd: led.Transfer, ctx: Context) -> Decision:
+    if len(cmd.memo) > 500:
+        raise InvalidInputError("a memo has at most 500 characters", rule="X3")
+    events = checked_transfer(ctx.uow, cmd.legs, ctx.time)
+    return Decision(list(events), Consent(all_of=led.debited_accounts(cmd.legs)))
+
+
+@prefetches(led.Transfer)
+def _prefetch_transfers(commands: list[led.Transfer]) -> Preload:
+    legs = [leg for cmd in commands for leg in cmd.legs]
+    return Preload(
+        accounts=[a for leg in legs for a in (leg.source, leg.target)],
+        balances=led.balance_keys(legs),
+        currencies=sorted({leg.currency for leg in legs}),
+    )
+
+
+def checked_transfer(uow: UnitOfWork, legs: tuple[led.Leg, ...], time: int) -> list[led.UnitsTransferred]:
+    """Every leg's accounts and currency exist and accept it; balances suffice in order."""
+    currencies: dict[CurrencyId, led.Currency] = {}
+    for leg in legs:
+        if leg.currency not in currencies:
+            currencies[leg.currency] = state.require_currency(uow, leg.currency)
+        for account in (leg.source, leg.target):
+            state.require_account(uow, account)
+        check = TRANSFER_CHECKS.get(currencies[leg.currency].kind)
+        if check is not None:
+            check(uow, leg, currencies[leg.currency], time)
+    return led.transfer_legs(legs, uow.ledger.balances(led.balance_keys(legs)))
+
+
+def _add_balance(uow: UnitOfWork, account: AccountId, currency: CurrencyId, delta: int) -> None:
+    units = uow.ledger.balance(account, currency) + delta
+    if units < 0:
+        raise IntegrityError(f"{account} would hold {units} {currency}: no balance goes below zero", rule="X3")
+    uow.ledger.set_balance(account, currency, units)
+
+
+@projects(led.CurrencyCreated)
+def _currency_created(e: led.CurrencyCreated, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    uow.ledger.put_currency(led.Currency(e.currency, e.kind, e.issuer, e.rule, e.decimals, e.name))
+
+
+@projects(led.UnitsIssued)
+def _units_issued(e: led.UnitsIssued, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    currency = state.require_currency(uow, e.currency)
+    uow.ledger.put_currency(dataclasses.replace(currency, issued=currency.issued + e.units))
+    _add_balance(uow, e.account, e.currency, e.units)
+
+
+@projects(led.UnitsBurned)
+def _units_burned(e: led.UnitsBurned, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    currency = state.require_currency(uow, e.currency)
+    uow.ledger.put_currency(dataclasses.replace(currency, burned=currency.burned + e.units))
+    _add_balance(uow, e.account, e.currency, -e.units)
+
+
+@projects(led.UnitsTransferred)
+def _units_transferred(e: led.UnitsTransferred, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    _add_balance(uow, e.source, e.currency, -e.units)
+    _add_balance(uow, e.target, e.currency, e.units)

@@ -1,0 +1,154 @@
+"""The one append-only journal (X2) and the signed envelope every command travels in (X5, X6).
+
+A ``SignedCommand`` carries a client-chosen id, the command, the time it was signed and the
+signatures of every account whose consent the rule needs. All of them sign the same bytes: the
+canonical JSON of the economy id, command id, type, payload and signing time, so a signature
+cannot be moved to another command, another economy or another time.
+
+An ``Entry`` is what the journal keeps: the signed command, the entry's time and the events the
+command produced. Its canonical JSON is the Merkle leaf; after each entry the journal signs a
+*tree head* (size, root, time) with the economy's journal key.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, NewType
+
+from civicledger.kernel.canonical import canonical_bytes, digest
+from civicledger.kernel.errors import InvalidInputError
+from civicledger.kernel.identity import AccountId, parse_account_id
+
+CommandId = NewType("CommandId", str)
+
+_COMMAND_ID_RE = re.compile(r"^[A-Za-z0-9._:~-]{1,128}$")
+MAX_SIGNATURES = 64
+
+
+def parse_command_id(text: object) -> CommandId:
+    if not isinstance(text, str) or not _COMMAND_ID_RE.match(text):
+        raise InvalidInputError("a command id is 1-128 characters of letters, digits and . _ : ~ -", rule="X5")
+    return CommandId(text)
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureRecord:
+    account: AccountId
+    signature: str  # hex of the 64-byte Ed25519 signature
+
+
+@dataclass(frozen=True, slots=True)
+class SignedCommand:
+    id: CommandId
+    type: str
+    payload: dict[str, Any]
+    signed_at: int
+    signatures: tuple[SignatureRecord, ...] = ()
+
+    def signing_bytes(self, economy_id: str) -> bytes:
+        return signing_bytes(economy_id, self.id, self.type, self.payload, self.signed_at)
+
+    def payload_digest(self) -> str:
+        """What 'the same payload' means for retries (X5): the type and payload, not the signatures."""
+        return digest({"type": self.type, "payload": self.payload}, trusted=True)
+
+    def signers(self) -> frozenset[AccountId]:
+        return frozenset(s.account for s in self.signatures)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "payload": self.payload,
+            "signed_at": self.signed_at,
+            "signatures": [{"account": s.account, "signature": s.signature} for s in self.signatures],
+        }
+
+    @staticmethod
+    def from_wire(data: Any) -> SignedCommand:
+        if not isinstance(data, dict):
+            raise InvalidInputError("a command must be an object", rule="X5")
+        unknown = set(data) - {"id", "type", "payload", "signed_at", "signatures"}
+        if unknown:
+            raise InvalidInputError(f"unknown command field(s) {', '.join(sorted(unknown))}", rule="X5")
+        type_name = data.get("type")
+        payload = data.get("payload", {})
+        signed_at = data.get("signed_at")
+        raw_signatures = data.get("signatures", [])
+        if not isinstance(type_name, str) or not type_name:
+            raise InvalidInputError("a command needs a type", rule="X5")
+        if not isinstance(payload, dict):
+            raise InvalidInputError("a command payload must be an object", rule="X5")
+        if isinstance(signed_at, bool) or not isinstance(signed_at, int):
+            raise InvalidInputError("signed_at must be whole seconds since the epoch", rule="X6")
+        if not isinstance(raw_signatures, list) or len(raw_signatures) > MAX_SIGNATURES:
+            raise InvalidInputError(f"signatures must be a list of at most {MAX_SIGNATURES}", rule="X6")
+        signatures = []
+        for s in raw_signatures:
+            if not isinstance(s, dict) or not isinstance(s.get("signature"), str):
+                raise InvalidInputError("each signature needs an account and a hex signature", rule="X6")
+            signatures.append(SignatureRecord(parse_account_id(s.get("account", "")), s["signature"]))
+        canonical_bytes(payload)  # refuses floats and other non-canonical values early
+        return SignedCommand(parse_command_id(data.get("id")), type_name, payload, signed_at, tuple(signatures))
+
+
+def signing_bytes(economy_id: str, command_id: str, type_name: str, payload: Any, signed_at: int) -> bytes:
+    return canonical_bytes(
+        {"economy": economy_id, "id": command_id, "type": type_name, "payload": payload, "signed_at": signed_at},
+        trusted=True,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One journal entry: its position, time, the signed command and the events it produced."""
+
+    seq: int
+    time: int
+    command: SignedCommand
+    events: tuple[dict[str, Any], ...]
+    result: dict[str, Any] = field(default_factory=dict)
+
+    def to_wire(self) -> dict[str, Any]:
+        return {
+            "seq": self.seq,
+            "time": self.time,
+            "command": self.command.to_wire(),
+            "events": list(self.events),
+            "result": self.result,
+        }
+
+    def leaf_bytes(self) -> bytes:
+        return canonical_bytes(self.to_wire(), trusted=True)
+
+    @staticmethod
+    def from_wire(data: Any) -> Entry:
+        if not isinstance(data, dict):
+            raise InvalidInputError("an entry must be an object", rule="X2")
+        try:
+            return Entry(
+                seq=int(data["seq"]),
+                time=int(data["time"]),
+                command=SignedCommand.from_wire(data["command"]),
+                events=tuple(data["events"]),
+                result=dict(data.get("result", {})),
+            )
+        except (KeyError, TypeError, ValueError) as e:
+            raise InvalidInputError(f"malformed entry: {e}", rule="X2") from e
+
+
+def tree_head_bytes(economy_id: str, size: int, root_hex: str, time: int) -> bytes:
+    """The bytes the journal key signs for a tree head."""
+    return canonical_bytes({"economy": economy_id, "size": size, "root": root_hex, "time": time})
+
+
+@dataclass(frozen=True, slots=True)
+class TreeHead:
+    size: int
+    root: str  # hex
+    time: int
+    signature: str  # hex, by the economy's journal key
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"size": self.size, "root": self.root, "time": self.time, "signature": self.signature}

@@ -1,0 +1,192 @@
+"""Commands and events as frozen dataclasses, and their one wire form.
+
+A command (imperative: ``Transfer``) asks for a change; the events (past tense: ``UnitsTransferred``)
+say what changed. Both are registered under a dotted type name (``ledger.transfer``) so the journal
+can store them as plain JSON and anyone can decode an export. Only ints, strings, bools, ``None``,
+enums, tuples, frozensets, dicts and nested dataclasses are allowed: no floats, ever (X3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from civicledger.kernel.errors import InvalidInputError
+
+T = TypeVar("T")
+
+
+class Message:
+    """Base of commands and events; subclasses are frozen dataclasses with a ``TYPE``."""
+
+    TYPE: ClassVar[str] = ""
+
+
+class Command(Message):
+    """A request for a change; accepted or refused as a whole."""
+
+
+class Event(Message):
+    """A fact recorded in the journal; projections are folds over events."""
+
+
+COMMANDS: dict[str, type[Command]] = {}
+EVENTS: dict[str, type[Event]] = {}
+
+
+def command(type_name: str) -> Callable[[type[T]], type[T]]:
+    """Register a frozen dataclass as the command ``type_name``."""
+    return _register(type_name, COMMANDS)
+
+
+def event(type_name: str) -> Callable[[type[T]], type[T]]:
+    """Register a frozen dataclass as the event ``type_name``."""
+    return _register(type_name, EVENTS)
+
+
+def _register(type_name: str, registry: dict[str, Any]) -> Callable[[type[T]], type[T]]:
+    def wrap(cls: type[T]) -> type[T]:
+        if type_name in registry and registry[type_name] is not cls:
+            raise RuntimeError(f"message type {type_name} registered twice")
+        cls.TYPE = type_name  # type: ignore[attr-defined]
+        registry[type_name] = cls
+        return cls
+
+    return wrap
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    if cls not in _HINTS:
+        _HINTS[cls] = get_type_hints(cls)
+    return _HINTS[cls]
+
+
+def to_wire(value: Any) -> Any:
+    """Encode a message (or any allowed value) as JSON-compatible data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, (tuple, list)):
+        return [to_wire(v) for v in value]
+    if isinstance(value, frozenset):
+        return sorted(to_wire(v) for v in value)
+    if isinstance(value, dict):
+        return {str(k): to_wire(v) for k, v in value.items()}
+    if isinstance(value, float):
+        raise InvalidInputError("floats are not allowed; use integers of a minor unit", rule="X3")
+    return value
+
+
+def from_wire(cls: type[T], data: Any, where: str = "") -> T:
+    """Decode ``data`` into ``cls``, raising InvalidInputError that names the bad field."""
+    return typing.cast(T, _decode(cls, data, where or getattr(cls, "TYPE", cls.__name__)))
+
+
+def _decode(tp: Any, data: Any, where: str) -> Any:
+    supertype = getattr(tp, "__supertype__", None)
+    if supertype is not None:  # NewType
+        return _decode(supertype, data, where)
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        args = get_args(tp)
+        if data is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _decode(arg, data, where)
+            except InvalidInputError as e:
+                errors.append(e)
+        raise errors[0] if errors else InvalidInputError(f"{where}: bad value", rule="X5")
+    if origin is typing.Literal:
+        if data not in get_args(tp):
+            raise InvalidInputError(f"{where} must be one of {list(get_args(tp))}, not {data!r}", rule="X5")
+        return data
+    if origin in (tuple, frozenset, list):
+        if not isinstance(data, list):
+            raise InvalidInputError(f"{where} must be a list", rule="X5")
+        args = get_args(tp)
+        item = args[0] if args else Any
+        items = [_decode(item, v, f"{where}[{i}]") for i, v in enumerate(data)]
+        return frozenset(items) if origin is frozenset else tuple(items) if origin is tuple else items
+    if origin is dict:
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"{where} must be an object", rule="X5")
+        _, value_type = get_args(tp)
+        return {str(k): _decode(value_type, v, f"{where}.{k}") for k, v in data.items()}
+    if tp is Any:
+        return data
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        if not isinstance(data, dict):
+            raise InvalidInputError(f"{where} must be an object", rule="X5")
+        hints = _hints(tp)
+        fields = {f.name: f for f in dataclasses.fields(tp)}
+        unknown = sorted(set(data) - set(fields))
+        if unknown:
+            raise InvalidInputError(f"{where}: unknown field(s) {', '.join(unknown)}", rule="X5")
+        kwargs = {}
+        for name, f in fields.items():
+            if name in data:
+                kwargs[name] = _decode(hints[name], data[name], f"{where}.{name}")
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise InvalidInputError(f"{where}: missing field {name}", rule="X5")
+        try:
+            return tp(**kwargs)
+        except InvalidInputError:
+            raise
+        except (TypeError, ValueError) as e:
+            raise InvalidInputError(f"{where}: {e}", rule="X5") from e
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        try:
+            return tp(data)
+        except ValueError as e:
+            allowed = [m.value for m in tp]
+            raise InvalidInputError(f"{where} must be one of {allowed}, not {data!r}", rule="X5") from e
+    if tp is bool:
+        if not isinstance(data, bool):
+            raise InvalidInputError(f"{where} must be true or false", rule="X5")
+        return data
+    if tp is int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise InvalidInputError(f"{where} must be a whole number, not {data!r}", rule="X5")
+        return data
+    if tp is str:
+        if not isinstance(data, str):
+            raise InvalidInputError(f"{where} must be a string", rule="X5")
+        return data
+    if tp is type(None):
+        if data is not None:
+            raise InvalidInputError(f"{where} must be null", rule="X5")
+        return None
+    raise InvalidInputError(f"{where}: cannot decode a value of type {tp}", rule="X5")
+
+
+def encode_message(message: Message) -> dict[str, Any]:
+    """``{"type": ..., **fields}``: the form events take inside a journal entry."""
+    return {"type": message.TYPE, **to_wire(message)}
+
+
+def decode_event(data: dict[str, Any]) -> Event:
+    fields = dict(data)
+    type_name = fields.pop("type", None)
+    cls = EVENTS.get(str(type_name))
+    if cls is None:
+        raise InvalidInputError(f"unknown event type {type_name!r}", rule="X2")
+    return from_wire(cls, fields)
+
+
+def decode_command(type_name: str, payload: Any) -> Command:
+    cls = COMMANDS.get(type_name)
+    if cls is None:
+        raise InvalidInputError(f"unknown command type {type_name!r}", rule="X5")
+    return from_wire(cls, payload)

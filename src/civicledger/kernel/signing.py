@@ -1,0 +1,30 @@
+"""Building and signing commands on the client side (CLI, demo, simulator, tests).
+
+Every consenting account signs the same bytes (``SignedCommand.signing_bytes``). A command id is
+the client's: pass one to make retries idempotent, or let a random one be chosen.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from civicledger.kernel.identity import account_id_for
+from civicledger.kernel.journal import SignatureRecord, SignedCommand, parse_command_id, signing_bytes
+from civicledger.kernel.messages import Command, to_wire
+from civicledger.kernel.ports import Signer
+
+
+def sign_command(
+    economy_id: str,
+    command: Command,
+    signers: Sequence[Signer],
+    *,
+    signed_at: int,
+    command_id: str | None = None,
+) -> SignedCommand:
+    cid = parse_command_id(command_id or uuid.uuid4().hex)
+    payload = to_wire(command)
+    message = signing_bytes(economy_id, cid, command.TYPE, payload, signed_at)
+    signatures = tuple(SignatureRecord(account_id_for(s.public_key), s.sign(message).hex()) for s in signers)
+    return SignedCommand(cid, command.TYPE, payload, signed_at, signatures)

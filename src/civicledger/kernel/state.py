@@ -1,0 +1,83 @@
+"""Reading the economy's own records (its id, keys, governing council, policy) from a unit of work."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from civicledger.kernel.canonical import digest
+from civicledger.kernel.errors import NotFoundError, RuleViolationError
+from civicledger.kernel.identity import Account, AccountId, Quorum
+from civicledger.kernel.ledger import Currency
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.policy import Policy, policy_from_mapping
+from civicledger.kernel.ports import UnitOfWork
+from civicledger.kernel.registry import EconomyInfo
+
+_policy_cache: dict[str, Policy] = {}
+
+
+def economy_info(uow: UnitOfWork) -> EconomyInfo | None:
+    return _info_of(uow.records.get("economy", "info"))
+
+
+def _info_of(data: dict[str, Any] | None) -> EconomyInfo | None:
+    if data is None:
+        return None
+    return EconomyInfo(data["id"], data["name"], data["journal_key"], AccountId(data["council"]), data["started_at"])
+
+
+def _policy_of(record: dict[str, Any] | None) -> Policy:
+    return Policy() if record is None else _decode_policy(record["policy"], record.get("digest"))
+
+
+def require_economy(uow: UnitOfWork) -> EconomyInfo:
+    info = economy_info(uow)
+    if info is None:
+        raise RuleViolationError("this store holds no economy yet; create one with `civic init`", rule="X1")
+    return info
+
+
+def economy_and_policy(uow: UnitOfWork) -> tuple[EconomyInfo | None, Policy]:
+    """The economy's info and the policy in force, in one read."""
+    rows = dict(uow.records.scan("economy"))
+    return _info_of(rows.get("info")), _policy_of(rows.get("policy"))
+
+
+def current_policy(uow: UnitOfWork) -> Policy:
+    return _policy_of(uow.records.get("economy", "policy"))
+
+
+def policy_record(uow: UnitOfWork) -> dict[str, Any] | None:
+    return uow.records.get("economy", "policy")  # type: ignore[no-any-return]
+
+
+def _decode_policy(mapping: dict[str, Any], known_digest: str | None = None) -> Policy:
+    key = known_digest or digest(mapping)
+    cached = _policy_cache.get(key)
+    if cached is None:
+        cached, problems = policy_from_mapping(mapping)
+        if problems:
+            raise RuleViolationError(f"stored policy is invalid: {problems[0][1]}", rule="X7")
+        _policy_cache[key] = cached
+    return cached
+
+
+def council_quorum(uow: UnitOfWork, council: AccountId) -> Quorum:
+    data = uow.records.get("councils", council)
+    if data is None:
+        raise NotFoundError(f"{council} is not a council", rule="X6")
+    return Quorum(frozenset(AccountId(m) for m in data["members"]), int(data["quorum"]))
+
+
+def require_account(uow: UnitOfWork, account: AccountId, rule: str = "X1") -> Account:
+    found = uow.accounts.get(account)
+    if found is None:
+        raise NotFoundError(f"no account {account}", rule=rule)
+    return found
+
+
+def require_currency(uow: UnitOfWork, currency: CurrencyId, rule: str = "X3") -> Currency:
+    found = uow.ledger.currency(currency)
+    if found is None:
+        raise NotFoundError(f"no currency {currency}", rule=rule)
+    return found

@@ -1,0 +1,1 @@
+"""The mechanisms: one package each, registered with the kernel through a ``Mechanism``."""

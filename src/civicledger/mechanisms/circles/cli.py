@@ -1,0 +1,219 @@
+"""`civic circles`: personal currencies, income, trust, routed payments and groups (CI1-CI15).
+
+Accounts may be given as account ids or as key names (the key's account is meant).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from civicledger.cli.app import IdOption, KeyOption, session, show_receipt
+from civicledger.cli.output import emit, fail
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.time import parse_instant
+from civicledger.mechanisms.circles import handlers as sc
+from civicledger.mechanisms.circles import messages as cm
+
+circles_app = typer.Typer(
+    help="Circles basic income: personal currencies joined by trust (CI1-CI15).", no_args_is_help=True
+)
+group_app = typer.Typer(help="Circles groups and group money (CI10-CI12).", no_args_is_help=True)
+circles_app.add_typer(group_app, name="group")
+
+KeyArg = Annotated[str, typer.Option("--key", "-k", help="The signing key (its account acts).")]
+
+
+
+@circles_app.command("account")
+@circles_app.command("join", hidden=True)
+def join(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:
+    """Make an account a Circles account with its own personal currency (CI1, CI4)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(cm.CreateCirclesAccount(s.key(key).account), [key], command_id))
+
+
+@circles_app.command("claim")
+def claim(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:
+    """Mint the income accrued since the last claim (CI2)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(cm.ClaimIncome(s.key(key).account), [key], command_id))
+
+
+@circles_app.command("trust")
+def trust(
+    ctx: typer.Context,
+    trustee: Annotated[str, typer.Argument(help="Whose currency to accept (account id or key name).")],
+    keys: KeyOption,
+    truster: Annotated[str | None, typer.Option(help="The trusting account if not the first key's (a group).")] = None,
+    limit: Annotated[int, typer.Option(help="Percent limit (policy trust_limits).")] = 100,
+    expires: Annotated[str | None, typer.Option(help="Expiry time, ISO 8601 (policy trust_expiry).")] = None,
+    command_id: IdOption = None,
+) -> None:
+    """Trust an account or group (CI5); mutual trust is signed by both (give both keys)."""
+    with session(ctx) as s:
+        try:
+            who = s.account(truster) if truster else s.key(keys[0]).account
+            cmd = cm.Trust(who, s.account(trustee), limit, parse_instant(expires) if expires else None)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+        show_receipt(ctx, s.run(cmd, keys, command_id))
+
+
+@circles_app.command("untrust")
+def untrust(
+    ctx: typer.Context,
+    other: Annotated[str, typer.Argument(help="The other party (account id or key name).")],
+    key: KeyArg,
+    by: Annotated[str | None, typer.Option(help="The revoking account if not the key's (a group).")] = None,
+    command_id: IdOption = None,
+) -> None:
+    """Revoke a trust, at once, from either side (CI6)."""
+    with session(ctx) as s:
+        who = s.account(by) if by else s.key(key).account
+        show_receipt(ctx, s.run(cm.Untrust(who, s.account(other)), [key], command_id))
+
+
+@circles_app.command("exchange")
+def exchange(
+    ctx: typer.Context,
+    units: Annotated[int, typer.Argument(help="Minor units each side gives.")],
+    keys: KeyOption,
+    command_id: IdOption = None,
+) -> None:
+    """Two accounts that trust each other swap their own currencies 1:1 (CI8); give both keys."""
+    with session(ctx) as s:
+        if len(keys) != 2:
+            fail(ctx, CivicLedgerError("an exchange needs the keys of both accounts", rule="CI8"))
+        show_receipt(ctx, s.run(cm.Exchange(s.key(keys[0]).account, s.key(keys[1]).account, units), keys, command_id))
+
+
+@circles_app.command("route")
+def route(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Argument(help="The receiver (account id or key name).")],
+    sender: Annotated[str, typer.Option("--from", help="The sender (account id or key name).")],
+    units: Annotated[int | None, typer.Argument(help="Amount to plan for; omit for the maximum.")] = None,
+) -> None:
+    """Query mode (CI9): the most that can flow and the plan of transfers; pays nothing."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            frm, dest = s.account(sender), s.account(to)
+            plan = sc.router_for(s.store).route(frm, dest, units, s.clock.now())
+        except CivicLedgerError as e:
+            fail(ctx, e)
+
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as out
+
+        out.print(f"can pay [bold]{plan.units}[/] (maximum flow {plan.max_flow}) in {len(plan.legs)} transfer(s)")
+        for i, leg in enumerate(plan.legs, 1):
+            out.print(f"  {i}. {leg.source} → {leg.target}: {leg.units} of {leg.currency}")
+
+    emit(ctx, {"sender": frm, "receiver": dest, **plan.to_wire()}, human)
+
+
+@circles_app.command("pay")
+def pay(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Argument(help="The receiver (account id or key name).")],
+    units: Annotated[int, typer.Argument(help="Minor units to pay.")],
+    key: KeyArg,
+    memo: Annotated[str, typer.Option()] = "",
+    command_id: IdOption = None,
+) -> None:
+    """Pay through the trust graph (CI9): routed, checked and executed atomically."""
+    with session(ctx) as s:
+        try:
+            cmd = sc.router_for(s.store).pay_command(s.key(key).account, s.account(to), units, memo, s.clock.now())
+        except CivicLedgerError as e:
+            fail(ctx, e)
+        show_receipt(ctx, s.run(cmd, [key], command_id))
+
+
+@circles_app.command("show")
+def show(ctx: typer.Context, account: Annotated[str, typer.Argument(help="Account id or key name.")]) -> None:
+    """An account's claimable income, reserve, trusts and holdings."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            who = s.account(account)
+            with s.store.read() as uow:
+                found = sc.summary(uow, who, s.clock.now())
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    emit(ctx, found.to_wire())
+
+
+@circles_app.command("demurrage")
+def demurrage(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:
+    """Burn the demurrage due on the account's Circles holdings (circles-v2)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(cm.ApplyDemurrage(s.key(key).account), [key], command_id))
+
+
+@group_app.command("create")
+def group_create(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Option("--group", help="The group account's key (an opened group account).")],
+    owner: Annotated[str, typer.Option("--owner", help="The owner's key.")],
+    command_id: IdOption = None,
+) -> None:
+    """Make an opened group account a Circles group with its own money (CI10)."""
+    with session(ctx) as s:
+        cmd = cm.CreateGroup(s.key(group).account, s.key(owner).account)
+        show_receipt(ctx, s.run(cmd, [group, owner], command_id))
+
+
+@group_app.command("add")
+def group_add(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The group (account id or key name).")],
+    member: Annotated[str, typer.Argument(help="The member (account id or key name).")],
+    key: KeyArg,
+    command_id: IdOption = None,
+) -> None:
+    """The owner verifies a member (CI10)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(cm.AddMember(s.account(group), s.account(member)), [key], command_id))
+
+
+@group_app.command("remove")
+def group_remove(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The group (account id or key name).")],
+    member: Annotated[str, typer.Argument(help="The member (account id or key name).")],
+    key: KeyArg,
+    command_id: IdOption = None,
+) -> None:
+    """The owner excludes a member (CI10)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(cm.RemoveMember(s.account(group), s.account(member)), [key], command_id))
+
+
+@group_app.command("convert")
+def group_convert(
+    ctx: typer.Context,
+    group: Annotated[str, typer.Argument(help="The group (account id or key name).")],
+    units: Annotated[int, typer.Argument(help="Minor units of one's own currency.")],
+    key: KeyArg,
+    command_id: IdOption = None,
+) -> None:
+    """Convert one's own currency into group money 1:1, irreversibly (CI11)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(cm.Convert(s.key(key).account, s.account(group), units), [key], command_id))
+
+
+@group_app.command("exchange")
+def group_exchange(
+    ctx: typer.Context,
+    from_group: Annotated[str, typer.Argument(help="The group whose money is given.")],
+    to_group: Annotated[str, typer.Argument(help="The group whose money is received.")],
+    units: Annotated[int, typer.Argument(help="Minor units.")],
+    key: KeyArg,
+    command_id: IdOption = None,
+) -> None:
+    """Swap one group's money for another's 1:1, where the second trusts the first (CI12)."""
+    with session(ctx) as s:
+        cmd = cm.GroupExchange(s.key(key).account, s.account(from_group), s.account(to_group), units)
+        show_receipt(ctx, s.run(cmd, [key], command_id))

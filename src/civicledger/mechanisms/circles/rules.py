@@ -1,0 +1,233 @@
+"""The Circles rules as pure functions: income (CI2-CI4), trust (CI5-CI7), payments (CI8-CI9).
+
+Income is exact. The rate in force is a fraction of a minor unit per second, base × (1+g)^n
+with n the whole years since genesis (CI3); what has accrued over an interval is the sum of
+rate × seconds over its year segments (and over the policy versions in force, X7). A claim mints
+the whole minor units and carries the exact remainder to the next claim, so claiming in many
+small steps mints exactly what one big claim would: rounding never loses or creates a unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal, localcontext
+from fractions import Fraction
+
+from civicledger.kernel.errors import InvalidInputError, RuleViolationError
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.ledger import Leg
+from civicledger.kernel.money import require_positive_units
+from civicledger.kernel.time import DAY, YEAR, whole_years_between
+from civicledger.mechanisms.circles.policy import CirclesPolicy, TrustMode
+
+Schedule = Sequence[tuple[int, CirclesPolicy]]
+"""Policy versions in force: (effective from, section), in time order."""
+
+
+def encode_fraction(value: Fraction) -> str:
+    return f"{value.numerator}/{value.denominator}"
+
+
+def decode_fraction(text: str) -> Fraction:
+    return Fraction(text)
+
+
+# Income (CI2-CI4) -------------------------------------------------------------------------------
+
+
+def rate(policy: CirclesPolicy, genesis: int, at: int) -> Fraction:
+    """Minor units of income per second in force at ``at`` (CI3: base × (1+g)^n)."""
+    years = whole_years_between(genesis, at)
+    return Fraction(policy.income_units, policy.income_period) * (1 + Fraction(policy.growth)) ** years
+
+
+def accrued(start: int, end: int, genesis: int, schedule: Schedule) -> Fraction:
+    """Exact income accrued from ``start`` to ``end`` (CI2), across year and policy boundaries."""
+    if end <= start:
+        return Fraction(0)
+    if not schedule:
+        raise InvalidInputError("no policy in force", rule="X7")
+    total = Fraction(0)
+    t = start
+    while t < end:
+        policy, policy_end = _policy_at(schedule, t)
+        years = whole_years_between(genesis, t)
+        year_end = genesis + (years + 1) * YEAR
+        segment_end = min(end, year_end, policy_end)
+        total += rate(policy, genesis, t) * (segment_end - t)
+        t = segment_end
+    return total
+
+
+def _policy_at(schedule: Schedule, t: int) -> tuple[CirclesPolicy, int]:
+    """The section in force at t and when the next version takes over (or a far future)."""
+    current = schedule[0][1]
+    until = 2**62
+    for i, (effective, section) in enumerate(schedule):
+        if effective <= t:
+            current = section
+            until = schedule[i + 1][0] if i + 1 < len(schedule) else 2**62
+    return current, until
+
+
+@dataclass(frozen=True, slots=True)
+class IncomeState:
+    """An account's income clock: claimed up to ``claimed_to``, with an exact unminted remainder."""
+
+    claimed_to: int
+    carry: Fraction
+    reserve: int
+
+
+def open_income(policy: CirclesPolicy, genesis: int, now: int) -> IncomeState:
+    """A new account (CI4): the owner's start income is claimable at once, the reserve set aside."""
+    per_second = rate(policy, genesis, now)
+    reserve = per_second * policy.reserve_start
+    return IncomeState(now, per_second * policy.owner_start, reserve.numerator // reserve.denominator)
+
+
+def claimable(state: IncomeState, now: int, genesis: int, schedule: Schedule) -> tuple[int, IncomeState]:
+    """Whole minor units claimable at ``now`` and the income state after claiming them (CI2).
+
+    A claim window (circles-v2) lets a claim reach back only so far: older unclaimed income lapses.
+    """
+    policy, _ = _policy_at(schedule, now)
+    start = state.claimed_to
+    if policy.claim_window:
+        start = max(start, now - policy.claim_window)
+    total = state.carry + accrued(start, now, genesis, schedule)
+    units = total.numerator // total.denominator
+    return units, IncomeState(max(now, state.claimed_to), total - units, state.reserve)
+
+
+# Trust (CI5-CI7) ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrustEdge:
+    """``truster`` accepts ``trustee``'s currency, possibly up to a limit and until a time."""
+
+    truster: AccountId
+    trustee: AccountId
+    limit_percent: int = 100
+    expires_at: int | None = None
+
+    def active(self, now: int) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
+
+def check_trust(
+    policy: CirclesPolicy, truster: AccountId, trustee: AccountId, limit_percent: int, expires_at: int | None, now: int
+) -> None:
+    """Refuse a trust the policy does not allow (CI5)."""
+    if truster == trustee:
+        raise RuleViolationError("an account cannot trust itself; it always accepts its own currency", rule="CI5")
+    if not 0 <= limit_percent <= 100:
+        raise InvalidInputError(f"a trust limit is 0-100 percent, not {limit_percent}", rule="CI5")
+    if limit_percent != 100 and not policy.trust_limits:
+        raise RuleViolationError("this economy's policy has no trust limits (trust_limits = false)", rule="CI5")
+    if expires_at is not None:
+        if not policy.trust_expiry:
+            raise RuleViolationError("this economy's policy has no expiring trust (trust_expiry = false)", rule="CI5")
+        if expires_at <= now:
+            raise InvalidInputError("a trust must expire in the future", rule="CI5")
+
+
+def acceptance_room(edge: TrustEdge | None, policy: CirclesPolicy, now: int, own_balance: int, held: int) -> int | None:
+    """How much more of the trustee's currency the truster accepts: None = any amount, 0 = none.
+
+    With trust limits (circles-v1) the truster accepts up to ``limit_percent`` of its own
+    currency's holding, less what it already holds of the trustee's currency.
+    """
+    if edge is None or not edge.active(now):
+        return 0
+    if not policy.trust_limits:
+        return None
+    return max(0, own_balance * edge.limit_percent // 100 - held)
+
+
+def trustee_reward(reserve: int) -> tuple[int, int]:
+    """(credited, left) when a trust is made (CI7): floor half is paid, the reserve keeps the rest."""
+    credited = reserve // 2
+    return credited, reserve - credited
+
+
+def mutual(policy: CirclesPolicy) -> bool:
+    return policy.trust_mode is TrustMode.MUTUAL
+
+
+# Payments (CI8, CI9) -----------------------------------------------------------------------------
+
+
+def check_routed_payment(
+    sender: AccountId, receiver: AccountId, units: int, legs: Sequence[Leg], max_steps: int
+) -> dict[AccountId, int]:
+    """The shape of a routed payment (CI9); returns each account's net change.
+
+    The sender pays ``units``, the receiver gets them, every intermediary ends with the same
+    total it started with, in at most ``max_steps`` transfers.
+    """
+    require_positive_units(units, "a payment")
+    if sender == receiver:
+        raise InvalidInputError("a payment needs two different accounts", rule="CI9")
+    if not legs:
+        raise InvalidInputError("a payment needs at least one transfer", rule="CI9")
+    if len(legs) > max_steps:
+        raise RuleViolationError(
+            f"a payment has at most {max_steps} transfers (max_steps), not {len(legs)}", rule="CI9"
+        )
+    net: dict[AccountId, int] = {}
+    for leg in legs:
+        net[leg.source] = net.get(leg.source, 0) - leg.units
+        net[leg.target] = net.get(leg.target, 0) + leg.units
+    if net.get(sender, 0) != -units or net.get(receiver, 0) != units:
+        raise RuleViolationError(
+            f"the transfers do not move exactly {units} from the sender to the receiver", rule="CI9"
+        )
+    for account, change in net.items():
+        if account not in (sender, receiver) and change != 0:
+            raise RuleViolationError(
+                f"intermediary {account} would not end with the same total ({change:+d})", rule="CI9"
+            )
+    return net
+
+
+def daily_demurrage_factor(yearly: Fraction) -> Decimal:
+    """What a coin keeps each day so that a year of 365.2425 days keeps exactly 1 - yearly.
+
+    (1-d)^(DAY/YEAR) is irrational, so it is computed in decimal to 40 digits: the same digits
+    on every machine, so re-execution agrees (X2).
+    """
+    with localcontext() as ctx:
+        ctx.prec = 40
+        keep = Decimal(yearly.denominator - yearly.numerator) / Decimal(yearly.denominator)
+        return keep ** (Decimal(DAY) / Decimal(YEAR))
+
+
+def demurrage_due(balance: int, days: int, yearly: Fraction) -> int:
+    """Minor units a balance loses to demurrage over whole days (circles-v2), rounded down.
+
+    Rounding down leaves the holder the fraction, so demurrage never takes more than it should.
+    """
+    if days <= 0 or balance <= 0 or yearly == 0:
+        return 0
+    with localcontext() as ctx:
+        ctx.prec = 60
+        kept = Decimal(balance) * daily_demurrage_factor(yearly) ** days
+        due = balance - int(kept.to_integral_value(rounding=ROUND_CEILING))
+    return max(0, due)
+
+
+def check_units(units: int, what: str, rule: str) -> int:
+    if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
+        raise InvalidInputError(f"{what} must be a positive whole number of minor units, not {units!r}", rule=rule)
+    return units
+
+
+def net_of(legs: Sequence[Leg]) -> Mapping[AccountId, int]:
+    net: dict[AccountId, int] = {}
+    for leg in legs:
+        net[leg.source] = net.get(leg.source, 0) - leg.units
+        net[leg.target] = net.get(leg.target, 0) + leg.units
+    return net

@@ -1,0 +1,58 @@
+"""The ``creditism`` policy section (X7).
+
+``fee_base`` is the externality fee's base (CR10, X8): the fee of an asset is E x fee base per unit.
+0 (the default) means "one month of the Circles basic income": the ``circles`` section's
+``income_units`` per ``income_period``, scaled to a month (``services.creditism.fee_base``), so
+the fee follows the income when its policy changes. At the seed's rate of 1,000 units a week, in
+minor units at 2 decimals, that is 100,000 x 2,629,746 / 604,800 = 434,812.5, rounded down to
+434,812 (``DEFAULT_FEE_BASE``). A positive value fixes the base in minor units instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from civicledger.kernel.time import MONTH, WEEK
+
+SEED_WEEKLY_INCOME_MINOR = 1_000 * 100
+"""The seed's default basic income: 1,000 units a week, at 2 decimals."""
+
+DEFAULT_FEE_BASE = SEED_WEEKLY_INCOME_MINOR * MONTH // WEEK  # 434,812 minor units
+
+SHARING_RULES = ("demand", "equal")
+
+
+def _ratio(text: str, what: str, at_most_one: bool = True) -> Fraction:
+    try:
+        value = Fraction(text[:-1]) / 100 if text.endswith("%") else Fraction(text)
+    except (ValueError, ZeroDivisionError) as e:
+        raise ValueError(f"{what} must be a ratio such as '50%' or '1/2', not {text!r}") from e
+    if value < 0 or (at_most_one and value > 1):
+        raise ValueError(f"{what} must be between 0 and 1, not {text!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class CreditismPolicy:
+    """Creditism parameters. Ratios are text ('50%', '1/2', '0.5') so the section is self-contained."""
+
+    fee_base: int = 0  # CR10: minor units; 0 = one month of the Circles basic income
+    legal_ceiling: str = "1"  # CR4: an asset whose E is above this is refused ("1" = no ceiling)
+    weights_must_sum_to_one: bool = True  # CR4: the seed fixes sum(w) = 1
+    workers_share: str = "1/2"  # CR13: the workers' share of a coop's surplus over BasePrice
+    allotment_sharing: str = "demand"  # CR7: how goods share one input's allotment: demand | equal
+
+    def __post_init__(self) -> None:
+        _ratio(self.legal_ceiling, "creditism.legal_ceiling")
+        _ratio(self.workers_share, "creditism.workers_share")
+        if self.allotment_sharing not in SHARING_RULES:
+            raise ValueError(f"creditism.allotment_sharing must be one of {', '.join(SHARING_RULES)}")
+
+    @property
+    def ceiling(self) -> Fraction:
+        return _ratio(self.legal_ceiling, "creditism.legal_ceiling")
+
+    @property
+    def workers(self) -> Fraction:
+        return _ratio(self.workers_share, "creditism.workers_share")

@@ -1,0 +1,341 @@
+"""`civic gears ...`: companies, statements, tests, votes, coefficients, sales, whistleblowing, report.
+
+Accounts may be given as account ids or as key names (the key's account is used).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from civicledger.cli.app import IdOption, KeyOption, Session, session, show_receipt
+from civicledger.cli.output import emit, fail
+from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.state import current_policy
+from civicledger.kernel.time import format_instant, parse_instant
+from civicledger.mechanisms.gears import commands as g
+from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears.policy import GearsPolicy
+from civicledger.mechanisms.gears.rules import answer_digest
+from civicledger.mechanisms.gears.values import Claim, Verdict, decode_ratio, encode_ratio, ratio_text
+
+gears_app = typer.Typer(help="Gears: the Common Good Coefficient (GR1-GR11).", no_args_is_help=True)
+test_app = typer.Typer(help="The multiple-choice test before a vote (GR3).", no_args_is_help=True)
+gears_app.add_typer(test_app, name="test")
+
+SignerOption = Annotated[str, typer.Option("--key", "-k", help="The signing key (name or file).")]
+CompanyArg = Annotated[str, typer.Argument(help="The company: account id or key name.")]
+
+_VOTE_WORDS = {"beneficial": 1, "+1": 1, "1": 1, "neutral": 0, "0": 0, "detrimental": -1, "-1": -1}
+
+
+
+def _run(ctx: typer.Context, command: Any, keys: list[str], command_id: str | None) -> None:
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(command, keys, command_id))
+
+
+@gears_app.command("setup")
+def setup(
+    ctx: typer.Context,
+    fund: Annotated[str, typer.Option(help="Key name of the Common Good Fund (a fund account); it signs too.")],
+    keys: KeyOption,
+    currency: Annotated[str, typer.Option(help="The ethicap currency (an existing currency).")] = "xi",
+    command_id: IdOption = None,
+) -> None:
+    """Name the Common Good Fund and the ethicap currency; the council's quorum and the fund sign."""
+    with session(ctx) as s:
+        cmd = g.SetupGears(s.key(fund).account, CurrencyId(currency))
+        show_receipt(ctx, s.run(cmd, [*keys, fund], command_id))
+
+
+@gears_app.command("register")
+def register(ctx: typer.Context, company: SignerOption, command_id: IdOption = None) -> None:
+    """Register an organization account as a Gears company (GR1)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(g.RegisterCompany(s.key(company).account), [company], command_id))
+
+
+@gears_app.command("statement")
+def statement(
+    ctx: typer.Context,
+    index: Annotated[int, typer.Argument(help="Statement number, 1-20; the first answer the common questions.")],
+    text: Annotated[str, typer.Argument(help="At most 200 characters.")],
+    company: SignerOption,
+    command_id: IdOption = None,
+) -> None:
+    """Publish a statement or a new version of it (GR2)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(g.PublishStatement(s.key(company).account, index, text), [company], command_id))
+
+
+@gears_app.command("question")
+def question(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument()],
+    choices: Annotated[list[str], typer.Option("--choice", help="A choice (repeat, 2-6).")],
+    answer: Annotated[int, typer.Option(help="Number of the correct choice, from 0.")],
+    company: SignerOption,
+    command_id: IdOption = None,
+) -> None:
+    """Add a question to the company's bank; the answer is stored as a salted digest (GR3)."""
+    salt = secrets.token_hex(8)
+    with session(ctx) as s:
+        cmd = g.AddQuestion(s.key(company).account, text, tuple(choices), answer_digest(salt, answer), salt)
+        show_receipt(ctx, s.run(cmd, [company], command_id))
+
+
+@test_app.command("start")
+def test_start(ctx: typer.Context, company: CompanyArg, voter: SignerOption, command_id: IdOption = None) -> None:
+    """Draw the questions of a test on a company (reproducible from the journal's root)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(g.StartTest(s.key(voter).account, s.account(company)), [voter], command_id))
+
+
+@test_app.command("answer")
+def test_answer(
+    ctx: typer.Context,
+    company: CompanyArg,
+    answers: Annotated[list[int], typer.Argument(help="One choice number per drawn question, in order.")],
+    voter: SignerOption,
+    command_id: IdOption = None,
+) -> None:
+    """Answer the drawn questions; a pass allows votes on the company for a while."""
+    with session(ctx) as s:
+        cmd = g.AnswerTest(s.key(voter).account, s.account(company), tuple(answers))
+        show_receipt(ctx, s.run(cmd, [voter], command_id))
+
+
+@gears_app.command("vote")
+def vote(
+    ctx: typer.Context,
+    company: CompanyArg,
+    value: Annotated[str, typer.Argument(help="beneficial | neutral | detrimental (or 1, 0, -1 after --).")],
+    voter: SignerOption,
+    command_id: IdOption = None,
+) -> None:
+    """Cast or change a vote (GR4); each cast, not a change, earns the reward."""
+    number = _VOTE_WORDS.get(value.strip().lower())
+    if number is None:
+        try:
+            number = int(value)
+        except ValueError:
+            fail(ctx, InvalidInputError(f"a vote is beneficial, neutral or detrimental, not {value!r}", rule="GR4"))
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(g.CastVote(s.key(voter).account, s.account(company), number), [voter], command_id))
+
+
+@gears_app.command("publish")
+def publish(ctx: typer.Context, publisher: SignerOption, command_id: IdOption = None) -> None:
+    """Compute every delta now and publish it as the next snapshot, the delta in force (GR5)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(g.PublishCoefficients(s.key(publisher).account), [publisher], command_id))
+
+
+@gears_app.command("sell")
+def sell(
+    ctx: typer.Context,
+    company: Annotated[str, typer.Option("--seller", help="The company's key; it signs.")],
+    buyer: Annotated[str, typer.Option("--buyer", help="The buyer's key; it signs and pays.")],
+    price: Annotated[int, typer.Argument(help="Price in minor units.")],
+    currency: Annotated[str, typer.Option(help="An allowed currency (GR11).")] = "xi",
+    memo: Annotated[str, typer.Option()] = "",
+    command_id: IdOption = None,
+) -> None:
+    """Settle a sale: the buyer pays p, the seller receives p (1 + delta/100) (GR6)."""
+    with session(ctx) as s:
+        cmd = g.SettleSale(s.key(buyer).account, s.key(company).account, price, CurrencyId(currency), memo)
+        show_receipt(ctx, s.run(cmd, [buyer, company], command_id))
+
+
+@gears_app.command("close-period")
+def close_period(
+    ctx: typer.Context,
+    period: Annotated[int, typer.Argument(help="Deferred period number, from 0.")],
+    closer: SignerOption,
+    currency: Annotated[str, typer.Option()] = "xi",
+    command_id: IdOption = None,
+) -> None:
+    """Settle a finished deferred period, rescaled to net exactly zero (GR6)."""
+    with session(ctx) as s:
+        cmd = g.ClosePeriod(CurrencyId(currency), period, s.key(closer).account)
+        show_receipt(ctx, s.run(cmd, [closer], command_id))
+
+
+@gears_app.command("release")
+def release(
+    ctx: typer.Context,
+    caller: SignerOption,
+    currency: Annotated[str, typer.Option()] = "xi",
+    command_id: IdOption = None,
+) -> None:
+    """Pay the fund's waiting payouts in order, as far as its balance allows (GR6)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(g.ReleasePayouts(CurrencyId(currency), s.key(caller).account), [caller], command_id))
+
+
+@gears_app.command("challenge")
+def challenge(
+    ctx: typer.Context,
+    company: CompanyArg,
+    index: Annotated[int, typer.Argument(help="The statement's number.")],
+    claim: Annotated[Claim, typer.Option(help="misleading or false.")],
+    whistleblower: SignerOption,
+    reason: Annotated[str, typer.Option()] = "",
+    command_id: IdOption = None,
+) -> None:
+    """Blow the whistle on a statement (GR7); it is frozen until decided."""
+    with session(ctx) as s:
+        cmd = g.ChallengeStatement(s.key(whistleblower).account, s.account(company), index, claim, reason)
+        show_receipt(ctx, s.run(cmd, [whistleblower], command_id))
+
+
+@gears_app.command("judge")
+def judge(
+    ctx: typer.Context,
+    challenge_id: Annotated[str, typer.Argument(metavar="CHALLENGE")],
+    verdict: Annotated[Verdict, typer.Argument(help="accurate, misleading or false.")],
+    voter: SignerOption,
+    command_id: IdOption = None,
+) -> None:
+    """Judge a challenged statement within its window (GR7)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(g.JudgeChallenge(s.key(voter).account, challenge_id, verdict), [voter], command_id))
+
+
+@gears_app.command("decide")
+def decide(
+    ctx: typer.Context,
+    challenge_id: Annotated[str, typer.Argument(metavar="CHALLENGE")],
+    closer: SignerOption,
+    command_id: IdOption = None,
+) -> None:
+    """Decide a challenge after its window: penalty to the whistleblower, or a failed slot (GR7, GR8)."""
+    with session(ctx) as s:
+        show_receipt(ctx, s.run(g.CloseChallenge(challenge_id, s.key(closer).account), [closer], command_id))
+
+
+@gears_app.command("company")
+def company_show(ctx: typer.Context, company: CompanyArg) -> None:
+    """A company: statements (with their challenge, if any), question bank size, current votes, debts."""
+    with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
+        try:
+            firm = s.account(company)
+            record = svc.require_company(uow, firm)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+        statements = [{"index": int(k.split("/")[1]), **v} for k, v in uow.records.scan(svc.NS_STATEMENTS, f"{firm}/")]
+        votes = [{"voter": k.split("/")[1], **v} for k, v in uow.records.scan(svc.NS_VOTES, f"{firm}/")]
+        debts = [{"key": k, **v} for k, v in svc.debts_of(uow, firm)]
+    data = {"company": firm, **record, "statement_list": statements, "votes": votes, "debts": debts}
+    emit(ctx, data)
+
+
+def _report_data(s: Session, at: int | None) -> dict[str, Any]:
+    with s.store.read() as uow:
+        policy = current_policy(uow).section(GearsPolicy)
+        when = at if at is not None else max(uow.journal.head().time, 0)
+        result = svc.coefficients_at(uow, policy, when)
+        fund = svc.fund_position(uow, policy)
+        history = list(svc.snapshots(uow))
+        names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
+    rows = [
+        {
+            "company": c, "name": names[c], "sales": r.sales, "votes": r.votes,
+            "mean": encode_ratio(r.mean) if r.mean is not None else None,
+            "delta": encode_ratio(r.delta), "delta_decimal": ratio_text(r.delta),
+        }
+        for c, r in sorted(result.companies.items())
+    ]
+    return {
+        "at": when, "at_iso": format_instant(when), "average": encode_ratio(result.average),
+        "scale": encode_ratio(result.scale), "imbalance": encode_ratio(result.imbalance()),
+        "companies": rows, "fund": fund, "snapshots": [{"version": h["version"], "at": h["at"]} for h in history],
+        "_history": history,
+    }
+
+
+def write_chart(history: list[dict[str, Any]], company: str, out: Path, label: str | None = None) -> int:
+    """A step chart of a company's published delta over time; returns the number of points."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from datetime import UTC, datetime
+
+    import matplotlib.pyplot as plt
+
+    points = [
+        (datetime.fromtimestamp(h["at"], tz=UTC), float(decode_ratio(h["companies"][company]["delta"])))
+        for h in history if company in h["companies"]
+    ]
+    fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
+    if points:
+        times, deltas = zip(*points, strict=True)
+        ax.step(times, deltas, where="post", color="tab:blue", linewidth=2, label="delta (published snapshots)")
+        ax.plot(times, deltas, "o", color="tab:blue")
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.axhline(30, color="tab:red", linewidth=0.8, linestyle="--", label="the seed's intended bounds, +-30")
+    ax.axhline(-30, color="tab:red", linewidth=0.8, linestyle="--")
+    ax.set_ylim(-62, 62)
+    ax.set_ylabel("Common Good Coefficient delta (%)")
+    ax.set_xlabel("snapshot time (UTC)")
+    ax.set_title(f"delta over time: {label or company}")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper left")
+    fig.autofmt_xdate()
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return len(points)
+
+
+@gears_app.command("report")
+def report(
+    ctx: typer.Context,
+    at: Annotated[str | None, typer.Option(help="Recompute at this instant (ISO 8601).")] = None,
+    chart: Annotated[Path | None, typer.Option(help="Write a PNG chart of a company's delta over time.")] = None,
+    company: Annotated[str | None, typer.Option(help="The company to chart (account id or key name).")] = None,
+) -> None:
+    """Per company V_i, delta_i and G_i recomputed exactly, the fund's position, and a chart (GR5, GR6)."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            when = parse_instant(at) if at else None
+            data = _report_data(s, when)
+            if chart is not None:
+                if company is None:
+                    raise InvalidInputError("--chart needs --company", rule="GR5")
+                firm = s.account(company)
+                name = next((r["name"] for r in data["companies"] if r["company"] == firm), "")
+                label = f"{name} ({firm})" if name else firm
+                data["chart"] = {"file": str(chart), "company": firm,
+                                 "points": write_chart(data["_history"], firm, chart, label)}
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    data.pop("_history")
+
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as out
+
+        table = Table("company", "name", "G_i (trailing year)", "votes", "V_i", "delta_i")
+        table.title = f"Gears at {data['at_iso']}"
+        for r in data["companies"]:
+            mean = ratio_text(decode_ratio(r["mean"])) if r["mean"] else "-"
+            table.add_row(r["company"], r["name"], str(r["sales"]), str(r["votes"]), mean, r["delta_decimal"])
+        out.print(table)
+        out.print(f"S = {ratio_text(decode_ratio(data['average']))}; clamp factor {data['scale']}; "
+                  f"sum G_i delta_i = {data['imbalance']}")
+        fund = data["fund"]
+        for c, pos in fund["currencies"].items():
+            out.print(f"fund {fund['fund']} {c}: balance {pos['balance']}, "
+                      f"{pos['waiting_payouts']} payouts waiting ({pos['waiting_units']} units)")
+        out.print(f"debts owed to the fund: {fund['debts_owed_to_fund']}; snapshots: {len(data['snapshots'])}")
+        if "chart" in data:
+            out.print(f"chart of {data['chart']['points']} snapshots written to {data['chart']['file']}")
+
+    emit(ctx, data, human)

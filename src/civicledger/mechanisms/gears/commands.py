@@ -1,0 +1,159 @@
+"""Gears commands (imperative): what a council, a company, a voter, a buyer or anyone may ask."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.messages import Command, command
+from civicledger.kernel.money import CurrencyId
+from civicledger.mechanisms.gears.values import Claim, Verdict
+
+
+@command("gears.setup")
+@dataclass(frozen=True, slots=True)
+class SetupGears(Command):
+    """Name the Common Good Fund and the ethicap currency; signed by the governing council's
+    quorum and by the fund, which thereby lets the Gears rules pay from it."""
+
+    fund: AccountId
+    ethicap: CurrencyId
+
+
+@command("gears.register_company")
+@dataclass(frozen=True, slots=True)
+class RegisterCompany(Command):
+    """An organization account joins Gears (GR1); signed by the company."""
+
+    company: AccountId
+
+
+@command("gears.publish_statement")
+@dataclass(frozen=True, slots=True)
+class PublishStatement(Command):
+    """Publish statement ``index`` (1-20), or a new version of it (GR2); signed by the company."""
+
+    company: AccountId
+    index: int
+    text: str
+
+
+@command("gears.add_question")
+@dataclass(frozen=True, slots=True)
+class AddQuestion(Command):
+    """Add a multiple-choice question to the company's bank (GR3); signed by the company.
+
+    The correct choice is given only as ``answer_digest`` = sha256 of 'gears-answer:<salt>:<choice>'
+    (see ``rules.answer_digest``).
+    """
+
+    company: AccountId
+    text: str
+    choices: tuple[str, ...]
+    answer_digest: str
+    salt: str
+
+
+@command("gears.start_test")
+@dataclass(frozen=True, slots=True)
+class StartTest(Command):
+    """Draw a voter's test questions on a company (GR3); signed by the voter."""
+
+    voter: AccountId
+    company: AccountId
+
+
+@command("gears.answer_test")
+@dataclass(frozen=True, slots=True)
+class AnswerTest(Command):
+    """Answer the drawn questions, one choice index (0-based) each, in the drawn order (GR3)."""
+
+    voter: AccountId
+    company: AccountId
+    answers: tuple[int, ...]
+
+
+@command("gears.cast_vote")
+@dataclass(frozen=True, slots=True)
+class CastVote(Command):
+    """Cast or change a vote: +1 beneficial, 0 neutral, -1 detrimental (GR4); signed by the voter."""
+
+    voter: AccountId
+    company: AccountId
+    value: int
+
+
+@command("gears.publish_coefficients")
+@dataclass(frozen=True, slots=True)
+class PublishCoefficients(Command):
+    """Compute every delta at the entry's time and publish it as the next snapshot (GR5).
+
+    Anyone may sign: the result is determined by the journal; the snapshot is the delta in force.
+    """
+
+    publisher: AccountId
+
+
+@command("gears.settle_sale")
+@dataclass(frozen=True, slots=True)
+class SettleSale(Command):
+    """A sale at price p: the buyer pays p, the seller receives p (1 + delta/100) (GR6, GR10, GR11).
+
+    Signed by the buyer and the company: the sale counts toward the company's sales G_i.
+    """
+
+    buyer: AccountId
+    company: AccountId
+    price: int
+    currency: CurrencyId
+    memo: str = ""
+
+
+@command("gears.close_period")
+@dataclass(frozen=True, slots=True)
+class ClosePeriod(Command):
+    """Settle a finished deferred period in one currency, netting exactly zero (GR6); anyone signs."""
+
+    currency: CurrencyId
+    period: int
+    closer: AccountId
+
+
+@command("gears.release_payouts")
+@dataclass(frozen=True, slots=True)
+class ReleasePayouts(Command):
+    """Pay waiting payouts in order as far as the fund's balance allows (GR6); anyone signs."""
+
+    currency: CurrencyId
+    caller: AccountId
+
+
+@command("gears.challenge")
+@dataclass(frozen=True, slots=True)
+class ChallengeStatement(Command):
+    """Blow the whistle on a statement as misleading or false (GR7); signed by the whistleblower."""
+
+    whistleblower: AccountId
+    company: AccountId
+    index: int
+    claim: Claim
+    reason: str = ""
+
+
+@command("gears.judge_challenge")
+@dataclass(frozen=True, slots=True)
+class JudgeChallenge(Command):
+    """A voter's judgement of a challenged statement (GR7); signed by the voter."""
+
+    voter: AccountId
+    challenge: str
+    verdict: Verdict
+
+
+@command("gears.close_challenge")
+@dataclass(frozen=True, slots=True)
+class CloseChallenge(Command):
+    """Decide a challenge once its window has passed (GR7, GR8); anyone signs."""
+
+    challenge: str
+    closer: AccountId

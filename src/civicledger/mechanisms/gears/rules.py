@@ -1,0 +1,178 @@
+"""Gears checks (GR2-GR4, GR7, GR8) and the reproducible draw of test questions (GR3).
+
+Each function takes plain values the service read from state and either returns what to record
+or raises an error naming the rule and saying why in one sentence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
+
+from civicledger.kernel.errors import InvalidInputError, RuleViolationError
+from civicledger.mechanisms.gears.values import (
+    MAX_CHOICES,
+    MAX_QUESTION_CHARS,
+    MAX_REASON_CHARS,
+    MAX_STATEMENT_CHARS,
+    MAX_STATEMENTS,
+    VERDICT_ORDER,
+    VOTE_VALUES,
+    Verdict,
+)
+
+_DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+# GR2 statements ---------------------------------------------------------------------------------
+
+
+def check_statement(index: int, text: str, published: int, common_questions: int, frozen: bool) -> None:
+    """A statement may be (re)published at ``index`` 1-20, each at most 200 characters.
+
+    ``published`` is how many statements the company has (always indices 1..published): a new
+    one takes the next index, so the first ones answer the platform's common questions in order.
+    A statement under challenge cannot change.
+    """
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError("a statement needs some text", rule="GR2")
+    if len(text) > MAX_STATEMENT_CHARS:
+        raise InvalidInputError(
+            f"a statement has at most {MAX_STATEMENT_CHARS} characters, this one has {len(text)}", rule="GR2"
+        )
+    if index > MAX_STATEMENTS:
+        raise RuleViolationError(f"a company has at most {MAX_STATEMENTS} statements; {index} is too many", rule="GR2")
+    if index < 1:
+        raise InvalidInputError(f"statements are numbered from 1, not {index}", rule="GR2")
+    if index > published + 1:
+        what = "common question" if published < common_questions else "statement"
+        raise RuleViolationError(
+            f"statement {published + 1} (the next {what}) must come before statement {index}", rule="GR2"
+        )
+    if frozen:
+        raise RuleViolationError(
+            f"statement {index} is under challenge and cannot change until it is decided", rule="GR2"
+        )
+
+
+# GR3 the test -----------------------------------------------------------------------------------
+
+
+def answer_digest(salt: str, choice: int) -> str:
+    """The salted digest under which a question's correct choice is stored.
+
+    It keeps the answer out of plain sight in listings; it is not a secret from a determined
+    reader of the public journal (the salt is public so that anyone can re-grade a test).
+    """
+    return hashlib.sha256(f"gears-answer:{salt}:{choice}".encode()).hexdigest()
+
+
+def check_question(text: str, choices: Sequence[str], digest: str, salt: str) -> None:
+    if not text.strip() or len(text) > MAX_QUESTION_CHARS:
+        raise InvalidInputError(f"a question has 1-{MAX_QUESTION_CHARS} characters", rule="GR3")
+    if not 2 <= len(choices) <= MAX_CHOICES or any(not c.strip() or len(c) > MAX_STATEMENT_CHARS for c in choices):
+        raise InvalidInputError(f"a question has 2-{MAX_CHOICES} non-empty choices", rule="GR3")
+    if not _DIGEST_RE.match(digest) or not 1 <= len(salt) <= 64:
+        raise InvalidInputError("the answer is a 64-hex-digit salted digest with a salt of 1-64 characters", rule="GR3")
+    if all(answer_digest(salt, i) != digest for i in range(len(choices))):
+        raise InvalidInputError("the answer digest matches none of the choices", rule="GR3")
+
+
+def draw_seed(root: bytes, voter: str, company: str) -> bytes:
+    """The draw's seed: the journal's tree root before the entry, the voter and the company."""
+    return hashlib.sha256(b"gears-test|" + root + f"|{voter}|{company}".encode()).digest()
+
+
+def draw_questions(seed: bytes, bank: Sequence[int], n: int) -> tuple[int, ...]:
+    """Draw n distinct questions of the bank: those with the smallest sha256(seed, id).
+
+    Anyone holding the journal recomputes the same draw, and neither the voter nor the company
+    can choose it without choosing the journal's root.
+    """
+    if len(bank) < n:
+        raise RuleViolationError(
+            f"the company's question bank holds {len(bank)} questions; a test draws {n}", rule="GR3"
+        )
+    ranked = sorted(bank, key=lambda q: (hashlib.sha256(seed + q.to_bytes(8, "big")).digest(), q))
+    return tuple(ranked[:n])
+
+
+def grade(answers: Sequence[int], questions: Sequence[tuple[str, str, int]]) -> int:
+    """How many answers are right; ``questions`` gives (digest, salt, number of choices) in order."""
+    if len(answers) != len(questions):
+        raise InvalidInputError(f"answer each of the {len(questions)} drawn questions, in order", rule="GR3")
+    correct = 0
+    for answer, (digest, salt, choices) in zip(answers, questions, strict=True):
+        if isinstance(answer, bool) or not isinstance(answer, int) or not 0 <= answer < choices:
+            raise InvalidInputError(f"an answer is a choice number from 0 to {choices - 1}, not {answer!r}", rule="GR3")
+        correct += answer_digest(salt, answer) == digest
+    return correct
+
+
+def check_can_start_test(now: int, test: Mapping[str, object] | None, retry_delay: int) -> None:
+    if test is None:
+        return
+    if test.get("open"):
+        raise RuleViolationError("this voter has an unanswered test on this company; answer it first", rule="GR3")
+    failed_at = test.get("failed_at")
+    if isinstance(failed_at, int) and now < failed_at + retry_delay:
+        raise RuleViolationError(
+            f"a failed test may be retried {retry_delay} s after the failure, at {failed_at + retry_delay}", rule="GR3"
+        )
+
+
+def has_valid_pass(now: int, test: Mapping[str, object] | None, valid_for: int) -> bool:
+    passed_at = None if test is None else test.get("passed_at")
+    return isinstance(passed_at, int) and passed_at <= now < passed_at + valid_for
+
+
+# GR4 votes --------------------------------------------------------------------------------------
+
+
+def check_vote_value(value: int) -> int:
+    if isinstance(value, bool) or value not in VOTE_VALUES:
+        raise InvalidInputError(f"a vote is +1, 0 or -1, not {value!r}", rule="GR4")
+    return value
+
+
+def vote_term(now: int, current: Mapping[str, int] | None, term: int) -> tuple[int, int, bool]:
+    """(cast_at, expires_at, is_change): a change within the term keeps the term (GR4)."""
+    if current is not None and now < current["expires_at"]:
+        return current["cast_at"], current["expires_at"], True
+    return now, now + term, False
+
+
+# GR7, GR8 whistleblowing ------------------------------------------------------------------------
+
+
+def check_reason(reason: str) -> None:
+    if len(reason) > MAX_REASON_CHARS:
+        raise InvalidInputError(f"a challenge's reason has at most {MAX_REASON_CHARS} characters", rule="GR7")
+
+
+def failed_outstanding(now: int, failures: Sequence[int], recovery: int) -> int:
+    """How many of a voter's failed challenges still hold a slot (GR8)."""
+    return sum(1 for failed_at in failures if now < failed_at + recovery)
+
+
+def check_challenge_slots(now: int, failures: Sequence[int], slots: int, recovery: int) -> None:
+    outstanding = failed_outstanding(now, failures, recovery)
+    if outstanding >= slots:
+        first_back = min(f + recovery for f in failures if now < f + recovery)
+        raise RuleViolationError(
+            f"this voter has {outstanding} unsuccessful challenges outstanding (at most {slots}); "
+            f"a slot comes back at {first_back}",
+            rule="GR8",
+        )
+
+
+def verdict_of(tally: Mapping[str, int], quorum: int) -> Verdict | None:
+    """The most-voted verdict, ties going to the milder one; None without a quorum (GR7)."""
+    if sum(tally.values()) < max(quorum, 1):
+        return None
+    best = VERDICT_ORDER[0]
+    for v in VERDICT_ORDER[1:]:
+        if tally.get(v.value, 0) > tally.get(best.value, 0):
+            best = v
+    return best

@@ -28,6 +28,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.api import reads
 from civicledger.api.batching import CommandBatcher
+from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
 from civicledger.kernel import state
@@ -39,6 +40,7 @@ from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.ports import Clock, Signer, Store
+from civicledger.kernel.registry import installed, load
 
 COMMANDS_PATH = "/api/commands"
 ENVELOPE_BYTES = 32 * 1024
@@ -106,10 +108,6 @@ SIGNATURE_HEADERS = [
     },
 ]
 
-Limit = Annotated[int, Query(ge=1, le=reads.MAX_LIMIT, description="page size")]
-After = Annotated[str | None, Query(max_length=200, description="cursor: the `next` of the previous page")]
-AccountPath = Annotated[str, Path(description="an account id (ac + 32 hex digits)")]
-READ_ERRORS = responses(404, 409, 422)
 
 
 class BodyTooLargeError(InvalidInputError):
@@ -293,58 +291,13 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
     ) -> dict[str, Any]:
         return reads.holders(store, currency, after, limit)
 
-    @app.get("/api/circles/accounts/{account}", tags=["circles"], responses=READ_ERRORS)
-    def circles_account(account: AccountPath) -> dict[str, Any]:
-        """Claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8)."""
-        return reads.circles_account(store, account, service.now())
-
-    @app.get("/api/circles/trust", tags=["circles"], responses=READ_ERRORS)
-    def circles_trust(
-        after: After = None, limit: Limit = 50, account: Annotated[str | None, Query(max_length=40)] = None
-    ) -> dict[str, Any]:
-        """Trust edges ``truster/trustee`` (who accepts whose currency), optionally of one account."""
-        return reads.trust_edges(store, after, limit, account)
-
-    @app.get("/api/circles/route", tags=["circles"], responses=READ_ERRORS)
-    def circles_route(
-        sender: Annotated[str, Query(max_length=40)],
-        receiver: Annotated[str, Query(max_length=40)],
-        units: Annotated[int | None, Query(ge=1, le=10**15)] = None,
-        memo: Annotated[str, Query(max_length=200)] = "",
-    ) -> dict[str, Any]:
-        """The most that can flow and the plan (CI9); with ``units``, the ``circles.pay`` payload to sign."""
-        return reads.circles_route(store, sender, receiver, units, service.now(), memo)
-
-    @app.get("/api/gears/coefficients", tags=["gears"], responses=READ_ERRORS)
-    def gears_coefficients() -> dict[str, Any]:
-        """Every company's sales, votes, mean and delta now (GR5), the fund's position (GR6)."""
-        return reads.gears_coefficients(store, service.now())
-
-    @app.get("/api/gears/companies/{company}", tags=["gears"], responses=READ_ERRORS)
-    def gears_company(company: AccountPath) -> dict[str, Any]:
-        return reads.gears_company(store, company)
-
-    @app.get("/api/credits/persons/{person}", tags=["credits"], responses=READ_ERRORS)
-    def credits_person(person: AccountPath) -> dict[str, Any]:
-        """A person's credits: lots with their grades and the adjustments behind them (SC11)."""
-        return reads.credits_person(store, person, service.now())
-
-    @app.get("/api/credits/grades", tags=["credits"], responses=READ_ERRORS)
-    def credits_grades() -> dict[str, Any]:
-        return reads.grade_distribution(store, service.now())
-
-    @app.get("/api/creditism/assets", tags=["creditism"], responses=READ_ERRORS)
-    def creditism_assets() -> dict[str, Any]:
-        return {"items": reads.creditism_assets(store)}
-
-    @app.get("/api/creditism/prices/{asset}", tags=["creditism"], responses=READ_ERRORS)
-    def creditism_price(asset: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
-        """An asset's market price and its components (CR10-CR12)."""
-        return reads.creditism_price(store, asset)
-
-    @app.get("/api/creditism/report", tags=["creditism"], responses=READ_ERRORS)
-    def creditism_report() -> dict[str, Any]:
-        return reads.creditism_report(store)
+    reads_context = Reads(store, service.now)
+    for mechanism in installed():
+        if mechanism.api is not None:
+            build = load(mechanism.api)
+            if not callable(build):
+                raise TypeError(f"{mechanism.api} is not a router factory")
+            app.include_router(build(reads_context))
 
     @app.get("/api/journal", tags=["journal"], responses=READ_ERRORS)
     def journal(start: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Limit = 50) -> dict[str, Any]:

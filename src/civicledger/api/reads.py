@@ -1,43 +1,20 @@
-"""Read models shared by the HTTP API and the web pages: plain JSON-ready dicts from the store.
+"""The kernel's read models, shared by the HTTP API and the web pages: the economy, accounts,
+currencies and the journal with its proofs, as plain JSON-ready values from the store.
 
-Each function opens one read unit of work, calls the mechanism's own service functions where they
-exist (``services.circles.summary``, ``services.gears.coefficients_at``, ``services.credits.explain``,
-``services.creditism.price_view`` ...) and only reads records directly where no service function
-exists (lists for pagination, the grade distribution, a company's challenges).
-
-Lists are paginated by a cursor: ``after`` is the last key of the previous page, ``limit`` its size;
-every page says the ``next`` cursor, or ``None`` at the end.
+Each mechanism's reads live in its own ``queries`` module (``mechanisms/gears/queries.py`` ...).
+Lists are paginated by a cursor (``kernel.paging``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from typing import Any
 
 from civicledger.kernel import audit, state
 from civicledger.kernel.errors import InvalidInputError, NotFoundError
-from civicledger.kernel.identity import AccountId, parse_account_id
+from civicledger.kernel.identity import parse_account_id
 from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.paging import page
 from civicledger.kernel.ports import Store, UnitOfWork
-from civicledger.mechanisms.gears.policy import GearsPolicy
-
-MAX_LIMIT = 500
-
-
-def page(rows: Iterable[tuple[str, dict[str, Any]]], after: str | None, limit: int) -> dict[str, Any]:
-    """One page of (cursor, row) pairs sorted by cursor: rows strictly after ``after``."""
-    items: list[dict[str, Any]] = []
-    last: str | None = None
-    more = False
-    for key, row in rows:
-        if after is not None and key <= after:
-            continue
-        if len(items) == limit:
-            more = True
-            break
-        items.append(row)
-        last = key
-    return {"items": items, "next": last if more else None}
 
 
 def _account_row(uow: UnitOfWork, account: Any) -> dict[str, Any]:
@@ -126,177 +103,6 @@ def holders(store: Store, currency: str, after: str | None, limit: int) -> dict[
         state.require_currency(uow, CurrencyId(currency))
         rows = sorted((str(a), {"account": a, "units": u}) for a, u in uow.ledger.holders(CurrencyId(currency)).items())
     return page(rows, after, limit)
-
-
-# Circles ----------------------------------------------------------------------------------------
-
-
-def circles_account(store: Store, account_id: str, now: int) -> dict[str, Any]:
-    from civicledger.mechanisms.circles import handlers as sc
-
-    who = parse_account_id(account_id)
-    with store.read() as uow:
-        found = sc.summary(uow, who, max(now, uow.journal.head().time))
-    return found.to_wire()
-
-
-def trust_edges(store: Store, after: str | None, limit: int, account: str | None = None) -> dict[str, Any]:
-    from civicledger.mechanisms.circles import handlers as sc
-
-    with store.read() as uow:
-        rows: Iterator[tuple[str, Any]] = uow.records.scan(sc.TRUST)
-        edges = []
-        for key, value in rows:
-            truster, trustee = key.split("/", 1)
-            if account is not None and account not in (truster, trustee):
-                continue
-            row = {"truster": truster, "trustee": trustee}
-            if isinstance(value, dict):
-                row.update({k: v for k, v in value.items() if k not in row})
-            edges.append((key, row))
-    return page(edges, after, limit)
-
-
-def circles_route(
-    store: Store, sender: str, receiver: str, units: int | None, now: int, memo: str = ""
-) -> dict[str, Any]:
-    """The router's plan (CI9) and, when ``units`` can flow, the ``circles.pay`` payload to sign."""
-    from civicledger.kernel.messages import to_wire
-    from civicledger.mechanisms.circles import handlers as sc
-
-    frm, to = parse_account_id(sender), parse_account_id(receiver)
-    router = sc.router_for(store)
-    plan = router.route(frm, to, units, now)
-    out: dict[str, Any] = {"sender": frm, "receiver": to, **plan.to_wire()}
-    if units is not None and plan.units >= units:
-        from civicledger.mechanisms.circles import messages as cm
-
-        out["command"] = {"type": cm.Pay.TYPE, "payload": to_wire(cm.Pay(frm, to, units, plan.legs, memo))}
-    return out
-
-
-# Gears ------------------------------------------------------------------------------------------
-
-
-def gears_coefficients(store: Store, now: int) -> dict[str, Any]:
-    from civicledger.mechanisms.gears import handlers as sg
-    from civicledger.mechanisms.gears.values import encode_ratio, ratio_text
-
-    with store.read() as uow:
-        policy = state.current_policy(uow).section(GearsPolicy)
-        at = max(now, uow.journal.head().time)
-        try:
-            result = sg.coefficients_at(uow, policy, at)
-            fund: dict[str, Any] | None = sg.fund_position(uow, policy)
-        except NotFoundError:
-            return {"at": at, "average": None, "companies": [], "fund": None, "snapshots": []}
-        names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
-        history = [{"version": h.get("version"), "at": h.get("at")} for h in sg.snapshots(uow)]
-    return {
-        "at": at,
-        "average": encode_ratio(result.average),
-        "companies": [
-            {
-                "company": c,
-                "name": names[c],
-                "sales": r.sales,
-                "votes": r.votes,
-                "mean": encode_ratio(r.mean) if r.mean is not None else None,
-                "delta": encode_ratio(r.delta),
-                "delta_decimal": ratio_text(r.delta),
-            }
-            for c, r in sorted(result.companies.items())
-        ],
-        "fund": fund,
-        "snapshots": history,
-    }
-
-
-def gears_company(store: Store, company: str) -> dict[str, Any]:
-    from civicledger.mechanisms.gears import handlers as sg
-    from civicledger.mechanisms.gears.values import decode_ratio, ratio_text
-
-    firm = parse_account_id(company)
-    with store.read() as uow:
-        record = sg.require_company(uow, firm)
-        account = uow.accounts.get(firm)
-        statements = [{"index": int(k.split("/")[1]), **v} for k, v in uow.records.scan(sg.NS_STATEMENTS, f"{firm}/")]
-        votes = [{"voter": k.split("/")[1], **v} for k, v in uow.records.scan(sg.NS_VOTES, f"{firm}/")]
-        debts = [{"key": k, **v} for k, v in sg.debts_of(uow, firm)]
-        challenges = [
-            {"challenge": k, **v}
-            for k, v in uow.records.scan(sg.NS_CHALLENGES)
-            if isinstance(v, dict) and v.get("company") == firm
-        ]
-        history = []
-        for snap in sg.snapshots(uow):
-            row = snap.get("companies", {}).get(firm)
-            if row is not None:
-                delta = decode_ratio(row["delta"])
-                history.append({"at": snap["at"], "delta": row["delta"], "delta_decimal": ratio_text(delta)})
-    return {
-        "company": firm,
-        "name": account.name if account else "",
-        "record": record,
-        "statements": statements,
-        "votes": votes,
-        "debts": debts,
-        "challenges": challenges,
-        "delta_history": history,
-    }
-
-
-# Social credits ---------------------------------------------------------------------------------
-
-
-def credits_person(store: Store, person: str, now: int) -> dict[str, Any]:
-    from civicledger.mechanisms.credits import handlers as scr
-
-    who = parse_account_id(person)
-    with store.read() as uow:
-        return scr.explain(uow, who, max(now, uow.journal.head().time))
-
-
-def grade_distribution(store: Store, now: int) -> dict[str, Any]:
-    """Units per grade over every enrolled person (the overview chart), and the number of persons."""
-    from civicledger.mechanisms.credits import handlers as scr
-
-    totals: dict[int, int] = {}
-    persons = 0
-    with store.read() as uow:
-        at = max(now, uow.journal.head().time)
-        for standing in scr.evaluate_all(uow, at):
-            persons += 1
-            for grade, units in standing.by_grade().items():
-                totals[grade] = totals.get(grade, 0) + units
-    return {"at": at, "persons": persons, "units_by_grade": {str(g): u for g, u in sorted(totals.items())}}
-
-
-# Creditism --------------------------------------------------------------------------------------
-
-
-def creditism_assets(store: Store) -> list[dict[str, Any]]:
-    from civicledger.mechanisms.creditism import handlers as scm
-
-    with store.read() as uow:
-        return [
-            {"asset": k, "kind": v.get("kind"), "unit": v.get("unit"), "description": v.get("description", "")}
-            for k, v in uow.records.scan(scm.NS_ASSET)
-        ]
-
-
-def creditism_price(store: Store, asset: str) -> dict[str, Any]:
-    from civicledger.mechanisms.creditism import handlers as scm
-
-    with store.read() as uow:
-        return scm.price_view(uow, state.current_policy(uow), asset)
-
-
-def creditism_report(store: Store) -> dict[str, Any]:
-    from civicledger.mechanisms.creditism import handlers as scm
-
-    with store.read() as uow:
-        return scm.report_view(uow, state.current_policy(uow))
 
 
 # Journal ----------------------------------------------------------------------------------------

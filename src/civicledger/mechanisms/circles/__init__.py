@@ -15,6 +15,8 @@ MECHANISM = Mechanism(
     policy=CirclesPolicy,
     policy_checks=(),
     modules=("civicledger.mechanisms.circles.handlers",),
+    api="civicledger.mechanisms.circles.api:router",
+    pages="civicledger.mechanisms.circles.pages:install",
     cli="civicledger.mechanisms.circles.cli:circles_app",
     demo="civicledger.mechanisms.circles.demo:circles",
 )

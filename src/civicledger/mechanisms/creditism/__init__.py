@@ -27,6 +27,8 @@ MECHANISM = Mechanism(
     policy=CreditismPolicy,
     policy_checks=(),
     modules=("civicledger.mechanisms.creditism.handlers",),
+    api="civicledger.mechanisms.creditism.api:router",
+    pages="civicledger.mechanisms.creditism.pages:install",
     cli="civicledger.mechanisms.creditism.cli:creditism_app",
     demo="civicledger.mechanisms.creditism.demo:creditism",
 )

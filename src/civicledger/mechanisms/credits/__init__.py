@@ -21,6 +21,8 @@ MECHANISM = Mechanism(
     policy=CreditsPolicy,
     policy_checks=(),
     modules=("civicledger.mechanisms.credits.handlers",),
+    api="civicledger.mechanisms.credits.api:router",
+    pages="civicledger.mechanisms.credits.pages:install",
     cli="civicledger.mechanisms.credits.cli:credits_app",
     demo="civicledger.mechanisms.credits.demo:credits_life",
 )

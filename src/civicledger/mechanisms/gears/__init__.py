@@ -32,6 +32,8 @@ MECHANISM = Mechanism(
     policy=GearsPolicy,
     policy_checks=(check_gears_policy,),
     modules=("civicledger.mechanisms.gears.handlers",),
+    api="civicledger.mechanisms.gears.api:router",
+    pages="civicledger.mechanisms.gears.pages:install",
     cli="civicledger.mechanisms.gears.cli:gears_app",
     demo="civicledger.mechanisms.gears.demo:gears",
 )

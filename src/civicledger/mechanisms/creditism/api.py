@@ -1,0 +1,29 @@
+"""Creditism read endpoints under ``/api/creditism/`` (CR10-CR12)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from civicledger.api.kit import READ_ERRORS, Reads
+from civicledger.mechanisms.creditism import queries
+
+
+def router(reads: Reads) -> APIRouter:
+    api = APIRouter(prefix="/api/creditism", tags=["creditism"], responses=READ_ERRORS)
+
+    @api.get("/assets")
+    def creditism_assets() -> dict[str, Any]:
+        return {"items": queries.assets(reads.store)}
+
+    @api.get("/prices/{asset}")
+    def creditism_price(asset: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+        """An asset's market price and its components (CR10-CR12)."""
+        return queries.price(reads.store, asset)
+
+    @api.get("/report")
+    def creditism_report() -> dict[str, Any]:
+        return queries.report(reads.store)
+
+    return api

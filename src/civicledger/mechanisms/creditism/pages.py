@@ -1,0 +1,33 @@
+"""Creditism on the web site: a good's page with what its price is made of (CR10-CR12) and the goods
+and resources card of the overview."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from civicledger.mechanisms.creditism import queries
+from civicledger.web import charts
+from civicledger.web.site import Site, try_read
+
+
+def install(app: FastAPI, site: Site) -> None:
+    site.add_templates(Path(__file__).parent / "templates")
+
+    def overview_card(now: int) -> Markup:
+        assets, _ = try_read(queries.assets, site.store)
+        return site.card("creditism/overview_card.html", assets=assets or [])
+
+    site.overview_cards.append(overview_card)
+
+    @app.get("/goods/{asset}", response_class=HTMLResponse, include_in_schema=False)
+    def good(request: Request, asset: str) -> HTMLResponse:
+        data, error = try_read(queries.price, site.store, asset)
+        chart = None
+        if data:
+            rows = [(name.replace("_", " "), float(units)) for name, units in data["components"].items()]
+            chart = Markup(charts.pie_chart(rows, f"price of {asset} by component"))
+        return site.render(request, "creditism/good.html", asset=asset, data=data, error=error, chart=chart)

@@ -1,0 +1,33 @@
+"""Creditism reads: the assets, a price with its components (CR10-CR12), the council's report.
+
+Read models for the HTTP API and the pages: plain JSON-ready values, one read unit of work each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from civicledger.kernel import state
+from civicledger.kernel.ports import Store
+from civicledger.mechanisms.creditism import handlers as scm
+
+
+def assets(store: Store) -> list[dict[str, Any]]:
+
+    with store.read() as uow:
+        return [
+            {"asset": k, "kind": v.get("kind"), "unit": v.get("unit"), "description": v.get("description", "")}
+            for k, v in uow.records.scan(scm.NS_ASSET)
+        ]
+
+
+def price(store: Store, asset: str) -> dict[str, Any]:
+
+    with store.read() as uow:
+        return scm.price_view(uow, state.current_policy(uow), asset)
+
+
+def report(store: Store) -> dict[str, Any]:
+
+    with store.read() as uow:
+        return scm.report_view(uow, state.current_policy(uow))

@@ -1,0 +1,25 @@
+"""Social credits read endpoints under ``/api/credits/`` (SC4, SC11)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from civicledger.api.kit import READ_ERRORS, AccountPath, Reads
+from civicledger.mechanisms.credits import queries
+
+
+def router(reads: Reads) -> APIRouter:
+    api = APIRouter(prefix="/api/credits", tags=["credits"], responses=READ_ERRORS)
+
+    @api.get("/persons/{person}")
+    def credits_person(person: AccountPath) -> dict[str, Any]:
+        """A person's credits: lots with their grades and the adjustments behind them (SC11)."""
+        return queries.person(reads.store, person, reads.now())
+
+    @api.get("/grades")
+    def credits_grades() -> dict[str, Any]:
+        return queries.grade_distribution(reads.store, reads.now())
+
+    return api

@@ -1,0 +1,51 @@
+"""Gears on the web site: a company's page (GR2, GR4, GR5, GR7) and the fund and companies cards of
+the overview (GR5, GR6)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+from markupsafe import Markup
+
+from civicledger.mechanisms.gears import queries
+from civicledger.web import charts
+from civicledger.web.site import Site, try_read
+
+
+def _ratio(text: object) -> float:
+    try:
+        return float(Fraction(str(text)))
+    except (ValueError, ZeroDivisionError):
+        return 0.0
+
+
+def install(app: FastAPI, site: Site) -> None:
+    site.add_templates(Path(__file__).parent / "templates")
+
+    def overview_cards(now: int) -> Markup:
+        gears, gears_error = try_read(queries.coefficients, site.store, now)
+        fund_chart = None
+        if gears and gears.get("fund"):
+            fund = sorted(gears["fund"]["currencies"].items())
+            fund_chart = Markup(
+                charts.bar_chart(
+                    [(f"{c} balance", v["balance"]) for c, v in fund]
+                    + [(f"{c} waiting", -v["waiting_units"]) for c, v in fund],
+                    "Common Good Fund position",
+                )
+            )
+        return site.card("gears/overview_cards.html", gears=gears, gears_error=gears_error, fund_chart=fund_chart)
+
+    site.overview_cards.append(overview_cards)
+
+    @app.get("/companies/{company}", response_class=HTMLResponse, include_in_schema=False)
+    def company(request: Request, company: str) -> HTMLResponse:
+        data, error = try_read(queries.company, site.store, company)
+        chart = None
+        if data:
+            points = [(h["at"], _ratio(h["delta"])) for h in data["delta_history"]]
+            chart = Markup(charts.step_chart(points, "delta over time", -62, 62, guides=(-60, -30, 0, 30, 60)))
+        return site.render(request, "gears/company.html", company=company, data=data, error=error, chart=chart)

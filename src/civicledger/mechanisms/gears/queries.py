@@ -1,0 +1,80 @@
+"""Gears reads: every company's coefficient now and the fund's position (GR5, GR6), one company's record.
+
+Read models for the HTTP API and the pages: plain JSON-ready values, one read unit of work each.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from civicledger.kernel import state
+from civicledger.kernel.errors import NotFoundError
+from civicledger.kernel.identity import AccountId, parse_account_id
+from civicledger.kernel.ports import Store
+from civicledger.mechanisms.gears import handlers as sg
+from civicledger.mechanisms.gears.policy import GearsPolicy
+from civicledger.mechanisms.gears.values import decode_ratio, encode_ratio, ratio_text
+
+
+def coefficients(store: Store, now: int) -> dict[str, Any]:
+
+    with store.read() as uow:
+        policy = state.current_policy(uow).section(GearsPolicy)
+        at = max(now, uow.journal.head().time)
+        try:
+            result = sg.coefficients_at(uow, policy, at)
+            fund: dict[str, Any] | None = sg.fund_position(uow, policy)
+        except NotFoundError:
+            return {"at": at, "average": None, "companies": [], "fund": None, "snapshots": []}
+        names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
+        history = [{"version": h.get("version"), "at": h.get("at")} for h in sg.snapshots(uow)]
+    return {
+        "at": at,
+        "average": encode_ratio(result.average),
+        "companies": [
+            {
+                "company": c,
+                "name": names[c],
+                "sales": r.sales,
+                "votes": r.votes,
+                "mean": encode_ratio(r.mean) if r.mean is not None else None,
+                "delta": encode_ratio(r.delta),
+                "delta_decimal": ratio_text(r.delta),
+            }
+            for c, r in sorted(result.companies.items())
+        ],
+        "fund": fund,
+        "snapshots": history,
+    }
+
+
+def company(store: Store, company: str) -> dict[str, Any]:
+
+    firm = parse_account_id(company)
+    with store.read() as uow:
+        record = sg.require_company(uow, firm)
+        account = uow.accounts.get(firm)
+        statements = [{"index": int(k.split("/")[1]), **v} for k, v in uow.records.scan(sg.NS_STATEMENTS, f"{firm}/")]
+        votes = [{"voter": k.split("/")[1], **v} for k, v in uow.records.scan(sg.NS_VOTES, f"{firm}/")]
+        debts = [{"key": k, **v} for k, v in sg.debts_of(uow, firm)]
+        challenges = [
+            {"challenge": k, **v}
+            for k, v in uow.records.scan(sg.NS_CHALLENGES)
+            if isinstance(v, dict) and v.get("company") == firm
+        ]
+        history = []
+        for snap in sg.snapshots(uow):
+            row = snap.get("companies", {}).get(firm)
+            if row is not None:
+                delta = decode_ratio(row["delta"])
+                history.append({"at": snap["at"], "delta": row["delta"], "delta_decimal": ratio_text(delta)})
+    return {
+        "company": firm,
+        "name": account.name if account else "",
+        "record": record,
+        "statements": statements,
+        "votes": votes,
+        "debts": debts,
+        "challenges": challenges,
+        "delta_history": history,
+    }

@@ -1,0 +1,79 @@
+"""What a mechanism's pages share with the web site: rendering, templates, and the cards it adds to
+the shared pages (``Mechanism.pages``: ``(app, site) -> None``).
+
+A mechanism renders its own pages (``/companies/...``) with ``site.render`` from templates in its
+own folder (``site.add_templates``), and contributes cards to the pages every economy has: the
+overview (``site.overview_cards``) and a person's page (``site.person_cards``). A card function
+returns the card's HTML, or ``None`` when the mechanism has nothing to show there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from jinja2 import ChoiceLoader, FileSystemLoader
+from markupsafe import Markup
+
+from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.ports import Store
+from civicledger.kernel.time import format_instant
+
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+OverviewCard = Callable[[int], Markup | None]
+"""``(now) -> card``: a mechanism's card on the economy's overview."""
+PersonCard = Callable[[str, int], Markup | None]
+"""``(account id, now) -> card``: a mechanism's card on an account's page."""
+
+
+def try_read(read: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
+    """Run one section's read; a mechanism without data shows its reason instead of failing the page."""
+    try:
+        return read(*args), None
+    except CivicLedgerError as e:
+        return None, str(e)
+
+
+def _templates() -> Jinja2Templates:
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.loader = ChoiceLoader([FileSystemLoader(str(HERE / "templates"))])
+    templates.env.filters["instant"] = lambda t: format_instant(int(t)) if t is not None else ""
+    templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
+    return templates
+
+
+@dataclass
+class Site:
+    """One web site over one store: its templates and the cards the mechanisms add to shared pages."""
+
+    store: Store
+    now: Callable[[], int]
+    economy: Callable[[], dict[str, Any] | None]
+    templates: Jinja2Templates = field(default_factory=_templates)
+    overview_cards: list[OverviewCard] = field(default_factory=list)
+    person_cards: list[PersonCard] = field(default_factory=list)
+
+    def add_templates(self, folder: Path) -> None:
+        """Let pages and cards use the templates of ``folder`` (a mechanism's ``templates/``)."""
+        loader = self.templates.env.loader
+        assert isinstance(loader, ChoiceLoader)
+        loader.loaders = [*loader.loaders, FileSystemLoader(str(folder))]
+
+    def render(self, request: Request, name: str, **context: Any) -> HTMLResponse:
+        """A whole page; a page whose subject does not exist (``error`` set) answers 404."""
+        status = 404 if context.get("error") else 200
+        return self.templates.TemplateResponse(
+            request, name, {"economy": self.economy(), **context}, status_code=status
+        )
+
+    def card(self, name: str, **context: Any) -> Markup:
+        """A card's HTML from a template, for a shared page."""
+        return Markup(self.templates.get_template(name).render(**context))

@@ -12,7 +12,8 @@ import dataclasses
 import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Self
+from functools import partial
+from typing import Any, Self, TypeVar
 
 from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.identity import Account, AccountId
@@ -20,6 +21,9 @@ from civicledger.kernel.journal import TreeHead
 from civicledger.kernel.ledger import Currency
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class _State:
@@ -93,6 +97,11 @@ class MemoryUnitOfWork:
         if not self._writable:
             raise RuntimeError("this unit of work is read-only")
 
+    def _put(self, write: Callable[[V], None], old: V, new: V) -> None:
+        """Write ``new`` now, and ``old`` back if the unit of work rolls back."""
+        write(new)
+        self._undo.append(lambda: write(old))
+
     def preload(self, want: Preload) -> None:
         """Nothing to do: every read is already in memory."""
 
@@ -137,6 +146,14 @@ class MemoryUnitOfWork:
         s.by_account, s.by_currency, s.sums, s.records, s.record_keys = {}, {}, {}, {}, {}
 
 
+def _assign(table: dict[K, V], key: K, value: V | None) -> None:
+    """``table[key] = value``; ``None`` removes the key."""
+    if value is None:
+        del table[key]
+    else:
+        table[key] = value
+
+
 class _Journal:
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         self._u = uow
@@ -173,13 +190,12 @@ class _Journal:
         self._u._writing()
         entries = self._u._s.entries
         old = entries[seq]
-        entries[seq] = dataclasses.replace(old, head=dataclasses.replace(old.head, signature=signature))
 
-        def undo() -> None:
+        def write(stored: StoredEntry) -> None:
             if seq < len(entries):
-                entries[seq] = old
+                entries[seq] = stored
 
-        self._u._undo.append(undo)
+        self._u._put(write, old, dataclasses.replace(old, head=dataclasses.replace(old.head, signature=signature)))
 
     def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]:
         yield from self._u._s.entries[start:stop]
@@ -210,16 +226,7 @@ class _Accounts:
     def put(self, account: Account) -> None:
         self._u._writing()
         accounts = self._u._s.accounts
-        old = accounts.get(account.id)
-        accounts[account.id] = account
-
-        def undo() -> None:
-            if old is None:
-                del accounts[account.id]
-            else:
-                accounts[account.id] = old
-
-        self._u._undo.append(undo)
+        self._u._put(partial(_assign, accounts, account.id), accounts.get(account.id), account)
 
     def scan(self) -> Iterator[Account]:
         accounts = self._u._s.accounts
@@ -237,16 +244,7 @@ class _Ledger:
     def put_currency(self, currency: Currency) -> None:
         self._u._writing()
         table = self._u._s.currencies
-        old = table.get(currency.id)
-        table[currency.id] = currency
-
-        def undo() -> None:
-            if old is None:
-                del table[currency.id]
-            else:
-                table[currency.id] = old
-
-        self._u._undo.append(undo)
+        self._u._put(partial(_assign, table, currency.id), table.get(currency.id), currency)
 
     def currencies(self) -> Iterator[Currency]:
         table = self._u._s.currencies
@@ -262,11 +260,8 @@ class _Ledger:
 
     def set_balance(self, account: AccountId, currency: CurrencyId, units: int) -> None:
         self._u._writing()
-        s = self._u._s
         key = (account, currency)
-        old = s.balances.get(key, 0)
-        self._set(key, units)
-        self._u._undo.append(lambda: self._set(key, old))
+        self._u._put(partial(self._set, key), self._u._s.balances.get(key, 0), units)
 
     def _set(self, key: tuple[AccountId, CurrencyId], units: int) -> None:
         s = self._u._s
@@ -316,10 +311,7 @@ class _Records:
         self._write(ns, key, None)
 
     def _write(self, ns: str, key: str, encoded: str | None) -> None:
-        s = self._u._s
-        old = s.records.get(ns, {}).get(key)
-        self._raw_set(ns, key, encoded)
-        self._u._undo.append(lambda: self._raw_set(ns, key, old))
+        self._u._put(partial(self._raw_set, ns, key), self._u._s.records.get(ns, {}).get(key), encoded)
 
     def _raw_set(self, ns: str, key: str, encoded: str | None) -> None:
         s = self._u._s

@@ -17,7 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import sqlalchemy as sa
 from alembic import command as alembic_command
@@ -36,7 +36,8 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-_MISSING = object()
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 class SqlStore:
@@ -240,6 +241,13 @@ def _write_sql(table: str, names: tuple[str, ...], keys: tuple[str, ...], rows: 
         updates = ", ".join(f'"{n}" = excluded."{n}"' for n in names if n not in keys)
         sql += f" ON CONFLICT ({conflict}) DO UPDATE SET {updates}"
     return sql
+
+
+def _cached(cache: dict[K, V], key: K, fetch: Callable[[K], V]) -> V:
+    """``cache[key]``, fetched and kept in the cache the first time it is asked for."""
+    if key not in cache:
+        cache[key] = fetch(key)
+    return cache[key]
 
 
 def _chunks(values: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
@@ -677,9 +685,9 @@ class _Journal:
         return None if row is None else _stored_of(row)
 
     def find_command(self, command_id: str) -> StoredEntry | None:
-        cached = self._u._commands.get(command_id, _MISSING)  # holds this transaction's own entries too
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
+        return _cached(self._u._commands, command_id, self._fetch_command)  # holds this transaction's own entries too
+
+    def _fetch_command(self, command_id: str) -> StoredEntry | None:
         row = self._u.driver(_FIND_COMMAND_SQL[self._u.dialect], {"cid": command_id}).first()
         return None if row is None else _stored_of(row)
 
@@ -736,13 +744,11 @@ class _Accounts:
         self._u = uow
 
     def get(self, account: AccountId) -> Account | None:
-        cached = self._u._accounts.get(account, _MISSING)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
+        return _cached(self._u._accounts, account, self._fetch)
+
+    def _fetch(self, account: AccountId) -> Account | None:
         row = self._u.execute(_ACCOUNT, {"id": account}).first()
-        found = None if row is None else _account_of(row)
-        self._u._accounts[account] = found
-        return found
+        return None if row is None else _account_of(row)
 
     def get_many(self, accounts: Iterable[AccountId]) -> dict[AccountId, Account]:
         wanted = list(dict.fromkeys(accounts))
@@ -766,13 +772,11 @@ class _Ledger:
         self._u = uow
 
     def currency(self, currency: CurrencyId) -> Currency | None:
-        cached = self._u._currencies.get(currency, _MISSING)
-        if cached is not _MISSING:
-            return cached  # type: ignore[return-value]
+        return _cached(self._u._currencies, currency, self._fetch_currency)
+
+    def _fetch_currency(self, currency: CurrencyId) -> Currency | None:
         row = self._u.execute(_CURRENCY, {"id": currency}).first()
-        found = None if row is None else _currency_of(row)
-        self._u._currencies[currency] = found
-        return found
+        return None if row is None else _currency_of(row)
 
     def put_currency(self, currency: Currency) -> None:
         self._u._writing()
@@ -840,12 +844,13 @@ class _Records:
         self._u = uow
 
     def get(self, ns: str, key: str) -> Any | None:
-        cache = self._u._records
-        if (ns, key) not in cache:
-            row = self._u.execute(_RECORD, {"ns": ns, "key": key}).first()
-            cache[(ns, key)] = None if row is None else row.value
-        raw = cache[(ns, key)]
+        raw = _cached(self._u._records, (ns, key), self._fetch)
         return None if raw is None else json.loads(raw)
+
+    def _fetch(self, ns_key: tuple[str, str]) -> str | None:
+        ns, key = ns_key
+        row = self._u.execute(_RECORD, {"ns": ns, "key": key}).first()
+        return None if row is None else str(row.value)
 
     def put(self, ns: str, key: str, value: Any) -> None:
         self._u._writing()

@@ -226,8 +226,7 @@ def burn(cmd: led.Burn, ctx: Context) -> Decision:
 
 @handles(led.Transfer)
 def transfer(cmd: led.Transfer, ctx: Context) -> Decision:
-    if len(cmd.memo) > 500:
-        raise InvalidInputError("a memo has at most 500 characters", rule="X3")
+    led.check_memo(cmd.memo, rule="X3")
     events = checked_transfer(ctx.uow, cmd.legs, ctx.time)
     return Decision(list(events), Consent(all_of=led.debited_accounts(cmd.legs)))
 

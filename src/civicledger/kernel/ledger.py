@@ -23,6 +23,9 @@ MAX_UNITS = 2**63 - 1
 
 MAX_LEGS = 256
 
+MAX_MEMO = 500
+"""The most characters a memo (of a transfer, a routed payment or a sale) may hold."""
+
 _SYMBOL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
 
@@ -171,6 +174,12 @@ def check_decimals(decimals: int) -> int:
     if not 0 <= decimals <= 18:
         raise InvalidInputError("a currency has between 0 and 18 decimals", rule="X3")
     return decimals
+
+
+def check_memo(memo: str, rule: str) -> None:
+    """Refuse a memo longer than ``MAX_MEMO`` characters, under the rule of the command that carries it."""
+    if len(memo) > MAX_MEMO:
+        raise InvalidInputError(f"a memo has at most {MAX_MEMO} characters", rule=rule)
 
 
 def issue(currency: Currency, to: AccountId, units: int, rule: IssuerRule, holder_balance: int) -> UnitsIssued:

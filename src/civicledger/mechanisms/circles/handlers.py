@@ -394,8 +394,7 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
     verification gives the same events whatever the router would propose then.
     """
     uow, policy = ctx.uow, ctx.policy.section(CirclesPolicy)
-    if len(cmd.memo) > 500:
-        raise InvalidInputError("a memo has at most 500 characters", rule="CI9")
+    led.check_memo(cmd.memo, rule="CI9")
     require_member_account(uow, cmd.sender, "CI9")
     state.require_account(uow, cmd.receiver, "CI9")
     rules.check_routed_payment(cmd.sender, cmd.receiver, cmd.units, cmd.legs, policy.max_steps)

@@ -473,8 +473,7 @@ def settle_sale(cmd: cmds.SettleSale, ctx: Context) -> Decision:
     policy = ctx.policy.section(GearsPolicy)
     if isinstance(cmd.price, bool) or not isinstance(cmd.price, int) or cmd.price <= 0:
         raise InvalidInputError(f"a price is a positive whole number of minor units, not {cmd.price!r}", rule="GR6")
-    if len(cmd.memo) > 500:
-        raise InvalidInputError("a memo has at most 500 characters", rule="GR6")
+    led.check_memo(cmd.memo, rule="GR6")
     require_company(ctx.uow, cmd.company)
     if cmd.currency not in policy.currencies:
         raise RuleViolationError(

@@ -1,7 +1,7 @@
 """GR5/GR6 benchmark: recompute every Common Good Coefficient, and settle sales through the engine.
 
 1. Recompute: 100,000 companies and 10,000,000 current votes (seeded). Timed in one run:
-   - ``numpy``: the vectorised path ``services.gears.bulk_deltas`` (target <= 2 s);
+   - ``numpy``: the vectorised path ``mechanisms/gears/bulk.py: bulk_deltas`` (target <= 2 s);
    - ``pandas``: a straightforward pandas group-by baseline computing the same formula;
    - ``exact``: the exact domain computation (``fractions.Fraction``) on the per-company tallies,
      and the largest difference between it and the NumPy deltas.
@@ -39,8 +39,8 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import parse_instant
 from civicledger.mechanisms.gears import commands as g
+from civicledger.mechanisms.gears.bulk import bulk_deltas
 from civicledger.mechanisms.gears.coefficient import Tally, coefficients
-from civicledger.mechanisms.gears.handlers import bulk_deltas
 from civicledger.mechanisms.gears.rules import answer_digest
 
 K = 30

@@ -3,7 +3,7 @@
 Builds a reproducible synthetic Circles economy directly as arrays (not through the journal):
 160,000 accounts, 1,000 groups, about 2,000,000 trust edges with a heavy-tailed degree
 distribution, holdings spread over many currencies. The flow network is the router's own
-(``services.circles.FlowIndex``): a node per account and per currency, an edge account → currency
+(``mechanisms.circles.flow.FlowIndex``): a node per account and per currency, an edge account → currency
 carrying the holding, an edge currency → account for each acceptance (trust, or being the issuer).
 
 For random sender/receiver pairs it times (a) a payment plan for a given amount and (b) the
@@ -33,7 +33,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import maximum_flow
 
 from civicledger.kernel.identity import AccountId
-from civicledger.mechanisms.circles.handlers import INF, FlowIndex
+from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.routing import plan_from_flow
 
 

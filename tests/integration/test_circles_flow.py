@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from civicledger.mechanisms.circles.handlers import FlowIndex
+from civicledger.mechanisms.circles.flow import FlowIndex
 
 
 def check(index: FlowIndex, edges: dict[tuple[int, int], int], s: int, t: int, n: int) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from civicledger.mechanisms.gears.bulk import bulk_deltas
 from civicledger.mechanisms.gears.coefficient import Tally, coefficients
-from civicledger.mechanisms.gears.handlers import bulk_deltas
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])

@@ -747,33 +747,3 @@ def fund_position(uow: UnitOfWork, policy: GearsPolicy) -> dict[str, Any]:
         }
     position["debts_owed_to_fund"] = debts_to_fund
     return position
-
-
-# Bulk recompute ---------------------------------------------------------------------------------
-
-
-def bulk_deltas(companies: int, company_of_vote: Any, values: Any, sales: Any, k: int, clamp: int = 0) -> Any:
-    """Every delta at once with NumPy, for population-scale runs and the benchmark (GR5).
-
-    ``company_of_vote`` and ``values`` are arrays over the current votes (company index, -1/0/+1);
-    ``sales`` is G per company. Vote counts and sums are exact integers; S and delta are float64
-    and agree with the exact ``coefficient.coefficients`` to about 1e-12 (a test checks 1e-9).
-    Settlement never uses this path: it uses the exact, published snapshot. Returns
-    (counts, totals, deltas, S).
-    """
-    import numpy as np
-
-    counts = np.bincount(company_of_vote, minlength=companies).astype(np.int64)
-    totals = np.bincount(company_of_vote, weights=values, minlength=companies).astype(np.int64)
-    voted = counts > 0
-    mean = np.zeros(companies, dtype=np.float64)
-    mean[voted] = totals[voted] / counts[voted]
-    weights = np.asarray(sales, dtype=np.float64)
-    weight = weights[voted].sum()
-    average = float((weights[voted] * mean[voted]).sum() / weight) if weight else 0.0
-    deltas = np.where(voted, k * (mean - average), 0.0)
-    if clamp:
-        largest = float(np.abs(deltas).max(initial=0.0))
-        if largest > clamp:
-            deltas = deltas * (clamp / largest)
-    return counts, totals, deltas, average

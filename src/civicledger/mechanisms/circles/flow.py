@@ -1,0 +1,328 @@
+"""The max-flow kernel of Circles routing (CI9): a flow network kept as NumPy arrays with exact
+integer max-flow between two accounts. Pure computation: it knows nothing of the store; the router
+(``handlers.CirclesRouter``) builds it from trust edges and balances and turns a flow into a plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import numpy.typing as npt
+
+INF = 2**62
+"""Capacity of an acceptance without a limit; larger than any balance can be used for."""
+
+IntArray = npt.NDArray[np.int64]
+MAX_IDLE_PATHS = 256  # paths in a row without room before a search is redone
+
+
+class FlowIndex:
+    """A flow network kept as arrays, with exact integer max-flow between two nodes.
+
+    Edges live in growable arrays (``src``, ``dst``, ``cap``); a CSR index over them (out- and
+    in-edges) answers most lookups, and edges added since the index was built sit in small
+    per-node overflow lists until the next merge, so a new trust or holding never forces a
+    rebuild per query. Capacities change in place.
+
+    The max-flow is Edmonds-Karp with a *bidirectional* breadth-first search over the residual
+    graph, each level expanded with NumPy over the CSR arrays: in a small-world trust graph the
+    two searches meet after touching a small part of it, and a search that runs out proves the
+    flow maximal (no augmenting path: max-flow = min-cut).
+    """
+
+    def __init__(self, n_nodes: int = 0) -> None:
+        self.n = n_nodes
+        self._src: IntArray = np.zeros(16, dtype=np.int64)
+        self._dst: IntArray = np.zeros(16, dtype=np.int64)
+        self.cap: IntArray = np.zeros(16, dtype=np.int64)
+        self.m = 0
+        self.edge_of: dict[tuple[int, int], int] = {}
+        self._indexed = 0  # edges [0, _indexed) are in the CSR index
+        self._extra_out: dict[int, list[int]] = {}
+        self._extra_in: dict[int, list[int]] = {}
+        self._build()
+
+    @classmethod
+    def from_arrays(cls, n_nodes: int, src: IntArray, dst: IntArray, cap: IntArray) -> FlowIndex:
+        """A network built at once (no parallel edges expected), e.g. a benchmark's synthetic graph."""
+        index = cls.__new__(cls)
+        index.n = n_nodes
+        index._src, index._dst = np.ascontiguousarray(src, np.int64), np.ascontiguousarray(dst, np.int64)
+        index.cap = np.ascontiguousarray(cap, np.int64).copy()
+        index.m = len(src)
+        index.edge_of = {}
+        index._extra_out, index._extra_in = {}, {}
+        index._build(with_lookup=False)
+        return index
+
+    # Building -------------------------------------------------------------------------------
+
+    def _build(self, with_lookup: bool = True) -> None:
+        m, n = self.m, self.n
+        src, dst = self._src[:m], self._dst[:m]
+        order = np.argsort(src, kind="stable")
+        self._out_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(src, minlength=n), out=self._out_ptr[1:])
+        self._out_eid = order.astype(np.int64)
+        self._out_dst = dst[order]
+        order = np.argsort(dst, kind="stable")
+        self._in_ptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(dst, minlength=n), out=self._in_ptr[1:])
+        self._in_eid = order.astype(np.int64)
+        self._in_src = src[order]
+        self._indexed = m
+        self._extra_out.clear()
+        self._extra_in.clear()
+        self._flow = np.zeros(len(self.cap), dtype=np.int64)
+        self._fwd_seen = np.full(n, -1, dtype=np.int64)
+        self._bwd_seen = np.full(n, -1, dtype=np.int64)
+        if with_lookup and not self.edge_of:
+            self.edge_of = {
+                (int(u), int(v)): i for i, (u, v) in enumerate(zip(src.tolist(), dst.tolist(), strict=True))
+            }
+
+    def add_node(self) -> int:
+        self.n += 1
+        self._out_ptr = np.append(self._out_ptr, self._out_ptr[-1])
+        self._in_ptr = np.append(self._in_ptr, self._in_ptr[-1])
+        self._fwd_seen = np.append(self._fwd_seen, -1)
+        self._bwd_seen = np.append(self._bwd_seen, -1)
+        return self.n - 1
+
+    def set_capacity(self, u: int, v: int, capacity: int) -> None:
+        """Set the capacity of edge u→v, adding the edge if it is new."""
+        eid = self.edge_of.get((u, v))
+        if eid is None:
+            if capacity <= 0:
+                return
+            eid = self._add_edge(u, v)
+        self.cap[eid] = max(0, min(capacity, INF))
+
+    def capacity(self, u: int, v: int) -> int:
+        eid = self.edge_of.get((u, v))
+        return 0 if eid is None else int(self.cap[eid])
+
+    def _add_edge(self, u: int, v: int) -> int:
+        if self.m == len(self.cap):
+            size = max(16, 2 * len(self.cap))
+            self._src = np.resize(self._src, size)
+            self._dst = np.resize(self._dst, size)
+            self.cap = np.resize(self.cap, size)
+            self._flow = np.resize(self._flow, size)
+            self._flow[self.m :] = 0
+        eid = self.m
+        self._src[eid], self._dst[eid], self.cap[eid] = u, v, 0
+        self.m += 1
+        self.edge_of[(u, v)] = eid
+        self._extra_out.setdefault(u, []).append(eid)
+        self._extra_in.setdefault(v, []).append(eid)
+        if self.m - self._indexed > max(1024, self._indexed // 16):
+            self._build()
+        return eid
+
+    # Max-flow --------------------------------------------------------------------------------
+
+    def max_flow(self, s: int, t: int, limit: int | None = None) -> dict[int, int]:
+        """An integer maximum flow from s to t (at most ``limit``): edge id → units on it."""
+        flow: dict[int, int] = {}  # the flow on touched edges, mirrored into the array per search
+        cap: dict[int, int] = {}
+        ends: dict[int, tuple[int, int]] = {}
+        flowed_out: dict[int, set[int]] = {}
+        flowed_in: dict[int, set[int]] = {}
+        total = 0
+        try:
+            while limit is None or total < limit:
+                search = self._search(s, t, flowed_out, flowed_in)
+                try:
+                    if search is None:
+                        break
+                    idle = 0
+                    for path in search.paths():  # one search, many paths: each used while it has room
+                        if (limit is not None and total >= limit) or idle >= MAX_IDLE_PATHS:
+                            break
+                        residual = INF
+                        for e, d in path:
+                            if e not in cap:
+                                cap[e] = int(self.cap[e])
+                                ends[e] = (int(self._src[e]), int(self._dst[e]))
+                            room = cap[e] - flow.get(e, 0) if d > 0 else flow.get(e, 0)
+                            if room < residual:
+                                residual = room
+                        if residual <= 0:
+                            idle += 1
+                            continue
+                        idle = 0
+                        amount = residual if limit is None else min(residual, limit - total)
+                        for e, d in path:
+                            x = flow[e] = flow.get(e, 0) + amount * d
+                            u, v = ends[e]
+                            if x > 0:
+                                flowed_out.setdefault(u, set()).add(e)
+                                flowed_in.setdefault(v, set()).add(e)
+                            else:
+                                flowed_out.get(u, set()).discard(e)
+                                flowed_in.get(v, set()).discard(e)
+                        total += amount
+                finally:
+                    if search is not None:
+                        search.reset()
+                touched = np.fromiter(flow.keys(), dtype=np.int64, count=len(flow))
+                self._flow[touched] = np.fromiter(flow.values(), dtype=np.int64, count=len(flow))
+            return {e: x for e, x in sorted(flow.items()) if x > 0}
+        finally:
+            if flow:
+                self._flow[np.fromiter(flow.keys(), dtype=np.int64, count=len(flow))] = 0
+
+    def _gather(self, frontier: IntArray, ptr: IntArray, eids: IntArray, ends: IntArray) -> tuple[IntArray, IntArray]:
+        """Edge ids and far ends of every indexed edge at the frontier's nodes (vectorized)."""
+        starts = ptr[frontier]
+        lens = ptr[frontier + 1] - starts
+        total = int(lens.sum())
+        if total == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty
+        offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total, dtype=np.int64)
+        return eids[offsets], ends[offsets]
+
+    def _expand(
+        self, frontier: IntArray, forward: bool, flowed_out: dict[int, set[int]], flowed_in: dict[int, set[int]]
+    ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+        """One residual step from the frontier.
+
+        Returns the new nodes with the edge and direction (+1 along the edge, -1 against it) that
+        reached each, and every residual edge from the frontier into a node the *other* search has
+        seen: the edges where the two searches meet.
+        """
+        if forward:
+            eids, ends = self._gather(frontier, self._out_ptr, self._out_eid, self._out_dst)
+            extra, rev_map, seen, other = self._extra_out, flowed_in, self._fwd_seen, self._bwd_seen
+        else:
+            eids, ends = self._gather(frontier, self._in_ptr, self._in_eid, self._in_src)
+            extra, rev_map, seen, other = self._extra_in, flowed_out, self._bwd_seen, self._fwd_seen
+        residual = self.cap[eids] > self._flow[eids]
+        eids, ends = eids[residual], ends[residual]
+        dirs = np.ones(len(eids), dtype=np.int64)
+        more_e: list[int] = []
+        more_n: list[int] = []
+        more_d: list[int] = []
+        if extra or rev_map:
+            if len(frontier) <= len(extra) + len(rev_map):
+                candidates = frontier.tolist()
+            else:
+                in_frontier = set(frontier.tolist())
+                candidates = [u for u in (*extra, *rev_map) if u in in_frontier]
+            for u in candidates:
+                for e in extra.get(u, ()):
+                    if self.cap[e] > self._flow[e]:
+                        more_e.append(e)
+                        more_n.append(int(self._dst[e] if forward else self._src[e]))
+                        more_d.append(1)
+                for e in rev_map.get(u, ()):
+                    more_e.append(e)
+                    more_n.append(int(self._src[e] if forward else self._dst[e]))
+                    more_d.append(-1)
+        if more_e:
+            eids = np.concatenate([eids, np.array(more_e, dtype=np.int64)])
+            ends = np.concatenate([ends, np.array(more_n, dtype=np.int64)])
+            dirs = np.concatenate([dirs, np.array(more_d, dtype=np.int64)])
+        meeting = other[ends] >= 0
+        meet_eids, meet_dirs = eids[meeting], dirs[meeting]
+        fresh = seen[ends] < 0
+        eids, ends, dirs = eids[fresh], ends[fresh], dirs[fresh]
+        if len(ends):
+            # Keep one edge per new node without sorting: scatter, then keep the entries that won.
+            seen[ends] = eids
+            won = seen[ends] == eids
+            eids, ends, dirs = eids[won], ends[won], dirs[won]
+        return ends, eids, dirs, meet_eids, meet_dirs
+
+    def _search(
+        self, s: int, t: int, flowed_out: dict[int, set[int]], flowed_in: dict[int, set[int]]
+    ) -> _Search | None:
+        """A bidirectional residual search from s and t; None if they never meet: the flow is maximal."""
+        fwd_seen, bwd_seen = self._fwd_seen, self._bwd_seen
+        found = _Search(self, s, t)
+        fwd_seen[s] = INF  # roots: no parent edge
+        bwd_seen[t] = INF
+        front_f, front_b = found.visited_f[0], found.visited_b[0]
+        cost_f = cost_b = 1
+        try:
+            while len(front_f) and len(front_b):
+                forward = cost_f <= cost_b
+                frontier = front_f if forward else front_b
+                nodes, _, dirs, meet_eids, meet_dirs = self._expand(frontier, forward, flowed_out, flowed_in)
+                (found.visited_f if forward else found.visited_b).append(nodes)
+                if len(meet_eids):
+                    found.meet_eids, found.meet_dirs = meet_eids, meet_dirs
+                    return found
+                against = dirs < 0
+                if forward:
+                    found.fwd_dir.update(zip(nodes[against].tolist(), dirs[against].tolist(), strict=True))
+                    front_f = nodes
+                    cost_f = int((self._out_ptr[nodes + 1] - self._out_ptr[nodes]).sum()) + len(nodes)
+                else:
+                    found.bwd_dir.update(zip(nodes[against].tolist(), dirs[against].tolist(), strict=True))
+                    front_b = nodes
+                    cost_b = int((self._in_ptr[nodes + 1] - self._in_ptr[nodes]).sum()) + len(nodes)
+        except BaseException:
+            found.reset()
+            raise
+        found.reset()
+        return None
+
+    def node_flow(self, flow: dict[int, int]) -> dict[int, dict[int, int]]:
+        """The flow as node → node → units."""
+        out: dict[int, dict[int, int]] = {}
+        for e, x in flow.items():
+            u, v = int(self._src[e]), int(self._dst[e])
+            out.setdefault(u, {})[v] = out.get(u, {}).get(v, 0) + x
+        return out
+
+
+class _Search:
+    """The two search trees of one bidirectional search, and the edges where they met.
+
+    ``paths`` yields one s→t path through each meeting edge: the forward tree's path to the
+    edge's tail, the edge, the backward tree's path from its head. They may share edges, so each
+    is checked for room when used. ``reset`` clears the marks the search left in the index.
+    """
+
+    def __init__(self, index: FlowIndex, s: int, t: int) -> None:
+        self.index, self.s, self.t = index, s, t
+        self.visited_f = [np.array([s], dtype=np.int64)]
+        self.visited_b = [np.array([t], dtype=np.int64)]
+        self.fwd_dir: dict[int, int] = {}
+        self.bwd_dir: dict[int, int] = {}
+        self.meet_eids: IntArray = np.zeros(0, dtype=np.int64)
+        self.meet_dirs: IntArray = self.meet_eids
+
+    def paths(self) -> Iterator[list[tuple[int, int]]]:
+        index = self.index
+        src, dst, fwd_seen, bwd_seen = index._src, index._dst, index._fwd_seen, index._bwd_seen
+        for e0, d0 in zip(self.meet_eids.tolist(), self.meet_dirs.tolist(), strict=True):
+            path: list[tuple[int, int]] = []
+            node = int(src[e0] if d0 > 0 else dst[e0])
+            while node != self.s:
+                e = int(fwd_seen[node])
+                d = self.fwd_dir.get(node, 1)
+                path.append((e, d))
+                node = int(src[e] if d > 0 else dst[e])
+            path.reverse()
+            path.append((e0, d0))
+            node = int(dst[e0] if d0 > 0 else src[e0])
+            while node != self.t:
+                e = int(bwd_seen[node])
+                d = self.bwd_dir.get(node, 1)
+                path.append((e, d))
+                node = int(dst[e] if d > 0 else src[e])
+            if len({e for e, _ in path}) == len(path):
+                yield path
+
+    def reset(self) -> None:
+        for visited, seen in ((self.visited_f, self.index._fwd_seen), (self.visited_b, self.index._bwd_seen)):
+            for nodes in visited:
+                seen[nodes] = -1
+        self.visited_f, self.visited_b = [], []
+
+

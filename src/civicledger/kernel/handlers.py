@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
-from civicledger.kernel import state
+from civicledger.kernel import payments, state
 from civicledger.kernel.canonical import digest
 from civicledger.kernel.economy import ChangePolicy, EconomyStarted, Genesis, PolicySet, economy_id_for
 from civicledger.kernel.errors import (
@@ -22,10 +21,6 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.policy import policy_from_mapping, policy_to_mapping, with_change
 from civicledger.kernel.ports import Preload, UnitOfWork
 from civicledger.kernel.registry import Context, Decision, ProjectionContext, handles, prefetches, projects
-
-TransferCheck = Callable[[UnitOfWork, led.Leg, led.Currency, int], None]
-TRANSFER_CHECKS: dict[led.CurrencyKind, TransferCheck] = {}
-"""Extra acceptance rules a mechanism sets for its currency kind (e.g. Circles trust, CI5)."""
 
 # Economy ---------------------------------------------------------------------------------------
 
@@ -227,7 +222,7 @@ def burn(cmd: led.Burn, ctx: Context) -> Decision:
 @handles(led.Transfer)
 def transfer(cmd: led.Transfer, ctx: Context) -> Decision:
     led.check_memo(cmd.memo, rule="X3")
-    events = checked_transfer(ctx.uow, cmd.legs, ctx.time)
+    events = payments.transfer(ctx.uow, cmd.legs, ctx.time)
     return Decision(list(events), Consent(all_of=led.debited_accounts(cmd.legs)))
 
 
@@ -239,20 +234,6 @@ def _prefetch_transfers(commands: list[led.Transfer]) -> Preload:
         balances=led.balance_keys(legs),
         currencies=sorted({leg.currency for leg in legs}),
     )
-
-
-def checked_transfer(uow: UnitOfWork, legs: tuple[led.Leg, ...], time: int) -> list[led.UnitsTransferred]:
-    """Every leg's accounts and currency exist and accept it; balances suffice in order."""
-    currencies: dict[CurrencyId, led.Currency] = {}
-    for leg in legs:
-        if leg.currency not in currencies:
-            currencies[leg.currency] = state.require_currency(uow, leg.currency)
-        for account in (leg.source, leg.target):
-            state.require_account(uow, account)
-        check = TRANSFER_CHECKS.get(currencies[leg.currency].kind)
-        if check is not None:
-            check(uow, leg, currencies[leg.currency], time)
-    return led.transfer_legs(legs, uow.ledger.balances(led.balance_keys(legs)))
 
 
 def _add_balance(uow: UnitOfWork, account: AccountId, currency: CurrencyId, delta: int) -> None:

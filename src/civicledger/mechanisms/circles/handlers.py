@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from civicledger.kernel import handlers as core
-from civicledger.kernel import hooks, state
+from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
 from civicledger.kernel.canonical import digest
 from civicledger.kernel.errors import (
@@ -174,7 +173,7 @@ def check_circles_transfer(uow: UnitOfWork, leg: led.Leg, currency: led.Currency
 
 
 for _kind in CIRCLES_KINDS:
-    core.TRANSFER_CHECKS[_kind] = check_circles_transfer
+    payments.ACCEPTANCE[_kind] = check_circles_transfer
 
 
 # Accounts and income (CI1-CI4) -----------------------------------------------------------------
@@ -371,8 +370,10 @@ def exchange(cmd: cm.Exchange, ctx: Context) -> Decision:
         room = acceptance_room(uow, leg.target, currency, ctx.time)
         if room is not None and room < cmd.units:
             raise RuleViolationError(f"{leg.target} and {leg.source} must trust each other to exchange", rule="CI8")
-    moved = led.transfer_legs(legs, uow.ledger.balances(led.balance_keys(legs)))
-    events: list[Event] = [*moved, cm.Exchanged(cmd.first, cmd.second, cmd.units)]
+    book = payments.Payments(uow, ctx.time)
+    for leg in legs:
+        book.add(leg, accept=False)  # mutual trust checked above under CI8
+    events: list[Event] = [*book.transfers(), cm.Exchanged(cmd.first, cmd.second, cmd.units)]
     return Decision(events, Consent.of(cmd.first, cmd.second), {"exchanged": cmd.units})
 
 
@@ -414,8 +415,9 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
         if room is not None and accepted[key] > room:
             why = "does not trust" if room == 0 else f"accepts at most {room} of the currency of"
             raise RuleViolationError(f"leg {i + 1}: {leg.target} {why} {currency.issuer}", rule="CI5")
-    balances = uow.ledger.balances(led.balance_keys(cmd.legs))
-    own = (cmd.sender, CurrencyId(cmd.sender))
+    book = payments.Payments(uow, ctx.time)
+    own = CurrencyId(cmd.sender)
+    balances = {key: book.balance(*key) for key in led.balance_keys(cmd.legs)}
     need = _own_currency_shortfall(cmd.legs, balances, cmd.sender)
     events: list[Event] = []
     minted = 0
@@ -424,17 +426,19 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
             events, minted = _mint_income(ctx, cmd.sender, need)
         except InsufficientFundsError:
             raise InsufficientFundsError(
-                f"{cmd.sender} holds {balances.get(own, 0)} of its own currency plus too little unclaimed income",
+                f"{cmd.sender} holds {book.balance(cmd.sender, own)} of its own currency"
+                " plus too little unclaimed income",
                 rule="CI9",
             ) from None
-        balances[own] = balances.get(own, 0) + minted
+        book.credit(cmd.sender, own, minted)
+    for leg in cmd.legs:
+        book.add(leg, accept=False)  # accounts and cumulative trust limits checked above (CI5, CI9, CI11)
     try:
-        moved = led.transfer_legs(cmd.legs, balances)
+        events.extend(book.transfers())
     except InsufficientFundsError as e:
         raise InsufficientFundsError(
             f"{e.message}: the plan no longer fits the balances; route again", rule="CI9"
         ) from None
-    events.extend(moved)
     events.append(cm.PaymentRouted(cmd.sender, cmd.receiver, cmd.units, len(cmd.legs), minted))
     return Decision(events, Consent.of(cmd.sender), {"paid": cmd.units, "steps": len(cmd.legs), "minted": minted})
 
@@ -522,8 +526,12 @@ def convert(cmd: cm.Convert, ctx: Context) -> Decision:
             f"{cmd.member} holds {held} of its own currency, cannot convert {cmd.units}", rule="CI11"
         )
     group_currency = state.require_currency(uow, CurrencyId(cmd.group))
+    book = payments.Payments(uow, ctx.time)
+    book.add(
+        led.Leg(personal, cmd.member, cmd.group, cmd.units), accept=False
+    )  # collateral: membership is the acceptance (CI11)
     events: list[Event] = [
-        led.UnitsTransferred(personal, cmd.member, cmd.group, cmd.units),
+        *book.transfers(),
         led.issue(
             group_currency,
             cmd.member,
@@ -554,8 +562,12 @@ def group_exchange(cmd: cm.GroupExchange, ctx: Context) -> Decision:
             f"{cmd.holder} holds {held} of {cmd.from_group}'s money, cannot exchange {cmd.units}", rule="CI12"
         )
     target = state.require_currency(uow, CurrencyId(cmd.to_group))
+    book = payments.Payments(uow, ctx.time)
+    book.add(
+        led.Leg(source, cmd.holder, cmd.to_group, cmd.units), accept=False
+    )  # collateral: the group's trust is the acceptance (CI12)
     events: list[Event] = [
-        led.UnitsTransferred(source, cmd.holder, cmd.to_group, cmd.units),
+        *book.transfers(),
         led.issue(
             target, cmd.holder, cmd.units, led.IssuerRule.CIRCLES_GROUP, uow.ledger.balance(cmd.holder, target.id)
         ),

@@ -20,10 +20,9 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from civicledger.kernel import hooks, state
+from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
 from civicledger.kernel.errors import InvalidInputError, NotFoundError, RuleViolationError
-from civicledger.kernel.handlers import checked_transfer
 from civicledger.kernel.identity import AccountId, AccountKind, Consent
 from civicledger.kernel.messages import Event
 from civicledger.kernel.money import require_units
@@ -470,7 +469,7 @@ def crowdfund(cmd: cc.Crowdfund, ctx: Context) -> Decision:
     if coop["status"] not in ("applied", "approved"):
         raise RuleViolationError(f"application {cmd.application} is not open for funding", rule="CR14")
     legs = (led.Leg(cmd.currency, cmd.backer, AccountId(coop["coop"]), cmd.units),)
-    transfers = checked_transfer(ctx.uow, legs, ctx.time)
+    transfers = payments.transfer(ctx.uow, legs, ctx.time)
     events: list[Event] = [ce.Crowdfunded(cmd.application, cmd.backer, cmd.currency, cmd.units), *transfers]
     return Decision(events, Consent.of(cmd.backer))
 

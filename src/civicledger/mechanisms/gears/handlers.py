@@ -35,7 +35,7 @@ from fractions import Fraction
 from typing import Any
 
 from civicledger.kernel import handlers as core
-from civicledger.kernel import hooks, state
+from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
 from civicledger.kernel.errors import (
     IntegrityError,
@@ -73,7 +73,6 @@ NS_PERIODS = "gears.periods"
 NS_CHALLENGES = "gears.challenges"
 NS_JUDGEMENTS = "gears.judgements"
 NS_FAILURES = "gears.failures"
-
 
 
 # Reading state ----------------------------------------------------------------------------------
@@ -159,28 +158,28 @@ def debts_of(uow: UnitOfWork, company: str) -> list[tuple[str, dict[str, Any]]]:
 
 @dataclass
 class _Payments:
-    """Legs and Gears events of one entry, checked against running balances as they are added."""
+    """Gears' events of one entry and its money, moved through the kernel's one money path
+    (``kernel.payments``): running balances while deciding, the legs checked as one book at the end."""
 
     uow: UnitOfWork
     seq: int
     time: int
     fund: AccountId
     events: list[Event] = field(default_factory=list)
-    legs: list[led.Leg] = field(default_factory=list)
-    running: dict[tuple[AccountId, CurrencyId], int] = field(default_factory=dict)
+    book: payments.Payments = field(init=False)
     queued: dict[str, list[tuple[str, AccountId, int]]] = field(default_factory=dict)
     released: set[str] = field(default_factory=set)
     n: int = 0
+
+    def __post_init__(self) -> None:
+        self.book = payments.Payments(self.uow, self.time)
 
     def key(self) -> str:
         self.n += 1
         return f"{self.seq:012d}/{self.n:04d}"
 
     def balance(self, account: AccountId, currency: CurrencyId) -> int:
-        k = (account, currency)
-        if k not in self.running:
-            self.running[k] = self.uow.ledger.balance(account, currency)
-        return self.running[k]
+        return self.book.balance(account, currency)
 
     def move(self, currency: CurrencyId, source: AccountId, target: AccountId, units: int) -> None:
         if units <= 0:
@@ -188,9 +187,7 @@ class _Payments:
         held = self.balance(source, currency)
         if held < units:
             raise IntegrityError(f"{source} holds {held} {currency}, cannot pay {units}", rule="X3")
-        self.running[(source, currency)] = held - units
-        self.running[(target, currency)] = self.balance(target, currency) + units
-        self.legs.append(led.Leg(currency, source, target, units))
+        self.book.add(led.Leg(currency, source, target, units))
 
     def fund_pay(self, currency: CurrencyId, to: AccountId, units: int, reason: str) -> bool:
         """Pay from the fund now if nothing waits before it and the balance allows; else queue it."""
@@ -232,10 +229,9 @@ class _Payments:
 
     def decision_events(self) -> list[Event]:
         """Gears events, then the ledger's transfers, checked once more by the ledger's own rules."""
-        if not self.legs:
+        if not self.book.legs:
             return list(self.events)
-        transfers = core.checked_transfer(self.uow, tuple(self.legs), self.time)
-        return [*self.events, *transfers]
+        return [*self.events, *self.book.transfers()]
 
 
 def _payments(ctx: Context, cfg: Config) -> _Payments:
@@ -340,8 +336,11 @@ def _question_added(e: ev.QuestionAdded, uow: UnitOfWork, pctx: ProjectionContex
 def start_test(cmd: cmds.StartTest, ctx: Context) -> Decision:
     require_voter(ctx.uow, cmd.voter)
     require_company(ctx.uow, cmd.company)
-    rules.check_can_start_test(ctx.time, ctx.uow.records.get(NS_TESTS, f"{cmd.voter}/{cmd.company}"),
-                               ctx.policy.section(GearsPolicy).test_retry_delay)
+    rules.check_can_start_test(
+        ctx.time,
+        ctx.uow.records.get(NS_TESTS, f"{cmd.voter}/{cmd.company}"),
+        ctx.policy.section(GearsPolicy).test_retry_delay,
+    )
     bank = [int(key.split("/")[1]) for key, _ in ctx.uow.records.scan(NS_QUESTIONS, f"{cmd.company}/")]
     seed = rules.draw_seed(ctx.uow.journal.head().frontier.root(), cmd.voter, cmd.company)
     drawn = rules.draw_questions(seed, bank, ctx.policy.section(GearsPolicy).test_questions)
@@ -397,8 +396,9 @@ def cast_vote(cmd: cmds.CastVote, ctx: Context) -> Decision:
     require_voter(ctx.uow, cmd.voter)
     require_company(ctx.uow, cmd.company)
     cfg = config(ctx.uow, rule="GR4")
-    if not rules.has_valid_pass(ctx.time, ctx.uow.records.get(NS_TESTS, f"{cmd.voter}/{cmd.company}"),
-                                policy.test_valid_for):
+    if not rules.has_valid_pass(
+        ctx.time, ctx.uow.records.get(NS_TESTS, f"{cmd.voter}/{cmd.company}"), policy.test_valid_for
+    ):
         raise RuleViolationError(
             f"a vote needs a test on this company passed within the last {policy.test_valid_for} s", rule="GR3"
         )
@@ -415,8 +415,13 @@ def cast_vote(cmd: cmds.CastVote, ctx: Context) -> Decision:
         rewarded = policy.vote_reward
     if not change:
         pay.events.extend(_participation("gears.vote", cmd.voter, ctx.time, f"{cmd.company}"))
-    result = {"value": value, "change": change, "expires_at": expires_at, "reward_paid": rewarded,
-              "reward_queued": 0 if change or rewarded else policy.vote_reward}
+    result = {
+        "value": value,
+        "change": change,
+        "expires_at": expires_at,
+        "reward_paid": rewarded,
+        "reward_queued": 0 if change or rewarded else policy.vote_reward,
+    }
     return Decision(pay.decision_events(), Consent.of(cmd.voter), result)
 
 
@@ -458,8 +463,11 @@ def publish_coefficients(cmd: cmds.PublishCoefficients, ctx: Context) -> Decisio
 @projects(ev.CoefficientsPublished)
 def _coefficients_published(e: ev.CoefficientsPublished, uow: UnitOfWork, pctx: ProjectionContext) -> None:
     rows = {c: {"sales": r.sales, "votes": r.votes, "total": r.total, "delta": r.delta} for c, r in e.companies.items()}
-    uow.records.put(NS_SNAPSHOTS, f"{e.version:08d}",
-                    {"version": e.version, "at": e.at, "average": e.average, "scale": e.scale, "companies": rows})
+    uow.records.put(
+        NS_SNAPSHOTS,
+        f"{e.version:08d}",
+        {"version": e.version, "at": e.at, "average": e.average, "scale": e.scale, "companies": rows},
+    )
     uow.records.put(NS, "latest", {"version": e.version, "at": e.at})
     for company, row in rows.items():
         uow.records.put(NS_DELTAS, company, {"delta": row["delta"], "version": e.version})
@@ -504,15 +512,29 @@ def settle_sale(cmd: cmds.SettleSale, ctx: Context) -> Decision:
         accrued = cmd.price * applied / 100
         period = (ctx.time - cfg.since) // policy.period
     settled = ev.SaleSettled(
-        sale, cmd.buyer, cmd.company, cmd.currency, cmd.price, encode_ratio(applied), adjustment,
-        encode_ratio(accrued), policy.mode, period, applied != delta,
+        sale,
+        cmd.buyer,
+        cmd.company,
+        cmd.currency,
+        cmd.price,
+        encode_ratio(applied),
+        adjustment,
+        encode_ratio(accrued),
+        policy.mode,
+        period,
+        applied != delta,
     )
     pay.events.insert(0, settled)
     withheld = pay.withhold(cmd.company, cmd.currency, received)
     pay.release(cmd.currency)
     result = {
-        "sale": sale, "delta": encode_ratio(applied), "buyer_pays": cmd.price, "seller_receives": received - withheld,
-        "fund_pays": max(adjustment, 0), "fund_receives": max(-adjustment, 0), "withheld": withheld,
+        "sale": sale,
+        "delta": encode_ratio(applied),
+        "buyer_pays": cmd.price,
+        "seller_receives": received - withheld,
+        "fund_pays": max(adjustment, 0),
+        "fund_receives": max(-adjustment, 0),
+        "withheld": withheld,
         "adjustment_waiting": adjustment > 0 and received == cmd.price,
     }
     return Decision(pay.decision_events(), Consent.of(cmd.buyer, cmd.company), result)
@@ -577,7 +599,7 @@ def close_period(cmd: cmds.ClosePeriod, ctx: Context) -> Decision:
     if ctx.uow.records.get(NS_PERIODS, f"{cmd.currency}/{cmd.period:08d}") is not None:
         raise RuleViolationError(f"period {cmd.period} in {cmd.currency} is already settled", rule="GR6")
     prefix = f"{cmd.currency}/{cmd.period:08d}/"
-    accrued = {key[len(prefix):]: decode_ratio(v["accrued"]) for key, v in ctx.uow.records.scan(NS_ACCRUALS, prefix)}
+    accrued = {key[len(prefix) :]: decode_ratio(v["accrued"]) for key, v in ctx.uow.records.scan(NS_ACCRUALS, prefix)}
     payouts, charges = coef.net_zero_period(accrued)
     pay = _payments(ctx, cfg)
     pay.events.append(ev.PeriodClosed(cmd.currency, cmd.period, payouts, charges))
@@ -597,8 +619,9 @@ def close_period(cmd: cmds.ClosePeriod, ctx: Context) -> Decision:
 
 @projects(ev.PeriodClosed)
 def _period_closed(e: ev.PeriodClosed, uow: UnitOfWork, pctx: ProjectionContext) -> None:
-    uow.records.put(NS_PERIODS, f"{e.currency}/{e.period:08d}",
-                    {"payouts": e.payouts, "charges": e.charges, "at": pctx.time})
+    uow.records.put(
+        NS_PERIODS, f"{e.currency}/{e.period:08d}", {"payouts": e.payouts, "charges": e.charges, "at": pctx.time}
+    )
 
 
 # GR7, GR8 whistleblowing ------------------------------------------------------------------------
@@ -614,8 +637,9 @@ def challenge_statement(cmd: cmds.ChallengeStatement, ctx: Context) -> Decision:
     rules.check_reason(cmd.reason)
     require_voter(ctx.uow, cmd.whistleblower, rule="GR7")
     require_company(ctx.uow, cmd.company)
-    rules.check_challenge_slots(ctx.time, _failures(ctx.uow, cmd.whistleblower), policy.failed_challenge_slots,
-                                policy.failed_challenge_recovery)
+    rules.check_challenge_slots(
+        ctx.time, _failures(ctx.uow, cmd.whistleblower), policy.failed_challenge_slots, policy.failed_challenge_recovery
+    )
     statement = ctx.uow.records.get(NS_STATEMENTS, f"{cmd.company}/{cmd.index:02d}") if 1 <= cmd.index <= 99 else None
     if statement is None:
         raise NotFoundError(f"{cmd.company} has no statement {cmd.index}", rule="GR7")
@@ -625,19 +649,39 @@ def challenge_statement(cmd: cmds.ChallengeStatement, ctx: Context) -> Decision:
         )
     challenge = f"ch{ctx.seq:010d}"
     closes_at = ctx.time + policy.challenge_window
-    event = ev.ChallengeOpened(challenge, cmd.whistleblower, cmd.company, cmd.index, int(statement["version"]),
-                               cmd.claim, cmd.reason, closes_at)
+    event = ev.ChallengeOpened(
+        challenge,
+        cmd.whistleblower,
+        cmd.company,
+        cmd.index,
+        int(statement["version"]),
+        cmd.claim,
+        cmd.reason,
+        closes_at,
+    )
     events: list[Event] = [event, *_participation("gears.challenge", cmd.whistleblower, ctx.time, challenge)]
     return Decision(events, Consent.of(cmd.whistleblower), {"challenge": challenge, "closes_at": closes_at})
 
 
 @projects(ev.ChallengeOpened)
 def _challenge_opened(e: ev.ChallengeOpened, uow: UnitOfWork, pctx: ProjectionContext) -> None:
-    uow.records.put(NS_CHALLENGES, e.challenge, {
-        "whistleblower": e.whistleblower, "company": e.company, "index": e.index, "version": e.version,
-        "claim": e.claim.value, "reason": e.reason, "opened_at": pctx.time, "closes_at": e.closes_at,
-        "tally": {v.value: 0 for v in Verdict}, "status": "open", "outcome": None,
-    })
+    uow.records.put(
+        NS_CHALLENGES,
+        e.challenge,
+        {
+            "whistleblower": e.whistleblower,
+            "company": e.company,
+            "index": e.index,
+            "version": e.version,
+            "claim": e.claim.value,
+            "reason": e.reason,
+            "opened_at": pctx.time,
+            "closes_at": e.closes_at,
+            "tally": {v.value: 0 for v in Verdict},
+            "status": "open",
+            "outcome": None,
+        },
+    )
     key = f"{e.company}/{e.index:02d}"
     statement = _must(uow, NS_STATEMENTS, key)
     statement["challenge"] = e.challenge
@@ -663,8 +707,10 @@ def judge_challenge(cmd: cmds.JudgeChallenge, ctx: Context) -> Decision:
         raise RuleViolationError("the whistleblower cannot judge their own challenge", rule="GR7")
     if ctx.uow.records.get(NS_JUDGEMENTS, f"{cmd.challenge}/{cmd.voter}") is not None:
         raise RuleViolationError(f"{cmd.voter} has already judged {cmd.challenge}", rule="GR7")
-    events: list[Event] = [ev.ChallengeJudged(cmd.challenge, cmd.voter, cmd.verdict.value),
-                           *_participation("gears.judgement", cmd.voter, ctx.time, cmd.challenge)]
+    events: list[Event] = [
+        ev.ChallengeJudged(cmd.challenge, cmd.voter, cmd.verdict.value),
+        *_participation("gears.judgement", cmd.voter, ctx.time, cmd.challenge),
+    ]
     return Decision(events, Consent.of(cmd.voter))
 
 
@@ -711,8 +757,9 @@ def close_challenge(cmd: cmds.CloseChallenge, ctx: Context) -> Decision:
 @projects(ev.ChallengeClosed)
 def _challenge_closed(e: ev.ChallengeClosed, uow: UnitOfWork, pctx: ProjectionContext) -> None:
     data = _must(uow, NS_CHALLENGES, e.challenge)
-    data.update({"status": "closed", "outcome": e.outcome, "upheld": e.upheld, "penalty": e.penalty,
-                 "closed_at": pctx.time})
+    data.update(
+        {"status": "closed", "outcome": e.outcome, "upheld": e.upheld, "penalty": e.penalty, "closed_at": pctx.time}
+    )
     uow.records.put(NS_CHALLENGES, e.challenge, data)
     key = f"{data['company']}/{int(data['index']):02d}"
     statement = uow.records.get(NS_STATEMENTS, key)
@@ -720,8 +767,11 @@ def _challenge_closed(e: ev.ChallengeClosed, uow: UnitOfWork, pctx: ProjectionCo
         statement["challenge"] = None
         uow.records.put(NS_STATEMENTS, key, statement)
     if not e.upheld:
-        uow.records.put(NS_FAILURES, f"{data['whistleblower']}/{pctx.time:012d}/{e.challenge}",
-                        {"failed_at": pctx.time, "returns_at": e.slot_returns_at})
+        uow.records.put(
+            NS_FAILURES,
+            f"{data['whistleblower']}/{pctx.time:012d}/{e.challenge}",
+            {"failed_at": pctx.time, "returns_at": e.slot_returns_at},
+        )
 
 
 # Queries ----------------------------------------------------------------------------------------

@@ -1,0 +1,91 @@
+"""The one money path (X3): every handler that moves units adds legs to a ``Payments`` book, and the
+book alone turns them into ``ledger.units_transferred`` events.
+
+The book checks what every transfer must satisfy, whatever rule asked for it: the accounts exist,
+each currency's acceptance rule holds (a mechanism registers one per currency kind in
+``ACCEPTANCE``, e.g. Circles trust, CI5), and the legs fit the balances in order, never below zero
+(``ledger.transfer_legs``). While a handler decides, ``balance`` answers with the running balance:
+what the store holds, plus units issued earlier in the same entry (``credit``), plus and minus the
+legs already added, so a decision that depends on an earlier payment (a fund paying out what it has
+just received, GR6) sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from civicledger.kernel import ledger as led
+from civicledger.kernel import state
+from civicledger.kernel.identity import AccountId
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import UnitOfWork
+
+Acceptance = Callable[[UnitOfWork, led.Leg, led.Currency, int], None]
+ACCEPTANCE: dict[led.CurrencyKind, Acceptance] = {}
+"""Acceptance rules a mechanism sets for its currency kind: raise to refuse a leg (e.g. CI5)."""
+
+
+class Payments:
+    """The legs of one entry, checked as a whole by ``transfers``; running balances while deciding."""
+
+    def __init__(self, uow: UnitOfWork, time: int) -> None:
+        self.uow = uow
+        self.time = time
+        self.legs: list[led.Leg] = []
+        self._checked: list[bool] = []
+        self._credits: dict[led.BalanceKey, int] = {}
+        self._running: dict[led.BalanceKey, int] = {}
+
+    def balance(self, account: AccountId, currency: CurrencyId) -> int:
+        """What ``account`` holds of ``currency`` after everything added to this book so far."""
+        key = (account, currency)
+        if key not in self._running:
+            self._running[key] = self.uow.ledger.balance(account, currency) + self._credits.get(key, 0)
+        return self._running[key]
+
+    def credit(self, account: AccountId, currency: CurrencyId, units: int) -> None:
+        """Units issued to ``account`` in this entry before its legs (e.g. income minted to pay, CI9)."""
+        self.balance(account, currency)
+        key = (account, currency)
+        self._credits[key] = self._credits.get(key, 0) + units
+        self._running[key] += units
+
+    def add(self, leg: led.Leg, *, accept: bool = True) -> None:
+        """Add a leg. ``accept=False`` only where the handler has checked the accounts and acceptance
+        under its own rule (a routed payment's cumulative trust limits, CI5; a group's collateral, CI11)."""
+        self.balance(leg.source, leg.currency)
+        self.balance(leg.target, leg.currency)
+        self._running[(leg.source, leg.currency)] -= leg.units
+        self._running[(leg.target, leg.currency)] += leg.units
+        self.legs.append(leg)
+        self._checked.append(accept)
+
+    def add_all(self, legs: Iterable[led.Leg]) -> None:
+        for leg in legs:
+            self.add(leg)
+
+    def transfers(self) -> list[led.UnitsTransferred]:
+        """Check every leg (accounts and acceptance first, then balances in order) and return the
+        transfer events, all or none (X3)."""
+        currencies: dict[CurrencyId, led.Currency] = {}
+        for leg, accept in zip(self.legs, self._checked, strict=True):
+            if not accept:
+                continue
+            if leg.currency not in currencies:
+                currencies[leg.currency] = state.require_currency(self.uow, leg.currency)
+            for account in (leg.source, leg.target):
+                state.require_account(self.uow, account)
+            check = ACCEPTANCE.get(currencies[leg.currency].kind)
+            if check is not None:
+                check(self.uow, leg, currencies[leg.currency], self.time)
+        starting = self.uow.ledger.balances(led.balance_keys(self.legs))
+        for key, units in self._credits.items():
+            starting[key] = starting.get(key, 0) + units
+        return led.transfer_legs(self.legs, starting)
+
+
+def transfer(uow: UnitOfWork, legs: Iterable[led.Leg], time: int) -> list[led.UnitsTransferred]:
+    """The transfer events of ``legs``, checked as one book (a plain multi-leg transfer, X3)."""
+    book = Payments(uow, time)
+    book.add_all(legs)
+    return book.transfers()

@@ -1,0 +1,46 @@
+"""Typed records keep the exact JSON their namespace always stored (the state digest depends on it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from civicledger.adapters.memory import MemoryStore
+from civicledger.kernel.errors import InvalidInputError
+from civicledger.kernel.records import Namespace, encode_record, omitted_when_default
+
+
+@dataclass(frozen=True, slots=True)
+class Holding:
+    units: int
+    since: int
+    note: str | None = omitted_when_default()
+
+
+HOLDINGS = Namespace("test.holdings", Holding)
+COUNTS = Namespace("test.counts", int)
+
+
+def test_a_record_round_trips_and_omits_unset_optional_fields() -> None:
+    assert encode_record(Holding(5, 10)) == {"units": 5, "since": 10}
+    assert encode_record(Holding(5, 10, "gift")) == {"units": 5, "since": 10, "note": "gift"}
+    store = MemoryStore()
+    with store.write() as uow:
+        HOLDINGS.put(uow, "a/1", Holding(5, 10))
+        HOLDINGS.put(uow, "a/2", Holding(7, 11, "gift"))
+        COUNTS.put(uow, "a", 3)
+        assert uow.records.get("test.holdings", "a/1") == {"units": 5, "since": 10}
+        assert HOLDINGS.get(uow, "a/2") == Holding(7, 11, "gift")
+        assert [k for k, _ in HOLDINGS.scan(uow, "a/")] == ["a/1", "a/2"]
+        assert COUNTS.get(uow, "a") == 3 and COUNTS.get(uow, "b") is None
+        HOLDINGS.delete(uow, "a/1")
+        assert HOLDINGS.get(uow, "a/1") is None
+
+
+def test_a_stored_record_of_the_wrong_shape_is_named_not_guessed() -> None:
+    store = MemoryStore()
+    with store.write() as uow:
+        uow.records.put("test.holdings", "bad", {"units": "five", "since": 1})
+        with pytest.raises(InvalidInputError, match="test.holdings/bad"):
+            HOLDINGS.get(uow, "bad")

@@ -5,7 +5,8 @@ holding an issued currency, starts uvicorn (``--workers``) on 127.0.0.1 as a sub
 transfer (the command signature and the request signatures, X6) before the clock starts, warms the
 server up with ``WARM_UP`` transfers at the same concurrency, then sends ``--transfers`` more over
 ``--clients`` keep-alive connections opened before the clock starts, and reports requests per
-second and p50/p99 latency. Next to it, in the same run, two baselines: the same kind of transfer through
+second, p50/p99 latency and ``server_cpu_us_per_transfer`` (the server processes' CPU time over the
+measured transfers, read from /proc, divided by their number). Next to it, in the same run, two baselines: the same kind of transfer through
 ``Engine.execute`` in-process (no HTTP), and ``GET /api/tree-heads/latest`` over HTTP (no write).
 
     .venv/bin/python benchmarks/api.py [--quick] [--workers 1] [--clients 32] [--no-postgres]
@@ -194,6 +195,25 @@ async def drive_reads(url: str, count: int, clients: int) -> dict[str, Any]:
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its live descendants (uvicorn's workers), from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total, todo, seen = 0.0, [pid], set()
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo.extend(int(c) for c in (task / "children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def start_server(db_url: str, keys: Path, workers: int) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     env = os.environ | {"CIVIC_DB": db_url, "CIVIC_KEYS": str(keys)}
@@ -246,7 +266,9 @@ def run(backend: str, url: str, args: argparse.Namespace, tmp: Path, schema: str
         # Warm up with the measured concurrency: batches of every size the run will see, so the
         # statements of each shape are prepared and cached before the clock starts.
         asyncio.run(drive(base, requests[:warm], args.clients))
+        cpu_before = cpu_seconds(process.pid)
         result = asyncio.run(drive(base, requests[warm:], args.clients))
+        server_cpu = cpu_seconds(process.pid) - cpu_before
         reads = asyncio.run(drive_reads(base, 300 if args.quick else 2000, args.clients))
     finally:
         process.terminate()
@@ -257,6 +279,7 @@ def run(backend: str, url: str, args: argparse.Namespace, tmp: Path, schema: str
         workers=args.workers,
         clients=args.clients,
         **result,
+        server_cpu_us_per_transfer=round(server_cpu * 1e6 / max(1, len(requests) - warm)),
         engine_in_process_per_s=baseline["per_s"],
         http_read_per_s=reads["per_s"],
         http_read_p99_ms=reads["p99_ms"],

@@ -17,9 +17,9 @@ from civicledger.kernel.state import current_policy
 from civicledger.mechanisms.creditism import commands as cc
 from civicledger.mechanisms.creditism import handlers as svc
 from civicledger.mechanisms.creditism.chain import round_breakdown
+from civicledger.mechanisms.creditism.sim import GOOD_LABOUR, GOOD_MARKUP, GOOD_SCORE
 from civicledger.mechanisms.creditism.values import AssetKind, decode, encode
 from civicledger.sim import Model, parse_scenario
-from civicledger.sim.model import GOOD_LABOUR, GOOD_MARKUP, GOOD_SCORE
 from civicledger.sim.scenario import policy_mapping
 from tests.conftest import T0
 from tests.integration.test_creditism_flow import council_of

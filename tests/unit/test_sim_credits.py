@@ -1,7 +1,7 @@
 """The simulator's social credit lots and tier spending equal the domain's, element by element.
 
-``sim.rules.lots`` is ``credits.rules.standing`` (SC4 whole-balance and quantity adjustments,
-consumed raises, SC8 decay) over many persons at once; ``sim.rules.choose_credits`` is the
+``credits.sim.lots`` is ``credits.rules.standing`` (SC4 whole-balance and quantity adjustments,
+consumed raises, SC8 decay) over many persons at once; ``credits.sim.choose_credits`` is the
 domain's SC10 choice (lowest qualifying grade first). Random histories, compared lot by lot.
 """
 
@@ -16,9 +16,9 @@ from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.mechanisms.credits import rules as credit_rules
+from civicledger.mechanisms.credits import sim as credits_sim
 from civicledger.mechanisms.credits.policy import CreditsPolicy
 from civicledger.mechanisms.credits.values import Adjustment, History, Spend
-from civicledger.sim import rules
 
 POLICY = CreditsPolicy()
 AT = 100 * YEAR
@@ -91,7 +91,7 @@ def left_of(h: dict[str, np.ndarray]) -> np.ndarray:
 def test_sc04_sc08_vectorised_lots_equal_the_domain_standing(columns: int) -> None:
     rng = np.random.default_rng(40 + columns)
     h = random_histories(rng, 400, columns)
-    grade, units, _mask = rules.lots(
+    grade, units, _mask = credits_sim.lots(
         h["available"],
         h["steps"],
         h["quantity"],
@@ -116,7 +116,7 @@ def test_sc10_vectorised_choice_equals_the_domain_lowest_qualifying_grade_first(
     rng = np.random.default_rng(70 + columns)
     rows = 400
     h = random_histories(rng, rows, columns)
-    grade, units, mask = rules.lots(
+    grade, units, mask = credits_sim.lots(
         h["available"],
         h["steps"],
         h["quantity"],
@@ -128,8 +128,8 @@ def test_sc10_vectorised_choice_equals_the_domain_lowest_qualifying_grade_first(
     )
     min_grade = rng.integers(POLICY.grade_min, POLICY.grade_max + 1, size=rows, dtype=np.int64)
     price = rng.integers(1, 2_000, size=rows, dtype=np.int64)
-    ok, taken = rules.choose_credits(grade, units, mask, h["available"], min_grade, price)
-    used = rules.used_by_adjustment(taken, mask, columns)
+    ok, taken = credits_sim.choose_credits(grade, units, mask, h["available"], min_grade, price)
+    used = credits_sim.used_by_adjustment(taken, mask, columns)
     allowed = 0
     for r in range(rows):
         st = domain_standing(h, r)
@@ -155,7 +155,7 @@ def test_sc05_effect_quantity_equals_the_domain() -> None:
     available = np.arange(-3, 5_000, 7, dtype=np.int64)
     for portion in (1, 10, 50, 99, 100):
         effect = POLICY.participation["gears_vote"].__class__(portion_percent=portion, duration=DAY)
-        got = rules.effect_quantity(portion, available)
+        got = credits_sim.effect_quantity(portion, available)
         for a, q in zip(available.tolist(), got.tolist(), strict=True):
             assert q == credit_rules.effect_quantity(effect, a)
 

@@ -12,12 +12,15 @@ from civicledger.kernel.identity import AccountId
 from civicledger.kernel.policy import Ratio
 from civicledger.kernel.time import DAY, MONTH, WEEK, YEAR
 from civicledger.mechanisms.circles import rules as circles
+from civicledger.mechanisms.circles import sim as circles_sim
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.credits import rules as credit_rules
+from civicledger.mechanisms.credits import sim as credits_sim
 from civicledger.mechanisms.credits.policy import CreditsPolicy
 from civicledger.mechanisms.credits.values import Adjustment, History
 from civicledger.mechanisms.gears import coefficient as gears
-from civicledger.sim import Model, parse_scenario, rules
+from civicledger.mechanisms.gears import sim as gears_sim
+from civicledger.sim import Model, parse_scenario
 
 RNG = np.random.default_rng(20301)
 T0 = 1_893_456_000
@@ -26,8 +29,8 @@ T0 = 1_893_456_000
 def test_ci07_reserve_halving_equals_the_domain_trust_by_trust() -> None:
     reserves = RNG.integers(0, 10**12, size=300, dtype=np.int64)
     counts = RNG.integers(0, 70, size=300, dtype=np.int64)
-    got = rules.trustee_reward_after(reserves, counts)
-    left = rules.halved_reserve(reserves, counts)
+    got = circles_sim.trustee_reward_after(reserves, counts)
+    left = circles_sim.halved_reserve(reserves, counts)
     for r, k, g, lft in zip(reserves.tolist(), counts.tolist(), got.tolist(), left.tolist(), strict=True):
         reserve = r
         for _ in range(k):
@@ -38,14 +41,14 @@ def test_ci07_reserve_halving_equals_the_domain_trust_by_trust() -> None:
 
 def test_ci07_the_seed_reserve_pays_434_812_then_217_406() -> None:
     reserve = np.array([869_625, 869_625], np.int64)
-    assert rules.trustee_reward_after(reserve, np.array([0, 1], np.int64)).tolist() == [434_812, 217_406]
+    assert circles_sim.trustee_reward_after(reserve, np.array([0, 1], np.int64)).tolist() == [434_812, 217_406]
 
 
 def test_sc02_accrual_equals_the_domain_for_random_births() -> None:
     born = T0 - RNG.integers(0, 100 * YEAR, size=500, dtype=np.int64)
     for annual in (1_000, 777, 12_345):
         at = T0 + int(RNG.integers(0, 10 * YEAR))
-        got = rules.credits_accrued(born, at, annual)
+        got = credits_sim.credits_accrued(born, at, annual)
         schedule = ((0, annual),)
         assert got.tolist() == [credit_rules.accrued(int(b), at, schedule) for b in born]
 
@@ -53,7 +56,7 @@ def test_sc02_accrual_equals_the_domain_for_random_births() -> None:
 def test_sc08_decay_steps_equal_the_domain() -> None:
     policy = CreditsPolicy()
     elapsed = RNG.integers(-DAY, 6 * YEAR, size=1_000, dtype=np.int64)
-    got = rules.decay_steps(elapsed, policy.decay_window, policy.decay_step)
+    got = credits_sim.decay_steps(elapsed, policy.decay_window, policy.decay_step)
     assert got.tolist() == [credit_rules.decay_steps(int(e), policy) for e in elapsed]
 
 
@@ -65,7 +68,7 @@ def test_gr01_annual_sales_equal_the_domain() -> None:
         amounts = [int(x) for x in RNG.integers(0, 10**9, size=5)]
         sales = list(zip(times, amounts, strict=True))
         window = sum(u for t, u in sales if at - YEAR < t <= at)
-        got = rules.annual_sales(np.array([window], np.int64), np.array([at - joined], np.int64), MONTH)
+        got = gears_sim.annual_sales(np.array([window], np.int64), np.array([at - joined], np.int64), MONTH)
         assert int(got[0]) == gears.annual_sales(sales, joined, at, MONTH)
 
 
@@ -85,7 +88,7 @@ def test_gr05_float_deltas_equal_the_exact_domain_coefficients(
     names = [f"c{i:03d}" for i in range(n)]
     tallies = {names[i]: gears.Tally(int(totals[i]), int(counts[i])) for i in range(n) if counts[i]}
     exact = gears.coefficients(tallies, {names[i]: int(g[i]) for i in range(n)}, 30, clamp)
-    got = rules.deltas_float(totals, counts, g, 30, clamp)
+    got = gears_sim.deltas_float(totals, counts, g, 30, clamp)
     for i in range(n):
         assert abs(got[i] - float(exact.companies[names[i]].delta)) <= 1e-9
 

@@ -190,7 +190,8 @@ def lognormal_sales(m: Model, rng: np.random.Generator, p: dict[str, float]) -> 
     """Each company's sales this step (minor units): lognormal around ``sales_mean``."""
     sigma = p["sales_sigma"]
     draw = rng.lognormal(mean=-sigma * sigma / 2, sigma=sigma, size=m.companies)
-    return (draw * p["sales_mean"]).astype(np.int64)
+    out: I64 = (draw * p["sales_mean"]).astype(np.int64)
+    return out
 
 
 @behaviour("whistleblowing", "bernoulli")

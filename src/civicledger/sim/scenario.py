@@ -23,16 +23,13 @@ from typing import Any
 from civicledger.kernel.errors import PolicyFileError
 from civicledger.kernel.policy import Policy, policy_from_mapping, policy_to_mapping
 from civicledger.kernel.time import DAY, WEEK, parse_instant
-from civicledger.mechanisms.circles.policy import CirclesPolicy
-from civicledger.mechanisms.credits.policy import CreditsPolicy
-from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.sim.behaviours import FRACTIONS, PARAMETERS, REGISTRY, ROLES
-from civicledger.sim.network import GENERATORS
+from civicledger.sim.rules import GENERATORS
+from civicledger.sim.sector import Problem, sectors
 
 DEFAULT_START = 1_893_456_000  # 2030-01-01T00:00:00Z
 
 Locator = Callable[[tuple[str, ...]], int | None]
-Problem = tuple[tuple[str, ...], str]
 
 
 class ScenarioError(PolicyFileError):
@@ -260,20 +257,9 @@ def _check(data: Mapping[str, Any]) -> tuple[Scenario, list[Problem]]:
 
 
 def _unmodelled(policy: Policy) -> list[Problem]:
-    """Policy options the simulator does not model yet: refused rather than silently ignored."""
-    out: list[Problem] = []
-    c = policy.section(CirclesPolicy)
-    if c.trust_mode.value != "mutual" or c.trust_limits or c.trust_expiry:
-        out.append((("policy", "circles", "trust_mode"), "the simulator models mutual trust only (CI5, the seed)"))
-    if c.demurrage or c.claim_window:
-        out.append((("policy", "circles", "demurrage"), "the simulator does not model demurrage or claim windows"))
-    if policy.section(GearsPolicy).mode.value != "immediate":
-        out.append((("policy", "gears", "mode"), "the simulator settles in immediate mode only (GR6)"))
-    for kind in ("citizens_council", "infraction"):
-        effect = policy.section(CreditsPolicy).participation.get(kind)
-        if effect is None:
-            out.append((("policy", "credits", "participation"), f"the simulator needs the kind {kind!r}"))
-    return out
+    """Policy options the simulator does not model yet (each sector's ``unmodelled``): refused
+    rather than silently ignored."""
+    return [problem for _, sector in sectors() for problem in sector.unmodelled(policy)]
 
 
 def _sweep_axes(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[tuple[str, ...], list[Any]]]:

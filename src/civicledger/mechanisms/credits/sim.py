@@ -1,0 +1,593 @@
+"""Social credits in the simulator (SC2-SC5, SC7-SC10, X8): the sector and its vectorised rules.
+
+Credits accrue from birth (SC2); participation and infractions are adjustments of the policy's
+kinds (``citizens_council``, ``infraction``, SC4, SC5) kept in a small ring per person
+(``credit_slots``); an overturned appeal ends a penalty at the decision (SC7); decay follows SC8;
+spending takes a service tier's price, lowest qualifying grade first (SC10); the civic lottery
+matches pledges to second-chance candidates with the domain's ``draw_winners`` (SC9). A person's
+credits form the domain's lots (``lots``), built for the persons a step reads.
+
+Each vectorised function here is the form of one rule of ``civicledger.mechanisms.credits.rules``
+over whole arrays and says which; ``tests/unit/test_sim_rules.py`` and
+``tests/unit/test_sim_credits.py`` prove each equal to the scalar rule, element by element.
+
+X8: an act of participation another sector reports (``Sector.participation``: a Gears vote is
+``"gears_vote"``) restarts the decay clock (SC8) and has the effect the credits policy gives its
+kind.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from civicledger.kernel.policy import Policy
+from civicledger.kernel.time import YEAR
+from civicledger.mechanisms.credits import rules as credit_rules
+from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
+from civicledger.sim.sector import Problem, Sector
+
+I64 = NDArray[np.int64]
+
+RING = 8  # default credit adjustments remembered per person (parameter credit_slots); a ninth *active*
+# one replaces the one ending first, counted in ``credit_slot_overflows``
+
+
+# Vectorised rules ------------------------------------------------------------------------------
+
+
+def credits_accrued(born_at: I64, at: int, annual: int) -> I64:
+    """SC2 for a flat allocation: floor(annual x (at - born) / YEAR), 0 before birth."""
+    elapsed = np.maximum(at - born_at, 0)
+    return (elapsed * annual) // YEAR
+
+
+def decay_steps(elapsed: I64, window: int, step: int) -> I64:
+    """SC8: no step within ``window`` of the last fresh time, then one per full ``step``."""
+    over = elapsed - window
+    return np.where(over > 0, over // step, 0)
+
+
+def grade_after_decay(grade: I64, steps: I64, base: int) -> I64:
+    """SC8: grades above base fall one step per decay step, never below base."""
+    lost = np.where(grade > base, np.minimum(steps, grade - base), 0)
+    return grade - lost
+
+
+# Social credit lots (SC4, SC8, SC10) ------------------------------------------------------------
+
+
+def effect_quantity(portion_percent: int, available: I64) -> I64:
+    """SC5's ``effect_quantity`` over an array: 0 (whole balance) or the portion, at least 1."""
+    if portion_percent >= 100:
+        return np.zeros(available.shape, np.int64)
+    return np.maximum(1, available * portion_percent // 100)
+
+
+def _lot_id_keys(columns: int) -> I64:
+    """For every bitmask of adjustment positions, its rank among the positions' tuples as Python orders them.
+
+    The domain orders lots of one grade by the tuple of their adjustment ids (in the order applied,
+    which is the ids' order); tuples compare element by element and a prefix comes first.
+    """
+    masks = range(1 << columns)
+    tuples = [tuple(p for p in range(columns) if mask >> p & 1) for mask in masks]
+    ranks = np.empty(1 << columns, np.int64)
+    for rank, mask in enumerate(sorted(masks, key=lambda k: tuples[k])):
+        ranks[mask] = rank
+    return ranks
+
+
+_ID_KEYS: dict[int, I64] = {}
+
+
+def lots(
+    available: I64,
+    steps: I64,
+    quantity: I64,
+    left: I64,
+    decay: I64,
+    grade_min: int,
+    grade_max: int,
+    base: int,
+) -> tuple[I64, I64, I64]:
+    """``credits.rules.standing``'s lots for many persons at once (SC4, SC8).
+
+    Row r is one person: ``available`` (accrued - spent) credits at the base grade, then the
+    person's *active* adjustments in the order applied (columns; a column with ``steps`` 0 is
+    none): a whole-balance one (``quantity`` 0) moves every lot; a quantity one moves ``left`` of
+    its credits (its quantity less what spending consumed, for a consumable raise), lowest grades
+    first for a raise and highest first for a reduction, ties by the lot's place in the list,
+    splitting at most one lot (the new lot goes last); grades are clamped after each. Then ``decay``
+    steps lower every lot above base, never below it. Returns (grade, units, mask) of shape
+    (rows, columns + 1): a lot's bit j is set when adjustment j shaped it; lots with 0 units are
+    not lots.
+    """
+    m, j_count = steps.shape
+    width = j_count + 1
+    grade = np.full((m, width), base, np.int64)
+    units = np.zeros((m, width), np.int64)
+    mask = np.zeros((m, width), np.int64)
+    units[:, 0] = np.maximum(available, 0)
+    count = (available > 0).astype(np.int64)
+    place = np.arange(width, dtype=np.int64)
+    for j in range(j_count):
+        valid = place[None, :] < count[:, None]
+        st = steps[:, j]
+        active = (st != 0) & (count > 0)
+        whole = active & (quantity[:, j] == 0)
+        if whole.any():
+            sel = whole[:, None] & valid
+            grade = np.where(sel, np.clip(grade + st[:, None], grade_min, grade_max), grade)
+            mask = np.where(sel, mask | (1 << j), mask)
+        part = active & (quantity[:, j] > 0) & (left[:, j] > 0)
+        if not part.any():
+            continue
+        rows = np.flatnonzero(part)
+        g, u, v = grade[rows], units[rows], valid[rows]
+        sign = np.where(st[rows] > 0, 1, -1)
+        key = np.where(v, sign[:, None] * g * width + place[None, :], np.iinfo(np.int64).max)
+        order = np.argsort(key, axis=1, kind="stable")
+        us = np.take_along_axis(u * v, order, axis=1)
+        before = np.cumsum(us, axis=1) - us
+        taken_sorted = np.clip(left[rows, j][:, None] - before, 0, us)
+        take = np.empty_like(taken_sorted)
+        np.put_along_axis(take, order, taken_sorted, axis=1)
+        moved = np.clip(g + st[rows][:, None], grade_min, grade_max)
+        full = (take > 0) & (take == u)
+        split = (take > 0) & (take < u)
+        bit = np.int64(1) << j
+        grade[rows] = np.where(full, moved, g)
+        mask[rows] = np.where(full, mask[rows] | bit, mask[rows])
+        units[rows] = u - np.where(split, take, 0)
+        has = split.any(axis=1)
+        if has.any():
+            r2 = rows[has]
+            col = np.argmax(split[has], axis=1)
+            new = count[r2]
+            grade[r2, new] = moved[has, col]
+            units[r2, new] = take[has, col]
+            mask[r2, new] = mask[r2, col] | bit
+            count[r2] += 1
+    lost = np.where(grade > base, np.minimum(decay[:, None], grade - base), 0)
+    return grade - lost, units, mask
+
+
+def choose_credits(
+    grade: I64, units: I64, mask: I64, available: I64, min_grade: I64, price: I64
+) -> tuple[NDArray[np.bool_], I64]:
+    """``credits.rules.choose_credits`` for many persons at once (SC2, SC10).
+
+    ``price`` credits of grade >= ``min_grade``, lowest qualifying grade first, lots of one grade in
+    the order of their adjustments' ids (as the domain sorts them). Returns (allowed, taken per lot);
+    a refused row (SC2: fewer available than the price; SC10: fewer qualifying) takes nothing.
+    """
+    columns = max(1, int(mask.max()).bit_length()) if mask.size else 1
+    if columns not in _ID_KEYS:
+        _ID_KEYS[columns] = _lot_id_keys(columns)
+    ids = _ID_KEYS[columns]
+    qualifying = (units > 0) & (grade >= min_grade[:, None])
+    have = (units * qualifying).sum(axis=1)
+    ok = (available >= price) & (have >= price) & (price > 0)
+    span = int(ids.max()) + 1
+    key = np.where(qualifying, grade * span + ids[mask], np.iinfo(np.int64).max)
+    order = np.argsort(key, axis=1, kind="stable")
+    us = np.take_along_axis(units * qualifying, order, axis=1)
+    before = np.cumsum(us, axis=1) - us
+    taken_sorted = np.clip(np.where(ok, price, 0)[:, None] - before, 0, us)
+    taken = np.empty_like(taken_sorted)
+    np.put_along_axis(taken, order, taken_sorted, axis=1)
+    return ok, taken
+
+
+def used_by_adjustment(taken: I64, mask: I64, columns: int) -> I64:
+    """Per adjustment column, the credits taken from lots it shaped (``choose_credits``'s ``used``)."""
+    bits = (mask[:, :, None] >> np.arange(columns, dtype=np.int64)[None, None, :]) & 1
+    out: I64 = (taken[:, :, None] * bits).sum(axis=1)
+    return out
+
+
+# The sector -------------------------------------------------------------------------------------
+
+
+class CreditsSector(Sector):
+    """Social credits over arrays indexed by person, with a ring of adjustments per person."""
+
+    order = 200
+
+    @classmethod
+    def unmodelled(cls, policy: Policy) -> list[Problem]:
+        out: list[Problem] = []
+        for kind in ("citizens_council", "infraction"):
+            effect = policy.section(CreditsPolicy).participation.get(kind)
+            if effect is None:
+                out.append((("policy", "credits", "participation"), f"the simulator needs the kind {kind!r}"))
+        return out
+
+    def setup(self) -> None:
+        """Birth dates in whole days (SC2), enrolment at the start, the service's tiers (SC10)."""
+        m = self.model
+        n, rng, pop = m.n, m.rng, m.scenario.population
+        ages = rng.integers(pop.age_min * 365, pop.age_max * 365 + 1, size=n, dtype=np.int64)
+        self.born = m.genesis - ages * 86_400
+        self.enrolled = np.full(n, m.genesis, dtype=np.int64)
+        self.spent = np.zeros(n, np.int64)
+        self.last_fresh = np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64)
+        self.ring = ring = max(1, int(m.p.get("credit_slots", RING)))
+        self.slot_overflows = 0
+        self.adj_end = np.zeros((n, ring), np.int64)
+        self.adj_steps = np.zeros((n, ring), np.int8)
+        self.adj_count = np.zeros(n, np.int64)
+        self.adj_seq = np.full((n, ring), -1, np.int64)
+        self.adj_qty = np.zeros((n, ring), np.int64)  # SC4: 0 = the whole balance
+        self.adj_consumable = np.zeros((n, ring), bool)
+        self.adj_consumed = np.zeros((n, ring), np.int64)
+        self.adj_counter = 0
+        self.credits_spent_total = 0
+        self.spends = self.spends_refused = 0
+        cp = m.policy.section(CreditsPolicy)
+        tier_grades = sorted({cp.essential_base_tier_grade, cp.base_grade, min(cp.base_grade + 1, cp.grade_max)})
+        price = max(1, int(m.p["tier_price"]))
+        self.tiers: list[tuple[str, int, int]] = [(f"grade-{g}", price, g) for g in tier_grades]
+        # SC9: open pledges (donor, steps, quantity, duration) in pledge order, waiting candidates.
+        self.pledges: list[tuple[int, int, int, int]] = []
+        self.pledged = np.zeros(n, np.int64)
+        self.candidate = np.zeros(n, bool)
+        self.second_chance_used = np.zeros(n, bool)
+        self.last_draw: int | None = None
+        self.draws = self.lottery_winners = 0
+        self._standing_cache: tuple[int, I64, tuple[I64, I64, I64, I64, I64]] | None = None
+        self.draw_hook: Any = None  # replaces the draw (tests take the engine's winners); None: the domain's
+
+    def begin(self, s: int, t: int) -> None:
+        """The civic lottery draws first, before any sector's step (SC9)."""
+        self._lottery(s, t)
+
+    def participation(self, kind: str, persons: I64, t: int) -> None:
+        """X8: participation reported by another sector restarts the decay clock (SC8) and has the
+        effect the credits policy gives its kind, if it gives one."""
+        self.last_fresh[persons] = t
+        effect = self.model.policy.section(CreditsPolicy).participation.get(kind)
+        if effect is not None:
+            self._effect(persons, t, effect)
+
+    def record(self, s: int, t: int) -> dict[str, Any]:
+        pol = self.model.policy.section(CreditsPolicy)
+        available = self.available(t)
+        table = self.by_grade(t)
+        grades = np.argmax(table, axis=1) + pol.grade_min  # the grade holding most of one's credits
+        has = available > 0
+        row: dict[str, Any] = {
+            "credits_available": int(available.sum()),
+            "credits_spent": self.credits_spent_total,
+            "credit_slot_overflows": self.slot_overflows,
+            "spends": self.spends,
+            "spends_refused": self.spends_refused,
+            "lottery_draws": self.draws,
+            "lottery_winners": self.lottery_winners,
+            "pledges_open": len(self.pledges),
+            "candidates_waiting": int(self.candidate.sum()),
+        }
+        counts = np.bincount(grades[has] - pol.grade_min, minlength=pol.grade_max - pol.grade_min + 1)
+        for g in range(pol.grade_min, pol.grade_max + 1):
+            row[f"grade_{g}"] = int(counts[g - pol.grade_min])
+        units_by_grade = table.sum(axis=0)
+        for g in range(pol.grade_min, pol.grade_max + 1):
+            row[f"credits_grade_{g}"] = int(units_by_grade[g - pol.grade_min])
+        return row
+
+    def _effect(self, persons: I64, t: int, effect: ParticipationEffect) -> I64:
+        """SC5: one participation of a kind: its steps on the whole balance or on its portion."""
+        quantity = effect_quantity(effect.portion_percent, self.available_of(persons, t))
+        steps = -effect.steps if effect.penalty else effect.steps
+        return self._adjust(persons, t + effect.duration, steps, quantity, consumable=steps > 0)
+
+    def step(self, s: int, t: int) -> None:
+        """Participation, infractions and appeals (SC4, SC5, SC7), spending (SC10), pledges and
+        second-chance candidates (SC9)."""
+        m = self.model
+        pol = m.policy.section(CreditsPolicy)
+        award = pol.participation["citizens_council"]
+        infraction = pol.participation["infraction"]
+        who = m.behave["participation"](m, m.rng, m.p)
+        if who is not None and who.size:
+            who = who[m.verified[who]]
+            self._effect(who, t, award)
+            if award.qualifying:
+                self.last_fresh[who] = t
+            for a in who.tolist():
+                m.log("participate", s, a)
+        bad = m.behave["infractions"](m, m.rng, m.p)
+        if bad is not None and bad.size:
+            bad = bad[m.verified[bad]]
+            slots = self._effect(bad, t, infraction)
+            for a in bad.tolist():
+                m.log("infraction", s, a)
+            overturned = m.behave["appeals"](m, m.rng, m.p, bad)
+            if overturned is not None and overturned.any():
+                # SC7: an overturned adjustment ends at the decision (the next step).
+                self.adj_end[bad[overturned], slots[overturned]] = t + m.scenario.step
+                for a in bad[overturned].tolist():
+                    m.log("overturn", s, a)
+        self._spend(s, t)
+        self._pledge_and_apply(s, t)
+
+    def _spend(self, s: int, t: int) -> None:
+        """SC3, SC10: spends on a service's tiers, lowest qualifying grade first; refusals dropped."""
+        m = self.model
+        out = m.behave["spending"](m, m.rng, m.p)
+        if out is None:
+            return
+        persons, tier = out
+        keep = m.verified[persons]
+        persons, tier = persons[keep], tier[keep]
+        if np.unique(persons).size != persons.size:
+            raise ValueError("the spending behaviour returned a person twice in one step")
+        if not persons.size:
+            return
+        price = np.array([p for _, p, _ in self.tiers], np.int64)[tier]
+        min_grade = np.array([g for _, _, g in self.tiers], np.int64)[tier]
+        cached, self._standing_cache = self._standing_cache, None
+        if cached is not None and cached[0] == t and np.array_equal(cached[1], persons):
+            grade, units, mask, slots, available = cached[2]  # what the behaviour just read: nothing changed
+        else:
+            grade, units, mask, slots, available = self.standing(persons, t)
+        ok, taken = choose_credits(grade, units, mask, available, min_grade, price)
+        used = used_by_adjustment(taken, mask, slots.shape[1])
+        rows, cols = np.nonzero(used)
+        ring = slots[rows, cols]
+        consumable = self.adj_consumable[persons[rows], ring]
+        np.add.at(self.adj_consumed, (persons[rows][consumable], ring[consumable]), used[rows, cols][consumable])
+        self.spent[persons[ok]] += price[ok]
+        self.credits_spent_total += int(price[ok].sum())
+        self.spends += int(ok.sum())
+        self.spends_refused += int((~ok).sum())
+        if m.trace is not None:
+            for a, k in zip(persons[ok].tolist(), tier[ok].tolist(), strict=True):
+                m.log("spend", s, a, k)
+
+    # The civic lottery (SC9) ------------------------------------------------------------------
+
+    def _pledge_and_apply(self, s: int, t: int) -> None:
+        m = self.model
+        pol = m.policy.section(CreditsPolicy)
+        out = m.behave["pledges"](m, m.rng, m.p)
+        if out is not None and out.size:
+            donors = out[m.verified[out]]
+            quantity = int(m.p["pledge_quantity"])
+            if donors.size and 1 <= quantity <= pol.pledge_max_quantity:
+                grade, units, _, _, _ = self.standing(donors, t)
+                holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
+                donors = donors[holds - self.pledged[donors] >= quantity]  # check_pledge (SC9)
+                self.pledged[donors] += quantity
+                for d in donors.tolist():
+                    self.pledges.append((d, 1, quantity, pol.pledge_max_duration))
+                    m.log("pledge", s, d, 1, quantity, pol.pledge_max_duration)
+        out = m.behave["candidates"](m, m.rng, m.p)
+        if out is not None and out.size:
+            who = out[m.verified[out] & ~self.candidate[out] & ~self.second_chance_used[out]]
+            if who.size:
+                best = self.best_grade(who, t)
+                who = who[best < pol.second_chance_below_grade]
+                self.candidate[who] = True
+                self.second_chance_used[who] = True
+                for a in who.tolist():
+                    m.log("second_chance", s, a)
+
+    def _lottery(self, s: int, t: int) -> None:
+        """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
+        m = self.model
+        pol = m.policy.section(CreditsPolicy)
+        if self.last_draw is not None and t - self.last_draw < pol.draw_period:
+            return
+        if not self.pledges and not self.candidate.any():
+            return
+        holding: dict[int, int] = {}
+        valid: list[tuple[str, str]] = []
+        data: dict[str, tuple[int, int, int, int]] = {}
+        donors = sorted({d for d, _, _, _ in self.pledges})
+        if donors:
+            arr = np.array(donors, np.int64)
+            grade, units, _, _, _ = self.standing(arr, t)
+            holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
+            holding = dict(zip(donors, holds.tolist(), strict=True))
+        for i, pledge in enumerate(self.pledges):
+            donor, _, quantity, _ = pledge
+            key = f"{i:09d}"
+            if holding[donor] >= quantity:
+                holding[donor] -= quantity
+                valid.append((key, f"{donor:09d}"))
+                data[key] = pledge
+        candidates = [f"{c:09d}" for c in np.flatnonzero(self.candidate).tolist()]
+        if self.draw_hook is not None:
+            winners = self.draw_hook(s, t, valid, candidates)
+        else:
+            winners = credit_rules.draw_winners(m.rng.bytes(32), valid, candidates)
+        m.log("draw", s, tuple(winners))
+        self.last_draw = t
+        self.draws += 1
+        for pledge_key, _donor, cand_key in winners:
+            donor, steps, quantity, duration = data[pledge_key]
+            cand = np.array([int(cand_key)], np.int64)
+            self._adjust(cand, t + duration, steps, np.array([quantity], np.int64), consumable=True)
+            self.last_fresh[cand] = t
+            self._adjust(np.array([donor], np.int64), t + duration, -steps, np.array([quantity], np.int64))
+            self.candidate[cand] = False
+            self.lottery_winners += 1
+        # Drawn and lapsed pledges close; valid ones no candidate was left for stay open.
+        won = {pledge_key for pledge_key, _, _ in winners}
+        self.pledges = [data[k] for k, _ in valid if k not in won]
+        self.pledged[:] = 0
+        for donor, _, quantity, _ in self.pledges:
+            self.pledged[donor] += quantity
+
+    def _adjust(
+        self, persons: I64, end: int, steps: int, quantity: I64 | None = None, *, consumable: bool = False
+    ) -> I64:
+        """Record an adjustment in the slot that ends first (an expired one while any is); its
+        place in the order applied is ``adj_seq``. Returns the slots."""
+        m = self.model
+        self._standing_cache = None
+        slots = np.argmin(self.adj_end[persons], axis=1)
+        self.slot_overflows += int((self.adj_end[persons, slots] > m.t_now).sum())
+        self.adj_end[persons, slots] = end
+        self.adj_steps[persons, slots] = steps
+        self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
+        q = np.zeros(persons.size, np.int64) if quantity is None else quantity
+        self.adj_qty[persons, slots] = q
+        self.adj_consumable[persons, slots] = consumable & (q > 0)
+        self.adj_consumed[persons, slots] = 0
+        self.adj_counter += int(persons.size)
+        self.adj_count[persons] += 1
+        out: I64 = slots.astype(np.int64)
+        return out
+
+    def available(self, t: int) -> I64:
+        """SC2: accrued - spent, for every person (0 for the unverified)."""
+        m = self.model
+        acc = credits_accrued(self.born, t, m.policy.section(CreditsPolicy).annual_allocation)
+        return (acc - self.spent) * m.verified
+
+    def available_of(self, persons: I64, t: int) -> I64:
+        """SC2 for some persons: accrued - spent (0 for the unverified)."""
+        m = self.model
+        acc = credits_accrued(self.born[persons], t, m.policy.section(CreditsPolicy).annual_allocation)
+        out: I64 = (acc - self.spent[persons]) * m.verified[persons]
+        return out
+
+    def standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
+        """The domain's ``standing`` for ``persons`` at t: lots (grade, units, mask), the ring slot of
+        each adjustment column, and the credits available (SC2, SC4, SC8).
+
+        Persons whose active adjustments are all whole-balance ones that cannot reach a bound in any
+        order hold one lot (base + their steps, then decay). The others are walked in groups by
+        their number of active adjustments (1, 2, up to 4, up to 8 ...), so the work follows what
+        each person has; unused columns hold no credits.
+        """
+        pol = self.model.policy.section(CreditsPolicy)
+        m = persons.size
+        stp = self.adj_steps[persons]
+        moves = np.where(self.adj_end[persons] > t, stp, np.int8(0))
+        active = moves != 0
+        count = active.sum(axis=1)
+        up = moves.clip(min=0).sum(axis=1, dtype=np.int64)
+        down = moves.clip(max=0).sum(axis=1, dtype=np.int64)
+        simple = ~(active & (self.adj_qty[persons] > 0)).any(axis=1)
+        simple &= (pol.base_grade + up <= pol.grade_max) & (pol.base_grade + down >= pol.grade_min)
+        width = int(count[~simple].max()) if (~simple).any() else 0
+        width = 1 << (width - 1).bit_length() if width else 0
+        available = self.available_of(persons, t)
+        since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
+        decay = decay_steps(t - since, pol.decay_window, pol.decay_step)
+        grade = np.full((m, width + 1), pol.base_grade, np.int64)
+        units = np.zeros((m, width + 1), np.int64)
+        mask = np.zeros((m, width + 1), np.int64)
+        slots = np.zeros((m, width), np.int64)
+        grade[simple, 0] = grade_after_decay(pol.base_grade + up[simple] + down[simple], decay[simple], pol.base_grade)
+        units[simple, 0] = np.maximum(available[simple], 0)
+        bucket = np.where(count > 0, 1 << np.ceil(np.log2(np.maximum(count, 1))).astype(np.int64), 0)
+        for w in np.unique(bucket[~simple]).tolist():
+            rows = np.flatnonzero(~simple & (bucket == w))
+            who = persons[rows]
+            key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int64).max)
+            order = np.argsort(key, axis=1, kind="stable")[:, :w]  # the active ones, in the order applied
+            on = np.take_along_axis(active[rows], order, axis=1)
+            steps = np.where(on, np.take_along_axis(stp[rows], order, axis=1), 0).astype(np.int64)
+            qty = np.take_along_axis(self.adj_qty[who], order, axis=1)
+            consumable = np.take_along_axis(self.adj_consumable[who], order, axis=1)
+            consumed = np.take_along_axis(self.adj_consumed[who], order, axis=1)
+            left = np.where(consumable, qty - consumed, qty)
+            g, u, mk = lots(
+                available[rows], steps, qty, left, decay[rows], pol.grade_min, pol.grade_max, pol.base_grade
+            )
+            grade[rows, : w + 1] = g
+            units[rows, : w + 1] = u
+            mask[rows, : w + 1] = mk
+            slots[rows, :w] = order
+        return grade, units, mask, slots, available
+
+    def remember_standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
+        """``standing``, kept for ``_spend`` when the spending behaviour just read the same persons."""
+        self._standing_cache = None
+        result = self.standing(persons, t)
+        self._standing_cache = (t, persons.copy(), result)
+        return result
+
+    def by_grade(self, t: int, persons: I64 | None = None) -> I64:
+        """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``)."""
+        m = self.model
+        pol = m.policy.section(CreditsPolicy)
+        span = pol.grade_max - pol.grade_min + 1
+        if persons is None:
+            who = np.arange(m.n, dtype=np.int64)
+            available = np.maximum(self.available(t), 0)
+            busy = (self.adj_end > t).any(axis=1)
+        else:
+            who = persons
+            available = np.maximum(self.available_of(who, t), 0)
+            busy = (self.adj_end[who] > t).any(axis=1)
+        out = np.zeros((who.size, span), np.int64)
+        out[~busy, pol.base_grade - pol.grade_min] = available[~busy]  # no active adjustment: all at base
+        # Whole-balance adjustments only, never reaching a bound in any order: one lot at base + the
+        # sum of their steps, then decay (the order of application cannot matter without a clamp).
+        b = np.flatnonzero(busy)
+        if persons is None:  # whole arrays: no copies of every busy person's ring
+            ends, stp, qty = self.adj_end, self.adj_steps, self.adj_qty
+        else:
+            ends, stp, qty = self.adj_end[who], self.adj_steps[who], self.adj_qty[who]
+        moves = np.where(ends > t, stp, np.int8(0))  # int8: a ring's steps sum well within it
+        up = moves.clip(min=0).sum(axis=1, dtype=np.int64)[b]
+        down = moves.clip(max=0).sum(axis=1, dtype=np.int64)[b]
+        simple = ~((moves != 0) & (qty > 0)).any(axis=1)[b]
+        simple &= (pol.base_grade + up <= pol.grade_max) & (pol.base_grade + down >= pol.grade_min)
+        if simple.any():
+            rows_s = b[simple]
+            since = np.maximum(self.enrolled[who[rows_s]], self.last_fresh[who[rows_s]])
+            decay = decay_steps(t - since, pol.decay_window, pol.decay_step)
+            g = grade_after_decay(pol.base_grade + up[simple] + down[simple], decay, pol.base_grade)
+            out[rows_s, g - pol.grade_min] = available[rows_s]
+        rows = b[~simple]
+        for lo in range(0, rows.size, 200_000):  # bounded memory on large runs
+            part = rows[lo : lo + 200_000]
+            grade, units, _, _, _ = self.standing(who[part], t)
+            idx = np.repeat(part, grade.shape[1]) * span + (grade.ravel() - pol.grade_min)
+            out.ravel()[:] += np.bincount(idx, weights=units.ravel(), minlength=out.size).astype(np.int64)
+        return out
+
+    def grades(self, t: int) -> I64:
+        """Every person's grade at t: the grade holding most of their credits (the lower on a tie);
+        the whole-balance walk's grade (SC4, SC8) for those holding none."""
+        m = self.model
+        pol = m.policy.section(CreditsPolicy)
+        table = self.by_grade(t)
+        main = np.argmax(table, axis=1) + pol.grade_min
+        empty = table.sum(axis=1) == 0
+        if empty.any():
+            main[empty] = self._walk_grades(t, np.flatnonzero(empty))
+        out: I64 = main.astype(np.int64)
+        return out
+
+    def best_grade(self, persons: I64, t: int) -> I64:
+        """The highest grade holding credits (the base grade for those holding none), as SC9 reads it."""
+        m = self.model
+        pol = m.policy.section(CreditsPolicy)
+        grade, units, _, _, _ = self.remember_standing(persons, t)
+        best = np.where(units > 0, grade, np.iinfo(np.int64).min).max(axis=1, initial=np.iinfo(np.int64).min)
+        return np.where(best == np.iinfo(np.int64).min, pol.base_grade, best)
+
+    def _walk_grades(self, t: int, persons: I64) -> I64:
+        """Whole-balance adjustments in order of start, clamped after each, then decay."""
+        m = self.model
+        pol = m.policy.section(CreditsPolicy)
+        g = np.full(persons.size, pol.base_grade, np.int64)
+        ends, steps_, seqs = self.adj_end[persons], self.adj_steps[persons], self.adj_seq[persons]
+        order = np.argsort(seqs, axis=1, kind="stable")
+        ends = np.take_along_axis(ends, order, axis=1)
+        steps_ = np.take_along_axis(steps_, order, axis=1).astype(np.int64)
+        for j in range(self.ring):
+            g = np.clip(g + steps_[:, j] * (ends[:, j] > t), pol.grade_min, pol.grade_max)
+        since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
+        steps = decay_steps(t - since, pol.decay_window, pol.decay_step)
+        return grade_after_decay(g, steps, pol.base_grade)

@@ -1,0 +1,255 @@
+"""Gears in the simulator (GR1, GR4-GR7, X8): the sector and its vectorised rules.
+
+Verified persons cast noisy votes that count for ``vote_term``; each cast earns the reward;
+coefficients come from the domain's exact ``coefficients``; each company's sales of the step are
+settled with ``adjustment`` against the Common Good Fund, which never goes below zero (what it
+cannot pay waits, ``release_in_order``); challenged statements cost the domain's ``penalty``.
+A cast vote is civic participation (X8): the sector reports it to the model as ``"gears_vote"``.
+
+``annual_sales`` and ``deltas_float`` are the vectorised forms of GR1 and GR5, proven equal to the
+domain's by ``tests/unit/test_sim_rules.py``.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from civicledger.kernel.policy import Policy
+from civicledger.kernel.time import YEAR
+from civicledger.mechanisms.gears import coefficient as gears
+from civicledger.mechanisms.gears.coefficient import Tally
+from civicledger.mechanisms.gears.policy import GearsPolicy
+from civicledger.mechanisms.gears.values import Verdict
+from civicledger.sim.rules import add_up
+from civicledger.sim.sector import Problem, Sector
+
+I64 = NDArray[np.int64]
+
+VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
+
+
+# Vectorised rules ------------------------------------------------------------------------------
+
+
+def annual_sales(window_total: I64, age: I64, min_age: int) -> I64:
+    """GR1: trailing-year sales, annualised pro rata for companies younger than a year."""
+    young = age < YEAR
+    scaled = window_total * YEAR // np.maximum(np.maximum(age, min_age), 1)
+    return np.where(young, scaled, window_total)
+
+
+def deltas_float(totals: I64, counts: I64, sales: I64, k: int, clamp: int = 0) -> NDArray[np.float64]:
+    """GR5 in floating point, for distributions and plots only (never for money).
+
+    Settlements use the domain's exact ``coefficients``; this form is what a plot of a hundred
+    thousand companies needs, and a test holds it to the exact value within 1e-9.
+    """
+    voted = counts > 0
+    means = np.where(voted, totals / np.maximum(counts, 1), 0.0)
+    weight = float(sales[voted].sum())
+    average = float((sales[voted] * means[voted]).sum() / weight) if weight else 0.0
+    raw = np.where(voted, k * (means - average), 0.0)
+    if clamp:
+        largest = float(np.abs(raw).max()) if raw.size else 0.0
+        if largest > clamp:
+            raw = raw * (clamp / largest)
+    return raw
+
+
+# The sector -------------------------------------------------------------------------------------
+
+
+class GearsSector(Sector):
+    """Votes per person, tallies, sales, balances and debts per company, the Common Good Fund."""
+
+    order = 300
+
+    @classmethod
+    def unmodelled(cls, policy: Policy) -> list[Problem]:
+        if policy.section(GearsPolicy).mode.value != "immediate":
+            return [(("policy", "gears", "mode"), "the simulator settles in immediate mode only (GR6)")]
+        return []
+
+    def setup(self) -> None:
+        m = self.model
+        n = m.n
+        self.companies = m.scenario.population.companies
+        self.quality = m.rng.normal(0.0, m.p["quality_sigma"], size=self.companies)
+        self.vote_company = np.full(n, -1, np.int64)
+        self.vote_value = np.zeros(n, np.int64)
+        self.vote_expires = np.zeros(n, np.int64)
+        self.sales_hist = np.zeros((m.scenario.steps, self.companies), np.int64)
+        self.company_balance = np.zeros(self.companies, np.int64)
+        self.company_debt = np.zeros(self.companies, np.int64)
+        self.fund = int(m.p["fund_reserve"])
+        self.pending: list[tuple[str, int]] = []
+        self.fund_paid = self.fund_received = self.rewards_paid = 0
+        self.penalties_charged = self.penalties_paid = 0
+        self.challenges: dict[int, list[tuple[int, int]]] = {}  # closing step -> (company, verdict)
+        self.challenged: set[int] = set()
+        self.casts = 0
+        self.deltas = np.zeros(self.companies)
+        self.coefficients: gears.Coefficients | None = None
+        self.exact_deltas: list[Fraction] = []
+        self.company_names = [f"c{i:06d}" for i in range(self.companies)]
+        self.tally_count = np.zeros(self.companies, np.int64)
+        self.tally_total = np.zeros(self.companies, np.int64)
+        self.cast_log: dict[int, I64] = {}
+        self.imbalance = Fraction(0)
+
+    def step(self, s: int, t: int) -> None:
+        m = self.model
+        pol = m.policy.section(GearsPolicy)
+        # GR4: a vote counts from its cast for vote_term; the votes cast k steps ago expire now.
+        k = -(-pol.vote_term // m.scenario.step)
+        expired = self.cast_log.pop(s - k, None)
+        if expired is not None and expired.size:
+            firms_gone = self.vote_company[expired]
+            self.tally_count -= np.bincount(firms_gone, minlength=self.companies)
+            self.tally_total -= add_up(firms_gone, self.vote_value[expired], self.companies)
+            self.vote_company[expired] = -1
+        out = m.behave["votes"](m, m.rng, m.p)
+        if out is not None:
+            voters, firms, values = out
+            ok = m.verified[voters] & (self.vote_company[voters] < 0)
+            voters, firms, values = voters[ok], firms[ok], values[ok]
+            if np.unique(voters).size != voters.size:
+                raise ValueError("the votes behaviour returned a voter twice in one step (GR4: one current vote)")
+            self.cast_log[s] = voters
+            self.tally_count += np.bincount(firms, minlength=self.companies)
+            self.tally_total += add_up(firms, values, self.companies)
+            self.vote_company[voters] = firms
+            self.vote_value[voters] = values
+            self.vote_expires[voters] = t + pol.vote_term
+            self.casts += int(voters.size)
+            self._pay_from_fund("reward", pol.vote_reward * int(voters.size))
+            # X8: a cast vote is civic participation (for social credits: the decay clock, SC8, and
+            # the effect the credits policy gives the kind "gears_vote").
+            m.participated("gears_vote", voters, t)
+            if m.trace is not None:
+                for a, c, x in zip(voters.tolist(), firms.tolist(), values.tolist(), strict=True):
+                    m.log("vote", s, a, c, x)
+        if not self.companies:
+            return
+        counts, totals = self.tally_count, self.tally_total
+        annual = self.annual_sales(s, t)
+        names = self.company_names
+        if self.coefficients is None or s % max(1, int(m.p["publish_every"])) == 0:
+            # The fund publishes the coefficients (GR5); sales settle with the last published.
+            tallies = {names[i]: Tally(int(totals[i]), int(counts[i])) for i in np.flatnonzero(counts)}
+            sales = {names[i]: int(annual[i]) for i in range(self.companies)}
+            co = gears.coefficients(tallies, sales, pol.k, pol.clamp)
+            self.imbalance = co.imbalance()
+            self.coefficients = co
+            self.exact_deltas = [co.companies[name].delta for name in names]
+            self.deltas = np.array([float(d) for d in self.exact_deltas])
+            self.voted = counts > 0
+        exact = self.exact_deltas
+        # GR7: challenges whose judging window has passed close now, before the step's sales; the
+        # penalty is on G_i at the close, paid from what the company holds, the rest owed.
+        for i, v in self.challenges.pop(s, []):
+            self.challenged.discard(i)
+            due = gears.penalty(int(annual[i]), VERDICTS[v])
+            paid = min(due, int(self.company_balance[i]))
+            self.company_balance[i] -= paid
+            self.company_debt[i] += due - paid
+            self.penalties_charged += due
+            self.penalties_paid += paid
+            m.log("challenge_closed", s, i, v, due, paid)
+        sold = m.behave["sales"](m, m.rng, m.p)
+        sold = np.zeros(self.companies, np.int64) if sold is None else np.maximum(sold, 0)
+        self.sales_hist[s] = sold
+        for i in np.flatnonzero(sold).tolist():
+            price = int(sold[i])
+            adj = gears.adjustment(price, gears.effective_delta(exact[i], pol.early_stage_waiver))
+            self.company_balance[i] += price
+            received = price
+            if adj > 0:
+                received += adj if self._pay_from_fund(str(i), adj) else 0
+            elif adj < 0:
+                self.company_balance[i] += adj
+                self.fund += -adj
+                self.fund_received += -adj
+                received += adj
+            # GR7: an unpaid penalty is withheld from what the company receives from later sales.
+            withheld = min(int(self.company_debt[i]), received)
+            if withheld > 0:
+                self.company_balance[i] -= withheld
+                self.company_debt[i] -= withheld
+                self.penalties_paid += withheld
+            m.log("sale", s, i, price, adj, withheld)
+        self._release()
+        out2 = m.behave["whistleblowing"](m, m.rng, m.p)
+        if out2 is not None:
+            firms, verdicts = out2
+            close = s + max(1, -(-pol.challenge_window // m.scenario.step))
+            for i, v in zip(firms.tolist(), verdicts.tolist(), strict=True):
+                if i in self.challenged:
+                    continue  # GR7: a statement under challenge is not challenged again
+                self.challenged.add(i)
+                self.challenges.setdefault(close, []).append((i, v))
+                m.log("challenge", s, i, v)
+
+    def annual_sales(self, s: int, t: int) -> I64:
+        """G_i at t (GR1) from the sales of earlier steps within the trailing year (t - YEAR, t]."""
+        m = self.model
+        times = m.genesis + np.arange(s) * m.scenario.step
+        window = times > t - YEAR
+        total = self.sales_hist[:s][window].sum(axis=0) if s else np.zeros(self.companies, np.int64)
+        age = np.full(self.companies, t - m.genesis, np.int64)
+        return annual_sales(total.astype(np.int64), age, m.policy.section(GearsPolicy).annualise_min_age)
+
+    def _pay_from_fund(self, key: str, units: int) -> bool:
+        """Pay now if nothing waits and the fund covers it (True), else queue it (GR6)."""
+        if units <= 0:
+            return False
+        if not self.pending and self.fund >= units:
+            self.fund -= units
+            self._paid(key, units)
+            return True
+        self.pending.append((key, units))
+        return False
+
+    def _paid(self, key: str, units: int) -> None:
+        if key == "reward":
+            self.rewards_paid += units
+        else:
+            self.fund_paid += units
+            self.company_balance[int(key)] += units
+
+    def _release(self) -> None:
+        """GR6: queued payouts are paid strictly in order while the fund covers the next one."""
+        if not self.pending:
+            return
+        paid, self.fund = gears.release_in_order(self.fund, self.pending)
+        for key, units in self.pending[: len(paid)]:
+            self._paid(key, units)
+        self.pending = self.pending[len(paid) :]
+
+    def record(self, s: int, t: int) -> dict[str, Any]:
+        voted = self.deltas[self.voted] if self.companies and hasattr(self, "voted") else np.zeros(0)
+        q = np.quantile(voted, [0.0, 0.1, 0.5, 0.9, 1.0]) if voted.size else np.zeros(5)
+        pending = sum(u for _, u in self.pending)
+        return {
+            "companies_voted": int(voted.size),
+            "votes_current": int((self.vote_company >= 0).sum()),
+            "votes_cast": self.casts,
+            "delta_min": float(q[0]),
+            "delta_p10": float(q[1]),
+            "delta_median": float(q[2]),
+            "delta_p90": float(q[3]),
+            "delta_max": float(q[4]),
+            "coefficient_imbalance": float(self.imbalance),
+            "fund_balance": self.fund,
+            "fund_pending": pending,
+            "fund_paid": self.fund_paid,
+            "fund_received": self.fund_received,
+            "vote_rewards_paid": self.rewards_paid,
+            "solvency_drift": self.fund_paid + pending - self.fund_received + self.rewards_paid,
+            "penalties_charged": self.penalties_charged,
+            "penalties_unpaid": int(self.company_debt.sum()),
+        }

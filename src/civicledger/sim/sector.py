@@ -1,0 +1,157 @@
+"""Sectors: each mechanism's part of the simulation, driven by the model in a fixed order.
+
+A mechanism offers the simulator one ``Sector`` subclass (the ``sim`` reference of its
+``Mechanism``, ``"module:Class"``). The model (``civicledger.sim.model``) knows none of them by
+name: it finds them through ``civicledger.kernel.registry.installed()``, builds one of each, and
+drives them in ``order`` (lower first):
+
+1. ``setup()`` once, in order: the sector's state arrays and its draws from the run's generator;
+2. every step s, at time t: ``begin(s, t)`` of every sector, then ``step(s, t)`` of every sector;
+3. on a recorded step: ``record(s, t)`` of every sector, then ``record_last(s, t)`` of every
+   sector, each adding its columns to the row in that order.
+
+A sector holds its own state; it reads what the whole run shares from the model (``model.rng``,
+``model.p``, ``model.policy``, ``model.behave``, ``model.n``, ``model.verified``, ``model.trace``
+...), and calls the behaviours with the model, so a behaviour reads any sector's state as
+``m.<name>`` (``Model`` forwards a name to the one sector holding it).
+
+A sector's module imports its own mechanism's pure modules, the kernel's, NumPy and ``civicledger.sim``
+(this module, ``sim.rules``), never another mechanism. Where two mechanisms meet (X8) they meet
+through the model, as the engine's mechanisms meet through ``civicledger.kernel.hooks``:
+
+- ``model.participated(kind, persons, t)``: a sector reports acts of civic participation (a Gears
+  vote is ``"gears_vote"``); every sector's ``participation(kind, persons, t)`` hears it, in order
+  (the social credits sector restarts the decay clock and applies the kind's effect);
+- ``model.shared``: values a sector offers the others at setup, under the keys declared here
+  (``MONTHLY_INCOME``).
+
+``unmodelled(policy)`` lists the policy options of the sector's mechanism the simulator does not
+model; ``parse_scenario`` refuses them with the reason rather than ignore them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from civicledger.kernel.policy import Policy
+from civicledger.kernel.registry import Mechanism, installed, load
+
+I64 = NDArray[np.int64]
+Problem = tuple[tuple[str, ...], str]
+"""A policy option the simulator refuses: (key path, reason)."""
+
+MONTHLY_INCOME = "monthly_income"
+"""X8, CR10: ``model.shared[MONTHLY_INCOME]``, a month of the basic income a sector pays (minor
+units), offered at setup: the base of the externality fee where policy sets none (0 without it)."""
+
+
+@dataclass
+class Trace:
+    """What the model applied, action by action, for small runs replayed through the engine."""
+
+    actions: list[tuple[Any, ...]] = field(default_factory=list)
+
+
+class World(Protocol):
+    """What the model offers its sectors (``civicledger.sim.model.Model``)."""
+
+    scenario: Any  # the run's ``civicledger.sim.scenario.Scenario``
+    rng: np.random.Generator  # the run's one generator: every draw comes from it
+    p: dict[str, float]  # the behaviours' parameters (``[parameters]``)
+    policy: Policy
+    genesis: int  # the scenario's start
+    behave: dict[str, Callable[..., Any]]  # role -> behaviour, each called with the model
+    honest_count: int  # persons 0 .. honest_count - 1 are honest, the rest fake accounts
+    n: int  # persons, fake accounts included
+    verified: NDArray[np.bool_]
+    step_now: int
+    t_now: int
+    trace: Trace | None
+    shared: dict[str, Any]  # what a sector offers the others (``MONTHLY_INCOME``)
+
+    def log(self, *action: Any) -> None:
+        """Add an action to the trace (if the run keeps one)."""
+
+    def participated(self, kind: str, persons: I64, t: int) -> None:
+        """X8: report acts of civic participation to every sector."""
+
+
+class Sector:
+    """One mechanism's state and its work in each step. Subclasses override what they need."""
+
+    order: ClassVar[int] = 0
+    """The sector's place in every phase of a step (lower first); it is also the order of its
+    draws from the run's generator, so a sector's place decides the run's numbers."""
+
+    def __init__(self, model: World) -> None:
+        self.model = model
+
+    @classmethod
+    def unmodelled(cls, policy: Policy) -> list[Problem]:
+        """Options of ``policy`` the sector does not model (refused by ``parse_scenario``)."""
+        return []
+
+    def setup(self) -> None:
+        """The sector's state arrays and its draws from the run's generator."""
+
+    def begin(self, s: int, t: int) -> None:
+        """Work due at the start of step ``s``, before any sector's ``step``."""
+
+    def step(self, s: int, t: int) -> None:
+        """The sector's work in step ``s`` at time ``t``."""
+
+    def participation(self, kind: str, persons: I64, t: int) -> None:
+        """X8: ``persons`` took part in civic life (``kind``) at ``t``, reported by a sector."""
+
+    def record(self, s: int, t: int) -> dict[str, Any]:
+        """The sector's columns of the row recorded at step ``s``."""
+        return {}
+
+    def record_last(self, s: int, t: int) -> dict[str, Any]:
+        """Columns placed after every sector's ``record`` (the end of the row)."""
+        return {}
+
+
+_CACHE: dict[Mechanism, type[Sector] | None] = {}
+_LOCK = threading.Lock()
+
+
+def sector_of(mechanism: Mechanism) -> type[Sector] | None:
+    """The sector class a mechanism offers, or None if it offers none.
+
+    ``mechanism.sim`` names it; a mechanism that names none is looked up by convention, in the
+    module ``sim`` of its package, as the class ``<Name>Sector`` (absent: no sector).
+    """
+    with _LOCK:
+        if mechanism in _CACHE:
+            return _CACHE[mechanism]
+    reference = mechanism.sim
+    if reference is None:
+        module = f"civicledger.mechanisms.{mechanism.name}.sim"
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # no such package
+            found = False
+        reference = f"{module}:{mechanism.name.capitalize()}Sector" if found else None
+    sector: type[Sector] | None = None
+    if reference is not None:
+        loaded = load(reference)
+        if not (isinstance(loaded, type) and issubclass(loaded, Sector)):
+            raise RuntimeError(f"the simulation sector {reference} of {mechanism.name} is not a Sector")
+        sector = loaded
+    with _LOCK:
+        _CACHE[mechanism] = sector
+    return sector
+
+
+def sectors() -> list[tuple[str, type[Sector]]]:
+    """The installed mechanisms' sectors as (mechanism name, class), in the model's order."""
+    found = [(m.name, sector) for m in installed() if (sector := sector_of(m)) is not None]
+    return sorted(found, key=lambda item: (item[1].order, item[0]))

@@ -75,20 +75,26 @@ class Model:
         self.rows: list[dict[str, Any]] = []
         self.sectors: dict[str, Sector] = {name: cls(self) for name, cls in sectors()}
         self._order = tuple(self.sectors.values())
+        self._held = tuple((x, x.__dict__, frozenset(dir(type(x))) - _NOT_FORWARDED) for x in self._order)
         for sector in self._order:
             sector.setup()
 
     # A sector's state under the model's name -------------------------------------------------
 
     def _owner(self, name: str) -> Sector | None:
-        held = self.__dict__.get("_order")
-        if held is None or name.startswith("__") or name in _NOT_FORWARDED:
+        held = self.__dict__.get("_held")
+        if held is None or name in _NOT_FORWARDED:
             return None
-        owners = [x for x in held if name in x.__dict__ or hasattr(type(x), name)]
-        if len(owners) > 1:
-            found = ", ".join(type(x).__name__ for x in owners)
-            raise AttributeError(f"{name!r} is held by several sectors ({found}): read model.sectors[...].{name}")
-        return owners[0] if owners else None
+        owner = None
+        for sector, state, methods in held:
+            if name in state or name in methods:
+                if owner is not None:
+                    found = f"{type(owner).__name__}, {type(sector).__name__}"
+                    raise AttributeError(
+                        f"{name!r} is held by several sectors ({found}): read model.sectors[...].{name}"
+                    )
+                owner = sector
+        return owner
 
     def __getattr__(self, name: str) -> Any:
         owner = self._owner(name)

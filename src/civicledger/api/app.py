@@ -31,11 +31,8 @@ from civicledger.api.batching import CommandBatcher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
-from civicledger.kernel import state
-from civicledger.kernel.canonical import canonical_bytes
-from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, Receipt
+from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
 from civicledger.kernel.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
-from civicledger.kernel.identity import AccountId
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.policy import Policy
@@ -116,46 +113,40 @@ class BodyTooLargeError(InvalidInputError):
 
 @dataclass
 class ServiceState:
-    """What one app instance keeps between requests: the engine, keys it knows, the policy."""
+    """What one app instance keeps between requests: the engine (which owns the key and policy
+    caches), when it last looked at the store, and the writer thread."""
 
     store: Store
     clock: Clock
     engine: Engine
-    keys: dict[AccountId, bytes] = field(default_factory=dict)
-    policy: Policy = field(default_factory=Policy)
-    policy_read_at: float = -1.0
-    head_time: int = 0
-    economy_id: str | None = None
+    view: EngineView = field(init=False)
+    viewed_at: float = -1.0
     batcher: CommandBatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.batcher = CommandBatcher(self.engine)
+        self.view = self.engine.view()
 
     def refresh(self, force: bool = False) -> None:
-        if not force and _time.monotonic() - self.policy_read_at < POLICY_TTL:
-            return
-        with self.store.read() as uow:
-            info = state.economy_info(uow)
-            self.policy = state.current_policy(uow)
-            self.head_time = max(self.head_time, uow.journal.head().time)
-        self.economy_id = info.id if info else None
-        self.policy_read_at = _time.monotonic()
+        """Read the economy and policy again at most every ``POLICY_TTL`` seconds (other workers
+        may have committed); between reads the engine's own commits keep them current."""
+        if force or _time.monotonic() - self.viewed_at >= POLICY_TTL:
+            self.view = self.engine.view(refresh=True)
+            self.viewed_at = _time.monotonic()
+        else:
+            self.view = self.engine.view()
+
+    @property
+    def policy(self) -> Policy:
+        return self.view.policy
+
+    @property
+    def economy_id(self) -> str | None:
+        return self.view.economy.id if self.view.economy is not None else None
 
     def now(self) -> int:
         """The server's time: the clock, never before the journal's last entry (X4)."""
-        return max(self.clock.now(), self.head_time)
-
-    def key_of(self, account: AccountId, introduced: dict[AccountId, bytes]) -> bytes | None:
-        key = self.keys.get(account)
-        if key is not None:
-            return key
-        with self.store.read() as uow:
-            found = uow.accounts.get(account)
-        if found is not None:
-            key = bytes.fromhex(found.public_key)
-            self.keys[account] = key  # an id is derived from its key: the pair never changes
-            return key
-        return introduced.get(account)
+        return max(self.clock.now(), self.view.head_time)
 
 
 def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pages: bool = True) -> FastAPI:
@@ -227,9 +218,6 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
         # The checks are a few hundred microseconds of CPU: cheaper here than a hop to a thread.
         pending = _check_command(service, verifier, request, body)
         receipt = await asyncio.wrap_future(pending)
-        service.head_time = max(service.head_time, receipt.time)
-        if any(str(e.get("type", "")).startswith("economy.") for e in receipt.events):
-            service.policy_read_at = -1.0  # a policy change: read it again before the next request
         return JSONResponse(receipt.to_wire())
 
     async def post_command_direct(request: Request) -> Response:
@@ -398,7 +386,7 @@ def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Re
     spends the nonces and executes it (``civicledger.api.batching``): refusals write nothing."""
     command = _parse_body(body)
     policy = service.policy
-    if len(canonical_bytes(command.payload, trusted=True)) > policy.journal.max_command_bytes:
+    if len(command.payload_bytes()) > policy.journal.max_command_bytes:
         raise BodyTooLargeError(f"a command payload has at most {policy.journal.max_command_bytes} bytes", rule="X5")
     if service.economy_id is None:
         service.refresh(force=True)
@@ -414,7 +402,7 @@ def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Re
     message = request_bytes(service.economy_id, request.method, request.url.path, body, signed.timestamp, signed.nonce)
     introduced = keys_in_payload(command.payload)
     for account, signature in sorted(signed.signatures.items()):
-        key = service.key_of(account, introduced)
+        key = service.engine.key_of(account, introduced)
         if key is None:
             raise AuthorityError(f"{account} is not an account and cannot sign a request", rule="X6")
         if not verifier.verify(key, message, signature):

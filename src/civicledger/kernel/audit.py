@@ -16,13 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from civicledger.kernel.engine import Engine, _Transaction
+from civicledger.kernel.engine import Engine, Replay
 from civicledger.kernel.errors import CivicLedgerError, IntegrityError, InvalidInputError, NotFoundError
 from civicledger.kernel.journal import Entry, TreeHead, tree_head_bytes
 from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash
 from civicledger.kernel.messages import decode_event
-from civicledger.kernel.ports import JournalHead, SignatureVerifier, Store, StoredEntry, UnitOfWork
-from civicledger.kernel.registry import ProjectionContext, project
+from civicledger.kernel.ports import SignatureVerifier, Store, StoredEntry, UnitOfWork
+from civicledger.kernel.registry import EconomyInfo, ProjectionContext, project
 from civicledger.kernel.snapshot import state_digest
 
 
@@ -49,15 +49,15 @@ class VerifyReport:
         }
 
 
-class _CheckingEngine(Engine):
-    """Re-executes entries: instead of signing heads, it checks the recorded ones."""
+class _RecordedHeads:
+    """The sealer of a replay: the head the engine computes must be the recorded one, and the
+    recorded head's signature the journal key's; the recorded head is the one kept."""
 
-    def __init__(self, store: Store, verifier: SignatureVerifier) -> None:
-        super().__init__(store, _FixedClock(), verifier, None)
+    def __init__(self, verifier: SignatureVerifier) -> None:
+        self.verifier = verifier
         self.expected: StoredEntry | None = None
 
-    def _seal(self, tx: _Transaction, entry: Entry, payload_digest: str) -> tuple[StoredEntry, JournalHead]:
-        stored, head = super()._seal(tx, entry, payload_digest)
+    def __call__(self, stored: StoredEntry, economy: EconomyInfo | None) -> StoredEntry:
         expected = self.expected
         assert expected is not None
         recorded = expected.head
@@ -66,7 +66,6 @@ class _CheckingEngine(Engine):
                 f"tree head {recorded.size}/{recorded.root[:16]}… does not match the entries "
                 f"(root {stored.head.root[:16]}…)"
             )
-        economy = tx.economy
         if recorded.signature and economy is not None:
             ok = self.verifier.verify(
                 bytes.fromhex(economy.journal_key),
@@ -75,15 +74,14 @@ class _CheckingEngine(Engine):
             )
             if not ok:
                 raise IntegrityError("the tree head's signature is not the journal key's")
-        return StoredEntry(entry, stored.leaf_hash, recorded, payload_digest, stored.body), head
+        return StoredEntry(stored.entry, stored.leaf_hash, recorded, stored.payload_digest, stored.body)
 
 
-class _FixedClock:
-    def __init__(self) -> None:
-        self.instant = 0
+class _NoClock:
+    """A replay runs every entry at its recorded time; nothing asks the clock."""
 
     def now(self) -> int:
-        return self.instant
+        raise AssertionError("a replay runs each entry at its recorded time")
 
 
 def record_namespaces(*uows: UnitOfWork) -> list[str]:
@@ -98,16 +96,16 @@ def verify_entries(
     stored_entries: Iterable[StoredEntry], verifier: SignatureVerifier, scratch: ScratchStore
 ) -> tuple[VerifyReport, Store]:
     memory = scratch()
-    engine = _CheckingEngine(memory, verifier)
+    engine = Engine(memory, _NoClock(), verifier, None)
+    sealer = _RecordedHeads(verifier)
     report = VerifyReport()
     expected_seq = 0
     last_signed = False
-    with memory.write() as uow:
-        tx = _Transaction(uow)
+    with engine.replaying() as replay:
         for stored in stored_entries:
             entry = stored.entry
             try:
-                _check_one(engine, tx, stored, expected_seq)
+                _check_one(replay, sealer, stored, expected_seq)
             except CivicLedgerError as e:
                 report.ok, report.bad_seq, report.reason = False, entry.seq, str(e)
                 break
@@ -117,29 +115,28 @@ def verify_entries(
             expected_seq += 1
             last_signed = bool(stored.head.signature)
         report.entries = expected_seq
-        report.root = tx.head.frontier.root().hex()
+        report.root = replay.head.frontier.root().hex()
         if report.ok and expected_seq and not last_signed:
             report.ok, report.bad_seq = False, expected_seq - 1
             report.reason = "X2: the newest tree head is not signed by the journal key"
-        uow.commit()
     return report, memory
 
 
-def _check_one(engine: _CheckingEngine, tx: _Transaction, stored: StoredEntry, expected_seq: int) -> None:
+def _check_one(replay: Replay, sealer: _RecordedHeads, stored: StoredEntry, expected_seq: int) -> None:
     entry = stored.entry
     if entry.seq != expected_seq:
         raise IntegrityError(f"expected entry {expected_seq}, found {entry.seq}")
     if leaf_hash(entry.leaf_bytes()) != stored.leaf_hash:
         raise IntegrityError("the entry's bytes do not match its Merkle leaf hash")
-    if entry.time < tx.head.time:
-        raise IntegrityError(f"time {entry.time} goes back before {tx.head.time}")
-    engine.expected = stored
-    if tx.uow.journal.find_command(entry.command.id) is not None:
+    if entry.time < replay.head.time:
+        raise IntegrityError(f"time {entry.time} goes back before {replay.head.time}")
+    sealer.expected = stored
+    if replay.uow.journal.find_command(entry.command.id) is not None:
         raise IntegrityError(f"command id {entry.command.id} appears twice")
-    receipt = engine._execute(tx, engine.prepare(entry.command), at=entry.time)
+    receipt = replay.run(entry.command, entry.time, sealer)
     if list(receipt.events) != list(entry.events) or receipt.result != entry.result:
         raise IntegrityError("re-running the command gives other events than the recorded ones")
-    _check_conservation(tx.uow, entry)
+    _check_conservation(replay.uow, entry)
 
 
 def _check_conservation(uow: UnitOfWork, entry: Entry) -> None:

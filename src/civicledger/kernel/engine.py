@@ -18,10 +18,11 @@ why handlers must be deterministic: same state, same command, same time, same ev
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time as _time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,41 @@ class Receipt:
         }
 
 
+Sealer = Callable[[StoredEntry, EconomyInfo | None], StoredEntry]
+"""Given an entry as the engine sealed it (leaf hash, unsigned tree head) and the economy, the
+entry to store: replay checks the recorded head against it and keeps the recorded one."""
+
+
+class Replay:
+    """An open replay (``Engine.replaying``): the journal head so far and the state it built."""
+
+    def __init__(self, engine: Engine, tx: _Transaction) -> None:
+        self._engine = engine
+        self._tx = tx
+
+    @property
+    def head(self) -> JournalHead:
+        return self._tx.head
+
+    @property
+    def uow(self) -> UnitOfWork:
+        return self._tx.uow
+
+    def run(self, command: SignedCommand, at: int, sealer: Sealer) -> Receipt:
+        """Execute ``command`` at the recorded time ``at`` through its rule, exactly as when it was
+        first accepted (every signature, consent and check again); a refusal raises its error."""
+        return self._engine._execute(self._tx, self._engine.prepare(command), at=at, sealer=sealer)
+
+
+@dataclass(frozen=True, slots=True)
+class EngineView:
+    """What an edge needs between commands: the economy, the policy in force, the journal's time."""
+
+    economy: EconomyInfo | None
+    policy: Policy
+    head_time: int
+
+
 @dataclass(frozen=True, slots=True)
 class _StateAtHead:
     """The economy and policy as they were at a journal head this engine committed.
@@ -110,6 +146,7 @@ class _StateAtHead:
     frontier: tuple[bytes, ...]
     economy: EconomyInfo | None
     policy: Policy
+    time: int = 0
 
     def matches(self, head: JournalHead) -> bool:
         return head.size == self.size and head.frontier.hashes == self.frontier
@@ -275,6 +312,36 @@ class Engine:
                 self._economy = state.economy_info(uow)
         return self._economy
 
+    def view(self, *, refresh: bool = False) -> EngineView:
+        """The economy, the policy in force and the journal's time as this engine last saw them (the
+        one policy cache: the engine's own commits keep it current); ``refresh`` reads them again, for
+        what other writers may have committed since."""
+        known = self._state_at_head
+        if refresh or known is None:
+            with self.store.read() as uow:
+                head = uow.journal.head()
+                economy, policy = state.economy_and_policy(uow)
+            known = _StateAtHead(head.size, head.frontier.hashes, economy, policy, head.time)
+            current = self._state_at_head
+            if current is None or current.size <= known.size:
+                self._state_at_head = known
+            if economy is not None:
+                self._economy = economy
+        return EngineView(known.economy, known.policy, known.time)
+
+    def key_of(self, account: AccountId, introduced: dict[AccountId, bytes] | None = None) -> bytes | None:
+        """An account's public key (the one key cache), or the one a command introduces for it."""
+        key = self._keys.get(account)
+        if key is not None:
+            return key
+        with self.store.read() as uow:
+            found = uow.accounts.get(account)
+        if found is not None:
+            key = bytes.fromhex(found.public_key)
+            self._keys[account] = key  # an id is derived from its key: the pair never changes
+            return key
+        return (introduced or {}).get(account)
+
     # Internals ---------------------------------------------------------------------------------
 
     def _with_retries(self, body: Callable[[_Transaction], Any]) -> Any:
@@ -287,7 +354,9 @@ class Engine:
                         self._sign_last_head(tx)
                     uow.commit()
                 self._keys.update(tx.new_keys)
-                self._state_at_head = _StateAtHead(tx.head.size, tx.head.frontier.hashes, tx.economy, tx.policy)
+                self._state_at_head = _StateAtHead(
+                    tx.head.size, tx.head.frontier.hashes, tx.economy, tx.policy, tx.head.time
+                )
                 return result
             except ConcurrencyError:
                 if attempt == MAX_ATTEMPTS - 1:
@@ -324,7 +393,7 @@ class Engine:
         its place in the batch (after its nonces are spent)."""
         prepared = PreparedCommand(command)
         try:
-            prepared.size = len(canonical_bytes(command.payload))  # also refuses floats
+            prepared.size = len(command.payload_bytes())  # encoded once; also refuses floats
             if prepared.size > HARD_MAX_COMMAND_BYTES:
                 raise InvalidInputError(f"a command payload has at most {HARD_MAX_COMMAND_BYTES} bytes")
             prepared.decoded = decode_command(command.type, command.payload)
@@ -344,7 +413,18 @@ class Engine:
             prepared.error = e
         return prepared
 
-    def _execute(self, tx: _Transaction, prepared: PreparedCommand, at: int | None = None) -> Receipt:
+    @contextlib.contextmanager
+    def replaying(self) -> Iterator[Replay]:
+        """Re-execute recorded entries, one by one, in one write transaction of this engine's store,
+        committed when the block ends (verification, X2). Nothing is signed: each entry is sealed by
+        the ``Sealer`` given to ``Replay.run``, which may check the recorded head and keep it."""
+        with self.store.write() as uow:
+            yield Replay(self, _Transaction(uow))
+            uow.commit()
+
+    def _execute(
+        self, tx: _Transaction, prepared: PreparedCommand, at: int | None = None, sealer: Sealer | None = None
+    ) -> Receipt:
         uow = tx.uow
         command = prepared.command
         existing = tx.uow.journal.find_command(command.id)
@@ -400,6 +480,8 @@ class Engine:
             if any(e.TYPE.startswith("economy.") for e in decision.events):
                 tx.refresh()
             stored, head = self._seal(tx, entry, command.payload_digest())
+            if sealer is not None:
+                stored = sealer(stored, tx.economy)
             uow.journal.append(stored, head)
         except ConcurrencyError:
             raise

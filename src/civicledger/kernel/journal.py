@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
-from civicledger.kernel.canonical import canonical_bytes, digest
+from civicledger.kernel.canonical import canonical_bytes, sha256_hex
 from civicledger.kernel.errors import InvalidInputError
 from civicledger.kernel.identity import AccountId, parse_account_id
 
@@ -45,13 +45,62 @@ class SignedCommand:
     payload: dict[str, Any]
     signed_at: int
     signatures: tuple[SignatureRecord, ...] = ()
+    _encoded: tuple[dict[str, Any], bytes] | None = field(default=None, compare=False, repr=False)
+    """The payload's canonical JSON, made once: every form of the command that is signed, hashed or
+    stored (signing bytes, payload digest, Merkle leaf) splices these bytes in, byte-identical to
+    encoding the whole again. Kept with the payload it encodes, so a copy with another payload
+    (``dataclasses.replace``) encodes its own."""
+
+    def payload_bytes(self) -> bytes:
+        """The payload's canonical JSON (checked for floats and other non-JSON values once)."""
+        encoded = self._encoded
+        if encoded is None or encoded[0] is not self.payload:
+            encoded = (self.payload, canonical_bytes(self.payload))
+            object.__setattr__(self, "_encoded", encoded)
+        return encoded[1]
 
     def signing_bytes(self, economy_id: str) -> bytes:
-        return signing_bytes(economy_id, self.id, self.type, self.payload, self.signed_at)
+        """What every signer signs: economy id, command id, type, payload and time (X6)."""
+        return b"".join(
+            (
+                b'{"economy":',
+                _json(economy_id),
+                b',"id":',
+                _json(self.id),
+                b',"payload":',
+                self.payload_bytes(),
+                b',"signed_at":',
+                _json(self.signed_at),
+                b',"type":',
+                _json(self.type),
+                b"}",
+            )
+        )
 
     def payload_digest(self) -> str:
         """What 'the same payload' means for retries (X5): the type and payload, not the signatures."""
-        return digest({"type": self.type, "payload": self.payload}, trusted=True)
+        return sha256_hex(b"".join((b'{"payload":', self.payload_bytes(), b',"type":', _json(self.type), b"}")))
+
+    def wire_bytes(self) -> bytes:
+        """The canonical JSON of ``to_wire()``."""
+        signatures = canonical_bytes(
+            [{"account": s.account, "signature": s.signature} for s in self.signatures], trusted=True
+        )
+        return b"".join(
+            (
+                b'{"id":',
+                _json(self.id),
+                b',"payload":',
+                self.payload_bytes(),
+                b',"signatures":',
+                signatures,
+                b',"signed_at":',
+                _json(self.signed_at),
+                b',"type":',
+                _json(self.type),
+                b"}",
+            )
+        )
 
     def signers(self) -> frozenset[AccountId]:
         return frozenset(s.account for s in self.signatures)
@@ -89,8 +138,15 @@ class SignedCommand:
             if not isinstance(s, dict) or not isinstance(s.get("signature"), str):
                 raise InvalidInputError("each signature needs an account and a hex signature", rule="X6")
             signatures.append(SignatureRecord(parse_account_id(s.get("account", "")), s["signature"]))
-        canonical_bytes(payload)  # refuses floats and other non-canonical values early
-        return SignedCommand(parse_command_id(data.get("id")), type_name, payload, signed_at, tuple(signatures))
+        encoded = (payload, canonical_bytes(payload))  # refuses floats and other non-canonical values early
+        return SignedCommand(
+            parse_command_id(data.get("id")), type_name, payload, signed_at, tuple(signatures), encoded
+        )
+
+
+def _json(value: str | int) -> bytes:
+    """A string or an integer in canonical JSON."""
+    return canonical_bytes(value, trusted=True)
 
 
 def signing_bytes(economy_id: str, command_id: str, type_name: str, payload: Any, signed_at: int) -> bytes:
@@ -120,7 +176,22 @@ class Entry:
         }
 
     def leaf_bytes(self) -> bytes:
-        return canonical_bytes(self.to_wire(), trusted=True)
+        """The canonical JSON of ``to_wire()``: the Merkle leaf (the command's payload spliced in)."""
+        return b"".join(
+            (
+                b'{"command":',
+                self.command.wire_bytes(),
+                b',"events":',
+                canonical_bytes(list(self.events), trusted=True),
+                b',"result":',
+                canonical_bytes(self.result, trusted=True),
+                b',"seq":',
+                _json(self.seq),
+                b',"time":',
+                _json(self.time),
+                b"}",
+            )
+        )
 
     @staticmethod
     def from_wire(data: Any) -> Entry:

@@ -1,6 +1,6 @@
-"""Turning a flow through the trust graph into a payment plan (CI9), in pure Python.
+"""Turning a flow through the trust graph into a payment plan, and checking a plan (CI9), in pure Python.
 
-The router (``services.circles.CirclesRouter``) finds a maximum flow in a network with a node
+The router (``handlers.CirclesRouter``) finds a maximum flow in a network with a node
 per account and a node per currency: an edge *account → currency* carries what the account holds
 of it, an edge *currency → account* what the account accepts of it (trust, CI5; an issuer always
 accepts its own). A unit of flow along s → c1 → v → c2 → t means: s gives v a c1-coin, v gives t
@@ -9,17 +9,24 @@ a c2-coin, so v swaps 1:1 and ends with the same total.
 This module takes that flow and makes the plan: it cancels flow cycles (they move nothing), splits
 the rest into paths, keeps the largest paths whose transfers fit in ``max_steps``, and orders the
 transfers so every account receives before it passes anything on.
+
+The ``circles.pay`` handler never trusts the router: ``check_plan`` checks every leg of a plan
+against the trust and balances loaded for it, and ``own_currency_shortfall`` says how much of the
+sender's unclaimed income the plan mints.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from civicledger.kernel.errors import RuleViolationError
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.ledger import Leg
+from civicledger.kernel.ledger import Currency, Leg
 from civicledger.kernel.money import CurrencyId
+from civicledger.mechanisms.circles.policy import CirclesPolicy
+from civicledger.mechanisms.circles.rules import CIRCLES_KINDS, TrustEdge, acceptance_room
 
 Node = tuple[str, str]  # ("a", account) or ("c", currency)
 
@@ -181,3 +188,71 @@ def order_legs(chosen: Mapping[tuple[CurrencyId, AccountId, AccountId], int], se
     if len(legs) != len(chosen):
         raise ValueError("the chosen transfers form a cycle")
     return tuple(legs)
+
+
+# Checking a plan (CI9) ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LegFacts:
+    """What the state says about one leg of a plan, loaded before the leg is checked.
+
+    ``trust``, ``own`` and ``held`` are the target's trust in the currency's issuer and its balances
+    of its own currency and of the leg's currency; unused (None, 0, 0) where the target issues the
+    currency, as an issuer accepts its own without limit.
+    """
+
+    currency: Currency
+    source_is_group: bool
+    target_is_group: bool
+    trust: TrustEdge | None
+    own: int
+    held: int
+
+
+def leg_room(leg: Leg, facts: LegFacts, policy: CirclesPolicy, now: int) -> int | None:
+    """How much of the leg's currency its target accepts: None = any amount (CI5, CI13)."""
+    if facts.currency.issuer == leg.target:
+        return None
+    return acceptance_room(facts.trust, policy, now, facts.own, facts.held)
+
+
+def check_plan(legs: Iterable[tuple[Leg, LegFacts]], policy: CirclesPolicy, now: int) -> None:
+    """Refuse a plan with a leg the state does not allow (CI9, CI11, CI5).
+
+    Every leg moves Circles money, between accounts that are not groups (a group's coins are
+    collateral and never move, CI11), to a target that accepts it: cumulatively, so legs paying one
+    account in one currency stay within its trust limit together (CI5). Legs are checked one at a
+    time in plan order, so facts loaded lazily report the first problem in that order.
+    """
+    accepted: dict[tuple[AccountId, CurrencyId], int] = {}
+    for i, (leg, facts) in enumerate(legs, 1):
+        if facts.currency.kind not in CIRCLES_KINDS:
+            raise RuleViolationError(f"leg {i}: {leg.currency} is not Circles money and does not route", rule="CI9")
+        for account, is_group in ((leg.source, facts.source_is_group), (leg.target, facts.target_is_group)):
+            if is_group:
+                raise RuleViolationError(
+                    f"leg {i}: group {account} holds only collateral and takes no part in payments", rule="CI11"
+                )
+        room = leg_room(leg, facts, policy, now)
+        key = (leg.target, leg.currency)
+        accepted[key] = accepted.get(key, 0) + leg.units
+        if room is not None and accepted[key] > room:
+            why = "does not trust" if room == 0 else f"accepts at most {room} of the currency of"
+            raise RuleViolationError(f"leg {i}: {leg.target} {why} {facts.currency.issuer}", rule="CI5")
+
+
+def own_currency_shortfall(legs: Iterable[Leg], sender: AccountId, held: int) -> int:
+    """How much of its own currency the sender must mint from unclaimed income for its legs (CI2, CI9):
+    how far below zero its running balance, starting from ``held``, falls along the legs in order."""
+    own = CurrencyId(sender)
+    running = lowest = held
+    for leg in legs:
+        if leg.currency != own:
+            continue
+        if leg.source == sender:
+            running -= leg.units
+        elif leg.target == sender:
+            running += leg.units
+        lowest = min(lowest, running)
+    return max(0, -lowest)

@@ -1,4 +1,5 @@
-"""The Circles rules as pure functions: income (CI2-CI4), trust (CI5-CI7), payments (CI8-CI9).
+"""The Circles rules as pure functions: income (CI2-CI4), trust (CI5-CI7), payments (CI8-CI9),
+group money (CI11, CI12), demurrage (CI15).
 
 Income is exact. The rate in force is a fraction of a minor unit per second, base × (1+g)^n
 with n the whole years since genesis (CI3); what has accrued over an interval is the sum of
@@ -14,15 +15,18 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, localcontext
 from fractions import Fraction
 
-from civicledger.kernel.errors import InvalidInputError, RuleViolationError
+from civicledger.kernel.errors import InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.ledger import Leg
-from civicledger.kernel.money import require_positive_units
+from civicledger.kernel.ledger import CurrencyKind, Leg
+from civicledger.kernel.money import CurrencyId, require_positive_units
 from civicledger.kernel.time import DAY, YEAR, whole_years_between
 from civicledger.mechanisms.circles.policy import CirclesPolicy, TrustMode
 
 Schedule = Sequence[tuple[int, CirclesPolicy]]
 """Policy versions in force: (effective from, section), in time order."""
+
+CIRCLES_KINDS = (CurrencyKind.PERSONAL, CurrencyKind.GROUP)
+"""The currency kinds that are Circles money: personal currencies (CI1) and group money (CI10)."""
 
 
 def encode_fraction(value: Fraction) -> str:
@@ -117,6 +121,11 @@ class TrustEdge:
         return self.expires_at is None or now < self.expires_at
 
 
+def trusts(edge: TrustEdge | None, now: int) -> bool:
+    """Whether a trust exists and is in force at ``now`` (CI5; expiring trust, v2)."""
+    return edge is not None and edge.active(now)
+
+
 def check_trust(
     policy: CirclesPolicy, truster: AccountId, trustee: AccountId, limit_percent: int, expires_at: int | None, now: int
 ) -> None:
@@ -193,6 +202,87 @@ def check_routed_payment(
     return net
 
 
+# Group money (CI11, CI12) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GroupIssue:
+    """A rule by which a group issues its money 1:1 against collateral it keeps (CI11, CI12).
+
+    ``refusal`` says why the group does not take the collateral; it names ``{holder}``, ``{group}``
+    and ``{collateral}`` (the collateral currency's id, its issuer's account id).
+    """
+
+    rule: str
+    what: str
+    verb: str
+    refusal: str
+
+    def check_units(self, units: int) -> int:
+        return check_units(units, self.what, self.rule)
+
+
+CONVERSION = GroupIssue(
+    "CI11", "a conversion", "convert", "{holder} is not a member of group {group} and cannot convert into it"
+)
+"""A member turns its own currency into the group's money; membership is the group's acceptance."""
+
+GROUP_EXCHANGE = GroupIssue("CI12", "a group exchange", "exchange", "group {group} does not trust group {collateral}")
+"""A holder turns one group's money into another's; the receiving group's trust is its acceptance."""
+
+
+@dataclass(frozen=True, slots=True)
+class GroupMint:
+    """A decided issue of group money: ``collateral`` moves from the holder to the group, which keeps
+    it for good (its coins never move, CI11), and the group issues the holder as many of its own units."""
+
+    collateral: Leg
+
+    @property
+    def holder(self) -> AccountId:
+        return self.collateral.source
+
+    @property
+    def group(self) -> AccountId:
+        return self.collateral.target
+
+    @property
+    def currency(self) -> CurrencyId:
+        """The money issued: the group's own currency."""
+        return CurrencyId(self.collateral.target)
+
+    @property
+    def units(self) -> int:
+        return self.collateral.units
+
+
+def issue_group_money(
+    kind: GroupIssue,
+    holder: AccountId,
+    group: AccountId,
+    collateral: CurrencyId,
+    units: int,
+    *,
+    accepted: bool,
+    held: int,
+) -> GroupMint:
+    """Group money for collateral, 1:1 (CI11 conversion, CI12 group exchange).
+
+    ``accepted`` is whether the group takes this collateral (the holder is its member, CI11; it trusts
+    the collateral's group, CI12); ``held`` is what the holder holds of the collateral currency.
+    """
+    kind.check_units(units)
+    if not accepted:
+        raise RuleViolationError(kind.refusal.format(holder=holder, group=group, collateral=collateral), rule=kind.rule)
+    if held < units:
+        holding = "its own currency" if collateral == CurrencyId(holder) else f"{collateral}'s money"
+        raise InsufficientFundsError(f"{holder} holds {held} of {holding}, cannot {kind.verb} {units}", rule=kind.rule)
+    return GroupMint(Leg(collateral, holder, group, units))
+
+
+# Demurrage (CI15, circles-v2) --------------------------------------------------------------------
+
+
 def daily_demurrage_factor(yearly: Fraction) -> Decimal:
     """What a coin keeps each day so that a year of 365.2425 days keeps exactly 1 - yearly.
 
@@ -217,6 +307,9 @@ def demurrage_due(balance: int, days: int, yearly: Fraction) -> int:
         kept = Decimal(balance) * daily_demurrage_factor(yearly) ** days
         due = balance - int(kept.to_integral_value(rounding=ROUND_CEILING))
     return max(0, due)
+
+
+# Shared checks -----------------------------------------------------------------------------------
 
 
 def check_units(units: int, what: str, rule: str) -> int:

@@ -1,5 +1,6 @@
 """The arithmetic of Gears, exact: sales G_i (GR1), the coefficient delta_i (GR5), the seller's
-adjustment (GR6, GR9), the deferred period's net-zero rescaling (GR6) and penalties (GR7).
+adjustment (GR6, GR9), the deferred period's net-zero rescaling (GR6) and penalties (GR7), and
+the decisions of the Common Good Fund's queue and of a company's debts (GR6, GR7).
 
 Ratios are ``fractions.Fraction``; money is an integer of a currency's minor unit. Where a ratio
 becomes money it is rounded by one documented rule, always in the fund's or the payer's favour so
@@ -174,6 +175,22 @@ def _capped_split(total: int, caps: Mapping[str, int]) -> dict[str, int]:
     return {c: s for c, s in zip(names, shares, strict=True) if s}
 
 
+# The Common Good Fund's queue and a company's debts (GR6, GR7) ---------------------------------
+#
+# The handlers apply these decisions through the kernel's Payments book; the simulator's sector
+# makes the same ones on its own arrays.
+
+
+def fund_pays_now(balance: int, waiting: int, units: int) -> bool:
+    """Whether the fund pays a payout of ``units`` (> 0) now, or queues it (GR6).
+
+    It pays now only if no payout is waiting (``waiting`` counts those before this one) and its
+    ``balance`` covers it; otherwise the payout joins the end of the queue. So the fund never goes
+    below zero and a later payout never overtakes an earlier one.
+    """
+    return waiting == 0 and balance >= units
+
+
 def release_in_order(balance: int, pending: Sequence[tuple[str, int]]) -> tuple[list[str], int]:
     """Pay queued payouts strictly in order while the balance covers the next one (GR6).
 
@@ -187,3 +204,48 @@ def release_in_order(balance: int, pending: Sequence[tuple[str, int]]) -> tuple[
         balance -= units
         paid.append(key)
     return paid, balance
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    """A charge or penalty against what the payer holds: paid now, and owed as a debt."""
+
+    paid: int
+    owed: int
+
+
+def charge(due: int, held: int) -> Charge:
+    """What a company pays of ``due`` (>= 0) from the ``held`` units it has; the rest is a debt.
+
+    A deferred period's charge (GR6) and a penalty (GR7) are paid as far as the company's balance
+    allows at once; what is left is owed and withheld from its later sales (``withhold``).
+    """
+    paid = min(due, held)
+    return Charge(paid, due - paid)
+
+
+@dataclass(frozen=True, slots=True)
+class Withholding:
+    """Units withheld for one debt from what a company received, and what it still owes."""
+
+    key: str
+    units: int
+    remaining: int
+
+
+def withhold(debts: Sequence[tuple[str, int]], available: int) -> list[Withholding]:
+    """Withhold a company's debts, oldest first, from ``available`` units it just received (GR7).
+
+    ``debts`` are (key, units owed) in order. Each debt takes what is left of ``available`` up to
+    its units; the first debt that is not paid in full ends the withholding. In total the
+    company pays min(sum of the debts, available), whatever the split into debts.
+    """
+    withheld: list[Withholding] = []
+    room = available
+    for key, owed in debts:
+        if room <= 0:
+            break
+        units = min(owed, room)
+        room -= units
+        withheld.append(Withholding(key, units, owed - units))
+    return withheld

@@ -19,7 +19,7 @@ from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.time import DAY, MONTH, YEAR
 from civicledger.mechanisms.gears import commands as g
-from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.mechanisms.gears.rules import answer_digest
 from civicledger.mechanisms.gears.values import decode_ratio
@@ -74,10 +74,12 @@ def fund_buyer(e: ScriptedEconomy, name: str, units: int) -> AccountId:
     return buyer
 
 
-def publish(e: ScriptedEconomy) -> dict[str, Any]:
+def publish(e: ScriptedEconomy) -> gs.Snapshot:
     version = e.run(g.PublishCoefficients(e.account("fund")), "fund").result["version"]
     with e.store.read() as uow:
-        return uow.records.get(svc.NS_SNAPSHOTS, f"{version:08d}")  # type: ignore[no-any-return]
+        snapshot = gs.snapshot(uow, version)
+    assert snapshot is not None
+    return snapshot
 
 
 def balance(e: ScriptedEconomy, name: str, currency: CurrencyId = XI) -> int:
@@ -125,12 +127,12 @@ def test_gr01_only_organizations_register_and_young_companies_are_annualised(eco
     economy.advance(2 * MONTH)
     sell(economy, "buyer", "acme", 600)
     with economy.store.read() as uow:
-        joined = uow.records.get(svc.NS_COMPANIES, firm)["joined_at"]
-        two_months = svc.sales_at(uow, firm, joined, economy.clock.now(), economy_policy(economy))
+        joined = gs.require_company(uow, firm).joined_at
+        two_months = gs.sales_at(uow, firm, joined, economy.clock.now(), economy_policy(economy))
     assert two_months == 600 * 6  # two months of sales -> a year is six times as much
     economy.advance(YEAR)
     with economy.store.read() as uow:
-        later = svc.sales_at(uow, firm, joined, economy.clock.now(), economy_policy(economy))
+        later = gs.sales_at(uow, firm, joined, economy.clock.now(), economy_policy(economy))
     assert later == 0  # the sale left the trailing year
 
 
@@ -160,8 +162,8 @@ def test_gr02_statements_are_versioned_numbered_and_limited(economy: ScriptedEco
     assert isinstance(too_long, InvalidInputError) and too_long.rule == "GR2"
     economy.run(g.PublishStatement(firm, 3, "y" * 200), "acme")
     with economy.store.read() as uow:
-        versions = list(uow.records.scan(svc.NS_STATEMENT_LOG, f"{firm}/01/"))
-    assert [v["text"] for _, v in versions] == ["statement 1", "We sell widgets to shops."]
+        versions = gs.statement_versions(uow, firm, 1)
+    assert [v.text for v in versions] == ["statement 1", "We sell widgets to shops."]
 
 
 # GR3 the test -----------------------------------------------------------------------------------
@@ -227,11 +229,11 @@ def test_gr04_one_vote_per_voter_a_year_long_changes_neither_extend_nor_earn(eco
     same = refused_cleanly(economy, g.CastVote(economy.account("vic"), firm, -1), "vic")
     assert same.rule == "GR4"
     with economy.store.read() as uow:
-        assert svc.tallies_at(uow, economy.clock.now())[firm].total == -1
-        assert svc.tallies_at(uow, cast_at)[firm].total == 1  # the past instant still sees +1
+        assert gs.tallies_at(uow, economy.clock.now())[firm].total == -1
+        assert gs.tallies_at(uow, cast_at)[firm].total == 1  # the past instant still sees +1
     economy.advance(YEAR)
     with economy.store.read() as uow:
-        assert firm not in svc.tallies_at(uow, economy.clock.now())  # expired
+        assert firm not in gs.tallies_at(uow, economy.clock.now())  # expired
         assert uow.ledger.balance(fund, XI) == 1_000_000 - 100
     renewed = vote(economy, "vic", firm, 0)
     assert renewed.result["change"] is False and renewed.result["reward_paid"] == 100
@@ -268,13 +270,13 @@ def test_gr05_widget_co_delta_is_20_and_snapshots_are_versioned(economy: Scripte
     widget_world(economy)
     snap = publish(economy)
     widget, other = economy.account("widget-co"), economy.account("other-co")
-    assert snap["version"] == 1 and decode_ratio(snap["average"]) == Fraction(1, 3)
-    rows = snap["companies"]
-    assert rows[widget]["sales"] == 12_000 and rows[other]["sales"] == 24_000
-    assert decode_ratio(rows[widget]["delta"]) == 20
-    assert decode_ratio(rows[other]["delta"]) == -10
+    assert snap.version == 1 and decode_ratio(snap.average) == Fraction(1, 3)
+    rows = snap.companies
+    assert rows[widget].sales == 12_000 and rows[other].sales == 24_000
+    assert decode_ratio(rows[widget].delta) == 20
+    assert decode_ratio(rows[other].delta) == -10
     assert 12_000 * 20 + 24_000 * (-10) == 0
-    assert publish(economy)["version"] == 2
+    assert publish(economy).version == 2
 
 
 def test_gr05_a_company_without_votes_has_delta_zero_and_is_left_out(economy: ScriptedEconomy) -> None:
@@ -283,8 +285,8 @@ def test_gr05_a_company_without_votes_has_delta_zero_and_is_left_out(economy: Sc
     fund_buyer(economy, "big-buyer", 10_000_000)
     sell(economy, "big-buyer", "quiet-co", 1_000_000)
     snap = publish(economy)
-    assert decode_ratio(snap["companies"][economy.account("quiet-co")]["delta"]) == 0
-    assert decode_ratio(snap["average"]) == Fraction(1, 3)
+    assert decode_ratio(snap.companies[economy.account("quiet-co")].delta) == 0
+    assert decode_ratio(snap.average) == Fraction(1, 3)
 
 
 # GR6 settlement ---------------------------------------------------------------------------------
@@ -328,7 +330,7 @@ def test_gr06_the_fund_never_goes_below_zero_payouts_wait_in_order(economy: Scri
     assert [ev["units"] for ev in released] == [20, 2]
     assert balance(economy, "fund") == 8
     with economy.store.read() as uow:
-        assert svc.pending_payouts(uow, "xi") == []
+        assert gs.pending_payouts(uow, "xi") == []
 
 
 def test_gr06_deferred_mode_nets_exactly_zero_at_period_end(economy: ScriptedEconomy) -> None:
@@ -420,23 +422,23 @@ def test_gr03_a_policy_with_a_pass_mark_above_the_questions_drawn_is_refused() -
 def test_gr05_recomputing_at_a_past_instant_gives_that_instants_snapshot(economy: ScriptedEconomy) -> None:
     widget_world(economy)
     first = publish(economy)
-    t1 = first["at"]
+    t1 = first.at
     economy.advance(DAY)
     economy.person("cy")
     vote(economy, "cy", AccountId(economy.account("other-co")), -1)
     sell(economy, "buyer", "widget-co", 5_000)
     economy.advance(DAY)
     second = publish(economy)
-    assert second["companies"] != first["companies"]
+    assert second.companies != first.companies
     with economy.store.read() as uow:
         policy = economy_policy(economy)
         for snap in (first, second):
-            again = svc.coefficients_at(uow, policy, snap["at"])
+            again = gs.coefficients_at(uow, policy, snap.at)
             assert {c: (r.sales, r.votes, r.total, str(r.delta.numerator) + "/" + str(r.delta.denominator))
                     for c, r in again.companies.items()} == {
-                c: (r["sales"], r["votes"], r["total"], r["delta"]) for c, r in snap["companies"].items()
+                c: (r.sales, r.votes, r.total, r.delta) for c, r in snap.companies.items()
             }
-        assert svc.coefficients_at(uow, policy, t1).average == Fraction(1, 3)
+        assert gs.coefficients_at(uow, policy, t1).average == Fraction(1, 3)
 
 
 def test_gr05_the_plus_60_extreme_through_the_engine_and_the_clamp_policy(economy: ScriptedEconomy) -> None:
@@ -448,11 +450,11 @@ def test_gr05_the_plus_60_extreme_through_the_engine_and_the_clamp_policy(econom
     vote(economy, "vic", saint, 1)
     vote(economy, "vic", giant, -1)
     raw = publish(economy)
-    assert decode_ratio(raw["companies"][saint]["delta"]) == 60 and decode_ratio(raw["average"]) == -1
+    assert decode_ratio(raw.companies[saint].delta) == 60 and decode_ratio(raw.average) == -1
     assert sell(economy, "buyer", "saint", 100).result["seller_receives"] == 160
     economy.council_decision(ChangePolicy("gears.clamp", 30), cid="clamp")
     clamped = publish(economy)  # the saint's sale now weighs in S: recomputed, then rescaled
-    deltas = {c: decode_ratio(r["delta"]) for c, r in clamped["companies"].items()}
-    assert max(abs(d) for d in deltas.values()) == 30 and decode_ratio(clamped["scale"]) < 1
-    assert sum(clamped["companies"][c]["sales"] * d for c, d in deltas.items()) == 0
+    deltas = {c: decode_ratio(r.delta) for c, r in clamped.companies.items()}
+    assert max(abs(d) for d in deltas.values()) == 30 and decode_ratio(clamped.scale) < 1
+    assert sum(clamped.companies[c].sales * d for c, d in deltas.items()) == 0
     assert sell(economy, "buyer", "saint", 100).result["seller_receives"] == 130

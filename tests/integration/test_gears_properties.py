@@ -14,7 +14,7 @@ from civicledger.kernel.economy import ChangePolicy
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.time import DAY, MONTH, WEEK
 from civicledger.mechanisms.gears import commands as g
-from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.values import Claim, Verdict
 from tests.conftest import T0
 from tests.integration.test_gears_flow import XI, balance, company, fund_buyer, publish, sell, setup_gears, vote
@@ -60,9 +60,9 @@ def test_gr06_the_fund_never_goes_below_zero_and_every_unit_is_accounted_for(
         currency = uow.ledger.currency(XI)
         assert currency is not None
         assert uow.ledger.sums_by_currency()[XI] == currency.supply
-        waiting = sum(int(v["units"]) for _, v in svc.pending_payouts(uow, "xi"))
+        waiting = sum(p.units for _, p in gs.pending_payouts(uow, "xi"))
         if waiting:
-            first = min(int(v["units"]) for _, v in svc.pending_payouts(uow, "xi")[:1])
+            first = min(p.units for _, p in gs.pending_payouts(uow, "xi")[:1])
             assert first > uow.ledger.balance(AccountId(e.account("fund")), XI)  # the head of the queue does not fit
 
 

@@ -8,7 +8,7 @@ from civicledger.kernel.errors import RuleViolationError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.time import DAY, WEEK, YEAR
 from civicledger.mechanisms.gears import commands as g
-from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.values import Claim, Verdict
 from tests.integration.test_gears_flow import XI, balance, company, fund_buyer, refused_cleanly, sell, setup_gears
 
@@ -75,8 +75,8 @@ def test_gr07_a_misleading_statement_costs_a_month_and_the_unpaid_part_is_withhe
     assert receipt.result["withheld"] == 700 and receipt.result["seller_receives"] == 0
     assert balance(economy, "j4") == 700
     with economy.store.read() as uow:
-        debts = svc.debts_of(uow, firm)
-    assert [d["units"] for _, d in debts] == [owed - 700]
+        debts = gs.debts_of(uow, firm)
+    assert [d.units for _, d in debts] == [owed - 700]
 
 
 def test_gr07_accurate_or_without_quorum_is_unsuccessful(economy: ScriptedEconomy) -> None:

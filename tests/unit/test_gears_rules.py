@@ -52,11 +52,15 @@ def test_gr03_grading_uses_salted_digests_and_rejects_bad_choices() -> None:
 
 
 def test_gr03_retry_delay_and_pass_validity() -> None:
-    rules.check_can_start_test(100, {"open": None, "failed_at": 0}, 100)
-    with pytest.raises(RuleViolationError):
-        rules.check_can_start_test(99, {"open": None, "failed_at": 0}, 100)
-    assert rules.has_valid_pass(10, {"passed_at": 5}, 10)
-    assert not rules.has_valid_pass(15, {"passed_at": 5}, 10)
+    rules.check_can_start_test(100, False, 0, 100)
+    rules.check_can_start_test(0, False, None, 100)  # never failed
+    with pytest.raises(RuleViolationError, match="retried"):
+        rules.check_can_start_test(99, False, 0, 100)
+    with pytest.raises(RuleViolationError, match="unanswered"):
+        rules.check_can_start_test(500, True, None, 100)
+    assert rules.has_valid_pass(10, 5, 10)
+    assert not rules.has_valid_pass(15, 5, 10)
+    assert not rules.has_valid_pass(15, None, 10)  # never passed
 
 
 def test_gr04_vote_values_and_terms() -> None:
@@ -65,9 +69,8 @@ def test_gr04_vote_values_and_terms() -> None:
             rules.check_vote_value(bad)
         assert e.value.rule == "GR4"
     assert rules.vote_term(10, None, YEAR) == (10, 10 + YEAR, False)
-    assert rules.vote_term(50, {"cast_at": 10, "expires_at": 10 + YEAR}, YEAR) == (10, 10 + YEAR, True)
-    expired = {"cast_at": 10, "expires_at": 10 + YEAR}
-    assert rules.vote_term(10 + YEAR, expired, YEAR) == (10 + YEAR, 10 + 2 * YEAR, False)
+    assert rules.vote_term(50, (10, 10 + YEAR), YEAR) == (10, 10 + YEAR, True)
+    assert rules.vote_term(10 + YEAR, (10, 10 + YEAR), YEAR) == (10 + YEAR, 10 + 2 * YEAR, False)  # expired
 
 
 def test_gr07_verdicts_need_a_quorum_and_ties_go_to_the_milder() -> None:

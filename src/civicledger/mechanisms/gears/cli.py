@@ -16,11 +16,12 @@ from civicledger.cli.app import IdOption, KeyOption, Session, session, show_rece
 from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
+from civicledger.kernel.messages import to_wire
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.state import current_policy
 from civicledger.kernel.time import format_instant, parse_instant
 from civicledger.mechanisms.gears import commands as g
-from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.mechanisms.gears.rules import answer_digest
 from civicledger.mechanisms.gears.values import Claim, Verdict, decode_ratio, encode_ratio, ratio_text
@@ -227,23 +228,24 @@ def company_show(ctx: typer.Context, company: CompanyArg) -> None:
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         try:
             firm = s.account(company)
-            record = svc.require_company(uow, firm)
+            record = gs.require_company(uow, firm)
         except CivicLedgerError as e:
             fail(ctx, e)
-        statements = [{"index": int(k.split("/")[1]), **v} for k, v in uow.records.scan(svc.NS_STATEMENTS, f"{firm}/")]
-        votes = [{"voter": k.split("/")[1], **v} for k, v in uow.records.scan(svc.NS_VOTES, f"{firm}/")]
-        debts = [{"key": k, **v} for k, v in svc.debts_of(uow, firm)]
-    data = {"company": firm, **record, "statement_list": statements, "votes": votes, "debts": debts}
+        statements = [{"index": i, **gs.stored_json(v)} for i, v in gs.statements_of(uow, firm)]
+        votes = [{"voter": voter, **gs.stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
+        debts = [{"key": k, **gs.stored_json(v)} for k, v in gs.debts_of(uow, firm)]
+    data = {"company": firm, **gs.stored_json(record), "statement_list": statements, "votes": votes, "debts": debts}
     emit(ctx, data)
 
 
-def _report_data(s: Session, at: int | None) -> dict[str, Any]:
+def _report_data(s: Session, at: int | None) -> tuple[dict[str, Any], list[gs.Snapshot]]:
+    """The report's JSON, and the published snapshots for a chart."""
     with s.store.read() as uow:
         policy = current_policy(uow).section(GearsPolicy)
         when = at if at is not None else max(uow.journal.head().time, 0)
-        result = svc.coefficients_at(uow, policy, when)
-        fund = svc.fund_position(uow, policy)
-        history = list(svc.snapshots(uow))
+        result = gs.coefficients_at(uow, policy, when)
+        fund = gs.fund_position(uow, policy)
+        history = list(gs.snapshots(uow))
         names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
     rows = [
         {
@@ -253,15 +255,15 @@ def _report_data(s: Session, at: int | None) -> dict[str, Any]:
         }
         for c, r in sorted(result.companies.items())
     ]
-    return {
+    data = {
         "at": when, "at_iso": format_instant(when), "average": encode_ratio(result.average),
         "scale": encode_ratio(result.scale), "imbalance": encode_ratio(result.imbalance()),
-        "companies": rows, "fund": fund, "snapshots": [{"version": h["version"], "at": h["at"]} for h in history],
-        "_history": history,
+        "companies": rows, "fund": to_wire(fund), "snapshots": [{"version": h.version, "at": h.at} for h in history],
     }
+    return data, history
 
 
-def write_chart(history: list[dict[str, Any]], company: str, out: Path, label: str | None = None) -> int:
+def write_chart(history: list[gs.Snapshot], company: str, out: Path, label: str | None = None) -> int:
     """A step chart of a company's published delta over time; returns the number of points."""
     import matplotlib
 
@@ -271,8 +273,8 @@ def write_chart(history: list[dict[str, Any]], company: str, out: Path, label: s
     import matplotlib.pyplot as plt
 
     points = [
-        (datetime.fromtimestamp(h["at"], tz=UTC), float(decode_ratio(h["companies"][company]["delta"])))
-        for h in history if company in h["companies"]
+        (datetime.fromtimestamp(h.at, tz=UTC), float(decode_ratio(h.companies[company].delta)))
+        for h in history if company in h.companies
     ]
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     if points:
@@ -306,7 +308,7 @@ def report(
     with session(ctx, need_journal_key=False) as s:
         try:
             when = parse_instant(at) if at else None
-            data = _report_data(s, when)
+            data, history = _report_data(s, when)
             if chart is not None:
                 if company is None:
                     raise InvalidInputError("--chart needs --company", rule="GR5")
@@ -314,10 +316,9 @@ def report(
                 name = next((r["name"] for r in data["companies"] if r["company"] == firm), "")
                 label = f"{name} ({firm})" if name else firm
                 data["chart"] = {"file": str(chart), "company": firm,
-                                 "points": write_chart(data["_history"], firm, chart, label)}
+                                 "points": write_chart(history, firm, chart, label)}
         except CivicLedgerError as e:
             fail(ctx, e)
-    data.pop("_history")
 
     def human(console: object) -> None:
         from civicledger.cli.output import console as out

@@ -3,8 +3,6 @@ the fund pays ξ20) and a whistleblowing case, on the foundation chapter's fund 
 
 from __future__ import annotations
 
-from typing import Any
-
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.demo import chapter
 from civicledger.kernel import ledger as led
@@ -12,7 +10,7 @@ from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.time import DAY, WEEK
 from civicledger.mechanisms.gears import commands as g
-from civicledger.mechanisms.gears import handlers as svc
+from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.rules import answer_digest
 from civicledger.mechanisms.gears.values import Claim, Verdict, decode_ratio, ratio_text
 
@@ -63,11 +61,11 @@ def _vote(demo: ScriptedEconomy, voter: str, firm: AccountId, name: str, value: 
     demo.run(g.CastVote(who, firm, value), voter, cid=f"gears-vote-{voter}-{name}")
 
 
-def _snapshot(demo: ScriptedEconomy, version: int) -> dict[str, Any]:
+def _snapshot(demo: ScriptedEconomy, version: int) -> gs.Snapshot:
     with demo.store.read() as uow:
-        data = uow.records.get(svc.NS_SNAPSHOTS, f"{version:08d}")
-    assert isinstance(data, dict)
-    return data
+        snapshot = gs.snapshot(uow, version)
+    assert snapshot is not None
+    return snapshot
 
 
 def _sell(demo: ScriptedEconomy, buyer: str, seller: str, price: int, cid: str) -> dict[str, object]:
@@ -92,18 +90,18 @@ def gears(demo: ScriptedEconomy) -> list[str]:
         _vote(demo, voter, other, "other-co", 0)
     first = demo.run(g.PublishCoefficients(fund), FUND, cid="gears-publish-1").result
     snap = _snapshot(demo, first["version"])
-    rows = snap["companies"]
-    delta_w, delta_o = decode_ratio(rows[widget]["delta"]), decode_ratio(rows[other]["delta"])
+    rows = snap.companies
+    delta_w, delta_o = decode_ratio(rows[widget].delta), decode_ratio(rows[other].delta)
 
     sale = demo.run(g.SettleSale(demo.account("dave"), widget, 100_00, XI), "dave", "widget-co",
                     cid="gears-widget-sale")
     other_sale = _sell(demo, "dave", "other-co", 100_00, "gears-other-sale")
     lines = [
         f"Common Good Fund = the foundation's {FUND}, ethicap = xi; set up by the council's quorum and the fund",
-        f"G: Widget Co {xi(rows[widget]['sales'])}, Other Co {xi(rows[other]['sales'])} (first month, annualised)",
-        f"votes: Widget Co V = 1, Other Co V = 0; S = {ratio_text(decode_ratio(snap['average']))}; "
+        f"G: Widget Co {xi(rows[widget].sales)}, Other Co {xi(rows[other].sales)} (first month, annualised)",
+        f"votes: Widget Co V = 1, Other Co V = 0; S = {ratio_text(decode_ratio(snap.average))}; "
         f"delta: Widget Co {ratio_text(delta_w, 2)}, Other Co {ratio_text(delta_o, 2)} "
-        f"(sum G_i delta_i = {rows[widget]['sales'] * delta_w + rows[other]['sales'] * delta_o})",
+        f"(sum G_i delta_i = {rows[widget].sales * delta_w + rows[other].sales * delta_o})",
         f"Widget Co sells for {xi(sale.result['buyer_pays'])}: receives {xi(sale.result['seller_receives'])}, "
         f"the fund pays {xi(sale.result['fund_pays'])} (entry #{sale.seq}, every leg in one entry)",
         f"Other Co sells for {xi(int(str(other_sale['buyer_pays'])))}: receives "
@@ -136,7 +134,7 @@ def gears(demo: ScriptedEconomy) -> list[str]:
     with demo.store.read() as uow:
         fund_xi = uow.ledger.balance(fund, XI)
         carol_xi = uow.ledger.balance(AccountId(demo.account("carol")), XI)
-        owed = sum(int(d["units"]) for _, d in svc.debts_of(uow, other))
+        owed = sum(d.units for _, d in gs.debts_of(uow, other))
     lines += [
         f"Carol's challenge {challenge} (false): verdict {upheld['outcome']}; penalty = one year of Other Co's "
         f"sales {xi(int(upheld['penalty']))}: {xi(int(upheld['paid']))} paid to Carol at once, "
@@ -146,6 +144,6 @@ def gears(demo: ScriptedEconomy) -> list[str]:
         f"Dave's challenge {failed} (misleading): verdict {rejected['outcome']}: no penalty, one of his two "
         "challenge slots is used for a year (GR8)",
         f"Bob changed his Widget Co vote to 0 (no new reward, same term); snapshot v{second['version']}: "
-        f"Widget Co delta {ratio_text(decode_ratio(snap2['companies'][widget]['delta']), 2)}; fund holds {xi(fund_xi)}",
+        f"Widget Co delta {ratio_text(decode_ratio(snap2.companies[widget].delta), 2)}; fund holds {xi(fund_xi)}",
     ]
     return lines

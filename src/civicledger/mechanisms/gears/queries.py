@@ -1,6 +1,7 @@
 """Gears reads: every company's coefficient now and the fund's position (GR5, GR6), one company's record.
 
 Read models for the HTTP API and the pages: plain JSON-ready values, one read unit of work each.
+Stored records appear as they are stored (``state.stored_json``).
 """
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from typing import Any
 from civicledger.kernel import state
 from civicledger.kernel.errors import NotFoundError
 from civicledger.kernel.identity import AccountId, parse_account_id
+from civicledger.kernel.messages import to_wire
 from civicledger.kernel.ports import Store
-from civicledger.mechanisms.gears import handlers as sg
+from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.mechanisms.gears.values import decode_ratio, encode_ratio, ratio_text
 
@@ -22,12 +24,12 @@ def coefficients(store: Store, now: int) -> dict[str, Any]:
         policy = state.current_policy(uow).section(GearsPolicy)
         at = max(now, uow.journal.head().time)
         try:
-            result = sg.coefficients_at(uow, policy, at)
-            fund: dict[str, Any] | None = sg.fund_position(uow, policy)
+            result = gs.coefficients_at(uow, policy, at)
+            fund: dict[str, Any] | None = to_wire(gs.fund_position(uow, policy))
         except NotFoundError:
             return {"at": at, "average": None, "companies": [], "fund": None, "snapshots": []}
         names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
-        history = [{"version": h.get("version"), "at": h.get("at")} for h in sg.snapshots(uow)]
+        history = [{"version": h.version, "at": h.at} for h in gs.snapshots(uow)]
     return {
         "at": at,
         "average": encode_ratio(result.average),
@@ -52,26 +54,22 @@ def company(store: Store, company: str) -> dict[str, Any]:
 
     firm = parse_account_id(company)
     with store.read() as uow:
-        record = sg.require_company(uow, firm)
+        record = gs.require_company(uow, firm)
         account = uow.accounts.get(firm)
-        statements = [{"index": int(k.split("/")[1]), **v} for k, v in uow.records.scan(sg.NS_STATEMENTS, f"{firm}/")]
-        votes = [{"voter": k.split("/")[1], **v} for k, v in uow.records.scan(sg.NS_VOTES, f"{firm}/")]
-        debts = [{"key": k, **v} for k, v in sg.debts_of(uow, firm)]
-        challenges = [
-            {"challenge": k, **v}
-            for k, v in uow.records.scan(sg.NS_CHALLENGES)
-            if isinstance(v, dict) and v.get("company") == firm
-        ]
+        statements = [{"index": i, **gs.stored_json(s)} for i, s in gs.statements_of(uow, firm)]
+        votes = [{"voter": voter, **gs.stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
+        debts = [{"key": k, **gs.stored_json(d)} for k, d in gs.debts_of(uow, firm)]
+        challenges = [{"challenge": k, **gs.stored_json(c)} for k, c in gs.challenges_of(uow, firm)]
         history = []
-        for snap in sg.snapshots(uow):
-            row = snap.get("companies", {}).get(firm)
+        for snap in gs.snapshots(uow):
+            row = snap.companies.get(firm)
             if row is not None:
-                delta = decode_ratio(row["delta"])
-                history.append({"at": snap["at"], "delta": row["delta"], "delta_decimal": ratio_text(delta)})
+                delta = decode_ratio(row.delta)
+                history.append({"at": snap.at, "delta": row.delta, "delta_decimal": ratio_text(delta)})
     return {
         "company": firm,
         "name": account.name if account else "",
-        "record": record,
+        "record": gs.stored_json(record),
         "statements": statements,
         "votes": votes,
         "debts": debts,

@@ -110,21 +110,19 @@ def grade(answers: Sequence[int], questions: Sequence[tuple[str, str, int]]) -> 
     return correct
 
 
-def check_can_start_test(now: int, test: Mapping[str, object] | None, retry_delay: int) -> None:
-    if test is None:
-        return
-    if test.get("open"):
+def check_can_start_test(now: int, is_open: bool, failed_at: int | None, retry_delay: int) -> None:
+    """A voter starts a test on a company unless one is open or the last failure is too recent."""
+    if is_open:
         raise RuleViolationError("this voter has an unanswered test on this company; answer it first", rule="GR3")
-    failed_at = test.get("failed_at")
-    if isinstance(failed_at, int) and now < failed_at + retry_delay:
+    if failed_at is not None and now < failed_at + retry_delay:
         raise RuleViolationError(
             f"a failed test may be retried {retry_delay} s after the failure, at {failed_at + retry_delay}", rule="GR3"
         )
 
 
-def has_valid_pass(now: int, test: Mapping[str, object] | None, valid_for: int) -> bool:
-    passed_at = None if test is None else test.get("passed_at")
-    return isinstance(passed_at, int) and passed_at <= now < passed_at + valid_for
+def has_valid_pass(now: int, passed_at: int | None, valid_for: int) -> bool:
+    """Whether the voter's last pass (None: never passed) still allows a vote at ``now``."""
+    return passed_at is not None and passed_at <= now < passed_at + valid_for
 
 
 # GR4 votes --------------------------------------------------------------------------------------
@@ -136,10 +134,13 @@ def check_vote_value(value: int) -> int:
     return value
 
 
-def vote_term(now: int, current: Mapping[str, int] | None, term: int) -> tuple[int, int, bool]:
-    """(cast_at, expires_at, is_change): a change within the term keeps the term (GR4)."""
-    if current is not None and now < current["expires_at"]:
-        return current["cast_at"], current["expires_at"], True
+def vote_term(now: int, current: tuple[int, int] | None, term: int) -> tuple[int, int, bool]:
+    """(cast_at, expires_at, is_change): a change within the term keeps the term (GR4).
+
+    ``current`` is (cast_at, expires_at) of the voter's current vote on the company, if any.
+    """
+    if current is not None and now < current[1]:
+        return current[0], current[1], True
     return now, now + term, False
 
 

@@ -18,5 +18,6 @@ MECHANISM = Mechanism(
     api="civicledger.mechanisms.circles.api:router",
     pages="civicledger.mechanisms.circles.pages:install",
     cli="civicledger.mechanisms.circles.cli:circles_app",
+    sim="civicledger.mechanisms.circles.sim:CirclesSector",
     demo="civicledger.mechanisms.circles.demo:circles",
 )

@@ -30,5 +30,6 @@ MECHANISM = Mechanism(
     api="civicledger.mechanisms.creditism.api:router",
     pages="civicledger.mechanisms.creditism.pages:install",
     cli="civicledger.mechanisms.creditism.cli:creditism_app",
+    sim="civicledger.mechanisms.creditism.sim:CreditismSector",
     demo="civicledger.mechanisms.creditism.demo:creditism",
 )

@@ -24,5 +24,6 @@ MECHANISM = Mechanism(
     api="civicledger.mechanisms.credits.api:router",
     pages="civicledger.mechanisms.credits.pages:install",
     cli="civicledger.mechanisms.credits.cli:credits_app",
+    sim="civicledger.mechanisms.credits.sim:CreditsSector",
     demo="civicledger.mechanisms.credits.demo:credits_life",
 )

@@ -35,5 +35,6 @@ MECHANISM = Mechanism(
     api="civicledger.mechanisms.gears.api:router",
     pages="civicledger.mechanisms.gears.pages:install",
     cli="civicledger.mechanisms.gears.cli:gears_app",
+    sim="civicledger.mechanisms.gears.sim:GearsSector",
     demo="civicledger.mechanisms.gears.demo:gears",
 )

@@ -15,8 +15,8 @@ from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import DAY, WEEK, YEAR
-from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.circles import state as cs
 from civicledger.mechanisms.circles.policy import preset_mapping
 from tests.conftest import T0
 
@@ -86,7 +86,7 @@ def test_ci04_the_owner_month_is_claimable_at_once_and_the_reserve_is_two_months
     receipt = economy.run(cm.ClaimIncome(alice), "alice")
     assert receipt.result == {"claimed": 434_812}  # 4,348.12 units: a month at 1,000 a week
     with economy.store.read() as uow:
-        income = sc.income_state(uow, alice)
+        income = cs.income_state(uow, alice)
     assert income is not None and income.reserve == 869_625 and str(income.carry) == "1/2"
 
 
@@ -108,7 +108,7 @@ def test_ci03_after_a_whole_year_the_rate_is_5_percent_higher(economy: ScriptedE
     economy.advance(WEEK)
     assert economy.run(cm.ClaimIncome(bob), "bob").result == {"claimed": 105_000}
     with economy.store.read() as uow:
-        assert sc.income_state(uow, bob).reserve == 913_106  # type: ignore[union-attr]
+        assert cs.income_state(uow, bob).reserve == 913_106  # type: ignore[union-attr]
 
 
 def test_ci02_small_claims_sum_to_one_big_claim_through_the_engine(store: Store) -> None:
@@ -145,7 +145,7 @@ def test_ci15_circles_v1_gives_a_50_unit_signup_and_8_units_a_day(store: Store) 
     e.advance(DAY)
     assert e.run(cm.ClaimIncome(alice), "alice").result == {"claimed": 800}
     with e.store.read() as uow:
-        assert sc.income_state(uow, alice).reserve == 0  # type: ignore[union-attr]
+        assert cs.income_state(uow, alice).reserve == 0  # type: ignore[union-attr]
 
 
 def test_ci15_circles_v2_claims_reach_back_14_days_and_demurrage_burns(store: Store) -> None:

@@ -7,8 +7,8 @@ from civicledger.kernel import ledger as led
 from civicledger.kernel.errors import AuthorityError, IdempotencyConflictError, InsufficientFundsError
 from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.money import CurrencyId
-from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.circles import state as cs
 from tests.integration.test_circles_accounts import (
     head,
     held,
@@ -37,11 +37,11 @@ def test_ci10_anyone_creates_a_group_whose_owner_verifies_and_excludes_members(e
     assert isinstance(refused_and_nothing_written(economy, cm.AddMember(berlin, bob), "bob"), AuthorityError)
     economy.run(cm.AddMember(berlin, bob), "alice")
     with economy.store.read() as uow:
-        assert sc.is_member(uow, berlin, bob)
+        assert cs.is_member(uow, berlin, bob)
     assert refused_and_nothing_written(economy, cm.AddMember(berlin, bob), "alice").rule == "CI10"
     economy.run(cm.RemoveMember(berlin, bob), "alice")
     with economy.store.read() as uow:
-        assert not sc.is_member(uow, berlin, bob)
+        assert not cs.is_member(uow, berlin, bob)
     assert refused_and_nothing_written(economy, cm.RemoveMember(berlin, alice), "alice").rule == "CI10"
 
 

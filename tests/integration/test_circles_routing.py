@@ -20,6 +20,9 @@ from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.kernel.time import DAY
 from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.circles import state as cs
+from civicledger.mechanisms.circles.flow import INF
+from civicledger.mechanisms.circles.rules import CIRCLES_KINDS
 from tests.conftest import T0
 from tests.integration.test_circles_accounts import (
     head,
@@ -37,7 +40,7 @@ def totals(uow: UnitOfWork, accounts: list[AccountId]) -> dict[AccountId, int]:
     for account in accounts:
         holdings = uow.ledger.holdings(account)
         out[account] = sum(
-            units for c, units in holdings.items() if (cur := uow.ledger.currency(c)) and cur.kind in sc.CIRCLES_KINDS
+            units for c, units in holdings.items() if (cur := uow.ledger.currency(c)) and cur.kind in CIRCLES_KINDS
         )
     return out
 
@@ -204,7 +207,7 @@ def test_ci14_a_sybil_ring_trusting_only_itself_moves_nothing_to_honest_accounts
 def networkx_max_flow(uow: UnitOfWork, sender: AccountId, receiver: AccountId, now: int) -> int:
     """The same network built independently from the stored state, solved by networkx."""
     graph = nx.DiGraph()
-    groups = {key for key, _ in uow.records.scan(sc.GROUPS)}
+    groups = {group for group, _ in cs.GROUPS.scan(uow)}
 
     def add(u: tuple[str, str], v: tuple[str, str], capacity: int) -> None:
         if graph.has_edge(u, v):
@@ -213,18 +216,17 @@ def networkx_max_flow(uow: UnitOfWork, sender: AccountId, receiver: AccountId, n
             graph.add_edge(u, v, capacity=capacity)
 
     for currency in uow.ledger.currencies():
-        if currency.kind not in sc.CIRCLES_KINDS:
+        if currency.kind not in CIRCLES_KINDS:
             continue
         c = ("c", currency.id)
-        add(c, ("a", currency.issuer), sc.INF)
-        for key, _ in uow.records.scan(sc.TRUST):
-            truster, trustee = key.split("/")
+        add(c, ("a", currency.issuer), INF)
+        for truster, trustee, _ in cs.trust_records(uow):
             if trustee == currency.issuer:
-                add(c, ("a", truster), sc.INF)
+                add(c, ("a", truster), INF)
         for holder, units in uow.ledger.holders(currency.id).items():
             if units > 0 and holder not in groups:
                 add(("a", holder), c, units)
-    extra = sc.claimable_now(uow, sender, now)
+    extra = cs.claimable_now(uow, sender, now)
     if extra:
         add(("a", sender), ("c", sender), extra)
     if ("a", sender) not in graph or ("a", receiver) not in graph:

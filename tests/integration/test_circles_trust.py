@@ -8,8 +8,8 @@ from civicledger.kernel.errors import AuthorityError, NotFoundError, RuleViolati
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import DAY
-from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.circles import state as cs
 from tests.integration.test_circles_accounts import (
     economy_with,
     held,
@@ -26,7 +26,7 @@ def test_ci05_mutual_trust_needs_both_signatures(economy: ScriptedEconomy) -> No
     assert isinstance(error, AuthorityError)
     economy.run(cm.Trust(a, b), "a", "b")
     with economy.store.read() as uow:
-        assert sc.trust_edge(uow, a, b) is not None and sc.trust_edge(uow, b, a) is not None
+        assert cs.trust_edge(uow, a, b) is not None and cs.trust_edge(uow, b, a) is not None
 
 
 def test_ci07_trust_credits_each_side_half_of_the_others_reserve(economy: ScriptedEconomy) -> None:
@@ -38,9 +38,9 @@ def test_ci07_trust_credits_each_side_half_of_the_others_reserve(economy: Script
     # b's reserve was halved once already (869,625 → 434,813): c gets 217,406 of it.
     assert held(economy, c, b) == 217_406 and held(economy, b, c) == 434_812
     with economy.store.read() as uow:
-        assert sc.income_state(uow, a).reserve == 434_813  # type: ignore[union-attr]
-        assert sc.income_state(uow, b).reserve == 217_407  # type: ignore[union-attr]
-        assert sc.income_state(uow, c).reserve == 434_813  # type: ignore[union-attr]
+        assert cs.income_state(uow, a).reserve == 434_813  # type: ignore[union-attr]
+        assert cs.income_state(uow, b).reserve == 217_407  # type: ignore[union-attr]
+        assert cs.income_state(uow, c).reserve == 434_813  # type: ignore[union-attr]
     supply_matches(economy)
 
 
@@ -49,7 +49,7 @@ def test_ci06_either_party_revokes_at_once_and_coins_held_stay(economy: Scripted
     economy.run(cm.Trust(a, b), "a", "b")
     economy.run(cm.Untrust(b, a), "b")
     with economy.store.read() as uow:
-        assert sc.trust_edge(uow, a, b) is None and sc.trust_edge(uow, b, a) is None
+        assert cs.trust_edge(uow, a, b) is None and cs.trust_edge(uow, b, a) is None
     assert held(economy, a, b) == 434_812  # already held, stays held
     economy.run(cm.ClaimIncome(a), "a")
     error = refused_and_nothing_written(economy, led.Transfer((led.Leg(CurrencyId(a), a, b, 1),)), "a")
@@ -104,7 +104,7 @@ def test_ci05_directed_trust_with_percent_limits_under_circles_v1(store: Store) 
     a, b = join(e, "a", "b")
     e.run(cm.Trust(b, a, limit_percent=50), "b")  # b alone signs: b accepts a's currency
     with e.store.read() as uow:
-        assert sc.trust_edge(uow, a, b) is None
+        assert cs.trust_edge(uow, a, b) is None
     # b holds 5,000 of its own: it accepts up to 2,500 of a's.
     error = refused_and_nothing_written(e, led.Transfer((led.Leg(CurrencyId(a), a, b, 2_501),)), "a")
     assert error.rule == "CI5"

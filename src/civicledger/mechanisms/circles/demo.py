@@ -6,6 +6,7 @@ from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.demo import chapter
 from civicledger.kernel.engine import Receipt
 from civicledger.kernel.identity import AccountId, AccountKind
+from civicledger.kernel.ledger import Leg
 from civicledger.kernel.messages import decode_command
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.time import DAY
@@ -62,9 +63,10 @@ def circles(demo: ScriptedEconomy) -> list[str]:
         cleo_holds = {str(c): u for c, u in uow.ledger.holdings(cleo).items()}
         collateral = uow.ledger.balance(river, CurrencyId(ben))
     who = {ada: "ada", ben: "ben", cleo: "cleo"}
-    legs = decode_command("circles.pay", paid_payload(demo, "circles-pay-ada-cleo")).legs  # type: ignore[attr-defined]
+    legs = paid_legs(demo, "circles-pay-ada-cleo")
     steps = ", ".join(
-        f"{who.get(leg.source, '?')}→{who.get(leg.target, '?')} in {who.get(leg.currency, '?')}-coins" for leg in legs
+        f"{who.get(leg.source, '?')}→{who.get(leg.target, '?')} in {who.get(AccountId(leg.currency), '?')}-coins"
+        for leg in legs
     )
     return [
         "ada, ben and cleo joined without attestation; "
@@ -81,8 +83,11 @@ def circles(demo: ScriptedEconomy) -> list[str]:
     ]
 
 
-def paid_payload(demo: ScriptedEconomy, cid: str) -> dict[str, object]:
+def paid_legs(demo: ScriptedEconomy, cid: str) -> tuple[Leg, ...]:
+    """The legs of the routed payment the journal recorded under ``cid``."""
     with demo.store.read() as uow:
         stored = uow.journal.find_command(cid)
     assert stored is not None
-    return stored.entry.command.payload
+    command = decode_command(stored.entry.command.type, stored.entry.command.payload)
+    assert isinstance(command, cm.Pay)
+    return command.legs

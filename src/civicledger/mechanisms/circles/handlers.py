@@ -1,9 +1,8 @@
 """Circles services (CI1-CI15): handlers, projectors, the acceptance check, and the router.
 
-State lives in records: ``circles.accounts`` (income clock and trustee reserve per account),
-``circles.trust`` (``truster/trustee``: who accepts whose currency), ``circles.rewarded`` (pairs
-whose first trust paid the trustee rewards), ``circles.groups`` and ``circles.members``. Money is
-the ledger's: a personal currency's id is its owner's account id, a group currency's the group's.
+State lives in the records of ``circles.state`` (one typed record per namespace, read through its
+helpers). Handlers load what they need, let the pure rules decide (``rules``, ``routing``) and turn
+the decision into events; money moves through the kernel's ``Payments`` book.
 
 ``CirclesRouter`` keeps the trust graph as arrays in memory, loaded once and advanced by the
 journal entries that land after it; it finds a maximum flow and proposes the legs of a payment.
@@ -12,141 +11,31 @@ The ``circles.pay`` handler never trusts the router: it re-checks every leg on t
 
 from __future__ import annotations
 
+import dataclasses
 import threading
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
 from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
-from civicledger.kernel.canonical import digest
-from civicledger.kernel.errors import (
-    InsufficientFundsError,
-    IntegrityError,
-    InvalidInputError,
-    NotFoundError,
-    RuleViolationError,
-)
+from civicledger.kernel.errors import InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId, AccountKind, Consent
 from civicledger.kernel.messages import Event, decode_event
 from civicledger.kernel.money import CurrencyId
-from civicledger.kernel.policy import Policy, policy_from_mapping
+from civicledger.kernel.policy import Policy
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.kernel.registry import Context, Decision, ProjectionContext, handles, projects
 from civicledger.kernel.time import MONTH
 from civicledger.mechanisms.circles import messages as cm
-from civicledger.mechanisms.circles import rules
+from civicledger.mechanisms.circles import routing, rules
+from civicledger.mechanisms.circles import state as cs
 from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
+from civicledger.mechanisms.circles.rules import CIRCLES_KINDS
 
-ACCOUNTS = "circles.accounts"
-TRUST = "circles.trust"
-REWARDED = "circles.rewarded"
-GROUPS = "circles.groups"
-MEMBERS = "circles.members"
-DEMURRAGE = "circles.demurrage"
-
-CIRCLES_KINDS = (led.CurrencyKind.PERSONAL, led.CurrencyKind.GROUP)
-
-# Reading state -----------------------------------------------------------------------------------
-
-_section_cache: dict[str, CirclesPolicy] = {}
-
-
-def schedule(uow: UnitOfWork) -> list[tuple[int, CirclesPolicy]]:
-    """Every policy version's Circles section with the time it took effect (X7), oldest first."""
-    out: list[tuple[int, CirclesPolicy]] = []
-    for _, record in uow.records.scan("policy"):
-        mapping = record["policy"]
-        key = digest(mapping)
-        section = _section_cache.get(key)
-        if section is None:
-            policy, problems = policy_from_mapping(mapping)
-            if problems:
-                raise RuleViolationError(f"stored policy is invalid: {problems[0][1]}", rule="X7")
-            section = _section_cache[key] = policy.section(CirclesPolicy)
-        out.append((int(record["effective_at"]), section))
-    if not out:
-        out.append((0, CirclesPolicy()))
-    return out
-
-
-def genesis_time(uow: UnitOfWork) -> int:
-    return state.require_economy(uow).started_at
-
-
-def income_state(uow: UnitOfWork, account: AccountId) -> rules.IncomeState | None:
-    data = uow.records.get(ACCOUNTS, account)
-    if data is None:
-        return None
-    return rules.IncomeState(int(data["claimed_to"]), rules.decode_fraction(data["carry"]), int(data["reserve"]))
-
-
-def require_member_account(uow: UnitOfWork, account: AccountId, rule: str = "CI1") -> rules.IncomeState:
-    state.require_account(uow, account, rule)
-    found = income_state(uow, account)
-    if found is None:
-        raise NotFoundError(f"{account} has no Circles account; create one first", rule=rule)
-    return found
-
-
-def group_owner(uow: UnitOfWork, group: AccountId) -> AccountId | None:
-    data = uow.records.get(GROUPS, group)
-    return None if data is None else AccountId(data["owner"])
-
-
-def require_group(uow: UnitOfWork, group: AccountId) -> AccountId:
-    state.require_account(uow, group, "CI10")
-    owner = group_owner(uow, group)
-    if owner is None:
-        raise NotFoundError(f"{group} is not a Circles group", rule="CI10")
-    return owner
-
-
-def is_member(uow: UnitOfWork, group: AccountId, member: AccountId) -> bool:
-    return uow.records.get(MEMBERS, f"{group}/{member}") is not None
-
-
-def trust_edge(uow: UnitOfWork, truster: AccountId, trustee: AccountId) -> rules.TrustEdge | None:
-    data = uow.records.get(TRUST, f"{truster}/{trustee}")
-    if data is None:
-        return None
-    return rules.TrustEdge(truster, trustee, int(data["limit_percent"]), data["expires_at"])
-
-
-def trusts_of(uow: UnitOfWork, truster: AccountId) -> list[rules.TrustEdge]:
-    """Whom ``truster`` trusts (whose currencies it accepts)."""
-    out = []
-    for key, data in uow.records.scan(TRUST, f"{truster}/"):
-        out.append(
-            rules.TrustEdge(truster, AccountId(key.split("/", 1)[1]), int(data["limit_percent"]), data["expires_at"])
-        )
-    return out
-
-
-def claimable_now(uow: UnitOfWork, account: AccountId, now: int) -> int:
-    found = income_state(uow, account)
-    if found is None:
-        return 0
-    units, _ = rules.claimable(found, now, genesis_time(uow), schedule(uow))
-    return units
-
-
-def acceptance_room(uow: UnitOfWork, receiver: AccountId, currency: led.Currency, now: int) -> int | None:
-    """How much of ``currency`` the receiver accepts now: None = any amount (CI5, CI13)."""
-    if currency.issuer == receiver:
-        return None
-    policy = state.current_policy(uow).section(CirclesPolicy)
-    edge = trust_edge(uow, receiver, currency.issuer)
-    own = uow.ledger.balance(receiver, CurrencyId(receiver))
-    return rules.acceptance_room(edge, policy, now, own, uow.ledger.balance(receiver, currency.id))
-
-
-def _actor(uow: UnitOfWork, account: AccountId) -> AccountId:
-    """Who signs for an account in Circles: a group's owner, else the account itself."""
-    return group_owner(uow, account) or account
+# The acceptance check --------------------------------------------------------------------------
 
 
 def check_circles_transfer(uow: UnitOfWork, leg: led.Leg, currency: led.Currency, now: int) -> None:
@@ -155,11 +44,11 @@ def check_circles_transfer(uow: UnitOfWork, leg: led.Leg, currency: led.Currency
     Registered for personal and group currencies, so a plain ``ledger.transfer`` cannot move
     Circles money to anyone who does not trust its issuer; and a group's collateral never moves (CI11).
     """
-    if group_owner(uow, leg.source) is not None:
+    if cs.group_owner(uow, leg.source) is not None:
         raise RuleViolationError(
             f"{leg.source} is a group: the coins it holds are collateral and never move", rule="CI11"
         )
-    room = acceptance_room(uow, leg.target, currency, now)
+    room = cs.acceptance_room(uow, leg.target, currency, now)
     if room is None:
         return
     if room == 0:
@@ -183,14 +72,14 @@ for _kind in CIRCLES_KINDS:
 def create_account(cmd: cm.CreateCirclesAccount, ctx: Context) -> Decision:
     uow = ctx.uow
     account = state.require_account(uow, cmd.account, "CI1")
-    if income_state(uow, cmd.account) is not None:
+    if cs.income_state(uow, cmd.account) is not None:
         raise RuleViolationError(f"{cmd.account} already has a Circles account", rule="CI1")
-    if group_owner(uow, cmd.account) is not None or account.kind is AccountKind.GROUP:
+    if cs.group_owner(uow, cmd.account) is not None or account.kind is AccountKind.GROUP:
         raise RuleViolationError(f"{cmd.account} is a group account; groups issue group money (CI10)", rule="CI1")
     if uow.ledger.currency(CurrencyId(cmd.account)) is not None:
         raise RuleViolationError(f"a currency {cmd.account} already exists", rule="CI1")
     policy = ctx.policy.section(CirclesPolicy)
-    income = rules.open_income(policy, genesis_time(uow), ctx.time)
+    income = rules.open_income(policy, cs.genesis_time(uow), ctx.time)
     currency = CurrencyId(cmd.account)
     events: list[Event] = [
         led.CurrencyCreated(
@@ -212,8 +101,8 @@ def create_account(cmd: cm.CreateCirclesAccount, ctx: Context) -> Decision:
 def _mint_income(ctx: Context, account: AccountId, want: int | None) -> tuple[list[Event], int]:
     """Events minting ``want`` units of unclaimed income (all of it if None), and the units (CI2)."""
     uow = ctx.uow
-    found = require_member_account(uow, account, "CI2")
-    units, after = rules.claimable(found, ctx.time, genesis_time(uow), schedule(uow))
+    found = cs.require_member_account(uow, account, "CI2")
+    units, after = rules.claimable(found, ctx.time, cs.genesis_time(uow), cs.schedule(uow))
     take = units if want is None else want
     if take > units:
         raise InsufficientFundsError(f"{account} has {units} of unclaimed income, not {take}", rule="CI2")
@@ -235,65 +124,41 @@ def claim(cmd: cm.ClaimIncome, ctx: Context) -> Decision:
 
 @projects(cm.CirclesAccountCreated)
 def _account_created(e: cm.CirclesAccountCreated, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(
-        ACCOUNTS,
-        e.account,
-        {"claimed_to": e.claimed_to, "carry": e.carry, "reserve": e.reserve, "created_at": ctx.time},
-    )
-
-
-def _account_record(uow: UnitOfWork, account: AccountId) -> dict[str, Any]:
-    data = uow.records.get(ACCOUNTS, account)
-    if data is None:
-        raise IntegrityError(f"{account} has no Circles account record", rule="CI1")
-    return dict(data)
+    cs.ACCOUNTS.put(uow, e.account, cs.AccountRecord(e.claimed_to, e.carry, e.reserve, created_at=ctx.time))
 
 
 @projects(cm.IncomeClaimed)
 def _income_claimed(e: cm.IncomeClaimed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    data = _account_record(uow, e.account)
-    data["claimed_to"], data["carry"] = e.claimed_to, e.carry
-    uow.records.put(ACCOUNTS, e.account, data)
+    record = cs.account_record(uow, e.account)
+    cs.ACCOUNTS.put(uow, e.account, dataclasses.replace(record, claimed_to=e.claimed_to, carry=e.carry))
 
 
 # Trust (CI5-CI8) ---------------------------------------------------------------------------------
-
-
-def _party(uow: UnitOfWork, account: AccountId) -> str:
-    """'person' for a Circles account, 'group' for a Circles group; refuses anything else."""
-    state.require_account(uow, account, "CI5")
-    if group_owner(uow, account) is not None:
-        return "group"
-    if income_state(uow, account) is not None:
-        return "person"
-    raise NotFoundError(f"{account} has neither a Circles account nor a group", rule="CI5")
 
 
 @handles(cm.Trust)
 def trust(cmd: cm.Trust, ctx: Context) -> Decision:
     uow, policy = ctx.uow, ctx.policy.section(CirclesPolicy)
     rules.check_trust(policy, cmd.truster, cmd.trustee, cmd.limit_percent, cmd.expires_at, ctx.time)
-    a, b = _party(uow, cmd.truster), _party(uow, cmd.trustee)
+    a, b = cs.party(uow, cmd.truster), cs.party(uow, cmd.trustee)
     if a == "group" and b == "person":
         raise RuleViolationError(
             "a group accepts no individual's currency: group money never turns back (CI12)", rule="CI12"
         )
     both_ways = rules.mutual(policy) and a == b
-    existing = trust_edge(uow, cmd.truster, cmd.trustee)
-    if existing is not None and existing.active(ctx.time):
+    if rules.trusts(cs.trust_edge(uow, cmd.truster, cmd.trustee), ctx.time):
         raise RuleViolationError(f"{cmd.truster} already trusts {cmd.trustee}", rule="CI5")
     events: list[Event] = [cm.Trusted(cmd.truster, cmd.trustee, cmd.limit_percent, cmd.expires_at)]
     if both_ways:
         events.append(cm.Trusted(cmd.trustee, cmd.truster, cmd.limit_percent, cmd.expires_at))
     result: dict[str, Any] = {"mutual": both_ways, "rewards": {}}
-    pair = "/".join(sorted((cmd.truster, cmd.trustee)))
-    if a == b == "person" and uow.records.get(REWARDED, pair) is None:
+    if a == b == "person" and not cs.pair_rewarded(uow, cmd.truster, cmd.trustee):
         # CI7: each side that now accepts the other's currency gets half the other's reserve.
         receivers = [cmd.truster, cmd.trustee] if both_ways else [cmd.truster]
         paid = False
         for to in receivers:
             owner = cmd.trustee if to == cmd.truster else cmd.truster
-            reserve = require_member_account(uow, owner, "CI7").reserve
+            reserve = cs.require_member_account(uow, owner, "CI7").reserve
             credited, left = rules.trustee_reward(reserve)
             if credited <= 0:
                 continue
@@ -307,7 +172,7 @@ def trust(cmd: cm.Trust, ctx: Context) -> Decision:
         if paid:
             first, second = sorted((cmd.truster, cmd.trustee))
             events.append(cm.PairRewarded(AccountId(first), AccountId(second)))
-    signers = {_actor(uow, cmd.truster)} | ({_actor(uow, cmd.trustee)} if both_ways else set())
+    signers = {cs.actor(uow, cmd.truster)} | ({cs.actor(uow, cmd.trustee)} if both_ways else set())
     return Decision(events, Consent(all_of=frozenset(signers)), result)
 
 
@@ -320,37 +185,32 @@ def untrust(cmd: cm.Untrust, ctx: Context) -> Decision:
     state.require_account(uow, cmd.other, "CI6")
     events: list[Event] = []
     for truster, trustee in ((cmd.by, cmd.other), (cmd.other, cmd.by)):
-        if trust_edge(uow, truster, trustee) is not None:
+        if cs.trust_edge(uow, truster, trustee) is not None:
             events.append(cm.Untrusted(truster, trustee))
     if not events:
         raise RuleViolationError(f"there is no trust between {cmd.by} and {cmd.other} to revoke", rule="CI6")
-    return Decision(events, Consent.of(_actor(uow, cmd.by)), {"revoked": len(events)})
+    return Decision(events, Consent.of(cs.actor(uow, cmd.by)), {"revoked": len(events)})
 
 
 @projects(cm.Trusted)
 def _trusted(e: cm.Trusted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(
-        TRUST,
-        f"{e.truster}/{e.trustee}",
-        {"limit_percent": e.limit_percent, "expires_at": e.expires_at, "since": ctx.time},
-    )
+    cs.TRUST.put(uow, cs.trust_key(e.truster, e.trustee), cs.TrustRecord(e.limit_percent, e.expires_at, since=ctx.time))
 
 
 @projects(cm.Untrusted)
 def _untrusted(e: cm.Untrusted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.delete(TRUST, f"{e.truster}/{e.trustee}")
+    cs.TRUST.delete(uow, cs.trust_key(e.truster, e.trustee))
 
 
 @projects(cm.TrusteeRewarded)
 def _rewarded(e: cm.TrusteeRewarded, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    data = _account_record(uow, e.reserve_owner)
-    data["reserve"] = e.reserve_left
-    uow.records.put(ACCOUNTS, e.reserve_owner, data)
+    record = cs.account_record(uow, e.reserve_owner)
+    cs.ACCOUNTS.put(uow, e.reserve_owner, dataclasses.replace(record, reserve=e.reserve_left))
 
 
 @projects(cm.PairRewarded)
 def _pair_rewarded(e: cm.PairRewarded, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(REWARDED, f"{e.first}/{e.second}", {"at": ctx.time})
+    cs.REWARDED.put(uow, cs.pair_key(e.first, e.second), cs.RewardRecord(at=ctx.time))
 
 
 @handles(cm.Exchange)
@@ -359,15 +219,15 @@ def exchange(cmd: cm.Exchange, ctx: Context) -> Decision:
     rules.check_units(cmd.units, "an exchange", "CI8")
     if cmd.first == cmd.second:
         raise InvalidInputError("an exchange needs two different accounts", rule="CI8")
-    require_member_account(uow, cmd.first, "CI8")
-    require_member_account(uow, cmd.second, "CI8")
+    cs.require_member_account(uow, cmd.first, "CI8")
+    cs.require_member_account(uow, cmd.second, "CI8")
     legs = (
         led.Leg(CurrencyId(cmd.first), cmd.first, cmd.second, cmd.units),
         led.Leg(CurrencyId(cmd.second), cmd.second, cmd.first, cmd.units),
     )
     for leg in legs:
         currency = state.require_currency(uow, leg.currency)
-        room = acceptance_room(uow, leg.target, currency, ctx.time)
+        room = cs.acceptance_room(uow, leg.target, currency, ctx.time)
         if room is not None and room < cmd.units:
             raise RuleViolationError(f"{leg.target} and {leg.source} must trust each other to exchange", rule="CI8")
     book = payments.Payments(uow, ctx.time)
@@ -394,31 +254,15 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
     """
     uow, policy = ctx.uow, ctx.policy.section(CirclesPolicy)
     led.check_memo(cmd.memo, rule="CI9")
-    require_member_account(uow, cmd.sender, "CI9")
+    cs.require_member_account(uow, cmd.sender, "CI9")
     state.require_account(uow, cmd.receiver, "CI9")
     rules.check_routed_payment(cmd.sender, cmd.receiver, cmd.units, cmd.legs, policy.max_steps)
-    accepted: dict[tuple[AccountId, CurrencyId], int] = {}
-    for i, leg in enumerate(cmd.legs):
-        state.require_account(uow, leg.source, "CI9")
-        state.require_account(uow, leg.target, "CI9")
-        currency = state.require_currency(uow, leg.currency, "CI9")
-        if currency.kind not in CIRCLES_KINDS:
-            raise RuleViolationError(f"leg {i + 1}: {leg.currency} is not Circles money and does not route", rule="CI9")
-        for account in (leg.source, leg.target):
-            if group_owner(uow, account) is not None:
-                raise RuleViolationError(
-                    f"leg {i + 1}: group {account} holds only collateral and takes no part in payments", rule="CI11"
-                )
-        room = acceptance_room(uow, leg.target, currency, ctx.time)
-        key = (leg.target, leg.currency)
-        accepted[key] = accepted.get(key, 0) + leg.units
-        if room is not None and accepted[key] > room:
-            why = "does not trust" if room == 0 else f"accepts at most {room} of the currency of"
-            raise RuleViolationError(f"leg {i + 1}: {leg.target} {why} {currency.issuer}", rule="CI5")
+    accepting = state.current_policy(uow).section(CirclesPolicy)
+    # Each leg's facts load as the check reaches it: a missing account is reported in plan order too.
+    routing.check_plan(((leg, cs.leg_facts(uow, leg)) for leg in cmd.legs), accepting, ctx.time)
     book = payments.Payments(uow, ctx.time)
     own = CurrencyId(cmd.sender)
-    balances = {key: book.balance(*key) for key in led.balance_keys(cmd.legs)}
-    need = _own_currency_shortfall(cmd.legs, balances, cmd.sender)
+    need = routing.own_currency_shortfall(cmd.legs, cmd.sender, book.balance(cmd.sender, own))
     events: list[Event] = []
     minted = 0
     if need > 0:
@@ -443,22 +287,6 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
     return Decision(events, Consent.of(cmd.sender), {"paid": cmd.units, "steps": len(cmd.legs), "minted": minted})
 
 
-def _own_currency_shortfall(legs: Iterable[led.Leg], balances: dict[led.BalanceKey, int], sender: AccountId) -> int:
-    """How much of the sender's own currency its legs need beyond what it holds (lowest running balance)."""
-    own = CurrencyId(sender)
-    running = balances.get((sender, own), 0)
-    lowest = running
-    for leg in legs:
-        if leg.currency != own:
-            continue
-        if leg.source == sender:
-            running -= leg.units
-        elif leg.target == sender:
-            running += leg.units
-        lowest = min(lowest, running)
-    return max(0, -lowest)
-
-
 @projects(cm.PaymentRouted)
 def _payment_routed(e: cm.PaymentRouted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
     """The ledger events moved the money; the payment itself is in the journal."""
@@ -474,7 +302,7 @@ def create_group(cmd: cm.CreateGroup, ctx: Context) -> Decision:
     state.require_account(uow, cmd.owner, "CI10")
     if group.kind is not AccountKind.GROUP:
         raise RuleViolationError(f"{cmd.group} is a {group.kind.value} account, not a group account", rule="CI10")
-    if group_owner(uow, cmd.group) is not None or uow.ledger.currency(CurrencyId(cmd.group)) is not None:
+    if cs.group_owner(uow, cmd.group) is not None or uow.ledger.currency(CurrencyId(cmd.group)) is not None:
         raise RuleViolationError(f"{cmd.group} is already a Circles group", rule="CI10")
     if cmd.group == cmd.owner:
         raise InvalidInputError("a group's owner is another account", rule="CI10")
@@ -494,101 +322,92 @@ def create_group(cmd: cm.CreateGroup, ctx: Context) -> Decision:
 
 @handles(cm.AddMember)
 def add_member(cmd: cm.AddMember, ctx: Context) -> Decision:
-    owner = require_group(ctx.uow, cmd.group)
-    require_member_account(ctx.uow, cmd.member, "CI10")
-    if is_member(ctx.uow, cmd.group, cmd.member):
+    owner = cs.require_group(ctx.uow, cmd.group)
+    cs.require_member_account(ctx.uow, cmd.member, "CI10")
+    if cs.is_member(ctx.uow, cmd.group, cmd.member):
         raise RuleViolationError(f"{cmd.member} is already a member of {cmd.group}", rule="CI10")
     return Decision([cm.MemberAdded(cmd.group, cmd.member)], Consent.of(owner))
 
 
 @handles(cm.RemoveMember)
 def remove_member(cmd: cm.RemoveMember, ctx: Context) -> Decision:
-    owner = require_group(ctx.uow, cmd.group)
-    if not is_member(ctx.uow, cmd.group, cmd.member):
+    owner = cs.require_group(ctx.uow, cmd.group)
+    if not cs.is_member(ctx.uow, cmd.group, cmd.member):
         raise RuleViolationError(f"{cmd.member} is not a member of {cmd.group}", rule="CI10")
     return Decision([cm.MemberRemoved(cmd.group, cmd.member)], Consent.of(owner))
 
 
 @handles(cm.Convert)
 def convert(cmd: cm.Convert, ctx: Context) -> Decision:
+    """A member's own currency in as collateral, the group's money out, 1:1 (CI11)."""
     uow = ctx.uow
-    rules.check_units(cmd.units, "a conversion", "CI11")
-    require_group(uow, cmd.group)
-    require_member_account(uow, cmd.member, "CI11")
-    if not is_member(uow, cmd.group, cmd.member):
-        raise RuleViolationError(
-            f"{cmd.member} is not a member of group {cmd.group} and cannot convert into it", rule="CI11"
-        )
+    rules.CONVERSION.check_units(cmd.units)  # a malformed amount is refused before anything is read
+    cs.require_group(uow, cmd.group)
+    cs.require_member_account(uow, cmd.member, "CI11")
     personal = CurrencyId(cmd.member)
-    held = uow.ledger.balance(cmd.member, personal)
-    if held < cmd.units:
-        raise InsufficientFundsError(
-            f"{cmd.member} holds {held} of its own currency, cannot convert {cmd.units}", rule="CI11"
-        )
-    group_currency = state.require_currency(uow, CurrencyId(cmd.group))
-    book = payments.Payments(uow, ctx.time)
-    book.add(
-        led.Leg(personal, cmd.member, cmd.group, cmd.units), accept=False
-    )  # collateral: membership is the acceptance (CI11)
-    events: list[Event] = [
-        *book.transfers(),
-        led.issue(
-            group_currency,
-            cmd.member,
-            cmd.units,
-            led.IssuerRule.CIRCLES_GROUP,
-            uow.ledger.balance(cmd.member, group_currency.id),
-        ),
-        cm.Converted(cmd.member, cmd.group, cmd.units),
-    ]
+    mint = rules.issue_group_money(
+        rules.CONVERSION,
+        cmd.member,
+        cmd.group,
+        personal,
+        cmd.units,
+        accepted=cs.is_member(uow, cmd.group, cmd.member),
+        held=uow.ledger.balance(cmd.member, personal),
+    )
+    events = _issue_group_money(ctx, mint, cm.Converted(cmd.member, cmd.group, cmd.units))
     return Decision(events, Consent.of(cmd.member), {"converted": cmd.units})
 
 
 @handles(cm.GroupExchange)
 def group_exchange(cmd: cm.GroupExchange, ctx: Context) -> Decision:
+    """One group's money in as collateral, another's out, 1:1, where the second trusts the first (CI12)."""
     uow = ctx.uow
-    rules.check_units(cmd.units, "a group exchange", "CI12")
-    require_group(uow, cmd.from_group)
-    require_group(uow, cmd.to_group)
+    rules.GROUP_EXCHANGE.check_units(cmd.units)  # a malformed amount is refused before anything is read
+    cs.require_group(uow, cmd.from_group)
+    cs.require_group(uow, cmd.to_group)
     if cmd.from_group == cmd.to_group:
         raise InvalidInputError("a group exchange needs two different groups", rule="CI12")
-    edge = trust_edge(uow, cmd.to_group, cmd.from_group)
-    if edge is None or not edge.active(ctx.time):
-        raise RuleViolationError(f"group {cmd.to_group} does not trust group {cmd.from_group}", rule="CI12")
     source = CurrencyId(cmd.from_group)
-    held = uow.ledger.balance(cmd.holder, source)
-    if held < cmd.units:
-        raise InsufficientFundsError(
-            f"{cmd.holder} holds {held} of {cmd.from_group}'s money, cannot exchange {cmd.units}", rule="CI12"
-        )
-    target = state.require_currency(uow, CurrencyId(cmd.to_group))
-    book = payments.Payments(uow, ctx.time)
-    book.add(
-        led.Leg(source, cmd.holder, cmd.to_group, cmd.units), accept=False
-    )  # collateral: the group's trust is the acceptance (CI12)
-    events: list[Event] = [
-        *book.transfers(),
-        led.issue(
-            target, cmd.holder, cmd.units, led.IssuerRule.CIRCLES_GROUP, uow.ledger.balance(cmd.holder, target.id)
-        ),
-        cm.GroupExchanged(cmd.holder, cmd.from_group, cmd.to_group, cmd.units),
-    ]
+    mint = rules.issue_group_money(
+        rules.GROUP_EXCHANGE,
+        cmd.holder,
+        cmd.to_group,
+        source,
+        cmd.units,
+        accepted=rules.trusts(cs.trust_edge(uow, cmd.to_group, cmd.from_group), ctx.time),
+        held=uow.ledger.balance(cmd.holder, source),
+    )
+    events = _issue_group_money(ctx, mint, cm.GroupExchanged(cmd.holder, cmd.from_group, cmd.to_group, cmd.units))
     return Decision(events, Consent.of(cmd.holder), {"exchanged": cmd.units})
+
+
+def _issue_group_money(ctx: Context, mint: rules.GroupMint, done: Event) -> list[Event]:
+    """The events of a decided issue of group money (CI11, CI12): the collateral transfer, the
+    issue, then ``done``, the Circles event that records it."""
+    uow = ctx.uow
+    currency = state.require_currency(uow, mint.currency)
+    book = payments.Payments(uow, ctx.time)
+    book.add(mint.collateral, accept=False)  # collateral: the group's acceptance was decided (CI11, CI12)
+    events: list[Event] = [*book.transfers()]
+    balance = uow.ledger.balance(mint.holder, currency.id)
+    events.append(led.issue(currency, mint.holder, mint.units, led.IssuerRule.CIRCLES_GROUP, balance))
+    events.append(done)
+    return events
 
 
 @projects(cm.GroupCreated)
 def _group_created(e: cm.GroupCreated, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(GROUPS, e.group, {"owner": e.owner, "created_at": ctx.time})
+    cs.GROUPS.put(uow, e.group, cs.GroupRecord(e.owner, created_at=ctx.time))
 
 
 @projects(cm.MemberAdded)
 def _member_added(e: cm.MemberAdded, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(MEMBERS, f"{e.group}/{e.member}", {"since": ctx.time})
+    cs.MEMBERS.put(uow, cs.member_key(e.group, e.member), cs.MemberRecord(since=ctx.time))
 
 
 @projects(cm.MemberRemoved)
 def _member_removed(e: cm.MemberRemoved, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.delete(MEMBERS, f"{e.group}/{e.member}")
+    cs.MEMBERS.delete(uow, cs.member_key(e.group, e.member))
 
 
 @projects(cm.Converted)
@@ -611,11 +430,8 @@ def apply_demurrage(cmd: cm.ApplyDemurrage, ctx: Context) -> Decision:
     state.require_account(uow, cmd.account, "CI15")
     if policy.demurrage == 0:
         raise RuleViolationError("this economy's policy has no demurrage", rule="CI15")
-    genesis = genesis_time(uow)
-    today = (ctx.time - genesis) // 86_400
-    record = uow.records.get(DEMURRAGE, cmd.account)
-    since = int(record["day"]) if record else today_of_first_holding(uow, cmd.account, today)
-    days = today - since
+    today = (ctx.time - cs.genesis_time(uow)) // 86_400
+    days = today - cs.demurraged_to(uow, cmd.account, today)
     events: list[Event] = []
     for currency_id, units in sorted(uow.ledger.holdings(cmd.account).items()):
         currency = uow.ledger.currency(currency_id)
@@ -629,17 +445,9 @@ def apply_demurrage(cmd: cm.ApplyDemurrage, ctx: Context) -> Decision:
     return Decision(events, Consent.of(cmd.account), {"days": days, "burned": burned})
 
 
-def today_of_first_holding(uow: UnitOfWork, account: AccountId, today: int) -> int:
-    """Demurrage starts counting the day the account joined Circles (or today if it never did)."""
-    data = uow.records.get(ACCOUNTS, account)
-    if data is None:
-        return today
-    return (int(data["created_at"]) - genesis_time(uow)) // 86_400
-
-
 @projects(cm.DemurrageApplied)
 def _demurrage_applied(e: cm.DemurrageApplied, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(DEMURRAGE, e.account, {"day": e.day})
+    cs.DEMURRAGE.put(uow, e.account, cs.DemurrageRecord(day=e.day))
 
 
 # The router (CI9, CI13) ---------------------------------------------------------------------------
@@ -705,18 +513,15 @@ class CirclesRouter:
             return read
 
     def _load(self, uow: UnitOfWork) -> None:
-        self.groups = {key for key, _ in uow.records.scan(GROUPS)}
+        self.groups = {group for group, _ in cs.GROUPS.scan(uow)}
         for currency in uow.ledger.currencies():
             if currency.kind in CIRCLES_KINDS:
                 self._add_currency(currency.id, currency.issuer)
         for holder, currency_id, units in uow.ledger.scan_balances():  # one pass, not a query per currency
             if currency_id in self.currencies:
                 self._set_holding(holder, currency_id, units)
-        for key, data in uow.records.scan(TRUST):
-            truster, trustee = key.split("/", 1)
-            self.trust[(truster, trustee)] = rules.TrustEdge(
-                AccountId(truster), AccountId(trustee), int(data["limit_percent"]), data["expires_at"]
-            )
+        for truster, trustee, record in cs.trust_records(uow):
+            self.trust[(truster, trustee)] = record.edge(truster, trustee)
             self._set_acceptance(truster, trustee)
 
     def _add_currency(self, currency: str, issuer: str) -> None:
@@ -788,7 +593,7 @@ class CirclesRouter:
                 if sender == receiver:
                     raise InvalidInputError("a payment needs two different accounts", rule="CI9")
                 at = now if now is not None else uow.journal.head().time
-                extra = claimable_now(uow, sender, at)
+                extra = cs.claimable_now(uow, sender, at)
                 max_steps = state.current_policy(uow).section(CirclesPolicy).max_steps
                 expired = [k for k, e in self.trust.items() if not e.active(at)]
             if ("a", sender) not in self._node or ("a", receiver) not in self._node:
@@ -854,11 +659,6 @@ def router_for(store: Store) -> CirclesRouter:
     return router
 
 
-def circles_accounts(uow: UnitOfWork) -> Iterator[tuple[AccountId, dict[str, Any]]]:
-    for key, data in uow.records.scan(ACCOUNTS):
-        yield AccountId(key), data
-
-
 @dataclass(frozen=True, slots=True)
 class CirclesSummary:
     account: AccountId
@@ -881,14 +681,12 @@ class CirclesSummary:
 
 
 def summary(uow: UnitOfWork, account: AccountId, now: int) -> CirclesSummary:
-    income = require_member_account(uow, account, "CI1")
-    trusts = tuple(sorted(e.trustee for e in trusts_of(uow, account) if e.active(now)))
-    trusted_by = tuple(
-        sorted(key.split("/", 1)[0] for key, _ in uow.records.scan(TRUST) if key.split("/", 1)[1] == account)
-    )
+    income = cs.require_member_account(uow, account, "CI1")
+    trusts = tuple(sorted(e.trustee for e in cs.trusts_of(uow, account) if e.active(now)))
+    trusted_by = tuple(sorted(cs.trusters_of(uow, account)))
     return CirclesSummary(
         account,
-        claimable_now(uow, account, now),
+        cs.claimable_now(uow, account, now),
         income.reserve,
         trusts,
         trusted_by,

@@ -5,7 +5,6 @@ Read models for the HTTP API and the pages: plain JSON-ready values, one read un
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from civicledger.kernel.identity import parse_account_id
@@ -13,10 +12,12 @@ from civicledger.kernel.messages import to_wire
 from civicledger.kernel.paging import page
 from civicledger.kernel.ports import Store
 from civicledger.mechanisms.circles import handlers as sc
+from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.circles import state as cs
 
 
 def account_summary(store: Store, account_id: str, now: int) -> dict[str, Any]:
-
+    """An account's claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8)."""
     who = parse_account_id(account_id)
     with store.read() as uow:
         found = sc.summary(uow, who, max(now, uow.journal.head().time))
@@ -24,30 +25,31 @@ def account_summary(store: Store, account_id: str, now: int) -> dict[str, Any]:
 
 
 def trust_edges(store: Store, after: str | None, limit: int, account: str | None = None) -> dict[str, Any]:
-
+    """Trust edges ``truster/trustee`` (who accepts whose currency, CI5), optionally those of one account."""
     with store.read() as uow:
-        rows: Iterator[tuple[str, Any]] = uow.records.scan(sc.TRUST)
-        edges = []
-        for key, value in rows:
-            truster, trustee = key.split("/", 1)
-            if account is not None and account not in (truster, trustee):
-                continue
-            row = {"truster": truster, "trustee": trustee}
-            if isinstance(value, dict):
-                row.update({k: v for k, v in value.items() if k not in row})
-            edges.append((key, row))
+        edges = [
+            (
+                cs.trust_key(truster, trustee),
+                {
+                    "truster": truster,
+                    "trustee": trustee,
+                    "expires_at": record.expires_at,  # the record's fields in stored (sorted) order
+                    "limit_percent": record.limit_percent,
+                    "since": record.since,
+                },
+            )
+            for truster, trustee, record in cs.trust_records(uow)
+            if account is None or account in (truster, trustee)
+        ]
     return page(edges, after, limit)
 
 
 def route(store: Store, sender: str, receiver: str, units: int | None, now: int, memo: str = "") -> dict[str, Any]:
     """The router's plan (CI9) and, when ``units`` can flow, the ``circles.pay`` payload to sign."""
-
     frm, to = parse_account_id(sender), parse_account_id(receiver)
     router = sc.router_for(store)
     plan = router.route(frm, to, units, now)
     out: dict[str, Any] = {"sender": frm, "receiver": to, **plan.to_wire()}
     if units is not None and plan.units >= units:
-        from civicledger.mechanisms.circles import messages as cm
-
         out["command"] = {"type": cm.Pay.TYPE, "payload": to_wire(cm.Pay(frm, to, units, plan.legs, memo))}
     return out

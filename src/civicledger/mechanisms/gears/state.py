@@ -345,10 +345,6 @@ def latest_version(uow: UnitOfWork) -> int:
     return latest.version if latest else 0
 
 
-def company_of(uow: UnitOfWork, company: str) -> Company | None:
-    return COMPANIES.get(uow, company)
-
-
 def require_company(uow: UnitOfWork, company: AccountId) -> Company:
     record = COMPANIES.get(uow, company)
     if record is None:
@@ -513,6 +509,7 @@ def fund_position(uow: UnitOfWork, policy: GearsPolicy) -> FundPosition:
 
 def stored_json(record: object) -> dict[str, Any]:
     """A record's JSON exactly as a read of the store returns it (keys in canonical order), for
-    read models that show records as they are stored."""
+    read models that show records as they are stored. Not for a ``VoteSegment``, whose codec
+    (``VOTE_LOG``) also renames a field."""
     data: dict[str, Any] = json.loads(canonical_bytes(encode_record(record)))
     return data

@@ -22,6 +22,11 @@ fractions, component by component of the chain (an asset outside every cycle cos
 multiply-add; only a cycle's assets are solved together); ``civicledger.mechanisms.creditism.solver`` solves
 the same system with a sparse factorisation for large chains, and both round with
 ``round_breakdown``.
+
+A good made by several approved coops is priced at their plans averaged, weighted by each one's
+allotment (``blend``); a coop is compared with the others at its own plan (``row_breakdown``,
+``quote``), and what its recorded production earns is decided at its own BasePrice
+(``decide_production``, CR13).
 """
 
 from __future__ import annotations
@@ -31,8 +36,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 from civicledger.kernel.errors import RuleViolationError
-from civicledger.mechanisms.creditism.rules import round_half_up
-from civicledger.mechanisms.creditism.values import COMPONENTS, Component
+from civicledger.mechanisms.creditism.rules import coop_surplus, efficiency_rating, round_half_up
+from civicledger.mechanisms.creditism.values import COMPONENTS, Component, encode
 
 ZERO = Fraction(0)
 ONE = Fraction(1)
@@ -307,3 +312,89 @@ def round_breakdown(parts: Mapping[Component, Fraction]) -> tuple[int, dict[Comp
     for i in order[:missing]:
         floors[i] += 1
     return total, dict(zip(COMPONENTS, floors, strict=True))
+
+
+# CR13: coops ------------------------------------------------------------------------------------
+
+
+def blend(name: str, makers: Sequence[tuple[Fraction, Node]]) -> Node:
+    """A good's row when approved coops make it: their plans (labour, external resources, coop
+    markup, inputs) averaged, weighted by each coop's allotment. The fee, council markup and
+    scarcity are the good's, the same in every maker's row."""
+    weights = [w for w, _ in makers]
+    total = sum(weights, ZERO)
+
+    def mean(values: list[Fraction]) -> Fraction:
+        return sum((w * v for w, v in zip(weights, values, strict=True)), ZERO) / total
+
+    rows = [node for _, node in makers]
+    names = sorted({k for node in rows for k in node.inputs})
+    return Node(
+        name,
+        mean([node.labour for node in rows]),
+        mean([node.external for node in rows]),
+        rows[0].fee,
+        rows[0].council_markup,
+        mean([node.coop_markup for node in rows]),
+        rows[0].scarcity,
+        {k: mean([node.inputs.get(k, ZERO) for node in rows]) for k in names},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A price as people see it, in minor units: BasePrice, the price and its components (summing
+    to it exactly), and the efficiency rating (CR9, CR13)."""
+
+    base_price: int
+    price: int
+    components: dict[Component, int]
+    efficiency: Fraction | None  # CR9: price / labour; None without labour
+
+
+def quote(row: Breakdown, labour: Fraction) -> Quote:
+    """One producer's row rounded for people (CR12) with its efficiency rating (CR9)."""
+    total, parts = round_breakdown(row.parts)
+    return Quote(round_half_up(row.base), total, parts, efficiency_rating(row.price, labour))
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    """What a coop produced and sold, and the revenue of those sales (minor units)."""
+
+    produced: int = 0
+    sold: int = 0
+    revenue: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ProductionCredits:
+    """CR13: a coop's BasePrice per unit and its surplus above it, split between coop and workers."""
+
+    base_price: int
+    coop_credits: int
+    worker_credits: int
+
+
+def decide_production(
+    application: str,
+    allotted: Fraction,
+    so_far: Output,
+    declared: Output,
+    coop: Node,
+    nodes: Sequence[Node],
+    workers_share: Fraction,
+) -> ProductionCredits:
+    """CR8, CR13: declared production stays within the coop's allotted production a year, and no
+    more is sold than made; revenue above the coop's own BasePrice (its row of the chain ``nodes``)
+    times the units sold becomes credits, ``workers_share`` of them its workers'."""
+    if so_far.produced + declared.produced > allotted:
+        raise RuleViolationError(
+            f"over-allotment: {application} is allotted {encode(allotted)} a year and has produced {so_far.produced}",
+            rule="CR8",
+        )
+    if so_far.sold + declared.sold > so_far.produced + declared.produced:
+        raise RuleViolationError("a coop cannot sell more units than it has produced", rule="CR13")
+    base = round_half_up(row_breakdown(coop, solve_chain(nodes)).base)
+    coop_credits, worker_credits = coop_surplus(declared.revenue, base, declared.sold, workers_share)
+    return ProductionCredits(base, coop_credits, worker_credits)

@@ -7,15 +7,22 @@ Worked numbers of the seed (tested in tests/unit/test_cr_rules.py):
 - CR5  (500 - 300) x (1 - 0.1) -> 180 a year; (5,000 - 3,000) x (1 - 0.61) -> 780 a year
 - CR7  min(50,000 / 5, 60,000 / 2, 30,000 / 1) -> 10,000 bicycles
 - CR9  4,000 / 5,000 -> 0.8; 2,000 / 2,000 -> 1; 1,500 / 1,000 -> 1.5
+
+The council's and the coops' decisions are here too, on plain figures (``AssetFigures``): how goods
+share an input and what they can make (CR7), the rule's sustainable rate and the allotment a
+council may set (CR5, CR6, CR8), an approval within the good's allotment (CR8), the price of a
+pre-order (CR14) and what the council's report shows of each asset (CR7-CR9). Handlers read the
+records, call these, and record what they decide.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from civicledger.kernel.errors import InvalidInputError, RuleViolationError
-from civicledger.mechanisms.creditism.values import show
+from civicledger.mechanisms.creditism.values import AssetKind, show
 
 ZERO = Fraction(0)
 ONE = Fraction(1)
@@ -204,3 +211,174 @@ def coop_surplus(revenue: int, base_units: int, sold: int, workers_share: Fracti
         return 0, 0
     workers = int(surplus * workers_share)  # rounded down: the odd unit stays with the coop
     return surplus - workers, workers
+
+
+# CR5-CR9, CR14: allotments, decided on an asset's figures -----------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssetFigures:
+    """One asset's figures, exact, as the allotment rules use them (CR5-CR9)."""
+
+    kind: AssetKind
+    score: Fraction = ZERO  # E (CR4)
+    demand: Fraction = ZERO  # a year: the survey, or the pre-orders when more (``effective_demand``)
+    allotted: Fraction | None = None  # a year; None until the council allots
+    inputs: Mapping[str, Fraction] = field(default_factory=dict)  # per unit, as the chain prices it
+    rejuvenation: Fraction = ZERO  # renewable (CR5)
+    mortality: Fraction = ZERO
+    total_supply: Fraction = ZERO  # finite (CR6)
+    age: Fraction = ZERO
+
+
+@dataclass(frozen=True, slots=True)
+class Capability:
+    """CR7: what a good's shares of its inputs let it make a year, and the input that limits it."""
+
+    amount: Fraction | None  # None: no input limits it (a good with no inputs)
+    limiting: str | None
+    shares: dict[str, Fraction]  # this good's share of each input's allotment
+
+
+@dataclass(frozen=True, slots=True)
+class Sustainable:
+    """CR5, CR6, CR8: the rule's allotted rate a year and, for a good, its capability (CR7)."""
+
+    rate: Fraction | None  # None: a good with no inputs to limit it; the council gives the figure
+    capability: Fraction | None = None
+    limiting: str | None = None
+    shares: dict[str, Fraction] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """CR7-CR9: what the council's report shows of one asset."""
+
+    demand: Fraction
+    allotted: Fraction | None
+    rating: Fraction | None  # CR9: demand / allotted
+    actual: Fraction | None  # CR8: min(demand, allotted)
+    split: dict[str, Fraction] | None  # CR7: how the goods drawing on it share its allotment
+    capability: Capability | None  # goods, when their inputs are all allotted
+    note: str | None  # goods: why there is no capability yet
+
+
+def effective_demand(surveyed: Fraction, preordered: int) -> Fraction:
+    """CR14: the surveyed demand, or the units pre-ordered when they exceed it."""
+    return max(surveyed, Fraction(preordered))
+
+
+def allotment_rule(kind: AssetKind) -> str:
+    """The rule that allots an asset of this kind: CR5 renewable, CR6 finite, CR8 good."""
+    return {AssetKind.RENEWABLE: "CR5", AssetKind.FINITE: "CR6", AssetKind.GOOD: "CR8"}[kind]
+
+
+def claims_on(assets: Mapping[str, AssetFigures], name: str) -> dict[str, Fraction]:
+    """CR7: the goods drawing on ``name`` and their claims on it (demand x input per unit), by name."""
+    claims = {}
+    for good in sorted(assets):
+        figures = assets[good]
+        qty = figures.inputs.get(name)
+        if qty and figures.kind == AssetKind.GOOD:
+            claims[good] = figures.demand * qty
+    return claims
+
+
+def capability(assets: Mapping[str, AssetFigures], good: str, sharing: str) -> Capability:
+    """CR7: a good's capability from its share of each input's allotment; refused while an input
+    has no allotment."""
+    inputs = assets[good].inputs
+    shares: dict[str, Fraction] = {}
+    for name in sorted(inputs):
+        allotted = assets[name].allotted
+        if allotted is None:
+            raise RuleViolationError(f"{good} needs {name}, which has no allotment yet", rule="CR7")
+        split = share_allotment(allotted, claims_on(assets, name), sharing)
+        shares[name] = split.get(good, ZERO)
+    amount, limiting = production_capability(shares, inputs)
+    return Capability(None if limiting is None else amount, limiting, shares)
+
+
+def sustainable(assets: Mapping[str, AssetFigures], name: str, sharing: str) -> Sustainable:
+    """CR5, CR6, CR8: the rule's allotted rate of one asset (a good's from its capability, CR7)."""
+    figures = assets[name]
+    if figures.kind is AssetKind.RENEWABLE:
+        return Sustainable(allotted_renewable(figures.rejuvenation, figures.mortality, figures.score))
+    if figures.kind is AssetKind.FINITE:
+        return Sustainable(allotted_finite(figures.total_supply, figures.age, figures.score))
+    can = capability(assets, name, sharing)
+    if can.amount is None:
+        return Sustainable(None, shares=can.shares)
+    return Sustainable(allotted_production(can.amount, figures.score), can.amount, can.limiting, can.shares)
+
+
+def decide_allotment(
+    asset: str, rule: str, rate: Fraction | None, amount: Fraction | None, taken: Fraction
+) -> Fraction:
+    """CR5, CR6, CR8: the allotment a council sets: the rule's sustainable ``rate``, or less
+    (``amount``), and never below what approved coops already hold (``taken``)."""
+    if amount is None:
+        if rate is None:
+            raise InvalidInputError(f"{asset} has no inputs to limit it: the council must give the amount", rule=rule)
+        allotted = rate
+    else:
+        allotted = amount
+        if rate is not None and allotted > rate:
+            raise RuleViolationError(
+                f"over-allotment: {asset} may be allotted at most {show(rate)} a year, not {show(allotted)}",
+                rule=rule,
+            )
+    if taken > allotted:
+        raise RuleViolationError(f"over-allotment: coops already hold {show(taken)} a year of {asset}", rule="CR8")
+    return allotted
+
+
+def check_coop_allotment(good: str, allotted: Fraction, limit: Fraction | None, taken: Fraction) -> None:
+    """CR8, CR14: an approval allots a coop a positive production a year, within what the good's
+    allotment (``limit``) leaves after the coops already approved (``taken``)."""
+    if allotted <= 0:
+        raise InvalidInputError("an approval allots a positive production a year", rule="CR8")
+    if limit is None:
+        raise RuleViolationError(f"the council has not set {good}'s allotted production yet", rule="CR14")
+    if taken + allotted > limit:
+        raise RuleViolationError(
+            f"over-allotment: {good} is allotted {show(limit)} a year and coops already hold {show(taken)}",
+            rule="CR8",
+        )
+
+
+def standing(assets: Mapping[str, AssetFigures], name: str, sharing: str) -> Standing:
+    """CR7-CR9: one asset's allowance rating, actual rate, how goods share it and, for a good, its
+    capability (or why it has none yet)."""
+    figures = assets[name]
+    demand, allotted = figures.demand, figures.allotted
+    rating = None if allotted is None else allowance_rating(demand, allotted)
+    actual = None if allotted is None else actual_rate(demand, allotted)
+    claims = claims_on(assets, name)
+    split = share_allotment(allotted, claims, sharing) if allotted is not None and claims else None
+    can, note = None, None
+    if figures.kind == AssetKind.GOOD:
+        try:
+            can = capability(assets, name, sharing)
+        except RuleViolationError as e:
+            note = e.message
+    return Standing(demand, allotted, rating, actual, split, can, note)
+
+
+@dataclass(frozen=True, slots=True)
+class PreOrderPrice:
+    """CR14: a pre-order's demand/supply ratio when placed (the order included) and its price."""
+
+    ratio: Fraction
+    unit_price: int  # minor units
+    total: int
+
+
+def pre_order_price(
+    base: Fraction, coop_markup: Fraction, preordered: int, quantity: int, allotted: Fraction
+) -> PreOrderPrice:
+    """CR14: units pre-ordered so far (this order included) over the coop's allotted production,
+    times its price before scarcity: early orders pay less."""
+    ratio = Fraction(preordered + quantity) / allotted
+    unit = round_half_up(base * (ONE + coop_markup) * ratio)
+    return PreOrderPrice(ratio, unit, unit * quantity)

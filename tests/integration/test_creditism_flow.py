@@ -15,6 +15,7 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.state import current_policy
 from civicledger.mechanisms.creditism import commands as cc
 from civicledger.mechanisms.creditism import handlers as svc
+from civicledger.mechanisms.creditism.state import APPLICATIONS, ASSETS, CREDITS, PREORDERS, CreditsRecord
 from civicledger.mechanisms.creditism.values import AssetKind
 
 
@@ -143,8 +144,8 @@ def test_cr13_two_bike_coops_compared_and_surplus_credited(economy: ScriptedEcon
                                               revenue=(base + 100) * 100), "green-wheels")
     assert receipt.result == {"base_price": base, "coop_credits": 5_000, "worker_credits": 5_000}
     with economy.store.read() as uow:
-        credits = uow.records.get(svc.NS_CREDITS, economy.account("green-wheels"))
-    assert credits["coop_credits"] == 5_000 and credits["worker_credits"] == 5_000
+        credits = CREDITS.get(uow, economy.account("green-wheels"))
+    assert credits == CreditsRecord(economy.account("green-wheels"), coop_credits=5_000, worker_credits=5_000)
 
 
 def test_cr14_pre_orders_priced_at_demand_over_supply_early_pay_less(economy: ScriptedEconomy) -> None:
@@ -157,8 +158,8 @@ def test_cr14_pre_orders_priced_at_demand_over_supply_early_pay_less(economy: Sc
     assert first.result["unit_price"] * 5 == pytest.approx(second.result["unit_price"], abs=5)
     assert first.result["unit_price"] < second.result["unit_price"]
     with economy.store.read() as uow:
-        orders = list(uow.records.scan(svc.NS_ORDER, "green-bike/"))
-    assert [o["quantity"] for _, o in orders] == [60, 240]
+        orders = list(PREORDERS.scan(uow, "green-bike/"))
+    assert [o.quantity for _, o in orders] == [60, 240]
 
 
 def test_cr14_crowdfunding_moves_units_to_the_coop(economy: ScriptedEconomy) -> None:
@@ -171,7 +172,8 @@ def test_cr14_crowdfunding_moves_units_to_the_coop(economy: ScriptedEconomy) -> 
     economy.run(cc.Crowdfund(economy.account("ada"), "green-bike", xi, 2_500), "ada")
     with economy.store.read() as uow:
         assert uow.ledger.balance(economy.account("green-wheels"), xi) == 2_500
-        assert uow.records.get(svc.NS_COOP, "green-bike")["crowdfunded"] == {"xi": 2_500}
+        coop = APPLICATIONS.get(uow, "green-bike")
+        assert coop is not None and coop.crowdfunded == {"xi": 2_500}
 
 
 def test_cr12_steel_needs_machines_that_need_steel(economy: ScriptedEconomy) -> None:
@@ -268,6 +270,21 @@ def test_x2_replay_of_the_bicycle_story_rebuilds_the_same_state(economy: Scripte
                 "green-wheels")
     report = verify_store(economy.store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report
+
+
+def test_x2_every_creditism_record_of_the_demo_reads_back_to_the_json_it_was_stored_as() -> None:
+    from civicledger.demo import run_demo
+    from civicledger.kernel.canonical import canonical_bytes
+    from civicledger.kernel.records import encode_record
+
+    store = MemoryStore()
+    run_demo(store)
+    with store.read() as uow:
+        for namespace in (ASSETS, APPLICATIONS, PREORDERS, CREDITS):
+            stored = list(uow.records.scan(namespace.name))
+            assert stored, namespace
+            for key, raw in stored:
+                assert canonical_bytes(encode_record(namespace.decode(raw, key))) == canonical_bytes(raw)
 
 
 def test_x5_retry_of_a_creditism_command_writes_nothing(economy: ScriptedEconomy) -> None:

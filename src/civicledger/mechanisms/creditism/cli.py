@@ -19,9 +19,11 @@ from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Command
 from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.records import encode_record
 from civicledger.kernel.state import current_policy, require_economy
 from civicledger.mechanisms.creditism import commands as cc
 from civicledger.mechanisms.creditism import handlers as svc
+from civicledger.mechanisms.creditism.state import ASSETS, require_asset
 from civicledger.mechanisms.creditism.values import COMPONENTS, AssetKind, decode, show
 
 creditism_app = typer.Typer(help="Creditism: resources, externality, sustainable rates, prices (CR1-CR14).",
@@ -280,24 +282,25 @@ def show_asset(ctx: typer.Context, asset: str) -> None:
     with session(ctx, need_journal_key=False) as s:
         try:
             with s.store.read() as uow:
-                record = svc.require_asset(dict(uow.records.scan(svc.NS_ASSET)), asset)
+                record = require_asset(dict(ASSETS.scan(uow)), asset)
         except CivicLedgerError as e:
             fail(ctx, e)
+    stored = dict(sorted(encode_record(record).items()))  # the record as stored, keys in code-point order
 
     def human(console: Any) -> None:
-        table = Table(title=f"{asset} ({record['kind']}, per {record['unit']})", show_header=False)
+        table = Table(title=f"{asset} ({record.kind.value}, per {record.unit})", show_header=False)
         table.add_column("field")
         table.add_column("value")
-        for key, value in record.items():
+        for key, value in stored.items():
             if key == "factors":
-                for f in value:
-                    raw = f" (before clamping {show(decode(f['raw']))})" if f["raw"] != f["score"] else ""
-                    table.add_row(f"factor {f['name']}", f"EF {show(decode(f['score']))}{raw}, weight {f['weight']}")
+                for f in record.factors:
+                    raw = f" (before clamping {show(decode(f.raw))})" if f.raw != f.score else ""
+                    table.add_row(f"factor {f.name}", f"EF {show(decode(f.score))}{raw}, weight {f.weight}")
             elif key not in ("asset",):
                 table.add_row(key, str(value))
         console.print(table)
 
-    emit(ctx, record, human)
+    emit(ctx, stored, human)
 
 
 @creditism_app.command("compare")

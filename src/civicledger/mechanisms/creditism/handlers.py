@@ -1,27 +1,28 @@
 """Creditism handlers, projectors and views (CR1-CR14).
 
-Handlers decide with the exact rules of ``domain/creditism`` (deterministic, so ``civic verify``
-re-executes them to the same events). Every command that changes the supply chain (a bill of
-materials, a survey, an allotment, an approval) first solves the changed chain exactly and is
-refused if it has no finite prices (CR12), so the journal never holds an unpriceable chain.
-Views of prices for people (``price``, ``compare``, ``report``) use the sparse solver.
+Handlers decide with the exact rules of ``rules`` and ``chain`` (deterministic, so ``civic verify``
+re-executes them to the same events): each loads the records it needs (``state``), hands their
+figures to a pure decider, and turns the decision into events. Every command that changes the
+supply chain (a bill of materials, a survey, an allotment, an approval) first solves the changed
+chain exactly and is refused if it has no finite prices (CR12), so the journal never holds an
+unpriceable chain. Views of prices for people (``price``, ``compare``, ``report``) use the sparse
+solver for a single price and the exact rules for the rest.
 
-State lives in four record namespaces:
-
-- ``creditism.asset``    one record per asset: definition, factors and score, survey, allotment;
-- ``creditism.coop``     one record per application: the coop's plan, status, allotment, totals;
-- ``creditism.preorder`` one record per pre-order, keyed ``application/seq``;
-- ``creditism.credits``  one record per coop: coop credits and its workers' credits (CR13).
+State lives in four record namespaces, typed in ``state``: ``creditism.asset`` (``AssetRecord``),
+``creditism.coop`` (``ApplicationRecord``), ``creditism.preorder`` (``PreOrderRecord``) and
+``creditism.credits`` (``CreditsRecord``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
-from civicledger.kernel import hooks, payments, state
+from civicledger.kernel import hooks, payments
 from civicledger.kernel import ledger as led
+from civicledger.kernel import state as kernel_state
 from civicledger.kernel.errors import InvalidInputError, NotFoundError, RuleViolationError
 from civicledger.kernel.identity import AccountId, AccountKind, Consent
 from civicledger.kernel.messages import Event
@@ -32,8 +33,35 @@ from civicledger.kernel.registry import Context, Decision, ProjectionContext, ha
 from civicledger.mechanisms.creditism import commands as cc
 from civicledger.mechanisms.creditism import events as ce
 from civicledger.mechanisms.creditism import rules
-from civicledger.mechanisms.creditism.chain import Breakdown, Node, round_breakdown, row_breakdown, solve_chain
+from civicledger.mechanisms.creditism.chain import (
+    Breakdown,
+    Output,
+    decide_production,
+    quote,
+    round_breakdown,
+    row_breakdown,
+    solve_chain,
+)
 from civicledger.mechanisms.creditism.policy import CreditismPolicy
+from civicledger.mechanisms.creditism.state import (
+    APPLICATIONS,
+    ASSETS,
+    CREDITS,
+    PREORDERS,
+    ApplicationRecord,
+    Applications,
+    AssetRecord,
+    Assets,
+    CreditsRecord,
+    PreOrderRecord,
+    coop_node,
+    figures_of,
+    load,
+    nodes_of,
+    require_application,
+    require_asset,
+    taken_by_coops,
+)
 from civicledger.mechanisms.creditism.values import (
     COMPONENTS,
     UNITS,
@@ -42,16 +70,9 @@ from civicledger.mechanisms.creditism.values import (
     encode,
     parse_asset_name,
     parse_quantity,
-    show,
 )
 
-NS_ASSET = "creditism.asset"
-NS_COOP = "creditism.coop"
-NS_ORDER = "creditism.preorder"
-NS_CREDITS = "creditism.credits"
-
-Assets = dict[str, dict[str, Any]]
-Coops = dict[str, dict[str, Any]]
+ZERO = Fraction(0)
 
 
 # Reading state --------------------------------------------------------------------------------
@@ -67,150 +88,30 @@ def fee_base(policy: Policy) -> int:
     return 0
 
 
-def load(uow: UnitOfWork) -> tuple[Assets, Coops]:
-    return dict(uow.records.scan(NS_ASSET)), dict(uow.records.scan(NS_COOP))
-
-
-def require_asset(assets: Mapping[str, dict[str, Any]], name: str, rule: str = "CR1") -> dict[str, Any]:
-    found = assets.get(name)
-    if found is None:
-        raise NotFoundError(f"no asset {name}", rule=rule)
-    return found
-
-
-def require_application(uow: UnitOfWork, application: str) -> dict[str, Any]:
-    found = uow.records.get(NS_COOP, application)
-    if found is None:
-        raise NotFoundError(f"no coop application {application}", rule="CR14")
-    return found  # type: ignore[no-any-return]
-
-
-def council_consent(ctx: Context, council: AccountId, asset: dict[str, Any] | None = None) -> Consent:
+def council_consent(ctx: Context, council: AccountId, asset: AssetRecord | None = None) -> Consent:
     """A quorum of the council; for an existing asset, only the council that governs it."""
-    if asset is not None and asset["council"] != council:
-        raise RuleViolationError(f"{asset['asset']} is governed by another council", rule="CR14")
-    return Consent(quorums=(state.council_quorum(ctx.uow, council),))
+    if asset is not None and asset.council != council:
+        raise RuleViolationError(f"{asset.asset} is governed by another council", rule="CR14")
+    return Consent(quorums=(kernel_state.council_quorum(ctx.uow, council),))
 
 
-def demand_of(asset: Mapping[str, Any]) -> Fraction:
-    """Surveyed demand; for a good, pre-orders count when they exceed the survey (CR14)."""
-    return max(decode(asset["demand"]), Fraction(asset.get("preordered", 0)))
-
-
-def allotted_of(asset: Mapping[str, Any]) -> Fraction | None:
-    return None if asset.get("allotted") is None else decode(asset["allotted"])
-
-
-def approved_coops(coops: Mapping[str, dict[str, Any]], good: str) -> list[dict[str, Any]]:
-    return [c for _, c in sorted(coops.items()) if c["good"] == good and c["status"] == "approved"]
-
-
-def coop_node(asset: Mapping[str, Any], coop: Mapping[str, Any], policy: Policy, scarcity: Fraction) -> Node:
-    return Node(
-        coop["application"],
-        labour=Fraction(coop["labour"]),
-        external=Fraction(coop["external"]),
-        fee=rules.externality_fee(decode(asset["score"]), fee_base(policy)),
-        council_markup=decode(asset["council_markup"]),
-        coop_markup=decode(coop["markup"]),
-        scarcity=scarcity,
-        inputs={k: decode(v) for k, v in coop["inputs"].items()},
-    )
-
-
-def asset_node(asset: Mapping[str, Any], coops: Mapping[str, dict[str, Any]], policy: Policy) -> Node:
-    """An asset's row of the chain: a good made by approved coops uses their plans, weighted by allotment."""
-    allotted = allotted_of(asset)
-    scarcity = rules.scarcity(demand_of(asset), allotted or Fraction(0))
-    fee = rules.externality_fee(decode(asset["score"]), fee_base(policy))
-    kappa = decode(asset["council_markup"])
-    makers = approved_coops(coops, asset["asset"]) if asset["kind"] == AssetKind.GOOD else []
-    if not makers:
-        inputs = {k: decode(v) for k, v in asset["inputs"].items()}
-        return Node(
-            asset["asset"],
-            Fraction(asset["labour"]),
-            Fraction(asset["external"]),
-            fee,
-            kappa,
-            Fraction(0),
-            scarcity,
-            inputs,
-        )
-    weights = [decode(c["allotted"]) for c in makers]
-    total = sum(weights, Fraction(0))
-
-    def mean(values: list[Fraction]) -> Fraction:
-        return sum((w * v for w, v in zip(weights, values, strict=True)), Fraction(0)) / total
-
-    names = sorted({k for c in makers for k in c["inputs"]})
-    inputs = {k: mean([decode(c["inputs"].get(k, "0")) for c in makers]) for k in names}
-    return Node(
-        asset["asset"],
-        mean([Fraction(c["labour"]) for c in makers]),
-        mean([Fraction(c["external"]) for c in makers]),
-        fee,
-        kappa,
-        mean([decode(c["markup"]) for c in makers]),
-        scarcity,
-        inputs,
-    )
-
-
-def nodes_of(assets: Assets, coops: Coops, policy: Policy) -> list[Node]:
-    return [asset_node(assets[name], coops, policy) for name in sorted(assets)]
-
-
-def exact_chain(assets: Assets, coops: Coops, policy: Policy) -> dict[str, Breakdown]:
+def exact_chain(assets: Assets, coops: Applications, policy: Policy) -> dict[str, Breakdown]:
     """CR12 exactly (refuses a chain with no finite prices, naming its goods)."""
-    return solve_chain(nodes_of(assets, coops, policy))
+    return solve_chain(nodes_of(assets, coops, fee_base(policy)))
 
 
-def users_of(assets: Assets, coops: Coops, policy: Policy, name: str) -> dict[str, Fraction]:
-    """CR7: the goods drawing on ``name`` and their claims on it (demand x input per unit)."""
-    claims = {}
-    for node in nodes_of(assets, coops, policy):
-        qty = node.inputs.get(name)
-        if qty and assets[node.name]["kind"] == AssetKind.GOOD:
-            claims[node.name] = demand_of(assets[node.name]) * qty
-    return claims
+def coop_prices(
+    assets: Assets, coops: Applications, policy: Policy, application: str, chain: Mapping[str, Breakdown] | None = None
+) -> Breakdown:
+    """The coop's own price breakdown (CR13) with its inputs at their chain market prices."""
+    coop = coops[application]
+    chain = chain if chain is not None else exact_chain(assets, coops, policy)
+    return row_breakdown(coop_node(assets[coop.good], coop, fee_base(policy)), chain)
 
 
-Capability = tuple[Fraction | None, str | None, dict[str, Fraction]]
-
-
-def capability_of(assets: Assets, coops: Coops, policy: Policy, good: str) -> Capability:
-    """CR7: a good's capability from its share of each input's allotment (None: no inputs)."""
-    node = asset_node(assets[good], coops, policy)
-    shares: dict[str, Fraction] = {}
-    for name in sorted(node.inputs):
-        allotted = allotted_of(assets[name])
-        if allotted is None:
-            raise RuleViolationError(f"{good} needs {name}, which has no allotment yet", rule="CR7")
-        claims = users_of(assets, coops, policy, name)
-        split = rules.share_allotment(allotted, claims, policy.section(CreditismPolicy).allotment_sharing)
-        shares[name] = split.get(good, Fraction(0))
-    capability, limiting = rules.production_capability(shares, node.inputs)
-    return (None if limiting is None else capability), limiting, shares
-
-
-def sustainable_rate(
-    assets: Assets, coops: Coops, policy: Policy, name: str
-) -> tuple[Fraction | None, Fraction | None, str | None, dict[str, Fraction]]:
-    """CR5, CR6, CR8: the rule's allotted rate (None for a good with no inputs), and for goods the
-    capability, the limiting input and the shares."""
-    asset = assets[name]
-    score = decode(asset["score"])
-    kind = AssetKind(asset["kind"])
-    if kind is AssetKind.RENEWABLE:
-        rate = rules.allotted_renewable(decode(asset["rejuvenation"]), decode(asset["mortality"]), score)
-        return rate, None, None, {}
-    if kind is AssetKind.FINITE:
-        return rules.allotted_finite(decode(asset["total_supply"]), decode(asset["age"]), score), None, None, {}
-    capability, limiting, shares = capability_of(assets, coops, policy, name)
-    if capability is None:
-        return None, None, None, shares
-    return rules.allotted_production(capability, score), capability, limiting, shares
+def figures(assets: Assets, coops: Applications, policy: Policy) -> dict[str, rules.AssetFigures]:
+    """Every asset's figures for the allotment rules (CR5-CR9)."""
+    return figures_of(assets, nodes_of(assets, coops, fee_base(policy)))
 
 
 # Parsing --------------------------------------------------------------------------------------
@@ -236,7 +137,7 @@ def _money(value: int, what: str, rule: str) -> int:
     return units
 
 
-def _check_chain(assets: Assets, coops: Coops, policy: Policy) -> None:
+def _check_chain(assets: Assets, coops: Applications, policy: Policy) -> None:
     exact_chain(assets, coops, policy)
 
 
@@ -283,7 +184,7 @@ def define_asset(cmd: cc.DefineAsset, ctx: Context) -> Decision:
         encode(markup),
         inputs,
     )
-    assets[name] = _asset_record(event)
+    assets[name] = _new_asset(event, ctx.time)
     _check_chain(assets, coops, ctx.policy)
     return Decision([event], consent, {"asset": name})
 
@@ -294,7 +195,7 @@ def set_inputs(cmd: cc.SetInputs, ctx: Context) -> Decision:
     asset = require_asset(assets, cmd.asset)
     consent = council_consent(ctx, cmd.council, asset)
     inputs = _inputs(cmd.inputs, assets, cmd.asset)
-    assets[cmd.asset] = {**asset, "inputs": inputs}
+    assets[cmd.asset] = replace(asset, inputs=inputs)
     _check_chain(assets, coops, ctx.policy)
     return Decision([ce.InputsSet(cmd.asset, inputs)], consent)
 
@@ -342,10 +243,10 @@ def survey(cmd: cc.SurveyAsset, ctx: Context) -> Decision:
     asset = require_asset(assets, cmd.asset)
     consent = council_consent(ctx, cmd.council, asset)
     demand = parse_quantity(cmd.demand, "demand", "CR9")
-    supply = decode(asset["total_supply"])
+    supply = decode(asset.total_supply)
     if cmd.total_supply is not None:
         supply = parse_quantity(cmd.total_supply, "total supply", "CR6")
-    assets[cmd.asset] = {**asset, "demand": encode(demand), "total_supply": encode(supply)}
+    assets[cmd.asset] = replace(asset, demand=encode(demand), total_supply=encode(supply))
     _check_chain(assets, coops, ctx.policy)
     return Decision([ce.AssetSurveyed(cmd.asset, encode(demand), encode(supply))], consent)
 
@@ -355,35 +256,21 @@ def set_allotment(cmd: cc.SetAllotment, ctx: Context) -> Decision:
     assets, coops = load(ctx.uow)
     asset = require_asset(assets, cmd.asset)
     consent = council_consent(ctx, cmd.council, asset)
-    kind = AssetKind(asset["kind"])
-    rule = {AssetKind.RENEWABLE: "CR5", AssetKind.FINITE: "CR6", AssetKind.GOOD: "CR8"}[kind]
-    rules.check_ceiling(decode(asset["score"]), ctx.policy.section(CreditismPolicy).ceiling, cmd.asset)
-    sustainable, capability, limiting, shares = sustainable_rate(assets, coops, ctx.policy, cmd.asset)
-    if cmd.amount is None:
-        if sustainable is None:
-            raise InvalidInputError(
-                f"{cmd.asset} has no inputs to limit it: the council must give the amount", rule=rule
-            )
-        allotted = sustainable
-    else:
-        allotted = parse_quantity(cmd.amount, "allotted rate", rule)
-        if sustainable is not None and allotted > sustainable:
-            raise RuleViolationError(
-                f"over-allotment: {cmd.asset} may be allotted at most {show(sustainable)} a year, not {show(allotted)}",
-                rule=rule,
-            )
-    taken = sum((decode(c["allotted"]) for c in approved_coops(coops, cmd.asset)), Fraction(0))
-    if taken > allotted:
-        raise RuleViolationError(f"over-allotment: coops already hold {show(taken)} a year of {cmd.asset}", rule="CR8")
-    assets[cmd.asset] = {**asset, "allotted": encode(allotted)}
+    rule = rules.allotment_rule(asset.kind)
+    section = ctx.policy.section(CreditismPolicy)
+    rules.check_ceiling(decode(asset.score), section.ceiling, cmd.asset)
+    sustainable = rules.sustainable(figures(assets, coops, ctx.policy), cmd.asset, section.allotment_sharing)
+    amount = None if cmd.amount is None else parse_quantity(cmd.amount, "allotted rate", rule)
+    allotted = rules.decide_allotment(cmd.asset, rule, sustainable.rate, amount, taken_by_coops(coops, cmd.asset))
+    assets[cmd.asset] = replace(asset, allotted=encode(allotted))
     _check_chain(assets, coops, ctx.policy)
     event = ce.AllotmentSet(
         cmd.asset,
         encode(allotted),
-        encode(sustainable if sustainable is not None else allotted),
-        None if capability is None else encode(capability),
-        limiting,
-        {k: encode(v) for k, v in shares.items()},
+        encode(sustainable.rate if sustainable.rate is not None else allotted),
+        None if sustainable.capability is None else encode(sustainable.capability),
+        sustainable.limiting,
+        {k: encode(v) for k, v in sustainable.shares.items()},
     )
     return Decision([event], consent, {"allotted": encode(allotted)})
 
@@ -391,16 +278,16 @@ def set_allotment(cmd: cc.SetAllotment, ctx: Context) -> Decision:
 @handles(cc.ApplyCoop)
 def apply(cmd: cc.ApplyCoop, ctx: Context) -> Decision:
     application = parse_asset_name(cmd.application, "CR14")
-    coop = state.require_account(ctx.uow, cmd.coop, "CR14")
+    coop = kernel_state.require_account(ctx.uow, cmd.coop, "CR14")
     if coop.kind is not AccountKind.ORGANIZATION:
         raise RuleViolationError("only an organization (a cooperative) may apply to produce", rule="CR14")
-    if ctx.uow.records.get(NS_COOP, application) is not None:
+    if APPLICATIONS.get(ctx.uow, application) is not None:
         raise RuleViolationError(f"application {application} already exists", rule="CR14")
     assets, _ = load(ctx.uow)
     good = require_asset(assets, cmd.good, "CR14")
-    if good["kind"] != AssetKind.GOOD:
+    if good.kind != AssetKind.GOOD:
         raise RuleViolationError(f"{cmd.good} is a resource; coops apply to produce goods", rule="CR14")
-    inputs = _inputs(cmd.inputs, assets, cmd.good) if cmd.inputs else dict(good["inputs"])
+    inputs = _inputs(cmd.inputs, assets, cmd.good) if cmd.inputs else dict(good.inputs)
     markup = parse_quantity(cmd.markup, "coop markup", "CR11")
     if len(cmd.process) > 2_000:
         raise InvalidInputError("a process description has at most 2,000 characters", rule="CR14")
@@ -414,61 +301,40 @@ def apply(cmd: cc.ApplyCoop, ctx: Context) -> Decision:
 def approve(cmd: cc.ApproveCoop, ctx: Context) -> Decision:
     coop = require_application(ctx.uow, cmd.application)
     assets, coops = load(ctx.uow)
-    good = assets[coop["good"]]
+    good = assets[coop.good]
     consent = council_consent(ctx, cmd.council, good)
-    if coop["status"] != "applied":
-        raise RuleViolationError(f"application {cmd.application} is already {coop['status']}", rule="CR14")
+    if coop.status != "applied":
+        raise RuleViolationError(f"application {cmd.application} is already {coop.status}", rule="CR14")
     allotted = parse_quantity(cmd.allotted, "allotted production", "CR8")
-    if allotted <= 0:
-        raise InvalidInputError("an approval allots a positive production a year", rule="CR8")
-    limit = allotted_of(good)
-    if limit is None:
-        raise RuleViolationError(f"the council has not set {coop['good']}'s allotted production yet", rule="CR14")
-    taken = sum((decode(c["allotted"]) for c in approved_coops(coops, coop["good"])), Fraction(0))
-    if taken + allotted > limit:
-        raise RuleViolationError(
-            f"over-allotment: {coop['good']} is allotted {show(limit)} a year and coops already hold {show(taken)}",
-            rule="CR8",
-        )
-    coops[cmd.application] = {**coop, "status": "approved", "allotted": encode(allotted)}
+    rules.check_coop_allotment(coop.good, allotted, good.allotment, taken_by_coops(coops, coop.good))
+    coops[cmd.application] = replace(coop, status="approved", allotted=encode(allotted))
     _check_chain(assets, coops, ctx.policy)
-    return Decision([ce.CoopApproved(cmd.application, coop["good"], encode(allotted))], consent)
-
-
-def coop_prices(
-    assets: Assets, coops: Coops, policy: Policy, application: str, chain: Mapping[str, Breakdown] | None = None
-) -> Breakdown:
-    """The coop's own price breakdown (CR13) with its inputs at their chain market prices."""
-    coop = coops[application]
-    good = assets[coop["good"]]
-    chain = chain if chain is not None else exact_chain(assets, coops, policy)
-    scarcity = rules.scarcity(demand_of(good), allotted_of(good) or Fraction(0))
-    return row_breakdown(coop_node(good, coop, policy, scarcity), chain)
+    return Decision([ce.CoopApproved(cmd.application, coop.good, encode(allotted))], consent)
 
 
 @handles(cc.PreOrder)
 def pre_order(cmd: cc.PreOrder, ctx: Context) -> Decision:
-    state.require_account(ctx.uow, cmd.buyer, "CR14")
+    kernel_state.require_account(ctx.uow, cmd.buyer, "CR14")
     coop = require_application(ctx.uow, cmd.application)
-    if coop["status"] != "approved":
+    if coop.status != "approved":
         raise RuleViolationError(f"application {cmd.application} is not approved yet", rule="CR14")
     quantity = require_units(cmd.quantity, "quantity")
     if quantity <= 0:
         raise InvalidInputError("a pre-order is for a positive quantity", rule="CR14")
     assets, coops = load(ctx.uow)
     row = coop_prices(assets, coops, ctx.policy, cmd.application)
-    ratio = Fraction(coop["preordered"] + quantity) / decode(coop["allotted"])
-    unit = rules.round_half_up(row.base * (1 + decode(coop["markup"])) * ratio)
-    event = ce.PreOrdered(cmd.application, coop["good"], cmd.buyer, quantity, encode(ratio), unit, unit * quantity)
-    return Decision([event], Consent.of(cmd.buyer), {"unit_price": unit, "ratio": encode(ratio)})
+    price = rules.pre_order_price(row.base, decode(coop.markup), coop.preordered, quantity, coop.allotment)
+    ratio = encode(price.ratio)
+    event = ce.PreOrdered(cmd.application, coop.good, cmd.buyer, quantity, ratio, price.unit_price, price.total)
+    return Decision([event], Consent.of(cmd.buyer), {"unit_price": price.unit_price, "ratio": ratio})
 
 
 @handles(cc.Crowdfund)
 def crowdfund(cmd: cc.Crowdfund, ctx: Context) -> Decision:
     coop = require_application(ctx.uow, cmd.application)
-    if coop["status"] not in ("applied", "approved"):
+    if coop.status not in ("applied", "approved"):
         raise RuleViolationError(f"application {cmd.application} is not open for funding", rule="CR14")
-    legs = (led.Leg(cmd.currency, cmd.backer, AccountId(coop["coop"]), cmd.units),)
+    legs = (led.Leg(cmd.currency, cmd.backer, coop.coop, cmd.units),)
     transfers = payments.transfer(ctx.uow, legs, ctx.time)
     events: list[Event] = [ce.Crowdfunded(cmd.application, cmd.backer, cmd.currency, cmd.units), *transfers]
     return Decision(events, Consent.of(cmd.backer))
@@ -477,108 +343,116 @@ def crowdfund(cmd: cc.Crowdfund, ctx: Context) -> Decision:
 @handles(cc.RecordProduction)
 def record_production(cmd: cc.RecordProduction, ctx: Context) -> Decision:
     coop = require_application(ctx.uow, cmd.application)
-    if coop["coop"] != cmd.coop:
+    if coop.coop != cmd.coop:
         raise RuleViolationError(f"application {cmd.application} belongs to another coop", rule="CR14")
-    if coop["status"] != "approved":
+    if coop.status != "approved":
         raise RuleViolationError(f"application {cmd.application} is not approved", rule="CR14")
-    produced = _money(cmd.produced, "units produced", "CR8")
-    sold = _money(cmd.sold, "units sold", "CR13")
-    revenue = _money(cmd.revenue, "revenue", "CR13")
-    if coop["produced"] + produced > decode(coop["allotted"]):
-        raise RuleViolationError(
-            f"over-allotment: {cmd.application} is allotted {coop['allotted']} a year "
-            f"and has produced {coop['produced']}",
-            rule="CR8",
-        )
-    if coop["sold"] + sold > coop["produced"] + produced:
-        raise RuleViolationError("a coop cannot sell more units than it has produced", rule="CR13")
+    declared = Output(
+        _money(cmd.produced, "units produced", "CR8"),
+        _money(cmd.sold, "units sold", "CR13"),
+        _money(cmd.revenue, "revenue", "CR13"),
+    )
     assets, coops = load(ctx.uow)
-    row = coop_prices(assets, coops, ctx.policy, cmd.application)
-    base = rules.round_half_up(row.base)
-    coop_credits, worker_credits = rules.coop_surplus(revenue, base, sold, ctx.policy.section(CreditismPolicy).workers)
+    fees = fee_base(ctx.policy)
+    credits = decide_production(
+        cmd.application,
+        coop.allotment,
+        Output(coop.produced, coop.sold, coop.revenue),
+        declared,
+        coop_node(assets[coop.good], coop, fees),
+        nodes_of(assets, coops, fees),
+        ctx.policy.section(CreditismPolicy).workers,
+    )
     event = ce.ProductionRecorded(
-        cmd.application, cmd.coop, coop["good"], produced, sold, revenue, base, coop_credits, worker_credits
+        cmd.application,
+        cmd.coop,
+        coop.good,
+        declared.produced,
+        declared.sold,
+        declared.revenue,
+        credits.base_price,
+        credits.coop_credits,
+        credits.worker_credits,
     )
-    return Decision(
-        [event],
-        Consent.of(cmd.coop),
-        {"base_price": base, "coop_credits": coop_credits, "worker_credits": worker_credits},
-    )
+    result = {
+        "base_price": credits.base_price,
+        "coop_credits": credits.coop_credits,
+        "worker_credits": credits.worker_credits,
+    }
+    return Decision([event], Consent.of(cmd.coop), result)
 
 
 # Projectors -----------------------------------------------------------------------------------
 
 
-def _asset_record(e: ce.AssetDefined) -> dict[str, Any]:
-    return {
-        "asset": e.asset,
-        "council": e.council,
-        "kind": e.kind.value,
-        "unit": e.unit,
-        "name": e.name,
-        "rejuvenation": e.rejuvenation,
-        "mortality": e.mortality,
-        "extraction": e.extraction,
-        "total_supply": e.total_supply,
-        "age": e.age,
-        "labour": e.labour,
-        "external": e.external,
-        "council_markup": e.council_markup,
-        "inputs": dict(e.inputs),
-        "score": "0",
-        "factors": [],
-        "demand": "0",
-        "allotted": None,
-        "sustainable": None,
-        "capability": None,
-        "limiting": None,
-        "shares": {},
-        "preordered": 0,
-    }
+def _new_asset(e: ce.AssetDefined, at: int) -> AssetRecord:
+    return AssetRecord(
+        asset=e.asset,
+        council=e.council,
+        kind=e.kind,
+        unit=e.unit,
+        name=e.name,
+        rejuvenation=e.rejuvenation,
+        mortality=e.mortality,
+        extraction=e.extraction,
+        total_supply=e.total_supply,
+        age=e.age,
+        labour=e.labour,
+        external=e.external,
+        council_markup=e.council_markup,
+        inputs=dict(e.inputs),
+        score="0",
+        factors=(),
+        demand="0",
+        allotted=None,
+        sustainable=None,
+        capability=None,
+        limiting=None,
+        shares={},
+        preordered=0,
+        defined_at=at,
+    )
 
 
-def _update(uow: UnitOfWork, asset: str, **changes: Any) -> None:
-    record = uow.records.get(NS_ASSET, asset)
+def _stored_asset(uow: UnitOfWork, asset: str) -> AssetRecord:
+    record = ASSETS.get(uow, asset)
     if record is None:
         raise RuleViolationError(f"no asset {asset} to update", rule="X2")
-    uow.records.put(NS_ASSET, asset, {**record, **changes})
+    return record
 
 
-def _update_coop(uow: UnitOfWork, application: str, **changes: Any) -> dict[str, Any]:
-    record = uow.records.get(NS_COOP, application)
+def _stored_application(uow: UnitOfWork, application: str) -> ApplicationRecord:
+    record = APPLICATIONS.get(uow, application)
     if record is None:
         raise RuleViolationError(f"no application {application} to update", rule="X2")
-    record = {**record, **changes}
-    uow.records.put(NS_COOP, application, record)
-    return record  # type: ignore[no-any-return]
+    return record
 
 
 @projects(ce.AssetDefined)
 def _asset_defined(e: ce.AssetDefined, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(NS_ASSET, e.asset, {**_asset_record(e), "defined_at": ctx.time})
+    ASSETS.put(uow, e.asset, _new_asset(e, ctx.time))
 
 
 @projects(ce.InputsSet)
 def _inputs_set(e: ce.InputsSet, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    _update(uow, e.asset, inputs=dict(e.inputs))
+    ASSETS.put(uow, e.asset, replace(_stored_asset(uow, e.asset), inputs=dict(e.inputs)))
 
 
 @projects(ce.ExternalityAssessed)
 def _assessed(e: ce.ExternalityAssessed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    factors = [{"name": f.name, "weight": f.weight, "score": f.score, "raw": f.raw} for f in e.factors]
-    _update(uow, e.asset, score=e.score, factors=factors)
+    ASSETS.put(uow, e.asset, replace(_stored_asset(uow, e.asset), score=e.score, factors=e.factors))
 
 
 @projects(ce.AssetSurveyed)
 def _surveyed(e: ce.AssetSurveyed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    _update(uow, e.asset, demand=e.demand, total_supply=e.total_supply, surveyed_at=ctx.time)
+    asset = _stored_asset(uow, e.asset)
+    ASSETS.put(uow, e.asset, replace(asset, demand=e.demand, total_supply=e.total_supply, surveyed_at=ctx.time))
 
 
 @projects(ce.AllotmentSet)
 def _allotted(e: ce.AllotmentSet, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    _update(
-        uow,
-        e.asset,
+    asset = replace(
+        _stored_asset(uow, e.asset),
         allotted=e.allotted,
         sustainable=e.sustainable,
         capability=e.capability,
@@ -586,101 +460,90 @@ def _allotted(e: ce.AllotmentSet, uow: UnitOfWork, ctx: ProjectionContext) -> No
         shares=dict(e.shares),
         allotted_at=ctx.time,
     )
+    ASSETS.put(uow, e.asset, asset)
 
 
 @projects(ce.CoopApplied)
 def _applied(e: ce.CoopApplied, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    uow.records.put(
-        NS_COOP,
-        e.application,
-        {
-            "application": e.application,
-            "coop": e.coop,
-            "good": e.good,
-            "labour": e.labour,
-            "external": e.external,
-            "markup": e.markup,
-            "inputs": dict(e.inputs),
-            "process": e.process,
-            "status": "applied",
-            "allotted": None,
-            "preordered": 0,
-            "preorder_value": 0,
-            "crowdfunded": {},
-            "produced": 0,
-            "sold": 0,
-            "revenue": 0,
-            "coop_credits": 0,
-            "worker_credits": 0,
-            "applied_at": ctx.time,
-        },
+    record = ApplicationRecord(
+        application=e.application,
+        coop=e.coop,
+        good=e.good,
+        labour=e.labour,
+        external=e.external,
+        markup=e.markup,
+        inputs=dict(e.inputs),
+        process=e.process,
+        status="applied",
+        allotted=None,
+        preordered=0,
+        preorder_value=0,
+        crowdfunded={},
+        produced=0,
+        sold=0,
+        revenue=0,
+        coop_credits=0,
+        worker_credits=0,
+        applied_at=ctx.time,
     )
+    APPLICATIONS.put(uow, e.application, record)
 
 
 @projects(ce.CoopApproved)
 def _approved(e: ce.CoopApproved, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    _update_coop(uow, e.application, status="approved", allotted=e.allotted, approved_at=ctx.time)
+    coop = _stored_application(uow, e.application)
+    APPLICATIONS.put(uow, e.application, replace(coop, status="approved", allotted=e.allotted, approved_at=ctx.time))
 
 
 @projects(ce.PreOrdered)
 def _pre_ordered(e: ce.PreOrdered, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    coop = uow.records.get(NS_COOP, e.application) or {}
-    _update_coop(
-        uow,
-        e.application,
-        preordered=coop.get("preordered", 0) + e.quantity,
-        preorder_value=coop.get("preorder_value", 0) + e.total,
+    coop = _stored_application(uow, e.application)
+    coop = replace(coop, preordered=coop.preordered + e.quantity, preorder_value=coop.preorder_value + e.total)
+    APPLICATIONS.put(uow, e.application, coop)
+    good = _stored_asset(uow, e.good)
+    ASSETS.put(uow, e.good, replace(good, preordered=good.preordered + e.quantity))
+    order = PreOrderRecord(
+        application=e.application,
+        good=e.good,
+        buyer=e.buyer,
+        quantity=e.quantity,
+        ratio=e.ratio,
+        unit_price=e.unit_price,
+        total=e.total,
+        at=ctx.time,
+        seq=ctx.seq,
     )
-    good = uow.records.get(NS_ASSET, e.good) or {}
-    _update(uow, e.good, preordered=good.get("preordered", 0) + e.quantity)
-    uow.records.put(
-        NS_ORDER,
-        f"{e.application}/{ctx.seq:012d}",
-        {
-            "application": e.application,
-            "good": e.good,
-            "buyer": e.buyer,
-            "quantity": e.quantity,
-            "ratio": e.ratio,
-            "unit_price": e.unit_price,
-            "total": e.total,
-            "at": ctx.time,
-            "seq": ctx.seq,
-        },
-    )
+    PREORDERS.put(uow, f"{e.application}/{ctx.seq:012d}", order)
 
 
 @projects(ce.Crowdfunded)
 def _crowdfunded(e: ce.Crowdfunded, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    coop = uow.records.get(NS_COOP, e.application) or {}
-    funded = dict(coop.get("crowdfunded", {}))
+    coop = _stored_application(uow, e.application)
+    funded = dict(coop.crowdfunded)
     funded[e.currency] = funded.get(e.currency, 0) + e.units
-    _update_coop(uow, e.application, crowdfunded=funded)
+    APPLICATIONS.put(uow, e.application, replace(coop, crowdfunded=funded))
 
 
 @projects(ce.ProductionRecorded)
 def _produced(e: ce.ProductionRecorded, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    coop = uow.records.get(NS_COOP, e.application) or {}
-    _update_coop(
-        uow,
-        e.application,
-        produced=coop.get("produced", 0) + e.produced,
-        sold=coop.get("sold", 0) + e.sold,
-        revenue=coop.get("revenue", 0) + e.revenue,
-        coop_credits=coop.get("coop_credits", 0) + e.coop_credits,
-        worker_credits=coop.get("worker_credits", 0) + e.worker_credits,
+    coop = _stored_application(uow, e.application)
+    coop = replace(
+        coop,
+        produced=coop.produced + e.produced,
+        sold=coop.sold + e.sold,
+        revenue=coop.revenue + e.revenue,
+        coop_credits=coop.coop_credits + e.coop_credits,
+        worker_credits=coop.worker_credits + e.worker_credits,
         base_price=e.base_price,
     )
-    credits = uow.records.get(NS_CREDITS, e.coop) or {"coop": e.coop, "coop_credits": 0, "worker_credits": 0}
-    uow.records.put(
-        NS_CREDITS,
-        e.coop,
-        {
-            **credits,
-            "coop_credits": credits["coop_credits"] + e.coop_credits,
-            "worker_credits": credits["worker_credits"] + e.worker_credits,
-        },
+    APPLICATIONS.put(uow, e.application, coop)
+    credits = CREDITS.get(uow, e.coop) or CreditsRecord(e.coop, 0, 0)
+    credits = replace(
+        credits,
+        coop_credits=credits.coop_credits + e.coop_credits,
+        worker_credits=credits.worker_credits + e.worker_credits,
     )
+    CREDITS.put(uow, e.coop, credits)
 
 
 # Views ----------------------------------------------------------------------------------------
@@ -692,22 +555,24 @@ def price_view(uow: UnitOfWork, policy: Policy, asset: str) -> dict[str, Any]:
 
     assets, coops = load(uow)
     record = require_asset(assets, asset, "CR12")
-    nodes = nodes_of(assets, coops, policy)
+    base = fee_base(policy)
+    nodes = nodes_of(assets, coops, base)
     result = solve_sparse(SparseChain.from_nodes(nodes))
-    i = list(result.names).index(asset)
+    names = list(result.names)
+    i = names.index(asset)
     node = nodes[i]
     return {
         "asset": asset,
-        "kind": record["kind"],
-        "unit": record["unit"],
+        "kind": record.kind.value,
+        "unit": record.unit,
         "price": int(result.price_units[i]),
         "base_price": rules.round_half_up(Fraction(float(result.base[i]))),
         "components": {c.value: int(result.parts_units[i, j]) for j, c in enumerate(COMPONENTS)},
         "scarcity": encode(node.scarcity),
-        "score": record["score"],
-        "fee_base": fee_base(policy),
+        "score": record.score,
+        "fee_base": base,
         "inputs": {k: encode(v) for k, v in node.inputs.items()},
-        "prices_of_inputs": {k: int(result.price_units[list(result.names).index(k)]) for k in node.inputs},
+        "prices_of_inputs": {k: int(result.price_units[names.index(k)]) for k in node.inputs},
     }
 
 
@@ -726,30 +591,29 @@ def compare_view(uow: UnitOfWork, policy: Policy, good: str) -> list[dict[str, A
     require_asset(assets, good, "CR13")
     chain = exact_chain(assets, coops, policy)
     rows = []
-    for application, coop in sorted(coops.items()):
-        if coop["good"] != good:
+    for application in sorted(coops):
+        coop = coops[application]
+        if coop.good != good:
             continue
-        row = coop_prices(assets, coops, policy, application, chain)
-        total, parts = round_breakdown(row.parts)
-        efficiency = rules.efficiency_rating(row.price, Fraction(coop["labour"]))
+        priced = quote(coop_prices(assets, coops, policy, application, chain), Fraction(coop.labour))
         rows.append(
             {
                 "application": application,
-                "coop": coop["coop"],
-                "status": coop["status"],
-                "allotted": coop["allotted"],
-                "labour": coop["labour"],
-                "markup": coop["markup"],
-                "base_price": rules.round_half_up(row.base),
-                "price": total,
-                "components": {c.value: v for c, v in parts.items()},
-                "efficiency": None if efficiency is None else encode(efficiency),
-                "produced": coop["produced"],
-                "sold": coop["sold"],
-                "revenue": coop["revenue"],
-                "preordered": coop["preordered"],
-                "coop_credits": coop["coop_credits"],
-                "worker_credits": coop["worker_credits"],
+                "coop": coop.coop,
+                "status": coop.status,
+                "allotted": coop.allotted,
+                "labour": coop.labour,
+                "markup": coop.markup,
+                "base_price": priced.base_price,
+                "price": priced.price,
+                "components": {c.value: v for c, v in priced.components.items()},
+                "efficiency": None if priced.efficiency is None else encode(priced.efficiency),
+                "produced": coop.produced,
+                "sold": coop.sold,
+                "revenue": coop.revenue,
+                "preordered": coop.preordered,
+                "coop_credits": coop.coop_credits,
+                "worker_credits": coop.worker_credits,
             }
         )
     return rows
@@ -758,35 +622,33 @@ def compare_view(uow: UnitOfWork, policy: Policy, good: str) -> list[dict[str, A
 def report_view(uow: UnitOfWork, policy: Policy) -> dict[str, Any]:
     """CR7-CR9: every resource's allowance rating (and how goods share it), every good's capability."""
     assets, coops = load(uow)
+    every = figures(assets, coops, policy)
+    sharing = policy.section(CreditismPolicy).allotment_sharing
     resources, goods = [], []
     for name in sorted(assets):
         a = assets[name]
-        demand, allotted = demand_of(a), allotted_of(a)
-        rating = None if allotted is None else rules.allowance_rating(demand, allotted)
+        s = rules.standing(every, name, sharing)
         row: dict[str, Any] = {
             "asset": name,
-            "kind": a["kind"],
-            "unit": a["unit"],
-            "score": a["score"],
-            "demand": encode(demand),
-            "allotted": a["allotted"],
-            "rating": None if rating is None else encode(rating),
-            "actual": None if allotted is None else encode(rules.actual_rate(demand, allotted)),
+            "kind": a.kind.value,
+            "unit": a.unit,
+            "score": a.score,
+            "demand": encode(s.demand),
+            "allotted": a.allotted,
+            "rating": None if s.rating is None else encode(s.rating),
+            "actual": None if s.actual is None else encode(s.actual),
         }
-        claims = users_of(assets, coops, policy, name)
-        if allotted is not None and claims:
-            split = rules.share_allotment(allotted, claims, policy.section(CreditismPolicy).allotment_sharing)
-            row["split"] = {g: encode(v) for g, v in split.items()}
-        if a["kind"] == AssetKind.GOOD:
-            try:
-                capability, limiting, shares = capability_of(assets, coops, policy, name)
-            except RuleViolationError as e:
-                row.update(capability=None, limiting=None, note=e.message)
+        if s.split is not None:
+            row["split"] = {g: encode(v) for g, v in s.split.items()}
+        if a.kind == AssetKind.GOOD:
+            if s.capability is None:
+                row.update(capability=None, limiting=None, note=s.note)
             else:
+                capability = s.capability
                 row.update(
-                    capability=None if capability is None else encode(capability),
-                    limiting=limiting,
-                    shares={k: encode(v) for k, v in shares.items()},
+                    capability=None if capability.amount is None else encode(capability.amount),
+                    limiting=capability.limiting,
+                    shares={k: encode(v) for k, v in capability.shares.items()},
                 )
             goods.append(row)
         else:

@@ -10,15 +10,14 @@ from typing import Any
 from civicledger.kernel import state
 from civicledger.kernel.ports import Store
 from civicledger.mechanisms.creditism import handlers as scm
+from civicledger.mechanisms.creditism.state import ASSETS
 
 
 def assets(store: Store) -> list[dict[str, Any]]:
 
     with store.read() as uow:
-        return [
-            {"asset": k, "kind": v.get("kind"), "unit": v.get("unit"), "description": v.get("description", "")}
-            for k, v in uow.records.scan(scm.NS_ASSET)
-        ]
+        # An asset record has no description (its longer name is ``name``): the field stays empty.
+        return [{"asset": k, "kind": v.kind.value, "unit": v.unit, "description": ""} for k, v in ASSETS.scan(uow)]
 
 
 def price(store: Store, asset: str) -> dict[str, Any]:

@@ -71,3 +71,13 @@ def test_ci01_a_stored_record_of_the_wrong_shape_is_named() -> None:
         uow.records.put(cs.TRUST.name, "a/b", {"limit_percent": "all", "expires_at": None, "since": 1})
         with pytest.raises(InvalidInputError, match=r"circles\.trust/a/b"):
             cs.trust_edge(uow, A, B)
+
+
+def test_ci05_who_trusts_an_account_is_read_from_the_keys() -> None:
+    store = MemoryStore()
+    with store.write() as uow:
+        for truster, trustee in ((A, B), (B, A), (AccountId("c"), B)):
+            cs.TRUST.put(uow, cs.trust_key(truster, trustee), cs.TrustRecord(100, None, 1))
+        assert cs.trusters_of(uow, B) == [A, AccountId("c")]
+        assert [e.trustee for e in cs.trusts_of(uow, B)] == [A]
+        assert list(cs.keys(cs.TRUST, uow, "b/")) == ["b/a"]

@@ -513,7 +513,7 @@ class CirclesRouter:
             return read
 
     def _load(self, uow: UnitOfWork) -> None:
-        self.groups = {group for group, _ in cs.GROUPS.scan(uow)}
+        self.groups = set(cs.keys(cs.GROUPS, uow))
         for currency in uow.ledger.currencies():
             if currency.kind in CIRCLES_KINDS:
                 self._add_currency(currency.id, currency.issuer)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 from civicledger.kernel import ledger as led
 from civicledger.kernel import state
@@ -40,6 +40,8 @@ from civicledger.kernel.records import Namespace
 from civicledger.mechanisms.circles import rules
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import LegFacts
+
+R = TypeVar("R")
 
 # Records -----------------------------------------------------------------------------------------
 
@@ -125,6 +127,13 @@ def split_key(key: str) -> tuple[AccountId, AccountId]:
     """The two accounts of a ``first/second`` key."""
     first, second = key.split("/", 1)
     return AccountId(first), AccountId(second)
+
+
+def keys(ns: Namespace[R], uow: UnitOfWork, prefix: str = "") -> Iterator[str]:
+    """The keys of a namespace, in key order, without decoding the records (a scan that needs only
+    the keys costs a fraction of a decoding one)."""
+    for key, _ in uow.records.scan(ns.name, prefix):
+        yield key
 
 
 # Policy and time -----------------------------------------------------------------------------------
@@ -244,7 +253,7 @@ def trust_records(uow: UnitOfWork) -> Iterator[tuple[AccountId, AccountId, Trust
 
 def trusters_of(uow: UnitOfWork, trustee: AccountId) -> list[AccountId]:
     """Who trusts ``trustee`` (accepts its currency), expired trusts included, in key order."""
-    return [truster for truster, to, _ in trust_records(uow) if to == trustee]
+    return [truster for truster, to in map(split_key, keys(TRUST, uow)) if to == trustee]
 
 
 def pair_rewarded(uow: UnitOfWork, a: AccountId, b: AccountId) -> bool:

@@ -72,9 +72,6 @@ from civicledger.mechanisms.creditism.values import (
     parse_quantity,
 )
 
-ZERO = Fraction(0)
-
-
 # Reading state --------------------------------------------------------------------------------
 
 

@@ -127,6 +127,22 @@ def test_ci09_unknown_accounts_are_refused(economy: ScriptedEconomy) -> None:
     assert refused_and_nothing_written(economy, ghost_pay, "a").rule == "CI9"
 
 
+def test_ci09_a_plan_is_refused_at_its_first_bad_leg_in_plan_order(economy: ScriptedEconomy) -> None:
+    a, b = join(economy, "a", "b")
+    ghost = economy.account("ghost")
+    # Leg 1 is refused (b does not trust a) before leg 2's unknown account is looked at.
+    legs = (
+        led.Leg(CurrencyId(a), a, b, 5),
+        led.Leg(CurrencyId(a), b, ghost, 5),
+        led.Leg(CurrencyId(a), ghost, b, 5),
+    )
+    error = refused_and_nothing_written(economy, cm.Pay(a, b, 5, legs), "a")
+    assert (error.rule, str(error.message)) == ("CI5", f"leg 1: {b} does not trust {a}")
+    economy.run(cm.Trust(a, b), "a", "b")
+    error = refused_and_nothing_written(economy, cm.Pay(a, b, 5, legs), "a")
+    assert isinstance(error, NotFoundError) and error.rule == "CI9"
+
+
 def test_ci02_paying_with_unclaimed_income_mints_it(economy: ScriptedEconomy) -> None:
     a, b = join(economy, "a", "b")
     economy.run(cm.Trust(a, b), "a", "b")

@@ -9,12 +9,31 @@ with one grade and the adjustments that made it so (SC11).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Literal
 
 from civicledger.kernel.identity import AccountId
 
 AdjustmentId = str
 """The entry's sequence number, zero-padded, a dot, and the event's index: ``0000000042.0``."""
+
+AdjustmentRow = tuple[AdjustmentId, int, int, int, int, int, str]
+"""An adjustment as a person's compact record keeps it: [id, start, end, steps, quantity, consumable
+(1 or 0), kind]."""
+
+SpendRow = tuple[str, int, int, tuple[tuple[AdjustmentId, int], ...]]
+"""A spend as a person's compact record keeps it: [id, time, units, [[adjustment, units used up], ...]]."""
+
+NotedRow = tuple[AdjustmentId, int, str]
+"""Participation noted by another mechanism (X8), as a person's compact record keeps it: [id, time, kind]."""
+
+AppealStatus = Literal["open", "upheld", "overturned"]
+"""An appeal is open until a majority of its panel decides it (SC7)."""
+
+PledgeStatus = Literal["open", "drawn", "lapsed"]
+"""A pledge waits for a draw, which gives it to a candidate or finds its donor no longer covers it (SC9)."""
+
+CandidateStatus = Literal["waiting", "won"]
+"""A lottery candidate waits for draws until one gives them an uplift (SC9)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,12 +55,12 @@ class Adjustment:
     def active_at(self, at: int) -> bool:
         return self.start <= at < self.end
 
-    def to_row(self) -> list[Any]:
-        return [self.id, self.start, self.end, self.steps, self.quantity, int(self.consumable), self.kind]
+    def to_row(self) -> AdjustmentRow:
+        return (self.id, self.start, self.end, self.steps, self.quantity, int(self.consumable), self.kind)
 
     @staticmethod
-    def from_row(row: list[Any]) -> Adjustment:
-        return Adjustment(str(row[0]), int(row[1]), int(row[2]), int(row[3]), int(row[4]), bool(row[5]), str(row[6]))
+    def from_row(row: AdjustmentRow) -> Adjustment:
+        return Adjustment(row[0], row[1], row[2], row[3], row[4], bool(row[5]), row[6])
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,12 +72,12 @@ class Spend:
     units: int
     consumed: tuple[tuple[AdjustmentId, int], ...] = ()
 
-    def to_row(self) -> list[Any]:
-        return [self.id, self.time, self.units, [[a, n] for a, n in self.consumed]]
+    def to_row(self) -> SpendRow:
+        return (self.id, self.time, self.units, self.consumed)
 
     @staticmethod
-    def from_row(row: list[Any]) -> Spend:
-        return Spend(str(row[0]), int(row[1]), int(row[2]), tuple((str(a), int(n)) for a, n in row[3]))
+    def from_row(row: SpendRow) -> Spend:
+        return Spend(row[0], row[1], row[2], row[3])
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +88,7 @@ class History:
     adjustments: tuple[Adjustment, ...] = ()
     spends: tuple[Spend, ...] = ()
     fresh: tuple[int, ...] = ()  # sorted times that restart the decay clock (SC8)
-    noted: tuple[tuple[str, int, str], ...] = ()  # (id, time, kind): participation noted by another mechanism (X8)
+    noted: tuple[NotedRow, ...] = ()  # participation noted by another mechanism (X8)
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,7 @@ from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.kernel import audit
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.mechanisms.credits import commands as cc
-from civicledger.mechanisms.credits import handlers as svc
+from civicledger.mechanisms.credits import queries, state
 from tests.integration.test_credits_lifecycle import make_town
 from tests.integration.test_gears_flow import company, setup_gears, vote
 
@@ -27,7 +27,7 @@ def test_x08_a_gears_vote_counts_as_participation_and_restarts_decay(economy: Sc
         {"type": "credits.participation_noted", "person": town.alice, "kind": "gears_vote", "reference": firm}
     ]
     with e.store.read() as uow:
-        explained = svc.explain(uow, town.alice, e.clock.now())
+        explained = queries.explain(uow, town.alice, e.clock.now())
     lots = {lot["grade"]: lot for lot in explained["lots"]}
     # 400 days after the award: still inside decay window + one step, so grade 4; the vote
     # restarts the decay clock and lifts 10% of the balance one step for 90 days (policy gears_vote)
@@ -43,6 +43,6 @@ def test_x08_a_gears_vote_counts_as_participation_and_restarts_decay(economy: Sc
     e.person("outsider")
     vote(e, "outsider", firm, 1)
     with e.store.read() as uow:
-        assert uow.records.get(svc.NS_PERSON, e.account("outsider")) is None
+        assert state.PERSONS.get(uow, e.account("outsider")) is None
     report = audit.verify_store(e.store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report.reason

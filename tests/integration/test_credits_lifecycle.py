@@ -18,8 +18,7 @@ from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import AccountId, AccountKind, Role
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.mechanisms.credits import commands as cc
-from civicledger.mechanisms.credits import handlers as svc
-from civicledger.mechanisms.credits import rules
+from civicledger.mechanisms.credits import queries, rules, state
 from civicledger.mechanisms.credits.commands import Tier
 from civicledger.mechanisms.credits.policy import CreditsPolicy
 
@@ -37,7 +36,7 @@ class Town:
 
     def standing(self, name: str, at: int | None = None) -> object:
         with self.e.store.read() as uow:
-            return svc.standing_of(uow, self.e.account(name), self.e.clock.now() if at is None else at)
+            return state.standing_of(uow, self.e.account(name), self.e.clock.now() if at is None else at)
 
     def grades(self, name: str, at: int | None = None) -> dict[int, int]:
         return self.standing(name, at).by_grade()  # type: ignore[attr-defined, no-any-return]
@@ -107,10 +106,10 @@ def test_sc06_only_technocrats_or_a_council_quorum_adjust_and_deciders_are_recor
     assert town.refused(council, "governor-1").rule == "X6"  # quorum 2 of 3
     e.run(council, "governor-1", "governor-2")
     with e.store.read() as uow:
-        detail = uow.records.get(svc.NS_ADJ, adj_id)
-        assert detail["deciders"] == [town.tess] and detail["evidence"] == "https://example.org/garden"
-        council_adj = next(v for _, v in uow.records.scan(svc.NS_ADJ) if v["person"] == town.bob)
-        assert council_adj["deciders"] == sorted([e.account("governor-1"), e.account("governor-2")])
+        detail = state.require(state.ADJUSTMENTS, uow, adj_id)
+        assert detail.deciders == (town.tess,) and detail.evidence == "https://example.org/garden"
+        council_adj = next(v for _, v in state.ADJUSTMENTS.scan(uow) if v.person == town.bob)
+        assert council_adj.deciders == tuple(sorted([e.account("governor-1"), e.account("governor-2")]))
     assert town.grades("bob") == {3: 20_000}
     too_big = cc.AdjustGrade(town.alice, 3, 0, YEAR, "x", "y", technocrat=town.tess)
     assert town.refused(too_big, "tess").rule == "SC4"
@@ -181,19 +180,19 @@ def test_sc07_appeal_panel_is_drawn_from_the_tree_root_and_an_overturn_reverses_
     appeal, panel = _file(town, adj_id, "carol")
     assert town.tess not in panel and town.dave not in panel and town.carol not in panel
     with e.store.read() as uow:
-        record = uow.records.get(svc.NS_APPEAL, appeal)
-        people = [p for p, _ in uow.records.scan(svc.NS_PERSON)]
-    assert bytes.fromhex(record["seed"]) == seed  # the tree root just before the appeal's entry
+        record = state.require(state.APPEALS, uow, appeal)
+        people = state.enrolled(uow)
+    assert bytes.fromhex(record.seed) == seed  # the tree root just before the appeal's entry
     involved = {town.tess, town.dave, town.carol}
     techs, jurors = rules.draw_panel(
-        bytes.fromhex(record["seed"]),
+        bytes.fromhex(record.seed),
         [town.e.account(t) for t in TECHNOCRATS if town.e.account(t) not in involved],
         [p for p in people if p not in involved],
         CreditsPolicy(),
     )
     assert [*techs, *jurors] == panel
     with e.store.read() as uow:
-        explained = svc.explain(uow, town.dave, e.clock.now())
+        explained = queries.explain(uow, town.dave, e.clock.now())
     assert explained["appeals_in_progress"][0]["appeal"] == appeal
     outsider = town.refused(
         cc.CastPanelVote(appeal, town.frank if town.frank not in panel else town.dave, True),
@@ -314,7 +313,7 @@ def test_sc10_spending_lowest_qualifying_grade_first_burns_and_records_the_redem
     err = town.refused(cc.SpendCredits(town.bob, "clinic-care", "suite"), "bob")
     assert err.rule == "SC10"
     with e.store.read() as uow:
-        assert uow.records.get(svc.NS_PROVIDER, clinic) == {"units": 400, "spends": 2}
+        assert state.PROVIDERS.get(uow, clinic) == state.ProviderTotals(units=400, spends=2)
         assert uow.ledger.holdings(town.bob) == {}  # credits are never a ledger balance
         assert not any("credit" in c.id for c in uow.ledger.currencies())
     s = town.standing("bob")
@@ -339,7 +338,7 @@ def test_sc11_explain_shows_every_lot_with_the_entries_that_made_it(town: Town) 
     e = town.e
     e.run(cc.AdjustGrade(town.alice, 1, 5_000, YEAR, "teaching", "https://e.org/t", technocrat=town.tess), "tess")
     with e.store.read() as uow:
-        x = svc.explain(uow, town.alice, e.clock.now())
+        x = queries.explain(uow, town.alice, e.clock.now())
     assert x["available"] == 20_000
     lots = {lot["grade"]: lot for lot in x["lots"]}
     assert lots[2]["units"] == 15_000 and lots[2]["adjustments"] == []

@@ -13,12 +13,14 @@ from civicledger.kernel.errors import InsufficientFundsError, RuleViolationError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.policy import Policy, policy_from_mapping, policy_to_mapping
+from civicledger.kernel.records import encode_record
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.mechanisms.credits import commands as cc
 from civicledger.mechanisms.credits import events as ce
 from civicledger.mechanisms.credits import rules
 from civicledger.mechanisms.credits.commands import Tier
 from civicledger.mechanisms.credits.policy import CreditsPolicy
+from civicledger.mechanisms.credits.state import PERSONS, PersonRecord
 from civicledger.mechanisms.credits.values import Adjustment, History, Spend
 
 P = CreditsPolicy()
@@ -333,15 +335,16 @@ def test_sc11_property_the_fast_path_from_the_record_equals_the_full_evaluation(
     recorded = tuple(
         Spend(f"s{i}", BORN + t, u, ((consumable[0], 1),) if consumable else ()) for i, (t, u) in enumerate(spends)
     )
-    record = {
-        "born": BORN,
-        "enrolled": BORN,
-        "adj": [a.to_row() for a in adjs],
-        "spends": [s.to_row() for s in recorded],
-        "fresh": sorted(a.start for a in adjs if a.steps > 0),
-    }
-    full = rules.history_from_record(ALICE, record)
+    record = PersonRecord(
+        BORN,
+        BORN,
+        tuple(a.to_row() for a in adjs),
+        tuple(s.to_row() for s in recorded),
+        tuple(sorted(a.start for a in adjs if a.steps > 0)),
+    )
+    assert PERSONS.decode(encode_record(record)) == record
+    full = record.history(ALICE)
     for t in range(0, 5 * YEAR, YEAR // 3):
-        fast = rules.standing_from_record(ALICE, record, BORN + t, P)
+        fast = rules.standing(record.history_at(ALICE, BORN + t), BORN + t, P)
         slow = rules.standing(full, BORN + t, P)
         assert (fast.accrued, fast.spent, fast.lots) == (slow.accrued, slow.spent, slow.lots)

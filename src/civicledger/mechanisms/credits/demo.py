@@ -15,8 +15,7 @@ from civicledger.kernel import identity as ident
 from civicledger.kernel.identity import AccountId, AccountKind, Role
 from civicledger.kernel.time import DAY, YEAR, format_instant
 from civicledger.mechanisms.credits import commands as cc
-from civicledger.mechanisms.credits import handlers as svc
-from civicledger.mechanisms.credits import rules
+from civicledger.mechanisms.credits import queries, rules, state
 from civicledger.mechanisms.credits.commands import Tier
 
 NEIGHBOURS = ("noah", "olga", "pete", "quinn", "rosa")
@@ -26,7 +25,7 @@ ANSWERS = hashlib.sha256(b"library,yes,2031").hexdigest()
 
 def _grades(demo: ScriptedEconomy, name: str, at: int | None = None) -> str:
     with demo.store.read() as uow:
-        st = svc.standing_of(uow, demo.account(name), demo.clock.now() if at is None else at)
+        st = state.standing_of(uow, demo.account(name), demo.clock.now() if at is None else at)
     shown = ", ".join(f"{units} at grade {grade}" for grade, units in sorted(st.by_grade().items(), reverse=True))
     return f"{st.available} available ({shown})"
 
@@ -150,6 +149,6 @@ def credits_life(demo: ScriptedEconomy) -> list[str]:
     )
     lines.append(f"refused, rule {refusal.rule}: {refusal.message}")
     with demo.store.read() as uow:
-        x = svc.explain(uow, maya, demo.clock.now())
+        x = queries.explain(uow, maya, demo.clock.now())
     lines.append(f"explain: Maya's {len(x['lots'])} lot(s), each with its grade and the entries that made it so")
     return lines

@@ -1,22 +1,84 @@
-"""Social credits reads: a person's credits and why (SC11), the grade distribution (SC4).
+"""Social credits reads: a person's credits and why (SC11), the grade distribution (SC4), services (SC10).
 
-Read models for the HTTP API and the pages: plain JSON-ready values, one read unit of work each.
+Read models for the HTTP API, the pages and the CLI: plain JSON-ready values built from the typed
+records of ``state``.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from civicledger.kernel.identity import parse_account_id
-from civicledger.kernel.ports import Store
-from civicledger.mechanisms.credits import handlers as scr
+from civicledger.kernel.identity import AccountId, parse_account_id
+from civicledger.kernel.ports import Store, UnitOfWork
+from civicledger.kernel.records import encode_record
+from civicledger.mechanisms.credits import rules, state
+from civicledger.mechanisms.credits.state import ADJUSTMENTS, APPEALS, SERVICES, AppealRecord, require
 
 
 def person(store: Store, person: str, now: int) -> dict[str, Any]:
-
     who = parse_account_id(person)
     with store.read() as uow:
-        return scr.explain(uow, who, max(now, uow.journal.head().time))
+        return explain(uow, who, max(now, uow.journal.head().time))
+
+
+def explain(uow: UnitOfWork, person: AccountId, at: int) -> dict[str, Any]:
+    """Every lot with its grade and the entries that made it so, appeals in progress included."""
+    policy = state.credits_policy(uow)
+    hist = state.require_history(uow, person)
+    schedule = state.allocation_schedule(uow)
+    st = rules.standing(hist, at, policy, schedule)
+    computed = {a.id: a for a in rules.noted_adjustments(hist, policy, schedule)}
+    details: dict[str, Any] = {}
+    for adj_id in st.active:
+        record = require(ADJUSTMENTS, uow, adj_id)
+        if adj_id in computed:  # X8: the policy gives noted participation its effect
+            a = computed[adj_id]
+            record = replace(
+                record, steps=a.steps, quantity=a.quantity, end=a.end, scheduled_end=a.end, consumable=a.consumable
+            )
+        detail = _as_stored(record)
+        detail["id"] = adj_id
+        detail["consumed"] = st.consumed.get(adj_id, 0)
+        detail["appeals"] = [_appeal_view(a, require(APPEALS, uow, a)) for a in record.appeals]
+        details[adj_id] = detail
+    in_progress = []
+    for row in hist.adjustments:
+        for appeal_id in require(ADJUSTMENTS, uow, row.id).appeals:
+            appeal = require(APPEALS, uow, appeal_id)
+            if appeal.filed_at <= at and (appeal.decided_at is None or appeal.decided_at > at):
+                in_progress.append(_appeal_view(appeal_id, appeal))
+    return {
+        "person": person,
+        "at": at,
+        "born_at": hist.born_at,
+        "enrolled_at": hist.enrolled_at,
+        "accrued": st.accrued,
+        "spent": st.spent,
+        "available": st.available,
+        "by_grade": {str(g): u for g, u in st.by_grade().items()},
+        "lots": [
+            {
+                "grade": lot.grade,
+                "units": lot.units,
+                "decayed": lot.decayed,
+                "adjustments": [details[a] for a in lot.adjustments],
+            }
+            for lot in st.lots
+        ],
+        "decay": {"since": st.decay_since, "steps": st.decay_steps},
+        "spends": [{"spend": s.id, "time": s.time, "units": s.units} for s in hist.spends if s.time <= at],
+        "appeals_in_progress": in_progress,
+    }
+
+
+def _appeal_view(appeal_id: str, appeal: AppealRecord) -> dict[str, Any]:
+    return {"appeal": appeal_id, **_as_stored(appeal)}
+
+
+def _as_stored(record: object) -> dict[str, Any]:
+    """A record's JSON with its keys in the order the store gives them back (sorted)."""
+    return dict(sorted(encode_record(record).items()))
 
 
 def grade_distribution(store: Store, now: int) -> dict[str, Any]:
@@ -26,8 +88,14 @@ def grade_distribution(store: Store, now: int) -> dict[str, Any]:
     persons = 0
     with store.read() as uow:
         at = max(now, uow.journal.head().time)
-        for standing in scr.evaluate_all(uow, at):
+        for standing in state.evaluate_all(uow, at):
             persons += 1
             for grade, units in standing.by_grade().items():
                 totals[grade] = totals.get(grade, 0) + units
     return {"at": at, "persons": persons, "units_by_grade": {str(g): u for g, u in sorted(totals.items())}}
+
+
+def services(store: Store) -> list[dict[str, Any]]:
+    """Every registered service with its provider, category and tiers (SC10)."""
+    with store.read() as uow:
+        return [{"service": key, **_as_stored(service)} for key, service in SERVICES.scan(uow)]

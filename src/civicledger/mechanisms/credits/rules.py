@@ -17,6 +17,10 @@ alone. The steps, in order:
 
 Random draws (SC7 panels, SC9 lottery) rank candidates by SHA-256(seed || account id), where the
 seed is the journal's tree root before the entry: anyone holding an export can recompute them.
+
+Handlers load state and call these functions for every decision a command needs: the checks
+(``check_...``) refuse, naming the rule; the deciders compute what the command does (the
+``Terms`` of an adjustment, an appeal's panel and ``Tally``, which pledges a draw may give).
 """
 
 from __future__ import annotations
@@ -24,19 +28,22 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from civicledger.kernel.errors import InsufficientFundsError, InvalidInputError, RuleViolationError
+from civicledger.kernel.errors import AuthorityError, InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.merkle import root_of
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.mechanisms.credits.commands import Tier
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
-from civicledger.mechanisms.credits.values import Adjustment, History, Lot, Spend, Standing
+from civicledger.mechanisms.credits.values import Adjustment, History, Lot, Standing
 
 Schedule = tuple[tuple[int, int], ...]
 """Annual allocations in force: (from instant, credits a year), sorted by instant (X7)."""
+
+Donor = TypeVar("Donor", bound=str)
 
 MAX_AGE = 150 * YEAR
 MAX_TEXT = 500
@@ -147,9 +154,8 @@ def noted_adjustments(history: History, policy: CreditsPolicy, schedule: Schedul
         if effect is None:
             continue
         spent = sum(s.units for s in history.spends if s.time <= time)
-        quantity = effect_quantity(effect, accrued(history.born_at, time, schedule) - spent)
-        steps = -effect.steps if effect.penalty else effect.steps
-        out.append(Adjustment(adj_id, time, time + effect.duration, steps, quantity, steps > 0 and quantity > 0, kind))
+        terms = effect_terms(kind, effect, accrued(history.born_at, time, schedule) - spent)
+        out.append(Adjustment(adj_id, time, time + terms.duration, terms.steps, terms.quantity, terms.consumable, kind))
     return tuple(out)
 
 
@@ -261,12 +267,67 @@ def check_adjustment(steps: int, quantity: int, duration: int, policy: CreditsPo
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Terms:
+    """What an adjustment does (SC4): ``steps`` (signed) on ``quantity`` credits (0 = the whole
+    balance) for ``duration`` seconds; ``consumable``: used up as its credits are spent; ``fresh``:
+    restarts the decay clock (SC8)."""
+
+    kind: str
+    steps: int
+    quantity: int
+    duration: int
+    consumable: bool
+    fresh: bool
+
+
+def decided_terms(steps: int, quantity: int, duration: int, policy: CreditsPolicy) -> Terms:
+    """SC4: an award (steps > 0) or a reduction within the policy's limits; an award restarts decay."""
+    check_adjustment(steps, quantity, duration, policy)
+    kind = "award" if steps > 0 else "reduction"
+    return Terms(kind, steps, quantity, duration, consumable=steps > 0 and quantity > 0, fresh=steps > 0)
+
+
+def check_one_decider(technocrat: str | None, council: str | None) -> None:
+    """SC6: a grade is decided by a technocrat or by a council, never both, never neither."""
+    if (technocrat is None) == (council is None):
+        raise InvalidInputError("name exactly one decider: a technocrat or a council", rule="SC6")
+
+
+def check_not_own(person: str, deciders: Collection[str]) -> None:
+    """SC6: nobody decides their own adjustment."""
+    if person in deciders:
+        raise RuleViolationError("nobody decides their own adjustment", rule="SC6")
+
+
+RESERVED_KINDS = frozenset({"direct_democracy", "gears_vote", "gears_judgement", "whistleblowing"})
+"""Kinds recorded only through their own controls: ``TakePart`` (SC5) or the Gears hook (X8)."""
+
+
+def check_recorded_kind(kind: str) -> None:
+    """SC5: a reserved kind is recorded only through its own controls, never by a decider."""
+    if kind in RESERVED_KINDS:
+        raise RuleViolationError(f"{kind} participation is recorded only through its own controls", rule="SC5")
+
+
 def participation_effect(kind: str, policy: CreditsPolicy) -> ParticipationEffect:
     effect = policy.participation.get(kind)
     if effect is None:
         kinds = ", ".join(sorted(policy.participation))
         raise InvalidInputError(f"{kind!r} is not a participation kind of the policy ({kinds})", rule="SC5")
     return effect
+
+
+def participation_terms(kind: str, available: int, policy: CreditsPolicy) -> Terms:
+    """SC5: the policy's effect of one participation of ``kind``, its portion of ``available`` credits."""
+    return effect_terms(kind, participation_effect(kind, policy), available)
+
+
+def effect_terms(kind: str, effect: ParticipationEffect, available: int) -> Terms:
+    """A participation effect as terms: a penalty lowers, and only a raise of a portion is used up."""
+    quantity = effect_quantity(effect, available)
+    steps = -effect.steps if effect.penalty else effect.steps
+    return Terms(kind, steps, quantity, effect.duration, steps > 0 and quantity > 0, effect.qualifying)
 
 
 def effect_quantity(effect: ParticipationEffect, available: int) -> int:
@@ -331,6 +392,9 @@ def rank(seed: bytes, accounts: Iterable[str]) -> list[str]:
     return sorted(set(accounts), key=lambda a: (hashlib.sha256(seed + a.encode()).digest(), a))
 
 
+# Appeals (SC7) ---------------------------------------------------------------------------------
+
+
 def draw_panel(
     seed: bytes, technocrats: Iterable[str], jurors: Iterable[str], policy: CreditsPolicy
 ) -> tuple[tuple[AccountId, ...], tuple[AccountId, ...]]:
@@ -355,6 +419,80 @@ def majority(panel_size: int, overturn: int, uphold: int) -> bool | None:
     if uphold >= need:
         return False
     return None
+
+
+def check_appealable(
+    adjustment: str,
+    source: str,
+    overturned_by: str | None,
+    start: int,
+    open_appeal: str | None,
+    now: int,
+    policy: CreditsPolicy,
+) -> None:
+    """SC7: a decided adjustment, not yet overturned, within the appeal window, one appeal at a time.
+
+    Lottery uplifts are drawn, not decided (the draw can be recomputed), and Gears participation
+    takes its effect from the policy: neither is appealed.
+    """
+    if source.startswith("lottery"):
+        raise RuleViolationError("a lottery uplift is drawn, not decided; the draw can be recomputed", rule="SC7")
+    if source == "gears":
+        raise RuleViolationError(
+            "a Gears participation is noted automatically; its effect is set by policy", rule="SC7"
+        )
+    if overturned_by is not None:
+        raise RuleViolationError(f"adjustment {adjustment} was already overturned", rule="SC7")
+    if now - start > policy.appeal_window:
+        raise RuleViolationError(
+            f"the appeal window of {policy.appeal_window // 86400} days after adjustment {adjustment} has closed",
+            rule="SC7",
+        )
+    if open_appeal is not None:
+        raise RuleViolationError(f"appeal {open_appeal} on this adjustment is still open", rule="SC7")
+
+
+def appeal_panel(
+    seed: bytes, involved: Collection[str], technocrats: Iterable[str], persons: Iterable[str], policy: CreditsPolicy
+) -> tuple[tuple[AccountId, ...], tuple[AccountId, ...]]:
+    """SC7: the panel drawn from the technocrats and persons not ``involved`` in the decision (its
+    deciders, the holder and the appellant)."""
+    return draw_panel(
+        seed, [t for t in technocrats if t not in involved], [p for p in persons if p not in involved], policy
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """An appeal's votes after one more; ``outcome``: True to overturn, False to uphold, None yet."""
+
+    overturn: int
+    uphold: int
+    outcome: bool | None
+
+
+def tally_vote(
+    appeal: str,
+    still_open: bool,
+    panel: Sequence[AccountId],
+    votes: Mapping[AccountId, bool],
+    member: AccountId,
+    overturn: bool,
+) -> Tally:
+    """SC7: one vote per member of the drawn panel while the appeal is open; a majority decides."""
+    if not still_open:
+        raise RuleViolationError(f"appeal {appeal} is already decided", rule="SC7")
+    if member not in panel:
+        raise AuthorityError(f"{member} was not drawn for the panel of appeal {appeal}", rule="SC7")
+    if member in votes:
+        raise RuleViolationError(f"{member} has already voted on appeal {appeal}", rule="SC7")
+    cast = [*votes.values(), overturn]
+    overturning = sum(1 for v in cast if v)
+    upholding = len(cast) - overturning
+    return Tally(overturning, upholding, majority(len(panel), overturning, upholding))
+
+
+# The civic lottery (SC9) ------------------------------------------------------------------------
 
 
 def draw_winners(
@@ -390,54 +528,82 @@ def check_pledge(steps: int, quantity: int, duration: int, pledgeable: int, poli
         )
 
 
-# The compact per-person record -----------------------------------------------------------------
+def check_nomination(
+    candidate: str, cosigners: Collection[str], by_council: bool, waiting: bool, policy: CreditsPolicy
+) -> None:
+    """SC9: a candidate waits for one draw at a time, nominated by a council or by enough co-signers,
+    never by themselves."""
+    if waiting:
+        raise RuleViolationError(f"{candidate} is already a lottery candidate", rule="SC9")
+    if by_council:
+        if cosigners:
+            raise InvalidInputError("a nomination is by co-signers or by a council, not both", rule="SC9")
+        return
+    need = policy.nomination_cosigners
+    if candidate in cosigners:
+        raise RuleViolationError("nobody nominates themselves", rule="SC9")
+    if len(cosigners) < need:
+        raise RuleViolationError(f"a nomination needs {need} co-signers, not {len(cosigners)}", rule="SC9")
 
 
-def history_from_record(person: str, data: dict[str, Any]) -> History:
-    return History(
-        AccountId(person),
-        int(data["born"]),
-        int(data["enrolled"]),
-        tuple(Adjustment.from_row(r) for r in data["adj"]),
-        tuple(Spend.from_row(r) for r in data["spends"]),
-        tuple(data["fresh"]),
-        tuple((str(i), int(t), str(k)) for i, t, k in data.get("noted", ())),
-    )
+def check_second_chance(person: str, applied_before: bool, waiting: bool, best: int, policy: CreditsPolicy) -> None:
+    """SC9: once in a life, a person whose best grade is below the policy's bound may apply."""
+    if applied_before:
+        raise RuleViolationError("the second chance is one-time: this person has already applied", rule="SC9")
+    if waiting:
+        raise RuleViolationError(f"{person} is already a lottery candidate", rule="SC9")
+    if best >= policy.second_chance_below_grade:
+        raise RuleViolationError(
+            f"a second chance is for persons whose best grade is below {policy.second_chance_below_grade}; "
+            f"this person's is {best}",
+            rule="SC9",
+        )
 
 
-def standing_from_record(
-    person: str, data: dict[str, Any], at: int, policy: CreditsPolicy, schedule: Schedule | None = None
-) -> Standing:
-    """``standing`` straight from the compact record, building only what can matter at ``at``.
+def check_draw_due(last_draw_at: int | None, now: int, policy: CreditsPolicy) -> None:
+    """SC9: draws are periodic, at most one per ``draw_period``."""
+    if last_draw_at is not None and now - last_draw_at < policy.draw_period:
+        raise RuleViolationError(
+            f"draws are periodic: the next is due {policy.draw_period} s after the last", rule="SC9"
+        )
 
-    Adjustments not active at ``at`` and spends after it cannot change the result, so they are
-    skipped before any object is built: this is the fast path of every balance-and-grades query.
+
+def split_pledges(
+    pledges: Iterable[tuple[str, Donor, int]], holding: Mapping[Donor, int]
+) -> tuple[list[tuple[str, Donor]], list[str]]:
+    """SC9: which open pledges a draw may give, and which lapse.
+
+    ``pledges`` are (pledge id, donor, quantity) in id order and ``holding`` the credits each donor
+    holds at the pledge's minimum grade. In order, a pledge is valid while its donor still holds
+    its quantity beyond the earlier valid ones; it lapses otherwise. Returns the valid (pledge,
+    donor) pairs, for ``draw_winners``, and the lapsed pledge ids.
     """
-    noted = tuple((str(i), int(t), str(k)) for i, t, k in data.get("noted", ()) if t <= at)
-    rows = [r for r in data["spends"] if r[1] <= at]
-    if noted:  # noted participation needs each spend's time (its portion is of the credits then)
-        spends = tuple(Spend.from_row(r) for r in rows)
-    else:  # only the totals matter: one aggregate spend
-        total = 0
-        consumed: dict[str, int] = {}
-        for r in rows:
-            total += int(r[2])
-            for adj_id, n in r[3]:
-                consumed[adj_id] = consumed.get(adj_id, 0) + int(n)
-        spends = (Spend("", at, total, tuple(consumed.items())),) if total else ()
-    history = History(
-        AccountId(person),
-        int(data["born"]),
-        int(data["enrolled"]),
-        tuple(Adjustment.from_row(r) for r in data["adj"] if r[1] <= at < r[2]),
-        spends,
-        tuple(data["fresh"]),
-        noted,
-    )
-    return standing(history, at, policy, schedule)
+    left = dict(holding)
+    valid: list[tuple[str, Donor]] = []
+    lapsed: list[str] = []
+    for pledge, donor, quantity in pledges:
+        if left[donor] >= quantity:
+            left[donor] -= quantity
+            valid.append((pledge, donor))
+        else:
+            lapsed.append(pledge)
+    return valid, lapsed
+
+
+def lottery_terms(steps: int, quantity: int, duration: int) -> tuple[Terms, Terms]:
+    """SC9: a won pledge as (the winner's uplift, the donor's loan): the uplift is used up as its
+    credits are spent and restarts the winner's decay clock; the loan returns at the end."""
+    uplift = Terms("lottery", steps, quantity, duration, consumable=True, fresh=True)
+    loan = Terms("lottery", -steps, quantity, duration, consumable=False, fresh=False)
+    return uplift, loan
+
+
+# Records and exports ----------------------------------------------------------------------------
 
 
 def new_record(born_at: int, enrolled_at: int) -> dict[str, Any]:
+    """The JSON of a new person's compact record (``state.PersonRecord``), for tools that write records
+    directly, such as the evaluation benchmark."""
     return {"born": born_at, "enrolled": enrolled_at, "adj": [], "spends": [], "fresh": []}
 
 

@@ -20,8 +20,7 @@ from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.time import DAY, format_instant, parse_instant
 from civicledger.mechanisms.credits import commands as cc
-from civicledger.mechanisms.credits import handlers as svc
-from civicledger.mechanisms.credits import rules
+from civicledger.mechanisms.credits import queries, rules
 
 credits_app = typer.Typer(
     help="Social credits: accrual, grades, appeals, lottery, services (SC1-SC11).", no_args_is_help=True
@@ -303,7 +302,7 @@ def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: At
     with session(ctx, need_journal_key=False) as s:
         try:
             with s.store.read() as uow:
-                data = svc.explain(uow, s.account(person), _at(s, at))
+                data = queries.explain(uow, s.account(person), _at(s, at))
         except CivicLedgerError as e:
             fail(ctx, e)
 
@@ -335,8 +334,8 @@ def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: At
 @credits_app.command("services")
 def services(ctx: typer.Context) -> None:
     """Registered services with their tiers (SC10)."""
-    with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
-        rows = [{"service": k, **v} for k, v in uow.records.scan(svc.NS_SERVICE)]
+    with session(ctx, need_journal_key=False) as s:
+        rows = queries.services(s.store)
 
     def human(console: Any) -> None:
         from civicledger.cli.output import console as out

@@ -2,7 +2,7 @@
 
 ``fee_base`` is the externality fee's base (CR10, X8): the fee of an asset is E x fee base per unit.
 0 (the default) means "one month of the Circles basic income": the ``circles`` section's
-``income_units`` per ``income_period``, scaled to a month (``services.creditism.fee_base``), so
+``income_units`` per ``income_period``, scaled to a month (``handlers.fee_base``), so
 the fee follows the income when its policy changes. At the seed's rate of 1,000 units a week, in
 minor units at 2 decimals, that is 100,000 x 2,629,746 / 604,800 = 434,812.5, rounded down to
 434,812 (``DEFAULT_FEE_BASE``). A positive value fixes the base in minor units instead.

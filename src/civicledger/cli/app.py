@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -105,6 +105,19 @@ def session(ctx: typer.Context, *, need_journal_key: bool = True, create: bool =
             store.close()
     except CivicLedgerError as e:
         fail(ctx, e)
+
+
+Submission = tuple[Command, list[str]]
+"""A command and the names (or files) of the keys that sign it."""
+
+
+def submit(ctx: typer.Context, build: Callable[[Session], Submission], command_id: str | None) -> None:
+    """Open a session, build a command and the names of the keys that sign it, sign and execute it
+    (``Session.run``), and show the receipt; a refusal on the way exits with its documented code."""
+    with session(ctx) as s:
+        command, signers = build(s)
+        receipt = s.run(command, signers, command_id)
+    show_receipt(ctx, receipt)
 
 
 KeyOption = Annotated[list[str], typer.Option("--key", "-k", help="Key name or file that signs (repeat for several).")]

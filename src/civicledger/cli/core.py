@@ -16,7 +16,7 @@ from civicledger.adapters.keystore import load_or_create, save_key
 from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.policy_file import load_policy_file
 from civicledger.adapters.stores import open_store
-from civicledger.cli.app import IdOption, KeyOption, app, session, settings_of, show_receipt
+from civicledger.cli.app import IdOption, KeyOption, Session, Submission, app, session, settings_of, submit
 from civicledger.cli.output import emit, fail
 from civicledger.kernel import audit
 from civicledger.kernel import identity as ident
@@ -168,9 +168,7 @@ def account_open(
     command_id: IdOption = None,
 ) -> None:
     """Open an account for a key (signed by that key)."""
-    with session(ctx) as s:
-        k = s.key(key)
-        show_receipt(ctx, s.run(ident.OpenAccount(kind, k.public_hex, name), [key], command_id))
+    submit(ctx, lambda s: (ident.OpenAccount(kind, s.key(key).public_hex, name), [key]), command_id)
 
 
 @account_app.command("attest")
@@ -182,10 +180,12 @@ def account_attest(
     command_id: IdOption = None,
 ) -> None:
     """A registrar attests a verified person (one human, one account)."""
-    with session(ctx) as s:
+
+    def build(s: Session) -> Submission:
         reg = s.key(registrar)
-        cmd = ident.AttestPerson(ident.parse_account_id(person), reg.account, human)
-        show_receipt(ctx, s.run(cmd, [registrar], command_id))
+        return ident.AttestPerson(ident.parse_account_id(person), reg.account, human), [registrar]
+
+    submit(ctx, build, command_id)
 
 
 @account_app.command("grant")
@@ -197,8 +197,7 @@ def account_grant(
     command_id: IdOption = None,
 ) -> None:
     """Grant a role; signed by a quorum of the governing council."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(ident.GrantRole(ident.parse_account_id(account), role), keys, command_id))
+    submit(ctx, lambda s: (ident.GrantRole(ident.parse_account_id(account), role), keys), command_id)
 
 
 @account_app.command("show")
@@ -230,9 +229,11 @@ def ledger_create_currency(
     command_id: IdOption = None,
 ) -> None:
     """Create a currency issued by command of its issuer."""
-    with session(ctx) as s:
-        k = s.key(issuer)
-        show_receipt(ctx, s.run(led.CreateCurrency(symbol, k.account, name or symbol, decimals), [issuer], command_id))
+    submit(
+        ctx,
+        lambda s: (led.CreateCurrency(symbol, s.key(issuer).account, name or symbol, decimals), [issuer]),
+        command_id,
+    )
 
 
 @ledger_app.command("issue")
@@ -245,9 +246,7 @@ def ledger_issue(
     command_id: IdOption = None,
 ) -> None:
     """Issue units of a currency (only its issuer can)."""
-    with session(ctx) as s:
-        cmd = led.Issue(CurrencyId(currency), ident.parse_account_id(to), units)
-        show_receipt(ctx, s.run(cmd, [issuer], command_id))
+    submit(ctx, lambda s: (led.Issue(CurrencyId(currency), ident.parse_account_id(to), units), [issuer]), command_id)
 
 
 @ledger_app.command("transfer")
@@ -261,10 +260,12 @@ def ledger_transfer(
     command_id: IdOption = None,
 ) -> None:
     """Transfer units (a one-leg atomic transfer)."""
-    with session(ctx) as s:
-        k = s.key(sender)
-        leg = led.Leg(CurrencyId(currency), k.account, ident.parse_account_id(to), units)
-        show_receipt(ctx, s.run(led.Transfer((leg,), memo), [sender], command_id))
+
+    def build(s: Session) -> Submission:
+        leg = led.Leg(CurrencyId(currency), s.key(sender).account, ident.parse_account_id(to), units)
+        return led.Transfer((leg,), memo), [sender]
+
+    submit(ctx, build, command_id)
 
 
 @ledger_app.command("supply")
@@ -307,8 +308,7 @@ def policy_set(
         parsed = json.loads(value)
     except json.JSONDecodeError:
         parsed = value
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(ChangePolicy(path, parsed), keys, command_id))
+    submit(ctx, lambda s: (ChangePolicy(path, parsed), keys), command_id)
 
 
 @policy_app.command("show")

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from civicledger.cli.app import IdOption, KeyOption, session, show_receipt
+from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
 from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.time import parse_instant
@@ -30,15 +30,13 @@ KeyArg = Annotated[str, typer.Option("--key", "-k", help="The signing key (its a
 @circles_app.command("join", hidden=True)
 def join(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:
     """Make an account a Circles account with its own personal currency (CI1, CI4)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.CreateCirclesAccount(s.key(key).account), [key], command_id))
+    submit(ctx, lambda s: (cm.CreateCirclesAccount(s.key(key).account), [key]), command_id)
 
 
 @circles_app.command("claim")
 def claim(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:
     """Mint the income accrued since the last claim (CI2)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.ClaimIncome(s.key(key).account), [key], command_id))
+    submit(ctx, lambda s: (cm.ClaimIncome(s.key(key).account), [key]), command_id)
 
 
 @circles_app.command("trust")
@@ -52,13 +50,12 @@ def trust(
     command_id: IdOption = None,
 ) -> None:
     """Trust an account or group (CI5); mutual trust is signed by both (give both keys)."""
-    with session(ctx) as s:
-        try:
-            who = s.account(truster) if truster else s.key(keys[0]).account
-            cmd = cm.Trust(who, s.account(trustee), limit, parse_instant(expires) if expires else None)
-        except CivicLedgerError as e:
-            fail(ctx, e)
-        show_receipt(ctx, s.run(cmd, keys, command_id))
+
+    def build(s: Session) -> Submission:
+        who = s.account(truster) if truster else s.key(keys[0]).account
+        return cm.Trust(who, s.account(trustee), limit, parse_instant(expires) if expires else None), keys
+
+    submit(ctx, build, command_id)
 
 
 @circles_app.command("untrust")
@@ -70,9 +67,12 @@ def untrust(
     command_id: IdOption = None,
 ) -> None:
     """Revoke a trust, at once, from either side (CI6)."""
-    with session(ctx) as s:
+
+    def build(s: Session) -> Submission:
         who = s.account(by) if by else s.key(key).account
-        show_receipt(ctx, s.run(cm.Untrust(who, s.account(other)), [key], command_id))
+        return cm.Untrust(who, s.account(other)), [key]
+
+    submit(ctx, build, command_id)
 
 
 @circles_app.command("exchange")
@@ -83,10 +83,13 @@ def exchange(
     command_id: IdOption = None,
 ) -> None:
     """Two accounts that trust each other swap their own currencies 1:1 (CI8); give both keys."""
-    with session(ctx) as s:
+
+    def build(s: Session) -> Submission:
         if len(keys) != 2:
-            fail(ctx, CivicLedgerError("an exchange needs the keys of both accounts", rule="CI8"))
-        show_receipt(ctx, s.run(cm.Exchange(s.key(keys[0]).account, s.key(keys[1]).account, units), keys, command_id))
+            raise CivicLedgerError("an exchange needs the keys of both accounts", rule="CI8")
+        return cm.Exchange(s.key(keys[0]).account, s.key(keys[1]).account, units), keys
+
+    submit(ctx, build, command_id)
 
 
 @circles_app.command("route")
@@ -124,12 +127,11 @@ def pay(
     command_id: IdOption = None,
 ) -> None:
     """Pay through the trust graph (CI9): routed, checked and executed atomically."""
-    with session(ctx) as s:
-        try:
-            cmd = sc.router_for(s.store).pay_command(s.key(key).account, s.account(to), units, memo, s.clock.now())
-        except CivicLedgerError as e:
-            fail(ctx, e)
-        show_receipt(ctx, s.run(cmd, [key], command_id))
+
+    def build(s: Session) -> Submission:
+        return sc.router_for(s.store).pay_command(s.key(key).account, s.account(to), units, memo, s.clock.now()), [key]
+
+    submit(ctx, build, command_id)
 
 
 @circles_app.command("show")
@@ -148,8 +150,7 @@ def show(ctx: typer.Context, account: Annotated[str, typer.Argument(help="Accoun
 @circles_app.command("demurrage")
 def demurrage(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:
     """Burn the demurrage due on the account's Circles holdings (circles-v2)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.ApplyDemurrage(s.key(key).account), [key], command_id))
+    submit(ctx, lambda s: (cm.ApplyDemurrage(s.key(key).account), [key]), command_id)
 
 
 @group_app.command("create")
@@ -160,9 +161,7 @@ def group_create(
     command_id: IdOption = None,
 ) -> None:
     """Make an opened group account a Circles group with its own money (CI10)."""
-    with session(ctx) as s:
-        cmd = cm.CreateGroup(s.key(group).account, s.key(owner).account)
-        show_receipt(ctx, s.run(cmd, [group, owner], command_id))
+    submit(ctx, lambda s: (cm.CreateGroup(s.key(group).account, s.key(owner).account), [group, owner]), command_id)
 
 
 @group_app.command("add")
@@ -174,8 +173,7 @@ def group_add(
     command_id: IdOption = None,
 ) -> None:
     """The owner verifies a member (CI10)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.AddMember(s.account(group), s.account(member)), [key], command_id))
+    submit(ctx, lambda s: (cm.AddMember(s.account(group), s.account(member)), [key]), command_id)
 
 
 @group_app.command("remove")
@@ -187,8 +185,7 @@ def group_remove(
     command_id: IdOption = None,
 ) -> None:
     """The owner excludes a member (CI10)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.RemoveMember(s.account(group), s.account(member)), [key], command_id))
+    submit(ctx, lambda s: (cm.RemoveMember(s.account(group), s.account(member)), [key]), command_id)
 
 
 @group_app.command("convert")
@@ -200,8 +197,7 @@ def group_convert(
     command_id: IdOption = None,
 ) -> None:
     """Convert one's own currency into group money 1:1, irreversibly (CI11)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(cm.Convert(s.key(key).account, s.account(group), units), [key], command_id))
+    submit(ctx, lambda s: (cm.Convert(s.key(key).account, s.account(group), units), [key]), command_id)
 
 
 @group_app.command("exchange")
@@ -214,6 +210,8 @@ def group_exchange(
     command_id: IdOption = None,
 ) -> None:
     """Swap one group's money for another's 1:1, where the second trusts the first (CI12)."""
-    with session(ctx) as s:
-        cmd = cm.GroupExchange(s.key(key).account, s.account(from_group), s.account(to_group), units)
-        show_receipt(ctx, s.run(cmd, [key], command_id))
+    submit(
+        ctx,
+        lambda s: (cm.GroupExchange(s.key(key).account, s.account(from_group), s.account(to_group), units), [key]),
+        command_id,
+    )

@@ -13,11 +13,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from civicledger.cli.app import IdOption, Session, session, show_receipt
+from civicledger.cli.app import IdOption, Session, Submission, session, submit
 from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.messages import Command
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.records import encode_record
 from civicledger.kernel.state import current_policy, require_economy
@@ -63,12 +62,7 @@ def _inputs(pairs: list[str]) -> dict[str, str]:
 
 
 def _council_run(ctx: typer.Context, build: Any, keys: list[str], council: str | None, command_id: str | None) -> None:
-    with session(ctx) as s:
-        try:
-            command: Command = build(_council(s, council))
-        except CivicLedgerError as e:
-            fail(ctx, e)
-        show_receipt(ctx, s.run(command, keys or ["governor-1"], command_id))
+    submit(ctx, lambda s: (build(_council(s, council)), keys or ["governor-1"]), command_id)
 
 
 @creditism_app.command("define")
@@ -165,13 +159,12 @@ def apply(
     command_id: IdOption = None,
 ) -> None:
     """A cooperative applies with its plan to produce a good (CR14); the coop signs."""
-    with session(ctx) as s:
-        try:
-            cmd = cc.ApplyCoop(s.key(coop).account, application, good, labour, external, markup, _inputs(inputs),
-                               process)
-        except CivicLedgerError as e:
-            fail(ctx, e)
-        show_receipt(ctx, s.run(cmd, [coop], command_id))
+
+    def build(s: Session) -> Submission:
+        cmd = cc.ApplyCoop(s.key(coop).account, application, good, labour, external, markup, _inputs(inputs), process)
+        return cmd, [coop]
+
+    submit(ctx, build, command_id)
 
 
 @creditism_app.command("approve")
@@ -186,17 +179,18 @@ def approve(ctx: typer.Context, application: str, keys: CouncilKeys,
 def pre_order(ctx: typer.Context, application: str, quantity: int, buyer: SignerOption,
               command_id: IdOption = None) -> None:
     """Pre-order units, priced at the demand/supply ratio when placed (CR14)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(cc.PreOrder(s.key(buyer).account, application, quantity), [buyer], command_id))
+    submit(ctx, lambda s: (cc.PreOrder(s.key(buyer).account, application, quantity), [buyer]), command_id)
 
 
 @creditism_app.command("crowdfund")
 def crowdfund(ctx: typer.Context, application: str, currency: str, units: int, backer: SignerOption,
               command_id: IdOption = None) -> None:
     """Fund an application: the units move to the coop in the same entry (CR14)."""
-    with session(ctx) as s:
-        cmd = cc.Crowdfund(s.key(backer).account, application, CurrencyId(currency), units)
-        show_receipt(ctx, s.run(cmd, [backer], command_id))
+    submit(
+        ctx,
+        lambda s: (cc.Crowdfund(s.key(backer).account, application, CurrencyId(currency), units), [backer]),
+        command_id,
+    )
 
 
 @creditism_app.command("produce")
@@ -206,9 +200,11 @@ def produce(ctx: typer.Context, application: str, coop: SignerOption,
             revenue: Annotated[int, typer.Option(help="Revenue of those sales, minor units.")] = 0,
             command_id: IdOption = None) -> None:
     """Record actual production and sales; surplus over BasePrice becomes coop credits (CR8, CR13)."""
-    with session(ctx) as s:
-        cmd = cc.RecordProduction(s.key(coop).account, application, produced, sold, revenue)
-        show_receipt(ctx, s.run(cmd, [coop], command_id))
+    submit(
+        ctx,
+        lambda s: (cc.RecordProduction(s.key(coop).account, application, produced, sold, revenue), [coop]),
+        command_id,
+    )
 
 
 def _pie(view: dict[str, Any], out: Path) -> None:

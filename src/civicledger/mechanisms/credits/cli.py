@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from civicledger.cli.app import IdOption, KeyOption, Session, session, show_receipt
+from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
 from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
@@ -47,16 +47,6 @@ def _deciders(
     return None, s.account(council), list(keys or [])
 
 
-def _run(ctx: typer.Context, body: Any) -> None:
-    with session(ctx) as s:
-        try:
-            command, signers, command_id = body(s)
-            receipt = s.run(command, signers, command_id)
-        except CivicLedgerError as e:
-            fail(ctx, e)
-    show_receipt(ctx, receipt)
-
-
 @credits_app.command("enroll")
 def enroll(
     ctx: typer.Context,
@@ -66,13 +56,13 @@ def enroll(
     command_id: IdOption = None,
 ) -> None:
     """Record a verified person's date of birth; credits accrue from it (SC1, SC2)."""
-    _run(
+    submit(
         ctx,
         lambda s: (
             cc.EnrollPerson(s.account(person), parse_instant(born), s.key(registrar).account),
             [registrar],
-            command_id,
         ),
+        command_id,
     )
 
 
@@ -89,11 +79,11 @@ def participate(
 ) -> None:
     """Record participation or an infraction; its effect comes from policy (SC5, SC6)."""
 
-    def body(s: Session) -> Any:
+    def build(s: Session) -> Submission:
         t, c, signers = _deciders(s, technocrat, council, keys)
-        return cc.RecordParticipation(s.account(person), kind, evidence, t, c), signers, command_id
+        return cc.RecordParticipation(s.account(person), kind, evidence, t, c), signers
 
-    _run(ctx, body)
+    submit(ctx, build, command_id)
 
 
 @credits_app.command("adjust")
@@ -112,12 +102,12 @@ def adjust(
 ) -> None:
     """An award or reduction within policy limits (SC4, SC6)."""
 
-    def body(s: Session) -> Any:
+    def build(s: Session) -> Submission:
         t, c, signers = _deciders(s, technocrat, council, keys)
         cmd = cc.AdjustGrade(s.account(person), steps, quantity, days * DAY, reason, evidence, t, c)
-        return cmd, signers, command_id
+        return cmd, signers
 
-    _run(ctx, body)
+    submit(ctx, build, command_id)
 
 
 def _digest(answers: str) -> str:
@@ -134,13 +124,13 @@ def ballot(
     command_id: IdOption = None,
 ) -> None:
     """Open a direct-democracy ballot with a comprehension check (SC5)."""
-    _run(
+    submit(
         ctx,
         lambda s: (
             cc.OpenBallot(ballot_id, question, _digest(answers), s.key(operator).account),
             [operator],
-            command_id,
         ),
+        command_id,
     )
 
 
@@ -155,13 +145,13 @@ def take_part(
     command_id: IdOption = None,
 ) -> None:
     """Direct-democracy participation, checked by the anti-automation controls (SC5)."""
-    _run(
+    submit(
         ctx,
         lambda s: (
             cc.TakePart(ballot_id, s.key(person).account, seconds, _digest(answers)),
             [person, operator],
-            command_id,
         ),
+        command_id,
     )
 
 
@@ -174,7 +164,7 @@ def appeal(
     command_id: IdOption = None,
 ) -> None:
     """Appeal an award or reduction within the window; a panel is drawn from the tree root (SC7)."""
-    _run(ctx, lambda s: (cc.FileAppeal(adjustment, s.key(appellant).account, grounds), [appellant], command_id))
+    submit(ctx, lambda s: (cc.FileAppeal(adjustment, s.key(appellant).account, grounds), [appellant]), command_id)
 
 
 @credits_app.command("vote")
@@ -186,7 +176,7 @@ def vote(
     command_id: IdOption = None,
 ) -> None:
     """A panel member's signed vote; the majority decides (SC7)."""
-    _run(ctx, lambda s: (cc.CastPanelVote(appeal_id, s.key(member).account, overturn), [member], command_id))
+    submit(ctx, lambda s: (cc.CastPanelVote(appeal_id, s.key(member).account, overturn), [member]), command_id)
 
 
 @credits_app.command("pledge")
@@ -199,7 +189,7 @@ def pledge(
     command_id: IdOption = None,
 ) -> None:
     """Pledge an uplift to the civic lottery (SC9)."""
-    _run(ctx, lambda s: (cc.PledgeUplift(s.key(donor).account, steps, quantity, days * DAY), [donor], command_id))
+    submit(ctx, lambda s: (cc.PledgeUplift(s.key(donor).account, steps, quantity, days * DAY), [donor]), command_id)
 
 
 @credits_app.command("nominate")
@@ -213,17 +203,13 @@ def nominate(
 ) -> None:
     """Nominate a lottery candidate: co-signed by -k persons, or a --council decision (SC9)."""
 
-    def body(s: Session) -> Any:
+    def build(s: Session) -> Submission:
         if council is not None:
-            return (
-                cc.NominateCandidate(s.account(candidate), reason, frozenset(), s.account(council)),
-                keys,
-                command_id,
-            )
+            return cc.NominateCandidate(s.account(candidate), reason, frozenset(), s.account(council)), keys
         cosigners = frozenset(s.key(k).account for k in keys)
-        return cc.NominateCandidate(s.account(candidate), reason, cosigners), keys, command_id
+        return cc.NominateCandidate(s.account(candidate), reason, cosigners), keys
 
-    _run(ctx, body)
+    submit(ctx, build, command_id)
 
 
 @credits_app.command("second-chance")
@@ -233,7 +219,7 @@ def second_chance(
     command_id: IdOption = None,
 ) -> None:
     """Apply, once in a life, for the lottery's second chance (SC9)."""
-    _run(ctx, lambda s: (cc.ApplySecondChance(s.key(person).account), [person], command_id))
+    submit(ctx, lambda s: (cc.ApplySecondChance(s.key(person).account), [person]), command_id)
 
 
 @credits_app.command("draw")
@@ -246,11 +232,11 @@ def draw(
 ) -> None:
     """Run the periodic lottery draw; its seed is the journal's tree root (SC9)."""
 
-    def body(s: Session) -> Any:
+    def build(s: Session) -> Submission:
         t, c, signers = _deciders(s, technocrat, council, keys)
-        return cc.DrawLottery(t, c), signers, command_id
+        return cc.DrawLottery(t, c), signers
 
-    _run(ctx, body)
+    submit(ctx, build, command_id)
 
 
 def _tier(text: str) -> cc.Tier:
@@ -273,11 +259,11 @@ def register_service(
 ) -> None:
     """Register a service with its tiers (SC10)."""
 
-    def body(s: Session) -> Any:
+    def build(s: Session) -> Submission:
         tiers = tuple(_tier(t) for t in tier)
-        return cc.RegisterService(service, s.key(provider).account, category, name, tiers), [provider], command_id
+        return cc.RegisterService(service, s.key(provider).account, category, name, tiers), [provider]
 
-    _run(ctx, body)
+    submit(ctx, build, command_id)
 
 
 @credits_app.command("spend")
@@ -289,7 +275,7 @@ def spend(
     command_id: IdOption = None,
 ) -> None:
     """Spend credits on a tier, lowest qualifying grade first; they are burned (SC3, SC10)."""
-    _run(ctx, lambda s: (cc.SpendCredits(s.key(person).account, service, tier), [person], command_id))
+    submit(ctx, lambda s: (cc.SpendCredits(s.key(person).account, service, tier), [person]), command_id)
 
 
 def _at(s: Session, at: str | None) -> int:

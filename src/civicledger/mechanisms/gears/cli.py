@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from civicledger.cli.app import IdOption, KeyOption, Session, session, show_receipt
+from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
 from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
@@ -37,11 +37,6 @@ _VOTE_WORDS = {"beneficial": 1, "+1": 1, "1": 1, "neutral": 0, "0": 0, "detrimen
 
 
 
-def _run(ctx: typer.Context, command: Any, keys: list[str], command_id: str | None) -> None:
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(command, keys, command_id))
-
-
 @gears_app.command("setup")
 def setup(
     ctx: typer.Context,
@@ -51,16 +46,13 @@ def setup(
     command_id: IdOption = None,
 ) -> None:
     """Name the Common Good Fund and the ethicap currency; the council's quorum and the fund sign."""
-    with session(ctx) as s:
-        cmd = g.SetupGears(s.key(fund).account, CurrencyId(currency))
-        show_receipt(ctx, s.run(cmd, [*keys, fund], command_id))
+    submit(ctx, lambda s: (g.SetupGears(s.key(fund).account, CurrencyId(currency)), [*keys, fund]), command_id)
 
 
 @gears_app.command("register")
 def register(ctx: typer.Context, company: SignerOption, command_id: IdOption = None) -> None:
     """Register an organization account as a Gears company (GR1)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(g.RegisterCompany(s.key(company).account), [company], command_id))
+    submit(ctx, lambda s: (g.RegisterCompany(s.key(company).account), [company]), command_id)
 
 
 @gears_app.command("statement")
@@ -72,8 +64,7 @@ def statement(
     command_id: IdOption = None,
 ) -> None:
     """Publish a statement or a new version of it (GR2)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(g.PublishStatement(s.key(company).account, index, text), [company], command_id))
+    submit(ctx, lambda s: (g.PublishStatement(s.key(company).account, index, text), [company]), command_id)
 
 
 @gears_app.command("question")
@@ -87,16 +78,18 @@ def question(
 ) -> None:
     """Add a question to the company's bank; the answer is stored as a salted digest (GR3)."""
     salt = secrets.token_hex(8)
-    with session(ctx) as s:
+
+    def build(s: Session) -> Submission:
         cmd = g.AddQuestion(s.key(company).account, text, tuple(choices), answer_digest(salt, answer), salt)
-        show_receipt(ctx, s.run(cmd, [company], command_id))
+        return cmd, [company]
+
+    submit(ctx, build, command_id)
 
 
 @test_app.command("start")
 def test_start(ctx: typer.Context, company: CompanyArg, voter: SignerOption, command_id: IdOption = None) -> None:
     """Draw the questions of a test on a company (reproducible from the journal's root)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(g.StartTest(s.key(voter).account, s.account(company)), [voter], command_id))
+    submit(ctx, lambda s: (g.StartTest(s.key(voter).account, s.account(company)), [voter]), command_id)
 
 
 @test_app.command("answer")
@@ -108,9 +101,7 @@ def test_answer(
     command_id: IdOption = None,
 ) -> None:
     """Answer the drawn questions; a pass allows votes on the company for a while."""
-    with session(ctx) as s:
-        cmd = g.AnswerTest(s.key(voter).account, s.account(company), tuple(answers))
-        show_receipt(ctx, s.run(cmd, [voter], command_id))
+    submit(ctx, lambda s: (g.AnswerTest(s.key(voter).account, s.account(company), tuple(answers)), [voter]), command_id)
 
 
 @gears_app.command("vote")
@@ -128,15 +119,13 @@ def vote(
             number = int(value)
         except ValueError:
             fail(ctx, InvalidInputError(f"a vote is beneficial, neutral or detrimental, not {value!r}", rule="GR4"))
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(g.CastVote(s.key(voter).account, s.account(company), number), [voter], command_id))
+    submit(ctx, lambda s: (g.CastVote(s.key(voter).account, s.account(company), number), [voter]), command_id)
 
 
 @gears_app.command("publish")
 def publish(ctx: typer.Context, publisher: SignerOption, command_id: IdOption = None) -> None:
     """Compute every delta now and publish it as the next snapshot, the delta in force (GR5)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(g.PublishCoefficients(s.key(publisher).account), [publisher], command_id))
+    submit(ctx, lambda s: (g.PublishCoefficients(s.key(publisher).account), [publisher]), command_id)
 
 
 @gears_app.command("sell")
@@ -150,9 +139,12 @@ def sell(
     command_id: IdOption = None,
 ) -> None:
     """Settle a sale: the buyer pays p, the seller receives p (1 + delta/100) (GR6)."""
-    with session(ctx) as s:
+
+    def build(s: Session) -> Submission:
         cmd = g.SettleSale(s.key(buyer).account, s.key(company).account, price, CurrencyId(currency), memo)
-        show_receipt(ctx, s.run(cmd, [buyer, company], command_id))
+        return cmd, [buyer, company]
+
+    submit(ctx, build, command_id)
 
 
 @gears_app.command("close-period")
@@ -164,9 +156,7 @@ def close_period(
     command_id: IdOption = None,
 ) -> None:
     """Settle a finished deferred period, rescaled to net exactly zero (GR6)."""
-    with session(ctx) as s:
-        cmd = g.ClosePeriod(CurrencyId(currency), period, s.key(closer).account)
-        show_receipt(ctx, s.run(cmd, [closer], command_id))
+    submit(ctx, lambda s: (g.ClosePeriod(CurrencyId(currency), period, s.key(closer).account), [closer]), command_id)
 
 
 @gears_app.command("release")
@@ -177,8 +167,7 @@ def release(
     command_id: IdOption = None,
 ) -> None:
     """Pay the fund's waiting payouts in order, as far as its balance allows (GR6)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(g.ReleasePayouts(CurrencyId(currency), s.key(caller).account), [caller], command_id))
+    submit(ctx, lambda s: (g.ReleasePayouts(CurrencyId(currency), s.key(caller).account), [caller]), command_id)
 
 
 @gears_app.command("challenge")
@@ -192,9 +181,12 @@ def challenge(
     command_id: IdOption = None,
 ) -> None:
     """Blow the whistle on a statement (GR7); it is frozen until decided."""
-    with session(ctx) as s:
+
+    def build(s: Session) -> Submission:
         cmd = g.ChallengeStatement(s.key(whistleblower).account, s.account(company), index, claim, reason)
-        show_receipt(ctx, s.run(cmd, [whistleblower], command_id))
+        return cmd, [whistleblower]
+
+    submit(ctx, build, command_id)
 
 
 @gears_app.command("judge")
@@ -206,8 +198,7 @@ def judge(
     command_id: IdOption = None,
 ) -> None:
     """Judge a challenged statement within its window (GR7)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(g.JudgeChallenge(s.key(voter).account, challenge_id, verdict), [voter], command_id))
+    submit(ctx, lambda s: (g.JudgeChallenge(s.key(voter).account, challenge_id, verdict), [voter]), command_id)
 
 
 @gears_app.command("decide")
@@ -218,8 +209,7 @@ def decide(
     command_id: IdOption = None,
 ) -> None:
     """Decide a challenge after its window: penalty to the whistleblower, or a failed slot (GR7, GR8)."""
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(g.CloseChallenge(challenge_id, s.key(closer).account), [closer], command_id))
+    submit(ctx, lambda s: (g.CloseChallenge(challenge_id, s.key(closer).account), [closer]), command_id)
 
 
 @gears_app.command("company")

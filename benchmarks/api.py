@@ -6,8 +6,9 @@ transfer (the command signature and the request signatures, X6) before the clock
 server up with ``WARM_UP`` transfers at the same concurrency, then sends ``--transfers`` more over
 ``--clients`` keep-alive connections opened before the clock starts, and reports requests per
 second, p50/p99 latency and ``server_cpu_us_per_transfer`` (the server processes' CPU time over the
-measured transfers, read from /proc, divided by their number). Next to it, in the same run, two baselines: the same kind of transfer through
-``Engine.execute`` in-process (no HTTP), and ``GET /api/tree-heads/latest`` over HTTP (no write).
+measured transfers, read from /proc, divided by their number). Next to it, in the same run, two
+baselines: the same kind of transfer through ``Engine.execute`` in-process (no HTTP), and
+``GET /api/tree-heads/latest`` over HTTP (no write).
 
     .venv/bin/python benchmarks/api.py [--quick] [--workers 1] [--clients 32] [--no-postgres]
 

@@ -8,7 +8,7 @@ import pytest
 
 from civicledger.adapters.memory import MemoryStore
 from civicledger.kernel.errors import InvalidInputError
-from civicledger.kernel.records import Namespace, encode_record, omitted_when_default
+from civicledger.kernel.records import Namespace, encode_record, omitted_when_default, stored_as
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,5 +42,19 @@ def test_a_stored_record_of_the_wrong_shape_is_named_not_guessed() -> None:
     store = MemoryStore()
     with store.write() as uow:
         uow.records.put("test.holdings", "bad", {"units": "five", "since": 1})
-        with pytest.raises(InvalidInputError, match="test.holdings/bad"):
+        with pytest.raises(InvalidInputError, match=r"test\.holdings/bad"):
             HOLDINGS.get(uow, "bad")
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    start: int = stored_as("from")
+    until: int = stored_as("until")
+
+
+def test_a_field_stored_under_another_key_round_trips() -> None:
+    spans = Namespace("test.spans", Span)
+    assert encode_record(Span(1, 2)) == {"from": 1, "until": 2}
+    assert spans.decode({"from": 1, "until": 2}) == Span(1, 2)
+    with pytest.raises(InvalidInputError, match=r"test\.spans/x"):
+        spans.decode({"from": "one", "until": 2}, "x")

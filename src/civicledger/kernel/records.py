@@ -15,15 +15,20 @@ JSON while they hold their default.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
-from typing import Any, Generic, TypeVar
+import types
+import typing
+from collections.abc import Callable, Iterator
+from enum import Enum
+from typing import Any, Generic, TypeVar, get_args, get_origin, get_type_hints
 
+from civicledger.kernel.errors import InvalidInputError
 from civicledger.kernel.messages import from_wire, to_wire
 from civicledger.kernel.ports import UnitOfWork
 
 R = TypeVar("R")
 
 _OMIT = "omitted_when_default"
+_KEY = "stored_as"
 
 
 def omitted_when_default(default: Any = None) -> Any:
@@ -31,14 +36,153 @@ def omitted_when_default(default: Any = None) -> Any:
     return dataclasses.field(default=default, metadata={_OMIT: True})
 
 
+def stored_as(key: str, **field_options: Any) -> Any:
+    """A record field stored under another key than its name (a key that is a Python keyword: "from")."""
+    return dataclasses.field(metadata={_KEY: key}, **field_options)
+
+
 def encode_record(value: object) -> Any:
-    """The JSON form of a record: its wire form, without the omitted fields that hold their default."""
+    """The JSON form of a record: its wire form, without the omitted fields that hold their default,
+    each field under the key it is stored as."""
     data = to_wire(value)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         for f in dataclasses.fields(value):
             if f.metadata.get(_OMIT) and getattr(value, f.name) == f.default:
                 data.pop(f.name, None)
+            elif _KEY in f.metadata:
+                data[f.metadata[_KEY]] = data.pop(f.name)
     return data
+
+
+def _renamed_back(record_type: type, data: Any) -> Any:
+    """Stored keys back to field names, so ``from_wire`` can name a bad field."""
+    if not (isinstance(data, dict) and dataclasses.is_dataclass(record_type)):
+        return data
+    names = {_stored_key(f): f.name for f in dataclasses.fields(record_type)}
+    return {names.get(k, k): v for k, v in data.items()}
+
+
+Decoder = Callable[[Any], Any]
+
+
+class _Mismatch(Exception):
+    """A stored value of another shape than its record type: ``Namespace.decode`` names it."""
+
+
+def _compile(tp: Any) -> Decoder:
+    """A decoder for one type, built once: the checks ``messages.from_wire`` makes, without working
+    out the type again for every value (a scan decodes thousands of records)."""
+    supertype = getattr(tp, "__supertype__", None)
+    if supertype is not None:  # NewType
+        return _compile(supertype)
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [_compile(a) for a in get_args(tp) if a is not type(None)]
+        optional = type(None) in get_args(tp)
+
+        def union(data: Any) -> Any:
+            if data is None and optional:
+                return None
+            for option in options:
+                try:
+                    return option(data)
+                except _Mismatch:
+                    continue
+            raise _Mismatch(data)
+
+        return union
+    if origin is typing.Literal:
+        allowed = frozenset(get_args(tp))
+
+        def literal(data: Any) -> Any:
+            if isinstance(data, bool) or data not in allowed:
+                raise _Mismatch(data)
+            return data
+
+        return literal
+    if origin in (tuple, list, frozenset):
+        args = get_args(tp)
+        item = _compile(args[0]) if args else (lambda v: v)
+        build: Callable[[Any], Any] = {tuple: tuple, list: list, frozenset: frozenset}[origin]
+
+        def sequence(data: Any) -> Any:
+            if not isinstance(data, list):
+                raise _Mismatch(data)
+            return build(item(v) for v in data)
+
+        return sequence
+    if origin is dict:
+        value = _compile(get_args(tp)[1])
+
+        def mapping(data: Any) -> Any:
+            if not isinstance(data, dict):
+                raise _Mismatch(data)
+            return {str(k): value(v) for k, v in data.items()}
+
+        return mapping
+    if tp is Any or tp is object:
+        return lambda data: data
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _compile_record(tp)
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        enum_type = tp
+
+        def enum(data: Any) -> Any:
+            try:
+                return enum_type(data)
+            except ValueError:
+                raise _Mismatch(data) from None
+
+        return enum
+    if tp is bool:
+        return _exactly(bool)
+    if tp is int:
+
+        def whole(data: Any) -> Any:
+            if isinstance(data, bool) or not isinstance(data, int):
+                raise _Mismatch(data)
+            return data
+
+        return whole
+    if tp is str:
+        return _exactly(str)
+    raise TypeError(f"a record field cannot be of type {tp}")
+
+
+def _exactly(kind: type) -> Decoder:
+    def check(data: Any) -> Any:
+        if not isinstance(data, kind):
+            raise _Mismatch(data)
+        return data
+
+    return check
+
+
+def _compile_record(cls: type) -> Decoder:
+    hints = get_type_hints(cls)
+    fields = [(f.name, _stored_key(f), _compile(hints[f.name]), _required(f)) for f in dataclasses.fields(cls)]
+    known = {key for _, key, _, _ in fields}
+
+    def record(data: Any) -> Any:
+        if not isinstance(data, dict) or not known.issuperset(data):
+            raise _Mismatch(data)
+        values = {}
+        for name, key, decode, required in fields:
+            if key in data:
+                values[name] = decode(data[key])
+            elif required:
+                raise _Mismatch(data)
+        return cls(**values)
+
+    return record
+
+
+def _stored_key(f: dataclasses.Field[Any]) -> str:
+    return str(f.metadata.get(_KEY, f.name))
+
+
+def _required(f: dataclasses.Field[Any]) -> bool:
+    return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
 class Namespace(Generic[R]):
@@ -47,9 +191,15 @@ class Namespace(Generic[R]):
     def __init__(self, name: str, record_type: type[R]) -> None:
         self.name = name
         self.record_type = record_type
+        self._decode = _compile(record_type)
 
     def decode(self, data: Any, key: str = "") -> R:
-        return from_wire(self.record_type, data, f"{self.name}/{key}")
+        try:
+            return typing.cast(R, self._decode(data))
+        except _Mismatch:
+            # name the first bad field the way every other decoding error is named
+            from_wire(self.record_type, _renamed_back(self.record_type, data), f"{self.name}/{key}")
+            raise InvalidInputError(f"{self.name}/{key}: a record of another shape", rule="X2") from None
 
     def get(self, uow: UnitOfWork, key: str) -> R | None:
         data = uow.records.get(self.name, key)

@@ -39,7 +39,7 @@ from civicledger.kernel.errors import IntegrityError, NotFoundError, RuleViolati
 from civicledger.kernel.identity import Account, AccountId, AccountKind
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import UnitOfWork
-from civicledger.kernel.records import Namespace, encode_record, omitted_when_default
+from civicledger.kernel.records import Namespace, encode_record, omitted_when_default, stored_as
 from civicledger.mechanisms.gears import coefficient as coef
 from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.mechanisms.gears.values import Claim, decode_ratio
@@ -129,8 +129,8 @@ class VoteSegment:
     """A vote's value over [start, until) (GR4, GR5). Stored with the key "from" for ``start``."""
 
     value: int
-    start: int
-    until: int
+    start: int = stored_as("from")  # "from" is a Python keyword
+    until: int = stored_as("until")  # a plain annotation may not follow a field() in a dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,21 +249,6 @@ class Failure:
 # Namespaces -------------------------------------------------------------------------------------
 
 
-class _VoteLog(Namespace[VoteSegment]):
-    """The vote segments, stored as ``{"value", "from", "until"}``: "from" is a Python keyword, so
-    the record's field is ``start`` and this codec renames it both ways."""
-
-    def decode(self, data: Any, key: str = "") -> VoteSegment:
-        if isinstance(data, dict) and "from" in data and "start" not in data:
-            data = {("start" if k == "from" else k): v for k, v in data.items()}
-        return super().decode(data, key)
-
-    def put(self, uow: UnitOfWork, key: str, value: VoteSegment) -> None:
-        data = encode_record(value)
-        data["from"] = data.pop("start")
-        uow.records.put(self.name, key, data)
-
-
 # The namespace "gears" holds two single records, each under its own key with its own type.
 CONFIG = Namespace("gears", Config)  # key "config"
 LATEST = Namespace("gears", Latest)  # key "latest"
@@ -273,7 +258,7 @@ STATEMENT_LOG = Namespace("gears.statement_log", StatementVersion)
 QUESTIONS = Namespace("gears.questions", Question)
 TESTS = Namespace("gears.tests", Test)
 VOTES = Namespace("gears.votes", Vote)
-VOTE_LOG = _VoteLog("gears.vote_log", VoteSegment)
+VOTE_LOG = Namespace("gears.vote_log", VoteSegment)
 SALES = Namespace("gears.sales", Sale)
 SNAPSHOTS = Namespace("gears.snapshots", Snapshot)
 DELTAS = Namespace("gears.deltas", Delta)

@@ -1,13 +1,11 @@
 """Exact money (X3): an integer count of a currency's minor unit, never a float.
 
-``Money`` refuses to be mixed across currencies and refuses floats, so an accidental
-``balance + 0.1`` or euro-plus-circles fails loudly instead of silently drifting.
+Amounts are plain ints checked where they enter (``require_units``), so an accidental
+``balance + 0.1`` fails loudly instead of silently drifting.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from fractions import Fraction
 from typing import NewType
 
 from civicledger.kernel.errors import InvalidInputError
@@ -27,47 +25,6 @@ def require_positive_units(value: object, what: str = "amount") -> int:
     if units <= 0:
         raise InvalidInputError(f"{what} must be positive, not {units}", rule="X3")
     return units
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """A whole number of minor units of one currency."""
-
-    currency: CurrencyId
-    units: int
-
-    def __post_init__(self) -> None:
-        require_units(self.units)
-
-    def _same(self, other: Money) -> None:
-        if not isinstance(other, Money):
-            raise InvalidInputError(f"cannot combine money with {other!r}", rule="X3")
-        if other.currency != self.currency:
-            raise InvalidInputError(f"cannot mix currencies {self.currency} and {other.currency}", rule="X3")
-
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.currency, self.units + other.units)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.currency, self.units - other.units)
-
-    def __neg__(self) -> Money:
-        return Money(self.currency, -self.units)
-
-    def __lt__(self, other: Money) -> bool:
-        self._same(other)
-        return self.units < other.units
-
-    def __le__(self, other: Money) -> bool:
-        self._same(other)
-        return self.units <= other.units
-
-
-def floor_fraction(value: Fraction) -> int:
-    """Round an exact fraction down to whole units (the remainder stays with the issuer)."""
-    return value.numerator // value.denominator
 
 
 def split_evenly(total: int, parts: int) -> list[int]:

@@ -10,7 +10,7 @@ small steps mints exactly what one big claim would: rounding never loses or crea
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, localcontext
 from fractions import Fraction
@@ -316,11 +316,3 @@ def check_units(units: int, what: str, rule: str) -> int:
     if isinstance(units, bool) or not isinstance(units, int) or units <= 0:
         raise InvalidInputError(f"{what} must be a positive whole number of minor units, not {units!r}", rule=rule)
     return units
-
-
-def net_of(legs: Sequence[Leg]) -> Mapping[AccountId, int]:
-    net: dict[AccountId, int] = {}
-    for leg in legs:
-        net[leg.source] = net.get(leg.source, 0) - leg.units
-        net[leg.target] = net.get(leg.target, 0) + leg.units
-    return net

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 import numpy as np
 import numpy.typing as npt
@@ -30,7 +29,6 @@ from scipy.sparse.csgraph import connected_components
 
 from civicledger.kernel.errors import RuleViolationError
 from civicledger.mechanisms.creditism.chain import Node
-from civicledger.mechanisms.creditism.values import COMPONENTS
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -211,7 +209,3 @@ def _refusal(chain: SparseChain, labels: IntArray, scaled: bool) -> RuleViolatio
     why = "its markups and scarcity compound around the cycle without end" if scaled else \
         "the cycle uses at least as much as it makes"
     return RuleViolationError(f"the supply chain has no finite prices: {shown} ({why})", rule="CR12")
-
-
-def to_fraction_parts(row: FloatArray) -> dict[str, Fraction]:
-    return {c.value: Fraction(float(v)) for c, v in zip(COMPONENTS, row, strict=True)}

@@ -22,10 +22,6 @@ class AssetKind(StrEnum):
     FINITE = "finite"
     GOOD = "good"
 
-    @property
-    def is_resource(self) -> bool:
-        return self is not AssetKind.GOOD
-
 
 class Component(StrEnum):
     """CR12: the slices every price is broken into, through the whole supply chain."""

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from civicledger.cli.app import KeyOption, session, show_receipt
+from civicledger.cli.app import KeyOption, session, submit
 from civicledger.cli.output import emit
 from tests.fifth_mechanism import queries
 from tests.fifth_mechanism.messages import Count
@@ -21,8 +21,7 @@ def count(
     by: Annotated[int, typer.Argument()],
     key: KeyOption,
 ) -> None:
-    with session(ctx) as s:
-        show_receipt(ctx, s.run(Count(s.account(key[0]), name, by), key))
+    submit(ctx, lambda s: (Count(s.account(key[0]), name, by), key), None)
 
 
 @tallies_app.command("show")

@@ -323,3 +323,27 @@ def test_x8_fee_base_follows_a_change_of_the_circles_income() -> None:
     assert not problems and svc.fee_base(policy) == 869_625  # 200,000 x 2,629,746 / 604,800, rounded down
     policy, problems = policy_from_mapping({"creditism": {"fee_base": 1_000}})
     assert not problems and svc.fee_base(policy) == 1_000
+
+
+def test_cr01_a_resource_and_a_good_keep_their_unit_rates_supply_and_age(economy: ScriptedEconomy) -> None:
+    c = council_of(economy)
+    economy.council_decision(cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", name="Oak trees",
+                                            rejuvenation="120", mortality="20", extraction="30"))
+    economy.council_decision(cc.DefineAsset(c, "ore", AssetKind.FINITE, "kg", total_supply="5000000", age="900"))
+    economy.council_decision(cc.DefineAsset(c, "chair", AssetKind.GOOD, "piece", inputs={"oak": "1/4"}))
+    with economy.store.read() as uow:
+        oak, ore, chair = ASSETS.get(uow, "oak"), ASSETS.get(uow, "ore"), ASSETS.get(uow, "chair")
+    assert oak is not None and ore is not None and chair is not None
+    assert (oak.kind, oak.unit, oak.name, oak.rejuvenation, oak.mortality, oak.extraction) == (
+        AssetKind.RENEWABLE, "piece", "Oak trees", "120", "20", "30")
+    assert (ore.kind, ore.unit, ore.total_supply, ore.age) == (AssetKind.FINITE, "kg", "5000000", "900")
+    assert (chair.kind, chair.inputs) == (AssetKind.GOOD, {"oak": "1/4"})
+
+
+def test_cr01_an_asset_is_defined_once_with_a_known_unit(economy: ScriptedEconomy) -> None:
+    c = council_of(economy)
+    economy.council_decision(cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="1"))
+    rule, message = refused_and_nothing_written(economy, cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "kg"))
+    assert rule == "CR1" and "already defined" in message
+    rule, message = refused_and_nothing_written(economy, cc.DefineAsset(c, "elm", AssetKind.RENEWABLE, "cubit"))
+    assert rule == "CR1" and "cubit" in message

@@ -359,3 +359,21 @@ def test_x02_an_inverted_consistency_request_is_invalid_input(funded: ScriptedEc
         audit.consistency(funded.store, 5, 3)
     with pytest.raises(InvalidInputError):
         audit.consistency(funded.store, 0)
+
+
+def test_x04_entries_take_their_time_from_the_injected_clock_and_replay_at_it() -> None:
+    """X4: a rule reads the entry's time, which comes from the injected (here simulated) clock; a
+    year is 365.2425 days and a month a twelfth of it; verification replays each entry at its own
+    recorded time, whatever the time is now."""
+    from civicledger.kernel.time import DAY, MONTH, WEEK, YEAR
+
+    assert (YEAR, MONTH, WEEK) == (31_556_952, 2_629_746, 7 * DAY)
+    economy = ScriptedEconomy(MemoryStore(), start=T0, label="x04")
+    economy.advance(3 * YEAR)
+    receipt = economy.run(ident.OpenAccount(AccountKind.PERSON, economy.key("late").public_hex, "late"), "late")
+    assert receipt.time == T0 + 3 * YEAR
+    with economy.store.read() as uow:
+        stored = uow.journal.get(receipt.seq)
+    assert stored is not None and stored.entry.time == T0 + 3 * YEAR
+    economy.advance(10 * YEAR)  # the clock moves on; the journal does not
+    assert audit.verify_store(economy.store, Ed25519Verifier(), MemoryStore).ok

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from civicledger.kernel.canonical import canonical_bytes, digest
 from civicledger.kernel.errors import InvalidInputError
-from civicledger.kernel.money import allocate, require_units, split_evenly
+from civicledger.kernel.money import allocate, require_units
 
 
 def test_x03_amounts_refuse_floats_and_bools() -> None:
@@ -28,12 +28,6 @@ def test_x03_allocate_sums_exactly_and_follows_weights(total: int, weights: list
         assert abs(share - exact) < 1
         if weight == 0:
             assert share == 0
-
-
-@given(st.integers(0, 10**12), st.integers(1, 1000))
-def test_x03_split_evenly_differs_by_at_most_one_unit(total: int, parts: int) -> None:
-    shares = split_evenly(total, parts)
-    assert sum(shares) == total and max(shares) - min(shares) <= 1
 
 
 def test_x02_canonical_bytes_sort_keys_and_refuse_floats() -> None:

@@ -27,14 +27,6 @@ def require_positive_units(value: object, what: str = "amount") -> int:
     return units
 
 
-def split_evenly(total: int, parts: int) -> list[int]:
-    """Split total into parts that differ by at most one unit and sum to total exactly."""
-    if parts <= 0:
-        raise InvalidInputError("cannot split into zero parts", rule="X3")
-    base, extra = divmod(total, parts)
-    return [base + (1 if i < extra else 0) for i in range(parts)]
-
-
 def allocate(total: int, weights: list[int]) -> list[int]:
     """Split total in proportion to integer weights, largest remainders first; sums to total.
 

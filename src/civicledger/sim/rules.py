@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -57,13 +56,6 @@ def gini(values: NDArray[Any]) -> float:
     n = x.size
     ranks = np.arange(1, n + 1, dtype=np.float64)
     return float((2.0 * (ranks * x).sum() / (n * total)) - (n + 1.0) / n)
-
-
-def as_fraction(value: float | int | str) -> Fraction:
-    """A parameter as an exact fraction (decimal text of a float, never its binary expansion)."""
-    if isinstance(value, float):
-        return Fraction(repr(value))
-    return Fraction(value)
 
 
 # Networks ---------------------------------------------------------------------------------------

@@ -52,9 +52,6 @@ class Adjustment:
     def whole(self) -> bool:
         return self.quantity == 0
 
-    def active_at(self, at: int) -> bool:
-        return self.start <= at < self.end
-
     def to_row(self) -> AdjustmentRow:
         return (self.id, self.start, self.end, self.steps, self.quantity, int(self.consumable), self.kind)
 

@@ -34,29 +34,25 @@ class Payments:
         self.legs: list[led.Leg] = []
         self._checked: list[bool] = []
         self._credits: dict[led.BalanceKey, int] = {}
-        self._running: dict[led.BalanceKey, int] = {}
+        self._moved: dict[led.BalanceKey, int] = {}  # what the legs added so far move, per balance
 
     def balance(self, account: AccountId, currency: CurrencyId) -> int:
-        """What ``account`` holds of ``currency`` after everything added to this book so far."""
+        """What ``account`` holds of ``currency`` after everything added to this book so far (read
+        from the store only when asked: a plain transfer reads its balances once, in ``transfers``)."""
         key = (account, currency)
-        if key not in self._running:
-            self._running[key] = self.uow.ledger.balance(account, currency) + self._credits.get(key, 0)
-        return self._running[key]
+        return self.uow.ledger.balance(account, currency) + self._credits.get(key, 0) + self._moved.get(key, 0)
 
     def credit(self, account: AccountId, currency: CurrencyId, units: int) -> None:
         """Units issued to ``account`` in this entry before its legs (e.g. income minted to pay, CI9)."""
-        self.balance(account, currency)
         key = (account, currency)
         self._credits[key] = self._credits.get(key, 0) + units
-        self._running[key] += units
 
     def add(self, leg: led.Leg, *, accept: bool = True) -> None:
         """Add a leg. ``accept=False`` only where the handler has checked the accounts and acceptance
         under its own rule (a routed payment's cumulative trust limits, CI5; a group's collateral, CI11)."""
-        self.balance(leg.source, leg.currency)
-        self.balance(leg.target, leg.currency)
-        self._running[(leg.source, leg.currency)] -= leg.units
-        self._running[(leg.target, leg.currency)] += leg.units
+        source, target = (leg.source, leg.currency), (leg.target, leg.currency)
+        self._moved[source] = self._moved.get(source, 0) - leg.units
+        self._moved[target] = self._moved.get(target, 0) + leg.units
         self.legs.append(leg)
         self._checked.append(accept)
 

@@ -54,6 +54,79 @@ def encode_record(value: object) -> Any:
     return data
 
 
+Encoder = Callable[[Any], Any]
+
+
+def _compile_encoder(tp: Any, top: bool = False) -> Encoder:
+    """``encode_record`` for one type, built once (projectors write a record for every event). As in
+    ``encode_record``, renamed and omitted fields apply to the record's own fields only; a record
+    nested in it is in its plain wire form."""
+    supertype = getattr(tp, "__supertype__", None)
+    if supertype is not None:
+        return _compile_encoder(supertype, top)
+    origin = get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in get_args(tp) if a is not type(None)]
+        if len(options) == 1 and not _needs_encoding(options[0]):
+            return _same
+        if len(options) == 1:
+            inner = _compile_encoder(options[0])
+            return lambda value: None if value is None else inner(value)
+        return to_wire
+    if origin in (tuple, list):
+        args = [a for a in get_args(tp) if a is not Ellipsis]
+        if args and not any(_needs_encoding(a) for a in args):
+            return list
+        if len(set(args)) != 1:
+            return to_wire
+        item = _compile_encoder(args[0])
+        return lambda value: [item(v) for v in value]
+    if origin is dict:
+        value_type = get_args(tp)[1]
+        if not _needs_encoding(value_type):
+            return lambda value: {str(k): v for k, v in value.items()}
+        inner_value = _compile_encoder(value_type)
+        return lambda value: {str(k): inner_value(v) for k, v in value.items()}
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = get_type_hints(tp)
+        plan = [
+            (
+                f.name,
+                _stored_key(f) if top else f.name,
+                _compile_encoder(hints[f.name]),
+                top and bool(f.metadata.get(_OMIT)),
+                f.default,
+            )
+            for f in dataclasses.fields(tp)
+        ]
+
+        def record(value: Any) -> Any:
+            data = {}
+            for name, key, encode, omit, default in plan:
+                field_value = getattr(value, name)
+                if omit and field_value == default:
+                    continue
+                data[key] = encode(field_value)
+            return data
+
+        return record
+    if isinstance(tp, type) and issubclass(tp, Enum):
+        return lambda value: value.value
+    if tp in (int, str, bool) or tp is type(None):
+        return _same
+    return to_wire
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _needs_encoding(tp: Any) -> bool:
+    """Whether values of ``tp`` differ from their JSON form (a plain int or str needs nothing)."""
+    tp = getattr(tp, "__supertype__", tp)
+    return tp not in (int, str, bool)
+
+
 def _renamed_back(record_type: type, data: Any) -> Any:
     """Stored keys back to field names, so ``from_wire`` can name a bad field."""
     if not (isinstance(data, dict) and dataclasses.is_dataclass(record_type)):
@@ -100,6 +173,15 @@ def _compile(tp: Any) -> Decoder:
             return data
 
         return literal
+    if origin is tuple and len(get_args(tp)) > 1 and Ellipsis not in get_args(tp):  # a row: tuple[str, int]
+        positions = [_compile(a) for a in get_args(tp)]
+
+        def row(data: Any) -> Any:
+            if not isinstance(data, list) or len(data) != len(positions):
+                raise _Mismatch(data)
+            return tuple(decode(v) for decode, v in zip(positions, data, strict=True))
+
+        return row
     if origin in (tuple, list, frozenset):
         args = get_args(tp)
         item = _compile(args[0]) if args else (lambda v: v)
@@ -192,6 +274,11 @@ class Namespace(Generic[R]):
         self.name = name
         self.record_type = record_type
         self._decode = _compile(record_type)
+        self._encode = _compile_encoder(record_type, top=True)
+
+    def encode(self, value: R) -> Any:
+        """The JSON a record is stored as (``encode_record``, compiled for its type)."""
+        return self._encode(value)
 
     def decode(self, data: Any, key: str = "") -> R:
         try:
@@ -206,7 +293,7 @@ class Namespace(Generic[R]):
         return None if data is None else self.decode(data, key)
 
     def put(self, uow: UnitOfWork, key: str, value: R) -> None:
-        uow.records.put(self.name, key, encode_record(value))
+        uow.records.put(self.name, key, self.encode(value))
 
     def delete(self, uow: UnitOfWork, key: str) -> None:
         uow.records.delete(self.name, key)

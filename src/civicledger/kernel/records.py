@@ -122,9 +122,11 @@ def _same(value: Any) -> Any:
 
 
 def _needs_encoding(tp: Any) -> bool:
-    """Whether values of ``tp`` differ from their JSON form (a plain int or str needs nothing)."""
+    """Whether values of ``tp`` differ from their JSON form (a plain int, str or None needs nothing)."""
     tp = getattr(tp, "__supertype__", tp)
-    return tp not in (int, str, bool)
+    if get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_needs_encoding(a) for a in get_args(tp))
+    return tp not in (int, str, bool, type(None))
 
 
 def _renamed_back(record_type: type, data: Any) -> Any:

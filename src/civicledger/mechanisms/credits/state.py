@@ -333,6 +333,19 @@ class _PersonNamespace(Namespace[PersonRecord]):
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidInputError(f"{self.name}/{key}: {e}", rule="X5") from e
 
+    def encode(self, value: PersonRecord) -> Any:
+        """By hand too, as the mirror of ``decode``: rows of plain values become JSON arrays as they are."""
+        data: dict[str, Any] = {
+            "born": value.born,
+            "enrolled": value.enrolled,
+            "adj": [list(row) for row in value.adj],
+            "spends": [[spend, time, units, [list(u) for u in used]] for spend, time, units, used in value.spends],
+            "fresh": list(value.fresh),
+        }
+        if value.noted:
+            data["noted"] = [list(row) for row in value.noted]
+        return data
+
 
 _PERSON_FIELDS = frozenset({"born", "enrolled", "adj", "spends", "fresh", "noted"})
 

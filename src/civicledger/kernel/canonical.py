@@ -13,6 +13,8 @@ from typing import Any
 from civicledger.kernel.errors import InvalidInputError
 
 MAX_DEPTH = 32
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every canonical encoding (``json.dumps`` with these options builds a new one per call)."""
 
 
 def _check(value: Any, depth: int = 0) -> None:
@@ -44,7 +46,7 @@ def canonical_bytes(value: Any, *, trusted: bool = False) -> bytes:
     if not trusted:
         _check(value)
     try:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        return _ENCODER.encode(value).encode()
     except UnicodeEncodeError as e:  # a lone surrogate such as "\ud800" has no UTF-8 form
         raise InvalidInputError("text must be valid Unicode (no lone surrogates)", rule="X5") from e
 

@@ -146,6 +146,8 @@ class SignedCommand:
 
 def _json(value: str | int) -> bytes:
     """A string or an integer in canonical JSON."""
+    if type(value) is int:
+        return str(value).encode()
     return canonical_bytes(value, trusted=True)
 
 

@@ -385,21 +385,17 @@ class CreditsSector(Sector):
         if not self.pledges and not self.candidate.any():
             return
         holding: dict[int, int] = {}
-        valid: list[tuple[str, str]] = []
-        data: dict[str, tuple[int, int, int, int]] = {}
         donors = sorted({d for d, _, _, _ in self.pledges})
         if donors:
             arr = np.array(donors, np.int64)
             grade, units, _, _, _ = self.standing(arr, t)
             holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
             holding = dict(zip(donors, holds.tolist(), strict=True))
-        for i, pledge in enumerate(self.pledges):
-            donor, _, quantity, _ = pledge
-            key = f"{i:09d}"
-            if holding[donor] >= quantity:
-                holding[donor] -= quantity
-                valid.append((key, f"{donor:09d}"))
-                data[key] = pledge
+        data = {f"{i:09d}": pledge for i, pledge in enumerate(self.pledges)}
+        valid, _lapsed = credit_rules.split_pledges(  # the engine's decision (SC9)
+            [(key, f"{donor:09d}", quantity) for key, (donor, _, quantity, _) in data.items()],
+            {f"{donor:09d}": units for donor, units in holding.items()},
+        )
         candidates = [f"{c:09d}" for c in np.flatnonzero(self.candidate).tolist()]
         if self.draw_hook is not None:
             winners = self.draw_hook(s, t, valid, candidates)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -89,25 +89,8 @@ class PersonRecord:
         )
 
     def history_at(self, person: AccountId, at: int) -> History:
-        """The history as far as it can change the standing at ``at``: the fast path of every query.
-
-        Adjustments not active at ``at`` and spends after it cannot change the result, so they are
-        skipped before any object is built, and spends fold into one (only their totals matter).
-        """
-        noted = tuple(n for n in self.noted if n[1] <= at)
-        rows = [r for r in self.spends if r[1] <= at]
-        if noted:  # noted participation needs each spend's time (its portion is of the credits then)
-            spends = tuple(Spend.from_row(r) for r in rows)
-        else:
-            total = 0
-            consumed: dict[str, int] = {}
-            for _, _, units, used in rows:
-                total += units
-                for adj_id, n in used:
-                    consumed[adj_id] = consumed.get(adj_id, 0) + n
-            spends = (Spend("", at, total, tuple(consumed.items())),) if total else ()
-        active = tuple(Adjustment.from_row(r) for r in self.adj if r[1] <= at < r[2])
-        return History(person, self.born, self.enrolled, active, spends, self.fresh, noted)
+        """The history as far as it can change the standing at ``at``: the fast path of every query."""
+        return _history_at(person, at, self.born, self.enrolled, self.adj, self.spends, self.fresh, self.noted)
 
     def with_adjustment(self, row: AdjustmentRow, fresh: bool) -> PersonRecord:
         """An adjustment added; a ``fresh`` one restarts the decay clock at its start (SC8)."""
@@ -333,6 +316,18 @@ class _PersonNamespace(Namespace[PersonRecord]):
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidInputError(f"{self.name}/{key}: {e}", rule="X5") from e
 
+    def history_at(self, data: Any, key: str, at: int) -> History:
+        """``decode(data).history_at(key, at)`` without building the record (the rows are read as
+        stored): the fast path of ``evaluate_all``, which reads every person."""
+        if not isinstance(data, dict) or not data.keys() <= _PERSON_FIELDS:
+            return self.decode(data, key).history_at(AccountId(key), at)  # names what is wrong
+        born, enrolled = data.get("born"), data.get("enrolled")
+        if type(born) is not int or type(enrolled) is not int:
+            return self.decode(data, key).history_at(AccountId(key), at)
+        return _history_at(
+            AccountId(key), at, born, enrolled, data["adj"], data["spends"], data["fresh"], data.get("noted", ())
+        )
+
     def encode(self, value: PersonRecord) -> Any:
         """By hand too, as the mirror of ``decode``: rows of plain values become JSON arrays as they are."""
         data: dict[str, Any] = {
@@ -348,6 +343,39 @@ class _PersonNamespace(Namespace[PersonRecord]):
 
 
 _PERSON_FIELDS = frozenset({"born", "enrolled", "adj", "spends", "fresh", "noted"})
+
+
+def _history_at(
+    person: AccountId,
+    at: int,
+    born: int,
+    enrolled: int,
+    adj: Sequence[Sequence[Any]],
+    spends: Sequence[Sequence[Any]],
+    fresh: Sequence[int],
+    noted: Sequence[Sequence[Any]],
+) -> History:
+    """The history as far as it can change the standing at ``at``, from a person record's rows
+    (decoded, or as stored: ``evaluate_all`` reads them without building the record).
+
+    Adjustments not active at ``at`` and spends after it cannot change the result, so they are
+    skipped before any object is built, and spends fold into one (only their totals matter).
+    """
+    noted_now: tuple[NotedRow, ...] = tuple((n[0], n[1], n[2]) for n in noted if n[1] <= at)
+    rows = [r for r in spends if r[1] <= at]
+    spent: tuple[Spend, ...]
+    if noted_now:  # noted participation needs each spend's time (its portion is of the credits then)
+        spent = tuple(Spend.from_row(_spend_row(r)) for r in rows)
+    else:
+        total = 0
+        consumed: dict[str, int] = {}
+        for _, _, units, used in rows:
+            total += units
+            for adj_id, n in used:
+                consumed[adj_id] = consumed.get(adj_id, 0) + n
+        spent = (Spend("", at, total, tuple(consumed.items())),) if total else ()
+    active = tuple(Adjustment.from_row(r) for r in adj if r[1] <= at < r[2])  # type: ignore[arg-type]
+    return History(person, born, enrolled, active, spent, tuple(fresh), noted_now)
 
 
 def _rows(rows: Any, length: int) -> Any:
@@ -466,18 +494,18 @@ def require_history(uow: UnitOfWork, person: AccountId) -> History:
 
 def standing_of(uow: UnitOfWork, person: AccountId, at: int, policy: CreditsPolicy | None = None) -> Standing:
     """Balance and grades of one person at any instant; no batch job needed (SC4, SC8)."""
-    record = PERSONS.get(uow, person)
-    if record is None:
+    data = uow.records.get(PERSONS.name, person)
+    if data is None:
         raise NotFoundError(f"{person} is not enrolled in social credits", rule="SC1")
     pol, schedule = _settings(uow)
-    return rules.standing(record.history_at(person, at), at, policy or pol, schedule)
+    return rules.standing(PERSONS.history_at(data, person, at), at, policy or pol, schedule)
 
 
 def evaluate_all(uow: UnitOfWork, at: int) -> Iterator[Standing]:
     """Every enrolled person's standing at ``at``, in one pass over the compact records."""
     policy, schedule = _settings(uow)
-    for person, record in PERSONS.scan(uow):
-        yield rules.standing(record.history_at(AccountId(person), at), at, policy, schedule)
+    for person, data in uow.records.scan(PERSONS.name):
+        yield rules.standing(PERSONS.history_at(data, person, at), at, policy, schedule)
 
 
 # Appeals and draws (SC7, SC9) ----------------------------------------------------------------

@@ -207,7 +207,7 @@ class GearsSector(Sector):
         """Pay now if nothing waits and the fund covers it (True), else queue it (GR6)."""
         if units <= 0:
             return False
-        if not self.pending and self.fund >= units:
+        if gears.fund_pays_now(self.fund, len(self.pending), units):  # the engine's decision, GR6
             self.fund -= units
             self._paid(key, units)
             return True

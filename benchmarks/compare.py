@@ -35,7 +35,7 @@ def direction(name: str) -> int:
         return 0
     if name.endswith(HIGHER_IS_BETTER):
         return 1
-    if name.endswith(LOWER_IS_BETTER) or name in {"seconds", "cpu_seconds"}:
+    if name.endswith(LOWER_IS_BETTER) or name.startswith("seconds") or name in {"seconds", "cpu_seconds"}:
         return -1
     return 0
 

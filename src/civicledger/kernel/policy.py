@@ -45,7 +45,14 @@ def mechanism_sections() -> dict[str, type]:
     """Each installed mechanism's policy section type, by the mechanism's name."""
     from civicledger.kernel.registry import installed  # loaded on first use, never at import
 
-    return {m.name: m.policy for m in installed() if m.policy is not None}
+    mechanisms = installed()
+    cached = _SECTIONS.get(mechanisms)
+    if cached is None:
+        cached = _SECTIONS[mechanisms] = {m.name: m.policy for m in mechanisms if m.policy is not None}
+    return cached
+
+
+_SECTIONS: dict[object, dict[str, type]] = {}
 
 
 def _default_sections() -> tuple[object, ...]:

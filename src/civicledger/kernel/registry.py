@@ -170,6 +170,7 @@ class Mechanism:
 
 
 _INSTALLED: dict[str, Mechanism] = {}
+_ORDERED: tuple[Mechanism, ...] | None = None  # installed(), kept until one more is registered
 _LOADED = threading.Event()
 _LOCK = threading.RLock()
 
@@ -197,7 +198,11 @@ def installed() -> Sequence[Mechanism]:
                         raise RuntimeError(f"entry point {point.value} is not a Mechanism")
                     register(found)
                 _LOADED.set()
-    return sorted(_INSTALLED.values(), key=lambda m: (m.position, m.name))
+    ordered = _ORDERED
+    if ordered is None or len(ordered) != len(_INSTALLED):
+        ordered = tuple(sorted(_INSTALLED.values(), key=lambda m: (m.position, m.name)))
+        globals()["_ORDERED"] = ordered
+    return ordered
 
 
 def load(reference: str) -> object:

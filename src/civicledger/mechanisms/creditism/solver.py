@@ -1,6 +1,6 @@
 """CR12 at scale: the supply-chain price system solved with one sparse factorisation per matrix.
 
-The exact solver in ``domain/creditism/chain.py`` is the reference (and what journal entries
+The exact solver in ``mechanisms/creditism/chain.py`` is the reference (and what journal entries
 use); this module solves the same system with SciPy for chains of tens of thousands of goods:
 
 1. the matrix B (B[i, j] = units of j per unit of i) is permuted into block-triangular form:

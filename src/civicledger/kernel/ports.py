@@ -1,4 +1,4 @@
-"""What the services need from the outside world, as Protocols.
+"""What the engine and the handlers need from the outside world, as Protocols.
 
 Adapters implement them: ``adapters.memory`` (fast tests, replay, verification of an export),
 ``adapters.sql`` (SQLite and PostgreSQL), ``adapters.crypto`` (Ed25519), ``adapters.clock``.

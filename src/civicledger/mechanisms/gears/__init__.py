@@ -18,7 +18,7 @@ the whistleblower.
 This package is pure: exact arithmetic (``fractions.Fraction`` and integers of a minor unit),
 no I/O, no clock. ``policy`` holds the ``GearsPolicy`` section; ``coefficient`` the arithmetic
 (GR1, GR5, GR6, GR9); ``rules`` the checks (GR2-GR4, GR7, GR8); ``commands`` and ``events`` the
-messages. The services module ``civicledger.mechanisms.gears.handlers`` applies them to the journal.
+messages. ``handlers`` applies them to the journal; ``state`` holds the typed records.
 """
 
 from civicledger.kernel.registry import Mechanism

@@ -15,10 +15,11 @@ cannot pay waits in a queue, in order). Anyone may blow the whistle on a stateme
 it, and a misleading or false statement costs the company a month or a year of sales, paid to
 the whistleblower.
 
-This package is pure: exact arithmetic (``fractions.Fraction`` and integers of a minor unit),
-no I/O, no clock. ``policy`` holds the ``GearsPolicy`` section; ``coefficient`` the arithmetic
+Its rules are pure code: exact arithmetic (``fractions.Fraction`` and integers of a minor unit),
+no I/O, no clock (``policy`` holds the ``GearsPolicy`` section; ``coefficient`` the arithmetic
 (GR1, GR5, GR6, GR9); ``rules`` the checks (GR2-GR4, GR7, GR8); ``commands`` and ``events`` the
-messages. ``handlers`` applies them to the journal; ``state`` holds the typed records.
+messages); ``state`` holds the typed records, ``handlers`` applies the rules to the journal, and
+the README maps every rule to its code and tests.
 """
 
 from civicledger.kernel.registry import Mechanism

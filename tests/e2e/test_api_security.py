@@ -159,6 +159,9 @@ def test_x05_oversized_bodies_are_413(client: SigningClient) -> None:
     refused(client, client.post(huge, {"content-type": "application/json"}), 413, "X5", "at most")
 
 
+CLAIM_WITH_X = b'{"id": "a", "type": "circles.claim", "payload": {"x": '
+
+
 @pytest.mark.usefixtures("journal_unchanged")
 @pytest.mark.parametrize(
     ("body", "words"),
@@ -172,6 +175,10 @@ def test_x05_oversized_bodies_are_413(client: SigningClient) -> None:
         (b'{"id": "a b", "type": "circles.claim", "payload": {}, "signed_at": 1}', "command id"),
         (b'{"id": "a", "type": "circles.claim", "payload": {}, "signed_at": 1, "extra": 1}', "unknown command field"),
         (b'{"id": "a", "type": "circles.claim", "payload": {"x": ' + b"9" * 5000 + b"}, " + b'"signed_at": 1}', "JSON"),
+        (CLAIM_WITH_X + b"[" * 5000 + b"]" * 5000 + b'}, "signed_at": 1}', "nests"),  # the decoder's limit
+        (CLAIM_WITH_X + b"[" * 40 + b"]" * 40 + b'}, "signed_at": 1}', "nests"),  # the canonical form's limit
+        (b'{"id": "a", "type": "circles.claim", "id": "b", "payload": {}, "signed_at": 1}', "appears twice"),
+        (b'{"id": "a", "type": "circles.claim", "payload": {"x": 1, "x": 2}, "signed_at": 1}', "appears twice"),
     ],
 )
 def test_x05_malformed_bodies_are_422(client: SigningClient, body: bytes, words: str) -> None:

@@ -366,10 +366,20 @@ def _parse_body(body: bytes) -> SignedCommand:
     def refuse_constant(name: str) -> Any:
         raise InvalidInputError(f"{name} is not a JSON number this API accepts", rule="X3")
 
+    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if len(found) != len(pairs):
+            seen: set[str] = set()
+            twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+            raise InvalidInputError(f"the key {twice!r} appears twice in one object", rule="X5")
+        return found
+
     try:
-        data = json.loads(body.decode("utf-8"), parse_constant=refuse_constant)
+        data = json.loads(body.decode("utf-8"), parse_constant=refuse_constant, object_pairs_hook=refuse_duplicates)
     except UnicodeDecodeError as e:
         raise InvalidInputError("the body is not UTF-8", rule="X5") from e
+    except RecursionError as e:  # the decoder's own limit, far beyond what a command may nest
+        raise InvalidInputError("the body nests too deeply", rule="X5") from e
     except ValueError as e:  # json.JSONDecodeError and over-long integers
         raise InvalidInputError(f"the body is not JSON: {e}", rule="X5") from e
     try:

@@ -13,7 +13,7 @@ import pytest
 from civicledger.adapters.memory import MemoryStore
 from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.errors import InvalidInputError
-from civicledger.kernel.records import Namespace
+from civicledger.kernel.records import Namespace, stored_json
 from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.values import Claim
 
@@ -105,7 +105,7 @@ def test_x02_a_gears_record_reads_what_was_stored_and_writes_back_the_same_bytes
 
 def test_x02_an_open_challenge_stores_no_verdict_fields_and_the_vote_log_keeps_from() -> None:
     challenge = gs.Challenge(A, B, 1, 1, Claim.FALSE, "", 1, 2, {"accurate": 0}, "open", None)
-    assert "upheld" not in gs.stored_json(challenge) and gs.stored_json(challenge)["outcome"] is None
+    assert "upheld" not in stored_json(challenge) and stored_json(challenge)["outcome"] is None
     store = MemoryStore()
     with store.write() as uow:
         gs.VOTE_LOG.put(uow, "k", gs.VoteSegment(value=1, start=5, until=9))

@@ -15,12 +15,14 @@ JSON while they hold their default.
 from __future__ import annotations
 
 import dataclasses
+import json
 import types
 import typing
 from collections.abc import Callable, Iterator
 from enum import Enum
 from typing import Any, Generic, TypeVar, get_args, get_origin, get_type_hints
 
+from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.errors import InvalidInputError
 from civicledger.kernel.messages import from_wire, to_wire
 from civicledger.kernel.ports import UnitOfWork
@@ -51,6 +53,13 @@ def encode_record(value: object) -> Any:
                 data.pop(f.name, None)
             elif _KEY in f.metadata:
                 data[f.metadata[_KEY]] = data.pop(f.name)
+    return data
+
+
+def stored_json(record: object) -> dict[str, Any]:
+    """A record's JSON exactly as a read of the store returns it (keys in code-point order at every
+    level), for read models and the CLI that show records as they are stored."""
+    data: dict[str, Any] = json.loads(canonical_bytes(encode_record(record)))
     return data
 
 

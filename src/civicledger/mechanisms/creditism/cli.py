@@ -18,7 +18,7 @@ from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.money import CurrencyId
-from civicledger.kernel.records import encode_record
+from civicledger.kernel.records import stored_json
 from civicledger.kernel.state import current_policy, require_economy
 from civicledger.mechanisms.creditism import commands as cc
 from civicledger.mechanisms.creditism import handlers as svc
@@ -281,7 +281,7 @@ def show_asset(ctx: typer.Context, asset: str) -> None:
                 record = require_asset(dict(ASSETS.scan(uow)), asset)
         except CivicLedgerError as e:
             fail(ctx, e)
-    stored = dict(sorted(encode_record(record).items()))  # the record as stored, keys in code-point order
+    stored = stored_json(record)
 
     def human(console: Any) -> None:
         table = Table(title=f"{asset} ({record.kind.value}, per {record.unit})", show_header=False)

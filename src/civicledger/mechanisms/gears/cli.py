@@ -18,6 +18,7 @@ from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import to_wire
 from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.records import stored_json
 from civicledger.kernel.state import current_policy
 from civicledger.kernel.time import format_instant, parse_instant
 from civicledger.mechanisms.gears import commands as g
@@ -221,10 +222,10 @@ def company_show(ctx: typer.Context, company: CompanyArg) -> None:
             record = gs.require_company(uow, firm)
         except CivicLedgerError as e:
             fail(ctx, e)
-        statements = [{"index": i, **gs.stored_json(v)} for i, v in gs.statements_of(uow, firm)]
-        votes = [{"voter": voter, **gs.stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
-        debts = [{"key": k, **gs.stored_json(v)} for k, v in gs.debts_of(uow, firm)]
-    data = {"company": firm, **gs.stored_json(record), "statement_list": statements, "votes": votes, "debts": debts}
+        statements = [{"index": i, **stored_json(v)} for i, v in gs.statements_of(uow, firm)]
+        votes = [{"voter": voter, **stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
+        debts = [{"key": k, **stored_json(v)} for k, v in gs.debts_of(uow, firm)]
+    data = {"company": firm, **stored_json(record), "statement_list": statements, "votes": votes, "debts": debts}
     emit(ctx, data)
 
 

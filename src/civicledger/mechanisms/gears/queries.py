@@ -1,7 +1,7 @@
 """Gears reads: every company's coefficient now and the fund's position (GR5, GR6), one company's record.
 
 Read models for the HTTP API and the pages: plain JSON-ready values, one read unit of work each.
-Stored records appear as they are stored (``state.stored_json``).
+Stored records appear as they are stored (``kernel.records.stored_json``).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from civicledger.kernel.errors import NotFoundError
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.messages import to_wire
 from civicledger.kernel.ports import Store
+from civicledger.kernel.records import stored_json
 from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.mechanisms.gears.values import decode_ratio, encode_ratio, ratio_text
@@ -56,10 +57,10 @@ def company(store: Store, company: str) -> dict[str, Any]:
     with store.read() as uow:
         record = gs.require_company(uow, firm)
         account = uow.accounts.get(firm)
-        statements = [{"index": i, **gs.stored_json(s)} for i, s in gs.statements_of(uow, firm)]
-        votes = [{"voter": voter, **gs.stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
-        debts = [{"key": k, **gs.stored_json(d)} for k, d in gs.debts_of(uow, firm)]
-        challenges = [{"challenge": k, **gs.stored_json(c)} for k, c in gs.challenges_of(uow, firm)]
+        statements = [{"index": i, **stored_json(s)} for i, s in gs.statements_of(uow, firm)]
+        votes = [{"voter": voter, **stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
+        debts = [{"key": k, **stored_json(d)} for k, d in gs.debts_of(uow, firm)]
+        challenges = [{"challenge": k, **stored_json(c)} for k, c in gs.challenges_of(uow, firm)]
         history = []
         for snap in gs.snapshots(uow):
             row = snap.companies.get(firm)
@@ -69,7 +70,7 @@ def company(store: Store, company: str) -> dict[str, Any]:
     return {
         "company": firm,
         "name": account.name if account else "",
-        "record": gs.stored_json(record),
+        "record": stored_json(record),
         "statements": statements,
         "votes": votes,
         "debts": debts,

@@ -28,18 +28,16 @@ Ratios are stored as exact 'n/d' strings (``values.encode_ratio``), never floats
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
-from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.errors import IntegrityError, NotFoundError, RuleViolationError
 from civicledger.kernel.identity import Account, AccountId, AccountKind
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import UnitOfWork
-from civicledger.kernel.records import Namespace, encode_record, omitted_when_default, stored_as
+from civicledger.kernel.records import Namespace, omitted_when_default, stored_as
 from civicledger.mechanisms.gears import coefficient as coef
 from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.mechanisms.gears.values import Claim, decode_ratio
@@ -490,11 +488,3 @@ def fund_position(uow: UnitOfWork, policy: GearsPolicy) -> FundPosition:
         positions[c] = CurrencyPosition(balance, len(waiting), sum(p.units for _, p in waiting))
     owed = sum(d.units for _, d in DEBTS.scan(uow) if d.to == cfg.fund)
     return FundPosition(cfg.fund, cfg.ethicap, positions, owed)
-
-
-def stored_json(record: object) -> dict[str, Any]:
-    """A record's JSON exactly as a read of the store returns it (keys in canonical order), for
-    read models that show records as they are stored. Not for a ``VoteSegment``, whose codec
-    (``VOTE_LOG``) also renames a field."""
-    data: dict[str, Any] = json.loads(canonical_bytes(encode_record(record)))
-    return data

@@ -119,22 +119,22 @@ class ServiceState:
     store: Store
     clock: Clock
     engine: Engine
-    view: EngineView = field(init=False)
     viewed_at: float = -1.0
     batcher: CommandBatcher = field(init=False)
 
     def __post_init__(self) -> None:
         self.batcher = CommandBatcher(self.engine)
-        self.view = self.engine.view()
 
     def refresh(self, force: bool = False) -> None:
-        """Read the economy and policy again at most every ``POLICY_TTL`` seconds (other workers
-        may have committed); between reads the engine's own commits keep them current."""
+        """Have the engine read the economy and policy again at most every ``POLICY_TTL`` seconds
+        (other workers may have committed); between reads its own commits keep them current."""
         if force or _time.monotonic() - self.viewed_at >= POLICY_TTL:
-            self.view = self.engine.view(refresh=True)
+            self.engine.view(refresh=True)
             self.viewed_at = _time.monotonic()
-        else:
-            self.view = self.engine.view()
+
+    @property
+    def view(self) -> EngineView:
+        return self.engine.view()
 
     @property
     def policy(self) -> Policy:
@@ -142,7 +142,8 @@ class ServiceState:
 
     @property
     def economy_id(self) -> str | None:
-        return self.view.economy.id if self.view.economy is not None else None
+        economy = self.view.economy
+        return economy.id if economy is not None else None
 
     def now(self) -> int:
         """The server's time: the clock, never before the journal's last entry (X4)."""

@@ -12,7 +12,7 @@ For one command, inside one write unit of work (which holds the journal's writer
 Work that needs no state (decoding, canonical checks, signatures of accounts whose keys are known)
 is done *before* the writer lock is taken, so concurrent writers overlap on it.
 
-The same code re-executes a journal during verification (``civicledger.kernel.verify``), which is
+The same code re-executes a journal during verification (``Engine.replaying``, ``kernel.audit``), which is
 why handlers must be deterministic: same state, same command, same time, same events.
 """
 
@@ -158,8 +158,8 @@ class _Transaction:
     def __init__(self, uow: UnitOfWork, cached: _StateAtHead | None = None) -> None:
         self.uow = uow
         self.head: JournalHead = uow.journal.head()
-        self.economy: EconomyInfo | None = None
-        self.policy: Policy = Policy()
+        self.economy: EconomyInfo | None
+        self.policy: Policy
         if cached is not None and cached.matches(self.head):
             self.economy, self.policy = cached.economy, cached.policy
         else:

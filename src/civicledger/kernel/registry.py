@@ -149,9 +149,9 @@ class Mechanism:
     they do not use:
 
     - ``cli``: a ``typer.Typer`` group, added to ``civic`` under ``name``;
-    - ``api``: ``(store, now) -> fastapi.APIRouter`` of read endpoints under ``/api/{name}/``;
-    - ``pages``: ``(app, site) -> None``, adding the mechanism's pages to the web site;
-    - ``demo``: a sequence of ``demo.Chapter``, told in ``position`` order;
+    - ``api``: ``(api.kit.Reads) -> fastapi.APIRouter`` of read endpoints under ``/api/{name}/``;
+    - ``pages``: ``(app, web.site.Site) -> None``, adding its pages and its cards on shared pages;
+    - ``demo``: a ``demo.Chapter``, told in ``position`` order after the foundation's;
     - ``sim``: the mechanism's simulation sector.
     """
 
@@ -182,6 +182,8 @@ def register(mechanism: Mechanism) -> Mechanism:
         if existing is not None and existing != mechanism:
             raise RuntimeError(f"a mechanism named {mechanism.name} is already installed")
         _INSTALLED[mechanism.name] = mechanism
+        global _ORDERED
+        _ORDERED = None
         for module in mechanism.modules:
             importlib.import_module(module)
     return mechanism
@@ -198,10 +200,10 @@ def installed() -> Sequence[Mechanism]:
                         raise RuntimeError(f"entry point {point.value} is not a Mechanism")
                     register(found)
                 _LOADED.set()
+    global _ORDERED
     ordered = _ORDERED
-    if ordered is None or len(ordered) != len(_INSTALLED):
-        ordered = tuple(sorted(_INSTALLED.values(), key=lambda m: (m.position, m.name)))
-        globals()["_ORDERED"] = ordered
+    if ordered is None:
+        ordered = _ORDERED = tuple(sorted(_INSTALLED.values(), key=lambda m: (m.position, m.name)))
     return ordered
 
 

@@ -152,6 +152,8 @@ def _json(value: str | int) -> bytes:
 
 
 def signing_bytes(economy_id: str, command_id: str, type_name: str, payload: Any, signed_at: int) -> bytes:
+    """The signing bytes by encoding the whole envelope: the reference ``SignedCommand.signing_bytes``
+    must equal (tests), and what a client without a ``SignedCommand`` can sign."""
     return canonical_bytes(
         {"economy": economy_id, "id": command_id, "type": type_name, "payload": payload, "signed_at": signed_at},
         trusted=True,

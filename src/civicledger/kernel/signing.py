@@ -6,11 +6,12 @@ the client's: pass one to make retries idempotent, or let a random one be chosen
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Sequence
 
 from civicledger.kernel.identity import account_id_for
-from civicledger.kernel.journal import SignatureRecord, SignedCommand, parse_command_id, signing_bytes
+from civicledger.kernel.journal import SignatureRecord, SignedCommand, parse_command_id
 from civicledger.kernel.messages import Command, to_wire
 from civicledger.kernel.ports import Signer
 
@@ -24,7 +25,7 @@ def sign_command(
     command_id: str | None = None,
 ) -> SignedCommand:
     cid = parse_command_id(command_id or uuid.uuid4().hex)
-    payload = to_wire(command)
-    message = signing_bytes(economy_id, cid, command.TYPE, payload, signed_at)
+    unsigned = SignedCommand(cid, command.TYPE, to_wire(command), signed_at)
+    message = unsigned.signing_bytes(economy_id)  # encodes the payload once; the signed copy keeps it
     signatures = tuple(SignatureRecord(account_id_for(s.public_key), s.sign(message).hex()) for s in signers)
-    return SignedCommand(cid, command.TYPE, payload, signed_at, signatures)
+    return dataclasses.replace(unsigned, signatures=signatures)

@@ -24,8 +24,8 @@ def test_x02_demo_export_of_release_0_1_0_verifies_without_a_database(civic: Civ
     assert report["root"] == DEMO_0_1_0_ROOT
 
 
-def test_x02_demo_writes_the_same_journal_as_release_0_1_0(civic: Civic) -> None:
-    report = civic.json("demo")["verify"]
+def test_in08_demo_under_rule_version_1_writes_the_same_journal_as_release_0_1_0(civic: Civic) -> None:
+    report = civic.json("demo", "--rules", "1")["verify"]
     assert report["ok"]
     assert report["root"] == DEMO_0_1_0_ROOT
     assert report["replay_digest"] == DEMO_0_1_0_DIGEST

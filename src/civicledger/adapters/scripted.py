@@ -20,6 +20,7 @@ from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.messages import Command
 from civicledger.kernel.ports import Store
+from civicledger.kernel.rules import LATEST_RULES
 from civicledger.kernel.signing import sign_command
 
 
@@ -34,6 +35,7 @@ class ScriptedEconomy:
         label: str = "civicledger demo key",
         governors: int = 3,
         quorum: int = 2,
+        rules: int = LATEST_RULES,
     ) -> None:
         self.store = store
         self.label = label
@@ -52,6 +54,7 @@ class ScriptedEconomy:
             registrars=[self.key("registrar")],
             quorum=quorum,
             at=start,
+            rules=rules,
         )
         self._count(self.engine.execute(genesis))
         info = self.engine.economy()

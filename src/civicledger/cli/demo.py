@@ -15,6 +15,7 @@ from civicledger.cli.output import emit, fail
 from civicledger.demo import run_demo
 from civicledger.kernel import audit
 from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.rules import LATEST_RULES
 from civicledger.settings import database_url
 
 
@@ -24,6 +25,9 @@ def demo(
     db: Annotated[
         str | None, typer.Option("--db", help="Where the demo economy lives (default: <data dir>/demo.db).")
     ] = None,
+    rules: Annotated[
+        int, typer.Option("--rules", help="The rule version the demo economy starts with (IN8).")
+    ] = LATEST_RULES,
 ) -> None:
     """Build a small economy exercising every mechanism, verify it, and print a summary (safe to re-run)."""
     settings = settings_of(ctx)
@@ -31,7 +35,7 @@ def demo(
     try:
         store = open_store(url, create=True)
         try:
-            economy, told = run_demo(store)
+            economy, told = run_demo(store, rules)
             report = audit.verify_store(store, Ed25519Verifier(), MemoryStore)
         finally:
             store.close()

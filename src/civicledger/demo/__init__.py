@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.kernel.ports import Store
 from civicledger.kernel.registry import installed, load
+from civicledger.kernel.rules import LATEST_RULES
 from civicledger.kernel.time import parse_instant
 
 DEMO_START = parse_instant("2027-01-01T00:00:00Z")
@@ -51,7 +52,9 @@ def chapters() -> list[Chapter]:
     return told
 
 
-def run_demo(store: Store) -> tuple[ScriptedEconomy, list[tuple[str, list[str]]]]:
-    demo = ScriptedEconomy(store, start=DEMO_START, name="Demo Town")
+def run_demo(store: Store, rules: int = LATEST_RULES) -> tuple[ScriptedEconomy, list[tuple[str, list[str]]]]:
+    """The demo economy under rule version ``rules`` (IN8: under version 1 it writes, byte for byte,
+    the journal release 0.1.0 wrote)."""
+    demo = ScriptedEconomy(store, start=DEMO_START, name="Demo Town", rules=rules)
     told = [(c.title, c.tell(demo)) for c in chapters()]
     return demo, told

@@ -11,6 +11,7 @@ from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import to_wire
 from civicledger.kernel.policy import policy_from_mapping, policy_to_mapping
 from civicledger.kernel.ports import Signer
+from civicledger.kernel.rules import LATEST_RULES
 from civicledger.kernel.signing import sign_command
 
 
@@ -24,6 +25,7 @@ def genesis_command(
     registrars: Sequence[Signer],
     quorum: int,
     at: int,
+    rules: int = LATEST_RULES,
 ) -> SignedCommand:
     checked, problems = policy_from_mapping(policy)
     if problems:
@@ -37,6 +39,7 @@ def genesis_command(
         registrar_keys=tuple(r.public_key.hex() for r in registrars),
         policy=policy_to_mapping(checked),  # every default pinned now, not by later code
         started_at=at,
+        rules=rules,
     )
     economy_id = economy_id_for(to_wire(genesis))
     return sign_command(economy_id, genesis, [journal], signed_at=at, command_id="genesis")

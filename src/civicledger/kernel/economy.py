@@ -8,12 +8,13 @@ so every signature in the economy is bound to it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from civicledger.kernel.canonical import digest
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.messages import Command, Event, command, event
+from civicledger.kernel.messages import OMITTED_AT_DEFAULT, Command, Event, command, event
+from civicledger.kernel.rules import FIRST_RULES
 
 
 @command("economy.genesis")
@@ -29,6 +30,25 @@ class Genesis(Command):
     registrar_keys: tuple[str, ...]
     policy: dict[str, Any]
     started_at: int
+    rules: int = field(default=FIRST_RULES, metadata=OMITTED_AT_DEFAULT)
+    """The rule version the economy starts with (IN8); absent from every genesis before versions."""
+
+
+@command("economy.adopt_rules")
+@dataclass(frozen=True, slots=True)
+class AdoptRules(Command):
+    """Move the economy to a newer rule version from ``starts_at`` on (IN8); the governing council's
+    quorum signs. Entries before ``starts_at`` keep re-executing under the version they were written with."""
+
+    version: int
+    starts_at: int
+
+
+@event("economy.rules_adopted")
+@dataclass(frozen=True, slots=True)
+class RulesAdopted(Event):
+    version: int
+    starts_at: int
 
 
 @command("economy.change_policy")

@@ -63,6 +63,7 @@ from civicledger.kernel.registry import (
     installed,
     project,
 )
+from civicledger.kernel.rules import FIRST_RULES
 
 _log = logging.getLogger("civicledger.engine")
 MAX_ATTEMPTS = 8
@@ -459,7 +460,8 @@ class Engine:
 
         unverified = self._verify_known(tx, command, prepared)
         signers = command.signers()
-        ctx = Context(uow, now, tx.head.size, tx.economy, policy, signers, command.id)
+        rules = tx.economy.rules_at(now) if tx.economy is not None else FIRST_RULES
+        ctx = Context(uow, now, tx.head.size, tx.economy, policy, signers, command.id, rules)
         decision = handler(cmd, ctx)
 
         for signature in unverified:

@@ -8,7 +8,15 @@ from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel import payments, state
 from civicledger.kernel.canonical import digest
-from civicledger.kernel.economy import ChangePolicy, EconomyStarted, Genesis, PolicySet, economy_id_for
+from civicledger.kernel.economy import (
+    AdoptRules,
+    ChangePolicy,
+    EconomyStarted,
+    Genesis,
+    PolicySet,
+    RulesAdopted,
+    economy_id_for,
+)
 from civicledger.kernel.errors import (
     IntegrityError,
     InvalidInputError,
@@ -21,6 +29,7 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.policy import policy_from_mapping, policy_to_mapping, with_change
 from civicledger.kernel.ports import Preload, UnitOfWork
 from civicledger.kernel.registry import Context, Decision, ProjectionContext, handles, prefetches, projects
+from civicledger.kernel.rules import FIRST_RULES, RULE_VERSIONS
 
 # Economy ---------------------------------------------------------------------------------------
 
@@ -36,6 +45,8 @@ def start_economy(cmd: Genesis, ctx: Context) -> Decision:
     accounts = [account_id_for(ident.parse_public_key(k)) for k in keys]
     if len(set(accounts)) != len(accounts):
         raise InvalidInputError("the council, governors and registrars need distinct keys", rule="X1")
+    if cmd.rules not in RULE_VERSIONS:
+        raise InvalidInputError(f"rule version {cmd.rules} is unknown to this release", rule="IN8")
     if not 1 <= cmd.quorum <= len(cmd.governor_keys):
         raise InvalidInputError(f"quorum must be between 1 and {len(cmd.governor_keys)}", rule="X6")
     journal_account = account_id_for(ident.parse_public_key(cmd.journal_key))
@@ -58,6 +69,8 @@ def start_economy(cmd: Genesis, ctx: Context) -> Decision:
     # Stored verbatim: re-executing this entry with newer code (which may know more policy
     # sections) must give the same event, and the economy keeps the defaults it started with.
     events.append(PolicySet(1, cmd.policy, ctx.time))
+    if cmd.rules != FIRST_RULES:
+        events.append(RulesAdopted(cmd.rules, ctx.time))
     return Decision(events, Consent.of(journal_account), new_keys={journal_account: cmd.journal_key})
 
 
@@ -77,6 +90,31 @@ def change_policy(cmd: ChangePolicy, ctx: Context) -> Decision:
     if problems:
         raise InvalidInputError(f"policy {cmd.path}: {problems[0][1]}", rule="X7")
     return Decision([PolicySet(version + 1, mapping, ctx.time)], governing_consent(ctx))
+
+
+@handles(AdoptRules)
+def adopt_rules(cmd: AdoptRules, ctx: Context) -> Decision:
+    economy = ctx.economy
+    if economy is None:
+        raise RuleViolationError("no economy yet", rule="X1")
+    if cmd.version not in RULE_VERSIONS:
+        raise InvalidInputError(f"rule version {cmd.version} is unknown to this release", rule="IN8")
+    latest, latest_start = economy.rules[-1]
+    if cmd.version <= latest:
+        raise RuleViolationError(
+            f"the economy already adopted rule version {latest}; versions only go forward", rule="IN8"
+        )
+    if cmd.starts_at < max(ctx.time, latest_start):
+        raise RuleViolationError("a rule version starts now or later, never in the past", rule="IN8")
+    return Decision([RulesAdopted(cmd.version, cmd.starts_at)], governing_consent(ctx))
+
+
+@projects(RulesAdopted)
+def _rules_adopted(e: RulesAdopted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    info = dict(uow.records.get("economy", "info") or {})
+    rules = [list(pair) for pair in info.get("rules", [[FIRST_RULES, info.get("started_at", 0)]])]
+    info["rules"] = [*rules, [e.version, e.starts_at]]
+    uow.records.put("economy", "info", info)
 
 
 @projects(EconomyStarted)

@@ -68,10 +68,19 @@ def _hints(cls: type) -> dict[str, Any]:
     return _HINTS[cls]
 
 
+OMITTED_AT_DEFAULT = {"omitted_at_default": True}
+"""Field metadata for a field added to a message after journals were written with it absent: left
+out of the wire form while it holds its default, so older entries keep their exact bytes."""
+
+
 def to_wire(value: Any) -> Any:
     """Encode a message (or any allowed value) as JSON-compatible data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_wire(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: to_wire(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not (f.metadata.get("omitted_at_default") and getattr(value, f.name) == f.default)
+        }
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, (tuple, list)):

@@ -28,6 +28,7 @@ from civicledger.kernel.identity import AccountId, Consent
 from civicledger.kernel.messages import Command, Event
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.ports import Preload, UnitOfWork
+from civicledger.kernel.rules import FIRST_RULES
 
 C = TypeVar("C", bound=Command)
 E = TypeVar("E", bound=Event)
@@ -40,6 +41,16 @@ class EconomyInfo:
     journal_key: str
     council: AccountId
     started_at: int
+    rules: tuple[tuple[int, int], ...] = ((FIRST_RULES, 0),)
+    """The rule versions this economy adopted, as (version, starts_at), oldest first (IN8)."""
+
+    def rules_at(self, time: int) -> int:
+        """The rule version in force at ``time``: the last adopted one that had started by then."""
+        version = self.rules[0][0]
+        for adopted, starts_at in self.rules:
+            if starts_at <= time:
+                version = adopted
+        return version
 
 
 @dataclass(slots=True)
@@ -53,6 +64,9 @@ class Context:
     policy: Policy
     signers: frozenset[AccountId]
     command_id: str
+    rules: int = FIRST_RULES
+    """The rule version in force at ``time`` (IN8): a handler that changed keeps its old decision
+    for entries written under an earlier version, so every journal any release wrote re-executes."""
 
 
 @dataclass(slots=True)

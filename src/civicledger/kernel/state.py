@@ -12,6 +12,7 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.policy import Policy, policy_from_mapping
 from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.registry import EconomyInfo
+from civicledger.kernel.rules import FIRST_RULES
 
 _policy_cache: dict[str, Policy] = {}
 
@@ -23,11 +24,26 @@ def economy_info(uow: UnitOfWork) -> EconomyInfo | None:
 def _info_of(data: dict[str, Any] | None) -> EconomyInfo | None:
     if data is None:
         return None
-    return EconomyInfo(data["id"], data["name"], data["journal_key"], AccountId(data["council"]), data["started_at"])
+    rules = tuple((int(v), int(t)) for v, t in data.get("rules", ((FIRST_RULES, data["started_at"]),)))
+    return EconomyInfo(
+        data["id"], data["name"], data["journal_key"], AccountId(data["council"]), data["started_at"], rules
+    )
 
 
 def _policy_of(record: dict[str, Any] | None) -> Policy:
     return Policy() if record is None else _decode_policy(record["policy"], record.get("digest"))
+
+
+def policy_at(uow: UnitOfWork, time: int) -> Policy:
+    """The policy that was in force at ``time`` (X7, IN8: a change applies from its entry onward, so
+    grades, decay and prices for earlier times are computed with the policy of their own time)."""
+    chosen: dict[str, Any] | None = None
+    for _, record in uow.records.scan("policy"):
+        if record["effective_at"] <= time:
+            chosen = record
+        else:
+            break
+    return _policy_of(chosen if chosen is not None else uow.records.get("economy", "policy"))
 
 
 def require_economy(uow: UnitOfWork) -> EconomyInfo:

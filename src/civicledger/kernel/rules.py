@@ -1,0 +1,27 @@
+"""The versions of the rules of the code (IN8).
+
+A journal is forever, and the code that re-executes it changes. Every change to what a handler
+decides is made under a new rule version: an economy records the version it runs (its genesis, then
+``economy.adopt_rules`` entries of its council naming a version and when it starts), and each entry
+re-executes under the version in force at its time. Code never edits what an earlier version
+decides; it adds a branch for the new one.
+"""
+
+from __future__ import annotations
+
+FIRST_RULES = 1
+"""The rules every release up to 0.1 ran; a genesis that names no version runs these."""
+
+LATEST_RULES = 2
+"""What a new economy starts with."""
+
+RULE_VERSIONS: dict[int, str] = {
+    1: "the seed rules as first released (0.1)",
+    2: "integrity: IN1-IN3 and IN5-IN10 (settled-sales coop credits, participation caps, curated "
+    "question banks, per-position pre-order prices, delayed draws, deadlines, no black holes, "
+    "one meaning per message); policy changes apply forward only (X7)",
+}
+
+
+def describe(version: int) -> str:
+    return RULE_VERSIONS.get(version, "unknown to this release")

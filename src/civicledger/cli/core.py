@@ -22,12 +22,14 @@ from civicledger.kernel import audit
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.bootstrap import genesis_command
-from civicledger.kernel.economy import ChangePolicy
+from civicledger.kernel.economy import AdoptRules, ChangePolicy
 from civicledger.kernel.engine import Engine
 from civicledger.kernel.errors import CivicLedgerError, RuleViolationError
 from civicledger.kernel.identity import AccountId, AccountKind, Role
 from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.rules import FIRST_RULES, LATEST_RULES, describe
 from civicledger.kernel.state import economy_info
+from civicledger.kernel.time import format_instant, parse_instant
 
 keys_app = typer.Typer(help="Ed25519 key files.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts, verified persons and roles (X1).", no_args_is_help=True)
@@ -44,6 +46,9 @@ def init(
     policy_file: Annotated[Path, typer.Argument(help="The economy's policy, in TOML.")],
     governors: Annotated[int, typer.Option(help="How many governor keys to create.")] = 1,
     quorum: Annotated[int, typer.Option(help="Governor signatures a council decision needs.")] = 1,
+    rules: Annotated[
+        int, typer.Option(help="The rule version to start with (IN8); the newest this release knows by default.")
+    ] = LATEST_RULES,
 ) -> None:
     """Create an economy from a policy file; every problem in the file is listed, nothing written."""
     settings = settings_of(ctx)
@@ -72,6 +77,7 @@ def init(
                     registrars=[registrar],
                     quorum=quorum,
                     at=clock.now(),
+                    rules=rules,
                 )
             )
             info = engine.economy()
@@ -313,9 +319,51 @@ def policy_set(
 
 @policy_app.command("show")
 def policy_show(ctx: typer.Context) -> None:
-    """The policy in force, with its version."""
+    """The rule version and the policy in force, and since when (X7, IN8)."""
     from civicledger.kernel.state import policy_record
 
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
-        record = policy_record(uow)
-    emit(ctx, record)
+        record = policy_record(uow) or {}
+        info = economy_info(uow)
+    adopted = info.rules if info is not None else ()
+    in_force = info.rules_at(s.clock.now()) if info is not None else FIRST_RULES
+    since = max((t for v, t in adopted if v == in_force), default=0)
+    rules = {
+        "version": in_force,
+        "since": since,
+        "meaning": describe(in_force),
+        "adopted": [{"version": v, "starts_at": t} for v, t in adopted],
+        "latest_known": LATEST_RULES,
+    }
+    data = {**record, "rules": rules}
+
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as out
+
+        out.print(f"[bold]Rule version {in_force}[/] in force since {format_instant(since)}: {describe(in_force)}")
+        for v, t in adopted:
+            if t > since:
+                out.print(f"  version {v} adopted, starts {format_instant(t)}")
+        if in_force < LATEST_RULES:
+            out.print(f"  this release knows rule version {LATEST_RULES}; see docs/upgrades.md to move to it")
+        if record:
+            out.print(
+                f"[bold]Policy version {record['version']}[/] in force since {format_instant(record['effective_at'])}"
+            )
+            out.print_json(data=record["policy"])
+
+    emit(ctx, data, human)
+
+
+@policy_app.command("adopt-rules")
+def policy_adopt_rules(
+    ctx: typer.Context,
+    version: Annotated[int, typer.Argument(help="The rule version to move to (civic policy show names the latest).")],
+    starts: Annotated[str, typer.Option("--starts", help="When it starts (ISO 8601, UTC); now or later.")],
+    keys: KeyOption,
+    command_id: IdOption = None,
+) -> None:
+    """Move the economy to a newer rule version from a given time on (IN8); needs the council's quorum."""
+    submit(ctx, lambda s: (AdoptRules(version, parse_instant(starts)), keys), command_id)
+
+

@@ -307,7 +307,8 @@ class Engine:
             _log.warning("could not spend %d request nonces after a failed transaction", len(items))
 
     def economy(self) -> EconomyInfo | None:
-        """The economy's id, name and keys; they never change once the genesis entry exists."""
+        """The economy's id, name and keys (fixed by the genesis entry) and its adopted rule versions
+        (as of this engine's last commit or view)."""
         if self._economy is None:
             with self.store.read() as uow:
                 self._economy = state.economy_info(uow)
@@ -358,6 +359,8 @@ class Engine:
                 self._state_at_head = _StateAtHead(
                     tx.head.size, tx.head.frontier.hashes, tx.economy, tx.policy, tx.head.time
                 )
+                if tx.economy is not None:
+                    self._economy = tx.economy  # its rule versions may have moved (IN8)
                 return result
             except ConcurrencyError:
                 if attempt == MAX_ATTEMPTS - 1:

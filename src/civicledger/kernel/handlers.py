@@ -113,7 +113,8 @@ def adopt_rules(cmd: AdoptRules, ctx: Context) -> Decision:
 def _rules_adopted(e: RulesAdopted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
     info = dict(uow.records.get("economy", "info") or {})
     rules = [list(pair) for pair in info.get("rules", [[FIRST_RULES, info.get("started_at", 0)]])]
-    info["rules"] = [*rules, [e.version, e.starts_at]]
+    # A version that would start when or after this one does never comes into force: drop it.
+    info["rules"] = [*(pair for pair in rules if pair[1] < e.starts_at), [e.version, e.starts_at]]
     uow.records.put("economy", "info", info)
 
 

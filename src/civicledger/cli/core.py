@@ -22,6 +22,7 @@ from civicledger.kernel import audit
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.bootstrap import genesis_command
+from civicledger.kernel.canonical import parse_json
 from civicledger.kernel.economy import ChangePolicy
 from civicledger.kernel.engine import Engine
 from civicledger.kernel.errors import CivicLedgerError, RuleViolationError
@@ -308,6 +309,8 @@ def policy_set(
         parsed = json.loads(value)
     except json.JSONDecodeError:
         parsed = value
+    else:
+        parsed = parse_json(value, nul=False)  # IN10: JSON with one reading only (no key twice, no NaN)
     submit(ctx, lambda s: (ChangePolicy(path, parsed), keys), command_id)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -305,13 +305,16 @@ def policy_set(
     command_id: IdOption = None,
 ) -> None:
     """Change one policy value from now on; needs the governing council's quorum."""
+    submit(ctx, lambda s: (ChangePolicy(path, _policy_value(value)), keys), command_id)
+
+
+def _policy_value(value: str) -> Any:
+    """The value as JSON if it is JSON, with one reading only (IN10: no key twice, no NaN), else the text."""
     try:
-        parsed = json.loads(value)
+        json.loads(value)
     except json.JSONDecodeError:
-        parsed = value
-    else:
-        parsed = parse_json(value, nul=False)  # IN10: JSON with one reading only (no key twice, no NaN)
-    submit(ctx, lambda s: (ChangePolicy(path, parsed), keys), command_id)
+        return value
+    return parse_json(value, nul=False)
 
 
 @policy_app.command("show")

@@ -331,6 +331,21 @@ def test_in10_over_http_concurrent_honest_transfers_land_while_the_hostile_one_i
     _verifies(e)
 
 
+def test_in10_over_http_bodies_with_two_readings_are_422_naming_in10(store: Store) -> None:
+    e = _economy(store, rules=2)
+    before = _size(e)
+    with _served(store, e) as (client, _service):
+        body = client.body(
+            client.command(led.Transfer((led.Leg(XI, e.account("alice"), e.account("bob"), 1),)), "alice")
+        )
+        twice = body[:-1] + b',"id":"another"}'  # a second id: which one was signed?
+        for bad, words in ((b"\xef\xbb\xbf" + body, "byte order mark"), (twice, "appears twice")):
+            response = client.post(bad, client.headers(bad, "alice"))
+            assert response.status_code == 422 and response.json()["rule"] == "IN10", response.text
+            assert words in response.json()["detail"]
+    assert _size(e) == before and _balance(e, "bob") == 0
+
+
 @pytest.mark.parametrize("backend", ["suite", "postgresql"])
 def test_in10_over_http_a_storage_refusal_in_a_batch_fails_only_its_own_request(
     store: Store, tmp_path: Path, backend: str

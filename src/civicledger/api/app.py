@@ -11,7 +11,6 @@ gets a 500. See docs/api.md.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time as _time
 from collections.abc import Awaitable, Callable
@@ -31,6 +30,7 @@ from civicledger.api.batching import CommandBatcher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
+from civicledger.kernel.canonical import ONE_MEANING, parse_json, refuse_nul
 from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
 from civicledger.kernel.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
 from civicledger.kernel.journal import SignedCommand
@@ -364,25 +364,10 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 
 
 def _parse_body(body: bytes) -> SignedCommand:
-    def refuse_constant(name: str) -> Any:
-        raise InvalidInputError(f"{name} is not a JSON number this API accepts", rule="X3")
-
-    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        found = dict(pairs)
-        if len(found) != len(pairs):
-            seen: set[str] = set()
-            twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
-            raise InvalidInputError(f"the key {twice!r} appears twice in one object", rule="X5")
-        return found
-
-    try:
-        data = json.loads(body.decode("utf-8"), parse_constant=refuse_constant, object_pairs_hook=refuse_duplicates)
-    except UnicodeDecodeError as e:
-        raise InvalidInputError("the body is not UTF-8", rule="X5") from e
-    except RecursionError as e:  # the decoder's own limit, far beyond what a command may nest
-        raise InvalidInputError("the body nests too deeply", rule="X5") from e
-    except ValueError as e:  # json.JSONDecodeError and over-long integers
-        raise InvalidInputError(f"the body is not JSON: {e}", rule="X5") from e
+    """The command a body carries, with one reading only (IN10: no byte order mark, duplicate key,
+    NaN, or nesting beyond the canonical form's depth); U+0000 is refused in ``_check_command``,
+    under the rule version in force."""
+    data = parse_json(body, nul=False)
     try:
         command = SignedCommand.from_wire(data)  # walks the payload: no floats, canonical form exists
     except UnicodeEncodeError as e:  # a lone surrogate: no canonical UTF-8 form exists
@@ -403,6 +388,9 @@ def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Re
         service.refresh(force=True)
         if service.economy_id is None:
             raise RuleViolationError("this store holds no economy yet; create one with `civic init`", rule="X1")
+    economy = service.view.economy
+    if economy is not None and economy.rules_at(service.now()) >= ONE_MEANING:
+        refuse_nul(command.payload)  # IN10, from rule version 2 on (the engine refuses it again)
     signed = parse_headers(request.headers)
     journal = policy.journal
     try:

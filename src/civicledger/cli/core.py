@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -22,6 +22,7 @@ from civicledger.kernel import audit
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.bootstrap import genesis_command
+from civicledger.kernel.canonical import parse_json
 from civicledger.kernel.economy import AdoptRules, ChangePolicy
 from civicledger.kernel.engine import Engine
 from civicledger.kernel.errors import CivicLedgerError, RuleViolationError
@@ -310,11 +311,16 @@ def policy_set(
     command_id: IdOption = None,
 ) -> None:
     """Change one policy value from now on; needs the governing council's quorum."""
+    submit(ctx, lambda s: (ChangePolicy(path, _policy_value(value)), keys), command_id)
+
+
+def _policy_value(value: str) -> Any:
+    """The value as JSON if it is JSON, with one reading only (IN10: no key twice, no NaN), else the text."""
     try:
-        parsed = json.loads(value)
+        json.loads(value)
     except json.JSONDecodeError:
-        parsed = value
-    submit(ctx, lambda s: (ChangePolicy(path, parsed), keys), command_id)
+        return value
+    return parse_json(value, nul=False)
 
 
 @policy_app.command("show")

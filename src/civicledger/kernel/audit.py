@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from civicledger.kernel.canonical import parse_json
 from civicledger.kernel.engine import Engine, Replay
 from civicledger.kernel.errors import CivicLedgerError, IntegrityError, InvalidInputError, NotFoundError
 from civicledger.kernel.journal import Entry, TreeHead, tree_head_bytes
@@ -219,7 +220,9 @@ def read_export(path: Path) -> Iterator[StoredEntry]:
             if not line.strip():
                 continue
             try:
-                data = json.loads(line)
+                # One reading (IN10): a line with a key twice is malformed; U+0000 stays readable
+                # (a journal written under rules 1 may hold it) and depth is the decoder's own limit.
+                data = parse_json(line, depth=None, nul=False, rule="X2")
                 entry = Entry.from_wire(data["entry"])
                 h = data["head"]
                 head = TreeHead(int(h["size"]), str(h["root"]), int(h["time"]), str(h["signature"]))

@@ -2,12 +2,18 @@
 
 Keys sorted, no insignificant white space, UTF-8, and no floats anywhere: two parties that
 build the same value get the same bytes, so signatures and hashes agree across machines.
+
+One meaning per message (IN10): ``parse_json`` reads a message that arrives as text with exactly one
+reading, refusing what parsers disagree on (duplicate keys, a byte order mark, NaN and Infinity,
+nesting beyond ``MAX_DEPTH``); ``contains_nul`` finds U+0000, which one backend stores and another
+cannot, so that the engine refuses it from rule version 2 on.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from civicledger.kernel.errors import InvalidInputError
@@ -49,6 +55,111 @@ def canonical_bytes(value: Any, *, trusted: bool = False) -> bytes:
         return _ENCODER.encode(value).encode()
     except UnicodeEncodeError as e:  # a lone surrogate such as "\ud800" has no UTF-8 form
         raise InvalidInputError("text must be valid Unicode (no lone surrogates)", rule="X5") from e
+
+
+ONE_MEANING = 2
+"""The rule version from which the engine refuses U+0000 in a command (IN10)."""
+
+ENVELOPE_DEPTH = 2
+"""Levels a message's envelope adds around its payload (the signed command, its payload object)."""
+
+_BOM = "\ufeff"
+_NUL_ESCAPED = b"\\u0000"
+
+
+def parse_json(
+    text: str | bytes, *, depth: int | None = MAX_DEPTH + ENVELOPE_DEPTH, nul: bool = True, rule: str = "IN10"
+) -> Any:
+    """Parse a message that must have one reading (IN10): no byte order mark, no key twice in an
+    object, no NaN or Infinity, no nesting deeper than ``depth`` levels (None: the decoder's own
+    limit), and (unless ``nul=False``) no U+0000 in any string. Refusals are ``InvalidInputError``
+    under ``rule``."""
+    if isinstance(text, bytes):
+        if text.startswith(b"\xef\xbb\xbf"):
+            raise InvalidInputError("a message may not start with a byte order mark", rule=rule)
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidInputError("the message is not UTF-8", rule=rule) from e
+    if text.startswith(_BOM):
+        raise InvalidInputError("a message may not start with a byte order mark", rule=rule)
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant(rule), object_pairs_hook=_refuse_duplicates(rule))
+    except RecursionError as e:  # the decoder's own limit, far beyond what a message may nest
+        raise InvalidInputError("the message nests too deeply", rule=rule) from e
+    except InvalidInputError:
+        raise
+    except ValueError as e:  # json.JSONDecodeError and over-long integers
+        raise InvalidInputError(f"the message is not JSON: {e}", rule=rule) from e
+    if depth is not None and _depth(value) > depth:
+        raise InvalidInputError(f"the message nests too deeply (more than {depth} levels)", rule=rule)
+    if nul:
+        refuse_nul(value, "a message", rule)
+    return value
+
+
+def refuse_nul(value: Any, what: str = "a command", rule: str = "IN10") -> None:
+    """Refuse U+0000 anywhere in ``value`` (IN10): SQLite stores it, PostgreSQL cannot, so a message
+    holding it would mean one thing on one backend and fail on another."""
+    if contains_nul(value):
+        raise InvalidInputError(
+            f"{what} may not contain the character U+0000 (not every backend can store it)", rule=rule
+        )
+
+
+def _refuse_constant(rule: str) -> Callable[[str], Any]:
+    def refuse(name: str) -> Any:
+        raise InvalidInputError(f"{name} is not a JSON number this ledger accepts", rule=rule)
+
+    return refuse
+
+
+def _refuse_duplicates(rule: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
+    def refuse(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        found = dict(pairs)
+        if len(found) != len(pairs):
+            seen: set[str] = set()
+            twice = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+            raise InvalidInputError(f"the key {twice!r} appears twice in one object", rule=rule)
+        return found
+
+    return refuse
+
+
+def _depth(value: Any) -> int:
+    """Levels of nesting: 0 for a scalar, 1 for a flat list or object."""
+    deepest, level, stack = 0, 0, [(value, 0)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+            deepest = max(deepest, level + 1)
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+            deepest = max(deepest, level + 1)
+    return deepest
+
+
+def contains_nul(value: Any) -> bool:
+    """Whether U+0000 appears in any string or key of ``value`` (IN10)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, (list, tuple)):
+            stack.extend(item)
+    return False
+
+
+def encoded_nul(encoded: bytes) -> bool:
+    """A fast first look at canonical bytes: False means no U+0000 anywhere (it is always escaped as
+    ``\\u0000``); True means ``contains_nul`` must look (a literal backslash can precede ``u0000``)."""
+    return _NUL_ESCAPED in encoded
 
 
 def sha256_hex(data: bytes) -> str:

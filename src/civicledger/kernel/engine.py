@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from civicledger.kernel import state
-from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.canonical import ONE_MEANING, canonical_bytes, contains_nul, encoded_nul, refuse_nul
 from civicledger.kernel.economy import Genesis, economy_id_for
 from civicledger.kernel.errors import (
     AuthorityError,
@@ -37,6 +37,7 @@ from civicledger.kernel.errors import (
     IntegrityError,
     InvalidInputError,
     RuleViolationError,
+    UnstorableError,
 )
 from civicledger.kernel.identity import AccountId, parse_signature
 from civicledger.kernel.journal import Entry, SignatureRecord, SignedCommand, TreeHead, tree_head_bytes
@@ -182,6 +183,7 @@ class PreparedCommand:
     message: bytes = b""
     verified: frozenset[AccountId] = frozenset()
     error: CivicLedgerError | None = None
+    nul: bool = False  # the payload holds U+0000: refused from rule version 2 on (IN10)
 
 
 class _ProjectionFailed(Exception):
@@ -242,18 +244,36 @@ class Engine:
         try:
             try:
                 return self._run_batch(prepared, spends, forget_nonces_before)
-            except _ProjectionFailed:  # something unforeseen in one command: run each alone
-                outcomes: list[Receipt | Exception] = []
-                for p, spend in zip(prepared, spends, strict=True):
-                    try:
-                        outcomes.extend(self._run_batch([p], [spend], None))
-                    except _ProjectionFailed as e:
-                        self._spend_on_their_own([spend])
-                        outcomes.append(e.error)
-                return outcomes
+            except (_ProjectionFailed, UnstorableError):
+                # One command failed where only storing it could tell (a projector, or the database
+                # refusing its data at COMMIT, IN10): the transaction is lost, so each command runs
+                # alone and only the offending one gets the error.
+                return self._run_each_alone(prepared, spends)
+            except CivicLedgerError:
+                raise  # the store is down or kept losing races: no command is to blame
+            except Exception:
+                if len(prepared) < 2:
+                    raise
+                return self._run_each_alone(prepared, spends)  # an unforeseen storage failure (IN10)
         except Exception:
             self._spend_on_their_own(spends)
             raise
+
+    def _run_each_alone(self, prepared: list[PreparedCommand], spends: list[list[Nonce]]) -> list[Receipt | Exception]:
+        """Each command in a transaction of its own; a storage failure is that command's outcome (IN10)."""
+        outcomes: list[Receipt | Exception] = []
+        for p, spend in zip(prepared, spends, strict=True):
+            try:
+                outcomes.extend(self._run_batch([p], [spend], None))
+            except _ProjectionFailed as e:
+                self._spend_on_their_own([spend])
+                outcomes.append(e.error)
+            except Exception as e:  # this command's alone: those before it are committed, keep their receipts
+                if not isinstance(e, CivicLedgerError):
+                    _log.exception("command %s failed in storage", p.command.id)
+                self._spend_on_their_own([spend])
+                outcomes.append(e)
+        return outcomes
 
     def _run_batch(
         self, prepared: list[PreparedCommand], spends: list[list[Nonce]], forget_before: int | None
@@ -269,6 +289,8 @@ class Engine:
                     continue
                 try:
                     outcomes.append(self._execute(tx, p))
+                except UnstorableError:
+                    raise  # the database refused this command's data: its transaction is lost (IN10)
                 except CivicLedgerError as e:
                     outcomes.append(e)
             return outcomes
@@ -397,9 +419,11 @@ class Engine:
         its place in the batch (after its nonces are spent)."""
         prepared = PreparedCommand(command)
         try:
-            prepared.size = len(command.payload_bytes())  # encoded once; also refuses floats
+            encoded = command.payload_bytes()  # encoded once; also refuses floats
+            prepared.size = len(encoded)
             if prepared.size > HARD_MAX_COMMAND_BYTES:
                 raise InvalidInputError(f"a command payload has at most {HARD_MAX_COMMAND_BYTES} bytes")
+            prepared.nul = encoded_nul(encoded) and contains_nul(command.payload)
             prepared.decoded = decode_command(command.type, command.payload)
             if len(command.signers()) != len(command.signatures):
                 raise AuthorityError("an account signed the command twice")
@@ -464,6 +488,8 @@ class Engine:
         unverified = self._verify_known(tx, command, prepared)
         signers = command.signers()
         rules = tx.economy.rules_at(now) if tx.economy is not None else FIRST_RULES
+        if prepared.nul and (cmd.rules if isinstance(cmd, Genesis) else rules) >= ONE_MEANING:
+            refuse_nul(command.payload)  # IN10: one meaning on every backend (a journal of rules 1 keeps it)
         ctx = Context(uow, now, tx.head.size, tx.economy, policy, signers, command.id, rules)
         decision = handler(cmd, ctx)
 

@@ -5,7 +5,8 @@ person at the CLI, an HTTP client and a test all see the same reason.
 
     CivicLedgerError
     ├── InvalidInputError          malformed or out-of-range input (X5)
-    │   └── PolicyFileError        a policy file with one or more problems, each with its line (X7)
+    │   ├── PolicyFileError        a policy file with one or more problems, each with its line (X7)
+    │   └── UnstorableError        data the database refused to store, the command's own error (IN10)
     ├── NotFoundError              an account, currency, entry or record that does not exist
     ├── RuleViolationError         a well-formed command that a rule of the economy refuses
     │   └── InsufficientFundsError a debit larger than the balance (X3)
@@ -49,6 +50,14 @@ class PolicyFileError(InvalidInputError):
         self.problems = problems
         lines = [f"line {line}: {text}" if line else text for line, text in problems]
         super().__init__(f"{len(problems)} problem(s) in the policy file: " + "; ".join(lines))
+
+
+class UnstorableError(InvalidInputError):
+    """The database refused to store a command's data (e.g. U+0000 in a PostgreSQL text column).
+
+    It is that command's error alone: a batch it arrived in runs its other commands without it (IN10)."""
+
+    rule = "IN10"
 
 
 class NotFoundError(CivicLedgerError):

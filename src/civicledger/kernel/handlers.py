@@ -261,7 +261,7 @@ def burn(cmd: led.Burn, ctx: Context) -> Decision:
 @handles(led.Transfer)
 def transfer(cmd: led.Transfer, ctx: Context) -> Decision:
     led.check_memo(cmd.memo, rule="X3")
-    events = payments.transfer(ctx.uow, cmd.legs, ctx.time)
+    events = payments.transfer(ctx.uow, cmd.legs, ctx.time, ctx.rules)
     return Decision(list(events), Consent(all_of=led.debited_accounts(cmd.legs)))
 
 

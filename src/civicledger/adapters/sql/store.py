@@ -27,7 +27,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from civicledger.adapters.sql import schema as t
 from civicledger.kernel.canonical import canonical_bytes
-from civicledger.kernel.errors import ConcurrencyError, NotFoundError, StorageUnavailableError
+from civicledger.kernel.errors import ConcurrencyError, NotFoundError, StorageUnavailableError, UnstorableError
 from civicledger.kernel.identity import Account, AccountId, AccountKind
 from civicledger.kernel.journal import Entry, TreeHead
 from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
@@ -274,6 +274,10 @@ def _translate(error: Exception) -> Exception:
         return ConcurrencyError("a concurrent writer recorded this command id first")
     if isinstance(error, _OPERATIONAL_ERRORS):
         return StorageUnavailableError(f"the database failed: {orig}")
+    if isinstance(error, _DATA_ERRORS) or isinstance(orig, _DATA_ERRORS) or (code or "").startswith("22"):
+        # A data exception (SQLSTATE class 22): this data cannot be stored, e.g. U+0000 in text on
+        # PostgreSQL. The engine reports it as the offending command's own error (IN10).
+        return UnstorableError(f"the database cannot store this command's data: {orig}")
     return error
 
 
@@ -287,11 +291,13 @@ def _psycopg(conn: Connection) -> Any:
 
 _DRIVER_ERRORS: tuple[type[Exception], ...] = (sa.exc.DBAPIError,)
 _OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (sa.exc.OperationalError,)
+_DATA_ERRORS: tuple[type[Exception], ...] = (sa.exc.DataError,)
 try:
     import psycopg
 
     _DRIVER_ERRORS = (sa.exc.DBAPIError, psycopg.Error)
     _OPERATIONAL_ERRORS = (sa.exc.OperationalError, psycopg.OperationalError)
+    _DATA_ERRORS = (sa.exc.DataError, psycopg.DataError)
 except ImportError:  # SQLite only
     pass
 

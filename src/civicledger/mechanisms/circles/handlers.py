@@ -61,8 +61,28 @@ def check_circles_transfer(uow: UnitOfWork, leg: led.Leg, currency: led.Currency
         )
 
 
+def circles_sink(uow: UnitOfWork, leg: led.Leg, currency: led.Currency) -> str | None:
+    """Why ``leg.target`` could never spend Circles money it receives, else None (IN9).
+
+    A Circles group's coins never move (CI11): what a plain transfer puts there is frozen for good.
+    Only conversion and group exchange move money into a group, and they issue its money in return.
+    """
+    if cs.group_owner(uow, leg.target) is None:
+        return None
+    if currency.id == CurrencyId(leg.target):
+        return (
+            f"{leg.target} is a group and this is its own money: sent to the group's account it could never "
+            "be spent again (a group's coins never move, CI11)"
+        )
+    return (
+        f"{leg.target} is a group: its coins never move (CI11), so {currency.id} sent there could never be "
+        "spent; convert or exchange into the group instead (CI11, CI12)"
+    )
+
+
 for _kind in CIRCLES_KINDS:
     payments.ACCEPTANCE[_kind] = check_circles_transfer
+    payments.SINKS[_kind] = circles_sink
 
 
 # Accounts and income (CI1-CI4) -----------------------------------------------------------------
@@ -230,7 +250,7 @@ def exchange(cmd: cm.Exchange, ctx: Context) -> Decision:
         room = cs.acceptance_room(uow, leg.target, currency, ctx.time)
         if room is not None and room < cmd.units:
             raise RuleViolationError(f"{leg.target} and {leg.source} must trust each other to exchange", rule="CI8")
-    book = payments.Payments(uow, ctx.time)
+    book = payments.Payments(uow, ctx.time, ctx.rules)
     for leg in legs:
         book.add(leg, accept=False)  # mutual trust checked above under CI8
     events: list[Event] = [*book.transfers(), cm.Exchanged(cmd.first, cmd.second, cmd.units)]
@@ -260,7 +280,7 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
     accepting = state.current_policy(uow).section(CirclesPolicy)
     # Each leg's facts load as the check reaches it: a missing account is reported in plan order too.
     routing.check_plan(((leg, cs.leg_facts(uow, leg)) for leg in cmd.legs), accepting, ctx.time)
-    book = payments.Payments(uow, ctx.time)
+    book = payments.Payments(uow, ctx.time, ctx.rules)
     own = CurrencyId(cmd.sender)
     need = routing.own_currency_shortfall(cmd.legs, cmd.sender, book.balance(cmd.sender, own))
     events: list[Event] = []
@@ -386,8 +406,9 @@ def _issue_group_money(ctx: Context, mint: rules.GroupMint, done: Event) -> list
     issue, then ``done``, the Circles event that records it."""
     uow = ctx.uow
     currency = state.require_currency(uow, mint.currency)
-    book = payments.Payments(uow, ctx.time)
-    book.add(mint.collateral, accept=False)  # collateral: the group's acceptance was decided (CI11, CI12)
+    book = payments.Payments(uow, ctx.time, ctx.rules)
+    # collateral: the group's acceptance was decided (CI11, CI12); it keeps the units for good (IN9)
+    book.add(mint.collateral, accept=False, collateral=True)
     events: list[Event] = [*book.transfers()]
     balance = uow.ledger.balance(mint.holder, currency.id)
     events.append(led.issue(currency, mint.holder, mint.units, led.IssuerRule.CIRCLES_GROUP, balance))

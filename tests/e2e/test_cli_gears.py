@@ -55,8 +55,10 @@ def test_gears_cli_widget_co_sale_report_chart_and_refusals(civic: Civic, tmp_pa
     for firm in ("widget", "other"):
         run("gears", "register", "-k", firm)
         run("gears", "statement", "1", f"{firm} sells to local shops.", "-k", firm)
-        run("gears", "question", "What do we make?", "--choice", "bread", "--choice", "widgets", "--answer", "1",
-            "-k", firm)
+        asked = run("gears", "question", "What do we make?", "--choice", "bread", "--choice", "widgets", "--answer",
+                    "1", "-k", firm)
+        # IN3: from rule version 2 a company's question is drawn only once the council approves it
+        run("gears", "approve", firm, str(asked["result"]["question"]), "-k", "governor-1")
     run("gears", "sell", "1000", "--buyer", "buyer", "--seller", "widget")
     run("gears", "sell", "2000", "--buyer", "buyer", "--seller", "other")
 

@@ -93,6 +93,12 @@ def test_in07_a_lapsed_challenge_unfreezes_its_statement_and_the_next_one_closes
     assert types.index("gears.challenge_closed") < types.index("gears.challenge_opened")
     closed = next(e for e in opened.events if e["type"] == "gears.challenge_closed")
     assert (closed["challenge"], closed["outcome"], closed["penalty"]) == (ch, "false", 12_000)
+    assert opened.result["closed"] == {
+        "challenge": ch,
+        **{k: closed[k] for k in ("outcome", "upheld", "penalty")},
+        "paid": 12_000,
+        "owed": 0,
+    }
     assert balance(economy, "whistle") == 12_000  # the upheld verdict was paid in that same entry
     assert challenge_record(economy, ch).status == "closed"
     economy.advance(3 * WEEK)  # the new challenge lapses too: the company may now reword its statement

@@ -721,21 +721,24 @@ def _challenge_v2(
         if current.status == "open":
             lapsed = (statement.challenge, current)
     undecided = [key for key, _ in open_challenges_by(ctx.uow, cmd.whistleblower)]
+    if lapsed is None:
+        rules.check_challenge_slots(
+            ctx.time, failures, policy.failed_challenge_slots, policy.failed_challenge_recovery, len(undecided)
+        )
+        return _open_challenge(cmd, ctx, policy, statement, [])
     pay = _payments(ctx, config(ctx.uow, rule="GR7"))
-    if lapsed is not None:
-        closed = _close(ctx, pay, lapsed[0], lapsed[1])
-        if lapsed[1].whistleblower == cmd.whistleblower:
-            undecided.remove(lapsed[0])
-            if not closed["upheld"]:
-                failures = [*failures, lapsed[1].closes_at]
+    closed = _close(ctx, pay, lapsed[0], lapsed[1])
+    if lapsed[1].whistleblower == cmd.whistleblower:
+        undecided.remove(lapsed[0])
+        if not closed["upheld"]:
+            failures = [*failures, lapsed[1].closes_at]
     rules.check_challenge_slots(
         ctx.time, failures, policy.failed_challenge_slots, policy.failed_challenge_recovery, len(undecided)
     )
     decision = _open_challenge(cmd, ctx, policy, statement, pay.events)
-    if lapsed is None:
-        return decision
     pay.events = list(decision.events)
-    return Decision(pay.decision_events(), decision.consent, decision.result)
+    result = {**decision.result, "closed": {"challenge": lapsed[0], **closed}}
+    return Decision(pay.decision_events(), decision.consent, result)
 
 
 def _open_challenge(

@@ -55,8 +55,10 @@ def test_gears_cli_widget_co_sale_report_chart_and_refusals(civic: Civic, tmp_pa
     for firm in ("widget", "other"):
         run("gears", "register", "-k", firm)
         run("gears", "statement", "1", f"{firm} sells to local shops.", "-k", firm)
-        run("gears", "question", "What do we make?", "--choice", "bread", "--choice", "widgets", "--answer", "1",
-            "-k", firm)
+        asked = run("gears", "question", "What do we make?", "--choice", "bread", "--choice", "widgets", "--answer",
+                    "1", "-k", firm)
+        # IN3: from rule version 2 a company's question is drawn only once the council approves it
+        run("gears", "approve", firm, str(asked["result"]["question"]), "-k", "governor-1")
     run("gears", "sell", "1000", "--buyer", "buyer", "--seller", "widget")
     run("gears", "sell", "2000", "--buyer", "buyer", "--seller", "other")
 
@@ -94,3 +96,40 @@ def test_gears_cli_widget_co_sale_report_chart_and_refusals(civic: Civic, tmp_pa
     assert unknown["rule"] == "GR1"
     after = civic.json("verify")
     assert after["ok"] and after["entries"] == before
+
+
+def test_in03_cli_the_council_curates_the_bank_and_a_company_without_questions_is_voted_on(civic: Civic) -> None:
+    (civic.cwd / "economy.toml").write_text(POLICY)
+    civic("init", "economy.toml")
+    run = InProcess(civic)
+    ids = {n: run("keys", "new", n)["account"] for n in ("fund", "silent", "ann")}
+    run("account", "open", "--key", "fund", "--kind", "fund")
+    run("account", "open", "--key", "silent", "--kind", "organization", "--name", "silent")
+    run("account", "open", "--key", "ann")
+    run("account", "attest", ids["ann"], "--human", "evidence-of-ann")
+    run("ledger", "create-currency", "xi", "--key", "fund", "--name", "ethicap")
+    run("ledger", "issue", "xi", ids["fund"], "100000", "--key", "fund")
+    run("gears", "setup", "--fund", "fund", "-k", "governor-1")
+    run("gears", "register", "-k", "silent", "--sector", "food")
+    # the company publishes a question of its own; unapproved, it is not in the pool
+    run("gears", "question", "Trick?", "--choice", "x", "--choice", "y", "--answer", "1", "-k", "silent")
+    assert run("gears", "questions", "silent")["pool"] == []
+    refused = run("gears", "test", "start", "silent", "-k", "ann", check=4)
+    assert refused["rule"] == "IN3"
+    added = run("gears", "bank-question", "Is bread food?", "--choice", "yes", "--choice", "no", "--answer", "0",
+                "--sector", "food", "-k", "governor-1")
+    number = added["result"]["number"]
+    shown = run("gears", "questions", "silent")
+    assert shown["sector"] == "food" and shown["pool"] == [1_000_000 + number]
+    assert [q["question"] for q in shown["questions"]] == [1] and "approved" not in shown["questions"][0]
+    assert run("gears", "questions")["bank"][0]["sector"] == "food"
+    drawn = run("gears", "test", "start", "silent", "-k", "ann")["result"]["questions"]
+    assert [q["question"] for q in drawn] == [1_000_000 + number]
+    assert run("gears", "test", "answer", "silent", "0", "-k", "ann")["result"]["passed"]
+    assert run("gears", "vote", "silent", "detrimental", "-k", "ann")["result"]["value"] == -1
+    # the council moves the company to another sector, retires, approves: each by its quorum
+    run("gears", "sector", "silent", "bakery", "-k", "governor-1")
+    run("gears", "retire-question", str(number), "-k", "governor-1")
+    run("gears", "approve", "silent", "1", "-k", "governor-1")
+    assert run("gears", "questions", "silent")["pool"] == [1]
+    assert civic.json("verify")["ok"]

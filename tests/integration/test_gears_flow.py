@@ -40,14 +40,24 @@ def setup_gears(e: ScriptedEconomy, fund_units: int = 1_000_000, **policy: Any) 
     return fund
 
 
+def rules_now(e: ScriptedEconomy) -> int:
+    info = e.engine.economy()
+    assert info is not None
+    return info.rules_at(e.clock.now())
+
+
 def company(e: ScriptedEconomy, name: str, questions: int = 3) -> AccountId:
+    """A registered company with ``questions`` questions of its own; from rule version 2 the
+    council approves them (IN3), so that tests on it draw them."""
     account = e.open(name, AccountKind.ORGANIZATION)
     e.run(g.RegisterCompany(account), name, cid=f"register-{name}")
     for i in range(questions):
         salt = f"{name}-salt-{i}"
         text = f"Question {i} about {name}?"
         cmd = g.AddQuestion(account, text, ("no", "yes", "maybe"), answer_digest(salt, CORRECT), salt)
-        e.run(cmd, name, cid=f"question-{name}-{i}")
+        number = e.run(cmd, name, cid=f"question-{name}-{i}").result["question"]
+        if rules_now(e) >= 2:
+            e.council_decision(g.ReviewQuestion(account, number, True), cid=f"approve-{name}-{i}")
     return account
 
 

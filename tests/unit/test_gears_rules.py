@@ -87,3 +87,41 @@ def test_gr08_two_failures_outstanding_and_recovery_after_a_year() -> None:
     assert e.value.rule == "GR8"
     rules.check_challenge_slots(YEAR, [0, 50], 2, YEAR)
     assert rules.failed_outstanding(YEAR + 50, [0, 50], YEAR) == 0
+
+
+def test_in03_the_pool_is_the_curated_bank_filled_with_general_questions() -> None:
+    general = [1_000_001, 1_000_002, 1_000_003]
+    assert rules.question_pool([4, 5, 6], [], general, 3) == (4, 5, 6)  # enough: no general ones
+    assert rules.question_pool([4], [1_000_009], general, 3) == (4, 1_000_009, *general)
+    assert rules.question_pool([], [], general, 3) == tuple(general)  # no questions of its own: still a test
+    assert rules.question_pool([], [], [], 3) == ()
+
+
+def test_in03_sectors_are_short_lower_case_names() -> None:
+    for ok in ("", "food", "building-materials", "x9"):
+        rules.check_sector(ok)
+    for bad in ("Food", "-food", "food-", "fo--od", "food stuff", "x" * 41):
+        with pytest.raises(InvalidInputError) as e:
+            rules.check_sector(bad)
+        assert e.value.rule == "IN3"
+
+
+def test_in07_a_question_unreviewed_by_its_deadline_lapses() -> None:
+    rules.check_review(99, 100, None, True)
+    with pytest.raises(RuleViolationError) as e:
+        rules.check_review(100, 100, None, True)
+    assert e.value.rule == "IN7"
+    rules.check_review(10_000, 100, True, False)  # a reviewed question may be reviewed again any time
+    rules.check_review(10_000, None, None, True)  # added under rule version 1: no deadline
+    with pytest.raises(RuleViolationError, match="already approved"):
+        rules.check_review(50, 100, True, True)
+
+
+def test_in07_undecided_challenges_hold_slots_like_failures() -> None:
+    rules.check_challenge_slots(0, [], 2, YEAR, undecided=1)
+    with pytest.raises(RuleViolationError, match="2 challenges undecided") as e:
+        rules.check_challenge_slots(0, [], 2, YEAR, undecided=2)
+    assert e.value.rule == "GR8"
+    with pytest.raises(RuleViolationError, match="1 undecided"):
+        rules.check_challenge_slots(10, [5], 2, YEAR, undecided=1)
+    rules.check_challenge_slots(5 + YEAR, [5], 2, YEAR, undecided=1)  # the failure's slot is back

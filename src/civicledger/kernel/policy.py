@@ -190,22 +190,35 @@ def policy_from_mapping(data: dict[str, Any]) -> tuple[Policy, list[Problem]]:
     return policy, problems
 
 
-def policy_to_mapping(policy: Any) -> Any:
-    """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section."""
+def policy_to_mapping(policy: Any, *, every_value: bool = False) -> Any:
+    """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section.
+
+    A value added after journals were written (a field whose metadata is ``OMITTED_AT_DEFAULT`` of
+    ``kernel.messages``) is left out while it holds its default, so that a genesis or policy change
+    written under an earlier rule version keeps its exact bytes (IN8); reading fills it back in
+    from the default. ``every_value`` keeps it (the table of every known value).
+    """
     if isinstance(policy, Policy):
         names = {cls: name for name, cls in mechanism_sections().items()}
-        mapping = {"economy": policy_to_mapping(policy.economy), "journal": policy_to_mapping(policy.journal)}
+        mapping = {
+            "economy": policy_to_mapping(policy.economy, every_value=every_value),
+            "journal": policy_to_mapping(policy.journal, every_value=every_value),
+        }
         for section in policy.sections:
-            mapping[names[type(section)]] = policy_to_mapping(section)
+            mapping[names[type(section)]] = policy_to_mapping(section, every_value=every_value)
         return mapping
     if dataclasses.is_dataclass(policy) and not isinstance(policy, type):
-        return {f.name: policy_to_mapping(getattr(policy, f.name)) for f in dataclasses.fields(policy)}
+        return {
+            f.name: policy_to_mapping(getattr(policy, f.name), every_value=every_value)
+            for f in dataclasses.fields(policy)
+            if every_value or not (f.metadata.get("omitted_at_default") and getattr(policy, f.name) == f.default)
+        }
     if isinstance(policy, Fraction):
         return Ratio(policy).encode()
     if isinstance(policy, tuple):
-        return [policy_to_mapping(v) for v in policy]
+        return [policy_to_mapping(v, every_value=every_value) for v in policy]
     if isinstance(policy, dict):
-        return {k: policy_to_mapping(v) for k, v in policy.items()}
+        return {k: policy_to_mapping(v, every_value=every_value) for k, v in policy.items()}
     if hasattr(policy, "value") and hasattr(type(policy), "__members__"):
         return policy.value
     return policy
@@ -219,7 +232,7 @@ def with_change(mapping: dict[str, Any], path: tuple[str, ...], value: Any) -> t
     code added) is filled from its defaults before the change.
     """
     changed = json.loads(json.dumps(mapping))
-    defaults = policy_to_mapping(Policy())
+    defaults = policy_to_mapping(Policy(), every_value=True)
     node, default_node = changed, defaults
     for key in path[:-1]:
         if not isinstance(default_node, dict) or key not in default_node:

@@ -50,10 +50,25 @@ def setup(
     submit(ctx, lambda s: (g.SetupGears(s.key(fund).account, CurrencyId(currency)), [*keys, fund]), command_id)
 
 
+SectorOption = Annotated[str, typer.Option(help='The sector whose council questions its tests draw (IN3); "" none.')]
+
+
 @gears_app.command("register")
-def register(ctx: typer.Context, company: SignerOption, command_id: IdOption = None) -> None:
-    """Register an organization account as a Gears company (GR1)."""
-    submit(ctx, lambda s: (g.RegisterCompany(s.key(company).account), [company]), command_id)
+def register(ctx: typer.Context, company: SignerOption, sector: SectorOption = "", command_id: IdOption = None) -> None:
+    """Register an organization account as a Gears company (GR1), in a sector (IN3)."""
+    submit(ctx, lambda s: (g.RegisterCompany(s.key(company).account, sector), [company]), command_id)
+
+
+@gears_app.command("sector")
+def set_sector(
+    ctx: typer.Context,
+    company: CompanyArg,
+    sector: Annotated[str, typer.Argument(help='The sector, "" for none.')],
+    keys: KeyOption,
+    command_id: IdOption = None,
+) -> None:
+    """Set or correct a company's sector (IN3); the council's quorum signs."""
+    submit(ctx, lambda s: (g.SetSector(s.account(company), sector), list(keys)), command_id)
 
 
 @gears_app.command("statement")
@@ -77,7 +92,8 @@ def question(
     company: SignerOption,
     command_id: IdOption = None,
 ) -> None:
-    """Add a question to the company's bank; the answer is stored as a salted digest (GR3)."""
+    """Add a question to the company's bank; the answer is stored as a salted digest (GR3). From rule
+    version 2 it is drawn only once the council approves it (`civic gears approve`, IN3)."""
     salt = secrets.token_hex(8)
 
     def build(s: Session) -> Submission:
@@ -85,6 +101,71 @@ def question(
         return cmd, [company]
 
     submit(ctx, build, command_id)
+
+
+@gears_app.command("approve")
+def approve(
+    ctx: typer.Context,
+    company: CompanyArg,
+    number: Annotated[int, typer.Argument(metavar="QUESTION", help="The company's question number.")],
+    keys: KeyOption,
+    reject: Annotated[bool, typer.Option("--reject", help="Reject it, or withdraw its approval.")] = False,
+    command_id: IdOption = None,
+) -> None:
+    """Approve a company's question for its tests, or reject it (IN3); the council's quorum signs."""
+    submit(ctx, lambda s: (g.ReviewQuestion(s.account(company), number, not reject), list(keys)), command_id)
+
+
+@gears_app.command("bank-question")
+def bank_question(
+    ctx: typer.Context,
+    text: Annotated[str, typer.Argument()],
+    choices: Annotated[list[str], typer.Option("--choice", help="A choice (repeat, 2-6).")],
+    answer: Annotated[int, typer.Option(help="Number of the correct choice, from 0.")],
+    keys: KeyOption,
+    sector: Annotated[str, typer.Option(help='The sector it is for; "" (default) a general question.')] = "",
+    command_id: IdOption = None,
+) -> None:
+    """Add a question to the council's bank, for a sector or general (IN3); the council's quorum signs."""
+    salt = secrets.token_hex(8)
+    cmd = g.AddBankQuestion(sector, text, tuple(choices), answer_digest(salt, answer), salt)
+    submit(ctx, lambda s: (cmd, list(keys)), command_id)
+
+
+@gears_app.command("retire-question")
+def retire_question(
+    ctx: typer.Context,
+    number: Annotated[int, typer.Argument(help="The number in the council's bank.")],
+    keys: KeyOption,
+    command_id: IdOption = None,
+) -> None:
+    """Take a question of the council's bank out of later tests (IN3); the council's quorum signs."""
+    submit(ctx, lambda s: (g.RetireBankQuestion(number), list(keys)), command_id)
+
+
+@gears_app.command("questions")
+def questions(
+    ctx: typer.Context,
+    company: Annotated[str | None, typer.Argument(help="A company: its own questions and its test pool.")] = None,
+) -> None:
+    """The council's question bank, or a company's own questions with their review and the pool
+    its tests draw from (IN3)."""
+    with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
+        try:
+            policy = current_policy(uow).section(GearsPolicy)
+            bank = [{"number": int(k), **stored_json(q)} for k, q in gs.BANK.scan(uow)]
+            if company is None:
+                data: dict[str, Any] = {"bank": bank}
+            else:
+                firm = s.account(company)
+                record = gs.require_company(uow, firm)
+                scanned = gs.QUESTIONS.scan(uow, f"{firm}/")
+                own = [{"question": int(k.split("/")[1]), **stored_json(q)} for k, q in scanned]
+                pool = gs.question_pool_of(uow, firm, policy.test_questions)
+                data = {"company": firm, "sector": record.sector, "questions": own, "pool": list(pool)}
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    emit(ctx, data)
 
 
 @test_app.command("start")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.messages import Command, command
+from civicledger.kernel.messages import OMITTED_AT_DEFAULT, Command, command
 from civicledger.kernel.money import CurrencyId
 from civicledger.mechanisms.gears.values import Claim, Verdict
 
@@ -23,9 +23,14 @@ class SetupGears(Command):
 @command("gears.register_company")
 @dataclass(frozen=True, slots=True)
 class RegisterCompany(Command):
-    """An organization account joins Gears (GR1); signed by the company."""
+    """An organization account joins Gears (GR1); signed by the company.
+
+    ``sector`` (IN3) picks the council's sector bank its tests draw from; "" for none (general
+    questions only). Absent from the wire form while "", as before it existed.
+    """
 
     company: AccountId
+    sector: str = field(default="", metadata=OMITTED_AT_DEFAULT)
 
 
 @command("gears.publish_statement")
@@ -43,8 +48,9 @@ class PublishStatement(Command):
 class AddQuestion(Command):
     """Add a multiple-choice question to the company's bank (GR3); signed by the company.
 
-    The correct choice is given only as ``answer_digest`` = sha256 of 'gears-answer:<salt>:<choice>'
-    (see ``rules.answer_digest``).
+    From rule version 2 (IN3) it enters the bank tests draw from only once the council approves it
+    (``ReviewQuestion``), within the review window (IN7). The correct choice is given only as
+    ``answer_digest`` = sha256 of 'gears-answer:<salt>:<choice>' (see ``rules.answer_digest``).
     """
 
     company: AccountId
@@ -52,6 +58,48 @@ class AddQuestion(Command):
     choices: tuple[str, ...]
     answer_digest: str
     salt: str
+
+
+@command("gears.set_sector")
+@dataclass(frozen=True, slots=True)
+class SetSector(Command):
+    """Set or correct a company's sector, "" for none (IN3); signed by the governing council's quorum."""
+
+    company: AccountId
+    sector: str
+
+
+@command("gears.add_bank_question")
+@dataclass(frozen=True, slots=True)
+class AddBankQuestion(Command):
+    """Add a question to the council's bank (IN3): for one ``sector``, or general ("") to fill
+    any test the sector's questions cannot; signed by the governing council's quorum. The answer is
+    a salted digest as in ``AddQuestion``."""
+
+    sector: str
+    text: str
+    choices: tuple[str, ...]
+    answer_digest: str
+    salt: str
+
+
+@command("gears.retire_bank_question")
+@dataclass(frozen=True, slots=True)
+class RetireBankQuestion(Command):
+    """Take question ``number`` of the council's bank out of later draws (IN3); council quorum."""
+
+    number: int
+
+
+@command("gears.review_question")
+@dataclass(frozen=True, slots=True)
+class ReviewQuestion(Command):
+    """Approve (or reject, or withdraw the approval of) a company's own question (IN3); signed by
+    the governing council's quorum. Only approved questions are drawn."""
+
+    company: AccountId
+    question: int
+    approve: bool
 
 
 @command("gears.start_test")

@@ -46,10 +46,15 @@ def _company(demo: ScriptedEconomy, name: str) -> AccountId:
     demo.run(g.RegisterCompany(account), name, cid=f"gears-register-{name}")
     for i, text in enumerate(STATEMENTS[name], start=1):
         demo.run(g.PublishStatement(account, i, text), name, cid=f"gears-statement-{name}-{i}")
+    info = demo.engine.economy()
+    reviewed = info is not None and info.rules_at(demo.clock.now()) >= 2
     for i, (text, choices) in enumerate(QUESTIONS):
         salt = f"demo-{name}-{i}"
         cmd = g.AddQuestion(account, text, choices, answer_digest(salt, ANSWER), salt)
-        demo.run(cmd, name, cid=f"gears-question-{name}-{i}")
+        number = demo.run(cmd, name, cid=f"gears-question-{name}-{i}").result["question"]
+        if reviewed:  # IN3 (rule version 2): only questions the council approved are drawn
+            review = g.ReviewQuestion(account, number, True)
+            demo.run(review, *demo.governors, cid=f"gears-approve-{name}-{i}")
     return account
 
 

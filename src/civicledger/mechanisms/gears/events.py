@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.messages import Event, event
+from civicledger.kernel.messages import OMITTED_AT_DEFAULT, Event, event
 from civicledger.kernel.money import CurrencyId
 from civicledger.mechanisms.gears.policy import SettlementMode
 from civicledger.mechanisms.gears.values import Claim
@@ -22,6 +22,14 @@ class GearsConfigured(Event):
 @dataclass(frozen=True, slots=True)
 class CompanyRegistered(Event):
     company: AccountId
+    sector: str = field(default="", metadata=OMITTED_AT_DEFAULT)  # IN3
+
+
+@event("gears.sector_set")
+@dataclass(frozen=True, slots=True)
+class SectorSet(Event):
+    company: AccountId
+    sector: str
 
 
 @event("gears.statement_published")
@@ -43,6 +51,32 @@ class QuestionAdded(Event):
     choices: tuple[str, ...]
     answer_digest: str
     salt: str
+    review_by: int | None = field(default=None, metadata=OMITTED_AT_DEFAULT)  # IN7, rule version 2
+
+
+@event("gears.bank_question_added")
+@dataclass(frozen=True, slots=True)
+class BankQuestionAdded(Event):
+    number: int
+    sector: str  # "" for a general question
+    text: str
+    choices: tuple[str, ...]
+    answer_digest: str
+    salt: str
+
+
+@event("gears.bank_question_retired")
+@dataclass(frozen=True, slots=True)
+class BankQuestionRetired(Event):
+    number: int
+
+
+@event("gears.question_reviewed")
+@dataclass(frozen=True, slots=True)
+class QuestionReviewed(Event):
+    company: AccountId
+    question: int
+    approved: bool
 
 
 @event("gears.test_started")
@@ -192,3 +226,6 @@ class ChallengeClosed(Event):
     paid: int
     owed: int
     slot_returns_at: int | None  # for an unsuccessful challenge (GR8)
+    # IN7 (rule version 2): an unsuccessful challenge counts as failed at its deadline, not at the
+    # moment someone closed it; None: at the entry's time (rule version 1)
+    failed_at: int | None = field(default=None, metadata=OMITTED_AT_DEFAULT)

@@ -30,6 +30,7 @@ from civicledger.mechanisms.gears import rules
 from civicledger.mechanisms.gears.policy import GearsPolicy, SettlementMode
 from civicledger.mechanisms.gears.state import (
     ACCRUALS,
+    BANK,
     CHALLENGES,
     COMPANIES,
     CONFIG,
@@ -49,6 +50,7 @@ from civicledger.mechanisms.gears.state import (
     VOTE_LOG,
     VOTES,
     Accrual,
+    BankQuestion,
     Challenge,
     Company,
     Config,
@@ -69,6 +71,8 @@ from civicledger.mechanisms.gears.state import (
     Vote,
     VoteSegment,
     accrued_in,
+    bank_key,
+    bank_size,
     coefficients_at,
     config,
     current_delta,
@@ -79,12 +83,15 @@ from civicledger.mechanisms.gears.state import (
     latest_version,
     must,
     open_challenge,
+    open_challenges_by,
     pending_payouts,
+    pending_questions,
     period_closed,
     period_key,
     question,
     question_bank,
     question_key,
+    question_pool_of,
     require_company,
     require_voter,
     sales_at,
@@ -97,7 +104,14 @@ from civicledger.mechanisms.gears.state import (
     vote_key,
     vote_of,
 )
-from civicledger.mechanisms.gears.values import Verdict, decode_ratio, encode_ratio
+from civicledger.mechanisms.gears.values import (
+    MAX_BANK_QUESTIONS,
+    MAX_COMPANY_QUESTIONS,
+    MAX_PENDING_QUESTIONS,
+    Verdict,
+    decode_ratio,
+    encode_ratio,
+)
 
 # Moving money inside one decision ---------------------------------------------------------------
 
@@ -226,12 +240,37 @@ def register_company(cmd: cmds.RegisterCompany, ctx: Context) -> Decision:
         )
     if COMPANIES.get(ctx.uow, cmd.company) is not None:
         raise RuleViolationError(f"{cmd.company} is already registered", rule="GR1")
-    return Decision([ev.CompanyRegistered(cmd.company)], Consent.of(cmd.company), {"company": cmd.company})
+    rules.check_sector(cmd.sector)
+    event = ev.CompanyRegistered(cmd.company, cmd.sector)
+    return Decision([event], Consent.of(cmd.company), {"company": cmd.company})
 
 
 @projects(ev.CompanyRegistered)
 def _company_registered(e: ev.CompanyRegistered, uow: UnitOfWork, pctx: ProjectionContext) -> None:
-    COMPANIES.put(uow, e.company, Company(joined_at=pctx.time, statements=0, questions=0))
+    COMPANIES.put(uow, e.company, Company(joined_at=pctx.time, statements=0, questions=0, sector=e.sector))
+
+
+def _council_question_bank(ctx: Context, what: str) -> Consent:
+    """The council curates the question bank (IN3) from rule version 2, by its governing quorum,
+    whose signatures are collected before the command is sent: nothing waits on the journal (IN7)."""
+    if ctx.rules < 2:
+        raise RuleViolationError(f"{what} exists from rule version 2 (IN3)", rule="IN8")
+    return core.governing_consent(ctx)
+
+
+@handles(cmds.SetSector)
+def set_sector(cmd: cmds.SetSector, ctx: Context) -> Decision:
+    consent = _council_question_bank(ctx, "a company's sector")
+    company = require_company(ctx.uow, cmd.company)
+    rules.check_sector(cmd.sector)
+    if company.sector == cmd.sector:
+        raise RuleViolationError(f"{cmd.company} is already in sector {cmd.sector!r}", rule="IN3")
+    return Decision([ev.SectorSet(cmd.company, cmd.sector)], consent, {"sector": cmd.sector})
+
+
+@projects(ev.SectorSet)
+def _sector_set(e: ev.SectorSet, uow: UnitOfWork, pctx: ProjectionContext) -> None:
+    COMPANIES.put(uow, e.company, replace(must(COMPANIES, uow, e.company), sector=e.sector))
 
 
 # GR2 statements ---------------------------------------------------------------------------------
@@ -243,6 +282,9 @@ def publish_statement(cmd: cmds.PublishStatement, ctx: Context) -> Decision:
     common = ctx.policy.section(GearsPolicy).common_questions
     current = statement_of(ctx.uow, cmd.company, cmd.index)
     frozen = bool(current and current.challenge)
+    if ctx.rules >= 2 and current is not None and current.challenge:
+        # IN7: a statement is frozen while voters judge it, not past the challenge's deadline
+        frozen = ctx.time < must(CHALLENGES, ctx.uow, current.challenge).closes_at
     rules.check_statement(cmd.index, cmd.text, company.statements, len(common), frozen)
     version = current.version + 1 if current else 1
     question_text = common[cmd.index - 1] if cmd.index <= len(common) else ""
@@ -266,18 +308,88 @@ def _statement_published(e: ev.StatementPublished, uow: UnitOfWork, pctx: Projec
 def add_question(cmd: cmds.AddQuestion, ctx: Context) -> Decision:
     company = require_company(ctx.uow, cmd.company)
     rules.check_question(cmd.text, cmd.choices, cmd.answer_digest, cmd.salt)
-    if company.questions >= 200:
+    review_by = None
+    if ctx.rules >= 2:
+        # IN3: a company's question waits for the council's review; IN7: until a deadline
+        if company.questions >= MAX_COMPANY_QUESTIONS:
+            raise RuleViolationError(f"a company adds at most {MAX_COMPANY_QUESTIONS} questions", rule="GR3")
+        if pending_questions(ctx.uow, cmd.company, ctx.time) >= MAX_PENDING_QUESTIONS:
+            raise RuleViolationError(
+                f"{MAX_PENDING_QUESTIONS} of this company's questions already wait for the council's review",
+                rule="IN3",
+            )
+        review_by = ctx.time + ctx.policy.section(GearsPolicy).question_review_window
+    elif company.questions >= 200:
         raise RuleViolationError("a question bank holds at most 200 questions", rule="GR3")
     number = company.questions + 1
-    event = ev.QuestionAdded(cmd.company, number, cmd.text, cmd.choices, cmd.answer_digest, cmd.salt)
-    return Decision([event], Consent.of(cmd.company), {"question": number})
+    event = ev.QuestionAdded(cmd.company, number, cmd.text, cmd.choices, cmd.answer_digest, cmd.salt, review_by)
+    result: dict[str, object] = {"question": number}
+    if review_by is not None:
+        result["review_by"] = review_by
+    return Decision([event], Consent.of(cmd.company), result)
 
 
 @projects(ev.QuestionAdded)
 def _question_added(e: ev.QuestionAdded, uow: UnitOfWork, pctx: ProjectionContext) -> None:
-    QUESTIONS.put(uow, question_key(e.company, e.question), Question(e.text, e.choices, e.answer_digest, e.salt))
+    record = Question(e.text, e.choices, e.answer_digest, e.salt, review_by=e.review_by)
+    QUESTIONS.put(uow, question_key(e.company, e.question), record)
     company = must(COMPANIES, uow, e.company)
     COMPANIES.put(uow, e.company, replace(company, questions=max(company.questions, e.question)))
+
+
+@handles(cmds.ReviewQuestion)
+def review_question(cmd: cmds.ReviewQuestion, ctx: Context) -> Decision:
+    consent = _council_question_bank(ctx, "the review of a company's question")
+    require_company(ctx.uow, cmd.company)
+    if isinstance(cmd.question, bool) or not isinstance(cmd.question, int) or not 1 <= cmd.question <= 9999:
+        raise InvalidInputError(f"a company's questions are numbered 1-9999, not {cmd.question!r}", rule="IN3")
+    record = QUESTIONS.get(ctx.uow, question_key(cmd.company, cmd.question))
+    if record is None:
+        raise NotFoundError(f"{cmd.company} has no question {cmd.question}", rule="IN3")
+    rules.check_review(ctx.time, record.review_by, record.approved, cmd.approve)
+    event = ev.QuestionReviewed(cmd.company, cmd.question, cmd.approve)
+    return Decision([event], consent, {"question": cmd.question, "approved": cmd.approve})
+
+
+@projects(ev.QuestionReviewed)
+def _question_reviewed(e: ev.QuestionReviewed, uow: UnitOfWork, pctx: ProjectionContext) -> None:
+    key = question_key(e.company, e.question)
+    QUESTIONS.put(uow, key, replace(must(QUESTIONS, uow, key), approved=e.approved))
+
+
+@handles(cmds.AddBankQuestion)
+def add_bank_question(cmd: cmds.AddBankQuestion, ctx: Context) -> Decision:
+    consent = _council_question_bank(ctx, "the council's question bank")
+    rules.check_sector(cmd.sector)
+    rules.check_question(cmd.text, cmd.choices, cmd.answer_digest, cmd.salt)
+    number = bank_size(ctx.uow) + 1
+    if number > MAX_BANK_QUESTIONS:
+        raise RuleViolationError(f"the council's bank holds at most {MAX_BANK_QUESTIONS} questions", rule="IN3")
+    event = ev.BankQuestionAdded(number, cmd.sector, cmd.text, cmd.choices, cmd.answer_digest, cmd.salt)
+    return Decision([event], consent, {"number": number, "sector": cmd.sector})
+
+
+@projects(ev.BankQuestionAdded)
+def _bank_question_added(e: ev.BankQuestionAdded, uow: UnitOfWork, pctx: ProjectionContext) -> None:
+    BANK.put(uow, bank_key(e.number), BankQuestion(e.sector, e.text, e.choices, e.answer_digest, e.salt))
+
+
+@handles(cmds.RetireBankQuestion)
+def retire_bank_question(cmd: cmds.RetireBankQuestion, ctx: Context) -> Decision:
+    consent = _council_question_bank(ctx, "the council's question bank")
+    valid = not isinstance(cmd.number, bool) and isinstance(cmd.number, int) and 1 <= cmd.number <= MAX_BANK_QUESTIONS
+    record = BANK.get(ctx.uow, bank_key(cmd.number)) if valid else None
+    if record is None:
+        raise NotFoundError(f"the council's bank has no question {cmd.number!r}", rule="IN3")
+    if record.retired:
+        raise RuleViolationError(f"question {cmd.number} of the council's bank is already retired", rule="IN3")
+    return Decision([ev.BankQuestionRetired(cmd.number)], consent, {"number": cmd.number})
+
+
+@projects(ev.BankQuestionRetired)
+def _bank_question_retired(e: ev.BankQuestionRetired, uow: UnitOfWork, pctx: ProjectionContext) -> None:
+    key = bank_key(e.number)
+    BANK.put(uow, key, replace(must(BANK, uow, key), retired=True))
 
 
 @handles(cmds.StartTest)
@@ -291,7 +403,18 @@ def start_test(cmd: cmds.StartTest, ctx: Context) -> Decision:
         test.failed_at if test else None,
         ctx.policy.section(GearsPolicy).test_retry_delay,
     )
-    bank = question_bank(ctx.uow, cmd.company)
+    needed = ctx.policy.section(GearsPolicy).test_questions
+    if ctx.rules >= 2:
+        # IN3: the bank the council curates, filled with its general questions; never the company's alone
+        bank = list(question_pool_of(ctx.uow, cmd.company, needed))
+        if len(bank) < needed:
+            raise RuleViolationError(
+                f"the council's bank for this company holds {len(bank)} questions, a test draws {needed}: "
+                "the council must add general questions",
+                rule="IN3",
+            )
+    else:
+        bank = question_bank(ctx.uow, cmd.company)
     seed = rules.draw_seed(ctx.uow.journal.head().frontier.root(), cmd.voter, cmd.company)
     drawn = rules.draw_questions(seed, bank, ctx.policy.section(GearsPolicy).test_questions)
     shown = []
@@ -566,12 +689,61 @@ def challenge_statement(cmd: cmds.ChallengeStatement, ctx: Context) -> Decision:
     require_voter(ctx.uow, cmd.whistleblower, rule="GR7")
     require_company(ctx.uow, cmd.company)
     failures = failures_of(ctx.uow, cmd.whistleblower)
-    rules.check_challenge_slots(ctx.time, failures, policy.failed_challenge_slots, policy.failed_challenge_recovery)
     statement = statement_of(ctx.uow, cmd.company, cmd.index)
+    if ctx.rules >= 2:
+        return _challenge_v2(cmd, ctx, policy, failures, statement)
+    rules.check_challenge_slots(ctx.time, failures, policy.failed_challenge_slots, policy.failed_challenge_recovery)
     if statement is None:
         raise NotFoundError(f"{cmd.company} has no statement {cmd.index}", rule="GR7")
     if statement.challenge:
         raise RuleViolationError(f"statement {cmd.index} is already under challenge {statement.challenge}", rule="GR7")
+    return _open_challenge(cmd, ctx, policy, statement, [])
+
+
+def _challenge_v2(
+    cmd: cmds.ChallengeStatement, ctx: Context, policy: GearsPolicy, failures: list[int], statement: Statement | None
+) -> Decision:
+    """GR7 under rule version 2 (IN7): a challenge past its deadline no longer holds the statement.
+
+    If the statement's last challenge passed its deadline unclosed, this entry closes it first, with
+    the outcome it had at its deadline; then the new challenge opens. The whistleblower's undecided
+    challenges hold GR8 slots as failures do.
+    """
+    if statement is None:
+        raise NotFoundError(f"{cmd.company} has no statement {cmd.index}", rule="GR7")
+    lapsed: tuple[str, Challenge] | None = None
+    if statement.challenge:
+        current = must(CHALLENGES, ctx.uow, statement.challenge)
+        if current.status == "open" and ctx.time < current.closes_at:
+            raise RuleViolationError(
+                f"statement {cmd.index} is under challenge {statement.challenge} until {current.closes_at}", rule="GR7"
+            )
+        if current.status == "open":
+            lapsed = (statement.challenge, current)
+    undecided = [key for key, _ in open_challenges_by(ctx.uow, cmd.whistleblower)]
+    if lapsed is None:
+        rules.check_challenge_slots(
+            ctx.time, failures, policy.failed_challenge_slots, policy.failed_challenge_recovery, len(undecided)
+        )
+        return _open_challenge(cmd, ctx, policy, statement, [])
+    pay = _payments(ctx, config(ctx.uow, rule="GR7"))
+    closed = _close(ctx, pay, lapsed[0], lapsed[1])
+    if lapsed[1].whistleblower == cmd.whistleblower:
+        undecided.remove(lapsed[0])
+        if not closed["upheld"]:
+            failures = [*failures, lapsed[1].closes_at]
+    rules.check_challenge_slots(
+        ctx.time, failures, policy.failed_challenge_slots, policy.failed_challenge_recovery, len(undecided)
+    )
+    decision = _open_challenge(cmd, ctx, policy, statement, pay.events)
+    pay.events = list(decision.events)
+    result = {**decision.result, "closed": {"challenge": lapsed[0], **closed}}
+    return Decision(pay.decision_events(), decision.consent, result)
+
+
+def _open_challenge(
+    cmd: cmds.ChallengeStatement, ctx: Context, policy: GearsPolicy, statement: Statement, before: list[Event]
+) -> Decision:
     challenge = f"ch{ctx.seq:010d}"
     closes_at = ctx.time + policy.challenge_window
     event = ev.ChallengeOpened(
@@ -584,7 +756,11 @@ def challenge_statement(cmd: cmds.ChallengeStatement, ctx: Context) -> Decision:
         cmd.reason,
         closes_at,
     )
-    events: list[Event] = [event, *_participation("gears.challenge", cmd.whistleblower, ctx.time, challenge)]
+    events: list[Event] = [
+        *before,
+        event,
+        *_participation("gears.challenge", cmd.whistleblower, ctx.time, challenge),
+    ]
     return Decision(events, Consent.of(cmd.whistleblower), {"challenge": challenge, "closes_at": closes_at})
 
 
@@ -637,27 +813,45 @@ def _challenge_judged(e: ev.ChallengeJudged, uow: UnitOfWork, pctx: ProjectionCo
 def close_challenge(cmd: cmds.CloseChallenge, ctx: Context) -> Decision:
     challenge = open_challenge(ctx.uow, cmd.challenge)
     state.require_account(ctx.uow, cmd.closer, rule="GR7")
-    policy = ctx.policy.section(GearsPolicy)
     if ctx.time < challenge.closes_at:
         raise RuleViolationError(f"judging of {cmd.challenge} is open until {challenge.closes_at}", rule="GR7")
+    pay = _payments(ctx, config(ctx.uow, rule="GR7"))
+    result = _close(ctx, pay, cmd.challenge, challenge)
+    return Decision(pay.decision_events(), Consent.of(cmd.closer), result)
+
+
+def _close(ctx: Context, pay: _Payments, key: str, challenge: Challenge) -> dict[str, object]:
+    """Decide a challenge past its deadline (GR7, GR8); appends its events to ``pay``.
+
+    Under rule version 1 it is decided as at the closing entry. From version 2 (IN7) it is decided
+    as at its deadline, whenever anyone closes it: the policy (quorum, recovery) and the company's
+    sales G_i of the last instant of judging (``closes_at - 1``, before any entry may close it),
+    and a failure dated at the deadline, so that nobody gains by closing late or by choosing the
+    moment. Without a quorum the outcome is "no-quorum": no penalty, and the whistleblower's GR8
+    slot is used as for any unsuccessful challenge.
+    """
+    at, failed_at = ctx.time, None
+    policy = ctx.policy.section(GearsPolicy)
+    if ctx.rules >= 2:
+        at, failed_at = challenge.closes_at - 1, challenge.closes_at
+        policy = state.policy_at(ctx.uow, at).section(GearsPolicy)
     verdict = rules.verdict_of(challenge.tally, policy.challenge_quorum)
     upheld = verdict in (Verdict.MISLEADING, Verdict.FALSE)
     cfg = config(ctx.uow, rule="GR7")
-    pay = _payments(ctx, cfg)
+    first = len(pay.events)
     penalty = paid = 0
     returns_at = None
     company, whistleblower = challenge.company, challenge.whistleblower
     if upheld and verdict is not None:
         joined = require_company(ctx.uow, company).joined_at
-        penalty = coef.penalty(sales_at(ctx.uow, company, joined, ctx.time, policy), verdict)
-        paid = pay.charge(cfg.ethicap, company, whistleblower, penalty, f"penalty {cmd.challenge}").paid
+        penalty = coef.penalty(sales_at(ctx.uow, company, joined, at, policy), verdict)
+        paid = pay.charge(cfg.ethicap, company, whistleblower, penalty, f"penalty {key}").paid
     else:
-        returns_at = ctx.time + policy.failed_challenge_recovery
+        returns_at = (failed_at if failed_at is not None else at) + policy.failed_challenge_recovery
     outcome = verdict.value if verdict is not None else "no-quorum"
-    closed = ev.ChallengeClosed(cmd.challenge, outcome, upheld, penalty, paid, penalty - paid, returns_at)
-    pay.events.insert(0, closed)
-    result = {"outcome": outcome, "upheld": upheld, "penalty": penalty, "paid": paid, "owed": penalty - paid}
-    return Decision(pay.decision_events(), Consent.of(cmd.closer), result)
+    closed = ev.ChallengeClosed(key, outcome, upheld, penalty, paid, penalty - paid, returns_at, failed_at)
+    pay.events.insert(first, closed)
+    return {"outcome": outcome, "upheld": upheld, "penalty": penalty, "paid": paid, "owed": penalty - paid}
 
 
 @projects(ev.ChallengeClosed)
@@ -676,5 +870,6 @@ def _challenge_closed(e: ev.ChallengeClosed, uow: UnitOfWork, pctx: ProjectionCo
     if statement is not None and statement.challenge == e.challenge:
         STATEMENTS.put(uow, key, replace(statement, challenge=None))
     if not e.upheld:
-        failure = Failure(failed_at=pctx.time, returns_at=e.slot_returns_at)
+        failed_at = pctx.time if e.failed_at is None else e.failed_at
+        failure = Failure(failed_at=failed_at, returns_at=e.slot_returns_at)
         FAILURES.put(uow, f"{challenge.whistleblower}/{pctx.time:012d}/{e.challenge}", failure)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
+from civicledger.kernel.messages import OMITTED_AT_DEFAULT
 from civicledger.kernel.time import DAY, MONTH, WEEK, YEAR
 
 
@@ -44,6 +45,10 @@ class GearsPolicy:
     challenge_quorum: int = 3  # GR7: judgements needed for a verdict
     failed_challenge_slots: int = 2  # GR8
     failed_challenge_recovery: int = YEAR  # GR8
+    # IN7 (rule version 2): a company's question lapses unreviewed this long after it was added; it
+    # is then not in the bank, and the company may add it again. Added after journals were written:
+    # left out of a stored policy while it holds its default.
+    question_review_window: int = field(default=90 * DAY, metadata=OMITTED_AT_DEFAULT)
 
 
 def check_gears_policy(g: GearsPolicy) -> list[tuple[tuple[str, ...], str]]:
@@ -55,6 +60,8 @@ def check_gears_policy(g: GearsPolicy) -> list[tuple[tuple[str, ...], str]]:
         problems.append((("gears", "test_pass_mark"), "the pass mark is between 1 and test_questions"))
     if g.period < 1 or g.vote_term < 1 or g.challenge_window < 1:
         problems.append((("gears",), "period, vote_term and challenge_window must be positive"))
+    if g.question_review_window < 1:
+        problems.append((("gears", "question_review_window"), "the review window must be positive (IN7)"))
     if not g.currencies:
         problems.append((("gears", "currencies"), "at least one currency must be allowed for sales (GR11)"))
     if len(g.common_questions) > 20:

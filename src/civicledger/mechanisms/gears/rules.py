@@ -1,4 +1,4 @@
-"""Gears checks (GR2-GR4, GR7, GR8) and the reproducible draw of test questions (GR3).
+"""Gears checks (GR2-GR4, GR7, GR8, IN3, IN7) and the reproducible draw of test questions (GR3).
 
 Each function takes plain values the service read from state and either returns what to record
 or raises an error naming the rule and saying why in one sentence.
@@ -15,6 +15,7 @@ from civicledger.mechanisms.gears.values import (
     MAX_CHOICES,
     MAX_QUESTION_CHARS,
     MAX_REASON_CHARS,
+    MAX_SECTOR_CHARS,
     MAX_STATEMENT_CHARS,
     MAX_STATEMENTS,
     VERDICT_ORDER,
@@ -23,6 +24,7 @@ from civicledger.mechanisms.gears.values import (
 )
 
 _DIGEST_RE = re.compile(r"^[0-9a-f]{64}$")
+_SECTOR_RE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
 # GR2 statements ---------------------------------------------------------------------------------
@@ -77,6 +79,47 @@ def check_question(text: str, choices: Sequence[str], digest: str, salt: str) ->
         raise InvalidInputError("the answer is a 64-hex-digit salted digest with a salt of 1-64 characters", rule="GR3")
     if all(answer_digest(salt, i) != digest for i in range(len(choices))):
         raise InvalidInputError("the answer digest matches none of the choices", rule="GR3")
+
+
+def check_sector(sector: str) -> None:
+    """A sector is "" (none) or a short lower-case name such as "food" or "building-materials" (IN3)."""
+    if not isinstance(sector, str) or (sector and (len(sector) > MAX_SECTOR_CHARS or not _SECTOR_RE.match(sector))):
+        raise InvalidInputError(
+            f"a sector is at most {MAX_SECTOR_CHARS} lower-case letters, digits and single hyphens, not {sector!r}",
+            rule="IN3",
+        )
+
+
+def question_pool(
+    approved: Sequence[int], sector: Sequence[int], general: Sequence[int], needed: int
+) -> tuple[int, ...]:
+    """The questions a test on a company draws from (IN3, rule version 2).
+
+    The bank the council curates for the company: its own questions the council approved and the
+    council's questions for its sector. When that bank holds fewer than ``needed``, the council's
+    general questions join it, so that a company cannot shut voters out by publishing no
+    questions. The result is in order (own, sector, general); how ``needed`` questions are drawn
+    from it is ``draw_questions``'s business.
+    """
+    curated = (*approved, *sector)
+    if len(curated) >= needed:
+        return curated
+    return (*curated, *general)
+
+
+def check_review(now: int, review_by: int | None, approved: bool | None, approve: bool) -> None:
+    """The council reviews a company's question (IN3) before its review deadline (IN7).
+
+    A question still unreviewed at ``review_by`` has lapsed: it stays out of the bank for good and
+    the company may add it again. A reviewed question may be reviewed again any time (an approval
+    withdrawn, a rejection reconsidered); a review that changes nothing is refused.
+    """
+    if approved is None and review_by is not None and now >= review_by:
+        raise RuleViolationError(
+            f"this question lapsed unreviewed at {review_by}; the company may add it again", rule="IN7"
+        )
+    if approved is approve:
+        raise RuleViolationError(f"this question is already {'approved' if approve else 'rejected'}", rule="IN3")
 
 
 def draw_seed(root: bytes, voter: str, company: str) -> bytes:
@@ -157,12 +200,25 @@ def failed_outstanding(now: int, failures: Sequence[int], recovery: int) -> int:
     return sum(1 for failed_at in failures if now < failed_at + recovery)
 
 
-def check_challenge_slots(now: int, failures: Sequence[int], slots: int, recovery: int) -> None:
-    outstanding = failed_outstanding(now, failures, recovery)
-    if outstanding >= slots:
+def check_challenge_slots(now: int, failures: Sequence[int], slots: int, recovery: int, undecided: int = 0) -> None:
+    """At most ``slots`` unsuccessful challenges outstanding (GR8).
+
+    From rule version 2 the ``undecided`` challenges (open, or past their deadline but not yet
+    closed) hold a slot too (IN7): a whistleblower gains nothing by leaving a failed challenge
+    unclosed, and cannot freeze more statements at once than they may fail.
+    """
+    failed = failed_outstanding(now, failures, recovery)
+    if failed + undecided >= slots:
+        if failed == 0:
+            raise RuleViolationError(
+                f"this voter has {undecided} challenges undecided (at most {slots} undecided or failed); "
+                "a slot comes back when one is decided",
+                rule="GR8",
+            )
         first_back = min(f + recovery for f in failures if now < f + recovery)
+        held = f" and {undecided} undecided" if undecided else ""
         raise RuleViolationError(
-            f"this voter has {outstanding} unsuccessful challenges outstanding (at most {slots}); "
+            f"this voter has {failed} unsuccessful challenges outstanding{held} (at most {slots}); "
             f"a slot comes back at {first_back}",
             rule="GR8",
         )

@@ -89,7 +89,8 @@ class GearsSector(Sector):
         self.pending: list[tuple[str, int]] = []
         self.fund_paid = self.fund_received = self.rewards_paid = 0
         self.penalties_charged = self.penalties_paid = 0
-        self.challenges: dict[int, list[tuple[int, int]]] = {}  # closing step -> (company, verdict)
+        # closing step -> (company, verdict, deadline)
+        self.challenges: dict[int, list[tuple[int, int, int]]] = {}
         self.challenged: set[int] = set()
         self.casts = 0
         self.deltas = np.zeros(self.companies)
@@ -150,10 +151,11 @@ class GearsSector(Sector):
             self.voted = counts > 0
         exact = self.exact_deltas
         # GR7: challenges whose judging window has passed close now, before the step's sales; the
-        # penalty is on G_i at the close, paid from what the company holds, the rest owed.
-        for i, v in self.challenges.pop(s, []):
+        # penalty is on G_i at the last instant of judging (IN7: as the engine decides from rule
+        # version 2), paid from what the company holds, the rest owed.
+        for i, v, deadline in self.challenges.pop(s, []):
             self.challenged.discard(i)
-            due = gears.penalty(int(annual[i]), VERDICTS[v])
+            due = gears.penalty(int(self.sales_at(deadline - 1)[i]), VERDICTS[v])
             paid = min(due, int(self.company_balance[i]))
             self.company_balance[i] -= paid
             self.company_debt[i] += due - paid
@@ -191,7 +193,7 @@ class GearsSector(Sector):
                 if i in self.challenged:
                     continue  # GR7: a statement under challenge is not challenged again
                 self.challenged.add(i)
-                self.challenges.setdefault(close, []).append((i, v))
+                self.challenges.setdefault(close, []).append((i, v, t + pol.challenge_window))
                 m.log("challenge", s, i, v)
 
     def annual_sales(self, s: int, t: int) -> I64:
@@ -201,6 +203,16 @@ class GearsSector(Sector):
         window = times > t - YEAR
         total = self.sales_hist[:s][window].sum(axis=0) if s else np.zeros(self.companies, np.int64)
         age = np.full(self.companies, t - m.genesis, np.int64)
+        return annual_sales(total.astype(np.int64), age, m.policy.section(GearsPolicy).annualise_min_age)
+
+    def sales_at(self, at: int) -> I64:
+        """G_i at any instant ``at`` (GR1) from the sales of the steps at or before it, in (at - YEAR, at]."""
+        m = self.model
+        done = len(self.sales_hist)
+        times = m.genesis + np.arange(done) * m.scenario.step
+        window = (times > at - YEAR) & (times <= at)
+        total = self.sales_hist[:done][window].sum(axis=0) if done else np.zeros(self.companies, np.int64)
+        age = np.full(self.companies, at - m.genesis, np.int64)
         return annual_sales(total.astype(np.int64), age, m.policy.section(GearsPolicy).annualise_min_age)
 
     def _pay_from_fund(self, key: str, units: int) -> bool:

@@ -8,7 +8,8 @@ existing database depends on it); every key that orders things zero-pads its num
     gears.companies       <company>                joined_at, statements, questions
     gears.statements      <company>/<nn>           current version of statement nn, challenge if frozen
     gears.statement_log   <company>/<nn>/<vvvv>    every version
-    gears.questions       <company>/<qqqq>         the question bank
+    gears.questions       <company>/<qqqq>         the company's own questions, with their review
+    gears.bank            <nnnnnn>                 the council's questions, per sector or general
     gears.tests           <voter>/<company>        open draw, last pass, last failure
     gears.votes           <company>/<voter>        current vote: value, cast_at, expires_at
     gears.vote_log        <company>/<voter>/<t>    vote segments [from, until) for any instant
@@ -39,8 +40,9 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.records import Namespace, omitted_when_default, stored_as
 from civicledger.mechanisms.gears import coefficient as coef
+from civicledger.mechanisms.gears import rules
 from civicledger.mechanisms.gears.policy import GearsPolicy
-from civicledger.mechanisms.gears.values import Claim, decode_ratio
+from civicledger.mechanisms.gears.values import BANK_QUESTION_BASE, Claim, decode_ratio
 
 R = TypeVar("R")
 
@@ -66,11 +68,13 @@ class Latest:
 
 @dataclass(frozen=True, slots=True)
 class Company:
-    """A registered company (GR1): when it joined, how many statements and questions it has."""
+    """A registered company (GR1): when it joined, how many statements and questions it has, and
+    its sector (IN3; stored only when not "")."""
 
     joined_at: int
     statements: int
     questions: int
+    sector: str = omitted_when_default("")
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +98,31 @@ class StatementVersion:
 
 @dataclass(frozen=True, slots=True)
 class Question:
-    """A question of a company's bank (GR3); the answer is a salted digest."""
+    """A question of a company's bank (GR3); the answer is a salted digest.
+
+    From rule version 2 (IN3, IN7) a company's question waits for the council's review until
+    ``review_by``; ``approved`` is None while unreviewed, then True or False. Both are stored only
+    when set, as questions were stored before.
+    """
 
     text: str
     choices: tuple[str, ...]
     digest: str
     salt: str
+    review_by: int | None = omitted_when_default()
+    approved: bool | None = omitted_when_default()
+
+
+@dataclass(frozen=True, slots=True)
+class BankQuestion:
+    """A question of the council's bank (IN3): for one sector, or general ("")."""
+
+    sector: str
+    text: str
+    choices: tuple[str, ...]
+    digest: str
+    salt: str
+    retired: bool = omitted_when_default(False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +277,7 @@ COMPANIES = Namespace("gears.companies", Company)
 STATEMENTS = Namespace("gears.statements", Statement)
 STATEMENT_LOG = Namespace("gears.statement_log", StatementVersion)
 QUESTIONS = Namespace("gears.questions", Question)
+BANK = Namespace("gears.bank", BankQuestion)
 TESTS = Namespace("gears.tests", Test)
 VOTES = Namespace("gears.votes", Vote)
 VOTE_LOG = Namespace("gears.vote_log", VoteSegment)
@@ -278,6 +302,10 @@ def statement_key(company: str, index: int) -> str:
 
 def question_key(company: str, number: int) -> str:
     return f"{company}/{number:04d}"
+
+
+def bank_key(number: int) -> str:
+    return f"{number:06d}"
 
 
 def test_key(voter: str, company: str) -> str:
@@ -364,7 +392,45 @@ def question_bank(uow: UnitOfWork, company: str) -> list[int]:
 
 
 def question(uow: UnitOfWork, company: str, number: int) -> Question:
+    """A drawn question: the company's own, or (numbered from ``BANK_QUESTION_BASE``) the council's."""
+    if number >= BANK_QUESTION_BASE:
+        q = must(BANK, uow, bank_key(number - BANK_QUESTION_BASE))
+        return Question(q.text, q.choices, q.digest, q.salt)
     return must(QUESTIONS, uow, question_key(company, number))
+
+
+def bank_size(uow: UnitOfWork) -> int:
+    """How many questions the council's bank has ever held (their numbers are 1..this)."""
+    return sum(1 for _ in BANK.scan(uow))
+
+
+def bank_questions(uow: UnitOfWork, sector: str) -> list[int]:
+    """The drawable numbers (``BANK_QUESTION_BASE`` + n) of the council's questions for ``sector``
+    ("": the general ones), in order (IN3)."""
+    return [BANK_QUESTION_BASE + int(key) for key, q in BANK.scan(uow) if q.sector == sector and not q.retired]
+
+
+def approved_questions(uow: UnitOfWork, company: str) -> list[int]:
+    """The numbers of a company's own questions the council approved, in order (IN3)."""
+    return [int(key.split("/")[1]) for key, q in QUESTIONS.scan(uow, f"{company}/") if q.approved]
+
+
+def pending_questions(uow: UnitOfWork, company: str, now: int) -> int:
+    """How many of a company's questions still wait for the council's review at ``now`` (IN7)."""
+    return sum(
+        1
+        for _, q in QUESTIONS.scan(uow, f"{company}/")
+        if q.approved is None and q.review_by is not None and now < q.review_by
+    )
+
+
+def question_pool_of(uow: UnitOfWork, company: AccountId, needed: int) -> tuple[int, ...]:
+    """The questions a test on ``company`` draws from under rule version 2 (IN3): its approved own
+    questions and its sector's, filled with the general ones when fewer than ``needed``
+    (``rules.question_pool``)."""
+    record = require_company(uow, company)
+    sector = bank_questions(uow, record.sector) if record.sector else []
+    return rules.question_pool(approved_questions(uow, company), sector, bank_questions(uow, ""), needed)
 
 
 def test_of(uow: UnitOfWork, voter: str, company: str) -> Test | None:
@@ -445,6 +511,11 @@ def challenges_of(uow: UnitOfWork, company: str) -> list[tuple[str, Challenge]]:
 
 def has_judged(uow: UnitOfWork, challenge: str, voter: str) -> bool:
     return JUDGEMENTS.get(uow, f"{challenge}/{voter}") is not None
+
+
+def open_challenges_by(uow: UnitOfWork, whistleblower: str) -> list[tuple[str, Challenge]]:
+    """A whistleblower's challenges not yet decided (IN7, GR8 under rule version 2)."""
+    return [(key, c) for key, c in CHALLENGES.scan(uow) if c.whistleblower == whistleblower and c.status == "open"]
 
 
 def failures_of(uow: UnitOfWork, voter: str) -> list[int]:

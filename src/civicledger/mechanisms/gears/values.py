@@ -14,6 +14,13 @@ MAX_QUESTION_CHARS = 300
 MAX_CHOICES = 6
 MAX_REASON_CHARS = 500
 VOTE_VALUES = (-1, 0, 1)  # GR4
+MAX_SECTOR_CHARS = 40  # IN3: a sector is a short lower-case name, e.g. "food" or "building-materials"
+MAX_COMPANY_QUESTIONS = 9999  # GR3: a company's questions are numbered 1-9999 (rule version 1: 200)
+MAX_PENDING_QUESTIONS = 20  # IN3, IN7: a company's questions awaiting the council's review at once
+MAX_BANK_QUESTIONS = 999_999  # IN3: the council's questions, all sectors together
+BANK_QUESTION_BASE = 1_000_000
+"""IN3: in a drawn test the council's question n is numbered ``BANK_QUESTION_BASE + n``, so that one
+number names either a company's own question (below it) or one of the council's bank."""
 
 
 class Claim(StrEnum):

@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 import time as _time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -237,13 +237,13 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
     # Reads --------------------------------------------------------------------------------------
 
     @app.get("/api/economy", tags=["reads"], responses=READ_ERRORS)
-    def economy() -> dict[str, Any]:
+    def economy() -> Mapping[str, object]:
         """The economy's id, name, journal key, entry count, newest signed tree head and the server's time."""
         service.refresh()
         return reads.economy(store, service.now())
 
     @app.get("/api/command-types", tags=["reads"])
-    def command_types() -> dict[str, Any]:
+    def command_types() -> Mapping[str, object]:
         """Every registered command type with its payload fields (the generic endpoint accepts them all)."""
         import dataclasses
 
@@ -259,25 +259,25 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
         }
 
     @app.get("/api/accounts", tags=["reads"], responses=READ_ERRORS)
-    def accounts(after: After = None, limit: Limit = 50) -> dict[str, Any]:
+    def accounts(after: After = None, limit: Limit = 50) -> Mapping[str, object]:
         return reads.accounts(store, after, limit)
 
     @app.get("/api/accounts/{account}", tags=["reads"], responses=READ_ERRORS)
-    def account(account: AccountPath) -> dict[str, Any]:
+    def account(account: AccountPath) -> Mapping[str, object]:
         return reads.account(store, account)
 
     @app.get("/api/accounts/{account}/balances", tags=["reads"], responses=READ_ERRORS)
-    def balances(account: AccountPath) -> dict[str, Any]:
+    def balances(account: AccountPath) -> Mapping[str, object]:
         return reads.balances(store, account)
 
     @app.get("/api/currencies", tags=["reads"], responses=READ_ERRORS)
-    def currencies(after: After = None, limit: Limit = 50) -> dict[str, Any]:
+    def currencies(after: After = None, limit: Limit = 50) -> Mapping[str, object]:
         return reads.currencies(store, after, limit)
 
     @app.get("/api/currencies/{currency}/holders", tags=["reads"], responses=READ_ERRORS)
     def holders(
         currency: Annotated[str, Path(max_length=64)], after: After = None, limit: Limit = 50
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, object]:
         return reads.holders(store, currency, after, limit)
 
     reads_context = Reads(store, service.now)
@@ -289,25 +289,25 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
             app.include_router(build(reads_context))
 
     @app.get("/api/journal", tags=["journal"], responses=READ_ERRORS)
-    def journal(start: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Limit = 50) -> dict[str, Any]:
+    def journal(start: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Limit = 50) -> Mapping[str, object]:
         """Entries from ``start`` (their seq), each with its leaf hash and the tree head after it."""
         return reads.journal_entries(store, start, limit)
 
     @app.get("/api/journal/{seq}", tags=["journal"], responses=READ_ERRORS)
     def journal_entry(
         seq: Annotated[int, Path(ge=0, le=2**53)], size: Annotated[int | None, Query(ge=1, le=2**53)] = None
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, object]:
         """An entry with its inclusion proof against the newest signed tree head (or one of ``size``)."""
         return reads.inclusion(store, seq, size)
 
     @app.get("/api/tree-heads/latest", tags=["journal"], responses=READ_ERRORS)
-    def tree_head() -> dict[str, Any]:
+    def tree_head() -> Mapping[str, object]:
         return reads.latest_head(store)
 
     @app.get("/api/tree-heads/consistency", tags=["journal"], responses=READ_ERRORS)
     def consistency(
         first: Annotated[int, Query(ge=1, le=2**53)], second: Annotated[int | None, Query(ge=1, le=2**53)] = None
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, object]:
         """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
         return reads.consistency(store, first, second)
 
@@ -367,7 +367,7 @@ def _parse_body(body: bytes) -> SignedCommand:
     def refuse_constant(name: str) -> Any:
         raise InvalidInputError(f"{name} is not a JSON number this API accepts", rule="X3")
 
-    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> Mapping[str, object]:
         found = dict(pairs)
         if len(found) != len(pairs):
             seen: set[str] = set()

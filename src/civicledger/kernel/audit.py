@@ -14,8 +14,9 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.engine import Engine, Replay
 from civicledger.kernel.errors import CivicLedgerError, IntegrityError, InvalidInputError, NotFoundError
 from civicledger.kernel.journal import Entry, TreeHead, tree_head_bytes
@@ -37,7 +38,7 @@ class VerifyReport:
     root: str = ""
     notes: list[str] = field(default_factory=list)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> JSONObject:
         return {
             "ok": self.ok,
             "entries": self.entries,
@@ -249,7 +250,7 @@ def _signed_head(uow: UnitOfWork, size: int | None) -> TreeHead:
     return head
 
 
-def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]:
+def inclusion(store: Store, seq: int, size: int | None = None) -> JSONObject:
     """An entry with its inclusion proof against a signed tree head (the newest, or the newest
     covering at most ``size`` entries)."""
     with store.read() as uow:
@@ -268,7 +269,7 @@ def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]
     }
 
 
-def consistency(store: Store, first: int, second: int | None = None) -> dict[str, Any]:
+def consistency(store: Store, first: int, second: int | None = None) -> JSONObject:
     """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
     if first < 1 or (second is not None and second < first):
         raise InvalidInputError(

@@ -229,7 +229,7 @@ def load(reference: str) -> object:
 
 # Hooks: where mechanisms meet -------------------------------------------------------------------
 
-H = TypeVar("H", bound=Callable[..., Any])
+H = TypeVar("H", bound=Callable[..., object])
 
 
 class Hook(Generic[H]):

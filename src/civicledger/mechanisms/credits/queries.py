@@ -10,6 +10,7 @@ from dataclasses import replace
 from typing import Any
 
 from civicledger.kernel.identity import AccountId, parse_account_id
+from civicledger.kernel.messages import DataclassInstance
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.kernel.records import encode_record
 from civicledger.mechanisms.credits import rules, state
@@ -76,7 +77,7 @@ def _appeal_view(appeal_id: str, appeal: AppealRecord) -> dict[str, Any]:
     return {"appeal": appeal_id, **_as_stored(appeal)}
 
 
-def _as_stored(record: object) -> dict[str, Any]:
+def _as_stored(record: DataclassInstance) -> dict[str, Any]:
     """A record's JSON with its keys in the order the store gives them back (sorted)."""
     return dict(sorted(encode_record(record).items()))
 

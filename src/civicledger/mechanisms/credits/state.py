@@ -453,8 +453,8 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
     section) names what matters here; the cache spares every query decoding and hashing the whole
     policy and its history again.
     """
-    info = uow.records.get("economy", "info")
-    record = uow.records.get("economy", "policy")
+    info: state.InfoRecord | None = uow.records.get("economy", "info")
+    record: state.PolicyRecord | None = uow.records.get("economy", "policy")
     if info is None or record is None:
         return state.current_policy(uow).section(CreditsPolicy), ((0, DEFAULT_ALLOCATION),)
     # Identical genesis commands give identical economy ids (tests, demos), so the credits section
@@ -464,8 +464,12 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
     found = _SETTINGS.get(key)
     if found is None:
         schedule: list[tuple[int, int]] = []
-        for _, version in uow.records.scan("policy"):
-            annual = int(version["policy"].get("credits", {}).get("annual_allocation", DEFAULT_ALLOCATION))
+        for version in state.policy_versions(uow):
+            section = version["policy"].get("credits", {})
+            allocation = section.get("annual_allocation", DEFAULT_ALLOCATION) if isinstance(section, dict) else None
+            if not isinstance(allocation, int | str):  # a policy version is checked when it is set (X7)
+                raise InvalidInputError(f"policy version {version['version']} has a malformed credits section", rule="X7")
+            annual = int(allocation)
             if not schedule or schedule[-1][1] != annual:
                 schedule.append((int(version["effective_at"]), annual))
         found = (state.current_policy(uow).section(CreditsPolicy), tuple(schedule) or ((0, DEFAULT_ALLOCATION),))

@@ -22,6 +22,7 @@ from civicledger.kernel.errors import CivicLedgerError, IntegrityError, InvalidI
 from civicledger.kernel.journal import Entry, TreeHead, tree_head_bytes
 from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash
 from civicledger.kernel.messages import decode_event
+from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import SignatureVerifier, Store, StoredEntry, UnitOfWork
 from civicledger.kernel.registry import EconomyInfo, ProjectionContext, project
 from civicledger.kernel.snapshot import state_digest
@@ -141,7 +142,8 @@ def _check_one(replay: Replay, sealer: _RecordedHeads, stored: StoredEntry, expe
 
 
 def _check_conservation(uow: UnitOfWork, entry: Entry) -> None:
-    touched = {e["currency"] for e in entry.events if str(e.get("type", "")).startswith("ledger.units_")}
+    units_events = (e for e in entry.events if str(e.get("type", "")).startswith("ledger.units_"))
+    touched = {CurrencyId(str(e["currency"])) for e in units_events}
     if not touched:
         return
     sums = uow.ledger.sums_by_currency()

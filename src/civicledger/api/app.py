@@ -18,12 +18,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated, NoReturn
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.api import reads
@@ -31,6 +32,7 @@ from civicledger.api.batching import CommandBatcher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
 from civicledger.kernel.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
 from civicledger.kernel.journal import SignedCommand
@@ -46,7 +48,7 @@ _log = logging.getLogger("civicledger.api")
 POLICY_TTL = 2.0
 """Seconds a worker keeps the policy before reading it again (a policy change is a journal entry)."""
 
-COMMAND_BODY_SCHEMA: dict[str, Any] = {
+COMMAND_BODY_SCHEMA: JSONObject = {
     "type": "object",
     "required": ["id", "type", "payload", "signed_at", "signatures"],
     "additionalProperties": False,
@@ -69,7 +71,7 @@ COMMAND_BODY_SCHEMA: dict[str, Any] = {
         },
     },
 }
-RECEIPT_SCHEMA: dict[str, Any] = {
+RECEIPT_SCHEMA: JSONObject = {
     "type": "object",
     "required": ["command_id", "seq", "time", "events", "result", "replayed"],
     "properties": {
@@ -323,11 +325,11 @@ class _LimitSize:
     ``@app.middleware`` kind costs a task and a stream copy per request); send ``POST /api/commands``
     straight to its handler (the router and FastAPI's middleware cost about 40 µs a request)."""
 
-    def __init__(self, app: Any, commands: Callable[[Request], Awaitable[Response]] | None = None) -> None:
+    def __init__(self, app: ASGIApp, commands: Callable[[Request], Awaitable[Response]] | None = None) -> None:
         self.app = app
         self.commands = commands
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             for name, value in scope["headers"]:
                 if name == b"content-length" and (not value.isdigit() or int(value) > HARD_MAX_COMMAND_BYTES):
@@ -364,10 +366,10 @@ async def _read_capped(request: Request, limit: int) -> bytes:
 
 
 def _parse_body(body: bytes) -> SignedCommand:
-    def refuse_constant(name: str) -> Any:
+    def refuse_constant(name: str) -> NoReturn:
         raise InvalidInputError(f"{name} is not a JSON number this API accepts", rule="X3")
 
-    def refuse_duplicates(pairs: list[tuple[str, Any]]) -> Mapping[str, object]:
+    def refuse_duplicates(pairs: list[tuple[str, object]]) -> Mapping[str, object]:
         found = dict(pairs)
         if len(found) != len(pairs):
             seen: set[str] = set()

@@ -18,6 +18,15 @@ from civicledger.kernel.paging import Page, page
 from civicledger.kernel.ports import Store, UnitOfWork
 
 
+class EconomyView(TypedDict):
+    id: str
+    name: str
+    journal_key: str
+    now: int
+    entries: int
+    tree_head: JSONObject | None
+
+
 class AccountRow(TypedDict):
     id: str
     kind: str
@@ -69,7 +78,7 @@ def _account_row(uow: UnitOfWork, account: Account) -> AccountRow:
 # Economy and accounts ---------------------------------------------------------------------------
 
 
-def economy(store: Store, now: int) -> JSONObject:
+def economy(store: Store, now: int) -> EconomyView:
     with store.read() as uow:
         info = state.economy_info(uow)
         head = uow.journal.head()

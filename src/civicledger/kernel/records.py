@@ -4,7 +4,7 @@ A mechanism keeps its state as records under ``(namespace, key)`` in the unit of
 (``RecordRepository``: JSON values, keys sorted by code point on every backend). A ``Namespace``
 binds a namespace name to one record type (a frozen dataclass, or a plain ``int``/``str``) and is the
 only place that record is encoded or decoded, so handlers, projectors and queries exchange typed
-values, never ``dict[str, Any]``.
+values, never loose JSON objects.
 
 The stored JSON is part of the state digest that ``verify`` and ``rebuild`` compare, and of every
 existing database: a record type must encode exactly as its records were always stored. Fields that

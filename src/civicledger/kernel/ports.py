@@ -116,7 +116,7 @@ class LedgerRepository(Protocol):
 class RecordRepository(Protocol):
     """Mechanism state as JSON values under (namespace, key); keys sort as code points."""
 
-    def get(self, ns: str, key: str) -> Any | None: ...  # Any: kernel/handlers.py copies the info record
+    def get(self, ns: str, key: str) -> Any | None: ...  # untyped: kernel/handlers.py copies a record with dict()
 
     def put(self, ns: str, key: str, value: object) -> None: ...
 

@@ -13,9 +13,9 @@ import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from functools import partial
-from typing import Any, Self, TypeVar
+from typing import Self, TypeVar
 
-from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.canonical import JSONValue, canonical_bytes
 from civicledger.kernel.identity import Account, AccountId
 from civicledger.kernel.journal import TreeHead
 from civicledger.kernel.ledger import Currency
@@ -297,11 +297,11 @@ class _Records:
     def __init__(self, uow: MemoryUnitOfWork) -> None:
         self._u = uow
 
-    def get(self, ns: str, key: str) -> Any | None:
+    def get(self, ns: str, key: str) -> JSONValue:
         raw = self._u._s.records.get(ns, {}).get(key)
         return None if raw is None else json.loads(raw)
 
-    def put(self, ns: str, key: str, value: Any) -> None:
+    def put(self, ns: str, key: str, value: object) -> None:
         self._u._writing()
         encoded = canonical_bytes(value).decode()
         self._write(ns, key, encoded)
@@ -326,7 +326,7 @@ class _Records:
             bisect.insort(keys, key)
         table[key] = encoded
 
-    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, JSONValue]]:
         s = self._u._s
         keys = s.record_keys.get(ns, [])
         table = s.records.get(ns, {})

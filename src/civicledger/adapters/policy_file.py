@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any
 
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import PolicyFileError
 from civicledger.kernel.policy import Policy, policy_from_mapping
 
@@ -46,7 +46,7 @@ def locate(text: str, path: tuple[str, ...]) -> int | None:
     return best
 
 
-def load_policy_file(path: Path) -> tuple[Policy, dict[str, Any]]:
+def load_policy_file(path: Path) -> tuple[Policy, JSONObject]:
     """Parse and check a policy file; raise PolicyFileError listing every problem with its line."""
     try:
         text = path.read_text(encoding="utf-8")
@@ -55,7 +55,7 @@ def load_policy_file(path: Path) -> tuple[Policy, dict[str, Any]]:
     return parse_policy_text(text)
 
 
-def parse_policy_text(text: str) -> tuple[Policy, dict[str, Any]]:
+def parse_policy_text(text: str) -> tuple[Policy, JSONObject]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:

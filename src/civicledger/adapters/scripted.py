@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from typing import Any
 
 from civicledger.adapters.clock import SimulatedClock
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
 from civicledger.kernel import identity as ident
 from civicledger.kernel.bootstrap import genesis_command
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.engine import Engine, Receipt
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import AccountId, AccountKind
+from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import Command
 from civicledger.kernel.ports import Store
 from civicledger.kernel.rules import LATEST_RULES
@@ -31,7 +32,7 @@ class ScriptedEconomy:
         *,
         start: int,
         name: str = "Scripted economy",
-        policy: dict[str, Any] | None = None,
+        policy: JSONObject | None = None,
         label: str = "civicledger demo key",
         governors: int = 3,
         quorum: int = 2,
@@ -69,7 +70,7 @@ class ScriptedEconomy:
     def account(self, name: str) -> AccountId:
         return self.key(name).account
 
-    def sign(self, command: Command, *signers: str, cid: str | None = None) -> Any:
+    def sign(self, command: Command, *signers: str, cid: str | None = None) -> SignedCommand:
         return sign_command(
             self.economy_id,
             command,

@@ -13,16 +13,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time as _time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.api import reads
@@ -30,7 +31,7 @@ from civicledger.api.batching import CommandBatcher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
-from civicledger.kernel.canonical import ONE_MEANING, parse_json, refuse_nul
+from civicledger.kernel.canonical import ONE_MEANING, JSONObject, parse_json, refuse_nul
 from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
 from civicledger.kernel.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
 from civicledger.kernel.journal import SignedCommand
@@ -46,7 +47,7 @@ _log = logging.getLogger("civicledger.api")
 POLICY_TTL = 2.0
 """Seconds a worker keeps the policy before reading it again (a policy change is a journal entry)."""
 
-COMMAND_BODY_SCHEMA: dict[str, Any] = {
+COMMAND_BODY_SCHEMA: JSONObject = {
     "type": "object",
     "required": ["id", "type", "payload", "signed_at", "signatures"],
     "additionalProperties": False,
@@ -69,7 +70,7 @@ COMMAND_BODY_SCHEMA: dict[str, Any] = {
         },
     },
 }
-RECEIPT_SCHEMA: dict[str, Any] = {
+RECEIPT_SCHEMA: JSONObject = {
     "type": "object",
     "required": ["command_id", "seq", "time", "events", "result", "replayed"],
     "properties": {
@@ -237,13 +238,13 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
     # Reads --------------------------------------------------------------------------------------
 
     @app.get("/api/economy", tags=["reads"], responses=READ_ERRORS)
-    def economy() -> dict[str, Any]:
+    def economy() -> Mapping[str, object]:
         """The economy's id, name, journal key, entry count, newest signed tree head and the server's time."""
         service.refresh()
         return reads.economy(store, service.now())
 
     @app.get("/api/command-types", tags=["reads"])
-    def command_types() -> dict[str, Any]:
+    def command_types() -> Mapping[str, object]:
         """Every registered command type with its payload fields (the generic endpoint accepts them all)."""
         import dataclasses
 
@@ -259,25 +260,25 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
         }
 
     @app.get("/api/accounts", tags=["reads"], responses=READ_ERRORS)
-    def accounts(after: After = None, limit: Limit = 50) -> dict[str, Any]:
+    def accounts(after: After = None, limit: Limit = 50) -> Mapping[str, object]:
         return reads.accounts(store, after, limit)
 
     @app.get("/api/accounts/{account}", tags=["reads"], responses=READ_ERRORS)
-    def account(account: AccountPath) -> dict[str, Any]:
+    def account(account: AccountPath) -> Mapping[str, object]:
         return reads.account(store, account)
 
     @app.get("/api/accounts/{account}/balances", tags=["reads"], responses=READ_ERRORS)
-    def balances(account: AccountPath) -> dict[str, Any]:
+    def balances(account: AccountPath) -> Mapping[str, object]:
         return reads.balances(store, account)
 
     @app.get("/api/currencies", tags=["reads"], responses=READ_ERRORS)
-    def currencies(after: After = None, limit: Limit = 50) -> dict[str, Any]:
+    def currencies(after: After = None, limit: Limit = 50) -> Mapping[str, object]:
         return reads.currencies(store, after, limit)
 
     @app.get("/api/currencies/{currency}/holders", tags=["reads"], responses=READ_ERRORS)
     def holders(
         currency: Annotated[str, Path(max_length=64)], after: After = None, limit: Limit = 50
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, object]:
         return reads.holders(store, currency, after, limit)
 
     reads_context = Reads(store, service.now)
@@ -289,25 +290,25 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
             app.include_router(build(reads_context))
 
     @app.get("/api/journal", tags=["journal"], responses=READ_ERRORS)
-    def journal(start: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Limit = 50) -> dict[str, Any]:
+    def journal(start: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Limit = 50) -> Mapping[str, object]:
         """Entries from ``start`` (their seq), each with its leaf hash and the tree head after it."""
         return reads.journal_entries(store, start, limit)
 
     @app.get("/api/journal/{seq}", tags=["journal"], responses=READ_ERRORS)
     def journal_entry(
         seq: Annotated[int, Path(ge=0, le=2**53)], size: Annotated[int | None, Query(ge=1, le=2**53)] = None
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, object]:
         """An entry with its inclusion proof against the newest signed tree head (or one of ``size``)."""
         return reads.inclusion(store, seq, size)
 
     @app.get("/api/tree-heads/latest", tags=["journal"], responses=READ_ERRORS)
-    def tree_head() -> dict[str, Any]:
+    def tree_head() -> Mapping[str, object]:
         return reads.latest_head(store)
 
     @app.get("/api/tree-heads/consistency", tags=["journal"], responses=READ_ERRORS)
     def consistency(
         first: Annotated[int, Query(ge=1, le=2**53)], second: Annotated[int | None, Query(ge=1, le=2**53)] = None
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, object]:
         """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
         return reads.consistency(store, first, second)
 
@@ -323,11 +324,11 @@ class _LimitSize:
     ``@app.middleware`` kind costs a task and a stream copy per request); send ``POST /api/commands``
     straight to its handler (the router and FastAPI's middleware cost about 40 µs a request)."""
 
-    def __init__(self, app: Any, commands: Callable[[Request], Awaitable[Response]] | None = None) -> None:
+    def __init__(self, app: ASGIApp, commands: Callable[[Request], Awaitable[Response]] | None = None) -> None:
         self.app = app
         self.commands = commands
 
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             for name, value in scope["headers"]:
                 if name == b"content-length" and (not value.isdigit() or int(value) > HARD_MAX_COMMAND_BYTES):

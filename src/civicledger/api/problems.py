@@ -8,16 +8,16 @@ refusing rule's one sentence, and ``rule`` the SPEC rule that refused (``X6``, `
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from fastapi.responses import JSONResponse
 
 from civicledger.error_codes import http_status
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import CivicLedgerError
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
-PROBLEM_SCHEMA: dict[str, Any] = {
+PROBLEM_SCHEMA: JSONObject = {
     "type": "object",
     "required": ["type", "title", "status", "detail", "rule"],
     "properties": {
@@ -63,7 +63,7 @@ def from_error(error: CivicLedgerError, status: int | None = None) -> JSONRespon
     )
 
 
-def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def responses(*statuses: int) -> dict[int | str, JSONObject]:
     """OpenAPI ``responses`` entries for the problem statuses a route can answer."""
     return {
         s: {"description": "a problem (RFC 7807)", "content": {PROBLEM_MEDIA_TYPE: {"schema": PROBLEM_SCHEMA}}}

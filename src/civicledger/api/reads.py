@@ -7,17 +7,62 @@ Lists are paginated by a cursor (``kernel.paging``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from civicledger.kernel import audit, state
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import InvalidInputError, NotFoundError
-from civicledger.kernel.identity import parse_account_id
+from civicledger.kernel.identity import Account, parse_account_id
 from civicledger.kernel.money import CurrencyId
-from civicledger.kernel.paging import page
+from civicledger.kernel.paging import Page, page
 from civicledger.kernel.ports import Store, UnitOfWork
 
 
-def _account_row(uow: UnitOfWork, account: Any) -> dict[str, Any]:
+class EconomyView(TypedDict):
+    id: str
+    name: str
+    journal_key: str
+    now: int
+    entries: int
+    tree_head: JSONObject | None
+
+
+class AccountRow(TypedDict):
+    id: str
+    kind: str
+    name: str
+    public_key: str
+    created_at: int
+    verified: bool
+    roles: list[str]
+    parent: str | None
+    balances: NotRequired[dict[str, int]]
+
+
+class CurrencyRow(TypedDict):
+    id: str
+    issuer: str
+    rule: str
+    kind: str
+    decimals: int
+    issued: int
+    burned: int
+    supply: int
+    name: str
+
+
+class HolderRow(TypedDict):
+    account: str
+    units: int
+
+
+class JournalPage(TypedDict):
+    items: list[JSONObject]
+    size: int
+    next: int | None
+
+
+def _account_row(uow: UnitOfWork, account: Account) -> AccountRow:
     return {
         "id": account.id,
         "kind": account.kind.value,
@@ -33,7 +78,7 @@ def _account_row(uow: UnitOfWork, account: Any) -> dict[str, Any]:
 # Economy and accounts ---------------------------------------------------------------------------
 
 
-def economy(store: Store, now: int) -> dict[str, Any]:
+def economy(store: Store, now: int) -> EconomyView:
     with store.read() as uow:
         info = state.economy_info(uow)
         head = uow.journal.head()
@@ -50,13 +95,13 @@ def economy(store: Store, now: int) -> dict[str, Any]:
     }
 
 
-def accounts(store: Store, after: str | None, limit: int) -> dict[str, Any]:
+def accounts(store: Store, after: str | None, limit: int) -> Page[AccountRow]:
     with store.read() as uow:
         rows = sorted(((a.id, _account_row(uow, a)) for a in uow.accounts.scan()), key=lambda r: r[0])
     return page(rows, after, limit)
 
 
-def account(store: Store, account_id: str) -> dict[str, Any]:
+def account(store: Store, account_id: str) -> AccountRow:
     who = parse_account_id(account_id)
     with store.read() as uow:
         found = state.require_account(uow, who)
@@ -65,7 +110,7 @@ def account(store: Store, account_id: str) -> dict[str, Any]:
     return row
 
 
-def balances(store: Store, account_id: str) -> dict[str, Any]:
+def balances(store: Store, account_id: str) -> JSONObject:
     who = parse_account_id(account_id)
     with store.read() as uow:
         state.require_account(uow, who)
@@ -73,9 +118,9 @@ def balances(store: Store, account_id: str) -> dict[str, Any]:
     return {"account": who, "balances": {str(c): units for c, units in sorted(held.items())}}
 
 
-def currencies(store: Store, after: str | None, limit: int) -> dict[str, Any]:
+def currencies(store: Store, after: str | None, limit: int) -> Page[CurrencyRow]:
     with store.read() as uow:
-        rows = sorted(
+        rows: list[tuple[str, CurrencyRow]] = sorted(
             (
                 (
                     str(c.id),
@@ -98,32 +143,33 @@ def currencies(store: Store, after: str | None, limit: int) -> dict[str, Any]:
     return page(rows, after, limit)
 
 
-def holders(store: Store, currency: str, after: str | None, limit: int) -> dict[str, Any]:
+def holders(store: Store, currency: str, after: str | None, limit: int) -> Page[HolderRow]:
     with store.read() as uow:
         state.require_currency(uow, CurrencyId(currency))
-        rows = sorted((str(a), {"account": a, "units": u}) for a, u in uow.ledger.holders(CurrencyId(currency)).items())
+        held = uow.ledger.holders(CurrencyId(currency)).items()
+        rows: list[tuple[str, HolderRow]] = sorted((str(a), {"account": a, "units": u}) for a, u in held)
     return page(rows, after, limit)
 
 
 # Journal ----------------------------------------------------------------------------------------
 
 
-def journal_entries(store: Store, start: int, limit: int) -> dict[str, Any]:
+def journal_entries(store: Store, start: int, limit: int) -> JournalPage:
     with store.read() as uow:
         size = uow.journal.head().size
         stop = min(size, start + limit)
-        items = [
+        items: list[JSONObject] = [
             {**s.entry.to_wire(), "leaf_hash": s.leaf_hash.hex(), "tree_head": s.head.to_wire()}
             for s in uow.journal.scan(start, stop)
         ]
     return {"items": items, "size": size, "next": stop if stop < size else None}
 
 
-def inclusion(store: Store, seq: int, size: int | None) -> dict[str, Any]:
+def inclusion(store: Store, seq: int, size: int | None) -> JSONObject:
     return audit.inclusion(store, seq, size)
 
 
-def consistency(store: Store, first: int, second: int | None) -> dict[str, Any]:
+def consistency(store: Store, first: int, second: int | None) -> JSONObject:
     if second is not None and first > second:  # audit.consistency would fail with a bare ValueError
         raise InvalidInputError(
             f"a consistency proof goes from a smaller tree to a larger one, not {first} to {second}", rule="X2"
@@ -131,7 +177,7 @@ def consistency(store: Store, first: int, second: int | None) -> dict[str, Any]:
     return audit.consistency(store, first, second)
 
 
-def latest_head(store: Store) -> dict[str, Any]:
+def latest_head(store: Store) -> JSONObject:
     with store.read() as uow:
         head = uow.journal.latest_signed_head()
     if head is None:

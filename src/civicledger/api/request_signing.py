@@ -23,7 +23,6 @@ import hashlib
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.errors import AuthorityError, InvalidInputError
@@ -109,7 +108,7 @@ def check_freshness(timestamp: int, now: int, max_age: int, max_skew: int) -> No
         raise AuthorityError(f"the request timestamp {timestamp} is in the future (server time {now})", rule="X6")
 
 
-def keys_in_payload(payload: Any) -> dict[AccountId, bytes]:
+def keys_in_payload(payload: object) -> dict[AccountId, bytes]:
     """Public keys a command introduces (an ``open_account``'s key): the only way to know a new signer's key."""
     found: dict[AccountId, bytes] = {}
     stack = [payload]

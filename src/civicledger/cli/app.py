@@ -7,7 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, TypedDict
 
 import typer
 
@@ -32,6 +32,12 @@ app = typer.Typer(
 )
 
 
+class _Overrides(TypedDict, total=False):
+    db: str
+    data_dir: Path
+    keys: Path
+
+
 @app.callback()
 def root(
     ctx: typer.Context,
@@ -42,7 +48,7 @@ def root(
     keys: Annotated[Path | None, typer.Option(help="Key directory [env CIVIC_KEYS].")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
 ) -> None:
-    overrides: dict[str, Any] = {}
+    overrides: _Overrides = {}
     if db is not None:
         overrides["db"] = db
     if data_dir is not None:

@@ -329,7 +329,7 @@ def policy_show(ctx: typer.Context) -> None:
     from civicledger.kernel.state import policy_record
 
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
-        record = policy_record(uow) or {}
+        record = policy_record(uow)
         info = economy_info(uow)
     adopted = info.rules if info is not None else ()
     in_force = info.rules_at(s.clock.now()) if info is not None else FIRST_RULES
@@ -341,7 +341,7 @@ def policy_show(ctx: typer.Context) -> None:
         "adopted": [{"version": v, "starts_at": t} for v, t in adopted],
         "latest_known": LATEST_RULES,
     }
-    data = {**record, "rules": rules}
+    data = {**(record or {}), "rules": rules}
 
     def human(console: object) -> None:
         from civicledger.cli.output import console as out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import NoReturn, TypedDict
 
 import typer
 from rich.console import Console
@@ -17,7 +17,7 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def emit(ctx: typer.Context, data: Any, human: Callable[[Console], None] | None = None) -> None:
+def emit(ctx: typer.Context, data: object, human: Callable[[Console], None] | None = None) -> None:
     """Print data as JSON when --json was given, else call human() (or pretty-print data)."""
     if json_mode(ctx):
         sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
@@ -32,9 +32,21 @@ def json_mode(ctx: typer.Context) -> bool:
     return bool(root.obj and root.obj.get("json"))
 
 
+class _Refusal(TypedDict, total=False):
+    error: str
+    rule: str
+    message: str
+    problems: list[_Problem]
+
+
+class _Problem(TypedDict):
+    line: int | None
+    problem: str
+
+
 def fail(ctx: typer.Context, error: CivicLedgerError) -> NoReturn:
     """Report a refusal (which rule, why) and exit with the documented code."""
-    body: dict[str, Any] = {"error": type(error).__name__, "rule": error.rule, "message": error.message}
+    body: _Refusal = {"error": type(error).__name__, "rule": error.rule, "message": error.message}
     if isinstance(error, PolicyFileError):
         body["problems"] = [{"line": line, "problem": text} for line, text in error.problems]
     if json_mode(ctx):

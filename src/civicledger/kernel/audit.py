@@ -14,14 +14,15 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
-from civicledger.kernel.canonical import parse_json
+from civicledger.kernel.canonical import JSONObject, parse_json
 from civicledger.kernel.engine import Engine, Replay
 from civicledger.kernel.errors import CivicLedgerError, IntegrityError, InvalidInputError, NotFoundError
 from civicledger.kernel.journal import Entry, TreeHead, tree_head_bytes
 from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash
 from civicledger.kernel.messages import decode_event
+from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import SignatureVerifier, Store, StoredEntry, UnitOfWork
 from civicledger.kernel.registry import EconomyInfo, ProjectionContext, project
 from civicledger.kernel.snapshot import state_digest
@@ -38,7 +39,7 @@ class VerifyReport:
     root: str = ""
     notes: list[str] = field(default_factory=list)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> JSONObject:
         return {
             "ok": self.ok,
             "entries": self.entries,
@@ -141,7 +142,8 @@ def _check_one(replay: Replay, sealer: _RecordedHeads, stored: StoredEntry, expe
 
 
 def _check_conservation(uow: UnitOfWork, entry: Entry) -> None:
-    touched = {e["currency"] for e in entry.events if str(e.get("type", "")).startswith("ledger.units_")}
+    units_events = (e for e in entry.events if str(e.get("type", "")).startswith("ledger.units_"))
+    touched = {CurrencyId(str(e["currency"])) for e in units_events}
     if not touched:
         return
     sums = uow.ledger.sums_by_currency()
@@ -252,7 +254,7 @@ def _signed_head(uow: UnitOfWork, size: int | None) -> TreeHead:
     return head
 
 
-def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]:
+def inclusion(store: Store, seq: int, size: int | None = None) -> JSONObject:
     """An entry with its inclusion proof against a signed tree head (the newest, or the newest
     covering at most ``size`` entries)."""
     with store.read() as uow:
@@ -271,7 +273,7 @@ def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]
     }
 
 
-def consistency(store: Store, first: int, second: int | None = None) -> dict[str, Any]:
+def consistency(store: Store, first: int, second: int | None = None) -> JSONObject:
     """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
     if first < 1 or (second is not None and second < first):
         raise InvalidInputError(

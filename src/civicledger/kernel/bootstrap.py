@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.economy import Genesis, economy_id_for
 from civicledger.kernel.errors import PolicyFileError
 from civicledger.kernel.journal import SignedCommand
@@ -18,7 +18,7 @@ from civicledger.kernel.signing import sign_command
 def genesis_command(
     *,
     name: str,
-    policy: dict[str, Any],
+    policy: JSONObject,
     journal: Signer,
     council: Signer,
     governors: Sequence[Signer],

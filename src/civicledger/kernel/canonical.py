@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeAlias
 
 from civicledger.kernel.errors import InvalidInputError
 
@@ -22,8 +22,13 @@ MAX_DEPTH = 32
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 """One encoder for every canonical encoding (``json.dumps`` with these options builds a new one per call)."""
 
+JSONValue: TypeAlias = bool | int | str | list["JSONValue"] | dict[str, "JSONValue"] | None
+"""A value of canonical JSON: no floats (X3). What is stored, signed, hashed or sent on the wire."""
+JSONObject: TypeAlias = dict[str, JSONValue]
+"""A JSON object: a stored record, a payload, a policy mapping, an API body."""
 
-def _check(value: Any, depth: int = 0) -> None:
+
+def _check(value: object, depth: int = 0) -> None:
     if depth > MAX_DEPTH:
         raise InvalidInputError("value nests too deeply", rule="X5")
     if value is None or isinstance(value, (str, bool, int)):
@@ -43,7 +48,7 @@ def _check(value: Any, depth: int = 0) -> None:
     raise InvalidInputError(f"{type(value).__name__} cannot be encoded canonically", rule="X5")
 
 
-def canonical_bytes(value: Any, *, trusted: bool = False) -> bytes:
+def canonical_bytes(value: object, *, trusted: bool = False) -> bytes:
     """Encode value as canonical JSON bytes, refusing floats and non-JSON types.
 
     ``trusted=True`` skips the walk that refuses floats, for values built from already-checked
@@ -166,6 +171,6 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def digest(value: Any, *, trusted: bool = False) -> str:
+def digest(value: object, *, trusted: bool = False) -> str:
     """SHA-256 of the canonical form, hex."""
     return sha256_hex(canonical_bytes(value, trusted=trusted))

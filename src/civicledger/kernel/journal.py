@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, NewType
+from typing import NewType
 
-from civicledger.kernel.canonical import canonical_bytes, sha256_hex
+from civicledger.kernel.canonical import JSONObject, JSONValue, canonical_bytes, sha256_hex
 from civicledger.kernel.errors import InvalidInputError
 from civicledger.kernel.identity import AccountId, parse_account_id
 
@@ -42,10 +42,10 @@ class SignatureRecord:
 class SignedCommand:
     id: CommandId
     type: str
-    payload: dict[str, Any]
+    payload: JSONObject
     signed_at: int
     signatures: tuple[SignatureRecord, ...] = ()
-    _encoded: tuple[dict[str, Any], bytes] | None = field(default=None, compare=False, repr=False)
+    _encoded: tuple[JSONObject, bytes] | None = field(default=None, compare=False, repr=False)
     """The payload's canonical JSON, made once: every form of the command that is signed, hashed or
     stored (signing bytes, payload digest, Merkle leaf) splices these bytes in, byte-identical to
     encoding the whole again. Kept with the payload it encodes, so a copy with another payload
@@ -105,7 +105,7 @@ class SignedCommand:
     def signers(self) -> frozenset[AccountId]:
         return frozenset(s.account for s in self.signatures)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> JSONObject:
         return {
             "id": self.id,
             "type": self.type,
@@ -115,7 +115,7 @@ class SignedCommand:
         }
 
     @staticmethod
-    def from_wire(data: Any) -> SignedCommand:
+    def from_wire(data: object) -> SignedCommand:
         if not isinstance(data, dict):
             raise InvalidInputError("a command must be an object", rule="X5")
         unknown = set(data) - {"id", "type", "payload", "signed_at", "signatures"}
@@ -151,7 +151,7 @@ def _json(value: str | int) -> bytes:
     return canonical_bytes(value, trusted=True)
 
 
-def signing_bytes(economy_id: str, command_id: str, type_name: str, payload: Any, signed_at: int) -> bytes:
+def signing_bytes(economy_id: str, command_id: str, type_name: str, payload: JSONValue, signed_at: int) -> bytes:
     """The signing bytes by encoding the whole envelope: the reference ``SignedCommand.signing_bytes``
     must equal (tests), and what a client without a ``SignedCommand`` can sign."""
     return canonical_bytes(
@@ -167,10 +167,10 @@ class Entry:
     seq: int
     time: int
     command: SignedCommand
-    events: tuple[dict[str, Any], ...]
-    result: dict[str, Any] = field(default_factory=dict)
+    events: tuple[JSONObject, ...]
+    result: JSONObject = field(default_factory=dict)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> JSONObject:
         return {
             "seq": self.seq,
             "time": self.time,
@@ -198,7 +198,7 @@ class Entry:
         )
 
     @staticmethod
-    def from_wire(data: Any) -> Entry:
+    def from_wire(data: object) -> Entry:
         if not isinstance(data, dict):
             raise InvalidInputError("an entry must be an object", rule="X2")
         try:
@@ -225,5 +225,5 @@ class TreeHead:
     time: int
     signature: str  # hex, by the economy's journal key
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> JSONObject:
         return {"size": self.size, "root": self.root, "time": self.time, "signature": self.signature}

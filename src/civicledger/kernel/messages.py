@@ -13,11 +13,18 @@ import types
 import typing
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Any, ClassVar, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints, overload
 
+from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.errors import InvalidInputError
 
 T = TypeVar("T")
+
+
+class DataclassInstance(Protocol):
+    """An instance of a dataclass: a record, a message, a policy section."""
+
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[object]]]
 
 
 class Message:
@@ -59,10 +66,10 @@ def _register(type_name: str, registry: dict[str, Any]) -> Callable[[type[T]], t
     return wrap
 
 
-_HINTS: dict[type, dict[str, Any]] = {}
+_HINTS: dict[type, dict[str, object]] = {}
 
 
-def _hints(cls: type) -> dict[str, Any]:
+def _hints(cls: type) -> dict[str, object]:
     if cls not in _HINTS:
         _HINTS[cls] = get_type_hints(cls)
     return _HINTS[cls]
@@ -73,7 +80,15 @@ OMITTED_AT_DEFAULT = {"omitted_at_default": True}
 out of the wire form while it holds its default, so older entries keep their exact bytes."""
 
 
-def to_wire(value: Any) -> Any:
+@overload
+def to_wire(value: Message | DataclassInstance) -> JSONObject: ...
+
+
+@overload
+def to_wire(value: object) -> JSONValue: ...
+
+
+def to_wire(value: object) -> JSONValue:
     """Encode a message (or any allowed value) as JSON-compatible data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
@@ -82,24 +97,26 @@ def to_wire(value: Any) -> Any:
             if not (f.metadata.get("omitted_at_default") and getattr(value, f.name) == f.default)
         }
     if isinstance(value, Enum):
-        return value.value
+        return typing.cast(JSONValue, value.value)
     if isinstance(value, (tuple, list)):
         return [to_wire(v) for v in value]
     if isinstance(value, frozenset):
-        return sorted(to_wire(v) for v in value)
+        members: list[JSONValue] = [to_wire(v) for v in value]
+        members.sort()  # members of one comparable kind (str or int)
+        return members
     if isinstance(value, dict):
         return {str(k): to_wire(v) for k, v in value.items()}
     if isinstance(value, float):
         raise InvalidInputError("floats are not allowed; use integers of a minor unit", rule="X3")
-    return value
+    return typing.cast(JSONValue, value)  # an int, str, bool or None: JSON as it is
 
 
-def from_wire(cls: type[T], data: Any, where: str = "") -> T:
+def from_wire(cls: type[T], data: object, where: str = "") -> T:
     """Decode ``data`` into ``cls``, raising InvalidInputError that names the bad field."""
     return typing.cast(T, _decode(cls, data, where or getattr(cls, "TYPE", cls.__name__)))
 
 
-def _decode(tp: Any, data: Any, where: str) -> Any:
+def _decode(tp: object, data: object, where: str) -> object:
     supertype = getattr(tp, "__supertype__", None)
     if supertype is not None:  # NewType
         return _decode(supertype, data, where)
@@ -180,12 +197,12 @@ def _decode(tp: Any, data: Any, where: str) -> Any:
     raise InvalidInputError(f"{where}: cannot decode a value of type {tp}", rule="X5")
 
 
-def encode_message(message: Message) -> dict[str, Any]:
+def encode_message(message: Message) -> JSONObject:
     """``{"type": ..., **fields}``: the form events take inside a journal entry."""
     return {"type": message.TYPE, **to_wire(message)}
 
 
-def decode_event(data: dict[str, Any]) -> Event:
+def decode_event(data: JSONObject) -> Event:
     fields = dict(data)
     type_name = fields.pop("type", None)
     cls = EVENTS.get(str(type_name))
@@ -194,7 +211,7 @@ def decode_event(data: dict[str, Any]) -> Event:
     return from_wire(cls, fields)
 
 
-def decode_command(type_name: str, payload: Any) -> Command:
+def decode_command(type_name: str, payload: object) -> Command:
     cls = COMMANDS.get(type_name)
     if cls is None:
         raise InvalidInputError(f"unknown command type {type_name!r}", rule="X5")

@@ -8,14 +8,23 @@ same thing on SQLite, PostgreSQL and in memory.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Generic, TypedDict, TypeVar
 
 MAX_LIMIT = 500
 
+T = TypeVar("T")
 
-def page(rows: Iterable[tuple[str, dict[str, Any]]], after: str | None, limit: int) -> dict[str, Any]:
+
+class Page(TypedDict, Generic[T]):
+    """One page: its rows, and the cursor of the next page (``None`` at the end)."""
+
+    items: list[T]
+    next: str | None
+
+
+def page(rows: Iterable[tuple[str, T]], after: str | None, limit: int) -> Page[T]:
     """One page of (cursor, row) pairs sorted by cursor: rows strictly after ``after``."""
-    items: list[dict[str, Any]] = []
+    items: list[T] = []
     last: str | None = None
     more = False
     for key, row in rows:

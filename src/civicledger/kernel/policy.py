@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
-from typing import Any, TypeVar, get_type_hints
+from typing import Any, TypeVar, cast, get_type_hints, overload
 
+from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.ratio import Ratio
 from civicledger.kernel.time import MINUTE
 
@@ -79,11 +81,11 @@ __all__ = ["Policy", "Problem", "Ratio", "policy_from_mapping", "policy_to_mappi
 # Decoding and encoding ----------------------------------------------------------------------
 
 
-def _section_types(cls: type) -> dict[str, Any]:
+def _section_types(cls: type) -> dict[str, object]:
     return get_type_hints(cls)
 
 
-def _decode_value(tp: Any, value: Any, path: tuple[str, ...], problems: list[Problem]) -> Any:
+def _decode_value(tp: Any, value: object, path: tuple[str, ...], problems: list[Problem]) -> object:
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
             problems.append((path, "must be a table"))
@@ -141,7 +143,7 @@ def _decode_value(tp: Any, value: Any, path: tuple[str, ...], problems: list[Pro
     return None
 
 
-def _decode_section(cls: Any, data: dict[str, Any], path: tuple[str, ...], problems: list[Problem]) -> Any:
+def _decode_section(cls: type, data: Mapping[str, object], path: tuple[str, ...], problems: list[Problem]) -> object:
     types = _section_types(cls)
     known = {f.name for f in dataclasses.fields(cls)}
     for key in data:
@@ -161,7 +163,7 @@ def _decode_section(cls: Any, data: dict[str, Any], path: tuple[str, ...], probl
         return cls()
 
 
-def policy_from_mapping(data: dict[str, Any]) -> tuple[Policy, list[Problem]]:
+def policy_from_mapping(data: Mapping[str, object]) -> tuple[Policy, list[Problem]]:
     """Build a Policy from a mapping, returning it with every problem found (empty if valid)."""
     from civicledger.kernel.registry import installed
 
@@ -190,7 +192,15 @@ def policy_from_mapping(data: dict[str, Any]) -> tuple[Policy, list[Problem]]:
     return policy, problems
 
 
-def policy_to_mapping(policy: Any, *, every_value: bool = False) -> Any:
+@overload
+def policy_to_mapping(policy: Policy, *, every_value: bool = False) -> JSONObject: ...
+
+
+@overload
+def policy_to_mapping(policy: object, *, every_value: bool = False) -> JSONValue: ...
+
+
+def policy_to_mapping(policy: object, *, every_value: bool = False) -> JSONValue:
     """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section.
 
     A value added after journals were written (a field whose metadata is ``OMITTED_AT_DEFAULT`` of
@@ -220,11 +230,11 @@ def policy_to_mapping(policy: Any, *, every_value: bool = False) -> Any:
     if isinstance(policy, dict):
         return {k: policy_to_mapping(v, every_value=every_value) for k, v in policy.items()}
     if hasattr(policy, "value") and hasattr(type(policy), "__members__"):
-        return policy.value
-    return policy
+        return cast(JSONValue, policy.value)
+    return cast(JSONValue, policy)  # an int, str or bool
 
 
-def with_change(mapping: dict[str, Any], path: tuple[str, ...], value: Any) -> tuple[dict[str, Any], list[Problem]]:
+def with_change(mapping: JSONObject, path: tuple[str, ...], value: JSONValue) -> tuple[JSONObject, list[Problem]]:
     """A copy of a stored policy mapping with one value replaced, checked like a whole file.
 
     Works on the stored mapping, not on a re-encoded Policy, so that a change recorded by older
@@ -233,6 +243,7 @@ def with_change(mapping: dict[str, Any], path: tuple[str, ...], value: Any) -> t
     """
     changed = json.loads(json.dumps(mapping))
     defaults = policy_to_mapping(Policy(), every_value=True)
+    default_node: JSONValue
     node, default_node = changed, defaults
     for key in path[:-1]:
         if not isinstance(default_node, dict) or key not in default_node:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, Self
 
+from civicledger.kernel.canonical import JSONValue
 from civicledger.kernel.identity import Account, AccountId
 from civicledger.kernel.journal import Entry, TreeHead
 from civicledger.kernel.ledger import Currency
@@ -115,13 +116,13 @@ class LedgerRepository(Protocol):
 class RecordRepository(Protocol):
     """Mechanism state as JSON values under (namespace, key); keys sort as code points."""
 
-    def get(self, ns: str, key: str) -> Any | None: ...
+    def get(self, ns: str, key: str) -> Any | None: ...  # untyped: kernel/handlers.py copies a record with dict()
 
-    def put(self, ns: str, key: str, value: Any) -> None: ...
+    def put(self, ns: str, key: str, value: object) -> None: ...
 
     def delete(self, ns: str, key: str) -> None: ...
 
-    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, Any]]: ...
+    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, JSONValue]]: ...
 
     def namespaces(self) -> list[str]: ...
 

@@ -4,7 +4,7 @@ A mechanism keeps its state as records under ``(namespace, key)`` in the unit of
 (``RecordRepository``: JSON values, keys sorted by code point on every backend). A ``Namespace``
 binds a namespace name to one record type (a frozen dataclass, or a plain ``int``/``str``) and is the
 only place that record is encoded or decoded, so handlers, projectors and queries exchange typed
-values, never ``dict[str, Any]``.
+values, never loose JSON objects.
 
 The stored JSON is part of the state digest that ``verify`` and ``rebuild`` compare, and of every
 existing database: a record type must encode exactly as its records were always stored. Fields that
@@ -20,20 +20,29 @@ import types
 import typing
 from collections.abc import Callable, Iterator
 from enum import Enum
-from typing import Any, Generic, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Generic, TypeVar, get_args, get_origin, get_type_hints, overload
 
-from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.canonical import JSONObject, JSONValue, canonical_bytes
 from civicledger.kernel.errors import InvalidInputError
-from civicledger.kernel.messages import from_wire, to_wire
+from civicledger.kernel.messages import DataclassInstance, from_wire, to_wire
 from civicledger.kernel.ports import UnitOfWork
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 _OMIT = "omitted_when_default"
 _KEY = "stored_as"
 
 
-def omitted_when_default(default: Any = None) -> Any:
+@overload
+def omitted_when_default() -> None: ...
+
+
+@overload
+def omitted_when_default(default: T) -> T: ...
+
+
+def omitted_when_default(default: object = None) -> object:
     """A record field stored only when it differs from ``default`` (as older records were written)."""
     return dataclasses.field(default=default, metadata={_OMIT: True})
 
@@ -43,11 +52,19 @@ def stored_as(key: str, **field_options: Any) -> Any:
     return dataclasses.field(metadata={_KEY: key}, **field_options)
 
 
-def encode_record(value: object) -> Any:
+@overload
+def encode_record(value: DataclassInstance) -> JSONObject: ...
+
+
+@overload
+def encode_record(value: object) -> JSONValue: ...
+
+
+def encode_record(value: object) -> JSONValue:
     """The JSON form of a record: its wire form, without the omitted fields that hold their default,
     each field under the key it is stored as."""
     data = to_wire(value)
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if dataclasses.is_dataclass(value) and not isinstance(value, type) and isinstance(data, dict):
         for f in dataclasses.fields(value):
             if f.metadata.get(_OMIT) and getattr(value, f.name) == f.default:
                 data.pop(f.name, None)
@@ -56,17 +73,17 @@ def encode_record(value: object) -> Any:
     return data
 
 
-def stored_json(record: object) -> dict[str, Any]:
+def stored_json(record: object) -> JSONObject:
     """A record's JSON exactly as a read of the store returns it (keys in code-point order at every
     level), for read models and the CLI that show records as they are stored."""
-    data: dict[str, Any] = json.loads(canonical_bytes(encode_record(record)))
+    data: JSONObject = json.loads(canonical_bytes(encode_record(record)))
     return data
 
 
-Encoder = Callable[[Any], Any]
+Encoder = Callable[[Any], JSONValue]
 
 
-def _compile_encoder(tp: Any, top: bool = False) -> Encoder:
+def _compile_encoder(tp: object, top: bool = False) -> Encoder:
     """``encode_record`` for one type, built once (projectors write a record for every event). As in
     ``encode_record``, renamed and omitted fields apply to the record's own fields only; a record
     nested in it is in its plain wire form."""
@@ -109,8 +126,8 @@ def _compile_encoder(tp: Any, top: bool = False) -> Encoder:
             for f in dataclasses.fields(tp)
         ]
 
-        def record(value: Any) -> Any:
-            data = {}
+        def record(value: object) -> JSONValue:
+            data: JSONObject = {}
             for name, key, encode, omit, default in plan:
                 field_value = getattr(value, name)
                 if omit and field_value == default:
@@ -126,11 +143,11 @@ def _compile_encoder(tp: Any, top: bool = False) -> Encoder:
     return to_wire
 
 
-def _same(value: Any) -> Any:
+def _same(value: JSONValue) -> JSONValue:
     return value
 
 
-def _needs_encoding(tp: Any) -> bool:
+def _needs_encoding(tp: object) -> bool:
     """Whether values of ``tp`` differ from their JSON form (a plain int, str or None needs nothing)."""
     tp = getattr(tp, "__supertype__", tp)
     if get_origin(tp) in (typing.Union, types.UnionType):
@@ -138,7 +155,7 @@ def _needs_encoding(tp: Any) -> bool:
     return tp not in (int, str, bool, type(None))
 
 
-def _renamed_back(record_type: type, data: Any) -> Any:
+def _renamed_back(record_type: type, data: object) -> object:
     """Stored keys back to field names, so ``from_wire`` can name a bad field."""
     if not (isinstance(data, dict) and dataclasses.is_dataclass(record_type)):
         return data
@@ -146,14 +163,14 @@ def _renamed_back(record_type: type, data: Any) -> Any:
     return {names.get(k, k): v for k, v in data.items()}
 
 
-Decoder = Callable[[Any], Any]
+Decoder = Callable[[object], object]
 
 
 class _Mismatch(Exception):
     """A stored value of another shape than its record type: ``Namespace.decode`` names it."""
 
 
-def _compile(tp: Any) -> Decoder:
+def _compile(tp: object) -> Decoder:
     """A decoder for one type, built once: the checks ``messages.from_wire`` makes, without working
     out the type again for every value (a scan decodes thousands of records)."""
     supertype = getattr(tp, "__supertype__", None)
@@ -164,7 +181,7 @@ def _compile(tp: Any) -> Decoder:
         options = [_compile(a) for a in get_args(tp) if a is not type(None)]
         optional = type(None) in get_args(tp)
 
-        def union(data: Any) -> Any:
+        def union(data: object) -> object:
             if data is None and optional:
                 return None
             for option in options:
@@ -178,7 +195,7 @@ def _compile(tp: Any) -> Decoder:
     if origin is typing.Literal:
         allowed = frozenset(get_args(tp))
 
-        def literal(data: Any) -> Any:
+        def literal(data: object) -> object:
             if isinstance(data, bool) or data not in allowed:
                 raise _Mismatch(data)
             return data
@@ -187,7 +204,7 @@ def _compile(tp: Any) -> Decoder:
     if origin is tuple and len(get_args(tp)) > 1 and Ellipsis not in get_args(tp):  # a row: tuple[str, int]
         positions = [_compile(a) for a in get_args(tp)]
 
-        def row(data: Any) -> Any:
+        def row(data: object) -> object:
             if not isinstance(data, list) or len(data) != len(positions):
                 raise _Mismatch(data)
             return tuple(decode(v) for decode, v in zip(positions, data, strict=True))
@@ -196,9 +213,9 @@ def _compile(tp: Any) -> Decoder:
     if origin in (tuple, list, frozenset):
         args = get_args(tp)
         item = _compile(args[0]) if args else (lambda v: v)
-        build: Callable[[Any], Any] = {tuple: tuple, list: list, frozenset: frozenset}[origin]
+        build: Callable[[Iterator[object]], object] = {tuple: tuple, list: list, frozenset: frozenset}[origin]
 
-        def sequence(data: Any) -> Any:
+        def sequence(data: object) -> object:
             if not isinstance(data, list):
                 raise _Mismatch(data)
             return build(item(v) for v in data)
@@ -207,7 +224,7 @@ def _compile(tp: Any) -> Decoder:
     if origin is dict:
         value = _compile(get_args(tp)[1])
 
-        def mapping(data: Any) -> Any:
+        def mapping(data: object) -> object:
             if not isinstance(data, dict):
                 raise _Mismatch(data)
             return {str(k): value(v) for k, v in data.items()}
@@ -220,7 +237,7 @@ def _compile(tp: Any) -> Decoder:
     if isinstance(tp, type) and issubclass(tp, Enum):
         enum_type = tp
 
-        def enum(data: Any) -> Any:
+        def enum(data: object) -> object:
             try:
                 return enum_type(data)
             except ValueError:
@@ -231,7 +248,7 @@ def _compile(tp: Any) -> Decoder:
         return _exactly(bool)
     if tp is int:
 
-        def whole(data: Any) -> Any:
+        def whole(data: object) -> object:
             if isinstance(data, bool) or not isinstance(data, int):
                 raise _Mismatch(data)
             return data
@@ -243,7 +260,7 @@ def _compile(tp: Any) -> Decoder:
 
 
 def _exactly(kind: type) -> Decoder:
-    def check(data: Any) -> Any:
+    def check(data: object) -> object:
         if not isinstance(data, kind):
             raise _Mismatch(data)
         return data
@@ -256,7 +273,7 @@ def _compile_record(cls: type) -> Decoder:
     fields = [(f.name, _stored_key(f), _compile(hints[f.name]), _required(f)) for f in dataclasses.fields(cls)]
     known = {key for _, key, _, _ in fields}
 
-    def record(data: Any) -> Any:
+    def record(data: object) -> object:
         if not isinstance(data, dict) or not known.issuperset(data):
             raise _Mismatch(data)
         values = {}
@@ -270,11 +287,11 @@ def _compile_record(cls: type) -> Decoder:
     return record
 
 
-def _stored_key(f: dataclasses.Field[Any]) -> str:
+def _stored_key(f: dataclasses.Field[object]) -> str:
     return str(f.metadata.get(_KEY, f.name))
 
 
-def _required(f: dataclasses.Field[Any]) -> bool:
+def _required(f: dataclasses.Field[object]) -> bool:
     return f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
 
 
@@ -287,11 +304,11 @@ class Namespace(Generic[R]):
         self._decode = _compile(record_type)
         self._encode = _compile_encoder(record_type, top=True)
 
-    def encode(self, value: R) -> Any:
+    def encode(self, value: R) -> JSONValue:
         """The JSON a record is stored as (``encode_record``, compiled for its type)."""
         return self._encode(value)
 
-    def decode(self, data: Any, key: str = "") -> R:
+    def decode(self, data: object, key: str = "") -> R:
         try:
             return typing.cast(R, self._decode(data))
         except _Mismatch:

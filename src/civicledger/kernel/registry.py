@@ -89,12 +89,14 @@ class ProjectionContext:
     seq: int
 
 
-Handler = Callable[[Any, Context], Decision]
-Projector = Callable[[Any, UnitOfWork, ProjectionContext], None]
+Handler = Callable[[Command, Context], Decision]
+"""Registered under a command type (``handles``), a handler is only called with commands of that type."""
+Projector = Callable[[Event, UnitOfWork, ProjectionContext], None]
+"""Registered under an event type (``projects``), a projector is only called with events of that type."""
 
 HANDLERS: dict[type[Command], Handler] = {}
 PROJECTORS: dict[type[Event], Projector] = {}
-PREFETCHERS: dict[type[Command], Callable[[list[Any]], Preload]] = {}
+PREFETCHERS: dict[type[Command], Callable[[list[Command]], Preload]] = {}
 """Optional: what a batch of one command type will read, loaded before it runs in one go with the
 rest of the batch's reads (``UnitOfWork.preload``: a cache warm-up only; handlers stay correct
 without it)."""
@@ -229,7 +231,7 @@ def load(reference: str) -> object:
 
 # Hooks: where mechanisms meet -------------------------------------------------------------------
 
-H = TypeVar("H", bound=Callable[..., Any])
+H = TypeVar("H", bound=Callable[..., object])
 
 
 class Hook(Generic[H]):

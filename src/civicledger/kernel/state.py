@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import NotRequired, TypedDict, cast
 
-from civicledger.kernel.canonical import digest
+from civicledger.kernel.canonical import JSONObject, digest
 from civicledger.kernel.errors import NotFoundError, RuleViolationError
 from civicledger.kernel.identity import Account, AccountId, Quorum
 from civicledger.kernel.ledger import Currency
@@ -17,11 +18,37 @@ from civicledger.kernel.rules import FIRST_RULES
 _policy_cache: dict[str, Policy] = {}
 
 
+class InfoRecord(TypedDict):
+    """The economy's own record (``economy``/``info``)."""
+
+    id: str
+    name: str
+    journal_key: str
+    council: str
+    started_at: int
+    rules: NotRequired[list[list[int]]]
+
+
+class PolicyRecord(TypedDict):
+    """A policy version (``policy``/``<version>``; the one in force also under ``economy``/``policy``)."""
+
+    version: int
+    policy: JSONObject
+    effective_at: int
+    digest: NotRequired[str]
+
+
+def policy_versions(uow: UnitOfWork) -> Iterator[PolicyRecord]:
+    """Every policy version, oldest first (X7)."""
+    for _, record in uow.records.scan("policy"):
+        yield cast(PolicyRecord, record)
+
+
 def economy_info(uow: UnitOfWork) -> EconomyInfo | None:
     return _info_of(uow.records.get("economy", "info"))
 
 
-def _info_of(data: dict[str, Any] | None) -> EconomyInfo | None:
+def _info_of(data: InfoRecord | None) -> EconomyInfo | None:
     if data is None:
         return None
     rules = tuple((int(v), int(t)) for v, t in data.get("rules", ((FIRST_RULES, data["started_at"]),)))
@@ -30,15 +57,15 @@ def _info_of(data: dict[str, Any] | None) -> EconomyInfo | None:
     )
 
 
-def _policy_of(record: dict[str, Any] | None) -> Policy:
+def _policy_of(record: PolicyRecord | None) -> Policy:
     return Policy() if record is None else _decode_policy(record["policy"], record.get("digest"))
 
 
 def policy_at(uow: UnitOfWork, time: int) -> Policy:
     """The policy that was in force at ``time`` (X7, IN8: a change applies from its entry onward, so
     grades, decay and prices for earlier times are computed with the policy of their own time)."""
-    chosen: dict[str, Any] | None = None
-    for _, record in uow.records.scan("policy"):
+    chosen: PolicyRecord | None = None
+    for record in policy_versions(uow):
         if record["effective_at"] <= time:
             chosen = record
         else:
@@ -56,18 +83,20 @@ def require_economy(uow: UnitOfWork) -> EconomyInfo:
 def economy_and_policy(uow: UnitOfWork) -> tuple[EconomyInfo | None, Policy]:
     """The economy's info and the policy in force, in one read."""
     rows = dict(uow.records.scan("economy"))
-    return _info_of(rows.get("info")), _policy_of(rows.get("policy"))
+    info, policy = cast(InfoRecord | None, rows.get("info")), cast(PolicyRecord | None, rows.get("policy"))
+    return _info_of(info), _policy_of(policy)
 
 
 def current_policy(uow: UnitOfWork) -> Policy:
     return _policy_of(uow.records.get("economy", "policy"))
 
 
-def policy_record(uow: UnitOfWork) -> dict[str, Any] | None:
-    return uow.records.get("economy", "policy")  # type: ignore[no-any-return]
+def policy_record(uow: UnitOfWork) -> PolicyRecord | None:
+    record: PolicyRecord | None = uow.records.get("economy", "policy")
+    return record
 
 
-def _decode_policy(mapping: dict[str, Any], known_digest: str | None = None) -> Policy:
+def _decode_policy(mapping: JSONObject, known_digest: str | None = None) -> Policy:
     key = known_digest or digest(mapping)
     cached = _policy_cache.get(key)
     if cached is None:

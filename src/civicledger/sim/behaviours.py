@@ -61,7 +61,7 @@ def lookup(role: str, name: str) -> Behaviour:
     return REGISTRY[role][name]
 
 
-def _none(*_args: Any) -> None:
+def _none(*_args: object) -> None:
     return None
 
 

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from civicledger.kernel.time import YEAR
 from civicledger.sim.behaviours import lookup
 from civicledger.sim.scenario import Scenario
-from civicledger.sim.sector import Sector, Trace, sectors
+from civicledger.sim.sector import Row, Sector, Trace, sectors
 
 I64 = NDArray[np.int64]
 
@@ -71,8 +71,8 @@ class Model:
         self.verified = np.arange(self.n) < pop.persons
         self.step_now = 0
         self.t_now = self.genesis
-        self.shared: dict[str, Any] = {}
-        self.rows: list[dict[str, Any]] = []
+        self.shared: dict[str, int] = {}
+        self.rows: list[Row] = []
         self.sectors: dict[str, Sector] = {name: cls(self) for name, cls in sectors()}
         self._order = tuple(self.sectors.values())
         self._held = tuple((x, x.__dict__, frozenset(dir(type(x))) - _NOT_FORWARDED) for x in self._order)
@@ -102,7 +102,7 @@ class Model:
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
         return getattr(owner, name)
 
-    def __setattr__(self, name: str, value: Any) -> None:
+    def __setattr__(self, name: str, value: object) -> None:
         if name not in self.__dict__ and not hasattr(type(self), name):
             owner = self._owner(name)
             if owner is not None:
@@ -112,12 +112,12 @@ class Model:
 
     # Stepping ------------------------------------------------------------------------------
 
-    def run(self) -> list[dict[str, Any]]:
+    def run(self) -> list[Row]:
         for s in range(self.scenario.steps):
             self.step(s)
         return self.rows
 
-    def log(self, *action: Any) -> None:
+    def log(self, *action: object) -> None:
         if self.trace is not None:
             self.trace.actions.append(action)
 
@@ -137,8 +137,8 @@ class Model:
         if s % self.scenario.record_every == 0 or s == self.scenario.steps - 1:
             self.rows.append(self._record(s, t))
 
-    def _record(self, s: int, t: int) -> dict[str, Any]:
-        row: dict[str, Any] = {"step": s, "time": t, "year": (t - self.genesis) / YEAR}
+    def _record(self, s: int, t: int) -> Row:
+        row: Row = {"step": s, "time": t, "year": (t - self.genesis) / YEAR}
         for sector in self._order:
             row.update(sector.record(s, t))
         for sector in self._order:
@@ -146,6 +146,6 @@ class Model:
         return row
 
 
-def run(scenario: Scenario, *, seed: int | None = None, rng: np.random.Generator | None = None) -> list[dict[str, Any]]:
+def run(scenario: Scenario, *, seed: int | None = None, rng: np.random.Generator | None = None) -> list[Row]:
     """Run a scenario once and return its tidy rows (one per recorded step)."""
     return Model(scenario, seed=seed, rng=rng).run()

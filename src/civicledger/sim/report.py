@@ -12,11 +12,16 @@ import html
 import io
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
+from numpy.typing import NDArray
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
 
 PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Circles money in circulation", "minor units", ("supply_circles", "supply_group")),
@@ -27,6 +32,9 @@ PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("What fake accounts reached", "minor units held by honest persons", ("sybil_units_at_honest",)),
 )
 
+Band = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
+"""(years, mean, low, high) of one metric over the seeds of a parameter set."""
+
 
 def load(results: Path) -> pa.Table:
     """Every run's rows of a results folder (or one Parquet file) as one table."""
@@ -36,10 +44,10 @@ def load(results: Path) -> pa.Table:
     return pa.concat_tables([pq.read_table(f) for f in files], promote_options="default")
 
 
-def _series(table: pa.Table, metric: str) -> dict[str, tuple[Any, Any, Any, Any]]:
+def _series(table: pa.Table, metric: str) -> dict[str, Band]:
     """label -> (years, mean, low, high) of one metric over the seeds of each parameter set."""
     cols = table.to_pydict()
-    out: dict[str, tuple[Any, Any, Any, Any]] = {}
+    out: dict[str, Band] = {}
     if metric not in cols:
         return out
     labels = cols["param_label"]
@@ -60,13 +68,13 @@ def _series(table: pa.Table, metric: str) -> dict[str, tuple[Any, Any, Any, Any]
     return out
 
 
-def _png(fig: Any) -> str:
+def _png(fig: Figure) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     return base64.b64encode(buf.getvalue()).decode("ascii")
 
 
-def _grades_plot(table: pa.Table, plt: Any) -> str | None:
+def _grades_plot(table: pa.Table, plt: ModuleType) -> str | None:
     cols = table.to_pydict()
     grades = sorted((c for c in cols if c.startswith("grade_")), key=lambda c: int(c.split("_")[1]))
     if not grades:
@@ -146,7 +154,7 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
 
 def summary(
     results: Path, metrics: Sequence[str] = ("supply_circles", "gini_holdings", "fund_balance")
-) -> list[dict[str, Any]]:
+) -> list[dict[str, object]]:
     """The final step of every run with a few metrics (for ``civic sim report --json``)."""
     cols = load(results).to_pydict()
     final: dict[str, int] = {}

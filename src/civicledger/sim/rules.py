@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,7 +44,7 @@ def add_up(index: I64, units: I64, size: int) -> I64:
     return exact
 
 
-def gini(values: NDArray[Any]) -> float:
+def gini(values: NDArray[np.generic]) -> float:
     """The Gini coefficient of non-negative holdings (0 equal, 1 one holds all)."""
     if values.size == 0:
         return 0.0

@@ -18,8 +18,9 @@ import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import PolicyFileError
 from civicledger.kernel.policy import Policy, policy_from_mapping, policy_to_mapping
 from civicledger.kernel.time import DAY, WEEK, parse_instant
@@ -80,15 +81,15 @@ class Scenario:
     behaviours: dict[str, str] = field(default_factory=lambda: dict(ROLES))
     parameters: dict[str, float] = field(default_factory=lambda: dict(PARAMETERS))
     policy: Policy = field(default_factory=Policy)
-    mapping: dict[str, Any] = field(default_factory=dict)  # the file's mapping, without [sweep]
-    sweep: tuple[tuple[tuple[str, ...], tuple[Any, ...]], ...] = ()
+    mapping: dict[str, object] = field(default_factory=dict)  # the file's mapping, without [sweep]
+    sweep: tuple[tuple[tuple[str, ...], tuple[object, ...]], ...] = ()
 
 
 _SCENARIO_KEYS = {"name", "description", "start", "steps", "step", "record_every", "seeds"}
 _TOP = {"scenario", "population", "network", "behaviours", "parameters", "policy", "sweep"}
 
 
-def _whole(value: Any, path: tuple[str, ...], problems: list[Problem], low: int = 0, high: int | None = None) -> int:
+def _whole(value: object, path: tuple[str, ...], problems: list[Problem], low: int = 0, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         problems.append((path, f"must be a whole number, not {value!r}"))
         return low
@@ -99,7 +100,7 @@ def _whole(value: Any, path: tuple[str, ...], problems: list[Problem], low: int 
     return value
 
 
-def _number(value: Any, path: tuple[str, ...], problems: list[Problem], low: float, high: float | None) -> float:
+def _number(value: object, path: tuple[str, ...], problems: list[Problem], low: float, high: float | None) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         problems.append((path, f"must be a number, not {value!r}"))
         return low
@@ -110,7 +111,7 @@ def _number(value: Any, path: tuple[str, ...], problems: list[Problem], low: flo
     return float(value)
 
 
-def _table(data: Mapping[str, Any], key: str, problems: list[Problem]) -> dict[str, Any]:
+def _table(data: Mapping[str, object], key: str, problems: list[Problem]) -> dict[str, object]:
     value = data.get(key, {})
     if not isinstance(value, dict):
         problems.append(((key,), "must be a table"))
@@ -118,13 +119,13 @@ def _table(data: Mapping[str, Any], key: str, problems: list[Problem]) -> dict[s
     return value
 
 
-def _unknown(table: Mapping[str, Any], known: set[str], path: tuple[str, ...], problems: list[Problem]) -> None:
+def _unknown(table: Mapping[str, object], known: set[str], path: tuple[str, ...], problems: list[Problem]) -> None:
     for key in table:
         if key not in known:
             problems.append(((*path, key), f"unknown key (known: {', '.join(sorted(known))})"))
 
 
-def _check(data: Mapping[str, Any]) -> tuple[Scenario, list[Problem]]:
+def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
     """Every problem of one mapping (no sweep applied)."""
     problems: list[Problem] = []
     _unknown(data, _TOP, (), problems)
@@ -239,7 +240,7 @@ def _check(data: Mapping[str, Any]) -> tuple[Scenario, list[Problem]]:
 
     mapping = {k: copy.deepcopy(v) for k, v in data.items() if k != "sweep"}
     scenario = Scenario(
-        name,
+        cast(str, name),  # the [behaviours] loop above rebinds ``name``
         description,
         start,
         steps,
@@ -262,14 +263,14 @@ def _unmodelled(policy: Policy) -> list[Problem]:
     return [problem for _, sector in sectors() for problem in sector.unmodelled(policy)]
 
 
-def _sweep_axes(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[tuple[str, ...], list[Any]]]:
+def _sweep_axes(data: Mapping[str, object], problems: list[Problem]) -> list[tuple[tuple[str, ...], list[object]]]:
     sweep = data.get("sweep", {})
     if not isinstance(sweep, dict):
         problems.append((("sweep",), "must be a table"))
         return []
-    axes: list[tuple[tuple[str, ...], list[Any]]] = []
+    axes: list[tuple[tuple[str, ...], list[object]]] = []
 
-    def walk(node: Mapping[str, Any], path: tuple[str, ...]) -> None:
+    def walk(node: Mapping[str, object], path: tuple[str, ...]) -> None:
         for key, value in node.items():
             here = (*path, key)
             if isinstance(value, dict):
@@ -288,16 +289,17 @@ def _sweep_axes(data: Mapping[str, Any], problems: list[Problem]) -> list[tuple[
     return axes
 
 
-def _set(mapping: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+def _set(mapping: dict[str, object], path: tuple[str, ...], value: object) -> None:
     node = mapping
     for key in path[:-1]:
-        node = node.setdefault(key, {})
-        if not isinstance(node, dict):
+        child = node.setdefault(key, {})
+        if not isinstance(child, dict):
             return
+        node = child
     node[path[-1]] = value
 
 
-def parse_scenario(data: Mapping[str, Any], locate: Locator | None = None) -> Scenario:
+def parse_scenario(data: Mapping[str, object], locate: Locator | None = None) -> Scenario:
     """Check a scenario (and every point of its sweep); raise ``ScenarioError`` listing all problems."""
     problems: list[Problem] = []
     scenario, base_problems = _check(data)
@@ -353,7 +355,7 @@ class ParameterSet:
     """One point of a sweep's grid: its index, the values set, and the scenario they give."""
 
     index: int
-    values: tuple[tuple[str, Any], ...]
+    values: tuple[tuple[str, object], ...]
     scenario: Scenario
 
     @property
@@ -379,7 +381,7 @@ def grid(scenario: Scenario) -> list[ParameterSet]:
     return out
 
 
-def policy_mapping(scenario: Scenario) -> dict[str, Any]:
+def policy_mapping(scenario: Scenario) -> JSONObject:
     """The scenario's policy as the mapping an economy's genesis takes (for agreement runs)."""
     mapping = policy_to_mapping(scenario.policy)
     assert isinstance(mapping, dict)

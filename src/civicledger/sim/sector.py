@@ -46,6 +46,8 @@ from civicledger.kernel.registry import Mechanism, installed, load
 I64 = NDArray[np.int64]
 Problem = tuple[tuple[str, ...], str]
 """A policy option the simulator refuses: (key path, reason)."""
+Row = dict[str, float]
+"""A recorded row's columns: metrics, whole numbers or not."""
 
 MONTHLY_INCOME = "monthly_income"
 """X8, CR10: ``model.shared[MONTHLY_INCOME]``, a month of the basic income a sector pays (minor
@@ -56,27 +58,27 @@ units), offered at setup: the base of the externality fee where policy sets none
 class Trace:
     """What the model applied, action by action, for small runs replayed through the engine."""
 
-    actions: list[tuple[Any, ...]] = field(default_factory=list)
+    actions: list[tuple[object, ...]] = field(default_factory=list)
 
 
 class World(Protocol):
     """What the model offers its sectors (``civicledger.sim.model.Model``)."""
 
-    scenario: Any  # the run's ``civicledger.sim.scenario.Scenario``
+    scenario: Any  # the run's ``civicledger.sim.scenario.Scenario`` (an edge module this kit may not import)
     rng: np.random.Generator  # the run's one generator: every draw comes from it
     p: dict[str, float]  # the behaviours' parameters (``[parameters]``)
     policy: Policy
     genesis: int  # the scenario's start
-    behave: dict[str, Callable[..., Any]]  # role -> behaviour, each called with the model
+    behave: dict[str, Callable[..., Any]]  # role -> behaviour (``sim.behaviours.Behaviour``), called with the model
     honest_count: int  # persons 0 .. honest_count - 1 are honest, the rest fake accounts
     n: int  # persons, fake accounts included
     verified: NDArray[np.bool_]
     step_now: int
     t_now: int
     trace: Trace | None
-    shared: dict[str, Any]  # what a sector offers the others (``MONTHLY_INCOME``)
+    shared: dict[str, int]  # what a sector offers the others (``MONTHLY_INCOME``)
 
-    def log(self, *action: Any) -> None:
+    def log(self, *action: object) -> None:
         """Add an action to the trace (if the run keeps one)."""
 
     def participated(self, kind: str, persons: I64, t: int) -> None:
@@ -110,11 +112,11 @@ class Sector:
     def participation(self, kind: str, persons: I64, t: int) -> None:
         """X8: ``persons`` took part in civic life (``kind``) at ``t``, reported by a sector."""
 
-    def record(self, s: int, t: int) -> dict[str, Any]:
+    def record(self, s: int, t: int) -> Row:
         """The sector's columns of the row recorded at step ``s``."""
         return {}
 
-    def record_last(self, s: int, t: int) -> dict[str, Any]:
+    def record_last(self, s: int, t: int) -> Row:
         """Columns placed after every sector's ``record`` (the end of the row)."""
         return {}
 

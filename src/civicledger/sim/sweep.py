@@ -19,13 +19,13 @@ from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wai
 from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa  # type: ignore[import-untyped]
 import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
 from civicledger.sim.model import Model
 from civicledger.sim.scenario import ParameterSet, Scenario, grid
+from civicledger.sim.sector import Row
 
 ENGINES = ("local", "ray")
 Progress = Callable[[int, int, str], None]
@@ -43,13 +43,13 @@ def run_file_name(point: int, seed: int) -> str:
     return f"run-{point:04d}-seed-{seed}.parquet"
 
 
-def table_of(point: ParameterSet, seed: int, rows: list[dict[str, Any]]) -> pa.Table:
+def table_of(point: ParameterSet, seed: int, rows: list[Row]) -> pa.Table:
     """The tidy table of one run: its rows with run, seed and parameter columns first."""
     run_id = f"{point.index:04d}-{seed}"
-    extra: dict[str, Any] = {"run": run_id, "seed": seed, "param_set": point.index, "param_label": point.label}
+    extra: dict[str, object] = {"run": run_id, "seed": seed, "param_set": point.index, "param_label": point.label}
     for key, value in point.values:
         extra[f"param.{key}"] = str(value)
-    columns: dict[str, list[Any]] = {k: [v] * len(rows) for k, v in extra.items()}
+    columns: dict[str, list[object]] = {k: [v] * len(rows) for k, v in extra.items()}
     for key in rows[0] if rows else ():
         columns[key] = [r[key] for r in rows]
     return pa.table(columns)

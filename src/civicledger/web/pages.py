@@ -11,7 +11,7 @@ sees a private key). See docs/web.md.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 def install(app: FastAPI, service: ServiceState) -> None:
     store = service.store
 
-    def economy() -> dict[str, Any] | None:
+    def economy() -> reads.EconomyView | None:
         service.refresh()
         found, _ = try_read(reads.economy, store, service.now())
         return found

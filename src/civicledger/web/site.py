@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup
 
+from civicledger.api.reads import EconomyView
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import format_instant
@@ -34,7 +35,7 @@ PersonCard = Callable[[str, int], Markup | None]
 """``(account id, now) -> card``: a mechanism's card on an account's page."""
 
 
-def try_read(read: Callable[..., T], *args: Any) -> tuple[T | None, str | None]:
+def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | None]:
     """Run one section's read; a mechanism without data shows its reason instead of failing the page."""
     try:
         return read(*args), None
@@ -56,7 +57,7 @@ class Site:
 
     store: Store
     now: Callable[[], int]
-    economy: Callable[[], dict[str, Any] | None]
+    economy: Callable[[], EconomyView | None]
     templates: Jinja2Templates = field(default_factory=_templates)
     overview_cards: list[OverviewCard] = field(default_factory=list)
     person_cards: list[PersonCard] = field(default_factory=list)
@@ -67,13 +68,13 @@ class Site:
         assert isinstance(loader, ChoiceLoader)
         loader.loaders = [*loader.loaders, FileSystemLoader(str(folder))]
 
-    def render(self, request: Request, name: str, **context: Any) -> HTMLResponse:
+    def render(self, request: Request, name: str, **context: object) -> HTMLResponse:
         """A whole page; a page whose subject does not exist (``error`` set) answers 404."""
         status = 404 if context.get("error") else 200
         return self.templates.TemplateResponse(
             request, name, {"economy": self.economy(), **context}, status_code=status
         )
 
-    def card(self, name: str, **context: Any) -> Markup:
+    def card(self, name: str, **context: object) -> Markup:
         """A card's HTML from a template, for a shared page."""
         return Markup(self.templates.get_template(name).render(**context))

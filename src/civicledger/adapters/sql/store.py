@@ -14,10 +14,11 @@ commands costs a handful of round trips, not several per command.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Self, TypeVar
+from typing import Protocol, Self, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command as alembic_command
@@ -26,7 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
 from civicledger.adapters.sql import schema as t
-from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.canonical import JSONValue, canonical_bytes
 from civicledger.kernel.errors import ConcurrencyError, NotFoundError, StorageUnavailableError, UnstorableError
 from civicledger.kernel.identity import Account, AccountId, AccountKind
 from civicledger.kernel.journal import Entry, TreeHead
@@ -38,6 +39,64 @@ from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
 MIGRATIONS = Path(__file__).parent / "migrations"
 K = TypeVar("K")
 V = TypeVar("V")
+T = TypeVar("T")
+
+Statement = tuple[str, Sequence[object] | None]
+"""Driver SQL and its positional parameters (for ``executemany`` and PostgreSQL arrays, a sequence of
+sequences)."""
+Rows = Sequence[object]
+"""A statement's result rows (SQLAlchemy's or psycopg's), read by the code that wrote its SELECT."""
+Result = sa.CursorResult[*tuple[object, ...]]
+
+
+class _AccountColumns(Protocol):
+    id: str
+    kind: str
+    public_key: str
+    name: str
+    created_at: int
+    verified: bool
+    roles: str
+    parent: str | None
+
+
+class _CurrencyColumns(Protocol):
+    id: str
+    kind: str
+    issuer: str
+    rule: str
+    decimals: int
+    name: str
+    issued: int
+    burned: int
+
+
+class _HeadColumns(Protocol):
+    size: int
+    frontier: str
+    time: int
+
+
+class _JournalColumns(Protocol):
+    seq: int
+    command_id: str
+    time: int
+    body: str
+    leaf_hash: bytes
+    root: str
+    head_signature: str
+    payload_digest: str
+
+
+class _NonceColumns(Protocol):
+    account: str
+    nonce: str
+
+
+class _BalanceColumns(Protocol):
+    account: str
+    currency: str
+    units: int
 
 
 class SqlStore:
@@ -79,7 +138,7 @@ class SqlStore:
         engine = sa.create_engine(url, connect_args={"timeout": 60})
 
         @event.listens_for(engine, "connect")
-        def _connect(dbapi_connection: Any, _record: Any) -> None:
+        def _connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
             dbapi_connection.isolation_level = None  # we issue BEGIN ourselves
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -98,7 +157,7 @@ class SqlStore:
 
     @classmethod
     def _open_postgres(cls, url: str, create: bool, schema: str | None, drop: bool, pool_size: int) -> SqlStore:
-        connect_args: dict[str, Any] = {"connect_timeout": 10}
+        connect_args: dict[str, object] = {"connect_timeout": 10}
         if schema is not None:
             if not schema.replace("_", "").isalnum():
                 raise ValueError(f"bad schema name {schema!r}")
@@ -149,13 +208,13 @@ class SqlStore:
 
 def _nonce_statements(
     backend: str, items: Sequence[tuple[str, str, int]], forget_before: int | None
-) -> list[tuple[str, Any]]:
+) -> list[Statement]:
     """The statements that spend request nonces: an optional sweep, then inserts returning the new ones."""
     rows: dict[tuple[str, str], int] = {}
     for account, nonce, at in items:
         rows.setdefault((account, nonce), at)
     pairs = list(rows.items())
-    statements: list[tuple[str, Any]] = []
+    statements: list[Statement] = []
     if forget_before is not None:
         statements.append((_FORGET_NONCES_SQL[backend], (forget_before,)))
     if backend == "postgresql":
@@ -182,15 +241,15 @@ def _fresh_nonces(items: Sequence[tuple[str, str, int]], inserted: set[tuple[str
 
 
 def _run_statements(
-    conn: Connection, backend: str, statements: list[tuple[str, Any]], commit: bool = False
-) -> list[list[Any]]:
+    conn: Connection, backend: str, statements: list[Statement], commit: bool = False
+) -> list[Rows]:
     """Run driver statements (positional parameters; a list of them runs the statement for each)
     and return each one's rows; with ``commit``, commit after them on PostgreSQL.
 
     On PostgreSQL they go in one pipeline, one round trip, on psycopg's own cursors (SQLAlchemy's
     result machinery costs more than these statements). Errors come back as the driver's."""
     if backend != "postgresql":
-        out = []
+        out: list[Rows] = []
         for sql, params in statements:
             result = conn.exec_driver_sql(sql, params)
             out.append(list(result) if result.returns_rows else [])  # read before the next statement runs
@@ -250,7 +309,7 @@ def _cached(cache: dict[K, V], key: K, fetch: Callable[[K], V]) -> V:
     return cache[key]
 
 
-def _chunks(values: list[Any], size: int = _CHUNK) -> Iterator[list[Any]]:
+def _chunks(values: Sequence[T], size: int = _CHUNK) -> Iterator[Sequence[T]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
@@ -281,9 +340,9 @@ def _translate(error: Exception) -> Exception:
     return error
 
 
-def _psycopg(conn: Connection) -> Any:
+def _psycopg(conn: Connection) -> psycopg.Connection[tuple[object, ...]]:
     """The psycopg connection under SQLAlchemy's, for pipeline mode (SQLAlchemy has no API for it)."""
-    driver = conn.connection.driver_connection
+    driver: psycopg.Connection[tuple[object, ...]] | None = conn.connection.driver_connection
     if driver is None:
         raise RuntimeError("the connection is closed")
     return driver
@@ -342,7 +401,7 @@ class SqlUnitOfWork:
                 # This read takes the one writer lock (FOR UPDATE) for the transaction; sent in a
                 # pipeline, the driver's BEGIN and the read share one round trip.
                 [rows] = _run_statements(conn, self.dialect, [(_HEAD_FOR_UPDATE_PG, None)])
-                self._head = _head_of(rows[0])
+                self._head = _head_of(cast(_HeadColumns, rows[0]))
             elif self._writable:
                 self._head = _head_of(conn.execute(_HEAD).one())  # BEGIN IMMEDIATE holds the lock
         except _DRIVER_ERRORS as e:
@@ -368,13 +427,13 @@ class SqlUnitOfWork:
             raise RuntimeError("the unit of work is not open")
         return self._conn
 
-    def execute(self, statement: Any, params: Any = None) -> Any:
+    def execute(self, statement: sa.Executable, params: Mapping[str, object] | None = None) -> Result:
         try:
             return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
         except sa.exc.DBAPIError as e:
             raise _translate(e) from e
 
-    def driver(self, sql: str, params: dict[str, Any]) -> Any:
+    def driver(self, sql: str, params: Mapping[str, object]) -> Result:
         """Plain driver SQL for the few hottest lookups (named parameters in the driver's style)."""
         try:
             return self.conn.exec_driver_sql(sql, params)
@@ -409,16 +468,16 @@ class SqlUnitOfWork:
         reads, fill = self._preload_reads(preload or Preload())
         results = self._run(nonces + reads)
         fill(results[len(nonces) :])
-        inserted = {(r.account, r.nonce) for rows in results[: len(nonces)] for r in rows}
+        inserted = {(r.account, r.nonce) for rows in results[: len(nonces)] for r in cast(list[_NonceColumns], rows)}
         return _fresh_nonces(items, inserted)
 
-    def _run(self, statements: list[tuple[str, Any]], commit: bool = False) -> list[list[Any]]:
+    def _run(self, statements: list[Statement], commit: bool = False) -> list[Rows]:
         try:
             return _run_statements(self.conn, self.dialect, statements, commit)
         except _DRIVER_ERRORS as e:
             raise _translate(e) from e
 
-    def _preload_reads(self, want: Preload) -> tuple[list[tuple[str, Any]], Callable[[list[list[Any]]], None]]:
+    def _preload_reads(self, want: Preload) -> tuple[list[Statement], Callable[[list[Rows]], None]]:
         """The SELECTs that load ``want`` into the caches, and what puts their rows there."""
         accounts = [a for a in dict.fromkeys(want.accounts) if a not in self._accounts]
         balances = [k for k in dict.fromkeys(want.balances) if k not in self._balances]
@@ -426,22 +485,27 @@ class SqlUnitOfWork:
         commands = [c for c in dict.fromkeys(want.command_ids) if c not in self._commands]
         wanted_balances = set(balances)
 
-        def put_account(row: Any) -> None:
+        def put_account(row: object) -> None:
+            row = cast(_AccountColumns, row)
             self._accounts[AccountId(row.id)] = _account_of(row)
 
-        def put_currency(row: Any) -> None:
+        def put_currency(row: object) -> None:
+            row = cast(_CurrencyColumns, row)
             self._currencies[CurrencyId(row.id)] = _currency_of(row)
 
-        def put_command(row: Any) -> None:
+        def put_command(row: object) -> None:
+            row = cast(_JournalColumns, row)
             self._commands[row.command_id] = _stored_of(row)
 
-        def put_balance(row: Any) -> None:
+        def put_balance(row: object) -> None:
+            row = cast(_BalanceColumns, row)
             key = (AccountId(row.account), CurrencyId(row.currency))
             if key in wanted_balances:  # the query may also match pairs nobody asked for
                 self._balances[key] = int(row.units)
 
-        reads: list[tuple[str, Any]] = []
-        fills: list[Callable[[Any], None]] = []
+        reads: list[Statement] = []
+        fills: list[Callable[[object], None]] = []
+        part: Sequence[str]
         for part in _chunks(accounts):
             reads.append(self._select_in(f"SELECT {_ACCOUNT_COLUMNS} FROM accounts", [("id", part)]))
             fills.append(put_account)
@@ -451,12 +515,15 @@ class SqlUnitOfWork:
         for part in _chunks(commands):
             reads.append(self._select_in(f"SELECT {_JOURNAL_COLUMNS} FROM journal", [("command_id", part)]))
             fills.append(put_command)
-        for part in _chunks(balances):
-            columns = [("account", sorted({a for a, _ in part})), ("currency", sorted({c for _, c in part}))]
+        for pairs in _chunks(balances):
+            columns: list[tuple[str, Sequence[str]]] = [
+                ("account", sorted({a for a, _ in pairs})),
+                ("currency", sorted({c for _, c in pairs})),
+            ]
             reads.append(self._select_in("SELECT account, currency, units FROM balances", columns))
             fills.append(put_balance)
 
-        def fill(results: list[list[Any]]) -> None:
+        def fill(results: list[Rows]) -> None:
             for a in accounts:
                 self._accounts[a] = None
             for c in currencies:
@@ -471,7 +538,7 @@ class SqlUnitOfWork:
 
         return reads, fill
 
-    def _select_in(self, select: str, columns: list[tuple[str, list[Any]]]) -> tuple[str, Any]:
+    def _select_in(self, select: str, columns: Sequence[tuple[str, Sequence[str]]]) -> Statement:
         """``select`` where each column is in its list (PostgreSQL: ``= ANY(array)``, one plan)."""
         if self.dialect == "postgresql":
             where = " AND ".join(f"{c} = ANY(%s)" for c, _ in columns)
@@ -494,11 +561,11 @@ class SqlUnitOfWork:
     def flush(self) -> None:
         self._run(self._flush_statements())
 
-    def _flush_statements(self) -> list[tuple[str, Any]]:
+    def _flush_statements(self) -> list[Statement]:
         """The buffered writes as driver statements, in an order the constraints accept; clears the buffer."""
         if not self._writable:
             return []
-        out: list[tuple[str, Any]] = []
+        out: list[Statement] = []
         if self._dirty_accounts:
             rows = [_account_row(a) for a in (self._accounts[i] for i in sorted(self._dirty_accounts)) if a]
             out += self._upserts(t.accounts, ["id"], rows)
@@ -533,7 +600,7 @@ class SqlUnitOfWork:
             self._head_dirty = False
         return out
 
-    def _upserts(self, table: sa.Table, keys: list[str], rows: list[dict[str, Any]]) -> list[tuple[str, Any]]:
+    def _upserts(self, table: sa.Table, keys: list[str], rows: Sequence[Mapping[str, object]]) -> list[Statement]:
         """Insert (or, with ``keys``, insert or replace) rows, as plain driver SQL compiled once per
         shape. On PostgreSQL as multi-row statements: psycopg sends every row of an ``executemany``
         as a command of its own, each a pass through the interpreter lock; SQLite's loops in C."""
@@ -552,7 +619,7 @@ class SqlUnitOfWork:
             (_write_sql(table.name, names, tuple(keys), 1, self.dialect), [tuple(r[n] for n in names) for r in rows])
         ]
 
-    def _deletes(self, table: sa.Table, keys: list[str], rows: list[tuple[Any, ...]]) -> list[tuple[str, Any]]:
+    def _deletes(self, table: sa.Table, keys: list[str], rows: Sequence[tuple[str, str]]) -> list[Statement]:
         if not rows:
             return []
         mark = "%s" if self.dialect == "postgresql" else "?"
@@ -560,7 +627,7 @@ class SqlUnitOfWork:
         return [(f"DELETE FROM {table.name} WHERE {where}", rows)]
 
 
-def _account_row(a: Account) -> dict[str, Any]:
+def _account_row(a: Account) -> dict[str, object]:
     return {
         "id": a.id,
         "kind": a.kind.value,
@@ -573,7 +640,7 @@ def _account_row(a: Account) -> dict[str, Any]:
     }
 
 
-def _account_of(row: Any) -> Account:
+def _account_of(row: _AccountColumns) -> Account:
     return Account(
         AccountId(row.id),
         AccountKind(row.kind),
@@ -586,7 +653,7 @@ def _account_of(row: Any) -> Account:
     )
 
 
-def _currency_row(c: Currency) -> dict[str, Any]:
+def _currency_row(c: Currency) -> dict[str, object]:
     return {
         "id": c.id,
         "kind": c.kind.value,
@@ -599,7 +666,7 @@ def _currency_row(c: Currency) -> dict[str, Any]:
     }
 
 
-def _currency_of(row: Any) -> Currency:
+def _currency_of(row: _CurrencyColumns) -> Currency:
     return Currency(
         CurrencyId(row.id),
         CurrencyKind(row.kind),
@@ -638,12 +705,12 @@ _RECORD = sa.select(t.records.c.value).where(
 )
 
 
-def _head_of(row: Any) -> JournalHead:
+def _head_of(row: _HeadColumns) -> JournalHead:
     hashes = tuple(bytes.fromhex(h) for h in json.loads(row.frontier))
     return JournalHead(int(row.size), Frontier(int(row.size), hashes), int(row.time))
 
 
-def _journal_row(s: StoredEntry) -> dict[str, Any]:
+def _journal_row(s: StoredEntry) -> dict[str, object]:
     e = s.entry
     body = s.body or canonical_bytes(e.to_wire(), trusted=True)
     return {
@@ -659,7 +726,7 @@ def _journal_row(s: StoredEntry) -> dict[str, Any]:
     }
 
 
-def _stored_of(row: Any) -> StoredEntry:
+def _stored_of(row: _JournalColumns) -> StoredEntry:
     entry = Entry.from_wire(json.loads(row.body))
     head = TreeHead(int(row.seq) + 1, row.root, int(row.time), row.head_signature)
     return StoredEntry(entry, bytes(row.leaf_hash), head, row.payload_digest)
@@ -810,7 +877,7 @@ class _Ledger:
                 for account, currency in missing:
                     row = self._u.driver(sql, {"a": account, "c": currency}).first()
                     if row is not None:
-                        cache[(account, currency)] = int(row[0])
+                        cache[(account, currency)] = int(cast(int, row[0]))
             else:
                 self._u.preload(Preload(balances=missing))
         return {k: cache[k] for k in wanted}
@@ -842,14 +909,14 @@ class _Ledger:
         self._u.flush()
         b = t.balances
         rows = self._u.execute(sa.select(b.c.currency, sa.func.sum(b.c.units)).group_by(b.c.currency))
-        return {CurrencyId(c): int(s) for c, s in sorted(rows) if s}
+        return {CurrencyId(c): int(s) for c, s in sorted(cast(Iterable[tuple[str, int]], rows)) if s}
 
 
 class _Records:
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._u = uow
 
-    def get(self, ns: str, key: str) -> Any | None:
+    def get(self, ns: str, key: str) -> JSONValue:
         raw = _cached(self._u._records, (ns, key), self._fetch)
         return None if raw is None else json.loads(raw)
 
@@ -858,7 +925,7 @@ class _Records:
         row = self._u.execute(_RECORD, {"ns": ns, "key": key}).first()
         return None if row is None else str(row.value)
 
-    def put(self, ns: str, key: str, value: Any) -> None:
+    def put(self, ns: str, key: str, value: object) -> None:
         self._u._writing()
         self._u._records[(ns, key)] = canonical_bytes(value).decode()
         self._u._dirty_records.add((ns, key))
@@ -868,7 +935,7 @@ class _Records:
         self._u._records[(ns, key)] = None
         self._u._dirty_records.add((ns, key))
 
-    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, Any]]:
+    def scan(self, ns: str, prefix: str = "") -> Iterator[tuple[str, JSONValue]]:
         self._u.flush()
         r = t.records
         query = sa.select(r.c.key, r.c.value).where(r.c.ns == ns).order_by(r.c.key)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -14,14 +15,14 @@ def router(reads: Reads) -> APIRouter:
     api = APIRouter(prefix="/api/circles", tags=["circles"], responses=READ_ERRORS)
 
     @api.get("/accounts/{account}")
-    def circles_account(account: AccountPath) -> dict[str, Any]:
+    def circles_account(account: AccountPath) -> Mapping[str, object]:
         """Claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8)."""
         return queries.account_summary(reads.store, account, reads.now())
 
     @api.get("/trust")
     def circles_trust(
         after: After = None, limit: Limit = 50, account: Annotated[str | None, Query(max_length=40)] = None
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, object]:
         """Trust edges ``truster/trustee`` (who accepts whose currency), optionally of one account."""
         return queries.trust_edges(reads.store, after, limit, account)
 
@@ -31,7 +32,7 @@ def router(reads: Reads) -> APIRouter:
         receiver: Annotated[str, Query(max_length=40)],
         units: Annotated[int | None, Query(ge=1, le=10**15)] = None,
         memo: Annotated[str, Query(max_length=200)] = "",
-    ) -> dict[str, Any]:
+    ) -> Mapping[str, object]:
         """The most that can flow and the plan (CI9); with ``units``, the ``circles.pay`` payload to sign."""
         return queries.route(reads.store, sender, receiver, units, reads.now(), memo)
 

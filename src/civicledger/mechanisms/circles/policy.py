@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.ratio import Ratio
 from civicledger.kernel.time import DAY, HOUR, MONTH, WEEK
 
@@ -88,10 +88,10 @@ def preset(name: str) -> CirclesPolicy:
     raise ValueError(f"no Circles preset {name!r}; presets are {', '.join(PRESET_NAMES)}")
 
 
-def preset_mapping(name: str) -> dict[str, Any]:
+def preset_mapping(name: str) -> JSONObject:
     """A preset as the mapping a policy file's ``[circles]`` table holds."""
     section = preset(name)
-    out: dict[str, Any] = {}
+    out: JSONObject = {}
     for f in dataclasses.fields(section):
         value = getattr(section, f.name)
         if isinstance(value, Ratio):

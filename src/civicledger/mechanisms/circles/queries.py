@@ -5,29 +5,41 @@ Read models for the HTTP API and the pages: plain JSON-ready values, one read un
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict, cast
 
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.identity import parse_account_id
 from civicledger.kernel.messages import to_wire
-from civicledger.kernel.paging import page
+from civicledger.kernel.paging import Page, page
 from civicledger.kernel.ports import Store
 from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.circles import state as cs
 
 
-def account_summary(store: Store, account_id: str, now: int) -> dict[str, Any]:
+class SummaryView(TypedDict):
+    """``CirclesSummary.to_wire()``: what the CLI prints and the API returns."""
+
+    account: str
+    claimable: int
+    reserve: int
+    trusts: list[str]
+    trusted_by: list[str]
+    holdings: dict[str, int]
+
+
+def account_summary(store: Store, account_id: str, now: int) -> SummaryView:
     """An account's claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8)."""
     who = parse_account_id(account_id)
     with store.read() as uow:
         found = sc.summary(uow, who, max(now, uow.journal.head().time))
-    return found.to_wire()
+    return cast(SummaryView, found.to_wire())
 
 
-def trust_edges(store: Store, after: str | None, limit: int, account: str | None = None) -> dict[str, Any]:
+def trust_edges(store: Store, after: str | None, limit: int, account: str | None = None) -> Page[JSONObject]:
     """Trust edges ``truster/trustee`` (who accepts whose currency, CI5), optionally those of one account."""
     with store.read() as uow:
-        edges = [
+        edges: list[tuple[str, JSONObject]] = [
             (
                 cs.trust_key(truster, trustee),
                 {
@@ -44,12 +56,12 @@ def trust_edges(store: Store, after: str | None, limit: int, account: str | None
     return page(edges, after, limit)
 
 
-def route(store: Store, sender: str, receiver: str, units: int | None, now: int, memo: str = "") -> dict[str, Any]:
+def route(store: Store, sender: str, receiver: str, units: int | None, now: int, memo: str = "") -> JSONObject:
     """The router's plan (CI9) and, when ``units`` can flow, the ``circles.pay`` payload to sign."""
     frm, to = parse_account_id(sender), parse_account_id(receiver)
     router = sc.router_for(store)
     plan = router.route(frm, to, units, now)
-    out: dict[str, Any] = {"sender": frm, "receiver": to, **plan.to_wire()}
+    out: JSONObject = {"sender": frm, "receiver": to, **plan.to_wire()}
     if units is not None and plan.units >= units:
         out["command"] = {"type": cm.Pay.TYPE, "payload": to_wire(cm.Pay(frm, to, units, plan.legs, memo))}
     return out

@@ -21,6 +21,7 @@ import itertools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import RuleViolationError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.ledger import Currency, Leg
@@ -47,7 +48,7 @@ class Plan:
     legs: tuple[Leg, ...]
     max_flow: int  # the maximum flow found, before the max_steps limit
 
-    def to_wire(self) -> dict[str, object]:
+    def to_wire(self) -> JSONObject:
         return {
             "units": self.units,
             "max_flow": self.max_flow,

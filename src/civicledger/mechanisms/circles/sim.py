@@ -16,7 +16,6 @@ externality fee's base, X8, CR10).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,7 +25,7 @@ from civicledger.kernel.time import MONTH, WEEK
 from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.sim.rules import GENERATORS, Network, add_up, build, canonical, gini
-from civicledger.sim.sector import MONTHLY_INCOME, Problem, Sector
+from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
 I64 = NDArray[np.int64]
 
@@ -257,7 +256,7 @@ class CirclesSector(Sector):
             self.supply_sybil += int(units[fake].sum())
             self.supply_honest += int(units[~fake].sum())
 
-    def record(self, s: int, t: int) -> dict[str, Any]:
+    def record(self, s: int, t: int) -> Row:
         honest = self.model.verified
         holdings = (self.own + self.held_honest + self.held_sybil + self.group_held)[honest]
         return {
@@ -273,7 +272,7 @@ class CirclesSector(Sector):
             "mean_holdings": float(holdings.mean()) if holdings.size else 0.0,
         }
 
-    def record_last(self, s: int, t: int) -> dict[str, Any]:
+    def record_last(self, s: int, t: int) -> Row:
         """What fake accounts reached (CI14), at the end of the row."""
         honest = self.model.verified
         fake_held = self.held_sybil[honest]

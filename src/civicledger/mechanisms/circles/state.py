@@ -144,7 +144,7 @@ _section_cache: dict[str, CirclesPolicy] = {}
 def schedule(uow: UnitOfWork) -> list[tuple[int, CirclesPolicy]]:
     """Every policy version's Circles section with the time it took effect (X7), oldest first."""
     out: list[tuple[int, CirclesPolicy]] = []
-    for _, record in uow.records.scan("policy"):  # the kernel's policy versions: {policy, effective_at, ...}
+    for record in state.policy_versions(uow):  # the kernel's policy versions: {policy, effective_at, ...}
         mapping = record["policy"]
         key = digest(mapping)
         section = _section_cache.get(key)

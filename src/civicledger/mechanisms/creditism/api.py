@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
 from fastapi import APIRouter, Path
 
@@ -14,16 +15,16 @@ def router(reads: Reads) -> APIRouter:
     api = APIRouter(prefix="/api/creditism", tags=["creditism"], responses=READ_ERRORS)
 
     @api.get("/assets")
-    def creditism_assets() -> dict[str, Any]:
+    def creditism_assets() -> Mapping[str, object]:
         return {"items": queries.assets(reads.store)}
 
     @api.get("/prices/{asset}")
-    def creditism_price(asset: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
+    def creditism_price(asset: Annotated[str, Path(max_length=64)]) -> Mapping[str, object]:
         """An asset's market price and its components (CR10-CR12)."""
         return queries.price(reads.store, asset)
 
     @api.get("/report")
-    def creditism_report() -> dict[str, Any]:
+    def creditism_report() -> Mapping[str, object]:
         return queries.report(reads.store)
 
     return api

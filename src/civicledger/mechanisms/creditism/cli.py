@@ -7,16 +7,19 @@ written as decimals or fractions ("0.61", "3/4"); money in whole minor units.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, Session, Submission, session, submit
 from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
+from civicledger.kernel.messages import Command
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.records import stored_json
 from civicledger.kernel.state import current_policy, require_economy
@@ -61,7 +64,13 @@ def _inputs(pairs: list[str]) -> dict[str, str]:
     return out
 
 
-def _council_run(ctx: typer.Context, build: Any, keys: list[str], council: str | None, command_id: str | None) -> None:
+def _council_run(
+    ctx: typer.Context,
+    build: Callable[[AccountId], Command],
+    keys: list[str],
+    council: str | None,
+    command_id: str | None,
+) -> None:
     submit(ctx, lambda s: (build(_council(s, council)), keys or ["governor-1"]), command_id)
 
 
@@ -254,7 +263,7 @@ def price(
         _pie(view, chart)
         view["chart"] = str(chart)
 
-    def human(console: Any) -> None:
+    def human(console: Console) -> None:
         table = Table(title=f"{asset}: {view['price']:,} minor units per {view['unit']} "
                             f"(BasePrice {view['base_price']:,}, demand/supply {show(decode(view['scarcity']))})")
         table.add_column("component")
@@ -283,7 +292,7 @@ def show_asset(ctx: typer.Context, asset: str) -> None:
             fail(ctx, e)
     stored = stored_json(record)
 
-    def human(console: Any) -> None:
+    def human(console: Console) -> None:
         table = Table(title=f"{asset} ({record.kind.value}, per {record.unit})", show_header=False)
         table.add_column("field")
         table.add_column("value")
@@ -309,7 +318,7 @@ def compare(ctx: typer.Context, good: str) -> None:
         except CivicLedgerError as e:
             fail(ctx, e)
 
-    def human(console: Any) -> None:
+    def human(console: Console) -> None:
         table = Table(title=f"coops making {good} (minor units per unit)")
         for col in ("coop", "allotted", "labour", "BasePrice", "price", "efficiency", "coop credits", "workers"):
             table.add_column(col, justify="left" if col == "coop" else "right")
@@ -344,7 +353,7 @@ def report(ctx: typer.Context) -> None:
     def q(text: str | None, places: int = 2) -> str:
         return "-" if text is None else show(decode(text), places)
 
-    def human(console: Any) -> None:
+    def human(console: Console) -> None:
         table = Table(title="resources: allowance rating = demand / allotted (lower is better)")
         for col in ("resource", "unit", "E", "demand", "allotted", "rating", "actual", "split among goods"):
             table.add_column(col, justify="left" if col in ("resource", "unit", "split among goods") else "right")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -19,7 +18,7 @@ from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.creditism import rules as cr
 from civicledger.mechanisms.creditism.chain import Node, solve_chain
 from civicledger.mechanisms.creditism.policy import CreditismPolicy
-from civicledger.sim.sector import MONTHLY_INCOME, Sector
+from civicledger.sim.sector import MONTHLY_INCOME, Row, Sector
 
 I64 = NDArray[np.int64]
 
@@ -126,8 +125,8 @@ class CreditismSector(Sector):
         self.chain = solve_chain(nodes)
         self.price = float(self.chain["good"].price)
 
-    def record(self, s: int, t: int) -> dict[str, Any]:
-        row: dict[str, Any] = {f"allowance_r{r}": float(self.ratings[r]) for r in range(self.resources)}
+    def record(self, s: int, t: int) -> Row:
+        row: Row = {f"allowance_r{r}": float(self.ratings[r]) for r in range(self.resources)}
         row["allowance_max"] = float(self.ratings.max()) if self.resources else 0.0
         row["price_good"] = self.price
         return row

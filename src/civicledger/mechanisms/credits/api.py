@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from fastapi import APIRouter
 
@@ -14,12 +14,12 @@ def router(reads: Reads) -> APIRouter:
     api = APIRouter(prefix="/api/credits", tags=["credits"], responses=READ_ERRORS)
 
     @api.get("/persons/{person}")
-    def credits_person(person: AccountPath) -> dict[str, Any]:
+    def credits_person(person: AccountPath) -> Mapping[str, object]:
         """A person's credits: lots with their grades and the adjustments behind them (SC11)."""
         return queries.person(reads.store, person, reads.now())
 
     @api.get("/grades")
-    def credits_grades() -> dict[str, Any]:
+    def credits_grades() -> Mapping[str, object]:
         return queries.grade_distribution(reads.store, reads.now())
 
     return api

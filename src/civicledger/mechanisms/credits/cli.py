@@ -9,9 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
+from rich.console import Console
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
@@ -292,7 +293,7 @@ def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: At
         except CivicLedgerError as e:
             fail(ctx, e)
 
-    def human(console: Any) -> None:
+    def human(console: Console) -> None:
         from civicledger.cli.output import console as out
 
         out.print(
@@ -323,7 +324,7 @@ def services(ctx: typer.Context) -> None:
     with session(ctx, need_journal_key=False) as s:
         rows = queries.services(s.store)
 
-    def human(console: Any) -> None:
+    def human(console: Console) -> None:
         from civicledger.cli.output import console as out
 
         table = Table("service", "category", "essential", "provider", "tiers (name price min-grade)")

@@ -7,13 +7,21 @@ records of ``state``.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypedDict
 
+from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.identity import AccountId, parse_account_id
+from civicledger.kernel.messages import DataclassInstance
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.kernel.records import encode_record
 from civicledger.mechanisms.credits import rules, state
 from civicledger.mechanisms.credits.state import ADJUSTMENTS, APPEALS, SERVICES, AppealRecord, require
+
+
+class GradeDistribution(TypedDict):
+    at: int
+    persons: int
+    units_by_grade: dict[str, int]
 
 
 def person(store: Store, person: str, now: int) -> dict[str, Any]:
@@ -29,7 +37,7 @@ def explain(uow: UnitOfWork, person: AccountId, at: int) -> dict[str, Any]:
     schedule = state.allocation_schedule(uow)
     st = rules.standing(hist, at, policy, schedule)
     computed = {a.id: a for a in rules.noted_adjustments(hist, policy, schedule)}
-    details: dict[str, Any] = {}
+    details: dict[str, JSONValue] = {}
     for adj_id in st.active:
         record = require(ADJUSTMENTS, uow, adj_id)
         if adj_id in computed:  # X8: the policy gives noted participation its effect
@@ -42,7 +50,7 @@ def explain(uow: UnitOfWork, person: AccountId, at: int) -> dict[str, Any]:
         detail["consumed"] = st.consumed.get(adj_id, 0)
         detail["appeals"] = [_appeal_view(a, require(APPEALS, uow, a)) for a in record.appeals]
         details[adj_id] = detail
-    in_progress = []
+    in_progress: list[JSONValue] = []
     for row in hist.adjustments:
         for appeal_id in require(ADJUSTMENTS, uow, row.id).appeals:
             appeal = require(APPEALS, uow, appeal_id)
@@ -72,16 +80,16 @@ def explain(uow: UnitOfWork, person: AccountId, at: int) -> dict[str, Any]:
     }
 
 
-def _appeal_view(appeal_id: str, appeal: AppealRecord) -> dict[str, Any]:
+def _appeal_view(appeal_id: str, appeal: AppealRecord) -> JSONObject:
     return {"appeal": appeal_id, **_as_stored(appeal)}
 
 
-def _as_stored(record: object) -> dict[str, Any]:
+def _as_stored(record: DataclassInstance) -> JSONObject:
     """A record's JSON with its keys in the order the store gives them back (sorted)."""
     return dict(sorted(encode_record(record).items()))
 
 
-def grade_distribution(store: Store, now: int) -> dict[str, Any]:
+def grade_distribution(store: Store, now: int) -> GradeDistribution:
     """Units per grade over every enrolled person (the overview chart), and the number of persons."""
 
     totals: dict[int, int] = {}

@@ -18,7 +18,7 @@ kind.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +27,7 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
-from civicledger.sim.sector import Problem, Sector
+from civicledger.sim.sector import Problem, Row, Sector
 
 I64 = NDArray[np.int64]
 
@@ -191,6 +191,9 @@ def used_by_adjustment(taken: I64, mask: I64, columns: int) -> I64:
 
 # The sector -------------------------------------------------------------------------------------
 
+DrawHook = Callable[[int, int, list[tuple[str, str]], list[str]], Sequence[tuple[str, str, str]]]
+"""(step, time, valid pledges, candidates) -> winners: the draw, taken from elsewhere (the engine)."""
+
 
 class CreditsSector(Sector):
     """Social credits over arrays indexed by person, with a ring of adjustments per person."""
@@ -239,7 +242,7 @@ class CreditsSector(Sector):
         self.last_draw: int | None = None
         self.draws = self.lottery_winners = 0
         self._standing_cache: tuple[int, I64, tuple[I64, I64, I64, I64, I64]] | None = None
-        self.draw_hook: Any = None  # replaces the draw (tests take the engine's winners); None: the domain's
+        self.draw_hook: DrawHook | None = None  # replaces the draw (tests take the engine's); None: the domain's
 
     def begin(self, s: int, t: int) -> None:
         """The civic lottery draws first, before any sector's step (SC9)."""
@@ -253,13 +256,13 @@ class CreditsSector(Sector):
         if effect is not None:
             self._effect(persons, t, effect)
 
-    def record(self, s: int, t: int) -> dict[str, Any]:
+    def record(self, s: int, t: int) -> Row:
         pol = self.model.policy.section(CreditsPolicy)
         available = self.available(t)
         table = self.by_grade(t)
         grades = np.argmax(table, axis=1) + pol.grade_min  # the grade holding most of one's credits
         has = available > 0
-        row: dict[str, Any] = {
+        row: Row = {
             "credits_available": int(available.sum()),
             "credits_spent": self.credits_spent_total,
             "credit_slot_overflows": self.slot_overflows,

@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from civicledger.kernel import state
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import InvalidInputError, NotFoundError
 from civicledger.kernel.identity import AccountId, Role
 from civicledger.kernel.ports import UnitOfWork
@@ -298,7 +299,7 @@ class _PersonNamespace(Namespace[PersonRecord]):
     def __init__(self) -> None:
         super().__init__("credits.person", PersonRecord)
 
-    def decode(self, data: Any, key: str = "") -> PersonRecord:
+    def decode(self, data: object, key: str = "") -> PersonRecord:
         try:
             if not isinstance(data, dict) or not data.keys() <= _PERSON_FIELDS:
                 raise ValueError(f"unknown field(s) in {data!r}")
@@ -316,7 +317,7 @@ class _PersonNamespace(Namespace[PersonRecord]):
         except (KeyError, TypeError, ValueError) as e:
             raise InvalidInputError(f"{self.name}/{key}: {e}", rule="X5") from e
 
-    def history_at(self, data: Any, key: str, at: int) -> History:
+    def history_at(self, data: object, key: str, at: int) -> History:
         """``decode(data).history_at(key, at)`` without building the record (the rows are read as
         stored): the fast path of ``evaluate_all``, which reads every person."""
         if not isinstance(data, dict) or not data.keys() <= _PERSON_FIELDS:
@@ -328,9 +329,9 @@ class _PersonNamespace(Namespace[PersonRecord]):
             AccountId(key), at, born, enrolled, data["adj"], data["spends"], data["fresh"], data.get("noted", ())
         )
 
-    def encode(self, value: PersonRecord) -> Any:
+    def encode(self, value: PersonRecord) -> JSONObject:
         """By hand too, as the mirror of ``decode``: rows of plain values become JSON arrays as they are."""
-        data: dict[str, Any] = {
+        data: JSONObject = {
             "born": value.born,
             "enrolled": value.enrolled,
             "adj": [list(row) for row in value.adj],
@@ -453,8 +454,8 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
     section) names what matters here; the cache spares every query decoding and hashing the whole
     policy and its history again.
     """
-    info = uow.records.get("economy", "info")
-    record = uow.records.get("economy", "policy")
+    info: state.InfoRecord | None = uow.records.get("economy", "info")
+    record: state.PolicyRecord | None = uow.records.get("economy", "policy")
     if info is None or record is None:
         return state.current_policy(uow).section(CreditsPolicy), ((0, DEFAULT_ALLOCATION),)
     # Identical genesis commands give identical economy ids (tests, demos), so the credits section
@@ -464,8 +465,12 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
     found = _SETTINGS.get(key)
     if found is None:
         schedule: list[tuple[int, int]] = []
-        for _, version in uow.records.scan("policy"):
-            annual = int(version["policy"].get("credits", {}).get("annual_allocation", DEFAULT_ALLOCATION))
+        for version in state.policy_versions(uow):
+            section = version["policy"].get("credits", {})
+            allocation = section.get("annual_allocation", DEFAULT_ALLOCATION) if isinstance(section, dict) else None
+            if not isinstance(allocation, int | str):  # a policy version is checked when it is set (X7)
+                raise InvalidInputError(f"policy version {version['version']}: malformed credits section", rule="X7")
+            annual = int(allocation)
             if not schedule or schedule[-1][1] != annual:
                 schedule.append((int(version["effective_at"]), annual))
         found = (state.current_policy(uow).section(CreditsPolicy), tuple(schedule) or ((0, DEFAULT_ALLOCATION),))

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from civicledger.kernel import state
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import NotFoundError
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.messages import to_wire
@@ -26,7 +27,7 @@ def coefficients(store: Store, now: int) -> dict[str, Any]:
         at = max(now, uow.journal.head().time)
         try:
             result = gs.coefficients_at(uow, policy, at)
-            fund: dict[str, Any] | None = to_wire(gs.fund_position(uow, policy))
+            fund: JSONObject | None = to_wire(gs.fund_position(uow, policy))
         except NotFoundError:
             return {"at": at, "average": None, "companies": [], "fund": None, "snapshots": []}
         names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}

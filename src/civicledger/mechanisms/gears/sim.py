@@ -13,7 +13,6 @@ domain's by ``tests/unit/test_sim_rules.py``.
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,7 +24,7 @@ from civicledger.mechanisms.gears.coefficient import Tally
 from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.mechanisms.gears.values import Verdict
 from civicledger.sim.rules import add_up
-from civicledger.sim.sector import Problem, Sector
+from civicledger.sim.sector import Problem, Row, Sector
 
 I64 = NDArray[np.int64]
 
@@ -242,7 +241,7 @@ class GearsSector(Sector):
             self._paid(key, units)
         self.pending = self.pending[len(paid) :]
 
-    def record(self, s: int, t: int) -> dict[str, Any]:
+    def record(self, s: int, t: int) -> Row:
         voted = self.deltas[self.voted] if self.companies and hasattr(self, "voted") else np.zeros(0)
         q = np.quantile(voted, [0.0, 0.1, 0.5, 0.9, 1.0]) if voted.size else np.zeros(5)
         pending = sum(u for _, u in self.pending)

@@ -191,7 +191,12 @@ def policy_from_mapping(data: dict[str, Any]) -> tuple[Policy, list[Problem]]:
 
 
 def policy_to_mapping(policy: Any) -> Any:
-    """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section."""
+    """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section.
+
+    A field added to a section after economies were started is declared with
+    ``messages.OMITTED_AT_DEFAULT`` metadata: left out while it holds its default, so an economy
+    started by an earlier release writes (and re-executes to) the same genesis; its default must
+    then never change (a mapping without it reads as the default)."""
     if isinstance(policy, Policy):
         names = {cls: name for name, cls in mechanism_sections().items()}
         mapping = {"economy": policy_to_mapping(policy.economy), "journal": policy_to_mapping(policy.journal)}
@@ -199,7 +204,11 @@ def policy_to_mapping(policy: Any) -> Any:
             mapping[names[type(section)]] = policy_to_mapping(section)
         return mapping
     if dataclasses.is_dataclass(policy) and not isinstance(policy, type):
-        return {f.name: policy_to_mapping(getattr(policy, f.name)) for f in dataclasses.fields(policy)}
+        return {
+            f.name: policy_to_mapping(getattr(policy, f.name))
+            for f in dataclasses.fields(policy)
+            if not (f.metadata.get("omitted_at_default") and getattr(policy, f.name) == f.default)
+        }
     if isinstance(policy, Fraction):
         return Ratio(policy).encode()
     if isinstance(policy, tuple):

@@ -472,7 +472,25 @@ def positioned_pre_order(
     )
 
 
-def delivered_credits(paid: int, base_units: int, quantity: int, workers_share: Fraction) -> tuple[int, int]:
-    """IN1, CR13 (rules 2): the surplus of delivered, paid pre-orders: what the buyers paid in the
-    ledger (``paid``) above the coop's BasePrice x units delivered, as (coop credits, workers')."""
-    return coop_surplus(paid, base_units, quantity, workers_share)
+def surplus_of_units(price: Fraction, allotted: Fraction, first: int, quantity: int, base_units: int) -> int:
+    """IN1, CR13 (rules 2): what the units at positions first .. first + quantity - 1 were paid
+    above BasePrice (``base_units``), unit by unit: sum of max(0, unit price - BasePrice). Unit
+    prices rise with the position, so only the units from the first one priced above BasePrice
+    count: k >= (BasePrice + 1/2) x allotted / price. The same for any split of the positions."""
+    if quantity <= 0 or price <= 0:
+        return 0
+    last = first + quantity - 1
+    threshold = (Fraction(base_units) + Fraction(1, 2)) * allotted / price
+    start = max(first, -((-threshold.numerator) // threshold.denominator))  # ceil
+    if start > last:
+        return 0
+    count = last - start + 1
+    return pre_order_total(price, allotted, start - 1, count) - base_units * count
+
+
+def split_surplus(surplus: int, workers_share: Fraction) -> tuple[int, int]:
+    """CR13: a surplus as (coop credits, workers' credits), the workers' rounded down."""
+    if surplus <= 0:
+        return 0, 0
+    workers = int(surplus * workers_share)
+    return surplus - workers, workers

@@ -190,31 +190,35 @@ def policy_from_mapping(data: dict[str, Any]) -> tuple[Policy, list[Problem]]:
     return policy, problems
 
 
-def policy_to_mapping(policy: Any) -> Any:
+def policy_to_mapping(policy: Any, *, every_field: bool = False) -> Any:
     """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section.
 
     A field added to a section after economies were started is declared with
     ``messages.OMITTED_AT_DEFAULT`` metadata: left out while it holds its default, so an economy
     started by an earlier release writes (and re-executes to) the same genesis; its default must
-    then never change (a mapping without it reads as the default)."""
+    then never change (a mapping without it reads as the default). ``every_field`` keeps them all
+    (what a policy change may name)."""
     if isinstance(policy, Policy):
         names = {cls: name for name, cls in mechanism_sections().items()}
-        mapping = {"economy": policy_to_mapping(policy.economy), "journal": policy_to_mapping(policy.journal)}
+        mapping = {
+            "economy": policy_to_mapping(policy.economy, every_field=every_field),
+            "journal": policy_to_mapping(policy.journal, every_field=every_field),
+        }
         for section in policy.sections:
-            mapping[names[type(section)]] = policy_to_mapping(section)
+            mapping[names[type(section)]] = policy_to_mapping(section, every_field=every_field)
         return mapping
     if dataclasses.is_dataclass(policy) and not isinstance(policy, type):
         return {
-            f.name: policy_to_mapping(getattr(policy, f.name))
+            f.name: policy_to_mapping(getattr(policy, f.name), every_field=every_field)
             for f in dataclasses.fields(policy)
-            if not (f.metadata.get("omitted_at_default") and getattr(policy, f.name) == f.default)
+            if every_field or not (f.metadata.get("omitted_at_default") and getattr(policy, f.name) == f.default)
         }
     if isinstance(policy, Fraction):
         return Ratio(policy).encode()
     if isinstance(policy, tuple):
-        return [policy_to_mapping(v) for v in policy]
+        return [policy_to_mapping(v, every_field=every_field) for v in policy]
     if isinstance(policy, dict):
-        return {k: policy_to_mapping(v) for k, v in policy.items()}
+        return {k: policy_to_mapping(v, every_field=every_field) for k, v in policy.items()}
     if hasattr(policy, "value") and hasattr(type(policy), "__members__"):
         return policy.value
     return policy
@@ -228,7 +232,7 @@ def with_change(mapping: dict[str, Any], path: tuple[str, ...], value: Any) -> t
     code added) is filled from its defaults before the change.
     """
     changed = json.loads(json.dumps(mapping))
-    defaults = policy_to_mapping(Policy())
+    defaults = policy_to_mapping(Policy(), every_field=True)
     node, default_node = changed, defaults
     for key in path[:-1]:
         if not isinstance(default_node, dict) or key not in default_node:

@@ -21,7 +21,7 @@ INFLATED = 10**12
 def test_in01_under_rules_1_declared_revenue_was_credited(store: Store) -> None:
     e = world(store, rules=1)
     done = e.run(cc.RecordProduction(e.account("green-wheels"), "green-bike", 1, 1, INFLATED), "green-wheels")
-    assert done.result["coop_credits"] > INFLATED // 3  # the attack worked under the old rules
+    assert done.result["coop_credits"] == 499_999_996_821  # the attack worked under the old rules
     assert credits(e, "green-wheels").coop_credits == done.result["coop_credits"]
     sound(e)
 

@@ -211,6 +211,7 @@ def _check(data: Mapping[str, Any]) -> tuple[Scenario, list[Problem]]:
             net_values[key] = _number(value, path, problems, 0.0, 10_000.0)
     network = NetworkSpec(**net_values)
 
+    sectors()  # a sector's module registers the behaviours of its roles when it is first loaded
     beh_t = _table(data, "behaviours", problems)
     behaviours = dict(ROLES)
     for role, name in beh_t.items():

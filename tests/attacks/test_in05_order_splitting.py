@@ -115,3 +115,30 @@ def test_in05_through_the_cli_three_orders_of_one_cost_one_order_of_three(cli: C
     assert [r["total"] for r in singles] == [42, 84, 126]
     assert three["total"] == 168 + 210 + 252  # positions 4 to 6: the same rule, no discount for size
     assert (three["first_unit_price"], three["unit_price"]) == (168, 252)
+
+
+def test_in05_in01_the_simulators_order_splitter_and_revenue_inflator_gain_nothing(tmp_path: Path) -> None:
+    """``civic sim``: an order splitter and a revenue inflator played over a year and a half, two
+    seeds; the report plots what they gained. Splitting never gains (interleaved with honest
+    orders it loses), inflating earns nothing; under rules 1 both would have paid."""
+    import polars as pl
+
+    from civicledger.sim import parse_scenario
+    from civicledger.sim.report import write_report
+    from civicledger.sim.sweep import sweep
+
+    scenario = parse_scenario(
+        {
+            "scenario": {"steps": 80, "seeds": [1, 2], "record_every": 10},
+            "population": {"persons": 2_000, "companies": 0, "resources": 3},
+            "behaviours": {"pre_orders": "order_splitter", "coop_reports": "revenue_inflator"},
+            "parameters": {"demand_per_capita": 40.0},
+        }
+    )
+    sweep(scenario, tmp_path / "out", workers=1)
+    rows = pl.read_parquet(str(tmp_path / "out" / "*.parquet"))
+    assert rows["splitter_paid"].min() > 0 and rows["pre_ordered_units"].min() > 0
+    assert rows["splitter_gain"].max() <= 0 < rows["splitter_gain_rules_1"].min()
+    assert rows["inflator_gain"].max() == 0 < rows["inflator_gain_rules_1"].min()
+    report = write_report(tmp_path / "out", tmp_path / "report.html").read_text()
+    assert "What splitting pre-orders and inflating revenue gained" in report

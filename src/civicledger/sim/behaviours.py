@@ -59,11 +59,21 @@ def behaviour(role: str, name: str) -> Callable[[Behaviour], Behaviour]:
     return register
 
 
-def lookup(role: str, name: str) -> Behaviour:
-    if name not in REGISTRY[role]:  # a sector's module registers its roles' behaviours when first loaded
-        from civicledger.sim.sector import sectors
+def register_sector_behaviours() -> None:
+    """Register the behaviours the installed mechanisms' sectors offer (``Sector.behaviours``)."""
+    from civicledger.sim.sector import sectors
 
-        sectors()
+    for _, sector in sectors():
+        for role, named in sector.behaviours.items():
+            if role not in REGISTRY:
+                raise ValueError(f"{sector.__name__} offers behaviours of an unknown role {role!r}")
+            for name, fn in named.items():
+                REGISTRY[role].setdefault(name, fn)
+
+
+def lookup(role: str, name: str) -> Behaviour:
+    if name not in REGISTRY[role]:
+        register_sector_behaviours()
     return REGISTRY[role][name]
 
 

@@ -37,7 +37,6 @@ from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.creditism import rules as cr
 from civicledger.mechanisms.creditism.chain import Node, solve_chain
 from civicledger.mechanisms.creditism.policy import CreditismPolicy
-from civicledger.sim.behaviours import behaviour
 from civicledger.sim.sector import MONTHLY_INCOME, Sector
 
 I64 = NDArray[np.int64]
@@ -270,7 +269,7 @@ class Sales:
         }
 
 
-# Behaviours of the roles ``pre_orders`` and ``coop_reports`` -------------------------------------
+# Behaviours of the roles ``pre_orders`` and ``coop_reports`` (offered as ``CreditismSector.behaviours``)
 
 
 def _honest(m: Any, rng: np.random.Generator, p: dict[str, float]) -> list[int]:
@@ -278,14 +277,12 @@ def _honest(m: Any, rng: np.random.Generator, p: dict[str, float]) -> list[int]:
     return [int(q) for q in rng.integers(1, 4, size=buyers)]
 
 
-@behaviour("pre_orders", "honest")
 def honest_pre_orders(m: Any, rng: np.random.Generator, p: dict[str, float]) -> tuple[list[int], list[bool]]:
     """A ``pre_order_share`` of persons each pre-order 1 to 3 units."""
     quantities = _honest(m, rng, p)
     return quantities, [False] * len(quantities)
 
 
-@behaviour("pre_orders", "order_splitter")
 def order_splitter(m: Any, rng: np.random.Generator, p: dict[str, float]) -> tuple[list[int], list[bool]]:
     """Honest buyers, and one buyer taking ``splitter_units`` units in orders of one, each slipped
     in at a random place among the honest orders (IN5)."""
@@ -295,7 +292,12 @@ def order_splitter(m: Any, rng: np.random.Generator, p: dict[str, float]) -> tup
     return [q for q, _ in orders], [s for _, s in orders]
 
 
-@behaviour("coop_reports", "revenue_inflator")
 def revenue_inflator(m: Any, rng: np.random.Generator, p: dict[str, float], paid: int) -> int:
     """The coop declares ``revenue_inflation`` times what its buyers paid (IN1)."""
     return int(paid * p["revenue_inflation"])
+
+
+CreditismSector.behaviours = {
+    "pre_orders": {"honest": honest_pre_orders, "order_splitter": order_splitter},
+    "coop_reports": {"revenue_inflator": revenue_inflator},
+}

@@ -56,12 +56,22 @@ def test_creditism_cli_bicycle_story(civic: Civic, tmp_path: Path) -> None:
     compared = civic.json("creditism", "compare", "bicycle")
     assert [c["application"] for c in compared["coops"]] == ["city-bike", "green-bike"]
 
-    civic("keys", "new", "ada")
+    ada = civic.json("keys", "new", "ada")["account"]
     civic("account", "open", "--key", "ada")
-    order = civic.json("creditism", "pre-order", "green-bike", "50", "-k", "ada")
+    civic("keys", "new", "fund")
+    civic("account", "open", "--key", "fund", "--kind", "fund")
+    civic("ledger", "create-currency", "xi", "--key", "fund", "--name", "bike bonds")
+    civic("ledger", "issue", "xi", ada, "1000000000", "--key", "fund")
+    order = civic.json("creditism", "pre-order", "green-bike", "50", "-k", "ada", "--currency", "xi")
     assert order["result"]["ratio"] == "1/10"
-    produced = civic.json("creditism", "produce", "green-bike", "-k", "green", "--produced", "10", "--sold", "10",
-                          "--revenue", "100000000")
+    rest = civic.json("creditism", "pre-order", "green-bike", "450", "-k", "ada", "--currency", "xi")
+    assert rest["result"]["ratio"] == "1"
+    declared = civic.json("creditism", "produce", "green-bike", "-k", "green", "--produced", "10", "--sold", "10",
+                          "--revenue", "100000000", check=4)
+    assert declared["rule"] == "IN1"  # rules 2: sales are not declared
+    produced = civic.json("creditism", "produce", "green-bike", "-k", "green", "--produced", "500")
+    assert produced["result"]["delivered"] == 500
+    assert produced["result"]["paid"] == order["result"]["total"] + rest["result"]["total"]
     assert produced["result"]["coop_credits"] > 0
 
     before = civic.json("creditism", "report")

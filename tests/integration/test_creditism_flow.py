@@ -130,7 +130,25 @@ def test_cr11_cr12_bicycle_price_and_its_components(economy: ScriptedEconomy) ->
     assert steel["price"] == 200 and steel["components"]["scarcity"] == -50
 
 
-def test_cr13_two_bike_coops_compared_and_surplus_credited(economy: ScriptedEconomy) -> None:
+def rules_1(store: object) -> ScriptedEconomy:
+    """An economy under release 0.1's rules (IN8), where sales were declared (CR13)."""
+    from tests.conftest import T0
+
+    return ScriptedEconomy(store, start=T0, label="civicledger test key", rules=1)  # type: ignore[arg-type]
+
+
+def bonds(e: ScriptedEconomy, *holders: str, units: int = 10_000_000) -> CurrencyId:
+    """A currency buyers pay pre-orders in (rules 2, IN1), with ``units`` for each holder."""
+    xi = CurrencyId("xi")
+    e.open("fund", AccountKind.FUND)
+    e.run(led.CreateCurrency(xi, e.account("fund"), "xi"), "fund")
+    for name in holders:
+        e.run(led.Issue(xi, e.account(name), units), "fund")
+    return xi
+
+
+def test_cr13_two_bike_coops_compared_and_surplus_credited(store: object) -> None:
+    economy = rules_1(store)
     bike_world(economy)
     with economy.store.read() as uow:
         rows = svc.compare_view(uow, current_policy(uow), "bicycle")
@@ -148,7 +166,35 @@ def test_cr13_two_bike_coops_compared_and_surplus_credited(economy: ScriptedEcon
     assert credits == CreditsRecord(economy.account("green-wheels"), coop_credits=5_000, worker_credits=5_000)
 
 
-def test_cr14_pre_orders_priced_at_demand_over_supply_early_pay_less(economy: ScriptedEconomy) -> None:
+def test_cr13_in01_paid_pre_orders_delivered_earn_the_surplus_of_units_above_base_price(
+    economy: ScriptedEconomy,
+) -> None:
+    from civicledger.mechanisms.creditism import rules
+
+    bike_world(economy)
+    economy.person("ada")
+    xi = bonds(economy, "ada")
+    with economy.store.read() as uow:
+        rows = svc.compare_view(uow, current_policy(uow), "bicycle")
+    base = next(r for r in rows if r["application"] == "green-bike")
+    receipt = economy.run(cc.PreOrder(economy.account("ada"), "green-bike", 600, xi), "ada")
+    total = receipt.result["total"]
+    produced = economy.run(cc.RecordProduction(economy.account("green-wheels"), "green-bike", 600, 0, 0),
+                           "green-wheels")
+    assert produced.result["delivered"] == 600 and produced.result["paid"] == total
+    assert produced.result["base_price"] == base["base_price"]
+    with economy.store.read() as uow:
+        order = next(o for _, o in PREORDERS.scan(uow, "green-bike/"))
+        assert order.delivered_at is not None and order.price is not None
+        surplus = sum(max(0, rules.unit_price_at(F(order.price), F(600), k) - base["base_price"])
+                      for k in range(1, 601))
+        assert surplus > 0
+        assert produced.result["coop_credits"] + produced.result["worker_credits"] == surplus
+        assert uow.ledger.balance(economy.account("green-wheels"), xi) == total
+
+
+def test_cr14_pre_orders_priced_at_demand_over_supply_early_pay_less(store: object) -> None:
+    economy = rules_1(store)
     bike_world(economy)
     economy.person("ada")
     economy.person("bo")
@@ -160,6 +206,22 @@ def test_cr14_pre_orders_priced_at_demand_over_supply_early_pay_less(economy: Sc
     with economy.store.read() as uow:
         orders = list(PREORDERS.scan(uow, "green-bike/"))
     assert [o.quantity for _, o in orders] == [60, 240]
+
+
+def test_cr14_in05_pre_orders_each_unit_at_its_position_early_pay_less(economy: ScriptedEconomy) -> None:
+    bike_world(economy)
+    economy.person("ada")
+    economy.person("bo")
+    xi = bonds(economy, "ada", "bo")
+    first = economy.run(cc.PreOrder(economy.account("ada"), "green-bike", 60, xi), "ada")
+    second = economy.run(cc.PreOrder(economy.account("bo"), "green-bike", 240, xi), "bo")
+    assert first.result["ratio"] == "1/10" and second.result["ratio"] == "1/2"
+    assert first.result["first_unit_price"] < first.result["unit_price"] < second.result["unit_price"]
+    assert first.result["total"] * 240 < second.result["total"] * 60  # early units cost less on average
+    with economy.store.read() as uow:
+        orders = list(PREORDERS.scan(uow, "green-bike/"))
+        assert uow.ledger.balance(economy.account("ada"), xi) == 10_000_000 - first.result["total"]
+    assert [(o.quantity, o.first) for _, o in orders] == [(60, 1), (240, 61)]
 
 
 def test_cr14_crowdfunding_moves_units_to_the_coop(economy: ScriptedEconomy) -> None:
@@ -265,9 +327,10 @@ def test_x2_replay_of_the_bicycle_story_rebuilds_the_same_state(economy: Scripte
 
     bike_world(economy)
     economy.person("ada")
-    economy.run(cc.PreOrder(economy.account("ada"), "green-bike", 60), "ada")
-    economy.run(cc.RecordProduction(economy.account("green-wheels"), "green-bike", 50, 40, 10_000_000),
-                "green-wheels")
+    xi = bonds(economy, "ada")
+    economy.run(cc.PreOrder(economy.account("ada"), "green-bike", 40, xi), "ada")
+    economy.run(cc.PreOrder(economy.account("ada"), "green-bike", 20, xi), "ada")
+    economy.run(cc.RecordProduction(economy.account("green-wheels"), "green-bike", 50, 0, 0), "green-wheels")
     report = verify_store(economy.store, Ed25519Verifier(), MemoryStore)
     assert report.ok, report
 

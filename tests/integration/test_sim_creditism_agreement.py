@@ -101,3 +101,51 @@ def test_cr05_cr09_cr12_the_simulators_allotments_ratings_and_prices_are_the_eng
                 assert exact["components"] == {k.value: v for k, v in parts.items()}, (s, name)
                 assert svc.price_view(uow, policy, name)["price"] == price
     assert model.price > 0
+
+
+def test_in05_in01_the_simulators_pre_orders_and_coop_surplus_are_the_engines(store: Store) -> None:
+    """The sector's coop sells as rules 2 does: the same orders, placed in the same sequence through
+    the engine, cost the same to the minor unit (IN5), are refused at the same point (CR8), and
+    earn the coop the same surplus over BasePrice once delivered (IN1)."""
+    from civicledger.kernel import ledger as led
+    from civicledger.kernel.identity import AccountKind
+    from civicledger.kernel.money import CurrencyId
+    from civicledger.mechanisms.creditism.sim import COOP_MARKUP, Sales
+    from civicledger.mechanisms.creditism.state import CREDITS
+
+    e = ScriptedEconomy(store, start=T0, label="civicledger test key")
+    c = council_of(e)
+    labour, allotted = 12_345, 97
+    e.council_decision(cc.DefineAsset(c, "good", AssetKind.GOOD, "piece", labour=labour))
+    e.council_decision(cc.SetAllotment(c, "good", str(allotted)))
+    e.open("coop", AccountKind.ORGANIZATION)
+    e.run(cc.ApplyCoop(e.account("coop"), "coop-good", "good", labour=labour, markup=encode(COOP_MARKUP)), "coop")
+    e.council_decision(cc.ApproveCoop(c, "coop-good", str(allotted)))
+    xi = CurrencyId("xi")
+    e.open("fund", AccountKind.FUND)
+    e.run(led.CreateCurrency(xi, e.account("fund"), "xi"), "fund")
+    for buyer in ("ada", "bo"):
+        e.person(buyer)
+        e.run(led.Issue(xi, e.account(buyer), 10**12), "fund")
+
+    quantities = [3, 1, 1, 7, 2, 1, 1, 1, 30, 1, 45, 5, 9, 1, 2]  # after the 45, the 5 and the 9 do not fit
+    splitter = [q == 1 for q in quantities]
+    sales = Sales()
+    price = Fraction(labour) * (1 + COOP_MARKUP)
+    expected = Sales.prices(price, Fraction(allotted), 0, quantities)
+    sales.place(price, Fraction(allotted), labour, quantities, splitter)
+    for q, cost, by_splitter in zip(quantities, expected, splitter, strict=True):
+        buyer = "ada" if by_splitter else "bo"
+        order = cc.PreOrder(e.account(buyer), "coop-good", q, xi)
+        if cost < 0:
+            assert e.refused(order, buyer).rule == "CR8"
+        else:
+            assert e.run(order, buyer).result["total"] == cost
+    placed = sum(q for q, cost in zip(quantities, expected, strict=True) if cost >= 0)
+    assert sales.refused == 2 and sales.units == placed == 96
+    done = e.run(cc.RecordProduction(e.account("coop"), "coop-good", sales.units, 0, 0), "coop")
+    assert done.result["base_price"] == labour
+    assert done.result["paid"] == sales.paid
+    with e.store.read() as uow:
+        credits = CREDITS.get(uow, e.account("coop"))
+    assert credits is not None and credits.coop_credits + credits.worker_credits == sales.surplus > 0

@@ -39,6 +39,8 @@ ROLES: dict[str, str] = {
     "sales": "lognormal",
     "whistleblowing": "bernoulli",
     "demand": "per_capita",
+    "pre_orders": "none",
+    "coop_reports": "none",
 }
 """Every role and its default behaviour."""
 
@@ -57,7 +59,21 @@ def behaviour(role: str, name: str) -> Callable[[Behaviour], Behaviour]:
     return register
 
 
+def register_sector_behaviours() -> None:
+    """Register the behaviours the installed mechanisms' sectors offer (``Sector.behaviours``)."""
+    from civicledger.sim.sector import sectors
+
+    for _, sector in sectors():
+        for role, named in sector.behaviours.items():
+            if role not in REGISTRY:
+                raise ValueError(f"{sector.__name__} offers behaviours of an unknown role {role!r}")
+            for name, fn in named.items():
+                REGISTRY[role].setdefault(name, fn)
+
+
 def lookup(role: str, name: str) -> Behaviour:
+    if name not in REGISTRY[role]:
+        register_sector_behaviours()
     return REGISTRY[role][name]
 
 
@@ -243,6 +259,9 @@ PARAMETERS: dict[str, float] = {
     "fund_reserve": 1_000_000_000.0,
     "demand_per_capita": 1.0,
     "demand_growth": 0.02,
+    "pre_order_share": 0.001,  # persons pre-ordering from the coop each step (CR14, IN5)
+    "splitter_units": 20.0,  # units an order splitter buys a step, in orders of one (IN5)
+    "revenue_inflation": 1_000.0,  # what a revenue inflator multiplies its revenue by (IN1)
 }
 """The behaviours' parameters and their defaults (``[parameters]`` in a scenario)."""
 

@@ -35,6 +35,15 @@ PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 Band = tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]
 """(years, mean, low, high) of one metric over the seeds of a parameter set."""
 
+OPTIONAL_PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    (
+        "What splitting pre-orders and inflating revenue gained (IN5, IN1; under rules 1 for comparison)",
+        "minor units (cumulative)",
+        ("splitter_gain", "inflator_gain", "splitter_gain_rules_1", "inflator_gain_rules_1"),
+    ),
+)
+"""Plots drawn only when the results hold one of their columns (a behaviour that writes them ran)."""
+
 
 def load(results: Path) -> pa.Table:
     """Every run's rows of a results folder (or one Parquet file) as one table."""
@@ -116,7 +125,8 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
     runs = len(set(table.column("run").to_pylist()))
     sets = sorted(set(table.column("param_label").to_pylist()))
     images: list[tuple[str, str]] = []
-    for heading, unit, metrics in PLOTS:
+    optional = tuple(plot for plot in OPTIONAL_PLOTS if any(metric in cols for metric in plot[2]))
+    for heading, unit, metrics in (*PLOTS, *optional):
         fig, ax = plt.subplots(figsize=(8, 3.5))
         drawn = False
         for m, metric in enumerate(metrics):

@@ -24,7 +24,7 @@ from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import PolicyFileError
 from civicledger.kernel.policy import Policy, policy_from_mapping, policy_to_mapping
 from civicledger.kernel.time import DAY, WEEK, parse_instant
-from civicledger.sim.behaviours import FRACTIONS, PARAMETERS, REGISTRY, ROLES
+from civicledger.sim.behaviours import FRACTIONS, PARAMETERS, REGISTRY, ROLES, register_sector_behaviours
 from civicledger.sim.rules import GENERATORS
 from civicledger.sim.sector import Problem, sectors
 
@@ -212,6 +212,7 @@ def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
             net_values[key] = _number(value, path, problems, 0.0, 10_000.0)
     network = NetworkSpec(**net_values)
 
+    register_sector_behaviours()  # the sectors' own behaviours (``Sector.behaviours``)
     beh_t = _table(data, "behaviours", problems)
     behaviours = dict(ROLES)
     for role, name in beh_t.items():

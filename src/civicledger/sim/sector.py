@@ -92,6 +92,10 @@ class Sector:
     """The sector's place in every phase of a step (lower first); it is also the order of its
     draws from the run's generator, so a sector's place decides the run's numbers."""
 
+    behaviours: ClassVar[dict[str, dict[str, Callable[..., Any]]]] = {}
+    """Behaviours the sector offers, by role and name (``civicledger.sim.behaviours`` registers
+    them, under roles it declares, before a scenario's behaviours are checked)."""
+
     def __init__(self, model: World) -> None:
         self.model = model
 

@@ -186,9 +186,12 @@ def approve(ctx: typer.Context, application: str, keys: CouncilKeys,
 
 @creditism_app.command("pre-order")
 def pre_order(ctx: typer.Context, application: str, quantity: int, buyer: SignerOption,
+              currency: Annotated[str | None, typer.Option(
+                  help="The currency the order is paid in when placed (rules 2, IN1).")] = None,
               command_id: IdOption = None) -> None:
-    """Pre-order units, priced at the demand/supply ratio when placed (CR14)."""
-    submit(ctx, lambda s: (cc.PreOrder(s.key(buyer).account, application, quantity), [buyer]), command_id)
+    """Pre-order units, each priced at the demand/supply ratio of its position in the queue (CR14, IN5)."""
+    paid_in = None if currency is None else CurrencyId(currency)
+    submit(ctx, lambda s: (cc.PreOrder(s.key(buyer).account, application, quantity, paid_in), [buyer]), command_id)
 
 
 @creditism_app.command("crowdfund")
@@ -208,7 +211,8 @@ def produce(ctx: typer.Context, application: str, coop: SignerOption,
             sold: Annotated[int, typer.Option(help="Units sold.")] = 0,
             revenue: Annotated[int, typer.Option(help="Revenue of those sales, minor units.")] = 0,
             command_id: IdOption = None) -> None:
-    """Record actual production and sales; surplus over BasePrice becomes coop credits (CR8, CR13)."""
+    """Record actual production (CR8); under rules 2 it delivers paid pre-orders, whose payments above
+    BasePrice become coop credits (CR13, IN1); --sold and --revenue are for rules 1 only."""
     submit(
         ctx,
         lambda s: (cc.RecordProduction(s.key(coop).account, application, produced, sold, revenue), [coop]),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.messages import Command, command
+from civicledger.kernel.messages import OMITTED_AT_DEFAULT, Command, command
 from civicledger.kernel.money import CurrencyId
 from civicledger.mechanisms.creditism.values import AssetKind
 
@@ -113,11 +113,15 @@ class ApproveCoop(Command):
 @command("creditism.pre_order")
 @dataclass(frozen=True, slots=True)
 class PreOrder(Command):
-    """CR14: a buyer pre-orders units, priced at the demand/supply ratio when placed."""
+    """CR14: a buyer pre-orders units, priced at the demand/supply ratio when placed.
+
+    Under rules 2 each unit is priced at its own position in the queue (IN5) and the order is paid
+    when placed, in ``currency`` (IN1: a ledger transfer from the buyer to the coop)."""
 
     buyer: AccountId
     application: str
     quantity: int
+    currency: CurrencyId | None = field(default=None, metadata=OMITTED_AT_DEFAULT)  # rules 2: required
 
 
 @command("creditism.crowdfund")
@@ -134,7 +138,10 @@ class Crowdfund(Command):
 @command("creditism.record_production")
 @dataclass(frozen=True, slots=True)
 class RecordProduction(Command):
-    """CR8, CR13: a coop records units produced and sold, and the revenue; surplus becomes credits."""
+    """CR8, CR13: a coop records units produced and sold, and the revenue; surplus becomes credits.
+
+    Under rules 2 (IN1) a coop declares only what it produced: ``sold`` and ``revenue`` must be 0,
+    and the units go to its paid pre-orders in queue order, whose payments make the credits."""
 
     coop: AccountId
     application: str

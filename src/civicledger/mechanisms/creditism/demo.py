@@ -88,13 +88,27 @@ def creditism(demo: ScriptedEconomy) -> list[str]:
     demo.run(led.CreateCurrency(CR, demo.account("bike-fund"), "bike bonds"), "bike-fund", cid="cr-create-bond")
     demo.run(led.Issue(CR, demo.account("rider-ada"), 100_000), "bike-fund", cid="cr-issue-ada")
     demo.run(cc.Crowdfund(demo.account("rider-ada"), "green-bike", CR, 40_000), "rider-ada", cid="cr-fund-ada")
-    early = demo.run(cc.PreOrder(demo.account("rider-ada"), "green-bike", 60), "rider-ada", cid="cr-order-ada")
+    # Rules 2 (IN1, IN5): pre-orders are paid when placed, each unit at its own position's ratio, and
+    # production delivers them; sales are no longer declared. Rules 1 keeps release 0.1's story.
+    paid = info.rules_at(demo.clock.now()) >= 2
+    if paid:
+        demo.open("bike-shop", AccountKind.ORGANIZATION, cid="cr-open-shop")
+        for name, units in (("rider-ada", 2_000_000), ("rider-bo", 8_000_000), ("bike-shop", 10_000_000)):
+            demo.run(led.Issue(CR, demo.account(name), units), "bike-fund", cid=f"cr-issue-more-{name}")
+    early = demo.run(cc.PreOrder(demo.account("rider-ada"), "green-bike", 60, CR if paid else None), "rider-ada",
+                     cid="cr-order-ada")
     demo.advance(DAY)
-    late = demo.run(cc.PreOrder(demo.account("rider-bo"), "green-bike", 240), "rider-bo", cid="cr-order-bo")
+    late = demo.run(cc.PreOrder(demo.account("rider-bo"), "green-bike", 240, CR if paid else None), "rider-bo",
+                    cid="cr-order-bo")
 
-    # 5. Production and sales at 160.00 each: the surplus over BasePrice becomes coop credits (CR13).
-    sold = demo.run(cc.RecordProduction(demo.account("green-wheels"), "green-bike", produced=300, sold=300,
-                                        revenue=300 * 16_000), "green-wheels", cid="cr-produce-green")
+    # 5. Production and sales: the surplus over BasePrice becomes coop credits (CR13).
+    if paid:
+        demo.run(cc.PreOrder(demo.account("bike-shop"), "green-bike", 300, CR), "bike-shop", cid="cr-order-shop")
+        sold = demo.run(cc.RecordProduction(demo.account("green-wheels"), "green-bike", produced=600, sold=0,
+                                            revenue=0), "green-wheels", cid="cr-produce-green")
+    else:  # rules 1: sales at 160.00 each, as declared
+        sold = demo.run(cc.RecordProduction(demo.account("green-wheels"), "green-bike", produced=300, sold=300,
+                                            revenue=300 * 16_000), "green-wheels", cid="cr-produce-green")
 
     # 6. A cycle: steel needs machines that need steel; the price stays finite and exact (CR12).
     decide(cc.DefineAsset(council, "machine", AssetKind.GOOD, "piece", "steel press", labour=500_000,
@@ -130,11 +144,25 @@ def creditism(demo: ScriptedEconomy) -> list[str]:
         lines.append(f"{app_name}: BasePrice {_money(r['base_price'])}, price {_money(r['price'])}, "
                      f"efficiency {show(decode(r['efficiency']), 2)} (price / labour), "
                      f"coop credits {_money(r['coop_credits'])}, workers {_money(r['worker_credits'])} (CR13)")
+    if paid:
+        lines += [
+            f"pre-orders, each unit at its position's demand/supply (CR14, IN5): 60 early for "
+            f"{_money(early.result['total'])} ({_money(early.result['first_unit_price'])} to "
+            f"{_money(early.result['unit_price'])} a unit), 240 later for {_money(late.result['total'])} "
+            f"(up to {_money(late.result['unit_price'])}, ratio {late.result['ratio']}), paid when placed (IN1)",
+            f"green-wheels made 600 and delivered every paid pre-order ({_money(sold.result['paid'])} paid); "
+            f"the units sold above BasePrice earn {_money(sold.result['coop_credits'])} coop credits, "
+            f"{_money(sold.result['worker_credits'])} to its workers (CR13, IN1)",
+        ]
+    else:
+        lines += [
+            f"pre-orders: 60 early at {_money(early.result['unit_price'])} each (demand/supply "
+            f"{early.result['ratio']}), 240 later at {_money(late.result['unit_price'])} (ratio "
+            f"{late.result['ratio']}) (CR14)",
+            f"green-wheels sold 300 above BasePrice: {_money(sold.result['coop_credits'])} coop credits, "
+            f"{_money(sold.result['worker_credits'])} to its workers",
+        ]
     lines += [
-        f"pre-orders: 60 early at {_money(early.result['unit_price'])} each (demand/supply {early.result['ratio']}), "
-        f"240 later at {_money(late.result['unit_price'])} (ratio {late.result['ratio']}) (CR14)",
-        f"green-wheels sold 300 above BasePrice: {_money(sold.result['coop_credits'])} coop credits, "
-        f"{_money(sold.result['worker_credits'])} to its workers",
         "steel needs machines that need steel: prices solved as one linear system, cycle included",
         *refusals,
     ]

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.messages import Event, event
+from civicledger.kernel.messages import OMITTED_AT_DEFAULT, Event, event
 from civicledger.kernel.money import CurrencyId
 from civicledger.mechanisms.creditism.values import AssetKind
 
@@ -75,6 +75,7 @@ class CoopApplied(Event):
     markup: str
     inputs: dict[str, str]
     process: str
+    deadline: int | None = field(default=None, metadata=OMITTED_AT_DEFAULT)  # rules 2: lapses then (IN7)
 
 
 @event("creditism.approved")
@@ -95,6 +96,26 @@ class PreOrdered(Event):
     ratio: str  # demand / supply when placed, this order included
     unit_price: int  # minor units
     total: int
+
+
+@event("creditism.pre_order_paid")
+@dataclass(frozen=True, slots=True)
+class PreOrderPaid(Event):
+    """Rules 2 (IN1, IN5): a pre-order priced unit by unit and paid when placed."""
+
+    application: str
+    good: str
+    buyer: AccountId
+    order: str  # the pre-order's key, "application/seq"
+    quantity: int
+    first: int  # the position of its first unit in the coop's queue (1 = the first unit ever)
+    price: str  # the coop's (BasePrice + CoopMarkup) when placed, exact; unit k costs price x k / allotted
+    first_ratio: str  # demand / supply at its first unit
+    ratio: str  # at its last unit (this order included)
+    first_unit_price: int
+    unit_price: int  # its last unit's price
+    total: int  # the sum over every unit's own position, paid to the coop
+    currency: CurrencyId
 
 
 @event("creditism.crowdfunded")
@@ -118,6 +139,8 @@ class ProductionRecorded(Event):
     base_price: int  # the coop's BasePrice per unit, minor units
     coop_credits: int  # CR13: surplus over BasePrice, less the workers' share
     worker_credits: int
+    # Rules 2 (IN1): the paid pre-orders delivered, in queue order; sold and revenue are theirs.
+    delivered: tuple[str, ...] = field(default=(), metadata=OMITTED_AT_DEFAULT)
 
 
 @event("creditism.inputs_set")

@@ -55,9 +55,12 @@ from civicledger.mechanisms.creditism.state import (
     CreditsRecord,
     PreOrderRecord,
     coop_node,
+    deadline_of,
     figures_of,
+    lapsed,
     load,
     nodes_of,
+    open_orders,
     require_application,
     require_asset,
     taken_by_coops,
@@ -290,8 +293,25 @@ def apply(cmd: cc.ApplyCoop, ctx: Context) -> Decision:
         raise InvalidInputError("a process description has at most 2,000 characters", rule="CR14")
     labour = _money(cmd.labour, "labour per unit", "CR11")
     external = _money(cmd.external, "external resources per unit", "CR10")
-    event = ce.CoopApplied(application, cmd.coop, cmd.good, labour, external, encode(markup), inputs, cmd.process)
-    return Decision([event], Consent.of(cmd.coop), {"application": application})
+    deadline = None
+    if ctx.rules >= 2:
+        waits = ctx.policy.section(CreditismPolicy).application_deadline
+        for _, pending in APPLICATIONS.scan(ctx.uow):
+            mine = pending.coop == cmd.coop and pending.good == cmd.good
+            if mine and pending.status == "applied" and not lapsed(pending, ctx.time, waits):
+                raise RuleViolationError(
+                    f"application {pending.application} for {cmd.good} awaits the council's decision "
+                    f"until {deadline_of(pending, waits)}",
+                    rule="IN7",
+                )
+        deadline = ctx.time + waits
+    event = ce.CoopApplied(
+        application, cmd.coop, cmd.good, labour, external, encode(markup), inputs, cmd.process, deadline
+    )
+    result: dict[str, Any] = {"application": application}
+    if deadline is not None:
+        result["deadline"] = deadline
+    return Decision([event], Consent.of(cmd.coop), result)
 
 
 @handles(cc.ApproveCoop)
@@ -302,6 +322,10 @@ def approve(cmd: cc.ApproveCoop, ctx: Context) -> Decision:
     consent = council_consent(ctx, cmd.council, good)
     if coop.status != "applied":
         raise RuleViolationError(f"application {cmd.application} is already {coop.status}", rule="CR14")
+    if ctx.rules >= 2 and lapsed(coop, ctx.time, ctx.policy.section(CreditismPolicy).application_deadline):
+        raise RuleViolationError(
+            f"application {cmd.application} lapsed unapproved at its deadline; the coop may apply again", rule="IN7"
+        )
     allotted = parse_quantity(cmd.allotted, "allotted production", "CR8")
     rules.check_coop_allotment(coop.good, allotted, good.allotment, taken_by_coops(coops, coop.good))
     coops[cmd.application] = replace(coop, status="approved", allotted=encode(allotted))
@@ -320,10 +344,51 @@ def pre_order(cmd: cc.PreOrder, ctx: Context) -> Decision:
         raise InvalidInputError("a pre-order is for a positive quantity", rule="CR14")
     assets, coops = load(ctx.uow)
     row = coop_prices(assets, coops, ctx.policy, cmd.application)
+    if ctx.rules >= 2:
+        return _paid_pre_order(cmd, ctx, coop, row.base, quantity)
     price = rules.pre_order_price(row.base, decode(coop.markup), coop.preordered, quantity, coop.allotment)
     ratio = encode(price.ratio)
     event = ce.PreOrdered(cmd.application, coop.good, cmd.buyer, quantity, ratio, price.unit_price, price.total)
     return Decision([event], Consent.of(cmd.buyer), {"unit_price": price.unit_price, "ratio": ratio})
+
+
+def _paid_pre_order(cmd: cc.PreOrder, ctx: Context, coop: ApplicationRecord, base: Fraction, quantity: int) -> Decision:
+    """IN5, IN1 (rules 2): each unit at the ratio of its own position, paid to the coop when placed."""
+    if cmd.currency is None:
+        raise InvalidInputError("a pre-order is paid when placed: name the currency it is paid in", rule="IN1")
+    wanted = ctx.policy.section(CreditismPolicy).currency
+    if wanted and cmd.currency != wanted:
+        raise RuleViolationError(f"pre-orders are paid in {wanted}, not {cmd.currency}", rule="IN1")
+    if cmd.buyer == coop.coop:
+        raise RuleViolationError("a coop cannot pre-order its own goods", rule="IN1")
+    price = rules.positioned_pre_order(base, decode(coop.markup), coop.preordered, quantity, coop.allotment)
+    order = f"{cmd.application}/{ctx.seq:012d}"
+    event = ce.PreOrderPaid(
+        cmd.application,
+        coop.good,
+        cmd.buyer,
+        order,
+        quantity,
+        coop.preordered + 1,
+        encode(base * (1 + decode(coop.markup))),
+        encode(price.first_ratio),
+        encode(price.ratio),
+        price.first_unit_price,
+        price.unit_price,
+        price.total,
+        cmd.currency,
+    )
+    events: list[Event] = [event]
+    if price.total > 0:
+        events += payments.transfer(ctx.uow, (led.Leg(cmd.currency, cmd.buyer, coop.coop, price.total),), ctx.time)
+    result = {
+        "order": order,
+        "first_unit_price": price.first_unit_price,
+        "unit_price": price.unit_price,
+        "ratio": encode(price.ratio),
+        "total": price.total,
+    }
+    return Decision(events, Consent.of(cmd.buyer), result)
 
 
 @handles(cc.Crowdfund)
@@ -331,6 +396,10 @@ def crowdfund(cmd: cc.Crowdfund, ctx: Context) -> Decision:
     coop = require_application(ctx.uow, cmd.application)
     if coop.status not in ("applied", "approved"):
         raise RuleViolationError(f"application {cmd.application} is not open for funding", rule="CR14")
+    if ctx.rules >= 2 and coop.status != "approved":
+        # IN7: funds given to an application that may lapse would stay with the coop; CR14 orders
+        # crowdfunding after the council's approval.
+        raise RuleViolationError(f"application {cmd.application} is not approved yet", rule="CR14")
     legs = (led.Leg(cmd.currency, cmd.backer, coop.coop, cmd.units),)
     transfers = payments.transfer(ctx.uow, legs, ctx.time)
     events: list[Event] = [ce.Crowdfunded(cmd.application, cmd.backer, cmd.currency, cmd.units), *transfers]
@@ -349,6 +418,8 @@ def record_production(cmd: cc.RecordProduction, ctx: Context) -> Decision:
         _money(cmd.sold, "units sold", "CR13"),
         _money(cmd.revenue, "revenue", "CR13"),
     )
+    if ctx.rules >= 2:
+        return _produce_and_deliver(cmd, ctx, coop, declared)
     assets, coops = load(ctx.uow)
     fees = fee_base(ctx.policy)
     credits = decide_production(
@@ -375,6 +446,61 @@ def record_production(cmd: cc.RecordProduction, ctx: Context) -> Decision:
         "base_price": credits.base_price,
         "coop_credits": credits.coop_credits,
         "worker_credits": credits.worker_credits,
+    }
+    return Decision([event], Consent.of(cmd.coop), result)
+
+
+def _produce_and_deliver(cmd: cc.RecordProduction, ctx: Context, coop: ApplicationRecord, declared: Output) -> Decision:
+    """IN1, CR8, CR13 (rules 2): a coop declares only what it produced; its stock goes to its paid
+    pre-orders in queue order (whole orders: the first that does not fit waits), and what their
+    buyers paid in the ledger for each delivered unit above the coop's BasePrice becomes credits
+    (unit by unit, so no split of the orders changes it)."""
+    if declared.sold or declared.revenue:
+        raise RuleViolationError(
+            "sales are not declared: coop credits come from paid pre-orders the production delivers", rule="IN1"
+        )
+    assets, coops = load(ctx.uow)
+    fees = fee_base(ctx.policy)
+    made = decide_production(
+        cmd.application,
+        coop.allotment,
+        Output(coop.produced, coop.sold, coop.revenue),
+        declared,
+        coop_node(assets[coop.good], coop, fees),
+        nodes_of(assets, coops, fees),
+        ctx.policy.section(CreditismPolicy).workers,
+    )
+    stock = coop.produced + declared.produced - coop.sold
+    delivered: list[str] = []
+    units = paid = surplus = 0
+    for key, order in open_orders(ctx.uow, cmd.application):
+        if units + order.quantity > stock:
+            break
+        delivered.append(key)
+        units += order.quantity
+        paid += order.total
+        first = order.first if order.first is not None else 1
+        price = decode(order.price) if order.price is not None else Fraction(0)
+        surplus += rules.surplus_of_units(price, coop.allotment, first, order.quantity, made.base_price)
+    coop_credits, worker_credits = rules.split_surplus(surplus, ctx.policy.section(CreditismPolicy).workers)
+    event = ce.ProductionRecorded(
+        cmd.application,
+        cmd.coop,
+        coop.good,
+        declared.produced,
+        units,
+        paid,
+        made.base_price,
+        coop_credits,
+        worker_credits,
+        tuple(delivered),
+    )
+    result = {
+        "base_price": made.base_price,
+        "coop_credits": coop_credits,
+        "worker_credits": worker_credits,
+        "delivered": units,
+        "paid": paid,
     }
     return Decision([event], Consent.of(cmd.coop), result)
 
@@ -482,6 +608,7 @@ def _applied(e: ce.CoopApplied, uow: UnitOfWork, ctx: ProjectionContext) -> None
         coop_credits=0,
         worker_credits=0,
         applied_at=ctx.time,
+        deadline=e.deadline,
     )
     APPLICATIONS.put(uow, e.application, record)
 
@@ -513,6 +640,31 @@ def _pre_ordered(e: ce.PreOrdered, uow: UnitOfWork, ctx: ProjectionContext) -> N
     PREORDERS.put(uow, f"{e.application}/{ctx.seq:012d}", order)
 
 
+@projects(ce.PreOrderPaid)
+def _pre_order_paid(e: ce.PreOrderPaid, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    coop = _stored_application(uow, e.application)
+    coop = replace(coop, preordered=coop.preordered + e.quantity, preorder_value=coop.preorder_value + e.total)
+    APPLICATIONS.put(uow, e.application, coop)
+    good = _stored_asset(uow, e.good)
+    ASSETS.put(uow, e.good, replace(good, preordered=good.preordered + e.quantity))
+    order = PreOrderRecord(
+        application=e.application,
+        good=e.good,
+        buyer=e.buyer,
+        quantity=e.quantity,
+        ratio=e.ratio,
+        unit_price=e.unit_price,
+        total=e.total,
+        at=ctx.time,
+        seq=ctx.seq,
+        currency=e.currency,
+        first_unit_price=e.first_unit_price,
+        first=e.first,
+        price=e.price,
+    )
+    PREORDERS.put(uow, e.order, order)
+
+
 @projects(ce.Crowdfunded)
 def _crowdfunded(e: ce.Crowdfunded, uow: UnitOfWork, ctx: ProjectionContext) -> None:
     coop = _stored_application(uow, e.application)
@@ -534,6 +686,11 @@ def _produced(e: ce.ProductionRecorded, uow: UnitOfWork, ctx: ProjectionContext)
         base_price=e.base_price,
     )
     APPLICATIONS.put(uow, e.application, coop)
+    for key in e.delivered:
+        order = PREORDERS.get(uow, key)
+        if order is None:
+            raise RuleViolationError(f"no pre-order {key} to deliver", rule="X2")
+        PREORDERS.put(uow, key, replace(order, delivered_at=ctx.time))
     credits = CREDITS.get(uow, e.coop) or CreditsRecord(e.coop, 0, 0)
     credits = replace(
         credits,

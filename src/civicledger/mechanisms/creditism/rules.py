@@ -382,3 +382,115 @@ def pre_order_price(
     ratio = Fraction(preordered + quantity) / allotted
     unit = round_half_up(base * (ONE + coop_markup) * ratio)
     return PreOrderPrice(ratio, unit, unit * quantity)
+
+
+# IN5: a pre-order priced unit by unit, at each unit's own position in the queue -----------------
+
+
+def floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """sum over i = 0 .. n - 1 of floor((a i + b) / m), for n >= 0, m > 0, a >= 0, b >= 0, exactly,
+    in O(log(max(a, m))) steps (the Euclid-like reduction of floor sums)."""
+    if n < 0 or m <= 0 or a < 0 or b < 0:
+        raise ValueError("floor_sum needs n >= 0, m > 0, a >= 0, b >= 0")
+    total = 0
+    while True:
+        if a >= m:
+            total += (n - 1) * n // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        y_max = a * n + b
+        if y_max < m:
+            return total
+        n, b, m, a = y_max // m, y_max % m, a, m
+
+
+def unit_price_at(price: Fraction, allotted: Fraction, position: int) -> int:
+    """IN5, CR14: the price of the unit at ``position`` (1 = the first unit ever pre-ordered from the
+    coop): its price before scarcity ``price`` x position / allotted production, to the minor unit."""
+    if allotted <= 0:
+        raise RuleViolationError("the coop has no allotted production to pre-order from", rule="CR14")
+    return round_half_up(price * position / allotted)
+
+
+def pre_order_total(price: Fraction, allotted: Fraction, preordered: int, quantity: int) -> int:
+    """IN5, CR14: what ``quantity`` units cost after ``preordered`` units: the sum over positions
+    k = preordered + 1 .. preordered + quantity of ``unit_price_at(price, allotted, k)``, so an order
+    of n units costs exactly what n orders of one unit placed in a row cost.
+
+    Closed form: with price / allotted = p / q (p >= 0, q > 0), each unit costs
+    round_half_up(p k / q) = floor((2 p k + q) / (2 q)), and the sum of that arithmetic sequence of
+    floors is ``floor_sum`` (exact integers, O(log) steps whatever the quantity)."""
+    if preordered < 0 or quantity < 0:
+        raise InvalidInputError("pre-ordered units and the quantity must not be negative", rule="IN5")
+    if allotted <= 0:
+        raise RuleViolationError("the coop has no allotted production to pre-order from", rule="CR14")
+    if price < 0:
+        raise InvalidInputError("a price must not be negative", rule="CR11")
+    ratio = price / allotted
+    p, q = ratio.numerator, ratio.denominator
+    return floor_sum(quantity, 2 * q, 2 * p, 2 * p * (preordered + 1) + q)
+
+
+@dataclass(frozen=True, slots=True)
+class PositionedPreOrder:
+    """IN5, CR14: a pre-order priced unit by unit: the ratio and price of its first and last units,
+    and the total, the sum over every unit's own position."""
+
+    first_ratio: Fraction
+    ratio: Fraction  # demand / supply at its last unit (this order included)
+    first_unit_price: int
+    unit_price: int  # the last unit's price
+    total: int
+
+
+def positioned_pre_order(
+    base: Fraction, coop_markup: Fraction, preordered: int, quantity: int, allotted: Fraction
+) -> PositionedPreOrder:
+    """IN5, CR14 (rules 2): a pre-order of ``quantity`` after ``preordered`` units, each unit at the
+    demand/supply ratio of its own position; refused beyond the coop's allotted production (CR8:
+    a coop cannot sell more than it may make, so the ratio never exceeds 1)."""
+    if quantity <= 0:
+        raise InvalidInputError("a pre-order is for a positive quantity", rule="CR14")
+    if allotted <= 0:
+        raise RuleViolationError("the coop has no allotted production to pre-order from", rule="CR14")
+    if preordered + quantity > allotted:
+        raise RuleViolationError(
+            f"the coop's allotted production is {show(allotted)} a year and {preordered} units are already "
+            "pre-ordered",
+            rule="CR8",
+        )
+    price = base * (ONE + coop_markup)
+    first, last = preordered + 1, preordered + quantity
+    return PositionedPreOrder(
+        Fraction(first) / allotted,
+        Fraction(last) / allotted,
+        unit_price_at(price, allotted, first),
+        unit_price_at(price, allotted, last),
+        pre_order_total(price, allotted, preordered, quantity),
+    )
+
+
+def surplus_of_units(price: Fraction, allotted: Fraction, first: int, quantity: int, base_units: int) -> int:
+    """IN1, CR13 (rules 2): what the units at positions first .. first + quantity - 1 were paid
+    above BasePrice (``base_units``), unit by unit: sum of max(0, unit price - BasePrice). Unit
+    prices rise with the position, so only the units from the first one priced above BasePrice
+    count: k >= (BasePrice + 1/2) x allotted / price. The same for any split of the positions."""
+    if quantity <= 0 or price <= 0:
+        return 0
+    last = first + quantity - 1
+    threshold = (Fraction(base_units) + Fraction(1, 2)) * allotted / price
+    start = max(first, -((-threshold.numerator) // threshold.denominator))  # ceil
+    if start > last:
+        return 0
+    count = last - start + 1
+    return pre_order_total(price, allotted, start - 1, count) - base_units * count
+
+
+def split_surplus(surplus: int, workers_share: Fraction) -> tuple[int, int]:
+    """CR13: a surplus as (coop credits, workers' credits), the workers' rounded down."""
+    if surplus <= 0:
+        return 0, 0
+    workers = int(surplus * workers_share)
+    return surplus - workers, workers

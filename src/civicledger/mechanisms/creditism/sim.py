@@ -1,9 +1,27 @@
-"""Creditism in the simulator (CR2, CR5, CR7-CR12): the sector.
+"""Creditism in the simulator (CR2, CR5, CR7-CR14, IN1, IN5): the sector.
 
 A synthetic economy of renewable resources and one good drawing on all of them, with the
 domain's exact formulas per resource and the domain's chain solver for prices. The externality
 fee's base is the policy's, or a month of the basic income another sector offers
 (``sim.sector.MONTHLY_INCOME``, X8, CR10), or 0 without one, as in the engine.
+
+With a ``pre_orders`` behaviour other than ``"none"``, one coop makes the good at its BasePrice
+plus ``COOP_MARKUP`` and sells it by pre-orders as rules 2 does: each unit at its own position in
+the coop's queue (``rules.pre_order_total``, IN5), never beyond the good's allotted production
+(CR8; the queue starts again each simulated year, one allotment period), paid when placed and
+delivered at once; its credits are what buyers paid for each unit above BasePrice
+(``rules.surplus_of_units``, IN1). Two attackers can be played:
+
+- ``pre_orders = "order_splitter"``: besides honest buyers, one buyer takes ``splitter_units``
+  units a step in orders of one, interleaved with the honest orders. ``splitter_gain`` is what one
+  order of those units, placed at its first unit's position, would have cost minus what the
+  splitter paid (never positive: splitting does not pay); ``splitter_gain_rules_1`` is the same
+  under rules 1's pricing (an order at the ratio after its last unit), for comparison.
+- ``coop_reports = "revenue_inflator"``: the coop declares ``revenue_inflation`` times what it was
+  paid. ``inflator_gain`` is what that declaration earns it over the paid figure (0: rules 2 never
+  reads a declared revenue); ``inflator_gain_rules_1`` what it would have earned under rules 1.
+
+The columns are cumulative over the run and written only when a ``pre_orders`` behaviour runs.
 """
 
 from __future__ import annotations
@@ -18,13 +36,14 @@ from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.creditism import rules as cr
 from civicledger.mechanisms.creditism.chain import Node, solve_chain
 from civicledger.mechanisms.creditism.policy import CreditismPolicy
-from civicledger.sim.sector import MONTHLY_INCOME, Row, Sector
+from civicledger.sim.sector import MONTHLY_INCOME, Row, Sector, World
 
 I64 = NDArray[np.int64]
 
 GOOD_LABOUR = 50_000  # the synthetic good's labour per unit (minor units)
 GOOD_MARKUP = Fraction(1, 10)  # its council markup (CR11)
 GOOD_SCORE = Fraction(1, 10)  # its E (CR3-CR4)
+COOP_MARKUP = Fraction(1, 20)  # the coop's markup over BasePrice (CR11) when pre-orders are simulated
 
 
 class CreditismSector(Sector):
@@ -49,6 +68,7 @@ class CreditismSector(Sector):
         self.resource_weight = weight * (self.rejuvenation - self.mortality) / max(pop.persons, 1) / 2
         self.ratings = np.zeros(r)
         self.price = 0.0
+        self.coop_sales = Sales()  # CR14, IN1, IN5: the coop's pre-orders, when a behaviour places them
 
     def step(self, s: int, t: int) -> None:
         if not self.resources:
@@ -67,6 +87,8 @@ class CreditismSector(Sector):
             # The resource's state recovers with unused regrowth and suffers from over-extraction.
             change = (headroom - int(actual)) * m.scenario.step // YEAR // 10
             self.state[r] = min(int(self.optimal[r]) * 2, max(0, int(self.state[r]) + change))
+        if self.coop_selling:
+            self.sell_pre_orders(s, t)
 
     def economy_step(self, demand: I64) -> None:
         """CR2, CR5, CR7-CR12 for the synthetic economy at the resources' current state, exactly.
@@ -129,4 +151,152 @@ class CreditismSector(Sector):
         row: Row = {f"allowance_r{r}": float(self.ratings[r]) for r in range(self.resources)}
         row["allowance_max"] = float(self.ratings.max()) if self.resources else 0.0
         row["price_good"] = self.price
+        if self.coop_selling:
+            row.update(self.coop_sales.columns())
         return row
+
+    # Pre-orders (CR14, IN1, IN5) ---------------------------------------------------------------
+
+    @property
+    def coop_selling(self) -> bool:
+        return bool(self.model.scenario.behaviours.get("pre_orders", "none") != "none")
+
+    def sell_pre_orders(self, s: int, t: int) -> None:
+        """One step of pre-orders of the good from its coop, paid, delivered and credited (rules 2)."""
+        m = self.model
+        sales = self.coop_sales
+        year = int((t - m.genesis) // YEAR)
+        if year != sales.year:
+            sales.year, sales.queued = year, 0
+        allotted = self.allotted.get("good", Fraction(0))
+        if allotted <= 0:
+            return
+        orders = m.behave["pre_orders"](m, m.rng, m.p)
+        if orders is None:
+            return
+        quantities, splitter = orders
+        base = self.chain["good"].base
+        paid = sales.place(base * (1 + COOP_MARKUP), allotted, cr.round_half_up(base), quantities, splitter)
+        declared = m.behave["coop_reports"](m, m.rng, m.p, paid)
+        sales.report(paid, declared, cr.round_half_up(base), m.policy.section(CreditismPolicy).workers)
+
+
+class Sales:
+    """The coop's pre-orders in the simulator, as rules 2 prices, takes and credits them."""
+
+    def __init__(self) -> None:
+        self.year = -1
+        self.queued = 0  # units pre-ordered in this allotment period
+        self.units = 0
+        self.paid = 0
+        self.refused = 0
+        self.surplus = 0  # rules 2: paid above BasePrice, unit by unit
+        self.units_step = 0
+        self.splitter_paid = 0
+        self.splitter_gain = 0
+        self.splitter_gain_rules_1 = 0
+        self.inflator_gain = 0
+        self.inflator_gain_rules_1 = 0
+
+    @staticmethod
+    def prices(price: Fraction, allotted: Fraction, queued: int, quantities: list[int]) -> list[int]:
+        """IN5: what each order costs, placed in a row after ``queued`` units (the engine's rule;
+        an order beyond the allotment is refused, -1, and takes no place, CR8)."""
+        out = []
+        for q in quantities:
+            if q <= 0 or queued + q > allotted:
+                out.append(-1)
+                continue
+            out.append(cr.pre_order_total(price, allotted, queued, q))
+            queued += q
+        return out
+
+    def place(
+        self, price: Fraction, allotted: Fraction, base_units: int, quantities: list[int], splitter: list[bool]
+    ) -> int:
+        """Place the step's orders in sequence; return what was paid for them."""
+        costs = self.prices(price, allotted, self.queued, quantities)
+        paid = units = 0
+        split_first: int | None = None
+        split_units = split_paid = split_rules_1 = 0
+        for q, cost, by_splitter in zip(quantities, costs, splitter, strict=True):
+            if cost < 0:
+                self.refused += 1
+                continue
+            first = self.queued + 1
+            self.surplus += cr.surplus_of_units(price, allotted, first, q, base_units)
+            if by_splitter:
+                split_first = first if split_first is None else split_first
+                split_units += q
+                split_paid += cost
+                split_rules_1 += cr.pre_order_price(price, Fraction(0), self.queued, q, allotted).total
+            self.queued += q
+            paid += cost
+            units += q
+        if split_first is not None:
+            before = split_first - 1
+            one = cr.pre_order_total(price, allotted, before, split_units)
+            one_rules_1 = cr.pre_order_price(price, Fraction(0), before, split_units, allotted).total
+            self.splitter_paid += split_paid
+            self.splitter_gain += one - split_paid
+            self.splitter_gain_rules_1 += one_rules_1 - split_rules_1
+        self.units += units
+        self.units_step = units
+        self.paid += paid
+        return paid
+
+    def report(self, paid: int, declared: int | None, base_units: int, workers: Fraction) -> None:
+        """IN1: a declared revenue earns nothing under rules 2; under rules 1 it was the surplus."""
+        if declared is None or declared == paid:
+            return
+        honest = sum(cr.coop_surplus(paid, base_units, self.units_step, workers))
+        inflated = sum(cr.coop_surplus(declared, base_units, self.units_step, workers))
+        self.inflator_gain_rules_1 += inflated - honest
+        # rules 2 credits come from self.surplus, which no declaration reaches: inflator_gain stays 0
+
+    def columns(self) -> Row:
+        return {
+            "pre_ordered_units": self.units,
+            "pre_orders_paid": self.paid,
+            "pre_orders_refused": self.refused,
+            "coop_surplus": self.surplus,
+            "splitter_paid": self.splitter_paid,
+            "splitter_gain": self.splitter_gain,
+            "splitter_gain_rules_1": self.splitter_gain_rules_1,
+            "inflator_gain": self.inflator_gain,
+            "inflator_gain_rules_1": self.inflator_gain_rules_1,
+        }
+
+
+# Behaviours of the roles ``pre_orders`` and ``coop_reports`` (offered as ``CreditismSector.behaviours``)
+
+
+def _honest(m: World, rng: np.random.Generator, p: dict[str, float]) -> list[int]:
+    buyers = int(rng.binomial(m.honest_count, p["pre_order_share"]))
+    return [int(q) for q in rng.integers(1, 4, size=buyers)]
+
+
+def honest_pre_orders(m: World, rng: np.random.Generator, p: dict[str, float]) -> tuple[list[int], list[bool]]:
+    """A ``pre_order_share`` of persons each pre-order 1 to 3 units."""
+    quantities = _honest(m, rng, p)
+    return quantities, [False] * len(quantities)
+
+
+def order_splitter(m: World, rng: np.random.Generator, p: dict[str, float]) -> tuple[list[int], list[bool]]:
+    """Honest buyers, and one buyer taking ``splitter_units`` units in orders of one, each slipped
+    in at a random place among the honest orders (IN5)."""
+    orders = [(q, False) for q in _honest(m, rng, p)]
+    for _ in range(int(p["splitter_units"])):
+        orders.insert(int(rng.integers(0, len(orders) + 1)), (1, True))
+    return [q for q, _ in orders], [s for _, s in orders]
+
+
+def revenue_inflator(m: World, rng: np.random.Generator, p: dict[str, float], paid: int) -> int:
+    """The coop declares ``revenue_inflation`` times what its buyers paid (IN1)."""
+    return int(paid * p["revenue_inflation"])
+
+
+CreditismSector.behaviours = {
+    "pre_orders": {"honest": honest_pre_orders, "order_splitter": order_splitter},
+    "coop_reports": {"revenue_inflator": revenue_inflator},
+}

@@ -108,6 +108,7 @@ class ApplicationRecord:
     applied_at: int
     approved_at: int | None = omitted_when_default()
     base_price: int | None = omitted_when_default()  # the BasePrice of its last recorded production
+    deadline: int | None = omitted_when_default()  # rules 2: not approved by then, it lapses (IN7)
 
     @property
     def allotment(self) -> Fraction:
@@ -132,6 +133,11 @@ class PreOrderRecord:
     total: int
     at: int
     seq: int
+    currency: CurrencyId | None = omitted_when_default()  # rules 2: paid when placed (IN1)
+    first_unit_price: int | None = omitted_when_default()  # rules 2: unit_price is its last unit's (IN5)
+    delivered_at: int | None = omitted_when_default()  # rules 2: delivered by recorded production (IN1)
+    first: int | None = omitted_when_default()  # rules 2: its first unit's position in the queue (IN5)
+    price: str | None = omitted_when_default()  # rules 2: (BasePrice + CoopMarkup) when placed (IN5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +175,24 @@ def require_application(uow: UnitOfWork, application: str) -> ApplicationRecord:
     if found is None:
         raise NotFoundError(f"no coop application {application}", rule="CR14")
     return found
+
+
+def deadline_of(application: ApplicationRecord, waits: int) -> int:
+    """IN7: when an application not yet approved lapses: its recorded deadline, or (one written
+    before rules 2) ``waits`` seconds after it was made."""
+    return application.deadline if application.deadline is not None else application.applied_at + waits
+
+
+def lapsed(application: ApplicationRecord, time: int, waits: int) -> bool:
+    """IN7: an application still waiting for approval at its deadline has lapsed (read lazily, at
+    the time of each entry that asks: nothing needs to be sent for it to lapse)."""
+    return application.status == "applied" and time >= deadline_of(application, waits)
+
+
+def open_orders(uow: UnitOfWork, application: str) -> list[tuple[str, PreOrderRecord]]:
+    """IN1: an application's paid pre-orders not yet delivered, in queue order."""
+    found = PREORDERS.scan(uow, f"{application}/")
+    return [(key, o) for key, o in found if o.currency is not None and o.delivered_at is None]
 
 
 def approved_coops(applications: Mapping[str, ApplicationRecord], good: str) -> list[ApplicationRecord]:

@@ -25,6 +25,16 @@ from civicledger.kernel.time import MINUTE
 Problem = tuple[tuple[str, ...], str]
 
 
+_SINCE = "since_rules"
+
+
+def since_rules(version: int, default: Any) -> Any:
+    """A policy value that rule version ``version`` added (IN8). A genesis written under an earlier
+    version leaves it out while it holds its default (``policy_to_mapping(..., rules=)``), so the
+    genesis, and every journal an earlier release wrote, stays byte for byte what it was."""
+    return field(default=default, metadata={_SINCE: version})
+
+
 @dataclass(frozen=True, slots=True)
 class EconomyPolicy:
     name: str = "civicledger economy"
@@ -36,6 +46,7 @@ class JournalPolicy:
     signature_max_age: int = 5 * MINUTE  # X6: older signatures are stale
     max_clock_skew: int = 1 * MINUTE  # X6: signatures from further in the future are refused
     max_command_bytes: int = 64 * 1024  # X5: larger commands are refused unread
+    draw_delay: int = since_rules(2, 60 * MINUTE)  # IN6: a draw's seed is the first signed head this long after
 
 
 S = TypeVar("S")
@@ -190,22 +201,31 @@ def policy_from_mapping(data: dict[str, Any]) -> tuple[Policy, list[Problem]]:
     return policy, problems
 
 
-def policy_to_mapping(policy: Any) -> Any:
-    """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section."""
+def policy_to_mapping(policy: Any, rules: int | None = None) -> Any:
+    """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section.
+    With ``rules``, values added by a later rule version (``since_rules``) are left out while they
+    hold their default."""
     if isinstance(policy, Policy):
         names = {cls: name for name, cls in mechanism_sections().items()}
-        mapping = {"economy": policy_to_mapping(policy.economy), "journal": policy_to_mapping(policy.journal)}
+        mapping = {
+            "economy": policy_to_mapping(policy.economy, rules),
+            "journal": policy_to_mapping(policy.journal, rules),
+        }
         for section in policy.sections:
-            mapping[names[type(section)]] = policy_to_mapping(section)
+            mapping[names[type(section)]] = policy_to_mapping(section, rules)
         return mapping
     if dataclasses.is_dataclass(policy) and not isinstance(policy, type):
-        return {f.name: policy_to_mapping(getattr(policy, f.name)) for f in dataclasses.fields(policy)}
+        return {
+            f.name: policy_to_mapping(getattr(policy, f.name), rules)
+            for f in dataclasses.fields(policy)
+            if rules is None or f.metadata.get(_SINCE, rules) <= rules or getattr(policy, f.name) != f.default
+        }
     if isinstance(policy, Fraction):
         return Ratio(policy).encode()
     if isinstance(policy, tuple):
-        return [policy_to_mapping(v) for v in policy]
+        return [policy_to_mapping(v, rules) for v in policy]
     if isinstance(policy, dict):
-        return {k: policy_to_mapping(v) for k, v in policy.items()}
+        return {k: policy_to_mapping(v, rules) for k, v in policy.items()}
     if hasattr(policy, "value") and hasattr(type(policy), "__members__"):
         return policy.value
     return policy

@@ -30,6 +30,9 @@ POLICY = """
 [economy]
 name = "Gearsville"
 
+[journal]
+draw_delay = 0
+
 [gears]
 test_questions = 1
 test_pass_mark = 1
@@ -63,7 +66,11 @@ def test_gears_cli_widget_co_sale_report_chart_and_refusals(civic: Civic, tmp_pa
     refused = run("gears", "vote", "widget", "beneficial", "-k", "ann", check=4)
     assert refused["rule"] == "GR3"
     for firm, value in (("widget", "beneficial"), ("other", "neutral")):
-        drawn = run("gears", "test", "start", firm, "-k", "ann")
+        asked = run("gears", "test", "start", firm, "-k", "ann")
+        assert "questions" not in asked["result"]  # IN6: drawn later, by a command anyone may send
+        drawn = run("gears", "test", "draw", firm, "--voter", "ann", "-k", "buyer")
+        if not drawn["result"]["drawn"]:  # the first made the signed head the draw needs
+            drawn = run("gears", "test", "draw", firm, "--voter", "ann", "-k", "buyer")
         assert len(drawn["result"]["questions"]) == 1
         assert run("gears", "test", "answer", firm, "1", "-k", "ann")["result"]["passed"]
         run("gears", "vote", firm, value, "-k", "ann")

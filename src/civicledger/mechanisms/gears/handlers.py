@@ -335,7 +335,9 @@ def draw_test(cmd: cmds.DrawTest, ctx: Context) -> Decision:
     if drawn is None:
         note = "no tree head was signed since the draw time; this entry makes one: send the draw command again"
         return Decision([], Consent.of(cmd.sender), {"drawn": False, "draw_at": test.draw_at, "note": note})
-    return _test_drawn(ctx, cmd.voter, cmd.company, drawn.seed, Consent.of(cmd.sender))
+    decision = _test_drawn(ctx, cmd.voter, cmd.company, drawn.seed, Consent.of(cmd.sender))
+    decision.result = {"drawn": True, **decision.result, "seed": drawn.seed.hex()}
+    return decision
 
 
 @projects(ev.TestRequested)

@@ -16,6 +16,7 @@ from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.kernel import audit
 from civicledger.kernel import identity as ident
+from civicledger.kernel.economy import AdoptRules
 from civicledger.kernel.identity import AccountId, Role
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import DAY, HOUR, YEAR
@@ -152,4 +153,17 @@ def test_in07_letting_a_panel_go_undrawn_does_not_buy_another_panel() -> None:
     for who in ("p1", "p2"):
         refused = e.refused(cc.FileAppeal(adjustment, e.account(who), "again"), who)
         assert refused.rule == "IN6" and "before anyone drew" in refused.message
+    _verified(e)
+
+
+def test_in07_an_appeal_stuck_under_rules_1_lapses_once_the_economy_moves_to_rules_2() -> None:
+    e, adjustment = _town(MemoryStore(), rules=1)
+    stuck = e.run(cc.FileAppeal(adjustment, e.account("p1"), "wrong"), "p1").result["appeal"]
+    e.council_decision(AdoptRules(2, e.clock.now() + DAY))
+    e.advance(DAY)
+    assert e.refused(cc.CloseAppeal(stuck, e.account("p2")), "p2").rule == "IN7"  # 30 days from its filing
+    e.advance(29 * DAY)
+    e.run(cc.CloseAppeal(stuck, e.account("p2")), "p2")
+    assert _status(e, stuck) == "lapsed"
+    assert _status(e, _appeal(e, adjustment, "p2")) == "drawing"
     _verified(e)

@@ -404,7 +404,7 @@ def _request_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
     pending = open_appeal(uow, adj)
     if pending is not None:
         record = require(APPEALS, uow, pending)
-        if record.deadline is not None and ctx.time >= record.deadline:
+        if ctx.time >= _deadline(record, policy):
             events.append(_lapsed(pending, record, ctx.time))
             lapses.append((ctx.time, bool(record.seed)))
             pending = None
@@ -428,6 +428,12 @@ def _request_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
     events.append(AppealRequested(appeal, cmd.adjustment, adj.person, cmd.appellant, cmd.grounds, draw_at, deadline))
     result = {"appeal": appeal, "draw_at": draw_at, "deadline": deadline}
     return Decision(events, Consent.of(cmd.appellant), result)
+
+
+def _deadline(record: AppealRecord, policy: CreditsPolicy) -> int:
+    """IN7: when an appeal lapses undecided; one filed under rule version 1 (no deadline of its own)
+    in an economy that moved to version 2 gets ``panel_deadline`` from its filing."""
+    return record.deadline if record.deadline is not None else record.filed_at + policy.panel_deadline
 
 
 def _lapsed(appeal: str, record: AppealRecord, now: int) -> AppealLapsed:
@@ -489,7 +495,7 @@ def close_appeal(cmd: CloseAppeal, ctx: Context) -> Decision:
     if ctx.rules < 2:
         raise RuleViolationError("under rule version 1 appeals have no deadline", rule="IN7")
     appeal = require(APPEALS, ctx.uow, cmd.appeal, "SC7")
-    rules.check_lapse(cmd.appeal, appeal.status, appeal.deadline, ctx.time)
+    rules.check_lapse(cmd.appeal, appeal.status, _deadline(appeal, ctx.policy.section(CreditsPolicy)), ctx.time)
     return Decision([_lapsed(cmd.appeal, appeal, ctx.time)], Consent.of(cmd.sender), {"appeal": cmd.appeal})
 
 
@@ -562,7 +568,7 @@ def cast_panel_vote(cmd: CastPanelVote, ctx: Context) -> Decision:
         if appeal.status == "drawing":
             raise RuleViolationError(f"the panel of appeal {cmd.appeal} is not drawn yet", rule="IN6")
         if appeal.status == "open":
-            rules.check_panel_deadline(cmd.appeal, appeal.deadline, ctx.time)
+            rules.check_panel_deadline(cmd.appeal, _deadline(appeal, ctx.policy.section(CreditsPolicy)), ctx.time)
     tally = rules.tally_vote(cmd.appeal, appeal.status == "open", appeal.panel, appeal.votes, cmd.member, cmd.overturn)
     events: list[Event] = [PanelVoteCast(cmd.appeal, cmd.member, cmd.overturn)]
     if tally.outcome is not None:

@@ -495,9 +495,9 @@ def check_panel_deadline(appeal: str, deadline: int | None, now: int) -> None:
         )
 
 
-def check_lapse(appeal: str, status: str, deadline: int | None, now: int) -> None:
-    """IN7: only an undecided appeal with a deadline lapses, and only from its deadline on."""
-    if status not in ("open", "drawing") or deadline is None:
+def check_lapse(appeal: str, status: str, deadline: int, now: int) -> None:
+    """IN7: only an undecided appeal lapses, and only from its deadline on."""
+    if status not in ("open", "drawing"):
         raise RuleViolationError(f"appeal {appeal} is {status}; only an undecided appeal lapses", rule="IN7")
     if now < deadline:
         raise RuleViolationError(

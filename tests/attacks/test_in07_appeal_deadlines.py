@@ -16,7 +16,7 @@ from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.kernel import audit
 from civicledger.kernel import identity as ident
-from civicledger.kernel.economy import AdoptRules
+from civicledger.kernel.economy import AdoptRules, ChangePolicy
 from civicledger.kernel.identity import AccountId, Role
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import DAY, HOUR, YEAR
@@ -165,5 +165,19 @@ def test_in07_an_appeal_stuck_under_rules_1_lapses_once_the_economy_moves_to_rul
     e.advance(29 * DAY)
     e.run(cc.CloseAppeal(stuck, e.account("p2")), "p2")
     assert _status(e, stuck) == "lapsed"
+    assert _status(e, _appeal(e, adjustment, "p2")) == "drawing"
+    _verified(e)
+
+
+def test_in07_a_panel_nobody_could_draw_lapses_without_blocking_the_next_appeal() -> None:
+    e, adjustment = _town(MemoryStore())
+    e.council_decision(ChangePolicy("credits.panel_jurors", 8))  # 6 eligible jurors: no panel can be drawn
+    appeal = _appeal(e, adjustment, "p1")
+    e.advance(HOUR)
+    e.run(cc.DrawPanel(appeal, e.account("p7")), "p7")  # makes the head
+    assert e.refused(cc.DrawPanel(appeal, e.account("p7")), "p7").rule == "SC7"
+    e.advance(30 * DAY)
+    e.run(cc.CloseAppeal(appeal, e.account("p7")), "p7")
+    e.council_decision(ChangePolicy("credits.panel_jurors", 2))
     assert _status(e, _appeal(e, adjustment, "p2")) == "drawing"
     _verified(e)

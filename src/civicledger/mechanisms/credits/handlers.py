@@ -400,15 +400,18 @@ def _request_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
     adj = require(ADJUSTMENTS, uow, cmd.adjustment, "SC7")
     events: list[Event] = []
     earlier = [require(APPEALS, uow, a) for a in adj.appeals]
-    lapses = [(a.decided_at, bool(a.seed)) for a in earlier if a.status == "lapsed" and a.decided_at is not None]
     pending = open_appeal(uow, adj)
+    latest = earlier[-1] if earlier else None  # the appeals of an adjustment follow one another
     if pending is not None:
         record = require(APPEALS, uow, pending)
         if ctx.time >= _deadline(record, policy):
             events.append(_lapsed(pending, record, ctx.time))
-            lapses.append((ctx.time, bool(record.seed)))
+            latest = replace(record, status="lapsed", decided_at=ctx.time)
             pending = None
-    last_lapse = lapses[-1] if lapses else None
+    lapses = [a.decided_at for a in (*earlier[:-1], latest) if a and a.status == "lapsed" and a.decided_at]
+    # IN6: the latest appeal lapsed with its panel undrawn, though anyone could have drawn it
+    undrawn = latest is not None and latest.status == "lapsed" and not latest.seed
+    unheard = undrawn and latest is not None and _could_draw(ctx, latest)
     by_appellant = sum(1 for a in earlier if a.appellant == cmd.appellant)
     rules.check_appealable_again(
         cmd.adjustment,
@@ -416,8 +419,8 @@ def _request_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
         adj.overturned_by,
         adj.start,
         pending,
-        None if last_lapse is None else last_lapse[0],
-        last_lapse is not None and last_lapse[1],
+        max(lapses, default=None),
+        not unheard,
         by_appellant,
         ctx.time,
         policy,
@@ -428,6 +431,20 @@ def _request_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
     events.append(AppealRequested(appeal, cmd.adjustment, adj.person, cmd.appellant, cmd.grounds, draw_at, deadline))
     result = {"appeal": appeal, "draw_at": draw_at, "deadline": deadline}
     return Decision(events, Consent.of(cmd.appellant), result)
+
+
+def _could_draw(ctx: Context, record: AppealRecord) -> bool:
+    """IN6: whether anyone could have drawn the panel of an appeal that lapsed undrawn: enough
+    members were eligible under the policy of its filing (anyone can make the signed head a draw
+    needs: a draw command sent after the draw time makes one)."""
+    policy = state.policy_at(ctx.uow, record.filed_at).section(CreditsPolicy)
+    adj = require(ADJUSTMENTS, ctx.uow, record.adjustment)
+    involved = {*adj.deciders, adj.person, record.appellant}
+    try:  # any seed: whether a panel can be drawn depends only on who is eligible
+        rules.appeal_panel(bytes(32), involved, technocrats(ctx.uow), enrolled_by(ctx.uow, record.filed_at), policy)
+    except RuleViolationError:
+        return False
+    return True
 
 
 def _deadline(record: AppealRecord, policy: CreditsPolicy) -> int:
@@ -452,7 +469,9 @@ def draw_panel(cmd: DrawPanel, ctx: Context) -> Decision:
         raise RuleViolationError("under rule version 1 a panel is drawn when the appeal is filed", rule="IN6")
     appeal = require(APPEALS, uow, cmd.appeal, "SC7")
     if appeal.status != "drawing" or appeal.draw_at is None:
-        raise RuleViolationError(f"appeal {cmd.appeal} is {appeal.status}: its panel was already drawn", rule="IN6")
+        raise RuleViolationError(
+            f"appeal {cmd.appeal} is {appeal.status}; only an appeal waiting for its panel is drawn", rule="IN6"
+        )
     rules.check_panel_deadline(cmd.appeal, appeal.deadline, ctx.time)
     drawn = draws.draw(
         uow.journal,

@@ -470,9 +470,9 @@ def check_appealable_again(
     deadline does not end the matter: a new appeal may be filed within the appeal window or within
     ``refile_grace`` after the lapse, whichever ends later. One appellant files at most
     ``appeals_per_appellant`` appeals on one adjustment, so nobody re-appeals without end (each
-    verified person is one human, SC1). An appeal whose panel nobody drew before it lapsed allows no
-    new appeal (IN6): its seed was public from the draw time on, and anyone could have drawn it, so
-    letting it lapse must not buy another panel."""
+    verified person is one human, SC1). An appeal whose panel nobody drew before it lapsed, though
+    anyone could have (``last_lapse_drawn`` False), allows no new appeal (IN6): its seed was public
+    from the draw time on, so letting it lapse must not buy another panel."""
     if last_lapse is not None and not last_lapse_drawn and open_appeal is None:
         raise RuleViolationError(
             f"the last appeal of adjustment {adjustment} lapsed before anyone drew its panel; "

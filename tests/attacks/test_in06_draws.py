@@ -33,9 +33,7 @@ from civicledger.mechanisms.gears import rules as gear_rules
 from civicledger.mechanisms.gears import state as gear_state
 from civicledger.mechanisms.gears.rules import answer_digest
 from tests.conftest import T0
-from tests.e2e.conftest import Civic
-from tests.e2e.conftest import civic as civic_fixture  # noqa: F401  (registers the fixture `civic`)
-from tests.e2e.conftest import db_url as db_url_fixture  # noqa: F401  (registers the fixture `db_url`)
+from tests.e2e.conftest import Civic, civic, db_url  # noqa: F401  (civic and db_url: the CLI fixtures)
 
 PERSONS = tuple(f"p{i}" for i in range(12))
 TECHNOCRATS = ("tess", "tom", "tara", "ted", "tia")
@@ -326,7 +324,7 @@ def test_in06_under_rules_1_the_voter_knew_the_questions_before_asking() -> None
 # Through the CLI ---------------------------------------------------------------------------------
 
 
-def test_in06_a_citizen_draws_a_panel_with_the_cli(civic: Civic, tmp_path: Path) -> None:
+def test_in06_a_citizen_draws_a_panel_with_the_cli(civic: Civic, tmp_path: Path) -> None:  # noqa: F811
     """Through `civic`: the appeal names no panel; any citizen's `credits draw-panel` draws it (with
     ``journal.draw_delay = 0`` here, so the test need not wait an hour); a second draw is refused."""
     (tmp_path / "economy.toml").write_text('[economy]\nname = "Drawville"\n\n[journal]\ndraw_delay = 0\n')

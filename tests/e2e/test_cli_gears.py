@@ -30,6 +30,9 @@ POLICY = """
 [economy]
 name = "Gearsville"
 
+[journal]
+draw_delay = 0
+
 [gears]
 test_questions = 1
 test_pass_mark = 1
@@ -65,7 +68,11 @@ def test_gears_cli_widget_co_sale_report_chart_and_refusals(civic: Civic, tmp_pa
     refused = run("gears", "vote", "widget", "beneficial", "-k", "ann", check=4)
     assert refused["rule"] == "GR3"
     for firm, value in (("widget", "beneficial"), ("other", "neutral")):
-        drawn = run("gears", "test", "start", firm, "-k", "ann")
+        asked = run("gears", "test", "start", firm, "-k", "ann")
+        assert "questions" not in asked["result"]  # IN6: drawn later, by a command anyone may send
+        drawn = run("gears", "test", "draw", firm, "--voter", "ann", "-k", "buyer")
+        if not drawn["result"]["drawn"]:  # the first made the signed head the draw needs
+            drawn = run("gears", "test", "draw", firm, "--voter", "ann", "-k", "buyer")
         assert len(drawn["result"]["questions"]) == 1
         assert run("gears", "test", "answer", firm, "1", "-k", "ann")["result"]["passed"]
         run("gears", "vote", firm, value, "-k", "ann")
@@ -123,8 +130,11 @@ def test_in03_cli_the_council_curates_the_bank_and_a_company_without_questions_i
     assert shown["sector"] == "food" and shown["pool"] == [1_000_000 + number]
     assert [q["question"] for q in shown["questions"]] == [1] and "approved" not in shown["questions"][0]
     assert run("gears", "questions")["bank"][0]["sector"] == "food"
-    drawn = run("gears", "test", "start", "silent", "-k", "ann")["result"]["questions"]
-    assert [q["question"] for q in drawn] == [1_000_000 + number]
+    run("gears", "test", "start", "silent", "-k", "ann")
+    drawn = run("gears", "test", "draw", "silent", "--voter", "ann", "-k", "ann")["result"]
+    if not drawn["drawn"]:  # IN6: the first made the signed head the draw needs
+        drawn = run("gears", "test", "draw", "silent", "--voter", "ann", "-k", "ann")["result"]
+    assert [q["question"] for q in drawn["questions"]] == [1_000_000 + number]
     assert run("gears", "test", "answer", "silent", "0", "-k", "ann")["result"]["passed"]
     assert run("gears", "vote", "silent", "detrimental", "-k", "ann")["result"]["value"] == -1
     # the council moves the company to another sector, retires, approves: each by its quorum

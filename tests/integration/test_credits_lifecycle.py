@@ -12,15 +12,18 @@ import pytest
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.scripted import ScriptedEconomy
-from civicledger.kernel import audit
+from civicledger.kernel import audit, draws
 from civicledger.kernel import identity as ident
+from civicledger.kernel.engine import Receipt
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import AccountId, AccountKind, Role
-from civicledger.kernel.time import DAY, YEAR
+from civicledger.kernel.ports import Store
+from civicledger.kernel.time import DAY, HOUR, YEAR
 from civicledger.mechanisms.credits import commands as cc
 from civicledger.mechanisms.credits import queries, rules, state
 from civicledger.mechanisms.credits.commands import Tier
 from civicledger.mechanisms.credits.policy import CreditsPolicy
+from tests.conftest import T0
 
 PERSONS = ("alice", "bob", "carol", "dave", "erin", "frank")
 TECHNOCRATS = ("tess", "tom", "tara")
@@ -162,27 +165,60 @@ def test_sc05_direct_democracy_passes_anti_automation_controls_first(town: Town)
 
 
 def _file(town: Town, adj_id: str, appellant: str = "alice") -> tuple[str, list[str]]:
+    """File an appeal and have its panel: drawn at once under rule version 1; under version 2 drawn
+    by ``credits.draw_panel`` from a signed tree head an hour later (IN6)."""
     receipt = town.e.run(cc.FileAppeal(adj_id, town.e.account(appellant), "no evidence of harm"), appellant)
-    return receipt.result["appeal"], receipt.result["panel"]
+    if "panel" in receipt.result:
+        return receipt.result["appeal"], receipt.result["panel"]
+    appeal = receipt.result["appeal"]
+    town.e.advance(HOUR)
+    return appeal, _until_drawn(town.e, cc.DrawPanel(appeal, town.frank), "frank")["panel"]
+
+
+def _until_drawn(e: ScriptedEconomy, command: cc.CreditsCommand, signer: str) -> dict[str, object]:
+    """A draw command (IN6), sent again if the first only made the signed head the draw needs."""
+    result = e.run(command, signer).result
+    return result if result["drawn"] else e.run(command, signer).result
+
+
+def _lottery(e: ScriptedEconomy, command: cc.DrawLottery, *signers: str) -> Receipt:
+    """Run the lottery: at once under rule version 1; under version 2 scheduled, then drawn by
+    ``credits.run_draw`` from a signed tree head an hour later (IN6). The receipt that drew it."""
+    receipt = e.run(command, *signers)
+    if "winners" in receipt.result:
+        return receipt
+    e.advance(HOUR)
+    run = cc.RunDraw(receipt.result["draw"], e.account("frank"))
+    first = e.run(run, "frank")
+    return first if first.result["drawn"] else e.run(run, "frank")
 
 
 def _name(town: Town, account: str) -> str:
     return next(n for n in (*PERSONS, *TECHNOCRATS) if town.e.account(n) == account)
 
 
-def test_sc07_appeal_panel_is_drawn_from_the_tree_root_and_an_overturn_reverses_from_then_on(town: Town) -> None:
+@pytest.mark.parametrize("version", [1, 2])
+def test_sc07_appeal_panel_is_drawn_verifiably_and_an_overturn_reverses_from_then_on(
+    store: Store, version: int
+) -> None:
+    town = make_town(ScriptedEconomy(store, start=T0, label="civicledger test key", rules=version))
     e = town.e
     r = e.run(cc.RecordParticipation(town.dave, "infraction", "hearsay", technocrat=town.tess), "tess")
     adj_id = r.result["adjustment"]
-    with e.store.read() as uow:
-        seed = uow.journal.head().frontier.root()
     e.advance(10 * DAY)
+    with e.store.read() as uow:
+        root = uow.journal.head().frontier.root()
     appeal, panel = _file(town, adj_id, "carol")
     assert town.tess not in panel and town.dave not in panel and town.carol not in panel
     with e.store.read() as uow:
         record = state.require(state.APPEALS, uow, appeal)
         people = state.enrolled(uow)
-    assert bytes.fromhex(record.seed) == seed  # the tree root just before the appeal's entry
+        heads = [s.head for s in uow.journal.scan(record.entry + 1) if s.head.signature]
+    if version == 1:
+        assert bytes.fromhex(record.seed) == root  # the tree root just before the appeal's entry
+    else:  # IN6: the first signed tree head an hour after the appeal's entry
+        head = next(h for h in heads if h.time >= record.filed_at + HOUR)
+        assert bytes.fromhex(record.seed) == draws.seed_of(head, "credits.panel", appeal)
     involved = {town.tess, town.dave, town.carol}
     techs, jurors = rules.draw_panel(
         bytes.fromhex(record.seed),
@@ -247,7 +283,7 @@ def test_sc09_lottery_draw_from_the_tree_root_uplifts_winner_and_returns_the_don
     e.run(
         cc.NominateCandidate(town.erin, "cares", frozenset({town.bob, town.carol, town.frank})), "bob", "carol", "frank"
     )
-    draw = e.run(cc.DrawLottery(technocrat=town.tara), "tara")
+    draw = _lottery(e, cc.DrawLottery(technocrat=town.tara), "tara")
     assert town.refused(cc.DrawLottery(technocrat=town.tara), "tara").rule == "SC9"  # periodic
     winner = draw.result["winners"][0]
     assert winner in (town.dave, town.erin)
@@ -269,7 +305,7 @@ def test_sc09_anyone_recomputes_the_winners_from_an_export(town: Town) -> None:
     for n in ("carol", "dave", "erin"):
         signers = [o for o in PERSONS if o != n][:3]
         e.run(cc.NominateCandidate(e.account(n), "community", frozenset(e.account(s) for s in signers)), *signers)
-    draw = e.run(cc.DrawLottery(council=e.account("council")), "governor-1", "governor-3")
+    draw = _lottery(e, cc.DrawLottery(council=e.account("council")), "governor-1", "governor-3")
     out = io.StringIO()
     audit.export_journal(e.store, out)
     rows = rules.recompute_draws(json.loads(line) for line in out.getvalue().splitlines())

@@ -37,7 +37,7 @@ def genesis_command(
         governor_keys=tuple(g.public_key.hex() for g in governors),
         quorum=quorum,
         registrar_keys=tuple(r.public_key.hex() for r in registrars),
-        policy=policy_to_mapping(checked),  # every default pinned now, not by later code
+        policy=policy_to_mapping(checked),  # every default pinned now (values added later: while not default)
         started_at=at,
         rules=rules,
     )

@@ -21,10 +21,19 @@ from fractions import Fraction
 from typing import Any, TypeVar, cast, get_type_hints, overload
 
 from civicledger.kernel.canonical import JSONObject, JSONValue
+from civicledger.kernel.messages import OMITTED_AT_DEFAULT
 from civicledger.kernel.ratio import Ratio
 from civicledger.kernel.time import MINUTE
 
 Problem = tuple[tuple[str, ...], str]
+S = TypeVar("S")
+
+
+def since_rules(version: int, default: S) -> S:
+    """A policy value that rule version ``version`` added (IN8): left out of the stored policy while
+    it holds its default (``OMITTED_AT_DEFAULT``), so a genesis, and every journal an earlier
+    release wrote, stays byte for byte what it was; its default must never change."""
+    return field(default=default, metadata={**OMITTED_AT_DEFAULT, "since_rules": version})  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +47,7 @@ class JournalPolicy:
     signature_max_age: int = 5 * MINUTE  # X6: older signatures are stale
     max_clock_skew: int = 1 * MINUTE  # X6: signatures from further in the future are refused
     max_command_bytes: int = 64 * 1024  # X5: larger commands are refused unread
-
-
-S = TypeVar("S")
+    draw_delay: int = since_rules(2, 60 * MINUTE)  # IN6: a draw's seed is the first signed head this long after
 
 
 def mechanism_sections() -> dict[str, type]:
@@ -242,15 +249,18 @@ def with_change(mapping: JSONObject, path: tuple[str, ...], value: JSONValue) ->
     code added) is filled from its defaults before the change.
     """
     changed = json.loads(json.dumps(mapping))
-    defaults = policy_to_mapping(Policy(), every_value=True)
+    defaults = policy_to_mapping(Policy(), every_value=True)  # every value a change may name
+    stored_defaults = policy_to_mapping(Policy())  # what a missing section is filled with, as older code did
     default_node: JSONValue
-    node, default_node = changed, defaults
+    stored_node: JSONValue
+    node, default_node, stored_node = changed, defaults, stored_defaults
     for key in path[:-1]:
         if not isinstance(default_node, dict) or key not in default_node:
             return mapping, [(path, "no such policy section")]
         default_node = default_node[key]
+        stored_node = stored_node.get(key, {}) if isinstance(stored_node, dict) else {}
         if key not in node:
-            node[key] = json.loads(json.dumps(default_node))
+            node[key] = json.loads(json.dumps(stored_node))
         node = node[key]
     if not isinstance(default_node, dict) or path[-1] not in default_node:
         return mapping, [(path, "no such policy value")]

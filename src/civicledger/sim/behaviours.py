@@ -153,6 +153,26 @@ def appeal(m: Model, rng: np.random.Generator, p: dict[str, float], penalised: I
     return rng.random(penalised.size) < p["appeal_rate"] * p["appeal_success"]
 
 
+@behaviour("appeals", "draw_grinder")
+def grind_appeals(m: Model, rng: np.random.Generator, p: dict[str, float], penalised: I64) -> NDArray[np.bool_]:
+    """Appeals where a ``grind_share`` of appellants try to choose their panel (IN6).
+
+    Under rule version 1 (``grind_rules`` = 1) a panel's seed is the tree root just before the
+    appeal, known when it is signed: a grinder reads the panel of up to ``grind_tries`` moments (an
+    entry such as opening a throwaway account moves the root) and files at one whose panel
+    overturns, if any: each moment is an independent panel, overturning with ``appeal_success``.
+    Under version 2 (the default) the seed is a tree head signed after the appeal, unknown when it
+    is signed: every moment gives the same chance, so grinding gains nothing.
+    """
+    n = penalised.size
+    appealed = rng.random(n) < p["appeal_rate"]
+    grinds = rng.random(n) < p["grind_share"]
+    tries = np.where(grinds & (p["grind_rules"] < 2), max(1, int(p["grind_tries"])), 1)
+    success = 1.0 - (1.0 - p["appeal_success"]) ** tries
+    out: NDArray[np.bool_] = appealed & (rng.random(n) < success)
+    return out
+
+
 @behaviour("spending", "best_tier")
 def best_tier(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64]:
     """A ``spend_rate`` share of verified persons buy the best tier their best grade reaches (SC10).
@@ -242,6 +262,9 @@ PARAMETERS: dict[str, float] = {
     "infraction_rate": 0.002,
     "appeal_rate": 0.3,
     "appeal_success": 0.5,
+    "grind_share": 0.5,  # IN6: appellants who try to choose their panel (behaviour appeals = "draw_grinder")
+    "grind_tries": 5.0,  # moments a grinder reads before filing (one throwaway account each)
+    "grind_rules": 2.0,  # the rule version in force: 1, the seed is known when filing; 2, it is not
     "spend_rate": 0.01,
     "tier_price": 100.0,  # credits per tier (every tier the same price: grades decide quality, SC10)
     "pledge_rate": 0.0005,

@@ -164,8 +164,33 @@ def appeal(
     grounds: Annotated[str, typer.Option()],
     command_id: IdOption = None,
 ) -> None:
-    """Appeal an award or reduction within the window; a panel is drawn from the tree root (SC7)."""
+    """Appeal an award or reduction within the window (SC7). Rule version 1 draws the panel now from
+    the tree root; version 2 draws it later with `civic credits draw-panel` (IN6)."""
     submit(ctx, lambda s: (cc.FileAppeal(adjustment, s.key(appellant).account, grounds), [appellant]), command_id)
+
+
+@credits_app.command("draw-panel")
+def draw_panel(
+    ctx: typer.Context,
+    appeal_id: Annotated[str, typer.Argument()],
+    sender: Annotated[str, typer.Option("--key", "-k", help="Any account's key: anyone may send it.")],
+    command_id: IdOption = None,
+) -> None:
+    """Draw an appeal's panel from the first signed tree head an hour (policy journal.draw_delay)
+    after the appeal (IN6, rule version 2)."""
+    submit(ctx, lambda s: (cc.DrawPanel(appeal_id, s.key(sender).account), [sender]), command_id)
+
+
+@credits_app.command("close-appeal")
+def close_appeal(
+    ctx: typer.Context,
+    appeal_id: Annotated[str, typer.Argument()],
+    sender: Annotated[str, typer.Option("--key", "-k", help="Any account's key: anyone may send it.")],
+    command_id: IdOption = None,
+) -> None:
+    """Close an appeal its panel did not decide by its deadline: the adjustment stands, not decided,
+    and a new appeal may be filed (IN7, rule version 2)."""
+    submit(ctx, lambda s: (cc.CloseAppeal(appeal_id, s.key(sender).account), [sender]), command_id)
 
 
 @credits_app.command("vote")
@@ -231,13 +256,26 @@ def draw(
     keys: OptKeys = None,
     command_id: IdOption = None,
 ) -> None:
-    """Run the periodic lottery draw; its seed is the journal's tree root (SC9)."""
+    """Run the periodic lottery draw (SC9). Rule version 1 draws now from the journal's tree root;
+    version 2 schedules it, and `civic credits run-draw` draws it later (IN6)."""
 
     def build(s: Session) -> Submission:
         t, c, signers = _deciders(s, technocrat, council, keys)
         return cc.DrawLottery(t, c), signers
 
     submit(ctx, build, command_id)
+
+
+@credits_app.command("run-draw")
+def run_draw(
+    ctx: typer.Context,
+    draw_id: Annotated[str, typer.Argument(help="The scheduled draw's id (the result of `credits draw`).")],
+    sender: Annotated[str, typer.Option("--key", "-k", help="Any account's key: anyone may send it.")],
+    command_id: IdOption = None,
+) -> None:
+    """Draw a scheduled lottery draw from the first signed tree head an hour (policy
+    journal.draw_delay) after it was scheduled (IN6, rule version 2)."""
+    submit(ctx, lambda s: (cc.RunDraw(draw_id, s.key(sender).account), [sender]), command_id)
 
 
 def _tier(text: str) -> cc.Tier:

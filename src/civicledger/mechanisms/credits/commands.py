@@ -105,6 +105,26 @@ class CastPanelVote(CreditsCommand):
     overturn: bool
 
 
+@command("credits.draw_panel")
+@dataclass(frozen=True, slots=True)
+class DrawPanel(CreditsCommand):
+    """Draw an appeal's panel from the first signed tree head ``journal.draw_delay`` after the
+    appeal's entry (IN6, rules 2); anyone may send it, signed by ``sender``."""
+
+    appeal: str
+    sender: AccountId
+
+
+@command("credits.close_appeal")
+@dataclass(frozen=True, slots=True)
+class CloseAppeal(CreditsCommand):
+    """Close an appeal its panel did not decide by its deadline: it lapses, the adjustment stands
+    (IN7, rules 2); anyone may send it, signed by ``sender``."""
+
+    appeal: str
+    sender: AccountId
+
+
 @command("credits.pledge")
 @dataclass(frozen=True, slots=True)
 class PledgeUplift(CreditsCommand):
@@ -141,10 +161,22 @@ class ApplySecondChance(CreditsCommand):
 @command("credits.draw")
 @dataclass(frozen=True, slots=True)
 class DrawLottery(CreditsCommand):
-    """Run the periodic draw; the seed is the journal's tree root before this entry (SC9)."""
+    """Run the periodic draw (SC9). Rules 1: the seed is the journal's tree root before this entry.
+    Rules 2: this schedules the draw, fixing its pledges and candidates; ``credits.run_draw`` draws
+    it from a later signed tree head (IN6)."""
 
     technocrat: AccountId | None = None
     council: AccountId | None = None
+
+
+@command("credits.run_draw")
+@dataclass(frozen=True, slots=True)
+class RunDraw(CreditsCommand):
+    """Draw a scheduled lottery draw from the first signed tree head ``journal.draw_delay`` after
+    its scheduling entry (IN6, rules 2); anyone may send it, signed by ``sender``."""
+
+    draw: str
+    sender: AccountId
 
 
 @dataclass(frozen=True, slots=True)

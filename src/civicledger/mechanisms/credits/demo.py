@@ -8,11 +8,13 @@ gives to a neighbour, and spends credits on two tiers of essential services.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.demo import chapter
 from civicledger.kernel import identity as ident
 from civicledger.kernel.identity import AccountId, AccountKind, Role
+from civicledger.kernel.messages import Command
 from civicledger.kernel.time import DAY, YEAR, format_instant
 from civicledger.mechanisms.credits import commands as cc
 from civicledger.mechanisms.credits import queries, rules, state
@@ -28,6 +30,16 @@ def _grades(demo: ScriptedEconomy, name: str, at: int | None = None) -> str:
         st = state.standing_of(uow, demo.account(name), demo.clock.now() if at is None else at)
     shown = ", ".join(f"{units} at grade {grade}" for grade, units in sorted(st.by_grade().items(), reverse=True))
     return f"{st.available} available ({shown})"
+
+
+def _drawn(demo: ScriptedEconomy, make: Callable[[], Command], sender: str, cid: str) -> list[str]:
+    """Send a draw command (IN6) until it draws: the first makes a signed head after the draw time
+    when none exists yet. Returns the panel or the winners."""
+    for attempt in range(2):
+        result = demo.run(make(), sender, cid=f"{cid}-{attempt}").result
+        if result["drawn"]:
+            return list(result.get("panel", result.get("winners", [])))
+    raise AssertionError("a draw command after a signed head draws")
 
 
 @chapter("Social credits: a life, an appeal, decay, a civic lottery, essential services")
@@ -73,13 +85,17 @@ def credits_life(demo: ScriptedEconomy) -> list[str]:
     lines.append(f"infraction {adj} by tech-ben: {_grades(demo, 'maya')}")
     demo.advance(5 * DAY)
     filed = demo.run(cc.FileAppeal(adj, maya, "the footage shows someone else"), "maya", cid="sc-appeal-maya")
-    panel = filed.result["panel"]
     names = {demo.account(n): n for n in ("maya", *NEIGHBOURS, *TECHNOCRATS)}
     demo.advance(DAY)
+    if "panel" in filed.result:  # rule version 1: drawn from the tree root before the appeal
+        panel, drawn_from = filed.result["panel"], "the tree root"
+    else:  # rule version 2: drawn by a later command from a signed tree head after the delay (IN6)
+        panel = _drawn(demo, lambda: cc.DrawPanel(filed.result["appeal"], demo.account("rosa")), "rosa", "sc-panel")
+        drawn_from = "a tree head signed after the appeal"
     for i, member in enumerate(panel[:2]):
         demo.run(cc.CastPanelVote(filed.result["appeal"], AccountId(member), True), names[member], cid=f"sc-vote-{i}")
     lines.append(
-        f"appeal {filed.result['appeal']}: panel {', '.join(names[m] for m in panel)} drawn from the tree root; "
+        f"appeal {filed.result['appeal']}: panel {', '.join(names[m] for m in panel)} drawn from {drawn_from}; "
         f"2 of 3 overturn: {_grades(demo, 'maya')}"
     )
 
@@ -105,9 +121,17 @@ def credits_life(demo: ScriptedEconomy) -> list[str]:
         cid="sc-nominate-olga",
     )
     draw = demo.run(cc.DrawLottery(technocrat=demo.account("tech-cy")), "tech-cy", cid="sc-draw-1")
-    winner = names[draw.result["winners"][0]]
+    if "winners" in draw.result:  # rule version 1: drawn at once
+        winners = draw.result["winners"]
+    else:  # rule version 2: scheduled now, drawn from a signed tree head after the delay (IN6)
+        demo.advance(draw.result["draw_at"] - demo.clock.now())
+        winners = _drawn(demo, lambda: cc.RunDraw(draw.result["draw"], demo.account("pete")), "pete", "sc-run-draw")
+    winner = names[winners[0]]
     with demo.store.read() as uow:
-        exported = [{"entry": s.entry.to_wire(), "leaf_hash": s.leaf_hash.hex()} for s in uow.journal.scan()]
+        exported = [
+            {"entry": s.entry.to_wire(), "leaf_hash": s.leaf_hash.hex(), "head": s.head.to_wire()}
+            for s in uow.journal.scan()
+        ]
     recomputed = rules.recompute_draws(exported)
     lines.append(
         f"lottery draw {draw.result['draw']}: {winner} wins Maya's uplift (recomputed from the journal: "

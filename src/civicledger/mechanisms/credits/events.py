@@ -84,6 +84,46 @@ class AppealFiled(Event):
     jurors: tuple[AccountId, ...]
 
 
+@event("credits.appeal_requested")
+@dataclass(frozen=True, slots=True)
+class AppealRequested(Event):
+    """An appeal filed under rules 2: its panel is drawn later (IN6) and it lapses at ``deadline`` (IN7)."""
+
+    appeal: str
+    adjustment: str
+    person: AccountId
+    appellant: AccountId
+    grounds: str
+    draw_at: int  # the seed is the first signed tree head at or after this time
+    deadline: int
+
+
+@event("credits.panel_drawn")
+@dataclass(frozen=True, slots=True)
+class PanelDrawn(Event):
+    """An appeal's panel drawn from the seed of a signed tree head after the appeal (IN6)."""
+
+    appeal: str
+    seed: str
+    head_size: int
+    head_root: str
+    head_signature: str
+    technocrats: tuple[AccountId, ...]
+    jurors: tuple[AccountId, ...]
+
+
+@event("credits.appeal_lapsed")
+@dataclass(frozen=True, slots=True)
+class AppealLapsed(Event):
+    """An appeal its panel did not decide by its deadline: not decided, the adjustment stands (IN7)."""
+
+    appeal: str
+    adjustment: str
+    votes_overturn: int
+    votes_uphold: int
+    lapsed_at: int
+
+
 @event("credits.panel_vote_cast")
 @dataclass(frozen=True, slots=True)
 class PanelVoteCast(Event):
@@ -143,6 +183,33 @@ class LotteryDrawn(Event):
     candidates: tuple[AccountId, ...]
     winners: tuple[Winner, ...]
     lapsed: tuple[str, ...]  # pledges whose donor no longer held the pledged grades
+
+
+@event("credits.lottery_scheduled")
+@dataclass(frozen=True, slots=True)
+class LotteryScheduled(Event):
+    """A draw scheduled under rules 2: what it draws from is fixed now, its seed later (IN6)."""
+
+    draw: str
+    draw_at: int  # the seed is the first signed tree head at or after this time
+    pledges: tuple[str, ...]
+    donors: tuple[AccountId, ...]
+    candidates: tuple[AccountId, ...]
+    lapsed: tuple[str, ...]
+    deciders: tuple[AccountId, ...]
+    council: AccountId | None
+
+
+@event("credits.draw_seeded")
+@dataclass(frozen=True, slots=True)
+class DrawSeeded(Event):
+    """The signed tree head a scheduled draw's seed came from (IN6), for anyone recomputing it."""
+
+    draw: str
+    seed: str
+    head_size: int
+    head_root: str
+    head_signature: str
 
 
 @event("credits.service_registered")

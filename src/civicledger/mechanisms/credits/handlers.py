@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from civicledger.kernel import hooks, state
+from civicledger.kernel import draws, hooks, state
 from civicledger.kernel.errors import AuthorityError, NotFoundError, RuleViolationError
 from civicledger.kernel.identity import Account, AccountId, AccountKind, Consent, Role
 from civicledger.kernel.messages import Event
@@ -25,7 +25,9 @@ from civicledger.mechanisms.credits.commands import (
     AdjustGrade,
     ApplySecondChance,
     CastPanelVote,
+    CloseAppeal,
     DrawLottery,
+    DrawPanel,
     EnrollPerson,
     FileAppeal,
     NominateCandidate,
@@ -33,18 +35,24 @@ from civicledger.mechanisms.credits.commands import (
     PledgeUplift,
     RecordParticipation,
     RegisterService,
+    RunDraw,
     SpendCredits,
     TakePart,
 )
 from civicledger.mechanisms.credits.events import (
     AppealDecided,
     AppealFiled,
+    AppealLapsed,
+    AppealRequested,
     BallotAnswered,
     BallotOpened,
     CandidateNominated,
     CreditsSpent,
+    DrawSeeded,
     GradeAdjusted,
     LotteryDrawn,
+    LotteryScheduled,
+    PanelDrawn,
     PanelVoteCast,
     ParticipationNoted,
     PersonEnrolled,
@@ -67,6 +75,7 @@ from civicledger.mechanisms.credits.state import (
     PLEDGES,
     PROVIDERS,
     REDEMPTIONS,
+    SCHEDULED_DRAWS,
     SECOND_CHANCES,
     SERVICES,
     AdjustmentRecord,
@@ -80,12 +89,14 @@ from civicledger.mechanisms.credits.state import (
     PledgeRecord,
     ProviderTotals,
     RedemptionRecord,
+    ScheduledDraw,
     SecondChanceRecord,
     ServiceRecord,
     allocation_schedule,
     answer_key,
     daily_key,
     enrolled,
+    enrolled_by,
     is_waiting,
     journal_seed,
     open_appeal,
@@ -358,6 +369,8 @@ def _participation_noted(e: ParticipationNoted, uow: UnitOfWork, ctx: Projection
 
 @handles(FileAppeal)
 def file_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
+    if ctx.rules >= 2:
+        return _request_appeal(cmd, ctx)
     uow = ctx.uow
     policy = ctx.policy.section(CreditsPolicy)
     _verified_person(uow, cmd.appellant, "SC7")
@@ -374,6 +387,173 @@ def file_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
         appeal, cmd.adjustment, adj.person, cmd.appellant, cmd.grounds, seed.hex(), panel_technocrats, jurors
     )
     return Decision([event], Consent.of(cmd.appellant), {"appeal": appeal, "panel": [*panel_technocrats, *jurors]})
+
+
+def _request_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
+    """SC7 under rules 2: the appeal is filed now, its panel drawn later by ``credits.draw_panel``
+    from the first signed tree head ``journal.draw_delay`` after this entry (IN6), and it lapses
+    undecided at ``panel_deadline`` (IN7). An open appeal past its deadline lapses in this entry."""
+    uow = ctx.uow
+    policy = ctx.policy.section(CreditsPolicy)
+    _verified_person(uow, cmd.appellant, "SC7")
+    rules.check_text(cmd.grounds, "the grounds", "SC7")
+    adj = require(ADJUSTMENTS, uow, cmd.adjustment, "SC7")
+    events: list[Event] = []
+    earlier = [require(APPEALS, uow, a) for a in adj.appeals]
+    pending = open_appeal(uow, adj)
+    latest = earlier[-1] if earlier else None  # the appeals of an adjustment follow one another
+    if pending is not None:
+        record = require(APPEALS, uow, pending)
+        if ctx.time >= _deadline(record, policy):
+            events.append(_lapsed(pending, record, ctx.time))
+            latest = replace(record, status="lapsed", decided_at=ctx.time)
+            pending = None
+    lapses = [a.decided_at for a in (*earlier[:-1], latest) if a and a.status == "lapsed" and a.decided_at]
+    # IN6: the latest appeal lapsed with its panel undrawn, though anyone could have drawn it
+    undrawn = latest is not None and latest.status == "lapsed" and not latest.seed
+    unheard = undrawn and latest is not None and _could_draw(ctx, latest)
+    by_appellant = sum(1 for a in earlier if a.appellant == cmd.appellant)
+    rules.check_appealable_again(
+        cmd.adjustment,
+        adj.source,
+        adj.overturned_by,
+        adj.start,
+        pending,
+        max(lapses, default=None),
+        not unheard,
+        by_appellant,
+        ctx.time,
+        policy,
+    )
+    appeal = f"{ctx.seq:010d}"
+    draw_at = ctx.time + ctx.policy.journal.draw_delay
+    deadline = ctx.time + policy.panel_deadline
+    events.append(AppealRequested(appeal, cmd.adjustment, adj.person, cmd.appellant, cmd.grounds, draw_at, deadline))
+    result = {"appeal": appeal, "draw_at": draw_at, "deadline": deadline}
+    return Decision(events, Consent.of(cmd.appellant), result)
+
+
+def _could_draw(ctx: Context, record: AppealRecord) -> bool:
+    """IN6: whether anyone could have drawn the panel of an appeal that lapsed undrawn: enough
+    members were eligible under the policy of its filing (anyone can make the signed head a draw
+    needs: a draw command sent after the draw time makes one)."""
+    policy = state.policy_at(ctx.uow, record.filed_at).section(CreditsPolicy)
+    adj = require(ADJUSTMENTS, ctx.uow, record.adjustment)
+    involved = {*adj.deciders, adj.person, record.appellant}
+    try:  # any seed: whether a panel can be drawn depends only on who is eligible
+        rules.appeal_panel(bytes(32), involved, technocrats(ctx.uow), enrolled_by(ctx.uow, record.filed_at), policy)
+    except RuleViolationError:
+        return False
+    return True
+
+
+def _deadline(record: AppealRecord, policy: CreditsPolicy) -> int:
+    """IN7: when an appeal lapses undecided; one filed under rule version 1 (no deadline of its own)
+    in an economy that moved to version 2 gets ``panel_deadline`` from its filing."""
+    return record.deadline if record.deadline is not None else record.filed_at + policy.panel_deadline
+
+
+def _lapsed(appeal: str, record: AppealRecord, now: int) -> AppealLapsed:
+    overturn = sum(1 for v in record.votes.values() if v)
+    return AppealLapsed(appeal, record.adjustment, overturn, len(record.votes) - overturn, now)
+
+
+@handles(DrawPanel)
+def draw_panel(cmd: DrawPanel, ctx: Context) -> Decision:
+    """IN6: draw an appeal's panel from the seed of the first signed tree head at or after its
+    ``draw_at``; anyone may send it, and whoever sends it, whenever, draws the same panel. Jurors
+    are the persons enrolled when the appeal was filed, technocrats those holding the role now."""
+    uow = ctx.uow
+    state.require_account(uow, cmd.sender, "IN6")
+    if ctx.rules < 2:
+        raise RuleViolationError("under rule version 1 a panel is drawn when the appeal is filed", rule="IN6")
+    appeal = require(APPEALS, uow, cmd.appeal, "SC7")
+    if appeal.status != "drawing" or appeal.draw_at is None:
+        raise RuleViolationError(
+            f"appeal {cmd.appeal} is {appeal.status}; only an appeal waiting for its panel is drawn", rule="IN6"
+        )
+    rules.check_panel_deadline(cmd.appeal, appeal.deadline, ctx.time)
+    drawn = draws.draw(
+        uow.journal,
+        purpose="credits.panel",
+        request=cmd.appeal,
+        request_seq=appeal.entry,
+        not_before=appeal.draw_at,
+        now=ctx.time,
+        seq=ctx.seq,
+    )
+    if drawn is None:
+        return Decision([], Consent.of(cmd.sender), _awaiting(appeal.draw_at))
+    adj = require(ADJUSTMENTS, uow, appeal.adjustment)
+    involved = {*adj.deciders, adj.person, appeal.appellant}
+    policy = ctx.policy.section(CreditsPolicy)
+    techs, jurors = rules.appeal_panel(
+        drawn.seed, involved, technocrats(uow), enrolled_by(uow, appeal.filed_at), policy
+    )
+    head = drawn.head
+    event = PanelDrawn(cmd.appeal, drawn.seed.hex(), head.size, head.root, head.signature, techs, jurors)
+    result = {"appeal": cmd.appeal, "drawn": True, "panel": [*techs, *jurors], "seed": drawn.seed.hex()}
+    return Decision([event], Consent.of(cmd.sender), result)
+
+
+def _awaiting(draw_at: int) -> dict[str, object]:
+    """The answer to a draw command sent before any signed head at or after ``draw_at`` exists: its
+    own entry's head (signed when its transaction ends) or a later one seeds the draw."""
+    return {
+        "drawn": False,
+        "draw_at": draw_at,
+        "note": "no tree head was signed since the draw time; this entry makes one: send the draw command again",
+    }
+
+
+@handles(CloseAppeal)
+def close_appeal(cmd: CloseAppeal, ctx: Context) -> Decision:
+    """IN7: an appeal not decided by its deadline lapses: the adjustment stands, recorded as not
+    decided, and a new appeal of it may be filed (``check_appealable_again``). Anyone may send it."""
+    state.require_account(ctx.uow, cmd.sender, "IN7")
+    if ctx.rules < 2:
+        raise RuleViolationError("under rule version 1 appeals have no deadline", rule="IN7")
+    appeal = require(APPEALS, ctx.uow, cmd.appeal, "SC7")
+    rules.check_lapse(cmd.appeal, appeal.status, _deadline(appeal, ctx.policy.section(CreditsPolicy)), ctx.time)
+    return Decision([_lapsed(cmd.appeal, appeal, ctx.time)], Consent.of(cmd.sender), {"appeal": cmd.appeal})
+
+
+@projects(AppealRequested)
+def _appeal_requested(e: AppealRequested, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    APPEALS.put(
+        uow,
+        e.appeal,
+        AppealRecord(
+            adjustment=e.adjustment,
+            person=e.person,
+            appellant=e.appellant,
+            grounds=e.grounds,
+            seed="",
+            technocrats=(),
+            jurors=(),
+            votes={},
+            status="drawing",
+            filed_at=ctx.time,
+            entry=ctx.seq,
+            decided_at=None,
+            draw_at=e.draw_at,
+            deadline=e.deadline,
+        ),
+    )
+    adj = require(ADJUSTMENTS, uow, e.adjustment)
+    ADJUSTMENTS.put(uow, e.adjustment, replace(adj, appeals=(*adj.appeals, e.appeal)))
+
+
+@projects(PanelDrawn)
+def _panel_drawn(e: PanelDrawn, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    appeal = require(APPEALS, uow, e.appeal)
+    APPEALS.put(uow, e.appeal, replace(appeal, seed=e.seed, technocrats=e.technocrats, jurors=e.jurors, status="open"))
+
+
+@projects(AppealLapsed)
+def _appeal_lapsed(e: AppealLapsed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    appeal = require(APPEALS, uow, e.appeal)
+    APPEALS.put(uow, e.appeal, replace(appeal, status="lapsed", decided_at=e.lapsed_at))
 
 
 @projects(AppealFiled)
@@ -403,6 +583,11 @@ def _appeal_filed(e: AppealFiled, uow: UnitOfWork, ctx: ProjectionContext) -> No
 @handles(CastPanelVote)
 def cast_panel_vote(cmd: CastPanelVote, ctx: Context) -> Decision:
     appeal = require(APPEALS, ctx.uow, cmd.appeal, "SC7")
+    if ctx.rules >= 2:
+        if appeal.status == "drawing":
+            raise RuleViolationError(f"the panel of appeal {cmd.appeal} is not drawn yet", rule="IN6")
+        if appeal.status == "open":
+            rules.check_panel_deadline(cmd.appeal, _deadline(appeal, ctx.policy.section(CreditsPolicy)), ctx.time)
     tally = rules.tally_vote(cmd.appeal, appeal.status == "open", appeal.panel, appeal.votes, cmd.member, cmd.overturn)
     events: list[Event] = [PanelVoteCast(cmd.appeal, cmd.member, cmd.overturn)]
     if tally.outcome is not None:
@@ -524,19 +709,28 @@ def draw_lottery(cmd: DrawLottery, ctx: Context) -> Decision:
     policy = ctx.policy.section(CreditsPolicy)
     consent, deciders = _deciders(ctx, cmd.technocrat, cmd.council)
     last = LOTTERY.get(uow, LOTTERY_KEY)
-    rules.check_draw_due(None if last is None else last.last_draw_at, ctx.time, policy)
-    schedule = allocation_schedule(uow)
-    pledges = open_pledges(uow)
-    holding = {
-        donor: rules.standing(require_history(uow, donor), ctx.time, policy, schedule).units_at_least(
-            policy.pledge_min_grade
+    if ctx.rules >= 2 and last is not None and last.pending is not None:
+        raise RuleViolationError(
+            f"draw {last.pending} is scheduled and not drawn yet: send credits.run_draw for it", rule="IN6"
         )
-        for donor in dict.fromkeys(p.donor for _, p in pledges)
-    }
-    valid, lapsed = rules.split_pledges([(k, p.donor, p.quantity) for k, p in pledges], holding)
+    rules.check_draw_due(None if last is None else last.last_draw_at, ctx.time, policy)
+    pledges = open_pledges(uow)
+    valid, lapsed = _valid_pledges(uow, pledges, ctx.time, policy)
     candidates = waiting_candidates(uow)
-    seed = journal_seed(uow)
     draw = f"{ctx.seq:010d}"
+    if ctx.rules >= 2:
+        scheduled = LotteryScheduled(
+            draw,
+            ctx.time + ctx.policy.journal.draw_delay,
+            tuple(p for p, _ in valid),
+            tuple(AccountId(d) for _, d in valid),
+            tuple(candidates),
+            tuple(lapsed),
+            deciders,
+            cmd.council,
+        )
+        return Decision([scheduled], consent, {"draw": draw, "draw_at": scheduled.draw_at})
+    seed = journal_seed(uow)
     winners = tuple(Winner(p, AccountId(d), AccountId(c)) for p, d, c in rules.draw_winners(seed, valid, candidates))
     events: list[Event] = [
         LotteryDrawn(
@@ -565,11 +759,120 @@ def draw_lottery(cmd: DrawLottery, ctx: Context) -> Decision:
     return Decision(events, consent, {"draw": draw, "winners": [w.candidate for w in winners]})
 
 
+def _valid_pledges(
+    uow: UnitOfWork, pledges: list[tuple[str, PledgeRecord]], at: int, policy: CreditsPolicy
+) -> tuple[list[tuple[str, AccountId]], list[str]]:
+    """SC9: which of ``pledges`` their donors still hold at ``at`` (``rules.split_pledges``)."""
+    schedule = allocation_schedule(uow)
+    holding = {
+        donor: rules.standing(require_history(uow, donor), at, policy, schedule).units_at_least(policy.pledge_min_grade)
+        for donor in dict.fromkeys(p.donor for _, p in pledges)
+    }
+    return rules.split_pledges([(k, p.donor, p.quantity) for k, p in pledges], holding)
+
+
+@handles(RunDraw)
+def run_draw(cmd: RunDraw, ctx: Context) -> Decision:
+    """IN6: draw a scheduled draw from the seed of the first signed tree head at or after its
+    ``draw_at``; anyone may send it. Pledges and candidates are those fixed when it was scheduled;
+    a donor who no longer holds a pledge's credits withholds that gift only: the pairing of every
+    other pledge and candidate stays as drawn."""
+    uow = ctx.uow
+    state.require_account(uow, cmd.sender, "IN6")
+    if ctx.rules < 2:
+        raise RuleViolationError("under rule version 1 a draw is drawn when it is run", rule="IN6")
+    scheduled = SCHEDULED_DRAWS.get(uow, cmd.draw)
+    if scheduled is None:
+        raise NotFoundError(f"no scheduled draw {cmd.draw}", rule="SC9")
+    last = LOTTERY.get(uow, LOTTERY_KEY)
+    if last is None or last.pending != cmd.draw:
+        raise RuleViolationError(f"draw {cmd.draw} was already drawn", rule="IN6")
+    drawn = draws.draw(
+        uow.journal,
+        purpose="credits.lottery",
+        request=cmd.draw,
+        request_seq=scheduled.entry,
+        not_before=scheduled.draw_at,
+        now=ctx.time,
+        seq=ctx.seq,
+    )
+    if drawn is None:
+        return Decision([], Consent.of(cmd.sender), _awaiting(scheduled.draw_at))
+    policy = ctx.policy.section(CreditsPolicy)
+    frozen = list(zip(scheduled.pledges, scheduled.donors, strict=True))
+    pledged = {k: require(PLEDGES, uow, k) for k in scheduled.pledges}
+    still, withdrawn = _valid_pledges(uow, [(k, pledged[k]) for k in scheduled.pledges], ctx.time, policy)
+    keep = {p for p, _ in still}
+    seed = drawn.seed
+    winners = tuple(
+        Winner(p, AccountId(d), AccountId(c))
+        for p, d, c in rules.draw_winners(seed, frozen, scheduled.candidates)
+        if p in keep
+    )
+    head = drawn.head
+    events: list[Event] = [
+        DrawSeeded(cmd.draw, seed.hex(), head.size, head.root, head.signature),
+        LotteryDrawn(
+            cmd.draw,
+            seed.hex(),
+            scheduled.pledges,
+            scheduled.donors,
+            scheduled.candidates,
+            winners,
+            (*scheduled.lapsed, *withdrawn),
+        ),
+    ]
+    evidence = f"draw {cmd.draw}; seed {seed.hex()}"
+    for i, w in enumerate(winners):
+        p = pledged[w.pledge]
+        uplift, loan = rules.lottery_terms(p.steps, p.quantity, p.duration)
+        reason = f"uplift pledged by {w.donor} (pledge {w.pledge})"
+        events.append(
+            _adjusted(
+                ctx,
+                2 * i,
+                w.candidate,
+                uplift,
+                "lottery-uplift",
+                scheduled.deciders,
+                scheduled.council,
+                evidence,
+                reason,
+            )
+        )
+        reason = f"pledged portion lent to {w.candidate} (pledge {w.pledge}); returns at the end"
+        events.append(
+            _adjusted(
+                ctx, 2 * i + 1, w.donor, loan, "lottery-pledge", scheduled.deciders, scheduled.council, evidence, reason
+            )
+        )
+    result = {"draw": cmd.draw, "drawn": True, "winners": [w.candidate for w in winners], "seed": seed.hex()}
+    return Decision(events, Consent.of(cmd.sender), result)
+
+
+@projects(LotteryScheduled)
+def _scheduled(e: LotteryScheduled, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    SCHEDULED_DRAWS.put(
+        uow,
+        e.draw,
+        ScheduledDraw(e.draw_at, e.pledges, e.donors, e.candidates, e.lapsed, ctx.seq, e.deciders, e.council),
+    )
+    old = LOTTERY.get(uow, LOTTERY_KEY)
+    LOTTERY.put(uow, LOTTERY_KEY, LotteryRecord(ctx.time, "" if old is None else old.last_draw, pending=e.draw))
+
+
+@projects(DrawSeeded)
+def _seeded(e: DrawSeeded, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    """Nothing to keep beyond the event: the draw's record holds its seed."""
+
+
 @projects(LotteryDrawn)
 def _drawn(e: LotteryDrawn, uow: UnitOfWork, ctx: ProjectionContext) -> None:
     winners = tuple((w.pledge, w.donor, w.candidate) for w in e.winners)
     DRAWS.put(uow, e.draw, DrawRecord(e.seed, e.pledges, e.donors, e.candidates, winners, e.lapsed, ctx.time, ctx.seq))
-    LOTTERY.put(uow, LOTTERY_KEY, LotteryRecord(last_draw_at=ctx.time, last_draw=e.draw))
+    old = LOTTERY.get(uow, LOTTERY_KEY)
+    at = old.last_draw_at if old is not None and old.pending == e.draw else ctx.time  # periodic from its scheduling
+    LOTTERY.put(uow, LOTTERY_KEY, LotteryRecord(last_draw_at=at, last_draw=e.draw))
     for w in e.winners:
         pledge = require(PLEDGES, uow, w.pledge)
         PLEDGES.put(uow, w.pledge, replace(pledge, status="drawn", draw=e.draw, winner=w.candidate))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from civicledger.kernel.policy import since_rules
 from civicledger.kernel.time import DAY, YEAR
 
 
@@ -75,6 +76,9 @@ class CreditsPolicy:
     appeal_window: int = 90 * DAY  # SC7
     panel_technocrats: int = 1
     panel_jurors: int = 2
+    panel_deadline: int = since_rules(2, 30 * DAY)  # IN7: an appeal not decided this long after filing lapses
+    appeals_per_appellant: int = since_rules(2, 2)  # IN7: appeals one person may file on one adjustment
+    refile_grace: int = since_rules(2, 30 * DAY)  # IN7: after a lapse, a new appeal may come this late
     decay_window: int = 365 * DAY  # SC8
     decay_step: int = 90 * DAY
     pledge_min_grade: int = 3  # SC9: only credits of this grade or higher can be pledged

@@ -32,10 +32,12 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from civicledger.kernel.draws import seed_of
 from civicledger.kernel.errors import AuthorityError, InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId
+from civicledger.kernel.journal import TreeHead
 from civicledger.kernel.merkle import root_of
-from civicledger.kernel.time import DAY, YEAR
+from civicledger.kernel.time import DAY, YEAR, format_instant
 from civicledger.mechanisms.credits.commands import Tier
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
 from civicledger.mechanisms.credits.values import Adjustment, History, Lot, Standing
@@ -452,6 +454,57 @@ def check_appealable(
         raise RuleViolationError(f"appeal {open_appeal} on this adjustment is still open", rule="SC7")
 
 
+def check_appealable_again(
+    adjustment: str,
+    source: str,
+    overturned_by: str | None,
+    start: int,
+    open_appeal: str | None,
+    last_lapse: int | None,
+    last_lapse_drawn: bool,
+    filed_by_appellant: int,
+    now: int,
+    policy: CreditsPolicy,
+) -> None:
+    """SC7 and IN7 under rules 2: as ``check_appealable``, but an appeal that lapsed undecided at its
+    deadline does not end the matter: a new appeal may be filed within the appeal window or within
+    ``refile_grace`` after the lapse, whichever ends later. One appellant files at most
+    ``appeals_per_appellant`` appeals on one adjustment, so nobody re-appeals without end (each
+    verified person is one human, SC1). An appeal whose panel nobody drew before it lapsed, though
+    anyone could have (``last_lapse_drawn`` False), allows no new appeal (IN6): its seed was public
+    from the draw time on, so letting it lapse must not buy another panel."""
+    if last_lapse is not None and not last_lapse_drawn and open_appeal is None:
+        raise RuleViolationError(
+            f"the last appeal of adjustment {adjustment} lapsed before anyone drew its panel; "
+            "letting a panel go undrawn does not buy another",
+            rule="IN6",
+        )
+    grace_open = last_lapse is not None and now - last_lapse <= policy.refile_grace
+    check_appealable(adjustment, source, overturned_by, now if grace_open else start, open_appeal, now, policy)
+    if filed_by_appellant >= policy.appeals_per_appellant:
+        raise RuleViolationError(
+            f"an appellant files at most {policy.appeals_per_appellant} appeal(s) on one adjustment", rule="IN7"
+        )
+
+
+def check_panel_deadline(appeal: str, deadline: int | None, now: int) -> None:
+    """IN7: a panel's votes count until its deadline; from then on the appeal can only lapse."""
+    if deadline is not None and now >= deadline:
+        raise RuleViolationError(
+            f"the deadline of appeal {appeal} has passed: it lapses undecided (credits.close_appeal)", rule="IN7"
+        )
+
+
+def check_lapse(appeal: str, status: str, deadline: int, now: int) -> None:
+    """IN7: only an undecided appeal lapses, and only from its deadline on."""
+    if status not in ("open", "drawing"):
+        raise RuleViolationError(f"appeal {appeal} is {status}; only an undecided appeal lapses", rule="IN7")
+    if now < deadline:
+        raise RuleViolationError(
+            f"appeal {appeal} lapses only at its deadline, {format_instant(deadline)}; send it then", rule="IN7"
+        )
+
+
 def appeal_panel(
     seed: bytes, involved: Collection[str], technocrats: Iterable[str], persons: Iterable[str], policy: CreditsPolicy
 ) -> tuple[tuple[AccountId, ...], tuple[AccountId, ...]]:
@@ -610,20 +663,35 @@ def new_record(born_at: int, enrolled_at: int) -> dict[str, Any]:
 def recompute_draws(export_lines: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Recompute every lottery draw from an export's lines (``civic export``), in journal order (SC9).
 
-    For each ``credits.lottery_drawn`` event: the seed must be the Merkle root of the leaves of
-    every earlier entry, and ``draw_winners`` on that seed, the draw's pledges and its candidates
-    must give exactly the recorded winners. Returns one row per draw with both checks.
+    For each ``credits.lottery_drawn`` event: the seed must be the one its rules give, and
+    ``draw_winners`` on that seed, the draw's pledges and its candidates must give exactly the
+    recorded winners (less the pledges that lapsed at the draw). Under rule version 1 the seed is
+    the Merkle root of the leaves of every earlier entry; under version 2 (a ``credits.draw_seeded``
+    event in the same entry) it is ``kernel.draws.seed_of`` the first signed tree head at or after
+    the draw time of its ``credits.lottery_scheduled`` entry (IN6). Returns one row per draw.
     """
     leaves: list[bytes] = []
+    heads: list[TreeHead] = []
+    scheduled: dict[str, tuple[int, int]] = {}  # draw -> (scheduling entry, draw time)
     rows = []
     for line in export_lines:
         entry = line["entry"]
+        seeded: dict[str, Any] | None = None
         for data in entry["events"]:
-            if data.get("type") != "credits.lottery_drawn":
+            kind = data.get("type")
+            if kind == "credits.lottery_scheduled":
+                scheduled[data["draw"]] = (entry["seq"], data["draw_at"])
+            elif kind == "credits.draw_seeded":
+                seeded = data
+            if kind != "credits.lottery_drawn":
                 continue
-            seed = root_of(leaves)
+            if seeded is None:
+                seed = root_of(leaves)
+            else:
+                seed = _scheduled_seed(data["draw"], scheduled.get(data["draw"]), heads)
             pledges = list(zip(data["pledges"], data["donors"], strict=True))
-            again = [list(w) for w in draw_winners(seed, pledges, data["candidates"])]
+            lapsed = set(data["lapsed"])
+            again = [list(w) for w in draw_winners(seed, pledges, data["candidates"]) if w[0] not in lapsed]
             recorded = [[w["pledge"], w["donor"], w["candidate"]] for w in data["winners"]]
             rows.append(
                 {
@@ -635,4 +703,16 @@ def recompute_draws(export_lines: Iterable[dict[str, Any]]) -> list[dict[str, An
                 }
             )
         leaves.append(bytes.fromhex(line["leaf_hash"]))
+        h = line.get("head")  # lines written without heads recompute rule version 1 draws only
+        if h is not None:
+            heads.append(TreeHead(int(h["size"]), str(h["root"]), int(h["time"]), str(h["signature"])))
     return rows
+
+
+def _scheduled_seed(draw: str, when: tuple[int, int] | None, heads: Sequence[TreeHead]) -> bytes:
+    """IN6: the seed of a scheduled draw from the heads before its entry (no seed if unscheduled)."""
+    if when is None:
+        return b""
+    entry, draw_at = when
+    head = next((h for h in heads[entry + 1 :] if h.signature and h.time >= draw_at), None)
+    return b"" if head is None else seed_of(head, "credits.lottery", draw)

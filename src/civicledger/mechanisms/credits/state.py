@@ -188,6 +188,8 @@ class AppealRecord:
     filed_at: int
     entry: int
     decided_at: int | None
+    draw_at: int | None = omitted_when_default()  # rules 2: the panel's seed is a head from then on (IN6)
+    deadline: int | None = omitted_when_default()  # rules 2: not decided by then, it lapses (IN7)
 
     @property
     def panel(self) -> tuple[AccountId, ...]:
@@ -250,6 +252,21 @@ class LotteryRecord:
 
     last_draw_at: int
     last_draw: str
+    pending: str | None = omitted_when_default()  # rules 2: a scheduled draw not yet drawn (IN6)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledDraw:
+    """``credits.scheduled_draw``: a draw scheduled under rules 2, with what it draws from (IN6)."""
+
+    draw_at: int
+    pledges: tuple[str, ...]
+    donors: tuple[AccountId, ...]
+    candidates: tuple[AccountId, ...]
+    lapsed: tuple[str, ...]
+    entry: int
+    deciders: tuple[AccountId, ...]
+    council: AccountId | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -403,6 +420,7 @@ CANDIDATES = Namespace("credits.candidate", CandidateRecord)
 SECOND_CHANCES = Namespace("credits.second_chance", SecondChanceRecord)
 DRAWS = Namespace("credits.draw", DrawRecord)
 LOTTERY = Namespace("credits.lottery", LotteryRecord)
+SCHEDULED_DRAWS = Namespace("credits.scheduled_draw", ScheduledDraw)
 SERVICES = Namespace("credits.service", ServiceRecord)
 REDEMPTIONS = Namespace("credits.redemption", RedemptionRecord)
 PROVIDERS = Namespace("credits.provider", ProviderTotals)
@@ -521,6 +539,17 @@ def enrolled(uow: UnitOfWork) -> list[AccountId]:
     return [AccountId(k) for k, _ in uow.records.scan(PERSONS.name)]
 
 
+def enrolled_by(uow: UnitOfWork, at: int) -> list[AccountId]:
+    """Every person enrolled at or before ``at``, in id order: the jurors a panel requested then is
+    drawn from (IN6: nobody enrolled after the request can join its draw)."""
+    found = []
+    for key, data in uow.records.scan(PERSONS.name):
+        enrolled_at = data.get("enrolled") if isinstance(data, dict) else None
+        if isinstance(enrolled_at, int) and enrolled_at <= at:
+            found.append(AccountId(key))
+    return found
+
+
 def journal_seed(uow: UnitOfWork) -> bytes:
     """The tree root of the journal before the current entry: the seed of every draw."""
     return uow.journal.head().frontier.root()
@@ -532,7 +561,7 @@ def technocrats(uow: UnitOfWork) -> list[AccountId]:
 
 def open_appeal(uow: UnitOfWork, adjustment: AdjustmentRecord) -> str | None:
     """The appeal on ``adjustment`` still waiting for its panel's majority, if any (SC7)."""
-    return next((a for a in adjustment.appeals if require(APPEALS, uow, a).status == "open"), None)
+    return next((a for a in adjustment.appeals if require(APPEALS, uow, a).status in ("open", "drawing")), None)
 
 
 def open_pledges(uow: UnitOfWork) -> list[tuple[str, PledgeRecord]]:

@@ -26,8 +26,9 @@ SpendRow = tuple[str, int, int, tuple[tuple[AdjustmentId, int], ...]]
 NotedRow = tuple[AdjustmentId, int, str]
 """Participation noted by another mechanism (X8), as a person's compact record keeps it: [id, time, kind]."""
 
-AppealStatus = Literal["open", "upheld", "overturned"]
-"""An appeal is open until a majority of its panel decides it (SC7)."""
+AppealStatus = Literal["drawing", "open", "upheld", "overturned", "lapsed"]
+"""An appeal is open until a majority of its panel decides it (SC7). Under rules 2 it first waits
+for its panel's draw ("drawing", IN6) and lapses, not decided, at its deadline ("lapsed", IN7)."""
 
 PledgeStatus = Literal["open", "drawn", "lapsed"]
 """A pledge waits for a draw, which gives it to a candidate or finds its donor no longer covers it (SC9)."""

@@ -170,8 +170,24 @@ def questions(
 
 @test_app.command("start")
 def test_start(ctx: typer.Context, company: CompanyArg, voter: SignerOption, command_id: IdOption = None) -> None:
-    """Draw the questions of a test on a company (reproducible from the journal's root)."""
+    """Ask for a test on a company. Rule version 1 draws its questions now (from the journal's
+    root); version 2 draws them later, with `civic gears test draw` (IN6)."""
     submit(ctx, lambda s: (g.StartTest(s.key(voter).account, s.account(company)), [voter]), command_id)
+
+
+@test_app.command("draw")
+def test_draw(
+    ctx: typer.Context,
+    company: CompanyArg,
+    voter: Annotated[str, typer.Option("--voter", help="The voter whose test it is: account id or key name.")],
+    sender: SignerOption,
+    command_id: IdOption = None,
+) -> None:
+    """Draw a requested test's questions from the first signed tree head an hour (policy
+    journal.draw_delay) after the request (IN6, rule version 2); anyone may send it."""
+    submit(
+        ctx, lambda s: (g.DrawTest(s.account(voter), s.account(company), s.key(sender).account), [sender]), command_id
+    )
 
 
 @test_app.command("answer")

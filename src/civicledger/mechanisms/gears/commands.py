@@ -105,10 +105,22 @@ class ReviewQuestion(Command):
 @command("gears.start_test")
 @dataclass(frozen=True, slots=True)
 class StartTest(Command):
-    """Draw a voter's test questions on a company (GR3); signed by the voter."""
+    """Ask for a voter's test on a company (GR3); signed by the voter. Rules 1 draws its questions
+    now; rules 2 draws them later (``gears.draw_test``, IN6)."""
 
     voter: AccountId
     company: AccountId
+
+
+@command("gears.draw_test")
+@dataclass(frozen=True, slots=True)
+class DrawTest(Command):
+    """Draw the questions of a requested test from the first signed tree head ``journal.draw_delay``
+    after its request (IN6, rules 2); anyone may send it, signed by ``sender``."""
+
+    voter: AccountId
+    company: AccountId
+    sender: AccountId
 
 
 @command("gears.answer_test")

@@ -60,7 +60,16 @@ def _company(demo: ScriptedEconomy, name: str) -> AccountId:
 
 def _vote(demo: ScriptedEconomy, voter: str, firm: AccountId, name: str, value: int) -> None:
     who = demo.account(voter)
-    drawn = demo.run(g.StartTest(who, firm), voter, cid=f"gears-test-{voter}-{name}").result["questions"]
+    asked = demo.run(g.StartTest(who, firm), voter, cid=f"gears-test-{voter}-{name}").result
+    if "questions" in asked:  # rule version 1: drawn at once from the journal's root
+        drawn = asked["questions"]
+    else:  # rule version 2: drawn from a signed tree head after the delay, by a later command (IN6)
+        demo.advance(asked["draw_at"] - demo.clock.now())
+        for attempt in range(2):  # the first makes a signed head after the draw time if none exists yet
+            result = demo.run(g.DrawTest(who, firm, who), voter, cid=f"gears-draw-{voter}-{name}-{attempt}").result
+            if result.get("questions"):
+                break
+        drawn = result["questions"]
     answers = tuple(ANSWER for _ in drawn)
     demo.run(g.AnswerTest(who, firm, answers), voter, cid=f"gears-answer-{voter}-{name}")
     demo.run(g.CastVote(who, firm, value), voter, cid=f"gears-vote-{voter}-{name}")
@@ -98,8 +107,9 @@ def gears(demo: ScriptedEconomy) -> list[str]:
     rows = snap.companies
     delta_w, delta_o = decode_ratio(rows[widget].delta), decode_ratio(rows[other].delta)
 
-    sale = demo.run(g.SettleSale(demo.account("dave"), widget, 100_00, XI), "dave", "widget-co",
-                    cid="gears-widget-sale")
+    sale = demo.run(
+        g.SettleSale(demo.account("dave"), widget, 100_00, XI), "dave", "widget-co", cid="gears-widget-sale"
+    )
     other_sale = _sell(demo, "dave", "other-co", 100_00, "gears-other-sale")
     lines = [
         f"Common Good Fund = the foundation's {FUND}, ethicap = xi; set up by the council's quorum and the fund",
@@ -116,13 +126,15 @@ def gears(demo: ScriptedEconomy) -> list[str]:
     # Whistleblowing: Carol says Other Co's recycled-plastic claim is false; voters agree.
     challenge = demo.run(
         g.ChallengeStatement(demo.account("carol"), other, 2, Claim.FALSE, "the plastic is new, invoices show"),
-        "carol", cid="gears-challenge-other",
+        "carol",
+        cid="gears-challenge-other",
     ).result["challenge"]
     for voter, verdict in (("alice", Verdict.FALSE), ("bob", Verdict.FALSE), ("dave", Verdict.MISLEADING)):
         demo.run(g.JudgeChallenge(demo.account(voter), challenge, verdict), voter, cid=f"gears-judge-{voter}")
     failed = demo.run(
         g.ChallengeStatement(demo.account("dave"), widget, 2, Claim.MISLEADING, "the workshop is a garage"),
-        "dave", cid="gears-challenge-widget",
+        "dave",
+        cid="gears-challenge-widget",
     ).result["challenge"]
     for voter in ("alice", "bob", "carol"):
         demo.run(g.JudgeChallenge(demo.account(voter), failed, Verdict.ACCURATE), voter, cid=f"gears-judge2-{voter}")

@@ -88,6 +88,17 @@ class TestStarted(Event):
     draw: str  # hex seed the questions were drawn from (journal root, voter, company)
 
 
+@event("gears.test_requested")
+@dataclass(frozen=True, slots=True)
+class TestRequested(Event):
+    """A test asked for under rules 2: its questions are drawn later, from the first signed tree
+    head at or after ``draw_at`` (IN6), by ``gears.draw_test``."""
+
+    voter: AccountId
+    company: AccountId
+    draw_at: int
+
+
 @event("gears.test_graded")
 @dataclass(frozen=True, slots=True)
 class TestGraded(Event):

@@ -14,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 
+from civicledger.kernel import draws, hooks, payments, state
 from civicledger.kernel import handlers as core
-from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
 from civicledger.kernel.errors import IntegrityError, InvalidInputError, NotFoundError, RuleViolationError
 from civicledger.kernel.identity import AccountId, AccountKind, Consent
@@ -399,30 +399,82 @@ def start_test(cmd: cmds.StartTest, ctx: Context) -> Decision:
     test = test_of(ctx.uow, cmd.voter, cmd.company)
     rules.check_can_start_test(
         ctx.time,
-        bool(test and test.open),
+        bool(test and (test.open or (ctx.rules >= 2 and test.pending))),
         test.failed_at if test else None,
         ctx.policy.section(GearsPolicy).test_retry_delay,
     )
-    needed = ctx.policy.section(GearsPolicy).test_questions
     if ctx.rules >= 2:
-        # IN3: the bank the council curates, filled with its general questions; never the company's alone
-        bank = list(question_pool_of(ctx.uow, cmd.company, needed))
-        if len(bank) < needed:
-            raise RuleViolationError(
-                f"the council's bank for this company holds {len(bank)} questions, a test draws {needed}: "
-                "the council must add general questions",
-                rule="IN3",
-            )
-    else:
-        bank = question_bank(ctx.uow, cmd.company)
+        _test_pool(ctx, cmd.company)  # IN3: refused now, not at the draw, if the bank cannot fill a test
+        draw_at = ctx.time + ctx.policy.journal.draw_delay
+        event: Event = ev.TestRequested(cmd.voter, cmd.company, draw_at)
+        return Decision([event], Consent.of(cmd.voter), {"draw_at": draw_at})
     seed = rules.draw_seed(ctx.uow.journal.head().frontier.root(), cmd.voter, cmd.company)
-    drawn = rules.draw_questions(seed, bank, ctx.policy.section(GearsPolicy).test_questions)
+    return _test_drawn(ctx, cmd.voter, cmd.company, seed, Consent.of(cmd.voter))
+
+
+def _test_pool(ctx: Context, company: AccountId) -> list[int]:
+    """The questions a test on ``company`` draws from: under rule version 2 the bank the council
+    curates, filled with its general questions, never the company's alone (IN3); before, the
+    company's own questions."""
+    if ctx.rules < 2:
+        return question_bank(ctx.uow, company)
+    needed = ctx.policy.section(GearsPolicy).test_questions
+    pool = list(question_pool_of(ctx.uow, company, needed))
+    if len(pool) < needed:
+        raise RuleViolationError(
+            f"the council's bank for this company holds {len(pool)} questions, a test draws {needed}: "
+            "the council must add general questions",
+            rule="IN3",
+        )
+    return pool
+
+
+def _test_drawn(ctx: Context, voter: AccountId, company: AccountId, seed: bytes, consent: Consent) -> Decision:
+    """GR3: the test's questions, drawn from the company's question pool with ``seed``."""
+    drawn = rules.draw_questions(seed, _test_pool(ctx, company), ctx.policy.section(GearsPolicy).test_questions)
     shown = []
     for number in drawn:
-        q = question(ctx.uow, cmd.company, number)
+        q = question(ctx.uow, company, number)
         shown.append({"question": number, "text": q.text, "choices": list(q.choices)})
-    event = ev.TestStarted(cmd.voter, cmd.company, drawn, seed.hex())
-    return Decision([event], Consent.of(cmd.voter), {"questions": shown})
+    event = ev.TestStarted(voter, company, drawn, seed.hex())
+    return Decision([event], consent, {"questions": shown})
+
+
+@handles(cmds.DrawTest)
+def draw_test(cmd: cmds.DrawTest, ctx: Context) -> Decision:
+    """IN6: draw a requested test's questions from the seed of the first signed tree head at or
+    after its ``draw_at``; anyone may send it, and whoever sends it, whenever, draws the same
+    questions. A requested test cannot be asked for again until drawn and answered, so a voter
+    who reads the seed before drawing cannot trade it for another."""
+    state.require_account(ctx.uow, cmd.sender, "IN6")
+    if ctx.rules < 2:
+        raise RuleViolationError("under rule version 1 a test's questions are drawn when it starts", rule="IN6")
+    test = test_of(ctx.uow, cmd.voter, cmd.company)
+    if test is None or test.requested is None or test.draw_at is None:
+        raise RuleViolationError("no test of this voter on this company waits for its questions", rule="GR3")
+    drawn = draws.draw(
+        ctx.uow.journal,
+        purpose="gears.test",
+        request=rules.test_request(cmd.voter, cmd.company, test.requested),
+        request_seq=test.requested,
+        not_before=test.draw_at,
+        now=ctx.time,
+        seq=ctx.seq,
+    )
+    if drawn is None:
+        note = "no tree head was signed since the draw time; this entry makes one: send the draw command again"
+        return Decision([], Consent.of(cmd.sender), {"drawn": False, "draw_at": test.draw_at, "note": note})
+    decision = _test_drawn(ctx, cmd.voter, cmd.company, drawn.seed, Consent.of(cmd.sender))
+    decision.result = {"drawn": True, **decision.result, "seed": drawn.seed.hex()}
+    return decision
+
+
+@projects(ev.TestRequested)
+def _test_requested(e: ev.TestRequested, uow: UnitOfWork, pctx: ProjectionContext) -> None:
+    key = test_key(e.voter, e.company)
+    old = TESTS.get(uow, key)
+    passed_at, failed_at = (old.passed_at, old.failed_at) if old else (None, None)
+    TESTS.put(uow, key, Test(passed_at, failed_at, None, pctx.time, draw_at=e.draw_at, requested=pctx.seq))
 
 
 @projects(ev.TestStarted)

@@ -127,6 +127,11 @@ def draw_seed(root: bytes, voter: str, company: str) -> bytes:
     return hashlib.sha256(b"gears-test|" + root + f"|{voter}|{company}".encode()).digest()
 
 
+def test_request(voter: str, company: str, entry: int) -> str:
+    """The request id of a test asked for by entry ``entry`` (IN6): what its seed is drawn for."""
+    return f"{voter}:{company}:{entry}"
+
+
 def draw_questions(seed: bytes, bank: Sequence[int], n: int) -> tuple[int, ...]:
     """Draw n distinct questions of the bank: those with the smallest sha256(seed, id).
 

@@ -133,6 +133,13 @@ class Test:
     failed_at: int | None
     open: tuple[int, ...] | None
     started_at: int
+    draw_at: int | None = omitted_when_default()  # rules 2: requested, questions drawn from then on (IN6)
+    requested: int | None = omitted_when_default()  # rules 2: the request's entry
+
+    @property
+    def pending(self) -> bool:
+        """Requested and its questions not drawn yet (IN6)."""
+        return self.requested is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -189,7 +189,11 @@ class Replay:
     def __init__(self, store: Store, model: Model, everything: bool) -> None:
         sc = model.scenario
         self.model = model
-        self.e = e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy=policy_mapping(sc))
+        # The simulator grades credits as rule version 1 does: every reported participation has its
+        # policy effect (no IN2 caps, no null votes), so the engine replays under that version.
+        self.e = e = ScriptedEconomy(
+            store, start=T0, label="civicledger test key", policy=policy_mapping(sc), rules=1
+        )
         self.names = [f"p{i}" for i in range(sc.population.persons)]
         self.firms = [f"firm{i}" for i in range(sc.population.companies)]
         # Who exists before the first step: persons (verified, enrolled with the model's birth dates),

@@ -37,7 +37,9 @@ def genesis_command(
         governor_keys=tuple(g.public_key.hex() for g in governors),
         quorum=quorum,
         registrar_keys=tuple(r.public_key.hex() for r in registrars),
-        policy=policy_to_mapping(checked),  # every default pinned now, not by later code
+        # every default pinned now, not by later code; under an earlier rule version, without the
+        # values a later version added (IN8), as the earlier release wrote it
+        policy=policy_to_mapping(checked, pinned=rules >= 2),
         started_at=at,
         rules=rules,
     )

@@ -40,6 +40,22 @@ class JournalPolicy:
 
 S = TypeVar("S")
 
+_ADDED = "added_later"
+
+
+ADDED_LATER: dict[str, Any] = {_ADDED: True}
+"""Field metadata of a policy value that a later rule version added (IN8):
+``field(default=..., metadata=ADDED_LATER)``. A genesis under an earlier rule version leaves it out
+of the stored mapping while it holds its default (``policy_to_mapping(..., pinned=False)``), so
+such a genesis stays byte for byte what the earlier release wrote; a later genesis pins it like
+every other value."""
+
+
+def _is_default(f: dataclasses.Field[Any], value: Any) -> bool:
+    if f.default_factory is not dataclasses.MISSING:
+        return bool(value == f.default_factory())
+    return bool(value == f.default)
+
 
 def mechanism_sections() -> dict[str, type]:
     """Each installed mechanism's policy section type, by the mechanism's name."""
@@ -190,22 +206,33 @@ def policy_from_mapping(data: dict[str, Any]) -> tuple[Policy, list[Problem]]:
     return policy, problems
 
 
-def policy_to_mapping(policy: Any) -> Any:
-    """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section."""
+def policy_to_mapping(policy: Any, *, pinned: bool = True) -> Any:
+    """The canonical (JSON-safe) form of a policy, as stored in the journal: one table per section.
+
+    ``pinned=False`` leaves out the values a later rule version added (``added_later``) while they
+    hold their default: the form a genesis under an earlier rule version stores (IN8).
+    """
     if isinstance(policy, Policy):
         names = {cls: name for name, cls in mechanism_sections().items()}
-        mapping = {"economy": policy_to_mapping(policy.economy), "journal": policy_to_mapping(policy.journal)}
+        mapping = {
+            "economy": policy_to_mapping(policy.economy, pinned=pinned),
+            "journal": policy_to_mapping(policy.journal, pinned=pinned),
+        }
         for section in policy.sections:
-            mapping[names[type(section)]] = policy_to_mapping(section)
+            mapping[names[type(section)]] = policy_to_mapping(section, pinned=pinned)
         return mapping
     if dataclasses.is_dataclass(policy) and not isinstance(policy, type):
-        return {f.name: policy_to_mapping(getattr(policy, f.name)) for f in dataclasses.fields(policy)}
+        return {
+            f.name: policy_to_mapping(getattr(policy, f.name), pinned=pinned)
+            for f in dataclasses.fields(policy)
+            if pinned or not (f.metadata.get(_ADDED) and _is_default(f, getattr(policy, f.name)))
+        }
     if isinstance(policy, Fraction):
         return Ratio(policy).encode()
     if isinstance(policy, tuple):
-        return [policy_to_mapping(v) for v in policy]
+        return [policy_to_mapping(v, pinned=pinned) for v in policy]
     if isinstance(policy, dict):
-        return {k: policy_to_mapping(v) for k, v in policy.items()}
+        return {k: policy_to_mapping(v, pinned=pinned) for k, v in policy.items()}
     if hasattr(policy, "value") and hasattr(type(policy), "__members__"):
         return policy.value
     return policy

@@ -23,7 +23,9 @@ from civicledger.kernel.identity import AccountId
 from civicledger.kernel.policy import policy_to_mapping
 from civicledger.kernel.time import DAY, MONTH, YEAR
 from civicledger.mechanisms.credits import commands as cc
+from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits.policy import CreditsPolicy
+from civicledger.mechanisms.credits.values import Adjustment
 from civicledger.mechanisms.gears import commands as g
 from civicledger.mechanisms.gears.values import Claim
 from tests.conftest import T0
@@ -237,3 +239,39 @@ def test_in02_vote_farming_through_the_cli_counts_only_within_the_cap(civic: Civ
     explained = civic.json("credits", "explain", ids["ann"])
     assert max(int(g) for g in explained["by_grade"]) == 3
     assert civic.json("verify")["ok"]
+
+
+# The pure rules behind the caps ------------------------------------------------------------------
+
+
+def _adj(i: int, start: int, days: int, steps: int = 1, kind: str = "gears_vote") -> Adjustment:
+    return Adjustment(f"{i:010d}.0", start, start + days * DAY, steps, 100, True, kind)
+
+
+def test_in02_cap_refusal_bounds_the_year_and_the_steps_active_at_once() -> None:
+    p = CreditsPolicy()
+    now = 2_000_000_000
+    assert credit_rules.cap_refusal("gears_vote", 1, [], now, p) is None
+    two_active = [_adj(1, now - DAY, 90), _adj(2, now - 2 * DAY, 90)]
+    assert "top grade" in (credit_rules.cap_refusal("gears_vote", 1, two_active, now, p) or "")
+    assert credit_rules.cap_refusal("gears_judgement", 1, two_active, now, p) is None  # another kind
+    ended = [_adj(i, now - (100 + i) * DAY, 90) for i in range(4)]  # four this year, none active
+    assert "rolling year" in (credit_rules.cap_refusal("gears_vote", 1, ended, now, p) or "")
+    assert credit_rules.cap_refusal("gears_vote", 1, ended[:3], now, p) is None
+    old = [_adj(i, now - YEAR - i * DAY, 90) for i in range(4)]  # a year ago: no longer counted
+    assert credit_rules.cap_refusal("gears_vote", 1, old, now, p) is None
+    assert credit_rules.cap_refusal("risky_work", 2, [_adj(1, now - DAY, 365, 2, "risky_work")], now, p) is not None
+    assert credit_rules.cap_refusal("infraction", -1, two_active, now, p) is None  # penalties are never capped
+    per_kind = CreditsPolicy(participation_caps={"gears_vote": 1})
+    assert credit_rules.cap_refusal("gears_vote", 1, [_adj(1, now - 100 * DAY, 90)], now, per_kind) is not None
+
+
+def test_in02_null_vote_reason_names_votes_that_change_nothing() -> None:
+    p = CreditsPolicy()
+    real = {"value": 1, "recast": False, "previous": None, "seconds_since_test": 600}
+    assert credit_rules.null_vote_reason(real, p) is None
+    assert credit_rules.null_vote_reason({**real, "recast": True}, p) is not None
+    assert credit_rules.null_vote_reason({**real, "value": 0}, p) is not None
+    assert credit_rules.null_vote_reason({**real, "value": 0, "previous": 0}, p) is not None
+    assert credit_rules.null_vote_reason({**real, "value": 0, "previous": -1}, p) is None  # a changed judgement
+    assert credit_rules.null_vote_reason({**real, "seconds_since_test": 59}, p) is not None

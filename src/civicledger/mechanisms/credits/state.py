@@ -38,7 +38,6 @@ from typing import Any, TypeVar
 from civicledger.kernel import state
 from civicledger.kernel.errors import InvalidInputError, NotFoundError
 from civicledger.kernel.identity import AccountId, Role
-from civicledger.kernel.policy import policy_from_mapping
 from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.records import Namespace, omitted_when_default
 from civicledger.mechanisms.credits import rules
@@ -508,7 +507,8 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule, Versions]
             annual = int(version["policy"].get("credits", {}).get("annual_allocation", DEFAULT_ALLOCATION))
             if not schedule or schedule[-1][1] != annual:
                 schedule.append((int(version["effective_at"]), annual))
-            versions.append((int(version["effective_at"]), _credits_section(version["policy"])))
+            at = int(version["effective_at"])
+            versions.append((at, state.policy_at(uow, at).section(CreditsPolicy)))
         found = (
             state.current_policy(uow).section(CreditsPolicy),
             tuple(schedule) or ((0, DEFAULT_ALLOCATION),),
@@ -518,13 +518,6 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule, Versions]
             _SETTINGS.clear()
         _SETTINGS[key] = found
     return found
-
-
-def _credits_section(mapping: dict[str, Any]) -> CreditsPolicy:
-    policy, problems = policy_from_mapping(mapping)
-    if problems:  # a stored version was checked when written; nothing newer code could refuse here
-        return CreditsPolicy()
-    return policy.section(CreditsPolicy)
 
 
 # Persons and their standing (SC1, SC2, SC4, SC8) ----------------------------------------------

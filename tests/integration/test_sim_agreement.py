@@ -114,12 +114,16 @@ EVERYTHING_PARAMETERS = {
 }
 
 
-def scenario(seed: int, everything: bool = False) -> Any:
+def scenario(seed: int, everything: bool = False, rules: int = 1) -> Any:
     data = _scenario_data(seed)
     if everything:
         data["behaviours"].update(EVERYTHING)
         data["parameters"].update(EVERYTHING_PARAMETERS)
         data["policy"] = {"credits": {"participation": PARTICIPATION_PORTIONS}}
+    if rules >= 2:  # IN2 as rule version 2 counts it; the simulator has no null votes: none are null here
+        data["parameters"]["participation_caps"] = 1.0
+        credits = data.setdefault("policy", {}).setdefault("credits", {})
+        credits.update({"vote_min_seconds_after_test": 0, "null_vote_kind": "gears_vote"})
     return parse_scenario(data)
 
 
@@ -186,13 +190,16 @@ def same_coefficients(e: ScriptedEconomy, model: Model, firms: list[str], s: int
 class Replay:
     """The engine side: replays the simulator's actions at the same instants."""
 
-    def __init__(self, store: Store, model: Model, everything: bool) -> None:
+    def __init__(self, store: Store, model: Model, everything: bool, rules: int = 1) -> None:
         sc = model.scenario
         self.model = model
-        # Draws (IN6) at the simulator's instants: no delay, so a draw command follows its request at once.
+        # The simulator grades credits as rule version 1 does by default (every reported participation
+        # has its policy effect: no IN2 caps, no null votes), so the engine replays under that version
+        # unless a test asks for version 2 (with the simulator's IN2 caps). Draws (IN6) at the
+        # simulator's instants: no delay, so a draw command follows its request at once.
         policy = policy_mapping(sc)
         policy["journal"] = {**policy.get("journal", {}), "draw_delay": 0}
-        self.e = e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy=policy)
+        self.e = e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy=policy, rules=rules)
         self.names = [f"p{i}" for i in range(sc.population.persons)]
         self.firms = [f"firm{i}" for i in range(sc.population.companies)]
         # Who exists before the first step: persons (verified, enrolled with the model's birth dates),
@@ -311,6 +318,10 @@ class Replay:
             receipt = e.run(cmd, "tess")
             if kind == "infraction":
                 self.infractions[(args[0], s)] = receipt.result["adjustment"]
+        elif kind == "participate_uncounted":  # IN2: beyond the caps, refused and nothing written
+            person, tess = e.account(names[args[0]]), e.account("tess")
+            cmd = cc.RecordParticipation(person, "citizens_council", "minutes", technocrat=tess)
+            assert e.refused(cmd, "tess").rule == "IN2", (s, args)
         elif kind == "overturn":
             self.overturns.append((args[0], s))
         elif kind == "spend":
@@ -360,10 +371,10 @@ class Replay:
 VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
 
 
-def agree(store: Store, seed: int, everything: bool) -> tuple[Model, Replay]:
-    sc = scenario(seed, everything)
+def agree(store: Store, seed: int, everything: bool, rules: int = 1) -> tuple[Model, Replay]:
+    sc = scenario(seed, everything, rules)
     model = Model(sc, seed=seed, trace=True)
-    r = Replay(store, model, everything)
+    r = Replay(store, model, everything, rules)
     e, names, firms = r.e, r.names, r.firms
     seen = 0
     for s in range(sc.steps):
@@ -414,7 +425,7 @@ def test_the_simulator_and_the_engine_agree_on_balances_coefficients_and_grades(
 def test_sc07_sc09_sc10_gr07_appeals_lottery_spending_and_whistleblowing_agree_with_the_engine(
     store: Store, seed: int
 ) -> None:
-    model, replay = agree(store, seed, everything=True)
+    model, replay = agree(store, seed, everything=True, rules=2)
     kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
     assert {"overturn", "spend", "pledge", "second_chance", "draw", "challenge", "challenge_closed"} <= kinds
     assert model.lottery_winners > 0  # the engine's winners were applied

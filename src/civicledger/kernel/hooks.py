@@ -7,18 +7,39 @@ alone: an economy may run any subset of the mechanisms.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Event
-from civicledger.kernel.registry import Hook
+from civicledger.kernel.registry import Context, Hook
 
-ParticipationListener = Callable[[str, AccountId, int, str], list[Event]]
+Fact = int | str | bool | None
+
+
+@dataclass(frozen=True, slots=True)
+class Participation:
+    """One act of civic participation as the mechanism that records it reports it (X8, IN2).
+
+    The reporter states facts only; the listener decides what they are worth. ``facts`` holds plain
+    values, for a Gears vote: ``company``, ``value``, ``recast`` (a change within the current vote
+    term), ``previous`` (the voter's earlier vote on the company, or None), ``seconds_since_test``
+    (since the GR3 test was passed), ``term_start`` and ``term_end`` (the vote term).
+    """
+
+    kind: str
+    person: AccountId
+    reference: str
+    facts: Mapping[str, Fact] = field(default_factory=dict)
+
+
+ParticipationListener = Callable[[Context, Participation], list[Event]]
 PARTICIPATION: Hook[ParticipationListener] = Hook(
     "participation",
-    """X8, SC5: ``listener(kind, person, time, reference) -> events``, called by a mechanism for each
-    act of civic participation it records (a Gears vote, judgement or challenge); the events are
-    appended to the same journal entry.""",
+    """X8, SC5, IN2: ``listener(ctx, participation) -> events``, called by a mechanism for each act
+    of civic participation it records (a Gears vote, judgement or challenge), inside the handler
+    that records it (``ctx`` is that handler's context: state read only, time, policy, rule
+    version); the events are appended to the same journal entry.""",
 )
 
 MonthlyIncome = Callable[[object], int]

@@ -50,6 +50,19 @@ class JournalPolicy:
     draw_delay: int = since_rules(2, 60 * MINUTE)  # IN6: a draw's seed is the first signed head this long after
 
 
+ADDED_LATER = OMITTED_AT_DEFAULT
+"""Field metadata of a policy value added after journals were written (IN8):
+``field(default=..., metadata=ADDED_LATER)`` (``since_rules`` says which version added it). It is
+left out of the stored policy while it holds its default, so every genesis and policy change an
+earlier release wrote keeps its exact bytes; its default must never change."""
+
+
+def _is_default(f: dataclasses.Field[Any], value: Any) -> bool:
+    if f.default_factory is not dataclasses.MISSING:
+        return bool(value == f.default_factory())
+    return bool(value == f.default)
+
+
 def mechanism_sections() -> dict[str, type]:
     """Each installed mechanism's policy section type, by the mechanism's name."""
     from civicledger.kernel.registry import installed  # loaded on first use, never at import
@@ -228,7 +241,7 @@ def policy_to_mapping(policy: object, *, every_value: bool = False) -> JSONValue
         return {
             f.name: policy_to_mapping(getattr(policy, f.name), every_value=every_value)
             for f in dataclasses.fields(policy)
-            if every_value or not (f.metadata.get("omitted_at_default") and getattr(policy, f.name) == f.default)
+            if every_value or not (f.metadata.get("omitted_at_default") and _is_default(f, getattr(policy, f.name)))
         }
     if isinstance(policy, Fraction):
         return Ratio(policy).encode()

@@ -142,6 +142,14 @@ def participate(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     return draw_share(m, rng, p["participation_rate"])
 
 
+@behaviour("participation", "farmers")
+def farmers(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
+    """IN2: the first ``farmer_share`` of the persons take part every step, to farm their grades."""
+    who = np.arange(int(m.n * p["farmer_share"]), dtype=np.int64)
+    out: I64 = who[m.verified[who]]
+    return out
+
+
 @behaviour("infractions", "bernoulli")
 def infract(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     return draw_share(m, rng, p["infraction_rate"])
@@ -271,6 +279,8 @@ PARAMETERS: dict[str, float] = {
     "pledge_quantity": 100.0,
     "second_chance_rate": 0.001,
     "credit_slots": 8.0,  # credit adjustments remembered per person (SC4); more cost memory
+    "participation_caps": 0.0,  # 1: participation counts within the IN2 caps (rule version 2); 0: version 1
+    "farmer_share": 0.0,  # persons who take part every step (participation behaviour "farmers", IN2)
     "vote_rate": 0.02,
     "opinion_noise": 0.5,
     "opinion_threshold": 0.3,

@@ -52,6 +52,26 @@ class ParticipationNoted(Event):
     reference: str
 
 
+@event("credits.participation_reported")
+@dataclass(frozen=True, slots=True)
+class ParticipationReported(Event):
+    """Participation another mechanism reported (X8), as rule version 2 counts it (IN2).
+
+    ``kind`` is the credits policy kind it was judged as; ``counted``: whether it raised grades (a
+    ``GradeAdjusted`` with source "gears" follows in the same entry); ``note`` says why not, or
+    why it was judged as another kind (a vote that changes nothing). A counted Gears vote names its
+    ``company`` and the ``term`` (its start) it was counted for: once per company and vote term.
+    """
+
+    person: AccountId
+    kind: str
+    reference: str
+    counted: bool
+    note: str
+    company: str = ""
+    term: int | None = None
+
+
 @event("credits.ballot_opened")
 @dataclass(frozen=True, slots=True)
 class BallotOpened(Event):

@@ -6,8 +6,10 @@ decision a command needs is a pure function of ``rules``. A handler loads state,
 and turns their answer into events; a projector writes what an event says into the records.
 
 X8: ``gears_participation`` is registered in the kernel's ``hooks.PARTICIPATION``, so every Gears
-vote, judgement and challenge adds a ``ParticipationNoted`` event to its own entry; enrolled
-persons get the policy's effect for that kind and their decay clock restarts.
+vote, judgement and challenge adds events to its own entry. Rule version 1: a ``ParticipationNoted``
+whose effect the policy gives at evaluation. Rule version 2 (IN2): Gears reports facts, and credits
+counts the participation or not (``ParticipationReported``), fixing a counted one's effect then
+(``GradeAdjusted``, source "gears"), within the per-kind caps that apply to every participation.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ from civicledger.mechanisms.credits.events import (
     PanelDrawn,
     PanelVoteCast,
     ParticipationNoted,
+    ParticipationReported,
     PersonEnrolled,
     ServiceRegistered,
     UpliftPledged,
@@ -78,6 +81,7 @@ from civicledger.mechanisms.credits.state import (
     SCHEDULED_DRAWS,
     SECOND_CHANCES,
     SERVICES,
+    VOTE_TERMS,
     AdjustmentRecord,
     AnswerRecord,
     AppealRecord,
@@ -95,6 +99,7 @@ from civicledger.mechanisms.credits.state import (
     allocation_schedule,
     answer_key,
     daily_key,
+    effects_at,
     enrolled,
     enrolled_by,
     is_waiting,
@@ -105,11 +110,12 @@ from civicledger.mechanisms.credits.state import (
     require,
     require_history,
     technocrats,
+    vote_term_key,
     waiting_candidates,
 )
 from civicledger.mechanisms.credits.state import evaluate_all as evaluate_all
 from civicledger.mechanisms.credits.state import standing_of as standing_of
-from civicledger.mechanisms.credits.values import AppealStatus, History
+from civicledger.mechanisms.credits.values import AppealStatus, History, Standing
 
 NS_PERSON, NS_APPEAL, NS_DRAW = PERSONS.name, APPEALS.name, DRAWS.name
 """With ``evaluate_all`` and ``standing_of``, read through this module by the evaluation benchmark and
@@ -121,6 +127,13 @@ def _verified_person(uow: UnitOfWork, account: AccountId, rule: str) -> Account:
     if found.kind is not AccountKind.PERSON or not found.verified:
         raise RuleViolationError(f"{account} is not a verified person", rule=rule)
     return found
+
+
+def _standing(ctx: Context, hist: History) -> Standing:
+    """``hist`` at the entry's time; from rule version 2, noted participation with the effect of its
+    own time (X7, IN8)."""
+    effects = effects_at(ctx.uow) if ctx.rules >= 2 else None
+    return rules.standing(hist, ctx.time, ctx.policy.section(CreditsPolicy), allocation_schedule(ctx.uow), effects)
 
 
 def _holder(uow: UnitOfWork, person: AccountId) -> History:
@@ -207,9 +220,19 @@ def _participation(
 ) -> GradeAdjusted:
     """SC5: participation of ``kind``, with the policy's effect on the credits available now."""
     policy = ctx.policy.section(CreditsPolicy)
-    available = rules.standing(hist, ctx.time, policy, allocation_schedule(ctx.uow)).available
-    terms = rules.participation_terms(kind, available, policy)
+    terms = rules.participation_terms(kind, _standing(ctx, hist).available, policy)
     return _adjusted(ctx, 0, hist.person, terms, source, deciders, council, evidence, reason=kind)
+
+
+def _capped(ctx: Context, hist: History, kind: str) -> str | None:
+    """IN2 (rule version 2): why participation of ``kind`` cannot count now, or None when it can."""
+    policy = ctx.policy.section(CreditsPolicy)
+    effect = policy.participation.get(kind)
+    if effect is None:
+        return f"the policy gives {kind} participation no effect"
+    steps = -effect.steps if effect.penalty else effect.steps
+    noted = rules.noted_adjustments(hist, policy, allocation_schedule(ctx.uow), effects_at(ctx.uow))
+    return rules.cap_refusal(kind, steps, (*hist.adjustments, *noted), ctx.time, policy)
 
 
 @handles(RecordParticipation)
@@ -219,6 +242,11 @@ def record_participation(cmd: RecordParticipation, ctx: Context) -> Decision:
     rules.check_text(cmd.evidence, "evidence", "SC6")
     consent, deciders = _deciders(ctx, cmd.technocrat, cmd.council)
     rules.check_not_own(cmd.person, deciders)
+    if ctx.rules >= 2:
+        rules.participation_effect(cmd.kind, ctx.policy.section(CreditsPolicy))  # an unknown kind: SC5
+        refusal = _capped(ctx, hist, cmd.kind)
+        if refusal is not None:
+            raise RuleViolationError(refusal, rule="IN2")
     event = _participation(ctx, hist, cmd.kind, "participation", deciders, cmd.council, cmd.evidence)
     return Decision([event], consent, {"adjustment": event.adjustment})
 
@@ -302,8 +330,19 @@ def take_part(cmd: TakePart, ctx: Context) -> Decision:
     )
     evidence = f"ballot {cmd.ballot}; answers {cmd.answers_digest}; {cmd.seconds_spent} s"
     events: list[Event] = [BallotAnswered(cmd.ballot, cmd.person, cmd.seconds_spent, cmd.answers_digest, day)]
-    events.append(_participation(ctx, hist, "direct_democracy", "direct-democracy", (ballot.operator,), None, evidence))
-    return Decision(events, Consent.of(cmd.person, ballot.operator))
+    if ctx.rules < 2:
+        events.append(
+            _participation(ctx, hist, "direct_democracy", "direct-democracy", (ballot.operator,), None, evidence)
+        )
+        return Decision(events, Consent.of(cmd.person, ballot.operator))
+    # IN2: the answer always counts for the ballot; for the grades only within the caps
+    refusal = _capped(ctx, hist, "direct_democracy")
+    if refusal is None:
+        events.append(
+            _participation(ctx, hist, "direct_democracy", "direct-democracy", (ballot.operator,), None, evidence)
+        )
+    result = {"counted": refusal is None, "note": refusal or ""}
+    return Decision(events, Consent.of(cmd.person, ballot.operator), result)
 
 
 @projects(BallotAnswered)
@@ -319,17 +358,54 @@ GEARS_KINDS = {"gears.vote": "gears_vote", "gears.judgement": "gears_judgement",
 """Gears participation (the kernel's ``hooks.PARTICIPATION`` kinds) -> credits policy kinds."""
 
 
-def gears_participation(kind: str, person: AccountId, time: int, reference: str) -> list[Event]:
-    """The hook Gears calls for every vote, judgement and challenge: one ``ParticipationNoted``.
+def gears_participation(ctx: Context, act: hooks.Participation) -> list[Event]:
+    """The hook Gears calls for every vote, judgement and challenge it records (X8).
 
-    It cannot read state, so the event is emitted for everyone; its projector records it only
-    for persons enrolled in credits, and the policy gives it its effect at evaluation.
+    Rule version 1: one ``ParticipationNoted`` for everyone; its projector records it only for
+    persons enrolled in credits, and the policy gives it its effect at evaluation. Rule version 2
+    (IN2): nothing for a person not enrolled; otherwise a ``ParticipationReported`` saying whether
+    it counts and, when it does, the ``GradeAdjusted`` with the effect the policy gives it now.
     """
-    mapped = GEARS_KINDS.get(kind)
-    return [] if mapped is None else [ParticipationNoted(person, mapped, reference[: rules.MAX_TEXT])]
+    mapped = GEARS_KINDS.get(act.kind)
+    if mapped is None:
+        return []
+    if ctx.rules < 2:
+        return [ParticipationNoted(act.person, mapped, act.reference[: rules.MAX_TEXT])]
+    record = PERSONS.get(ctx.uow, act.person)
+    if record is None:
+        return []
+    policy = ctx.policy.section(CreditsPolicy)
+    hist = record.history(act.person)
+    reference = act.reference[: rules.MAX_TEXT]
+    kind, note = mapped, ""
+    company = str(act.facts.get("company") or "")
+    term = act.facts.get("term_start") if mapped == "gears_vote" else None
+    if mapped == "gears_vote":
+        why = rules.null_vote_reason(act.facts, policy)
+        counted_before = VOTE_TERMS.get(ctx.uow, vote_term_key(act.person, company))
+        if why is None and isinstance(term, int) and counted_before == term:
+            why = "a vote counts once per company and vote term"
+        if why is not None:
+            kind, note = policy.null_vote_kind, why
+    refusal = _capped(ctx, hist, kind)
+    if refusal is not None:
+        note = f"{note}; {refusal}" if note else refusal
+        return [ParticipationReported(act.person, kind, reference, False, note[: rules.MAX_TEXT], company, None)]
+    counted_term = term if isinstance(term, int) and kind == mapped else None
+    reported = ParticipationReported(act.person, kind, reference, True, note, company, counted_term)
+    facts = "; ".join(f"{k} {v}" for k, v in sorted(act.facts.items()))
+    evidence = f"{act.kind} {reference}; {facts}"[: rules.MAX_TEXT]
+    adjusted = _participation(ctx, hist, kind, "gears", (), None, evidence)
+    return [reported, adjusted]
 
 
 hooks.PARTICIPATION.add(gears_participation)
+
+
+@projects(ParticipationReported)
+def _participation_reported(e: ParticipationReported, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    if e.counted and e.term is not None:
+        VOTE_TERMS.put(uow, vote_term_key(e.person, e.company), e.term)
 
 
 @projects(ParticipationNoted)
@@ -625,7 +701,7 @@ def _appeal_decided(e: AppealDecided, uow: UnitOfWork, ctx: ProjectionContext) -
 def pledge_uplift(cmd: PledgeUplift, ctx: Context) -> Decision:
     policy = ctx.policy.section(CreditsPolicy)
     hist = _holder(ctx.uow, cmd.donor)
-    st = rules.standing(hist, ctx.time, policy, allocation_schedule(ctx.uow))
+    st = _standing(ctx, hist)
     pledged = sum(p.quantity for _, p in open_pledges(ctx.uow) if p.donor == cmd.donor)
     rules.check_pledge(
         cmd.steps, cmd.quantity, cmd.duration, st.units_at_least(policy.pledge_min_grade) - pledged, policy
@@ -676,7 +752,7 @@ def second_chance(cmd: ApplySecondChance, ctx: Context) -> Decision:
     uow = ctx.uow
     policy = ctx.policy.section(CreditsPolicy)
     hist = _holder(uow, cmd.person)
-    best = rules.standing(hist, ctx.time, policy, allocation_schedule(uow)).best_grade(policy.base_grade)
+    best = _standing(ctx, hist).best_grade(policy.base_grade)
     applied = SECOND_CHANCES.get(uow, cmd.person) is not None
     rules.check_second_chance(cmd.person, applied, is_waiting(uow, cmd.person), best, policy)
     event = CandidateNominated(cmd.person, "second-chance", "second chance", (cmd.person,), None)
@@ -715,7 +791,7 @@ def draw_lottery(cmd: DrawLottery, ctx: Context) -> Decision:
         )
     rules.check_draw_due(None if last is None else last.last_draw_at, ctx.time, policy)
     pledges = open_pledges(uow)
-    valid, lapsed = _valid_pledges(uow, pledges, ctx.time, policy)
+    valid, lapsed = _valid_pledges(ctx, pledges)
     candidates = waiting_candidates(uow)
     draw = f"{ctx.seq:010d}"
     if ctx.rules >= 2:
@@ -760,12 +836,12 @@ def draw_lottery(cmd: DrawLottery, ctx: Context) -> Decision:
 
 
 def _valid_pledges(
-    uow: UnitOfWork, pledges: list[tuple[str, PledgeRecord]], at: int, policy: CreditsPolicy
+    ctx: Context, pledges: list[tuple[str, PledgeRecord]]
 ) -> tuple[list[tuple[str, AccountId]], list[str]]:
-    """SC9: which of ``pledges`` their donors still hold at ``at`` (``rules.split_pledges``)."""
-    schedule = allocation_schedule(uow)
+    """SC9: which of ``pledges`` their donors still hold at the entry's time (``rules.split_pledges``)."""
+    policy = ctx.policy.section(CreditsPolicy)
     holding = {
-        donor: rules.standing(require_history(uow, donor), at, policy, schedule).units_at_least(policy.pledge_min_grade)
+        donor: _standing(ctx, require_history(ctx.uow, donor)).units_at_least(policy.pledge_min_grade)
         for donor in dict.fromkeys(p.donor for _, p in pledges)
     }
     return rules.split_pledges([(k, p.donor, p.quantity) for k, p in pledges], holding)
@@ -798,10 +874,9 @@ def run_draw(cmd: RunDraw, ctx: Context) -> Decision:
     )
     if drawn is None:
         return Decision([], Consent.of(cmd.sender), _awaiting(scheduled.draw_at))
-    policy = ctx.policy.section(CreditsPolicy)
     frozen = list(zip(scheduled.pledges, scheduled.donors, strict=True))
     pledged = {k: require(PLEDGES, uow, k) for k in scheduled.pledges}
-    still, withdrawn = _valid_pledges(uow, [(k, pledged[k]) for k in scheduled.pledges], ctx.time, policy)
+    still, withdrawn = _valid_pledges(ctx, [(k, pledged[k]) for k in scheduled.pledges])
     keep = {p for p, _ in still}
     seed = drawn.seed
     winners = tuple(
@@ -921,9 +996,10 @@ def spend(cmd: SpendCredits, ctx: Context) -> Decision:
     if tier is None:
         raise NotFoundError(f"service {cmd.service} has no tier {cmd.tier}", rule="SC10")
     schedule = allocation_schedule(uow)
-    st = rules.standing(hist, ctx.time, ctx.policy.section(CreditsPolicy), schedule)
+    st = _standing(ctx, hist)
     by_grade, used = rules.choose_credits(st, tier.min_grade, tier.price)
-    noted = rules.noted_adjustments(hist, ctx.policy.section(CreditsPolicy), schedule)
+    effects = effects_at(uow) if ctx.rules >= 2 else None
+    noted = rules.noted_adjustments(hist, ctx.policy.section(CreditsPolicy), schedule, effects)
     consumable = {a.id for a in (*hist.adjustments, *noted) if a.consumable}
     event = CreditsSpent(
         f"{ctx.seq:010d}",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from civicledger.kernel.policy import since_rules
+from civicledger.kernel.policy import ADDED_LATER, since_rules
 from civicledger.kernel.time import DAY, YEAR
 
 
@@ -90,6 +90,16 @@ class CreditsPolicy:
     draw_period: int = 30 * DAY
     essential_categories: tuple[str, ...] = DEFAULT_ESSENTIAL  # SC10
     essential_base_tier_grade: int = 0  # the highest minimum grade an essential base tier may ask
+    # IN2 (rule version 2): participation cannot be farmed. A kind counts at most
+    # ``participation_caps[kind]`` (else ``participation_cap``) times in any rolling year, and never
+    # while its own raises still active would then lift a credit to the top grade (see
+    # rules.cap_refusal). A Gears vote that changes nothing earns the effect of the kind
+    # ``null_vote_kind`` if the table lists it (by default it does not: nothing).
+    participation_cap: int = field(default=4, metadata=ADDED_LATER)
+    participation_caps: dict[str, int] = field(default_factory=dict, metadata=ADDED_LATER)
+    # a vote cast sooner than this after passing the GR3 test changes nothing
+    vote_min_seconds_after_test: int = field(default=60, metadata=ADDED_LATER)
+    null_vote_kind: str = field(default="gears_null_vote", metadata=ADDED_LATER)
 
     def __post_init__(self) -> None:
         if not self.grade_min <= self.base_grade <= self.grade_max <= 20:

@@ -32,11 +32,10 @@ def person(store: Store, person: str, now: int) -> dict[str, Any]:
 
 def explain(uow: UnitOfWork, person: AccountId, at: int) -> dict[str, Any]:
     """Every lot with its grade and the entries that made it so, appeals in progress included."""
-    policy = state.credits_policy(uow)
+    policy, schedule, effects = state.evaluation(uow, at)
     hist = state.require_history(uow, person)
-    schedule = state.allocation_schedule(uow)
-    st = rules.standing(hist, at, policy, schedule)
-    computed = {a.id: a for a in rules.noted_adjustments(hist, policy, schedule)}
+    st = rules.standing(hist, at, policy, schedule, effects)
+    computed = {a.id: a for a in rules.noted_adjustments(hist, policy, schedule, effects)}
     details: dict[str, JSONValue] = {}
     for adj_id in st.active:
         record = require(ADJUSTMENTS, uow, adj_id)

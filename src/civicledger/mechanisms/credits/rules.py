@@ -28,7 +28,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -46,6 +46,10 @@ Schedule = tuple[tuple[int, int], ...]
 """Annual allocations in force: (from instant, credits a year), sorted by instant (X7)."""
 
 Donor = TypeVar("Donor", bound=str)
+
+EffectsAt = Callable[[int], Mapping[str, ParticipationEffect]]
+"""The participation table of the policy in force at an instant (X7, IN8: rule version 2 gives a
+participation noted under rule version 1 the effect of its own time, not of a later policy)."""
 
 MAX_AGE = 150 * YEAR
 MAX_TEXT = 500
@@ -84,8 +88,18 @@ def _clamp(grade: int, policy: CreditsPolicy) -> int:
     return min(policy.grade_max, max(policy.grade_min, grade))
 
 
-def standing(history: History, at: int, policy: CreditsPolicy, schedule: Schedule | None = None) -> Standing:
-    """What ``history`` means at ``at``: quantities and graded lots (a pure function, SC4/SC11)."""
+def standing(
+    history: History,
+    at: int,
+    policy: CreditsPolicy,
+    schedule: Schedule | None = None,
+    effects_at: EffectsAt | None = None,
+) -> Standing:
+    """What ``history`` means at ``at``: quantities and graded lots (a pure function, SC4/SC11).
+
+    ``effects_at`` (rule version 2, X7): noted participation takes the effect of the policy in
+    force when it was noted; without it, the effect of ``policy`` (rule version 1).
+    """
     schedule = schedule or flat_schedule(policy)
     acc = accrued(history.born_at, at, schedule)
     spent = 0
@@ -99,7 +113,7 @@ def standing(history: History, at: int, policy: CreditsPolicy, schedule: Schedul
     lots: list[list[Any]] = [[policy.base_grade, available, ()]] if available > 0 else []
     adjustments = history.adjustments
     if history.noted:
-        adjustments = adjustments + noted_adjustments(history, policy, schedule)
+        adjustments = adjustments + noted_adjustments(history, policy, schedule, effects_at)
     active = sorted((a for a in adjustments if a.start <= at < a.end), key=lambda a: (a.start, a.id))
     for adj in active:
         if not lots:
@@ -144,15 +158,19 @@ def standing(history: History, at: int, policy: CreditsPolicy, schedule: Schedul
     return Standing(history.person, at, acc, spent, out, steps, since, tuple(a.id for a in active), consumed)
 
 
-def noted_adjustments(history: History, policy: CreditsPolicy, schedule: Schedule) -> tuple[Adjustment, ...]:
+def noted_adjustments(
+    history: History, policy: CreditsPolicy, schedule: Schedule, effects_at: EffectsAt | None = None
+) -> tuple[Adjustment, ...]:
     """X8: participation noted by another mechanism (a Gears vote, whistleblowing) as adjustments.
 
-    The effect of its kind comes from the policy, the portion from the credits available when it
-    was noted; a kind the policy does not list has no effect.
+    The effect of its kind comes from the policy (with ``effects_at``, the policy in force when it
+    was noted: X7), the portion from the credits available when it was noted; a kind the policy
+    does not list has no effect. Rule version 2 notes no more participation this way: its effect
+    is fixed when it is counted (``GradeAdjusted``, IN2).
     """
     out = []
     for adj_id, time, kind in history.noted:
-        effect = policy.participation.get(kind)
+        effect = (policy.participation if effects_at is None else effects_at(time)).get(kind)
         if effect is None:
             continue
         spent = sum(s.units for s in history.spends if s.time <= time)
@@ -310,6 +328,61 @@ def check_recorded_kind(kind: str) -> None:
     """SC5: a reserved kind is recorded only through its own controls, never by a decider."""
     if kind in RESERVED_KINDS:
         raise RuleViolationError(f"{kind} participation is recorded only through its own controls", rule="SC5")
+
+
+def null_vote_reason(facts: Mapping[str, object], policy: CreditsPolicy) -> str | None:
+    """IN2: why a reported Gears vote changes nothing, or None when it is a real judgement.
+
+    A re-cast or change within the vote term, a neutral vote on a company the voter never judged
+    (no earlier vote, or only neutral ones), and a vote cast within ``vote_min_seconds_after_test``
+    of passing the GR3 test change nothing.
+    """
+    if facts.get("recast"):
+        return "a re-cast within the vote term counts once, when first cast"
+    previous = facts.get("previous")
+    if facts.get("value") == 0 and previous in (None, 0):
+        return "a neutral vote on a company never judged before changes nothing"
+    seconds = facts.get("seconds_since_test")
+    if isinstance(seconds, int) and seconds < policy.vote_min_seconds_after_test:
+        return f"cast {seconds} s after the test; a vote counts from {policy.vote_min_seconds_after_test} s"
+    return None
+
+
+def participation_cap(kind: str, policy: CreditsPolicy) -> int:
+    """IN2: how many participations of ``kind`` count in any rolling year."""
+    return policy.participation_caps.get(kind, policy.participation_cap)
+
+
+def cap_refusal(
+    kind: str, steps: int, adjustments: Iterable[Adjustment], now: int, policy: CreditsPolicy
+) -> str | None:
+    """IN2: why one more participation of ``kind`` (raising ``steps``) cannot count now, or None.
+
+    ``adjustments`` are the person's adjustments (decided and noted). Two bounds, both per kind:
+
+    * at most ``participation_cap(kind)`` counted in the rolling year ending now;
+    * the steps of its raises active now plus ``steps`` stay below ``grade_max - base_grade``. Each
+      raise moves a credit at most once, so a credit's grade from one kind is at most base plus the
+      steps of that kind's raises active at once; every raise was counted only when the others
+      active at that time left room, so no instant ever sees one kind lift a credit to the top.
+
+    Penalties (infractions) are not participation one farms: never capped.
+    """
+    if steps <= 0:
+        return None
+    same = [a for a in adjustments if a.kind == kind and a.steps > 0]
+    cap = participation_cap(kind, policy)
+    in_year = sum(1 for a in same if now - YEAR < a.start <= now)
+    if in_year >= cap:
+        return f"the cap of {cap} counted {kind} participations in a rolling year is reached"
+    active = sum(a.steps for a in same if a.start <= now < a.end)
+    room = policy.grade_max - policy.base_grade - 1
+    if active + steps > room:
+        return (
+            f"{kind} raises grades by {active} step(s) now; one kind alone lifts credits at most "
+            f"{room} step(s) above the base grade, never to the top grade"
+        )
+    return None
 
 
 def participation_effect(kind: str, policy: CreditsPolicy) -> ParticipationEffect:

@@ -14,6 +14,14 @@ over whole arrays and says which; ``tests/unit/test_sim_rules.py`` and
 X8: an act of participation another sector reports (``Sector.participation``: a Gears vote is
 ``"gears_vote"``) restarts the decay clock (SC8) and has the effect the credits policy gives its
 kind.
+
+IN2: with the parameter ``participation_caps`` = 1 the sector counts participation as rule version
+2 does, for the bounds it can see: per kind, at most ``participation_cap`` (or the kind's
+``participation_caps``) counted in a rolling year, and never more steps of one kind active at once
+than ``grade_max - base_grade - 1`` (``rules.cap_refusal``); participation beyond them has no effect
+and does not restart decay. It does not model Gears' null votes (re-casts, neutral votes on
+companies never judged, votes right after the test): a simulated voter holds one vote at a time
+and its votes carry no test time. With 0 (the default) it grades as rule version 1.
 """
 
 from __future__ import annotations
@@ -227,6 +235,13 @@ class CreditsSector(Sector):
         self.adj_qty = np.zeros((n, ring), np.int64)  # SC4: 0 = the whole balance
         self.adj_consumable = np.zeros((n, ring), bool)
         self.adj_consumed = np.zeros((n, ring), np.int64)
+        # IN2: the kind of each slot's adjustment (index into ``kinds``), and per kind the times of
+        # the last participations counted (as many as its yearly cap)
+        self.capped = float(m.p.get("participation_caps", 0.0)) >= 1.0
+        self.adj_kind = np.full((n, ring), -1, np.int64)
+        self.kinds: dict[str, int] = {}
+        self.counted_at: dict[str, I64] = {}
+        self.participation_uncounted = 0
         self.adj_counter = 0
         self.credits_spent_total = 0
         self.spends = self.spends_refused = 0
@@ -250,11 +265,14 @@ class CreditsSector(Sector):
 
     def participation(self, kind: str, persons: I64, t: int) -> None:
         """X8: participation reported by another sector restarts the decay clock (SC8) and has the
-        effect the credits policy gives its kind, if it gives one."""
-        self.last_fresh[persons] = t
+        effect the credits policy gives its kind, if it gives one (within the IN2 caps when on)."""
         effect = self.model.policy.section(CreditsPolicy).participation.get(kind)
+        if not self.capped:
+            self.last_fresh[persons] = t
         if effect is not None:
-            self._effect(persons, t, effect)
+            counted, _ = self._effect(persons, t, effect, kind)
+            if self.capped and effect.qualifying:
+                self.last_fresh[counted] = t
 
     def record(self, s: int, t: int) -> Row:
         pol = self.model.policy.section(CreditsPolicy)
@@ -272,6 +290,7 @@ class CreditsSector(Sector):
             "lottery_winners": self.lottery_winners,
             "pledges_open": len(self.pledges),
             "candidates_waiting": int(self.candidate.sum()),
+            "participation_uncounted": self.participation_uncounted,
         }
         counts = np.bincount(grades[has] - pol.grade_min, minlength=pol.grade_max - pol.grade_min + 1)
         for g in range(pol.grade_min, pol.grade_max + 1):
@@ -281,11 +300,38 @@ class CreditsSector(Sector):
             row[f"credits_grade_{g}"] = int(units_by_grade[g - pol.grade_min])
         return row
 
-    def _effect(self, persons: I64, t: int, effect: ParticipationEffect) -> I64:
-        """SC5: one participation of a kind: its steps on the whole balance or on its portion."""
-        quantity = effect_quantity(effect.portion_percent, self.available_of(persons, t))
+    def _effect(self, persons: I64, t: int, effect: ParticipationEffect, kind: str) -> tuple[I64, I64]:
+        """SC5: one participation of a kind: its steps on the whole balance or on its portion.
+
+        Returns the persons it counted for (IN2: all of them unless the caps are on) and their slots.
+        """
         steps = -effect.steps if effect.penalty else effect.steps
-        return self._adjust(persons, t + effect.duration, steps, quantity, consumable=steps > 0)
+        if self.capped and steps > 0:
+            persons = self._within_caps(persons, t, kind, steps)
+        quantity = effect_quantity(effect.portion_percent, self.available_of(persons, t))
+        slots = self._adjust(persons, t + effect.duration, steps, quantity, consumable=steps > 0, kind=kind)
+        return persons, slots
+
+    def _within_caps(self, persons: I64, t: int, kind: str, steps: int) -> I64:
+        """IN2, ``rules.cap_refusal`` over arrays: the persons for whom one more ``kind`` counts now,
+        whose counted times are then recorded. Repeated persons count once."""
+        pol = self.model.policy.section(CreditsPolicy)
+        persons = np.unique(persons)
+        cap = credit_rules.participation_cap(kind, pol)
+        times = self.counted_at.get(kind)
+        if times is None:
+            times = self.counted_at[kind] = np.full((self.model.n, max(1, cap)), np.iinfo(np.int64).min // 2)
+        in_year = (times[persons] > t - YEAR).sum(axis=1)
+        k = self.kinds.setdefault(kind, len(self.kinds))
+        mine = (self.adj_kind[persons] == k) & (self.adj_end[persons] > t) & (self.adj_steps[persons] > 0)
+        active = np.where(mine, self.adj_steps[persons], 0).sum(axis=1)
+        ok = (in_year < cap) & (active + steps <= pol.grade_max - pol.base_grade - 1)
+        self.participation_uncounted += int((~ok).sum())
+        counted: I64 = persons[ok]
+        if counted.size and cap > 0:
+            oldest = np.argmin(times[counted], axis=1)
+            times[counted, oldest] = t
+        return counted
 
     def step(self, s: int, t: int) -> None:
         """Participation, infractions and appeals (SC4, SC5, SC7), spending (SC10), pledges and
@@ -297,15 +343,20 @@ class CreditsSector(Sector):
         who = m.behave["participation"](m, m.rng, m.p)
         if who is not None and who.size:
             who = who[m.verified[who]]
-            self._effect(who, t, award)
+            counted, _ = self._effect(who, t, award, "citizens_council")
             if award.qualifying:
-                self.last_fresh[who] = t
-            for a in who.tolist():
-                m.log("participate", s, a)
+                self.last_fresh[counted] = t
+            if self.capped:  # IN2: the engine refuses a recorded participation beyond the caps
+                counted_set = set(counted.tolist())
+                for a in dict.fromkeys(who.tolist()):
+                    m.log("participate" if a in counted_set else "participate_uncounted", s, a)
+            else:
+                for a in who.tolist():
+                    m.log("participate", s, a)
         bad = m.behave["infractions"](m, m.rng, m.p)
         if bad is not None and bad.size:
             bad = bad[m.verified[bad]]
-            slots = self._effect(bad, t, infraction)
+            _, slots = self._effect(bad, t, infraction, "infraction")
             for a in bad.tolist():
                 m.log("infraction", s, a)
             overturned = m.behave["appeals"](m, m.rng, m.p, bad)
@@ -423,7 +474,14 @@ class CreditsSector(Sector):
             self.pledged[donor] += quantity
 
     def _adjust(
-        self, persons: I64, end: int, steps: int, quantity: I64 | None = None, *, consumable: bool = False
+        self,
+        persons: I64,
+        end: int,
+        steps: int,
+        quantity: I64 | None = None,
+        *,
+        consumable: bool = False,
+        kind: str = "",
     ) -> I64:
         """Record an adjustment in the slot that ends first (an expired one while any is); its
         place in the order applied is ``adj_seq``. Returns the slots."""
@@ -438,6 +496,7 @@ class CreditsSector(Sector):
         self.adj_qty[persons, slots] = q
         self.adj_consumable[persons, slots] = consumable & (q > 0)
         self.adj_consumed[persons, slots] = 0
+        self.adj_kind[persons, slots] = self.kinds.setdefault(kind, len(self.kinds)) if kind else -1
         self.adj_counter += int(persons.size)
         self.adj_count[persons] += 1
         out: I64 = slots.astype(np.int64)

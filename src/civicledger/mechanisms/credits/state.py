@@ -20,6 +20,7 @@ namespace                  key                     record
 ``credits.service``        service id              ``ServiceRecord`` (SC10)
 ``credits.redemption``     provider:spend          ``RedemptionRecord`` (SC10)
 ``credits.provider``       provider                ``ProviderTotals`` (SC10)
+``credits.vote_term``      person:company          the Gears vote term last counted, an ``int`` (IN2)
 =========================  ======================  ==============================================
 
 Every record encodes to exactly the JSON it was always stored as: the state digest and every
@@ -424,6 +425,7 @@ SCHEDULED_DRAWS = Namespace("credits.scheduled_draw", ScheduledDraw)
 SERVICES = Namespace("credits.service", ServiceRecord)
 REDEMPTIONS = Namespace("credits.redemption", RedemptionRecord)
 PROVIDERS = Namespace("credits.provider", ProviderTotals)
+VOTE_TERMS = Namespace("credits.vote_term", int)
 
 LOTTERY_KEY = "state"
 
@@ -434,6 +436,10 @@ def answer_key(ballot: str, person: AccountId) -> str:
 
 def daily_key(person: AccountId, day: int) -> str:
     return f"{person}:{day:08d}"
+
+
+def vote_term_key(person: AccountId, company: str) -> str:
+    return f"{person}:{company}"
 
 
 def redemption_key(provider: AccountId, spend: str) -> str:
@@ -453,6 +459,10 @@ def require(namespace: Namespace[R], uow: UnitOfWork, key: str, rule: str = "SC1
 DEFAULT_ALLOCATION = CreditsPolicy().annual_allocation
 
 
+Versions = tuple[tuple[int, CreditsPolicy], ...]
+"""The credits section of every policy version, from the time it took effect, oldest first (X7)."""
+
+
 def credits_policy(uow: UnitOfWork) -> CreditsPolicy:
     return _settings(uow)[0]
 
@@ -462,10 +472,38 @@ def allocation_schedule(uow: UnitOfWork) -> rules.Schedule:
     return _settings(uow)[1]
 
 
-_SETTINGS: dict[tuple[str, int, int, str], tuple[CreditsPolicy, rules.Schedule]] = {}
+def _in_force(versions: Versions, current: CreditsPolicy, at: int) -> CreditsPolicy:
+    chosen = versions[0][1] if versions else current
+    for effective_at, policy in versions:
+        if effective_at <= at:
+            chosen = policy
+        else:
+            break
+    return chosen
 
 
-def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
+def policy_in_force(uow: UnitOfWork, at: int) -> CreditsPolicy:
+    """The credits policy in force at ``at`` (X7, IN8): a change applies from its entry onward."""
+    policy, _, versions = _settings(uow)
+    return _in_force(versions, policy, at)
+
+
+def effects_at(uow: UnitOfWork) -> rules.EffectsAt:
+    """The participation table in force at any instant (X7, IN8), for ``rules.standing``."""
+    policy, _, versions = _settings(uow)
+    return lambda at: _in_force(versions, policy, at).participation
+
+
+def rules_version(uow: UnitOfWork, at: int) -> int:
+    """The rule version in force at ``at`` (IN8); version 1 for a store with no economy yet."""
+    info = state.economy_info(uow)
+    return 1 if info is None else info.rules_at(at)
+
+
+_SETTINGS: dict[tuple[str, int, int, str], tuple[CreditsPolicy, rules.Schedule, Versions]] = {}
+
+
+def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule, Versions]:
     """The credits policy in force and the allocation schedule, cached per economy and policy version.
 
     A policy version never changes once written, so (economy id, version, effective time, credits
@@ -475,7 +513,7 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
     info: state.InfoRecord | None = uow.records.get("economy", "info")
     record: state.PolicyRecord | None = uow.records.get("economy", "policy")
     if info is None or record is None:
-        return state.current_policy(uow).section(CreditsPolicy), ((0, DEFAULT_ALLOCATION),)
+        return state.current_policy(uow).section(CreditsPolicy), ((0, DEFAULT_ALLOCATION),), ()
     # Identical genesis commands give identical economy ids (tests, demos), so the credits section
     # itself is part of the key, not only the version that set it.
     credits_section = json.dumps(record["policy"].get("credits"), sort_keys=True)
@@ -483,6 +521,7 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
     found = _SETTINGS.get(key)
     if found is None:
         schedule: list[tuple[int, int]] = []
+        versions: list[tuple[int, CreditsPolicy]] = []
         for version in state.policy_versions(uow):
             section = version["policy"].get("credits", {})
             allocation = section.get("annual_allocation", DEFAULT_ALLOCATION) if isinstance(section, dict) else None
@@ -491,7 +530,13 @@ def _settings(uow: UnitOfWork) -> tuple[CreditsPolicy, rules.Schedule]:
             annual = int(allocation)
             if not schedule or schedule[-1][1] != annual:
                 schedule.append((int(version["effective_at"]), annual))
-        found = (state.current_policy(uow).section(CreditsPolicy), tuple(schedule) or ((0, DEFAULT_ALLOCATION),))
+            at = int(version["effective_at"])
+            versions.append((at, state.policy_at(uow, at).section(CreditsPolicy)))
+        found = (
+            state.current_policy(uow).section(CreditsPolicy),
+            tuple(schedule) or ((0, DEFAULT_ALLOCATION),),
+            tuple(versions),
+        )
         if len(_SETTINGS) > 256:
             _SETTINGS.clear()
         _SETTINGS[key] = found
@@ -520,15 +565,25 @@ def standing_of(uow: UnitOfWork, person: AccountId, at: int, policy: CreditsPoli
     data = uow.records.get(PERSONS.name, person)
     if data is None:
         raise NotFoundError(f"{person} is not enrolled in social credits", rule="SC1")
-    pol, schedule = _settings(uow)
-    return rules.standing(PERSONS.history_at(data, person, at), at, policy or pol, schedule)
+    pol, schedule, effects = evaluation(uow, at)
+    return rules.standing(PERSONS.history_at(data, person, at), at, policy or pol, schedule, effects)
 
 
 def evaluate_all(uow: UnitOfWork, at: int) -> Iterator[Standing]:
     """Every enrolled person's standing at ``at``, in one pass over the compact records."""
-    policy, schedule = _settings(uow)
+    policy, schedule, effects = evaluation(uow, at)
     for person, data in uow.records.scan(PERSONS.name):
-        yield rules.standing(PERSONS.history_at(data, person, at), at, policy, schedule)
+        yield rules.standing(PERSONS.history_at(data, person, at), at, policy, schedule, effects)
+
+
+def evaluation(uow: UnitOfWork, at: int) -> tuple[CreditsPolicy, rules.Schedule, rules.EffectsAt | None]:
+    """What a standing at ``at`` is computed with. Rule version 1: the policy in force now. From
+    rule version 2 (X7, IN8): the policy in force at ``at`` (grades, decay), and for participation
+    noted earlier, the effect of its own time."""
+    policy, schedule, versions = _settings(uow)
+    if rules_version(uow, at) < 2:
+        return policy, schedule, None
+    return _in_force(versions, policy, at), schedule, lambda t: _in_force(versions, policy, t).participation
 
 
 # Appeals and draws (SC7, SC9) ----------------------------------------------------------------

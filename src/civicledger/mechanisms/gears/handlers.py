@@ -203,11 +203,15 @@ def _payments(ctx: Context, cfg: Config) -> _Payments:
     return _Payments(ctx.uow, ctx.seq, ctx.time, cfg.fund)
 
 
-def _participation(kind: str, person: AccountId, time: int, reference: str) -> list[Event]:
-    """X8: votes, judgements and challenges count as civic participation where a mechanism listens."""
+def _participation(ctx: Context, kind: str, person: AccountId, reference: str, **facts: hooks.Fact) -> list[Event]:
+    """X8: votes, judgements and challenges count as civic participation where a mechanism listens.
+
+    Gears reports the facts only (IN2); the listener decides what they earn.
+    """
+    act = hooks.Participation(kind, person, reference, facts)
     events: list[Event] = []
     for hook in hooks.PARTICIPATION.each():
-        events.extend(hook(kind, person, time, reference))
+        events.extend(hook(ctx, act))
     return events
 
 
@@ -539,8 +543,18 @@ def cast_vote(cmd: cmds.CastVote, ctx: Context) -> Decision:
     reason = f"vote reward {cmd.company}"
     if not change and policy.vote_reward > 0 and pay.fund_pay(cfg.ethicap, cmd.voter, policy.vote_reward, reason):
         rewarded = policy.vote_reward
-    if not change:
-        pay.events.extend(_participation("gears.vote", cmd.voter, ctx.time, f"{cmd.company}"))
+    if not change or ctx.rules >= 2:  # IN2: from rule version 2 re-casts are reported too, as such
+        passed_at = test.passed_at if test is not None and test.passed_at is not None else ctx.time
+        facts: dict[str, hooks.Fact] = {
+            "company": cmd.company,
+            "value": value,
+            "recast": change,
+            "previous": current.value if current is not None else None,
+            "seconds_since_test": ctx.time - passed_at,
+            "term_start": cast_at,
+            "term_end": expires_at,
+        }
+        pay.events.extend(_participation(ctx, "gears.vote", cmd.voter, f"{cmd.company}", **facts))
     result = {
         "value": value,
         "change": change,
@@ -808,11 +822,8 @@ def _open_challenge(
         cmd.reason,
         closes_at,
     )
-    events: list[Event] = [
-        *before,
-        event,
-        *_participation("gears.challenge", cmd.whistleblower, ctx.time, challenge),
-    ]
+    reported = _participation(ctx, "gears.challenge", cmd.whistleblower, challenge, company=cmd.company)
+    events: list[Event] = [*before, event, *reported]
     return Decision(events, Consent.of(cmd.whistleblower), {"challenge": challenge, "closes_at": closes_at})
 
 
@@ -848,7 +859,7 @@ def judge_challenge(cmd: cmds.JudgeChallenge, ctx: Context) -> Decision:
         raise RuleViolationError(f"{cmd.voter} has already judged {cmd.challenge}", rule="GR7")
     events: list[Event] = [
         ev.ChallengeJudged(cmd.challenge, cmd.voter, cmd.verdict.value),
-        *_participation("gears.judgement", cmd.voter, ctx.time, cmd.challenge),
+        *_participation(ctx, "gears.judgement", cmd.voter, cmd.challenge, company=challenge.company),
     ]
     return Decision(events, Consent.of(cmd.voter))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -22,7 +22,7 @@ from civicledger.kernel import audit
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.bootstrap import genesis_command
-from civicledger.kernel.canonical import parse_json
+from civicledger.kernel.canonical import JSONValue, parse_json
 from civicledger.kernel.economy import AdoptRules, ChangePolicy
 from civicledger.kernel.engine import Engine
 from civicledger.kernel.errors import CivicLedgerError, RuleViolationError
@@ -314,7 +314,7 @@ def policy_set(
     submit(ctx, lambda s: (ChangePolicy(path, _policy_value(value)), keys), command_id)
 
 
-def _policy_value(value: str) -> Any:
+def _policy_value(value: str) -> JSONValue:
     """The value as JSON if it is JSON, with one reading only (IN10: no key twice, no NaN), else the text."""
     try:
         json.loads(value)

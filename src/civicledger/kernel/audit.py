@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, TypedDict, cast
 
 from civicledger.kernel.canonical import JSONObject, parse_json
 from civicledger.kernel.engine import Engine, Replay
@@ -215,6 +215,21 @@ def export_journal(store: Store, out: IO[str]) -> int:
     return count
 
 
+class _ExportHead(TypedDict):
+    size: int
+    root: str
+    time: int
+    signature: str
+
+
+class _ExportLine(TypedDict):
+    """One line of an export (``export_line``); a line of any other shape is malformed."""
+
+    entry: JSONObject
+    head: _ExportHead
+    leaf_hash: str
+
+
 def read_export(path: Path) -> Iterator[StoredEntry]:
     """Parse an export line by line; a malformed line becomes an IntegrityError naming it."""
     with path.open(encoding="utf-8") as f:
@@ -224,7 +239,7 @@ def read_export(path: Path) -> Iterator[StoredEntry]:
             try:
                 # One reading (IN10): a line with a key twice is malformed; U+0000 stays readable
                 # (a journal written under rules 1 may hold it) and depth is the decoder's own limit.
-                data = parse_json(line, depth=None, nul=False, rule="X2")
+                data = cast(_ExportLine, parse_json(line, depth=None, nul=False, rule="X2"))
                 entry = Entry.from_wire(data["entry"])
                 h = data["head"]
                 head = TreeHead(int(h["size"]), str(h["root"]), int(h["time"]), str(h["signature"]))

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any, TypeAlias
+from typing import NoReturn, TypeAlias
 
 from civicledger.kernel.errors import InvalidInputError
 
@@ -74,7 +74,7 @@ _NUL_ESCAPED = b"\\u0000"
 
 def parse_json(
     text: str | bytes, *, depth: int | None = MAX_DEPTH + ENVELOPE_DEPTH, nul: bool = True, rule: str = "IN10"
-) -> Any:
+) -> JSONValue:
     """Parse a message that must have one reading (IN10): no byte order mark, no key twice in an
     object, no NaN or Infinity, no nesting deeper than ``depth`` levels (None: the decoder's own
     limit), and (unless ``nul=False``) no U+0000 in any string. Refusals are ``InvalidInputError``
@@ -89,7 +89,9 @@ def parse_json(
     if text.startswith(_BOM):
         raise InvalidInputError("a message may not start with a byte order mark", rule=rule)
     try:
-        value = json.loads(text, parse_constant=_refuse_constant(rule), object_pairs_hook=_refuse_duplicates(rule))
+        value: JSONValue = json.loads(
+            text, parse_constant=_refuse_constant(rule), object_pairs_hook=_refuse_duplicates(rule)
+        )
     except RecursionError as e:  # the decoder's own limit, far beyond what a message may nest
         raise InvalidInputError("the message nests too deeply", rule=rule) from e
     except InvalidInputError:
@@ -103,7 +105,7 @@ def parse_json(
     return value
 
 
-def refuse_nul(value: Any, what: str = "a command", rule: str = "IN10") -> None:
+def refuse_nul(value: object, what: str = "a command", rule: str = "IN10") -> None:
     """Refuse U+0000 anywhere in ``value`` (IN10): SQLite stores it, PostgreSQL cannot, so a message
     holding it would mean one thing on one backend and fail on another."""
     if contains_nul(value):
@@ -112,15 +114,15 @@ def refuse_nul(value: Any, what: str = "a command", rule: str = "IN10") -> None:
         )
 
 
-def _refuse_constant(rule: str) -> Callable[[str], Any]:
-    def refuse(name: str) -> Any:
+def _refuse_constant(rule: str) -> Callable[[str], NoReturn]:
+    def refuse(name: str) -> NoReturn:
         raise InvalidInputError(f"{name} is not a JSON number this ledger accepts", rule=rule)
 
     return refuse
 
 
-def _refuse_duplicates(rule: str) -> Callable[[list[tuple[str, Any]]], dict[str, Any]]:
-    def refuse(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+def _refuse_duplicates(rule: str) -> Callable[[list[tuple[str, JSONValue]]], JSONObject]:
+    def refuse(pairs: list[tuple[str, JSONValue]]) -> JSONObject:
         found = dict(pairs)
         if len(found) != len(pairs):
             seen: set[str] = set()
@@ -131,7 +133,7 @@ def _refuse_duplicates(rule: str) -> Callable[[list[tuple[str, Any]]], dict[str,
     return refuse
 
 
-def _depth(value: Any) -> int:
+def _depth(value: object) -> int:
     """Levels of nesting: 0 for a scalar, 1 for a flat list or object."""
     deepest, level, stack = 0, 0, [(value, 0)]
     while stack:
@@ -145,7 +147,7 @@ def _depth(value: Any) -> int:
     return deepest
 
 
-def contains_nul(value: Any) -> bool:
+def contains_nul(value: object) -> bool:
     """Whether U+0000 appears in any string or key of ``value`` (IN10)."""
     stack = [value]
     while stack:

@@ -9,9 +9,8 @@ so every signature in the economy is bound to it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
-from civicledger.kernel.canonical import digest
+from civicledger.kernel.canonical import JSONObject, JSONValue, digest
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import OMITTED_AT_DEFAULT, Command, Event, command, event
 from civicledger.kernel.rules import FIRST_RULES
@@ -28,7 +27,7 @@ class Genesis(Command):
     governor_keys: tuple[str, ...]
     quorum: int
     registrar_keys: tuple[str, ...]
-    policy: dict[str, Any]
+    policy: JSONObject
     started_at: int
     rules: int = field(default=FIRST_RULES, metadata=OMITTED_AT_DEFAULT)
     """The rule version the economy starts with (IN8); absent from every genesis before versions."""
@@ -57,7 +56,7 @@ class ChangePolicy(Command):
     """Change one policy value from now on (never backwards); needs the governing council's quorum."""
 
     path: str  # dotted, e.g. "circles.income_per_week"
-    value: Any
+    value: JSONValue
 
 
 @event("economy.started")
@@ -74,10 +73,10 @@ class EconomyStarted(Event):
 @dataclass(frozen=True, slots=True)
 class PolicySet(Event):
     version: int
-    policy: dict[str, Any]
+    policy: JSONObject
     effective_at: int
 
 
-def economy_id_for(genesis_payload: dict[str, Any]) -> str:
+def economy_id_for(genesis_payload: JSONObject) -> str:
     """'ec' + the first 16 bytes of the genesis payload's digest."""
     return "ec" + digest(genesis_payload)[:32]

@@ -24,10 +24,10 @@ import random
 import time as _time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from civicledger.kernel import state
-from civicledger.kernel.canonical import ONE_MEANING, canonical_bytes, contains_nul, encoded_nul, refuse_nul
+from civicledger.kernel.canonical import ONE_MEANING, JSONObject, canonical_bytes, contains_nul, encoded_nul, refuse_nul
 from civicledger.kernel.economy import Genesis, economy_id_for
 from civicledger.kernel.errors import (
     AuthorityError,
@@ -74,6 +74,9 @@ Nonce = tuple[str, str, int]
 """A request nonce spent with a command: (account, nonce, the request's timestamp); see X6."""
 
 
+R = TypeVar("R")
+
+
 @dataclass(frozen=True, slots=True)
 class Receipt:
     """What a caller gets back: where the command landed and what it did."""
@@ -81,8 +84,8 @@ class Receipt:
     command_id: str
     seq: int
     time: int
-    events: tuple[dict[str, Any], ...]
-    result: dict[str, Any]
+    events: tuple[JSONObject, ...]
+    result: dict[str, Any]  # each command's own shape, read field by field by its caller
     replayed: bool = False
 
     @staticmethod
@@ -90,7 +93,7 @@ class Receipt:
         e = stored.entry
         return Receipt(e.command.id, e.seq, e.time, e.events, e.result, replayed)
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> JSONObject:
         return {
             "command_id": self.command_id,
             "seq": self.seq,
@@ -217,7 +220,7 @@ class Engine:
         """Run one command atomically; raise the refusing rule's error if it is refused."""
         prepared = self.prepare(command)
         try:
-            return self._with_retries(lambda tx: self._execute(tx, prepared))  # type: ignore[no-any-return]
+            return self._with_retries(lambda tx: self._execute(tx, prepared))
         except _ProjectionFailed as e:
             raise e.error from None
 
@@ -295,7 +298,7 @@ class Engine:
                     outcomes.append(e)
             return outcomes
 
-        return self._with_retries(run)  # type: ignore[no-any-return]
+        return self._with_retries(run)
 
     @staticmethod
     def _spend_nonces(
@@ -368,7 +371,7 @@ class Engine:
 
     # Internals ---------------------------------------------------------------------------------
 
-    def _with_retries(self, body: Callable[[_Transaction], Any]) -> Any:
+    def _with_retries(self, body: Callable[[_Transaction], R]) -> R:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 with self.store.write() as uow:

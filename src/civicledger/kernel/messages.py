@@ -15,6 +15,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, ClassVar, Protocol, TypeVar, Union, get_args, get_origin, get_type_hints, overload
 
+from civicledger.kernel import canonical
 from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.errors import InvalidInputError
 
@@ -116,7 +117,18 @@ def from_wire(cls: type[T], data: object, where: str = "") -> T:
     return typing.cast(T, _decode(cls, data, where or getattr(cls, "TYPE", cls.__name__)))
 
 
+class _JSONHints:
+    value: JSONValue
+    mapping: JSONObject
+
+
+_JSON = get_type_hints(_JSONHints, globalns=vars(canonical))
+"""How a field annotated ``JSONValue`` or ``JSONObject`` reads once its hints are resolved."""
+
+
 def _decode(tp: object, data: object, where: str) -> object:
+    if tp is Any or (type(tp) is types.UnionType and tp == _JSON["value"]):  # JSON as it came
+        return data
     supertype = getattr(tp, "__supertype__", None)
     if supertype is not None:  # NewType
         return _decode(supertype, data, where)
@@ -148,10 +160,10 @@ def _decode(tp: object, data: object, where: str) -> object:
     if origin is dict:
         if not isinstance(data, dict):
             raise InvalidInputError(f"{where} must be an object", rule="X5")
+        if tp == _JSON["mapping"]:  # an object of JSON as it came: the message's own rules check it
+            return data
         _, value_type = get_args(tp)
         return {str(k): _decode(value_type, v, f"{where}.{k}") for k, v in data.items()}
-    if tp is Any:
-        return data
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         if not isinstance(data, dict):
             raise InvalidInputError(f"{where} must be an object", rule="X5")

@@ -57,7 +57,7 @@ left out of the stored policy while it holds its default, so every genesis and p
 earlier release wrote keeps its exact bytes; its default must never change."""
 
 
-def _is_default(f: dataclasses.Field[Any], value: Any) -> bool:
+def _is_default(f: dataclasses.Field[object], value: object) -> bool:
     if f.default_factory is not dataclasses.MISSING:
         return bool(value == f.default_factory())
     return bool(value == f.default)

@@ -173,7 +173,7 @@ def appeal(
 def draw_panel(
     ctx: typer.Context,
     appeal_id: Annotated[str, typer.Argument()],
-    sender: Annotated[str, typer.Option("--key", "-k", help="Any account's key: anyone may send it.")],
+    sender: Annotated[str, typer.Option("--key", "-k", help="The key of whoever sends it: anyone may.")],
     command_id: IdOption = None,
 ) -> None:
     """Draw an appeal's panel from the first signed tree head an hour (policy journal.draw_delay)
@@ -185,7 +185,7 @@ def draw_panel(
 def close_appeal(
     ctx: typer.Context,
     appeal_id: Annotated[str, typer.Argument()],
-    sender: Annotated[str, typer.Option("--key", "-k", help="Any account's key: anyone may send it.")],
+    sender: Annotated[str, typer.Option("--key", "-k", help="The key of whoever sends it: anyone may.")],
     command_id: IdOption = None,
 ) -> None:
     """Close an appeal its panel did not decide by its deadline: the adjustment stands, not decided,
@@ -270,7 +270,7 @@ def draw(
 def run_draw(
     ctx: typer.Context,
     draw_id: Annotated[str, typer.Argument(help="The scheduled draw's id (the result of `credits draw`).")],
-    sender: Annotated[str, typer.Option("--key", "-k", help="Any account's key: anyone may send it.")],
+    sender: Annotated[str, typer.Option("--key", "-k", help="The key of whoever sends it: anyone may.")],
     command_id: IdOption = None,
 ) -> None:
     """Draw a scheduled lottery draw from the first signed tree head an hour (policy

@@ -88,7 +88,7 @@ class TakePart(CreditsCommand):
 @command("credits.appeal")
 @dataclass(frozen=True, slots=True)
 class FileAppeal(CreditsCommand):
-    """Any verified person appeals an adjustment within the window (SC7)."""
+    """A verified person appeals an adjustment within the window (SC7)."""
 
     adjustment: str
     appellant: AccountId

@@ -181,7 +181,7 @@ def report_cmd(
     title: Annotated[str, typer.Option("--title")] = "Simulation report",
 ) -> None:
     """Write an HTML report with plots of every metric across the sweep."""
-    from civicledger.sim.report import summary, write_report
+    from civicledger.sim.report import attack_outcomes, load, summary, write_report
 
     target = out or (results / "report.html" if results.is_dir() else results.with_suffix(".html"))
     try:
@@ -189,4 +189,21 @@ def report_cmd(
     except (FileNotFoundError, OSError) as e:
         fail(ctx, InvalidInputError(f"cannot read results at {results}: {e}", rule="X5"))
     runs = summary(results)
-    emit(ctx, {"report": str(path), "runs": runs}, lambda c: c.print(f"report of {len(runs)} runs → {path}"))
+    attacks = attack_outcomes(load(results))
+
+    def human(c: object) -> None:
+        console.print(f"report of {len(runs)} runs → {path}")
+        for a in attacks:
+            verdict = "gains nothing" if a.gains_nothing else "[bold red]GAINS[/]"
+            console.print(f"  {a.attack} ({a.rule}, {a.param_label}): {a.gained}: {verdict}")
+
+    data = {
+        "report": str(path),
+        "runs": runs,
+        "attacks": [
+            {"attack": a.attack, "rule": a.rule, "param_label": a.param_label, "gained": a.gained,
+             "gains_nothing": a.gains_nothing}
+            for a in attacks
+        ],
+    }
+    emit(ctx, data, human)

@@ -11,6 +11,7 @@ import base64
 import html
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
@@ -113,6 +114,66 @@ def _grades_plot(table: pa.Table, plt: ModuleType) -> str | None:
     return png
 
 
+@dataclass(frozen=True, slots=True)
+class AttackOutcome:
+    """What one kind of attacker gained in one parameter set, at the final step (mean over seeds)."""
+
+    attack: str
+    rule: str
+    param_label: str
+    gained: str
+    gains_nothing: bool
+
+
+def _final_means(table: pa.Table) -> dict[str, dict[str, float]]:
+    """param_label -> column -> the mean over runs of the column at each run's final step."""
+    cols = table.to_pydict()
+    last: dict[str, int] = {}
+    for i, (run, step) in enumerate(zip(cols["run"], cols["step"], strict=True)):
+        if run not in last or step > cols["step"][last[run]]:
+            last[run] = i
+    sums: dict[str, dict[str, list[float]]] = {}
+    for i in last.values():
+        into = sums.setdefault(str(cols["param_label"][i]), {})
+        for name, values in cols.items():
+            value = values[i]
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                into.setdefault(name, []).append(float(value))
+    return {label: {k: sum(v) / len(v) for k, v in row.items()} for label, row in sums.items()}
+
+
+def attack_outcomes(table: pa.Table) -> list[AttackOutcome]:
+    """Each attacker a scenario played (IN1, IN2, IN5, IN6) and whether it gained anything.
+
+    Order splitters and revenue inflators gain what their columns say (never positive: nothing);
+    participation farmers gain if more of their credits reach the top grade than everyone else's
+    (beyond one point of share); draw grinders gain
+    if more penalties were overturned than honest appeals overturn, beyond three standard
+    deviations of chance.
+    """
+    out: list[AttackOutcome] = []
+    for label, row in sorted(_final_means(table).items()):
+        if "splitter_gain" in row:
+            gain = row["splitter_gain"]
+            text = f"{gain:,.0f} minor units (rule version 1: {row.get('splitter_gain_rules_1', 0):,.0f})"
+            out.append(AttackOutcome("order splitter", "IN5", label, text, gain <= 0))
+        if "inflator_gain" in row:
+            gain = row["inflator_gain"]
+            text = f"{gain:,.0f} coop credits (rule version 1: {row.get('inflator_gain_rules_1', 0):,.0f})"
+            out.append(AttackOutcome("revenue inflator", "IN1", label, text, gain <= 0))
+        if "farmer_top_share" in row:
+            farmed, others = row["farmer_top_share"], row.get("others_top_share", 0.0)
+            text = f"{farmed:.1%} of their credits at the top grade (everyone else: {others:.1%})"
+            out.append(AttackOutcome("participation farmer", "IN2", label, text, farmed <= others + 0.01))
+        expected = row.get("appeals_overturned_expected", 0.0)
+        if expected > 0 and "appeals_overturned" in row:
+            overturned = row["appeals_overturned"]
+            chance = 3 * expected**0.5
+            text = f"{overturned:,.0f} penalties overturned; honest appeals overturn {expected:,.0f}"
+            out.append(AttackOutcome("draw grinder", "IN6", label, text, overturned - expected <= chance))
+    return out
+
+
 def write_report(results: Path, out: Path, title: str = "Simulation report") -> Path:
     """Write the HTML report of a results folder to ``out`` and return its path."""
     import matplotlib
@@ -153,6 +214,19 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
         f"<p>{runs} run(s), {len(sets)} parameter set(s): {html.escape('; '.join(sets))}. "
         f"Lines are the mean over seeds, bands the seeds' min-max. Columns: {len(cols)}.</p>",
     ]
+    attacks = attack_outcomes(table)
+    if attacks:
+        parts.append(
+            "<h2>What attackers gained</h2><table><tr><th>attacker</th><th>rule</th>"
+            "<th>parameter set</th><th>gained</th><th>verdict</th></tr>"
+        )
+        for a in attacks:
+            verdict = "gains nothing" if a.gains_nothing else "GAINS"
+            parts.append(
+                f"<tr><td>{html.escape(a.attack)}</td><td>{a.rule}</td><td>{html.escape(a.param_label)}</td>"
+                f"<td>{html.escape(a.gained)}</td><td>{verdict}</td></tr>"
+            )
+        parts.append("</table>")
     for heading, png in images:
         parts.append(
             f"<h2>{html.escape(heading)}</h2><img alt='{html.escape(heading)}' src='data:image/png;base64,{png}'>"

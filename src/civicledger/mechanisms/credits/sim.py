@@ -242,6 +242,9 @@ class CreditsSector(Sector):
         self.kinds: dict[str, int] = {}
         self.counted_at: dict[str, I64] = {}
         self.participation_uncounted = 0
+        self.appeals_penalties = 0  # penalties that could be appealed (SC7)
+        self.appeals_overturned = 0
+        self.appeals_expected = 0.0  # what honest appeals overturn: appeal_rate x appeal_success each
         self.adj_counter = 0
         self.credits_spent_total = 0
         self.spends = self.spends_refused = 0
@@ -291,7 +294,15 @@ class CreditsSector(Sector):
             "pledges_open": len(self.pledges),
             "candidates_waiting": int(self.candidate.sum()),
             "participation_uncounted": self.participation_uncounted,
+            "appeals_penalties": self.appeals_penalties,
+            "appeals_overturned": self.appeals_overturned,
+            "appeals_overturned_expected": self.appeals_expected,
         }
+        farmers = int(self.model.n * self.model.p.get("farmer_share", 0.0))
+        if farmers:  # IN2: the share of farmers' credits at the top grade, and of everyone else's
+            tops = table[:, pol.grade_max - pol.grade_min]
+            row["farmer_top_share"] = float(tops[:farmers].sum() / max(1, table[:farmers].sum()))
+            row["others_top_share"] = float(tops[farmers:].sum() / max(1, table[farmers:].sum()))
         counts = np.bincount(grades[has] - pol.grade_min, minlength=pol.grade_max - pol.grade_min + 1)
         for g in range(pol.grade_min, pol.grade_max + 1):
             row[f"grade_{g}"] = int(counts[g - pol.grade_min])
@@ -360,6 +371,10 @@ class CreditsSector(Sector):
             for a in bad.tolist():
                 m.log("infraction", s, a)
             overturned = m.behave["appeals"](m, m.rng, m.p, bad)
+            self.appeals_penalties += int(bad.size)
+            self.appeals_expected += bad.size * m.p["appeal_rate"] * m.p["appeal_success"]
+            if overturned is not None:
+                self.appeals_overturned += int(overturned.sum())
             if overturned is not None and overturned.any():
                 # SC7: an overturned adjustment ends at the decision (the next step).
                 self.adj_end[bad[overturned], slots[overturned]] = t + m.scenario.step

@@ -621,11 +621,6 @@ def _approved(e: ce.CoopApproved, uow: UnitOfWork, ctx: ProjectionContext) -> No
 
 @projects(ce.PreOrdered)
 def _pre_ordered(e: ce.PreOrdered, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    coop = _stored_application(uow, e.application)
-    coop = replace(coop, preordered=coop.preordered + e.quantity, preorder_value=coop.preorder_value + e.total)
-    APPLICATIONS.put(uow, e.application, coop)
-    good = _stored_asset(uow, e.good)
-    ASSETS.put(uow, e.good, replace(good, preordered=good.preordered + e.quantity))
     order = PreOrderRecord(
         application=e.application,
         good=e.good,
@@ -637,16 +632,11 @@ def _pre_ordered(e: ce.PreOrdered, uow: UnitOfWork, ctx: ProjectionContext) -> N
         at=ctx.time,
         seq=ctx.seq,
     )
-    PREORDERS.put(uow, f"{e.application}/{ctx.seq:012d}", order)
+    _add_pre_order(uow, f"{e.application}/{ctx.seq:012d}", order)
 
 
 @projects(ce.PreOrderPaid)
 def _pre_order_paid(e: ce.PreOrderPaid, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    coop = _stored_application(uow, e.application)
-    coop = replace(coop, preordered=coop.preordered + e.quantity, preorder_value=coop.preorder_value + e.total)
-    APPLICATIONS.put(uow, e.application, coop)
-    good = _stored_asset(uow, e.good)
-    ASSETS.put(uow, e.good, replace(good, preordered=good.preordered + e.quantity))
     order = PreOrderRecord(
         application=e.application,
         good=e.good,
@@ -662,7 +652,17 @@ def _pre_order_paid(e: ce.PreOrderPaid, uow: UnitOfWork, ctx: ProjectionContext)
         first=e.first,
         price=e.price,
     )
-    PREORDERS.put(uow, e.order, order)
+    _add_pre_order(uow, e.order, order)
+
+
+def _add_pre_order(uow: UnitOfWork, key: str, order: PreOrderRecord) -> None:
+    """CR14: an order joins its coop's and its good's totals (unpaid under rule version 1, paid after)."""
+    coop = _stored_application(uow, order.application)
+    coop = replace(coop, preordered=coop.preordered + order.quantity, preorder_value=coop.preorder_value + order.total)
+    APPLICATIONS.put(uow, order.application, coop)
+    good = _stored_asset(uow, order.good)
+    ASSETS.put(uow, order.good, replace(good, preordered=good.preordered + order.quantity))
+    PREORDERS.put(uow, key, order)
 
 
 @projects(ce.Crowdfunded)

@@ -7,16 +7,16 @@ from __future__ import annotations
 
 import secrets
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, NotRequired, TypedDict
 
 import typer
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
 from civicledger.cli.output import emit, fail
+from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.messages import to_wire
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.records import stored_json
 from civicledger.kernel.state import current_policy
@@ -24,6 +24,7 @@ from civicledger.kernel.time import format_instant, parse_instant
 from civicledger.mechanisms.gears import commands as g
 from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.policy import GearsPolicy
+from civicledger.mechanisms.gears.queries import CoefficientRow, FundView, SnapshotRef, fund_view
 from civicledger.mechanisms.gears.rules import answer_digest
 from civicledger.mechanisms.gears.values import Claim, Verdict, decode_ratio, encode_ratio, ratio_text
 
@@ -153,16 +154,16 @@ def questions(
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         try:
             policy = current_policy(uow).section(GearsPolicy)
-            bank = [{"number": int(k), **stored_json(q)} for k, q in gs.BANK.scan(uow)]
+            bank: list[JSONValue] = [{"number": int(k), **stored_json(q)} for k, q in gs.BANK.scan(uow)]
             if company is None:
-                data: dict[str, Any] = {"bank": bank}
+                data: JSONObject = {"bank": bank}
             else:
                 firm = s.account(company)
                 record = gs.require_company(uow, firm)
                 scanned = gs.QUESTIONS.scan(uow, f"{firm}/")
-                own = [{"question": int(k.split("/")[1]), **stored_json(q)} for k, q in scanned]
+                own: list[JSONValue] = [{"question": int(k.split("/")[1]), **stored_json(q)} for k, q in scanned]
                 pool = gs.question_pool_of(uow, firm, policy.test_questions)
-                data = {"company": firm, "sector": record.sector, "questions": own, "pool": list(pool)}
+                data = {"company": firm, "sector": record.sector, "questions": own, "pool": [n for n in pool]}
         except CivicLedgerError as e:
             fail(ctx, e)
     emit(ctx, data)
@@ -326,7 +327,27 @@ def company_show(ctx: typer.Context, company: CompanyArg) -> None:
     emit(ctx, data)
 
 
-def _report_data(s: Session, at: int | None) -> tuple[dict[str, Any], list[gs.Snapshot]]:
+class ChartRef(TypedDict):
+    file: str
+    company: str
+    points: int
+
+
+class ReportView(TypedDict):
+    """``civic gears report``: every coefficient recomputed exactly, the fund, the snapshots (GR5, GR6)."""
+
+    at: int
+    at_iso: str
+    average: str
+    scale: str
+    imbalance: str
+    companies: list[CoefficientRow]
+    fund: FundView
+    snapshots: list[SnapshotRef]
+    chart: NotRequired[ChartRef]
+
+
+def _report_data(s: Session, at: int | None) -> tuple[ReportView, list[gs.Snapshot]]:
     """The report's JSON, and the published snapshots for a chart."""
     with s.store.read() as uow:
         policy = current_policy(uow).section(GearsPolicy)
@@ -336,17 +357,18 @@ def _report_data(s: Session, at: int | None) -> tuple[dict[str, Any], list[gs.Sn
         history = list(gs.snapshots(uow))
         names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
     rows = [
-        {
-            "company": c, "name": names[c], "sales": r.sales, "votes": r.votes,
-            "mean": encode_ratio(r.mean) if r.mean is not None else None,
-            "delta": encode_ratio(r.delta), "delta_decimal": ratio_text(r.delta),
-        }
+        CoefficientRow(
+            company=c, name=names[c], sales=r.sales, votes=r.votes,
+            mean=encode_ratio(r.mean) if r.mean is not None else None,
+            delta=encode_ratio(r.delta), delta_decimal=ratio_text(r.delta),
+        )
         for c, r in sorted(result.companies.items())
     ]
-    data = {
+    data: ReportView = {
         "at": when, "at_iso": format_instant(when), "average": encode_ratio(result.average),
         "scale": encode_ratio(result.scale), "imbalance": encode_ratio(result.imbalance()),
-        "companies": rows, "fund": to_wire(fund), "snapshots": [{"version": h.version, "at": h.at} for h in history],
+        "companies": rows, "fund": fund_view(fund),
+        "snapshots": [SnapshotRef(version=h.version, at=h.at) for h in history],
     }
     return data, history
 
@@ -403,8 +425,7 @@ def report(
                 firm = s.account(company)
                 name = next((r["name"] for r in data["companies"] if r["company"] == firm), "")
                 label = f"{name} ({firm})" if name else firm
-                data["chart"] = {"file": str(chart), "company": firm,
-                                 "points": write_chart(history, firm, chart, label)}
+                data["chart"] = ChartRef(file=str(chart), company=firm, points=write_chart(history, firm, chart, label))
         except CivicLedgerError as e:
             fail(ctx, e)
 

@@ -28,8 +28,9 @@ def install(app: FastAPI, site: Site) -> None:
     def overview_cards(now: int) -> Markup:
         gears, gears_error = try_read(queries.coefficients, site.store, now)
         fund_chart = None
-        if gears and gears.get("fund"):
-            fund = sorted(gears["fund"]["currencies"].items())
+        position = gears["fund"] if gears else None
+        if position:
+            fund = sorted(position["currencies"].items())
             fund_chart = Markup(
                 charts.bar_chart(
                     [(f"{c} balance", v["balance"]) for c, v in fund]

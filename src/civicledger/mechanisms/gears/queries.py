@@ -6,13 +6,12 @@ Stored records appear as they are stored (``kernel.records.stored_json``).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TypedDict
 
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import NotFoundError
 from civicledger.kernel.identity import AccountId, parse_account_id
-from civicledger.kernel.messages import to_wire
 from civicledger.kernel.ports import Store
 from civicledger.kernel.records import stored_json
 from civicledger.mechanisms.gears import state as gs
@@ -20,18 +19,88 @@ from civicledger.mechanisms.gears.policy import GearsPolicy
 from civicledger.mechanisms.gears.values import decode_ratio, encode_ratio, ratio_text
 
 
-def coefficients(store: Store, now: int) -> dict[str, Any]:
+class CurrencyPositionView(TypedDict):
+    balance: int
+    waiting_payouts: int
+    waiting_units: int
+
+
+class FundView(TypedDict):
+    fund: str
+    ethicap: str
+    currencies: dict[str, CurrencyPositionView]
+    debts_owed_to_fund: int
+
+
+class CoefficientRow(TypedDict):
+    company: str
+    name: str
+    sales: int
+    votes: int
+    mean: str | None
+    delta: str
+    delta_decimal: str
+
+
+class SnapshotRef(TypedDict):
+    version: int
+    at: int
+
+
+class CoefficientsView(TypedDict):
+    """Every company's coefficient now (GR5) and the fund's position (GR6)."""
+
+    at: int
+    average: str | None
+    companies: list[CoefficientRow]
+    fund: FundView | None
+    snapshots: list[SnapshotRef]
+
+
+class DeltaPoint(TypedDict):
+    at: int
+    delta: str
+    delta_decimal: str
+
+
+class CompanyView(TypedDict):
+    """One company: its record, statements, votes, debts, challenges and delta over time."""
+
+    company: str
+    name: str
+    record: JSONObject
+    statements: list[JSONObject]
+    votes: list[JSONObject]
+    debts: list[JSONObject]
+    challenges: list[JSONObject]
+    delta_history: list[DeltaPoint]
+
+
+def fund_view(position: gs.FundPosition) -> FundView:
+    currencies = {
+        c: CurrencyPositionView(balance=p.balance, waiting_payouts=p.waiting_payouts, waiting_units=p.waiting_units)
+        for c, p in position.currencies.items()
+    }
+    return FundView(
+        fund=position.fund,
+        ethicap=position.ethicap,
+        currencies=currencies,
+        debts_owed_to_fund=position.debts_owed_to_fund,
+    )
+
+
+def coefficients(store: Store, now: int) -> CoefficientsView:
 
     with store.read() as uow:
         policy = state.current_policy(uow).section(GearsPolicy)
         at = max(now, uow.journal.head().time)
         try:
             result = gs.coefficients_at(uow, policy, at)
-            fund: JSONObject | None = to_wire(gs.fund_position(uow, policy))
+            fund: FundView | None = fund_view(gs.fund_position(uow, policy))
         except NotFoundError:
             return {"at": at, "average": None, "companies": [], "fund": None, "snapshots": []}
         names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
-        history = [{"version": h.version, "at": h.at} for h in gs.snapshots(uow)]
+        history = [SnapshotRef(version=h.version, at=h.at) for h in gs.snapshots(uow)]
     return {
         "at": at,
         "average": encode_ratio(result.average),
@@ -52,7 +121,7 @@ def coefficients(store: Store, now: int) -> dict[str, Any]:
     }
 
 
-def company(store: Store, company: str) -> dict[str, Any]:
+def company(store: Store, company: str) -> CompanyView:
 
     firm = parse_account_id(company)
     with store.read() as uow:
@@ -62,12 +131,12 @@ def company(store: Store, company: str) -> dict[str, Any]:
         votes = [{"voter": voter, **stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
         debts = [{"key": k, **stored_json(d)} for k, d in gs.debts_of(uow, firm)]
         challenges = [{"challenge": k, **stored_json(c)} for k, c in gs.challenges_of(uow, firm)]
-        history = []
+        history: list[DeltaPoint] = []
         for snap in gs.snapshots(uow):
             row = snap.companies.get(firm)
             if row is not None:
                 delta = decode_ratio(row.delta)
-                history.append({"at": snap.at, "delta": row.delta, "delta_decimal": ratio_text(delta)})
+                history.append(DeltaPoint(at=snap.at, delta=row.delta, delta_decimal=ratio_text(delta)))
     return {
         "company": firm,
         "name": account.name if account else "",

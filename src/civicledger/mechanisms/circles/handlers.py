@@ -15,10 +15,11 @@ import dataclasses
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TypedDict
 
 from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId, AccountKind, Consent
 from civicledger.kernel.messages import Event, decode_event
@@ -171,7 +172,7 @@ def trust(cmd: cm.Trust, ctx: Context) -> Decision:
     events: list[Event] = [cm.Trusted(cmd.truster, cmd.trustee, cmd.limit_percent, cmd.expires_at)]
     if both_ways:
         events.append(cm.Trusted(cmd.trustee, cmd.truster, cmd.limit_percent, cmd.expires_at))
-    result: dict[str, Any] = {"mutual": both_ways, "rewards": {}}
+    rewards: JSONObject = {}
     if a == b == "person" and not cs.pair_rewarded(uow, cmd.truster, cmd.trustee):
         # CI7: each side that now accepts the other's currency gets half the other's reserve.
         receivers = [cmd.truster, cmd.trustee] if both_ways else [cmd.truster]
@@ -187,13 +188,13 @@ def trust(cmd: cm.Trust, ctx: Context) -> Decision:
             events.append(
                 led.issue(currency, to, credited, led.IssuerRule.CIRCLES_INCOME, uow.ledger.balance(to, currency.id))
             )
-            result["rewards"][to] = credited
+            rewards[to] = credited
             paid = True
         if paid:
             first, second = sorted((cmd.truster, cmd.trustee))
             events.append(cm.PairRewarded(AccountId(first), AccountId(second)))
     signers = {cs.actor(uow, cmd.truster)} | ({cs.actor(uow, cmd.trustee)} if both_ways else set())
-    return Decision(events, Consent(all_of=frozenset(signers)), result)
+    return Decision(events, Consent(all_of=frozenset(signers)), {"mutual": both_ways, "rewards": rewards})
 
 
 @handles(cm.Untrust)
@@ -680,6 +681,17 @@ def router_for(store: Store) -> CirclesRouter:
     return router
 
 
+class SummaryView(TypedDict):
+    """``CirclesSummary.to_wire()``: what the CLI prints and the API returns."""
+
+    account: str
+    claimable: int
+    reserve: int
+    trusts: list[str]
+    trusted_by: list[str]
+    holdings: dict[str, int]
+
+
 @dataclass(frozen=True, slots=True)
 class CirclesSummary:
     account: AccountId
@@ -689,7 +701,7 @@ class CirclesSummary:
     trusted_by: tuple[str, ...]
     holdings: dict[str, int]
 
-    def to_wire(self) -> dict[str, Any]:
+    def to_wire(self) -> SummaryView:
         """The summary as the CLI prints it and the API returns it."""
         return {
             "account": self.account,
@@ -697,7 +709,7 @@ class CirclesSummary:
             "reserve": self.reserve,
             "trusts": list(self.trusts),
             "trusted_by": list(self.trusted_by),
-            "holdings": self.holdings,
+            "holdings": dict(self.holdings),
         }
 
 

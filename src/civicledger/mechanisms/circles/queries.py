@@ -5,8 +5,6 @@ Read models for the HTTP API and the pages: plain JSON-ready values, one read un
 
 from __future__ import annotations
 
-from typing import TypedDict, cast
-
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.identity import parse_account_id
 from civicledger.kernel.messages import to_wire
@@ -17,23 +15,12 @@ from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.circles import state as cs
 
 
-class SummaryView(TypedDict):
-    """``CirclesSummary.to_wire()``: what the CLI prints and the API returns."""
-
-    account: str
-    claimable: int
-    reserve: int
-    trusts: list[str]
-    trusted_by: list[str]
-    holdings: dict[str, int]
-
-
-def account_summary(store: Store, account_id: str, now: int) -> SummaryView:
+def account_summary(store: Store, account_id: str, now: int) -> sc.SummaryView:
     """An account's claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8)."""
     who = parse_account_id(account_id)
     with store.read() as uow:
         found = sc.summary(uow, who, max(now, uow.journal.head().time))
-    return cast(SummaryView, found.to_wire())
+    return found.to_wire()
 
 
 def trust_edges(store: Store, after: str | None, limit: int, account: str | None = None) -> Page[JSONObject]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypedDict, cast
 
 import typer
 from rich.console import Console
@@ -321,6 +321,24 @@ def _at(s: Session, at: str | None) -> int:
     return parse_instant(at) if at else s.clock.now()
 
 
+class _ShownAppeal(TypedDict):
+    appeal: str
+    status: str
+
+
+class _ShownAdjustment(TypedDict):
+    """The fields of an adjustment as ``queries.explain`` shows it that the table prints."""
+
+    id: str
+    kind: str
+    steps: int
+    end: int
+    deciders: list[str]
+    evidence: str
+    entry: int
+    appeals: list[_ShownAppeal]
+
+
 @credits_app.command("explain")
 def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: AtOption = None) -> None:
     """Every credit lot with its grade and the entries that made it so, appeals in progress too (SC11)."""
@@ -344,7 +362,7 @@ def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: At
                 f"{a['id']}: {a['kind']} {a['steps']:+d} until {format_instant(a['end'])}, "
                 f"by {', '.join(a['deciders']) or '-'}, evidence {a['evidence']}, entry {a['entry']}"
                 + "".join(f" [appeal {p['appeal']}: {p['status']}]" for p in a["appeals"])
-                for a in lot["adjustments"]
+                for a in (cast(_ShownAdjustment, shown) for shown in lot["adjustments"])
             ] or ["base grade"]
             if lot["decayed"]:
                 lines.append(f"decayed {lot['decayed']} step(s) since {format_instant(data['decay']['since'])}")
@@ -360,18 +378,18 @@ def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: At
 def services(ctx: typer.Context) -> None:
     """Registered services with their tiers (SC10)."""
     with session(ctx, need_journal_key=False) as s:
-        rows = queries.services(s.store)
+        found = queries.services(s.store)
 
     def human(console: Console) -> None:
         from civicledger.cli.output import console as out
 
         table = Table("service", "category", "essential", "provider", "tiers (name price min-grade)")
-        for r in rows:
-            tiers = ", ".join(f"{t['name']} {t['price']} g{t['min_grade']}" for t in r["tiers"])
-            table.add_row(r["service"], r["category"], str(r["essential"]), r["provider"], tiers)
+        for key, service in found:
+            tiers = ", ".join(f"{t.name} {t.price} g{t.min_grade}" for t in service.tiers)
+            table.add_row(key, service.category, str(service.essential), service.provider, tiers)
         out.print(table)
 
-    emit(ctx, rows, human)
+    emit(ctx, queries.service_rows(found), human)
 
 
 @credits_app.command("recompute-draws")

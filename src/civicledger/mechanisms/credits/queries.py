@@ -7,15 +7,15 @@ records of ``state``.
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any, TypedDict
+from typing import TypedDict
 
-from civicledger.kernel.canonical import JSONObject, JSONValue
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.messages import DataclassInstance
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.kernel.records import encode_record
 from civicledger.mechanisms.credits import rules, state
-from civicledger.mechanisms.credits.state import ADJUSTMENTS, APPEALS, SERVICES, AppealRecord, require
+from civicledger.mechanisms.credits.state import ADJUSTMENTS, APPEALS, SERVICES, AppealRecord, ServiceRecord, require
 
 
 class GradeDistribution(TypedDict):
@@ -24,19 +24,54 @@ class GradeDistribution(TypedDict):
     units_by_grade: dict[str, int]
 
 
-def person(store: Store, person: str, now: int) -> dict[str, Any]:
+class LotView(TypedDict):
+    grade: int
+    units: int
+    decayed: int
+    adjustments: list[JSONObject]  # each adjustment as stored, with its id, use and appeals
+
+
+class DecayView(TypedDict):
+    since: int
+    steps: int
+
+
+class SpendView(TypedDict):
+    spend: str
+    time: int
+    units: int
+
+
+class Explanation(TypedDict):
+    """Why a person's grades are what they are at ``at`` (SC11): every lot and what made it so."""
+
+    person: str
+    at: int
+    born_at: int
+    enrolled_at: int
+    accrued: int
+    spent: int
+    available: int
+    by_grade: dict[str, int]
+    lots: list[LotView]
+    decay: DecayView
+    spends: list[SpendView]
+    appeals_in_progress: list[JSONObject]
+
+
+def person(store: Store, person: str, now: int) -> Explanation:
     who = parse_account_id(person)
     with store.read() as uow:
         return explain(uow, who, max(now, uow.journal.head().time))
 
 
-def explain(uow: UnitOfWork, person: AccountId, at: int) -> dict[str, Any]:
+def explain(uow: UnitOfWork, person: AccountId, at: int) -> Explanation:
     """Every lot with its grade and the entries that made it so, appeals in progress included."""
     policy, schedule, effects = state.evaluation(uow, at)
     hist = state.require_history(uow, person)
     st = rules.standing(hist, at, policy, schedule, effects)
     computed = {a.id: a for a in rules.noted_adjustments(hist, policy, schedule, effects)}
-    details: dict[str, JSONValue] = {}
+    details: dict[str, JSONObject] = {}
     for adj_id in st.active:
         record = require(ADJUSTMENTS, uow, adj_id)
         if adj_id in computed:  # X8: the policy gives noted participation its effect
@@ -49,7 +84,7 @@ def explain(uow: UnitOfWork, person: AccountId, at: int) -> dict[str, Any]:
         detail["consumed"] = st.consumed.get(adj_id, 0)
         detail["appeals"] = [_appeal_view(a, require(APPEALS, uow, a)) for a in record.appeals]
         details[adj_id] = detail
-    in_progress: list[JSONValue] = []
+    in_progress: list[JSONObject] = []
     for row in hist.adjustments:
         for appeal_id in require(ADJUSTMENTS, uow, row.id).appeals:
             appeal = require(APPEALS, uow, appeal_id)
@@ -102,7 +137,12 @@ def grade_distribution(store: Store, now: int) -> GradeDistribution:
     return {"at": at, "persons": persons, "units_by_grade": {str(g): u for g, u in sorted(totals.items())}}
 
 
-def services(store: Store) -> list[dict[str, Any]]:
-    """Every registered service with its provider, category and tiers (SC10)."""
+def services(store: Store) -> list[tuple[str, ServiceRecord]]:
+    """Every registered service with its provider, category and tiers (SC10), by its key."""
     with store.read() as uow:
-        return [{"service": key, **_as_stored(service)} for key, service in SERVICES.scan(uow)]
+        return list(SERVICES.scan(uow))
+
+
+def service_rows(services: list[tuple[str, ServiceRecord]]) -> list[JSONObject]:
+    """``services`` as the CLI prints them with ``--json``: each record as stored, with its key."""
+    return [{"service": key, **_as_stored(service)} for key, service in services]

@@ -23,6 +23,7 @@ from typing import Any
 from civicledger.kernel import hooks, payments
 from civicledger.kernel import ledger as led
 from civicledger.kernel import state as kernel_state
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import InvalidInputError, NotFoundError, RuleViolationError
 from civicledger.kernel.identity import AccountId, AccountKind, Consent
 from civicledger.kernel.messages import Event
@@ -308,7 +309,7 @@ def apply(cmd: cc.ApplyCoop, ctx: Context) -> Decision:
     event = ce.CoopApplied(
         application, cmd.coop, cmd.good, labour, external, encode(markup), inputs, cmd.process, deadline
     )
-    result: dict[str, Any] = {"application": application}
+    result: JSONObject = {"application": application}
     if deadline is not None:
         result["deadline"] = deadline
     return Decision([event], Consent.of(cmd.coop), result)

@@ -32,6 +32,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.draws import seed_of
 from civicledger.kernel.errors import AuthorityError, InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId
@@ -727,7 +728,7 @@ def lottery_terms(steps: int, quantity: int, duration: int) -> tuple[Terms, Term
 # Records and exports ----------------------------------------------------------------------------
 
 
-def new_record(born_at: int, enrolled_at: int) -> dict[str, Any]:
+def new_record(born_at: int, enrolled_at: int) -> JSONObject:
     """The JSON of a new person's compact record (``state.PersonRecord``), for tools that write records
     directly, such as the evaluation benchmark."""
     return {"born": born_at, "enrolled": enrolled_at, "adj": [], "spends": [], "fresh": []}

@@ -2,8 +2,8 @@
 write the same journal as it always has (X2).
 
 ``tests/fixtures/journals/demo-0.1.0.jsonl`` is the demo journal exported by release 0.1.0 (the
-layout before one package per mechanism). ``demo-0.2.0.jsonl`` is the demo journal of release 0.2.0, under rule version 2.
-``attacks-rules1.jsonl`` holds the IN attacks as rule version 1 accepted them
+layout before one package per mechanism). ``demo-0.2.0.jsonl`` is the demo journal of release
+0.2.0, under rule version 2. ``attacks-rules1.jsonl`` holds the IN attacks as rule version 1 accepted them
 (``attacks_rules1.py`` wrote it). Their tree roots and state digests are pinned here: a change
 to any rule, encoding or chapter that alters them must come as a new rule version instead.
 """

@@ -12,16 +12,11 @@ HTTP, as a voter's client would.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from fractions import Fraction
-
-import httpx
-import pytest
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.scripted import ScriptedEconomy
-from civicledger.api.app import create_app
 from civicledger.kernel import audit
 from civicledger.kernel.errors import AuthorityError, RuleViolationError
 from civicledger.kernel.identity import AccountId, AccountKind
@@ -33,7 +28,7 @@ from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.rules import answer_digest
 from civicledger.mechanisms.gears.values import BANK_QUESTION_BASE, decode_ratio
 from tests.conftest import T0
-from tests.e2e.serving import SigningClient, serve_app
+from tests.e2e.serving import SigningClient
 from tests.integration.test_gears_flow import (
     company,
     fund_buyer,
@@ -184,16 +179,6 @@ def test_in03_the_pool_is_a_pure_function_of_the_curated_bank() -> None:
     assert rules.question_pool([1, 2], [1_000_007], [1_000_001, 1_000_002], 3) == (1, 2, 1_000_007)
     assert rules.question_pool([1], [1_000_007], [1_000_001, 1_000_002], 3) == (1, 1_000_007, 1_000_001, 1_000_002)
     assert rules.question_pool([], [], [], 3) == ()
-
-
-@pytest.fixture
-def served(economy: ScriptedEconomy) -> Iterator[tuple[SigningClient, ScriptedEconomy]]:
-    """The economy behind a real server that reads the economy's own simulated clock."""
-    with (
-        serve_app(create_app(economy.store, economy.clock, economy.key("journal"))) as url,
-        httpx.Client(base_url=url, timeout=30) as http,
-    ):
-        yield SigningClient(http, economy), economy
 
 
 def test_in03_over_http_a_voter_passes_a_test_on_a_company_without_questions_and_votes(

@@ -18,14 +18,8 @@ challenge chose the G_i its penalty was computed on.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import httpx
-import pytest
-
 from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.scripted import ScriptedEconomy
-from civicledger.api.app import create_app
 from civicledger.kernel import ledger as led
 from civicledger.kernel.economy import ChangePolicy
 from civicledger.kernel.identity import AccountId
@@ -35,7 +29,7 @@ from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.values import Claim, Verdict
 from tests.attacks.test_in03_question_bank import books_balance
 from tests.conftest import T0
-from tests.e2e.serving import SigningClient, serve_app
+from tests.e2e.serving import SigningClient
 from tests.integration.test_gears_flow import XI, balance, refused_cleanly, sell
 from tests.integration.test_gears_whistleblowing import challenge, judge, world
 
@@ -150,16 +144,6 @@ def test_in07_leaving_failed_challenges_unclosed_frees_no_slot(economy: Scripted
             assert refused_cleanly(e, third, "whistle").rule == "GR8"
         else:
             e.run(third, "whistle")  # the attack: a third statement frozen, no slot ever charged
-
-
-@pytest.fixture
-def served(economy: ScriptedEconomy) -> Iterator[tuple[SigningClient, ScriptedEconomy]]:
-    """The economy behind a real server that reads the economy's own simulated clock."""
-    with (
-        serve_app(create_app(economy.store, economy.clock, economy.key("journal"))) as url,
-        httpx.Client(base_url=url, timeout=30) as http,
-    ):
-        yield SigningClient(http, economy), economy
 
 
 def test_in07_over_http_anyone_closes_a_stalled_challenge_at_its_deadline(

@@ -12,7 +12,7 @@ from __future__ import annotations
 FIRST_RULES = 1
 """The rules every release up to 0.1 ran; a genesis that names no version runs these."""
 
-LATEST_RULES = 2
+LATEST_RULES = 3
 """What a new economy starts with."""
 
 RULE_VERSIONS: dict[int, str] = {
@@ -20,6 +20,9 @@ RULE_VERSIONS: dict[int, str] = {
     2: "integrity: IN1-IN3 and IN5-IN10 (settled-sales coop credits, participation caps, curated "
     "question banks, per-position pre-order prices, delayed draws, deadlines, no black holes, "
     "one meaning per message); policy changes apply forward only (X7)",
+    3: "Circles as v1 and v2 run it (CI15, IN4): v2 demurrage is a property of every holding, "
+    "discounted by 0.93^(1/365.25) a day as the v2 contracts do, back-claimed income discounted by "
+    "its age, invitations; v1's 90-day issuance timeout",
 }
 
 

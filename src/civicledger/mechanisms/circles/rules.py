@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
+from functools import lru_cache
 
 from civicledger.kernel.errors import InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId
@@ -282,12 +283,64 @@ def issue_group_money(
 
 # Demurrage (CI15, circles-v2) --------------------------------------------------------------------
 
+V2_DAY_ZERO = 1_602_720_000
+"""Circles v2's day zero (2020-10-15 00:00 UTC, the midnight before Hub v1's deployment): demurrage
+days are counted from it, so a day ends at midnight UTC as it does on chain."""
+
+V2_YEAR_DAYS = Fraction(36525, 100)
+"""Circles v2 spreads a year's demurrage over 365.25 days: gamma = 0.93^(1/365.25)."""
+
+_ONE_64x64 = 1 << 64
+
+
+def demurrage_day(time: int, day_zero: int = V2_DAY_ZERO) -> int:
+    """The demurrage day a time falls in: whole days of 86,400 s since ``day_zero`` (CI15)."""
+    return (time - day_zero) // DAY
+
+
+@lru_cache(maxsize=16)
+def gamma_64x64(yearly: Fraction) -> int:
+    """The daily factor gamma = (1 - yearly)^(1/365.25) in signed 64.64 fixed point, rounded to the
+    nearest, as Circles v2 stores it (7% a year gives 18,443,079,296,116,538,654)."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        keep = Decimal(yearly.denominator - yearly.numerator) / Decimal(yearly.denominator)
+        exponent = Decimal(V2_YEAR_DAYS.denominator) / Decimal(V2_YEAR_DAYS.numerator)
+        scaled = keep**exponent * _ONE_64x64
+        return int(scaled.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+@lru_cache(maxsize=4096)
+def demurrage_factor_64x64(yearly: Fraction, days: int) -> int:
+    """gamma^days in 64.64 fixed point, squared and multiplied bit by bit with 127 fractional bits
+    (128 for the product) and truncated at each step, then cut to 64 bits: the integer steps of
+    ABDK's ``pow`` that the v2 contracts call, so every factor equals theirs bit for bit."""
+    if days < 0:
+        raise InvalidInputError("demurrage runs forward: days must not be negative", rule="CI15")
+    base = gamma_64x64(yearly) << 63
+    result = 1 << 128
+    while days:
+        if days & 1:
+            result = (result * base) >> 127
+        base = (base * base) >> 127
+        days >>= 1
+    return result >> 64
+
+
+def discounted(units: int, days: int, yearly: Fraction) -> int:
+    """What ``units`` held for ``days`` whole days keep under demurrage, rounded down (CI15, IN4):
+    ``mulu(gamma^days, units)`` as in the v2 contracts; no days or no demurrage keeps everything."""
+    if days <= 0 or units <= 0 or yearly == 0:
+        return units
+    return (demurrage_factor_64x64(yearly, days) * units) >> 64
+
 
 def daily_demurrage_factor(yearly: Fraction) -> Decimal:
     """What a coin keeps each day so that a year of 365.2425 days keeps exactly 1 - yearly.
 
-    (1-d)^(DAY/YEAR) is irrational, so it is computed in decimal to 40 digits: the same digits
-    on every machine, so re-execution agrees (X2).
+    Rule versions 1 and 2 only (``circles.apply_demurrage``); from rule version 3 demurrage is
+    ``discounted``. (1-d)^(DAY/YEAR) is irrational, so it is computed in decimal to 40 digits: the
+    same digits on every machine, so re-execution agrees (X2).
     """
     with localcontext() as ctx:
         ctx.prec = 40
@@ -296,7 +349,8 @@ def daily_demurrage_factor(yearly: Fraction) -> Decimal:
 
 
 def demurrage_due(balance: int, days: int, yearly: Fraction) -> int:
-    """Minor units a balance loses to demurrage over whole days (circles-v2), rounded down.
+    """Minor units a balance loses to demurrage over whole days (circles-v2, rule versions 1 and 2),
+    rounded down.
 
     Rounding down leaves the holder the fraction, so demurrage never takes more than it should.
     """

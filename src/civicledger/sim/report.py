@@ -256,7 +256,8 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}img{max-width:100%}</style>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}img{max-width:100%}"
+        "table{border-collapse:collapse}th,td{border-bottom:1px solid #ccc;padding:.2em .6em;text-align:left}</style>",
         f"</head><body><h1>{html.escape(title)}</h1>",
         f"<p>{runs} run(s), {len(sets)} parameter set(s): {html.escape('; '.join(sets))}. "
         f"Lines are the mean over seeds, bands the seeds' min-max. Columns: {len(cols)}.</p>",

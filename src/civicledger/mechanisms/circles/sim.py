@@ -1,4 +1,4 @@
-"""Circles in the simulator (CI2-CI4, CI5, CI7-CI9, CI11, CI14): the sector and its vectorised rules.
+"""Circles in the simulator (CI2-CI5, CI7-CI9, CI11, CI14, CI15; X9): the sector and its vectorised rules.
 
 Accounts open by *cohort* (everyone who joins in one step); a cohort shares one income clock, so
 the exact ``rules.open_income`` / ``claimable`` run once per cohort and every member receives the
@@ -46,6 +46,7 @@ U64 = NDArray[np.uint64]
 
 _MAX_SHIFT = 62
 _LOW32 = np.uint64(0xFFFF_FFFF)
+_TABLE = 1_024  # day counts spanned by one table of factors (beyond: one factor per distinct count)
 _32 = np.uint64(32)
 
 
@@ -96,9 +97,15 @@ def discounted(units: I64, days: I64, yearly: Fraction) -> I64:
     due = (days > 0) & (units > 0)
     if not due.any():
         return out
-    spans, where = np.unique(days[due], return_inverse=True)
-    factors = np.array([circles.demurrage_factor_64x64(yearly, int(d)) for d in spans], np.uint64)
-    out[due] = mul_high(units[due].astype(np.uint64), factors[where]).astype(np.int64)
+    spans = days[due]
+    low, high = int(spans.min()), int(spans.max())
+    if high - low <= _TABLE:  # the usual case: a table of the few day counts, indexed in O(n)
+        table = np.array([circles.demurrage_factor_64x64(yearly, d) for d in range(low, high + 1)], np.uint64)
+        factors = table[spans - low]
+    else:
+        distinct, where = np.unique(spans, return_inverse=True)
+        factors = np.array([circles.demurrage_factor_64x64(yearly, int(d)) for d in distinct], np.uint64)[where]
+    out[due] = mul_high(units[due].astype(np.uint64), factors).astype(np.int64)
     return out
 
 
@@ -247,9 +254,11 @@ class CirclesSector(Sector):
         lost (CI15): the explicit burn the engine journals, counted in ``demurrage_burned``."""
         if not self.yearly:
             return
-        if not isinstance(who, slice):
-            who = np.unique(who)
         held: I64 = getattr(self, name)
+        if not isinstance(who, slice):  # each holding once (a mask: faster than np.unique)
+            once = np.zeros(held.size, bool)
+            once[who] = True
+            who = np.flatnonzero(once)
         before = held[who].copy()  # a slice would be a view of what is overwritten below
         after = discounted(before, self.today - self.day[name][who], self.yearly)
         held[who] = after
@@ -468,7 +477,9 @@ class CirclesSector(Sector):
         m = self.model
         honest = m.verified
         now = self.read()
-        unsettled = {name: int(getattr(self, name).sum() - now[name].sum()) for name in self.HOLDINGS}
+        unsettled = dict.fromkeys(self.HOLDINGS, 0)
+        if self.yearly:
+            unsettled = {name: int(getattr(self, name).sum() - now[name].sum()) for name in self.HOLDINGS}
         own_fake = int((self.own - now["own"])[~honest].sum())
         supply_sybil = self.supply_sybil - unsettled["held_sybil"] - own_fake
         supply_honest = (

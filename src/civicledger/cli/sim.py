@@ -202,7 +202,7 @@ def report_cmd(
             console.print(
                 f"  lost keys {'with' if k.guardians else 'without'} guardians (X9, {k.param_label}): "
                 f"{k.keys_lost:,.1f} persons, {k.income_lost:,.0f} minor units of income lost "
-                f"({k.per_person:,.0f} each)"
+                f"({k.per_person:,.0f} per {'recovered' if k.guardians else 'lost'} account)"
             )
 
     data = {
@@ -215,7 +215,7 @@ def report_cmd(
         ],
         "key_loss": [
             {"param_label": k.param_label, "guardians": k.guardians, "keys_lost": k.keys_lost,
-             "income_lost": k.income_lost, "income_lost_per_person": k.per_person,
+             "recovered": k.recovered, "income_lost": k.income_lost, "income_lost_per_person": k.per_person,
              "holdings_frozen": k.holdings_frozen}
             for k in keys
         ],

@@ -198,8 +198,9 @@ class KeyLossOutcome:
     param_label: str
     guardians: bool
     keys_lost: float  # persons who lost their key
-    income_lost: float  # minor units of income never claimed (after recovery, for those who recovered)
-    per_person: float  # income_lost / keys_lost
+    recovered: float  # of them, accounts recovered by the end (with guardians; the others still wait)
+    income_lost: float  # income never claimed: by recovered accounts, or by accounts lost for good until the end
+    per_person: float  # income_lost per recovered account (with guardians), per lost account (without)
     holdings_frozen: float  # what the accounts lost for good still hold (without guardians)
 
 
@@ -211,12 +212,15 @@ def key_loss_outcomes(table: pa.Table) -> list[KeyLossOutcome]:
         guarded, unguarded = row.get("keys_lost_guarded", 0.0), row.get("keys_lost_unguarded", 0.0)
         if guarded + unguarded <= 0:
             continue
-        for guardians, lost, income, frozen in (
-            (True, guarded, row.get("income_lost_guarded", 0.0), 0.0),
-            (False, unguarded, row.get("income_lost_unguarded", 0.0), row.get("holdings_frozen", 0.0)),
+        recovered = row.get("accounts_recovered", 0.0)
+        for guardians, lost, settled, income, frozen in (
+            (True, guarded, recovered, row.get("income_lost_guarded", 0.0), 0.0),
+            (False, unguarded, 0.0, row.get("income_lost_unguarded", 0.0), row.get("holdings_frozen", 0.0)),
         ):
             if lost > 0:
-                out.append(KeyLossOutcome(label, guardians, lost, income, income / lost, frozen))
+                per = settled if guardians else lost
+                each = income / per if per else 0.0
+                out.append(KeyLossOutcome(label, guardians, lost, settled, income, each, frozen))
     return out
 
 
@@ -278,18 +282,20 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
     keys = key_loss_outcomes(table)
     if keys:
         parts.append(
-            "<h2>What lost keys cost (X9)</h2><p>Persons who lost their key, and the income they never "
-            "claimed, at the final step (mean over seeds). With guardians an account is recovered after "
-            "the waiting period and claims what it missed, within the claim window and discounted by "
-            "demurrage; without, it is lost for good and its holdings are frozen.</p>"
-            "<table><tr><th>parameter set</th><th>guardians</th><th>keys lost</th><th>income lost</th>"
-            "<th>per person</th><th>holdings frozen</th></tr>"
+            "<h2>What lost keys cost (X9)</h2><p>Persons who lost their key and the income they never "
+            "claimed, by the final step (mean over seeds). With guardians an account is recovered after "
+            "the waiting period and claims what it missed, back to the claim window and discounted by "
+            "demurrage (counted at recovery; per recovered account). Without, the account is lost for "
+            "good: it claims nothing more and its holdings are frozen (per lost account, up to the end "
+            "of the run).</p>"
+            "<table><tr><th>parameter set</th><th>guardians</th><th>keys lost</th><th>recovered</th>"
+            "<th>income lost</th><th>per person</th><th>holdings frozen</th></tr>"
         )
         for k in keys:
             parts.append(
                 f"<tr><td>{html.escape(k.param_label)}</td><td>{'with' if k.guardians else 'without'}</td>"
-                f"<td>{k.keys_lost:,.1f}</td><td>{k.income_lost:,.0f}</td><td>{k.per_person:,.0f}</td>"
-                f"<td>{k.holdings_frozen:,.0f}</td></tr>"
+                f"<td>{k.keys_lost:,.1f}</td><td>{k.recovered:,.1f}</td><td>{k.income_lost:,.0f}</td>"
+                f"<td>{k.per_person:,.0f}</td><td>{k.holdings_frozen:,.0f}</td></tr>"
             )
         parts.append("</table><p>Amounts in minor units.</p>")
     for heading, png in images:

@@ -219,6 +219,8 @@ def test_ci15_sim_every_unit_minted_is_held_or_burned_and_reads_are_discounted()
         assert row["supply_circles"] + row["supply_group"] + row["demurrage_unsettled"] == stored + model.group_money
         assert (model.own >= 0).all()
     assert model.rows[-1]["demurrage_burned"] > 0 and model.rows[-1]["demurrage_unsettled"] > 0
+    steps = [row["demurrage_burned_step"] for row in model.rows]
+    assert sum(steps) == model.rows[-1]["demurrage_burned"] and all(x >= 0 for x in steps)
 
 
 # Whole runs: key loss -------------------------------------------------------------------------

@@ -10,7 +10,7 @@ step, at time t = start + s x step:
 
 0. key loss and recovery (X9, ``sim.sector.Keys``), if the scenario's ``key_loss_rate`` is above 0;
 1. every sector's ``begin(s, t)`` (the civic lottery draws here, SC9);
-2. every sector's ``step(s, t)``: Circles (CI2-CI4, CI5, CI7-CI9, CI11, CI14), social credits
+2. every sector's ``step(s, t)``: Circles (CI2-CI4, CI5, CI7-CI9, CI11, CI14, CI15), social credits
    (SC2-SC5, SC7-SC10), Gears (GR1, GR4-GR7) and Creditism (CR2, CR5, CR7-CR12) with the default
    mechanisms;
 3. on a recorded step, one row: ``step``, ``time``, ``year``, the key columns, then every

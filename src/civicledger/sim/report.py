@@ -294,8 +294,9 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
         for k in keys:
             parts.append(
                 f"<tr><td>{html.escape(k.param_label)}</td><td>{'with' if k.guardians else 'without'}</td>"
-                f"<td>{k.keys_lost:,.1f}</td><td>{k.recovered:,.1f}</td><td>{k.income_lost:,.0f}</td>"
-                f"<td>{k.per_person:,.0f}</td><td>{k.holdings_frozen:,.0f}</td></tr>"
+                f"<td>{k.keys_lost:,.1f}</td><td>{f'{k.recovered:,.1f}' if k.guardians else '-'}</td>"
+                f"<td>{k.income_lost:,.0f}</td><td>{k.per_person:,.0f}</td>"
+                f"<td>{'-' if k.guardians else f'{k.holdings_frozen:,.0f}'}</td></tr>"
             )
         parts.append("</table><p>Amounts in minor units.</p>")
     for heading, png in images:

@@ -207,7 +207,7 @@ class CirclesSector(Sector):
         self.yearly = Fraction(pol.demurrage)
         self.today = circles.demurrage_day(m.genesis)
         self.day = {name: np.full(getattr(self, name).size, self.today, np.int64) for name in self.HOLDINGS}
-        self.burned = 0
+        self.burned = self.burned_before = 0  # cumulative; before the current step
         # Key loss (X9): income not claimed by persons who lost their key, the income clock at a loss.
         self.income_lost_guarded = self.income_lost_unguarded = 0
         self.missed = np.zeros(n, np.int64)  # what a recovering account's cohort minted meanwhile
@@ -285,6 +285,7 @@ class CirclesSector(Sector):
         m = self.model
         pol = m.policy.section(CirclesPolicy)
         self.today = circles.demurrage_day(t)
+        self.burned_before = self.burned
         keys = m.keys
         skip: NDArray[np.bool_] | None = None
         if keys.active:
@@ -502,6 +503,7 @@ class CirclesSector(Sector):
             "gini_holdings": gini(holdings),
             "mean_holdings": float(holdings.mean()) if holdings.size else 0.0,
             "demurrage_burned": self.burned,
+            "demurrage_burned_step": self.burned - self.burned_before,
             "demurrage_unsettled": sum(unsettled.values()),
             "income_lost_guarded": self.income_lost_guarded,
             "income_lost_unguarded": self.income_lost_unguarded,

@@ -123,3 +123,15 @@ def test_in04_inviting_ones_own_sybils_does_not_pay(store: Store) -> None:
     assert after == before - 3 * (9_600 - 4_800)  # ... and each invitation still lost 48 units net
     conserved(e)
     verified(e)
+
+
+def test_in04_a_burn_cannot_destroy_units_demurrage_already_took(store: Store) -> None:
+    e, alice, bob = rich_pair(store)
+    send(e, "alice", "bob", alice, UNITS_1000)
+    e.advance(365 * DAY)
+    error = e.refused(led.Burn(CurrencyId(alice), bob, UNITS_1000), "bob")
+    assert "93004" in error.message  # what bob holds now, not the stored 1,000 units
+    e.run(led.Burn(CurrencyId(alice), bob, reference(UNITS_1000, 365)), "bob")
+    assert stored(e, bob, alice) == 0
+    conserved(e)
+    verified(e)

@@ -81,7 +81,7 @@ class Payments:
         self._kept: list[bool] = []
         self._credits: dict[led.BalanceKey, int] = {}
         self._moved: dict[led.BalanceKey, int] = {}  # what the legs added so far move, per balance
-        self._discounts: dict[led.CurrencyKind, HoldingDiscount] | None = None
+        self._discounts: dict[DiscountAt, HoldingDiscount | None] = {}  # per registered discount, once asked
         self._kinds: dict[CurrencyId, led.CurrencyKind | None] = {}
         self._settled: set[led.BalanceKey] = set()
 
@@ -97,14 +97,24 @@ class Payments:
         return held + self._credits.get(key, 0) + self._moved.get(key, 0)
 
     def discount(self, currency: CurrencyId) -> HoldingDiscount | None:
-        """The discount in force for ``currency``'s holdings in this entry, if any (IN4)."""
-        if not self.discount_applies():
+        """The discount in force for ``currency``'s holdings in this entry, if any (IN4). A currency
+        of a kind nobody registered (an issued currency) costs no more than its kind's lookup."""
+        if not DISCOUNTS:
             return None
         if currency not in self._kinds:
             known = self.uow.ledger.currency(currency)
             self._kinds[currency] = None if known is None else known.kind
         kind = self._kinds[currency]
-        return None if kind is None or self._discounts is None else self._discounts.get(kind)
+        if kind is None or kind not in DISCOUNTS:
+            return None
+        return self._discount_of(kind)
+
+    def _discount_of(self, kind: led.CurrencyKind) -> HoldingDiscount | None:
+        """The registered discount of ``kind`` in force at this book's time and rules, asked once."""
+        at = DISCOUNTS[kind]
+        if at not in self._discounts:
+            self._discounts[at] = at(self.uow, self.time, self._rules())
+        return self._discounts[at]
 
     def settle(self, account: AccountId, currency: CurrencyId) -> list[Event]:
         """The events that bring a holding to its discounted worth before it moves or receives units
@@ -157,7 +167,9 @@ class Payments:
         keys = led.balance_keys(self.legs)
         starting = self.uow.ledger.balances(keys)
         settling: list[Event] = []
-        if self.discount_applies():
+        if DISCOUNTS:
+            for currency, found in currencies.items():  # kinds already looked up for the checks
+                self._kinds.setdefault(currency, found.kind)
             for account, currency in keys:
                 discount = self.discount(currency)
                 if discount is None:
@@ -170,20 +182,8 @@ class Payments:
         return [*settling, *led.transfer_legs(self.legs, starting)]
 
     def discount_applies(self) -> bool:
-        """Whether any holding may be discounted in this entry (the seed preset: never, IN4); asks
-        the registered discounts once per book."""
-        if self._discounts is None:
-            self._discounts = {}
-            if DISCOUNTS:
-                rules = self._rules()
-                made: dict[DiscountAt, HoldingDiscount | None] = {}
-                for kind, at in DISCOUNTS.items():
-                    if at not in made:
-                        made[at] = at(self.uow, self.time, rules)
-                    found = made[at]
-                    if found is not None:
-                        self._discounts[kind] = found
-        return bool(self._discounts)
+        """Whether any registered discount is in force for this book (the seed preset: none, IN4)."""
+        return any(self._discount_of(kind) is not None for kind in DISCOUNTS)
 
     def _refuse_black_hole(self, leg: led.Leg, currencies: dict[CurrencyId, led.Currency]) -> None:
         """IN9: refuse a leg whose target could never spend what it receives (rules 2 on)."""

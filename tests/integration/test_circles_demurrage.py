@@ -324,3 +324,23 @@ def test_ci15_conservation_and_reads_match_movements(steps: list[tuple[int, str,
         assert stored(e, e.account(target), alice) == shown[target] + amount
         conserved(e)
     verified(e)
+
+
+def test_ci15_no_holding_pays_for_days_the_policy_charged_no_demurrage(store: Store) -> None:
+    from civicledger.kernel.economy import ChangePolicy
+
+    e = v2_economy(store, income_units=100_000, demurrage="0")
+    alice, bob = join(e, "alice", "bob")
+    e.run(cm.Trust(bob, alice), "bob")
+    e.advance(2 * DAY)
+    e.run(cm.ClaimIncome(alice), "alice")
+    send(e, "alice", "bob", alice, UNITS_1000)
+    e.advance(100 * DAY)
+    assert seen(e, bob, alice) == UNITS_1000
+    e.council_decision(ChangePolicy("circles.demurrage", "7%"))
+    e.advance(365 * DAY)
+    assert seen(e, bob, alice) == reference(UNITS_1000, 365)  # from the change on, not from arrival
+    send(e, "bob", "alice", alice, 1)
+    assert stored(e, bob, alice) == reference(UNITS_1000, 365) - 1
+    conserved(e)
+    verified(e)

@@ -90,8 +90,10 @@ DEMURRAGE_ON_HOLDINGS = 3
 @dataclass(frozen=True, slots=True)
 class HoldingDemurrage:
     """The discount of Circles holdings on one day (IN4, CI15): each holding is an amount at the day
-    of its record (``circles.holdings``); ``undated`` is the day of a holding not moved since rule
-    version 3 began, whose demurrage runs from then (before it, ``apply_demurrage`` charged it)."""
+    of its record (``circles.holdings``). ``undated`` is the day demurrage on holdings began: when
+    rule version 3 started (before it, ``apply_demurrage`` charged), or when the policy last turned
+    demurrage on (X7: no holding pays for days the policy charged nothing); no holding counts from
+    earlier."""
 
     yearly: Fraction
     today: int
@@ -99,7 +101,7 @@ class HoldingDemurrage:
 
     def day_of(self, uow: UnitOfWork, account: AccountId, currency: CurrencyId) -> int:
         day = cs.holding_day(uow, account, currency)
-        return self.undated if day is None else day
+        return self.undated if day is None else max(day, self.undated)
 
     def worth(self, uow: UnitOfWork, account: AccountId, currency: CurrencyId, stored: int) -> int:
         if stored <= 0:
@@ -129,7 +131,8 @@ def holding_demurrage(uow: UnitOfWork, time: int, version: int) -> HoldingDemurr
     if policy.demurrage == 0:
         return None
     started = cs.rules_started(uow, DEMURRAGE_ON_HOLDINGS)
-    undated = rules.demurrage_day(started if started is not None else time, policy.day_zero)
+    since = max(started if started is not None else time, _demurrage_since(cs.schedule(uow), time))
+    undated = rules.demurrage_day(since, policy.day_zero)
     return HoldingDemurrage(Fraction(policy.demurrage), rules.demurrage_day(time, policy.day_zero), undated)
 
 
@@ -137,6 +140,18 @@ for _kind in CIRCLES_KINDS:
     payments.ACCEPTANCE[_kind] = check_circles_transfer
     payments.SINKS[_kind] = circles_sink
     payments.DISCOUNTS[_kind] = holding_demurrage
+
+
+def _demurrage_since(schedule: rules.Schedule, time: int) -> int:
+    """When the policy in force at ``time`` began charging demurrage without a pause (X7)."""
+    since = time
+    for effective, section in reversed(schedule):
+        if effective > time:
+            continue
+        if section.demurrage == 0:
+            break
+        since = effective
+    return since
 
 
 def _date_new_holding(ctx: Context, account: AccountId, currency: CurrencyId) -> list[Event]:
@@ -713,9 +728,6 @@ class CirclesRouter:
         self.demurrage = found
         for account, currency in list(self.holdings):
             self._set_holding(account, currency, self.holdings[(account, currency)])
-        if self.trust_limits:
-            for truster, trustee in list(self.trust):
-                self._set_acceptance(truster, trustee)
 
     def _set_acceptance(self, truster: str, trustee: str) -> None:
         """Capacity of trustee's currency → truster: unlimited, or the room its trust limit leaves."""
@@ -723,8 +735,8 @@ class CirclesRouter:
         if edge is None or trustee not in self.currencies:
             capacity = 0
         elif self.trust_limits:
-            own = self._worth(truster, truster)
-            held = self._worth(truster, trustee)
+            own = self.holdings.get((truster, truster), 0)  # as the payment's check reads them (CI5)
+            held = self.holdings.get((truster, trustee), 0)
             capacity = max(0, own * edge.limit_percent // 100 - held)
         else:
             capacity = INF

@@ -224,7 +224,8 @@ def invite(cmd: cm.Invite, ctx: Context) -> Decision:
             raise InsufficientFundsError(f"{e.message} (the invitation cost)", rule="CI15") from None
     if policy.welcome_bonus:
         bonus = CurrencyId(cmd.invitee)
-        events += _date_new_holding(ctx, cmd.invitee, bonus)
+        if not any(isinstance(e, cm.HoldingDated) for e in opened.events):  # a signup dated it already
+            events += _date_new_holding(ctx, cmd.invitee, bonus)
         events.append(led.UnitsIssued(bonus, cmd.invitee, policy.welcome_bonus, led.IssuerRule.CIRCLES_INCOME))
     events.append(cm.Invited(cmd.inviter, cmd.invitee, policy.welcome_bonus, policy.invitation_cost))
     result = {**opened.result, "inviter": cmd.inviter, "bonus": policy.welcome_bonus, "cost": policy.invitation_cost}

@@ -16,7 +16,7 @@ checked or not, unless the handler adds it as collateral the target keeps by its
 
 Holdings that lose value while held (Circles v2 demurrage, IN4): a mechanism registers in
 ``DISCOUNTS``, per currency kind, what gives the discount in force for one entry (None where none
-applies, e.g. the seed preset: the book then never looks a currency up for it). The book reads such a
+applies, e.g. the seed preset; a currency of a kind nobody registered never asks). The book reads such a
 holding at its discounted worth, and before any leg touches it journals what the holding lost
 (``settle``: a burn and the mechanism's record of the holding's new day), so issued - burned still
 equals the sum of stored balances per currency. ``worth`` gives reads (the API, pages) the same

@@ -14,6 +14,7 @@ from civicledger.kernel.errors import CivicLedgerError, NotFoundError, RuleViola
 from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
+from civicledger.kernel.rules import LATEST_RULES
 from civicledger.kernel.time import DAY, WEEK, YEAR
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.circles import state as cs
@@ -21,8 +22,9 @@ from civicledger.mechanisms.circles.policy import preset_mapping
 from tests.conftest import T0
 
 
-def economy_with(store: Store, preset: str) -> ScriptedEconomy:
-    return ScriptedEconomy(store, start=T0, label="civicledger test key", policy={"circles": preset_mapping(preset)})
+def economy_with(store: Store, preset: str, rules: int = LATEST_RULES) -> ScriptedEconomy:
+    policy = {"circles": preset_mapping(preset)}
+    return ScriptedEconomy(store, start=T0, label="civicledger test key", policy=policy, rules=rules)
 
 
 def join(e: ScriptedEconomy, *names: str, kind: AccountKind = AccountKind.PERSON) -> list[AccountId]:
@@ -148,8 +150,8 @@ def test_ci15_circles_v1_gives_a_50_unit_signup_and_8_units_a_day(store: Store) 
         assert cs.income_state(uow, alice).reserve == 0  # type: ignore[union-attr]
 
 
-def test_ci15_circles_v2_claims_reach_back_14_days_and_demurrage_burns(store: Store) -> None:
-    e = economy_with(store, "circles-v2")
+def test_ci15_circles_v2_claims_reach_back_14_days_and_demurrage_burns_under_rules_2(store: Store) -> None:
+    e = economy_with(store, "circles-v2", rules=2)
     (alice,) = join(e, "alice")
     e.advance(30 * DAY)
     assert e.run(cm.ClaimIncome(alice), "alice").result == {"claimed": 33_600}  # 14 days × 24 units

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_FLOOR, Decimal, localcontext
 from fractions import Fraction
 
 import pytest
@@ -15,7 +16,7 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.policy import Policy, policy_from_mapping
 from civicledger.kernel.time import DAY, HOUR, MONTH, WEEK, YEAR
 from civicledger.mechanisms.circles import rules
-from civicledger.mechanisms.circles.policy import CirclesPolicy, TrustMode, preset, preset_mapping
+from civicledger.mechanisms.circles.policy import V2_DAY_ZERO, CirclesPolicy, TrustMode, preset, preset_mapping
 from civicledger.mechanisms.circles.routing import account_node, currency_node, order_legs, plan_from_flow
 
 G = 1_900_000_000  # a genesis instant
@@ -206,3 +207,41 @@ def test_ci09_flow_cycles_are_cancelled_and_max_steps_keeps_the_widest_paths() -
 def test_ci09_ordering_refuses_a_cycle() -> None:
     with pytest.raises(ValueError, match="cycle"):
         order_legs({(CurrencyId("x"), A, B): 1, (CurrencyId("y"), B, A): 1}, A)
+
+
+def _keep_reference(days: int) -> Decimal:
+    """0.93^(days/365.25) at 80 digits, independently of the 64.64 code (CI15)."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        return Decimal("0.93") ** (Decimal(days) / Decimal("365.25"))
+
+
+def test_ci15_v2_issuance_counts_whole_hours_each_discounted_by_its_day() -> None:
+    v2 = preset("circles-v2")
+    day = V2_DAY_ZERO + 4_000 * DAY  # a midnight
+    # from midnight of one day to 10:30 the next: 24 hours one day old, then 10 hours of today
+    minted = rules.v2_issuance(day, day + DAY + 10 * HOUR + 30 * 60, v2, Fraction(100))
+    with localcontext() as ctx:
+        ctx.prec = 80
+        expected = int((100 * (24 * _keep_reference(1) + 10)).to_integral_value(rounding=ROUND_FLOOR))
+    assert minted == expected == 3_399
+    assert rules.v2_issuance(day, day + HOUR - 1, v2, Fraction(100)) == 0  # not within the hour
+    assert rules.v2_issuance(day, day + HOUR + 1, v2, Fraction(100)) == 100  # the first whole hour
+
+
+def test_ci15_a_v1_currency_stops_after_more_than_its_timeout() -> None:
+    v1 = preset("circles-v1")
+    assert not rules.stopped(v1, G, G + 90 * DAY)
+    assert rules.stopped(v1, G, G + 90 * DAY + 1)
+    assert not rules.stopped(preset("seed"), G, G + 10 * YEAR)
+    state = rules.IncomeState(G, Fraction(1, 2), 0)
+    assert rules.claimable(state, G + 91 * DAY, G, [(G, v1)], 3) == (0, state)
+    assert rules.claimable(state, G + 91 * DAY, G, [(G, v1)], 2)[0] == 91 * 800
+
+
+def test_ci15_discounted_matches_an_independent_reference() -> None:
+    for days in (1, 30, 365, 730, 3_650):
+        with localcontext() as ctx:
+            ctx.prec = 80
+            expected = int((100_000 * _keep_reference(days)).to_integral_value(rounding=ROUND_FLOOR))
+        assert rules.discounted(100_000, days, Fraction(7, 100)) == expected

@@ -265,11 +265,11 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
 
     @app.get("/api/accounts/{account}", tags=["reads"], responses=READ_ERRORS)
     def account(account: AccountPath) -> Mapping[str, object]:
-        return reads.account(store, account)
+        return reads.account(store, account, service.now())
 
     @app.get("/api/accounts/{account}/balances", tags=["reads"], responses=READ_ERRORS)
     def balances(account: AccountPath) -> Mapping[str, object]:
-        return reads.balances(store, account)
+        return reads.balances(store, account, service.now())
 
     @app.get("/api/currencies", tags=["reads"], responses=READ_ERRORS)
     def currencies(after: After = None, limit: Limit = 50) -> Mapping[str, object]:

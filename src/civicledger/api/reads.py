@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import NotRequired, TypedDict
 
-from civicledger.kernel import audit, state
+from civicledger.kernel import audit, payments, state
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import InvalidInputError, NotFoundError
-from civicledger.kernel.identity import Account, parse_account_id
+from civicledger.kernel.identity import Account, AccountId, parse_account_id
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.paging import Page, page
 from civicledger.kernel.ports import Store, UnitOfWork
@@ -101,21 +101,30 @@ def accounts(store: Store, after: str | None, limit: int) -> Page[AccountRow]:
     return page(rows, after, limit)
 
 
-def account(store: Store, account_id: str) -> AccountRow:
+def account(store: Store, account_id: str, now: int | None = None) -> AccountRow:
+    """An account and its balances at ``now`` (default: the journal head's time)."""
     who = parse_account_id(account_id)
     with store.read() as uow:
         found = state.require_account(uow, who)
         row = _account_row(uow, found)
-        row["balances"] = {str(c): units for c, units in sorted(uow.ledger.holdings(who).items())}
+        row["balances"] = {str(c): units for c, units in sorted(_worth(uow, who, now).items())}
     return row
 
 
-def balances(store: Store, account_id: str) -> JSONObject:
+def balances(store: Store, account_id: str, now: int | None = None) -> JSONObject:
+    """An account's balances at ``now`` (default: the journal head's time)."""
     who = parse_account_id(account_id)
     with store.read() as uow:
         state.require_account(uow, who)
-        held = uow.ledger.holdings(who)
+        held = _worth(uow, who, now)
     return {"account": who, "balances": {str(c): units for c, units in sorted(held.items())}}
+
+
+def _worth(uow: UnitOfWork, who: AccountId, now: int | None) -> dict[CurrencyId, int]:
+    """What the account holds, each holding at its worth at ``now`` (IN4: e.g. Circles v2 demurrage;
+    a read, which writes nothing)."""
+    at = max(now or 0, uow.journal.head().time)
+    return payments.worth(uow, who, uow.ledger.holdings(who), at)
 
 
 def currencies(store: Store, after: str | None, limit: int) -> Page[CurrencyRow]:

@@ -18,7 +18,7 @@ from civicledger.adapters.policy_file import load_policy_file
 from civicledger.adapters.stores import open_store
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, app, session, settings_of, submit
 from civicledger.cli.output import emit, fail
-from civicledger.kernel import audit
+from civicledger.kernel import audit, payments
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.bootstrap import genesis_command
@@ -214,7 +214,9 @@ def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) 
         found = uow.accounts.get(AccountId(account))
         if found is None:
             fail(ctx, CivicLedgerError(f"no account {account}", rule="X1"))
-        holdings = uow.ledger.holdings(found.id)
+        # each holding at its worth now (IN4: Circles v2 demurrage); a read writes nothing
+        now = max(s.clock.now(), uow.journal.head().time)
+        holdings = payments.worth(uow, found.id, uow.ledger.holdings(found.id), now)
     data = {
         "account": found.id,
         "kind": found.kind.value,

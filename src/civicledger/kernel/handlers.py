@@ -254,8 +254,10 @@ def issue(cmd: led.Issue, ctx: Context) -> Decision:
 @handles(led.Burn)
 def burn(cmd: led.Burn, ctx: Context) -> Decision:
     currency = state.require_currency(ctx.uow, cmd.currency)
-    event = led.burn(currency, cmd.account, cmd.units, ctx.uow.ledger.balance(cmd.account, currency.id))
-    return Decision([event], Consent.of(cmd.account))
+    book = payments.Payments(ctx.uow, ctx.time, ctx.rules)  # a holding that loses value settles first (IN4)
+    settled = book.settle(cmd.account, currency.id)
+    event = led.burn(currency, cmd.account, cmd.units, book.balance(cmd.account, currency.id))
+    return Decision([*settled, event], Consent.of(cmd.account))
 
 
 @handles(led.Transfer)

@@ -149,8 +149,25 @@ def show(ctx: typer.Context, account: Annotated[str, typer.Argument(help="Accoun
 
 @circles_app.command("demurrage")
 def demurrage(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:
-    """Burn the demurrage due on the account's Circles holdings (circles-v2)."""
+    """Burn the demurrage due on the account's Circles holdings (circles-v2; from rule version 3 only
+    what every movement would burn anyway, IN4)."""
     submit(ctx, lambda s: (cm.ApplyDemurrage(s.key(key).account), [key]), command_id)
+
+
+@circles_app.command("invite")
+def invite(
+    ctx: typer.Context,
+    inviter: Annotated[str, typer.Option("--inviter", help="The inviter's key (a Circles account).")],
+    invitee: Annotated[str, typer.Option("--invitee", help="The invitee's key (an opened account).")],
+    command_id: IdOption = None,
+) -> None:
+    """Open the invitee's Circles account: it receives the welcome bonus, the inviter burns the
+    invitation cost of its own currency (CI15, circles-v2, rule version 3); both keys sign."""
+    submit(
+        ctx,
+        lambda s: (cm.Invite(s.key(inviter).account, s.key(invitee).account), [inviter, invitee]),
+        command_id,
+    )
 
 
 @group_app.command("create")

@@ -81,9 +81,88 @@ def circles_sink(uow: UnitOfWork, leg: led.Leg, currency: led.Currency) -> str |
     )
 
 
+# Demurrage as a property of holdings (IN4, CI15, rule version 3) ----------------------------------
+
+DEMURRAGE_ON_HOLDINGS = 3
+"""The rule version from which circles-v2 demurrage belongs to every holding (IN4)."""
+
+
+@dataclass(frozen=True, slots=True)
+class HoldingDemurrage:
+    """The discount of Circles holdings on one day (IN4, CI15): each holding is an amount at the day
+    of its record (``circles.holdings``). ``undated`` is the day demurrage on holdings began: when
+    rule version 3 started (before it, ``apply_demurrage`` charged), or when the policy last turned
+    demurrage on (X7: no holding pays for days the policy charged nothing); no holding counts from
+    earlier."""
+
+    yearly: Fraction
+    today: int
+    undated: int
+
+    def day_of(self, uow: UnitOfWork, account: AccountId, currency: CurrencyId) -> int:
+        day = cs.holding_day(uow, account, currency)
+        return self.undated if day is None else max(day, self.undated)
+
+    def worth(self, uow: UnitOfWork, account: AccountId, currency: CurrencyId, stored: int) -> int:
+        if stored <= 0:
+            return stored
+        return rules.discounted(stored, self.today - self.day_of(uow, account, currency), self.yearly)
+
+    def settle(self, uow: UnitOfWork, account: AccountId, currency: CurrencyId, stored: int) -> list[Event]:
+        """Burn what the holding lost since its day and keep it at today (a holding that receives
+        units mid-period starts its clock then: the sender paid up to the day it sent)."""
+        day = self.day_of(uow, account, currency)
+        if day >= self.today:
+            return []
+        lost = stored - rules.discounted(stored, self.today - day, self.yearly) if stored > 0 else 0
+        events: list[Event] = []
+        if lost > 0:
+            events.append(led.UnitsBurned(currency, account, lost))
+        events.append(cm.HoldingDated(account, currency, self.today, lost))
+        return events
+
+
+def holding_demurrage(uow: UnitOfWork, time: int, version: int) -> HoldingDemurrage | None:
+    """The demurrage on Circles holdings at ``time`` under rule version ``version``; None where none
+    applies (rule versions 1 and 2, or a policy without demurrage, e.g. the seed preset)."""
+    if version < DEMURRAGE_ON_HOLDINGS:
+        return None
+    policy = state.current_policy(uow).section(CirclesPolicy)
+    if policy.demurrage == 0:
+        return None
+    started = cs.rules_started(uow, DEMURRAGE_ON_HOLDINGS)
+    since = max(started if started is not None else time, _demurrage_since(cs.schedule(uow), time))
+    undated = rules.demurrage_day(since, policy.day_zero)
+    return HoldingDemurrage(Fraction(policy.demurrage), rules.demurrage_day(time, policy.day_zero), undated)
+
+
 for _kind in CIRCLES_KINDS:
     payments.ACCEPTANCE[_kind] = check_circles_transfer
     payments.SINKS[_kind] = circles_sink
+    payments.DISCOUNTS[_kind] = holding_demurrage
+
+
+def _demurrage_since(schedule: rules.Schedule, time: int) -> int:
+    """When the policy in force at ``time`` began charging demurrage without a pause (X7)."""
+    since = time
+    for effective, section in reversed(schedule):
+        if effective > time:
+            continue
+        if section.demurrage == 0:
+            break
+        since = effective
+    return since
+
+
+def _date_new_holding(ctx: Context, account: AccountId, currency: CurrencyId) -> list[Event]:
+    """A holding of a currency created in the same entry starts its clock today (IN4)."""
+    found = holding_demurrage(ctx.uow, ctx.time, ctx.rules)
+    return [] if found is None else [cm.HoldingDated(account, currency, found.today, 0)]
+
+
+@projects(cm.HoldingDated)
+def _holding_dated(e: cm.HoldingDated, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    cs.HOLDINGS.put(uow, cs.holding_key(e.account, e.currency), cs.HoldingRecord(day=e.day))
 
 
 # Accounts and income (CI1-CI4) -----------------------------------------------------------------
@@ -114,16 +193,58 @@ def create_account(cmd: cm.CreateCirclesAccount, ctx: Context) -> Decision:
         cm.CirclesAccountCreated(cmd.account, income.claimed_to, rules.encode_fraction(income.carry), income.reserve),
     ]
     if policy.signup_units:
+        events += _date_new_holding(ctx, cmd.account, currency)
         events.append(led.UnitsIssued(currency, cmd.account, policy.signup_units, led.IssuerRule.CIRCLES_INCOME))
     result = {"account": cmd.account, "currency": currency, "reserve": income.reserve, "signup": policy.signup_units}
     return Decision(events, Consent.of(cmd.account), result)
 
 
-def _mint_income(ctx: Context, account: AccountId, want: int | None) -> tuple[list[Event], int]:
-    """Events minting ``want`` units of unclaimed income (all of it if None), and the units (CI2)."""
+@handles(cm.Invite)
+def invite(cmd: cm.Invite, ctx: Context) -> Decision:
+    """An inviter opens the invitee's Circles account (CI15, v2): the invitee receives the welcome
+    bonus in its new currency, the inviter burns the invitation cost of its own currency, so inviting
+    one's own sybils costs twice what it brings. Both sign: the invitee joins as ``create_account``."""
+    uow, policy = ctx.uow, ctx.policy.section(CirclesPolicy)
+    if ctx.rules < rules.ISSUANCE_AS_V1_V2 or not (policy.welcome_bonus or policy.invitation_cost):
+        raise RuleViolationError("this economy's policy has no invitations", rule="CI15")
+    if cmd.inviter == cmd.invitee:
+        raise InvalidInputError("an account cannot invite itself", rule="CI15")
+    cs.require_member_account(uow, cmd.inviter, "CI15")
+    opened = create_account(cm.CreateCirclesAccount(cmd.invitee), ctx)
+    own = CurrencyId(cmd.inviter)
+    book = payments.Payments(uow, ctx.time, ctx.rules)
+    events: list[Event] = list(opened.events)
+    if policy.invitation_cost:
+        held = book.balance(cmd.inviter, own)
+        events += book.settle(cmd.inviter, own)
+        currency = state.require_currency(uow, own)
+        try:
+            events.append(led.burn(currency, cmd.inviter, policy.invitation_cost, held))
+        except InsufficientFundsError as e:
+            raise InsufficientFundsError(f"{e.message} (the invitation cost)", rule="CI15") from None
+    if policy.welcome_bonus:
+        bonus = CurrencyId(cmd.invitee)
+        if not any(isinstance(e, cm.HoldingDated) for e in opened.events):  # a signup dated it already
+            events += _date_new_holding(ctx, cmd.invitee, bonus)
+        events.append(led.UnitsIssued(bonus, cmd.invitee, policy.welcome_bonus, led.IssuerRule.CIRCLES_INCOME))
+    events.append(cm.Invited(cmd.inviter, cmd.invitee, policy.welcome_bonus, policy.invitation_cost))
+    result = {**opened.result, "inviter": cmd.inviter, "bonus": policy.welcome_bonus, "cost": policy.invitation_cost}
+    return Decision(events, Consent.of(cmd.inviter, cmd.invitee), result)
+
+
+@projects(cm.Invited)
+def _invited(e: cm.Invited, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    """The account, the bonus and the burn are recorded by the events beside this one."""
+
+
+def _mint_income(
+    ctx: Context, account: AccountId, want: int | None, book: payments.Payments
+) -> tuple[list[Event], int]:
+    """Events minting ``want`` units of unclaimed income (all of it if None), and the units (CI2);
+    the owner's holding is settled first (IN4: the new units join it at today)."""
     uow = ctx.uow
     found = cs.require_member_account(uow, account, "CI2")
-    units, after = rules.claimable(found, ctx.time, cs.genesis_time(uow), cs.schedule(uow))
+    units, after = rules.claimable(found, ctx.time, cs.genesis_time(uow), cs.schedule(uow), ctx.rules)
     take = units if want is None else want
     if take > units:
         raise InsufficientFundsError(f"{account} has {units} of unclaimed income, not {take}", rule="CI2")
@@ -132,12 +253,21 @@ def _mint_income(ctx: Context, account: AccountId, want: int | None) -> tuple[li
     carry = after.carry + (units - take)
     currency = state.require_currency(uow, CurrencyId(account))
     issued = led.issue(currency, account, take, led.IssuerRule.CIRCLES_INCOME, uow.ledger.balance(account, currency.id))
-    return [cm.IncomeClaimed(account, take, after.claimed_to, rules.encode_fraction(carry)), issued], take
+    settled = book.settle(account, currency.id)
+    return [*settled, cm.IncomeClaimed(account, take, after.claimed_to, rules.encode_fraction(carry)), issued], take
 
 
 @handles(cm.ClaimIncome)
 def claim(cmd: cm.ClaimIncome, ctx: Context) -> Decision:
-    events, units = _mint_income(ctx, cmd.account, None)
+    events, units = _mint_income(ctx, cmd.account, None, payments.Payments(ctx.uow, ctx.time, ctx.rules))
+    if units == 0 and ctx.rules >= rules.ISSUANCE_AS_V1_V2:
+        found = cs.require_member_account(ctx.uow, cmd.account, "CI2")
+        if rules.stopped(ctx.policy.section(CirclesPolicy), found.claimed_to, ctx.time):
+            raise RuleViolationError(
+                f"{cmd.account}'s currency has stopped issuing: no claim for longer than the policy's"
+                " claim_timeout (v1's timeout)",
+                rule="CI15",
+            )
     if units == 0:
         raise RuleViolationError(f"{cmd.account} has no whole unit of income to claim yet", rule="CI2")
     return Decision(events, Consent.of(cmd.account), {"claimed": units})
@@ -173,6 +303,7 @@ def trust(cmd: cm.Trust, ctx: Context) -> Decision:
     if both_ways:
         events.append(cm.Trusted(cmd.trustee, cmd.truster, cmd.limit_percent, cmd.expires_at))
     rewards: JSONObject = {}
+    book = payments.Payments(uow, ctx.time, ctx.rules)
     if a == b == "person" and not cs.pair_rewarded(uow, cmd.truster, cmd.trustee):
         # CI7: each side that now accepts the other's currency gets half the other's reserve.
         receivers = [cmd.truster, cmd.trustee] if both_ways else [cmd.truster]
@@ -185,6 +316,7 @@ def trust(cmd: cm.Trust, ctx: Context) -> Decision:
                 continue
             currency = state.require_currency(uow, CurrencyId(owner))
             events.append(cm.TrusteeRewarded(owner, to, credited, left))
+            events += book.settle(to, currency.id)
             events.append(
                 led.issue(currency, to, credited, led.IssuerRule.CIRCLES_INCOME, uow.ledger.balance(to, currency.id))
             )
@@ -288,7 +420,7 @@ def pay(cmd: cm.Pay, ctx: Context) -> Decision:
     minted = 0
     if need > 0:
         try:
-            events, minted = _mint_income(ctx, cmd.sender, need)
+            events, minted = _mint_income(ctx, cmd.sender, need, book)
         except InsufficientFundsError:
             raise InsufficientFundsError(
                 f"{cmd.sender} holds {book.balance(cmd.sender, own)} of its own currency"
@@ -366,6 +498,7 @@ def convert(cmd: cm.Convert, ctx: Context) -> Decision:
     cs.require_group(uow, cmd.group)
     cs.require_member_account(uow, cmd.member, "CI11")
     personal = CurrencyId(cmd.member)
+    book = payments.Payments(uow, ctx.time, ctx.rules)
     mint = rules.issue_group_money(
         rules.CONVERSION,
         cmd.member,
@@ -373,9 +506,9 @@ def convert(cmd: cm.Convert, ctx: Context) -> Decision:
         personal,
         cmd.units,
         accepted=cs.is_member(uow, cmd.group, cmd.member),
-        held=uow.ledger.balance(cmd.member, personal),
+        held=book.balance(cmd.member, personal),
     )
-    events = _issue_group_money(ctx, mint, cm.Converted(cmd.member, cmd.group, cmd.units))
+    events = _issue_group_money(ctx, book, mint, cm.Converted(cmd.member, cmd.group, cmd.units))
     return Decision(events, Consent.of(cmd.member), {"converted": cmd.units})
 
 
@@ -389,6 +522,7 @@ def group_exchange(cmd: cm.GroupExchange, ctx: Context) -> Decision:
     if cmd.from_group == cmd.to_group:
         raise InvalidInputError("a group exchange needs two different groups", rule="CI12")
     source = CurrencyId(cmd.from_group)
+    book = payments.Payments(uow, ctx.time, ctx.rules)
     mint = rules.issue_group_money(
         rules.GROUP_EXCHANGE,
         cmd.holder,
@@ -396,21 +530,20 @@ def group_exchange(cmd: cm.GroupExchange, ctx: Context) -> Decision:
         source,
         cmd.units,
         accepted=rules.trusts(cs.trust_edge(uow, cmd.to_group, cmd.from_group), ctx.time),
-        held=uow.ledger.balance(cmd.holder, source),
+        held=book.balance(cmd.holder, source),
     )
-    events = _issue_group_money(ctx, mint, cm.GroupExchanged(cmd.holder, cmd.from_group, cmd.to_group, cmd.units))
+    events = _issue_group_money(ctx, book, mint, cm.GroupExchanged(cmd.holder, cmd.from_group, cmd.to_group, cmd.units))
     return Decision(events, Consent.of(cmd.holder), {"exchanged": cmd.units})
 
 
-def _issue_group_money(ctx: Context, mint: rules.GroupMint, done: Event) -> list[Event]:
+def _issue_group_money(ctx: Context, book: payments.Payments, mint: rules.GroupMint, done: Event) -> list[Event]:
     """The events of a decided issue of group money (CI11, CI12): the collateral transfer, the
-    issue, then ``done``, the Circles event that records it."""
+    issue (to a holding settled first, IN4), then ``done``, the Circles event that records it."""
     uow = ctx.uow
     currency = state.require_currency(uow, mint.currency)
-    book = payments.Payments(uow, ctx.time, ctx.rules)
     # collateral: the group's acceptance was decided (CI11, CI12); it keeps the units for good (IN9)
     book.add(mint.collateral, accept=False, collateral=True)
-    events: list[Event] = [*book.transfers()]
+    events: list[Event] = [*book.transfers(), *book.settle(mint.holder, currency.id)]
     balance = uow.ledger.balance(mint.holder, currency.id)
     events.append(led.issue(currency, mint.holder, mint.units, led.IssuerRule.CIRCLES_GROUP, balance))
     events.append(done)
@@ -452,6 +585,8 @@ def apply_demurrage(cmd: cm.ApplyDemurrage, ctx: Context) -> Decision:
     state.require_account(uow, cmd.account, "CI15")
     if policy.demurrage == 0:
         raise RuleViolationError("this economy's policy has no demurrage", rule="CI15")
+    if ctx.rules >= DEMURRAGE_ON_HOLDINGS:
+        return _settle_holdings(cmd.account, ctx)
     today = (ctx.time - cs.genesis_time(uow)) // 86_400
     days = today - cs.demurraged_to(uow, cmd.account, today)
     events: list[Event] = []
@@ -465,6 +600,23 @@ def apply_demurrage(cmd: cm.ApplyDemurrage, ctx: Context) -> Decision:
     events.append(cm.DemurrageApplied(cmd.account, today))
     burned = sum(e.units for e in events if isinstance(e, led.UnitsBurned))
     return Decision(events, Consent.of(cmd.account), {"days": days, "burned": burned})
+
+
+def _settle_holdings(account: AccountId, ctx: Context) -> Decision:
+    """``apply_demurrage`` from rule version 3 (IN4): burn what the account's Circles holdings owe
+    now, exactly what their next movement would burn; never more, and nothing twice."""
+    book = payments.Payments(ctx.uow, ctx.time, ctx.rules)
+    events: list[Event] = []
+    for currency_id in sorted(ctx.uow.ledger.holdings(account)):
+        found = ctx.uow.ledger.currency(currency_id)
+        if found is not None and found.kind in CIRCLES_KINDS:
+            events += book.settle(account, currency_id)
+    burned = sum(e.units for e in events if isinstance(e, led.UnitsBurned))
+    if burned == 0:
+        raise RuleViolationError(
+            f"{account} owes no demurrage now: its holdings pay it on every movement (IN4)", rule="CI15"
+        )
+    return Decision(events, Consent.of(account), {"burned": burned})
 
 
 @projects(cm.DemurrageApplied)
@@ -500,6 +652,8 @@ class CirclesRouter:
         self.holdings: dict[tuple[str, str], int] = {}
         self.trust: dict[tuple[str, str], rules.TrustEdge] = {}
         self.trust_limits = False
+        self.dates: dict[tuple[str, str], int] = {}  # the day each holding is kept at (IN4)
+        self.demurrage: HoldingDemurrage | None = None  # the discount the capacities reflect
 
     # Keeping up -----------------------------------------------------------------------------
 
@@ -539,6 +693,8 @@ class CirclesRouter:
         for currency in uow.ledger.currencies():
             if currency.kind in CIRCLES_KINDS:
                 self._add_currency(currency.id, currency.issuer)
+        for key, dated in cs.HOLDINGS.scan(uow):
+            self.dates[cs.split_key(key)] = dated.day
         for holder, currency_id, units in uow.ledger.scan_balances():  # one pass, not a query per currency
             if currency_id in self.currencies:
                 self._set_holding(holder, currency_id, units)
@@ -553,7 +709,26 @@ class CirclesRouter:
     def _set_holding(self, account: str, currency: str, units: int) -> None:
         self.holdings[(account, currency)] = units
         if account not in self.groups:
-            self.index.set_capacity(self.node("a", account), self.node("c", currency), units)
+            self.index.set_capacity(self.node("a", account), self.node("c", currency), self._worth(account, currency))
+
+    def _worth(self, account: str, currency: str) -> int:
+        """A holding at its worth on the day the capacities reflect (IN4): max flow over demurraged
+        balances, as the payment's own check will see them."""
+        units = self.holdings.get((account, currency), 0)
+        found = self.demurrage
+        if found is None or units <= 0:
+            return units
+        day = self.dates.get((account, currency), found.undated)
+        return rules.discounted(units, found.today - day, found.yearly)
+
+    def _rediscount(self, uow: UnitOfWork, at: int) -> None:
+        """Bring every holding's capacity to its worth at ``at``, once per day (IN4)."""
+        found = holding_demurrage(uow, at, cs.rules_at(uow, at))
+        if found == self.demurrage:
+            return
+        self.demurrage = found
+        for account, currency in list(self.holdings):
+            self._set_holding(account, currency, self.holdings[(account, currency)])
 
     def _set_acceptance(self, truster: str, trustee: str) -> None:
         """Capacity of trustee's currency → truster: unlimited, or the room its trust limit leaves."""
@@ -561,7 +736,7 @@ class CirclesRouter:
         if edge is None or trustee not in self.currencies:
             capacity = 0
         elif self.trust_limits:
-            own = self.holdings.get((truster, truster), 0)
+            own = self.holdings.get((truster, truster), 0)  # as the payment's check reads them (CI5)
             held = self.holdings.get((truster, trustee), 0)
             capacity = max(0, own * edge.limit_percent // 100 - held)
         else:
@@ -590,6 +765,9 @@ class CirclesRouter:
             self._set_acceptance(event.truster, event.trustee)
         elif isinstance(event, cm.GroupCreated):
             self.groups.add(event.group)
+        elif isinstance(event, cm.HoldingDated):
+            self.dates[(event.account, event.currency)] = event.day
+            self._change(event.account, event.currency, 0)
 
     def _change(self, account: str, currency: str, delta: int) -> None:
         self._set_holding(account, currency, self.holdings.get((account, currency), 0) + delta)
@@ -615,6 +793,7 @@ class CirclesRouter:
                 if sender == receiver:
                     raise InvalidInputError("a payment needs two different accounts", rule="CI9")
                 at = now if now is not None else uow.journal.head().time
+                self._rediscount(uow, at)
                 extra = cs.claimable_now(uow, sender, at)
                 max_steps = state.current_policy(uow).section(CirclesPolicy).max_steps
                 expired = [k for k, e in self.trust.items() if not e.active(at)]
@@ -630,7 +809,7 @@ class CirclesRouter:
             if extra and sender in self.currencies:
                 u, v = s, self.node("c", sender)
                 saved.append((u, v, self.index.capacity(u, v)))
-                self.index.set_capacity(u, v, self.holdings.get((sender, sender), 0) + extra)
+                self.index.set_capacity(u, v, self._worth(sender, sender) + extra)
             try:
                 plan = self._plan(s, t, sender, receiver, units, max_steps)
                 if units is not None and plan.units < units and plan.max_flow >= units:
@@ -723,7 +902,7 @@ def summary(uow: UnitOfWork, account: AccountId, now: int) -> CirclesSummary:
         income.reserve,
         trusts,
         trusted_by,
-        {str(k): v for k, v in uow.ledger.holdings(account).items()},
+        {str(k): v for k, v in payments.worth(uow, account, uow.ledger.holdings(account), now).items()},
     )
 
 

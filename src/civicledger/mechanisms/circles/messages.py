@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.ledger import Leg
 from civicledger.kernel.messages import Command, Event, command, event
+from civicledger.kernel.money import CurrencyId
 
 # Commands -------------------------------------------------------------------------------------
 
@@ -134,9 +135,21 @@ class GroupExchange(Command):
 @command("circles.apply_demurrage")
 @dataclass(frozen=True, slots=True)
 class ApplyDemurrage(Command):
-    """Burn the demurrage due on an account's Circles holdings since last applied (circles-v2)."""
+    """Burn the demurrage due on an account's Circles holdings since last applied (circles-v2).
+
+    From rule version 3 it materialises the burn every holding owes at once (IN4): never more."""
 
     account: AccountId
+
+
+@command("circles.invite")
+@dataclass(frozen=True, slots=True)
+class Invite(Command):
+    """Open the invitee's Circles account on the inviter's word (CI15, v2): the invitee receives the
+    welcome bonus in its new currency, the inviter burns the invitation cost of its own; both sign."""
+
+    inviter: AccountId
+    invitee: AccountId
 
 
 # Events ---------------------------------------------------------------------------------------
@@ -259,3 +272,26 @@ class GroupExchanged(Event):
 class DemurrageApplied(Event):
     account: AccountId
     day: int  # whole days since genesis the account's holdings are now demurraged to
+
+
+@event("circles.holding_dated")
+@dataclass(frozen=True, slots=True)
+class HoldingDated(Event):
+    """A Circles holding is kept at ``day`` from now on (IN4, CI15, rule version 3); getting there it
+    lost ``burned`` minor units to demurrage, burned by the ledger event beside this one."""
+
+    account: AccountId
+    currency: CurrencyId
+    day: int  # whole days since the policy's day zero
+    burned: int
+
+
+@event("circles.invited")
+@dataclass(frozen=True, slots=True)
+class Invited(Event):
+    """The inviter vouched for the invitee (CI15): bonus issued, cost burned by the ledger events beside."""
+
+    inviter: AccountId
+    invitee: AccountId
+    bonus: int
+    cost: int

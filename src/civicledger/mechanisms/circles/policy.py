@@ -14,8 +14,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from civicledger.kernel.canonical import JSONObject
+from civicledger.kernel.policy import since_rules
 from civicledger.kernel.ratio import Ratio
 from civicledger.kernel.time import DAY, HOUR, MONTH, WEEK
+
+V2_DAY_ZERO = 1_602_720_000
+"""Circles v2's day zero (2020-10-15 00:00 UTC, the midnight before Hub v1's deployment): demurrage
+days are counted from it, so a day ends at midnight UTC as it does on chain."""
 
 
 class TrustMode(StrEnum):
@@ -39,6 +44,11 @@ class CirclesPolicy:
     trust_limits: bool = False  # a trust may accept only up to a percent of the truster's own holding (v1)
     trust_expiry: bool = False  # a trust may carry an expiry time (v2)
     max_steps: int = 30  # transfers in one routed payment (CI9)
+    # Rule version 3 (CI15, IN4); each is left out of a policy that holds its default:
+    day_zero: int = since_rules(3, 0)  # demurrage days are whole days since this time (v2: V2_DAY_ZERO)
+    welcome_bonus: int = since_rules(3, 0)  # minor units an invited person receives (v2: 48 units)
+    invitation_cost: int = since_rules(3, 0)  # minor units of its own currency the inviter burns (v2: 96 units)
+    claim_timeout: int = since_rules(3, 0)  # 0: none; else seconds without a claim until issuance stops (v1: 90 days)
 
     def __post_init__(self) -> None:
         if self.preset not in PRESET_NAMES:
@@ -51,6 +61,8 @@ class CirclesPolicy:
             raise ValueError("max_steps must be between 1 and 256 (a transfer's legs)")
         if self.demurrage >= 1:
             raise ValueError("demurrage must be below 100% a year")
+        if min(self.welcome_bonus, self.invitation_cost, self.claim_timeout) < 0:
+            raise ValueError("welcome_bonus, invitation_cost and claim_timeout must not be negative")
 
 
 PRESET_NAMES = ("seed", "circles-v1", "circles-v2")
@@ -71,6 +83,7 @@ def preset(name: str) -> CirclesPolicy:
             signup_units=5_000,
             trust_mode=TrustMode.DIRECTED,
             trust_limits=True,
+            claim_timeout=90 * DAY,
         )
     if name == "circles-v2":
         return CirclesPolicy(
@@ -84,6 +97,9 @@ def preset(name: str) -> CirclesPolicy:
             demurrage=Ratio(7, 100),
             trust_mode=TrustMode.DIRECTED,
             trust_expiry=True,
+            day_zero=V2_DAY_ZERO,
+            welcome_bonus=4_800,
+            invitation_cost=9_600,
         )
     raise ValueError(f"no Circles preset {name!r}; presets are {', '.join(PRESET_NAMES)}")
 

@@ -20,8 +20,8 @@ from civicledger.kernel.errors import InsufficientFundsError, InvalidInputError,
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.ledger import CurrencyKind, Leg
 from civicledger.kernel.money import CurrencyId, require_positive_units
-from civicledger.kernel.time import DAY, YEAR, whole_years_between
-from civicledger.mechanisms.circles.policy import CirclesPolicy, TrustMode
+from civicledger.kernel.time import DAY, HOUR, YEAR, whole_years_between
+from civicledger.mechanisms.circles.policy import V2_DAY_ZERO, CirclesPolicy, TrustMode
 
 Schedule = Sequence[tuple[int, CirclesPolicy]]
 """Policy versions in force: (effective from, section), in time order."""
@@ -92,18 +92,77 @@ def open_income(policy: CirclesPolicy, genesis: int, now: int) -> IncomeState:
     return IncomeState(now, per_second * policy.owner_start, reserve.numerator // reserve.denominator)
 
 
-def claimable(state: IncomeState, now: int, genesis: int, schedule: Schedule) -> tuple[int, IncomeState]:
+def claimable(
+    state: IncomeState, now: int, genesis: int, schedule: Schedule, version: int = 1
+) -> tuple[int, IncomeState]:
     """Whole minor units claimable at ``now`` and the income state after claiming them (CI2).
 
     A claim window (circles-v2) lets a claim reach back only so far: older unclaimed income lapses.
+    From rule version 3 (CI15): a currency whose owner has not claimed for ``claim_timeout`` has
+    stopped issuing for good (v1's timeout); with demurrage and a claim window, income is v2's:
+    whole hours, each discounted by its age in days (``v2_issuance``), the carry holding only whole
+    units a payment left unminted.
     """
     policy, _ = _policy_at(schedule, now)
+    if version >= ISSUANCE_AS_V1_V2:
+        if stopped(policy, state.claimed_to, now):
+            return 0, state
+        if policy.demurrage and policy.claim_window:
+            per_second = rate(policy, genesis, now)
+            units = int(state.carry) + v2_issuance(state.claimed_to, now, policy, per_second * HOUR)
+            return units, IncomeState(max(now, state.claimed_to), Fraction(0), state.reserve)
     start = state.claimed_to
     if policy.claim_window:
         start = max(start, now - policy.claim_window)
     total = state.carry + accrued(start, now, genesis, schedule)
     units = total.numerator // total.denominator
     return units, IncomeState(max(now, state.claimed_to), total - units, state.reserve)
+
+
+ISSUANCE_AS_V1_V2 = 3
+"""The rule version from which income follows v1's timeout and v2's discounted back-claims (CI15)."""
+
+
+def stopped(policy: CirclesPolicy, claimed_to: int, now: int) -> bool:
+    """Whether a personal currency has stopped issuing (CI15, v1's timeout, rule version 3 on): its
+    owner let more than ``claim_timeout`` pass since the last claim; it never issues again, and what
+    had accrued is lost, as v1's ``look`` answers 0 once ``stopped``."""
+    return policy.claim_timeout > 0 and now - claimed_to > policy.claim_timeout
+
+
+@lru_cache(maxsize=64)
+def issuance_table_64x64(yearly: Fraction, days: int) -> int:
+    """T(n) of the v2 contracts: 24 hours × (1 + gamma + ... + gamma^n), in 64.64 fixed point rounded
+    to the nearest from the exact gamma (v2 ships the table computed this way, n = 0..14)."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        keep = Decimal(yearly.denominator - yearly.numerator) / Decimal(yearly.denominator)
+        gamma = keep ** (Decimal(V2_YEAR_DAYS.denominator) / Decimal(V2_YEAR_DAYS.numerator))
+        total = sum((gamma**i for i in range(days + 1)), Decimal(0)) * 24 * _ONE_64x64
+        return int(total.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def v2_issuance(last: int, now: int, policy: CirclesPolicy, per_hour: Fraction) -> int:
+    """Minor units a v2 claim at ``now`` mints when the owner last claimed at ``last`` (CI15).
+
+    As the v2 Hub's ``calculateIssuance``: the claim reaches back at most ``claim_window``; it counts
+    the whole hours of the days from the start's day A to today's day B, each hour of day i worth
+    gamma^(B - i) (T(n), n = B - A), less the hours of day A before the start (worth gamma^n each)
+    and the hours of today from the current one on; the figure in 64.64 is multiplied by the hourly
+    income and rounded down (``mulu``). Nothing within an hour of the last claim.
+    """
+    if last + HOUR > now:
+        return 0
+    yearly = Fraction(policy.demurrage)
+    start = max(now - policy.claim_window, last)
+    first, today = demurrage_day(start, policy.day_zero), demurrage_day(now, policy.day_zero)
+    n = today - first
+    before = (start - (first * DAY + policy.day_zero)) // HOUR
+    after = ((today + 1) * DAY + policy.day_zero - now) // HOUR + 1
+    hours = issuance_table_64x64(yearly, n) - demurrage_factor_64x64(yearly, n) * before - (after << 64)
+    if hours <= 0:
+        return 0
+    return (hours * per_hour.numerator) // (per_hour.denominator << 64)
 
 
 # Trust (CI5-CI7) ---------------------------------------------------------------------------------
@@ -282,10 +341,6 @@ def issue_group_money(
 
 
 # Demurrage (CI15, circles-v2) --------------------------------------------------------------------
-
-V2_DAY_ZERO = 1_602_720_000
-"""Circles v2's day zero (2020-10-15 00:00 UTC, the midnight before Hub v1's deployment): demurrage
-days are counted from it, so a day ends at midnight UTC as it does on chain."""
 
 V2_YEAR_DAYS = Fraction(36525, 100)
 """Circles v2 spreads a year's demurrage over 365.25 days: gamma = 0.93^(1/365.25)."""

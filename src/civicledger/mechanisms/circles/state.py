@@ -12,7 +12,8 @@ namespace              key                      record                what it sa
 ``circles.rewarded``   first/second (sorted)    ``RewardRecord``      the pair's first trust paid rewards (CI7)
 ``circles.groups``     group                    ``GroupRecord``       a Circles group and its owner (CI10)
 ``circles.members``    group/member             ``MemberRecord``      a verified member (CI10)
-``circles.demurrage``  account                  ``DemurrageRecord``   demurraged up to a day (CI15, v2)
+``circles.demurrage``  account                  ``DemurrageRecord``   demurraged up to a day (CI15, v2, rules 1-2)
+``circles.holdings``   account/currency         ``HoldingRecord``     the day a holding is kept at (IN4, rules 3)
 =====================  =======================  ====================  ==========================================
 
 Every record encodes exactly as it always was stored (existing databases and the state digest
@@ -37,6 +38,7 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.policy import policy_from_mapping
 from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.records import Namespace
+from civicledger.kernel.rules import FIRST_RULES
 from civicledger.mechanisms.circles import rules
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import LegFacts
@@ -101,12 +103,21 @@ class DemurrageRecord:
     day: int
 
 
+@dataclass(frozen=True, slots=True)
+class HoldingRecord:
+    """The day a Circles holding's stored balance is an amount at (IN4, CI15, rule version 3): whole
+    days since the policy's day zero. Reads and movements discount it by gamma^(today - day)."""
+
+    day: int
+
+
 ACCOUNTS = Namespace("circles.accounts", AccountRecord)
 TRUST = Namespace("circles.trust", TrustRecord)
 REWARDED = Namespace("circles.rewarded", RewardRecord)
 GROUPS = Namespace("circles.groups", GroupRecord)
 MEMBERS = Namespace("circles.members", MemberRecord)
 DEMURRAGE = Namespace("circles.demurrage", DemurrageRecord)
+HOLDINGS = Namespace("circles.holdings", HoldingRecord)
 
 
 def trust_key(truster: AccountId, trustee: AccountId) -> str:
@@ -187,11 +198,17 @@ def require_member_account(uow: UnitOfWork, account: AccountId, rule: str = "CI1
     return found
 
 
+def rules_at(uow: UnitOfWork, time: int) -> int:
+    """The rule version in force at ``time`` (IN8), for reads that have no handler's context."""
+    info = state.economy_info(uow)
+    return info.rules_at(time) if info is not None else FIRST_RULES
+
+
 def claimable_now(uow: UnitOfWork, account: AccountId, now: int) -> int:
     found = income_state(uow, account)
     if found is None:
         return 0
-    units, _ = rules.claimable(found, now, genesis_time(uow), schedule(uow))
+    units, _ = rules.claimable(found, now, genesis_time(uow), schedule(uow), rules_at(uow, now))
     return units
 
 
@@ -301,3 +318,21 @@ def demurraged_to(uow: UnitOfWork, account: AccountId, today: int) -> int:
     if joined is None:
         return today
     return (joined.created_at - genesis_time(uow)) // 86_400
+
+
+def holding_key(account: AccountId, currency: CurrencyId) -> str:
+    return f"{account}/{currency}"
+
+
+def holding_day(uow: UnitOfWork, account: AccountId, currency: CurrencyId) -> int | None:
+    """The day a holding is kept at (IN4), or None for one not moved since rule version 3 began."""
+    found = HOLDINGS.get(uow, holding_key(account, currency))
+    return None if found is None else found.day
+
+
+def rules_started(uow: UnitOfWork, version: int) -> int | None:
+    """When rule version ``version`` (or a later one) took effect in this economy, if it has."""
+    info = state.economy_info(uow)
+    if info is None:
+        return None
+    return next((t for v, t in info.rules if v >= version), None)

@@ -9,6 +9,7 @@ guardians.
 from __future__ import annotations
 
 import math
+from decimal import ROUND_FLOOR, Decimal, localcontext
 from fractions import Fraction
 from typing import Any
 
@@ -20,6 +21,7 @@ from civicledger.kernel.time import DAY, HOUR
 from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles import sim as circles_sim
 from civicledger.mechanisms.circles.policy import CirclesPolicy
+from civicledger.mechanisms.circles.policy import preset as circles_preset
 from civicledger.sim import Model, parse_scenario, run
 from civicledger.sim.report import key_loss_outcomes, load, write_report
 from civicledger.sim.sweep import sweep
@@ -107,54 +109,78 @@ def test_ci15_sim_no_demurrage_keeps_every_unit() -> None:
     assert circles_sim.discounted(units, days, Fraction(0)).tolist() == units.tolist()
 
 
-def _slow_claim(state: circles.IncomeState, now: int, genesis: int, policy: CirclesPolicy) -> int:
-    """The reference: every second-exact hour of the claim, its income (``rules.accrued``) summed
-    per demurrage day, each past day's sum times gamma^age in 64.64, rounded down; today's income
-    plus the carried remainder, rounded down."""
-    schedule = ((genesis, policy),)
-    start = max(state.claimed_to, now - policy.claim_window) if policy.claim_window else state.claimed_to
-    by_day: dict[int, Fraction] = {}
-    t = start
-    while t < now:
-        end = min(now, (t // HOUR + 1) * HOUR)
-        day = circles.demurrage_day(t)
-        by_day[day] = by_day.get(day, Fraction(0)) + circles.accrued(t, end, genesis, schedule)
-        t = end
-    today = circles.demurrage_day(now)
-    yearly = Fraction(policy.demurrage)
-    total = math.floor(state.carry + by_day.pop(today, Fraction(0)))
-    for day, income in by_day.items():
-        total += math.floor(income * Fraction(circles.demurrage_factor_64x64(yearly, today - day), 2**64))
-    return total
+def _v2_reference(state: circles.IncomeState, now: int, policy: CirclesPolicy) -> int:
+    """v2's issuance counted hour by hour, independently of ``rules.v2_issuance``: the whole hour
+    slots from the one holding the start (the last claim, at most the window back) up to, not
+    including, the current hour (and the hour before it when ``now`` falls on the hour, as v2's
+    ``+ 1`` does), each worth the hourly income times gamma^(its age in days), exact in decimal,
+    rounded down once; the whole units of the carry are kept. Nothing within an hour of a claim."""
+    carried = math.floor(state.carry)
+    if state.claimed_to + HOUR > now:
+        return carried
+    start = max(state.claimed_to, now - policy.claim_window)
+    zero = policy.day_zero
+    today = (now - zero) // DAY
+    per_hour = Decimal(policy.income_units) * HOUR / policy.income_period
+    with localcontext() as ctx:
+        ctx.prec = 80
+        gamma = Decimal("0.93") ** (Decimal(1) / Decimal("365.25"))
+        total = Decimal(0)
+        for slot in range((start - zero) // HOUR, (now - zero + HOUR - 1) // HOUR - 1):
+            total += gamma ** (today - slot * HOUR // DAY)
+        return carried + int((total * per_hour).to_integral_value(rounding=ROUND_FLOOR))
 
 
 @pytest.mark.parametrize(
     "policy",
     [
-        CirclesPolicy(preset="circles-v2", **_v2_fields()),
-        CirclesPolicy(demurrage=Ratio(7, 100), claim_window=14 * DAY),  # the seed's 1,000 a week: fractions of units
-        CirclesPolicy(demurrage=Ratio(1, 10)),  # no claim window: every unclaimed day
+        circles_preset("circles-v2"),
+        CirclesPolicy(demurrage=Ratio(7, 100), claim_window=14 * DAY, growth=Ratio(0), day_zero=circles.V2_DAY_ZERO),
     ],
 )
-def test_ci15_sim_claim_equals_a_slow_hour_by_hour_reference(policy: CirclesPolicy) -> None:
+def test_ci15_sim_claim_equals_v2_issuance_counted_hour_by_hour(policy: CirclesPolicy) -> None:
+    """The simulator's claims are the engine's rule (rule version 3), which is v2's issuance, made at
+    half past the hour of the step."""
     genesis = 1_893_456_000
     for _ in range(60):
         claimed_to = genesis + int(RNG.integers(0, 400 * DAY))
         now = claimed_to + int(RNG.integers(0, 30 * DAY))
-        carry = Fraction(int(RNG.integers(0, 1_000)), 1_000)
+        if RNG.random() < 0.2:
+            now -= now % HOUR  # on the hour, as steps are
+        carry = Fraction(int(RNG.integers(0, 3_000)), 1_000)
         state = circles.IncomeState(claimed_to, carry, 0)
         units, after = circles_sim.claim(state, now, genesis, policy)
-        assert units == _slow_claim(state, now, genesis, policy)
-        assert after.claimed_to == max(now, claimed_to) and 0 <= after.carry < 1
+        assert units == _v2_reference(state, now + circles_sim.HALF_HOUR, policy)
+        assert after.claimed_to == max(now + circles_sim.HALF_HOUR, claimed_to) and after.carry == 0
+
+
+def test_ci15_sim_demurrage_without_a_claim_window_mints_income_undiscounted() -> None:
+    """Only v2's claim window brings v2's discounted issuance; without one a claim is CI2's."""
+    policy = CirclesPolicy(demurrage=Ratio(1, 10))
+    genesis = 1_893_456_000
+    state = circles.IncomeState(genesis, Fraction(1, 3), 0)
+    units, _ = circles_sim.claim(state, genesis + 30 * DAY, genesis, policy)
+    assert units == math.floor(Fraction(1, 3) + Fraction(100_000 * 30, 7))
+
+
+def _whole_days(ages: range) -> int:
+    """v2's income of whole days of 24 units (2,400 minor units) at the given ages, each hour worth
+    gamma^age, summed exactly in decimal and rounded down once, as v2 mints a claim."""
+    with localcontext() as ctx:
+        ctx.prec = 80
+        gamma = Decimal("0.93") ** (Decimal(1) / Decimal("365.25"))
+        total = sum((gamma**age for age in ages), Decimal(0)) * 2_400
+        return int(total.to_integral_value(rounding=ROUND_FLOOR))
 
 
 def test_ci15_sim_a_14_day_back_claim_of_circles_v2_discounts_each_day_by_its_age() -> None:
-    """14 whole days at 24 units (2,400 minor units) a day, claimed at midnight: ages 1 to 14."""
+    """14 whole days at 24 units (2,400 minor units) a day, claimed in the first hour of a day:
+    ages 1 to 14."""
     policy = CirclesPolicy(preset="circles-v2", **_v2_fields())
     now = circles.V2_DAY_ZERO + 4_000 * DAY
     state = circles.IncomeState(now - 20 * DAY, Fraction(0), 0)
     units, _ = circles_sim.claim(state, now, now - 400 * DAY, policy)
-    assert units == sum(circles.discounted(2_400, age, SEVEN) for age in range(1, 15))
+    assert units == _whole_days(range(1, 15))
     assert 14 * 2_400 * (1 - 0.07 * 15 / 365) < units < 14 * 2_400  # about 7.5 days of 7% a year
 
 
@@ -182,7 +208,7 @@ def test_ci15_sim_holdings_that_move_every_week_lose_what_the_pure_rule_says() -
     model = Model(_scenario(steps, V2), seed=1)
     model.run()
     balance = burned = 0
-    week = sum(circles.discounted(2_400, age, SEVEN) for age in range(1, 8))
+    week = _whole_days(range(1, 8))
     for s in range(steps):
         kept = circles.discounted(balance, 7, SEVEN) if s else 0
         burned += balance - kept
@@ -281,13 +307,11 @@ def test_x09_sim_with_guardians_and_no_demurrage_a_recovery_loses_nothing() -> N
 def test_x09_sim_under_v2_a_recovery_loses_only_the_demurrage_of_its_back_claimed_week() -> None:
     """A week's wait with weekly steps: the account misses one claim and at recovery claims 14 days,
     the older week a week older than a timely claim would have found it; that extra week of
-    demurrage on 7 days of 2,400 units is all it loses."""
+    demurrage on 7 days of 2,400 units is all it loses: two weekly claims less one of 14 days."""
     model = Model(_scenario(60, V2, key_loss_rate=0.6, guardian_share=1.0, recovery_days=7.0), seed=6)
     model.run()
     keys = model.keys
-    per_recovery = sum(
-        circles.discounted(2_400, age, SEVEN) - circles.discounted(2_400, age + 7, SEVEN) for age in range(1, 8)
-    )
+    per_recovery = 2 * _whole_days(range(1, 8)) - _whole_days(range(1, 15))
     assert keys.recovered > 10 and per_recovery > 0
     assert model.rows[-1]["income_lost_guarded"] == keys.recovered * per_recovery
 

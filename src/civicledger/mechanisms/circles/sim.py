@@ -35,7 +35,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from civicledger.kernel.policy import Policy
-from civicledger.kernel.time import DAY, MONTH, WEEK
+from civicledger.kernel.time import MONTH, WEEK
 from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.sim.rules import GENERATORS, Network, add_up, build, canonical, gini
@@ -109,45 +109,22 @@ def discounted(units: I64, days: I64, yearly: Fraction) -> I64:
     return out
 
 
-def claim(
-    state: circles.IncomeState, now: int, genesis: int, policy: CirclesPolicy, day_zero: int = circles.V2_DAY_ZERO
-) -> tuple[int, circles.IncomeState]:
-    """Whole units a claim at ``now`` mints and the income state after it (CI2, CI15).
+def claim(state: circles.IncomeState, now: int, genesis: int, policy: CirclesPolicy) -> tuple[int, circles.IncomeState]:
+    """Whole units a claim at ``now`` mints and the income state after it (CI2, CI15): the engine's
+    own rule as rule version 3 decides it (``rules.claimable``), so a simulated claim mints what the
+    engine would. With demurrage and a claim window (circles-v2) that is v2's issuance: whole hours
+    reaching back at most the window, each discounted by its age in days; v1's timeout stops a
+    currency whose owner has not claimed for ``claim_timeout``.
 
-    Without demurrage this is ``rules.claimable``. With it (circles-v2) a claim reaches back to the
-    last claim, at most ``claim_window``, and the income of each past demurrage day is discounted
-    by the day's age, as v2 mints it: for each day d of the claim, the exact income accrued within
-    it (``rules.accrued``), times gamma^(today - d) in 64.64 fixed point, rounded down; the income
-    of today (age 0), with the exact remainder the last claim carried, is minted whole and its
-    remainder carried on. What a past day's rounding drops is never minted.
+    Steps fall on the hour, where v2 leaves out the hour before the claim (its ``+ 1``); a person
+    claims at a moment of the hour, not at its first second, so a v2 claim is made at half past the
+    step's hour: it mints every whole hour before the step and loses none to that edge."""
+    if policy.demurrage and policy.claim_window:
+        now += HALF_HOUR
+    return circles.claimable(state, now, genesis, ((genesis, policy),), version=circles.ISSUANCE_AS_V1_V2)
 
-    The engine's own back-claim (CI15) is written in parallel; where the two differ, the engine's
-    is the rule and this function follows it (``tests/unit/test_sim_rules.py`` checks it against a
-    slow hour-by-hour reference).
-    """
-    schedule = ((genesis, policy),)
-    if policy.demurrage == 0:
-        return circles.claimable(state, now, genesis, schedule)
-    yearly = Fraction(policy.demurrage)
-    start = state.claimed_to
-    if policy.claim_window:
-        start = max(start, now - policy.claim_window)
-    today = circles.demurrage_day(now, day_zero)
-    units = 0
-    fresh = state.carry
-    t = start
-    while t < now:
-        day = circles.demurrage_day(t, day_zero)
-        end = min(now, day_zero + (day + 1) * DAY)
-        income = circles.accrued(t, end, genesis, schedule)
-        if day == today:
-            fresh += income
-        else:
-            factor = circles.demurrage_factor_64x64(yearly, today - day)
-            units += (income.numerator * factor) // (income.denominator << 64)
-        t = end
-    whole = fresh.numerator // fresh.denominator
-    return units + whole, circles.IncomeState(max(now, state.claimed_to), fresh - whole, state.reserve)
+
+HALF_HOUR = 1_800
 
 
 # The sector -------------------------------------------------------------------------------------
@@ -205,7 +182,8 @@ class CirclesSector(Sector):
         self.group_money = 0  # group money in circulation (what members hold of it)
         # Demurrage (CI15): the day each holding was last moved; what moving holdings burned.
         self.yearly = Fraction(pol.demurrage)
-        self.today = circles.demurrage_day(m.genesis)
+        self.day_zero = pol.day_zero
+        self.today = circles.demurrage_day(m.genesis, self.day_zero)
         self.day = {name: np.full(getattr(self, name).size, self.today, np.int64) for name in self.HOLDINGS}
         self.burned = self.burned_before = 0  # cumulative; before the current step
         # Key loss (X9): income not claimed by persons who lost their key, the income clock at a loss.
@@ -284,7 +262,7 @@ class CirclesSector(Sector):
     def step(self, s: int, t: int) -> None:
         m = self.model
         pol = m.policy.section(CirclesPolicy)
-        self.today = circles.demurrage_day(t)
+        self.today = circles.demurrage_day(t, self.day_zero)
         self.burned_before = self.burned
         keys = m.keys
         skip: NDArray[np.bool_] | None = None

@@ -275,7 +275,7 @@ def start_recovery(cmd: ident.StartRecovery, ctx: Context) -> Decision:
     holder = _open_recovery(ctx, account, cmd.public_key)
     completes_at = ctx.time + ctx.policy.identity.recovery_wait
     event = ident.RecoveryStarted(cmd.account, cmd.public_key, "guardians", None, "", completes_at)
-    consent = Consent(all_of=frozenset({holder}), quorums=(guardians.quorum(),))
+    consent = Consent(all_of=frozenset({holder}), quorums=(guardians.quorum(),), rule="X9")
     result = {"account": cmd.account, "completes_at": completes_at}
     return Decision([event], consent, result, new_keys={holder: cmd.public_key})
 
@@ -344,7 +344,7 @@ def report_stolen(cmd: ident.ReportStolen, ctx: Context) -> Decision:
         guardians = state.guardians_of(ctx.uow, cmd.account)
         if guardians is None:
             raise AuthorityError(f"only {cmd.account} itself or a registrar may report its key stolen", rule="X9")
-        by, consent = "guardians", Consent(quorums=(guardians.quorum(),))
+        by, consent = "guardians", Consent(quorums=(guardians.quorum(),), rule="X9")
     return Decision([ident.AccountFrozen(cmd.account, by)], consent, {"account": cmd.account})
 
 

@@ -93,13 +93,16 @@ class Consent:
 
     all_of: frozenset[AccountId] = frozenset()
     quorums: tuple[Quorum, ...] = ()
+    rule: str = "X6"
+    """The rule a refusal names (X9 for the guardians of an account)."""
 
     @staticmethod
     def of(*accounts: AccountId) -> Consent:
         return Consent(all_of=frozenset(accounts))
 
-    def check(self, signers: frozenset[AccountId], rule: str = "X6") -> None:
+    def check(self, signers: frozenset[AccountId], rule: str | None = None) -> None:
         """Raise AuthorityError naming what is missing, or return if consent is complete."""
+        rule = rule or self.rule
         missing = sorted(self.all_of - signers)
         if missing:
             raise AuthorityError(f"missing signature of {', '.join(missing)}", rule=rule)

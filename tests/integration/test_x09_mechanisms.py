@@ -14,10 +14,10 @@ from civicledger.kernel.time import DAY, YEAR
 from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.circles import state as cs
-from civicledger.mechanisms.credits import commands as cc
-from civicledger.mechanisms.credits import state as credit_state
 from civicledger.mechanisms.creditism import commands as cr
 from civicledger.mechanisms.creditism.state import APPLICATIONS
+from civicledger.mechanisms.credits import commands as cc
+from civicledger.mechanisms.credits import state as credit_state
 from civicledger.mechanisms.gears import commands as g
 from civicledger.mechanisms.gears import state as gs
 from tests.integration.test_circles_accounts import held, join, supply_matches, verified

@@ -18,13 +18,14 @@ from civicledger.kernel import audit
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.errors import AuthorityError, CivicLedgerError, NotFoundError, RuleViolationError
-from civicledger.kernel.identity import AccountId
+from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.journal import SignatureRecord
 from civicledger.kernel.messages import Command
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.time import DAY
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.gears import commands as g
+from tests.e2e.serving import SigningClient
 from tests.integration.test_gears_flow import company, pass_test, setup_gears
 
 XI = CurrencyId("xi")
@@ -226,3 +227,37 @@ def test_x09_colluding_guardians_are_stopped_by_a_registrar_for_a_verified_perso
     e.advance(7 * DAY)
     e.run(ident.CompleteRecovery(alice), "bob")
     assert key_in_force(e, alice) == new.public_hex
+
+
+def test_x09_over_http_a_rotation_and_then_the_old_keys_requests_are_refused(
+    served: tuple[SigningClient, ScriptedEconomy],
+) -> None:
+    """The rotation is an ordinary command (POST /api/commands, signed and requested by the old key
+    and the new one); afterwards a request signed by the old key is refused, one by the new key
+    accepted. A rotation written by another writer (the scripted engine) is followed too."""
+    client, e = served
+    e.open("fund", AccountKind.FUND)
+    e.run(led.CreateCurrency("xi", e.account("fund"), "ethicap"), "fund")
+    alice, bob = e.person("alice"), e.person("bob")
+    e.run(led.Issue(XI, alice, 1_000), "fund")
+    old = e.key("alice")
+    assert client.run(pay(e, "alice", "bob", 1), "alice").status_code == 200  # the server caches the old key
+    new = e.new_key("alice", 2)
+    rotated = client.run(ident.RotateKey(alice, new.public_hex), old, new)
+    assert rotated.status_code == 200, rotated.text
+    e.bind("alice", new)
+    before = client.journal_size()
+    stale = client.run(pay(e, "alice", "bob", 10), old)
+    assert stale.status_code == 403 and stale.json()["rule"] == "X6", stale.text
+    assert client.journal_size() == before
+    fresh = client.run(pay(e, "alice", "bob", 10), "alice")
+    assert fresh.status_code == 200, fresh.text
+    # Rotated again by another writer on the same store: the server's cached key is the old one.
+    e.rotate("alice", 3)
+    previous = new.for_account(alice)
+    refused_again = client.run(pay(e, "alice", "bob", 100), previous)
+    assert refused_again.status_code == 403, refused_again.text
+    accepted = client.run(pay(e, "alice", "bob", 100), "alice")
+    assert accepted.status_code == 200, accepted.text
+    with e.store.read() as uow:
+        assert uow.ledger.balance(bob, XI) == 111

@@ -51,6 +51,14 @@ class KeyPair:
         """The same key, signing for ``account`` (whose key in force it became, X9)."""
         return KeyPair(self._key, self.name, account)
 
+    def proving(self) -> KeyPair:
+        """The same key, signing as the id derived from it: its proof of possession when it is
+        about to replace an account's key (X9)."""
+        return KeyPair(self._key, self.name)
+
+    def renamed(self, name: str) -> KeyPair:
+        return KeyPair(self._key, name, self._account)
+
     @property
     def public_key(self) -> bytes:
         return self._public

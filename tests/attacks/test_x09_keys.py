@@ -261,3 +261,25 @@ def test_x09_over_http_a_rotation_and_then_the_old_keys_requests_are_refused(
     assert accepted.status_code == 200, accepted.text
     with e.store.read() as uow:
         assert uow.ledger.balance(bob, XI) == 111
+
+
+def test_x09_a_rogue_registrars_rebinding_lapses_when_the_council_revokes_its_role(town: ScriptedEconomy) -> None:
+    """One registrar can freeze a verified person and re-bind it to its own key; the waiting period
+    lets the council revoke the role, and the re-binding then lapses instead of completing."""
+    e = town
+    alice = e.account("alice")
+    rogue = e.new_key("rogue", 1)
+    e.run(ident.ReportStolen(alice, e.account("registrar")), "registrar")
+    e.run(ident.RebindKey(alice, e.account("registrar"), rogue.public_hex, "forged-evidence-1"), "registrar", rogue)
+    e.council_decision(ident.RevokeRole(e.account("registrar"), ident.Role.REGISTRAR))
+    e.advance(7 * DAY)
+    lapsed = e.run(ident.CompleteRecovery(alice), "bob")
+    assert [ev["type"] for ev in lapsed.events] == ["identity.recovery_cancelled"]
+    assert lapsed.events[0]["by"] == "lapsed"
+    assert key_in_force(e, alice) == e.first_key("alice").public_hex
+    new = e.new_key("alice", 2)  # alice's guardians recover her (and lift the freeze)
+    e.run(ident.StartRecovery(alice, new.public_hex), *GUARDIANS[:3], new)
+    e.advance(7 * DAY)
+    e.run(ident.CompleteRecovery(alice), "bob")
+    e.bind("alice", new)
+    e.run(pay(e, "alice", "bob", 1), "alice")

@@ -318,6 +318,11 @@ def complete_recovery(cmd: ident.CompleteRecovery, ctx: Context) -> Decision:
             f"the recovery of {cmd.account} completes at {recovery.completes_at}, not before (now {ctx.time})",
             rule="X9",
         )
+    if recovery.by == "registrar" and recovery.registrar is not None:
+        registrar = ctx.uow.accounts.get(recovery.registrar)
+        if registrar is None or Role.REGISTRAR not in registrar.roles:
+            # The council revoked the registrar during the wait: its re-binding lapses (IN7: it does not stall).
+            return Decision([ident.RecoveryCancelled(cmd.account, "lapsed")], Consent(), {"account": cmd.account})
     holder = account_id_for(ident.parse_public_key(recovery.public_key))
     if state.key_taken(ctx.uow, recovery.public_key, holder):
         raise RuleViolationError("the recovery's key was bound to another account meanwhile; cancel it", rule="X9")

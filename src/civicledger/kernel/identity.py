@@ -316,7 +316,7 @@ class RecoveryStarted(Event):
 @dataclass(frozen=True, slots=True)
 class RecoveryCancelled(Event):
     account: AccountId
-    by: str  # "owner" or "registrar"
+    by: str  # "owner", "registrar", or "lapsed" (its registrar lost the role before it completed)
 
 
 @event("identity.recovery_completed")

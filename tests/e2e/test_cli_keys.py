@@ -51,10 +51,15 @@ def test_x09_keys_rotate_guardians_recover_and_freeze_through_the_cli(civic: Civ
     frozen = civic.json("ledger", "transfer", "xi", ids["bob"], "1", "--key", "alice", check=5)
     assert frozen["rule"] == "X9" and "frozen" in frozen["message"]
     civic("account", "recover", "rebind", "alice", "--new-key", "alice-phone-4", "--evidence", "passport-digest-0002")
+    shown = civic.json("account", "show", "alice")
+    assert shown["frozen"] and shown["guardians"]["threshold"] == 2 and shown["recovery"]["by"] == "registrar"
     done = civic.json("account", "recover", "complete", "alice", "-k", "bob")
     assert {e["type"] for e in done["events"]} >= {"identity.key_changed", "identity.account_unfrozen"}
     civic("ledger", "transfer", "xi", ids["bob"], "50", "--key", "alice-phone-4")
     assert civic.json("account", "show", ids["bob"])["balances"] == {"xi": 150}
+    shown = civic.json("account", "show", ids["alice"])
+    assert not shown["frozen"] and shown["recovery"] is None
+    assert shown["public_key"] == json.loads((keys / "alice-phone-4.key").read_text())["public_key"]
 
     assert civic.json("verify")["ok"]
     civic("export", "--out", "journal.jsonl")

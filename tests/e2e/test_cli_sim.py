@@ -72,3 +72,20 @@ def test_a_scenario_that_is_not_toml_names_the_line(civic: Civic, tmp_path: Path
     path.write_text("[scenario]\nsteps = 3\nname = \n")
     body = civic.json("sim", "run", str(path), check=2)
     assert body["problems"][0]["line"] == 3
+
+
+def test_x09_sim_the_keyloss_example_runs_and_reports_income_lost_with_and_without_guardians(
+    civic: Civic, tmp_path: Path
+) -> None:
+    example = Path(__file__).parents[2] / "examples" / "keyloss.toml"
+    ran = civic.json("sim", "run", str(example), "--seed", "1", "--out", str(tmp_path / "one"))
+    assert ran["rows"] == 104
+    report = civic.json("sim", "report", str(tmp_path / "one"))
+    page = Path(report["report"]).read_text()
+    assert "What lost keys cost (X9)" in page and page.count("<img") == 9  # and demurrage, income lost
+    lines = {row["guardians"]: row for row in report["key_loss"]}
+    assert lines[True]["keys_lost"] > 0 and lines[False]["keys_lost"] > 0
+    assert lines[False]["income_lost_per_person"] > 1_000 * lines[True]["income_lost_per_person"] > 0
+    assert lines[False]["holdings_frozen"] > 0 == lines[True]["holdings_frozen"]
+    human = civic("sim", "report", str(tmp_path / "one"))
+    assert "lost keys without guardians (X9" in human.stdout

@@ -181,7 +181,7 @@ def report_cmd(
     title: Annotated[str, typer.Option("--title")] = "Simulation report",
 ) -> None:
     """Write an HTML report with plots of every metric across the sweep."""
-    from civicledger.sim.report import attack_outcomes, load, summary, write_report
+    from civicledger.sim.report import attack_outcomes, key_loss_outcomes, load, summary, write_report
 
     target = out or (results / "report.html" if results.is_dir() else results.with_suffix(".html"))
     try:
@@ -189,13 +189,21 @@ def report_cmd(
     except (FileNotFoundError, OSError) as e:
         fail(ctx, InvalidInputError(f"cannot read results at {results}: {e}", rule="X5"))
     runs = summary(results)
-    attacks = attack_outcomes(load(results))
+    table = load(results)
+    attacks = attack_outcomes(table)
+    keys = key_loss_outcomes(table)
 
     def human(c: object) -> None:
         console.print(f"report of {len(runs)} runs → {path}")
         for a in attacks:
             verdict = "gains nothing" if a.gains_nothing else "[bold red]GAINS[/]"
             console.print(f"  {a.attack} ({a.rule}, {a.param_label}): {a.gained}: {verdict}")
+        for k in keys:
+            console.print(
+                f"  lost keys {'with' if k.guardians else 'without'} guardians (X9, {k.param_label}): "
+                f"{k.keys_lost:,.1f} persons, {k.income_lost:,.0f} minor units of income lost "
+                f"({k.per_person:,.0f} per {'recovered' if k.guardians else 'lost'} account)"
+            )
 
     data = {
         "report": str(path),
@@ -204,6 +212,12 @@ def report_cmd(
             {"attack": a.attack, "rule": a.rule, "param_label": a.param_label, "gained": a.gained,
              "gains_nothing": a.gains_nothing}
             for a in attacks
+        ],
+        "key_loss": [
+            {"param_label": k.param_label, "guardians": k.guardians, "keys_lost": k.keys_lost,
+             "recovered": k.recovered, "income_lost": k.income_lost, "income_lost_per_person": k.per_person,
+             "holdings_frozen": k.holdings_frozen}
+            for k in keys
         ],
     }
     emit(ctx, data, human)

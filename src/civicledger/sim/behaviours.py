@@ -295,6 +295,9 @@ PARAMETERS: dict[str, float] = {
     "pre_order_share": 0.001,  # persons pre-ordering from the coop each step (CR14, IN5)
     "splitter_units": 20.0,  # units an order splitter buys a step, in orders of one (IN5)
     "revenue_inflation": 1_000.0,  # what a revenue inflator multiplies its revenue by (IN1)
+    "key_loss_rate": 0.0,  # X9: the chance a year that a person loses their key (0: keys are never lost)
+    "guardian_share": 0.0,  # X9: persons who named guardians, who recover a lost key's account
+    "recovery_days": 7.0,  # X9: the guardians' waiting period (the keys policy's default, 7 days)
 }
 """The behaviours' parameters and their defaults (``[parameters]`` in a scenario)."""
 

@@ -8,11 +8,13 @@ whole run shares (the scenario, the one generator, the behaviours and their para
 policy, the population and who is verified) and drives the sectors in their ``order``; each
 step, at time t = start + s x step:
 
+0. key loss and recovery (X9, ``sim.sector.Keys``), if the scenario's ``key_loss_rate`` is above 0;
 1. every sector's ``begin(s, t)`` (the civic lottery draws here, SC9);
-2. every sector's ``step(s, t)``: Circles (CI2-CI4, CI5, CI7-CI9, CI11, CI14), social credits
+2. every sector's ``step(s, t)``: Circles (CI2-CI4, CI5, CI7-CI9, CI11, CI14, CI15), social credits
    (SC2-SC5, SC7-SC10), Gears (GR1, GR4-GR7) and Creditism (CR2, CR5, CR7-CR12) with the default
    mechanisms;
-3. on a recorded step, one row: ``step``, ``time``, ``year``, then every sector's columns.
+3. on a recorded step, one row: ``step``, ``time``, ``year``, the key columns, then every
+   sector's columns.
 
 Sectors meet through the model (X8): ``participated`` passes acts of participation from one
 sector to the others, ``shared`` holds what a sector offers the others (``sim.sector``).
@@ -27,10 +29,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from civicledger.kernel.time import YEAR
+from civicledger.kernel.time import DAY, YEAR
 from civicledger.sim.behaviours import lookup
 from civicledger.sim.scenario import Scenario
-from civicledger.sim.sector import Row, Sector, Trace, sectors
+from civicledger.sim.sector import Keys, Row, Sector, Trace, sectors
 
 I64 = NDArray[np.int64]
 
@@ -73,11 +75,14 @@ class Model:
         self.t_now = self.genesis
         self.shared: dict[str, int] = {}
         self.rows: list[Row] = []
+        self.keys = Keys()
         self.sectors: dict[str, Sector] = {name: cls(self) for name, cls in sectors()}
         self._order = tuple(self.sectors.values())
         self._held = tuple((x, x.__dict__, frozenset(dir(type(x))) - _NOT_FORWARDED) for x in self._order)
         for sector in self._order:
             sector.setup()
+        wait = round(self.p["recovery_days"] * DAY)
+        self.keys = Keys.draw(self.rng, self.n, pop.persons, self.p["key_loss_rate"], self.p["guardian_share"], wait)
 
     # A sector's state under the model's name -------------------------------------------------
 
@@ -130,6 +135,7 @@ class Model:
         t = self.genesis + s * self.scenario.step
         self.step_now = s
         self.t_now = t
+        self.keys.begin(self.rng, s, t, self.scenario.step, self.honest_count)
         for sector in self._order:
             sector.begin(s, t)
         for sector in self._order:
@@ -139,6 +145,7 @@ class Model:
 
     def _record(self, s: int, t: int) -> Row:
         row: Row = {"step": s, "time": t, "year": (t - self.genesis) / YEAR}
+        row.update(self.keys.record())
         for sector in self._order:
             row.update(sector.record(s, t))
         for sector in self._order:

@@ -45,6 +45,16 @@ OPTIONAL_PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 """Plots drawn only when the results hold one of their columns (a behaviour that writes them ran)."""
 
+NONZERO_PLOTS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Demurrage burned (CI15)", "minor units (cumulative)", ("demurrage_burned",)),
+    (
+        "Income lost to lost keys, with and without guardians (X9)",
+        "minor units (cumulative)",
+        ("income_lost_guarded", "income_lost_unguarded"),
+    ),
+)
+"""Plots drawn only when one of their columns is not always 0 (demurrage, key loss in the scenario)."""
+
 
 def load(results: Path) -> pa.Table:
     """Every run's rows of a results folder (or one Parquet file) as one table."""
@@ -76,6 +86,12 @@ def _series(table: pa.Table, metric: str) -> dict[str, Band]:
             np.array([v.max() for v in vals]),
         )
     return out
+
+
+def _nonzero(table: pa.Table, metric: str) -> bool:
+    if metric not in table.column_names:
+        return False
+    return any(value for value in table.column(metric).to_pylist())
 
 
 def _png(fig: Figure) -> str:
@@ -174,6 +190,40 @@ def attack_outcomes(table: pa.Table) -> list[AttackOutcome]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class KeyLossOutcome:
+    """What persons who lost their key lost in one parameter set, with or without guardians (X9),
+    at the final step (mean over seeds)."""
+
+    param_label: str
+    guardians: bool
+    keys_lost: float  # persons who lost their key
+    recovered: float  # of them, accounts recovered by the end (with guardians; the others still wait)
+    income_lost: float  # income never claimed: by recovered accounts, or by accounts lost for good until the end
+    per_person: float  # income_lost per recovered account (with guardians), per lost account (without)
+    holdings_frozen: float  # what the accounts lost for good still hold (without guardians)
+
+
+def key_loss_outcomes(table: pa.Table) -> list[KeyLossOutcome]:
+    """Income lost to lost keys (X9) in each parameter set where keys were lost, the persons with
+    guardians and those without on separate lines."""
+    out: list[KeyLossOutcome] = []
+    for label, row in sorted(_final_means(table).items()):
+        guarded, unguarded = row.get("keys_lost_guarded", 0.0), row.get("keys_lost_unguarded", 0.0)
+        if guarded + unguarded <= 0:
+            continue
+        recovered = row.get("accounts_recovered", 0.0)
+        for guardians, lost, settled, income, frozen in (
+            (True, guarded, recovered, row.get("income_lost_guarded", 0.0), 0.0),
+            (False, unguarded, 0.0, row.get("income_lost_unguarded", 0.0), row.get("holdings_frozen", 0.0)),
+        ):
+            if lost > 0:
+                per = settled if guardians else lost
+                each = income / per if per else 0.0
+                out.append(KeyLossOutcome(label, guardians, lost, settled, income, each, frozen))
+    return out
+
+
 def write_report(results: Path, out: Path, title: str = "Simulation report") -> Path:
     """Write the HTML report of a results folder to ``out`` and return its path."""
     import matplotlib
@@ -187,6 +237,7 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
     sets = sorted(set(table.column("param_label").to_pylist()))
     images: list[tuple[str, str]] = []
     optional = tuple(plot for plot in OPTIONAL_PLOTS if any(metric in cols for metric in plot[2]))
+    optional += tuple(plot for plot in NONZERO_PLOTS if any(_nonzero(table, metric) for metric in plot[2]))
     for heading, unit, metrics in (*PLOTS, *optional):
         fig, ax = plt.subplots(figsize=(8, 3.5))
         drawn = False
@@ -209,7 +260,8 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{html.escape(title)}</title>",
-        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}img{max-width:100%}</style>",
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto}img{max-width:100%}"
+        "table{border-collapse:collapse}th,td{border-bottom:1px solid #ccc;padding:.2em .6em;text-align:left}</style>",
         f"</head><body><h1>{html.escape(title)}</h1>",
         f"<p>{runs} run(s), {len(sets)} parameter set(s): {html.escape('; '.join(sets))}. "
         f"Lines are the mean over seeds, bands the seeds' min-max. Columns: {len(cols)}.</p>",
@@ -227,6 +279,26 @@ def write_report(results: Path, out: Path, title: str = "Simulation report") -> 
                 f"<td>{html.escape(a.gained)}</td><td>{verdict}</td></tr>"
             )
         parts.append("</table>")
+    keys = key_loss_outcomes(table)
+    if keys:
+        parts.append(
+            "<h2>What lost keys cost (X9)</h2><p>Persons who lost their key and the income they never "
+            "claimed, by the final step (mean over seeds). With guardians an account is recovered after "
+            "the waiting period and claims what it missed, back to the claim window and discounted by "
+            "demurrage (counted at recovery; per recovered account). Without, the account is lost for "
+            "good: it claims nothing more and its holdings are frozen (per lost account, up to the end "
+            "of the run).</p>"
+            "<table><tr><th>parameter set</th><th>guardians</th><th>keys lost</th><th>recovered</th>"
+            "<th>income lost</th><th>per person</th><th>holdings frozen</th></tr>"
+        )
+        for k in keys:
+            parts.append(
+                f"<tr><td>{html.escape(k.param_label)}</td><td>{'with' if k.guardians else 'without'}</td>"
+                f"<td>{k.keys_lost:,.1f}</td><td>{f'{k.recovered:,.1f}' if k.guardians else '-'}</td>"
+                f"<td>{k.income_lost:,.0f}</td><td>{k.per_person:,.0f}</td>"
+                f"<td>{'-' if k.guardians else f'{k.holdings_frozen:,.0f}'}</td></tr>"
+            )
+        parts.append("</table><p>Amounts in minor units.</p>")
     for heading, png in images:
         parts.append(
             f"<h2>{html.escape(heading)}</h2><img alt='{html.escape(heading)}' src='data:image/png;base64,{png}'>"

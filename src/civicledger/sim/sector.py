@@ -23,7 +23,10 @@ through the model, as the engine's mechanisms meet through ``civicledger.kernel.
   vote is ``"gears_vote"``); every sector's ``participation(kind, persons, t)`` hears it, in order
   (the social credits sector restarts the decay clock and applies the kind's effect);
 - ``model.shared``: values a sector offers the others at setup, under the keys declared here
-  (``MONTHLY_INCOME``).
+  (``MONTHLY_INCOME``);
+- ``model.keys``: who can sign this step (X9, ``Keys``): persons who lost their key, for good
+  without guardians or until their guardians' recovery completes; a sector lets a locked person
+  receive but never act.
 
 ``unmodelled(policy)`` lists the policy options of the sector's mechanism the simulator does not
 model; ``parse_scenario`` refuses them with the reason rather than ignore them.
@@ -42,6 +45,7 @@ from numpy.typing import NDArray
 
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.registry import Mechanism, installed, load
+from civicledger.kernel.time import DAY, YEAR
 
 I64 = NDArray[np.int64]
 Problem = tuple[tuple[str, ...], str]
@@ -52,6 +56,88 @@ Row = dict[str, float]
 MONTHLY_INCOME = "monthly_income"
 """X8, CR10: ``model.shared[MONTHLY_INCOME]``, a month of the basic income a sector pays (minor
 units), offered at setup: the base of the externality fee where policy sets none (0 without it)."""
+
+
+@dataclass
+class Keys:
+    """Key loss and recovery (X9): which persons cannot sign, and since when.
+
+    Each step (from the second on) every honest person whose key works loses it with the
+    probability that makes ``rate`` a year; a person with guardians (``guarded``, drawn once
+    with ``guardian_share``) recovers the account ``wait`` seconds later, one without loses it for
+    good: no income claimed and their holdings frozen for ever. Fake accounts never lose keys (their
+    owner holds them all). With ``rate`` 0 nothing is drawn, so runs without key loss keep their
+    numbers. The draws do not depend on ``guardian_share``: a sweep over it loses the same keys at
+    the same steps, as far as the runs' other draws stay alike.
+    """
+
+    rate: float = 0.0
+    wait: int = 7 * DAY
+    guarded: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    locked: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))  # cannot sign now
+    lost: NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))  # for good (no guardians)
+    lost_step: I64 = field(default_factory=lambda: np.zeros(0, np.int64))  # step of the latest loss, -1
+    until: I64 = field(default_factory=lambda: np.zeros(0, np.int64))  # when a recovery completes, -1
+    lost_now: I64 = field(default_factory=lambda: np.zeros(0, np.int64))  # lost their key this step
+    recovered_now: I64 = field(default_factory=lambda: np.zeros(0, np.int64))  # recovered this step
+    lost_guarded: int = 0  # keys lost by persons with guardians (cumulative)
+    lost_unguarded: int = 0  # keys lost by persons without (cumulative: accounts lost for good)
+    recovered: int = 0  # recoveries completed (cumulative)
+
+    @property
+    def active(self) -> bool:
+        return self.rate > 0
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, n: int, honest: int, rate: float, share: float, wait: int) -> Keys:
+        """The key state of a run of ``n`` persons (``honest`` of them real): who has guardians."""
+        keys = cls(
+            rate,
+            wait,
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.zeros(n, bool),
+            np.full(n, -1, np.int64),
+            np.full(n, -1, np.int64),
+        )
+        if keys.active:
+            keys.guarded[:honest] = rng.random(honest) < share
+        return keys
+
+    def begin(self, rng: np.random.Generator, s: int, t: int, step: int, honest: int) -> None:
+        """Step ``s`` at ``t``: recoveries due complete, then keys are lost (none at step 0)."""
+        self.lost_now = self.recovered_now = np.zeros(0, np.int64)
+        if not self.active:
+            return
+        due = np.flatnonzero(self.locked & ~self.lost & (self.until >= 0) & (self.until <= t))
+        self.locked[due] = False
+        self.until[due] = -1
+        self.recovered_now = due.astype(np.int64)
+        self.recovered += int(due.size)
+        chance = 1.0 - (1.0 - self.rate) ** (step / YEAR)
+        draws = rng.random(honest)  # drawn every step, whatever happens, to keep the stream aligned
+        if s == 0:
+            return
+        ok = np.ones(honest, bool)
+        ok[self.recovered_now] = False  # a recovery this step takes effect first
+        lose = np.flatnonzero((draws < chance) & ~self.locked[:honest] & ok).astype(np.int64)
+        self.lost_now = lose
+        self.locked[lose] = True
+        self.lost_step[lose] = s
+        guarded = self.guarded[lose]
+        self.until[lose[guarded]] = t + self.wait
+        self.lost[lose[~guarded]] = True
+        self.lost_guarded += int(guarded.sum())
+        self.lost_unguarded += int((~guarded).sum())
+
+    def record(self) -> Row:
+        return {
+            "keys_lost_guarded": self.lost_guarded,
+            "keys_lost_unguarded": self.lost_unguarded,
+            "accounts_recovering": int((self.locked & ~self.lost).sum()),
+            "accounts_recovered": self.recovered,
+            "accounts_lost": int(self.lost.sum()),
+        }
 
 
 @dataclass
@@ -77,6 +163,7 @@ class World(Protocol):
     t_now: int
     trace: Trace | None
     shared: dict[str, int]  # what a sector offers the others (``MONTHLY_INCOME``)
+    keys: Keys  # who can sign (X9)
 
     def log(self, *action: object) -> None:
         """Add an action to the trace (if the run keeps one)."""

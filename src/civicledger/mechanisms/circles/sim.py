@@ -1,4 +1,4 @@
-"""Circles in the simulator (CI2-CI4, CI5, CI7-CI9, CI11, CI14): the sector and its vectorised rules.
+"""Circles in the simulator (CI2-CI5, CI7-CI9, CI11, CI14, CI15; X9): the sector and its vectorised rules.
 
 Accounts open by *cohort* (everyone who joins in one step); a cohort shares one income clock, so
 the exact ``rules.open_income`` / ``claimable`` run once per cohort and every member receives the
@@ -11,25 +11,43 @@ Fake accounts (CI14) are the last ``sybils`` persons, unverified, joining as one
 
 The sector offers the others a month of the basic income (``sim.sector.MONTHLY_INCOME``: the
 externality fee's base, X8, CR10).
+
+Demurrage (CI15, IN4; circles-v2): every holding is an amount at a day. A holding that moves (a
+mint, a payment in or out, a conversion) is first discounted to today by ``discounted``, the
+vectorised form of ``rules.discounted`` (64.64 fixed point, rounded down), and what it lost is
+burned and counted (``demurrage_burned``); a holding that does not move keeps its amount and day,
+and every read (the recorded columns) discounts it without writing. Income is claimed by
+``claim``: each past day of the claim discounted by its age. The sim keeps one holding per person
+and kind (own coins, honest persons' coins, fake accounts' coins, group money) where the engine
+keeps one per currency; see docs/simulator.md.
+
+Key loss (X9, ``sim.sector.Keys``): a person who cannot sign claims nothing and pays, routes and
+converts nothing; they may still receive. At recovery the account claims what it missed as any
+claim does (``claim``: back to the last claim, within the claim window, each past day discounted).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 
 import numpy as np
 from numpy.typing import NDArray
 
 from civicledger.kernel.policy import Policy
-from civicledger.kernel.time import MONTH, WEEK
+from civicledger.kernel.time import DAY, MONTH, WEEK
 from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.sim.rules import GENERATORS, Network, add_up, build, canonical, gini
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
 I64 = NDArray[np.int64]
+U64 = NDArray[np.uint64]
 
 _MAX_SHIFT = 62
+_LOW32 = np.uint64(0xFFFF_FFFF)
+_TABLE = 1_024  # day counts spanned by one table of factors (beyond: one factor per distinct count)
+_32 = np.uint64(32)
 
 
 # Vectorised rules ------------------------------------------------------------------------------
@@ -50,6 +68,88 @@ def trustee_reward_after(reserve: I64, earlier: I64) -> I64:
     return halved_reserve(reserve, earlier) // 2
 
 
+def mul_high(a: U64, b: U64) -> U64:
+    """(a x b) >> 64 for 64-bit unsigned a and b, exactly, in uint64.
+
+    Each factor splits into 32-bit halves; the four partial products fit 64 bits each, and the
+    middle column (its low halves plus the carry of the lowest product) is below 3 x 2^32, so no
+    step overflows: a x b = ah.bh 2^64 + (ah.bl + al.bh) 2^32 + al.bl.
+    """
+    ah, al = a >> _32, a & _LOW32
+    bh, bl = b >> _32, b & _LOW32
+    hl, lh, ll = ah * bl, al * bh, al * bl
+    middle = (ll >> _32) + (hl & _LOW32) + (lh & _LOW32)
+    out: U64 = ah * bh + (hl >> _32) + (lh >> _32) + (middle >> _32)
+    return out
+
+
+def discounted(units: I64, days: I64, yearly: Fraction) -> I64:
+    """``rules.discounted`` element by element (CI15, IN4): what ``units`` held ``days`` whole days
+    keep, ``(gamma^days in 64.64 x units) >> 64``, rounded down as the v2 contracts do.
+
+    The factor of each distinct day count is the pure ``rules.demurrage_factor_64x64`` (below 2^64
+    for a day or more); units are below 2^63, so the product's high 64 bits (``mul_high``) are the
+    result, exact in uint64. No days, no units or no demurrage keeps everything.
+    """
+    out = units.copy()
+    if yearly == 0:
+        return out
+    due = (days > 0) & (units > 0)
+    if not due.any():
+        return out
+    spans = days[due]
+    low, high = int(spans.min()), int(spans.max())
+    if high - low <= _TABLE:  # the usual case: a table of the few day counts, indexed in O(n)
+        table = np.array([circles.demurrage_factor_64x64(yearly, d) for d in range(low, high + 1)], np.uint64)
+        factors = table[spans - low]
+    else:
+        distinct, where = np.unique(spans, return_inverse=True)
+        factors = np.array([circles.demurrage_factor_64x64(yearly, int(d)) for d in distinct], np.uint64)[where]
+    out[due] = mul_high(units[due].astype(np.uint64), factors).astype(np.int64)
+    return out
+
+
+def claim(
+    state: circles.IncomeState, now: int, genesis: int, policy: CirclesPolicy, day_zero: int = circles.V2_DAY_ZERO
+) -> tuple[int, circles.IncomeState]:
+    """Whole units a claim at ``now`` mints and the income state after it (CI2, CI15).
+
+    Without demurrage this is ``rules.claimable``. With it (circles-v2) a claim reaches back to the
+    last claim, at most ``claim_window``, and the income of each past demurrage day is discounted
+    by the day's age, as v2 mints it: for each day d of the claim, the exact income accrued within
+    it (``rules.accrued``), times gamma^(today - d) in 64.64 fixed point, rounded down; the income
+    of today (age 0), with the exact remainder the last claim carried, is minted whole and its
+    remainder carried on. What a past day's rounding drops is never minted.
+
+    The engine's own back-claim (CI15) is written in parallel; where the two differ, the engine's
+    is the rule and this function follows it (``tests/unit/test_sim_rules.py`` checks it against a
+    slow hour-by-hour reference).
+    """
+    schedule = ((genesis, policy),)
+    if policy.demurrage == 0:
+        return circles.claimable(state, now, genesis, schedule)
+    yearly = Fraction(policy.demurrage)
+    start = state.claimed_to
+    if policy.claim_window:
+        start = max(start, now - policy.claim_window)
+    today = circles.demurrage_day(now, day_zero)
+    units = 0
+    fresh = state.carry
+    t = start
+    while t < now:
+        day = circles.demurrage_day(t, day_zero)
+        end = min(now, day_zero + (day + 1) * DAY)
+        income = circles.accrued(t, end, genesis, schedule)
+        if day == today:
+            fresh += income
+        else:
+            factor = circles.demurrage_factor_64x64(yearly, today - day)
+            units += (income.numerator * factor) // (income.denominator << 64)
+        t = end
+    whole = fresh.numerator // fresh.denominator
+    return units + whole, circles.IncomeState(max(now, state.claimed_to), fresh - whole, state.reserve)
+
+
 # The sector -------------------------------------------------------------------------------------
 
 
@@ -68,14 +168,15 @@ class CirclesSector(Sector):
 
     order = 100
 
+    HOLDINGS = ("own", "held_honest", "held_sybil", "group_held", "group_supply")
+    """The arrays of holdings, each kept as an amount at a demurrage day (CI15)."""
+
     @classmethod
     def unmodelled(cls, policy: Policy) -> list[Problem]:
         out: list[Problem] = []
         c = policy.section(CirclesPolicy)
         if c.trust_mode.value != "mutual" or c.trust_limits or c.trust_expiry:
             out.append((("policy", "circles", "trust_mode"), "the simulator models mutual trust only (CI5, the seed)"))
-        if c.demurrage or c.claim_window:
-            out.append((("policy", "circles", "demurrage"), "the simulator does not model demurrage or claim windows"))
         return out
 
     def setup(self) -> None:
@@ -100,7 +201,17 @@ class CirclesSector(Sector):
         if groups:
             members = np.flatnonzero(rng.random(honest) < pop.group_share)
             self.group[members] = members * groups // honest  # groups of neighbours (by place)
-        self.group_supply = np.zeros(max(groups, 1), np.int64)
+        self.group_supply = np.zeros(max(groups, 1), np.int64)  # the collateral each group keeps
+        self.group_money = 0  # group money in circulation (what members hold of it)
+        # Demurrage (CI15): the day each holding was last moved; what moving holdings burned.
+        self.yearly = Fraction(pol.demurrage)
+        self.today = circles.demurrage_day(m.genesis)
+        self.day = {name: np.full(getattr(self, name).size, self.today, np.int64) for name in self.HOLDINGS}
+        self.burned = self.burned_before = 0  # cumulative; before the current step
+        # Key loss (X9): income not claimed by persons who lost their key, the income clock at a loss.
+        self.income_lost_guarded = self.income_lost_unguarded = 0
+        self.missed = np.zeros(n, np.int64)  # what a recovering account's cohort minted meanwhile
+        self.loss_clock: dict[tuple[int, int], circles.IncomeState] = {}
         net = sc.network
         u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
         if net.formation_weeks > 0:
@@ -129,22 +240,74 @@ class CirclesSector(Sector):
         self.trusts_sybil = np.zeros(n, bool)
         self.routed = 0
 
+    # Demurrage (CI15, IN4) -----------------------------------------------------------------------
+
+    def view(self, name: str, who: I64 | slice) -> I64:
+        """What the holdings ``name`` of ``who`` read today: discounted, nothing written (IN4)."""
+        held: I64 = getattr(self, name)[who]
+        if not self.yearly:
+            return held
+        return discounted(held, self.today - self.day[name][who], self.yearly)
+
+    def _settle(self, name: str, who: I64 | slice) -> None:
+        """Discount the holdings ``name`` of ``who`` to today before they move, and burn what they
+        lost (CI15): the explicit burn the engine journals, counted in ``demurrage_burned``."""
+        if not self.yearly:
+            return
+        held: I64 = getattr(self, name)
+        if not isinstance(who, slice):  # each holding once (a mask: faster than np.unique)
+            once = np.zeros(held.size, bool)
+            once[who] = True
+            who = np.flatnonzero(once)
+        before = held[who].copy()  # a slice would be a view of what is overwritten below
+        after = discounted(before, self.today - self.day[name][who], self.yearly)
+        held[who] = after
+        self.day[name][who] = self.today
+        lost = before - after
+        total = int(lost.sum())
+        if not total:
+            return
+        self.burned += total
+        if name == "group_held":
+            self.group_money -= total
+        elif name == "held_sybil":
+            self.supply_sybil -= total
+        elif name == "own":
+            fake = int(lost[~self.model.verified[who]].sum())
+            self.supply_sybil -= fake
+            self.supply_honest -= total - fake
+        else:  # honest persons' coins, and the collateral groups keep (honest members' coins)
+            self.supply_honest -= total
+
+    # The step ----------------------------------------------------------------------------------
+
     def step(self, s: int, t: int) -> None:
         m = self.model
         pol = m.policy.section(CirclesPolicy)
-        schedule = ((m.genesis, pol),)
-        for c in self.cohorts:
+        self.today = circles.demurrage_day(t)
+        self.burned_before = self.burned
+        keys = m.keys
+        skip: NDArray[np.bool_] | None = None
+        if keys.active:
+            skip = keys.locked.copy()
+            skip[keys.recovered_now] = True  # they claim what they missed instead (``_recover``)
+        for i, c in enumerate(self.cohorts):
             if c.step == s:
                 c.state = circles.open_income(pol, m.genesis, t)
                 self.opened[c.first : c.stop] = True
                 self.reserve_open[c.first : c.stop] = c.state.reserve
                 m.log("open", s, c.first, c.stop)
                 if pol.signup_units:
-                    self._mint(c, pol.signup_units)
+                    self._mint(c, pol.signup_units, skip)
             if c.state is not None:
-                units, c.state = circles.claimable(c.state, t, m.genesis, schedule)
-                self._mint(c, units)
+                lost_here = keys.lost_now[(keys.lost_now >= c.first) & (keys.lost_now < c.stop)]
+                if keys.guarded[lost_here].any():
+                    self.loss_clock[(i, s)] = c.state  # their clock stops at the last claim
+                units, c.state = claim(c.state, t, m.genesis, pol)
+                self._mint(c, units, skip)
                 m.log("claim", s, c.first, c.stop, units)
+                if keys.recovered_now.size:
+                    self._recover(i, c, s, t, pol)
         # Trusts forming this step (CI5, CI7), in canonical edge order.
         lo, hi = int(self.estart[s]), int(self.estart[s + 1])
         if hi > lo:
@@ -176,9 +339,12 @@ class CirclesSector(Sector):
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
             formed = self.ew[self.net.edge[slots]] <= s
-            units = np.minimum(units, self.own[payers])
+            units = np.minimum(units, self.view("own", payers))
             ok = formed & (units > 0) & self.opened[payers]
+            if keys.active:
+                ok &= ~keys.locked[payers]  # X9: nobody signs for a lost key
             payers, receivers, units = payers[ok], receivers[ok], units[ok]
+            self._settle("own", payers)
             self.own -= add_up(payers, units, m.n)
             self._credit_foreign(payers, receivers, units, minted=False)
             if m.trace is not None:
@@ -189,12 +355,18 @@ class CirclesSector(Sector):
         conv = m.behave["conversions"](m, m.rng, m.p)
         if conv is not None:
             members, units = conv
-            units = np.minimum(units, self.own[members])
+            units = np.minimum(units, self.view("own", members))
             ok = units > 0
+            if keys.active:
+                ok &= ~keys.locked[members]
             members, units = members[ok], units[ok]
+            self._settle("own", members)
+            self._settle("group_held", members)
+            self._settle("group_supply", self.group[members])
             np.subtract.at(self.own, members, units)
             np.add.at(self.group_held, members, units)
             np.add.at(self.group_supply, self.group[members], units)
+            self.group_money += int(units.sum())
             if m.trace is not None:
                 for a, x in zip(members.tolist(), units.tolist(), strict=True):
                     m.log("convert", s, a, int(self.group[a]), x)
@@ -205,7 +377,8 @@ class CirclesSector(Sector):
         The payer's coins go to the intermediary, who trusts the payer; the intermediary's own
         coins go to the receiver, who trusts the intermediary; the intermediary ends with the same
         total. A route is dropped unless both trusts have formed and both hold enough; an
-        intermediary carries at most one route a step and pays nothing else in it.
+        intermediary carries at most one route a step and pays nothing else in it. Neither the payer
+        nor the intermediary may have lost their key (X9): both sign.
         """
         m = self.model
         out = m.behave["routed_payments"](m, m.rng, m.p)
@@ -217,18 +390,22 @@ class CirclesSector(Sector):
         deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
         formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0)
         formed &= self.ew[self.net.edge[np.where(deg > 0, second, first)]] <= s
-        units = np.minimum(units, self.own[payers])
+        units = np.minimum(units, self.view("own", payers))
         ok = formed & (receivers != payers) & (units > 0) & self.opened[payers]
+        if m.keys.active:
+            ok &= ~m.keys.locked[payers] & ~m.keys.locked[mids]
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
         paying = np.zeros(m.n, bool)
         paying[payers] = True
         unique, counts = np.unique(mids, return_counts=True)
         once = np.zeros(m.n, bool)
         once[unique[counts == 1]] = True
-        ok = once[mids] & ~paying[mids] & (self.own[mids] >= units)
+        ok = once[mids] & ~paying[mids] & (self.view("own", mids) >= units)
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
+        self._settle("own", payers)
         self.own -= add_up(payers, units, m.n)
         self._credit_foreign(payers, mids, units, minted=False)
+        self._settle("own", mids)
         self.own -= add_up(mids, units, m.n)
         self._credit_foreign(mids, receivers, units, minted=False)
         self.routed += int(payers.size)
@@ -236,46 +413,107 @@ class CirclesSector(Sector):
             for a, b, c, x in zip(payers.tolist(), mids.tolist(), receivers.tolist(), units.tolist(), strict=True):
                 m.log("route", s, a, b, c, x)
 
-    def _mint(self, c: Cohort, units: int) -> None:
-        self.own[c.first : c.stop] += units
-        total = units * (c.stop - c.first)
+    def _mint(self, c: Cohort, units: int, skip: NDArray[np.bool_] | None = None) -> None:
+        """Mint ``units`` to each member of a cohort who can claim (``skip``: who cannot, X9)."""
+        who: I64 | slice = slice(c.first, c.stop)
+        count = c.stop - c.first
+        if skip is not None and skip[who].any():
+            skipped = skip[who]
+            lost = skipped & self.model.keys.lost[who]
+            self.income_lost_unguarded += units * int(lost.sum())
+            self.missed[c.first + np.flatnonzero(skipped & ~lost)] += units  # settled at recovery
+            who = c.first + np.flatnonzero(~skipped)
+            count = who.size
+        self._settle("own", who)
+        self.own[who] += units
+        self._supply(c, units * count)
+
+    def _supply(self, c: Cohort, total: int) -> None:
         if c.first >= self.model.honest_count:
             self.supply_sybil += total
         else:
             self.supply_honest += total
 
+    def _recover(self, i: int, c: Cohort, s: int, t: int, pol: CirclesPolicy) -> None:
+        """X9: accounts of cohort ``c`` whose guardians' recovery completed this step claim what
+        their key's loss kept them from claiming: one claim from their clock at the loss (``claim``:
+        within the claim window, each past day discounted by its age). They then share the
+        cohort's clock again (its remainder below one unit, not theirs)."""
+        m = self.model
+        back = m.keys.recovered_now
+        back = back[(back >= c.first) & (back < c.stop)]
+        since = m.keys.lost_step[back]
+        for lost_at in np.unique(since).tolist():
+            who = back[since == lost_at]
+            units, _ = claim(self.loss_clock.pop((i, lost_at)), t, m.genesis, pol)
+            self._settle("own", who)
+            self.own[who] += units
+            self._supply(c, units * who.size)
+            self.income_lost_guarded += int(self.missed[who].sum()) - units * who.size
+            self.missed[who] = 0
+            m.log("recover", s, who.tolist(), units)
+
     def _credit_foreign(self, issuer: I64, holder: I64, units: I64, *, minted: bool = True) -> None:
         n = self.model.n
         fake = ~self.model.verified[issuer]
         if fake.any():
+            self._settle("held_sybil", holder[fake])
+            self._settle("held_honest", holder[~fake])
             self.held_sybil += add_up(holder[fake], units[fake], n)
             self.held_honest += add_up(holder[~fake], units[~fake], n)
         else:
+            self._settle("held_honest", holder)
             self.held_honest += add_up(holder, units, n)
         if minted:
             self.supply_sybil += int(units[fake].sum())
             self.supply_honest += int(units[~fake].sum())
 
+    # Records -----------------------------------------------------------------------------------
+
+    def read(self) -> dict[str, I64]:
+        """Every holding as read today (discounted, IN4), by array name."""
+        return {name: self.view(name, slice(None)) for name in self.HOLDINGS}
+
     def record(self, s: int, t: int) -> Row:
-        honest = self.model.verified
-        holdings = (self.own + self.held_honest + self.held_sybil + self.group_held)[honest]
+        m = self.model
+        honest = m.verified
+        now = self.read()
+        unsettled = dict.fromkeys(self.HOLDINGS, 0)
+        if self.yearly:
+            unsettled = {name: int(getattr(self, name).sum() - now[name].sum()) for name in self.HOLDINGS}
+        own_fake = int((self.own - now["own"])[~honest].sum())
+        supply_sybil = self.supply_sybil - unsettled["held_sybil"] - own_fake
+        supply_honest = (
+            self.supply_honest
+            - unsettled["held_honest"]
+            - unsettled["group_supply"]
+            - (unsettled["own"] - own_fake)
+        )
+        every = now["own"] + now["held_honest"] + now["held_sybil"] + now["group_held"]
+        holdings = every[honest]
         return {
             "accounts_open": int(self.opened.sum()),
             "trusts": int(self.estart[s + 1]),
             "routed_payments": self.routed,
-            "supply_circles": self.supply_honest + self.supply_sybil,
-            "supply_honest": self.supply_honest,
-            "supply_sybil": self.supply_sybil,
-            "supply_group": int(self.group_supply.sum()),
+            "supply_circles": supply_honest + supply_sybil,
+            "supply_honest": supply_honest,
+            "supply_sybil": supply_sybil,
+            "supply_group": self.group_money - unsettled["group_held"],
             "reserve_left": int(halved_reserve(self.reserve_open, self.trusts)[self.opened].sum()),
             "gini_holdings": gini(holdings),
             "mean_holdings": float(holdings.mean()) if holdings.size else 0.0,
+            "demurrage_burned": self.burned,
+            "demurrage_burned_step": self.burned - self.burned_before,
+            "demurrage_unsettled": sum(unsettled.values()),
+            "income_lost_guarded": self.income_lost_guarded,
+            "income_lost_unguarded": self.income_lost_unguarded,
+            "holdings_frozen": int(every[m.keys.lost].sum()) if m.keys.active else 0,
         }
 
     def record_last(self, s: int, t: int) -> Row:
         """What fake accounts reached (CI14), at the end of the row."""
         honest = self.model.verified
-        fake_held = self.held_sybil[honest]
+        fake_held = self.view("held_sybil", slice(None))[honest]
         holders = fake_held > 0
         return {
             "sybil_units_at_honest": int(fake_held.sum()),

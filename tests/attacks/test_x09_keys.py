@@ -283,3 +283,39 @@ def test_x09_a_rogue_registrars_rebinding_lapses_when_the_council_revokes_its_ro
     e.run(ident.CompleteRecovery(alice), "bob")
     e.bind("alice", new)
     e.run(pay(e, "alice", "bob", 1), "alice")
+
+
+def test_x09_a_thief_who_names_new_guardians_cannot_shut_the_old_ones_out(town: ScriptedEconomy) -> None:
+    """With the stolen key (not yet reported) a thief names guardians of its own: they come into
+    force only after the waiting period, the old guardians freeze the account before that (which
+    drops the change) and recover it; the thief's guardians never can."""
+    e = town
+    alice = e.account("alice")
+    for name in ("sock-1", "sock-2"):
+        e.person(name)
+    socks = (e.account("sock-1"), e.account("sock-2"))
+    named = e.run(ident.NameGuardians(alice, socks, 1), "alice")  # signed with the stolen key
+    assert named.result["effective_at"] == e.clock.now() + 7 * DAY
+    theirs = e.new_key("thief", 1)
+    early = refused(e, ident.StartRecovery(alice, theirs.public_hex), "sock-1", theirs)
+    assert isinstance(early, AuthorityError) and early.rule == "X9"
+    e.run(ident.ReportStolen(alice), *GUARDIANS[:3])
+    e.advance(7 * DAY)
+    late = refused(e, ident.StartRecovery(alice, theirs.public_hex), "sock-1", theirs)
+    assert isinstance(late, AuthorityError)  # the change was dropped by the freeze
+    new = e.new_key("alice", 2)
+    e.run(ident.StartRecovery(alice, new.public_hex), *GUARDIANS[:3], new)
+    e.advance(7 * DAY)
+    e.run(ident.CompleteRecovery(alice), "bob")
+    assert key_in_force(e, alice) == new.public_hex
+
+
+def test_x09_an_owners_change_of_guardians_comes_into_force_after_the_wait(town: ScriptedEconomy) -> None:
+    e = town
+    alice = e.account("alice")
+    e.run(ident.NameGuardians(alice, (e.account("bob"),), 1), "alice")
+    new = e.new_key("alice", 2)
+    before = refused(e, ident.StartRecovery(alice, new.public_hex), "bob", new)
+    assert isinstance(before, AuthorityError)
+    e.advance(7 * DAY)
+    e.run(ident.StartRecovery(alice, new.public_hex), "bob", new)

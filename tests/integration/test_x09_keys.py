@@ -10,7 +10,7 @@ import pytest
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.scripted import ScriptedEconomy
-from civicledger.kernel import audit
+from civicledger.kernel import audit, state
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.economy import ChangePolicy
@@ -96,7 +96,9 @@ def test_x09_guardians_are_existing_other_accounts_named_once_k_of_n(funded: Scr
         error = e.refused(ident.NameGuardians(alice, guardians, k), "alice")
         assert isinstance(error, error_type) and error.rule == "X9", (guardians, k)
     receipt = e.run(ident.NameGuardians(alice, (bob, carol), 2), "alice")
-    assert receipt.result["threshold"] == 2
+    assert receipt.result["threshold"] == 2 and receipt.result["effective_at"] == e.clock.now()
+    with e.store.read() as uow:
+        assert state.guardians_of(uow, alice, e.clock.now()) == ident.Guardians((bob, carol), 2)
 
 
 def test_x09_the_policy_sets_the_default_threshold_and_the_waiting_period(funded: ScriptedEconomy) -> None:

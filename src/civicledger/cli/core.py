@@ -215,7 +215,7 @@ def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) 
         if found is None:
             fail(ctx, CivicLedgerError(f"no account {account}", rule="X1"))
         holdings = uow.ledger.holdings(found.id)
-        guardians = state.guardians_of(uow, found.id)
+        guardians = state.guardians_of(uow, found.id, max(s.clock.now(), uow.journal.head().time))
         recovery = state.recovery_of(uow, found.id)
         frozen = state.is_frozen(uow, found.id)
     data = {

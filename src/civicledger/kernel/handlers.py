@@ -256,8 +256,11 @@ def name_guardians(cmd: ident.NameGuardians, ctx: Context) -> Decision:
     threshold = cmd.threshold or section.guardian_threshold
     exist = all(ctx.uow.accounts.get(g) is not None for g in cmd.guardians)
     ident.check_guardians(cmd.account, cmd.guardians, threshold, section.max_guardians, exist)
-    event = ident.GuardiansNamed(cmd.account, cmd.guardians, threshold)
-    return Decision([event], Consent.of(cmd.account), {"account": cmd.account, "threshold": threshold})
+    named_before = state.guardians_of(ctx.uow, cmd.account, ctx.time) is not None
+    effective_at = ctx.time + section.recovery_wait if named_before else ctx.time
+    event = ident.GuardiansNamed(cmd.account, cmd.guardians, threshold, effective_at)
+    result = {"account": cmd.account, "threshold": threshold, "effective_at": effective_at}
+    return Decision([event], Consent.of(cmd.account), result)
 
 
 def _open_recovery(ctx: Context, account: Account, public_key: str) -> AccountId:
@@ -269,7 +272,7 @@ def _open_recovery(ctx: Context, account: Account, public_key: str) -> AccountId
 @handles(ident.StartRecovery)
 def start_recovery(cmd: ident.StartRecovery, ctx: Context) -> Decision:
     account = _keyed_account(ctx, cmd.account)
-    guardians = state.guardians_of(ctx.uow, cmd.account)
+    guardians = state.guardians_of(ctx.uow, cmd.account, ctx.time)
     if guardians is None:
         raise RuleViolationError(f"{cmd.account} named no guardians", rule="X9")
     holder = _open_recovery(ctx, account, cmd.public_key)
@@ -346,7 +349,7 @@ def report_stolen(cmd: ident.ReportStolen, ctx: Context) -> Decision:
     elif cmd.account in ctx.signers:
         by, consent = "owner", Consent.of(cmd.account)
     else:
-        guardians = state.guardians_of(ctx.uow, cmd.account)
+        guardians = state.guardians_of(ctx.uow, cmd.account, ctx.time)
         if guardians is None:
             raise AuthorityError(f"only {cmd.account} itself or a registrar may report its key stolen", rule="X9")
         by, consent = "guardians", Consent(quorums=(guardians.quorum(),), rule="X9")
@@ -365,8 +368,23 @@ def _key_changed(e: ident.KeyChanged, uow: UnitOfWork, ctx: ProjectionContext) -
 
 @projects(ident.GuardiansNamed)
 def _guardians_named(e: ident.GuardiansNamed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
-    record = {"members": list(e.guardians), "threshold": e.threshold, "named_at": ctx.time}
-    uow.records.put("key_guardians", e.account, record)
+    named = {"members": list(e.guardians), "threshold": e.threshold, "effective_at": e.effective_at}
+    in_force = state.guardians_of(uow, e.account, ctx.time)
+    if in_force is None or e.effective_at <= ctx.time:
+        uow.records.put("key_guardians", e.account, named)
+        return
+    current = {"members": list(in_force.members), "threshold": in_force.threshold}
+    uow.records.put("key_guardians", e.account, {**current, "pending": named})
+
+
+def _drop_pending_guardians(uow: UnitOfWork, account: AccountId, at: int) -> None:
+    """A freeze or a completed recovery drops a change of guardians not yet in force (X9): it may
+    be a thief's, made with the stolen key to shut the guardians out."""
+    if state.pending_guardians(uow, account, at) is None:
+        return
+    in_force = state.guardians_of(uow, account, at)
+    assert in_force is not None
+    uow.records.put("key_guardians", account, {"members": list(in_force.members), "threshold": in_force.threshold})
 
 
 @projects(ident.RecoveryStarted)
@@ -391,6 +409,7 @@ def _recovery_cancelled(e: ident.RecoveryCancelled, uow: UnitOfWork, ctx: Projec
 @projects(ident.RecoveryCompleted)
 def _recovery_completed(e: ident.RecoveryCompleted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
     uow.records.delete("key_recoveries", e.account)
+    _drop_pending_guardians(uow, e.account, ctx.time)
 
 
 def _count_frozen(uow: UnitOfWork, delta: int) -> None:
@@ -402,6 +421,7 @@ def _count_frozen(uow: UnitOfWork, delta: int) -> None:
 def _account_frozen(e: ident.AccountFrozen, uow: UnitOfWork, ctx: ProjectionContext) -> None:
     uow.records.put(state.FROZEN, e.account, {"by": e.by, "at": ctx.time})
     _count_frozen(uow, 1)
+    _drop_pending_guardians(uow, e.account, ctx.time)
 
 
 @projects(ident.AccountUnfrozen)

@@ -182,7 +182,8 @@ class RotateKey(Command):
 class NameGuardians(Command):
     """Name the accounts, k of which may start a recovery or report the key stolen (X9).
 
-    ``threshold`` 0 takes the policy's ``identity.guardian_threshold``. Signed by the owner."""
+    ``threshold`` 0 takes the policy's ``identity.guardian_threshold``. Signed by the owner. The
+    first guardians are in force at once; a change replaces them only after the waiting period."""
 
     account: AccountId
     guardians: tuple[AccountId, ...]
@@ -296,9 +297,14 @@ class KeyChanged(Event):
 @event("identity.guardians_named")
 @dataclass(frozen=True, slots=True)
 class GuardiansNamed(Event):
+    """The account's guardians from ``effective_at`` on: at once when it had none, else after the
+    waiting period, during which the guardians named before stay in force (a thief holding the
+    key cannot shut them out)."""
+
     account: AccountId
     guardians: tuple[AccountId, ...]
     threshold: int
+    effective_at: int
 
 
 @event("identity.recovery_started")

@@ -134,11 +134,26 @@ FROZEN = "key_frozen"
 """Records of accounts whose key is reported stolen (X9), by account; ``keys``/``frozen`` counts them."""
 
 
-def guardians_of(uow: UnitOfWork, account: AccountId) -> Guardians | None:
+def guardians_of(uow: UnitOfWork, account: AccountId, at: int) -> Guardians | None:
+    """The account's guardians in force at ``at``: a change named later is in force from its
+    ``effective_at`` (X9)."""
     data = uow.records.get("key_guardians", account)
     if data is None:
         return None
+    pending = data.get("pending")
+    if pending is not None and int(pending["effective_at"]) <= at:
+        data = pending
     return Guardians(tuple(AccountId(m) for m in data["members"]), int(data["threshold"]))
+
+
+def pending_guardians(uow: UnitOfWork, account: AccountId, at: int) -> tuple[Guardians, int] | None:
+    """A change of guardians not yet in force at ``at``, with the time it will be."""
+    data = uow.records.get("key_guardians", account)
+    pending = data.get("pending") if data is not None else None
+    if pending is None or int(pending["effective_at"]) <= at:
+        return None
+    members = tuple(AccountId(m) for m in pending["members"])
+    return Guardians(members, int(pending["threshold"])), int(pending["effective_at"])
 
 
 def recovery_of(uow: UnitOfWork, account: AccountId) -> Recovery | None:

@@ -242,9 +242,11 @@ def test_x09_a_rotation_by_another_writer_is_seen_by_an_engine_that_cached_the_o
     stale = e.sign(pay(e, "alice", "bob", 1), old)
     with pytest.raises(AuthorityError, match="does not match"):
         other.execute(stale)
-    assert other.key_of(e.account("alice")) == e.key("alice").public_key
+    assert other.key_of(e.account("alice")) == old.public_key  # still cached: never the last word
+    assert other.key_of(e.account("alice"), fresh=True) == e.key("alice").public_key
     other.execute(e.sign(pay(e, "alice", "bob", 1), "alice"))
     assert balance(e, "bob") == 2
+    assert other.key_of(e.account("alice")) == e.key("alice").public_key  # its commit refreshed it
 
 
 def test_x09_a_rotation_in_a_batch_takes_effect_for_the_next_command_of_the_batch(funded: ScriptedEconomy) -> None:

@@ -167,8 +167,7 @@ class _Transaction:
         self.head: JournalHead = uow.journal.head()
         self.economy: EconomyInfo | None
         self.policy: Policy
-        self.started_at_known_head = cached is not None and cached.matches(self.head)
-        if cached is not None and self.started_at_known_head:
+        if cached is not None and cached.matches(self.head):
             self.economy, self.policy = cached.economy, cached.policy
         else:
             self.refresh()
@@ -353,7 +352,6 @@ class Engine:
                 head = uow.journal.head()
                 economy, policy = state.economy_and_policy(uow)
             known = _StateAtHead(head.size, head.frontier.hashes, economy, policy, head.time)
-            self._forget_keys_unless_mine(head)
             current = self._state_at_head
             if current is None or current.size <= known.size:
                 self._state_at_head = known
@@ -361,14 +359,17 @@ class Engine:
                 self._economy = economy
         return EngineView(known.economy, known.policy, known.time)
 
-    def key_of(self, account: AccountId, introduced: dict[AccountId, bytes] | None = None) -> bytes | None:
+    def key_of(
+        self, account: AccountId, introduced: dict[AccountId, bytes] | None = None, *, fresh: bool = False
+    ) -> bytes | None:
         """An account's key in force (the one key cache), or the one a command introduces for it.
 
-        Keys change (X9): the cache follows this engine's own commits (their ``identity.key_changed``
-        events) and is emptied whenever the engine sees a journal head another writer moved, so an
-        old key is forgotten at the latest then. Inside a transaction the key in force is read
-        again, so a signature by a rotated-out key never gets through (``_verify_known``)."""
-        key = self._keys.get(account)
+        Keys change (X9). The cache follows this engine's commits: the keys in force it read for
+        every signer of a committed transaction, and the ``identity.key_changed`` events it wrote.
+        Another process's rotation can leave it stale, so it is never the last word: under the
+        writer lock every signature is checked against the key in force (``_verify_known``), and a
+        caller whose signature does not match a cached key asks again with ``fresh`` (a read)."""
+        key = None if fresh else self._keys.get(account)
         if key is not None:
             return key
         with self.store.read() as uow:
@@ -379,13 +380,6 @@ class Engine:
             return key
         return (introduced or {}).get(account)
 
-    def _forget_keys_unless_mine(self, head: JournalHead) -> None:
-        """Empty the key cache if ``head`` is not the head this engine last left (another writer
-        may have rotated a key since, X9)."""
-        known = self._state_at_head
-        if known is None or not known.matches(head):
-            self._keys.clear()
-
     # Internals ---------------------------------------------------------------------------------
 
     def _with_retries(self, body: Callable[[_Transaction], R]) -> R:
@@ -393,18 +387,11 @@ class Engine:
             try:
                 with self.store.write() as uow:
                     tx = _Transaction(uow, self._state_at_head)
-                    try:
-                        result = body(tx)
-                    except Exception:
-                        if not tx.started_at_known_head:
-                            self._keys.clear()  # another writer was here: it may have rotated keys (X9)
-                        raise
+                    result = body(tx)
                     if tx.appended:
                         self._sign_last_head(tx)
                     uow.commit()
-                if not tx.started_at_known_head:
-                    self._keys.clear()  # another writer was here: it may have rotated keys (X9)
-                self._keys.update(tx.new_keys)
+                self._keys.update(tx.new_keys)  # each the key in force as of this commit (X9)
                 self._state_at_head = _StateAtHead(
                     tx.head.size, tx.head.frontier.hashes, tx.economy, tx.policy, tx.head.time
                 )

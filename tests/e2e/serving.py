@@ -83,11 +83,15 @@ class SigningClient:
     def now(self) -> int:
         return int(self.http.get("/api/economy").json()["now"])
 
+    def key(self, signer: str | KeyPair) -> KeyPair:
+        """A named key of the economy (its key in force), or a key given as it is (X9)."""
+        return self.economy.key(signer) if isinstance(signer, str) else signer
+
     def command(
-        self, command: Command, *signers: str, cid: str | None = None, signed_at: int | None = None
+        self, command: Command, *signers: str | KeyPair, cid: str | None = None, signed_at: int | None = None
     ) -> SignedCommand:
         at = self.now() if signed_at is None else signed_at
-        keys = [self.economy.key(s) for s in signers]
+        keys = [self.key(s) for s in signers]
         return sign_command(self.economy.economy_id, command, keys, signed_at=at, command_id=cid or uuid.uuid4().hex)
 
     def body(self, signed: SignedCommand) -> bytes:
@@ -96,13 +100,13 @@ class SigningClient:
     def headers(
         self,
         body: bytes,
-        *signers: str,
+        *signers: str | KeyPair,
         timestamp: int | None = None,
         nonce: str | None = None,
         path: str = "/api/commands",
         method: str = "POST",
     ) -> dict[str, str]:
-        keys = [self.economy.key(s) for s in signers]
+        keys = [self.key(s) for s in signers]
         ts = self.now() if timestamp is None else timestamp
         return sign_request(
             self.economy.economy_id, method, path, body, keys, timestamp=ts, nonce=nonce or uuid.uuid4().hex
@@ -111,7 +115,7 @@ class SigningClient:
     def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
         return self.http.post("/api/commands", content=body, headers=headers)
 
-    def run(self, command: Command, *signers: str, cid: str | None = None) -> httpx.Response:
+    def run(self, command: Command, *signers: str | KeyPair, cid: str | None = None) -> httpx.Response:
         """Sign the command and the request with the same keys and send it."""
         body = self.body(self.command(command, *signers, cid=cid))
         return self.post(body, self.headers(body, *signers))

@@ -40,6 +40,7 @@ class ScriptedEconomy:
     ) -> None:
         self.store = store
         self.label = label
+        self._bound: dict[str, KeyPair] = {}  # a name whose account's key changed (X9): its key in force
         self.clock = SimulatedClock(start)
         self.engine = Engine(store, self.clock, Ed25519Verifier(), self.key("journal"))
         self.executed = 0
@@ -63,29 +64,53 @@ class ScriptedEconomy:
         self.economy_id = info.id
 
     def key(self, name: str) -> KeyPair:
-        """The key named ``name``: derived from the label and the name, reproducible, public."""
+        """The key in force of the account named ``name``: at first derived from the label and the
+        name, reproducible, public; after a rotation or recovery (``bind``), the key that replaced it."""
+        bound = self._bound.get(name)
+        return bound if bound is not None else self.first_key(name)
+
+    def first_key(self, name: str) -> KeyPair:
+        """The key the account named ``name`` was opened with (its id derives from it)."""
         seed = hashlib.sha256(f"{self.label}/{name}".encode()).digest()
         return KeyPair.from_seed(seed, name)
+
+    def new_key(self, name: str, generation: int) -> KeyPair:
+        """A reproducible key for ``name``'s account after a change of key (X9), not yet bound: it
+        signs as the id derived from itself (proof of possession)."""
+        seed = hashlib.sha256(f"{self.label}/{name}/key-{generation}".encode()).digest()
+        return KeyPair.from_seed(seed, f"{name}.key-{generation}")
+
+    def bind(self, name: str, key: KeyPair) -> KeyPair:
+        """From now on ``name`` signs with ``key`` for its account (after its key changed, X9)."""
+        bound = key.for_account(self.account(name))
+        self._bound[name] = bound
+        return bound
+
+    def rotate(self, name: str, generation: int = 2) -> KeyPair:
+        """Rotate ``name``'s key (X9): signed by the key in force and the new one; returns the new key."""
+        new = self.new_key(name, generation)
+        self.run(ident.RotateKey(self.account(name), new.public_hex), name, new)
+        return self.bind(name, new)
 
     def account(self, name: str) -> AccountId:
         return self.key(name).account
 
-    def sign(self, command: Command, *signers: str, cid: str | None = None) -> SignedCommand:
+    def sign(self, command: Command, *signers: str | KeyPair, cid: str | None = None) -> SignedCommand:
         return sign_command(
             self.economy_id,
             command,
-            [self.key(s) for s in signers],
+            [self.key(s) if isinstance(s, str) else s for s in signers],
             signed_at=self.clock.now(),
             command_id=cid or f"cmd-{next(self._ids)}",
         )
 
-    def run(self, command: Command, *signers: str, cid: str | None = None) -> Receipt:
+    def run(self, command: Command, *signers: str | KeyPair, cid: str | None = None) -> Receipt:
         """Sign ``command`` with the named keys and execute it; refusals raise."""
         receipt = self.engine.execute(self.sign(command, *signers, cid=cid))
         self._count(receipt)
         return receipt
 
-    def refused(self, command: Command, *signers: str, cid: str | None = None) -> CivicLedgerError:
+    def refused(self, command: Command, *signers: str | KeyPair, cid: str | None = None) -> CivicLedgerError:
         """Run a command that must be refused, and return the refusal."""
         try:
             self.run(command, *signers, cid=cid)

@@ -403,6 +403,8 @@ def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Re
     introduced = keys_in_payload(command.payload)
     for account, signature in sorted(signed.signatures.items()):
         key = service.engine.key_of(account, introduced)
+        if key is not None and not verifier.verify(key, message, signature):
+            key = service.engine.key_of(account, introduced, fresh=True)  # another worker may have rotated it (X9)
         if key is None:
             raise AuthorityError(f"{account} is not an account and cannot sign a request", rule="X6")
         if not verifier.verify(key, message, signature):

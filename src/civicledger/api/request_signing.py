@@ -28,6 +28,7 @@ from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.errors import AuthorityError, InvalidInputError
 from civicledger.kernel.identity import AccountId, account_id_for, parse_account_id, parse_signature
 from civicledger.kernel.ports import Signer
+from civicledger.kernel.signing import signer_account
 
 TIMESTAMP_HEADER = "Civic-Timestamp"
 NONCE_HEADER = "Civic-Nonce"
@@ -57,7 +58,7 @@ def sign_request(
 ) -> dict[str, str]:
     """The three headers for a request signed by ``signers`` (clients, tests, the benchmark)."""
     message = request_bytes(economy_id, method, path, body, timestamp, nonce)
-    parts = [f"{account_id_for(s.public_key)}={s.sign(message).hex()}" for s in signers]
+    parts = [f"{signer_account(s)}={s.sign(message).hex()}" for s in signers]
     return {TIMESTAMP_HEADER: str(timestamp), NONCE_HEADER: nonce, SIGNATURE_HEADER: ", ".join(parts)}
 
 

@@ -18,7 +18,7 @@ from civicledger.adapters.policy_file import load_policy_file
 from civicledger.adapters.stores import open_store
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, app, session, settings_of, submit
 from civicledger.cli.output import emit, fail
-from civicledger.kernel import audit, payments
+from civicledger.kernel import audit, payments, state
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.bootstrap import genesis_command
@@ -26,7 +26,7 @@ from civicledger.kernel.canonical import JSONValue, parse_json
 from civicledger.kernel.economy import AdoptRules, ChangePolicy
 from civicledger.kernel.engine import Engine
 from civicledger.kernel.errors import CivicLedgerError, RuleViolationError
-from civicledger.kernel.identity import AccountId, AccountKind, Role
+from civicledger.kernel.identity import AccountKind, Role
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.rules import FIRST_RULES, LATEST_RULES, describe
 from civicledger.kernel.state import economy_info
@@ -211,12 +211,15 @@ def account_grant(
 def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) -> None:
     """An account and its balances."""
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
-        found = uow.accounts.get(AccountId(account))
+        found = uow.accounts.get(s.account(account))  # an id, or the account of a key of that name
         if found is None:
             fail(ctx, CivicLedgerError(f"no account {account}", rule="X1"))
         # each holding at its worth now (IN4: Circles v2 demurrage); a read writes nothing
         now = max(s.clock.now(), uow.journal.head().time)
         holdings = payments.worth(uow, found.id, uow.ledger.holdings(found.id), now)
+        guardians = state.guardians_of(uow, found.id, now)
+        recovery = state.recovery_of(uow, found.id)
+        frozen = state.is_frozen(uow, found.id)
     data = {
         "account": found.id,
         "kind": found.kind.value,
@@ -224,6 +227,12 @@ def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) 
         "verified": found.verified,
         "roles": sorted(found.roles),
         "balances": holdings,
+        "public_key": found.public_key,  # the key in force (X9)
+        "frozen": frozen,
+        "guardians": {"members": list(guardians.members), "threshold": guardians.threshold} if guardians else None,
+        "recovery": {"public_key": recovery.public_key, "by": recovery.by, "completes_at": recovery.completes_at}
+        if recovery
+        else None,
     }
     emit(ctx, data)
 

@@ -10,7 +10,9 @@ For one command, inside one write unit of work (which holds the journal's writer
    key (X2), so every head a reader can see is signed.
 
 Work that needs no state (decoding, canonical checks, signatures of accounts whose keys are known)
-is done *before* the writer lock is taken, so concurrent writers overlap on it.
+is done *before* the writer lock is taken, so concurrent writers overlap on it. A key can change
+(X9), so under the lock each signature checked early is confirmed to have been checked against the
+key in force in the transaction's own state, and checked again if it was not.
 
 The same code re-executes a journal during verification (``Engine.replaying``, ``kernel.audit``), which is
 why handlers must be deterministic: same state, same command, same time, same events.
@@ -23,7 +25,7 @@ import logging
 import random
 import time as _time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from civicledger.kernel import state
@@ -39,7 +41,7 @@ from civicledger.kernel.errors import (
     RuleViolationError,
     UnstorableError,
 )
-from civicledger.kernel.identity import AccountId, parse_signature
+from civicledger.kernel.identity import AccountId, KeyChanged, parse_signature
 from civicledger.kernel.journal import Entry, SignatureRecord, SignedCommand, TreeHead, tree_head_bytes
 from civicledger.kernel.merkle import leaf_hash
 from civicledger.kernel.messages import Command, decode_command, encode_message
@@ -184,7 +186,8 @@ class PreparedCommand:
     decoded: Command | None = None
     size: int = 0  # bytes of the payload's canonical form, checked against the policy under the lock
     message: bytes = b""
-    verified: frozenset[AccountId] = frozenset()
+    verified: dict[AccountId, bytes] = field(default_factory=dict)
+    """The accounts whose signatures were checked before the lock, with the key each was checked against."""
     error: CivicLedgerError | None = None
     nul: bool = False  # the payload holds U+0000: refused from rule version 2 on (IN10)
 
@@ -356,16 +359,24 @@ class Engine:
                 self._economy = economy
         return EngineView(known.economy, known.policy, known.time)
 
-    def key_of(self, account: AccountId, introduced: dict[AccountId, bytes] | None = None) -> bytes | None:
-        """An account's public key (the one key cache), or the one a command introduces for it."""
-        key = self._keys.get(account)
+    def key_of(
+        self, account: AccountId, introduced: dict[AccountId, bytes] | None = None, *, fresh: bool = False
+    ) -> bytes | None:
+        """An account's key in force (the one key cache), or the one a command introduces for it.
+
+        Keys change (X9). The cache follows this engine's commits: the keys in force it read for
+        every signer of a committed transaction, and the ``identity.key_changed`` events it wrote.
+        Another process's rotation can leave it stale, so it is never the last word: under the
+        writer lock every signature is checked against the key in force (``_verify_known``), and a
+        caller whose signature does not match a cached key asks again with ``fresh`` (a read)."""
+        key = None if fresh else self._keys.get(account)
         if key is not None:
             return key
         with self.store.read() as uow:
             found = uow.accounts.get(account)
         if found is not None:
             key = bytes.fromhex(found.public_key)
-            self._keys[account] = key  # an id is derived from its key: the pair never changes
+            self._keys[account] = key
             return key
         return (introduced or {}).get(account)
 
@@ -380,7 +391,7 @@ class Engine:
                     if tx.appended:
                         self._sign_last_head(tx)
                     uow.commit()
-                self._keys.update(tx.new_keys)
+                self._keys.update(tx.new_keys)  # each the key in force as of this commit (X9)
                 self._state_at_head = _StateAtHead(
                     tx.head.size, tx.head.frontier.hashes, tx.economy, tx.policy, tx.head.time
                 )
@@ -433,13 +444,13 @@ class Engine:
             economy = self.economy() if not isinstance(prepared.decoded, Genesis) else None
             economy_id = economy.id if economy else economy_id_for(command.payload)
             prepared.message = command.signing_bytes(economy_id)
-            verified = set()
             for signature in command.signatures:
                 key = self._keys.get(signature.account)
-                if key is not None:
-                    self._check_signature(key, prepared.message, signature)
-                    verified.add(signature.account)
-            prepared.verified = frozenset(verified)
+                # A mismatch is not yet a refusal: the cached key may have been replaced (X9), so
+                # the signature is checked again under the lock against the key in force.
+                raw = parse_signature(signature.signature)
+                if key is not None and self.verifier.verify(key, prepared.message, raw):
+                    prepared.verified[signature.account] = key
         except CivicLedgerError as e:
             prepared.error = e
         return prepared
@@ -490,6 +501,11 @@ class Engine:
 
         unverified = self._verify_known(tx, command, prepared)
         signers = command.signers()
+        frozen = state.frozen_among(uow, signers)
+        if frozen:
+            raise AuthorityError(
+                f"{', '.join(frozen)}: key reported stolen; the account is frozen until a recovery completes", rule="X9"
+            )
         rules = tx.economy.rules_at(now) if tx.economy is not None else FIRST_RULES
         if prepared.nul and (cmd.rules if isinstance(cmd, Genesis) else rules) >= ONE_MEANING:
             refuse_nul(command.payload)  # IN10: one meaning on every backend (a journal of rules 1 keeps it)
@@ -511,6 +527,8 @@ class Engine:
         try:
             for event in decision.events:
                 project(event, uow, pctx)
+                if isinstance(event, KeyChanged):  # X9: later commands in this transaction see the new key
+                    tx.new_keys[event.account] = bytes.fromhex(event.public_key)
             if any(e.TYPE.startswith("economy.") for e in decision.events):
                 tx.refresh()
             stored, head = self._seal(tx, entry, command.payload_digest())
@@ -528,11 +546,11 @@ class Engine:
     def _verify_known(
         self, tx: _Transaction, command: SignedCommand, prepared: PreparedCommand
     ) -> list[SignatureRecord]:
-        """Check signatures not checked before the lock; return those the command itself introduces."""
+        """Check each signature against the key in force in this transaction's state (X6, X9): one
+        checked before the lock counts only if it was checked against that same key (a rotation,
+        here or by another writer, may have replaced it). Return those the command itself introduces."""
         pending = []
         for signature in command.signatures:
-            if signature.account in prepared.verified:
-                continue
             key = tx.new_keys.get(signature.account)
             if key is None:
                 account = tx.uow.accounts.get(signature.account)
@@ -541,7 +559,8 @@ class Engine:
                     continue
                 key = bytes.fromhex(account.public_key)
                 tx.new_keys[signature.account] = key
-            self._check_signature(key, prepared.message, signature)
+            if prepared.verified.get(signature.account) != key:
+                self._check_signature(key, prepared.message, signature)
         return pending
 
     def _check_signature(self, key: bytes, message: bytes, signature: SignatureRecord) -> None:

@@ -18,8 +18,10 @@ from civicledger.kernel.economy import (
     economy_id_for,
 )
 from civicledger.kernel.errors import (
+    AuthorityError,
     IntegrityError,
     InvalidInputError,
+    NotFoundError,
     PolicyFileError,
     RuleViolationError,
 )
@@ -147,6 +149,8 @@ def _policy_set(e: PolicySet, uow: UnitOfWork, ctx: ProjectionContext) -> None:
 @handles(ident.OpenAccount)
 def open_account(cmd: ident.OpenAccount, ctx: Context) -> Decision:
     account = account_id_for(ident.parse_public_key(cmd.public_key))
+    if ctx.uow.records.get("key_bindings", cmd.public_key) is not None:  # only after a rotation (X9)
+        raise RuleViolationError("this key is bound to another account", rule="X9")
     event = ident.open_account(cmd, ctx.uow.accounts.get(account))
     return Decision([event], Consent.of(account), {"account": account}, new_keys={account: cmd.public_key})
 
@@ -211,6 +215,219 @@ def _role_revoked(e: ident.RoleRevoked, uow: UnitOfWork, ctx: ProjectionContext)
 @projects(ident.CouncilFormed)
 def _council_formed(e: ident.CouncilFormed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
     uow.records.put("councils", e.council, {"members": sorted(e.members), "quorum": e.quorum, "formed_at": ctx.time})
+
+
+# Keys (X9): docs/keys.md --------------------------------------------------------------------------
+# New commands, so no journal written before them contains one: they are the same at every rule version.
+
+
+def _keyed_account(ctx: Context, account: AccountId) -> Account:
+    return state.require_account(ctx.uow, account, rule="X9")
+
+
+def _registrar_for(ctx: Context, registrar: AccountId, person: Account) -> None:
+    """A registrar acts only for a verified person (X1, X9)."""
+    found = ctx.uow.accounts.get(registrar)
+    if found is None or Role.REGISTRAR not in found.roles:
+        raise AuthorityError(f"{registrar} is not a registrar", rule="X9")
+    if not person.verified:
+        raise RuleViolationError(f"{person.id} is not a verified person: a registrar cannot act for it", rule="X9")
+
+
+def _new_key(ctx: Context, account: Account, public_key: str) -> AccountId:
+    holder = account_id_for(ident.parse_public_key(public_key))
+    return ident.check_new_key(account, public_key, state.key_taken(ctx.uow, public_key, holder))
+
+
+@handles(ident.RotateKey)
+def rotate_key(cmd: ident.RotateKey, ctx: Context) -> Decision:
+    account = _keyed_account(ctx, cmd.account)
+    holder = _new_key(ctx, account, cmd.public_key)
+    event = ident.KeyChanged(cmd.account, cmd.public_key, account.public_key)
+    return Decision(
+        [event], Consent.of(cmd.account, holder), {"account": cmd.account}, new_keys={holder: cmd.public_key}
+    )
+
+
+@handles(ident.NameGuardians)
+def name_guardians(cmd: ident.NameGuardians, ctx: Context) -> Decision:
+    _keyed_account(ctx, cmd.account)
+    section = ctx.policy.identity
+    threshold = cmd.threshold or section.guardian_threshold
+    exist = all(ctx.uow.accounts.get(g) is not None for g in cmd.guardians)
+    ident.check_guardians(cmd.account, cmd.guardians, threshold, section.max_guardians, exist)
+    named_before = state.guardians_of(ctx.uow, cmd.account, ctx.time) is not None
+    effective_at = ctx.time + section.recovery_wait if named_before else ctx.time
+    event = ident.GuardiansNamed(cmd.account, cmd.guardians, threshold, effective_at)
+    result = {"account": cmd.account, "threshold": threshold, "effective_at": effective_at}
+    return Decision([event], Consent.of(cmd.account), result)
+
+
+def _open_recovery(ctx: Context, account: Account, public_key: str) -> AccountId:
+    if state.recovery_of(ctx.uow, account.id) is not None:
+        raise RuleViolationError(f"{account.id} already has a pending recovery; cancel it first", rule="X9")
+    return _new_key(ctx, account, public_key)
+
+
+@handles(ident.StartRecovery)
+def start_recovery(cmd: ident.StartRecovery, ctx: Context) -> Decision:
+    account = _keyed_account(ctx, cmd.account)
+    guardians = state.guardians_of(ctx.uow, cmd.account, ctx.time)
+    if guardians is None:
+        raise RuleViolationError(f"{cmd.account} named no guardians", rule="X9")
+    holder = _open_recovery(ctx, account, cmd.public_key)
+    completes_at = ctx.time + ctx.policy.identity.recovery_wait
+    event = ident.RecoveryStarted(cmd.account, cmd.public_key, "guardians", None, "", completes_at)
+    consent = Consent(all_of=frozenset({holder}), quorums=(guardians.quorum(),), rule="X9")
+    result = {"account": cmd.account, "completes_at": completes_at}
+    return Decision([event], consent, result, new_keys={holder: cmd.public_key})
+
+
+@handles(ident.RebindKey)
+def rebind_key(cmd: ident.RebindKey, ctx: Context) -> Decision:
+    account = _keyed_account(ctx, cmd.account)
+    _registrar_for(ctx, cmd.registrar, account)
+    ident.check_evidence(cmd.evidence)
+    if ctx.uow.records.get("humans", cmd.evidence) is not None or ctx.uow.records.get("key_evidence", cmd.evidence):
+        raise RuleViolationError("this evidence was used before: a re-binding needs fresh evidence", rule="X9")
+    holder = _open_recovery(ctx, account, cmd.public_key)
+    completes_at = ctx.time + ctx.policy.identity.recovery_wait
+    event = ident.RecoveryStarted(cmd.account, cmd.public_key, "registrar", cmd.registrar, cmd.evidence, completes_at)
+    result = {"account": cmd.account, "completes_at": completes_at}
+    return Decision([event], Consent.of(cmd.registrar, holder), result, new_keys={holder: cmd.public_key})
+
+
+@handles(ident.CancelRecovery)
+def cancel_recovery(cmd: ident.CancelRecovery, ctx: Context) -> Decision:
+    account = _keyed_account(ctx, cmd.account)
+    if state.recovery_of(ctx.uow, cmd.account) is None:
+        raise NotFoundError(f"{cmd.account} has no pending recovery", rule="X9")
+    if cmd.registrar is not None:
+        _registrar_for(ctx, cmd.registrar, account)
+        return Decision([ident.RecoveryCancelled(cmd.account, "registrar")], Consent.of(cmd.registrar))
+    if state.is_frozen(ctx.uow, cmd.account):
+        raise AuthorityError(f"{cmd.account}'s key is reported stolen: it cannot cancel a recovery", rule="X9")
+    return Decision([ident.RecoveryCancelled(cmd.account, "owner")], Consent.of(cmd.account))
+
+
+@handles(ident.CompleteRecovery)
+def complete_recovery(cmd: ident.CompleteRecovery, ctx: Context) -> Decision:
+    account = _keyed_account(ctx, cmd.account)
+    recovery = state.recovery_of(ctx.uow, cmd.account)
+    if recovery is None:
+        raise NotFoundError(f"{cmd.account} has no pending recovery", rule="X9")
+    if ctx.time < recovery.completes_at:
+        raise RuleViolationError(
+            f"the recovery of {cmd.account} completes at {recovery.completes_at}, not before (now {ctx.time})",
+            rule="X9",
+        )
+    if recovery.by == "registrar" and recovery.registrar is not None:
+        registrar = ctx.uow.accounts.get(recovery.registrar)
+        if registrar is None or Role.REGISTRAR not in registrar.roles:
+            # The council revoked the registrar during the wait: its re-binding lapses (IN7: it does not stall).
+            return Decision([ident.RecoveryCancelled(cmd.account, "lapsed")], Consent(), {"account": cmd.account})
+    holder = account_id_for(ident.parse_public_key(recovery.public_key))
+    if state.key_taken(ctx.uow, recovery.public_key, holder):
+        raise RuleViolationError("the recovery's key was bound to another account meanwhile; cancel it", rule="X9")
+    events: list[Event] = [
+        ident.RecoveryCompleted(cmd.account, recovery.public_key),
+        ident.KeyChanged(cmd.account, recovery.public_key, account.public_key),
+    ]
+    if state.is_frozen(ctx.uow, cmd.account):
+        events.append(ident.AccountUnfrozen(cmd.account))
+    return Decision(events, Consent(), {"account": cmd.account})
+
+
+@handles(ident.ReportStolen)
+def report_stolen(cmd: ident.ReportStolen, ctx: Context) -> Decision:
+    account = _keyed_account(ctx, cmd.account)
+    if state.is_frozen(ctx.uow, cmd.account):
+        raise RuleViolationError(f"{cmd.account} is already frozen", rule="X9")
+    if cmd.registrar is not None:
+        _registrar_for(ctx, cmd.registrar, account)
+        by, consent = "registrar", Consent.of(cmd.registrar)
+    elif cmd.account in ctx.signers:
+        by, consent = "owner", Consent.of(cmd.account)
+    else:
+        guardians = state.guardians_of(ctx.uow, cmd.account, ctx.time)
+        if guardians is None:
+            raise AuthorityError(f"only {cmd.account} itself or a registrar may report its key stolen", rule="X9")
+        by, consent = "guardians", Consent(quorums=(guardians.quorum(),), rule="X9")
+    return Decision([ident.AccountFrozen(cmd.account, by)], consent, {"account": cmd.account})
+
+
+@projects(ident.KeyChanged)
+def _key_changed(e: ident.KeyChanged, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    account = state.require_account(uow, e.account)
+    uow.accounts.put(dataclasses.replace(account, public_key=e.public_key))
+    uow.records.put("key_bindings", e.public_key, {"account": e.account, "at": ctx.time, "seq": ctx.seq})
+    before = uow.records.get("key_history", e.account) or {"keys": []}
+    keys = [*before["keys"], {"public_key": e.public_key, "from": ctx.time, "seq": ctx.seq}]
+    uow.records.put("key_history", e.account, {"keys": keys})
+
+
+@projects(ident.GuardiansNamed)
+def _guardians_named(e: ident.GuardiansNamed, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    named = {"members": list(e.guardians), "threshold": e.threshold, "effective_at": e.effective_at}
+    in_force = state.guardians_of(uow, e.account, ctx.time)
+    if in_force is None or e.effective_at <= ctx.time:
+        uow.records.put("key_guardians", e.account, named)
+        return
+    current = {"members": list(in_force.members), "threshold": in_force.threshold}
+    uow.records.put("key_guardians", e.account, {**current, "pending": named})
+
+
+def _drop_pending_guardians(uow: UnitOfWork, account: AccountId, at: int) -> None:
+    """A freeze or a completed recovery drops a change of guardians not yet in force (X9): it may
+    be a thief's, made with the stolen key to shut the guardians out."""
+    if state.pending_guardians(uow, account, at) is None:
+        return
+    in_force = state.guardians_of(uow, account, at)
+    assert in_force is not None
+    uow.records.put("key_guardians", account, {"members": list(in_force.members), "threshold": in_force.threshold})
+
+
+@projects(ident.RecoveryStarted)
+def _recovery_started(e: ident.RecoveryStarted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    record = {
+        "public_key": e.public_key,
+        "by": e.by,
+        "registrar": e.registrar,
+        "started_at": ctx.time,
+        "completes_at": e.completes_at,
+    }
+    uow.records.put("key_recoveries", e.account, record)
+    if e.evidence:
+        uow.records.put("key_evidence", e.evidence, {"account": e.account, "registrar": e.registrar, "at": ctx.time})
+
+
+@projects(ident.RecoveryCancelled)
+def _recovery_cancelled(e: ident.RecoveryCancelled, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    uow.records.delete("key_recoveries", e.account)
+
+
+@projects(ident.RecoveryCompleted)
+def _recovery_completed(e: ident.RecoveryCompleted, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    uow.records.delete("key_recoveries", e.account)
+    _drop_pending_guardians(uow, e.account, ctx.time)
+
+
+def _count_frozen(uow: UnitOfWork, delta: int) -> None:
+    count = uow.records.get("keys", "frozen") or {"count": 0}
+    uow.records.put("keys", "frozen", {"count": int(count["count"]) + delta})
+
+
+@projects(ident.AccountFrozen)
+def _account_frozen(e: ident.AccountFrozen, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    uow.records.put(state.FROZEN, e.account, {"by": e.by, "at": ctx.time})
+    _count_frozen(uow, 1)
+    _drop_pending_guardians(uow, e.account, ctx.time)
+
+
+@projects(ident.AccountUnfrozen)
+def _account_unfrozen(e: ident.AccountUnfrozen, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    uow.records.delete(state.FROZEN, e.account)
+    _count_frozen(uow, -1)
 
 
 # Ledger ----------------------------------------------------------------------------------------

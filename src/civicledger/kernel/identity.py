@@ -1,8 +1,10 @@
-"""Accounts and who may act for them (X1, X6).
+"""Accounts and who may act for them (X1, X6, X9).
 
-Every account has an Ed25519 public key and its id is derived from that key, so an id cannot be
-claimed by anyone who does not hold the private key. A person becomes a *verified person* only
-by a registrar's attestation (one human, one verified account).
+Every account has an Ed25519 public key and its id is derived from the key it was opened with, so
+an id cannot be claimed by anyone who does not hold that private key. The key can change later
+(X9: rotation, recovery by guardians, a registrar's re-binding) and the id stays: ``Account.public_key``
+is the key in force, and signatures are checked against the key in force at each entry's time. A
+person becomes a *verified person* only by a registrar's attestation (one human, one verified account).
 
 Signature checking itself needs a cryptography library, so it lives behind the ``Signer`` /
 ``SignatureVerifier`` ports; this module only says *whose* signatures a command needs.
@@ -79,6 +81,7 @@ class Quorum:
 
     members: frozenset[AccountId]
     threshold: int
+    who: str = "council members"
 
     def satisfied_by(self, signers: frozenset[AccountId]) -> bool:
         return len(self.members & signers) >= self.threshold
@@ -90,20 +93,23 @@ class Consent:
 
     all_of: frozenset[AccountId] = frozenset()
     quorums: tuple[Quorum, ...] = ()
+    rule: str = "X6"
+    """The rule a refusal names (X9 for the guardians of an account)."""
 
     @staticmethod
     def of(*accounts: AccountId) -> Consent:
         return Consent(all_of=frozenset(accounts))
 
-    def check(self, signers: frozenset[AccountId], rule: str = "X6") -> None:
+    def check(self, signers: frozenset[AccountId], rule: str | None = None) -> None:
         """Raise AuthorityError naming what is missing, or return if consent is complete."""
+        rule = rule or self.rule
         missing = sorted(self.all_of - signers)
         if missing:
             raise AuthorityError(f"missing signature of {', '.join(missing)}", rule=rule)
         for quorum in self.quorums:
             if not quorum.satisfied_by(signers):
                 got = len(quorum.members & signers)
-                raise AuthorityError(f"a quorum of {quorum.threshold} council members must sign; {got} did", rule=rule)
+                raise AuthorityError(f"a quorum of {quorum.threshold} {quorum.who} must sign; {got} did", rule=rule)
 
 
 # Commands -------------------------------------------------------------------------------------
@@ -159,6 +165,83 @@ class FormCouncil(Command):
     quorum: int
 
 
+@command("identity.rotate_key")
+@dataclass(frozen=True, slots=True)
+class RotateKey(Command):
+    """Replace an account's key at once (X9); signed by the key in force and by the new key.
+
+    The new key signs as the account id derived from it (``account_id_for``), which is no account:
+    that signature proves its holder has the private key, so nobody binds a key they cannot use."""
+
+    account: AccountId
+    public_key: str
+
+
+@command("identity.name_guardians")
+@dataclass(frozen=True, slots=True)
+class NameGuardians(Command):
+    """Name the accounts, k of which may start a recovery or report the key stolen (X9).
+
+    ``threshold`` 0 takes the policy's ``identity.guardian_threshold``. Signed by the owner. The
+    first guardians are in force at once; a change replaces them only after the waiting period."""
+
+    account: AccountId
+    guardians: tuple[AccountId, ...]
+    threshold: int = 0
+
+
+@command("identity.start_recovery")
+@dataclass(frozen=True, slots=True)
+class StartRecovery(Command):
+    """Open a recovery to a new key (X9): k guardians sign, and the new key (proof of possession).
+    It completes after the policy's waiting period unless the key in force cancels it."""
+
+    account: AccountId
+    public_key: str
+
+
+@command("identity.rebind_key")
+@dataclass(frozen=True, slots=True)
+class RebindKey(Command):
+    """A registrar opens a recovery of a verified person to a new key on fresh evidence (X9).
+
+    ``evidence`` is a digest of what the registrar checked (never the evidence itself), one that was
+    never used before by an attestation or a re-binding. The new key signs too."""
+
+    account: AccountId
+    registrar: AccountId
+    public_key: str
+    evidence: str
+
+
+@command("identity.cancel_recovery")
+@dataclass(frozen=True, slots=True)
+class CancelRecovery(Command):
+    """Cancel a pending recovery (X9): the key in force signs (refused while it is reported stolen),
+    or a registrar, for a verified person (against guardians who collude)."""
+
+    account: AccountId
+    registrar: AccountId | None = None
+
+
+@command("identity.complete_recovery")
+@dataclass(frozen=True, slots=True)
+class CompleteRecovery(Command):
+    """Install a recovery's key after its waiting period; anyone may send it (IN7: nothing stalls)."""
+
+    account: AccountId
+
+
+@command("identity.report_stolen")
+@dataclass(frozen=True, slots=True)
+class ReportStolen(Command):
+    """Freeze an account whose key is stolen (X9), until a recovery completes. Signed by the key
+    itself, or by k of its guardians, or by ``registrar`` for a verified person."""
+
+    account: AccountId
+    registrar: AccountId | None = None
+
+
 # Events ---------------------------------------------------------------------------------------
 
 
@@ -199,6 +282,67 @@ class CouncilFormed(Event):
     council: AccountId
     members: frozenset[AccountId]
     quorum: int
+
+
+@event("identity.key_changed")
+@dataclass(frozen=True, slots=True)
+class KeyChanged(Event):
+    """The account's key in force is now ``public_key`` (a rotation or a completed recovery)."""
+
+    account: AccountId
+    public_key: str
+    previous_key: str
+
+
+@event("identity.guardians_named")
+@dataclass(frozen=True, slots=True)
+class GuardiansNamed(Event):
+    """The account's guardians from ``effective_at`` on: at once when it had none, else after the
+    waiting period, during which the guardians named before stay in force (a thief holding the
+    key cannot shut them out)."""
+
+    account: AccountId
+    guardians: tuple[AccountId, ...]
+    threshold: int
+    effective_at: int
+
+
+@event("identity.recovery_started")
+@dataclass(frozen=True, slots=True)
+class RecoveryStarted(Event):
+    account: AccountId
+    public_key: str
+    by: str  # "guardians" or "registrar"
+    registrar: AccountId | None
+    evidence: str  # a digest; "" for guardians
+    completes_at: int
+
+
+@event("identity.recovery_cancelled")
+@dataclass(frozen=True, slots=True)
+class RecoveryCancelled(Event):
+    account: AccountId
+    by: str  # "owner", "registrar", or "lapsed" (its registrar lost the role before it completed)
+
+
+@event("identity.recovery_completed")
+@dataclass(frozen=True, slots=True)
+class RecoveryCompleted(Event):
+    account: AccountId
+    public_key: str
+
+
+@event("identity.account_frozen")
+@dataclass(frozen=True, slots=True)
+class AccountFrozen(Event):
+    account: AccountId
+    by: str  # "owner", "guardians" or "registrar"
+
+
+@event("identity.account_unfrozen")
+@dataclass(frozen=True, slots=True)
+class AccountUnfrozen(Event):
+    account: AccountId
 
 
 # Rules ----------------------------------------------------------------------------------------
@@ -253,3 +397,59 @@ def form_council(cmd: FormCouncil, council: Account | None, members_exist: bool)
     if not 1 <= cmd.quorum <= len(cmd.members):
         raise InvalidInputError(f"quorum must be between 1 and {len(cmd.members)}", rule="X6")
     return CouncilFormed(cmd.council, cmd.members, cmd.quorum)
+
+
+@dataclass(frozen=True, slots=True)
+class Guardians:
+    """Whom an account named (X9) and how many of them must sign."""
+
+    members: tuple[AccountId, ...]
+    threshold: int
+
+    def quorum(self) -> Quorum:
+        return Quorum(frozenset(self.members), self.threshold, "guardians")
+
+
+@dataclass(frozen=True, slots=True)
+class Recovery:
+    """A pending recovery (X9): the key it installs and when it may complete."""
+
+    public_key: str
+    by: str
+    registrar: AccountId | None
+    started_at: int
+    completes_at: int
+
+
+def check_guardians(
+    account: AccountId, guardians: tuple[AccountId, ...], threshold: int, max_guardians: int, exist: bool
+) -> None:
+    """Guardians are existing accounts other than the account, named once, k of n with 1 <= k <= n."""
+    if not guardians:
+        raise InvalidInputError("name at least one guardian", rule="X9")
+    if len(guardians) > max_guardians:
+        raise InvalidInputError(f"at most {max_guardians} guardians (policy identity.max_guardians)", rule="X9")
+    if len(set(guardians)) != len(guardians):
+        raise InvalidInputError("a guardian is named once", rule="X9")
+    if account in guardians:
+        raise RuleViolationError("an account cannot be its own guardian", rule="X9")
+    if not exist:
+        raise NotFoundError("every guardian must be an existing account", rule="X9")
+    if not 1 <= threshold <= len(guardians):
+        raise InvalidInputError(f"the threshold must be between 1 and {len(guardians)}", rule="X9")
+
+
+def check_new_key(account: Account, public_key: str, new_key_taken: bool) -> AccountId:
+    """The new key's own id (which signs as proof of possession); refused if the key is the one in
+    force or was ever bound to an account (one key, one account)."""
+    holder = account_id_for(parse_public_key(public_key))
+    if public_key == account.public_key:
+        raise RuleViolationError("the new key is the key in force", rule="X9")
+    if new_key_taken:
+        raise RuleViolationError("this key is or was bound to an account; use a fresh key", rule="X9")
+    return holder
+
+
+def check_evidence(evidence: str) -> None:
+    if not 8 <= len(evidence) <= 128:
+        raise InvalidInputError("the evidence is a digest of 8-128 characters", rule="X9")

@@ -23,7 +23,7 @@ from typing import Any, TypeVar, cast, get_type_hints, overload
 from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.messages import OMITTED_AT_DEFAULT
 from civicledger.kernel.ratio import Ratio
-from civicledger.kernel.time import MINUTE
+from civicledger.kernel.time import DAY, MINUTE
 
 Problem = tuple[tuple[str, ...], str]
 S = TypeVar("S")
@@ -48,6 +48,20 @@ class JournalPolicy:
     max_clock_skew: int = 1 * MINUTE  # X6: signatures from further in the future are refused
     max_command_bytes: int = 64 * 1024  # X5: larger commands are refused unread
     draw_delay: int = since_rules(2, 60 * MINUTE)  # IN6: a draw's seed is the first signed head this long after
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityPolicy:
+    """Keys and their recovery (X9). Added after journals were written: every value is left out of
+    the stored policy at its default, and so is the whole section, so no genesis changes bytes."""
+
+    recovery_wait: int = field(default=7 * DAY, metadata=OMITTED_AT_DEFAULT)  # X9: the old key may cancel this long
+    guardian_threshold: int = field(default=3, metadata=OMITTED_AT_DEFAULT)  # X9: k when the owner names none
+    max_guardians: int = field(default=15, metadata=OMITTED_AT_DEFAULT)  # X9: n is at most this
+
+    def __post_init__(self) -> None:
+        if self.guardian_threshold < 1 or self.max_guardians < 1:
+            raise ValueError("guardian_threshold and max_guardians are at least 1")
 
 
 ADDED_LATER = OMITTED_AT_DEFAULT
@@ -85,6 +99,7 @@ def _default_sections() -> tuple[object, ...]:
 class Policy:
     economy: EconomyPolicy = field(default_factory=EconomyPolicy)
     journal: JournalPolicy = field(default_factory=JournalPolicy)
+    identity: IdentityPolicy = field(default_factory=IdentityPolicy, metadata=OMITTED_AT_DEFAULT)
     sections: tuple[object, ...] = field(default_factory=_default_sections)
     """One value per installed mechanism's section type, in installation order."""
 
@@ -188,7 +203,7 @@ def policy_from_mapping(data: Mapping[str, object]) -> tuple[Policy, list[Proble
     from civicledger.kernel.registry import installed
 
     problems: list[Problem] = []
-    kernel = {"economy": EconomyPolicy, "journal": JournalPolicy}
+    kernel = {"economy": EconomyPolicy, "journal": JournalPolicy, "identity": IdentityPolicy}
     mechanisms = mechanism_sections()
     known = {**kernel, **mechanisms}
     for key in data:
@@ -203,6 +218,7 @@ def policy_from_mapping(data: Mapping[str, object]) -> tuple[Policy, list[Proble
     policy = Policy(
         economy=decoded["economy"],
         journal=decoded["journal"],
+        identity=decoded["identity"],
         sections=tuple(decoded[name] for name in mechanisms),
     )
     for mechanism in installed():
@@ -234,6 +250,9 @@ def policy_to_mapping(policy: object, *, every_value: bool = False) -> JSONValue
             "economy": policy_to_mapping(policy.economy, every_value=every_value),
             "journal": policy_to_mapping(policy.journal, every_value=every_value),
         }
+        identity = policy_to_mapping(policy.identity, every_value=every_value)
+        if identity:  # a section added later (X9): absent while every value holds its default
+            mapping["identity"] = identity
         for section in policy.sections:
             mapping[names[type(section)]] = policy_to_mapping(section, every_value=every_value)
         return mapping

@@ -10,7 +10,7 @@ import dataclasses
 import uuid
 from collections.abc import Sequence
 
-from civicledger.kernel.identity import account_id_for
+from civicledger.kernel.identity import AccountId, account_id_for
 from civicledger.kernel.journal import SignatureRecord, SignedCommand, parse_command_id
 from civicledger.kernel.messages import Command, to_wire
 from civicledger.kernel.ports import Signer
@@ -27,5 +27,12 @@ def sign_command(
     cid = parse_command_id(command_id or uuid.uuid4().hex)
     unsigned = SignedCommand(cid, command.TYPE, to_wire(command), signed_at)
     message = unsigned.signing_bytes(economy_id)  # encodes the payload once; the signed copy keeps it
-    signatures = tuple(SignatureRecord(account_id_for(s.public_key), s.sign(message).hex()) for s in signers)
+    signatures = tuple(SignatureRecord(signer_account(s), s.sign(message).hex()) for s in signers)
     return dataclasses.replace(unsigned, signatures=signatures)
+
+
+def signer_account(signer: Signer) -> AccountId:
+    """The account a signer signs for: the one it says it holds (a key that replaced an account's
+    first key, X9), else the id derived from its key."""
+    account = getattr(signer, "account", None)
+    return AccountId(account) if isinstance(account, str) else account_id_for(signer.public_key)

@@ -7,7 +7,7 @@ from typing import NotRequired, TypedDict, cast
 
 from civicledger.kernel.canonical import JSONObject, digest
 from civicledger.kernel.errors import NotFoundError, RuleViolationError
-from civicledger.kernel.identity import Account, AccountId, Quorum
+from civicledger.kernel.identity import Account, AccountId, Guardians, Quorum, Recovery
 from civicledger.kernel.ledger import Currency
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.policy import Policy, policy_from_mapping
@@ -126,3 +126,62 @@ def require_currency(uow: UnitOfWork, currency: CurrencyId, rule: str = "X3") ->
     if found is None:
         raise NotFoundError(f"no currency {currency}", rule=rule)
     return found
+
+
+# Keys (X9) -------------------------------------------------------------------------------------
+
+FROZEN = "key_frozen"
+"""Records of accounts whose key is reported stolen (X9), by account; ``keys``/``frozen`` counts them."""
+
+
+def guardians_of(uow: UnitOfWork, account: AccountId, at: int) -> Guardians | None:
+    """The account's guardians in force at ``at``: a change named later is in force from its
+    ``effective_at`` (X9)."""
+    data = uow.records.get("key_guardians", account)
+    if data is None:
+        return None
+    pending = data.get("pending")
+    if pending is not None and int(pending["effective_at"]) <= at:
+        data = pending
+    return Guardians(tuple(AccountId(m) for m in data["members"]), int(data["threshold"]))
+
+
+def pending_guardians(uow: UnitOfWork, account: AccountId, at: int) -> tuple[Guardians, int] | None:
+    """A change of guardians not yet in force at ``at``, with the time it will be."""
+    data = uow.records.get("key_guardians", account)
+    pending = data.get("pending") if data is not None else None
+    if pending is None or int(pending["effective_at"]) <= at:
+        return None
+    members = tuple(AccountId(m) for m in pending["members"])
+    return Guardians(members, int(pending["threshold"])), int(pending["effective_at"])
+
+
+def recovery_of(uow: UnitOfWork, account: AccountId) -> Recovery | None:
+    data = uow.records.get("key_recoveries", account)
+    if data is None:
+        return None
+    registrar = data.get("registrar")
+    return Recovery(
+        str(data["public_key"]),
+        str(data["by"]),
+        AccountId(registrar) if registrar else None,
+        int(data["started_at"]),
+        int(data["completes_at"]),
+    )
+
+
+def is_frozen(uow: UnitOfWork, account: AccountId) -> bool:
+    return uow.records.get(FROZEN, account) is not None
+
+
+def frozen_among(uow: UnitOfWork, accounts: frozenset[AccountId]) -> list[AccountId]:
+    """Which of ``accounts`` are frozen (X9); one read when none is (the usual case)."""
+    count = uow.records.get("keys", "frozen")
+    if not count or not int(count["count"]):
+        return []
+    return sorted(a for a in accounts if is_frozen(uow, a))
+
+
+def key_taken(uow: UnitOfWork, public_key: str, holder: AccountId) -> bool:
+    """Is this key, or was it ever, bound to an account (one key, one account, X9)?"""
+    return uow.records.get("key_bindings", public_key) is not None or uow.accounts.get(holder) is not None

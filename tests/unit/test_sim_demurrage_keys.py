@@ -367,3 +367,22 @@ def test_x09_sim_key_loss_parameters_are_checked_with_the_others() -> None:
     with pytest.raises(ScenarioError) as info:
         parse_scenario({"parameters": {"key_loss_rate": 1.5, "guardian_share": -0.1}})
     assert "parameters.key_loss_rate" in info.value.message and "parameters.guardian_share" in info.value.message
+
+
+def test_x09_sim_the_waiting_period_is_the_policys_unless_a_parameter_sets_it() -> None:
+    """Left out, ``recovery_days`` is the scenario policy's ``[identity] recovery_wait`` (X9), the
+    wait the engine enforces: a 28-day policy wait loses what the 28-day parameter loses."""
+    circles_v = {**V2, "demurrage": "0"}
+    data = _scenario(60, circles_v, key_loss_rate=0.6, guardian_share=1.0)
+    assert Model(data, seed=7).keys.wait == 7 * DAY  # the policy's default
+    by_policy = parse_scenario(
+        {
+            **QUIET,
+            "scenario": {"steps": 60, "seeds": [7]},
+            "parameters": {"key_loss_rate": 0.6, "guardian_share": 1.0},
+            "policy": {"circles": circles_v, "identity": {"recovery_wait": 28 * DAY}},
+        }
+    )
+    by_parameter = _scenario(60, circles_v, key_loss_rate=0.6, guardian_share=1.0, recovery_days=28.0)
+    assert Model(by_policy, seed=7).keys.wait == 28 * DAY
+    assert run(by_policy, seed=7)[-1]["income_lost_guarded"] == run(by_parameter, seed=7)[-1]["income_lost_guarded"] > 0

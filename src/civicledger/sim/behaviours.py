@@ -297,7 +297,7 @@ PARAMETERS: dict[str, float] = {
     "revenue_inflation": 1_000.0,  # what a revenue inflator multiplies its revenue by (IN1)
     "key_loss_rate": 0.0,  # X9: the chance a year that a person loses their key (0: keys are never lost)
     "guardian_share": 0.0,  # X9: persons who named guardians, who recover a lost key's account
-    "recovery_days": 7.0,  # X9: the guardians' waiting period (the keys policy's default, 7 days)
+    "recovery_days": -1.0,  # X9: the guardians' waiting period in days; below 0: the policy's identity.recovery_wait
 }
 """The behaviours' parameters and their defaults (``[parameters]`` in a scenario)."""
 

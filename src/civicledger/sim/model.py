@@ -81,7 +81,8 @@ class Model:
         self._held = tuple((x, x.__dict__, frozenset(dir(type(x))) - _NOT_FORWARDED) for x in self._order)
         for sector in self._order:
             sector.setup()
-        wait = round(self.p["recovery_days"] * DAY)
+        days = self.p["recovery_days"]
+        wait = round(days * DAY) if days >= 0 else scenario.policy.identity.recovery_wait  # X9
         self.keys = Keys.draw(self.rng, self.n, pop.persons, self.p["key_loss_rate"], self.p["guardian_share"], wait)
 
     # A sector's state under the model's name -------------------------------------------------

@@ -19,16 +19,15 @@ from civicledger.kernel.ports import Store
 from civicledger.kernel.time import DAY
 from civicledger.mechanisms.circles import messages as cm
 from tests.e2e.serving import serve_app
+from tests.integration.test_circles_accounts import supply_matches, verified
 from tests.integration.test_circles_demurrage import (
     UNITS_1000,
-    conserved,
     join,
     reference,
     rich_pair,
     seen,
     send,
     stored,
-    verified,
 )
 
 
@@ -53,7 +52,7 @@ def test_in04_a_holder_who_never_acts_still_pays(store: Store) -> None:
     assert shown == reference(UNITS_1000, 365)  # the HTTP API too
     send(e, "alice", "bob", alice, 1)  # bob does nothing; someone paying him settles his holding
     assert stored(e, bob, alice) == reference(UNITS_1000, 365) + 1
-    conserved(e)
+    supply_matches(e)
     verified(e)
 
 
@@ -76,7 +75,7 @@ def test_in04_moving_coins_between_ones_own_accounts_never_restores_units(store:
     assert shuttled <= honest  # the clock never restarts to the holder's gain
     assert honest - shuttled <= moves  # moving costs no more than rounding each settled day down
     assert seen(e, e.account(there), alice) == 0
-    conserved(e)
+    supply_matches(e)
     verified(e)
 
 
@@ -106,7 +105,7 @@ def test_in04_sending_the_day_before_does_not_escape_and_the_receiver_pays_from_
     assert stored(e, carol, alice) == held  # bob paid 364 days of demurrage on the way out
     e.advance(DAY)
     assert seen(e, carol, alice) == reference(held, 1)  # carol pays only the one day she held it
-    conserved(e)
+    supply_matches(e)
     verified(e)
 
 
@@ -121,7 +120,7 @@ def test_in04_inviting_ones_own_sybils_does_not_pay(store: Store) -> None:
         e.run(led.Transfer((led.Leg(CurrencyId(sybil), sybil, alice, 4_800),)), f"sybil-{i}")
     after = seen(e, alice, alice) + sum(seen(e, alice, s) for s in sybils)
     assert after == before - 3 * (9_600 - 4_800)  # ... and each invitation still lost 48 units net
-    conserved(e)
+    supply_matches(e)
     verified(e)
 
 
@@ -133,5 +132,5 @@ def test_in04_a_burn_cannot_destroy_units_demurrage_already_took(store: Store) -
     assert "93004" in error.message  # what bob holds now, not the stored 1,000 units
     e.run(led.Burn(CurrencyId(alice), bob, reference(UNITS_1000, 365)), "bob")
     assert stored(e, bob, alice) == 0
-    conserved(e)
+    supply_matches(e)
     verified(e)

@@ -14,11 +14,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.api import reads
-from civicledger.kernel import audit
 from civicledger.kernel import ledger as led
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import RuleViolationError
@@ -31,6 +29,7 @@ from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.circles import rules
 from civicledger.mechanisms.circles.policy import V2_DAY_ZERO, preset_mapping
 from tests.conftest import T0
+from tests.integration.test_circles_accounts import supply_matches, verified
 
 UNITS_1000 = 100_000  # 1,000 units of 2 decimals
 
@@ -78,19 +77,6 @@ def seen(e: ScriptedEconomy, holder: AccountId, currency: AccountId) -> int:
     found = reads.balances(e.store, holder, e.clock.now())["balances"]
     assert isinstance(found, dict)
     return int(found.get(currency, 0))  # type: ignore[arg-type]
-
-
-def conserved(e: ScriptedEconomy) -> None:
-    with e.store.read() as uow:
-        sums = uow.ledger.sums_by_currency()
-        for currency in uow.ledger.currencies():
-            assert sums.get(currency.id, 0) == currency.supply, currency.id
-
-
-def verified(e: ScriptedEconomy) -> None:
-    """``civic verify``: signatures, replay of every entry and conservation per currency (IN4)."""
-    report = audit.verify_store(e.store, Ed25519Verifier(), MemoryStore)
-    assert report.ok, report.reason
 
 
 def rich_pair(store: Store) -> tuple[ScriptedEconomy, AccountId, AccountId]:
@@ -144,7 +130,7 @@ def test_ci15_1000_units_held_for_days_keep_exactly_what_v2_leaves(store: Store,
     assert stored(e, bob, alice) == expected - 1
     dated = [d for d in burned_events(e) if d.account == bob]
     assert dated[-1].burned == UNITS_1000 - expected
-    conserved(e)
+    supply_matches(e)
     verified(e)
 
 
@@ -159,7 +145,7 @@ def test_ci15_a_holding_received_mid_period_pays_only_from_its_arrival(store: St
         alice_left = floor((floor(first * keep(100)) - 50_000) * keep(100))
     assert seen(e, bob, alice) == reference(50_000, 100)  # bob pays from day 100, not day 0
     assert seen(e, alice, alice) == alice_left
-    conserved(e)
+    supply_matches(e)
 
 
 def test_ci15_a_14_day_back_claim_is_minted_discounted_by_its_age(store: Store) -> None:
@@ -205,7 +191,7 @@ def test_ci15_apply_demurrage_burns_only_what_the_next_movement_would(store: Sto
     assert e.refused(cm.ApplyDemurrage(bob), "bob").rule == "CI15"  # nothing twice on the same day
     send(e, "bob", "alice", alice, 1)
     assert stored(e, bob, alice) == reference(UNITS_1000, 365) - 1  # and the movement burns nothing more
-    conserved(e)
+    supply_matches(e)
     verified(e)
 
 
@@ -223,7 +209,7 @@ def test_ci15_routing_sees_demurraged_balances(store: Store) -> None:
     e.run(router.pay_command(bob, carol, reference(UNITS_1000, 365), now=e.clock.now()), "bob")
     assert stored(e, bob, alice) == 0
     assert router.route(bob, carol, None, e.clock.now()).max_flow == 0
-    conserved(e)
+    supply_matches(e)
     verified(e)
 
 
@@ -245,7 +231,7 @@ def test_ci15_an_invitation_gives_the_bonus_and_burns_the_cost(store: Store) -> 
     assert stored(e, dave, dave) == 4_800
     assert stored(e, alice, alice) == before - 9_600
     assert e.refused(cm.Invite(alice, dave), "alice", "dave").rule == "CI1"  # already a member
-    conserved(e)
+    supply_matches(e)
     verified(e)
 
 
@@ -322,7 +308,7 @@ def test_ci15_conservation_and_reads_match_movements(steps: list[tuple[int, str,
         send(e, source, target, alice, amount)
         assert stored(e, e.account(source), alice) == shown[source] - amount
         assert stored(e, e.account(target), alice) == shown[target] + amount
-        conserved(e)
+        supply_matches(e)
     verified(e)
 
 
@@ -342,5 +328,5 @@ def test_ci15_no_holding_pays_for_days_the_policy_charged_no_demurrage(store: St
     assert seen(e, bob, alice) == reference(UNITS_1000, 365)  # from the change on, not from arrival
     send(e, "bob", "alice", alice, 1)
     assert stored(e, bob, alice) == reference(UNITS_1000, 365) - 1
-    conserved(e)
+    supply_matches(e)
     verified(e)

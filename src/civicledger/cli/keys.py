@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import typer
@@ -40,6 +41,24 @@ def _fresh_key(s: Session, name: str, account: AccountId) -> KeyPair:
     return key
 
 
+def _with_new_key(
+    s: Session,
+    name: str,
+    account: AccountId,
+    command: Callable[[KeyPair], Command],
+    keys: list[KeyPair],
+    cid: str | None,
+) -> tuple[KeyPair, Receipt]:
+    """Save a new key under ``name``, send the command that installs it, signed by ``keys`` and by
+    the new key (proof of possession); a refused command leaves no key file behind."""
+    new = _fresh_key(s, name, account)
+    try:
+        return new, _run(s, command(new), [*keys, new.proving()], cid)
+    except CivicLedgerError:
+        key_path(s.settings.key_dir(), name).unlink()
+        raise
+
+
 @keys_app.command("rotate")
 def keys_rotate(
     ctx: typer.Context,
@@ -54,12 +73,9 @@ def keys_rotate(
         pending = f"{name}.pending"
         if key_path(directory, pending).exists():
             fail(ctx, InvalidInputError(f"a rotation of {name} is unfinished: see {pending}.key", rule="X9"))
-        new = _fresh_key(s, pending, old.account)
-        try:
-            receipt = _run(s, ident.RotateKey(old.account, new.public_hex), [old, new.proving()], command_id)
-        except CivicLedgerError:
-            key_path(directory, pending).unlink()
-            raise
+        new, receipt = _with_new_key(
+            s, pending, old.account, lambda k: ident.RotateKey(old.account, k.public_hex), [old], command_id
+        )
         retired = retire_key(directory, name)
         save_key(directory, new.renamed(name))
         key_path(directory, pending).unlink()
@@ -102,13 +118,10 @@ def recover_start(
     policy's waiting period unless the key in force cancels it."""
     with session(ctx) as s:
         target = s.account(account)
-        new = _fresh_key(s, new_key, target)
         signers = [s.key(k) for k in keys]
-        try:
-            receipt = _run(s, ident.StartRecovery(target, new.public_hex), [*signers, new.proving()], command_id)
-        except CivicLedgerError:
-            key_path(s.settings.key_dir(), new_key).unlink()
-            raise
+        _, receipt = _with_new_key(
+            s, new_key, target, lambda k: ident.StartRecovery(target, k.public_hex), signers, command_id
+        )
     show_receipt(ctx, receipt)
 
 
@@ -125,13 +138,14 @@ def recover_rebind(
     with session(ctx) as s:
         target = s.account(account)
         reg = s.key(registrar)
-        new = _fresh_key(s, new_key, target)
-        command = ident.RebindKey(target, reg.account, new.public_hex, evidence)
-        try:
-            receipt = _run(s, command, [reg, new.proving()], command_id)
-        except CivicLedgerError:
-            key_path(s.settings.key_dir(), new_key).unlink()
-            raise
+        _, receipt = _with_new_key(
+            s,
+            new_key,
+            target,
+            lambda k: ident.RebindKey(target, reg.account, k.public_hex, evidence),
+            [reg],
+            command_id,
+        )
     show_receipt(ctx, receipt)
 
 

@@ -47,9 +47,15 @@ def _slug(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "-", name).lower()
 
 
+RETRY_AFTER = "1"
+"""Seconds a client waits before retrying a 503 (a lost race or a database that is restarting)."""
+
+
 def problem(status: int, title: str, detail: str, rule: str, type_: str) -> JSONResponse:
+    """A problem response; a 503 always carries ``Retry-After``: it means "try again", never "broken"."""
     body = {"type": type_, "title": title, "status": status, "detail": detail, "rule": rule}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+    headers = {"Retry-After": RETRY_AFTER} if status == 503 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
 def from_error(error: CivicLedgerError, status: int | None = None) -> JSONResponse:

@@ -13,6 +13,7 @@ commands costs a handful of round trips, not several per command.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -240,9 +241,7 @@ def _fresh_nonces(items: Sequence[tuple[str, str, int]], inserted: set[tuple[str
     return fresh
 
 
-def _run_statements(
-    conn: Connection, backend: str, statements: list[Statement], commit: bool = False
-) -> list[Rows]:
+def _run_statements(conn: Connection, backend: str, statements: list[Statement], commit: bool = False) -> list[Rows]:
     """Run driver statements (positional parameters; a list of them runs the statement for each)
     and return each one's rows; with ``commit``, commit after them on PostgreSQL.
 
@@ -331,7 +330,8 @@ def _translate(error: Exception) -> Exception:
     integrity = isinstance(error, sa.exc.IntegrityError) or (code or "").startswith("23")
     if integrity and "command_id" in text:
         return ConcurrencyError("a concurrent writer recorded this command id first")
-    if isinstance(error, _OPERATIONAL_ERRORS):
+    if _lost(error) or (isinstance(orig, sqlite3.DatabaseError) and not isinstance(orig, _SQLITE_DATA)):
+        # includes a SQLite file that is unreadable, not a database or on a failing disk
         return StorageUnavailableError(f"the database failed: {orig}")
     if isinstance(error, _DATA_ERRORS) or isinstance(orig, _DATA_ERRORS) or (code or "").startswith("22"):
         # A data exception (SQLSTATE class 22): this data cannot be stored, e.g. U+0000 in text on
@@ -340,25 +340,44 @@ def _translate(error: Exception) -> Exception:
     return error
 
 
+def _lost(error: BaseException) -> bool:
+    """Whether ``error`` means the database or the connection to it is gone (a restart, a killed
+    backend, a locked or unreadable SQLite file): the request may be retried later (HTTP 503)."""
+    if isinstance(error, sa.exc.DBAPIError) and error.connection_invalidated:
+        return True
+    return isinstance(error, _OPERATIONAL_ERRORS + _INTERFACE_ERRORS + _POOL_ERRORS)
+
+
 def _psycopg(conn: Connection) -> psycopg.Connection[tuple[object, ...]]:
     """The psycopg connection under SQLAlchemy's, for pipeline mode (SQLAlchemy has no API for it)."""
     driver: psycopg.Connection[tuple[object, ...]] | None = conn.connection.driver_connection
     if driver is None:
-        raise RuntimeError("the connection is closed")
+        raise StorageUnavailableError("the connection to the database was lost")
     return driver
 
 
 _DRIVER_ERRORS: tuple[type[Exception], ...] = (sa.exc.DBAPIError,)
 _OPERATIONAL_ERRORS: tuple[type[Exception], ...] = (sa.exc.OperationalError,)
 _DATA_ERRORS: tuple[type[Exception], ...] = (sa.exc.DataError,)
+_INTERFACE_ERRORS: tuple[type[Exception], ...] = (sa.exc.InterfaceError, sqlite3.OperationalError)
+_POOL_ERRORS: tuple[type[Exception], ...] = (
+    sa.exc.TimeoutError,
+    sa.exc.PendingRollbackError,
+    sa.exc.ResourceClosedError,
+)
+"""Raised by SQLAlchemy itself, not the driver, when its pool is exhausted or a connection it holds
+has died under a transaction; they mean the same to a client as a lost connection."""
 try:
     import psycopg
 
     _DRIVER_ERRORS = (sa.exc.DBAPIError, psycopg.Error)
     _OPERATIONAL_ERRORS = (sa.exc.OperationalError, psycopg.OperationalError)
+    _INTERFACE_ERRORS = (sa.exc.InterfaceError, sqlite3.OperationalError, psycopg.InterfaceError)
     _DATA_ERRORS = (sa.exc.DataError, psycopg.DataError)
 except ImportError:  # SQLite only
     pass
+_SQLITE_DATA = (sqlite3.IntegrityError, sqlite3.DataError, sqlite3.ProgrammingError)
+_FAULTS: tuple[type[Exception], ...] = _DRIVER_ERRORS + _POOL_ERRORS + (sqlite3.Error,)
 
 
 class SqlUnitOfWork:
@@ -404,22 +423,41 @@ class SqlUnitOfWork:
                 self._head = _head_of(cast(_HeadColumns, rows[0]))
             elif self._writable:
                 self._head = _head_of(conn.execute(_HEAD).one())  # BEGIN IMMEDIATE holds the lock
-        except _DRIVER_ERRORS as e:
+        except _FAULTS as e:
+            self._lose(e)
             self._close()
             raise _translate(e) from e
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Roll back unless committed, then give the connection back. A connection that died (the
+        server restarted, the backend was killed) fails to roll back: nothing was committed on it,
+        so the failure is not the caller's; the connection is thrown away and the error the caller
+        is already raising, if any, stays the one it sees."""
         try:
             if not self._committed and self._conn is not None:
                 self._conn.rollback()
+        except _FAULTS as e:
+            self._lose(e)
         finally:
             self._close()
 
+    def _lose(self, error: BaseException) -> None:
+        """After a lost connection: discard it, and have the pool replace the others it handed out
+        before the loss (a restart kills them all; otherwise each would fail one more request)."""
+        if self.dialect != "postgresql" or not _lost(error) or self._conn is None:
+            return  # a SQLite file has no connection to lose; a lock is waited out, not reset
+        # What SQLAlchemy does itself when a statement it ran meets a disconnect (statements of a
+        # psycopg pipeline bypass it): this connection is discarded and every one opened before
+        # now is closed and replaced when next checked out.
+        with contextlib.suppress(*_FAULTS):
+            self._store.engine.pool._invalidate(self._conn.connection, error if isinstance(error, Exception) else None)
+
     def _close(self) -> None:
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(*_FAULTS):  # the pool's reset rolled back on a dead connection
+                conn.close()
 
     @property
     def conn(self) -> Connection:
@@ -430,14 +468,16 @@ class SqlUnitOfWork:
     def execute(self, statement: sa.Executable, params: Mapping[str, object] | None = None) -> Result:
         try:
             return self.conn.execute(statement, params) if params is not None else self.conn.execute(statement)
-        except sa.exc.DBAPIError as e:
+        except _FAULTS as e:
+            self._lose(e)
             raise _translate(e) from e
 
     def driver(self, sql: str, params: Mapping[str, object]) -> Result:
         """Plain driver SQL for the few hottest lookups (named parameters in the driver's style)."""
         try:
             return self.conn.exec_driver_sql(sql, params)
-        except sa.exc.DBAPIError as e:
+        except _FAULTS as e:
+            self._lose(e)
             raise _translate(e) from e
 
     def commit(self) -> None:
@@ -445,12 +485,17 @@ class SqlUnitOfWork:
         self._run(self._flush_statements(), commit=True)
         try:
             self.conn.commit()  # on PostgreSQL only SQLAlchemy's bookkeeping is left
-        except _DRIVER_ERRORS as e:
+        except _FAULTS as e:
+            self._lose(e)
             raise _translate(e) from e
         self._committed = True
 
     def rollback(self) -> None:
-        self.conn.rollback()
+        try:
+            self.conn.rollback()
+        except _FAULTS as e:
+            self._lose(e)
+            raise _translate(e) from e
 
     def _writing(self) -> None:
         if not self._writable:
@@ -474,7 +519,8 @@ class SqlUnitOfWork:
     def _run(self, statements: list[Statement], commit: bool = False) -> list[Rows]:
         try:
             return _run_statements(self.conn, self.dialect, statements, commit)
-        except _DRIVER_ERRORS as e:
+        except _FAULTS as e:
+            self._lose(e)
             raise _translate(e) from e
 
     def _preload_reads(self, want: Preload) -> tuple[list[Statement], Callable[[list[Rows]], None]]:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from civicledger.kernel.errors import InvalidInputError
 from civicledger.kernel.merkle import (
     EMPTY_ROOT,
     Frontier,
@@ -84,3 +85,46 @@ def test_x02_proofs_hold_for_random_sizes(n: int, data: st.DataObject) -> None:
     assert verify_inclusion(tree[m], m, n, inclusion_proof(m, tree), root_of(tree))
     first = data.draw(st.integers(1, n))
     assert verify_consistency(first, n, root_of(tree[:first]), root_of(tree), consistency_proof(first, tree))
+
+
+@pytest.mark.parametrize("bad", [b"", b"\x00" * 31, b"\x00" * 33, leaf_hash(b"x").hex().encode()])
+def test_x02_inclusion_refuses_hashes_that_are_not_32_bytes(bad: bytes) -> None:
+    tree = leaves(5)
+    proof = inclusion_proof(2, tree)
+    root = root_of(tree)
+    with pytest.raises(InvalidInputError, match="32 bytes") as leaf:
+        verify_inclusion(bad, 2, 5, proof, root)
+    assert leaf.value.rule == "X2"
+    with pytest.raises(InvalidInputError, match="root must be"):
+        verify_inclusion(tree[2], 2, 5, proof, bad)
+    with pytest.raises(InvalidInputError, match="proof hash 1"):
+        verify_inclusion(tree[2], 2, 5, [proof[0], bad, *proof[2:]], root)
+
+
+@pytest.mark.parametrize("bad", [b"", b"\x00" * 31, b"\x00" * 64])
+def test_x02_consistency_refuses_hashes_that_are_not_32_bytes(bad: bytes) -> None:
+    tree = leaves(7)
+    proof = consistency_proof(3, tree)
+    first, second = root_of(tree[:3]), root_of(tree)
+    assert verify_consistency(3, 7, first, second, proof)
+    with pytest.raises(InvalidInputError, match="first root"):
+        verify_consistency(3, 7, bad, second, proof)
+    with pytest.raises(InvalidInputError, match="second root"):
+        verify_consistency(3, 7, first, bad, proof)
+    with pytest.raises(InvalidInputError, match="proof hash 0"):
+        verify_consistency(3, 7, first, second, [bad, *proof[1:]])
+    with pytest.raises(InvalidInputError, match="32 bytes"):
+        verify_consistency(7, 7, second, bad, [])
+
+
+def test_x02_no_consistency_proof_from_an_empty_tree() -> None:
+    tree = leaves(4)
+    with pytest.raises(InvalidInputError, match="empty tree") as empty:
+        verify_consistency(0, 4, EMPTY_ROOT, root_of(tree), [])
+    assert empty.value.rule == "X2"
+    with pytest.raises(InvalidInputError, match="empty tree"):
+        verify_consistency(0, 0, EMPTY_ROOT, EMPTY_ROOT, [])
+    with pytest.raises(InvalidInputError, match="smaller tree to a larger"):
+        verify_consistency(4, 2, root_of(tree), root_of(tree[:2]), [])
+    with pytest.raises(InvalidInputError, match="empty tree"):
+        verify_consistency(-1, 4, EMPTY_ROOT, root_of(tree), [])

@@ -14,6 +14,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from civicledger.kernel.errors import InvalidInputError
+
+HASH_BYTES = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
 
@@ -101,7 +104,14 @@ def _subproof(m: int, leaves: Sequence[bytes], complete: bool) -> list[bytes]:
 
 
 def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes], root: bytes) -> bool:
-    """RFC 9162 section 2.1.3.2: does ``proof`` place ``leaf`` at ``index`` under ``root``?"""
+    """RFC 9162 section 2.1.3.2: does ``proof`` place ``leaf`` at ``index`` under ``root``?
+
+    Malformed input (a hash that is not 32 bytes) is refused with ``InvalidInputError`` rather
+    than answered ``False``: a caller that passed hex instead of bytes must learn it, not conclude
+    that the log lied."""
+    _check_hashes("leaf", [leaf])
+    _check_hashes("root", [root])
+    _check_hashes("proof", proof)
     if not 0 <= index < size:
         return False
     fn, sn, r = index, size - 1, leaf
@@ -121,7 +131,22 @@ def verify_inclusion(leaf: bytes, index: int, size: int, proof: Sequence[bytes],
 
 
 def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: Sequence[bytes]) -> bool:
-    """RFC 9162 section 2.1.4.2: is the tree of ``first`` leaves a prefix of the one of ``second``?"""
+    """RFC 9162 section 2.1.4.2: is the tree of ``first`` leaves a prefix of the one of ``second``?
+
+    An empty tree is a prefix of every tree, so a proof from it proves nothing: RFC 9162 defines
+    none, and one is refused (``InvalidInputError``), as are hashes that are not 32 bytes and sizes
+    out of order."""
+    if first < 1:
+        raise InvalidInputError(
+            f"no consistency proof exists from a tree of {first} entries: an empty tree proves nothing", rule="X2"
+        )
+    if second < first:
+        raise InvalidInputError(
+            f"a consistency proof goes from a smaller tree to a larger, not {first} to {second}", rule="X2"
+        )
+    _check_hashes("first root", [first_root])
+    _check_hashes("second root", [second_root])
+    _check_hashes("proof", proof)
     if first == second:
         return not proof and first_root == second_root
     if not 0 < first < second or not proof:
@@ -148,3 +173,11 @@ def verify_consistency(first: int, second: int, first_root: bytes, second_root: 
         fn >>= 1
         sn >>= 1
     return sn == 0 and fr == first_root and sr == second_root
+
+
+def _check_hashes(what: str, hashes: Sequence[bytes]) -> None:
+    for i, h in enumerate(hashes):
+        if not isinstance(h, bytes) or len(h) != HASH_BYTES:
+            kind = f"{len(h)} bytes" if isinstance(h, bytes) else type(h).__name__
+            where = what if len(hashes) == 1 and what != "proof" else f"{what} hash {i}"
+            raise InvalidInputError(f"the {where} must be a SHA-256 hash of {HASH_BYTES} bytes, not {kind}", rule="X2")

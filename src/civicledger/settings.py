@@ -18,6 +18,10 @@ class Settings(BaseSettings):
     data_dir: Path = Path("civic-data")
     db: str = ""
     keys: Path | None = None
+    request_deadline: float = 10.0
+    """Seconds a client has to send a whole request, headers and body (``civicledger.api.limits``)."""
+    request_max_headers: int = 100
+    request_max_header_bytes: int = 16 * 1024
 
     def db_url(self) -> str:
         return database_url(self.db or str(self.data_dir / "civicledger.db"))

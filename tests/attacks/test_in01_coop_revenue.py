@@ -30,14 +30,20 @@ def test_in01_inflated_declared_revenue_is_refused_and_writes_nothing(store: Sto
     e = world(store)
     before = head(e)
     for sold, revenue in ((1, INFLATED), (0, INFLATED), (1, 0)):
-        error = e.refused(cc.RecordProduction(e.account("green-wheels"), "green-bike", 1, sold, revenue),
-                          "green-wheels")
+        error = e.refused(
+            cc.RecordProduction(e.account("green-wheels"), "green-bike", 1, sold, revenue), "green-wheels"
+        )
         assert isinstance(error, RuleViolationError) and error.rule == "IN1"
     assert head(e) == before
     assert credits(e, "green-wheels").coop_credits == 0
     done = e.run(cc.RecordProduction(e.account("green-wheels"), "green-bike", 600, 0, 0), "green-wheels")
-    assert done.result == {"base_price": done.result["base_price"], "coop_credits": 0, "worker_credits": 0,
-                           "delivered": 0, "paid": 0}  # nothing sold: nothing earned
+    assert done.result == {
+        "base_price": done.result["base_price"],
+        "coop_credits": 0,
+        "worker_credits": 0,
+        "delivered": 0,
+        "paid": 0,
+    }  # nothing sold: nothing earned
     sound(e)
 
 

@@ -233,8 +233,19 @@ def test_in02_vote_farming_through_the_cli_counts_only_within_the_cap(civic: Civ
     for i, firm in enumerate(firms):
         run("account", "open", "--key", firm, "--kind", "organization", "--name", firm)
         run("gears", "register", "-k", firm)
-        asked = run("gears", "question", "What do we make?", "--choice", "bread", "--choice", "widgets",
-                    "--answer", "1", "-k", firm)
+        asked = run(
+            "gears",
+            "question",
+            "What do we make?",
+            "--choice",
+            "bread",
+            "--choice",
+            "widgets",
+            "--answer",
+            "1",
+            "-k",
+            firm,
+        )
         run("gears", "approve", firm, str(asked["result"]["question"]), "-k", "governor-1")  # IN3
         run("gears", "test", "start", firm, "-k", "ann")
         if not run("gears", "test", "draw", firm, "--voter", "ann", "-k", "ann")["result"]["drawn"]:  # IN6

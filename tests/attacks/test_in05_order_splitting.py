@@ -24,8 +24,9 @@ def test_in05_under_rules_1_sixty_orders_of_one_cost_less_than_one_of_sixty() ->
     from civicledger.adapters.memory import MemoryStore
 
     split, whole = world(MemoryStore(), "ada", rules=1), world(MemoryStore(), "ada", rules=1)
-    singles = sum(split.run(cc.PreOrder(split.account("ada"), "green-bike", 1), "ada").result["unit_price"]
-                  for _ in range(60))
+    singles = sum(
+        split.run(cc.PreOrder(split.account("ada"), "green-bike", 1), "ada").result["unit_price"] for _ in range(60)
+    )
     one = whole.run(cc.PreOrder(whole.account("ada"), "green-bike", 60), "ada").result
     assert (singles, one["unit_price"] * 60) == (20_362, 40_080)  # the attack paid under the old rules
 
@@ -98,8 +99,9 @@ def test_in05_through_the_cli_three_orders_of_one_cost_one_order_of_three(cli: C
     civic("creditism", "allot", "bicycle", "--amount", "100", *k)
     civic("keys", "new", "green")
     civic("account", "open", "--key", "green", "--kind", "organization")
-    civic("creditism", "apply", "green-bike", "--good", "bicycle", "--labour", "4000", "--markup", "1/20",
-          "-k", "green")
+    civic(
+        "creditism", "apply", "green-bike", "--good", "bicycle", "--labour", "4000", "--markup", "1/20", "-k", "green"
+    )
     civic("creditism", "approve", "green-bike", "--allotted", "100", *k)
     civic("keys", "new", "fund")
     civic("account", "open", "--key", "fund", "--kind", "fund")
@@ -108,8 +110,10 @@ def test_in05_through_the_cli_three_orders_of_one_cost_one_order_of_three(cli: C
         account = civic.json("keys", "new", buyer)["account"]
         civic("account", "open", "--key", buyer)
         civic("ledger", "issue", "xi", account, "1000000", "--key", "fund")
-    singles = [civic.json("creditism", "pre-order", "green-bike", "1", "-k", "ada", "--currency", "xi")["result"]
-               for _ in range(3)]
+    singles = [
+        civic.json("creditism", "pre-order", "green-bike", "1", "-k", "ada", "--currency", "xi")["result"]
+        for _ in range(3)
+    ]
     three = civic.json("creditism", "pre-order", "green-bike", "3", "-k", "bo", "--currency", "xi")["result"]
     # BasePrice 4,000 x (1 + 1/20) = 4,200; unit k costs 4,200 x k / 100 = 42 k.
     assert [r["total"] for r in singles] == [42, 84, 126]

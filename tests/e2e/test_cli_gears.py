@@ -26,6 +26,7 @@ class InProcess:
         assert result.exit_code == check, result.output
         return json.loads(result.stdout)
 
+
 POLICY = """
 [economy]
 name = "Gearsville"
@@ -58,8 +59,19 @@ def test_gears_cli_widget_co_sale_report_chart_and_refusals(civic: Civic, tmp_pa
     for firm in ("widget", "other"):
         run("gears", "register", "-k", firm)
         run("gears", "statement", "1", f"{firm} sells to local shops.", "-k", firm)
-        asked = run("gears", "question", "What do we make?", "--choice", "bread", "--choice", "widgets", "--answer",
-                    "1", "-k", firm)
+        asked = run(
+            "gears",
+            "question",
+            "What do we make?",
+            "--choice",
+            "bread",
+            "--choice",
+            "widgets",
+            "--answer",
+            "1",
+            "-k",
+            firm,
+        )
         # IN3: from rule version 2 a company's question is drawn only once the council approves it
         run("gears", "approve", firm, str(asked["result"]["question"]), "-k", "governor-1")
     run("gears", "sell", "1000", "--buyer", "buyer", "--seller", "widget")
@@ -123,8 +135,21 @@ def test_in03_cli_the_council_curates_the_bank_and_a_company_without_questions_i
     assert run("gears", "questions", "silent")["pool"] == []
     refused = run("gears", "test", "start", "silent", "-k", "ann", check=4)
     assert refused["rule"] == "IN3"
-    added = run("gears", "bank-question", "Is bread food?", "--choice", "yes", "--choice", "no", "--answer", "0",
-                "--sector", "food", "-k", "governor-1")
+    added = run(
+        "gears",
+        "bank-question",
+        "Is bread food?",
+        "--choice",
+        "yes",
+        "--choice",
+        "no",
+        "--answer",
+        "0",
+        "--sector",
+        "food",
+        "-k",
+        "governor-1",
+    )
     number = added["result"]["number"]
     shown = run("gears", "questions", "silent")
     assert shown["sector"] == "food" and shown["pool"] == [1_000_000 + number]

@@ -242,9 +242,7 @@ def test_ci15_the_seed_preset_has_no_invitations(economy: ScriptedEconomy) -> No
 
 
 def test_ci15_v1_currency_stops_issuing_after_90_days_without_a_claim(store: Store) -> None:
-    e = ScriptedEconomy(
-        store, start=T0, label="civicledger test key", policy={"circles": preset_mapping("circles-v1")}
-    )
+    e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy={"circles": preset_mapping("circles-v1")})
     alice, bob = join(e, "alice", "bob")
     e.advance(89 * DAY)
     assert e.run(cm.ClaimIncome(alice), "alice").result == {"claimed": 89 * 800}
@@ -264,9 +262,7 @@ def test_ci15_v1_currency_stops_issuing_after_90_days_without_a_claim(store: Sto
 def test_ci15_v1_timeout_is_off_by_policy_or_before_rules_3(store: Store, timeout: int, rules_version: int) -> None:
     section = preset_mapping("circles-v1")
     section["claim_timeout"] = timeout
-    e = ScriptedEconomy(
-        store, start=T0, label="civicledger test key", policy={"circles": section}, rules=rules_version
-    )
+    e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy={"circles": section}, rules=rules_version)
     (alice,) = join(e, "alice")
     e.advance(100 * DAY)
     assert e.run(cm.ClaimIncome(alice), "alice").result["claimed"] > 100 * 800 - 1

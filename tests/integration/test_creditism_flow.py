@@ -39,12 +39,17 @@ def refused_and_nothing_written(e: ScriptedEconomy, command: Command, *signers: 
 
 def define_resources(e: ScriptedEconomy, allot: tuple[int, int, int] = (5_000, 2_000, 1_000)) -> AccountId:
     c = council_of(e)
-    e.council_decision(cc.DefineAsset(c, "steel", AssetKind.FINITE, "kg", total_supply="100000000", age="1000",
-                                      labour=200, external=50))
-    e.council_decision(cc.DefineAsset(c, "rubber", AssetKind.RENEWABLE, "kg", rejuvenation="100000",
-                                      mortality="20000", labour=300))
-    e.council_decision(cc.DefineAsset(c, "plastic", AssetKind.FINITE, "kg", total_supply="2000000", age="50",
-                                      labour=100, external=20))
+    e.council_decision(
+        cc.DefineAsset(
+            c, "steel", AssetKind.FINITE, "kg", total_supply="100000000", age="1000", labour=200, external=50
+        )
+    )
+    e.council_decision(
+        cc.DefineAsset(c, "rubber", AssetKind.RENEWABLE, "kg", rejuvenation="100000", mortality="20000", labour=300)
+    )
+    e.council_decision(
+        cc.DefineAsset(c, "plastic", AssetKind.FINITE, "kg", total_supply="2000000", age="50", labour=100, external=20)
+    )
     for name, demand, amount in zip(("steel", "rubber", "plastic"), (4_000, 2_000, 1_500), allot, strict=True):
         e.council_decision(cc.SurveyAsset(c, name, str(demand)))
         e.council_decision(cc.SetAllotment(c, name, str(amount)))
@@ -61,10 +66,12 @@ def test_cr05_cr06_cr09_the_story_allowance_ratings(economy: ScriptedEconomy) ->
 
 def test_cr05_allotment_without_amount_is_the_rule_figure_780(economy: ScriptedEconomy) -> None:
     c = council_of(economy)
-    economy.council_decision(cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="5000",
-                                            mortality="3000"))
-    economy.council_decision(cc.AssessExternality(c, "oak", (
-        cc.Factor("oxygen", "1", optimal="10000", current="4000", per_unit="100"),)))
+    economy.council_decision(
+        cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="5000", mortality="3000")
+    )
+    economy.council_decision(
+        cc.AssessExternality(c, "oak", (cc.Factor("oxygen", "1", optimal="10000", current="4000", per_unit="100"),))
+    )
     receipt = economy.council_decision(cc.SetAllotment(c, "oak"))
     assert receipt.result == {"allotted": "780"}
     assessed = [ev for ev in head_events(economy) if ev["type"] == "creditism.externality_assessed"]
@@ -78,17 +85,24 @@ def head_events(e: ScriptedEconomy) -> list[dict[str, object]]:
 
 def test_cr07_ten_thousand_bicycles_and_the_shared_split(economy: ScriptedEconomy) -> None:
     c = define_resources(economy, (50_000, 60_000, 30_000))
-    economy.council_decision(cc.DefineAsset(c, "bicycle", AssetKind.GOOD, "piece", labour=5_000,
-                                            inputs={"steel": "5", "rubber": "2", "plastic": "1"}))
-    economy.council_decision(cc.AssessExternality(c, "bicycle", (
-        cc.Factor("co2", "1", kind="good", impact="1000", absorption="60000", current="50000"),)))
+    economy.council_decision(
+        cc.DefineAsset(
+            c, "bicycle", AssetKind.GOOD, "piece", labour=5_000, inputs={"steel": "5", "rubber": "2", "plastic": "1"}
+        )
+    )
+    economy.council_decision(
+        cc.AssessExternality(
+            c, "bicycle", (cc.Factor("co2", "1", kind="good", impact="1000", absorption="60000", current="50000"),)
+        )
+    )
     receipt = economy.council_decision(cc.SetAllotment(c, "bicycle"))
     assert receipt.result == {"allotted": "9000"}  # 10,000 x (1 - 0.1), CR8
     event = next(ev for ev in receipt.events if ev["type"] == "creditism.allotment_set")
     assert event["capability"] == "10000" and event["limiting"] == "steel"
     # a second good drawing on steel: the allotment is shared by demand and the split shown
-    economy.council_decision(cc.DefineAsset(c, "scooter", AssetKind.GOOD, "piece", labour=4_000,
-                                            inputs={"steel": "10"}))
+    economy.council_decision(
+        cc.DefineAsset(c, "scooter", AssetKind.GOOD, "piece", labour=4_000, inputs={"steel": "10"})
+    )
     economy.council_decision(cc.SurveyAsset(c, "bicycle", "4000"))
     economy.council_decision(cc.SurveyAsset(c, "scooter", "3000"))
     with economy.store.read() as uow:
@@ -101,16 +115,39 @@ def test_cr07_ten_thousand_bicycles_and_the_shared_split(economy: ScriptedEconom
 
 def bike_world(e: ScriptedEconomy) -> AccountId:
     c = define_resources(e)
-    e.council_decision(cc.DefineAsset(c, "bicycle", AssetKind.GOOD, "piece", labour=5_000, council_markup="1/10",
-                                      inputs={"steel": "5", "rubber": "2", "plastic": "1"}))
+    e.council_decision(
+        cc.DefineAsset(
+            c,
+            "bicycle",
+            AssetKind.GOOD,
+            "piece",
+            labour=5_000,
+            council_markup="1/10",
+            inputs={"steel": "5", "rubber": "2", "plastic": "1"},
+        )
+    )
     e.council_decision(cc.SurveyAsset(c, "bicycle", "800"))
     e.council_decision(cc.SetAllotment(c, "bicycle"))
     e.open("green-wheels", AccountKind.ORGANIZATION)
     e.open("city-cycles", AccountKind.ORGANIZATION)
-    e.run(cc.ApplyCoop(e.account("green-wheels"), "green-bike", "bicycle", labour=4_000, markup="1/20",
-                       process="hand-built frames"), "green-wheels")
-    e.run(cc.ApplyCoop(e.account("city-cycles"), "city-bike", "bicycle", labour=6_000, external=500,
-                       markup="1/10", process="assembly line"), "city-cycles")
+    e.run(
+        cc.ApplyCoop(
+            e.account("green-wheels"), "green-bike", "bicycle", labour=4_000, markup="1/20", process="hand-built frames"
+        ),
+        "green-wheels",
+    )
+    e.run(
+        cc.ApplyCoop(
+            e.account("city-cycles"),
+            "city-bike",
+            "bicycle",
+            labour=6_000,
+            external=500,
+            markup="1/10",
+            process="assembly line",
+        ),
+        "city-cycles",
+    )
     e.council_decision(cc.ApproveCoop(c, "green-bike", "600"))
     e.council_decision(cc.ApproveCoop(c, "city-bike", "400"))
     return c
@@ -158,8 +195,12 @@ def test_cr13_two_bike_coops_compared_and_surplus_credited(store: object) -> Non
     for row in rows:
         assert sum(row["components"].values()) == row["price"]
     base = green["base_price"]
-    receipt = economy.run(cc.RecordProduction(economy.account("green-wheels"), "green-bike", produced=100, sold=100,
-                                              revenue=(base + 100) * 100), "green-wheels")
+    receipt = economy.run(
+        cc.RecordProduction(
+            economy.account("green-wheels"), "green-bike", produced=100, sold=100, revenue=(base + 100) * 100
+        ),
+        "green-wheels",
+    )
     assert receipt.result == {"base_price": base, "coop_credits": 5_000, "worker_credits": 5_000}
     with economy.store.read() as uow:
         credits = CREDITS.get(uow, economy.account("green-wheels"))
@@ -179,15 +220,17 @@ def test_cr13_in01_paid_pre_orders_delivered_earn_the_surplus_of_units_above_bas
     base = next(r for r in rows if r["application"] == "green-bike")
     receipt = economy.run(cc.PreOrder(economy.account("ada"), "green-bike", 600, xi), "ada")
     total = receipt.result["total"]
-    produced = economy.run(cc.RecordProduction(economy.account("green-wheels"), "green-bike", 600, 0, 0),
-                           "green-wheels")
+    produced = economy.run(
+        cc.RecordProduction(economy.account("green-wheels"), "green-bike", 600, 0, 0), "green-wheels"
+    )
     assert produced.result["delivered"] == 600 and produced.result["paid"] == total
     assert produced.result["base_price"] == base["base_price"]
     with economy.store.read() as uow:
         order = next(o for _, o in PREORDERS.scan(uow, "green-bike/"))
         assert order.delivered_at is not None and order.price is not None
-        surplus = sum(max(0, rules.unit_price_at(F(order.price), F(600), k) - base["base_price"])
-                      for k in range(1, 601))
+        surplus = sum(
+            max(0, rules.unit_price_at(F(order.price), F(600), k) - base["base_price"]) for k in range(1, 601)
+        )
         assert surplus > 0
         assert produced.result["coop_credits"] + produced.result["worker_credits"] == surplus
         assert uow.ledger.balance(economy.account("green-wheels"), xi) == total
@@ -240,8 +283,9 @@ def test_cr14_crowdfunding_moves_units_to_the_coop(economy: ScriptedEconomy) -> 
 
 def test_cr12_steel_needs_machines_that_need_steel(economy: ScriptedEconomy) -> None:
     c = bike_world(economy)
-    economy.council_decision(cc.DefineAsset(c, "machine", AssetKind.GOOD, "piece", labour=100_000,
-                                            inputs={"steel": "200"}))
+    economy.council_decision(
+        cc.DefineAsset(c, "machine", AssetKind.GOOD, "piece", labour=100_000, inputs={"steel": "200"})
+    )
     economy.council_decision(cc.SetInputs(c, "steel", {"machine": "1/1000"}))
     with economy.store.read() as uow:
         view = svc.price_view(uow, current_policy(uow), "bicycle")
@@ -254,30 +298,41 @@ def test_cr12_steel_needs_machines_that_need_steel(economy: ScriptedEconomy) -> 
 
 def test_bad_input_weights_not_summing_to_one(economy: ScriptedEconomy) -> None:
     c = define_resources(economy)
-    rule, message = refused_and_nothing_written(economy, cc.AssessExternality(c, "steel", (
-        cc.Factor("oxygen", "0.5", optimal="10000", current="4000", per_unit="100"),
-        cc.Factor("soil", "0.3", optimal="100", current="90", per_unit="1"))))
+    rule, message = refused_and_nothing_written(
+        economy,
+        cc.AssessExternality(
+            c,
+            "steel",
+            (
+                cc.Factor("oxygen", "0.5", optimal="10000", current="4000", per_unit="100"),
+                cc.Factor("soil", "0.3", optimal="100", current="90", per_unit="1"),
+            ),
+        ),
+    )
     assert rule == "CR4" and "sum to 1" in message
 
 
 def test_bad_input_negative_rate(economy: ScriptedEconomy) -> None:
     c = council_of(economy)
     rule, message = refused_and_nothing_written(
-        economy, cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="-5", mortality="3"))
+        economy, cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="-5", mortality="3")
+    )
     assert rule == "CR5" and "negative" in message
 
 
 def test_bad_input_bill_of_materials_names_unknown_resource(economy: ScriptedEconomy) -> None:
     c = define_resources(economy)
     rule, message = refused_and_nothing_written(
-        economy, cc.DefineAsset(c, "bicycle", AssetKind.GOOD, "piece", inputs={"steel": "5", "unobtainium": "1"}))
+        economy, cc.DefineAsset(c, "bicycle", AssetKind.GOOD, "piece", inputs={"steel": "5", "unobtainium": "1"})
+    )
     assert rule == "CR7" and "unobtainium" in message
 
 
 def test_bad_input_chain_with_no_finite_prices_names_the_goods(economy: ScriptedEconomy) -> None:
     c = bike_world(economy)
-    economy.council_decision(cc.DefineAsset(c, "machine", AssetKind.GOOD, "piece", labour=100_000,
-                                            inputs={"steel": "200"}))
+    economy.council_decision(
+        cc.DefineAsset(c, "machine", AssetKind.GOOD, "piece", labour=100_000, inputs={"steel": "200"})
+    )
     rule, message = refused_and_nothing_written(economy, cc.SetInputs(c, "steel", {"machine": "1/100"}))
     assert rule == "CR12" and "{machine, steel}" in message and "bicycle" not in message
 
@@ -291,7 +346,8 @@ def test_bad_input_over_allotment(economy: ScriptedEconomy) -> None:
     rule, message = refused_and_nothing_written(economy, cc.ApproveCoop(c, "third-bike", "1"))
     assert rule == "CR8" and "over-allotment" in message
     rule, _ = refused_and_nothing_written(
-        economy, cc.RecordProduction(economy.account("green-wheels"), "green-bike", 601, 0, 0), "green-wheels")
+        economy, cc.RecordProduction(economy.account("green-wheels"), "green-bike", 601, 0, 0), "green-wheels"
+    )
     assert rule == "CR8"
 
 
@@ -299,19 +355,23 @@ def test_bad_input_legal_ceiling(store: object) -> None:
     from civicledger.adapters.scripted import ScriptedEconomy as SE
     from tests.conftest import T0
 
-    e = SE(store, start=T0, label="civicledger test key",  # type: ignore[arg-type]
-           policy={"economy": {"name": "ceiling"}, "creditism": {"legal_ceiling": "1/2"}})
+    e = SE(
+        store,
+        start=T0,
+        label="civicledger test key",  # type: ignore[arg-type]
+        policy={"economy": {"name": "ceiling"}, "creditism": {"legal_ceiling": "1/2"}},
+    )
     c = council_of(e)
     e.council_decision(cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", rejuvenation="5000", mortality="3000"))
-    rule, message = refused_and_nothing_written(e, cc.AssessExternality(c, "oak", (
-        cc.Factor("oxygen", "1", optimal="10000", current="4000", per_unit="100"),)))
+    rule, message = refused_and_nothing_written(
+        e, cc.AssessExternality(c, "oak", (cc.Factor("oxygen", "1", optimal="10000", current="4000", per_unit="100"),))
+    )
     assert rule == "CR4" and "ceiling" in message
 
 
 def test_council_commands_need_a_quorum(economy: ScriptedEconomy) -> None:
     c = council_of(economy)
-    rule, _ = refused_and_nothing_written(economy, cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece"),
-                                          "governor-1")
+    rule, _ = refused_and_nothing_written(economy, cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece"), "governor-1")
     assert rule == "X6"
 
 
@@ -364,13 +424,20 @@ def test_cr14_a_resource_council_of_its_own_governs_its_assets(economy: Scripted
 
     economy.open("forest-council", AccountKind.COUNCIL)
     members = [economy.person(n) for n in ("fern", "moss", "oak")]
-    economy.run(FormCouncil(economy.account("forest-council"), frozenset(members), 2),
-                "forest-council", "fern", "moss", "oak")
+    economy.run(
+        FormCouncil(economy.account("forest-council"), frozenset(members), 2), "forest-council", "fern", "moss", "oak"
+    )
     forest = economy.account("forest-council")
-    economy.run(cc.DefineAsset(forest, "timber", AssetKind.RENEWABLE, "kg", rejuvenation="500", mortality="300"),
-                "fern", "moss")
-    economy.run(cc.AssessExternality(forest, "timber", (
-        cc.Factor("oxygen", "1", optimal="1000000", current="1000000", per_unit="100000"),)), "moss", "oak")
+    economy.run(
+        cc.DefineAsset(forest, "timber", AssetKind.RENEWABLE, "kg", rejuvenation="500", mortality="300"), "fern", "moss"
+    )
+    economy.run(
+        cc.AssessExternality(
+            forest, "timber", (cc.Factor("oxygen", "1", optimal="1000000", current="1000000", per_unit="100000"),)
+        ),
+        "moss",
+        "oak",
+    )
     assert economy.run(cc.SetAllotment(forest, "timber"), "fern", "oak").result == {"allotted": "180"}
     # one member is not a quorum; the governing council does not govern the forest's assets
     rule, _ = refused_and_nothing_written(economy, cc.SurveyAsset(forest, "timber", "10"), "fern")
@@ -390,15 +457,31 @@ def test_x8_fee_base_follows_a_change_of_the_circles_income() -> None:
 
 def test_cr01_a_resource_and_a_good_keep_their_unit_rates_supply_and_age(economy: ScriptedEconomy) -> None:
     c = council_of(economy)
-    economy.council_decision(cc.DefineAsset(c, "oak", AssetKind.RENEWABLE, "piece", name="Oak trees",
-                                            rejuvenation="120", mortality="20", extraction="30"))
+    economy.council_decision(
+        cc.DefineAsset(
+            c,
+            "oak",
+            AssetKind.RENEWABLE,
+            "piece",
+            name="Oak trees",
+            rejuvenation="120",
+            mortality="20",
+            extraction="30",
+        )
+    )
     economy.council_decision(cc.DefineAsset(c, "ore", AssetKind.FINITE, "kg", total_supply="5000000", age="900"))
     economy.council_decision(cc.DefineAsset(c, "chair", AssetKind.GOOD, "piece", inputs={"oak": "1/4"}))
     with economy.store.read() as uow:
         oak, ore, chair = ASSETS.get(uow, "oak"), ASSETS.get(uow, "ore"), ASSETS.get(uow, "chair")
     assert oak is not None and ore is not None and chair is not None
     assert (oak.kind, oak.unit, oak.name, oak.rejuvenation, oak.mortality, oak.extraction) == (
-        AssetKind.RENEWABLE, "piece", "Oak trees", "120", "20", "30")
+        AssetKind.RENEWABLE,
+        "piece",
+        "Oak trees",
+        "120",
+        "20",
+        "30",
+    )
     assert (ore.kind, ore.unit, ore.total_supply, ore.age) == (AssetKind.FINITE, "kg", "5000000", "900")
     assert (chair.kind, chair.inputs) == (AssetKind.GOOD, {"oak": "1/4"})
 

@@ -406,8 +406,10 @@ def test_gr11_sales_in_any_allowed_currency_and_only_those(economy: ScriptedEcon
     economy.run(led.Issue(CurrencyId("eur"), economy.account("buyer"), 1_000), "bank")
     economy.run(led.Issue(CurrencyId("eur"), economy.account("fund"), 1_000), "bank")
     refused = refused_cleanly(
-        economy, g.SettleSale(economy.account("buyer"), economy.account("widget-co"), 100, CurrencyId("eur")),
-        "buyer", "widget-co",
+        economy,
+        g.SettleSale(economy.account("buyer"), economy.account("widget-co"), 100, CurrencyId("eur")),
+        "buyer",
+        "widget-co",
     )
     assert refused.rule == "GR11"
     economy.council_decision(ChangePolicy("gears.currencies", ["xi", "eur"]), cid="eur")
@@ -461,10 +463,10 @@ def test_gr05_recomputing_at_a_past_instant_gives_that_instants_snapshot(economy
         policy = economy_policy(economy)
         for snap in (first, second):
             again = gs.coefficients_at(uow, policy, snap.at)
-            assert {c: (r.sales, r.votes, r.total, str(r.delta.numerator) + "/" + str(r.delta.denominator))
-                    for c, r in again.companies.items()} == {
-                c: (r.sales, r.votes, r.total, r.delta) for c, r in snap.companies.items()
-            }
+            assert {
+                c: (r.sales, r.votes, r.total, str(r.delta.numerator) + "/" + str(r.delta.denominator))
+                for c, r in again.companies.items()
+            } == {c: (r.sales, r.votes, r.total, r.delta) for c, r in snap.companies.items()}
         assert gs.coefficients_at(uow, policy, t1).average == Fraction(1, 3)
 
 

@@ -107,9 +107,12 @@ def test_gr08_two_failures_outstanding_block_a_third_until_a_year_after_the_firs
     )
     assert isinstance(error, RuleViolationError) and error.rule == "GR8"
     economy.advance(failed_at[0] + YEAR - economy.clock.now() - DAY)
-    assert refused_cleanly(
-        economy, g.ChallengeStatement(economy.account("whistle"), firm, 1, Claim.FALSE, ""), "whistle"
-    ).rule == "GR8"
+    assert (
+        refused_cleanly(
+            economy, g.ChallengeStatement(economy.account("whistle"), firm, 1, Claim.FALSE, ""), "whistle"
+        ).rule
+        == "GR8"
+    )
     economy.advance(DAY)
     challenge(economy, firm)  # one slot is back
 

@@ -18,8 +18,13 @@ def bicycle_chain() -> list[Node]:
         Node("steel", labour=F(100), external=F(20), fee=F(30)),
         Node("rubber", labour=F(50), fee=F(10)),
         Node("plastic", labour=F(40), external=F(5)),
-        Node("bicycle", labour=F(2_000), council_markup=F(1, 10), coop_markup=F(1, 20),
-             inputs={"steel": F(5), "rubber": F(2), "plastic": F(1)}),
+        Node(
+            "bicycle",
+            labour=F(2_000),
+            council_markup=F(1, 10),
+            coop_markup=F(1, 20),
+            inputs={"steel": F(5), "rubber": F(2), "plastic": F(1)},
+        ),
     ]
 
 
@@ -49,8 +54,11 @@ def test_cr12_cycle_steel_needs_machines_that_need_steel() -> None:
 
 
 def test_cr12_scarcity_is_its_own_slice_and_may_be_a_discount() -> None:
-    nodes = [Node("steel", labour=F(100), scarcity=F(4, 5)), Node("plastic", labour=F(100), scarcity=F(3, 2)),
-             Node("toy", labour=F(10), inputs={"steel": F(1), "plastic": F(1)})]
+    nodes = [
+        Node("steel", labour=F(100), scarcity=F(4, 5)),
+        Node("plastic", labour=F(100), scarcity=F(3, 2)),
+        Node("toy", labour=F(10), inputs={"steel": F(1), "plastic": F(1)}),
+    ]
     chain = solve_chain(nodes)
     assert chain["steel"].price == 80 and chain["steel"].parts[Component.SCARCITY] == -20
     assert chain["toy"].parts[Component.SCARCITY] == 30
@@ -71,8 +79,10 @@ def test_cr12_unproductive_cycle_refused_naming_its_goods() -> None:
 
 
 def test_cr12_markups_compounding_round_a_cycle_refused() -> None:
-    nodes = [Node("a", labour=F(1), scarcity=F(5), inputs={"b": F(1, 2)}),
-             Node("b", labour=F(1), inputs={"a": F(1, 2)})]
+    nodes = [
+        Node("a", labour=F(1), scarcity=F(5), inputs={"b": F(1, 2)}),
+        Node("b", labour=F(1), inputs={"a": F(1, 2)}),
+    ]
     with pytest.raises(RuleViolationError) as e:
         solve_chain(nodes)
     assert "{a, b}" in e.value.message and "compound" in e.value.message
@@ -86,8 +96,13 @@ def test_cr12_unknown_input_refused() -> None:
 
 def test_cr13_row_breakdown_of_a_coop_uses_the_chain() -> None:
     chain = solve_chain(bicycle_chain())
-    coop = Node("bicycle@a", labour=F(1_500), council_markup=F(1, 10), coop_markup=F(1, 20),
-                inputs={"steel": F(5), "rubber": F(2), "plastic": F(1)})
+    coop = Node(
+        "bicycle@a",
+        labour=F(1_500),
+        council_markup=F(1, 10),
+        coop_markup=F(1, 20),
+        inputs={"steel": F(5), "rubber": F(2), "plastic": F(1)},
+    )
     row = row_breakdown(coop, chain)
     assert row.price == (1_500 + 915) * F(11, 10) * F(21, 20)
     assert sum(row.parts.values()) == row.price
@@ -119,10 +134,18 @@ def chains(draw: st.DrawFn) -> list[Node]:
         for j in draw(st.lists(st.integers(0, n - 1), max_size=3, unique=True)):
             # coefficients small enough that every cycle is productive
             inputs[names[j]] = F(draw(st.integers(1, 30)), 100)
-        nodes.append(Node(name, labour=F(draw(st.integers(0, 10_000))), external=F(draw(st.integers(0, 500))),
-                          fee=F(draw(st.integers(0, 500))), council_markup=F(draw(st.integers(0, 20)), 100),
-                          coop_markup=F(draw(st.integers(0, 20)), 100), scarcity=F(draw(st.integers(50, 120)), 100),
-                          inputs=inputs))
+        nodes.append(
+            Node(
+                name,
+                labour=F(draw(st.integers(0, 10_000))),
+                external=F(draw(st.integers(0, 500))),
+                fee=F(draw(st.integers(0, 500))),
+                council_markup=F(draw(st.integers(0, 20)), 100),
+                coop_markup=F(draw(st.integers(0, 20)), 100),
+                scarcity=F(draw(st.integers(50, 120)), 100),
+                inputs=inputs,
+            )
+        )
         del i
     return nodes
 

@@ -179,13 +179,37 @@ def test_cr14_a_pre_order_price_is_rounded_half_up() -> None:
 
 
 def test_cr13_a_good_made_by_coops_is_priced_at_their_plans_weighted_by_allotment() -> None:
-    green = Node("green", labour=F(10_000), external=F(500), fee=F(4), council_markup=F(1, 20),
-                 coop_markup=F(1, 20), scarcity=F(4, 3), inputs={"steel": F(5)})
-    city = Node("city", labour=F(14_000), external=F(1_500), fee=F(4), council_markup=F(1, 20),
-                coop_markup=F(1, 10), scarcity=F(4, 3), inputs={"steel": F(4), "rubber": F(2)})
+    green = Node(
+        "green",
+        labour=F(10_000),
+        external=F(500),
+        fee=F(4),
+        council_markup=F(1, 20),
+        coop_markup=F(1, 20),
+        scarcity=F(4, 3),
+        inputs={"steel": F(5)},
+    )
+    city = Node(
+        "city",
+        labour=F(14_000),
+        external=F(1_500),
+        fee=F(4),
+        council_markup=F(1, 20),
+        coop_markup=F(1, 10),
+        scarcity=F(4, 3),
+        inputs={"steel": F(4), "rubber": F(2)},
+    )
     node = blend("bicycle", [(F(600), green), (F(200), city)])
-    assert node == Node("bicycle", labour=F(11_000), external=F(750), fee=F(4), council_markup=F(1, 20),
-                        coop_markup=F(1, 16), scarcity=F(4, 3), inputs={"rubber": F(1, 2), "steel": F(19, 4)})
+    assert node == Node(
+        "bicycle",
+        labour=F(11_000),
+        external=F(750),
+        fee=F(4),
+        council_markup=F(1, 20),
+        coop_markup=F(1, 16),
+        scarcity=F(4, 3),
+        inputs={"rubber": F(1, 2), "steel": F(19, 4)},
+    )
 
 
 def test_cr13_a_coops_quote_sums_to_its_price_with_its_efficiency() -> None:
@@ -200,8 +224,10 @@ def test_cr13_a_coops_quote_sums_to_its_price_with_its_efficiency() -> None:
 
 
 def coop_world() -> tuple[Node, list[Node]]:
-    nodes = [Node("steel", labour=F(150), external=F(50)),
-             Node("bicycle", labour=F(5_000), council_markup=F(1, 10), inputs={"steel": F(5)})]
+    nodes = [
+        Node("steel", labour=F(150), external=F(50)),
+        Node("bicycle", labour=F(5_000), council_markup=F(1, 10), inputs={"steel": F(5)}),
+    ]
     coop = Node("green-bike", labour=F(4_000), council_markup=F(1, 10), coop_markup=F(1, 20), inputs={"steel": F(5)})
     return coop, nodes
 

@@ -81,18 +81,54 @@ NEW_APPLICATION: dict[str, Any] = {
 
 def new_asset() -> AssetRecord:
     return AssetRecord(
-        asset="bicycle", council=COUNCIL, kind=AssetKind.GOOD, unit="piece", name="city bicycle",
-        rejuvenation="0", mortality="0", extraction="0", total_supply="0", age="0", labour=12_000, external=0,
-        council_markup="1/20", inputs={"plastic": "1", "steel": "5"}, score="0", factors=(), demand="0",
-        allotted=None, sustainable=None, capability=None, limiting=None, shares={}, preordered=0, defined_at=1_000,
+        asset="bicycle",
+        council=COUNCIL,
+        kind=AssetKind.GOOD,
+        unit="piece",
+        name="city bicycle",
+        rejuvenation="0",
+        mortality="0",
+        extraction="0",
+        total_supply="0",
+        age="0",
+        labour=12_000,
+        external=0,
+        council_markup="1/20",
+        inputs={"plastic": "1", "steel": "5"},
+        score="0",
+        factors=(),
+        demand="0",
+        allotted=None,
+        sustainable=None,
+        capability=None,
+        limiting=None,
+        shares={},
+        preordered=0,
+        defined_at=1_000,
     )
 
 
 def new_application() -> ApplicationRecord:
     return ApplicationRecord(
-        application="green-bike", coop=COOP, good="bicycle", labour=10_000, external=500, markup="1/20", inputs={},
-        process="hand-built", status="applied", allotted=None, preordered=0, preorder_value=0, crowdfunded={},
-        produced=0, sold=0, revenue=0, coop_credits=0, worker_credits=0, applied_at=2_000,
+        application="green-bike",
+        coop=COOP,
+        good="bicycle",
+        labour=10_000,
+        external=500,
+        markup="1/20",
+        inputs={},
+        process="hand-built",
+        status="applied",
+        allotted=None,
+        preordered=0,
+        preorder_value=0,
+        crowdfunded={},
+        produced=0,
+        sold=0,
+        revenue=0,
+        coop_credits=0,
+        worker_credits=0,
+        applied_at=2_000,
     )
 
 
@@ -103,14 +139,30 @@ def test_x2_a_new_asset_is_stored_with_nulls_and_without_survey_or_allotment_tim
 
 def test_x2_an_asset_gains_its_survey_and_allotment_times_once_set() -> None:
     asset = replace(
-        new_asset(), score="1/1000", factors=(FactorScore("co2", "1", "1/1000", "1/1000"),), demand="800",
-        surveyed_at=3_000, allotted="999", sustainable="999", capability="1000", limiting="plastic",
-        shares={"plastic": "1000"}, allotted_at=4_000,
+        new_asset(),
+        score="1/1000",
+        factors=(FactorScore("co2", "1", "1/1000", "1/1000"),),
+        demand="800",
+        surveyed_at=3_000,
+        allotted="999",
+        sustainable="999",
+        capability="1000",
+        limiting="plastic",
+        shares={"plastic": "1000"},
+        allotted_at=4_000,
     )
     stored = {
-        **NEW_ASSET, "score": "1/1000", "factors": [{"name": "co2", "weight": "1", "score": "1/1000", "raw": "1/1000"}],
-        "demand": "800", "surveyed_at": 3_000, "allotted": "999", "sustainable": "999", "capability": "1000",
-        "limiting": "plastic", "shares": {"plastic": "1000"}, "allotted_at": 4_000,
+        **NEW_ASSET,
+        "score": "1/1000",
+        "factors": [{"name": "co2", "weight": "1", "score": "1/1000", "raw": "1/1000"}],
+        "demand": "800",
+        "surveyed_at": 3_000,
+        "allotted": "999",
+        "sustainable": "999",
+        "capability": "1000",
+        "limiting": "plastic",
+        "shares": {"plastic": "1000"},
+        "allotted_at": 4_000,
     }
     assert encode_record(asset) == stored
     assert ASSETS.decode(stored) == asset
@@ -120,12 +172,24 @@ def test_x2_an_application_gains_its_approval_time_and_base_price_once_set() -> 
     assert encode_record(new_application()) == NEW_APPLICATION
     assert APPLICATIONS.decode(NEW_APPLICATION) == new_application()
     approved = replace(
-        new_application(), status="approved", allotted="600", approved_at=5_000, crowdfunded={CurrencyId("xi"): 7},
-        produced=3, sold=3, base_price=0,
+        new_application(),
+        status="approved",
+        allotted="600",
+        approved_at=5_000,
+        crowdfunded={CurrencyId("xi"): 7},
+        produced=3,
+        sold=3,
+        base_price=0,
     )
     stored = {
-        **NEW_APPLICATION, "status": "approved", "allotted": "600", "approved_at": 5_000, "crowdfunded": {"xi": 7},
-        "produced": 3, "sold": 3, "base_price": 0,  # a BasePrice of 0 is stored, not taken for unset
+        **NEW_APPLICATION,
+        "status": "approved",
+        "allotted": "600",
+        "approved_at": 5_000,
+        "crowdfunded": {"xi": 7},
+        "produced": 3,
+        "sold": 3,
+        "base_price": 0,  # a BasePrice of 0 is stored, not taken for unset
     }
     assert encode_record(approved) == stored
     assert APPLICATIONS.decode(stored) == approved
@@ -134,8 +198,15 @@ def test_x2_an_application_gains_its_approval_time_and_base_price_once_set() -> 
 def test_x2_pre_orders_and_credits_are_stored_flat() -> None:
     order = PreOrderRecord("green-bike", "bicycle", AccountId("ac-ada"), 60, "1/10", 1_050, 63_000, 6_000, 42)
     stored_order = {
-        "application": "green-bike", "good": "bicycle", "buyer": "ac-ada", "quantity": 60, "ratio": "1/10",
-        "unit_price": 1_050, "total": 63_000, "at": 6_000, "seq": 42,
+        "application": "green-bike",
+        "good": "bicycle",
+        "buyer": "ac-ada",
+        "quantity": 60,
+        "ratio": "1/10",
+        "unit_price": 1_050,
+        "total": 63_000,
+        "at": 6_000,
+        "seq": 42,
     }
     assert encode_record(order) == stored_order and PREORDERS.decode(stored_order) == order
     credits = CreditsRecord(COOP, 500, 500)

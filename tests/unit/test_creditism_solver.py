@@ -21,12 +21,22 @@ def chains(draw: st.DrawFn) -> list[Node]:
     names = [f"g{i}" for i in range(n)]
     nodes = []
     for name in names:
-        inputs = {names[j]: F(draw(st.integers(1, 25)), 100)
-                  for j in draw(st.lists(st.integers(0, n - 1), max_size=3, unique=True))}
-        nodes.append(Node(name, labour=F(draw(st.integers(0, 100_000))), external=F(draw(st.integers(0, 5_000))),
-                          fee=F(draw(st.integers(0, 5_000)), 3), council_markup=F(draw(st.integers(0, 20)), 100),
-                          coop_markup=F(draw(st.integers(0, 20)), 100), scarcity=F(draw(st.integers(50, 150)), 100),
-                          inputs=inputs))
+        inputs = {
+            names[j]: F(draw(st.integers(1, 25)), 100)
+            for j in draw(st.lists(st.integers(0, n - 1), max_size=3, unique=True))
+        }
+        nodes.append(
+            Node(
+                name,
+                labour=F(draw(st.integers(0, 100_000))),
+                external=F(draw(st.integers(0, 5_000))),
+                fee=F(draw(st.integers(0, 5_000)), 3),
+                council_markup=F(draw(st.integers(0, 20)), 100),
+                coop_markup=F(draw(st.integers(0, 20)), 100),
+                scarcity=F(draw(st.integers(50, 150)), 100),
+                inputs=inputs,
+            )
+        )
     return nodes
 
 
@@ -72,8 +82,10 @@ def test_cr12_sparse_solver_refuses_naming_the_cycle() -> None:
 
 
 def test_cr12_sparse_solver_handles_a_cycle() -> None:
-    nodes = [Node("steel", labour=F(100), inputs={"machine": F(1, 100)}),
-             Node("machine", labour=F(1_000), inputs={"steel": F(50)})]
+    nodes = [
+        Node("steel", labour=F(100), inputs={"machine": F(1, 100)}),
+        Node("machine", labour=F(1_000), inputs={"steel": F(50)}),
+    ]
     result = solve_sparse(SparseChain.from_nodes(nodes))
     assert list(result.price_units) == [220, 12_000]
 

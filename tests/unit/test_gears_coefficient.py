@@ -15,12 +15,15 @@ from civicledger.mechanisms.gears.values import Verdict, decode_ratio, encode_ra
 # Strategies: companies with random votes (-1/0/+1) and random trailing-year sales.
 tally = st.builds(
     lambda plus, zero, minus: Tally(plus - minus, plus + zero + minus),
-    st.integers(0, 40), st.integers(0, 40), st.integers(0, 40),
+    st.integers(0, 40),
+    st.integers(0, 40),
+    st.integers(0, 40),
 )
 economies = st.dictionaries(
     st.sampled_from([f"c{i:02d}" for i in range(30)]),
     st.tuples(tally, st.integers(0, 10**9)),
-    min_size=1, max_size=30,
+    min_size=1,
+    max_size=30,
 )
 
 
@@ -140,8 +143,13 @@ def test_gr06_deferred_period_scaled_to_net_exactly_zero() -> None:
     assert sum(charges.values()) == 13 and charges == {"o": 10, "p": 3}
 
 
-@given(st.dictionaries(st.text("abcdef", min_size=1, max_size=3),
-                       st.fractions(min_value=-10**6, max_value=10**6, max_denominator=1000), max_size=12))
+@given(
+    st.dictionaries(
+        st.text("abcdef", min_size=1, max_size=3),
+        st.fractions(min_value=-(10**6), max_value=10**6, max_denominator=1000),
+        max_size=12,
+    )
+)
 def test_gr06_a_deferred_period_always_nets_exactly_zero(accrued: dict[str, Fraction]) -> None:
     payouts, charges = coef.net_zero_period(accrued)
     assert sum(payouts.values()) == sum(charges.values())

@@ -24,6 +24,8 @@ _PART_RE = re.compile(r"\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_\-]+)")
 def _parts(dotted: str) -> tuple[str, ...]:
     """The segments of a TOML key or table name: bare, "quoted" (dots allowed) or 'literal'."""
     return tuple(next(g for g in m.groups() if g is not None) for m in _PART_RE.finditer(dotted))
+
+
 _LINE_RE = re.compile(r"at line (\d+)")
 
 

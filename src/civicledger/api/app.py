@@ -23,6 +23,7 @@ from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicledger.adapters.crypto import Ed25519Verifier
@@ -105,7 +106,6 @@ SIGNATURE_HEADERS = [
         "description": "<account>=<hex Ed25519 signature>, ... over the request's canonical bytes",
     },
 ]
-
 
 
 class BodyTooLargeError(InvalidInputError):
@@ -356,11 +356,14 @@ class _LimitSize:
 async def _read_capped(request: Request, limit: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLargeError(f"a command body has at most {limit} bytes", rule="X5")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLargeError(f"a command body has at most {limit} bytes", rule="X5")
+            chunks.append(chunk)
+    except ClientDisconnect as e:  # cut off at the request deadline (api/limits.py) or gone: nobody to answer
+        raise InvalidInputError("the client closed the connection before its body arrived", rule="X5") from e
     return b"".join(chunks)
 
 

@@ -41,6 +41,7 @@ app.add_typer(account_app, name="account")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(policy_app, name="policy")
 
+
 @app.command()
 def init(
     ctx: typer.Context,
@@ -382,5 +383,3 @@ def policy_adopt_rules(
 ) -> None:
     """Move the economy to a newer rule version from a given time on (IN8); needs the council's quorum."""
     submit(ctx, lambda s: (AdoptRules(version, parse_instant(starts)), keys), command_id)
-
-

@@ -31,7 +31,10 @@ def serve(
 
     import uvicorn
 
+    from civicledger.api.limits import server_options
+
     settings = settings_of(ctx)
+    limits = server_options()  # CIVIC_REQUEST_* in the environment, read by each worker
     if demo:
         from civicledger.adapters.clock import WallClock
         from civicledger.adapters.stores import open_store
@@ -47,7 +50,7 @@ def serve(
 
         app = create_app(store, WallClock(), economy.key("journal"))
         app.router.on_startup.append(settle_heap)
-        uvicorn.run(app, host=host, port=port, log_level=log_level)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, **limits)
         store.close()
         return
     try:
@@ -65,4 +68,5 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        **limits,
     )

@@ -209,14 +209,25 @@ def report_cmd(
         "report": str(path),
         "runs": runs,
         "attacks": [
-            {"attack": a.attack, "rule": a.rule, "param_label": a.param_label, "gained": a.gained,
-             "gains_nothing": a.gains_nothing}
+            {
+                "attack": a.attack,
+                "rule": a.rule,
+                "param_label": a.param_label,
+                "gained": a.gained,
+                "gains_nothing": a.gains_nothing,
+            }
             for a in attacks
         ],
         "key_loss": [
-            {"param_label": k.param_label, "guardians": k.guardians, "keys_lost": k.keys_lost,
-             "recovered": k.recovered, "income_lost": k.income_lost, "income_lost_per_person": k.per_person,
-             "holdings_frozen": k.holdings_frozen}
+            {
+                "param_label": k.param_label,
+                "guardians": k.guardians,
+                "keys_lost": k.keys_lost,
+                "recovered": k.recovered,
+                "income_lost": k.income_lost,
+                "income_lost_per_person": k.per_person,
+                "holdings_frozen": k.holdings_frozen,
+            }
             for k in keys
         ],
     }

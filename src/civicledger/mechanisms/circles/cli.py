@@ -25,7 +25,6 @@ circles_app.add_typer(group_app, name="group")
 KeyArg = Annotated[str, typer.Option("--key", "-k", help="The signing key (its account acts).")]
 
 
-
 @circles_app.command("account")
 @circles_app.command("join", hidden=True)
 def join(ctx: typer.Context, key: KeyArg, command_id: IdOption = None) -> None:

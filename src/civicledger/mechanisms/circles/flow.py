@@ -324,5 +324,3 @@ class _Search:
             for nodes in visited:
                 seen[nodes] = -1
         self.visited_f, self.visited_b = [], []
-
-

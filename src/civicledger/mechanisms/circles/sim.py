@@ -462,10 +462,7 @@ class CirclesSector(Sector):
         own_fake = int((self.own - now["own"])[~honest].sum())
         supply_sybil = self.supply_sybil - unsettled["held_sybil"] - own_fake
         supply_honest = (
-            self.supply_honest
-            - unsettled["held_honest"]
-            - unsettled["group_supply"]
-            - (unsettled["own"] - own_fake)
+            self.supply_honest - unsettled["held_honest"] - unsettled["group_supply"] - (unsettled["own"] - own_fake)
         )
         every = now["own"] + now["held_honest"] + now["held_sybil"] + now["group_held"]
         holdings = every[honest]

@@ -170,9 +170,13 @@ def culprits(nodes: Sequence[Node], scaled: bool) -> list[list[str]]:
     for comp in cyclic_components(nodes):
         members = set(comp)
         sub = [
-            Node(name, inputs={k: q for k, q in by_name[name].inputs.items() if k in members},
-                 scarcity=by_name[name].scarcity, coop_markup=by_name[name].coop_markup,
-                 council_markup=by_name[name].council_markup)
+            Node(
+                name,
+                inputs={k: q for k, q in by_name[name].inputs.items() if k in members},
+                scarcity=by_name[name].scarcity,
+                coop_markup=by_name[name].coop_markup,
+                council_markup=by_name[name].council_markup,
+            )
             for name in comp
         ]
         if not _certified(sub, {n.name: i for i, n in enumerate(sub)}, scaled):
@@ -279,7 +283,10 @@ def solve_chain(nodes: Sequence[Node]) -> dict[str, Breakdown]:
     assert parts is not None  # certified above
     return {
         n.name: Breakdown(
-            n.name, prices[i], costs[i] * (ONE + n.council_markup), costs[i],
+            n.name,
+            prices[i],
+            costs[i] * (ONE + n.council_markup),
+            costs[i],
             {c: parts[i][j] for j, c in enumerate(COMPONENTS)},
         )
         for i, n in enumerate(nodes)

@@ -28,12 +28,14 @@ from civicledger.mechanisms.creditism import handlers as svc
 from civicledger.mechanisms.creditism.state import ASSETS, require_asset
 from civicledger.mechanisms.creditism.values import COMPONENTS, AssetKind, decode, show
 
-creditism_app = typer.Typer(help="Creditism: resources, externality, sustainable rates, prices (CR1-CR14).",
-                            no_args_is_help=True)
+creditism_app = typer.Typer(
+    help="Creditism: resources, externality, sustainable rates, prices (CR1-CR14).", no_args_is_help=True
+)
 
 CouncilKeys = Annotated[list[str], typer.Option("--key", "-k", help="Council member keys that sign (repeat).")]
-CouncilOption = Annotated[str | None, typer.Option("--council", help="The council (account id or key name); "
-                                                   "default: the governing council.")]
+CouncilOption = Annotated[
+    str | None, typer.Option("--council", help="The council (account id or key name); default: the governing council.")
+]
 InputOption = Annotated[
     list[str], typer.Option("--input", "-i", help="Bill of materials: ASSET=QTY per unit (repeat).")
 ]
@@ -44,7 +46,6 @@ GoodFactorOption = Annotated[
     list[str], typer.Option("--good-factor", help="Good factor NAME:WEIGHT:IMPACT:ABSORPTION:CURRENT (CR3).")
 ]
 SignerOption = Annotated[str, typer.Option("--key", "-k", help="The signing key (name or file).")]
-
 
 
 def _council(s: Session, council: str | None) -> AccountId:
@@ -95,14 +96,39 @@ def define(
     command_id: IdOption = None,
 ) -> None:
     """Define a resource or a good (CR1)."""
-    _council_run(ctx, lambda c: cc.DefineAsset(c, asset, kind, unit, name, rejuvenation, mortality, extraction,
-                                               total_supply, age, labour, external, council_markup, _inputs(inputs)),
-                 keys, council, command_id)
+    _council_run(
+        ctx,
+        lambda c: cc.DefineAsset(
+            c,
+            asset,
+            kind,
+            unit,
+            name,
+            rejuvenation,
+            mortality,
+            extraction,
+            total_supply,
+            age,
+            labour,
+            external,
+            council_markup,
+            _inputs(inputs),
+        ),
+        keys,
+        council,
+        command_id,
+    )
 
 
 @creditism_app.command("inputs")
-def set_inputs(ctx: typer.Context, asset: str, keys: CouncilKeys, inputs: InputOption = [],  # noqa: B006
-               council: CouncilOption = None, command_id: IdOption = None) -> None:
+def set_inputs(
+    ctx: typer.Context,
+    asset: str,
+    keys: CouncilKeys,
+    inputs: InputOption = [],  # noqa: B006
+    council: CouncilOption = None,
+    command_id: IdOption = None,
+) -> None:
     """Change an asset's bill of materials (cycles: steel needs machines that need steel) (CR12)."""
     _council_run(ctx, lambda c: cc.SetInputs(c, asset, _inputs(inputs)), keys, council, command_id)
 
@@ -115,8 +141,9 @@ def _factor(spec: str, kind: str) -> cc.Factor:
     if kind == "good" and len(parts) == 5:
         name, weight, impact, absorption, current = parts
         return cc.Factor(name, weight, "good", current=current, impact=impact, absorption=absorption)
-    shape = "NAME:WEIGHT:OPTIMAL:CURRENT:PER_UNIT[:QTY]" if kind == "resource" else \
-        "NAME:WEIGHT:IMPACT:ABSORPTION:CURRENT"
+    shape = (
+        "NAME:WEIGHT:OPTIMAL:CURRENT:PER_UNIT[:QTY]" if kind == "resource" else "NAME:WEIGHT:IMPACT:ABSORPTION:CURRENT"
+    )
     rule = "CR2" if kind == "resource" else "CR3"
     raise InvalidInputError(f"a {kind} factor is written {shape}, not {spec!r}", rule=rule)
 
@@ -132,24 +159,40 @@ def assess(
     command_id: IdOption = None,
 ) -> None:
     """Score an asset's externality factors with council weights (CR2-CR4)."""
-    _council_run(ctx, lambda c: cc.AssessExternality(c, asset, tuple(
-        [_factor(f, "resource") for f in factor] + [_factor(f, "good") for f in good_factor])),
-        keys, council, command_id)
+    _council_run(
+        ctx,
+        lambda c: cc.AssessExternality(
+            c, asset, tuple([_factor(f, "resource") for f in factor] + [_factor(f, "good") for f in good_factor])
+        ),
+        keys,
+        council,
+        command_id,
+    )
 
 
 @creditism_app.command("survey")
-def survey(ctx: typer.Context, asset: str, keys: CouncilKeys,
-           demand: Annotated[str, typer.Option(help="Demand, units a year.")],
-           total_supply: Annotated[str | None, typer.Option(help="Surveyed total supply (resources).")] = None,
-           council: CouncilOption = None, command_id: IdOption = None) -> None:
+def survey(
+    ctx: typer.Context,
+    asset: str,
+    keys: CouncilKeys,
+    demand: Annotated[str, typer.Option(help="Demand, units a year.")],
+    total_supply: Annotated[str | None, typer.Option(help="Surveyed total supply (resources).")] = None,
+    council: CouncilOption = None,
+    command_id: IdOption = None,
+) -> None:
     """Record the council's survey of an asset's demand and supply (CR14)."""
     _council_run(ctx, lambda c: cc.SurveyAsset(c, asset, demand, total_supply), keys, council, command_id)
 
 
 @creditism_app.command("allot")
-def allot(ctx: typer.Context, asset: str, keys: CouncilKeys,
-          amount: Annotated[str | None, typer.Option(help="Allot less than the rule's figure (units a year).")] = None,
-          council: CouncilOption = None, command_id: IdOption = None) -> None:
+def allot(
+    ctx: typer.Context,
+    asset: str,
+    keys: CouncilKeys,
+    amount: Annotated[str | None, typer.Option(help="Allot less than the rule's figure (units a year).")] = None,
+    council: CouncilOption = None,
+    command_id: IdOption = None,
+) -> None:
     """Set an asset's allotted extraction or production (CR5-CR8)."""
     _council_run(ctx, lambda c: cc.SetAllotment(c, asset, amount), keys, council, command_id)
 
@@ -177,26 +220,38 @@ def apply(
 
 
 @creditism_app.command("approve")
-def approve(ctx: typer.Context, application: str, keys: CouncilKeys,
-            allotted: Annotated[str, typer.Option(help="The coop's allotted production, units a year.")],
-            council: CouncilOption = None, command_id: IdOption = None) -> None:
+def approve(
+    ctx: typer.Context,
+    application: str,
+    keys: CouncilKeys,
+    allotted: Annotated[str, typer.Option(help="The coop's allotted production, units a year.")],
+    council: CouncilOption = None,
+    command_id: IdOption = None,
+) -> None:
     """The council approves a coop's application with its allotted production (CR14)."""
     _council_run(ctx, lambda c: cc.ApproveCoop(c, application, allotted), keys, council, command_id)
 
 
 @creditism_app.command("pre-order")
-def pre_order(ctx: typer.Context, application: str, quantity: int, buyer: SignerOption,
-              currency: Annotated[str | None, typer.Option(
-                  help="The currency the order is paid in when placed (rules 2, IN1).")] = None,
-              command_id: IdOption = None) -> None:
+def pre_order(
+    ctx: typer.Context,
+    application: str,
+    quantity: int,
+    buyer: SignerOption,
+    currency: Annotated[
+        str | None, typer.Option(help="The currency the order is paid in when placed (rules 2, IN1).")
+    ] = None,
+    command_id: IdOption = None,
+) -> None:
     """Pre-order units, each priced at the demand/supply ratio of its position in the queue (CR14, IN5)."""
     paid_in = None if currency is None else CurrencyId(currency)
     submit(ctx, lambda s: (cc.PreOrder(s.key(buyer).account, application, quantity, paid_in), [buyer]), command_id)
 
 
 @creditism_app.command("crowdfund")
-def crowdfund(ctx: typer.Context, application: str, currency: str, units: int, backer: SignerOption,
-              command_id: IdOption = None) -> None:
+def crowdfund(
+    ctx: typer.Context, application: str, currency: str, units: int, backer: SignerOption, command_id: IdOption = None
+) -> None:
     """Fund an application: the units move to the coop in the same entry (CR14)."""
     submit(
         ctx,
@@ -206,11 +261,15 @@ def crowdfund(ctx: typer.Context, application: str, currency: str, units: int, b
 
 
 @creditism_app.command("produce")
-def produce(ctx: typer.Context, application: str, coop: SignerOption,
-            produced: Annotated[int, typer.Option(help="Units produced.")],
-            sold: Annotated[int, typer.Option(help="Units sold.")] = 0,
-            revenue: Annotated[int, typer.Option(help="Revenue of those sales, minor units.")] = 0,
-            command_id: IdOption = None) -> None:
+def produce(
+    ctx: typer.Context,
+    application: str,
+    coop: SignerOption,
+    produced: Annotated[int, typer.Option(help="Units produced.")],
+    sold: Annotated[int, typer.Option(help="Units sold.")] = 0,
+    revenue: Annotated[int, typer.Option(help="Revenue of those sales, minor units.")] = 0,
+    command_id: IdOption = None,
+) -> None:
     """Record actual production (CR8); under rules 2 it delivers paid pre-orders, whose payments above
     BasePrice become coop credits (CR13, IN1); --sold and --revenue are for rules 1 only."""
     submit(
@@ -227,24 +286,41 @@ def _pie(view: dict[str, Any], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    colours = {"labour": "#4e79a7", "resources": "#59a14f", "externality": "#e15759", "council": "#f28e2b",
-               "coop": "#b07aa1", "scarcity": "#9c755f"}
+    colours = {
+        "labour": "#4e79a7",
+        "resources": "#59a14f",
+        "externality": "#e15759",
+        "council": "#f28e2b",
+        "coop": "#b07aa1",
+        "scarcity": "#9c755f",
+    }
     price = view["price"]
     slices = [(k, v) for k, v in view["components"].items() if v > 0]
     fig, ax = plt.subplots(figsize=(8, 5), dpi=110)
-    ax.pie([v for _, v in slices], colors=[colours[k] for k, _ in slices], startangle=90, counterclock=False,
-           autopct=lambda pct: f"{pct:.1f}%" if pct >= 3 else "", pctdistance=0.75,
-           wedgeprops={"linewidth": 1, "edgecolor": "white"}, textprops={"fontsize": 10, "color": "white"})
-    labels = [f"{k}: {v / 100:,.2f}" + (" (a discount: not drawn)" if v < 0 else "")
-              for k, v in view["components"].items()]
+    ax.pie(
+        [v for _, v in slices],
+        colors=[colours[k] for k, _ in slices],
+        startangle=90,
+        counterclock=False,
+        autopct=lambda pct: f"{pct:.1f}%" if pct >= 3 else "",
+        pctdistance=0.75,
+        wedgeprops={"linewidth": 1, "edgecolor": "white"},
+        textprops={"fontsize": 10, "color": "white"},
+    )
+    labels = [
+        f"{k}: {v / 100:,.2f}" + (" (a discount: not drawn)" if v < 0 else "") for k, v in view["components"].items()
+    ]
     from matplotlib.patches import Patch
 
     handles = [Patch(color=colours[k]) for k in view["components"]]
     ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=10)
     drawn = sum(v for _, v in slices)
     note = f"\nslices are shares of {drawn / 100:,.2f} before the discount" if drawn != price else ""
-    fig.suptitle(f"{view['asset']}: {price / 100:,.2f} per {view['unit']}\n"
-                 f"what the price pays for, through the whole supply chain{note}", fontsize=11)
+    fig.suptitle(
+        f"{view['asset']}: {price / 100:,.2f} per {view['unit']}\n"
+        f"what the price pays for, through the whole supply chain{note}",
+        fontsize=11,
+    )
     ax.axis("equal")
     fig.savefig(out, bbox_inches="tight")
     plt.close(fig)
@@ -268,8 +344,10 @@ def price(
         view["chart"] = str(chart)
 
     def human(console: Console) -> None:
-        table = Table(title=f"{asset}: {view['price']:,} minor units per {view['unit']} "
-                            f"(BasePrice {view['base_price']:,}, demand/supply {show(decode(view['scarcity']))})")
+        table = Table(
+            title=f"{asset}: {view['price']:,} minor units per {view['unit']} "
+            f"(BasePrice {view['base_price']:,}, demand/supply {show(decode(view['scarcity']))})"
+        )
         table.add_column("component")
         table.add_column("minor units", justify="right")
         table.add_column("share", justify="right")
@@ -327,10 +405,16 @@ def compare(ctx: typer.Context, good: str) -> None:
         for col in ("coop", "allotted", "labour", "BasePrice", "price", "efficiency", "coop credits", "workers"):
             table.add_column(col, justify="left" if col == "coop" else "right")
         for r in rows:
-            table.add_row(r["application"] + ("" if r["status"] == "approved" else f" ({r['status']})"),
-                          r["allotted"] or "-", f"{r['labour']:,}", f"{r['base_price']:,}", f"{r['price']:,}",
-                          show(decode(r["efficiency"]), 2) if r["efficiency"] else "-",
-                          f"{r['coop_credits']:,}", f"{r['worker_credits']:,}")
+            table.add_row(
+                r["application"] + ("" if r["status"] == "approved" else f" ({r['status']})"),
+                r["allotted"] or "-",
+                f"{r['labour']:,}",
+                f"{r['base_price']:,}",
+                f"{r['price']:,}",
+                show(decode(r["efficiency"]), 2) if r["efficiency"] else "-",
+                f"{r['coop_credits']:,}",
+                f"{r['worker_credits']:,}",
+            )
         console.print(table)
         parts = Table(title="their prices broken down through the whole supply chain")
         parts.add_column("component")
@@ -363,15 +447,32 @@ def report(ctx: typer.Context) -> None:
             table.add_column(col, justify="left" if col in ("resource", "unit", "split among goods") else "right")
         for r in data["resources"]:
             split = ", ".join(f"{g} {q(v, 0)}" for g, v in r.get("split", {}).items()) or "-"
-            table.add_row(r["asset"], r["unit"], q(r["score"], 4), q(r["demand"], 0), q(r["allotted"], 0),
-                          q(r["rating"]), q(r["actual"], 0), split)
+            table.add_row(
+                r["asset"],
+                r["unit"],
+                q(r["score"], 4),
+                q(r["demand"], 0),
+                q(r["allotted"], 0),
+                q(r["rating"]),
+                q(r["actual"], 0),
+                split,
+            )
         console.print(table)
         goods = Table(title="goods: production capability = min(share of input / input per unit)")
         for col in ("good", "unit", "E", "capability", "limited by", "allotted", "demand", "actual", "rating"):
             goods.add_column(col, justify="left" if col in ("good", "unit", "limited by") else "right")
         for r in data["goods"]:
-            goods.add_row(r["asset"], r["unit"], q(r["score"], 4), q(r.get("capability"), 0), r.get("limiting") or "-",
-                          q(r["allotted"], 0), q(r["demand"], 0), q(r["actual"], 0), q(r["rating"]))
+            goods.add_row(
+                r["asset"],
+                r["unit"],
+                q(r["score"], 4),
+                q(r.get("capability"), 0),
+                r.get("limiting") or "-",
+                q(r["allotted"], 0),
+                q(r["demand"], 0),
+                q(r["actual"], 0),
+                q(r["rating"]),
+            )
         console.print(goods)
 
     emit(ctx, data, human)

@@ -40,18 +40,58 @@ def creditism(demo: ScriptedEconomy) -> list[str]:
         demo.council_decision(command, cid=f"cr-{cid}")
 
     # 1. Resources: what they are, how harmful, how much demand, how much may be extracted.
-    decide(cc.DefineAsset(council, "steel", AssetKind.FINITE, "kg", "steel from iron ore", total_supply="100000000",
-                          age="1000", labour=150, external=40), "define-steel")
-    decide(cc.DefineAsset(council, "rubber", AssetKind.RENEWABLE, "kg", "natural rubber", rejuvenation="100000",
-                          mortality="20000", labour=250, external=30), "define-rubber")
-    decide(cc.DefineAsset(council, "plastic", AssetKind.FINITE, "kg", "plastic from oil", total_supply="2000000",
-                          age="50", labour=80, external=20), "define-plastic")
+    decide(
+        cc.DefineAsset(
+            council,
+            "steel",
+            AssetKind.FINITE,
+            "kg",
+            "steel from iron ore",
+            total_supply="100000000",
+            age="1000",
+            labour=150,
+            external=40,
+        ),
+        "define-steel",
+    )
+    decide(
+        cc.DefineAsset(
+            council,
+            "rubber",
+            AssetKind.RENEWABLE,
+            "kg",
+            "natural rubber",
+            rejuvenation="100000",
+            mortality="20000",
+            labour=250,
+            external=30,
+        ),
+        "define-rubber",
+    )
+    decide(
+        cc.DefineAsset(
+            council,
+            "plastic",
+            AssetKind.FINITE,
+            "kg",
+            "plastic from oil",
+            total_supply="2000000",
+            age="50",
+            labour=80,
+            external=20,
+        ),
+        "define-plastic",
+    )
     factors = {
-        "steel": (cc.Factor("soil", "7/10", optimal="1000000", current="999500", per_unit="1/2"),
-                  cc.Factor("water", "3/10", optimal="500000", current="500000", per_unit="1")),
+        "steel": (
+            cc.Factor("soil", "7/10", optimal="1000000", current="999500", per_unit="1/2"),
+            cc.Factor("water", "3/10", optimal="500000", current="500000", per_unit="1"),
+        ),
         "rubber": (cc.Factor("forest", "1", optimal="2000000", current="2000000", per_unit="1"),),
-        "plastic": (cc.Factor("oil", "1/2", optimal="1000000", current="998000", per_unit="2"),
-                    cc.Factor("oceans", "1/2", optimal="100000", current="100000", per_unit="1/2")),
+        "plastic": (
+            cc.Factor("oil", "1/2", optimal="1000000", current="998000", per_unit="2"),
+            cc.Factor("oceans", "1/2", optimal="100000", current="100000", per_unit="1/2"),
+        ),
     }
     for name, fs in factors.items():
         decide(cc.AssessExternality(council, name, fs), f"assess-{name}")
@@ -61,22 +101,57 @@ def creditism(demo: ScriptedEconomy) -> list[str]:
     demo.advance(DAY)
 
     # 2. The bicycle: its bill of materials, its own externality, its allotted production (CR7, CR8).
-    decide(cc.DefineAsset(council, "bicycle", AssetKind.GOOD, "piece", "city bicycle", labour=12_000,
-                          council_markup="1/20", inputs={"steel": "5", "rubber": "2", "plastic": "1"}),
-           "define-bicycle")
-    decide(cc.AssessExternality(council, "bicycle", (
-        cc.Factor("co2", "1", kind="good", impact="10", absorption="60000", current="50000"),)), "assess-bicycle")
+    decide(
+        cc.DefineAsset(
+            council,
+            "bicycle",
+            AssetKind.GOOD,
+            "piece",
+            "city bicycle",
+            labour=12_000,
+            council_markup="1/20",
+            inputs={"steel": "5", "rubber": "2", "plastic": "1"},
+        ),
+        "define-bicycle",
+    )
+    decide(
+        cc.AssessExternality(
+            council, "bicycle", (cc.Factor("co2", "1", kind="good", impact="10", absorption="60000", current="50000"),)
+        ),
+        "assess-bicycle",
+    )
     decide(cc.SurveyAsset(council, "bicycle", "800"), "survey-bicycle")
     decide(cc.SetAllotment(council, "bicycle"), "allot-bicycle")
 
     # 3. Two coops apply with their plans; the council approves them within the allotment (CR14).
     for coop in ("green-wheels", "city-cycles"):
         demo.open(coop, AccountKind.ORGANIZATION, cid=f"cr-open-{coop}")
-    demo.run(cc.ApplyCoop(demo.account("green-wheels"), "green-bike", "bicycle", labour=10_000, external=500,
-                          markup="1/20", process="hand-built steel frames, local rubber"),
-             "green-wheels", cid="cr-apply-green")
-    demo.run(cc.ApplyCoop(demo.account("city-cycles"), "city-bike", "bicycle", labour=14_000, external=1_500,
-                          markup="1/10", process="assembly line, imported parts"), "city-cycles", cid="cr-apply-city")
+    demo.run(
+        cc.ApplyCoop(
+            demo.account("green-wheels"),
+            "green-bike",
+            "bicycle",
+            labour=10_000,
+            external=500,
+            markup="1/20",
+            process="hand-built steel frames, local rubber",
+        ),
+        "green-wheels",
+        cid="cr-apply-green",
+    )
+    demo.run(
+        cc.ApplyCoop(
+            demo.account("city-cycles"),
+            "city-bike",
+            "bicycle",
+            labour=14_000,
+            external=1_500,
+            markup="1/10",
+            process="assembly line, imported parts",
+        ),
+        "city-cycles",
+        cid="cr-apply-city",
+    )
     decide(cc.ApproveCoop(council, "green-bike", "600"), "approve-green")
     decide(cc.ApproveCoop(council, "city-bike", "399"), "approve-city")
     demo.advance(DAY)
@@ -95,24 +170,38 @@ def creditism(demo: ScriptedEconomy) -> list[str]:
         demo.open("bike-shop", AccountKind.ORGANIZATION, cid="cr-open-shop")
         for name, units in (("rider-ada", 2_000_000), ("rider-bo", 8_000_000), ("bike-shop", 10_000_000)):
             demo.run(led.Issue(CR, demo.account(name), units), "bike-fund", cid=f"cr-issue-more-{name}")
-    early = demo.run(cc.PreOrder(demo.account("rider-ada"), "green-bike", 60, CR if paid else None), "rider-ada",
-                     cid="cr-order-ada")
+    early = demo.run(
+        cc.PreOrder(demo.account("rider-ada"), "green-bike", 60, CR if paid else None), "rider-ada", cid="cr-order-ada"
+    )
     demo.advance(DAY)
-    late = demo.run(cc.PreOrder(demo.account("rider-bo"), "green-bike", 240, CR if paid else None), "rider-bo",
-                    cid="cr-order-bo")
+    late = demo.run(
+        cc.PreOrder(demo.account("rider-bo"), "green-bike", 240, CR if paid else None), "rider-bo", cid="cr-order-bo"
+    )
 
     # 5. Production and sales: the surplus over BasePrice becomes coop credits (CR13).
     if paid:
         demo.run(cc.PreOrder(demo.account("bike-shop"), "green-bike", 300, CR), "bike-shop", cid="cr-order-shop")
-        sold = demo.run(cc.RecordProduction(demo.account("green-wheels"), "green-bike", produced=600, sold=0,
-                                            revenue=0), "green-wheels", cid="cr-produce-green")
+        sold = demo.run(
+            cc.RecordProduction(demo.account("green-wheels"), "green-bike", produced=600, sold=0, revenue=0),
+            "green-wheels",
+            cid="cr-produce-green",
+        )
     else:  # rules 1: sales at 160.00 each, as declared
-        sold = demo.run(cc.RecordProduction(demo.account("green-wheels"), "green-bike", produced=300, sold=300,
-                                            revenue=300 * 16_000), "green-wheels", cid="cr-produce-green")
+        sold = demo.run(
+            cc.RecordProduction(
+                demo.account("green-wheels"), "green-bike", produced=300, sold=300, revenue=300 * 16_000
+            ),
+            "green-wheels",
+            cid="cr-produce-green",
+        )
 
     # 6. A cycle: steel needs machines that need steel; the price stays finite and exact (CR12).
-    decide(cc.DefineAsset(council, "machine", AssetKind.GOOD, "piece", "steel press", labour=500_000,
-                          inputs={"steel": "400"}), "define-machine")
+    decide(
+        cc.DefineAsset(
+            council, "machine", AssetKind.GOOD, "piece", "steel press", labour=500_000, inputs={"steel": "400"}
+        ),
+        "define-machine",
+    )
     decide(cc.SetInputs(council, "steel", {"machine": "1/100000"}), "steel-needs-machines")
     refusals = []
     for command, cid in (
@@ -141,9 +230,11 @@ def creditism(demo: ScriptedEconomy) -> list[str]:
     ]
     for app_name in ("green-bike", "city-bike"):
         r = rows[app_name]
-        lines.append(f"{app_name}: BasePrice {_money(r['base_price'])}, price {_money(r['price'])}, "
-                     f"efficiency {show(decode(r['efficiency']), 2)} (price / labour), "
-                     f"coop credits {_money(r['coop_credits'])}, workers {_money(r['worker_credits'])} (CR13)")
+        lines.append(
+            f"{app_name}: BasePrice {_money(r['base_price'])}, price {_money(r['price'])}, "
+            f"efficiency {show(decode(r['efficiency']), 2)} (price / labour), "
+            f"coop credits {_money(r['coop_credits'])}, workers {_money(r['worker_credits'])} (CR13)"
+        )
     if paid:
         lines += [
             f"pre-orders, each unit at its position's demand/supply (CR14, IN5): 60 early for "

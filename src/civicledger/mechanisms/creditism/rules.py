@@ -457,8 +457,7 @@ def positioned_pre_order(
         raise RuleViolationError("the coop has no allotted production to pre-order from", rule="CR14")
     if preordered + quantity > allotted:
         raise RuleViolationError(
-            f"the coop's allotted production is {show(allotted)} a year and {preordered} units are already "
-            "pre-ordered",
+            f"the coop's allotted production is {show(allotted)} a year and {preordered} units are already pre-ordered",
             rule="CR8",
         )
     price = base * (ONE + coop_markup)

@@ -73,8 +73,16 @@ class SparseChain:
             return np.array([float(getattr(node, attr)) for node in nodes], dtype=np.float64)
 
         matrix = sp.csr_matrix((np.array(vals, dtype=np.float64), (rows, cols)), shape=(n, n))
-        return SparseChain([n.name for n in nodes], arr("labour"), arr("external"), arr("fee"),
-                           arr("council_markup"), arr("coop_markup"), arr("scarcity"), matrix)
+        return SparseChain(
+            [n.name for n in nodes],
+            arr("labour"),
+            arr("external"),
+            arr("fee"),
+            arr("council_markup"),
+            arr("coop_markup"),
+            arr("scarcity"),
+            matrix,
+        )
 
 
 @dataclass(frozen=True)
@@ -124,8 +132,7 @@ def _topological(cond: sp.csr_matrix, count: int) -> IntArray:
 
 def _factor(system: sp.spmatrix) -> spl.SuperLU | None:
     try:
-        return spl.splu(system.tocsc(), permc_spec="NATURAL", diag_pivot_thresh=0.0,
-                        options={"SymmetricMode": True})
+        return spl.splu(system.tocsc(), permc_spec="NATURAL", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     except RuntimeError:  # exactly singular
         return None
 
@@ -150,10 +157,17 @@ def solve_sparse(chain: SparseChain) -> SparseBreakdown:
     cost = direct + b @ price
     kappa, gamma = chain.council_markup[perm], chain.coop_markup[perm]
     before = (1 + gamma) * (1 + kappa) * cost
-    slices = np.column_stack([
-        chain.labour[perm], chain.external[perm], chain.fee[perm],
-        kappa * cost, gamma * (1 + kappa) * cost, price - before, np.ones(n),
-    ])
+    slices = np.column_stack(
+        [
+            chain.labour[perm],
+            chain.external[perm],
+            chain.fee[perm],
+            kappa * cost,
+            gamma * (1 + kappa) * cost,
+            price - before,
+            np.ones(n),
+        ]
+    )
     solved = plain.solve(slices) if plain is not None else None
     if solved is None or not _certified(solved[:, 6]):
         raise _refusal(chain, labels, scaled=False)
@@ -206,6 +220,9 @@ def _refusal(chain: SparseChain, labels: IntArray, scaled: bool) -> RuleViolatio
     if not bad:
         bad = [sorted(chain.names)]
     shown = "; ".join("{" + ", ".join(c[:20]) + (", ..." if len(c) > 20 else "") + "}" for c in sorted(bad)[:10])
-    why = "its markups and scarcity compound around the cycle without end" if scaled else \
-        "the cycle uses at least as much as it makes"
+    why = (
+        "its markups and scarcity compound around the cycle without end"
+        if scaled
+        else "the cycle uses at least as much as it makes"
+    )
     return RuleViolationError(f"the supply chain has no finite prices: {shown} ({why})", rule="CR12")

@@ -37,7 +37,6 @@ AtOption = Annotated[str | None, typer.Option("--at", help="ISO 8601 time to eva
 OptKeys = Annotated[list[str] | None, typer.Option("--key", "-k", help="Signing key(s) (repeat for several).")]
 
 
-
 def _deciders(
     s: Session, technocrat: str | None, council: str | None, keys: list[str] | None
 ) -> tuple[AccountId | None, AccountId | None, list[str]]:

@@ -38,7 +38,6 @@ CompanyArg = Annotated[str, typer.Argument(help="The company: account id or key 
 _VOTE_WORDS = {"beneficial": 1, "+1": 1, "1": 1, "neutral": 0, "0": 0, "detrimental": -1, "-1": -1}
 
 
-
 @gears_app.command("setup")
 def setup(
     ctx: typer.Context,
@@ -358,16 +357,24 @@ def _report_data(s: Session, at: int | None) -> tuple[ReportView, list[gs.Snapsh
         names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
     rows = [
         CoefficientRow(
-            company=c, name=names[c], sales=r.sales, votes=r.votes,
+            company=c,
+            name=names[c],
+            sales=r.sales,
+            votes=r.votes,
             mean=encode_ratio(r.mean) if r.mean is not None else None,
-            delta=encode_ratio(r.delta), delta_decimal=ratio_text(r.delta),
+            delta=encode_ratio(r.delta),
+            delta_decimal=ratio_text(r.delta),
         )
         for c, r in sorted(result.companies.items())
     ]
     data: ReportView = {
-        "at": when, "at_iso": format_instant(when), "average": encode_ratio(result.average),
-        "scale": encode_ratio(result.scale), "imbalance": encode_ratio(result.imbalance()),
-        "companies": rows, "fund": fund_view(fund),
+        "at": when,
+        "at_iso": format_instant(when),
+        "average": encode_ratio(result.average),
+        "scale": encode_ratio(result.scale),
+        "imbalance": encode_ratio(result.imbalance()),
+        "companies": rows,
+        "fund": fund_view(fund),
         "snapshots": [SnapshotRef(version=h.version, at=h.at) for h in history],
     }
     return data, history
@@ -384,7 +391,8 @@ def write_chart(history: list[gs.Snapshot], company: str, out: Path, label: str 
 
     points = [
         (datetime.fromtimestamp(h.at, tz=UTC), float(decode_ratio(h.companies[company].delta)))
-        for h in history if company in h.companies
+        for h in history
+        if company in h.companies
     ]
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=100)
     if points:
@@ -438,12 +446,16 @@ def report(
             mean = ratio_text(decode_ratio(r["mean"])) if r["mean"] else "-"
             table.add_row(r["company"], r["name"], str(r["sales"]), str(r["votes"]), mean, r["delta_decimal"])
         out.print(table)
-        out.print(f"S = {ratio_text(decode_ratio(data['average']))}; clamp factor {data['scale']}; "
-                  f"sum G_i delta_i = {data['imbalance']}")
+        out.print(
+            f"S = {ratio_text(decode_ratio(data['average']))}; clamp factor {data['scale']}; "
+            f"sum G_i delta_i = {data['imbalance']}"
+        )
         fund = data["fund"]
         for c, pos in fund["currencies"].items():
-            out.print(f"fund {fund['fund']} {c}: balance {pos['balance']}, "
-                      f"{pos['waiting_payouts']} payouts waiting ({pos['waiting_units']} units)")
+            out.print(
+                f"fund {fund['fund']} {c}: balance {pos['balance']}, "
+                f"{pos['waiting_payouts']} payouts waiting ({pos['waiting_units']} units)"
+            )
         out.print(f"debts owed to the fund: {fund['debts_owed_to_fund']}; snapshots: {len(data['snapshots'])}")
         if "chart" in data:
             out.print(f"chart of {data['chart']['points']} snapshots written to {data['chart']['file']}")

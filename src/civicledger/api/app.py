@@ -27,6 +27,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicledger.adapters.crypto import Ed25519Verifier
+from civicledger.adapters.headmark import RollbackGuard
 from civicledger.api import reads
 from civicledger.api.batching import CommandBatcher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
@@ -121,10 +122,11 @@ class ServiceState:
     clock: Clock
     engine: Engine
     viewed_at: float = -1.0
+    guard: RollbackGuard | None = None
     batcher: CommandBatcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.batcher = CommandBatcher(self.engine)
+        self.batcher = CommandBatcher(self.engine, self.guard)
 
     def refresh(self, force: bool = False) -> None:
         """Have the engine read the economy and policy again at most every ``POLICY_TTL`` seconds
@@ -151,8 +153,16 @@ class ServiceState:
         return max(self.clock.now(), self.view.head_time)
 
 
-def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pages: bool = True) -> FastAPI:
-    """The API (and, unless ``pages=False``, the web pages) over one store."""
+def create_app(
+    store: Store,
+    clock: Clock,
+    journal_signer: Signer | None,
+    *,
+    pages: bool = True,
+    rollback_guard: RollbackGuard | None = None,
+) -> FastAPI:
+    """The API (and, unless ``pages=False``, the web pages) over one store; with ``rollback_guard``,
+    writes are refused while the store is behind a signed tree head known elsewhere (IN12)."""
     app = FastAPI(
         title="civicledger",
         version="1",
@@ -161,7 +171,7 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
         redoc_url=None,
     )
     engine = Engine(store, clock, Ed25519Verifier(), journal_signer)
-    service = ServiceState(store, clock, engine)
+    service = ServiceState(store, clock, engine, guard=rollback_guard)
     app.state.service = service
     verifier = Ed25519Verifier()
 

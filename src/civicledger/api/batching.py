@@ -11,13 +11,20 @@ fixed cost of a transaction is shared.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from civicledger.kernel.engine import Engine, Receipt
 from civicledger.kernel.journal import SignedCommand
+
+if TYPE_CHECKING:
+    from civicledger.adapters.headmark import RollbackGuard
+
+_log = logging.getLogger("civicledger.api")
 
 MAX_BATCH = 64
 FORGET_EVERY = 60
@@ -37,8 +44,9 @@ class _Job:
 class CommandBatcher:
     """A writer thread that executes queued commands in batches; ``submit`` returns a future receipt."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, guard: RollbackGuard | None = None) -> None:
         self.engine = engine
+        self.guard = guard
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -81,9 +89,16 @@ class CommandBatcher:
             forget = None
         else:
             forget = self._forgot_before = forget_before
+        if self.guard is not None:
+            self.guard.check()  # IN12: never write on a database behind a signed head
         outcomes = self.engine.execute_batch(
             [job.command for job in jobs], [[(a, job.nonce, job.at) for a in job.accounts] for job in jobs], forget
         )
+        if self.guard is not None:
+            try:
+                self.guard.record()
+            except Exception:  # the entries are committed; the receipts stand
+                _log.exception("could not record the newest signed tree head (IN12)")
         for job, outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, Receipt):
                 job.future.set_result(outcome)

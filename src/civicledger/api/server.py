@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import gc
+import logging
 
 from fastapi import FastAPI
 
 from civicledger.adapters.clock import WallClock
+from civicledger.adapters.headmark import HeadMarkFile, RollbackGuard
 from civicledger.adapters.keystore import load_key
 from civicledger.adapters.stores import open_store
 from civicledger.api.app import create_app
+from civicledger.kernel.errors import RuleViolationError
 from civicledger.settings import Settings
+
+_log = logging.getLogger("civicledger.api")
 
 
 def settle_heap() -> None:
@@ -30,7 +35,12 @@ def app_from_environment() -> FastAPI:
     """``CIVIC_DB`` / ``CIVIC_DATA_DIR`` / ``CIVIC_KEYS`` as the CLI reads them; one store per worker."""
     settings = Settings()
     store = open_store(settings.db_url())
-    app = create_app(store, WallClock(), load_key(settings.key_dir(), "journal"))
+    guard = RollbackGuard(store, HeadMarkFile.beside_key(settings.key_dir()))
+    try:
+        guard.check()
+    except RuleViolationError as e:  # serve reads, refuse writes, say why at start
+        _log.error("writes are refused: %s", e.message)
+    app = create_app(store, WallClock(), load_key(settings.key_dir(), "journal"), rollback_guard=guard)
     app.router.on_startup.append(settle_heap)
     app.router.on_shutdown.append(store.close)
     return app

@@ -13,12 +13,14 @@ import typer
 
 from civicledger.adapters.clock import WallClock
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
+from civicledger.adapters.headmark import HeadMarkFile, RollbackGuard
 from civicledger.adapters.keystore import load_key
 from civicledger.adapters.stores import open_store
 from civicledger.cli.output import emit, fail
 from civicledger.kernel.engine import Engine, Receipt
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import ACCOUNT_ID_PREFIX, AccountId, parse_account_id
+from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import Command
 from civicledger.kernel.ports import Clock, Store
 from civicledger.kernel.signing import sign_command
@@ -92,7 +94,15 @@ class Session:
         """Sign the command with the named keys and execute it."""
         keys = [self.key(name) for name in signers]
         signed = sign_command(self.economy_id, command, keys, signed_at=self.clock.now(), command_id=command_id)
-        return self.engine.execute(signed)
+        return self.execute(signed)
+
+    def execute(self, signed: SignedCommand) -> Receipt:
+        """Execute a signed command, unless the store is behind a signed head (IN12, adapters/headmark.py)."""
+        guard = RollbackGuard(self.store, HeadMarkFile.beside_key(self.settings.key_dir()))
+        guard.check()
+        receipt = self.engine.execute(signed)
+        guard.record()
+        return receipt
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from civicledger.adapters.clock import WallClock
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
+from civicledger.adapters.headmark import HeadMarkFile, RollbackGuard
 from civicledger.adapters.keystore import load_or_create, save_key
 from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.policy_file import load_policy_file
@@ -69,6 +70,8 @@ def init(
             registrar = load_or_create(key_dir, "registrar-1")
             clock = WallClock()
             engine = Engine(store, clock, Ed25519Verifier(), journal)
+            guard = RollbackGuard(store, HeadMarkFile.beside_key(key_dir))
+            guard.check()  # IN12: this journal key already signed a journal elsewhere: no second one
             receipt = engine.execute(
                 genesis_command(
                     name=policy.economy.name,
@@ -82,6 +85,7 @@ def init(
                     rules=rules,
                 )
             )
+            guard.record()
             info = engine.economy()
         finally:
             store.close()

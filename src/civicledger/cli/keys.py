@@ -30,7 +30,7 @@ NewKeyOption = Annotated[
 
 def _run(s: Session, command: Command, keys: list[KeyPair], command_id: str | None) -> Receipt:
     signed = sign_command(s.economy_id, command, keys, signed_at=s.clock.now(), command_id=command_id)
-    return s.engine.execute(signed)
+    return s.execute(signed)
 
 
 def _fresh_key(s: Session, name: str, account: AccountId) -> KeyPair:

@@ -14,6 +14,7 @@ docs/operations.md.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import threading
@@ -67,15 +68,19 @@ class HeadMarkFile:
         with self._lock:
             if self._known is not None and mark.size <= self._known.size:
                 return
-            current = self.newest()
-            if current is not None and current.size >= mark.size:
-                self._known = current
-                return
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
-            temporary.write_text(json.dumps({"size": mark.size, "root": mark.root}) + "\n", encoding="utf-8")
-            os.replace(temporary, self.path)
-            self._known = mark
+            # Workers of one server share the file: read, compare and replace under one lock, so a
+            # slower worker never writes a smaller head over a larger one.
+            with open(self.path.with_name(f".{self.path.name}.lock"), "a") as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
+                current = self.newest()
+                if current is not None and current.size >= mark.size:
+                    self._known = current
+                    return
+                temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.{threading.get_ident()}")
+                temporary.write_text(json.dumps({"size": mark.size, "root": mark.root}) + "\n", encoding="utf-8")
+                os.replace(temporary, self.path)
+                self._known = mark
 
 
 def newest_signed_in(store: Store) -> SignedHeadMark:

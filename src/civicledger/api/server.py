@@ -10,6 +10,7 @@ from civicledger.adapters.clock import WallClock
 from civicledger.adapters.keystore import load_key
 from civicledger.adapters.stores import open_store
 from civicledger.api.app import create_app
+from civicledger.api.checkpoints import CheckpointPublisher, parse_witnesses
 from civicledger.settings import Settings
 
 
@@ -30,7 +31,9 @@ def app_from_environment() -> FastAPI:
     """``CIVIC_DB`` / ``CIVIC_DATA_DIR`` / ``CIVIC_KEYS`` as the CLI reads them; one store per worker."""
     settings = Settings()
     store = open_store(settings.db_url())
-    app = create_app(store, WallClock(), load_key(settings.key_dir(), "journal"))
+    journal_key = load_key(settings.key_dir(), "journal")
+    publisher = CheckpointPublisher(store, journal_key, settings.origin or None, parse_witnesses(settings.witnesses))
+    app = create_app(store, WallClock(), journal_key, checkpoints=publisher)
     app.router.on_startup.append(settle_heap)
     app.router.on_shutdown.append(store.close)
     return app

@@ -114,6 +114,7 @@ SIGNATURE_HEADERS = [
 ]
 
 
+
 class BodyTooLargeError(InvalidInputError):
     """A request body over the limit (HTTP 413)."""
 

@@ -143,7 +143,9 @@ class CheckpointPublisher:
             return
         for _ in range(2):  # a 409 tells the size the witness holds: one retry from there
             if old > checkpoint.size:
-                raise InvalidInputError(f"the witness holds size {old}, beyond this journal's {checkpoint.size}")
+                raise InvalidInputError(
+                    f"the witness holds size {old}, beyond this journal's {checkpoint.size}", rule="IN12"
+                )
             proof: tuple[bytes, ...] = ()
             if 0 < old < checkpoint.size:
                 data = audit.consistency(self.store, old, checkpoint.size)
@@ -154,7 +156,9 @@ class CheckpointPublisher:
                 old = int(answer.decode("ascii").strip())
                 continue
             if status != 200:
-                raise InvalidInputError(f"answered {status}: {answer[:200].decode('utf-8', 'replace').strip()}")
+                raise InvalidInputError(
+                    f"answered {status}: {answer[:200].decode('utf-8', 'replace').strip()}", rule="IN12"
+                )
             for line in answer.decode("utf-8").splitlines():
                 sig = parse_signature_line(line)
                 if cosignature_time(Note(note.text, (sig,)), witness.key, self.verifier) is not None:
@@ -162,8 +166,8 @@ class CheckpointPublisher:
                         self.cosigned[name] = checkpoint.size
                         self._cosignatures[name] = (note.text, sig)
                     return
-            raise InvalidInputError("answered 200 without a valid cosignature by its key")
-        raise InvalidInputError("kept answering 409")
+            raise InvalidInputError("answered 200 without a valid cosignature by its key", rule="IN12")
+        raise InvalidInputError("kept answering 409", rule="IN12")
 
     # The background thread ----------------------------------------------------------------------
 

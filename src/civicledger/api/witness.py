@@ -103,7 +103,8 @@ def create_witness_app(witness: Witness) -> FastAPI:
             if len(body) > MAX_BODY:
                 return PlainTextResponse("the request is too large\n", status_code=413)
         answer = witness.add_checkpoint(body)
-        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        # The content type as given: Starlette would add a charset to the bare text/x.tlog.size.
+        return Response(answer.body.encode(), status_code=answer.status, headers={"Content-Type": answer.content_type})
 
     @app.get("/")
     def about() -> Response:

@@ -89,7 +89,7 @@ class CheckpointPublisher:
         self.post = post
         self.timeout = timeout
         self.verifier = Ed25519Verifier()
-        self.cosigned: dict[str, int] = {}  # witness name -> last size it cosigned
+        self.cosigned: dict[str, int] = {}  # witness name -> last size it cosigned (or said it holds)
         self._cosignatures: dict[str, tuple[str, NoteSignature]] = {}  # witness name -> (text, cosignature)
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -154,6 +154,8 @@ class CheckpointPublisher:
             status, answer = self.post(f"{witness.url}/add-checkpoint", body, self.timeout)
             if status == 409:
                 old = int(answer.decode("ascii").strip())
+                with self._lock:
+                    self.cosigned[name] = old  # what the witness holds (cosigned for this log, maybe by another worker)
                 continue
             if status != 200:
                 raise InvalidInputError(

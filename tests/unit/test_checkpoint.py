@@ -127,6 +127,7 @@ def test_in12_k_of_n_cosignatures_are_required() -> None:
     [
         ("no blank line\n— a AAAAAAAA\n", "blank line"),
         ("text\n\n— a AAAAAAAA", "end with a newline"),
+        ("text\n\n", "at least one signature"),
         ("text\n\n- a AAAAAAAA\n", "em dash"),
         ("text\n\n— a b c\n", "signature line is"),
         ("text\n\n— a !!!!\n", "base64"),

@@ -171,6 +171,8 @@ def parse_note(data: bytes | str) -> Note:
         raise _bad("a note needs a blank line between its text and its signatures")
     body, sigs = text[: split + 1], text[split + 2 :]
     _check_text(body)
+    if not sigs:
+        raise _bad("a note needs at least one signature line")
     if not sigs.endswith("\n"):
         raise _bad("a note's last signature line must end with a newline")
     lines = sigs[:-1].split("\n")

@@ -368,3 +368,22 @@ def test_in12_the_journal_explorer_refuses_a_checkpoint_without_the_required_cos
     refused = check(1)
     assert refused.startswith("false")
     assert "checkpoint refused: the checkpoint has 0 valid witness cosignatures of the 1 required" in refused
+
+
+def test_in12_the_wallet_signs_nothing_for_a_checkpoint_without_the_required_cosignatures(page: Any) -> None:
+    from civicledger.adapters.crypto import KeyPair
+    from civicledger.kernel.checkpoint import witness_key
+
+    wallet = WalletPage(page)
+    wallet.generate("split-view-victim")
+    vkey = witness_key("w.example", KeyPair.generate().public_key).text()
+    require = "(k) => localStorage.setItem('civicledger.witnesses', JSON.stringify({keys: [k], required: 1}))"
+    page.evaluate(require, vkey)
+    page.select_option("#short-key", "split-view-victim")
+    page.click("#fill-open")
+    page.click("#send")
+    page.wait_for_selector("#status[data-state=ok], #status[data-state=refused]")
+    assert page.get_attribute("#status", "data-state") == "refused"
+    assert "not sent: this server's checkpoint is refused" in str(page.text_content("#status"))
+    page.evaluate("() => localStorage.setItem('civicledger.witnesses', JSON.stringify({keys: [], required: 0}))")
+    assert wallet.send()["seq"] > 0  # the same command, once no cosignature is required

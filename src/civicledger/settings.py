@@ -2,7 +2,9 @@
 
 The embedded default is a SQLite file under ``./civic-data``; ``--db`` (or ``CIVIC_DB``) takes a
 path or a URL such as ``postgresql+psycopg://user@host/db``. Private keys live in key files under
-``<data dir>/keys`` unless ``CIVIC_KEYS`` says otherwise.
+``<data dir>/keys`` unless ``CIVIC_KEYS`` says otherwise. ``CIVIC_ORIGIN`` names the journal's
+C2SP checkpoints (default: the economy's id) and ``CIVIC_WITNESSES`` lists the witnesses
+(``<url>=<vkey>``, comma-separated) the server asks to cosign them (docs/journal.md).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ class Settings(BaseSettings):
     """Seconds a client has to send a whole request, headers and body (``civicledger.api.limits``)."""
     request_max_headers: int = 100
     request_max_header_bytes: int = 16 * 1024
+    origin: str = ""  # the journal's checkpoint origin (and note key name); default: the economy's id
+    witnesses: str = ""  # comma-separated <url>=<vkey> of the witnesses asked to cosign checkpoints
 
     def db_url(self) -> str:
         return database_url(self.db or str(self.data_dir / "civicledger.db"))

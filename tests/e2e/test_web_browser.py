@@ -316,3 +316,74 @@ def test_a_browser_signature_verifies_in_python(page: Any) -> None:
     from civicledger.kernel.identity import account_id_for
 
     assert out["account"] == account_id_for(bytes.fromhex(out["pub"]))
+
+
+def test_in12_the_browser_requires_k_of_n_witness_cosignatures(page: Any) -> None:
+    """Civic.verifyCheckpoint (civic.js) against notes signed and cosigned by the Python codec."""
+    from civicledger.adapters.crypto import KeyPair
+    from civicledger.kernel.checkpoint import Checkpoint, cosign, note_key, sign_checkpoint, witness_key
+
+    log_key, w1, w2 = KeyPair.generate(), KeyPair.generate(), KeyPair.generate()
+    note = sign_checkpoint(Checkpoint("log.example/x", 42, bytes(range(32))), "log.example/x", log_key)
+    cosigned = note.with_signatures([cosign(note.text, "w1.example", w1, 1_800_000_000)]).encode()
+    log = note_key("log.example/x", log_key.public_key).text()
+    keys = [witness_key("w1.example", w1.public_key).text(), witness_key("w2.example", w2.public_key).text()]
+    page.goto("/wallet")
+    page.wait_for_selector("body[data-wallet-ready=true]")
+    results = page.evaluate(
+        """async ([note, log, keys, other]) => {
+             const run = async (text, k, logKey = log) => {
+               try { const r = await Civic.verifyCheckpoint(text, logKey, keys, k); return r.size + ":" + r.witnesses; }
+               catch (e) { return "refused: " + e.message; }
+             };
+             return [await run(note, 1), await run(note, 2), await run(note.replace("\\n42\\n", "\\n43\\n"), 0),
+                     await run(note, 0, other)];
+           }""",
+        [cosigned, log, keys, note_key("log.example/x", w2.public_key).text()],
+    )
+    assert results[0] == "42:w1.example"
+    assert results[1] == "refused: the checkpoint has 1 valid witness cosignatures of the 2 required"
+    assert results[2] == "refused: the checkpoint carries no valid signature by the journal key"
+    assert results[3] == "refused: the checkpoint carries no valid signature by the journal key"
+
+
+def test_in12_the_journal_explorer_refuses_a_checkpoint_without_the_required_cosignatures(page: Any) -> None:
+    """The demo server asks no witnesses: its checkpoint is signed by the journal key only, so a
+    browser that requires one cosignature refuses it and one that requires none accepts it."""
+    from civicledger.adapters.crypto import KeyPair
+    from civicledger.kernel.checkpoint import witness_key
+
+    def check(required: int) -> str:
+        page.goto("/journal/0")
+        page.click("#witnesses summary")
+        page.fill("#witness-keys", witness_key("w.example", KeyPair.generate().public_key).text())
+        page.fill("#witnesses-required", str(required))
+        page.click("#save-witnesses")
+        page.click("#check-proof")
+        page.wait_for_selector("#proof-result[data-ok=true], #proof-result[data-ok=false]")
+        return str(page.get_attribute("#proof-result", "data-ok")) + " " + str(page.text_content("#proof-steps"))
+
+    accepted = check(0)
+    assert accepted.startswith("true") and "cosigned by 0 of 1 witnesses (0 required)" in accepted
+    refused = check(1)
+    assert refused.startswith("false")
+    assert "checkpoint refused: the checkpoint has 0 valid witness cosignatures of the 1 required" in refused
+
+
+def test_in12_the_wallet_signs_nothing_for_a_checkpoint_without_the_required_cosignatures(page: Any) -> None:
+    from civicledger.adapters.crypto import KeyPair
+    from civicledger.kernel.checkpoint import witness_key
+
+    wallet = WalletPage(page)
+    wallet.generate("split-view-victim")
+    vkey = witness_key("w.example", KeyPair.generate().public_key).text()
+    require = "(k) => localStorage.setItem('civicledger.witnesses', JSON.stringify({keys: [k], required: 1}))"
+    page.evaluate(require, vkey)
+    page.select_option("#short-key", "split-view-victim")
+    page.click("#fill-open")
+    page.click("#send")
+    page.wait_for_selector("#status[data-state=ok], #status[data-state=refused]")
+    assert page.get_attribute("#status", "data-state") == "refused"
+    assert "not sent: this server's checkpoint is refused" in str(page.text_content("#status"))
+    page.evaluate("() => localStorage.setItem('civicledger.witnesses', JSON.stringify({keys: [], required: 0}))")
+    assert wallet.send()["seq"] > 0  # the same command, once no cosignature is required

@@ -21,7 +21,7 @@ from typing import Annotated
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -30,12 +30,19 @@ from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.headmark import RollbackGuard
 from civicledger.api import reads
 from civicledger.api.batching import CommandBatcher
+from civicledger.api.checkpoints import CheckpointPublisher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
 from civicledger.kernel.canonical import ONE_MEANING, JSONObject, parse_json, refuse_nul
 from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
-from civicledger.kernel.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
+from civicledger.kernel.errors import (
+    AuthorityError,
+    CivicLedgerError,
+    InvalidInputError,
+    NotFoundError,
+    RuleViolationError,
+)
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.policy import Policy
@@ -160,9 +167,12 @@ def create_app(
     *,
     pages: bool = True,
     rollback_guard: RollbackGuard | None = None,
+    checkpoints: CheckpointPublisher | None = None,
 ) -> FastAPI:
-    """The API (and, unless ``pages=False``, the web pages) over one store; with ``rollback_guard``,
-    writes are refused while the store is behind a signed tree head known elsewhere (IN12)."""
+    """The API (and, unless ``pages=False``, the web pages) over one store; ``checkpoints`` signs
+    the C2SP checkpoint and asks witnesses to cosign it (by default: the journal key, no witnesses);
+    with ``rollback_guard``, writes are refused while the store is behind a signed tree head known
+    elsewhere (IN12)."""
     app = FastAPI(
         title="civicledger",
         version="1",
@@ -230,6 +240,8 @@ def create_app(
         # The checks are a few hundred microseconds of CPU: cheaper here than a hop to a thread.
         pending = _check_command(service, verifier, request, body)
         receipt = await asyncio.wrap_future(pending)
+        if publisher is not None:
+            publisher.notify()  # witnesses are asked after the write, by another thread (IN12)
         return JSONResponse(receipt.to_wire())
 
     async def post_command_direct(request: Request) -> Response:
@@ -321,6 +333,27 @@ def create_app(
     ) -> Mapping[str, object]:
         """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
         return reads.consistency(store, first, second)
+
+    # Checkpoints and witnesses (C2SP tlog-checkpoint, tlog-witness; IN12) ---------------------
+
+    publisher = checkpoints
+    if publisher is None and journal_signer is not None:
+        publisher = CheckpointPublisher(store, journal_signer, None)
+    app.state.checkpoints = publisher
+    if publisher is not None:
+        app.router.on_startup.append(publisher.start)
+        app.router.on_shutdown.append(publisher.stop)
+
+    @app.get("/checkpoint", tags=["journal"], response_class=PlainTextResponse, responses=READ_ERRORS)
+    def checkpoint() -> Response:
+        """The newest tree head as a C2SP checkpoint signed by the journal key, with the cosignatures
+        of the witnesses that gave one for it."""
+        text = publisher.current() if publisher is not None else None
+        if text is None:
+            raise NotFoundError("the journal has no signed checkpoint yet", rule="X2")
+        return PlainTextResponse(text, headers={"Cache-Control": "public, max-age=5"})
+
+    # -------------------------------------------------------------------------------------------
 
     if pages:
         from civicledger.web.pages import install

@@ -12,6 +12,7 @@ from civicledger.adapters.headmark import HeadMarkFile, RollbackGuard
 from civicledger.adapters.keystore import load_key
 from civicledger.adapters.stores import open_store
 from civicledger.api.app import create_app
+from civicledger.api.checkpoints import CheckpointPublisher, parse_witnesses
 from civicledger.kernel.errors import RuleViolationError
 from civicledger.settings import Settings
 
@@ -40,7 +41,9 @@ def app_from_environment() -> FastAPI:
         guard.check()
     except RuleViolationError as e:  # serve reads, refuse writes, say why at start
         _log.error("writes are refused: %s", e.message)
-    app = create_app(store, WallClock(), load_key(settings.key_dir(), "journal"), rollback_guard=guard)
+    journal_key = load_key(settings.key_dir(), "journal")
+    publisher = CheckpointPublisher(store, journal_key, settings.origin or None, parse_witnesses(settings.witnesses))
+    app = create_app(store, WallClock(), journal_key, checkpoints=publisher, rollback_guard=guard)
     app.router.on_startup.append(settle_heap)
     app.router.on_shutdown.append(store.close)
     return app

@@ -18,7 +18,7 @@ from civicledger.adapters.memory import MemoryStore
 from civicledger.adapters.policy_file import load_policy_file
 from civicledger.adapters.stores import open_store
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, app, session, settings_of, submit
-from civicledger.cli.output import emit, fail
+from civicledger.cli.output import emit, fail, json_mode
 from civicledger.kernel import audit, payments, state
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
@@ -105,8 +105,24 @@ def init(
 def verify(
     ctx: typer.Context,
     export: Annotated[Path | None, typer.Option("--export", help="Check an export file, with no database.")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Check a served journal's checkpoint (GET <url>/checkpoint).")
+    ] = None,
+    witness: Annotated[
+        list[str] | None, typer.Option("--witness", help="A witness's verifier key (repeatable; with --url).")
+    ] = None,
+    witnesses_required: Annotated[
+        int, typer.Option("--witnesses-required", help="Cosignatures required of the --witness keys (k of n).")
+    ] = 0,
+    log_vkey: Annotated[
+        str | None, typer.Option("--log-vkey", help="The journal's verifier key (default: the one the server names).")
+    ] = None,
 ) -> None:
-    """Check every signature, hash, tree head and invariant, and that replay equals the stored state."""
+    """Check every signature, hash, tree head and invariant, and that replay equals the stored state;
+    with ``--url``, check a served journal's checkpoint and its witnesses' cosignatures (IN12)."""
+    if url is not None:
+        _verify_checkpoint(ctx, url, witness or [], witnesses_required, log_vkey)
+        return
     if export is not None:
         report = audit.verify_export(export, Ed25519Verifier(), MemoryStore)
     else:
@@ -124,6 +140,56 @@ def verify(
 
     emit(ctx, report.to_wire(), human)
     raise typer.Exit(0 if report.ok else 1)
+
+
+def _verify_checkpoint(ctx: typer.Context, url: str, witnesses: list[str], required: int, log_vkey: str | None) -> None:
+    """Fetch the checkpoint and refuse it without ``required`` valid cosignatures (exit 1)."""
+    import urllib.request
+
+    from civicledger.kernel.checkpoint import VerifierKey, note_key, parse_note, verify_witnessed
+    from civicledger.kernel.errors import IntegrityError
+
+    base = url.rstrip("/")
+    try:
+        keys = [VerifierKey.parse(w) for w in witnesses]
+        with urllib.request.urlopen(f"{base}/checkpoint", timeout=10) as response:
+            data = response.read(1 << 16)
+        if log_vkey is not None:
+            log = VerifierKey.parse(log_vkey)
+        else:
+            with urllib.request.urlopen(f"{base}/api/economy", timeout=10) as response:
+                economy = json.loads(response.read(1 << 20))
+            origin = parse_note(data).text.split("\n", 1)[0]
+            log = note_key(origin, bytes.fromhex(str(economy["journal_key"])))
+        result = verify_witnessed(data, log, keys, required, Ed25519Verifier())
+    except (OSError, ValueError, KeyError) as e:
+        fail(ctx, IntegrityError(f"could not read the checkpoint at {base}: {e}", rule="X2"))
+    except CivicLedgerError as e:
+        if json_mode(ctx):
+            emit(ctx, {"ok": False, "url": base, "reason": e.message, "rule": e.rule})
+        else:
+            from civicledger.cli.output import err_console
+
+            err_console.print(f"[bold red]checkpoint refused[/] ({e.rule}): {e.message}")
+        raise typer.Exit(1) from None
+    report = {
+        "ok": True,
+        "url": base,
+        "origin": result.checkpoint.origin,
+        "size": result.checkpoint.size,
+        "root": result.checkpoint.root.hex(),
+        "witnesses": list(result.witnesses),
+    }
+
+    def human(c: object) -> None:
+        from civicledger.cli.output import console
+
+        console.print(
+            f"[green]checkpoint verified[/]: {result.checkpoint.size} entries, cosigned by "
+            f"{len(result.witnesses)} of {len(keys)} witnesses (required {required})"
+        )
+
+    emit(ctx, report, human)
 
 
 @app.command()

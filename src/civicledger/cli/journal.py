@@ -50,3 +50,22 @@ def consistency(
         except CivicLedgerError as e:
             fail(ctx, e)
     emit(ctx, data, lambda c: c.print_json(json.dumps(data)))
+
+
+@journal_app.command("vkey")
+def vkey(ctx: typer.Context) -> None:
+    """The journal key as a C2SP verifier key (its name is the checkpoints' origin)."""
+    from civicledger.cli.app import settings_of
+    from civicledger.kernel import state
+    from civicledger.kernel.checkpoint import note_key
+
+    with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
+        info = state.economy_info(uow)
+    if info is None:
+        fail(ctx, CivicLedgerError("this store holds no economy yet", rule="X1"))
+    origin = settings_of(ctx).origin or info.id
+    try:
+        text = note_key(origin, bytes.fromhex(info.journal_key)).text()
+    except CivicLedgerError as e:
+        fail(ctx, e)
+    emit(ctx, {"origin": origin, "vkey": text}, lambda c: c.print(text, soft_wrap=True, highlight=False))

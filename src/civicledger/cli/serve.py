@@ -25,6 +25,11 @@ def serve(
     demo: Annotated[
         bool, typer.Option("--demo", help="Build the demo economy on the store first and serve it (public demo keys).")
     ] = False,
+    witness: Annotated[
+        list[str] | None,
+        typer.Option("--witness", help="A witness to ask for cosignatures: <url>=<vkey> (repeatable)."),
+    ] = None,
+    origin: Annotated[str | None, typer.Option(help="The checkpoints' origin (default: the economy's id).")] = None,
 ) -> None:
     """Serve the signed HTTP API (/api, /openapi.json) and the pages (/, /journal, /wallet ...)."""
     import os
@@ -59,6 +64,16 @@ def serve(
         load_key(settings.key_dir(), "journal")  # fail early, with the CLI's message, if it is missing
     except CivicLedgerError as e:
         fail(ctx, e)
+    if witness:
+        from civicledger.api.checkpoints import parse_witnesses
+
+        try:
+            parse_witnesses(",".join(witness))  # refuse a bad one here, with the CLI's message
+        except CivicLedgerError as e:
+            fail(ctx, e)
+        os.environ["CIVIC_WITNESSES"] = ",".join(witness)
+    if origin:
+        os.environ["CIVIC_ORIGIN"] = origin
     os.environ["CIVIC_DB"] = settings.db_url()
     os.environ["CIVIC_KEYS"] = str(settings.key_dir().resolve())
     uvicorn.run(

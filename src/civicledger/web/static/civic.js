@@ -160,6 +160,61 @@ const Civic = (() => {
     return crypto.subtle.verify(ED, key, unhex(signatureHex), bytes);
   }
 
+  // C2SP checkpoints (docs/journal.md, IN12): a note signed by the journal key, cosigned by
+  // witnesses (tlog-cosignature/v1). Refuses unless k of the given witness keys cosigned it.
+  const b64 = (text) => Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+  async function parseVkey(text) {
+    const t = text.trim();
+    const a = t.indexOf("+");
+    const b = t.indexOf("+", a + 1); // the base64 key after it may itself hold a "+"
+    const [name, id, key] = [t.slice(0, a), t.slice(a + 1, b), t.slice(b + 1)];
+    if (a < 1 || b < 0 || !/^[0-9a-f]{8}$/.test(id)) throw new Error("not a verifier key: " + text);
+    const raw = b64(key);
+    if (raw.length !== 33) throw new Error("not an Ed25519 verifier key: " + text);
+    const keyId = (await sha256(concat(utf8(name + "\n"), raw))).slice(0, 4);
+    if (hex(keyId) !== id) throw new Error("a verifier key's id does not match: " + text);
+    return { name, type: raw[0], publicHex: hex(raw.slice(1)), id: keyId };
+  }
+  async function verifyCheckpoint(noteText, logVkey, witnessVkeys, required) {
+    const split = noteText.lastIndexOf("\n\n");
+    if (split < 0 || !noteText.endsWith("\n")) throw new Error("not a signed note");
+    const text = noteText.slice(0, split + 1);
+    const [origin, size, root] = text.split("\n");
+    const sigs = noteText.slice(split + 2, -1).split("\n").map((line) => {
+      const m = /^\u2014 (\S+) (\S+)$/.exec(line);
+      if (!m) throw new Error("not a signature line: " + line);
+      const raw = b64(m[2]);
+      return { name: m[1], id: hex(raw.slice(0, 4)), sig: raw.slice(4) };
+    });
+    // The log's key: a verifier key, or {publicHex} of the journal key named by the origin.
+    const log = typeof logVkey === "string" ? await parseVkey(logVkey) : {
+      name: origin, type: 1, publicHex: logVkey.publicHex,
+      id: (await sha256(concat(utf8(origin + "\n"), new Uint8Array([1]), unhex(logVkey.publicHex)))).slice(0, 4),
+    };
+    if (log.type !== 1 || origin !== log.name) throw new Error("the checkpoint is not of the log " + log.name);
+    let logSigned = false;
+    for (const s of sigs) {
+      if (s.name === log.name && s.id === hex(log.id) && s.sig.length === 64) {
+        logSigned = logSigned || await verify(log.publicHex, utf8(text), hex(s.sig));
+      }
+    }
+    if (!logSigned) throw new Error("the checkpoint carries no valid signature by the journal key");
+    const witnesses = [];
+    for (const w of await Promise.all(witnessVkeys.map(parseVkey))) {
+      if (w.type !== 4 || witnesses.includes(w.name)) continue;
+      for (const s of sigs) {
+        if (s.name !== w.name || s.id !== hex(w.id) || s.sig.length !== 72) continue;
+        const time = new DataView(s.sig.buffer, s.sig.byteOffset, 8).getBigUint64(0);
+        const message = utf8("cosignature/v1\ntime " + time + "\n" + text);
+        if (await verify(w.publicHex, message, hex(s.sig.slice(8)))) { witnesses.push(w.name); break; }
+      }
+    }
+    if (witnesses.length < required) {
+      throw new Error("the checkpoint has " + witnesses.length + " valid witness cosignatures of the " + required + " required");
+    }
+    return { origin, size: Number(size), root: hex(b64(root)), witnesses };
+  }
+
   function randomHex(n) {
     return hex(crypto.getRandomValues(new Uint8Array(n)));
   }
@@ -200,6 +255,6 @@ const Civic = (() => {
 
   return {
     canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, verifyConsistency, keyFromSeed, generateKey,
-    sign, verify, signAndSend, getJSON, randomHex, accountOf,
+    sign, verify, signAndSend, getJSON, randomHex, accountOf, verifyCheckpoint,
   };
 })();

@@ -13,6 +13,20 @@
     steps.appendChild(li);
     return ok;
   }
+  const save = document.getElementById("save-witnesses");
+  if (save) {
+    const saved = JSON.parse(localStorage.getItem("civicledger.witnesses") || "null");
+    if (saved) {
+      document.getElementById("witness-keys").value = saved.keys.join("\n");
+      document.getElementById("witnesses-required").value = String(saved.required);
+    }
+    save.addEventListener("click", () => {
+      const keys = document.getElementById("witness-keys").value.split(/\s+/).filter((k) => k);
+      const required = Number(document.getElementById("witnesses-required").value) || 0;
+      localStorage.setItem("civicledger.witnesses", JSON.stringify({ keys, required }));
+      save.dataset.saved = "true";
+    });
+  }
   button.addEventListener("click", async () => {
     steps.textContent = "";
     result.dataset.ok = "";
@@ -30,6 +44,21 @@
       const headBytes = Civic.canonicalBytes({ economy: economy.id, size: head.size, root: head.root, time: head.time });
       ok = step(await Civic.verify(economy.journal_key, headBytes, head.signature),
         "tree head signed by the journal key " + economy.journal_key.slice(0, 16) + "…") && ok;
+      // The witnesses this browser requires (saved below the button): the served checkpoint must be
+      // signed by the journal key and cosigned by k of them (C2SP tlog-cosignature, IN12).
+      const witnesses = JSON.parse(localStorage.getItem("civicledger.witnesses") || "null");
+      if (witnesses && (witnesses.keys.length > 0 || witnesses.required > 0)) {
+        const response = await fetch("/checkpoint");
+        const text = await response.text();
+        try {
+          const checked = await Civic.verifyCheckpoint(text, { publicHex: economy.journal_key }, witnesses.keys,
+            witnesses.required);
+          ok = step(true, "checkpoint of " + checked.size + " entries cosigned by " + checked.witnesses.length + " of " +
+            witnesses.keys.length + " witnesses (" + witnesses.required + " required)") && ok;
+        } catch (e) {
+          ok = step(false, "checkpoint refused: " + e.message) && ok;
+        }
+      }
       // The head this browser saw before must be a prefix of this one (the journal is append-only).
       const storageKey = "civicledger.seen_head." + economy.id;
       const seen = JSON.parse(localStorage.getItem(storageKey) || "null");

@@ -20,6 +20,7 @@ from civicledger.kernel.engine import Engine, Receipt
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import ACCOUNT_ID_PREFIX, AccountId, parse_account_id
 from civicledger.kernel.messages import Command
+from civicledger.kernel.personal import PERSONAL_RULES, PersonalItem, move_off
 from civicledger.kernel.ports import Clock, Store
 from civicledger.kernel.signing import sign_command
 from civicledger.kernel.time import format_instant
@@ -89,10 +90,15 @@ class Session:
         return self.key(text).account
 
     def run(self, command: Command, signers: list[str], command_id: str | None = None) -> Receipt:
-        """Sign the command with the named keys and execute it."""
+        """Sign the command with the named keys and execute it. Under rule version 3 and later its
+        personal text is sealed with a random salt and stored beside it, off the journal (IN11)."""
         keys = [self.key(name) for name in signers]
+        personal: tuple[PersonalItem, ...] = ()
+        info = self.engine.economy()
+        if info is not None and info.rules_at(self.clock.now()) >= PERSONAL_RULES:
+            command, personal = move_off(command)
         signed = sign_command(self.economy_id, command, keys, signed_at=self.clock.now(), command_id=command_id)
-        return self.engine.execute(signed)
+        return self.engine.execute(signed, personal)
 
 
 @contextlib.contextmanager

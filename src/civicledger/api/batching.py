@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 from civicledger.kernel.engine import Engine, Receipt
 from civicledger.kernel.journal import SignedCommand
+from civicledger.kernel.personal import PersonalItem
 
 MAX_BATCH = 64
 FORGET_EVERY = 60
@@ -31,6 +32,7 @@ class _Job:
     accounts: list[str]
     at: int
     forget_before: int
+    personal: tuple[PersonalItem, ...] = ()  # sent beside the command, stored off the journal (IN11)
     future: Future[Receipt] = field(default_factory=Future)
 
 
@@ -45,10 +47,16 @@ class CommandBatcher:
         self._forgot_before = -(10**18)
 
     def submit(
-        self, command: SignedCommand, nonce: str, accounts: list[str], at: int, forget_before: int
+        self,
+        command: SignedCommand,
+        nonce: str,
+        accounts: list[str],
+        at: int,
+        forget_before: int,
+        personal: tuple[PersonalItem, ...] = (),
     ) -> Future[Receipt]:
         self._ensure_started()
-        job = _Job(command, nonce, accounts, at, forget_before)
+        job = _Job(command, nonce, accounts, at, forget_before, personal)
         self._queue.put(job)
         return job.future
 
@@ -82,7 +90,10 @@ class CommandBatcher:
         else:
             forget = self._forgot_before = forget_before
         outcomes = self.engine.execute_batch(
-            [job.command for job in jobs], [[(a, job.nonce, job.at) for a in job.accounts] for job in jobs], forget
+            [job.command for job in jobs],
+            [[(a, job.nonce, job.at) for a in job.accounts] for job in jobs],
+            forget,
+            [job.personal for job in jobs],
         )
         for job, outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, Receipt):

@@ -120,6 +120,7 @@ class Consent:
 class OpenAccount(Command):
     """Open an account for a public key; signed by that key, so nobody opens one for another."""
 
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("name",)  # IN11, from rule version 3: for a person
     kind: AccountKind
     public_key: str
     name: str = ""

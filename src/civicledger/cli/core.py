@@ -256,10 +256,11 @@ def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) 
         guardians = state.guardians_of(uow, found.id, now)
         recovery = state.recovery_of(uow, found.id)
         frozen = state.is_frozen(uow, found.id)
+        name = personal.reveal(uow.personal, found.name)  # IN11: off the journal, or "erased"
     data = {
         "account": found.id,
         "kind": found.kind.value,
-        "name": personal.reveal(uow.personal, found.name),
+        "name": name,
         "verified": found.verified,
         "roles": sorted(found.roles),
         "balances": holdings,

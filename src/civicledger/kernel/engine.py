@@ -615,6 +615,17 @@ def _check_personal(prepared: PreparedCommand, cmd: Command, uow: UnitOfWork) ->
         if item.subject != subject:
             raise InvalidInputError(f"this command's personal data is about {subject or 'nobody'}", rule="IN11")
     unique = {getattr(cmd, name) for name in getattr(cmd, "PERSONAL_UNIQUE", ())}
+    rule = getattr(cmd, "PERSONAL_UNIQUE_RULE", "X1")
     for item in prepared.personal:
-        if item.ref in unique and any(other.subject != subject for other in uow.personal.with_text(item.text)):
-            raise RuleViolationError("this human is already attested for another account", rule="X1")
+        if item.ref in unique and any(_used_as_evidence(uow, o.ref) for o in uow.personal.with_text(item.text)):
+            raise RuleViolationError(
+                "this evidence already verified a human (one human, one account) or re-bound a key: "
+                "fresh evidence only",
+                rule=rule,
+            )
+
+
+def _used_as_evidence(uow: UnitOfWork, ref: str) -> bool:
+    """Whether a reference is the evidence of an attestation (X1) or of a key re-binding (X9): with
+    salted references the same evidence shows only in the off-journal store (IN11)."""
+    return uow.records.get("humans", ref) is not None or uow.records.get("key_evidence", ref) is not None

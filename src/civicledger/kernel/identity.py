@@ -147,6 +147,7 @@ class AttestPerson(Command):
     PERSONAL_UNIQUE: ClassVar[tuple[str, ...]] = ("human",)
     """With salted references the journal cannot see the same human twice; the off-journal store
     can, when the command is admitted (X1)."""
+    PERSONAL_UNIQUE_RULE: ClassVar[str] = "X1"
     person: AccountId
     registrar: AccountId
     human: str
@@ -221,6 +222,10 @@ class RebindKey(Command):
     ``evidence`` is a digest of what the registrar checked (never the evidence itself), one that was
     never used before by an attestation or a re-binding. The new key signs too."""
 
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("evidence",)  # IN11: sealed by the clients
+    PERSONAL_SUBJECT: ClassVar[str] = "account"
+    PERSONAL_UNIQUE: ClassVar[tuple[str, ...]] = ("evidence",)
+    PERSONAL_UNIQUE_RULE: ClassVar[str] = "X9"
     account: AccountId
     registrar: AccountId
     public_key: str

@@ -11,6 +11,7 @@ from civicledger.kernel.journal import Entry, SignedCommand, TreeHead
 from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
 from civicledger.kernel.merkle import Frontier, leaf_hash
 from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.personal import seal
 from civicledger.kernel.ports import JournalHead, Store, StoredEntry
 
 A, B = AccountId("ac" + "a" * 32), AccountId("ac" + "b" * 32)
@@ -171,6 +172,31 @@ def test_a_nonce_is_accepted_once_and_forgotten_when_old(any_store: Store) -> No
     assert any_store.consume_nonces([], forget_before=0) == []
 
 
+def test_in11_personal_data_is_kept_off_the_projections_and_erased_by_subject(any_store: Store) -> None:
+    """IN11: the off-journal store survives clear_projections, rolls back, and erases by person."""
+    first, second, other = seal("passport 123", A), seal("Alice Example", A), seal("Bob Example", B)
+    with any_store.write() as uow:
+        for item in (first, second, other):
+            uow.personal.put(item)
+        uow.commit()
+    with any_store.write() as uow:
+        uow.clear_projections()
+        uow.commit()
+    with any_store.read() as uow:
+        assert uow.personal.get(first.ref) == first
+        assert uow.personal.refs_of(A) == sorted([first.ref, second.ref])
+        assert uow.personal.with_text("Bob Example") == [other]
+    with any_store.write() as uow:
+        assert uow.personal.erase_subject(A) == 2  # not committed: rolls back
+    with any_store.write() as uow:
+        assert uow.personal.get(second.ref) == second
+        assert uow.personal.erase_subject(A) == 2
+        uow.commit()
+    with any_store.read() as uow:
+        assert uow.personal.get(first.ref) is None and uow.personal.refs_of(A) == []
+        assert uow.personal.get(other.ref) == other
+
+
 def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:
     """Alembic's migrations create exactly the tables SQLAlchemy's metadata describes."""
     import sqlalchemy as sa
@@ -183,7 +209,7 @@ def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path}/m.db")  # type: ignore[str-format]
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0002"
+        assert context.get_current_revision() == "0003"
         diff = compare_metadata(context, metadata)
         assert diff == [], diff
         assert {"journal", "journal_head", "accounts", "currencies", "balances", "records", "request_nonces"} <= set(

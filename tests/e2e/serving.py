@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from civicledger.demo import run_demo
 from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import Command
+from civicledger.kernel.personal import PersonalItem
 from civicledger.kernel.ports import Store
 from civicledger.kernel.signing import sign_command
 from tests.conftest import BACKEND, open_test_store
@@ -79,6 +80,8 @@ class SigningClient:
 
     http: httpx.Client
     economy: ScriptedEconomy
+    personal: dict[str, tuple[PersonalItem, ...]] = field(default_factory=dict)
+    """Personal data sealed off a command (IN11), by command id, sent beside it by ``body``."""
 
     def now(self) -> int:
         return int(self.http.get("/api/economy").json()["now"])
@@ -88,13 +91,30 @@ class SigningClient:
         return self.economy.key(signer) if isinstance(signer, str) else signer
 
     def command(
-        self, command: Command, *signers: str | KeyPair, cid: str | None = None, signed_at: int | None = None
+        self,
+        command: Command,
+        *signers: str | KeyPair,
+        cid: str | None = None,
+        signed_at: int | None = None,
+        seal: bool = True,
     ) -> SignedCommand:
+        """Sign ``command``; with ``seal``, its personal text goes off the journal first when the
+        rules in force ask it (IN11), to be sent beside it."""
         at = self.now() if signed_at is None else signed_at
         keys = [self.key(s) for s in signers]
-        return sign_command(self.economy.economy_id, command, keys, signed_at=at, command_id=cid or uuid.uuid4().hex)
+        cid = cid or uuid.uuid4().hex
+        items: tuple[PersonalItem, ...] = ()
+        if seal:
+            command, items = self.economy.off_journal(command, cid)
+        signed = sign_command(self.economy.economy_id, command, keys, signed_at=at, command_id=cid)
+        if items:
+            self.personal[cid] = items
+        return signed
 
     def body(self, signed: SignedCommand) -> bytes:
+        items = self.personal.get(signed.id, ())
+        if items:
+            return canonical_bytes({**signed.to_wire(), "personal": [item.to_wire() for item in items]})
         return canonical_bytes(signed.to_wire())
 
     def headers(

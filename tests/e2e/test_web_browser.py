@@ -133,8 +133,11 @@ def test_wallet_opens_accounts_trusts_pays_across_a_chain_and_votes(
     wallet = WalletPage(page)
     ann, bo, cy = (wallet.generate(n) for n in ("ann", "bo", "cy"))
     for name in ("ann", "bo", "cy"):
-        assert wallet.shortcut("#fill-open", name)["events"][0]["type"] == "identity.account_opened"
+        opened = wallet.shortcut("#fill-open", name)
+        assert opened["events"][0]["type"] == "identity.account_opened"
+        assert opened["events"][0]["name"].startswith("pd:")  # IN11: the wallet sent the name beside it
         wallet.shortcut("#fill-circles", name)
+    assert api.get(f"/api/accounts/{ann}").json()["name"] == "ann"
     wallet.command("circles.trust", {"truster": ann, "trustee": bo}, "ann", "bo")
     wallet.command("circles.trust", {"truster": bo, "trustee": cy}, "bo", "cy")
     page.screenshot(path=str(tmp_path / "wallet.png"), full_page=True)

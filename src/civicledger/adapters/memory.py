@@ -20,6 +20,7 @@ from civicledger.kernel.identity import Account, AccountId
 from civicledger.kernel.journal import TreeHead
 from civicledger.kernel.ledger import Currency
 from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.personal import PersonalItem
 from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
 
 K = TypeVar("K")
@@ -40,6 +41,7 @@ class _State:
         self.records: dict[str, dict[str, str]] = {}
         self.record_keys: dict[str, list[str]] = {}
         self.nonces: dict[tuple[str, str], int] = {}
+        self.personal: dict[str, PersonalItem] = {}  # off-journal personal data (IN11)
 
 
 class MemoryStore:
@@ -75,6 +77,7 @@ class MemoryUnitOfWork:
         self.accounts = _Accounts(self)
         self.ledger = _Ledger(self)
         self.records = _Records(self)
+        self.personal = _Personal(self)
 
     def __enter__(self) -> Self:
         self._lock.acquire()
@@ -342,3 +345,32 @@ class _Records:
 
     def namespaces(self) -> list[str]:
         return sorted(ns for ns, table in self._u._s.records.items() if table)
+
+
+class _Personal:
+    """Off-journal personal data (IN11): not a projection, so ``clear_projections`` keeps it."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._u = uow
+
+    def put(self, item: PersonalItem) -> None:
+        self._u._writing()
+        table = self._u._s.personal
+        self._u._put(partial(_assign, table, item.ref), table.get(item.ref), item)
+
+    def get(self, ref: str) -> PersonalItem | None:
+        return self._u._s.personal.get(ref)
+
+    def erase_subject(self, subject: str) -> int:
+        self._u._writing()
+        table = self._u._s.personal
+        refs = self.refs_of(subject)
+        for ref in refs:
+            self._u._put(partial(_assign, table, ref), table[ref], None)
+        return len(refs)
+
+    def refs_of(self, subject: str) -> list[str]:
+        return sorted(ref for ref, item in self._u._s.personal.items() if item.subject == subject)
+
+    def with_text(self, text: str) -> list[PersonalItem]:
+        return [item for _, item in sorted(self._u._s.personal.items()) if item.text == text]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+from typing import TypeVar
 
 from civicledger.adapters.clock import SimulatedClock
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
@@ -20,9 +21,12 @@ from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import Command
+from civicledger.kernel.personal import PERSONAL_RULES, PersonalItem, move_off
 from civicledger.kernel.ports import Store
 from civicledger.kernel.rules import LATEST_RULES
 from civicledger.kernel.signing import sign_command
+
+C = TypeVar("C", bound=Command)
 
 
 class ScriptedEconomy:
@@ -95,6 +99,19 @@ class ScriptedEconomy:
     def account(self, name: str) -> AccountId:
         return self.key(name).account
 
+    def off_journal(self, command: C, cid: str) -> tuple[C, tuple[PersonalItem, ...]]:
+        """Move ``command``'s personal text off the journal when the rules in force ask it (IN11),
+        with salts derived from the label and the command id: a scripted run writes the same
+        journal every time (a live client's salts are random)."""
+        info = self.engine.economy()
+        if info is None or info.rules_at(self.clock.now()) < PERSONAL_RULES:
+            return command, ()
+
+        def salt_for(field: str) -> str:
+            return hashlib.sha256(f"{self.label}/salt/{cid}/{field}".encode()).hexdigest()[:32]
+
+        return move_off(command, salt_for=salt_for)
+
     def sign(self, command: Command, *signers: str | KeyPair, cid: str | None = None) -> SignedCommand:
         return sign_command(
             self.economy_id,
@@ -105,8 +122,11 @@ class ScriptedEconomy:
         )
 
     def run(self, command: Command, *signers: str | KeyPair, cid: str | None = None) -> Receipt:
-        """Sign ``command`` with the named keys and execute it; refusals raise."""
-        receipt = self.engine.execute(self.sign(command, *signers, cid=cid))
+        """Sign ``command`` with the named keys and execute it; refusals raise. Under rule version 3
+        and later its personal text travels beside it, off the journal (IN11)."""
+        cid = cid or f"cmd-{next(self._ids)}"
+        command, personal = self.off_journal(command, cid)
+        receipt = self.engine.execute(self.sign(command, *signers, cid=cid), personal)
         self._count(receipt)
         return receipt
 

@@ -45,12 +45,16 @@ from civicledger.kernel.errors import (
 )
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import COMMANDS
+from civicledger.kernel.personal import MAX_TEXT, PersonalItem
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.ports import Clock, Signer, Store
 from civicledger.kernel.registry import installed, load
 
 COMMANDS_PATH = "/api/commands"
 ENVELOPE_BYTES = 32 * 1024
+MAX_PERSONAL_ITEMS = 8
+PERSONAL_BYTES = MAX_PERSONAL_ITEMS * (6 * MAX_TEXT + 256)
+"""Room for the personal data beside a command (IN11): text escaped as JSON takes up to 6 bytes a character."""
 """Room for the envelope around a payload (id, type, up to 64 signatures) in a command body."""
 _log = logging.getLogger("civicledger.api")
 POLICY_TTL = 2.0
@@ -74,6 +78,23 @@ COMMAND_BODY_SCHEMA: JSONObject = {
                 "properties": {
                     "account": {"type": "string", "pattern": "^ac[0-9a-f]{32}$"},
                     "signature": {"type": "string", "pattern": "^[0-9a-f]{128}$"},
+                },
+            },
+        },
+        "personal": {
+            "type": "array",
+            "maxItems": MAX_PERSONAL_ITEMS,
+            "description": "IN11: personal data the payload names by pd: reference, stored off the journal "
+            "(never part of the command or its signatures; covered by the request signatures)",
+            "items": {
+                "type": "object",
+                "required": ["ref", "salt", "subject", "text"],
+                "additionalProperties": False,
+                "properties": {
+                    "ref": {"type": "string", "pattern": "^pd:[0-9a-f]{64}$"},
+                    "salt": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                    "subject": {"type": "string", "pattern": "^ac[0-9a-f]{32}$"},
+                    "text": {"type": "string", "maxLength": MAX_TEXT},
                 },
             },
         },
@@ -235,7 +256,7 @@ def create_app(
     )
     async def post_command(request: Request) -> JSONResponse:
         service.refresh()
-        limit = min(service.policy.journal.max_command_bytes + ENVELOPE_BYTES, HARD_MAX_COMMAND_BYTES)
+        limit = min(service.policy.journal.max_command_bytes + ENVELOPE_BYTES + PERSONAL_BYTES, HARD_MAX_COMMAND_BYTES)
         body = await _read_capped(request, limit)
         # The checks are a few hundred microseconds of CPU: cheaper here than a hop to a thread.
         pending = _check_command(service, verifier, request, body)
@@ -275,6 +296,9 @@ def create_app(
                 {
                     "type": name,
                     "fields": [f.name for f in dataclasses.fields(cls)],  # type: ignore[arg-type]
+                    # IN11: fields whose text travels beside the command, and whom it is about
+                    "personal": list(getattr(cls, "PERSONAL_FIELDS", ())),
+                    "personal_subject": getattr(cls, "PERSONAL_SUBJECT", ""),
                     "doc": (cls.__doc__ or "").strip(),
                 }
                 for name, cls in sorted(COMMANDS.items())
@@ -410,24 +434,31 @@ async def _read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _parse_body(body: bytes) -> SignedCommand:
+def _parse_body(body: bytes) -> tuple[SignedCommand, tuple[PersonalItem, ...]]:
     """The command a body carries, with one reading only (IN10: no byte order mark, duplicate key,
     NaN, or nesting beyond the canonical form's depth); U+0000 is refused in ``_check_command``,
-    under the rule version in force."""
+    under the rule version in force. Beside it, the personal data its payload names (IN11)."""
     data = parse_json(body, nul=False)
+    personal: tuple[PersonalItem, ...] = ()
+    if isinstance(data, dict) and "personal" in data:
+        data = dict(data)
+        raw = data.pop("personal")
+        if not isinstance(raw, list) or len(raw) > MAX_PERSONAL_ITEMS:
+            raise InvalidInputError(f"personal is a list of at most {MAX_PERSONAL_ITEMS} items", rule="IN11")
+        personal = tuple(PersonalItem.from_wire(item) for item in raw)
     try:
         command = SignedCommand.from_wire(data)  # walks the payload: no floats, canonical form exists
     except UnicodeEncodeError as e:  # a lone surrogate: no canonical UTF-8 form exists
         raise InvalidInputError("strings must be valid Unicode (no lone surrogates)", rule="X5") from e
     if command.type not in COMMANDS:
         raise InvalidInputError(f"unknown command type {command.type!r}", rule="X5")
-    return command
+    return command, personal
 
 
 def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Request, body: bytes) -> Future[Receipt]:
     """Check the body and the request signatures, then queue the command for the writer, which
     spends the nonces and executes it (``civicledger.api.batching``): refusals write nothing."""
-    command = _parse_body(body)
+    command, personal = _parse_body(body)
     policy = service.policy
     if len(command.payload_bytes()) > policy.journal.max_command_bytes:
         raise BodyTooLargeError(f"a command payload has at most {policy.journal.max_command_bytes} bytes", rule="X5")
@@ -462,7 +493,7 @@ def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Re
         )
     now = service.now()
     forget_before = now - journal.signature_max_age - journal.max_clock_skew
-    return service.batcher.submit(command, signed.nonce, sorted(signed.signatures), now, forget_before)
+    return service.batcher.submit(command, signed.nonce, sorted(signed.signatures), now, forget_before, personal)
 
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "ServiceState", "create_app"]

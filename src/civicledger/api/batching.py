@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from civicledger.kernel.engine import Engine, Receipt
 from civicledger.kernel.journal import SignedCommand
+from civicledger.kernel.personal import PersonalItem
 
 if TYPE_CHECKING:
     from civicledger.adapters.headmark import RollbackGuard
@@ -38,6 +39,7 @@ class _Job:
     accounts: list[str]
     at: int
     forget_before: int
+    personal: tuple[PersonalItem, ...] = ()  # sent beside the command, stored off the journal (IN11)
     future: Future[Receipt] = field(default_factory=Future)
 
 
@@ -53,10 +55,16 @@ class CommandBatcher:
         self._forgot_before = -(10**18)
 
     def submit(
-        self, command: SignedCommand, nonce: str, accounts: list[str], at: int, forget_before: int
+        self,
+        command: SignedCommand,
+        nonce: str,
+        accounts: list[str],
+        at: int,
+        forget_before: int,
+        personal: tuple[PersonalItem, ...] = (),
     ) -> Future[Receipt]:
         self._ensure_started()
-        job = _Job(command, nonce, accounts, at, forget_before)
+        job = _Job(command, nonce, accounts, at, forget_before, personal)
         self._queue.put(job)
         return job.future
 
@@ -92,7 +100,10 @@ class CommandBatcher:
         if self.guard is not None:
             self.guard.check()  # IN12: never write on a database behind a signed head
         outcomes = self.engine.execute_batch(
-            [job.command for job in jobs], [[(a, job.nonce, job.at) for a in job.accounts] for job in jobs], forget
+            [job.command for job in jobs],
+            [[(a, job.nonce, job.at) for a in job.accounts] for job in jobs],
+            forget,
+            [job.personal for job in jobs],
         )
         if self.guard is not None:
             try:

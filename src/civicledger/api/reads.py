@@ -15,6 +15,7 @@ from civicledger.kernel.errors import InvalidInputError, NotFoundError
 from civicledger.kernel.identity import Account, AccountId, parse_account_id
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.paging import Page, page
+from civicledger.kernel.personal import reveal
 from civicledger.kernel.ports import Store, UnitOfWork
 
 
@@ -66,7 +67,7 @@ def _account_row(uow: UnitOfWork, account: Account) -> AccountRow:
     return {
         "id": account.id,
         "kind": account.kind.value,
-        "name": account.name,
+        "name": reveal(uow.personal, account.name),  # IN11: a person's name lives off the journal
         "public_key": account.public_key,
         "created_at": account.created_at,
         "verified": account.verified,

@@ -22,6 +22,7 @@ from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import ACCOUNT_ID_PREFIX, AccountId, parse_account_id
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import Command
+from civicledger.kernel.personal import PERSONAL_RULES, PersonalItem, move_off
 from civicledger.kernel.ports import Clock, Store
 from civicledger.kernel.signing import sign_command
 from civicledger.kernel.time import format_instant
@@ -91,16 +92,25 @@ class Session:
         return self.key(text).account
 
     def run(self, command: Command, signers: list[str], command_id: str | None = None) -> Receipt:
-        """Sign the command with the named keys and execute it."""
-        keys = [self.key(name) for name in signers]
-        signed = sign_command(self.economy_id, command, keys, signed_at=self.clock.now(), command_id=command_id)
-        return self.execute(signed)
+        """Sign the command with the named keys and execute it (``send``)."""
+        return self.send(command, [self.key(name) for name in signers], command_id)
 
-    def execute(self, signed: SignedCommand) -> Receipt:
-        """Execute a signed command, unless the store is behind a signed head (IN12, adapters/headmark.py)."""
+    def send(self, command: Command, keys: list[KeyPair], command_id: str | None = None) -> Receipt:
+        """Sign the command with ``keys`` and execute it. Under rule version 3 and later its personal
+        text is sealed with a random salt and stored beside it, off the journal (IN11)."""
+        personal: tuple[PersonalItem, ...] = ()
+        info = self.engine.economy()
+        if info is not None and info.rules_at(self.clock.now()) >= PERSONAL_RULES:
+            command, personal = move_off(command)
+        signed = sign_command(self.economy_id, command, keys, signed_at=self.clock.now(), command_id=command_id)
+        return self.execute(signed, personal)
+
+    def execute(self, signed: SignedCommand, personal: tuple[PersonalItem, ...] = ()) -> Receipt:
+        """Execute a signed command with the personal data it seals (IN11), unless the store is
+        behind a signed head (IN12, adapters/headmark.py)."""
         guard = RollbackGuard(self.store, HeadMarkFile.beside_key(self.settings.key_dir()))
         guard.check()
-        receipt = self.engine.execute(signed)
+        receipt = self.engine.execute(signed, personal)
         guard.record()
         return receipt
 

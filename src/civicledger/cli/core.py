@@ -19,14 +19,14 @@ from civicledger.adapters.policy_file import load_policy_file
 from civicledger.adapters.stores import open_store
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, app, session, settings_of, submit
 from civicledger.cli.output import emit, fail, json_mode
-from civicledger.kernel import audit, payments, state
+from civicledger.kernel import audit, payments, personal, state
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
 from civicledger.kernel.bootstrap import genesis_command
 from civicledger.kernel.canonical import JSONValue, parse_json
 from civicledger.kernel.economy import AdoptRules, ChangePolicy
 from civicledger.kernel.engine import Engine
-from civicledger.kernel.errors import CivicLedgerError, RuleViolationError
+from civicledger.kernel.errors import CivicLedgerError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountKind, Role
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.rules import FIRST_RULES, LATEST_RULES, describe
@@ -253,7 +253,13 @@ def account_open(
 def account_attest(
     ctx: typer.Context,
     person: Annotated[str, typer.Argument(help="Account id of the person.")],
-    human: Annotated[str, typer.Option(help="Digest of the registrar's evidence of the human.")],
+    human: Annotated[
+        str,
+        typer.Option(
+            help="The registrar's evidence of the human; from rule version 3 it is kept off the journal, "
+            "which carries only its salted digest (IN11)."
+        ),
+    ],
     registrar: Annotated[str, typer.Option("--key", "-k", help="The registrar's key.")] = "registrar-1",
     command_id: IdOption = None,
 ) -> None:
@@ -278,6 +284,35 @@ def account_grant(
     submit(ctx, lambda s: (ident.GrantRole(ident.parse_account_id(account), role), keys), command_id)
 
 
+@account_app.command("erase")
+def account_erase(
+    ctx: typer.Context,
+    account: Annotated[str, typer.Argument(help="The person's account id (or key name).")],
+    keys: KeyOption,
+    registrar: Annotated[
+        str | None, typer.Option(help="The registrar who signs with the person (their key among --key).")
+    ] = None,
+    council: Annotated[
+        bool, typer.Option("--council", help="A council decision: --key a quorum of governors.")
+    ] = False,
+    command_id: IdOption = None,
+) -> None:
+    """Erase a person's off-journal personal data (IN11): a registrar and the person sign, or a
+    council quorum; the journal records the erasure and still verifies."""
+
+    def build(s: Session) -> Submission:
+        person = s.account(account)
+        if council:
+            info = s.engine.economy()
+            assert info is not None
+            return ident.ErasePersonalData(person, council=info.council), keys
+        if registrar is None:
+            raise InvalidInputError("name --registrar (who signs with the person) or --council", rule="IN11")
+        return ident.ErasePersonalData(person, registrar=s.account(registrar)), keys
+
+    submit(ctx, build, command_id)
+
+
 @account_app.command("show")
 def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) -> None:
     """An account and its balances."""
@@ -291,10 +326,11 @@ def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) 
         guardians = state.guardians_of(uow, found.id, now)
         recovery = state.recovery_of(uow, found.id)
         frozen = state.is_frozen(uow, found.id)
+        name = personal.reveal(uow.personal, found.name)  # IN11: off the journal, or "erased"
     data = {
         "account": found.id,
         "kind": found.kind.value,
-        "name": found.name,
+        "name": name,
         "verified": found.verified,
         "roles": sorted(found.roles),
         "balances": holdings,

@@ -18,7 +18,6 @@ from civicledger.kernel.engine import Receipt
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Command
-from civicledger.kernel.signing import sign_command
 
 recover_app = typer.Typer(help="Recover an account whose key is lost or stolen (X9).", no_args_is_help=True)
 account_app.add_typer(recover_app, name="recover")
@@ -29,8 +28,7 @@ NewKeyOption = Annotated[
 
 
 def _run(s: Session, command: Command, keys: list[KeyPair], command_id: str | None) -> Receipt:
-    signed = sign_command(s.economy_id, command, keys, signed_at=s.clock.now(), command_id=command_id)
-    return s.execute(signed)
+    return s.send(command, keys, command_id)
 
 
 def _fresh_key(s: Session, name: str, account: AccountId) -> KeyPair:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from civicledger.kernel import personal as pd
 from civicledger.kernel import state
 from civicledger.kernel.canonical import ONE_MEANING, JSONObject, canonical_bytes, contains_nul, encoded_nul, refuse_nul
 from civicledger.kernel.economy import Genesis, economy_id_for
@@ -190,6 +191,8 @@ class PreparedCommand:
     """The accounts whose signatures were checked before the lock, with the key each was checked against."""
     error: CivicLedgerError | None = None
     nul: bool = False  # the payload holds U+0000: refused from rule version 2 on (IN10)
+    personal: tuple[pd.PersonalItem, ...] = ()
+    """Personal data sent beside the command (IN11), stored off the journal if it is accepted."""
 
 
 class _ProjectionFailed(Exception):
@@ -219,9 +222,13 @@ class Engine:
 
     # Public ------------------------------------------------------------------------------------
 
-    def execute(self, command: SignedCommand) -> Receipt:
-        """Run one command atomically; raise the refusing rule's error if it is refused."""
+    def execute(self, command: SignedCommand, personal: Sequence[pd.PersonalItem] = ()) -> Receipt:
+        """Run one command atomically; raise the refusing rule's error if it is refused.
+
+        ``personal`` is the personal data the command's references name (IN11): stored off the
+        journal in the same transaction when the command is accepted."""
         prepared = self.prepare(command)
+        prepared.personal = tuple(personal)
         try:
             return self._with_retries(lambda tx: self._execute(tx, prepared))
         except _ProjectionFailed as e:
@@ -232,6 +239,7 @@ class Engine:
         commands: Sequence[SignedCommand],
         nonces: Sequence[Sequence[Nonce]] | None = None,
         forget_nonces_before: int | None = None,
+        personal: Sequence[Sequence[pd.PersonalItem]] | None = None,
     ) -> list[Receipt | Exception]:
         """Run many commands in one transaction; each is accepted or refused on its own.
 
@@ -244,6 +252,8 @@ class Engine:
         its timestamp is stale runs it at most once (its command id, X5). docs/api.md.
         """
         prepared = [self.prepare(c) for c in commands]
+        for p, items in zip(prepared, personal or [() for _ in commands], strict=True):
+            p.personal = tuple(items)
         spends = [list(n) for n in nonces] if nonces is not None else [[] for _ in commands]
         if len(spends) != len(prepared):
             raise ValueError("one list of nonces per command")
@@ -510,6 +520,7 @@ class Engine:
         if prepared.nul and (cmd.rules if isinstance(cmd, Genesis) else rules) >= ONE_MEANING:
             refuse_nul(command.payload)  # IN10: one meaning on every backend (a journal of rules 1 keeps it)
         ctx = Context(uow, now, tx.head.size, tx.economy, policy, signers, command.id, rules)
+        _check_personal(prepared, cmd, uow)
         decision = handler(cmd, ctx)
 
         for signature in unverified:
@@ -535,6 +546,8 @@ class Engine:
             if sealer is not None:
                 stored = sealer(stored, tx.economy)
             uow.journal.append(stored, head)
+            for item in prepared.personal:  # off the journal, in the same transaction (IN11)
+                uow.personal.put(item)
         except ConcurrencyError:
             raise
         except Exception as e:  # writes have begun: the transaction cannot continue
@@ -587,3 +600,32 @@ class Engine:
         root = tx.head.frontier.root().hex()
         signature = self.journal_signer.sign(tree_head_bytes(economy.id, size, root, tx.head.time)).hex()
         tx.uow.journal.sign_head(size - 1, signature)
+
+
+def _check_personal(prepared: PreparedCommand, cmd: Command, uow: UnitOfWork) -> None:
+    """Refuse personal data the command does not name, or that does not match its reference (IN11)."""
+    if not prepared.personal:
+        return
+    named = set(pd.refs_in(prepared.command.payload))
+    subject = pd.subject_of(cmd)
+    for item in prepared.personal:
+        pd.check(item)
+        if item.ref not in named:
+            raise InvalidInputError("personal data sent beside a command must be named by it", rule="IN11")
+        if item.subject != subject:
+            raise InvalidInputError(f"this command's personal data is about {subject or 'nobody'}", rule="IN11")
+    unique = {getattr(cmd, name) for name in getattr(cmd, "PERSONAL_UNIQUE", ())}
+    rule = getattr(cmd, "PERSONAL_UNIQUE_RULE", "X1")
+    for item in prepared.personal:
+        if item.ref in unique and any(_used_as_evidence(uow, o.ref) for o in uow.personal.with_text(item.text)):
+            raise RuleViolationError(
+                "this evidence already verified a human (one human, one account) or re-bound a key: "
+                "fresh evidence only",
+                rule=rule,
+            )
+
+
+def _used_as_evidence(uow: UnitOfWork, ref: str) -> bool:
+    """Whether a reference is the evidence of an attestation (X1) or of a key re-binding (X9): with
+    salted references the same evidence shows only in the off-journal store (IN11)."""
+    return uow.records.get("humans", ref) is not None or uow.records.get("key_evidence", ref) is not None

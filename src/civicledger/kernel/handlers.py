@@ -6,7 +6,7 @@ import dataclasses
 
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
-from civicledger.kernel import payments, state
+from civicledger.kernel import payments, personal, state
 from civicledger.kernel.canonical import digest
 from civicledger.kernel.economy import (
     AdoptRules,
@@ -151,6 +151,8 @@ def open_account(cmd: ident.OpenAccount, ctx: Context) -> Decision:
     account = account_id_for(ident.parse_public_key(cmd.public_key))
     if ctx.uow.records.get("key_bindings", cmd.public_key) is not None:  # only after a rotation (X9)
         raise RuleViolationError("this key is bound to another account", rule="X9")
+    if ctx.rules >= personal.PERSONAL_RULES and cmd.kind == AccountKind.PERSON:
+        personal.require_ref(cmd.name, "a person's name")
     event = ident.open_account(cmd, ctx.uow.accounts.get(account))
     return Decision([event], Consent.of(account), {"account": account}, new_keys={account: cmd.public_key})
 
@@ -158,9 +160,35 @@ def open_account(cmd: ident.OpenAccount, ctx: Context) -> Decision:
 @handles(ident.AttestPerson)
 def attest_person(cmd: ident.AttestPerson, ctx: Context) -> Decision:
     uow = ctx.uow
+    if ctx.rules >= personal.PERSONAL_RULES:
+        personal.require_ref(cmd.human, "the registrar's evidence of a human")
     taken = uow.records.get("humans", cmd.human) is not None
     event = ident.attest_person(cmd, uow.accounts.get(cmd.person), uow.accounts.get(cmd.registrar), taken)
     return Decision([event], Consent.of(cmd.registrar))
+
+
+@handles(ident.ErasePersonalData)
+def erase_personal_data(cmd: ident.ErasePersonalData, ctx: Context) -> Decision:
+    """IN11: the person's right to be forgotten; the entry records the erasure, never the data."""
+    if ctx.rules < personal.PERSONAL_RULES:
+        raise RuleViolationError("erasing personal data needs rule version 3 or later", rule="IN8")
+    person = state.require_account(ctx.uow, cmd.person)
+    if person.kind != AccountKind.PERSON:
+        raise InvalidInputError(f"{cmd.person} is not a person's account", rule="IN11")
+    if (cmd.registrar is None) == (cmd.council is None):
+        raise InvalidInputError("name either a registrar (with the person) or the council", rule="IN11")
+    if cmd.council is not None:
+        economy = ctx.economy
+        if economy is None or cmd.council != economy.council:
+            raise AuthorityError("only the economy's council decides an erasure without the person", rule="IN11")
+        consent = governing_consent(ctx)
+    else:
+        assert cmd.registrar is not None
+        registrar = state.require_account(ctx.uow, cmd.registrar)
+        if ident.Role.REGISTRAR.value not in registrar.roles:
+            raise AuthorityError(f"{cmd.registrar} is not a registrar", rule="IN11")
+        consent = Consent.of(cmd.registrar, cmd.person)
+    return Decision([ident.PersonalDataErased(cmd.person)], dataclasses.replace(consent, rule="IN11"))
 
 
 @handles(ident.GrantRole)
@@ -198,6 +226,13 @@ def _person_verified(e: ident.PersonVerified, uow: UnitOfWork, ctx: ProjectionCo
     account = state.require_account(uow, e.person)
     uow.accounts.put(dataclasses.replace(account, verified=True))
     uow.records.put("humans", e.human, {"person": e.person, "registrar": e.registrar, "at": ctx.time})
+
+
+@projects(ident.PersonalDataErased)
+def _personal_data_erased(e: ident.PersonalDataErased, uow: UnitOfWork, ctx: ProjectionContext) -> None:
+    """Delete the off-journal data (IN11); on a rebuild or a copy there may be none left to delete."""
+    uow.personal.erase_subject(e.person)
+    uow.records.put("erasures", e.person, {"at": ctx.time, "seq": ctx.seq})
 
 
 @projects(ident.RoleGranted)

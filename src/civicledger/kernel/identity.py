@@ -16,7 +16,7 @@ import hashlib
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NewType
+from typing import ClassVar, NewType
 
 from civicledger.kernel.errors import (
     AuthorityError,
@@ -120,9 +120,17 @@ class Consent:
 class OpenAccount(Command):
     """Open an account for a public key; signed by that key, so nobody opens one for another."""
 
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("name",)  # IN11, from rule version 3: for a person
     kind: AccountKind
     public_key: str
     name: str = ""
+
+    def personal_fields(self) -> tuple[str, ...]:
+        """A person's name is personal data (IN11); an organisation's or council's name is public."""
+        return ("name",) if self.kind == AccountKind.PERSON else ()
+
+    def personal_subject(self) -> str:
+        return account_id_for(bytes.fromhex(self.public_key)) if len(self.public_key) == 64 else ""
 
 
 @command("identity.attest_person")
@@ -134,6 +142,12 @@ class AttestPerson(Command):
     cannot be attested twice, so one human holds at most one verified account.
     """
 
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("human",)  # IN11, from rule version 3
+    PERSONAL_SUBJECT: ClassVar[str] = "person"
+    PERSONAL_UNIQUE: ClassVar[tuple[str, ...]] = ("human",)
+    """With salted references the journal cannot see the same human twice; the off-journal store
+    can, when the command is admitted (X1)."""
+    PERSONAL_UNIQUE_RULE: ClassVar[str] = "X1"
     person: AccountId
     registrar: AccountId
     human: str
@@ -208,10 +222,25 @@ class RebindKey(Command):
     ``evidence`` is a digest of what the registrar checked (never the evidence itself), one that was
     never used before by an attestation or a re-binding. The new key signs too."""
 
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("evidence",)  # IN11: sealed by the clients
+    PERSONAL_SUBJECT: ClassVar[str] = "account"
+    PERSONAL_UNIQUE: ClassVar[tuple[str, ...]] = ("evidence",)
+    PERSONAL_UNIQUE_RULE: ClassVar[str] = "X9"
     account: AccountId
     registrar: AccountId
     public_key: str
     evidence: str
+
+
+@command("identity.erase_personal_data")
+@dataclass(frozen=True, slots=True)
+class ErasePersonalData(Command):
+    """Erase a person's off-journal personal data (IN11, rule version 3): signed by ``registrar``
+    (a registrar) and the person, or by a quorum of ``council`` (a council decision)."""
+
+    person: AccountId
+    registrar: AccountId | None = None
+    council: AccountId | None = None
 
 
 @command("identity.cancel_recovery")
@@ -260,6 +289,14 @@ class PersonVerified(Event):
     person: AccountId
     registrar: AccountId
     human: str
+
+
+@event("identity.personal_data_erased")
+@dataclass(frozen=True, slots=True)
+class PersonalDataErased(Event):
+    """The person's off-journal data is deleted; the journal keeps only references to it (IN11)."""
+
+    person: AccountId
 
 
 @event("identity.role_granted")

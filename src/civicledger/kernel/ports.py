@@ -20,6 +20,7 @@ from civicledger.kernel.journal import Entry, TreeHead
 from civicledger.kernel.ledger import Currency
 from civicledger.kernel.merkle import Frontier
 from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.personal import PersonalItem
 
 
 class Clock(Protocol):
@@ -127,6 +128,27 @@ class RecordRepository(Protocol):
     def namespaces(self) -> list[str]: ...
 
 
+class PersonalDataRepository(Protocol):
+    """Personal data kept off the journal (IN11), keyed by the reference the journal carries.
+
+    Not a projection: ``clear_projections`` and rebuilds leave it alone, and replay never reads it.
+    """
+
+    def put(self, item: PersonalItem) -> None: ...
+
+    def get(self, ref: str) -> PersonalItem | None: ...
+
+    def erase_subject(self, subject: str) -> int:
+        """Delete every item about ``subject``; return how many there were."""
+        ...
+
+    def refs_of(self, subject: str) -> list[str]: ...
+
+    def with_text(self, text: str) -> list[PersonalItem]:
+        """The items holding exactly ``text`` (X1 under IN11: the same evidence of a human twice)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Preload:
     """What a batch of commands is about to read, to be loaded at once (``UnitOfWork.preload``)."""
@@ -149,6 +171,9 @@ class UnitOfWork(Protocol):
 
     @property
     def records(self) -> RecordRepository: ...
+
+    @property
+    def personal(self) -> PersonalDataRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -22,7 +22,9 @@ RULE_VERSIONS: dict[int, str] = {
     "one meaning per message); policy changes apply forward only (X7)",
     3: "Circles as v1 and v2 run it (CI15, IN4): v2 demurrage is a property of every holding, "
     "discounted by 0.93^(1/365.25) a day as the v2 contracts do, back-claimed income discounted by "
-    "its age, invitations; v1's 90-day issuance timeout",
+    "its age, invitations; v1's 90-day issuance timeout; personal data stays off the public journal (IN11): "
+    "identity evidence, persons' names, infraction evidence and appeal grounds travel as salted "
+    "references, and a person's off-journal data can be erased",
 }
 
 

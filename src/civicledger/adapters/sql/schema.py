@@ -115,3 +115,15 @@ request_nonces = Table(
     PrimaryKeyConstraint("account", "nonce"),
 )
 Index("ix_request_nonces_seen_at", request_nonces.c.seen_at)
+
+personal_data = Table(
+    "personal_data",
+    metadata,
+    Column("ref", Key, nullable=False),
+    Column("subject", Key, nullable=False),
+    Column("salt", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    PrimaryKeyConstraint("ref"),
+)
+"""Personal data kept off the journal (IN11): not a projection, never rebuilt, in every backup."""
+Index("ix_personal_data_subject", personal_data.c.subject)

@@ -35,6 +35,7 @@ from civicledger.kernel.journal import Entry, TreeHead
 from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
 from civicledger.kernel.merkle import Frontier
 from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.personal import PersonalItem
 from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -390,6 +391,7 @@ class SqlUnitOfWork:
         self.accounts = _Accounts(self)
         self.ledger = _Ledger(self)
         self.records = _Records(self)
+        self.personal = _Personal(self)
         self._balances: dict[tuple[AccountId, CurrencyId], int] = {}
         self._dirty_balances: set[tuple[AccountId, CurrencyId]] = set()
         self._records: dict[tuple[str, str], str | None] = {}
@@ -994,3 +996,37 @@ class _Records:
         self._u.flush()
         r = t.records
         return [row.ns for row in self._u.execute(sa.select(r.c.ns).distinct().order_by(r.c.ns))]
+
+
+class _Personal:
+    """Off-journal personal data (IN11), table ``personal_data``: not a projection."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._u = uow
+
+    def put(self, item: PersonalItem) -> None:
+        self._u._writing()
+        p = t.personal_data
+        self._u.execute(p.delete().where(p.c.ref == item.ref))
+        self._u.execute(p.insert().values(ref=item.ref, subject=item.subject, salt=item.salt, text=item.text))
+
+    def get(self, ref: str) -> PersonalItem | None:
+        p = t.personal_data
+        row = self._u.execute(sa.select(p.c.ref, p.c.salt, p.c.subject, p.c.text).where(p.c.ref == ref)).first()
+        return None if row is None else PersonalItem(str(row.ref), str(row.salt), str(row.subject), str(row.text))
+
+    def erase_subject(self, subject: str) -> int:
+        self._u._writing()
+        p = t.personal_data
+        count = len(self.refs_of(subject))
+        self._u.execute(p.delete().where(p.c.subject == subject))
+        return count
+
+    def refs_of(self, subject: str) -> list[str]:
+        p = t.personal_data
+        return [str(r.ref) for r in self._u.execute(sa.select(p.c.ref).where(p.c.subject == subject).order_by(p.c.ref))]
+
+    def with_text(self, text: str) -> list[PersonalItem]:
+        p = t.personal_data
+        query = sa.select(p.c.ref, p.c.salt, p.c.subject, p.c.text).where(p.c.text == text).order_by(p.c.ref)
+        return [PersonalItem(str(r.ref), str(r.salt), str(r.subject), str(r.text)) for r in self._u.execute(query)]

@@ -38,6 +38,9 @@ class EnrollPerson(CreditsCommand):
 class RecordParticipation(CreditsCommand):
     """Record participation (or an infraction) of a policy kind; its effect comes from policy (SC5)."""
 
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("evidence",)  # IN11, from rule version 3
+    PERSONAL_SUBJECT: ClassVar[str] = "person"
+
     HOLDER_FIELD: ClassVar[str | None] = "person"
     person: AccountId
     kind: str
@@ -50,6 +53,9 @@ class RecordParticipation(CreditsCommand):
 @dataclass(frozen=True, slots=True)
 class AdjustGrade(CreditsCommand):
     """An explicit award or reduction within policy limits (SC4, SC6); quantity 0 = whole balance."""
+
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("reason", "evidence")  # IN11, from rule version 3
+    PERSONAL_SUBJECT: ClassVar[str] = "person"
 
     HOLDER_FIELD: ClassVar[str | None] = "person"
     person: AccountId
@@ -89,6 +95,9 @@ class TakePart(CreditsCommand):
 @dataclass(frozen=True, slots=True)
 class FileAppeal(CreditsCommand):
     """A verified person appeals an adjustment within the window (SC7)."""
+
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("grounds",)  # IN11, from rule version 3
+    PERSONAL_SUBJECT: ClassVar[str] = "appellant"
 
     adjustment: str
     appellant: AccountId
@@ -141,6 +150,9 @@ class PledgeUplift(CreditsCommand):
 @dataclass(frozen=True, slots=True)
 class NominateCandidate(CreditsCommand):
     """A community nominates a lottery candidate: co-signers or a council decision (SC9)."""
+
+    PERSONAL_FIELDS: ClassVar[tuple[str, ...]] = ("reason",)  # IN11, from rule version 3
+    PERSONAL_SUBJECT: ClassVar[str] = "candidate"
 
     HOLDER_FIELD: ClassVar[str | None] = "candidate"
     candidate: AccountId

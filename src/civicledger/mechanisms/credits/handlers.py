@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from civicledger.kernel import draws, hooks, state
+from civicledger.kernel import draws, hooks, personal, state
 from civicledger.kernel.errors import AuthorityError, NotFoundError, RuleViolationError
 from civicledger.kernel.identity import Account, AccountId, AccountKind, Consent, Role
 from civicledger.kernel.messages import Event
@@ -237,6 +237,9 @@ def _capped(ctx: Context, hist: History, kind: str) -> str | None:
 
 @handles(RecordParticipation)
 def record_participation(cmd: RecordParticipation, ctx: Context) -> Decision:
+    if ctx.rules >= personal.PERSONAL_RULES:  # IN11: personal text stays off the journal
+        personal.require_ref(cmd.evidence, "the evidence of participation or an infraction")
+
     hist = _holder(ctx.uow, cmd.person)
     rules.check_recorded_kind(cmd.kind)
     rules.check_text(cmd.evidence, "evidence", "SC6")
@@ -253,6 +256,10 @@ def record_participation(cmd: RecordParticipation, ctx: Context) -> Decision:
 
 @handles(AdjustGrade)
 def adjust_grade(cmd: AdjustGrade, ctx: Context) -> Decision:
+    if ctx.rules >= personal.PERSONAL_RULES:  # IN11: personal text stays off the journal
+        personal.require_ref(cmd.reason, "an adjustment's reason")
+        personal.require_ref(cmd.evidence, "an adjustment's evidence")
+
     _holder(ctx.uow, cmd.person)
     terms = rules.decided_terms(cmd.steps, cmd.quantity, cmd.duration, ctx.policy.section(CreditsPolicy))
     rules.check_text(cmd.reason, "a reason", "SC6")
@@ -445,6 +452,9 @@ def _participation_noted(e: ParticipationNoted, uow: UnitOfWork, ctx: Projection
 
 @handles(FileAppeal)
 def file_appeal(cmd: FileAppeal, ctx: Context) -> Decision:
+    if ctx.rules >= personal.PERSONAL_RULES:  # IN11: personal text stays off the journal
+        personal.require_ref(cmd.grounds, "an appeal's grounds")
+
     if ctx.rules >= 2:
         return _request_appeal(cmd, ctx)
     uow = ctx.uow
@@ -731,6 +741,9 @@ def _pledged(e: UpliftPledged, uow: UnitOfWork, ctx: ProjectionContext) -> None:
 
 @handles(NominateCandidate)
 def nominate(cmd: NominateCandidate, ctx: Context) -> Decision:
+    if ctx.rules >= personal.PERSONAL_RULES:  # IN11: personal text stays off the journal
+        personal.require_ref(cmd.reason, "a nomination's reason")
+
     uow = ctx.uow
     _holder(uow, cmd.candidate)
     rules.check_text(cmd.reason, "a reason", "SC9")

@@ -12,6 +12,7 @@ from typing import TypedDict
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.messages import DataclassInstance
+from civicledger.kernel.personal import reveal
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.kernel.records import encode_record
 from civicledger.mechanisms.credits import rules, state
@@ -79,17 +80,17 @@ def explain(uow: UnitOfWork, person: AccountId, at: int) -> Explanation:
             record = replace(
                 record, steps=a.steps, quantity=a.quantity, end=a.end, scheduled_end=a.end, consumable=a.consumable
             )
-        detail = _as_stored(record)
+        detail = _shown(uow, _as_stored(record))
         detail["id"] = adj_id
         detail["consumed"] = st.consumed.get(adj_id, 0)
-        detail["appeals"] = [_appeal_view(a, require(APPEALS, uow, a)) for a in record.appeals]
+        detail["appeals"] = [_appeal_view(uow, a, require(APPEALS, uow, a)) for a in record.appeals]
         details[adj_id] = detail
     in_progress: list[JSONObject] = []
     for row in hist.adjustments:
         for appeal_id in require(ADJUSTMENTS, uow, row.id).appeals:
             appeal = require(APPEALS, uow, appeal_id)
             if appeal.filed_at <= at and (appeal.decided_at is None or appeal.decided_at > at):
-                in_progress.append(_appeal_view(appeal_id, appeal))
+                in_progress.append(_appeal_view(uow, appeal_id, appeal))
     return {
         "person": person,
         "at": at,
@@ -114,8 +115,20 @@ def explain(uow: UnitOfWork, person: AccountId, at: int) -> Explanation:
     }
 
 
-def _appeal_view(appeal_id: str, appeal: AppealRecord) -> JSONObject:
-    return {"appeal": appeal_id, **_as_stored(appeal)}
+def _appeal_view(uow: UnitOfWork, appeal_id: str, appeal: AppealRecord) -> JSONObject:
+    return {"appeal": appeal_id, **_shown(uow, _as_stored(appeal))}
+
+
+PERSONAL_KEYS = ("evidence", "reason", "grounds")
+
+
+def _shown(uow: UnitOfWork, view: JSONObject) -> JSONObject:
+    """A record's personal text as the off-journal store holds it, or "erased" (IN11)."""
+    for key in PERSONAL_KEYS:
+        value = view.get(key)
+        if isinstance(value, str):
+            view[key] = reveal(uow.personal, value)
+    return view
 
 
 def _as_stored(record: DataclassInstance) -> JSONObject:

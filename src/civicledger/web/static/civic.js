@@ -226,15 +226,49 @@ const Civic = (() => {
     return data;
   }
 
-  // A command signed by every key in ``keys``, sent with request signatures of the same keys (X6).
-  async function signAndSend(type, payload, keys, commandId) {
+  // IN11: personal text kept off the journal. The payload carries "pd:" + SHA-256(salt + canonical
+  // text); the text and its random salt travel beside the command (``personal``), never signed into it.
+  async function sealPersonal(text, subject) {
+    const salt = randomHex(16);
+    const textBytes = canonicalBytes(text);
+    const joined = new Uint8Array(16 + textBytes.length);
+    joined.set(unhex(salt), 0);
+    joined.set(textBytes, 16);
+    return { ref: "pd:" + hex(await sha256(joined)), salt, subject, text };
+  }
+
+  // Replace the personal text in a payload by references (``described`` is the command type as
+  // GET /api/command-types lists it); returns the payload and the items to send beside it.
+  async function movePersonal(described, payload) {
+    const fields = (described && described.personal) || [];
+    if (described && described.type === "identity.open_account" && payload.kind !== "person") return { payload, personal: [] };
+    let subject = described && described.personal_subject ? payload[described.personal_subject] : "";
+    if (!subject && typeof payload.public_key === "string") subject = await accountOf(unhex(payload.public_key));
+    const out = Object.assign({}, payload);
+    const personal = [];
+    for (const f of fields) {
+      const v = out[f];
+      if (typeof v === "string" && v && !/^pd:[0-9a-f]{64}$/.test(v)) {
+        const item = await sealPersonal(v, subject);
+        out[f] = item.ref;
+        personal.push(item);
+      }
+    }
+    return { payload: out, personal };
+  }
+
+  // A command signed by every key in ``keys``, sent with request signatures of the same keys (X6),
+  // and beside it the personal data its payload names (IN11).
+  async function signAndSend(type, payload, keys, commandId, personal) {
     const economy = await getJSON("/api/economy");
     const now = economy.now;
     const id = commandId || "web-" + randomHex(12);
     const commandBytes = canonicalBytes({ economy: economy.id, id, type, payload, signed_at: now });
     const signatures = [];
     for (const k of keys) signatures.push({ account: k.account, signature: await sign(k, commandBytes) });
-    const body = canonicalBytes({ id, type, payload, signed_at: now, signatures });
+    const envelope = { id, type, payload, signed_at: now, signatures };
+    if (personal && personal.length) envelope.personal = personal;
+    const body = canonicalBytes(envelope);
     const nonce = randomHex(16);
     const requestBytes = canonicalBytes({
       economy: economy.id, method: "POST", path: "/api/commands",
@@ -255,6 +289,6 @@ const Civic = (() => {
 
   return {
     canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, verifyConsistency, keyFromSeed, generateKey,
-    sign, verify, signAndSend, getJSON, randomHex, accountOf, verifyCheckpoint,
+    sign, verify, signAndSend, getJSON, randomHex, accountOf, verifyCheckpoint, sealPersonal, movePersonal,
   };
 })();

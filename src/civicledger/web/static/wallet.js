@@ -39,6 +39,8 @@ const Wallet = (() => {
     }
   }
 
+  const commandTypes = new Map();  // type -> its description, with its personal fields (IN11)
+
   function output(text) { $("output").textContent = text; }
   function status(state, text) { $("status").dataset.state = state; $("status").textContent = text; }
 
@@ -76,7 +78,8 @@ const Wallet = (() => {
           throw new Error("not sent: this server's checkpoint is refused: " + e.message);
         }
       }
-      const { status: code, data } = await Civic.signAndSend(c.type, c.payload, c.signers, c.id);
+      const moved = await Civic.movePersonal(commandTypes.get(c.type), c.payload);  // IN11
+      const { status: code, data } = await Civic.signAndSend(c.type, moved.payload, c.signers, c.id, moved.personal);
       output(JSON.stringify(data, null, 2));
       if (code === 200) status("ok", "accepted as entry " + data.seq + (data.replayed ? " (a retry: replayed)" : ""));
       else status("refused", code + " " + (data.rule || "") + ": " + data.detail);
@@ -93,7 +96,10 @@ const Wallet = (() => {
     render();
     try {
       const types = await Civic.getJSON("/api/command-types");
-      for (const t of types.items) $("types").appendChild(new Option(t.fields.join(", "), t.type));
+      for (const t of types.items) {
+        commandTypes.set(t.type, t);
+        $("types").appendChild(new Option(t.fields.join(", "), t.type));
+      }
     } catch (e) { /* the form still works by typing a type */ }
     $("generate-key").addEventListener("click", async () => {
       const name = $("key-name").value.trim() || "key-" + (keys.size + 1);

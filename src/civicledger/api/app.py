@@ -33,12 +33,19 @@ from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, re
 from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
 from civicledger.kernel.canonical import ONE_MEANING, JSONObject, parse_json, refuse_nul
 from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
-from civicledger.kernel.errors import AuthorityError, CivicLedgerError, InvalidInputError, RuleViolationError
+from civicledger.kernel.errors import (
+    AuthorityError,
+    CivicLedgerError,
+    InvalidInputError,
+    NotFoundError,
+    RuleViolationError,
+)
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.ports import Clock, Signer, Store
 from civicledger.kernel.registry import installed, load
+from civicledger.kernel.tiles import parse_tile_path
 
 COMMANDS_PATH = "/api/commands"
 ENVELOPE_BYTES = 32 * 1024
@@ -311,6 +318,16 @@ def create_app(store: Store, clock: Clock, journal_signer: Signer | None, *, pag
     ) -> Mapping[str, object]:
         """A proof that the signed tree of ``first`` entries is a prefix of a later signed tree."""
         return reads.consistency(store, first, second)
+
+    @app.get("/tile/{level}/{rest:path}", tags=["journal"], include_in_schema=False)
+    def tile(level: str, rest: str) -> Response:
+        """A C2SP tlog-tiles hash tile (``tile/<L>/<N>[.p/<W>]``) or entry bundle
+        (``tile/entries/<N>[.p/<W>]``) of the signed journal; see docs/journal.md."""
+        ref = parse_tile_path(level, rest)
+        if ref is None:
+            raise NotFoundError(f"tile/{level}/{rest} is not a tile's path", rule="X2")
+        cache = "public, max-age=31536000, immutable" if ref.full else "public, max-age=5"
+        return Response(reads.tile(store, ref), media_type="application/octet-stream", headers={"Cache-Control": cache})
 
     if pages:
         from civicledger.web.pages import install

@@ -32,7 +32,7 @@ from civicledger.kernel.errors import ConcurrencyError, NotFoundError, StorageUn
 from civicledger.kernel.identity import Account, AccountId, AccountKind
 from civicledger.kernel.journal import Entry, TreeHead
 from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
-from civicledger.kernel.merkle import Frontier
+from civicledger.kernel.merkle import Frontier, Node, completed_subtrees
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
 
@@ -380,6 +380,7 @@ class SqlUnitOfWork:
         self._currencies: dict[CurrencyId, Currency | None] = {}
         self._dirty_currencies: set[CurrencyId] = set()
         self._pending: list[StoredEntry] = []
+        self._pending_subtrees: list[dict[str, object]] = []
         self._commands: dict[str, StoredEntry | None] = {}
         self._head: JournalHead | None = None
         self._head_dirty = False
@@ -593,6 +594,9 @@ class SqlUnitOfWork:
         if self._pending:
             out += self._upserts(t.journal, [], [_journal_row(s) for s in self._pending])
             self._pending.clear()
+        if self._pending_subtrees:
+            out += self._upserts(t.merkle_subtrees, [], self._pending_subtrees)
+            self._pending_subtrees = []
         if self._head_dirty and self._head is not None:
             head = self._head
             frontier = json.dumps([h.hex() for h in head.frontier.hashes])
@@ -746,6 +750,10 @@ class _Journal:
         if stored.entry.seq != self.head().size:
             raise RuntimeError(f"journal out of sequence: {stored.entry.seq} after {self.head().size}")
         self._u._pending.append(stored)
+        self._u._pending_subtrees += (
+            {"level": level, "idx": index, "hash": value}
+            for level, index, value in completed_subtrees(self.head().frontier, stored.leaf_hash)
+        )
         self._u._commands[stored.entry.command.id] = stored
         self._u._head = head
         self._u._head_dirty = True
@@ -802,6 +810,38 @@ class _Journal:
             sa.select(t.journal.c.leaf_hash).where(t.journal.c.seq < size).order_by(t.journal.c.seq)
         ).all()
         return [bytes(r.leaf_hash) for r in rows]
+
+    def subtrees(self, wanted: Sequence[Node]) -> dict[Node, bytes]:
+        self._u.flush()
+        leaves = sorted({i for lv, i in wanted if lv == 0})
+        inner = sorted({(lv, i) for lv, i in wanted if lv > 0})
+        out: dict[Node, bytes] = {}
+        if leaves:
+            j = t.journal.c
+            for row in self._u.execute(sa.select(j.seq, j.leaf_hash).where(j.seq.in_(leaves))):
+                out[(0, int(row.seq))] = bytes(row.leaf_hash)
+        if inner:
+            m = t.merkle_subtrees.c
+            query = sa.select(m.level, m.idx, m.hash).where(sa.tuple_(m.level, m.idx).in_(inner))
+            for row in self._u.execute(query):
+                out[(int(row.level), int(row.idx))] = bytes(row.hash)
+        return out
+
+    def level_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
+        self._u.flush()
+        if level == 0:
+            j = t.journal.c
+            query = sa.select(j.leaf_hash.label("hash")).where(j.seq >= start, j.seq < stop).order_by(j.seq)
+        else:
+            m = t.merkle_subtrees.c
+            query = sa.select(m.hash).where(m.level == level, m.idx >= start, m.idx < stop).order_by(m.idx)
+        return [bytes(r.hash) for r in self._u.execute(query)]
+
+    def leaf_bodies(self, start: int, stop: int) -> list[bytes]:
+        self._u.flush()
+        j = t.journal.c
+        query = sa.select(j.body).where(j.seq >= start, j.seq < stop).order_by(j.seq)
+        return [r.body.encode() for r in self._u.execute(query)]
 
     def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None:
         self._u.flush()

@@ -18,7 +18,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, Self, TypeVar, cast
+from typing import Any, Protocol, Self, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command as alembic_command
@@ -815,17 +815,17 @@ class _Journal:
         self._u.flush()
         leaves = sorted({i for lv, i in wanted if lv == 0})
         inner = sorted({(lv, i) for lv, i in wanted if lv > 0})
-        out: dict[Node, bytes] = {}
+        j, m = t.journal.c, t.merkle_subtrees.c
+        parts: list[sa.Select[Any]] = []
         if leaves:
-            j = t.journal.c
-            for row in self._u.execute(sa.select(j.seq, j.leaf_hash).where(j.seq.in_(leaves))):
-                out[(0, int(row.seq))] = bytes(row.leaf_hash)
+            parts.append(sa.select(sa.literal(0).label("level"), j.seq, j.leaf_hash).where(j.seq.in_(leaves)))
         if inner:
-            m = t.merkle_subtrees.c
-            query = sa.select(m.level, m.idx, m.hash).where(sa.tuple_(m.level, m.idx).in_(inner))
-            for row in self._u.execute(query):
-                out[(int(row.level), int(row.idx))] = bytes(row.hash)
-        return out
+            parts.append(sa.select(m.level, m.idx, m.hash).where(sa.tuple_(m.level, m.idx).in_(inner)))
+        if not parts:
+            return {}
+        query = parts[0] if len(parts) == 1 else sa.union_all(*parts)  # one round trip
+        rows = cast(list[tuple[int, int, bytes]], self._u.execute(query).all())
+        return {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
 
     def level_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
         self._u.flush()

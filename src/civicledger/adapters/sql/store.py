@@ -845,11 +845,14 @@ class _Journal:
 
     def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None:
         self._u.flush()
-        query = sa.select(t.journal).where(t.journal.c.head_signature != "").order_by(t.journal.c.seq.desc()).limit(1)
+        j = t.journal.c
+        # The head's columns only: parsing the entry's JSON would cost more than the query.
+        query = sa.select(j.seq, j.root, j.time, j.head_signature).where(j.head_signature != "")
+        query = query.order_by(j.seq.desc()).limit(1)
         if at_most is not None:
-            query = query.where(t.journal.c.seq < at_most)
+            query = query.where(j.seq < at_most)
         row = self._u.execute(query).first()
-        return None if row is None else _stored_of(row).head
+        return None if row is None else TreeHead(int(row.seq) + 1, row.root, int(row.time), row.head_signature)
 
 
 class _Accounts:

@@ -209,10 +209,17 @@ def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path}/m.db")  # type: ignore[str-format]
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0003"
+        assert context.get_current_revision() == "0004"
         diff = compare_metadata(context, metadata)
         assert diff == [], diff
-        assert {"journal", "journal_head", "accounts", "currencies", "balances", "records", "request_nonces"} <= set(
-            sa.inspect(conn).get_table_names()
-        )
+        assert {
+            "journal",
+            "journal_head",
+            "accounts",
+            "currencies",
+            "balances",
+            "records",
+            "request_nonces",
+            "merkle_subtrees",
+        } <= set(sa.inspect(conn).get_table_names())
     store.close()

@@ -19,6 +19,7 @@ from civicledger.kernel.canonical import JSONValue, canonical_bytes
 from civicledger.kernel.identity import Account, AccountId
 from civicledger.kernel.journal import TreeHead
 from civicledger.kernel.ledger import Currency
+from civicledger.kernel.merkle import Node, completed_subtrees
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
 from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
@@ -31,6 +32,7 @@ class _State:
     def __init__(self) -> None:
         self.entries: list[StoredEntry] = []
         self.by_command: dict[str, int] = {}
+        self.subtrees: dict[Node, bytes] = {}  # perfect subtrees of level >= 1 (X2 tiles)
         self.head = JournalHead()
         self.accounts: dict[AccountId, Account] = {}
         self.currencies: dict[CurrencyId, Currency] = {}
@@ -170,14 +172,19 @@ class _Journal:
         if stored.entry.seq != len(s.entries):
             raise RuntimeError(f"journal out of sequence: {stored.entry.seq} after {len(s.entries)}")
         old_head = s.head
+        nodes = completed_subtrees(old_head.frontier, stored.leaf_hash)
         s.entries.append(stored)
         s.by_command[stored.entry.command.id] = stored.entry.seq
         s.head = head
+        for level, index, value in nodes:
+            s.subtrees[(level, index)] = value
 
         def undo() -> None:
             s.entries.pop()
             del s.by_command[stored.entry.command.id]
             s.head = old_head
+            for level, index, _ in nodes:
+                del s.subtrees[(level, index)]
 
         self._u._undo.append(undo)
 
@@ -205,6 +212,26 @@ class _Journal:
 
     def leaf_hashes(self, size: int) -> list[bytes]:
         return [e.leaf_hash for e in self._u._s.entries[:size]]
+
+    def subtrees(self, wanted: Sequence[Node]) -> dict[Node, bytes]:
+        s = self._u._s
+        out: dict[Node, bytes] = {}
+        for level, index in wanted:
+            if level == 0:
+                if 0 <= index < len(s.entries):
+                    out[(0, index)] = s.entries[index].leaf_hash
+            elif (level, index) in s.subtrees:
+                out[(level, index)] = s.subtrees[(level, index)]
+        return out
+
+    def level_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
+        if level == 0:
+            return [e.leaf_hash for e in self._u._s.entries[start:stop]]
+        table = self._u._s.subtrees
+        return [table[(level, i)] for i in range(start, stop) if (level, i) in table]
+
+    def leaf_bodies(self, start: int, stop: int) -> list[bytes]:
+        return [e.body or e.entry.leaf_bytes() for e in self._u._s.entries[start:stop]]
 
     def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None:
         entries = self._u._s.entries

@@ -49,6 +49,7 @@ from civicledger.kernel.personal import MAX_TEXT, PersonalItem
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.ports import Clock, Signer, Store
 from civicledger.kernel.registry import installed, load
+from civicledger.kernel.tiles import parse_tile_path
 
 COMMANDS_PATH = "/api/commands"
 ENVELOPE_BYTES = 32 * 1024
@@ -378,6 +379,16 @@ def create_app(
         return PlainTextResponse(text, headers={"Cache-Control": "public, max-age=5"})
 
     # -------------------------------------------------------------------------------------------
+
+    @app.get("/tile/{level}/{rest:path}", tags=["journal"], include_in_schema=False)
+    def tile(level: str, rest: str) -> Response:
+        """A C2SP tlog-tiles hash tile (``tile/<L>/<N>[.p/<W>]``) or entry bundle
+        (``tile/entries/<N>[.p/<W>]``) of the signed journal; see docs/journal.md."""
+        ref = parse_tile_path(level, rest)
+        if ref is None:
+            raise NotFoundError(f"tile/{level}/{rest} is not a tile's path", rule="X2")
+        cache = "public, max-age=31536000, immutable" if ref.full else "public, max-age=5"
+        return Response(reads.tile(store, ref), media_type="application/octet-stream", headers={"Cache-Control": cache})
 
     if pages:
         from civicledger.web.pages import install

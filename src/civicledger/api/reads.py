@@ -17,6 +17,7 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.paging import Page, page
 from civicledger.kernel.personal import reveal
 from civicledger.kernel.ports import Store, UnitOfWork
+from civicledger.kernel.tiles import TILE_WIDTH, TileRef, available, encode_bundle
 
 
 class EconomyView(TypedDict):
@@ -193,3 +194,20 @@ def latest_head(store: Store) -> JSONObject:
     if head is None:
         raise NotFoundError("the journal has no signed tree head yet", rule="X2")
     return head.to_wire()
+
+
+def tile(store: Store, ref: TileRef) -> bytes:
+    """A C2SP hash tile or entry bundle of the newest signed tree (X2): full tiles never change,
+    a partial one is a prefix of the tile it grows into, so both may be served from any later tree."""
+    with store.read() as uow:
+        head = uow.journal.latest_signed_head()
+        if head is None or not available(ref, head.size):
+            raise NotFoundError(f"the signed tree has no {ref.path()}", rule="X2")
+        start = ref.index * TILE_WIDTH
+        if ref.level is None:
+            bodies = uow.journal.leaf_bodies(start, start + ref.width)
+        else:
+            hashes = uow.journal.level_hashes(ref.tree_level, start, start + ref.width)
+    if ref.level is None:
+        return encode_bundle(bodies)
+    return b"".join(hashes)

@@ -20,10 +20,10 @@ from civicledger.kernel.canonical import JSONObject, parse_json
 from civicledger.kernel.engine import Engine, Replay
 from civicledger.kernel.errors import CivicLedgerError, IntegrityError, InvalidInputError, NotFoundError
 from civicledger.kernel.journal import Entry, TreeHead, tree_head_bytes
-from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash
+from civicledger.kernel.merkle import Node, consistency_plan, fold_subtrees, inclusion_plan, leaf_hash
 from civicledger.kernel.messages import decode_event
 from civicledger.kernel.money import CurrencyId
-from civicledger.kernel.ports import SignatureVerifier, Store, StoredEntry, UnitOfWork
+from civicledger.kernel.ports import JournalRepository, SignatureVerifier, Store, StoredEntry, UnitOfWork
 from civicledger.kernel.registry import EconomyInfo, ProjectionContext, project
 from civicledger.kernel.snapshot import state_digest
 
@@ -262,6 +262,16 @@ def verify_export(path: Path, verifier: SignatureVerifier, scratch: ScratchStore
 # Proofs -----------------------------------------------------------------------------------------
 
 
+def proof_from_subtrees(journal: JournalRepository, plan: list[list[Node]]) -> list[bytes]:
+    """An RFC 6962 proof from the stored perfect subtrees its plan names (``merkle.inclusion_plan``,
+    ``merkle.consistency_plan``): O(log n) rows in one or two queries, not every leaf (X2)."""
+    found = journal.subtrees([node for element in plan for node in element])
+    missing = [node for element in plan for node in element if node not in found]
+    if missing:
+        raise IntegrityError(f"the journal's stored Merkle subtrees lack {missing[:3]}")
+    return [fold_subtrees([found[node] for node in element]) for element in plan]
+
+
 def _signed_head(uow: UnitOfWork, size: int | None) -> TreeHead:
     head = uow.journal.latest_signed_head(at_most=size)
     if head is None:
@@ -277,8 +287,7 @@ def inclusion(store: Store, seq: int, size: int | None = None) -> JSONObject:
         stored = uow.journal.get(seq)
         if stored is None or seq >= head.size:
             raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
-        leaves = uow.journal.leaf_hashes(head.size)
-    proof = inclusion_proof(seq, leaves)
+        proof = proof_from_subtrees(uow.journal, inclusion_plan(seq, head.size))
     return {
         "seq": seq,
         "entry": stored.entry.to_wire(),
@@ -299,9 +308,9 @@ def consistency(store: Store, first: int, second: int | None = None) -> JSONObje
         earlier = _signed_head(uow, first)
         if earlier.size != first:
             raise NotFoundError(f"there is no signed tree head of exactly {first} entries", rule="X2")
-        leaves = uow.journal.leaf_hashes(later.size)
+        proof = proof_from_subtrees(uow.journal, consistency_plan(first, later.size))
     return {
         "first": earlier.to_wire(),
         "second": later.to_wire(),
-        "proof": [p.hex() for p in consistency_proof(first, leaves)],
+        "proof": [p.hex() for p in proof],
     }

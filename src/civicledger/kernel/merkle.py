@@ -181,3 +181,83 @@ def _check_hashes(what: str, hashes: Sequence[bytes]) -> None:
             kind = f"{len(h)} bytes" if isinstance(h, bytes) else type(h).__name__
             where = what if len(hashes) == 1 and what != "proof" else f"{what} hash {i}"
             raise InvalidInputError(f"the {where} must be a SHA-256 hash of {HASH_BYTES} bytes, not {kind}", rule="X2")
+
+# Stored subtrees (tiles) ------------------------------------------------------------------------
+#
+# A perfect subtree is named (level, index): the 2**level leaves from index * 2**level on. Its hash
+# never changes once the tree holds all its leaves, so a store can keep it; every proof element of
+# RFC 6962 is such a hash or the fold of a few of them (the right edge of the tree), so a proof
+# needs O(log n) stored hashes instead of all leaves.
+
+Node = tuple[int, int]
+
+
+def completed_subtrees(frontier: Frontier, leaf: bytes) -> list[tuple[int, int, bytes]]:
+    """The perfect subtrees of level >= 1 that appending ``leaf`` completes, as (level, index, hash)."""
+    out: list[tuple[int, int, bytes]] = []
+    stack = list(frontier.hashes)
+    carry, size, level = leaf, frontier.size, 0
+    while size & 1:
+        carry = node_hash(stack.pop(), carry)
+        size >>= 1
+        level += 1
+        out.append((level, frontier.size >> level, carry))
+    return out
+
+
+def perfect_subtrees(start: int, stop: int) -> list[Node]:
+    """Leaves [start, stop) as perfect subtrees, largest (leftmost) first; MTH of the range is
+    ``fold_subtrees`` of their hashes when ``start`` is a multiple of the largest of them, as in
+    every range RFC 6962's recursion visits."""
+    out: list[Node] = []
+    while start < stop:
+        level = (stop - start).bit_length() - 1
+        while start & ((1 << level) - 1):
+            level -= 1
+        out.append((level, start >> level))
+        start += 1 << level
+    return out
+
+
+def fold_subtrees(hashes: Sequence[bytes]) -> bytes:
+    """The hash of consecutive perfect subtrees, largest first (as ``Frontier.root``)."""
+    if not hashes:
+        return EMPTY_ROOT
+    result = hashes[-1]
+    for left in reversed(hashes[:-1]):
+        result = node_hash(left, result)
+    return result
+
+
+def inclusion_plan(index: int, size: int) -> list[list[Node]]:
+    """PATH(index, D[size]) as the stored subtrees each proof element folds."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf {index} is not in a tree of {size}")
+    return _path_plan(index, 0, size)
+
+
+def _path_plan(m: int, lo: int, hi: int) -> list[list[Node]]:
+    n = hi - lo
+    if n <= 1:
+        return []
+    k = _largest_power_of_two_below(n)
+    if m < k:
+        return [*_path_plan(m, lo, lo + k), perfect_subtrees(lo + k, hi)]
+    return [*_path_plan(m - k, lo + k, hi), perfect_subtrees(lo, lo + k)]
+
+
+def consistency_plan(first: int, size: int) -> list[list[Node]]:
+    """PROOF(first, D[size]) as the stored subtrees each proof element folds."""
+    if not 0 < first <= size:
+        raise ValueError(f"no consistency proof from {first} to {size}")
+    return _subproof_plan(first, 0, size, True)
+
+
+def _subproof_plan(m: int, lo: int, hi: int, complete: bool) -> list[list[Node]]:
+    n = hi - lo
+    if m == n:
+        return [] if complete else [perfect_subtrees(lo, hi)]
+    k = _largest_power_of_two_below(n)
+    if m <= k:
+        return [*_subproof_plan(m, lo, lo + k, complete), perfect_subtrees(lo + k, hi)]
+    return [*_subproof_plan(m - k, lo + k, hi, False), perfect_subtrees(lo, lo + k)]

@@ -18,7 +18,7 @@ from civicledger.kernel.canonical import JSONValue
 from civicledger.kernel.identity import Account, AccountId
 from civicledger.kernel.journal import Entry, TreeHead
 from civicledger.kernel.ledger import Currency
-from civicledger.kernel.merkle import Frontier
+from civicledger.kernel.merkle import Frontier, Node
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
 
@@ -76,6 +76,19 @@ class JournalRepository(Protocol):
     def scan(self, start: int = 0, stop: int | None = None) -> Iterator[StoredEntry]: ...
 
     def leaf_hashes(self, size: int) -> list[bytes]: ...
+
+    def subtrees(self, wanted: Sequence[Node]) -> dict[Node, bytes]:
+        """The stored hashes of perfect subtrees ``(level, index)`` (level 0: leaf hashes), in at
+        most two queries; ``append`` stores each one in the transaction that completes it (X2)."""
+        ...
+
+    def level_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
+        """The hashes of the perfect subtrees of ``level`` numbered [start, stop): a hash tile."""
+        ...
+
+    def leaf_bodies(self, start: int, stop: int) -> list[bytes]:
+        """The leaf bytes (``StoredEntry.body``) of entries [start, stop): an entry bundle."""
+        ...
 
     def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None: ...
 

@@ -48,6 +48,18 @@ journal = Table(
     Column("payload_digest", Text, nullable=False),
 )
 
+# The hashes of the journal's perfect Merkle subtrees of level >= 1 (level 0, the leaf hashes, is
+# journal.leaf_hash): each written in the transaction that completes it and never changed, so the
+# C2SP tiles are range reads and a proof reads O(log n) rows (X2).
+merkle_subtrees = Table(
+    "merkle_subtrees",
+    metadata,
+    Column("level", Integer, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary(32), nullable=False),
+    PrimaryKeyConstraint("level", "idx"),
+)
+
 journal_head = Table(
     "journal_head",
     metadata,

@@ -19,7 +19,7 @@ import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol, Self, TypeVar, cast
+from typing import Any, Protocol, Self, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command as alembic_command
@@ -33,7 +33,7 @@ from civicledger.kernel.errors import ConcurrencyError, NotFoundError, StorageUn
 from civicledger.kernel.identity import Account, AccountId, AccountKind
 from civicledger.kernel.journal import Entry, TreeHead
 from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
-from civicledger.kernel.merkle import Frontier
+from civicledger.kernel.merkle import Frontier, Node, completed_subtrees
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
 from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
@@ -401,6 +401,7 @@ class SqlUnitOfWork:
         self._currencies: dict[CurrencyId, Currency | None] = {}
         self._dirty_currencies: set[CurrencyId] = set()
         self._pending: list[StoredEntry] = []
+        self._pending_subtrees: list[dict[str, object]] = []
         self._commands: dict[str, StoredEntry | None] = {}
         self._head: JournalHead | None = None
         self._head_dirty = False
@@ -641,6 +642,9 @@ class SqlUnitOfWork:
         if self._pending:
             out += self._upserts(t.journal, [], [_journal_row(s) for s in self._pending])
             self._pending.clear()
+        if self._pending_subtrees:
+            out += self._upserts(t.merkle_subtrees, [], self._pending_subtrees)
+            self._pending_subtrees = []
         if self._head_dirty and self._head is not None:
             head = self._head
             frontier = json.dumps([h.hex() for h in head.frontier.hashes])
@@ -794,6 +798,10 @@ class _Journal:
         if stored.entry.seq != self.head().size:
             raise RuntimeError(f"journal out of sequence: {stored.entry.seq} after {self.head().size}")
         self._u._pending.append(stored)
+        self._u._pending_subtrees += (
+            {"level": level, "idx": index, "hash": value}
+            for level, index, value in completed_subtrees(self.head().frontier, stored.leaf_hash)
+        )
         self._u._commands[stored.entry.command.id] = stored
         self._u._head = head
         self._u._head_dirty = True
@@ -851,13 +859,48 @@ class _Journal:
         ).all()
         return [bytes(r.leaf_hash) for r in rows]
 
+    def subtrees(self, wanted: Sequence[Node]) -> dict[Node, bytes]:
+        self._u.flush()
+        leaves = sorted({i for lv, i in wanted if lv == 0})
+        inner = sorted({(lv, i) for lv, i in wanted if lv > 0})
+        j, m = t.journal.c, t.merkle_subtrees.c
+        parts: list[sa.Select[Any]] = []
+        if leaves:
+            parts.append(sa.select(sa.literal(0).label("level"), j.seq, j.leaf_hash).where(j.seq.in_(leaves)))
+        if inner:
+            parts.append(sa.select(m.level, m.idx, m.hash).where(sa.tuple_(m.level, m.idx).in_(inner)))
+        if not parts:
+            return {}
+        query = parts[0] if len(parts) == 1 else sa.union_all(*parts)  # one round trip
+        rows = cast(list[tuple[int, int, bytes]], self._u.execute(query).all())
+        return {(int(lv), int(i)): bytes(h) for lv, i, h in rows}
+
+    def level_hashes(self, level: int, start: int, stop: int) -> list[bytes]:
+        self._u.flush()
+        if level == 0:
+            j = t.journal.c
+            query = sa.select(j.leaf_hash.label("hash")).where(j.seq >= start, j.seq < stop).order_by(j.seq)
+        else:
+            m = t.merkle_subtrees.c
+            query = sa.select(m.hash).where(m.level == level, m.idx >= start, m.idx < stop).order_by(m.idx)
+        return [bytes(r.hash) for r in self._u.execute(query)]
+
+    def leaf_bodies(self, start: int, stop: int) -> list[bytes]:
+        self._u.flush()
+        j = t.journal.c
+        query = sa.select(j.body).where(j.seq >= start, j.seq < stop).order_by(j.seq)
+        return [r.body.encode() for r in self._u.execute(query)]
+
     def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None:
         self._u.flush()
-        query = sa.select(t.journal).where(t.journal.c.head_signature != "").order_by(t.journal.c.seq.desc()).limit(1)
+        j = t.journal.c
+        # The head's columns only: parsing the entry's JSON would cost more than the query.
+        query = sa.select(j.seq, j.root, j.time, j.head_signature).where(j.head_signature != "")
+        query = query.order_by(j.seq.desc()).limit(1)
         if at_most is not None:
-            query = query.where(t.journal.c.seq < at_most)
+            query = query.where(j.seq < at_most)
         row = self._u.execute(query).first()
-        return None if row is None else _stored_of(row).head
+        return None if row is None else TreeHead(int(row.seq) + 1, row.root, int(row.time), row.head_signature)
 
 
 class _Accounts:

@@ -183,6 +183,7 @@ def concurrent_worker(
     store = SqlStore.open(url, schema=schema, pool_size=2)
     e = ScriptedEconomy.__new__(ScriptedEconomy)
     e.label = LABEL
+    e._bound = {}  # no key of this economy changed (X9)
     e.clock = type("Clock", (), {"now": staticmethod(lambda: START)})()  # type: ignore[assignment]
     with store.read() as uow:
         from civicledger.kernel.state import economy_info

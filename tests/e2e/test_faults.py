@@ -73,18 +73,25 @@ def _load(url: str, economy: ScriptedEconomy, stop: threading.Event, seen: Count
 @pytest.fixture
 def pg_store() -> Iterator[SqlStore]:
     require_postgres()
-    store = SqlStore.open(POSTGRES_URL, schema=f"f_{uuid.uuid4().hex[:16]}", drop_schema_on_close=True)
+    url = f"{POSTGRES_URL}{'&' if '?' in POSTGRES_URL else '?'}application_name={APPLICATION}"
+    store = SqlStore.open(url, schema=f"f_{uuid.uuid4().hex[:16]}", drop_schema_on_close=True)
     yield store
     store.close()
 
 
+APPLICATION = f"civic-faults-{uuid.uuid4().hex[:12]}"
+"""The served store's connections name themselves, so the test kills only them, not another
+process's connections to the same database."""
+
+
 def _kill_backends() -> int:
-    """Terminate every other backend on the test database (what a PostgreSQL restart does to them)."""
+    """Terminate the served store's backends (what a PostgreSQL restart does to them)."""
     admin = sa.create_engine(POSTGRES_URL, poolclass=sa.pool.NullPool)
     with admin.connect() as conn:
         killed = conn.exec_driver_sql(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "WHERE datname = current_database() AND pid <> pg_backend_pid() AND application_name = %s",
+            (APPLICATION,),
         ).scalar_one()
     admin.dispose()
     return int(killed)

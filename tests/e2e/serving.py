@@ -49,10 +49,12 @@ def demo_economy(tmp_path: Path) -> Iterator[ScriptedEconomy]:
 
 
 @contextmanager
-def serve_app(app: Any) -> Iterator[str]:
-    """uvicorn serving ``app`` on a free port in a background thread; yields the base URL."""
+def serve_app(app: Any, **options: Any) -> Iterator[str]:
+    """uvicorn serving ``app`` on a free port in a background thread, with any further uvicorn
+    ``options`` (e.g. the request limits of ``api.limits.server_options``); yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options)
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -135,10 +137,18 @@ class SigningClient:
     def post(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
         return self.http.post("/api/commands", content=body, headers=headers)
 
-    def run(self, command: Command, *signers: str | KeyPair, cid: str | None = None) -> httpx.Response:
-        """Sign the command and the request with the same keys and send it."""
-        body = self.body(self.command(command, *signers, cid=cid))
-        return self.post(body, self.headers(body, *signers))
+    def run(
+        self,
+        command: Command,
+        *signers: str | KeyPair,
+        cid: str | None = None,
+        at: int | None = None,
+        seal: bool = True,
+    ) -> httpx.Response:
+        """Sign the command and the request with the same keys and send it; ``at`` signs both at that
+        time instead of asking the server for its clock (a test that must not read while it writes)."""
+        body = self.body(self.command(command, *signers, cid=cid, signed_at=at, seal=seal))
+        return self.post(body, self.headers(body, *signers, timestamp=at))
 
     def journal_size(self) -> int:
         return int(self.http.get("/api/economy").json()["entries"])

@@ -18,14 +18,11 @@ from civicledger.adapters.clock import WallClock
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.store import SqlStore
 from civicledger.api.app import create_app
-from civicledger.api.request_signing import sign_request
 from civicledger.kernel import ledger as led
-from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.identity import AccountKind
 from civicledger.kernel.money import CurrencyId
-from civicledger.kernel.signing import sign_command
 from tests.conftest import POSTGRES_URL, T0, require_postgres
-from tests.e2e.serving import serve_app
+from tests.e2e.serving import SigningClient, serve_app
 
 
 def _funded(store: SqlStore) -> ScriptedEconomy:
@@ -39,16 +36,9 @@ def _funded(store: SqlStore) -> ScriptedEconomy:
 
 
 def _pay(client: httpx.Client, economy: ScriptedEconomy, now: int) -> httpx.Response:
-    alice = economy.key("alice")
-    leg = led.Leg(CurrencyId("xi"), alice.account, economy.account("bob"), 1)
-    command = sign_command(
-        economy.economy_id, led.Transfer((leg,)), [alice], signed_at=now, command_id=uuid.uuid4().hex
-    )
-    body = canonical_bytes(command.to_wire())
-    headers = sign_request(
-        economy.economy_id, "POST", "/api/commands", body, [alice], timestamp=now, nonce=uuid.uuid4().hex
-    )
-    return client.post("/api/commands", content=body, headers=headers | {"content-type": "application/json"})
+    """One signed transfer from alice to bob, signed at ``now`` (no read of the server's clock)."""
+    leg = led.Leg(CurrencyId("xi"), economy.account("alice"), economy.account("bob"), 1)
+    return SigningClient(client, economy).run(led.Transfer((leg,)), "alice", at=now, seal=False)
 
 
 def _load(url: str, economy: ScriptedEconomy, stop: threading.Event, seen: Counter[int], bad: list[str]) -> None:

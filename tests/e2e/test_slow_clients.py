@@ -11,13 +11,12 @@ from contextlib import contextmanager
 
 import httpx
 import pytest
-import uvicorn
 
 from civicledger.adapters.clock import WallClock
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.api.app import create_app
 from civicledger.api.limits import RequestLimits, server_options
-from tests.e2e.serving import free_port
+from tests.e2e.serving import serve_app
 
 LIMITS = RequestLimits(deadline=2.0, max_headers=20, max_header_bytes=4096, keep_alive=5.0)
 
@@ -25,23 +24,8 @@ LIMITS = RequestLimits(deadline=2.0, max_headers=20, max_header_bytes=4096, keep
 @contextmanager
 def guarded_server(economy: ScriptedEconomy) -> Iterator[tuple[str, int]]:
     app = create_app(economy.store, WallClock(), economy.key("journal"), pages=False)
-    port = free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **server_options(LIMITS)
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the test server did not start")
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}", port
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+    with serve_app(app, **server_options(LIMITS)) as url:
+        yield url, int(url.rsplit(":", 1)[1])
 
 
 def _dribble(port: int, data: bytes, every: float, outcome: dict[str, float | bytes]) -> None:

@@ -21,17 +21,14 @@ from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.backup import back_up, restore, seal, unseal
 from civicledger.adapters.sql.store import SqlStore
 from civicledger.api.app import create_app
-from civicledger.api.request_signing import sign_request
 from civicledger.kernel import audit
 from civicledger.kernel import ledger as led
-from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.errors import IntegrityError, RuleViolationError
 from civicledger.kernel.identity import AccountKind
 from civicledger.kernel.money import CurrencyId
-from civicledger.kernel.signing import sign_command
 from civicledger.kernel.snapshot import state_digest
 from tests.conftest import POSTGRES_URL, T0, require_postgres
-from tests.e2e.serving import serve_app
+from tests.e2e.serving import SigningClient, serve_app
 
 PASS = b"correct horse battery staple"
 
@@ -47,17 +44,9 @@ def _funded(store: SqlStore) -> ScriptedEconomy:
 
 
 def _pay(client: httpx.Client, economy: ScriptedEconomy) -> httpx.Response:
-    now = int(client.get("/api/economy").json()["now"])
-    alice = economy.key("alice")
-    leg = led.Leg(CurrencyId("xi"), alice.account, economy.account("bob"), 1)
-    command = sign_command(
-        economy.economy_id, led.Transfer((leg,)), [alice], signed_at=now, command_id=uuid.uuid4().hex
-    )
-    body = canonical_bytes(command.to_wire())
-    headers = sign_request(
-        economy.economy_id, "POST", "/api/commands", body, [alice], timestamp=now, nonce=uuid.uuid4().hex
-    )
-    return client.post("/api/commands", content=body, headers=headers | {"content-type": "application/json"})
+    """One signed transfer from alice to bob over HTTP."""
+    leg = led.Leg(CurrencyId("xi"), economy.account("alice"), economy.account("bob"), 1)
+    return SigningClient(client, economy).run(led.Transfer((leg,)), "alice", seal=False)
 
 
 def _digest(store: SqlStore) -> str:

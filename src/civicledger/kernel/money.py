@@ -40,3 +40,18 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     for _, i in sorted(remainders)[: total - sum(shares)]:
         shares[i] += 1
     return shares
+
+
+def format_units(units: int, decimals: int, symbol: str = "") -> str:
+    """An exact amount in major units for people: ``format_units(1_200_000, 2, "ξ")`` is "ξ12,000.00".
+
+    Works on the integer alone (X3), so no amount is ever rounded through a float; thousands are
+    separated by commas and a negative amount reads "-ξ1.50".
+    """
+    units = require_units(units)
+    if not 0 <= decimals <= 18:
+        raise InvalidInputError("a currency has between 0 and 18 decimals", rule="X3")
+    sign = "-" if units < 0 else ""
+    whole, part = divmod(abs(units), 10**decimals)
+    text = f"{whole:,}" + (f".{part:0{decimals}d}" if decimals else "")
+    return f"{sign}{symbol}{text}"

@@ -205,15 +205,16 @@ def test_x03_the_table_of_final_values_is_the_data_in_major_units(swept: Path, t
     page = write_report(swept, tmp_path / "report.html").read_text()
     supply = finals[("supply_circles", 0)]
     exact = round(supply.mean)
-    assert format_units(exact, 2, "CRC ") in page
-    assert f"{format_units(int(supply.low), 2, 'CRC ')} to {format_units(int(supply.high), 2, 'CRC ')}" in page
+    low, high = format_units(int(supply.low), 2), format_units(int(supply.high), 2)
+    assert f"<td>{format_units(exact, 2)}<br><small>sd " in page and f"; range {low} to {high}</small>" in page
+    assert "<th>all Circles money (CRC)</th>" in page
 
 
 def test_a_single_seed_table_shows_the_one_value_without_spread(single: Path, tmp_path: Path) -> None:
     frame = pd.read_parquet(sorted(single.glob("*.parquet"))[0])
     value = int(frame["supply_circles"].iloc[-1])
     page = write_report(single, tmp_path / "report.html").read_text()
-    assert f"<td>{format_units(value, 2, 'CRC ')}</td>" in page
+    assert f"<td>{format_units(value, 2)}</td>" in page
     assert "<small>sd" not in page
 
 

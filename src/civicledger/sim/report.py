@@ -120,8 +120,8 @@ NAMES: dict[str, str] = {
     "inflator_gain": "revenue inflator (rules 2)",
     "splitter_gain_rules_1": "order splitter (rules 1)",
     "inflator_gain_rules_1": "revenue inflator (rules 1)",
-    "income_lost_guarded": "with guardians",
-    "income_lost_unguarded": "without guardians",
+    "income_lost_guarded": "income lost, with guardians",
+    "income_lost_unguarded": "income lost, without guardians",
     "gini_holdings": "Gini of holdings",
     "allowance_max": "allowance rating",
     "sybil_units_at_honest": "fake accounts' money held by honest persons",
@@ -351,11 +351,16 @@ class FinalValue:
     high: int | float
 
     def cell(self, money: dict[str, Currency]) -> str:
-        mean = number_text(self.mean, self.metric, money)
+        """The table's cell: the row names the currency, so amounts go without its symbol."""
+        bare = {kind: Currency("", c.decimals, c.name) for kind, c in money.items()}
+        mean = number_text(self.mean, self.metric, bare)
         if self.seeds == 1:
             return html.escape(mean)
-        spread = f"sd {number_text(self.sd, self.metric, money)}; {number_text(self.low, self.metric, money)} to "
-        spread += number_text(self.high, self.metric, money)
+        whole = isinstance(self.low, int) and self.metric not in MONEY
+        sd = f"{self.sd:,.1f}" if whole else number_text(self.sd, self.metric, bare)
+        spread = (
+            f"sd {sd}; range {number_text(self.low, self.metric, bare)} to {number_text(self.high, self.metric, bare)}"
+        )
         return f"{html.escape(mean)}<br><small>{html.escape(spread)}</small>"
 
 
@@ -698,10 +703,11 @@ def _final_table(data: Results, money: dict[str, Currency]) -> list[str]:
         return []
     by = {(f.metric, f.param_set): f for f in finals}
     several = any(f.seeds > 1 for f in finals)
-    spread = " Below each mean: the sample standard deviation and the minimum to maximum over seeds." if several else ""
+    spread = " Below each mean: the sample standard deviation (sd) and the range over seeds." if several else ""
     parts = [
-        f"<h2>Final values</h2><p>At the last recorded step, per parameter set.{spread}</p>",
-        "<table class='final'><tr><th>metric</th>",
+        f"<h2>Final values</h2><p>At the last recorded step, per parameter set; amounts in major units of "
+        f"the currency the row names.{spread}</p>",
+        "<div class='scroll'><table class='final'><tr><th>metric</th>",
     ]
     parts += [
         f"<th><span class='swatch' style='background:{colour(s.index)}'></span>{html.escape(s.label)}</th>"
@@ -715,7 +721,7 @@ def _final_table(data: Results, money: dict[str, Currency]) -> list[str]:
             f = by.get((metric, s.index))
             parts.append(f"<td>{f.cell(money) if f else '-'}</td>")
         parts.append("</tr>")
-    parts.append("</table>")
+    parts.append("</table></div>")
     return parts
 
 
@@ -864,6 +870,7 @@ def write_report(results: Path, out: Path, title: str | None = None) -> Path:
         "img{max-width:100%}table{border-collapse:collapse;margin:.5em 0}"
         "th,td{border-bottom:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}"
         "table.final td{text-align:right;font-variant-numeric:tabular-nums}small{color:#555}"
+        "table.header th{white-space:nowrap}.scroll{overflow-x:auto}"
         ".swatch{display:inline-block;width:.9em;height:.9em;margin-right:.4em;vertical-align:middle}"
         "pre{background:#f6f6f6;padding:.8em;overflow-x:auto}</style>",
         f"</head><body><h1>{esc(heading)}</h1>",

@@ -31,6 +31,7 @@ from civicledger.sim.report import (
     final_values,
     load,
     run_infos,
+    unchanged,
     write_report,
 )
 from civicledger.sim.sweep import SCENARIO_COPY, copy_scenario, release, sweep
@@ -229,5 +230,7 @@ def test_differences_from_the_baseline_are_paired_by_seed(swept: Path, tmp_path:
         assert d.mean[-1] == pytest.approx(sum(paired) / 2)
         assert d.low[-1] == min(paired) and d.high[-1] == max(paired)
     assert any(d.mean.any() for d in differences(data, "fund_balance"))  # more votes move the fund
+    assert "fund_balance" not in unchanged(data) and "supply_circles" in unchanged(data)
     page = write_report(swept, tmp_path / "report.html").read_text()
     assert "<h2>Differences from the baseline</h2><img" in page
+    assert re.search(r"No difference from the baseline in any run: all Circles money;[^<]*</p>", page)

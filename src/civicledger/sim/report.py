@@ -97,16 +97,14 @@ MONEY: dict[str, str] = {
             "solvency_drift",
             "penalties_charged",
             "penalties_unpaid",
-            "pre_orders_paid",
-            "splitter_paid",
-            "splitter_gain",
-            "splitter_gain_rules_1",
         ),
         "economy",
     ),
+    **dict.fromkeys(("pre_orders_paid", "splitter_paid", "splitter_gain", "splitter_gain_rules_1"), "prices"),
 }
-"""Columns holding minor units, and of which currency: ``circles`` (personal currencies, summed)
-or ``economy`` (the economy's own currency, which the Common Good Fund holds)."""
+"""Columns holding minor units, and of which currency: ``circles`` (personal currencies, summed),
+``economy`` (the economy's own currency, which the Common Good Fund holds) or ``prices``
+(pre-order prices, in whichever currency pays them: the simulator does not model which)."""
 
 NAMES: dict[str, str] = {
     "supply_circles": "all Circles money",
@@ -120,8 +118,8 @@ NAMES: dict[str, str] = {
     "inflator_gain": "revenue inflator (rules 2)",
     "splitter_gain_rules_1": "order splitter (rules 1)",
     "inflator_gain_rules_1": "revenue inflator (rules 1)",
-    "income_lost_guarded": "income lost, with guardians",
-    "income_lost_unguarded": "income lost, without guardians",
+    "income_lost_guarded": "income lost with guardians",
+    "income_lost_unguarded": "income lost without guardians",
     "gini_holdings": "Gini of holdings",
     "allowance_max": "allowance rating",
     "sybil_units_at_honest": "fake accounts' money held by honest persons",
@@ -130,6 +128,8 @@ NAMES: dict[str, str] = {
     "accounts_open": "accounts open",
     "votes_cast": "votes cast",
     "credits_available": "social credits available",
+    "farmer_top_share": "participation farmers' share at the top grade",
+    "appeals_overturned": "penalties overturned on appeal",
 }
 """Words for columns in legends and tables (the column name where none is given)."""
 
@@ -180,8 +180,15 @@ DIFFERENCES: tuple[str, ...] = (
     "delta_median",
     "allowance_max",
     "sybil_units_at_honest",
+    "demurrage_burned",
+    "income_lost_guarded",
+    "income_lost_unguarded",
+    "splitter_gain",
+    "farmer_top_share",
+    "appeals_overturned",
 )
-"""The metrics whose difference from the baseline parameter set is plotted."""
+"""The metrics whose difference from the baseline parameter set is plotted, in this order, those
+that differ in some run (the report names the others: no difference in any run)."""
 
 FINAL: tuple[str, ...] = (
     "supply_circles",
@@ -298,6 +305,7 @@ def currencies(infos: Sequence[RunInfo]) -> dict[str, Currency]:
     return {
         "circles": Currency("CRC ", circles, "Circles (personal currencies, summed)"),
         "economy": Currency("ξ", economy, "the economy's currency (held by the Common Good Fund)"),
+        "prices": Currency("¤", economy, "pre-order prices, in the currency that pays them"),
     }
 
 
@@ -510,10 +518,20 @@ def differences(results: Results, metric: str) -> list[Difference]:
     return out
 
 
+def _differs(found: Sequence[Difference]) -> bool:
+    return any(d.low.any() or d.high.any() for d in found)
+
+
+def unchanged(results: Results) -> list[str]:
+    """The metrics of ``DIFFERENCES`` that no parameter set changes in any run (none: one set)."""
+    if len(results.sets) < 2:
+        return []
+    return [m for m in DIFFERENCES if results.has(m) and not _differs(differences(results, m))]
+
+
 def _differences_plot(plt: ModuleType, results: Results, money: dict[str, Currency], start: str) -> str | None:
-    metrics = [m for m in DIFFERENCES if results.has(m)]
-    found = {m: differences(results, m) for m in metrics}
-    metrics = [m for m in metrics if found[m]]
+    found = {m: differences(results, m) for m in DIFFERENCES if results.has(m)}
+    metrics = [m for m, d in found.items() if _differs(d)]
     if not metrics:
         return None
     cols = 2
@@ -522,14 +540,11 @@ def _differences_plot(plt: ModuleType, results: Results, money: dict[str, Curren
     banded = False
     for ax, metric in zip(axes.flat, metrics, strict=False):
         for position, d in enumerate(found[metric]):
-            ax.plot(d.years, d.mean, color=colour(d.param_set), linewidth=width(position) / 1.5)
+            ax.plot(d.years, d.mean, color=colour(d.param_set), linewidth=width(position) * 0.8)
             if d.seeds > 1:
                 ax.fill_between(d.years, d.low, d.high, color=colour(d.param_set), alpha=0.18)
                 banded = True
         ax.axhline(0, color="#333333", linewidth=0.8)
-        if all(not d.low.any() and not d.high.any() for d in found[metric]):
-            ax.set_ylim(-1, 1)  # no tick labels of rounding noise around an exact zero
-            ax.text(0.5, 0.75, "no difference in any run", transform=ax.transAxes, ha="center", fontsize=9)
         ax.set_title(NAMES.get(metric, metric), fontsize=10)
         _x_axis(ax, "")
         _y_axis(ax, (metric,), "difference", money)
@@ -543,14 +558,14 @@ def _differences_plot(plt: ModuleType, results: Results, money: dict[str, Curren
     from matplotlib.patches import Patch
 
     handles: list[Line2D | Patch] = [
-        Line2D([], [], color=colour(s.index), linewidth=2, label=f"{s.label} minus {results.sets[0].label}")
-        for s in results.sets[1:]
+        Line2D([], [], color=colour(s.index), linewidth=2, label=s.label) for s in results.sets[1:]
     ]
     if banded:
         handles.append(Patch(color="#999999", alpha=0.3, label="seeds' min to max"))
-    fig.suptitle(f"Difference from the baseline ({results.sets[0].label}), paired by seed", fontsize=11)
-    fig.legend(handles=handles, loc="lower center", bbox_to_anchor=(0.5, -0.02), ncol=2, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.06, 1, 0.97))
+    fig.suptitle(f"Each parameter set minus the baseline ({results.sets[0].label}), paired by seed", fontsize=11)
+    columns = 1 if max(len(s.label) for s in results.sets) > 45 else 2
+    fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=columns, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     png = _png(fig)
     plt.close(fig)
     return png
@@ -659,7 +674,10 @@ def _header(results: Path, data: Results, infos: list[RunInfo], money: dict[str,
         rows.append(("runs made", esc(made[0] if made[0] == made[-1] else f"{made[0]} to {made[-1]}")))
     now = datetime.now(UTC).replace(microsecond=0).isoformat()
     rows.append(("report written", f"{esc(now)} by civicledger {esc(release())}"))
-    amounts = "; ".join(f"{esc(c.symbol.strip())} = {esc(c.name)}, {c.decimals} decimals" for c in money.values())
+    used = {MONEY[c] for c in data.names if c in MONEY}
+    amounts = "; ".join(
+        f"{esc(c.symbol.strip())} = {esc(c.name)}, {c.decimals} decimals" for kind, c in money.items() if kind in used
+    )
     rows.append(("amounts", f"major units ({amounts}); the Parquet files hold exact minor units"))
     several = [s for s in data.sets if len(s.seeds) > 1]
     if not several:
@@ -847,20 +865,22 @@ def write_report(results: Path, out: Path, title: str | None = None) -> Path:
     money = currencies(infos)
     start = format_instant(infos[0].start)[:10] if infos else ""
     heading = title or default_title(results)
-    images: list[tuple[str, str]] = []
+    images: list[tuple[str, str, str]] = []
     for plot in PLOTS:
         present = [m for m in plot.metrics if data.has(m)]
         if plot.when == "nonzero" and not any(data.nonzero(m) for m in plot.metrics):
             continue
         if plot.when == "present" and not present:
             continue
-        images.append((plot.heading, _plot(plt, data, plot, money, start)))
+        images.append((plot.heading, _plot(plt, data, plot, money, start), ""))
     diff = _differences_plot(plt, data, money, start)
     if diff:
-        images.append(("Differences from the baseline", diff))
+        same = "; ".join(NAMES.get(m, m) for m in unchanged(data))
+        note = f"No difference from the baseline in any run: {same}." if same else ""
+        images.append(("Differences from the baseline", diff, note))
     grades = _grades_plot(plt, data)
     if grades:
-        images.append(("Social credit grades", grades))
+        images.append(("Social credit grades", grades, ""))
     esc = html.escape
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -912,8 +932,10 @@ def write_report(results: Path, out: Path, title: str | None = None) -> Path:
                 f"<td>{'-' if k.guardians else esc(number_text(k.holdings_frozen, circles, money))}</td></tr>"
             )
         parts.append("</table>")
-    for name, png in images:
+    for name, png, note in images:
         parts.append(f"<h2>{esc(name)}</h2><img alt='{esc(name)}' src='data:image/png;base64,{png}'>")
+        if note:
+            parts.append(f"<p>{esc(note)}</p>")
     parts.append("</body></html>")
     out.write_text("\n".join(parts), encoding="utf-8")
     return out

@@ -694,7 +694,8 @@ def _header(results: Path, data: Results, infos: list[RunInfo], money: dict[str,
     parts += [f"<tr><th>{esc(k)}</th><td>{v}</td></tr>" for k, v in rows]
     parts.append("</table>")
     parts.append(
-        "<h2>Parameter sets</h2><table><tr><th></th><th>#</th><th>parameter set</th><th>values</th><th>seeds</th></tr>"
+        "<h2>Parameter sets</h2><div class='scroll'><table><tr><th></th><th>#</th><th>parameter set</th>"
+        "<th>values</th><th>seeds</th></tr>"
     )
     for s in data.sets:
         values = ", ".join(f"{k} = {v!r}" for k, v in s.values) or "the scenario's own"
@@ -702,7 +703,7 @@ def _header(results: Path, data: Results, infos: list[RunInfo], money: dict[str,
             f"<tr><td><span class='swatch' style='background:{colour(s.index)}'></span></td><td>{s.index}</td>"
             f"<td>{esc(s.label)}</td><td>{esc(values)}</td><td>{esc(', '.join(map(str, s.seeds)))}</td></tr>"
         )
-    parts.append("</table>")
+    parts.append("</table></div>")
     base = [(k, v) for k, v in _flatten({k: v for k, v in parsed.items() if k not in ("scenario", "sweep")})]
     if base:
         parts.append(
@@ -890,7 +891,8 @@ def write_report(results: Path, out: Path, title: str | None = None) -> Path:
         "img{max-width:100%}table{border-collapse:collapse;margin:.5em 0}"
         "th,td{border-bottom:1px solid #ccc;padding:.25em .6em;text-align:left;vertical-align:top}"
         "table.final td{text-align:right;font-variant-numeric:tabular-nums}small{color:#555}"
-        "table.header th{white-space:nowrap}.scroll{overflow-x:auto}"
+        "table.header th{white-space:nowrap}.scroll{overflow-x:auto}td{overflow-wrap:anywhere}"
+        "@media (max-width:40em){table.header th{white-space:normal}}"
         ".swatch{display:inline-block;width:.9em;height:.9em;margin-right:.4em;vertical-align:middle}"
         "pre{background:#f6f6f6;padding:.8em;overflow-x:auto}</style>",
         f"</head><body><h1>{esc(heading)}</h1>",

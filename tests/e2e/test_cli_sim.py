@@ -50,7 +50,9 @@ def test_sim_run_sweep_and_report(civic: Civic, tmp_path: Path) -> None:
     human = civic("sim", "sweep", str(path), "--out", str(tmp_path / "many"), "--resume", "--seeds", "1,2")
     assert "4 runs" in human.stdout
     report = civic.json("sim", "report", str(tmp_path / "many"))
-    assert Path(report["report"]).read_text().count("<img") == 8  # with the differences from the baseline
+    page = Path(report["report"]).read_text()
+    assert "<h2>Differences from the baseline</h2>" in page
+    assert page.count("<img") == 7 + page.count("<h2>Differences from the baseline</h2>\n<img")
     assert len(report["runs"]) == 4
 
 

@@ -232,5 +232,5 @@ def test_differences_from_the_baseline_are_paired_by_seed(swept: Path, tmp_path:
     assert any(d.mean.any() for d in differences(data, "fund_balance"))  # more votes move the fund
     assert "fund_balance" not in unchanged(data) and "supply_circles" in unchanged(data)
     page = write_report(swept, tmp_path / "report.html").read_text()
-    assert "<h2>Differences from the baseline</h2><img" in page
+    assert "<h2>Differences from the baseline</h2>\n<img" in page
     assert re.search(r"No difference from the baseline in any run: all Circles money;[^<]*</p>", page)

@@ -46,7 +46,10 @@ def test_a_sweep_writes_one_tidy_parquet_file_per_run_for_pandas_and_polars(tmp_
         "sybil_units_at_honest",
     } <= set(polars.columns)
     report = write_report(tmp_path / "out", tmp_path / "report.html")
-    assert report.read_text().count("data:image/png;base64,") == 8  # and the differences from the baseline
+    page = report.read_text()
+    assert "<h2>Differences from the baseline</h2>" in page  # a plot of what differs, the names of the rest
+    differ = page.count("<h2>Differences from the baseline</h2>\n<img")
+    assert page.count("data:image/png;base64,") == 7 + differ
 
 
 def test_processes_give_the_same_files_as_one_process_and_resume_skips_done_runs(tmp_path: Path) -> None:

@@ -875,10 +875,10 @@ def write_report(results: Path, out: Path, title: str | None = None) -> Path:
             continue
         images.append((plot.heading, _plot(plt, data, plot, money, start), ""))
     diff = _differences_plot(plt, data, money, start)
-    if diff:
-        same = "; ".join(NAMES.get(m, m) for m in unchanged(data))
-        note = f"No difference from the baseline in any run: {same}." if same else ""
-        images.append(("Differences from the baseline", diff, note))
+    same = "; ".join(NAMES.get(m, m) for m in unchanged(data))
+    note = f"No difference from the baseline in any run: {same}." if same else ""
+    if diff or same:  # several parameter sets: the plot of what differs, the names of what does not
+        images.append(("Differences from the baseline", diff or "", note))
     grades = _grades_plot(plt, data)
     if grades:
         images.append(("Social credit grades", grades, ""))
@@ -935,7 +935,9 @@ def write_report(results: Path, out: Path, title: str | None = None) -> Path:
             )
         parts.append("</table>")
     for name, png, note in images:
-        parts.append(f"<h2>{esc(name)}</h2><img alt='{esc(name)}' src='data:image/png;base64,{png}'>")
+        parts.append(f"<h2>{esc(name)}</h2>")
+        if png:
+            parts.append(f"<img alt='{esc(name)}' src='data:image/png;base64,{png}'>")
         if note:
             parts.append(f"<p>{esc(note)}</p>")
     parts.append("</body></html>")

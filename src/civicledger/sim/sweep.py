@@ -9,8 +9,8 @@ the file's text stays in ``param_label``). Each file's metadata (key ``civicledg
 it: the scenario, its file and digest, the release and rule version, the currencies' decimals.
 
 Runs go to local processes (``concurrent.futures.ProcessPoolExecutor``, the default) or to a Ray
-cluster (``engine="ray"``). A run depends only on its scenario and its seed, so the files are
-identical whichever engine made them.
+cluster (``engine="ray"``). A run depends only on its scenario and its seed, so the files' rows
+are identical whichever engine made them (their metadata differs only in ``created``).
 """
 
 from __future__ import annotations

@@ -169,7 +169,7 @@ def holders(store: Store, currency: str, after: str | None, limit: int) -> Page[
 NEWEST = 2**53
 """A ``before`` cursor past every entry: the newest page."""
 
-MAX_SCAN = 5000
+MAX_SCAN = 2000
 """Entries one filtered journal page examines at most: a rare filter gives a short (even empty) page
 whose ``next`` cursor says where to go on, so no request reads the whole journal."""
 
@@ -251,9 +251,9 @@ def journal_entries(
                 for s in uow.journal.scan(position, stop):
                     position = s.entry.seq + 1
                     budget -= 1
-                    row = _journal_row(s)
-                    if where.matches(row):
-                        items.append(row)
+                    wire = s.entry.to_wire()
+                    if where.matches(wire):
+                        items.append(_journal_row(s, wire))
                         if len(items) == limit:
                             break
                 else:
@@ -262,19 +262,21 @@ def journal_entries(
         position = min(before, size)  # the next entry to look at is position - 1
         while len(items) < limit and position > 0 and budget > 0:
             low = max(0, position - min(budget, 200))
-            chunk = [_journal_row(s) for s in uow.journal.scan(low, position)]
-            for row in reversed(chunk):
+            chunk = [(s, s.entry.to_wire()) for s in uow.journal.scan(low, position)]
+            for s, wire in reversed(chunk):
                 position -= 1
                 budget -= 1
-                if where.matches(row):
-                    items.append(row)
+                if where.matches(wire):
+                    items.append(_journal_row(s, wire))
                     if len(items) == limit:
                         break
     return {"items": items, "size": size, "next": position if position > 0 else None}
 
 
-def _journal_row(s: StoredEntry) -> JSONObject:
-    return {**s.entry.to_wire(), "leaf_hash": s.leaf_hash.hex(), "tree_head": s.head.to_wire()}
+def _journal_row(s: StoredEntry, wire: JSONObject) -> JSONObject:
+    """An entry as the API lists it: its wire form (what a filter reads), its leaf hash and the tree
+    head after it (made only for the entries a page shows)."""
+    return {**wire, "leaf_hash": s.leaf_hash.hex(), "tree_head": s.head.to_wire()}
 
 
 def accounts_named(store: Store, text: str) -> frozenset[str]:

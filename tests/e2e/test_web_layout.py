@@ -123,6 +123,11 @@ def test_every_page_fits_a_phone_and_a_desktop(
         width = int(phone.evaluate("() => document.documentElement.scrollWidth"))
         if width > PHONE["width"]:
             too_wide[name] = width
+    phone.goto("/docs")  # the API docs (Swagger UI's own layout) fit too
+    phone.wait_for_selector(".swagger-ui .opblock")
+    phone.screenshot(path=str(shots / "docs-390.png"))
+    if (width := int(phone.evaluate("() => document.documentElement.scrollWidth"))) > PHONE["width"]:
+        too_wide["docs"] = width
     assert not too_wide, f"pages wider than {PHONE['width']} px: {too_wide}"
 
 

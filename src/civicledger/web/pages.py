@@ -1,20 +1,21 @@
 """Page routes: server-rendered HTML from the same read models as the API.
 
-The site's own pages are the overview, the journal explorer, an entry with its proof, an account and
-the wallet; each installed mechanism adds its pages and its cards on the overview and the account
-page (``Mechanism.pages``, ``civicledger.web.site``). Charts are SVG drawn in Python
-(``civicledger.web.charts``). JavaScript is used in two places only, where it earns its place: the
-journal explorer checks an entry's inclusion proof in the browser (so the reader need not trust the
-server), and the wallet signs commands in the browser with WebCrypto Ed25519 (so the server never
-sees a private key). See docs/web.md.
+The site's own pages are the overview, the journal explorer (newest first, with search), an entry
+with its proof, an account, the wallet and the interactive API docs (``/docs``); each page links the
+API URL that holds its data (``json_url``). Each installed mechanism adds its pages and its cards
+on the overview and the account page (``Mechanism.pages``, ``civicledger.web.site``). Charts are
+SVG drawn in Python (``civicledger.web.charts``). JavaScript is used in two places only, where it
+earns its place: the journal explorer checks an entry's inclusion proof in the browser (so the
+reader need not trust the server), and the wallet signs commands in the browser with WebCrypto
+Ed25519 (so the server never sees a private key). See docs/web.md.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -92,13 +93,13 @@ def install(app: FastAPI, service: ServiceState) -> None:
         before: int | None = None,
         start: int | None = None,
         account: str = "",
-        type: str = "",
+        command_type: Annotated[str, Query(alias="type")] = "",
         since: str = "",
         until: str = "",
     ) -> HTMLResponse:
         """The explorer, newest first: the newest page, or the page of entries before ``before``, or
         (``start``) the page of the oldest entries from ``start`` on, shown newest first too."""
-        query = ExplorerQuery.of(account, type, since, until)
+        query = ExplorerQuery.of(account, command_type, since, until)
         where = query.where(store)
         if start is not None:
             data = reads.journal_entries(store, max(0, start), PAGE, where=where)

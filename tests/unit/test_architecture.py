@@ -110,7 +110,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "adapters": {"sqlalchemy", "alembic", "psycopg", "cryptography"},
     "edge.cli": {"typer", "rich", "uvicorn", "numpy", "pyarrow", "matplotlib"},
     "edge.api": {"fastapi", "starlette", "uvicorn", "pydantic"},
-    "edge.web": {"fastapi", "starlette", "jinja2", "markupsafe"},
+    "edge.web": {"fastapi", "starlette", "jinja2", "markupsafe", "swagger_ui_bundle"},
     "edge.demo": set(),
     "edge.sim": {"numpy", "scipy", "pyarrow", "matplotlib", "ray"},
     "top": {"pydantic_settings", "pydantic"},

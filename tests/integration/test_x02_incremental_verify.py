@@ -5,6 +5,7 @@ changed entry is named; a rolled-back or forked journal is refused; a failed run
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -172,3 +173,23 @@ def test_x02_a_served_entry_that_is_not_its_canonical_bytes_is_named(funded: Scr
 def test_x02_the_state_record_round_trips() -> None:
     kept = VerifiedState(3, "ab" * 32, ("cd" * 32, "ef" * 32), "log+01020304+AQ", "log", "http://x")
     assert VerifiedState.from_wire(kept.to_wire()) == kept
+
+
+def test_x02_a_served_signed_head_is_checked_against_the_journal_key(funded: ScriptedEconomy, state: SqlStore) -> None:
+    """Heads the journal key signed travel beside the bundles (the draws of IN6 need them): a forged
+    one is named at its entry, as ``civic verify`` names it."""
+    with funded.store.read() as uow:
+        stored = list(uow.journal.scan())
+    info = funded.engine.economy()
+    assert info is not None
+    key = info.journal_key
+    target = Target(len(stored), bytes.fromhex(stored[-1].head.root), key, info.id, key, "log")
+    items = [LogEntry(s.entry.seq, s.entry.leaf_bytes(), s.leaf_hash, s.head) for s in stored]
+    forged = replace(items[3].head, signature="00" * 64) if items[3].head else None
+    items[3] = replace(items[3], head=forged)
+    report = verify_increment(state, Ed25519Verifier(), target, lambda start: iter(items[start:]))
+    assert not report.ok and report.bad_seq == 3 and "not the journal key's" in report.reason
+    misplaced = replace(items[4], head=items[5].head)
+    items[3], items[4] = replace(items[3], head=stored[3].head), misplaced
+    report = verify_increment(state, Ed25519Verifier(), target, lambda start: iter(items[start:]))
+    assert not report.ok and report.bad_seq == 4 and "is not its head" in report.reason

@@ -1,5 +1,7 @@
 """Reading a served journal as any C2SP tlog-tiles client does: its checkpoint, hash tiles and entry
-bundles over HTTP (X2). ``civic monitor`` follows a journal with it.
+bundles over HTTP (X2). ``civic monitor`` follows a journal with it; to re-execute the entries it
+also reads which tree heads the journal key signed (``GET /api/tree-heads``), since the draws of
+IN6 take their seeds from them.
 
 Only what a tree of a given size holds is asked for: full tiles (which never change) and the
 partial tile at its right edge, of exactly the width that size implies. A server may stop serving a
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 from civicledger.kernel.errors import IntegrityError
 from civicledger.kernel.incremental import LogEntry
+from civicledger.kernel.journal import TreeHead
 from civicledger.kernel.merkle import fold_subtrees, perfect_subtrees, root_of
 from civicledger.kernel.tiles import TILE_HEIGHT, TILE_WIDTH, TileRef, decode_bundle, split_hashes
 
@@ -114,9 +117,24 @@ class TileReader:
         """The log's root of its first ``size`` leaves (at most ``self.size``), from its tiles."""
         return fold_subtrees([self.node(level, index) for level, index in perfect_subtrees(0, size)])
 
+    def signed_heads(self, start: int, stop: int) -> dict[int, TreeHead]:
+        """The heads the journal key signed after entries [start, stop), by entry."""
+        data = self.fetch(f"api/tree-heads?start={start}&limit={stop - start}")
+        if data is None:
+            raise IntegrityError("the server lists no signed tree heads (GET /api/tree-heads)", rule="X2")
+        try:
+            heads = [
+                TreeHead(int(h["size"]), str(h["root"]), int(h["time"]), str(h["signature"]))
+                for h in json.loads(data)["heads"]
+            ]
+        except (ValueError, KeyError, TypeError) as e:
+            raise IntegrityError(f"the server's list of signed tree heads is malformed: {e}", rule="X2") from e
+        return {h.size - 1: h for h in heads if start < h.size <= stop}
+
     def entries(self, start: int) -> Iterator[LogEntry]:
         """Entries ``start`` .. ``size - 1`` from their bundles, each with the leaf hash of the log's
-        level-0 tile, so a changed entry is named where it is, not only by a root at the end."""
+        level-0 tile, so a changed entry is named where it is, not only by a root at the end, and
+        the head the journal key signed after it, if any."""
         for index in range(start // TILE_WIDTH, (self.size + TILE_WIDTH - 1) // TILE_WIDTH):
             ref = self.ref(None, index)
             try:
@@ -127,5 +145,7 @@ class TileReader:
             if len(bodies) != ref.width:
                 raise IntegrityError(f"{ref.path()} holds {len(bodies)} entries, not {ref.width}", rule="X2")
             first = index * TILE_WIDTH
+            heads = self.signed_heads(max(start, first), first + ref.width)
             for offset in range(max(start - first, 0), ref.width):
-                yield LogEntry(first + offset, bodies[offset], leaves[offset])
+                seq = first + offset
+                yield LogEntry(seq, bodies[offset], leaves[offset], heads.get(seq))

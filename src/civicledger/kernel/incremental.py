@@ -91,12 +91,14 @@ class Target:
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """An entry as a log serves it (an entry bundle's item): its position, its bytes, and the
-    leaf hash the log's hash tiles hold for it, when read."""
+    """An entry as a log serves it (an entry bundle's item): its position, its bytes, the leaf
+    hash the log's hash tiles hold for it, when read, and the tree head the journal key signed
+    right after it, if it signed one (the draws of IN6 take their seeds from signed heads)."""
 
     seq: int
     body: bytes
     leaf: bytes | None = None
+    head: TreeHead | None = None
 
 
 @dataclass
@@ -181,12 +183,16 @@ class _Abort(Exception):
     """Leaves the replay's transaction without committing: the state stays the last good one."""
 
 
-class _ComputedHeads(_RecordedHeads):
-    """The sealer of a log read from tiles: there are no per-entry heads to check, only the
-    checkpoint's root at the end, so the head the engine computed is the one kept."""
+class _ServedHeads(_RecordedHeads):
+    """The sealer of a log read from tiles: a head the journal key signed is checked and kept as
+    ``civic verify`` does; after an entry with no signed head the head the engine computed is kept
+    (the checkpoint's root is checked at the end)."""
 
     def __call__(self, stored: StoredEntry, economy: EconomyInfo | None) -> StoredEntry:
-        return stored
+        assert self.expected is not None
+        if not self.expected.head.root:
+            return stored
+        return super().__call__(stored, economy)
 
 
 def entry_of(item: LogEntry) -> StoredEntry:
@@ -202,6 +208,10 @@ def entry_of(item: LogEntry) -> StoredEntry:
         raise IntegrityError("the entry's bytes are not its canonical encoding")
     leaf = leaf_hash(item.body)
     head = TreeHead(entry.seq + 1, "", entry.time, "")
+    if item.head is not None:
+        if (item.head.size, item.head.time) != (entry.seq + 1, entry.time) or not item.head.signature:
+            raise IntegrityError(f"the signed tree head served after entry {entry.seq} is not its head")
+        head = item.head
     return StoredEntry(entry, leaf, head, entry.command.payload_digest(), item.body)
 
 
@@ -211,13 +221,12 @@ def verify_increment(
     target: Target,
     entries: Callable[[int], Iterable[StoredEntry | LogEntry]],
     *,
-    recorded_heads: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> IncrementalReport:
     """Re-execute the entries from the verified size up to ``target.size`` on ``state`` and keep the
     result only if all verified and the tree's root is the target's. ``entries(start)`` yields them
-    from ``start`` on; with ``recorded_heads`` each carries its signed head, checked as by
-    ``civic verify`` (a local journal), else only the final root is checked (a log read from tiles)."""
+    from ``start`` on: a local journal's, each with its tree head, or a served log's (``LogEntry``),
+    with the heads the journal key signed; every signed head is checked as ``civic verify`` does."""
     report = IncrementalReport()
     try:
         previous = load_state(state)
@@ -232,7 +241,7 @@ def verify_increment(
     if previous is not None and target.size == previous.size:
         return report  # nothing new; the root was checked equal
     engine = Engine(state, _NoClock(), verifier, None)
-    sealer = _RecordedHeads(verifier) if recorded_heads else _ComputedHeads(verifier)
+    sealer = _ServedHeads(verifier)
     try:
         with engine.replaying() as replay:
             if replay.head.size != start:
@@ -326,6 +335,5 @@ def verify_journal_increment(
             verifier,
             target,
             lambda first: uow.journal.scan(first, head.size),
-            recorded_heads=True,
             progress=progressed(start, head.size) if progressed is not None else None,
         )

@@ -18,14 +18,19 @@ from civicledger.adapters.sql import schema
 from civicledger.adapters.sql.store import SqlStore
 from civicledger.kernel import audit
 from civicledger.kernel import ledger as led
+from civicledger.kernel.canonical import JSONObject
+from civicledger.kernel.errors import IntegrityError
+from civicledger.kernel.identity import AccountId
 from civicledger.kernel.incremental import (
     LogEntry,
     Target,
     VerifiedState,
+    _Conservation,
     load_state,
     verify_increment,
     verify_journal_increment,
 )
+from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
 from civicledger.kernel.snapshot import state_digest
@@ -193,3 +198,40 @@ def test_x02_a_served_signed_head_is_checked_against_the_journal_key(funded: Scr
     items[3], items[4] = replace(items[3], head=stored[3].head), misplaced
     report = verify_increment(state, Ed25519Verifier(), target, lambda start: iter(items[start:]))
     assert not report.ok and report.bad_seq == 4 and "is not its head" in report.reason
+
+
+def test_x03_conservation_is_checked_at_each_entry_and_a_balance_no_event_named_at_the_end() -> None:
+    """The incremental X3 check adds, per entry, the change of the balances its units events name;
+    a unit from nowhere fails at its entry, a change to a balance no event names fails at the end."""
+    a, b, c = (AccountId("ac" + ch * 32) for ch in "abc")
+    moved: list[JSONObject] = [
+        {"type": "ledger.units_transferred", "currency": "xi", "source": a, "target": b, "units": 4}
+    ]
+    store = MemoryStore()
+    with store.write() as uow:
+        uow.ledger.put_currency(Currency(XI, CurrencyKind.ISSUED, a, IssuerRule.ISSUER_COMMAND, 2, "xi", 10, 0))
+        uow.ledger.set_balance(a, XI, 10)
+        conservation = _Conservation()
+        keys = conservation.before(uow, moved)
+        uow.ledger.set_balance(a, XI, 6)
+        uow.ledger.set_balance(b, XI, 4)
+        conservation.after(uow, keys)
+        conservation.check_all(uow)
+
+        keys = conservation.before(uow, moved)
+        uow.ledger.set_balance(a, XI, 2)
+        uow.ledger.set_balance(b, XI, 9)  # one unit more than moved
+        with pytest.raises(IntegrityError, match="balances sum to 11 but issued - burned is 10"):
+            conservation.after(uow, keys)
+
+    with store.write() as uow:
+        uow.ledger.put_currency(Currency(XI, CurrencyKind.ISSUED, a, IssuerRule.ISSUER_COMMAND, 2, "xi", 10, 0))
+        uow.ledger.set_balance(a, XI, 10)
+        conservation = _Conservation()
+        keys = conservation.before(uow, moved)
+        uow.ledger.set_balance(a, XI, 6)
+        uow.ledger.set_balance(b, XI, 4)
+        uow.ledger.set_balance(c, XI, 5)  # nobody's event names c
+        conservation.after(uow, keys)
+        with pytest.raises(IntegrityError, match="balances sum to 15"):
+            conservation.check_all(uow)

@@ -22,13 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
-from civicledger.kernel.audit import _check_one, _NoClock, _RecordedHeads
+from civicledger.kernel.audit import _NoClock, _RecordedHeads
 from civicledger.kernel.canonical import JSONObject, parse_json
 from civicledger.kernel.engine import Engine, Replay
 from civicledger.kernel.errors import CivicLedgerError, IntegrityError
+from civicledger.kernel.identity import AccountId
 from civicledger.kernel.journal import Entry, TreeHead
+from civicledger.kernel.ledger import BalanceKey
 from civicledger.kernel.merkle import fold_subtrees, leaf_hash, perfect_subtrees
-from civicledger.kernel.ports import SignatureVerifier, Store, StoredEntry
+from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.ports import SignatureVerifier, Store, StoredEntry, UnitOfWork
 from civicledger.kernel.registry import EconomyInfo
 from civicledger.kernel.state import economy_info
 
@@ -272,13 +275,14 @@ def _replay_new(
 ) -> None:
     seq = start
     iterator: Iterator[StoredEntry | LogEntry] = iter(items)
+    conservation = _Conservation()
     while seq < target.size:
         try:
             item = next(iterator, None)
             if item is None:
                 raise IntegrityError(f"the log served {seq} entries of the {target.size} its tree holds")
             stored = item if isinstance(item, StoredEntry) else entry_of(item)
-            _check_one(replay, sealer, stored, seq)
+            _check_one(replay, sealer, stored, seq, conservation)
         except CivicLedgerError as e:
             report.fail(e.message, e.rule, seq)
             return
@@ -291,6 +295,89 @@ def _replay_new(
         report.new_entries += 1
         if progress is not None:
             progress(seq)
+    try:
+        conservation.check_all(replay.uow)
+    except CivicLedgerError as e:
+        report.fail(e.message, e.rule)
+
+
+def _check_one(
+    replay: Replay, sealer: _RecordedHeads, stored: StoredEntry, seq: int, conservation: _Conservation
+) -> None:
+    """One entry, checked as ``audit.verify_entries`` checks it (sequence, leaf, time, a fresh command
+    id, re-execution to the same events and result, conservation), conservation kept incrementally."""
+    entry = stored.entry
+    if entry.seq != seq:
+        raise IntegrityError(f"expected entry {seq}, found {entry.seq}")
+    if leaf_hash(stored.body or entry.leaf_bytes()) != stored.leaf_hash:
+        raise IntegrityError("the entry's bytes do not match its Merkle leaf hash")
+    if entry.time < replay.head.time:
+        raise IntegrityError(f"time {entry.time} goes back before {replay.head.time}")
+    sealer.expected = stored
+    if replay.uow.journal.find_command(entry.command.id) is not None:
+        raise IntegrityError(f"command id {entry.command.id} appears twice")
+    keys = conservation.before(replay.uow, entry.events)
+    receipt = replay.run(entry.command, entry.time, sealer)
+    if list(receipt.events) != list(entry.events) or receipt.result != entry.result:
+        raise IntegrityError("re-running the command gives other events than the recorded ones")
+    conservation.after(replay.uow, keys)
+
+
+class _Conservation:
+    """X3 at every entry, without summing every balance of every currency after each one (the
+    ledger of a large economy is most of its state). The sums per currency are read once, when the
+    first entry moves units; each entry then adds the change of the balances its units events
+    name, and the sum must equal issued minus burned. At the end of the run every touched
+    currency's balances are summed in full: a change to a balance no event named shows there."""
+
+    def __init__(self) -> None:
+        self.sums: dict[CurrencyId, int] | None = None
+        self.touched: set[CurrencyId] = set()
+        self._before: dict[BalanceKey, int] = {}
+
+    def before(self, uow: UnitOfWork, events: Iterable[JSONObject]) -> list[BalanceKey]:
+        keys: list[BalanceKey] = []
+        for e in events:
+            kind = str(e.get("type", ""))
+            if not kind.startswith("ledger.units_"):
+                continue
+            currency = CurrencyId(str(e["currency"]))
+            for field in ("account", "source", "target"):
+                if field in e:
+                    keys.append((AccountId(str(e[field])), currency))
+        if keys:
+            if self.sums is None:
+                self.sums = uow.ledger.sums_by_currency()
+            self._before = uow.ledger.balances(keys)
+        return keys
+
+    def after(self, uow: UnitOfWork, keys: list[BalanceKey]) -> None:
+        if not keys or self.sums is None:
+            return
+        after = uow.ledger.balances(keys)
+        currencies = sorted({c for _, c in keys})
+        for key in set(keys):
+            self.sums[key[1]] = self.sums.get(key[1], 0) + after.get(key, 0) - self._before.get(key, 0)
+        for currency_id in currencies:
+            self._check(uow, currency_id, self.sums.get(currency_id, 0))
+        self.touched.update(currencies)
+
+    def check_all(self, uow: UnitOfWork) -> None:
+        if not self.touched:
+            return
+        sums = uow.ledger.sums_by_currency()
+        for currency_id in sorted(self.touched):
+            self._check(uow, currency_id, sums.get(currency_id, 0))
+
+    @staticmethod
+    def _check(uow: UnitOfWork, currency_id: CurrencyId, total: int) -> None:
+        currency = uow.ledger.currency(currency_id)
+        if currency is None:
+            raise IntegrityError(f"units of unknown currency {currency_id}")
+        if total != currency.supply:
+            raise IntegrityError(
+                f"{currency_id}: balances sum to {total} but issued - burned is {currency.supply}", rule="X3"
+            )
 
 
 def _check_reached(replay: Replay, target: Target, report: IncrementalReport) -> None:

@@ -6,6 +6,8 @@ with and exits 1, keeping its last good state. Also ``civic verify --state`` on 
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -176,3 +178,29 @@ def test_x02_verify_state_verifies_a_local_journal_incrementally(civic: Civic, t
     second = civic.json("verify", "--state", "v")
     assert second["ok"] and (second["previous_size"], second["new_entries"]) == (2, 1)
     assert civic.json("verify")["root"] == second["root"]  # plain verify unchanged
+
+
+def test_x02_monitor_follow_reports_each_round_and_exits_1_at_the_first_bad_one(small: Served, civic: Civic) -> None:
+    store = small.economy.store
+    assert isinstance(store, SqlStore)
+    args = ["monitor", small.url, "--state", "f", "--follow", "--interval", "2", "--json"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "civicledger", *args], cwd=civic.cwd, env=civic.env, stdout=subprocess.PIPE, text=True
+    ) as process:
+        try:
+            assert process.stdout is not None
+            first = json.loads(process.stdout.readline())
+            assert first["ok"] and first["first_run"]
+            _pay(small.economy, 2)
+            seq = first["size"]
+            _set_row(store, seq, _body(store, seq).replace('"units":7', '"units":8'))
+            while True:  # the change is made well within the 2 s between rounds
+                line = json.loads(process.stdout.readline())
+                if not line["ok"]:
+                    break
+                assert line["size"] == first["size"]
+            assert line["bad_seq"] == seq and line["size"] == first["size"]
+            assert process.wait(timeout=60) == 1
+        finally:
+            if process.poll() is None:
+                process.kill()

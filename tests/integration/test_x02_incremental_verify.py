@@ -235,3 +235,27 @@ def test_x03_conservation_is_checked_at_each_entry_and_a_balance_no_event_named_
         conservation.after(uow, keys)
         with pytest.raises(IntegrityError, match="balances sum to 15"):
             conservation.check_all(uow)
+
+
+def test_x02_a_run_racing_another_on_the_same_state_keeps_what_the_other_committed(
+    funded: ScriptedEconomy, state: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two runs on one state: the one that read the state before the other committed finds the state
+    moved when it takes the write lock, and stops without writing."""
+    from civicledger.kernel import incremental
+
+    half = 3
+    with funded.store.read() as uow:
+        stored = list(uow.journal.scan())
+    info = funded.engine.economy()
+    assert info is not None
+    key = info.journal_key
+    first = Target(half, bytes.fromhex(stored[half - 1].head.root), key, info.id, key, "log")
+    assert verify_increment(state, Ed25519Verifier(), first, lambda start: iter(stored[start:half])).ok
+    monkeypatch.setattr(incremental, "load_state", lambda store: None)  # what a run that started earlier saw
+    whole = Target(len(stored), bytes.fromhex(stored[-1].head.root), key, info.id, key, "log")
+    report = verify_increment(state, Ed25519Verifier(), whole, lambda start: iter(stored[start:]))
+    assert not report.ok and "moved from 0 to 3" in report.reason
+    monkeypatch.undo()
+    kept = load_state(state)
+    assert kept is not None and kept.size == half

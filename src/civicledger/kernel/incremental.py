@@ -247,8 +247,11 @@ def verify_increment(
     sealer = _ServedHeads(verifier)
     try:
         with engine.replaying() as replay:
-            if replay.head.size != start:
-                raise IntegrityError(f"the state store holds {replay.head.size} entries, its record {start}")
+            if replay.head.size != start:  # another run on the same state committed meanwhile
+                report.fail(
+                    f"the verified state moved from {start} to {replay.head.size} entries during this run", "X2"
+                )
+                raise _Abort
             _replay_new(replay, sealer, entries(start), start, target, report, progress)
             if report.ok:
                 _check_reached(replay, target, report)

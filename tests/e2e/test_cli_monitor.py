@@ -178,6 +178,8 @@ def test_x02_verify_state_verifies_a_local_journal_incrementally(civic: Civic, t
     second = civic.json("verify", "--state", "v")
     assert second["ok"] and (second["previous_size"], second["new_entries"]) == (2, 1)
     assert civic.json("verify")["root"] == second["root"]  # plain verify unchanged
+    mixed = civic.json("verify", "--state", "v", "--url", "http://127.0.0.1:9", check=2)
+    assert "civic monitor" in mixed["message"]
 
 
 def test_x02_monitor_follow_reports_each_round_and_exits_1_at_the_first_bad_one(small: Served, civic: Civic) -> None:

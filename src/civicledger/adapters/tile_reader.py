@@ -66,7 +66,10 @@ class TileReader:
         data = self.fetch("api/economy")
         if data is None:
             raise IntegrityError("the server names no economy (GET /api/economy)", rule="X2")
-        return str(json.loads(data)["journal_key"])
+        try:
+            return str(json.loads(data)["journal_key"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise IntegrityError(f"the server's GET /api/economy names no journal key: {e}", rule="X2") from e
 
     def ref(self, level: int | None, index: int) -> TileRef:
         """Tile ``index`` of ``level`` (None: entry bundles) as the tree of ``self.size`` holds it."""

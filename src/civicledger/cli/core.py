@@ -128,6 +128,12 @@ def verify(
     if state is not None:
         from civicledger.cli.monitor import verify_with_state
 
+        if url is not None or export is not None:
+            fail(
+                ctx,
+                InvalidInputError("--state verifies the local database; follow a served journal with `civic monitor`"),
+            )
+
         verify_with_state(ctx, state)
         return
     if url is not None:

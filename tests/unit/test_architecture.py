@@ -21,7 +21,18 @@ import civicledger
 
 ROOT = Path(civicledger.__file__).parent
 
-KERNEL_ENGINE = {"engine", "audit", "state", "snapshot", "signing", "bootstrap", "handlers", "payments", "records"}
+KERNEL_ENGINE = {
+    "engine",
+    "audit",
+    "incremental",
+    "state",
+    "snapshot",
+    "signing",
+    "bootstrap",
+    "handlers",
+    "payments",
+    "records",
+}
 """Kernel modules that run commands against a store; every other kernel module is pure code."""
 
 MECHANISM_ROLES = {

@@ -376,6 +376,15 @@ def create_app(
     def tree_head() -> Mapping[str, object]:
         return reads.latest_head(store)
 
+    @app.get("/api/tree-heads", tags=["journal"], responses=READ_ERRORS)
+    def tree_heads(
+        start: Annotated[int, Query(ge=0, le=2**53)] = 0,
+        limit: Annotated[int, Query(ge=1, le=reads.MAX_HEADS)] = 256,
+    ) -> Mapping[str, object]:
+        """The tree heads the journal key signed after entries [start, start + limit): a monitor that
+        re-executes the journal from its tiles checks them and needs them for the draws (IN6)."""
+        return reads.signed_heads(store, start, limit)
+
     @app.get("/api/tree-heads/consistency", tags=["journal"], responses=READ_ERRORS)
     def consistency(
         first: Annotated[int, Query(ge=1, le=2**53)], second: Annotated[int | None, Query(ge=1, le=2**53)] = None

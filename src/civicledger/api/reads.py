@@ -293,6 +293,16 @@ def accounts_named(store: Store, text: str) -> frozenset[str]:
         )
 
 
+MAX_HEADS = 4096
+"""Entries a page of signed tree heads covers at most (``GET /api/tree-heads``)."""
+
+
+def signed_heads(store: Store, start: int, limit: int) -> JSONObject:
+    with store.read() as uow:
+        heads = uow.journal.signed_heads(start, start + min(limit, MAX_HEADS))
+    return {"start": start, "stop": start + min(limit, MAX_HEADS), "heads": [h.to_wire() for h in heads]}
+
+
 def inclusion(store: Store, seq: int, size: int | None) -> JSONObject:
     return audit.inclusion(store, seq, size)
 

@@ -7,6 +7,7 @@ give exactly the serial report on good and tampered journals, on every store.
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager
@@ -162,10 +163,12 @@ def test_x2_parallel_verification_answers_every_signature_from_the_workers(tmp_p
         stored = list(uow.journal.scan())
     with pv.prechecked(stored, Ed25519Verifier(), 2, chunk=5) as (entries, verifier):
         report, _ = audit.verify_entries(entries, verifier, MemoryStore)
+        assert gc.get_freeze_count() > 0
     assert report.ok and report.entries == len(stored)
     assert isinstance(verifier, pv.PrecheckedVerifier)
     signatures = sum(len(s.entry.command.signatures) + 1 for s in stored)
     assert verifier.answered == signatures and verifier.checked == 0
+    assert gc.get_freeze_count() == 0  # the replayed state, frozen chunk by chunk, is unfrozen at the end
 
 
 def test_x2_parallel_and_serial_verification_agree_on_the_store(store: Store) -> None:

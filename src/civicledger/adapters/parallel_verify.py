@@ -102,8 +102,12 @@ class KeyFollower:
             message = command.signing_bytes(self.economy_id)
             for signature in command.signatures:
                 key = self.keys.get(signature.account) or _introduced(signature.account, events)
-                if key is not None:  # a signature that is not hex: the replay refuses it, asking nothing
-                    found.append((key, message, bytes.fromhex(signature.signature)))
+                try:
+                    raw = bytes.fromhex(signature.signature)
+                except ValueError:  # not hex: the replay refuses it without asking the verifier
+                    continue
+                if key is not None:
+                    found.append((key, message, raw))
         for event in events:  # the keys in force for the next entries (X9)
             if event.get("type") in _KEY_EVENTS:
                 self.keys[str(event["account"])] = bytes.fromhex(str(event["public_key"]))

@@ -170,9 +170,9 @@ def _good(chunk: _Chunk) -> list[Check]:
         return []
     try:
         flags = chunk.future.result()
+        return [check for check, ok in zip(chunk.checks, flags, strict=True) if ok]
     except Exception:  # a worker died: the plain verifier checks this chunk's signatures itself
         return []
-    return [check for check, ok in zip(chunk.checks, flags, strict=True) if ok]
 
 
 class _Workers:

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from civicledger.adapters import parallel_verify
 from civicledger.adapters.clock import WallClock
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
 from civicledger.adapters.headmark import HeadMarkFile, RollbackGuard
@@ -121,6 +122,12 @@ def verify(
         Path | None,
         typer.Option("--state", help="Verify only entries new since the last run, keeping the verified state in DIR."),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, help="Processes checking signatures ahead of the replay (default: every core)."
+        ),
+    ] = None,
 ) -> None:
     """Check every signature, hash, tree head and invariant, and that replay equals the stored state;
     with ``--url``, check a served journal's checkpoint and its witnesses' cosignatures (IN12);
@@ -140,10 +147,10 @@ def verify(
         _verify_checkpoint(ctx, url, witness or [], witnesses_required, log_vkey)
         return
     if export is not None:
-        report = audit.verify_export(export, Ed25519Verifier(), MemoryStore)
+        report = audit.verify_export(export, Ed25519Verifier(), MemoryStore, parallel_verify.with_workers(workers))
     else:
         with session(ctx, need_journal_key=False) as s:
-            report = audit.verify_store(s.store, Ed25519Verifier(), MemoryStore)
+            report = audit.verify_store(s.store, Ed25519Verifier(), MemoryStore, parallel_verify.with_workers(workers))
 
     def human(c: object) -> None:
         from civicledger.cli.output import console

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypedDict, cast
@@ -93,6 +94,19 @@ def record_namespaces(*uows: UnitOfWork) -> list[str]:
 ScratchStore = Callable[[], Store]
 """Opens the empty store a journal is replayed into (the memory adapter's ``MemoryStore``)."""
 
+Precheck = Callable[
+    [Iterable[StoredEntry], SignatureVerifier], AbstractContextManager[tuple[Iterator[StoredEntry], SignatureVerifier]]
+]
+"""Given the entries and the verifier, the entries and the verifier to replay them with: signatures
+checked ahead on other cores (``adapters.parallel_verify``); the answers must be the verifier's own."""
+
+
+@contextmanager
+def _as_given(
+    entries: Iterable[StoredEntry], verifier: SignatureVerifier
+) -> Iterator[tuple[Iterator[StoredEntry], SignatureVerifier]]:
+    yield iter(entries), verifier
+
 
 def verify_entries(
     stored_entries: Iterable[StoredEntry], verifier: SignatureVerifier, scratch: ScratchStore
@@ -158,10 +172,13 @@ def _check_conservation(uow: UnitOfWork, entry: Entry) -> None:
             )
 
 
-def verify_store(store: Store, verifier: SignatureVerifier, scratch: ScratchStore) -> VerifyReport:
+def verify_store(
+    store: Store, verifier: SignatureVerifier, scratch: ScratchStore, precheck: Precheck = _as_given
+) -> VerifyReport:
     """Verify every stored entry, then that replay gives exactly the stored state."""
     with store.read() as uow:
-        report, memory = verify_entries(uow.journal.scan(), verifier, scratch)
+        with precheck(uow.journal.scan(), verifier) as (stored_entries, checked):
+            report, memory = verify_entries(stored_entries, checked, scratch)
         if not report.ok:
             return report
         head = uow.journal.head()
@@ -248,10 +265,12 @@ def read_export(path: Path) -> Iterator[StoredEntry]:
                 raise IntegrityError(f"export line {number} is malformed: {e}") from e
 
 
-def verify_export(path: Path, verifier: SignatureVerifier, scratch: ScratchStore) -> VerifyReport:
-    entries = read_export(path)
+def verify_export(
+    path: Path, verifier: SignatureVerifier, scratch: ScratchStore, precheck: Precheck = _as_given
+) -> VerifyReport:
     try:
-        report, _ = verify_entries(entries, verifier, scratch)
+        with precheck(read_export(path), verifier) as (entries, checked):
+            report, _ = verify_entries(entries, checked, scratch)
     except IntegrityError as e:
         return VerifyReport(ok=False, reason=str(e))
     except (OSError, UnicodeDecodeError) as e:

@@ -126,15 +126,65 @@ _JSON = get_type_hints(_JSONHints, globalns=vars(canonical))
 """How a field annotated ``JSONValue`` or ``JSONObject`` reads once its hints are resolved."""
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Plan:
+    """How a dataclass decodes: its fields in order with their resolved hints, and which must be
+    given; worked out once per class (decoding is on every command's path, and on every entry a
+    verification replays)."""
+
+    names: frozenset[str]
+    fields: tuple[tuple[str, object, bool], ...]  # (name, hint, required)
+
+
+_PLANS: dict[type, _Plan] = {}
+_ORIGINS: dict[object, tuple[object, tuple[object, ...]]] = {}
+
+
+def _plan(tp: type) -> _Plan:
+    plan = _PLANS.get(tp)
+    if plan is None:
+        hints = _hints(tp)
+        fields = tuple(
+            (
+                f.name,
+                hints[f.name],
+                f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING,
+            )
+            for f in dataclasses.fields(tp)
+        )
+        plan = _PLANS[tp] = _Plan(frozenset(name for name, _, _ in fields), fields)
+    return plan
+
+
+def _origin_and_args(tp: object) -> tuple[object, tuple[object, ...]]:
+    try:
+        return _ORIGINS[tp]
+    except KeyError:
+        found = _ORIGINS[tp] = (get_origin(tp), get_args(tp))
+        return found
+    except TypeError:  # an unhashable hint: nothing to remember it by
+        return get_origin(tp), get_args(tp)
+
+
 def _decode(tp: object, data: object, where: str) -> object:
+    # The commonest hints first; each answers exactly as its branch further down would.
+    if tp is str:
+        if not isinstance(data, str):
+            raise InvalidInputError(f"{where} must be a string", rule="X5")
+        return data
+    if tp is int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise InvalidInputError(f"{where} must be a whole number, not {data!r}", rule="X5")
+        return data
+    if type(tp) is type and tp in _PLANS:  # a dataclass seen before
+        return _decode_dataclass(tp, _PLANS[tp], data, where)
     if tp is Any or (type(tp) is types.UnionType and tp == _JSON["value"]):  # JSON as it came
         return data
     supertype = getattr(tp, "__supertype__", None)
     if supertype is not None:  # NewType
         return _decode(supertype, data, where)
-    origin = get_origin(tp)
+    origin, args = _origin_and_args(tp)
     if origin in (Union, types.UnionType):
-        args = get_args(tp)
         if data is None and type(None) in args:
             return None
         errors = []
@@ -147,13 +197,12 @@ def _decode(tp: object, data: object, where: str) -> object:
                 errors.append(e)
         raise errors[0] if errors else InvalidInputError(f"{where}: bad value", rule="X5")
     if origin is typing.Literal:
-        if data not in get_args(tp):
-            raise InvalidInputError(f"{where} must be one of {list(get_args(tp))}, not {data!r}", rule="X5")
+        if data not in args:
+            raise InvalidInputError(f"{where} must be one of {list(args)}, not {data!r}", rule="X5")
         return data
     if origin in (tuple, frozenset, list):
         if not isinstance(data, list):
             raise InvalidInputError(f"{where} must be a list", rule="X5")
-        args = get_args(tp)
         item = args[0] if args else Any
         items = [_decode(item, v, f"{where}[{i}]") for i, v in enumerate(data)]
         return frozenset(items) if origin is frozenset else tuple(items) if origin is tuple else items
@@ -162,28 +211,10 @@ def _decode(tp: object, data: object, where: str) -> object:
             raise InvalidInputError(f"{where} must be an object", rule="X5")
         if tp == _JSON["mapping"]:  # an object of JSON as it came: the message's own rules check it
             return data
-        _, value_type = get_args(tp)
+        _, value_type = args
         return {str(k): _decode(value_type, v, f"{where}.{k}") for k, v in data.items()}
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
-        if not isinstance(data, dict):
-            raise InvalidInputError(f"{where} must be an object", rule="X5")
-        hints = _hints(tp)
-        fields = {f.name: f for f in dataclasses.fields(tp)}
-        unknown = sorted(set(data) - set(fields))
-        if unknown:
-            raise InvalidInputError(f"{where}: unknown field(s) {', '.join(unknown)}", rule="X5")
-        kwargs = {}
-        for name, f in fields.items():
-            if name in data:
-                kwargs[name] = _decode(hints[name], data[name], f"{where}.{name}")
-            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                raise InvalidInputError(f"{where}: missing field {name}", rule="X5")
-        try:
-            return tp(**kwargs)
-        except InvalidInputError:
-            raise
-        except (TypeError, ValueError) as e:
-            raise InvalidInputError(f"{where}: {e}", rule="X5") from e
+        return _decode_dataclass(tp, _plan(tp), data, where)
     if isinstance(tp, type) and issubclass(tp, Enum):
         try:
             return tp(data)
@@ -207,6 +238,26 @@ def _decode(tp: object, data: object, where: str) -> object:
             raise InvalidInputError(f"{where} must be null", rule="X5")
         return None
     raise InvalidInputError(f"{where}: cannot decode a value of type {tp}", rule="X5")
+
+
+def _decode_dataclass(tp: type, plan: _Plan, data: object, where: str) -> object:
+    if not isinstance(data, dict):
+        raise InvalidInputError(f"{where} must be an object", rule="X5")
+    if not plan.names.issuperset(data):
+        unknown = sorted(set(data) - plan.names)
+        raise InvalidInputError(f"{where}: unknown field(s) {', '.join(unknown)}", rule="X5")
+    kwargs = {}
+    for name, hint, required in plan.fields:
+        if name in data:
+            kwargs[name] = _decode(hint, data[name], f"{where}.{name}")
+        elif required:
+            raise InvalidInputError(f"{where}: missing field {name}", rule="X5")
+    try:
+        return tp(**kwargs)
+    except InvalidInputError:
+        raise
+    except (TypeError, ValueError) as e:
+        raise InvalidInputError(f"{where}: {e}", rule="X5") from e
 
 
 def encode_message(message: Message) -> JSONObject:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from civicledger.kernel import audit
 from civicledger.kernel.audit import proof_from_subtrees
 from civicledger.kernel.merkle import (
     Frontier,
@@ -21,6 +22,7 @@ from civicledger.kernel.merkle import (
     root_of,
 )
 from civicledger.kernel.ports import Store
+from civicledger.kernel.tilecache import Tile, TileCache, TileSpan
 from civicledger.kernel.tiles import TILE_WIDTH, TileRef, decode_bundle, tiles_of
 from tests.conftest import POSTGRES_URL, require_postgres
 from tests.contract.test_store_contract import stored
@@ -138,3 +140,72 @@ def test_x02_a_database_written_before_tiles_gets_them_on_open(backend: str, tmp
         _fill(store, 3, batches=1)  # and appending goes on from the backfilled tree
     finally:
         store.close()
+
+
+# The tile cache (X2): proofs served from kept tiles are the proofs read from the store ----------
+
+
+def _reference(seq: int, size: int, leaves: list[bytes]) -> list[str]:
+    return [p.hex() for p in inclusion_proof(seq, leaves[:size])]
+
+
+def test_x02_cached_and_uncached_proofs_agree_with_the_reference(any_store: Store) -> None:
+    """``audit.inclusion`` and ``audit.consistency`` give the same answers cold, from kept tiles,
+    and with the cache off, and those are the RFC 6962 proofs from all the leaves."""
+    leaves = _fill(any_store, 700)  # level-0 tiles 0 and 1 full, tile 2 partial; odd sizes are signed
+    cached = any_store.tiles
+    off = TileCache(max_bytes=0)
+    rng = random.Random(15)
+    for size in [1, 3, 255, 257, 511, 513, 699, rng.randrange(1, 700) | 1]:
+        for seq in {0, size - 1, size // 2, rng.randrange(size)}:
+            any_store.tiles = cached
+            cold_or_warm = audit.inclusion(any_store, seq, size)
+            warm = audit.inclusion(any_store, seq, size)
+            any_store.tiles = off
+            uncached = audit.inclusion(any_store, seq, size)
+            assert cold_or_warm == warm == uncached
+            assert warm["tree_head"]["size"] == size
+            assert warm["proof"] == _reference(seq, size, leaves), (seq, size)
+        for first in {1, size, size // 2 | 1}:
+            any_store.tiles = cached
+            proof = audit.consistency(any_store, first, size)
+            any_store.tiles = off
+            assert audit.consistency(any_store, first, size) == proof
+            assert proof["proof"] == [p.hex() for p in consistency_proof(first, leaves[:size])]
+    any_store.tiles = cached
+    assert cached.stats().hits > 0 and cached.stats().fills > 0
+
+
+def test_x02_a_kept_partial_tile_grows_with_the_journal(any_store: Store) -> None:
+    """A tile kept while partial answers for what it held, is read again wider when a proof needs
+    more, and proofs against the older, smaller signed head stay right."""
+    leaves = _fill(any_store, 301)
+    assert audit.inclusion(any_store, 290)["proof"] == _reference(290, 301, leaves)
+    leaves += _fill(any_store, 300)
+    for seq in (290, 300, 511, 512, 600):
+        data = audit.inclusion(any_store, seq)
+        assert data["tree_head"]["size"] == 601  # a commit here forgets the kept head
+        assert data["proof"] == _reference(seq, 601, leaves)
+        assert audit.inclusion(any_store, seq % 301, 301)["proof"] == _reference(seq % 301, 301, leaves)
+
+
+def test_x02_a_wrong_kept_tile_is_never_served(any_store: Store) -> None:
+    """Every proof is checked against its signed root before it is served: a kept tile that
+    disagrees with the store (here planted) is dropped and the proof read from the store."""
+    leaves = _fill(any_store, 301)
+    any_store.tiles.put(Tile.build(0, 0, bytes(32 * TILE_WIDTH)))
+    assert audit.inclusion(any_store, 5)["proof"] == _reference(5, 301, leaves)
+    assert any_store.tiles.node((0, 4), 301) is None  # dropped
+    assert audit.inclusion(any_store, 5)["proof"] == _reference(5, 301, leaves)
+    assert any_store.tiles.node((0, 4), 301) == leaves[4]  # read again, right this time
+
+
+def test_x02_journal_rows_reads_the_entry_nodes_and_spans(any_store: Store) -> None:
+    leaves = _fill(any_store, 300)
+    rows = any_store.journal_rows(7, [(0, 6), (3, 1), (8, 0), (8, 1)], [TileSpan(0, 256, 300), TileSpan(1, 4, 9)])
+    assert rows.entry is not None and rows.entry.entry.seq == 7 and rows.entry.leaf_hash == leaves[7]
+    assert rows.nodes == {(0, 6): leaves[6], (3, 1): root_of(leaves[8:16]), (8, 0): root_of(leaves[:256])}
+    assert rows.spans[0] == b"".join(leaves[256:300])
+    assert rows.spans[1] == b"".join(root_of(leaves[2 * i : 2 * i + 2]) for i in range(4, 9))
+    assert any_store.journal_rows(300, [], []).entry is None
+    assert any_store.journal_rows(None, [], [TileSpan(0, 299, 310)]).spans == [leaves[299]]

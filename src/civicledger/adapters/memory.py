@@ -22,7 +22,8 @@ from civicledger.kernel.ledger import Currency
 from civicledger.kernel.merkle import Node, completed_subtrees
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
-from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
+from civicledger.kernel.ports import JournalHead, JournalRows, Preload, StoredEntry
+from civicledger.kernel.tilecache import TileCache, TileSpan
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -49,15 +50,25 @@ class _State:
 class MemoryStore:
     backend = "memory"
 
-    def __init__(self) -> None:
+    def __init__(self, tiles: TileCache | None = None) -> None:
         self._state = _State()
         self._lock = threading.RLock()
+        self.tiles = TileCache() if tiles is None else tiles
 
     def write(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self._state, self._lock, writable=True)
+        return MemoryUnitOfWork(self._state, self._lock, writable=True, grown=self.tiles.forget_head)
 
     def read(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._state, self._lock, writable=False)
+
+    def journal_rows(self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]) -> JournalRows:
+        with self.read() as uow:
+            journal = uow.journal
+            return JournalRows(
+                None if seq is None else journal.get(seq),
+                journal.subtrees(nodes) if nodes else {},
+                [b"".join(journal.level_hashes(s.level, s.start, s.stop)) for s in spans],
+            )
 
     def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
         with self.write() as uow:
@@ -70,10 +81,14 @@ class MemoryStore:
 
 
 class MemoryUnitOfWork:
-    def __init__(self, state: _State, lock: threading.RLock, writable: bool) -> None:
+    def __init__(
+        self, state: _State, lock: threading.RLock, writable: bool, grown: Callable[[], None] | None = None
+    ) -> None:
         self._s = state
         self._lock = lock
         self._writable = writable
+        self._grown = grown  # told when a commit appended to the journal
+        self._size_at_start = 0
         self._undo: list[Callable[[], None]] = []
         self.journal = _Journal(self)
         self.accounts = _Accounts(self)
@@ -83,6 +98,7 @@ class MemoryUnitOfWork:
 
     def __enter__(self) -> Self:
         self._lock.acquire()
+        self._size_at_start = self._s.head.size
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -92,6 +108,8 @@ class MemoryUnitOfWork:
             self._lock.release()
 
     def commit(self) -> None:
+        if self._grown is not None and self._s.head.size != self._size_at_start:
+            self._grown()
         self._undo.clear()
 
     def rollback(self) -> None:

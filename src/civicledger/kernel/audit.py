@@ -21,12 +21,21 @@ from civicledger.kernel.canonical import JSONObject, parse_json
 from civicledger.kernel.engine import Engine, Replay
 from civicledger.kernel.errors import CivicLedgerError, IntegrityError, InvalidInputError, NotFoundError
 from civicledger.kernel.journal import Entry, TreeHead, tree_head_bytes
-from civicledger.kernel.merkle import Node, consistency_plan, fold_subtrees, inclusion_plan, leaf_hash
+from civicledger.kernel.merkle import (
+    Node,
+    consistency_plan,
+    fold_subtrees,
+    inclusion_plan,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
+)
 from civicledger.kernel.messages import decode_event
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalRepository, SignatureVerifier, Store, StoredEntry, UnitOfWork
 from civicledger.kernel.registry import EconomyInfo, ProjectionContext, project
 from civicledger.kernel.snapshot import state_digest
+from civicledger.kernel.tilecache import HASH, Tile, tile_of, tile_span
 
 
 @dataclass
@@ -299,14 +308,24 @@ def _signed_head(uow: UnitOfWork, size: int | None) -> TreeHead:
 
 
 def inclusion(store: Store, seq: int, size: int | None = None) -> JSONObject:
-    """An entry with its inclusion proof against a signed tree head (the newest, or the newest
-    covering at most ``size`` entries)."""
-    with store.read() as uow:
-        head = _signed_head(uow, size)
-        stored = uow.journal.get(seq)
-        if stored is None or seq >= head.size:
-            raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
-        proof = proof_from_subtrees(uow.journal, inclusion_plan(seq, head.size))
+    """An entry with its inclusion proof against a signed tree head (the newest, as the store's
+    tile cache last read it, or the newest covering at most ``size`` entries).
+
+    Served from the store's tile cache where it holds the proof's nodes, so that most proofs cost
+    one read (the entry), and checked against the head's root before it is served (X2)."""
+    head = _head_for(store, seq, size)
+    if not 0 <= seq < head.size:
+        raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
+    plan = inclusion_plan(seq, head.size)
+    stored, proof = _proof(store, plan, head.size, seq)
+    if stored is None:
+        raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
+    root = bytes.fromhex(head.root)
+    if not verify_inclusion(stored.leaf_hash, seq, head.size, proof, root):
+        store.tiles.clear()  # a kept tile disagrees with the store: read everything again
+        stored, proof = _proof(store, plan, head.size, seq, cached=False)
+        if stored is None or not verify_inclusion(stored.leaf_hash, seq, head.size, proof, root):
+            raise IntegrityError(f"the journal's stored subtrees do not prove entry {seq} in its signed tree")
     return {
         "seq": seq,
         "entry": stored.entry.to_wire(),
@@ -325,11 +344,68 @@ def consistency(store: Store, first: int, second: int | None = None) -> JSONObje
     with store.read() as uow:
         later = _signed_head(uow, second)
         earlier = _signed_head(uow, first)
-        if earlier.size != first:
-            raise NotFoundError(f"there is no signed tree head of exactly {first} entries", rule="X2")
-        proof = proof_from_subtrees(uow.journal, consistency_plan(first, later.size))
+    if earlier.size != first:
+        raise NotFoundError(f"there is no signed tree head of exactly {first} entries", rule="X2")
+    plan = consistency_plan(first, later.size)
+    roots = (first, later.size, bytes.fromhex(earlier.root), bytes.fromhex(later.root))
+    _, proof = _proof(store, plan, later.size, None)
+    if not verify_consistency(*roots, proof):
+        store.tiles.clear()
+        _, proof = _proof(store, plan, later.size, None, cached=False)
+        if not verify_consistency(*roots, proof):
+            raise IntegrityError(f"the journal's stored subtrees do not prove {first} consistent with {later.size}")
     return {
         "first": earlier.to_wire(),
         "second": later.to_wire(),
         "proof": [p.hex() for p in proof],
     }
+
+
+def _head_for(store: Store, seq: int, size: int | None) -> TreeHead:
+    """The newest signed head (covering at most ``size``): the one the tile cache keeps if it
+    covers ``seq``, else read from the store (and kept, when it is the newest of all)."""
+    cache = store.tiles
+    kept = cache.head()
+    if kept is not None and seq < kept.size and (size is None or kept.size <= size):
+        return kept
+    read_at = cache.now()
+    with store.read() as uow:
+        head = _signed_head(uow, size)
+    if size is None:
+        cache.put_head(head, read_at)
+    return head
+
+
+def _proof(
+    store: Store, plan: list[list[Node]], size: int, seq: int | None, cached: bool = True
+) -> tuple[StoredEntry | None, list[bytes]]:
+    """Entry ``seq`` (if not None) and the proof ``plan`` names in the tree of ``size`` leaves.
+
+    The nodes the tile cache holds cost nothing; the tiles holding the others are read whole with
+    the entry, in one round trip (``Store.journal_rows``), and kept. With the cache off (or
+    ``cached`` False) the nodes themselves are read, as ``proof_from_subtrees`` does."""
+    cache = store.tiles
+    wanted = list(dict.fromkeys(node for element in plan for node in element))
+    use_tiles = cached and cache.enabled
+    found, missing = cache.nodes(wanted, size) if use_tiles else ({}, wanted)
+    stored = None
+    if missing or seq is not None:
+        tiles = sorted({tile_of(n) for n in missing}) if use_tiles else []
+        spans = [tile_span(t, size) for t in tiles]
+        rows = store.journal_rows(seq, [] if use_tiles else missing, spans)
+        stored = rows.entry
+        found.update(rows.nodes)
+        for (level, index), span, data in zip(tiles, spans, rows.spans, strict=True):
+            if len(data) != (span.stop - span.start) * HASH:
+                raise IntegrityError(
+                    f"the journal's stored Merkle subtrees lack some of level {span.level}, {span.start} to {span.stop}"
+                )
+            tile = Tile.build(level, index, data)
+            cache.put(tile)
+            for node in missing:
+                if node not in found and (value := tile.get(node)) is not None:
+                    found[node] = value
+    lacking = [node for node in wanted if node not in found]
+    if lacking:
+        raise IntegrityError(f"the journal's stored Merkle subtrees lack {lacking[:3]}")
+    return stored, [fold_subtrees([found[node] for node in element]) for element in plan]

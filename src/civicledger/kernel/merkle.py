@@ -182,6 +182,7 @@ def _check_hashes(what: str, hashes: Sequence[bytes]) -> None:
             where = what if len(hashes) == 1 and what != "proof" else f"{what} hash {i}"
             raise InvalidInputError(f"the {where} must be a SHA-256 hash of {HASH_BYTES} bytes, not {kind}", rule="X2")
 
+
 # Stored subtrees (tiles) ------------------------------------------------------------------------
 #
 # A perfect subtree is named (level, index): the 2**level leaves from index * 2**level on. Its hash
@@ -230,20 +231,26 @@ def fold_subtrees(hashes: Sequence[bytes]) -> bytes:
 
 
 def inclusion_plan(index: int, size: int) -> list[list[Node]]:
-    """PATH(index, D[size]) as the stored subtrees each proof element folds."""
+    """PATH(index, D[size]) as the stored subtrees each proof element folds.
+
+    RFC 6962's recursion, unrolled: each step splits [lo, hi) at the largest power of two k below
+    its width and keeps the half that holds the leaf; the other half is the element that step adds
+    (after the deeper ones, so the list is built from the top and reversed)."""
     if not 0 <= index < size:
         raise ValueError(f"leaf {index} is not in a tree of {size}")
-    return _path_plan(index, 0, size)
-
-
-def _path_plan(m: int, lo: int, hi: int) -> list[list[Node]]:
-    n = hi - lo
-    if n <= 1:
-        return []
-    k = _largest_power_of_two_below(n)
-    if m < k:
-        return [*_path_plan(m, lo, lo + k), perfect_subtrees(lo + k, hi)]
-    return [*_path_plan(m - k, lo + k, hi), perfect_subtrees(lo, lo + k)]
+    out: list[list[Node]] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        level = (hi - lo - 1).bit_length() - 1  # k = 2**level, the largest power of two below the width
+        mid = lo + (1 << level)
+        if index < mid:
+            out.append(perfect_subtrees(mid, hi))
+            hi = mid
+        else:
+            out.append([(level, lo >> level)])  # [lo, mid) is one perfect subtree: lo is a multiple of k
+            lo = mid
+    out.reverse()
+    return out
 
 
 def consistency_plan(first: int, size: int) -> list[list[Node]]:

@@ -21,6 +21,7 @@ from civicledger.kernel.ledger import Currency
 from civicledger.kernel.merkle import Frontier, Node
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
+from civicledger.kernel.tilecache import TileCache, TileSpan
 
 
 class Clock(Protocol):
@@ -222,12 +223,34 @@ class UnitOfWork(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class JournalRows:
+    """What ``Store.journal_rows`` read: the entry (None if there is none at that position), the
+    hashes of the subtrees asked for that are stored, and each span's hashes concatenated (shorter
+    than asked if the store lacks some)."""
+
+    entry: StoredEntry | None
+    nodes: dict[Node, bytes]
+    spans: list[bytes]
+
+
 class Store(Protocol):
     """A place the economy lives: opens units of work."""
 
     @property
     def backend(self) -> str:
         """ "memory", "sqlite" or "postgresql"."""
+        ...
+
+    tiles: TileCache
+    """This store's process-wide cache of Merkle tiles and of the newest signed head (X2); a
+    store opens with ``TileCache()``, and it may be replaced (another size, or ``TileCache(0)``)."""
+
+    def journal_rows(self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]) -> JournalRows:
+        """Entry ``seq``, the subtree hashes ``nodes`` (as ``JournalRepository.subtrees``) and each
+        span's level hashes (as ``JournalRepository.level_hashes``), in one round trip and no
+        transaction: committed journal rows and subtrees never change, so any snapshot that holds
+        them reads the same (what a proof against an already read signed head needs, X2)."""
         ...
 
     def write(self) -> UnitOfWork: ...

@@ -16,16 +16,19 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Protocol, Self, TypeVar, cast
+from typing import Any, NamedTuple, Protocol, Self, TypeVar, cast
 
 import sqlalchemy as sa
 from alembic import command as alembic_command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from civicledger.adapters.sql import schema as t
 from civicledger.kernel.canonical import JSONValue, canonical_bytes
@@ -36,7 +39,8 @@ from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
 from civicledger.kernel.merkle import Frontier, Node, completed_subtrees
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
-from civicledger.kernel.ports import JournalHead, Preload, StoredEntry
+from civicledger.kernel.ports import JournalHead, JournalRows, Preload, StoredEntry
+from civicledger.kernel.tilecache import TileCache, TileSpan
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 K = TypeVar("K")
@@ -90,6 +94,20 @@ class _JournalColumns(Protocol):
     payload_digest: str
 
 
+class _JournalRow(NamedTuple):
+    """A journal row read positionally (``_JOURNAL_COLUMNS``' order)."""
+
+    seq: int
+    command_id: str
+    command_type: str
+    time: int
+    body: str
+    leaf_hash: bytes
+    root: str
+    head_signature: str
+    payload_digest: str
+
+
 class _NonceColumns(Protocol):
     account: str
     nonce: str
@@ -102,11 +120,21 @@ class _BalanceColumns(Protocol):
 
 
 class SqlStore:
-    def __init__(self, engine: Engine, backend: str, schema: str | None, drop_schema_on_close: bool) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        backend: str,
+        schema: str | None,
+        drop_schema_on_close: bool,
+        tiles: TileCache | None = None,
+        pool_size: int = 20,
+    ) -> None:
         self.engine = engine
         self.backend = backend
         self._schema = schema
         self._drop_schema = drop_schema_on_close
+        self.tiles = TileCache() if tiles is None else tiles
+        self._readers = _ReadConnections(engine, pool_size) if backend == "postgresql" else None
 
     @classmethod
     def open(
@@ -117,13 +145,15 @@ class SqlStore:
         schema: str | None = None,
         drop_schema_on_close: bool = False,
         pool_size: int = 20,
+        tiles: TileCache | None = None,
     ) -> SqlStore:
-        """Open (and by default create or migrate) the store at ``url``."""
+        """Open (and by default create or migrate) the store at ``url``; ``tiles`` is its cache of
+        Merkle tiles (by default ``TileCache()``: 64 MiB, the newest head kept 1 s)."""
         try:
             if url.startswith("sqlite"):
-                return cls._open_sqlite(url, create)
+                return cls._open_sqlite(url, create, tiles)
             if url.startswith("postgresql"):
-                return cls._open_postgres(url, create, schema, drop_schema_on_close, pool_size)
+                return cls._open_postgres(url, create, schema, drop_schema_on_close, pool_size, tiles)
         except sa.exc.OperationalError as e:
             raise StorageUnavailableError(f"cannot open the database at {_safe(url)}: {e.orig}") from e
         raise StorageUnavailableError(
@@ -131,7 +161,7 @@ class SqlStore:
         )
 
     @classmethod
-    def _open_sqlite(cls, url: str, create: bool) -> SqlStore:
+    def _open_sqlite(cls, url: str, create: bool, tiles: TileCache | None) -> SqlStore:
         path = sa.engine.make_url(url).database
         if path and path != ":memory:":
             if not Path(path).exists() and not create:
@@ -153,12 +183,14 @@ class SqlStore:
             write = conn.get_execution_options().get("civic_write", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
-        store = cls(engine, "sqlite", None, False)
+        store = cls(engine, "sqlite", None, False, tiles)
         store._migrate(create)
         return store
 
     @classmethod
-    def _open_postgres(cls, url: str, create: bool, schema: str | None, drop: bool, pool_size: int) -> SqlStore:
+    def _open_postgres(
+        cls, url: str, create: bool, schema: str | None, drop: bool, pool_size: int, tiles: TileCache | None
+    ) -> SqlStore:
         connect_args: dict[str, object] = {"connect_timeout": 10}
         if schema is not None:
             if not schema.replace("_", "").isalnum():
@@ -171,7 +203,7 @@ class SqlStore:
         engine = sa.create_engine(
             url, connect_args=connect_args, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600
         )
-        store = cls(engine, "postgresql", schema, drop)
+        store = cls(engine, "postgresql", schema, drop, tiles, pool_size)
         store._migrate(create)
         return store
 
@@ -201,7 +233,40 @@ class SqlStore:
             uow.commit()
         return fresh
 
+    def journal_rows(self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]) -> JournalRows:
+        """One round trip outside any transaction (PostgreSQL: ``_ReadConnections``). Only committed
+        rows are read, and those never change."""
+        statements = _journal_row_statements(self.backend, seq, nodes, spans)
+        results = self._readers.read(statements) if self._readers else self._read_sqlite(statements)
+        at = 0
+        entry = None
+        if seq is not None:
+            rows = results[0]
+            entry = _stored_of(cast(_JournalColumns, _JournalRow(*cast(tuple[Any, ...], rows[0])))) if rows else None
+            at = 1
+        found: dict[Node, bytes] = {}
+        if nodes:
+            found = {(int(lv), int(i)): bytes(h) for lv, i, h in cast(list[tuple[int, int, bytes]], results[at])}
+            at += 1
+        return JournalRows(entry, found, [_concatenated(rows) for rows in results[at:]])
+
+    def _read_sqlite(self, statements: list[Statement]) -> list[Rows]:
+        try:
+            raw = self.engine.raw_connection()
+        except _FAULTS as e:
+            raise _translate(e) from e
+        try:
+            cursor = cast(sqlite3.Connection, raw.driver_connection).cursor()  # autocommit: we issue BEGIN
+            return [cursor.execute(sql, params or ()).fetchall() for sql, params in statements]
+        except _FAULTS as e:
+            raise _translate(e) from e
+        finally:
+            with contextlib.suppress(*_FAULTS):
+                raw.close()
+
     def close(self) -> None:
+        if self._readers:
+            self._readers.close()
         if self._drop_schema and self._schema:
             with self.engine.begin() as conn:
                 conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{self._schema}" CASCADE')
@@ -271,6 +336,166 @@ def _run_statements(conn: Connection, backend: str, statements: list[Statement],
         if commit:
             pg.commit()
     return [cursor.fetchall() if cursor.description is not None else [] for cursor in cursors]
+
+
+def _journal_row_statements(
+    backend: str, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]
+) -> list[Statement]:
+    """The reads of ``SqlStore.journal_rows``: the entry, the nodes (one statement), each span."""
+    pg = backend == "postgresql"
+    out: list[Statement] = []
+    if seq is not None:
+        out.append((_ENTRY_SQL[backend], (seq,)))
+    if nodes:
+        leaves = sorted({i for lv, i in nodes if lv == 0})
+        inner = sorted({(lv, i) for lv, i in nodes if lv > 0})
+        if pg:
+            out.append((_NODES_PG, (leaves, [lv for lv, _ in inner], [i for _, i in inner])))
+        else:
+            parts, params = [], []
+            if leaves:
+                parts.append(f"SELECT 0, seq, leaf_hash FROM journal WHERE seq IN ({', '.join('?' * len(leaves))})")
+                params += leaves
+            if inner:
+                pairs = ", ".join(["(?, ?)"] * len(inner))
+                parts.append(f"SELECT level, idx, hash FROM merkle_subtrees WHERE (level, idx) IN (VALUES {pairs})")
+                params += [v for pair in inner for v in pair]
+            out.append((" UNION ALL ".join(parts), tuple(params)))
+    for span in spans:
+        if span.level == 0:
+            out.append((_LEAF_SPAN_SQL[backend], (span.start, span.stop)))
+        else:
+            out.append((_NODE_SPAN_SQL[backend], (span.level, span.start, span.stop)))
+    return out
+
+
+class _ReadConnections:
+    """PostgreSQL connections in autocommit for reads of committed journal rows (proofs, X2).
+
+    Each is taken out of SQLAlchemy's pool once (``detach``) and kept in autocommit, so such a
+    read costs no pool checkout, no BEGIN, no ROLLBACK on return, and psycopg's prepared
+    statements stay from one read to the next; a read of several statements sends them in one
+    pipeline. At most ``limit`` are kept; past that a read borrows a pooled connection, in
+    autocommit for that read only. A lost connection closes every idle one too (a restart killed
+    them all), as ``SqlUnitOfWork._lose`` does for the pool."""
+
+    def __init__(self, engine: Engine, limit: int) -> None:
+        self._engine = engine
+        self._limit = limit
+        self._idle: list[_Reader] = []
+        self._open = 0
+        self._lock = threading.Lock()
+
+    def read(self, statements: list[Statement]) -> list[Rows]:
+        try:
+            reader = self._take()
+        except _FAULTS as e:
+            raise _translate(e) from e
+        ok = False
+        try:
+            if not reader.own:
+                reader.pg.autocommit = True
+            results = _run_autocommit(reader.pg, statements)
+            ok = True
+            return results
+        except _FAULTS as e:
+            if _lost(e):
+                # As SqlUnitOfWork._lose: the pool replaces every connection opened before now.
+                with contextlib.suppress(*_FAULTS):
+                    self._engine.pool._invalidate(reader.raw, e)
+                self._close_idle()
+            raise _translate(e) from e
+        finally:
+            self._give(reader, ok)
+
+    def _take(self) -> _Reader:
+        with self._lock:
+            if self._idle:
+                return self._idle.pop()
+            own = self._open < self._limit
+            self._open += own
+        try:
+            raw = self._engine.raw_connection()
+            reader = _Reader(raw, cast("psycopg.Connection[tuple[object, ...]]", raw.dbapi_connection), own)
+            if own:
+                raw.detach()
+                reader.pg.autocommit = True
+        except BaseException:
+            if own:
+                with self._lock:
+                    self._open -= 1
+            raise
+        return reader
+
+    def _give(self, reader: _Reader, ok: bool) -> None:
+        if not reader.own:
+            with contextlib.suppress(*_FAULTS):
+                if ok:
+                    reader.pg.autocommit = False
+                else:
+                    reader.raw.invalidate()
+                reader.raw.close()
+            return
+        if ok:
+            with self._lock:
+                self._idle.append(reader)
+            return
+        with contextlib.suppress(*_FAULTS):
+            reader.pg.close()  # detached: the pool neither resets nor closes it
+        with self._lock:
+            self._open -= 1
+
+    def _close_idle(self) -> None:
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._open -= len(idle)
+        for reader in idle:
+            with contextlib.suppress(*_FAULTS):
+                reader.pg.close()
+
+    def close(self) -> None:
+        self._close_idle()
+
+
+@dataclass(frozen=True, slots=True)
+class _Reader:
+    raw: PoolProxiedConnection
+    pg: psycopg.Connection[tuple[object, ...]]
+    own: bool  # detached and kept in autocommit, or borrowed from the pool for one read
+
+
+def _run_autocommit(pg: psycopg.Connection[tuple[object, ...]], statements: list[Statement]) -> list[Rows]:
+    """Each statement's rows; several go in one pipeline (one round trip)."""
+    if len(statements) == 1:
+        sql, params = statements[0]
+        return [pg.execute(sql, params).fetchall()]
+    with pg.pipeline():
+        cursors = [pg.execute(sql, params) for sql, params in statements]
+    return [cursor.fetchall() for cursor in cursors]
+
+
+def _concatenated(rows: Rows) -> bytes:
+    """A span's hashes as one bytes: PostgreSQL aggregates them into one value, SQLite returns rows."""
+    values = [cast(tuple[bytes | None], row)[0] for row in rows]
+    return b"".join(bytes(v) for v in values if v is not None)
+
+
+_NODES_PG = (
+    "SELECT 0, seq, leaf_hash FROM journal WHERE seq = ANY(%s::bigint[]) "
+    "UNION ALL SELECT m.level, m.idx, m.hash FROM unnest(%s::int[], %s::bigint[]) AS w(level, idx) "
+    "JOIN merkle_subtrees m ON m.level = w.level AND m.idx = w.idx"
+)
+_LEAF_SPAN_SQL = {
+    "sqlite": "SELECT leaf_hash FROM journal WHERE seq >= ? AND seq < ? ORDER BY seq",
+    "postgresql": "SELECT string_agg(leaf_hash, ''::bytea ORDER BY seq) FROM journal WHERE seq >= %s AND seq < %s",
+}
+_NODE_SPAN_SQL = {
+    "sqlite": "SELECT hash FROM merkle_subtrees WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",
+    "postgresql": (
+        "SELECT string_agg(hash, ''::bytea ORDER BY idx) FROM merkle_subtrees "
+        "WHERE level = %s AND idx >= %s AND idx < %s"
+    ),
+}
 
 
 _FORGET_NONCES_SQL = {
@@ -405,6 +630,7 @@ class SqlUnitOfWork:
         self._commands: dict[str, StoredEntry | None] = {}
         self._head: JournalHead | None = None
         self._head_dirty = False
+        self._grew = False  # entries were appended: a commit tells the tile cache (its newest head)
 
     @property
     def dialect(self) -> str:
@@ -492,6 +718,8 @@ class SqlUnitOfWork:
             self._lose(e)
             raise _translate(e) from e
         self._committed = True
+        if self._grew:
+            self._store.tiles.forget_head()
 
     def rollback(self) -> None:
         try:
@@ -746,6 +974,10 @@ _FIND_COMMAND_SQL = {
     "sqlite": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE command_id = :cid",
     "postgresql": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE command_id = %(cid)s",
 }
+_ENTRY_SQL = {
+    "sqlite": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE seq = ?",
+    "postgresql": f"SELECT {_JOURNAL_COLUMNS} FROM journal WHERE seq = %s",
+}
 _BALANCE_SQL = {
     "sqlite": "SELECT units FROM balances WHERE account = :a AND currency = :c",
     "postgresql": "SELECT units FROM balances WHERE account = %(a)s AND currency = %(c)s",
@@ -805,6 +1037,7 @@ class _Journal:
         self._u._commands[stored.entry.command.id] = stored
         self._u._head = head
         self._u._head_dirty = True
+        self._u._grew = True
 
     def get(self, seq: int) -> StoredEntry | None:
         for s in self._u._pending:

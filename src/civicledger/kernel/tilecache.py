@@ -1,0 +1,257 @@
+"""A store's process-wide cache of the journal's Merkle tiles and of its newest signed tree head (X2).
+
+A perfect subtree's hash never changes once the journal holds all its leaves, so once read it can
+be kept for as long as the process lives; a proof whose nodes are all kept is computed without
+the database. The cache holds whole tiles (``kernel/tiles.py``): the tile of level L and index N,
+read as the W <= 256 hashes of tree level 8·L it covers, is kept with every node of tree levels
+8·L .. 8·L + 7 above them that those W hashes complete (510 hashes, 16,320 bytes, for a full
+tile), so one tile answers every proof element that falls in it. A partial tile (the tree's right
+edge) is a prefix of every later version of itself, so its nodes stay right too; when a proof needs
+a node beyond the width kept, the tile is read again, wider.
+
+Two rules keep it honest:
+
+- it never answers for a node the caller's tree does not hold: ``node(level, index, size)`` is
+  None unless the subtree's last leaf is below ``size``, whatever the cache holds;
+- it is bounded: at most ``max_bytes`` of tiles (their hash bytes and the objects that hold them,
+  ``sys.getsizeof``), least recently used first out; 0 keeps nothing.
+
+The newest signed tree head is kept for ``head_ttl`` seconds (and forgotten when the process
+itself appends to the journal): proofs are then served against a head at most that old, which the
+store really holds (a signed head, once committed, stays in the journal). A caller that asks for
+an entry the kept head does not cover reads the newest head again.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from hashlib import sha256
+
+from civicledger.kernel.journal import TreeHead
+from civicledger.kernel.merkle import Node
+from civicledger.kernel.tiles import TILE_HEIGHT, TILE_WIDTH
+
+HASH = 32
+DEFAULT_MAX_BYTES = 64 << 20
+"""64 MiB: about 4,000 full tiles, every tile of a journal of a million entries."""
+DEFAULT_HEAD_TTL = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TileSpan:
+    """The hashes of tree level ``level`` numbered ``start`` .. ``stop - 1``: what a tile is read from."""
+
+    level: int
+    start: int
+    stop: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """A tile's hashes: ``levels[r]`` concatenates the hashes of tree level 8·L + r under its first
+    ``width`` hashes (``width >> r`` of them)."""
+
+    level: int
+    index: int
+    width: int
+    levels: tuple[bytes, ...]
+
+    @staticmethod
+    def build(level: int, index: int, base: bytes) -> Tile:
+        """The tile whose hashes of tree level 8·``level`` are ``base`` (concatenated), with the
+        nodes above them computed as RFC 6962 does (SHA-256 of 0x01, left, right)."""
+        if not base or len(base) % HASH or len(base) > TILE_WIDTH * HASH:
+            raise ValueError(f"a tile is 1 to {TILE_WIDTH} hashes of {HASH} bytes, not {len(base)} bytes")
+        levels = [base]
+        for _ in range(1, TILE_HEIGHT):
+            below = levels[-1]
+            pairs = len(below) // (2 * HASH)
+            levels.append(b"".join([sha256(b"\x01" + below[j * 64 : j * 64 + 64]).digest() for j in range(pairs)]))
+        return Tile(level, index, len(base) // HASH, tuple(levels))
+
+    def get(self, node: Node) -> bytes | None:
+        """The hash of ``node`` if this tile holds it."""
+        level, index = node
+        r = level - self.level * TILE_HEIGHT
+        if not 0 <= r < TILE_HEIGHT or index >> (TILE_HEIGHT - r) != self.index:
+            return None
+        offset = index & ((TILE_WIDTH >> r) - 1)
+        if offset >= self.width >> r:
+            return None
+        return self.levels[r][offset * HASH : offset * HASH + HASH]
+
+    def nbytes(self) -> int:
+        """The memory the tile takes: its hash bytes and the objects holding them."""
+        return sys.getsizeof(self) + sys.getsizeof(self.levels) + sum(sys.getsizeof(b) for b in self.levels)
+
+
+def tile_of(node: Node) -> tuple[int, int]:
+    """The (tile level, tile index) whose tile holds ``node``."""
+    level, index = node
+    r = level % TILE_HEIGHT
+    return level // TILE_HEIGHT, index >> (TILE_HEIGHT - r)
+
+
+def tile_span(tile: tuple[int, int], size: int) -> TileSpan:
+    """What to read to build ``tile`` as a tree of ``size`` leaves holds it (full, or its prefix)."""
+    level, index = tile
+    base = level * TILE_HEIGHT
+    start = index * TILE_WIDTH
+    stop = min(start + TILE_WIDTH, size >> base)
+    if stop <= start:
+        raise ValueError(f"a tree of {size} leaves holds nothing of tile {level}/{index}")
+    return TileSpan(base, start, stop)
+
+
+def covers(node: Node, size: int) -> bool:
+    """Does a tree of ``size`` leaves hold all of ``node``'s leaves (so its hash is final)?"""
+    level, index = node
+    return index >= 0 and level >= 0 and (index + 1) << level <= size
+
+
+@dataclass(frozen=True, slots=True)
+class CacheStats:
+    tiles: int
+    bytes: int
+    max_bytes: int
+    hits: int  # nodes answered from the cache
+    misses: int  # nodes that were not there
+    fills: int  # tiles read from the store and kept
+    evictions: int
+
+
+class TileCache:
+    """Thread-safe: one per store, shared by every thread of the process (module docstring)."""
+
+    def __init__(
+        self,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        head_ttl: float = DEFAULT_HEAD_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if max_bytes < 0 or head_ttl < 0:
+            raise ValueError("a cache's size and a head's lifetime are not negative")
+        self.max_bytes = max_bytes
+        self.head_ttl = head_ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tiles: OrderedDict[tuple[int, int], tuple[Tile, int]] = OrderedDict()
+        self._bytes = 0
+        self._hits = self._misses = self._fills = self._evictions = 0
+        self._head: TreeHead | None = None
+        self._head_at = 0.0
+        self._forgot_at = float("-inf")
+
+    @property
+    def enabled(self) -> bool:
+        return self.max_bytes > 0
+
+    def node(self, node: Node, size: int) -> bytes | None:
+        """The hash of ``node`` for a tree of ``size`` leaves, if kept; never for a node that tree
+        does not hold (X2)."""
+        if not covers(node, size):
+            return None
+        key = tile_of(node)
+        with self._lock:
+            held = self._tiles.get(key)
+            if held is not None:
+                self._tiles.move_to_end(key)
+            found = None if held is None else held[0].get(node)
+            if found is None:
+                self._misses += 1
+            else:
+                self._hits += 1
+        return found
+
+    def nodes(self, wanted: Iterable[Node], size: int) -> tuple[dict[Node, bytes], list[Node]]:
+        """The kept hashes among ``wanted`` for a tree of ``size``, and the ones not kept: ``node``
+        for many, under one lock (a proof asks for about 2·log2(n))."""
+        found: dict[Node, bytes] = {}
+        missing: list[Node] = []
+        tiles = self._tiles
+        with self._lock:
+            for node in wanted:
+                level, index = node
+                value = None
+                if index >= 0 and (index + 1) << level <= size:  # covers(node, size)
+                    r = level & (TILE_HEIGHT - 1)
+                    shift = TILE_HEIGHT - r
+                    key = (level >> 3, index >> shift)
+                    held = tiles.get(key)
+                    if held is not None:
+                        tiles.move_to_end(key)
+                        tile = held[0]
+                        offset = index & ((1 << shift) - 1)
+                        if offset < tile.width >> r:
+                            value = tile.levels[r][offset * HASH : offset * HASH + HASH]
+                if value is None:
+                    missing.append(node)
+                else:
+                    found[node] = value
+            self._hits += len(found)
+            self._misses += len(missing)
+        return found, missing
+
+    def put(self, tile: Tile) -> None:
+        """Keep ``tile`` (replacing a narrower copy), dropping the least recently used past the bound."""
+        if not self.enabled:
+            return
+        cost = tile.nbytes()
+        if cost > self.max_bytes:
+            return
+        key = (tile.level, tile.index)
+        with self._lock:
+            held = self._tiles.pop(key, None)
+            if held is not None:
+                self._bytes -= held[1]
+                if held[0].width >= tile.width:  # a reader that raced this one kept it as wide
+                    tile, cost = held
+            self._tiles[key] = (tile, cost)
+            self._bytes += cost
+            self._fills += 1
+            while self._bytes > self.max_bytes:
+                _, (_, freed) = self._tiles.popitem(last=False)
+                self._bytes -= freed
+                self._evictions += 1
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tiles.clear()
+            self._bytes = 0
+            self._head = None
+
+    def stats(self) -> CacheStats:
+        with self._lock:
+            return CacheStats(
+                len(self._tiles), self._bytes, self.max_bytes, self._hits, self._misses, self._fills, self._evictions
+            )
+
+    # The newest signed head ---------------------------------------------------------------------
+
+    def head(self) -> TreeHead | None:
+        """The newest signed head read less than ``head_ttl`` seconds ago, if any."""
+        with self._lock:
+            if self._head is not None and self._clock() - self._head_at < self.head_ttl:
+                return self._head
+            return None
+
+    def put_head(self, head: TreeHead, read_at: float) -> None:
+        """Keep ``head``, the newest signed head as read at ``read_at`` (``now()`` before the read),
+        unless a head read later is kept or the journal grew here since."""
+        with self._lock:
+            if read_at >= self._forgot_at and (self._head is None or read_at >= self._head_at):
+                self._head, self._head_at = head, read_at
+
+    def forget_head(self) -> None:
+        """The journal grew here: the next proof reads the newest head again."""
+        with self._lock:
+            self._head = None
+            self._forgot_at = self._clock()
+
+    def now(self) -> float:
+        return self._clock()

@@ -9,15 +9,20 @@ would refuse it, so it is for this benchmark only.
 
 Then, on that journal:
 
+- ``proof, one reader``: 300 proofs the way before the tile cache (a read transaction: newest
+  signed head, entry, subtrees), 300 from a cold tile cache, and a few the oldest way (every leaf
+  hash read, then ``merkle.inclusion_proof``): the baselines, in the same run;
 - ``writes alone``: signed transfers through ``Engine.execute``, one per transaction, paced at
   ``--write-rate`` per second for ``--seconds``; their latency p50/p99;
-- ``proof``: ``--readers`` reader threads (spread over ``--reader-processes`` processes, one per
-  core by default: a reader process is like one server worker) ask ``audit.inclusion`` (what
-  ``GET /api/journal/{seq}`` and ``civic journal show`` serve) for random entries in a closed loop
-  while the same paced writes go on; the proofs' latency (GIL and CPU queueing included) and the
-  writes' p99 with readers;
-- the baseline, in the same run: a few proofs the old way (every leaf hash read, then
-  ``merkle.inclusion_proof``), and one reader alone from tiles.
+- ``proof, before the tile cache`` (unless ``--no-baseline-readers``) and ``proof``:
+  ``--readers`` reader threads (spread over ``--reader-processes`` processes, one per core by
+  default: a reader process is like one server worker) ask for random entries in a closed loop
+  while the same paced writes go on, the way before the cache and then ``audit.inclusion`` (what
+  ``GET /api/journal/{seq}`` and ``civic journal show`` serve); the proofs' latency (GIL and CPU
+  queueing included), the readers' CPU per proof, and the writes' latency with readers. Before
+  ``proof`` each reader process warms its tile cache for up to ``--warmup`` seconds (one proof per
+  level-0 tile, newest first, until the cache's bound), as a running server's cache is; the warm-up
+  time and the cache's size and hits are printed.
 
     .venv/bin/python benchmarks/journal.py [--entries 1000000] [--no-postgres] [--postgres-url URL]
 
@@ -47,10 +52,11 @@ from civicledger.kernel import audit
 from civicledger.kernel import ledger as led
 from civicledger.kernel.identity import AccountKind
 from civicledger.kernel.journal import Entry, SignedCommand, TreeHead, tree_head_bytes
-from civicledger.kernel.merkle import inclusion_proof, leaf_hash
+from civicledger.kernel.merkle import inclusion_plan, inclusion_proof, leaf_hash
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalHead, Store, StoredEntry
 from civicledger.kernel.signing import sign_command
+from civicledger.kernel.tiles import TILE_WIDTH
 from civicledger.kernel.time import parse_instant
 
 XI = CurrencyId("xi")
@@ -58,6 +64,10 @@ START = parse_instant("2030-01-01T00:00:00Z")
 LABEL = "journal benchmark"
 PEOPLE = 20
 POSTGRES_URL = os.environ.get("CIVIC_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def emit(**fields: Any) -> None:
@@ -137,29 +147,103 @@ def paced_writes(e: ScriptedEconomy, rate: float, seconds: float, tag: str) -> l
     return out
 
 
-def reader_process(url: str, schema: str | None, threads: int, size: int, stop_at: float, out: Any) -> None:
-    """``threads`` readers asking for inclusion proofs of random entries until ``stop_at``."""
+def old_inclusion(store: Store, seq: int) -> list[bytes]:
+    """A proof as ``audit.inclusion`` read it before the tile cache: in a read transaction, the
+    newest signed head, the entry, then the plan's subtrees (four statements and a rollback)."""
+    with store.read() as uow:
+        head = uow.journal.latest_signed_head()
+        assert head is not None and uow.journal.get(seq) is not None
+        return audit.proof_from_subtrees(uow.journal, inclusion_plan(seq, head.size))
+
+
+def reader_process(
+    url: str, schema: str | None, threads: int, size: int, start_at: float, stop_at: float, old: bool, out: Any
+) -> None:
+    """``threads`` readers asking for inclusion proofs of random entries from ``start_at`` until
+    ``stop_at``; before that, the process warms its tile cache as a long-running server's is (one
+    proof per level-0 tile, newest first, up to the cache's bound). ``old``: the way before the cache."""
     store = SqlStore.open(url, create=False, schema=schema, pool_size=threads)
+    t0 = time.perf_counter()
+    warmed = 0
+    if not old:
+        for seq in range(size - 1, -1, -TILE_WIDTH):
+            audit.inclusion(store, seq)
+            warmed += 1
+            if store.tiles.stats().evictions or time.time() > start_at - 0.5:
+                break
+    warm_s = time.perf_counter() - t0
     latencies: list[float] = []
     lock = threading.Lock()
 
     def read(seed: int) -> None:
         rng = random.Random(seed)
         mine = []
+        while time.time() < start_at:
+            time.sleep(0.005)
         while time.time() < stop_at:
             t0 = time.perf_counter()
-            audit.inclusion(store, rng.randrange(size))
+            if old:
+                old_inclusion(store, rng.randrange(size))
+            else:
+                audit.inclusion(store, rng.randrange(size))
             mine.append((time.perf_counter() - t0) * 1000)
         with lock:
             latencies.extend(mine)
 
     workers = [threading.Thread(target=read, args=(os.getpid() * 100 + i,)) for i in range(threads)]
+    cpu0 = time.process_time()
     for w in workers:
         w.start()
     for w in workers:
         w.join()
+    cpu = time.process_time() - cpu0
+    stats = store.tiles.stats()
     store.close()
-    out.put(latencies)
+    out.put((latencies, warm_s, warmed, cpu, stats))
+
+
+def readers_with_writes(
+    e: ScriptedEconomy, url: str, schema: str | None, size: int, args: argparse.Namespace, old: bool, tag: str
+) -> dict[str, Any]:
+    """32 readers (the old way, or from the tile cache) while the paced writes go on."""
+    processes = max(1, min(args.reader_processes, args.readers))
+    start_at = time.time() + (2.0 if old else args.warmup)  # the old way has no cache to fill
+    stop_at = start_at + args.seconds + 1.5
+    ctx = mp.get_context("spawn")
+    queue: Any = ctx.Queue()
+    shares = [args.readers // processes + (i < args.readers % processes) for i in range(processes)]
+    readers = [
+        ctx.Process(target=reader_process, args=(url, schema, n, size, start_at, stop_at, old, queue)) for n in shares
+    ]
+    for r in readers:
+        r.start()
+    time.sleep(max(0.0, start_at - time.time()) + 1.5)  # the readers are reading
+    writes = paced_writes(e, args.write_rate, args.seconds, tag)
+    proofs: list[float] = []
+    warm: list[float] = []
+    cpu = 0.0
+    tiles = bytes_ = hits = misses = 0
+    for _ in readers:
+        latencies, warm_s, _, process_cpu, stats = queue.get()
+        proofs += latencies
+        warm.append(round(warm_s, 1))
+        cpu += process_cpu
+        tiles, bytes_ = max(tiles, stats.tiles), max(bytes_, stats.bytes)
+        hits, misses = hits + stats.hits, misses + stats.misses
+    for r in readers:
+        r.join()
+    seconds = args.seconds + 1.5
+    return {
+        "proofs_per_s": round(len(proofs) / seconds),
+        "p50_ms": pct(proofs, 0.5),
+        "p90_ms": pct(proofs, 0.9),
+        "p99_ms": pct(proofs, 0.99),
+        "reader_cpu_ms_per_proof": round(cpu * 1000 / max(1, len(proofs)), 3),
+        "writes_p50_ms_with_readers": pct(writes, 0.5),
+        "writes_p99_ms_with_readers": pct(writes, 0.99),
+        "warmup_s": warm,
+        "cache": {"tiles": tiles, "mib": round(bytes_ / 2**20, 1), "node_hits": hits, "node_misses": misses},
+    }
 
 
 def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace) -> None:
@@ -181,8 +265,13 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
                 reference = inclusion_proof(seq, uow.journal.leaf_hashes(head.size))
             old.append((time.perf_counter() - t0) * 1000)
             assert audit.inclusion(store, seq, head.size)["proof"] == [p.hex() for p in reference]
-        alone: list[float] = []
+        uncached: list[float] = []
         rng = random.Random(2)
+        for _ in range(300):
+            t0 = time.perf_counter()
+            old_inclusion(store, rng.randrange(size))
+            uncached.append((time.perf_counter() - t0) * 1000)
+        alone: list[float] = []
         for _ in range(300):
             t0 = time.perf_counter()
             audit.inclusion(store, rng.randrange(size))
@@ -193,44 +282,37 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
             entries=size,
             p50_ms=pct(alone, 0.5),
             p99_ms=pct(alone, 0.99),
+            note="a cold tile cache: most proofs read a tile",
+            before_tile_cache_p50_ms=pct(uncached, 0.5),
+            before_tile_cache_p99_ms=pct(uncached, 0.99),
             baseline_all_leaves_ms=round(statistics.median(old), 1),
         )
 
         writes_alone = paced_writes(e, args.write_rate, args.seconds, "alone")
-        processes = max(1, min(args.reader_processes, args.readers))
-        stop_at = time.time() + args.seconds + 2
-        queue: Any = mp.get_context("spawn").Queue()
-        shares = [args.readers // processes + (i < args.readers % processes) for i in range(processes)]
-        readers = [
-            mp.get_context("spawn").Process(target=reader_process, args=(url, schema, n, size, stop_at, queue))
-            for n in shares
-        ]
-        for r in readers:
-            r.start()
-        time.sleep(1.5)  # the readers connect and warm up
-        writes_with = paced_writes(e, args.write_rate, args.seconds, "with")
-        proofs: list[float] = []
-        for _ in readers:
-            proofs += queue.get()
-        for r in readers:
-            r.join()
+        common = {
+            "backend": backend,
+            "entries": size,
+            "readers": args.readers,
+            "reader_processes": max(1, min(args.reader_processes, args.readers)),
+            "writes_per_s": args.write_rate,
+            "writes_p50_ms_alone": pct(writes_alone, 0.5),
+            "writes_p99_ms_alone": pct(writes_alone, 0.99),
+            "cores": os.cpu_count(),
+        }
+        if args.baseline_readers:
+            before = readers_with_writes(e, url, schema, size, args, True, "before")
+            before.pop("cache")
+            before.pop("warmup_s")
+            emit(what="proof, before the tile cache", **common, **before, load_average=load())
+        after = readers_with_writes(e, url, schema, size, args, False, "with")
         emit(
             what="proof",
-            backend=backend,
-            entries=size,
-            readers=args.readers,
-            reader_processes=processes,
-            proofs_per_s=round(len(proofs) / (args.seconds + 0.5)),
-            p50_ms=pct(proofs, 0.5),
-            p99_ms=pct(proofs, 0.99),
-            writes_per_s=args.write_rate,
-            writes_p99_ms_alone=pct(writes_alone, 0.99),
-            writes_p99_ms_with_readers=pct(writes_with, 0.99),
+            **common,
+            **after,
             target="proof p99 <= 5 ms with 32 readers; writes' p99 with readers <= 2x alone",
-            met_proof=pct(proofs, 0.99) <= 5,
-            met_writes=pct(writes_with, 0.99) <= 2 * pct(writes_alone, 0.99),
-            cores=os.cpu_count(),
-            load_average=[round(x, 2) for x in os.getloadavg()],
+            met_proof=after["p99_ms"] <= 5,
+            met_writes=after["writes_p99_ms_with_readers"] <= 2 * common["writes_p99_ms_alone"],
+            load_average=load(),
         )
     finally:
         store.close()
@@ -244,6 +326,15 @@ def main() -> None:
     parser.add_argument("--reader-processes", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--write-rate", type=float, default=100.0, help="paced writes per second")
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument(
+        "--warmup", type=float, default=30.0, help="seconds the readers may spend filling their tile caches"
+    )
+    parser.add_argument(
+        "--no-baseline-readers",
+        dest="baseline_readers",
+        action="store_false",
+        help="skip the 32 readers the way before the tile cache",
+    )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--sqlite", action="store_true", help="also measure a SQLite file")

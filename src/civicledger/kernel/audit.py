@@ -408,4 +408,4 @@ def _proof(
     lacking = [node for node in wanted if node not in found]
     if lacking:
         raise IntegrityError(f"the journal's stored Merkle subtrees lack {lacking[:3]}")
-    return stored, [fold_subtrees([found[node] for node in element]) for element in plan]
+    return stored, [found[e[0]] if len(e) == 1 else fold_subtrees([found[node] for node in e]) for e in plan]

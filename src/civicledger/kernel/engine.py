@@ -233,8 +233,15 @@ class Engine:
         journal in the same transaction when the command is accepted."""
         prepared = self.prepare(command)
         prepared.personal = tuple(personal)
+        want = self._preload([prepared])
+
+        def run(tx: _Transaction) -> Receipt:
+            if want is not None:
+                tx.uow.preload(want)  # one round trip for what the command will read
+            return self._execute(tx, prepared)
+
         try:
-            return self._with_retries(lambda tx: self._execute(tx, prepared))
+            return self._with_retries(run)
         except _ProjectionFailed as e:
             raise e.error from None
 
@@ -421,8 +428,9 @@ class Engine:
     @staticmethod
     def _preload(prepared: list[PreparedCommand]) -> Preload | None:
         """Everything a batch will read that can be known before it runs: its command ids (are any
-        retries?) and what each command type's prefetcher names; loaded in one go."""
-        if len(prepared) < 2:
+        retries?) and what each command type's prefetcher names; loaded in one go, so that a
+        command costs one read round trip, not one per account, balance and currency it reads."""
+        if not prepared:
             return None
         by_type: dict[type, list[Command]] = {}
         for p in prepared:

@@ -395,7 +395,7 @@ class _ReadConnections:
         try:
             if not reader.own:
                 reader.pg.autocommit = True
-            results = _run_autocommit(reader.pg, statements)
+            results = _run_autocommit(reader, statements)
             ok = True
             return results
         except _FAULTS as e:
@@ -416,7 +416,8 @@ class _ReadConnections:
             self._open += own
         try:
             raw = self._engine.raw_connection()
-            reader = _Reader(raw, cast("psycopg.Connection[tuple[object, ...]]", raw.dbapi_connection), own)
+            pg = cast("psycopg.Connection[tuple[object, ...]]", raw.dbapi_connection)
+            reader = _Reader(raw, pg, own, pg.cursor())
             if own:
                 raw.detach()
                 reader.pg.autocommit = True
@@ -462,13 +463,15 @@ class _Reader:
     raw: PoolProxiedConnection
     pg: psycopg.Connection[tuple[object, ...]]
     own: bool  # detached and kept in autocommit, or borrowed from the pool for one read
+    cursor: psycopg.Cursor[tuple[object, ...]]  # reused: a read of one statement makes no cursor
 
 
-def _run_autocommit(pg: psycopg.Connection[tuple[object, ...]], statements: list[Statement]) -> list[Rows]:
+def _run_autocommit(reader: _Reader, statements: list[Statement]) -> list[Rows]:
     """Each statement's rows; several go in one pipeline (one round trip)."""
     if len(statements) == 1:
         sql, params = statements[0]
-        return [pg.execute(sql, params).fetchall()]
+        return [reader.cursor.execute(sql, params).fetchall()]
+    pg = reader.pg
     with pg.pipeline():
         cursors = [pg.execute(sql, params) for sql, params in statements]
     return [cursor.fetchall() for cursor in cursors]

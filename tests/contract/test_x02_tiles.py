@@ -209,3 +209,31 @@ def test_x02_journal_rows_reads_the_entry_nodes_and_spans(any_store: Store) -> N
     assert rows.spans[1] == b"".join(root_of(leaves[2 * i : 2 * i + 2]) for i in range(4, 9))
     assert any_store.journal_rows(300, [], []).entry is None
     assert any_store.journal_rows(None, [], [TileSpan(0, 299, 310)]).spans == [leaves[299]]
+
+
+def test_x02_journal_reads_past_the_kept_connections_borrow_one_and_give_it_back_as_it_was() -> None:
+    """PostgreSQL: with every kept autocommit connection busy, a read borrows a pooled connection
+    in autocommit for that read only; transactions on the pool still roll back."""
+    from civicledger.adapters.sql.store import SqlStore
+
+    require_postgres()
+    store = SqlStore.open(POSTGRES_URL, schema=f"t_{uuid.uuid4().hex[:16]}", drop_schema_on_close=True, pool_size=1)
+    try:
+        leaves = _fill(store, 5)
+        readers = store._readers
+        assert readers is not None
+        busy = readers._take()  # the one kept connection, as if another thread were reading on it
+        assert busy.own
+        rows = store.journal_rows(3, [(0, 2)], [])
+        assert rows.entry is not None and rows.entry.leaf_hash == leaves[3] and rows.nodes == {(0, 2): leaves[2]}
+        readers._give(busy, True)
+        with store.write() as uow:  # the borrowed connection went back out of autocommit
+            s, head = stored(5, uow.journal.head().frontier)
+            uow.journal.append(s, head)
+            uow.flush()  # sent, not committed
+            uow.rollback()
+        with store.read() as uow:
+            assert uow.journal.head().size == 5
+        assert store.journal_rows(3, [], []).entry is not None  # and the kept one serves again
+    finally:
+        store.close()

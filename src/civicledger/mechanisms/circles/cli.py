@@ -11,7 +11,7 @@ import typer
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
 from civicledger.cli.output import emit, fail
-from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.time import parse_instant
 from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
@@ -85,7 +85,7 @@ def exchange(
 
     def build(s: Session) -> Submission:
         if len(keys) != 2:
-            raise CivicLedgerError("an exchange needs the keys of both accounts", rule="CI8")
+            raise InvalidInputError("an exchange needs the keys of both accounts: give -k twice", rule="CI8")
         return cm.Exchange(s.key(keys[0]).account, s.key(keys[1]).account, units), keys
 
     submit(ctx, build, command_id)

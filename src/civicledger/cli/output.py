@@ -38,6 +38,13 @@ def amounts(uow: UnitOfWork) -> Amounts:
     return Amounts({c.id: c for c in uow.ledger.currencies()})
 
 
+def journal_time(uow: UnitOfWork, now: int) -> int:
+    """When a read is evaluated by default: the clock, never before the journal's newest entry
+    (X4), as the server's pages do, so a query agrees with the page that shows the same journal,
+    even a journal dated after the wall clock. Commands with ``--at`` use it when none is given."""
+    return max(now, uow.journal.head().time)
+
+
 def emit(ctx: typer.Context, data: object, human: Callable[[Console], None] | None = None) -> None:
     """Print data as JSON when --json was given, else call human() (or pretty-print data)."""
     if json_mode(ctx):

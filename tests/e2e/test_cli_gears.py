@@ -105,7 +105,10 @@ def test_gears_cli_widget_co_sale_report_chart_and_refusals(civic: Civic, tmp_pa
     assert (tmp_path / "delta.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     human = civic("gears", "report")
     assert "19.3548" in human.stdout and "widget" in human.stdout and "fund" in human.stdout
-    assert "13,200.00" in human.stdout  # Widget Co's G in major units of the ethicap currency (X3)
+    g = rows[ids["widget"]]["sales"]  # G = 13,200 minor units: 132.00 xi in the table (X3)
+    assert g == 13_200 and "132.00 xi" in human.stdout
+    company = civic("gears", "company", ids["widget"]).stdout  # a table, not a dictionary
+    assert "statements (GR2, GR7)" in company and "{'" not in company
 
     before = last["seq"] + 1
     too_long = civic.json("gears", "statement", "2", "x" * 201, "-k", "widget", check=2)

@@ -109,7 +109,11 @@ class Consent:
         rule = rule or self.rule
         missing = sorted(self.all_of - signers)
         if missing:
-            raise AuthorityError(f"missing signature of {', '.join(missing)}", rule=rule)
+            raise AuthorityError(
+                f"missing signature of {', '.join(missing)}; the command must be signed with "
+                + ("that account's key too" if len(missing) == 1 else "those accounts' keys too"),
+                rule=rule,
+            )
         for quorum in self.quorums:
             if not quorum.satisfied_by(signers):
                 got = len(quorum.members & signers)

@@ -322,8 +322,34 @@ def company_show(ctx: typer.Context, company: CompanyArg) -> None:
         statements = [{"index": i, **stored_json(v)} for i, v in gs.statements_of(uow, firm)]
         votes = [{"voter": voter, **stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
         debts = [{"key": k, **stored_json(v)} for k, v in gs.debts_of(uow, firm)]
+        ethicap = gs.fund_position(uow, current_policy(uow).section(GearsPolicy)).ethicap
+        money = amounts(uow)
     data = {"company": firm, **stored_json(record), "statement_list": statements, "votes": votes, "debts": debts}
-    emit(ctx, data)
+
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as out
+
+        out.print(
+            f"[bold]company {firm}[/] registered {format_instant(record.joined_at)}; "
+            f"{record.questions} question(s) in its bank; {len(votes)} vote(s) counting"
+        )
+        table = Table("#", "statement", "question", "challenge", title="statements (GR2, GR7)")
+        for s in statements:
+            table.add_row(str(s["index"]), str(s["text"]), str(s["question"]), str(s["challenge"] or "-"))
+        out.print(table)
+        if debts:
+            owed = Table("to", "reason", "since", title="debts, withheld from later sales (GR6, GR7)")
+            owed.add_column("owed", justify="right")  # at par, in the fund's ethicap currency (GR11)
+            for d in debts:
+                owed.add_row(
+                    str(d["to"]),
+                    str(d["reason"]),
+                    format_instant(int(str(d["at"]))),
+                    money(ethicap, int(str(d["units"]))),
+                )
+            out.print(owed)
+
+    emit(ctx, data, human)
 
 
 class ChartRef(TypedDict):

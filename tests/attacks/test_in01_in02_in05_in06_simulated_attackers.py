@@ -27,7 +27,9 @@ def outcomes(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str], 
         [*run, "--json", "sim", "report", str(out)], check=True, env=env, capture_output=True, text=True
     )
     data = json.loads(report.stdout)
-    assert (out / "report.html").read_text().count("<tr>") == len(data["attacks"]) + 1
+    page = (out / "report.html").read_text()
+    table = page.split("<h2>What attackers gained</h2>")[1].split("</table>")[0]
+    assert table.count("<tr>") == len(data["attacks"]) + 1
     return {(a["attack"], a["param_label"]): a["gains_nothing"] for a in data["attacks"]}
 
 

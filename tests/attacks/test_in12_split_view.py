@@ -3,7 +3,8 @@
 Two stores share a prefix and then fork; both are served under the same journal key, so each
 history, on its own, verifies. Two witnesses watch the log: they cosign the first history's
 checkpoint and refuse the second (no consistency proof joins two different roots), and a client
-that requires the witnesses' cosignatures accepts the first server and refuses the second.
+that requires the witnesses' cosignatures accepts the first server and refuses the second. A
+server on a copy behind what the witnesses hold, or forked from it, refuses to write.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ import httpx
 import pytest
 
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
+from civicledger.adapters.headmark import HeadMarkFile, RollbackGuard, newest_signed_in
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.witness_state import WitnessState
 from civicledger.api.app import create_app
-from civicledger.api.checkpoints import CheckpointPublisher, WitnessConfig
+from civicledger.api.checkpoints import CheckpointPublisher, WitnessConfig, WitnessedHeads
 from civicledger.api.witness import Witness, create_witness_app
 from civicledger.kernel import audit
 from civicledger.kernel.checkpoint import (
@@ -33,7 +35,7 @@ from civicledger.kernel.checkpoint import (
     verify_witnessed,
     witness_key,
 )
-from civicledger.kernel.errors import IntegrityError
+from civicledger.kernel.errors import IntegrityError, RuleViolationError
 from civicledger.kernel.ports import Store
 from tests.conftest import BACKEND, T0, open_test_store
 from tests.e2e.conftest import Civic
@@ -173,3 +175,48 @@ def test_in12_civic_verify_requires_k_of_n_witnesses(world: World, civic: Civic)
     refused = civic.json("verify", "--url", world.forked_url, *args, "--witnesses-required", "1", check=1)
     assert refused["ok"] is False and refused["rule"] == "IN12"
     assert parse_note(_checkpoint(world.forked_url)).text.startswith(world.log.name + "\n")
+
+
+def _guard(economy: ScriptedEconomy, publisher: CheckpointPublisher, tmp_path: Path) -> RollbackGuard:
+    """A guard whose mark file is new (the operator lost or replaced the key directory's mark):
+    only the witnesses know what was signed."""
+    return RollbackGuard(economy.store, HeadMarkFile(tmp_path / f"{id(publisher)}.head"), [WitnessedHeads(publisher)])
+
+
+def test_in12_a_copy_behind_what_the_witnesses_cosigned_is_refused_writes_without_the_mark_file(
+    world: World, tmp_path: Path
+) -> None:
+    world.honest_publisher.publish_once()
+    world.honest.person("carol")
+    world.honest_publisher.publish_once()  # the witnesses now hold the head with carol
+    held = world.states[0].log(world.log.name)
+    assert held is not None
+    # the forked store is the honest one's old copy: it lacks carol
+    behind = newest_signed_in(world.forked.store)
+    assert behind.size < held.size
+    with pytest.raises(RuleViolationError, match=f"has {behind.size} entries but a tree head of {held.size}") as e:
+        _guard(world.forked, world.forked_publisher, tmp_path).check()
+    assert e.value.rule == "IN12" and "witness-" in e.value.message
+    _guard(world.honest, world.honest_publisher, tmp_path).check()  # the witnessed journal may write
+
+
+def test_in12_a_copy_of_the_witnessed_size_with_another_root_is_a_fork_and_refused(
+    world: World, tmp_path: Path
+) -> None:
+    world.honest_publisher.publish_once()
+    world.honest.person("carol")
+    world.forked.person("mallory")  # same size, another root
+    world.honest_publisher.publish_once()
+    assert newest_signed_in(world.forked.store).size == newest_signed_in(world.honest.store).size
+    with pytest.raises(RuleViolationError, match="different root") as e:
+        _guard(world.forked, world.forked_publisher, tmp_path).check()
+    assert e.value.rule == "IN12"
+    held = world.states[0].log(world.log.name)
+    assert held is not None and held.root.hex() == newest_signed_in(world.honest.store).root  # nothing moved
+
+
+def test_in12_a_witness_that_is_down_does_not_stop_writes(world: World, tmp_path: Path) -> None:
+    down = WitnessConfig("http://127.0.0.1:9", world.witnesses[0].key)  # the discard port: nothing answers
+    publisher = CheckpointPublisher(world.honest.store, world.honest.key("journal"), None, [down], timeout=0.5)
+    assert WitnessedHeads(publisher).newest() is None
+    RollbackGuard(world.honest.store, HeadMarkFile(tmp_path / "j.head"), [WitnessedHeads(publisher)]).check()

@@ -100,6 +100,10 @@ def test_journal_appends_in_sequence_and_finds_commands(any_store: Store) -> Non
         assert latest is not None and latest.size == 5
         signed_before = uow.journal.latest_signed_head(at_most=4)
         assert signed_before is not None and signed_before.size == 3
+        signed = [e.head for e in entries if e.head.signature]
+        assert uow.journal.signed_heads(0, 5) == signed and len(signed) < 5
+        assert uow.journal.signed_heads(3, 5) == [h for h in signed if h.size > 3]
+        assert uow.journal.signed_heads(5, 9) == []
 
 
 def test_a_unit_of_work_rolls_back_unless_committed(any_store: Store) -> None:

@@ -4,6 +4,7 @@ explain at the journal's time, errors that say what to do (X3, X7)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import time
@@ -19,7 +20,8 @@ from civicledger.cli.main import app, normalise
 from civicledger.cli.output import journal_time
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
-from civicledger.kernel.money import format_money
+from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
+from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import UnitOfWork
 from civicledger.mechanisms.credits import queries
 from tests.e2e.conftest import Civic
@@ -27,13 +29,15 @@ from tests.e2e.conftest import Civic
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "economy.toml"
 
 
-def test_x03_format_money_is_exact_with_the_currencys_decimals_and_symbol() -> None:
-    assert format_money(1_200_000, 2, "xi") == "12,000.00 xi"
-    assert format_money(-5, 2) == "-0.05"
-    assert format_money(7, 0, "pt") == "7 pt"
-    assert format_money(2**63 - 1, 2) == "92,233,720,368,547,758.07"  # no float on the way
+def test_x03_a_currency_formats_exactly_with_its_records_decimals_and_symbol() -> None:
+    xi = Currency(CurrencyId("xi"), CurrencyKind.ISSUED, AccountId("ac" + "0" * 32), IssuerRule.ISSUER_COMMAND, 2, "")
+    assert xi.format(1_200_000) == "xi 12,000.00"
+    assert xi.format(-5) == "-xi 0.05"
+    assert xi.format(2**63 - 1) == "xi 92,233,720,368,547,758.07"  # no float on the way
+    circles = dataclasses.replace(xi, kind=CurrencyKind.PERSONAL, decimals=0)
+    assert circles.format(7) == "CRC 7"
     with pytest.raises(InvalidInputError):
-        format_money(1.5, 2)  # type: ignore[arg-type]
+        xi.format(1.5)  # type: ignore[arg-type]
 
 
 def test_global_options_are_moved_before_the_command_unless_the_command_has_its_own() -> None:
@@ -82,10 +86,10 @@ def _economy(civic: Civic, tmp_path: Path) -> dict[str, str]:
 def test_tables_show_major_units_and_json_keeps_minor_units(civic: Civic, tmp_path: Path, db_url: str) -> None:
     ids = _economy(civic, tmp_path)
     supply = civic("ledger", "supply").stdout
-    assert "1,234.56 xi" in supply and "123456" not in supply
+    assert "xi 1,234.56" in supply and "123456" not in supply
     assert civic.json("ledger", "supply")[0]["issued"] == 123456
     shown = civic("account", "show", "alice").stdout
-    assert "1,234.56 xi" in shown and "{" not in shown
+    assert "xi 1,234.56" in shown and "{" not in shown
     assert civic.json("account", "show", ids["alice"])["balances"] == {"xi": 123456}
     # the root's options after the command (civic verify --db x)
     env = {k: v for k, v in civic.env.items() if k != "CIVIC_DB"}

@@ -50,7 +50,9 @@ def test_sim_run_sweep_and_report(civic: Civic, tmp_path: Path) -> None:
     human = civic("sim", "sweep", str(path), "--out", str(tmp_path / "many"), "--resume", "--seeds", "1,2")
     assert "4 runs" in human.stdout
     report = civic.json("sim", "report", str(tmp_path / "many"))
-    assert Path(report["report"]).read_text().count("<img") == 7
+    page = Path(report["report"]).read_text()
+    assert "<h2>Differences from the baseline</h2>" in page
+    assert page.count("<img") == 7 + page.count("<h2>Differences from the baseline</h2>\n<img")
     assert len(report["runs"]) == 4
 
 
@@ -89,3 +91,28 @@ def test_x09_sim_the_keyloss_example_runs_and_reports_income_lost_with_and_witho
     assert lines[False]["holdings_frozen"] > 0 == lines[True]["holdings_frozen"]
     human = civic("sim", "report", str(tmp_path / "one"))
     assert "lost keys without guardians (X9" in human.stdout
+
+
+def test_sim_copies_the_scenario_into_the_results_and_the_report_names_it(civic: Civic, tmp_path: Path) -> None:
+    path = tmp_path / "tiny.toml"
+    path.write_text(SCENARIO)
+    civic.json("sim", "run", str(path), "--seed", "3", "--out", str(tmp_path / "one"))
+    assert (tmp_path / "one" / "scenario.toml").read_text() == SCENARIO
+    report = civic.json("sim", "report", str(tmp_path / "one"))
+    page = Path(report["report"]).read_text()
+    assert "<title>Simulation report: tiny</title>" in page and str(path) in page
+    assert "each line is one run" in page and "mean over" not in page
+    finals = {row["metric"]: row for row in report["final"]}
+    frame = pd.read_parquet(tmp_path / "one" / "run-0000-seed-3.parquet")
+    assert finals["supply_circles"]["min"] == finals["supply_circles"]["max"] == frame["supply_circles"].iloc[-1]
+    assert finals["supply_circles"]["seeds"] == 1
+
+
+def test_sim_sweep_resume_refuses_a_folder_of_another_scenario(civic: Civic, tmp_path: Path) -> None:
+    path, other = tmp_path / "tiny.toml", tmp_path / "other.toml"
+    path.write_text(SCENARIO.replace("steps = 6", "steps = 2"))
+    other.write_text(SCENARIO.replace("steps = 6", "steps = 3"))
+    civic.json("sim", "sweep", str(path), "--out", str(tmp_path / "many"), "--seeds", "1", "--workers", "1")
+    body = civic.json("sim", "sweep", str(other), "--out", str(tmp_path / "many"), "--resume", check=2)
+    assert "another scenario" in str(body)
+    assert (tmp_path / "many" / "scenario.toml").read_text() == path.read_text()

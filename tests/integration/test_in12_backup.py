@@ -212,3 +212,30 @@ def test_in12_a_journal_of_the_same_size_with_another_root_is_a_fork_and_refused
         assert economy.economy_id
     finally:
         store.close()
+
+
+class _CountingSource:
+    """A head source that counts how often it is asked (a witness costs a network round trip)."""
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def newest(self) -> SignedHeadMark | None:
+        self.asked += 1
+        return None
+
+
+def test_in12_other_head_sources_are_asked_when_the_guard_checks_never_per_write(
+    source: tuple[SqlStore, ScriptedEconomy, Path],
+) -> None:
+    store, economy, keys = source
+    witness = _CountingSource()
+    guard = RollbackGuard(store, HeadMarkFile.beside_key(keys), [witness])
+    guard.check()
+    assert witness.asked == 1
+    for _ in range(3):
+        guard.check()  # up to date once: not asked again
+        economy.person(f"p{uuid.uuid4().hex[:6]}")
+        guard.record()
+    assert witness.asked == 1
+    assert HeadMarkFile.beside_key(keys).newest() == newest_signed_in(store)

@@ -21,7 +21,18 @@ import civicledger
 
 ROOT = Path(civicledger.__file__).parent
 
-KERNEL_ENGINE = {"engine", "audit", "state", "snapshot", "signing", "bootstrap", "handlers", "payments", "records"}
+KERNEL_ENGINE = {
+    "engine",
+    "audit",
+    "incremental",
+    "state",
+    "snapshot",
+    "signing",
+    "bootstrap",
+    "handlers",
+    "payments",
+    "records",
+}
 """Kernel modules that run commands against a store; every other kernel module is pure code."""
 
 MECHANISM_ROLES = {
@@ -110,7 +121,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "adapters": {"sqlalchemy", "alembic", "psycopg", "cryptography"},
     "edge.cli": {"typer", "rich", "uvicorn", "numpy", "pyarrow", "matplotlib"},
     "edge.api": {"fastapi", "starlette", "uvicorn", "pydantic"},
-    "edge.web": {"fastapi", "starlette", "jinja2", "markupsafe"},
+    "edge.web": {"fastapi", "starlette", "jinja2", "markupsafe", "swagger_ui_bundle"},
     "edge.demo": set(),
     "edge.sim": {"numpy", "scipy", "pyarrow", "matplotlib", "ray"},
     "top": {"pydantic_settings", "pydantic"},

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from civicledger.kernel.canonical import canonical_bytes, digest
 from civicledger.kernel.errors import InvalidInputError
-from civicledger.kernel.money import allocate, require_units
+from civicledger.kernel.money import allocate, format_units, require_units
 
 
 def test_x03_amounts_refuse_floats_and_bools() -> None:
@@ -47,3 +47,28 @@ def test_x05_a_lone_surrogate_is_invalid_input_not_a_crash() -> None:
         canonical_bytes({"memo": "\ud800"})
     with pytest.raises(InvalidInputError, match="lone surrogates"):
         canonical_bytes({"memo": "\ud800"}, trusted=True)
+
+
+@pytest.mark.parametrize(
+    ("units", "decimals", "symbol", "text"),
+    [
+        (1_200_000, 2, "ξ", "ξ12,000.00"),
+        (5, 2, "", "0.05"),
+        (-150, 2, "ξ", "-ξ1.50"),
+        (0, 2, "", "0.00"),
+        (1234567, 0, "CRC ", "CRC 1,234,567"),
+        (2**63 - 1, 18, "", "9.223372036854775807"),
+        (10**15 + 1, 3, "", "1,000,000,000,000.001"),
+    ],
+)
+def test_x03_format_units_writes_major_units_exactly_from_the_integer(
+    units: int, decimals: int, symbol: str, text: str
+) -> None:
+    assert format_units(units, decimals, symbol) == text
+
+
+def test_x03_format_units_refuses_floats_and_impossible_decimals() -> None:
+    with pytest.raises(InvalidInputError):
+        format_units(1.5, 2)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError):
+        format_units(1, 19)

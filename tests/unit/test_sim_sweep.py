@@ -32,7 +32,8 @@ def test_a_sweep_writes_one_tidy_parquet_file_per_run_for_pandas_and_polars(tmp_
     assert len(files) == 4 and seen[-1] == 4
     frame = pd.concat([pd.read_parquet(f) for f in files])
     assert len(frame) == 4 * 5  # steps 0, 3, 6, 9 and the last, 11
-    assert set(frame["param.policy.circles.growth"]) == {"2%", "5%"}
+    assert set(frame["param.policy.circles.growth"]) == {0.02, 0.05}  # the ratio "2%", typed
+    assert set(frame["param_label"]) == {"policy.circles.growth=2%", "policy.circles.growth=5%"}
     assert frame.groupby(["run", "step"]).size().max() == 1  # one row per run and step
     polars = pl.read_parquet(str(tmp_path / "out" / "*.parquet"))
     assert polars.height == 20 and {
@@ -45,7 +46,10 @@ def test_a_sweep_writes_one_tidy_parquet_file_per_run_for_pandas_and_polars(tmp_
         "sybil_units_at_honest",
     } <= set(polars.columns)
     report = write_report(tmp_path / "out", tmp_path / "report.html")
-    assert report.read_text().count("data:image/png;base64,") == 7
+    page = report.read_text()
+    assert "<h2>Differences from the baseline</h2>" in page  # a plot of what differs, the names of the rest
+    differ = page.count("<h2>Differences from the baseline</h2>\n<img")
+    assert page.count("data:image/png;base64,") == 7 + differ
 
 
 def test_processes_give_the_same_files_as_one_process_and_resume_skips_done_runs(tmp_path: Path) -> None:

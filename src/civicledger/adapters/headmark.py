@@ -18,8 +18,8 @@ import fcntl
 import json
 import os
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
@@ -31,15 +31,24 @@ MARK_FILE = "journal.head"
 
 @dataclass(frozen=True, slots=True)
 class SignedHeadMark:
-    """A signed tree head's size and root (hex), as a high-water mark."""
+    """A signed tree head's size and root (hex), as a high-water mark.
+
+    ``root`` is empty when the source knows only the size (a witness answering 409 with the size
+    it holds), and ``FORKED`` when the source holds a head of this size with another root."""
 
     size: int
     root: str
+    source: str = field(default="the journal key's mark file", compare=False)
+
+
+FORKED = "forked"
+"""The root of a mark whose source holds another root at this size (a witness's 422)."""
 
 
 class HeadSource(Protocol):
     """Anything that knows signed heads of this journal beyond the database: the local mark file,
-    later the witnesses' cosigned checkpoints. ``newest`` is the largest it knows, if any."""
+    the witnesses' cosigned checkpoints (api/checkpoints.py ``WitnessedHeads``). ``newest`` is the
+    largest it knows, if any."""
 
     def newest(self) -> SignedHeadMark | None: ...
 
@@ -83,11 +92,19 @@ class HeadMarkFile:
                 self._known = mark
 
 
+def newest_of(marks: Iterable[SignedHeadMark | None]) -> SignedHeadMark | None:
+    """The largest mark; at one size, one saying "another root" before one that knows none."""
+    known = [m for m in marks if m is not None]
+    return max(known, key=lambda m: (m.size, m.root == FORKED, bool(m.root)), default=None)
+
+
 def newest_signed_in(store: Store) -> SignedHeadMark:
     """The database's newest signed tree head (size 0 for an empty journal)."""
     with store.read() as uow:
         head = uow.journal.latest_signed_head()
-    return SignedHeadMark(0, "") if head is None else SignedHeadMark(head.size, head.root)
+    if head is None:
+        return SignedHeadMark(0, "", "this database")
+    return SignedHeadMark(head.size, head.root, "this database")
 
 
 def behind(database: SignedHeadMark, known: SignedHeadMark) -> str | None:
@@ -95,13 +112,13 @@ def behind(database: SignedHeadMark, known: SignedHeadMark) -> str | None:
     if database.size < known.size:
         return (
             f"this database's journal has {database.size} entries but a tree head of {known.size} entries "
-            "was signed; writing here would fork the signed journal: restore a backup of at least "
-            f"{known.size} entries (docs/operations.md)"
+            f"was signed ({known.source}); writing here would fork the signed journal: restore a backup of "
+            f"at least {known.size} entries (docs/operations.md)"
         )
-    if database.size == known.size and database.root != known.root:
+    if database.size == known.size and known.root and database.root != known.root:
         return (
             f"this database's journal of {database.size} entries has a different root from the signed head "
-            "of that size: it is a fork and is not written on (docs/operations.md)"
+            f"of that size ({known.source}): it is a fork and is not written on (docs/operations.md)"
         )
     return None
 
@@ -119,8 +136,7 @@ class RollbackGuard:
         self._ok = False
 
     def newest_known(self) -> SignedHeadMark | None:
-        marks = [m for m in (s.newest() for s in [self.mark, *self.others]) if m is not None]
-        return max(marks, key=lambda m: m.size, default=None)
+        return newest_of(s.newest() for s in [self.mark, *self.others])
 
     def check(self) -> None:
         if self._ok:
@@ -135,9 +151,10 @@ class RollbackGuard:
             self.mark.advance(database)
 
     def record(self) -> None:
-        """After a write: the database's newest signed head becomes the mark."""
+        """After a write: the database's newest signed head becomes the mark. Only the mark file
+        is read here (other sources, such as witnesses, are asked only by ``check``: never per write)."""
         database = newest_signed_in(self.store)
-        known = self.newest_known()
+        known = self.mark.newest()
         reason = behind(database, known) if known is not None else None
         if reason is not None:  # another writer moved the mark beyond this database
             self._ok = False

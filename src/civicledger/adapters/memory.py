@@ -233,6 +233,9 @@ class _Journal:
     def leaf_bodies(self, start: int, stop: int) -> list[bytes]:
         return [e.body or e.entry.leaf_bytes() for e in self._u._s.entries[start:stop]]
 
+    def signed_heads(self, start: int, stop: int) -> list[TreeHead]:
+        return [e.head for e in self._u._s.entries[start:stop] if e.head.signature]
+
     def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None:
         entries = self._u._s.entries
         last = len(entries) if at_most is None else min(at_most, len(entries))

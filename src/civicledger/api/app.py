@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -199,7 +199,7 @@ def create_app(
         title="civicledger",
         version="1",
         description="One signed public journal for Circles, social credits, Gears and Creditism. See docs/api.md.",
-        docs_url=None,  # Swagger UI loads from a CDN; the service must work offline. /openapi.json is the contract.
+        docs_url=None,  # FastAPI's Swagger UI loads from a CDN: the web pages serve it at /docs from this server
         redoc_url=None,
     )
     engine = Engine(store, clock, Ed25519Verifier(), journal_signer)
@@ -337,9 +337,33 @@ def create_app(
             app.include_router(build(reads_context))
 
     @app.get("/api/journal", tags=["journal"], responses=READ_ERRORS)
-    def journal(start: Annotated[int, Query(ge=0, le=2**53)] = 0, limit: Limit = 50) -> Mapping[str, object]:
-        """Entries from ``start`` (their seq), each with its leaf hash and the tree head after it."""
-        return reads.journal_entries(store, start, limit)
+    def journal(
+        start: Annotated[int, Query(ge=0, le=2**53)] = 0,
+        limit: Limit = 50,
+        order: Annotated[Literal["asc", "desc"], Query()] = "asc",
+        before: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+        account: Annotated[str | None, Query(max_length=200)] = None,
+        command_type: Annotated[str | None, Query(alias="type", max_length=100)] = None,
+        since: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+        until: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    ) -> Mapping[str, object]:
+        """Entries, each with its leaf hash and the tree head after it: oldest first from ``start``,
+        or with ``order=desc`` newest first from the entry before ``before`` (default: the newest);
+        ``next`` is the next page's ``start`` (or ``before``). Filters: ``account`` (an id or a name:
+        entries it signed or that name it), ``type`` (a command type, or a family such as
+        ``credits.``), ``since``/``until`` (entry times in seconds, inclusive). A filtered page
+        examines a bounded number of entries, so it may be short while ``next`` is set."""
+        where = reads.JournalFilter(
+            accounts=reads.accounts_named(store, account) if account else None,
+            command_type=command_type or "",
+            since=since,
+            until=until,
+        )
+        if order == "desc":
+            return reads.journal_entries(
+                store, 0, limit, before=reads.NEWEST if before is None else before, where=where
+            )
+        return reads.journal_entries(store, start, limit, where=where)
 
     @app.get("/api/journal/{seq}", tags=["journal"], responses=READ_ERRORS)
     def journal_entry(
@@ -351,6 +375,15 @@ def create_app(
     @app.get("/api/tree-heads/latest", tags=["journal"], responses=READ_ERRORS)
     def tree_head() -> Mapping[str, object]:
         return reads.latest_head(store)
+
+    @app.get("/api/tree-heads", tags=["journal"], responses=READ_ERRORS)
+    def tree_heads(
+        start: Annotated[int, Query(ge=0, le=2**53)] = 0,
+        limit: Annotated[int, Query(ge=1, le=reads.MAX_HEADS)] = 256,
+    ) -> Mapping[str, object]:
+        """The tree heads the journal key signed after entries [start, start + limit): a monitor that
+        re-executes the journal from its tiles checks them and needs them for the draws (IN6)."""
+        return reads.signed_heads(store, start, limit)
 
     @app.get("/api/tree-heads/consistency", tags=["journal"], responses=READ_ERRORS)
     def consistency(

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from civicledger.adapters.crypto import Ed25519Verifier
+from civicledger.adapters.headmark import FORKED, SignedHeadMark, newest_of
 from civicledger.kernel import audit, state
 from civicledger.kernel.checkpoint import (
     AddCheckpoint,
@@ -54,6 +55,21 @@ class WitnessConfig:
         if not sep or not url.startswith(("http://", "https://")):
             raise InvalidInputError("a witness is given as <http(s) URL>=<verifier key>", rule="IN12")
         return WitnessConfig(url.rstrip("/"), VerifierKey.parse(vkey))
+
+
+class WitnessedHeads:
+    """The heads the configured witnesses cosigned, as an IN12 ``HeadSource``: a restored copy
+    behind what any witness holds is refused writes even when the mark file went with the old
+    key directory. Asked only when the guard checks (at start and after a refusal), never per write.
+
+    A witness is trusted here to stop writes, not to make them: a witness that claims too much
+    halts writing until an operator looks (docs/operations.md), the safe way to fail."""
+
+    def __init__(self, publisher: CheckpointPublisher) -> None:
+        self.publisher = publisher
+
+    def newest(self) -> SignedHeadMark | None:
+        return newest_of(self.publisher.ask_held(w) for w in self.publisher.witnesses)
 
 
 def parse_witnesses(text: str) -> list[WitnessConfig]:
@@ -170,6 +186,36 @@ class CheckpointPublisher:
                     return
             raise InvalidInputError("answered 200 without a valid cosignature by its key", rule="IN12")
         raise InvalidInputError("kept answering 409", rule="IN12")
+
+    def ask_held(self, witness: WitnessConfig) -> SignedHeadMark | None:
+        """What ``witness`` holds of this log, asked with the newest checkpoint and ``old`` set to
+        its own size (IN12): 200 means it holds exactly this head, 409 names the size it holds, 422
+        means it holds another root at this size. None if it cannot say (down, unknown log)."""
+        note = self.note()
+        if note is None:
+            return None
+        checkpoint = Checkpoint.parse(note.text)
+        source = f"witness {witness.key.name} at {witness.url}"
+        body = AddCheckpoint(checkpoint.size, (), note.encode().encode()).encode()
+        try:
+            status, answer = self.post(f"{witness.url}/add-checkpoint", body, self.timeout)
+        except OSError as e:
+            _log.warning("witness %s could not be asked what it holds: %s", witness.url, e)
+            return None
+        if status == 200:
+            return SignedHeadMark(checkpoint.size, checkpoint.root.hex(), source)
+        if status == 409:
+            try:
+                held = int(answer.decode("ascii").strip())
+            except (UnicodeDecodeError, ValueError):
+                return None
+            with self._lock:
+                self.cosigned[witness.key.name] = held
+            return SignedHeadMark(held, "", source) if held >= 0 else None
+        if status == 422:
+            return SignedHeadMark(checkpoint.size, FORKED, source)
+        _log.warning("witness %s answered %d when asked what it holds", witness.url, status)
+        return None
 
     # The background thread ----------------------------------------------------------------------
 

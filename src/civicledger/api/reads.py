@@ -7,6 +7,7 @@ Lists are paginated by a cursor (``kernel.paging``).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import NotRequired, TypedDict
 
 from civicledger.kernel import audit, payments, state
@@ -16,7 +17,7 @@ from civicledger.kernel.identity import Account, AccountId, parse_account_id
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.paging import Page, page
 from civicledger.kernel.personal import reveal
-from civicledger.kernel.ports import Store, UnitOfWork
+from civicledger.kernel.ports import Store, StoredEntry, UnitOfWork
 from civicledger.kernel.tiles import TILE_WIDTH, TileRef, available, encode_bundle
 
 
@@ -165,15 +166,141 @@ def holders(store: Store, currency: str, after: str | None, limit: int) -> Page[
 # Journal ----------------------------------------------------------------------------------------
 
 
-def journal_entries(store: Store, start: int, limit: int) -> JournalPage:
+NEWEST = 2**53
+"""A ``before`` cursor past every entry: the newest page."""
+
+MAX_SCAN = 2000
+"""Entries one filtered journal page examines at most: a rare filter gives a short (even empty) page
+whose ``next`` cursor says where to go on, so no request reads the whole journal."""
+
+
+@dataclass(frozen=True)
+class JournalFilter:
+    """Which entries a journal page lists (all of them by default).
+
+    ``accounts``: entries signed by one of them or naming one in the payload, events or result
+    (``None``: any; an empty set: none, as for a name nobody has);
+    ``command_type``: that type, or every type of a family when it ends in "." ("credits.");
+    ``since``/``until``: entry times in whole seconds, both inclusive (X4)."""
+
+    accounts: frozenset[str] | None = None
+    command_type: str = ""
+    since: int | None = None
+    until: int | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.accounts is not None or self.command_type or self.since is not None or self.until is not None)
+
+    def matches(self, entry: JSONObject) -> bool:
+        command = entry["command"]
+        assert isinstance(command, dict)
+        kind = str(command["type"])
+        if self.command_type and not (
+            kind.startswith(self.command_type) if self.command_type.endswith(".") else kind == self.command_type
+        ):
+            return False
+        time = entry["time"]
+        assert isinstance(time, int)
+        if (self.since is not None and time < self.since) or (self.until is not None and time > self.until):
+            return False
+        if self.accounts is not None:
+            signatures = command.get("signatures")
+            signers = (
+                {str(s["account"]) for s in signatures or [] if isinstance(s, dict)}
+                if isinstance(signatures, list)
+                else set()
+            )
+            if not (signers & self.accounts or _names_any(command.get("payload"), self.accounts)):
+                return _names_any(entry.get("events"), self.accounts) or _names_any(entry.get("result"), self.accounts)
+        return True
+
+
+def _names_any(value: object, accounts: frozenset[str]) -> bool:
+    """Whether a JSON value holds one of ``accounts`` as a string anywhere inside it."""
+    if isinstance(value, str):
+        return value in accounts
+    if isinstance(value, dict):
+        return any(_names_any(v, accounts) for v in value.values())
+    if isinstance(value, list):
+        return any(_names_any(v, accounts) for v in value)
+    return False
+
+
+def journal_entries(
+    store: Store,
+    start: int,
+    limit: int,
+    *,
+    before: int | None = None,
+    where: JournalFilter | None = None,
+) -> JournalPage:
+    """One page of the journal with each entry's leaf hash and the tree head after it.
+
+    Oldest first from ``start`` (``next`` is the next page's ``start``) or, with ``before``, newest
+    first from the entry just before it (``next`` is the next page's ``before``). With a filter, at
+    most ``MAX_SCAN`` entries are examined, so a page may be short while ``next`` is not ``None``."""
+    where = where or JournalFilter()
+    budget = MAX_SCAN if where else limit
+    items: list[JSONObject] = []
     with store.read() as uow:
         size = uow.journal.head().size
-        stop = min(size, start + limit)
-        items: list[JSONObject] = [
-            {**s.entry.to_wire(), "leaf_hash": s.leaf_hash.hex(), "tree_head": s.head.to_wire()}
-            for s in uow.journal.scan(start, stop)
-        ]
-    return {"items": items, "size": size, "next": stop if stop < size else None}
+        if before is None:
+            position = start
+            while len(items) < limit and position < size and budget > 0:
+                stop = min(size, position + min(budget, 500))
+                for s in uow.journal.scan(position, stop):
+                    position = s.entry.seq + 1
+                    budget -= 1
+                    wire = s.entry.to_wire()
+                    if where.matches(wire):
+                        items.append(_journal_row(s, wire))
+                        if len(items) == limit:
+                            break
+                else:
+                    position = stop
+            return {"items": items, "size": size, "next": position if position < size else None}
+        position = min(before, size)  # the next entry to look at is position - 1
+        while len(items) < limit and position > 0 and budget > 0:
+            low = max(0, position - min(budget, 200))
+            chunk = [(s, s.entry.to_wire()) for s in uow.journal.scan(low, position)]
+            for s, wire in reversed(chunk):
+                position -= 1
+                budget -= 1
+                if where.matches(wire):
+                    items.append(_journal_row(s, wire))
+                    if len(items) == limit:
+                        break
+    return {"items": items, "size": size, "next": position if position > 0 else None}
+
+
+def _journal_row(s: StoredEntry, wire: JSONObject) -> JSONObject:
+    """An entry as the API lists it: its wire form (what a filter reads), its leaf hash and the tree
+    head after it (made only for the entries a page shows)."""
+    return {**wire, "leaf_hash": s.leaf_hash.hex(), "tree_head": s.head.to_wire()}
+
+
+def accounts_named(store: Store, text: str) -> frozenset[str]:
+    """The accounts an explorer's search means: the id itself, or every account whose name is
+    ``text`` (case does not matter; IN11: names live off the journal, so this reads the store)."""
+    wanted = text.strip()
+    try:
+        return frozenset({parse_account_id(wanted)})
+    except InvalidInputError:
+        pass
+    with store.read() as uow:
+        return frozenset(
+            a.id for a in uow.accounts.scan() if (reveal(uow.personal, a.name) or "").casefold() == wanted.casefold()
+        )
+
+
+MAX_HEADS = 4096
+"""Entries a page of signed tree heads covers at most (``GET /api/tree-heads``)."""
+
+
+def signed_heads(store: Store, start: int, limit: int) -> JSONObject:
+    with store.read() as uow:
+        heads = uow.journal.signed_heads(start, start + min(limit, MAX_HEADS))
+    return {"start": start, "stop": start + min(limit, MAX_HEADS), "heads": [h.to_wire() for h in heads]}
 
 
 def inclusion(store: Store, seq: int, size: int | None) -> JSONObject:

@@ -12,7 +12,7 @@ from civicledger.adapters.headmark import HeadMarkFile, RollbackGuard
 from civicledger.adapters.keystore import load_key
 from civicledger.adapters.stores import open_store
 from civicledger.api.app import create_app
-from civicledger.api.checkpoints import CheckpointPublisher, parse_witnesses
+from civicledger.api.checkpoints import CheckpointPublisher, WitnessedHeads, parse_witnesses
 from civicledger.kernel.errors import RuleViolationError
 from civicledger.settings import Settings
 
@@ -36,13 +36,13 @@ def app_from_environment() -> FastAPI:
     """``CIVIC_DB`` / ``CIVIC_DATA_DIR`` / ``CIVIC_KEYS`` as the CLI reads them; one store per worker."""
     settings = Settings()
     store = open_store(settings.db_url())
-    guard = RollbackGuard(store, HeadMarkFile.beside_key(settings.key_dir()))
+    journal_key = load_key(settings.key_dir(), "journal")
+    publisher = CheckpointPublisher(store, journal_key, settings.origin or None, parse_witnesses(settings.witnesses))
+    guard = RollbackGuard(store, HeadMarkFile.beside_key(settings.key_dir()), others=[WitnessedHeads(publisher)])
     try:
         guard.check()
     except RuleViolationError as e:  # serve reads, refuse writes, say why at start
         _log.error("writes are refused: %s", e.message)
-    journal_key = load_key(settings.key_dir(), "journal")
-    publisher = CheckpointPublisher(store, journal_key, settings.origin or None, parse_witnesses(settings.witnesses))
     app = create_app(store, WallClock(), journal_key, checkpoints=publisher, rollback_guard=guard)
     app.router.on_startup.append(settle_heap)
     app.router.on_shutdown.append(store.close)

@@ -117,9 +117,25 @@ def verify(
     log_vkey: Annotated[
         str | None, typer.Option("--log-vkey", help="The journal's verifier key (default: the one the server names).")
     ] = None,
+    state: Annotated[
+        Path | None,
+        typer.Option("--state", help="Verify only entries new since the last run, keeping the verified state in DIR."),
+    ] = None,
 ) -> None:
     """Check every signature, hash, tree head and invariant, and that replay equals the stored state;
-    with ``--url``, check a served journal's checkpoint and its witnesses' cosignatures (IN12)."""
+    with ``--url``, check a served journal's checkpoint and its witnesses' cosignatures (IN12);
+    with ``--state``, only the entries added since the last run (see ``civic monitor``)."""
+    if state is not None:
+        from civicledger.cli.monitor import verify_with_state
+
+        if url is not None or export is not None:
+            fail(
+                ctx,
+                InvalidInputError("--state verifies the local database; follow a served journal with `civic monitor`"),
+            )
+
+        verify_with_state(ctx, state)
+        return
     if url is not None:
         _verify_checkpoint(ctx, url, witness or [], witnesses_required, log_vkey)
         return

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import typer
 import typer.main
 
-from civicledger.cli import backup, core, demo, journal, keys, serve, sim, witness  # noqa: F401  (register commands)
+from civicledger.cli import backup, core, demo, journal, keys, monitor, serve, sim, witness  # noqa: F401  (register commands)
 from civicledger.cli.app import app
 from civicledger.kernel.registry import installed, load
 

@@ -1,7 +1,8 @@
 """`civic sim ...`: run scenarios, sweep them over a grid of parameters and seeds, report.
 
 ``run`` and ``sweep`` check the scenario file first and, if anything is wrong, list every problem
-with its line and run nothing (exit 2). Results are Parquet files (one per run) in ``--out``.
+with its line and run nothing (exit 2). Results are Parquet files (one per run) in ``--out``, with
+a copy of the scenario file (``scenario.toml``) that the report quotes.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from civicledger.cli.app import app
 from civicledger.cli.output import console, emit, fail, json_mode
 from civicledger.kernel.errors import InvalidInputError
 from civicledger.sim.scenario import ParameterSet, Scenario, ScenarioError, grid, parse_scenario
-from civicledger.sim.sweep import ENGINES, Task, run_file_name, run_task, sweep
+from civicledger.sim.sweep import ENGINES, Task, copy_scenario, run_file_name, run_task, sweep
 
 sim_app = typer.Typer(help="Simulate the economy at population scale: run, sweep, report.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
@@ -83,11 +84,12 @@ def run_cmd(
     except (ScenarioError, InvalidInputError) as e:
         fail(ctx, e)
     folder = out or Path(f"{scenario.stem}-run")
-    folder.mkdir(parents=True, exist_ok=True)
+    source = copy_scenario(scenario, folder)
     point = ParameterSet(0, (), sc)  # the base parameters, whatever the [sweep] says
     chosen = sc.seeds[0] if seed is None else seed
     started = time.perf_counter()
-    path, rows = run_task(Task(point, chosen, str(folder / run_file_name(0, chosen)), tuple(behaviours or ())))
+    task = Task(point, chosen, str(folder / run_file_name(0, chosen)), tuple(behaviours or ()), provenance=source)
+    path, rows = run_task(task)
     data = {
         "scenario": sc.name,
         "seed": chosen,
@@ -124,11 +126,22 @@ def sweep_cmd(
     except (ScenarioError, InvalidInputError) as e:
         fail(ctx, e)
     folder = out or Path(f"{scenario.stem}-sweep")
+    try:
+        source = copy_scenario(scenario, folder, keep=resume)
+    except ValueError as e:
+        fail(ctx, InvalidInputError(str(e), rule="X5"))
     started = time.perf_counter()
     sets = len(grid(sc))
     if json_mode(ctx):
         files = sweep(
-            sc, folder, seeds=chosen, engine=engine, workers=workers, skip_existing=resume, modules=behaviours or []
+            sc,
+            folder,
+            seeds=chosen,
+            engine=engine,
+            workers=workers,
+            skip_existing=resume,
+            modules=behaviours or [],
+            provenance=source,
         )
     else:
         with Progress(
@@ -152,6 +165,7 @@ def sweep_cmd(
                 progress=progress,
                 skip_existing=resume,
                 modules=behaviours or [],
+                provenance=source,
             )
     used = list(chosen or sc.seeds)
     data = {
@@ -178,10 +192,23 @@ def report_cmd(
     ctx: typer.Context,
     results: Annotated[Path, typer.Argument(help="A results folder (or one Parquet file).")],
     out: Annotated[Path | None, typer.Option("--out", help="HTML file to write.")] = None,
-    title: Annotated[str, typer.Option("--title")] = "Simulation report",
+    title: Annotated[
+        str | None, typer.Option("--title", help="The page's title (default: the scenario's name).")
+    ] = None,
 ) -> None:
-    """Write an HTML report with plots of every metric across the sweep."""
-    from civicledger.sim.report import attack_outcomes, key_loss_outcomes, load, summary, write_report
+    """Write an HTML report: what made the results, final values, plots and differences."""
+    from civicledger.sim.report import (
+        Results,
+        attack_outcomes,
+        currencies,
+        final_values,
+        key_loss_outcomes,
+        load,
+        number_text,
+        run_infos,
+        summary,
+        write_report,
+    )
 
     target = out or (results / "report.html" if results.is_dir() else results.with_suffix(".html"))
     try:
@@ -190,8 +217,10 @@ def report_cmd(
         fail(ctx, InvalidInputError(f"cannot read results at {results}: {e}", rule="X5"))
     runs = summary(results)
     table = load(results)
-    attacks = attack_outcomes(table)
+    money = currencies(run_infos(results))
+    attacks = attack_outcomes(table, money)
     keys = key_loss_outcomes(table)
+    finals = final_values(Results(table))
 
     def human(c: object) -> None:
         console.print(f"report of {len(runs)} runs → {path}")
@@ -201,13 +230,27 @@ def report_cmd(
         for k in keys:
             console.print(
                 f"  lost keys {'with' if k.guardians else 'without'} guardians (X9, {k.param_label}): "
-                f"{k.keys_lost:,.1f} persons, {k.income_lost:,.0f} minor units of income lost "
-                f"({k.per_person:,.0f} per {'recovered' if k.guardians else 'lost'} account)"
+                f"{float(k.keys_lost):,.1f} persons, {number_text(k.income_lost, 'income_lost_guarded', money)} "
+                f"of income lost ({number_text(k.per_person, 'income_lost_guarded', money)} per "
+                f"{'recovered' if k.guardians else 'lost'} account)"
             )
 
     data = {
         "report": str(path),
         "runs": runs,
+        "final": [  # exact minor units for money; the mean of whole numbers as a float
+            {
+                "metric": f.metric,
+                "param_set": f.param_set,
+                "param_label": f.param_label,
+                "seeds": f.seeds,
+                "mean": float(f.mean),
+                "sd": f.sd,
+                "min": f.low,
+                "max": f.high,
+            }
+            for f in finals
+        ],
         "attacks": [
             {
                 "attack": a.attack,
@@ -222,11 +265,11 @@ def report_cmd(
             {
                 "param_label": k.param_label,
                 "guardians": k.guardians,
-                "keys_lost": k.keys_lost,
-                "recovered": k.recovered,
-                "income_lost": k.income_lost,
-                "income_lost_per_person": k.per_person,
-                "holdings_frozen": k.holdings_frozen,
+                "keys_lost": float(k.keys_lost),
+                "recovered": float(k.recovered),
+                "income_lost": float(k.income_lost),
+                "income_lost_per_person": float(k.per_person),
+                "holdings_frozen": float(k.holdings_frozen),
             }
             for k in keys
         ],

@@ -130,6 +130,10 @@ class Replay:
     def run(self, command: SignedCommand, at: int, sealer: Sealer) -> Receipt:
         """Execute ``command`` at the recorded time ``at`` through its rule, exactly as when it was
         first accepted (every signature, consent and check again); a refusal raises its error."""
+        if self._tx.economy is not None:
+            # The genesis this replay re-executed is not committed yet: a read of another connection
+            # (a SQL store's) would not see the economy whose id the signatures cover.
+            self._engine._economy = self._tx.economy
         return self._engine._execute(self._tx, self._engine.prepare(command), at=at, sealer=sealer)
 
 

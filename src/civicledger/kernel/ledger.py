@@ -16,7 +16,7 @@ from enum import StrEnum
 from civicledger.kernel.errors import InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Command, Event, command, event
-from civicledger.kernel.money import CurrencyId, format_money, require_positive_units
+from civicledger.kernel.money import CurrencyId, format_units, require_positive_units
 
 MAX_UNITS = 2**63 - 1
 """The largest balance or supply a currency can reach; storage holds signed 64-bit integers."""
@@ -68,8 +68,8 @@ class Currency:
         return self.id if self.kind is CurrencyKind.ISSUED else CIRCLES_SYMBOL
 
     def format(self, units: int) -> str:
-        """``units`` in major units with this currency's symbol, e.g. "12,000.00 xi" (X3)."""
-        return format_money(units, self.decimals, self.symbol)
+        """``units`` in major units after this currency's symbol, e.g. "xi 12,000.00" (X3)."""
+        return format_units(units, self.decimals, f"{self.symbol} ")
 
 
 def parse_symbol(text: str) -> CurrencyId:

@@ -182,6 +182,7 @@ def _check_hashes(what: str, hashes: Sequence[bytes]) -> None:
             where = what if len(hashes) == 1 and what != "proof" else f"{what} hash {i}"
             raise InvalidInputError(f"the {where} must be a SHA-256 hash of {HASH_BYTES} bytes, not {kind}", rule="X2")
 
+
 # Stored subtrees (tiles) ------------------------------------------------------------------------
 #
 # A perfect subtree is named (level, index): the 2**level leaves from index * 2**level on. Its hash

@@ -27,20 +27,6 @@ def require_positive_units(value: object, what: str = "amount") -> int:
     return units
 
 
-def format_money(units: int, decimals: int, symbol: str = "") -> str:
-    """Minor units as a person reads them: ``format_money(1200000, 2, "xi") == "12,000.00 xi"``.
-
-    Exact: the digits come from integer division, never a float, so the text always says what the
-    ledger holds (X3). One function serves the CLI's tables, the demo and the pages; a currency's
-    ``decimals`` and symbol come from its record (``Currency.format``)."""
-    units = require_units(units)
-    if decimals < 0:
-        raise InvalidInputError(f"a currency has 0 or more decimals, not {decimals}", rule="X3")
-    whole, fraction = divmod(abs(units), 10**decimals)
-    text = ("-" if units < 0 else "") + f"{whole:,}" + (f".{fraction:0{decimals}d}" if decimals else "")
-    return f"{text} {symbol}" if symbol else text
-
-
 def allocate(total: int, weights: list[int]) -> list[int]:
     """Split total in proportion to integer weights, largest remainders first; sums to total.
 
@@ -54,3 +40,18 @@ def allocate(total: int, weights: list[int]) -> list[int]:
     for _, i in sorted(remainders)[: total - sum(shares)]:
         shares[i] += 1
     return shares
+
+
+def format_units(units: int, decimals: int, symbol: str = "") -> str:
+    """An exact amount in major units for people: ``format_units(1_200_000, 2, "ξ")`` is "ξ12,000.00".
+
+    Works on the integer alone (X3), so no amount is ever rounded through a float; thousands are
+    separated by commas and a negative amount reads "-ξ1.50".
+    """
+    units = require_units(units)
+    if not 0 <= decimals <= 18:
+        raise InvalidInputError("a currency has between 0 and 18 decimals", rule="X3")
+    sign = "-" if units < 0 else ""
+    whole, part = divmod(abs(units), 10**decimals)
+    text = f"{whole:,}" + (f".{part:0{decimals}d}" if decimals else "")
+    return f"{sign}{symbol}{text}"

@@ -92,6 +92,11 @@ class JournalRepository(Protocol):
 
     def latest_signed_head(self, at_most: int | None = None) -> TreeHead | None: ...
 
+    def signed_heads(self, start: int, stop: int) -> list[TreeHead]:
+        """The signed tree heads after entries [start, stop), in order (a monitor needs them: the
+        draws of IN6 take their seeds from signed heads, so a replay must know which were signed)."""
+        ...
+
 
 class AccountRepository(Protocol):
     def get(self, account: AccountId) -> Account | None: ...

@@ -31,12 +31,13 @@ def _fmt(value: float) -> str:
     return f"{value:,.2f}"
 
 
-def bar_chart(rows: Sequence[tuple[str, float]], title: str, width: int = 560, bar: int = 22) -> str:
-    """Horizontal bars, one per (label, value); negative values extend left of the axis."""
+def bar_chart(rows: Sequence[tuple[str, float]], title: str, width: int = 420, bar: int = 22) -> str:
+    """Horizontal bars, one per (label, value); negative values extend left of the axis. 420 units
+    wide, so on a 390 px phone the chart shrinks by a fifth at most and its labels stay legible."""
     if not rows:
         return _svg(width, 40, '<text x="8" y="24" class="empty">nothing yet</text>', title)
-    label_w = 170
-    value_w = 70
+    label_w = 150
+    value_w = 62
     plot_w = width - label_w - value_w
     lo = min(0.0, min(v for _, v in rows))
     hi = max(0.0, max(v for _, v in rows))
@@ -48,7 +49,7 @@ def bar_chart(rows: Sequence[tuple[str, float]], title: str, width: int = 560, b
         x0 = zero if value >= 0 else zero - plot_w * (-value / span)
         w = max(1.0, plot_w * abs(value) / span)
         color = PALETTE[i % len(PALETTE)] if value >= 0 else "#c8414b"
-        short = label if len(label) <= 24 else label[:22] + "…"
+        short = label if len(label) <= 21 else label[:19] + "…"
         parts.append(
             f'<text x="{label_w - 6}" y="{y + bar * 0.7:.1f}" text-anchor="end">{escape(short)}</text>'
             f'<rect x="{x0:.1f}" y="{y}" width="{w:.1f}" height="{bar}" fill="{color}"><title>{escape(label)}: '
@@ -60,12 +61,13 @@ def bar_chart(rows: Sequence[tuple[str, float]], title: str, width: int = 560, b
     return _svg(width, height, "".join(parts), title)
 
 
-def pie_chart(rows: Sequence[tuple[str, float]], title: str, size: int = 260) -> str:
-    """A pie with a legend; zero and negative slices are listed but not drawn."""
+def pie_chart(rows: Sequence[tuple[str, float]], title: str, size: int = 220) -> str:
+    """A pie with its legend below it (narrow enough for a phone); zero and negative slices are
+    listed but not drawn."""
     positive = [(label, v) for label, v in rows if v > 0]
     total = sum(v for _, v in positive)
-    width = size + 260
-    cx = cy = size / 2
+    width = max(size, 320)
+    cx, cy = width / 2, size / 2
     r = size / 2 - 6
     parts = []
     if total <= 0:
@@ -87,13 +89,13 @@ def pie_chart(rows: Sequence[tuple[str, float]], title: str, size: int = 260) ->
             angle += sweep
     colours = {label: PALETTE[i % len(PALETTE)] for i, (label, _) in enumerate(positive)}
     for i, (label, value) in enumerate(rows):
-        y = 20 + i * 22
+        y = size + 24 + i * 22
         share = f" ({100 * value / total:.1f}%)" if total > 0 and value > 0 else ""
         parts.append(
-            f'<rect x="{size + 10}" y="{y - 12}" width="14" height="14" fill="{colours.get(label, "#ddd")}"/>'
-            f'<text x="{size + 30}" y="{y}">{escape(label)}: {int(value):,}{share}</text>'
+            f'<rect x="8" y="{y - 12}" width="14" height="14" fill="{colours.get(label, "#ddd")}"/>'
+            f'<text x="28" y="{y}">{escape(label)}: {int(value):,}{share}</text>'
         )
-    height = max(size, 30 + len(rows) * 22)
+    height = size + 16 + len(rows) * 22
     return _svg(width, height, "".join(parts), title)
 
 
@@ -102,7 +104,7 @@ def step_chart(
     title: str,
     lo: float,
     hi: float,
-    width: int = 560,
+    width: int = 480,
     height: int = 220,
     guides: Sequence[float] = (),
 ) -> str:

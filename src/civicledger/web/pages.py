@@ -1,27 +1,34 @@
 """Page routes: server-rendered HTML from the same read models as the API.
 
-The site's own pages are the overview, the journal explorer, an entry with its proof, an account and
-the wallet; each installed mechanism adds its pages and its cards on the overview and the account
-page (``Mechanism.pages``, ``civicledger.web.site``). Charts are SVG drawn in Python
-(``civicledger.web.charts``). JavaScript is used in two places only, where it earns its place: the
-journal explorer checks an entry's inclusion proof in the browser (so the reader need not trust the
-server), and the wallet signs commands in the browser with WebCrypto Ed25519 (so the server never
-sees a private key). See docs/web.md.
+The site's own pages are the overview, the journal explorer (newest first, with search), an entry
+with its proof, an account, the wallet and the interactive API docs (``/docs``); each page links the
+API URL that holds its data (``json_url``). Each installed mechanism adds its pages and its cards
+on the overview and the account page (``Mechanism.pages``, ``civicledger.web.site``). Charts are
+SVG drawn in Python (``civicledger.web.charts``). JavaScript is used in two places only, where it
+earns its place: the journal explorer checks an entry's inclusion proof in the browser (so the
+reader need not trust the server), and the wallet signs commands in the browser with WebCrypto
+Ed25519 (so the server never sees a private key). See docs/web.md.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 from markupsafe import Markup
+from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from civicledger.api import reads
+from civicledger.api.reads import NEWEST
+from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.paging import MAX_LIMIT
 from civicledger.kernel.registry import installed, load
 from civicledger.web import charts
+from civicledger.web.explorer import PAGE, ExplorerQuery
 from civicledger.web.site import HERE, Site, try_read
 
 if TYPE_CHECKING:
@@ -37,7 +44,21 @@ def install(app: FastAPI, service: ServiceState) -> None:
         return found
 
     site = Site(store, service.now, economy)
+    # The interactive API docs: FastAPI's Swagger UI page, its assets served from the
+    # swagger-ui-bundle package rather than a CDN, so the site works offline (/openapi.json is the contract).
+    app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="civicledger API",
+            swagger_js_url="/static/swagger/swagger-ui-bundle.js",
+            swagger_css_url="/static/swagger/swagger-ui.css",
+            swagger_favicon_url="/static/swagger/favicon-32x32.png",
+        )
+
     for mechanism in installed():
         if mechanism.pages is not None:
             add_pages = load(mechanism.pages)
@@ -59,6 +80,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
         return render(
             request,
             "overview.html",
+            json_url="/api/economy",
             currencies=cur,
             supply_chart=Markup(supply_chart),
             cards=cards,
@@ -66,14 +88,54 @@ def install(app: FastAPI, service: ServiceState) -> None:
         )
 
     @app.get("/journal", response_class=HTMLResponse, include_in_schema=False)
-    def journal(request: Request, start: int = 0) -> HTMLResponse:
-        data = reads.journal_entries(store, max(0, start), 50)
-        return render(request, "journal.html", data=data, start=max(0, start))
+    def journal(
+        request: Request,
+        before: int | None = None,
+        start: int | None = None,
+        account: str = "",
+        command_type: Annotated[str, Query(alias="type")] = "",
+        since: str = "",
+        until: str = "",
+    ) -> HTMLResponse:
+        """The explorer, newest first: the newest page, or the page of entries before ``before``, or
+        (``start``) the page of the oldest entries from ``start`` on, shown newest first too."""
+        query = ExplorerQuery.of(account, command_type, since, until)
+        where = query.where(store)
+        if start is not None:
+            data = reads.journal_entries(store, max(0, start), PAGE, where=where)
+            items = data["items"][::-1]
+            newer = data["next"]
+            older = int(str(items[-1]["seq"])) if items and int(str(items[-1]["seq"])) > 0 else None
+            api_url = query.api_url(order="asc", start=max(0, start))
+            if not items and start > 0:
+                older = min(start, data["size"])
+        else:
+            data = reads.journal_entries(store, 0, PAGE, before=NEWEST if before is None else before, where=where)
+            items = data["items"]
+            older = data["next"]
+            top = min(data["size"], before) if before is not None else data["size"]
+            newer = top if top < data["size"] else None
+            api_url = query.api_url(order="desc", before=before)
+        return render(
+            request,
+            "journal.html",
+            items=items,
+            size=data["size"],
+            older=older,
+            newer=newer,
+            query=query,
+            links=query.links(),
+            command_types=sorted(COMMANDS),
+            families=sorted({name.split(".")[0] + "." for name in COMMANDS}),
+            json_url=api_url,
+        )
 
     @app.get("/journal/{seq}", response_class=HTMLResponse, include_in_schema=False)
     def journal_entry(request: Request, seq: int) -> HTMLResponse:
         data, error = try_read(reads.inclusion, store, seq, None)
-        return render(request, "entry.html", seq=seq, data=data, error=error)
+        with store.read() as uow:
+            size = uow.journal.head().size
+        return render(request, "entry.html", seq=seq, data=data, error=error, size=size, json_url=f"/api/journal/{seq}")
 
     @app.get("/persons/{person}", response_class=HTMLResponse, include_in_schema=False)
     def person(request: Request, person: str) -> HTMLResponse:
@@ -89,8 +151,9 @@ def install(app: FastAPI, service: ServiceState) -> None:
             error=error,
             cards=cards,
             currency_names=currency_names,
+            json_url=f"/api/accounts/{quote(person, safe='')}",
         )
 
     @app.get("/wallet", response_class=HTMLResponse, include_in_schema=False)
     def wallet(request: Request) -> HTMLResponse:
-        return render(request, "wallet.html")
+        return render(request, "wallet.html", json_url="/api/command-types")

@@ -902,6 +902,15 @@ class _Journal:
         row = self._u.execute(query).first()
         return None if row is None else TreeHead(int(row.seq) + 1, row.root, int(row.time), row.head_signature)
 
+    def signed_heads(self, start: int, stop: int) -> list[TreeHead]:
+        self._u.flush()
+        j = t.journal.c
+        query = sa.select(j.seq, j.root, j.time, j.head_signature).where(
+            j.seq >= start, j.seq < stop, j.head_signature != ""
+        )
+        rows = self._u.execute(query.order_by(j.seq))
+        return [TreeHead(int(r.seq) + 1, r.root, int(r.time), r.head_signature) for r in rows]
+
 
 class _Accounts:
     def __init__(self, uow: SqlUnitOfWork) -> None:

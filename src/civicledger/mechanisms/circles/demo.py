@@ -8,7 +8,7 @@ from civicledger.kernel.engine import Receipt
 from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.ledger import CIRCLES_SYMBOL, Leg
 from civicledger.kernel.messages import decode_command
-from civicledger.kernel.money import CurrencyId, format_money
+from civicledger.kernel.money import CurrencyId, format_units
 from civicledger.kernel.time import DAY
 from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
@@ -16,7 +16,7 @@ from civicledger.mechanisms.circles import messages as cm
 
 def _units(minor: int) -> str:
     """A Circles amount: every personal and group currency reads alike, 1:1 (CI8)."""
-    return format_money(minor, 2, CIRCLES_SYMBOL)
+    return format_units(minor, 2, f"{CIRCLES_SYMBOL} ")
 
 
 def _routed(demo: ScriptedEconomy, sender: str, receiver: AccountId, units: int, cid: str) -> Receipt:

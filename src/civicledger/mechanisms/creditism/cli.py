@@ -20,7 +20,7 @@ from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Command
-from civicledger.kernel.money import CurrencyId, format_money
+from civicledger.kernel.money import CurrencyId, format_units
 from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.records import stored_json
 from civicledger.kernel.state import current_policy, require_economy
@@ -290,7 +290,7 @@ def price_money(uow: UnitOfWork) -> Callable[[int], str]:
     if found is not None:
         return found.format
     decimals = policy.economy.currency_decimals
-    return lambda units: format_money(units, decimals)
+    return lambda units: format_units(units, decimals)
 
 
 def _pie(view: dict[str, Any], out: Path, money: Callable[[int], str]) -> None:

@@ -4,6 +4,7 @@ and resources card of the overview."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -30,4 +31,12 @@ def install(app: FastAPI, site: Site) -> None:
         if data:
             rows = [(name.replace("_", " "), float(units)) for name, units in data["components"].items()]
             chart = Markup(charts.pie_chart(rows, f"price of {asset} by component"))
-        return site.render(request, "creditism/good.html", asset=asset, data=data, error=error, chart=chart)
+        return site.render(
+            request,
+            "creditism/good.html",
+            asset=asset,
+            data=data,
+            error=error,
+            chart=chart,
+            json_url=f"/api/creditism/prices/{quote(asset, safe='')}",
+        )

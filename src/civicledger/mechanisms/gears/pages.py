@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
@@ -49,4 +50,12 @@ def install(app: FastAPI, site: Site) -> None:
         if data:
             points = [(h["at"], _ratio(h["delta"])) for h in data["delta_history"]]
             chart = Markup(charts.step_chart(points, "delta over time", -62, 62, guides=(-60, -30, 0, 30, 60)))
-        return site.render(request, "gears/company.html", company=company, data=data, error=error, chart=chart)
+        return site.render(
+            request,
+            "gears/company.html",
+            company=company,
+            data=data,
+            error=error,
+            chart=chart,
+            json_url=f"/api/gears/companies/{quote(company, safe='')}",
+        )

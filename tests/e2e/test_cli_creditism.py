@@ -114,6 +114,9 @@ def test_creditism_cli_bicycle_story(civic: Civic, tmp_path: Path) -> None:
     chart = tmp_path / "bike.png"
     price = civic.json("creditism", "price", "bicycle", "--chart", str(chart))
     assert sum(price["components"].values()) == price["price"]
+    table = civic("creditism", "price", "bicycle").stdout  # major units in the table, minor in --json (X3)
+    whole, cents = divmod(price["price"], 100)
+    assert f"{whole:,}.{cents:02d}" in table and "minor units" not in table
     assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     compared = civic.json("creditism", "compare", "bicycle")
     assert [c["application"] for c in compared["coops"]] == ["city-bike", "green-bike"]

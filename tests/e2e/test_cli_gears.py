@@ -105,6 +105,10 @@ def test_gears_cli_widget_co_sale_report_chart_and_refusals(civic: Civic, tmp_pa
     assert (tmp_path / "delta.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     human = civic("gears", "report")
     assert "19.3548" in human.stdout and "widget" in human.stdout and "fund" in human.stdout
+    g = rows[ids["widget"]]["sales"]  # G = 13,200 minor units: xi 132.00 in the table (X3)
+    assert g == 13_200 and "xi 132.00" in human.stdout
+    company = civic("gears", "company", ids["widget"]).stdout  # a table, not a dictionary
+    assert "statements (GR2, GR7)" in company and "{'" not in company
 
     before = last["seq"] + 1
     too_long = civic.json("gears", "statement", "2", "x" * 201, "-k", "widget", check=2)

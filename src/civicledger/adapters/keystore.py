@@ -43,7 +43,11 @@ def load_key(directory: Path, name_or_path: str) -> KeyPair:
     if not (path.suffix == ".key" and path.exists()):
         path = key_path(directory, name_or_path)
     if not path.exists():
-        raise NotFoundError(f"no key {name_or_path!r} (looked for {path})", rule="X1")
+        raise NotFoundError(
+            f"no key {name_or_path!r} (looked for {path}); create it with `civic keys new {name_or_path}`, "
+            "or point --keys (env CIVIC_KEYS) at the directory that holds it",
+            rule="X1",
+        )
     try:
         data = json.loads(path.read_text())
         key = KeyPair.from_seed(bytes.fromhex(data["secret"]), data.get("name", path.stem))

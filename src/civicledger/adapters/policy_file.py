@@ -7,12 +7,13 @@ impossible values) the key path is found again in the text: the ``[section]`` he
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
 
-from civicledger.kernel.canonical import JSONObject
-from civicledger.kernel.errors import PolicyFileError
+from civicledger.kernel.canonical import JSONObject, JSONValue
+from civicledger.kernel.errors import InvalidInputError, PolicyFileError
 from civicledger.kernel.policy import Policy, policy_from_mapping
 
 _HEADER_RE = re.compile(r"^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
@@ -69,3 +70,42 @@ def parse_policy_text(text: str) -> tuple[Policy, JSONObject]:
             [(locate(text, key_path), f"{'.'.join(key_path) or '(top)'}: {msg}") for key_path, msg in problems]
         )
     return policy, data
+
+
+_BARE_KEY_RE = re.compile(r"^[A-Za-z0-9_\-]+$")
+
+
+def policy_to_toml(policy: JSONObject, header: str = "") -> str:
+    """A policy as a TOML file that ``load_policy_file`` reads back to the same policy (X7).
+
+    ``header`` becomes comment lines at the top. Tables come after their section's plain values,
+    one ``[section.sub]`` header each, so the file can be edited a value at a time."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()]
+
+    def table(path: tuple[str, ...], mapping: JSONObject) -> None:
+        plain = [(k, v) for k, v in mapping.items() if not isinstance(v, dict)]
+        nested = [(k, v) for k, v in mapping.items() if isinstance(v, dict)]
+        if path and (plain or not nested):
+            lines.extend(["", f"[{'.'.join(_toml_key(p) for p in path)}]"])
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v, (*path, k))}" for k, v in plain)
+        for k, v in nested:
+            assert isinstance(v, dict)
+            table((*path, k), v)
+
+    table((), policy)
+    return "\n".join(lines).lstrip("\n") + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY_RE.match(key) else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: JSONValue, path: tuple[str, ...]) -> str:
+    """A TOML value; JSON's string escapes are TOML's basic-string escapes."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v, path) for v in value) + "]"
+    raise InvalidInputError(f"{'.'.join(path)}: {value!r} has no TOML form in a policy file", rule="X7")

@@ -21,6 +21,7 @@ from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import AccountId, AccountKind
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import Command
+from civicledger.kernel.money import CurrencyId, format_units
 from civicledger.kernel.personal import PERSONAL_RULES, PersonalItem, move_off
 from civicledger.kernel.ports import Store
 from civicledger.kernel.rules import LATEST_RULES
@@ -66,6 +67,13 @@ class ScriptedEconomy:
         info = self.engine.economy()
         assert info is not None
         self.economy_id = info.id
+
+    def money(self, currency: str, units: int) -> str:
+        """Units of a currency as the demo tells them: its record's decimals and symbol (X3), like
+        the CLI's tables (``Currency.format``)."""
+        with self.store.read() as uow:
+            found = uow.ledger.currency(CurrencyId(currency))
+        return found.format(units) if found is not None else format_units(units, 2)
 
     def key(self, name: str) -> KeyPair:
         """The key in force of the account named ``name``: at first derived from the label and the

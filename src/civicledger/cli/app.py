@@ -18,7 +18,7 @@ from civicledger.adapters.keystore import load_key
 from civicledger.adapters.stores import open_store
 from civicledger.cli.output import emit, fail
 from civicledger.kernel.engine import Engine, Receipt
-from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.errors import CivicLedgerError, NotFoundError
 from civicledger.kernel.identity import ACCOUNT_ID_PREFIX, AccountId, parse_account_id
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import Command
@@ -32,7 +32,11 @@ app = typer.Typer(
     help="civicledger: run, audit and simulate an economy on one signed public journal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="rich",  # "[word ...]" in help is markup: write "(env X)" (tests/e2e/test_cli_help.py)
 )
+
+
+NO_ECONOMY = "this store holds no economy yet; create one with `civic init examples/economy.toml`"
 
 
 class _Overrides(TypedDict, total=False):
@@ -44,11 +48,11 @@ class _Overrides(TypedDict, total=False):
 @app.callback()
 def root(
     ctx: typer.Context,
-    db: Annotated[str | None, typer.Option(help="SQLite file path or database URL [env CIVIC_DB].")] = None,
+    db: Annotated[str | None, typer.Option(help="SQLite file path or database URL (env CIVIC_DB).")] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help="Where the default database and keys live [env CIVIC_DATA_DIR].")
+        Path | None, typer.Option(help="Where the default database and keys live (env CIVIC_DATA_DIR).")
     ] = None,
-    keys: Annotated[Path | None, typer.Option(help="Key directory [env CIVIC_KEYS].")] = None,
+    keys: Annotated[Path | None, typer.Option(help="Key directory (env CIVIC_KEYS).")] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")] = False,
 ) -> None:
     overrides: _Overrides = {}
@@ -79,7 +83,7 @@ class Session:
     def economy_id(self) -> str:
         info = self.engine.economy()
         if info is None:
-            raise CivicLedgerError("this store holds no economy yet; create one with `civic init`", rule="X1")
+            raise NotFoundError(NO_ECONOMY, rule="X1")
         return info.id
 
     def key(self, name_or_path: str) -> KeyPair:

@@ -16,10 +16,10 @@ from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
 from civicledger.adapters.headmark import HeadMarkFile, RollbackGuard
 from civicledger.adapters.keystore import load_or_create, save_key
 from civicledger.adapters.memory import MemoryStore
-from civicledger.adapters.policy_file import load_policy_file
+from civicledger.adapters.policy_file import load_policy_file, policy_to_toml
 from civicledger.adapters.stores import open_store
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, app, session, settings_of, submit
-from civicledger.cli.output import emit, fail, json_mode
+from civicledger.cli.output import amounts, emit, fail, json_mode
 from civicledger.kernel import audit, payments, personal, state
 from civicledger.kernel import identity as ident
 from civicledger.kernel import ledger as led
@@ -27,7 +27,7 @@ from civicledger.kernel.bootstrap import genesis_command
 from civicledger.kernel.canonical import JSONValue, parse_json
 from civicledger.kernel.economy import AdoptRules, ChangePolicy
 from civicledger.kernel.engine import Engine
-from civicledger.kernel.errors import CivicLedgerError, InvalidInputError, RuleViolationError
+from civicledger.kernel.errors import CivicLedgerError, InvalidInputError, NotFoundError, RuleViolationError
 from civicledger.kernel.identity import AccountKind, Role
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.rules import FIRST_RULES, LATEST_RULES, describe
@@ -340,9 +340,10 @@ def account_erase(
 def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) -> None:
     """An account and its balances."""
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
-        found = uow.accounts.get(s.account(account))  # an id, or the account of a key of that name
+        found_id = s.account(account)  # an id, or the account of a key of that name
+        found = uow.accounts.get(found_id)
         if found is None:
-            fail(ctx, CivicLedgerError(f"no account {account}", rule="X1"))
+            fail(ctx, NotFoundError(f"no account {found_id}: open it with `civic account open --key NAME`", rule="X1"))
         # each holding at its worth now (IN4: Circles v2 demurrage); a read writes nothing
         now = max(s.clock.now(), uow.journal.head().time)
         holdings = payments.worth(uow, found.id, uow.ledger.holdings(found.id), now)
@@ -350,6 +351,7 @@ def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) 
         recovery = state.recovery_of(uow, found.id)
         frozen = state.is_frozen(uow, found.id)
         name = personal.reveal(uow.personal, found.name)  # IN11: off the journal, or "erased"
+        money = amounts(uow)
     data = {
         "account": found.id,
         "kind": found.kind.value,
@@ -364,7 +366,33 @@ def account_show(ctx: typer.Context, account: Annotated[str, typer.Argument()]) 
         if recovery
         else None,
     }
-    emit(ctx, data)
+
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as out
+
+        table = Table(title=f"account {found.id}", show_header=False)
+        table.add_column("field")
+        table.add_column("value")
+        table.add_row("name", str(name) or "-")
+        table.add_row("kind", found.kind.value)
+        table.add_row("verified", "yes" if found.verified else "no")
+        table.add_row("roles", ", ".join(sorted(found.roles)) or "-")
+        table.add_row("public key", found.public_key)
+        table.add_row("frozen", "yes" if frozen else "no")
+        if guardians:
+            table.add_row("guardians", f"{guardians.threshold} of {', '.join(guardians.members)}")
+        if recovery:
+            table.add_row(
+                "recovery", f"to key {recovery.public_key}, completes {format_instant(recovery.completes_at)}"
+            )
+        out.print(table)
+        balances = Table("currency", title="balances")
+        balances.add_column("balance", justify="right")
+        for currency, units in sorted(holdings.items()):
+            balances.add_row(currency, money(currency, units))
+        out.print(balances if holdings else "no balances")
+
+    emit(ctx, data, human)
 
 
 @ledger_app.command("create-currency")
@@ -421,6 +449,7 @@ def ledger_supply(ctx: typer.Context) -> None:
     """Every currency with issued, burned and the sum of balances (X3)."""
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         sums = uow.ledger.sums_by_currency()
+        money = amounts(uow)
         rows = [
             {
                 "currency": c.id,
@@ -435,9 +464,13 @@ def ledger_supply(ctx: typer.Context) -> None:
     def human(console: object) -> None:
         from civicledger.cli.output import console as out
 
-        table = Table("currency", "kind", "issued", "burned", "sum of balances")
+        table = Table("currency", "kind")
+        for column in ("issued", "burned", "sum of balances"):
+            table.add_column(column, justify="right")
         for r in rows:
-            table.add_row(str(r["currency"]), str(r["kind"]), str(r["issued"]), str(r["burned"]), str(r["balances"]))
+            c = str(r["currency"])
+            issued, burned, held = (int(r[k]) for k in ("issued", "burned", "balances"))
+            table.add_row(c, str(r["kind"]), money(c, issued), money(c, burned), money(c, held))
         out.print(table)
 
     emit(ctx, rows, human)
@@ -465,8 +498,14 @@ def _policy_value(value: str) -> JSONValue:
 
 
 @policy_app.command("show")
-def policy_show(ctx: typer.Context) -> None:
-    """The rule version and the policy in force, and since when (X7, IN8)."""
+def policy_show(
+    ctx: typer.Context,
+    toml: Annotated[
+        Path | None,
+        typer.Option("--toml", help="Also write the policy in force as a TOML file `civic init` accepts (X7)."),
+    ] = None,
+) -> None:
+    """The rule version and the policy in force, and since when (X7, IN8); one row per value."""
     from civicledger.kernel.state import policy_record
 
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
@@ -483,6 +522,19 @@ def policy_show(ctx: typer.Context) -> None:
         "latest_known": LATEST_RULES,
     }
     data = {**(record or {}), "rules": rules}
+    if toml is not None and record:
+        name = str(record["policy"].get("economy", {}).get("name", ""))  # type: ignore[union-attr]
+        header = (
+            f"The policy of {name} in force since {format_instant(record['effective_at'])} "
+            f"(policy version {record['version']}),\nwritten by `civic policy show --toml`. Start a new economy "
+            "from it with `civic init FILE`;\nchange one value of this economy with `civic policy set KEY VALUE`.\n"
+            "examples/economy.toml explains every section."
+        )
+        try:
+            toml.write_text(policy_to_toml(record["policy"], header), encoding="utf-8")
+        except OSError as e:
+            fail(ctx, InvalidInputError(f"cannot write {toml}: {e}", rule="X7"))
+        data["toml"] = str(toml)
 
     def human(console: object) -> None:
         from civicledger.cli.output import console as out
@@ -494,10 +546,16 @@ def policy_show(ctx: typer.Context) -> None:
         if in_force < LATEST_RULES:
             out.print(f"  this release knows rule version {LATEST_RULES}; see docs/upgrades.md to move to it")
         if record:
-            out.print(
-                f"[bold]Policy version {record['version']}[/] in force since {format_instant(record['effective_at'])}"
+            table = Table(
+                "key",
+                "value",
+                title=f"Policy version {record['version']} in force since {format_instant(record['effective_at'])}",
             )
-            out.print_json(data=record["policy"])
+            for key, value in flatten_policy(record["policy"]):
+                table.add_row(key, value)
+            out.print(table)
+        if toml is not None:
+            out.print(f"policy written to {toml}" if record else "no policy in force: nothing written")
 
     emit(ctx, data, human)
 
@@ -512,3 +570,11 @@ def policy_adopt_rules(
 ) -> None:
     """Move the economy to a newer rule version from a given time on (IN8); needs the council's quorum."""
     submit(ctx, lambda s: (AdoptRules(version, parse_instant(starts)), keys), command_id)
+
+
+def flatten_policy(policy: JSONValue, prefix: str = "") -> list[tuple[str, str]]:
+    """One (dotted key, value) row per policy value, as ``civic policy set`` names them."""
+    if isinstance(policy, dict):
+        return [row for k, v in policy.items() for row in flatten_policy(v, f"{prefix}.{k}" if prefix else k)]
+    text = ", ".join(str(v) for v in policy) if isinstance(policy, list) else json.dumps(policy)
+    return [(prefix, text)]

@@ -7,10 +7,10 @@ from typing import Annotated
 
 import typer
 
-from civicledger.cli.app import app, session
+from civicledger.cli.app import NO_ECONOMY, app, session
 from civicledger.cli.output import emit, fail
 from civicledger.kernel import audit
-from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.errors import CivicLedgerError, NotFoundError
 
 journal_app = typer.Typer(help="The public journal: entries, tree heads and proofs (X2).", no_args_is_help=True)
 app.add_typer(journal_app, name="journal")
@@ -22,7 +22,7 @@ def head(ctx: typer.Context) -> None:
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         signed = uow.journal.latest_signed_head()
     if signed is None:
-        fail(ctx, CivicLedgerError("the journal is empty", rule="X2"))
+        fail(ctx, NotFoundError("the journal is empty; `civic init` writes its first entry", rule="X2"))
     emit(ctx, signed.to_wire())
 
 
@@ -62,7 +62,7 @@ def vkey(ctx: typer.Context) -> None:
     with session(ctx, need_journal_key=False) as s, s.store.read() as uow:
         info = state.economy_info(uow)
     if info is None:
-        fail(ctx, CivicLedgerError("this store holds no economy yet", rule="X1"))
+        fail(ctx, NotFoundError(NO_ECONOMY, rule="X1"))
     origin = settings_of(ctx).origin or info.id
     try:
         text = note_key(origin, bytes.fromhex(info.journal_key)).text()

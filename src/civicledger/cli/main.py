@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 
 import typer
+import typer.main
 
 from civicledger.cli import backup, core, demo, journal, keys, monitor, serve, sim, witness  # noqa: F401  (register commands)
 from civicledger.cli.app import app
@@ -32,13 +33,45 @@ def add_mechanism_groups() -> None:
 add_mechanism_groups()
 
 
+GLOBAL_OPTIONS = {"--db": True, "--data-dir": True, "--keys": True, "--json": False}
+"""The root's options (whether each takes a value), accepted anywhere on the line."""
+
+
 def normalise(args: Sequence[str]) -> list[str]:
-    """Accept --json anywhere on the line, as every command offers it (it is a root option)."""
+    """Move the root's options to the front, so ``civic verify --db x`` means ``civic --db x verify``.
+
+    An option the command itself declares (``civic witness serve --db``: the witness's own
+    database) stays the command's; nothing after ``--`` is moved."""
     args = list(args)
-    if "--json" in args:
-        args.remove("--json")
-        args.insert(0, "--json")
-    return args
+    front: list[str] = []
+    rest: list[str] = []
+    root = typer.main.get_command(app)
+    command: object = root
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if token == "--":
+            rest.extend(args[i:])
+            break
+        name, has_value = token.partition("=")[0], "=" in token
+        if name in GLOBAL_OPTIONS and (command is root or not _declares(command, name)):
+            takes_value = GLOBAL_OPTIONS[name]
+            front.append(token)
+            if takes_value and not has_value and i + 1 < len(args):
+                front.append(args[i + 1])
+                i += 1
+        else:
+            subcommands = getattr(command, "commands", {})  # a group's (typer's own click)
+            if token in subcommands:
+                command = subcommands[token]
+            rest.append(token)
+        i += 1
+    return front + rest
+
+
+def _declares(command: object, option: str) -> bool:
+    """Whether the command has an option of that name (typer builds on its own copy of click)."""
+    return any(option in getattr(param, "opts", ()) for param in getattr(command, "params", ()))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

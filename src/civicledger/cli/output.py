@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import NoReturn, TypedDict
 
 import typer
@@ -12,9 +13,36 @@ from rich.console import Console
 
 from civicledger.error_codes import exit_code
 from civicledger.kernel.errors import CivicLedgerError, PolicyFileError
+from civicledger.kernel.ledger import Currency
+from civicledger.kernel.ports import UnitOfWork
 
 console = Console()
 err_console = Console(stderr=True)
+
+
+@dataclass(frozen=True, slots=True)
+class Amounts:
+    """Amounts for people: major units with the currency's symbol, from its record (X3).
+
+    Only tables use it; ``--json`` keeps the exact minor units."""
+
+    currencies: Mapping[str, Currency]
+
+    def __call__(self, currency: str, units: int) -> str:
+        found = self.currencies.get(currency)
+        return found.format(units) if found is not None else f"{units:,} minor units of {currency}"
+
+
+def amounts(uow: UnitOfWork) -> Amounts:
+    """The formatter of every currency of the store (read inside the caller's unit of work)."""
+    return Amounts({c.id: c for c in uow.ledger.currencies()})
+
+
+def journal_time(uow: UnitOfWork, now: int) -> int:
+    """When a read is evaluated by default: the clock, never before the journal's newest entry
+    (X4), as the server's pages do, so a query agrees with the page that shows the same journal,
+    even a journal dated after the wall clock. Commands with ``--at`` use it when none is given."""
+    return max(now, uow.journal.head().time)
 
 
 def emit(ctx: typer.Context, data: object, human: Callable[[Console], None] | None = None) -> None:

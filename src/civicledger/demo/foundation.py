@@ -42,10 +42,12 @@ def foundation(demo: ScriptedEconomy) -> list[str]:
     assert supply is not None
     return [
         "5 accounts opened; 4 persons verified by the registrar (X1)",
-        f"xi issued by the fund: {supply.issued} "
-        f"(issued - burned = {supply.supply}, sum of balances = {sum(balances.values())})",
+        f"xi issued by the fund: {supply.format(supply.issued)} "
+        f"(issued - burned = {supply.format(supply.supply)}, "
+        f"sum of balances = {supply.format(sum(balances.values()))})",
         f"two-leg transfer Alice→Bob→Carol in one entry (#{receipt.seq}); retry returned entry #{retry.seq} again (X5)",
-        f"balances: Alice {balances['alice']}, Bob {balances['bob']}, Carol {balances['carol']}",
+        f"balances: Alice {supply.format(balances['alice'])}, Bob {supply.format(balances['bob'])}, "
+        f"Carol {supply.format(balances['carol'])}",
         f"refused, rule {refusal.rule}: {refusal.message}",
         f"refused, rule {forged.rule}: {forged.message}",
     ]

@@ -25,7 +25,7 @@ from civicledger.kernel.errors import (
     PolicyFileError,
     RuleViolationError,
 )
-from civicledger.kernel.identity import Account, AccountId, AccountKind, Consent, Role, account_id_for
+from civicledger.kernel.identity import GRANT_HINT, Account, AccountId, AccountKind, Consent, Role, account_id_for
 from civicledger.kernel.messages import Event, to_wire
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.policy import policy_from_mapping, policy_to_mapping, with_change
@@ -186,7 +186,9 @@ def erase_personal_data(cmd: ident.ErasePersonalData, ctx: Context) -> Decision:
         assert cmd.registrar is not None
         registrar = state.require_account(ctx.uow, cmd.registrar)
         if ident.Role.REGISTRAR.value not in registrar.roles:
-            raise AuthorityError(f"{cmd.registrar} is not a registrar", rule="IN11")
+            raise AuthorityError(
+                f"{cmd.registrar} is not a registrar" + GRANT_HINT.format(role="registrar"), rule="IN11"
+            )
         consent = Consent.of(cmd.registrar, cmd.person)
     return Decision([ident.PersonalDataErased(cmd.person)], dataclasses.replace(consent, rule="IN11"))
 
@@ -264,7 +266,7 @@ def _registrar_for(ctx: Context, registrar: AccountId, person: Account) -> None:
     """A registrar acts only for a verified person (X1, X9)."""
     found = ctx.uow.accounts.get(registrar)
     if found is None or Role.REGISTRAR not in found.roles:
-        raise AuthorityError(f"{registrar} is not a registrar", rule="X9")
+        raise AuthorityError(f"{registrar} is not a registrar" + GRANT_HINT.format(role="registrar"), rule="X9")
     if not person.verified:
         raise RuleViolationError(f"{person.id} is not a verified person: a registrar cannot act for it", rule="X9")
 

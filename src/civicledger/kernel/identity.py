@@ -50,6 +50,10 @@ class Role(StrEnum):
     GOVERNOR = "governor"
 
 
+GRANT_HINT = "; a council quorum grants that role (civic account grant ACCOUNT {role} -k GOVERNOR ...)"
+"""What a refusal for a missing role tells its reader to do (X1): the role and who grants it."""
+
+
 def account_id_for(public_key: bytes) -> AccountId:
     """The account id of an Ed25519 public key: 'ac' + the first 16 bytes of its SHA-256, hex."""
     if len(public_key) != PUBLIC_KEY_BYTES:
@@ -105,7 +109,11 @@ class Consent:
         rule = rule or self.rule
         missing = sorted(self.all_of - signers)
         if missing:
-            raise AuthorityError(f"missing signature of {', '.join(missing)}", rule=rule)
+            raise AuthorityError(
+                f"missing signature of {', '.join(missing)}; the command must be signed with "
+                + ("that account's key too" if len(missing) == 1 else "those accounts' keys too"),
+                rule=rule,
+            )
         for quorum in self.quorums:
             if not quorum.satisfied_by(signers):
                 got = len(quorum.members & signers)
@@ -412,7 +420,9 @@ def attest_person(
     cmd: AttestPerson, person: Account | None, registrar: Account | None, human_taken: bool
 ) -> PersonVerified:
     if registrar is None or Role.REGISTRAR not in registrar.roles:
-        raise AuthorityError("only a registrar may attest a verified person", rule="X1")
+        raise AuthorityError(
+            "only a registrar may attest a verified person" + GRANT_HINT.format(role="registrar"), rule="X1"
+        )
     if person is None:
         raise NotFoundError(f"no account {cmd.person}", rule="X1")
     if person.kind is not AccountKind.PERSON:

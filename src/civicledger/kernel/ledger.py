@@ -16,7 +16,7 @@ from enum import StrEnum
 from civicledger.kernel.errors import InsufficientFundsError, InvalidInputError, RuleViolationError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Command, Event, command, event
-from civicledger.kernel.money import CurrencyId, require_positive_units
+from civicledger.kernel.money import CurrencyId, format_units, require_positive_units
 
 MAX_UNITS = 2**63 - 1
 """The largest balance or supply a currency can reach; storage holds signed 64-bit integers."""
@@ -25,6 +25,9 @@ MAX_LEGS = 256
 
 MAX_MEMO = 500
 """The most characters a memo (of a transfer, a routed payment or a sale) may hold."""
+
+CIRCLES_SYMBOL = "CRC"
+"""How amounts of a personal or group currency read (CI1, CI10): each is its account's, its id an account id."""
 
 _SYMBOL_RE = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
 
@@ -57,6 +60,16 @@ class Currency:
     @property
     def supply(self) -> int:
         return self.issued - self.burned
+
+    @property
+    def symbol(self) -> str:
+        """What a person reads after an amount: an issued currency's own symbol ("xi"); a Circles
+        personal or group currency, whose id is an account id, reads "CRC" as in Circles."""
+        return self.id if self.kind is CurrencyKind.ISSUED else CIRCLES_SYMBOL
+
+    def format(self, units: int) -> str:
+        """``units`` in major units after this currency's symbol, e.g. "xi 12,000.00" (X3)."""
+        return format_units(units, self.decimals, f"{self.symbol} ")
 
 
 def parse_symbol(text: str) -> CurrencyId:

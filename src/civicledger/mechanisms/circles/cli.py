@@ -8,10 +8,11 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.table import Table
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
-from civicledger.cli.output import emit, fail
-from civicledger.kernel.errors import CivicLedgerError
+from civicledger.cli.output import amounts, emit, fail, journal_time
+from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.time import parse_instant
 from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
@@ -85,7 +86,7 @@ def exchange(
 
     def build(s: Session) -> Submission:
         if len(keys) != 2:
-            raise CivicLedgerError("an exchange needs the keys of both accounts", rule="CI8")
+            raise InvalidInputError("an exchange needs the keys of both accounts: give -k twice", rule="CI8")
         return cm.Exchange(s.key(keys[0]).account, s.key(keys[1]).account, units), keys
 
     submit(ctx, build, command_id)
@@ -103,15 +104,20 @@ def route(
         try:
             frm, dest = s.account(sender), s.account(to)
             plan = sc.router_for(s.store).route(frm, dest, units, s.clock.now())
+            with s.store.read() as uow:
+                money = amounts(uow)
         except CivicLedgerError as e:
             fail(ctx, e)
 
     def human(console: object) -> None:
         from civicledger.cli.output import console as out
 
-        out.print(f"can pay [bold]{plan.units}[/] (maximum flow {plan.max_flow}) in {len(plan.legs)} transfer(s)")
+        total = money(str(dest), plan.units)  # Circles currencies swap 1:1 (CI8): one amount
+        out.print(
+            f"can pay [bold]{total}[/] (maximum flow {money(str(dest), plan.max_flow)}) in {len(plan.legs)} transfer(s)"
+        )
         for i, leg in enumerate(plan.legs, 1):
-            out.print(f"  {i}. {leg.source} → {leg.target}: {leg.units} of {leg.currency}")
+            out.print(f"  {i}. {leg.source} → {leg.target}: {money(leg.currency, leg.units)} of {leg.currency}")
 
     emit(ctx, {"sender": frm, "receiver": dest, **plan.to_wire()}, human)
 
@@ -140,10 +146,30 @@ def show(ctx: typer.Context, account: Annotated[str, typer.Argument(help="Accoun
         try:
             who = s.account(account)
             with s.store.read() as uow:
-                found = sc.summary(uow, who, s.clock.now())
+                found = sc.summary(uow, who, journal_time(uow, s.clock.now()))
+                money = amounts(uow)
         except CivicLedgerError as e:
             fail(ctx, e)
-    emit(ctx, found.to_wire())
+
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as out
+
+        own = str(found.account)  # a Circles account's own currency has its account's id (CI1)
+        table = Table(title=f"Circles account {found.account}", show_header=False)
+        table.add_column("field")
+        table.add_column("value")
+        table.add_row("income to claim", money(own, found.claimable))
+        table.add_row("reserve", money(own, found.reserve))
+        table.add_row("trusts", "\n".join(found.trusts) or "-")
+        table.add_row("trusted by", "\n".join(found.trusted_by) or "-")
+        out.print(table)
+        holdings = Table("currency", title="holdings")
+        holdings.add_column("worth now", justify="right")
+        for currency, units in sorted(found.holdings.items()):
+            holdings.add_row(currency + (" (own)" if currency == own else ""), money(currency, units))
+        out.print(holdings if found.holdings else "no holdings")
+
+    emit(ctx, found.to_wire(), human)
 
 
 @circles_app.command("demurrage")

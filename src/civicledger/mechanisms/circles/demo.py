@@ -6,16 +6,17 @@ from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.demo import chapter
 from civicledger.kernel.engine import Receipt
 from civicledger.kernel.identity import AccountId, AccountKind
-from civicledger.kernel.ledger import Leg
+from civicledger.kernel.ledger import CIRCLES_SYMBOL, Leg
 from civicledger.kernel.messages import decode_command
-from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.money import CurrencyId, format_units
 from civicledger.kernel.time import DAY
 from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
 
 
 def _units(minor: int) -> str:
-    return f"{minor / 100:,.2f}"
+    """A Circles amount: every personal and group currency reads alike, 1:1 (CI8)."""
+    return format_units(minor, 2, f"{CIRCLES_SYMBOL} ")
 
 
 def _routed(demo: ScriptedEconomy, sender: str, receiver: AccountId, units: int, cid: str) -> Receipt:

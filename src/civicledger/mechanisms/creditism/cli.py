@@ -20,11 +20,13 @@ from civicledger.cli.output import emit, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Command
-from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.money import CurrencyId, format_units
+from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.records import stored_json
 from civicledger.kernel.state import current_policy, require_economy
 from civicledger.mechanisms.creditism import commands as cc
 from civicledger.mechanisms.creditism import handlers as svc
+from civicledger.mechanisms.creditism.policy import CreditismPolicy
 from civicledger.mechanisms.creditism.state import ASSETS, require_asset
 from civicledger.mechanisms.creditism.values import COMPONENTS, AssetKind, decode, show
 
@@ -279,7 +281,19 @@ def produce(
     )
 
 
-def _pie(view: dict[str, Any], out: Path) -> None:
+def price_money(uow: UnitOfWork) -> Callable[[int], str]:
+    """How a price reads (X3): in the currency pre-orders are paid in (policy creditism.currency),
+    else in major units of the economy's decimals (policy economy.currency_decimals), no symbol."""
+    policy = current_policy(uow)
+    currency = policy.section(CreditismPolicy).currency
+    found = uow.ledger.currency(CurrencyId(currency)) if currency else None
+    if found is not None:
+        return found.format
+    decimals = policy.economy.currency_decimals
+    return lambda units: format_units(units, decimals)
+
+
+def _pie(view: dict[str, Any], out: Path, money: Callable[[int], str]) -> None:
     """The price's breakdown as a pie chart (negative slices, a scarcity discount, in the legend)."""
     import matplotlib
 
@@ -307,17 +321,15 @@ def _pie(view: dict[str, Any], out: Path) -> None:
         wedgeprops={"linewidth": 1, "edgecolor": "white"},
         textprops={"fontsize": 10, "color": "white"},
     )
-    labels = [
-        f"{k}: {v / 100:,.2f}" + (" (a discount: not drawn)" if v < 0 else "") for k, v in view["components"].items()
-    ]
+    labels = [f"{k}: {money(v)}" + (" (a discount: not drawn)" if v < 0 else "") for k, v in view["components"].items()]
     from matplotlib.patches import Patch
 
     handles = [Patch(color=colours[k]) for k in view["components"]]
     ax.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False, fontsize=10)
     drawn = sum(v for _, v in slices)
-    note = f"\nslices are shares of {drawn / 100:,.2f} before the discount" if drawn != price else ""
+    note = f"\nslices are shares of {money(drawn)} before the discount" if drawn != price else ""
     fig.suptitle(
-        f"{view['asset']}: {price / 100:,.2f} per {view['unit']}\n"
+        f"{view['asset']}: {money(price)} per {view['unit']}\n"
         f"what the price pays for, through the whole supply chain{note}",
         fontsize=11,
     )
@@ -337,25 +349,26 @@ def price(
         try:
             with s.store.read() as uow:
                 view = svc.price_view(uow, current_policy(uow), asset)
+                money = price_money(uow)
         except CivicLedgerError as e:
             fail(ctx, e)
     if chart is not None:
-        _pie(view, chart)
+        _pie(view, chart, money)
         view["chart"] = str(chart)
 
     def human(console: Console) -> None:
         table = Table(
-            title=f"{asset}: {view['price']:,} minor units per {view['unit']} "
-            f"(BasePrice {view['base_price']:,}, demand/supply {show(decode(view['scarcity']))})"
+            title=f"{asset}: {money(view['price'])} per {view['unit']} "
+            f"(BasePrice {money(view['base_price'])}, demand/supply {show(decode(view['scarcity']))})"
         )
         table.add_column("component")
-        table.add_column("minor units", justify="right")
+        table.add_column("amount", justify="right")
         table.add_column("share", justify="right")
         for c in COMPONENTS:
             units = view["components"][c.value]
             share = f"{100 * units / view['price']:.1f}%" if view["price"] else "-"
-            table.add_row(c.value, f"{units:,}", share)
-        table.add_row("[bold]total[/]", f"[bold]{view['price']:,}[/]", "100%")
+            table.add_row(c.value, money(units), share)
+        table.add_row("[bold]total[/]", f"[bold]{money(view['price'])}[/]", "100%")
         console.print(table)
         if chart is not None:
             console.print(f"pie chart written to {chart}")
@@ -397,23 +410,24 @@ def compare(ctx: typer.Context, good: str) -> None:
         try:
             with s.store.read() as uow:
                 rows = svc.compare_view(uow, current_policy(uow), good)
+                money = price_money(uow)
         except CivicLedgerError as e:
             fail(ctx, e)
 
     def human(console: Console) -> None:
-        table = Table(title=f"coops making {good} (minor units per unit)")
+        table = Table(title=f"coops making {good} (amounts per unit)")
         for col in ("coop", "allotted", "labour", "BasePrice", "price", "efficiency", "coop credits", "workers"):
             table.add_column(col, justify="left" if col == "coop" else "right")
         for r in rows:
             table.add_row(
                 r["application"] + ("" if r["status"] == "approved" else f" ({r['status']})"),
                 r["allotted"] or "-",
-                f"{r['labour']:,}",
-                f"{r['base_price']:,}",
-                f"{r['price']:,}",
+                money(r["labour"]),
+                money(r["base_price"]),
+                money(r["price"]),
                 show(decode(r["efficiency"]), 2) if r["efficiency"] else "-",
-                f"{r['coop_credits']:,}",
-                f"{r['worker_credits']:,}",
+                money(r["coop_credits"]),
+                money(r["worker_credits"]),
             )
         console.print(table)
         parts = Table(title="their prices broken down through the whole supply chain")
@@ -421,8 +435,8 @@ def compare(ctx: typer.Context, good: str) -> None:
         for r in rows:
             parts.add_column(r["application"], justify="right")
         for c in COMPONENTS:
-            parts.add_row(c.value, *[f"{r['components'][c.value]:,}" for r in rows])
-        parts.add_row("[bold]price[/]", *[f"[bold]{r['price']:,}[/]" for r in rows])
+            parts.add_row(c.value, *[money(r["components"][c.value]) for r in rows])
+        parts.add_row("[bold]price[/]", *[f"[bold]{money(r['price'])}[/]" for r in rows])
         console.print(parts)
 
     emit(ctx, {"good": good, "coops": rows}, human)

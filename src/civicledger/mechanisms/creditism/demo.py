@@ -16,7 +16,7 @@ from civicledger.kernel import ledger as led
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.identity import AccountKind
 from civicledger.kernel.messages import Command
-from civicledger.kernel.money import CurrencyId
+from civicledger.kernel.money import CurrencyId, format_units
 from civicledger.kernel.state import current_policy
 from civicledger.kernel.time import DAY
 from civicledger.mechanisms.creditism import commands as cc
@@ -27,7 +27,8 @@ CR = CurrencyId("bike-bond")
 
 
 def _money(units: int) -> str:
-    return f"{units / 100:,.2f}"
+    """A price: minor units of whichever currency pays (policy creditism.currency is "" here)."""
+    return format_units(units, 2)
 
 
 @chapter("Creditism: steel, rubber and plastic, the bicycle, two bike coops compared")

@@ -16,9 +16,10 @@ from rich.console import Console
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
-from civicledger.cli.output import emit, fail
+from civicledger.cli.output import emit, fail, journal_time
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
+from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.time import DAY, format_instant, parse_instant
 from civicledger.mechanisms.credits import commands as cc
 from civicledger.mechanisms.credits import queries, rules
@@ -33,7 +34,10 @@ CouncilOption = Annotated[
 TechnocratOption = Annotated[
     str | None, typer.Option("--technocrat", help="Key of the technocrat deciding (who signs).")
 ]
-AtOption = Annotated[str | None, typer.Option("--at", help="ISO 8601 time to evaluate at (default: now).")]
+AtOption = Annotated[
+    str | None,
+    typer.Option("--at", help="ISO 8601 time to evaluate at (default: now, never before the journal's newest entry)."),
+]
 OptKeys = Annotated[list[str] | None, typer.Option("--key", "-k", help="Signing key(s) (repeat for several).")]
 
 
@@ -316,8 +320,9 @@ def spend(
     submit(ctx, lambda s: (cc.SpendCredits(s.key(person).account, service, tier), [person]), command_id)
 
 
-def _at(s: Session, at: str | None) -> int:
-    return parse_instant(at) if at else s.clock.now()
+def _at(s: Session, uow: UnitOfWork, at: str | None) -> int:
+    """``--at``, else the journal's time (``journal_time``: what the pages show)."""
+    return parse_instant(at) if at else journal_time(uow, s.clock.now())
 
 
 class _ShownAppeal(TypedDict):
@@ -344,7 +349,7 @@ def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: At
     with session(ctx, need_journal_key=False) as s:
         try:
             with s.store.read() as uow:
-                data = queries.explain(uow, s.account(person), _at(s, at))
+                data = queries.explain(uow, s.account(person), _at(s, uow, at))
         except CivicLedgerError as e:
             fail(ctx, e)
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 
 from civicledger.kernel import draws, hooks, personal, state
 from civicledger.kernel.errors import AuthorityError, NotFoundError, RuleViolationError
-from civicledger.kernel.identity import Account, AccountId, AccountKind, Consent, Role
+from civicledger.kernel.identity import GRANT_HINT, Account, AccountId, AccountKind, Consent, Role
 from civicledger.kernel.messages import Event
 from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.registry import Context, Decision, ProjectionContext, handles, projects
@@ -149,7 +149,9 @@ def _deciders(
     if technocrat is not None:
         account = state.require_account(ctx.uow, technocrat, "SC6")
         if Role.TECHNOCRAT not in account.roles:
-            raise AuthorityError(f"{technocrat} does not hold the technocrat role", rule="SC6")
+            raise AuthorityError(
+                f"{technocrat} does not hold the technocrat role" + GRANT_HINT.format(role="technocrat"), rule="SC6"
+            )
         return Consent.of(technocrat), (technocrat,)
     assert council is not None
     quorum = state.council_quorum(ctx.uow, council)
@@ -193,7 +195,7 @@ def _adjusted(
 def enroll(cmd: EnrollPerson, ctx: Context) -> Decision:
     registrar = state.require_account(ctx.uow, cmd.registrar, "SC1")
     if Role.REGISTRAR not in registrar.roles:
-        raise AuthorityError(f"{cmd.registrar} is not a registrar", rule="SC1")
+        raise AuthorityError(f"{cmd.registrar} is not a registrar" + GRANT_HINT.format(role="registrar"), rule="SC1")
     _verified_person(ctx.uow, cmd.person, "SC1")
     if PERSONS.get(ctx.uow, cmd.person) is not None:
         raise RuleViolationError(f"{cmd.person} is already enrolled", rule="SC1")
@@ -310,7 +312,9 @@ def open_ballot(cmd: OpenBallot, ctx: Context) -> Decision:
     rules.check_answer_key(cmd.answer_key)
     operator = state.require_account(ctx.uow, cmd.operator, "SC6")
     if Role.TECHNOCRAT not in operator.roles:
-        raise AuthorityError(f"{cmd.operator} does not hold the technocrat role", rule="SC6")
+        raise AuthorityError(
+            f"{cmd.operator} does not hold the technocrat role" + GRANT_HINT.format(role="technocrat"), rule="SC6"
+        )
     if BALLOTS.get(ctx.uow, cmd.ballot) is not None:
         raise RuleViolationError(f"ballot {cmd.ballot} already exists", rule="SC5")
     return Decision([BallotOpened(cmd.ballot, cmd.question, cmd.answer_key, cmd.operator)], Consent.of(cmd.operator))

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
-from civicledger.cli.output import emit, fail
+from civicledger.cli.output import Amounts, amounts, emit, fail
 from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
@@ -322,8 +322,34 @@ def company_show(ctx: typer.Context, company: CompanyArg) -> None:
         statements = [{"index": i, **stored_json(v)} for i, v in gs.statements_of(uow, firm)]
         votes = [{"voter": voter, **stored_json(v)} for voter, v in gs.votes_on(uow, firm)]
         debts = [{"key": k, **stored_json(v)} for k, v in gs.debts_of(uow, firm)]
+        ethicap = gs.fund_position(uow, current_policy(uow).section(GearsPolicy)).ethicap
+        money = amounts(uow)
     data = {"company": firm, **stored_json(record), "statement_list": statements, "votes": votes, "debts": debts}
-    emit(ctx, data)
+
+    def human(console: object) -> None:
+        from civicledger.cli.output import console as out
+
+        out.print(
+            f"[bold]company {firm}[/] registered {format_instant(record.joined_at)}; "
+            f"{record.questions} question(s) in its bank; {len(votes)} vote(s) counting"
+        )
+        table = Table("#", "statement", "question", "challenge", title="statements (GR2, GR7)")
+        for s in statements:
+            table.add_row(str(s["index"]), str(s["text"]), str(s["question"]), str(s["challenge"] or "-"))
+        out.print(table)
+        if debts:
+            owed = Table("to", "reason", "since", title="debts, withheld from later sales (GR6, GR7)")
+            owed.add_column("owed", justify="right")  # at par, in the fund's ethicap currency (GR11)
+            for d in debts:
+                owed.add_row(
+                    str(d["to"]),
+                    str(d["reason"]),
+                    format_instant(int(str(d["at"]))),
+                    money(ethicap, int(str(d["units"]))),
+                )
+            out.print(owed)
+
+    emit(ctx, data, human)
 
 
 class ChartRef(TypedDict):
@@ -346,11 +372,12 @@ class ReportView(TypedDict):
     chart: NotRequired[ChartRef]
 
 
-def _report_data(s: Session, at: int | None) -> tuple[ReportView, list[gs.Snapshot]]:
-    """The report's JSON, and the published snapshots for a chart."""
+def _report_data(s: Session, at: int | None) -> tuple[ReportView, list[gs.Snapshot], Amounts]:
+    """The report's JSON, the published snapshots for a chart, and the currencies' formats."""
     with s.store.read() as uow:
         policy = current_policy(uow).section(GearsPolicy)
-        when = at if at is not None else max(uow.journal.head().time, 0)
+        when = at if at is not None else max(uow.journal.head().time, 0)  # the journal's time
+        money = amounts(uow)
         result = gs.coefficients_at(uow, policy, when)
         fund = gs.fund_position(uow, policy)
         history = list(gs.snapshots(uow))
@@ -377,7 +404,7 @@ def _report_data(s: Session, at: int | None) -> tuple[ReportView, list[gs.Snapsh
         "fund": fund_view(fund),
         "snapshots": [SnapshotRef(version=h.version, at=h.at) for h in history],
     }
-    return data, history
+    return data, history, money
 
 
 def write_chart(history: list[gs.Snapshot], company: str, out: Path, label: str | None = None) -> int:
@@ -426,7 +453,7 @@ def report(
     with session(ctx, need_journal_key=False) as s:
         try:
             when = parse_instant(at) if at else None
-            data, history = _report_data(s, when)
+            data, history, money = _report_data(s, when)
             if chart is not None:
                 if company is None:
                     raise InvalidInputError("--chart needs --company", rule="GR5")
@@ -440,23 +467,29 @@ def report(
     def human(console: object) -> None:
         from civicledger.cli.output import console as out
 
-        table = Table("company", "name", "G_i (trailing year)", "votes", "V_i", "delta_i")
-        table.title = f"Gears at {data['at_iso']}"
+        fund = data["fund"]
+        ethicap = fund["ethicap"]  # sales are counted at par in the fund's ethicap currency (GR11)
+        table = Table("company", "name", title=f"Gears at {data['at_iso']}")
+        for column in ("G_i (trailing year)", "votes", "V_i", "delta_i (%)"):
+            table.add_column(column, justify="right")
         for r in data["companies"]:
             mean = ratio_text(decode_ratio(r["mean"])) if r["mean"] else "-"
-            table.add_row(r["company"], r["name"], str(r["sales"]), str(r["votes"]), mean, r["delta_decimal"])
+            table.add_row(
+                r["company"], r["name"], money(ethicap, r["sales"]), str(r["votes"]), mean, r["delta_decimal"]
+            )
         out.print(table)
         out.print(
             f"S = {ratio_text(decode_ratio(data['average']))}; clamp factor {data['scale']}; "
             f"sum G_i delta_i = {data['imbalance']}"
         )
-        fund = data["fund"]
         for c, pos in fund["currencies"].items():
             out.print(
-                f"fund {fund['fund']} {c}: balance {pos['balance']}, "
-                f"{pos['waiting_payouts']} payouts waiting ({pos['waiting_units']} units)"
+                f"fund {fund['fund']} {c}: balance {money(c, pos['balance'])}, "
+                f"{pos['waiting_payouts']} payouts waiting ({money(c, pos['waiting_units'])})"
             )
-        out.print(f"debts owed to the fund: {fund['debts_owed_to_fund']}; snapshots: {len(data['snapshots'])}")
+        out.print(
+            f"debts owed to the fund: {money(ethicap, fund['debts_owed_to_fund'])}; snapshots: {len(data['snapshots'])}"
+        )
         if "chart" in data:
             out.print(f"chart of {data['chart']['points']} snapshots written to {data['chart']['file']}")
 

@@ -37,10 +37,6 @@ QUESTIONS = [
 ANSWER = 1  # the right choice of each demo question
 
 
-def xi(units: int) -> str:
-    return f"ξ{units // 100:,}.{units % 100:02d}"
-
-
 def _company(demo: ScriptedEconomy, name: str) -> AccountId:
     account = demo.open(name, AccountKind.ORGANIZATION, cid=f"gears-open-{name}")
     demo.run(g.RegisterCompany(account), name, cid=f"gears-register-{name}")
@@ -89,6 +85,9 @@ def _sell(demo: ScriptedEconomy, buyer: str, seller: str, price: int, cid: str) 
 
 @chapter("Gears: the Common Good Coefficient, Widget Co and a whistleblower")
 def gears(demo: ScriptedEconomy) -> list[str]:
+    def xi(units: int) -> str:
+        return demo.money(XI, units)
+
     fund = AccountId(demo.account(FUND))
     demo.run(g.SetupGears(fund, XI), *demo.governors, FUND, cid="gears-setup")
     demo.run(led.Issue(XI, fund, 1_000_000_00), FUND, cid="gears-fund-reserve")

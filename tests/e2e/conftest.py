@@ -71,3 +71,34 @@ def civic(tmp_path: Path, db_url: str) -> Civic:
 
 
 CivicRunner = Callable[..., subprocess.CompletedProcess[str]]
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+REQUIRE_BROWSER = os.environ.get("CIVIC_REQUIRE_BROWSER") == "1"
+"""Debian's Chromium, which the browser tests drive through Playwright; without it they skip,
+unless ``CIVIC_REQUIRE_BROWSER=1`` (CI) turns the skip into a failure."""
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not CHROMIUM.exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail(reason + " and CIVIC_REQUIRE_BROWSER=1")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()

@@ -11,7 +11,6 @@ Chromium is /usr/bin/chromium (Debian package ``chromium``). Without it the test
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,19 +25,6 @@ from civicledger.kernel.identity import AccountKind, OpenAccount
 from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
 from tests.e2e.serving import SigningClient, demo_economy, live_server
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-REQUIRE_BROWSER = os.environ.get("CIVIC_REQUIRE_BROWSER") == "1"
-
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ScriptedEconomy]]:
@@ -47,21 +33,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Scri
         live_server(economy.store, economy.key("journal")) as url,
     ):
         yield url, economy
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(reason + " and CIVIC_REQUIRE_BROWSER=1")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -22,7 +22,6 @@ import pytest
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.kernel.time import format_instant
 from tests.e2e.serving import demo_economy, live_server
-from tests.e2e.test_web_browser import CHROMIUM, CHROMIUM_ARGS, REQUIRE_BROWSER
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -44,21 +43,6 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     print(f"screenshots in {folder}")
     return folder
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is missing (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(reason + " and CIVIC_REQUIRE_BROWSER=1")
-        pytest.skip(reason)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def _page(browser: Any, url: str, viewport: dict[str, int]) -> Iterator[Any]:

@@ -19,7 +19,9 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from civicledger.adapters.scripted import ScriptedEconomy
 from tests.conftest import BACKEND, POSTGRES_URL, require_postgres
+from tests.e2e.serving import demo_economy, live_server
 
 
 @dataclass
@@ -102,3 +104,13 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ScriptedEconomy]]:
+    """The demo economy served over HTTP, once per test module (the browser tests' server)."""
+    with (
+        demo_economy(tmp_path_factory.mktemp("web")) as economy,
+        live_server(economy.store, economy.key("journal")) as url,
+    ):
+        yield url, economy

@@ -22,19 +22,34 @@ from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.api.app import create_app
 from civicledger.api.request_signing import sign_request
 from civicledger.demo import run_demo
+from civicledger.kernel import ledger as led
 from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.identity import AccountKind
 from civicledger.kernel.journal import SignedCommand
 from civicledger.kernel.messages import Command
+from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
 from civicledger.kernel.ports import Store
 from civicledger.kernel.signing import sign_command
-from tests.conftest import BACKEND, open_test_store
+from tests.conftest import BACKEND, T0, open_test_store
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def funded_pair(store: Store) -> ScriptedEconomy:
+    """A fund that issued the currency ``xi`` and two verified persons, alice (holding 1,000,000
+    minor units) and bob: what the fault and backup tests pay with."""
+    economy = ScriptedEconomy(store, start=T0, label="civicledger test key")
+    economy.open("fund", AccountKind.FUND)
+    for name in ("alice", "bob"):
+        economy.person(name)
+    economy.run(led.CreateCurrency("xi", economy.account("fund"), "ethicap"), "fund")
+    economy.run(led.Issue(CurrencyId("xi"), economy.account("alice"), 1_000_000), "fund")
+    return economy
 
 
 @contextmanager

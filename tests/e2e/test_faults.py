@@ -19,20 +19,9 @@ from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.store import SqlStore
 from civicledger.api.app import create_app
 from civicledger.kernel import ledger as led
-from civicledger.kernel.identity import AccountKind
 from civicledger.kernel.money import CurrencyId
-from tests.conftest import POSTGRES_URL, T0, require_postgres
-from tests.e2e.serving import SigningClient, serve_app
-
-
-def _funded(store: SqlStore) -> ScriptedEconomy:
-    economy = ScriptedEconomy(store, start=T0, label="civicledger test key")
-    economy.open("fund", AccountKind.FUND)
-    for name in ("alice", "bob"):
-        economy.person(name)
-    economy.run(led.CreateCurrency("xi", economy.account("fund"), "ethicap"), "fund")
-    economy.run(led.Issue(CurrencyId("xi"), economy.account("alice"), 1_000_000), "fund")
-    return economy
+from tests.conftest import POSTGRES_URL, require_postgres
+from tests.e2e.serving import SigningClient, funded_pair, serve_app
 
 
 def _pay(client: httpx.Client, economy: ScriptedEconomy, now: int) -> httpx.Response:
@@ -103,7 +92,7 @@ def _kill_backends() -> int:
 def test_x02_killed_postgres_backends_give_503_with_retry_after_never_500_and_the_server_recovers(
     pg_store: SqlStore,
 ) -> None:
-    economy = _funded(pg_store)
+    economy = funded_pair(pg_store)
     app = create_app(pg_store, WallClock(), economy.key("journal"), pages=False)
     seen: Counter[int] = Counter()
     bad: list[str] = []
@@ -137,7 +126,7 @@ def test_x02_an_unreadable_sqlite_file_gives_503_with_retry_after(tmp_path: Path
     path = tmp_path / "economy.db"
     store = SqlStore.open(f"sqlite:///{path}")
     try:
-        economy = _funded(store)
+        economy = funded_pair(store)
         app = create_app(store, WallClock(), economy.key("journal"), pages=False)
         with serve_app(app) as url, httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/api/journal/1").status_code == 200
@@ -157,7 +146,7 @@ def test_x02_a_locked_sqlite_database_gives_503_with_retry_after(tmp_path: Path)
     path = tmp_path / "economy.db"
     store = SqlStore.open(f"sqlite:///{path}")
     try:
-        economy = _funded(store)
+        economy = funded_pair(store)
         # a short busy timeout: another process holds the write lock longer than the server waits
         quick = SqlStore.open(f"sqlite:///{path}")
         quick.engine.dispose()

@@ -23,16 +23,7 @@ from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.economy import ChangePolicy
 from civicledger.kernel.identity import AccountKind, OpenAccount
 from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
-from tests.e2e.serving import SigningClient, demo_economy, live_server
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ScriptedEconomy]]:
-    with (
-        demo_economy(tmp_path_factory.mktemp("web")) as economy,
-        live_server(economy.store, economy.key("journal")) as url,
-    ):
-        yield url, economy
+from tests.e2e.serving import SigningClient
 
 
 @pytest.fixture

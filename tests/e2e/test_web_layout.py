@@ -21,19 +21,9 @@ import pytest
 
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.kernel.time import format_instant
-from tests.e2e.serving import demo_economy, live_server
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-
-
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, ScriptedEconomy]]:
-    with (
-        demo_economy(tmp_path_factory.mktemp("web-layout")) as economy,
-        live_server(economy.store, economy.key("journal")) as url,
-    ):
-        yield url, economy
 
 
 @pytest.fixture(scope="module")

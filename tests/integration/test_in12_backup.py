@@ -24,23 +24,12 @@ from civicledger.api.app import create_app
 from civicledger.kernel import audit
 from civicledger.kernel import ledger as led
 from civicledger.kernel.errors import IntegrityError, RuleViolationError
-from civicledger.kernel.identity import AccountKind
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.snapshot import state_digest
 from tests.conftest import POSTGRES_URL, T0, require_postgres
-from tests.e2e.serving import SigningClient, serve_app
+from tests.e2e.serving import SigningClient, funded_pair, serve_app
 
 PASS = b"correct horse battery staple"
-
-
-def _funded(store: SqlStore) -> ScriptedEconomy:
-    economy = ScriptedEconomy(store, start=T0, label="civicledger test key")
-    economy.open("fund", AccountKind.FUND)
-    for name in ("alice", "bob"):
-        economy.person(name)
-    economy.run(led.CreateCurrency("xi", economy.account("fund"), "ethicap"), "fund")
-    economy.run(led.Issue(CurrencyId("xi"), economy.account("alice"), 1_000_000), "fund")
-    return economy
 
 
 def _pay(client: httpx.Client, economy: ScriptedEconomy) -> httpx.Response:
@@ -63,7 +52,7 @@ def _verified(store: SqlStore) -> audit.VerifyReport:
 @pytest.fixture
 def source(tmp_path: Path) -> Iterator[tuple[SqlStore, ScriptedEconomy, Path]]:
     store = SqlStore.open(f"sqlite:///{tmp_path / 'live.db'}")
-    economy = _funded(store)
+    economy = funded_pair(store)
     keys = tmp_path / "keys"
     save_key(keys, economy.key("journal"))
     yield store, economy, keys

@@ -45,6 +45,10 @@ def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | Non
 
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.add_extension("jinja2.ext.i18n")
+    # Every user-visible string in a template is ``{{ _("...") }}`` (or ``{% trans %}``), so it can be
+    # translated; until a request's language is chosen the strings pass through unchanged.
+    templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
     templates.env.loader = ChoiceLoader([FileSystemLoader(str(HERE / "templates"))])
     templates.env.filters["instant"] = lambda t: format_instant(int(t)) if t is not None else ""
     templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)

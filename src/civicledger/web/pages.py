@@ -27,8 +27,9 @@ from civicledger.api.reads import NEWEST
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.paging import MAX_LIMIT
 from civicledger.kernel.registry import installed, load
-from civicledger.web import charts
+from civicledger.web import charts, i18n
 from civicledger.web.explorer import PAGE, ExplorerQuery
+from civicledger.web.i18n import _
 from civicledger.web.site import HERE, Site, try_read
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
         return found
 
     site = Site(store, service.now, economy)
+    app.add_middleware(i18n.LanguageMiddleware)  # each page request's language (docs/web.md, Translating)
     # The interactive API docs: FastAPI's Swagger UI page, its assets served from the
     # swagger-ui-bundle package rather than a CDN, so the site works offline (/openapi.json is the contract).
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
@@ -72,7 +74,8 @@ def install(app: FastAPI, service: ServiceState) -> None:
         now = service.now()
         cur = reads.currencies(store, None, MAX_LIMIT)["items"]
         top = sorted(cur, key=lambda c: -c["supply"])[:12]
-        supply_chart = charts.bar_chart([(f"{c['name'] or c['id']}", c["supply"]) for c in top], "supply per currency")
+        supply = [(f"{c['name'] or c['id']}", c["supply"]) for c in top]
+        supply_chart = charts.bar_chart(supply, _("supply per currency"))
         cards = [card for add in site.overview_cards if (card := add(now)) is not None]
         recent = reads.journal_entries(store, 0, 1)
         size = recent["size"]

@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from civicledger.mechanisms.creditism import queries
 from civicledger.web import charts
+from civicledger.web.i18n import _
 from civicledger.web.site import Site, try_read
 
 
@@ -30,7 +31,7 @@ def install(app: FastAPI, site: Site) -> None:
         chart = None
         if data:
             rows = [(name.replace("_", " "), float(units)) for name, units in data["components"].items()]
-            chart = Markup(charts.pie_chart(rows, f"price of {asset} by component"))
+            chart = Markup(charts.pie_chart(rows, _("price of %(asset)s by component", asset=asset)))
         return site.render(
             request,
             "creditism/good.html",

@@ -164,8 +164,9 @@ def format_number(value: object) -> str:
     if isinstance(value, bool) or value is None:
         return "" if value is None else str(value)
     try:
-        exact = Decimal(str(value)) if not isinstance(value, Fraction) else _fraction_decimal(value)
-    except ArithmeticError:
+        text = str(value)
+        exact = _fraction_decimal(Fraction(text)) if isinstance(value, Fraction) or "/" in text else Decimal(text)
+    except (ArithmeticError, ValueError):
         return str(value)
     if exact is None or not exact.is_finite():
         return str(value)

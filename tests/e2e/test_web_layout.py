@@ -174,6 +174,15 @@ def test_the_language_selector_switches_and_is_remembered(
     desktop.click("header nav a[lang=en]")
     assert desktop.get_attribute("html", "lang") == "en" and "Journal entry 5" in desktop.text_content("h1")
 
+    # Balances read as money in each language, from the exact units the page also carries (X3).
+    company = served[1].account("widget-co")
+    for language, (group, point) in {"en": (",", "."), "es": (".", ",")}.items():
+        desktop.goto(f"/persons/{company}?lang={language}")
+        cell = desktop.locator("#balances td[data-units]").first
+        units = int(str(cell.get_attribute("data-units")))
+        whole = f"{units // 100:,}".replace(",", group)
+        assert cell.text_content() == f"xi {whole}{point}{units % 100:02d}", language
+
 
 UNLABELLED = """() => Array.from(document.querySelectorAll("input, select, textarea"))
   .filter((el) => el.type !== "hidden")

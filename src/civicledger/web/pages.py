@@ -24,6 +24,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from civicledger.api import reads
 from civicledger.api.reads import NEWEST
+from civicledger.kernel.ledger import CIRCLES_SYMBOL, CurrencyKind
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.paging import MAX_LIMIT
 from civicledger.kernel.registry import installed, load
@@ -144,7 +145,13 @@ def install(app: FastAPI, service: ServiceState) -> None:
     def person(request: Request, person: str) -> HTMLResponse:
         now = service.now()
         account, error = try_read(reads.account, store, person)
-        currency_names = {c["id"]: c["name"] for c in reads.currencies(store, None, MAX_LIMIT)["items"]}
+        known = reads.currencies(store, None, MAX_LIMIT)["items"]
+        currency_names = {c["id"]: c["name"] for c in known}
+        # Balances read as money (major units after the symbol, X3; docs/decisions/0010).
+        currency_format = {
+            c["id"]: (c["decimals"], c["id"] if c["kind"] == CurrencyKind.ISSUED.value else CIRCLES_SYMBOL)
+            for c in known
+        }
         cards = [] if error else [card for add in site.person_cards if (card := add(person, now)) is not None]
         return render(
             request,
@@ -154,6 +161,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
             error=error,
             cards=cards,
             currency_names=currency_names,
+            currency_format=currency_format,
             json_url=f"/api/accounts/{quote(person, safe='')}",
         )
 

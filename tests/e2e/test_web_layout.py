@@ -171,6 +171,7 @@ def test_the_language_selector_switches_and_is_remembered(
     desktop.wait_for_selector("#proof-result[data-ok=true]")
     assert desktop.text_content("#proof-result") == "verificado en su navegador"
     assert "hash de hoja" in desktop.text_content("#proof-steps")
+    assert _axe(desktop) == []  # the steps the script added, too
     desktop.click("header nav a[lang=en]")
     assert desktop.get_attribute("html", "lang") == "en" and "Journal entry 5" in desktop.text_content("h1")
 
@@ -202,6 +203,7 @@ def test_every_form_field_has_a_label(phone: Any, api: httpx.Client, served: tup
     phone.click("#generate-key")  # a key adds a signer checkbox: it must be labelled too
     phone.wait_for_selector("#signers input")
     missing = {"wallet": phone.evaluate(UNLABELLED)}
+    assert _axe(phone) == []  # with the key's row and check box the script added
     for name, path in page_types(served[1], size).items():
         _settle(phone, path)
         missing[name] = phone.evaluate(UNLABELLED)

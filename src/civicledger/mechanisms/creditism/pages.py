@@ -16,6 +16,18 @@ from civicledger.web.i18n import _
 from civicledger.web.site import Site, try_read
 
 
+def _component_names() -> dict[str, str]:
+    """The parts of a price (CR10-CR12) in the page's language."""
+    return {
+        "labour": _("labour"),
+        "resources": _("resources"),
+        "externality": _("externality"),
+        "council": _("council markup"),
+        "coop": _("cooperative markup"),
+        "scarcity": _("scarcity"),
+    }
+
+
 def install(app: FastAPI, site: Site) -> None:
     site.add_templates(Path(__file__).parent / "templates")
 
@@ -30,7 +42,9 @@ def install(app: FastAPI, site: Site) -> None:
         data, error = try_read(queries.price, site.store, asset)
         chart = None
         if data:
-            rows = [(name.replace("_", " "), float(units)) for name, units in data["components"].items()]
+            names = _component_names()
+            parts = data["components"].items()
+            rows = [(names.get(name, name.replace("_", " ")), float(units)) for name, units in parts]
             chart = Markup(charts.pie_chart(rows, _("price of %(asset)s by component", asset=asset)))
         return site.render(
             request,

@@ -11,6 +11,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from civicledger.mechanisms.creditism import queries
+from civicledger.mechanisms.creditism.values import AssetKind
 from civicledger.web import charts
 from civicledger.web.i18n import _
 from civicledger.web.site import Site, try_read
@@ -28,12 +29,21 @@ def _component_names() -> dict[str, str]:
     }
 
 
+def _asset_kinds() -> dict[str, str]:
+    """What an asset is (CR1) in the page's language."""
+    return {
+        AssetKind.RENEWABLE.value: _("renewable resource"),
+        AssetKind.FINITE.value: _("finite resource"),
+        AssetKind.GOOD.value: _("good"),
+    }
+
+
 def install(app: FastAPI, site: Site) -> None:
     site.add_templates(Path(__file__).parent / "templates")
 
     def overview_card(now: int) -> Markup:
         assets, _ = try_read(queries.assets, site.store)
-        return site.card("creditism/overview_card.html", assets=assets or [])
+        return site.card("creditism/overview_card.html", assets=assets or [], kinds=_asset_kinds())
 
     site.overview_cards.append(overview_card)
 
@@ -53,5 +63,6 @@ def install(app: FastAPI, site: Site) -> None:
             data=data,
             error=error,
             chart=chart,
+            kinds=_asset_kinds(),
             json_url=f"/api/creditism/prices/{quote(asset, safe='')}",
         )

@@ -16,6 +16,7 @@ every call instead of being swapped per request on the shared Jinja environment.
 from __future__ import annotations
 
 import gettext
+import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -28,7 +29,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from babel import Locale
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -85,6 +85,7 @@ def _(message: str, **values: object) -> str:
 
 
 def ngettext(singular: str, plural: str, n: int, **values: object) -> str:
+    """The form of ``singular``/``plural`` for ``n`` in the request's language; ``%(num)s`` is ``n``."""
     text = translations(current()).ngettext(singular, plural, n)
     return text % {"num": n, **values}
 
@@ -205,13 +206,7 @@ def format_time(seconds: object) -> str:
     return format_datetime(moment, "medium", tzinfo=UTC, locale=current()) + " UTC"
 
 
-def language_name(code: str) -> str:
-    return Locale.parse(code).get_display_name(code) or code
-
-
 def messages_json(strings: dict[str, str]) -> Markup:
     """The strings a page's JavaScript shows, already translated, for ``<script id="messages">``."""
-    import json
-
     text = json.dumps(strings, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c")
     return Markup(text)

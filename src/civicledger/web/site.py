@@ -24,7 +24,7 @@ from markupsafe import Markup
 from civicledger.api.reads import EconomyView
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.ports import Store
-from civicledger.kernel.time import format_instant
+from civicledger.web import i18n
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -43,14 +43,31 @@ def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | Non
         return None, str(e)
 
 
+def _language_url(request: Request, code: str) -> str:
+    """This page in another language: its path and query with ``lang`` set (the selector's links)."""
+    url = request.url.include_query_params(lang=code)
+    return f"{url.path}?{url.query}"
+
+
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.add_extension("jinja2.ext.i18n")
-    # Every user-visible string in a template is ``{{ _("...") }}`` (or ``{% trans %}``), so it can be
-    # translated; until a request's language is chosen the strings pass through unchanged.
-    templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # Every user-visible string in a template is ``{{ _("...") }}`` (or ``{% trans %}``), translated
+    # into the request's language, which the callables look up on each call (``i18n.current``): one
+    # shared environment, no per-request swapping of its globals, so no race between requests.
+    templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: i18n.translations(i18n.current()).gettext(s),
+        ngettext=lambda s, p, n: i18n.translations(i18n.current()).ngettext(s, p, n),
+        newstyle=True,
+    )
     templates.env.loader = ChoiceLoader([FileSystemLoader(str(HERE / "templates"))])
-    templates.env.filters["instant"] = lambda t: format_instant(int(t)) if t is not None else ""
+    templates.env.globals["current_language"] = i18n.current
+    templates.env.globals["languages"] = i18n.LANGUAGES
+    templates.env.globals["messages_json"] = i18n.messages_json
+    templates.env.globals["language_url"] = _language_url
+    templates.env.filters["instant"] = i18n.format_time
+    templates.env.filters["number"] = i18n.format_number
+    templates.env.filters["money"] = i18n.format_money
     templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
     return templates
 

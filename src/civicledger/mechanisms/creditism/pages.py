@@ -11,8 +11,31 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from civicledger.mechanisms.creditism import queries
+from civicledger.mechanisms.creditism.values import AssetKind
 from civicledger.web import charts
+from civicledger.web.i18n import _
 from civicledger.web.site import Site, try_read
+
+
+def _component_names() -> dict[str, str]:
+    """The parts of a price (CR10-CR12) in the page's language."""
+    return {
+        "labour": _("labour"),
+        "resources": _("resources"),
+        "externality": _("externality"),
+        "council": _("council markup"),
+        "coop": _("cooperative markup"),
+        "scarcity": _("scarcity"),
+    }
+
+
+def _asset_kinds() -> dict[str, str]:
+    """What an asset is (CR1) in the page's language."""
+    return {
+        AssetKind.RENEWABLE.value: _("renewable resource"),
+        AssetKind.FINITE.value: _("finite resource"),
+        AssetKind.GOOD.value: _("good"),
+    }
 
 
 def install(app: FastAPI, site: Site) -> None:
@@ -20,7 +43,7 @@ def install(app: FastAPI, site: Site) -> None:
 
     def overview_card(now: int) -> Markup:
         assets, _ = try_read(queries.assets, site.store)
-        return site.card("creditism/overview_card.html", assets=assets or [])
+        return site.card("creditism/overview_card.html", assets=assets or [], kinds=_asset_kinds())
 
     site.overview_cards.append(overview_card)
 
@@ -29,8 +52,10 @@ def install(app: FastAPI, site: Site) -> None:
         data, error = try_read(queries.price, site.store, asset)
         chart = None
         if data:
-            rows = [(name.replace("_", " "), float(units)) for name, units in data["components"].items()]
-            chart = Markup(charts.pie_chart(rows, f"price of {asset} by component"))
+            names = _component_names()
+            parts = data["components"].items()
+            rows = [(names.get(name, name.replace("_", " ")), float(units)) for name, units in parts]
+            chart = Markup(charts.pie_chart(rows, _("price of %(asset)s by component", asset=asset)))
         return site.render(
             request,
             "creditism/good.html",
@@ -38,5 +63,6 @@ def install(app: FastAPI, site: Site) -> None:
             data=data,
             error=error,
             chart=chart,
+            kinds=_asset_kinds(),
             json_url=f"/api/creditism/prices/{quote(asset, safe='')}",
         )

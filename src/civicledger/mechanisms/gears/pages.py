@@ -13,6 +13,7 @@ from markupsafe import Markup
 
 from civicledger.mechanisms.gears import queries
 from civicledger.web import charts
+from civicledger.web.i18n import _
 from civicledger.web.site import Site, try_read
 
 
@@ -34,9 +35,9 @@ def install(app: FastAPI, site: Site) -> None:
             fund = sorted(position["currencies"].items())
             fund_chart = Markup(
                 charts.bar_chart(
-                    [(f"{c} balance", v["balance"]) for c, v in fund]
-                    + [(f"{c} waiting", -v["waiting_units"]) for c, v in fund],
-                    "Common Good Fund position",
+                    [(_("%(currency)s balance", currency=c), v["balance"]) for c, v in fund]
+                    + [(_("%(currency)s waiting", currency=c), -v["waiting_units"]) for c, v in fund],
+                    _("Common Good Fund position"),
                 )
             )
         return site.card("gears/overview_cards.html", gears=gears, gears_error=gears_error, fund_chart=fund_chart)
@@ -49,7 +50,7 @@ def install(app: FastAPI, site: Site) -> None:
         chart = None
         if data:
             points = [(h["at"], _ratio(h["delta"])) for h in data["delta_history"]]
-            chart = Markup(charts.step_chart(points, "delta over time", -62, 62, guides=(-60, -30, 0, 30, 60)))
+            chart = Markup(charts.step_chart(points, _("delta over time"), -62, 62, guides=(-60, -30, 0, 30, 60)))
         return site.render(
             request,
             "gears/company.html",

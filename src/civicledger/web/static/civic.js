@@ -287,8 +287,21 @@ const Civic = (() => {
     return { status: response.status, data: await response.json(), id };
   }
 
+  // The page's language: the strings this script shows, translated by the server into the page's
+  // <script type="application/json" id="messages"> block (docs/web.md, Translating). t("... {name} ...",
+  // {name: v}) answers the translation, or the English text when the page carries none.
+  let messages = null;
+  function t(text, values) {
+    if (messages === null) {
+      const block = document.getElementById("messages");
+      try { messages = block ? JSON.parse(block.textContent) : {}; } catch (e) { messages = {}; }
+    }
+    const template = messages[text] || text;
+    return template.replace(/\{(\w+)\}/g, (m, key) => (values && key in values ? String(values[key]) : m));
+  }
+
   return {
-    canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, verifyConsistency, keyFromSeed, generateKey,
+    t, canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, verifyConsistency, keyFromSeed, generateKey,
     sign, verify, signAndSend, getJSON, randomHex, accountOf, verifyCheckpoint, sealPersonal, movePersonal,
   };
 })();

@@ -4,7 +4,7 @@ Text is written in English inside ``_("...")`` (templates and page code alike) a
 the gettext catalogues in ``civicledger/locale/<lang>/LC_MESSAGES/messages.po``. The ``.po`` files are
 compiled in memory the first time a language is used (``babel.messages``), so a fresh
 ``pip install -e .`` serves every language with no build step and no ``.mo`` file can go stale
-(docs/decisions/00xx-i18n-languages-and-catalogues.md).
+(docs/decisions/0011-i18n-languages-and-catalogues.md).
 
 A request's language is chosen once, by ``LanguageMiddleware``: ``?lang=`` (remembered in a cookie),
 else the ``lang`` cookie, else the best of ``Accept-Language``, else English. It is kept in a context

@@ -28,7 +28,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.headmark import RollbackGuard
-from civicledger.api import reads
+from civicledger.api import governance, proposals, reads
 from civicledger.api.batching import CommandBatcher
 from civicledger.api.checkpoints import CheckpointPublisher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
@@ -279,6 +279,8 @@ def create_app(
 
     app.add_middleware(_LimitSize, commands=post_command_direct)
 
+    proposals.install(app, service)  # council decisions collecting co-signatures (X6)
+
     # Reads --------------------------------------------------------------------------------------
 
     @app.get("/api/economy", tags=["reads"], responses=READ_ERRORS)
@@ -286,6 +288,11 @@ def create_app(
         """The economy's id, name, journal key, entry count, newest signed tree head and the server's time."""
         service.refresh()
         return reads.economy(store, service.now())
+
+    @app.get("/api/policy", tags=["reads"], responses=READ_ERRORS)
+    def policy() -> Mapping[str, object]:
+        """The policy in force, one row per value, and every change of it with what it changed (X7)."""
+        return governance.policy(store)
 
     @app.get("/api/command-types", tags=["reads"])
     def command_types() -> Mapping[str, object]:

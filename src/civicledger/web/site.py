@@ -10,7 +10,7 @@ returns the card's HTML, or ``None`` when the mechanism has nothing to show ther
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -33,6 +33,45 @@ OverviewCard = Callable[[int], Markup | None]
 """``(now) -> card``: a mechanism's card on the economy's overview."""
 PersonCard = Callable[[str, int], Markup | None]
 """``(account id, now) -> card``: a mechanism's card on an account's page."""
+
+
+PER_PAGE = 25
+"""Rows a listing page shows (companies, goods, coops)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell of a listing: its text, a link, and whether it is a number (right-aligned)."""
+
+    text: str
+    href: str | None = None
+    num: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A searchable, paged list (``listing.html``): ``rows`` are this page's, ``total`` matched."""
+
+    title: str
+    intro: str
+    columns: tuple[str, ...]
+    rows: list[tuple[Cell, ...]]
+    q: str
+    page: int
+    pages: int
+    total: int
+    path: str
+    json_url: str
+
+
+def search_page(items: Sequence[T], q: str, text: Callable[[T], str], page: int) -> tuple[list[T], int, int, int]:
+    """The items whose ``text`` contains ``q`` (any case), page ``page`` (from 1) of them: returns
+    (this page's items, the page shown, how many pages, how many matched)."""
+    needle = q.strip().casefold()
+    matched = [item for item in items if needle in text(item).casefold()] if needle else list(items)
+    pages = max(1, -(-len(matched) // PER_PAGE))
+    page = min(max(page, 1), pages)
+    return matched[(page - 1) * PER_PAGE : page * PER_PAGE], page, pages, len(matched)
 
 
 def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | None]:

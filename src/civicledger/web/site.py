@@ -35,10 +35,6 @@ PersonCard = Callable[[str, int], Markup | None]
 """``(account id, now) -> card``: a mechanism's card on an account's page."""
 
 
-PER_PAGE = 25
-"""Rows a listing page shows (companies, goods, coops)."""
-
-
 @dataclass(frozen=True, slots=True)
 class Cell:
     """One cell of a listing: its text, a link, and whether it is a number (right-aligned)."""
@@ -50,28 +46,16 @@ class Cell:
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """A searchable, paged list (``listing.html``): ``rows`` are this page's, ``total`` matched."""
+    """A searchable, paged list (a template extending ``listing.html``): ``rows`` are this page's,
+    ``total`` matched."""
 
-    title: str
-    intro: str
-    columns: tuple[str, ...]
-    rows: list[tuple[Cell, ...]]
+    rows: Sequence[tuple[Cell, ...]]
     q: str
     page: int
     pages: int
     total: int
     path: str
     json_url: str
-
-
-def search_page(items: Sequence[T], q: str, text: Callable[[T], str], page: int) -> tuple[list[T], int, int, int]:
-    """The items whose ``text`` contains ``q`` (any case), page ``page`` (from 1) of them: returns
-    (this page's items, the page shown, how many pages, how many matched)."""
-    needle = q.strip().casefold()
-    matched = [item for item in items if needle in text(item).casefold()] if needle else list(items)
-    pages = max(1, -(-len(matched) // PER_PAGE))
-    page = min(max(page, 1), pages)
-    return matched[(page - 1) * PER_PAGE : page * PER_PAGE], page, pages, len(matched)
 
 
 def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | None]:

@@ -43,7 +43,7 @@ def test_x06_a_treasurer_drafts_two_members_cosign_and_the_decision_lands_on_the
         client.economy.account("governor-3"),
     }
     policy = ok(client.http.get("/api/policy"))
-    assert {"path": "journal.signature_max_age", "value": 900} in policy["rows"]
+    assert {"section": "journal", "path": "journal.signature_max_age", "value": 900} in policy["rows"]
     newest = policy["history"][0]
     assert newest["seq"] == done["seq"] and newest["command_type"] == "economy.change_policy"
     assert newest["changes"] == [{"path": "journal.signature_max_age", "before": 300, "after": 900}]

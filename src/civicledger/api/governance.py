@@ -22,6 +22,7 @@ POLICY_SET = "economy.policy_set"
 
 
 class PolicyRow(TypedDict):
+    section: str
     path: str
     value: JSONValue
 
@@ -96,7 +97,7 @@ def policy(store: Store) -> PolicyView:
                     )
                 )
                 before = after
-    rows = [PolicyRow(path=path, value=value) for path, value in sorted(before.items())]
+    rows = [PolicyRow(section=path.split(".")[0], path=path, value=value) for path, value in sorted(before.items())]
     return PolicyView(
         version=int(record["version"]) if record else 0,
         effective_at=history[-1]["effective_at"] if history else None,

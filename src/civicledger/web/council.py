@@ -14,6 +14,7 @@ from civicledger.api import governance
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONValue
 from civicledger.kernel.errors import CivicLedgerError, NotFoundError
+from civicledger.kernel.identity import AccountId
 from civicledger.kernel.proposals import COUNCIL_DECISIONS, Proposal, counted
 from civicledger.web.site import Site, try_read
 
@@ -35,6 +36,7 @@ def install(app: FastAPI, site: Site, service: ServiceState) -> None:
         policy, error = try_read(governance.policy, store)
         rows: list[dict[str, object]] = []
         members: list[dict[str, str]] = []
+        names: dict[AccountId, str] = {}
         threshold = 0
         try:
             with store.read() as uow:
@@ -44,10 +46,12 @@ def install(app: FastAPI, site: Site, service: ServiceState) -> None:
                     raise NotFoundError("this store holds no economy yet; create one with `civic init`", rule="X1")
                 quorum = state.council_quorum(uow, economy.council)
                 threshold = quorum.threshold
-                for m in sorted(quorum.members):
-                    account = uow.accounts.get(m)
-                    members.append({"id": m, "name": account.name if account else ""})
                 found = uow.proposals.newest(50)
+                wanted = {*quorum.members, *(p.proposer for p in found)}
+                for p in found:
+                    wanted |= p.command.signers()
+                names = {a: acc.name for a, acc in uow.accounts.get_many(wanted).items()}
+                members = sorted(({"id": m, "name": names.get(m, "")} for m in quorum.members), key=lambda m: m["name"])
         except CivicLedgerError as e:
             error, found = str(e), []
         values: dict[str, JSONValue] = {r["path"]: r["value"] for r in policy["rows"]} if policy else {}
@@ -59,6 +63,7 @@ def install(app: FastAPI, site: Site, service: ServiceState) -> None:
             error=error,
             proposals=rows,
             members=members,
+            names=names,
             threshold=threshold,
             paths=sorted(values),
             values=values,

@@ -48,15 +48,21 @@
     });
   }
 
-  $("council-use-key").addEventListener("click", async () => {
+  // The seed is kept for this tab only (sessionStorage, gone when the tab closes), so the page can
+  // reload after a signature without asking for it again; it is never sent anywhere.
+  const SEED = "civicledger.council.seed";
+  async function useKey(seed) {
     try {
-      key = await Civic.keyFromSeed("council", $("council-seed").value);
+      key = await Civic.keyFromSeed("council", seed);
+      sessionStorage.setItem(SEED, seed);
       $("council-account").textContent = text.key_ready + " " + key.account;
     } catch (e) {
       key = null;
       say(e.message, true);
     }
-  });
+  }
+  $("council-use-key").addEventListener("click", () => useKey($("council-seed").value));
+  if (sessionStorage.getItem(SEED)) useKey(sessionStorage.getItem(SEED));
 
   function showCurrent() {
     const option = $("draft-path").selectedOptions[0];

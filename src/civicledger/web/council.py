@@ -50,7 +50,12 @@ def install(app: FastAPI, site: Site, service: ServiceState) -> None:
                 wanted = {*quorum.members, *(p.proposer for p in found)}
                 for p in found:
                     wanted |= p.command.signers()
-                names = {a: acc.name for a, acc in uow.accounts.get_many(wanted).items()}
+                # A person's name is personal data (IN11): the account holds only its reference then.
+                names = {
+                    a: acc.name
+                    for a, acc in uow.accounts.get_many(wanted).items()
+                    if acc.name and not acc.name.startswith("pd:")
+                }
                 members = sorted(({"id": m, "name": names.get(m, "")} for m in quorum.members), key=lambda m: m["name"])
         except CivicLedgerError as e:
             error, found = str(e), []

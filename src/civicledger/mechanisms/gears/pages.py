@@ -56,7 +56,7 @@ def install(app: FastAPI, site: Site) -> None:
         rows = [
             (
                 Cell(r["name"] or r["company"], f"/companies/{quote(r['company'], safe='')}"),
-                Cell(str(r["sales"]), num=True),
+                Cell(r.get("sales_text") or str(r["sales"]), num=True),
                 Cell(str(r["votes"]), num=True),
                 Cell(r["delta_decimal"], num=True),
             )

@@ -6,7 +6,7 @@ Stored records appear as they are stored (``kernel.records.stored_json``).
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
@@ -37,6 +37,7 @@ class CoefficientRow(TypedDict):
     company: str
     name: str
     sales: int
+    sales_text: NotRequired[str]  # in major units with the ethicap's symbol (X3), for the pages
     votes: int
     mean: str | None
     delta: str
@@ -187,6 +188,11 @@ def coefficients(store: Store, now: int) -> CoefficientsView:
         except NotFoundError:
             return {"at": at, "average": None, "companies": [], "fund": None, "snapshots": []}
         names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
+        ethicap = uow.ledger.currency(CurrencyId(gs.config(uow).ethicap))
+
+        def money(units: int) -> str:
+            return ethicap.format(units) if ethicap is not None else format_units(units, 2)
+
         history = [SnapshotRef(version=h.version, at=h.at) for h in gs.snapshots(uow)]
     return {
         "at": at,
@@ -196,6 +202,7 @@ def coefficients(store: Store, now: int) -> CoefficientsView:
                 "company": c,
                 "name": names[c],
                 "sales": r.sales,
+                "sales_text": money(r.sales),
                 "votes": r.votes,
                 "mean": encode_ratio(r.mean) if r.mean is not None else None,
                 "delta": encode_ratio(r.delta),

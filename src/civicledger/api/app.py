@@ -33,7 +33,13 @@ from civicledger.api.batching import CommandBatcher
 from civicledger.api.checkpoints import CheckpointPublisher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
-from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
+from civicledger.api.request_signing import (
+    SIGNATURE_HEADERS,
+    check_freshness,
+    keys_in_payload,
+    parse_headers,
+    request_bytes,
+)
 from civicledger.kernel.canonical import ONE_MEANING, JSONObject, parse_json, refuse_nul
 from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
 from civicledger.kernel.errors import (
@@ -113,29 +119,6 @@ RECEIPT_SCHEMA: JSONObject = {
         "replayed": {"type": "boolean"},
     },
 }
-SIGNATURE_HEADERS = [
-    {
-        "name": "Civic-Timestamp",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "whole seconds since the epoch on the server's clock",
-    },
-    {
-        "name": "Civic-Nonce",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "16-128 letters, digits, - or _; never reused by an account",
-    },
-    {
-        "name": "Civic-Signature",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "<account>=<hex Ed25519 signature>, ... over the request's canonical bytes",
-    },
-]
 
 
 class BodyTooLargeError(InvalidInputError):

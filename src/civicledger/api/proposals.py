@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import FastAPI, Path, Query, Request
 
 from civicledger.adapters.crypto import Ed25519Verifier
-from civicledger.api.request_signing import check_freshness, parse_headers, request_bytes
+from civicledger.api.kit import READ_ERRORS
+from civicledger.api.problems import responses
+from civicledger.api.request_signing import SIGNATURE_HEADERS, check_freshness, parse_headers, request_bytes
 from civicledger.kernel import state
 from civicledger.kernel.canonical import parse_json
 from civicledger.kernel.errors import AuthorityError, CivicLedgerError, InvalidInputError, NotFoundError
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from civicledger.api.app import ServiceState  # the app module imports this one
 
 MAX_PROPOSAL_BYTES = 64 * 1024
+WRITE_ERRORS = responses(403, 404, 409, 413, 422, 503)
 ProposalPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9._:~-]{1,128}$")]
 
 
@@ -156,18 +159,24 @@ def install(app: FastAPI, service: ServiceState) -> None:
     """Add the proposal routes to ``app`` (``service`` is the app's ``ServiceState``)."""
     desk = ProposalDesk(service)
 
-    @app.get("/api/proposals", tags=["proposals"])
+    @app.get("/api/proposals", tags=["proposals"], responses=READ_ERRORS)
     def proposals(limit: Annotated[int, Query(ge=1, le=200)] = 50) -> Mapping[str, object]:
         quorum, now = desk.quorum(), desk.now()
         with desk.service.store.read() as uow:
             found = uow.proposals.newest(limit)
         return {"now": now, "proposals": [desk.view(p, quorum, now) for p in found]}
 
-    @app.get("/api/proposals/{proposal}", tags=["proposals"])
+    @app.get("/api/proposals/{proposal}", tags=["proposals"], responses=READ_ERRORS)
     def proposal(proposal: ProposalPath) -> Mapping[str, object]:
         return desk.view(desk.read(proposal), desk.quorum(), desk.now())
 
-    @app.post("/api/proposals", tags=["proposals"], summary="Draft a council decision to collect co-signatures")
+    @app.post(
+        "/api/proposals",
+        tags=["proposals"],
+        summary="Draft a council decision to collect co-signatures",
+        responses=WRITE_ERRORS,
+        openapi_extra={"parameters": SIGNATURE_HEADERS},
+    )
     async def propose(
         request: Request, replaces: Annotated[str | None, Query(max_length=128)] = None
     ) -> Mapping[str, object]:
@@ -198,7 +207,13 @@ def install(app: FastAPI, service: ServiceState) -> None:
             desk.put(*withdrawn, fresh)
             return await _submit_if_complete(desk, fresh, quorum, (proposer, nonce))
 
-    @app.post("/api/proposals/{proposal}/signatures", tags=["proposals"], summary="Co-sign a council decision")
+    @app.post(
+        "/api/proposals/{proposal}/signatures",
+        tags=["proposals"],
+        summary="Co-sign a council decision",
+        responses=WRITE_ERRORS,
+        openapi_extra={"parameters": SIGNATURE_HEADERS},
+    )
     async def cosign(request: Request, proposal: ProposalPath) -> Mapping[str, object]:
         desk.service.refresh()
         body = await _body(request)

@@ -214,7 +214,7 @@ def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path}/m.db")  # type: ignore[str-format]
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0004"
+        assert context.get_current_revision() == "0005"
         diff = compare_metadata(context, metadata)
         assert diff == [], diff
         assert {
@@ -226,6 +226,7 @@ def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:
             "records",
             "request_nonces",
             "merkle_subtrees",
+            "proposals",
         } <= set(sa.inspect(conn).get_table_names())
     store.close()
 

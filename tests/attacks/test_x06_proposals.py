@@ -3,10 +3,13 @@ to count as two, a non-member signing, a draft changed after members signed."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
 
+from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.journal import SignatureRecord
 from tests.e2e.proposals_kit import change, cosign, draft, governed, ok, signature_of
 from tests.e2e.serving import SigningClient, problem_of
 
@@ -28,8 +31,6 @@ def test_x06_a_member_signing_twice_counts_once(client: SigningClient) -> None:
     assert client.journal_size() == size
     # Nor can a draft arrive carrying one member's signature twice.
     twice = client.command(change(902), "governor-1", "governor-1", seal=False)
-    from tests.e2e.proposals_kit import canonical_bytes
-
     body = canonical_bytes(twice.to_wire())
     response = client.http.post(
         "/api/proposals", content=body, headers=client.headers(body, "governor-1", path="/api/proposals")
@@ -70,16 +71,10 @@ def test_x06_a_signature_over_a_changed_draft_does_not_count(client: SigningClie
     ok(cosign(client, signed.id, "governor-1", signature_of(client, signed, "governor-1")))
     # The drafter changes the value and sends governor-1's signature along with the new draft.
     changed = client.command(change(999), seal=False)
-    import dataclasses
-
-    from civicledger.kernel.journal import SignatureRecord
-
     carried = dataclasses.replace(
         changed,
         signatures=(SignatureRecord(client.economy.account("governor-1"), signature_of(client, signed, "governor-1")),),
     )
-    from tests.e2e.proposals_kit import canonical_bytes
-
     body = canonical_bytes(carried.to_wire())
     path = "/api/proposals"
     response = client.http.post(

@@ -4,10 +4,11 @@ suite's backend (SQLite, or PostgreSQL with CIVIC_TEST_STORE=postgresql)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from civicledger.kernel.economy import ChangePolicy
+from civicledger.kernel.economy import AdoptRules, ChangePolicy
 from tests.e2e.proposals_kit import change, cosign, draft, governed, ok, signature_of
 from tests.e2e.serving import SigningClient, problem_of
 
@@ -115,3 +116,29 @@ def test_x06_a_draft_is_kept_in_the_store_and_not_on_the_journal(client: Signing
         kept = uow.proposals.get(signed.id)
         assert uow.journal.find_command(signed.id) is None
     assert kept is not None and kept.command.payload == {"path": "journal.signature_max_age", "value": 640}
+
+
+def test_x06_two_members_signing_at_once_are_both_counted_and_submit_once(client: SigningClient) -> None:
+    size = client.journal_size()
+    signed, response = draft(client, change(660), "treasurer")
+    ok(response)
+    members = ("governor-2", "governor-3")
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(lambda m: cosign(client, signed.id, m, signature_of(client, signed, m)), members))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers]
+    final = ok(client.http.get(f"/api/proposals/{signed.id}"))
+    assert final["status"] == "submitted" and final["signed"] == 2
+    assert client.journal_size() == size + 1
+
+
+def test_in08_a_decision_the_engine_refuses_at_quorum_is_recorded_as_refused_and_writes_nothing(
+    client: SigningClient,
+) -> None:
+    size = client.journal_size()
+    signed, response = draft(client, AdoptRules(99, client.now()), "governor-1", "governor-1")
+    assert ok(response)["status"] == "pending"
+    refused = cosign(client, signed.id, "governor-2", signature_of(client, signed, "governor-2"))
+    assert refused.status_code == 422 and problem_of(refused)["rule"] == "IN8"
+    final = ok(client.http.get(f"/api/proposals/{signed.id}"))
+    assert final["status"] == "refused" and final["reason"].startswith("IN8:")
+    assert client.journal_size() == size

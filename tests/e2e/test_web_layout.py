@@ -81,6 +81,12 @@ def page_types(economy: ScriptedEconomy, size: int) -> dict[str, str]:
         "company": f"/companies/{economy.account('widget-co')}",  # Gears
         "good": "/goods/bicycle",  # Creditism
         "wallet": "/wallet",
+        "treasury": "/treasury",  # the fund and its payout queue (GR6)
+        "companies": "/companies?q=co",  # searchable lists
+        "goods": "/goods",
+        "coops": "/coops",
+        "policy": "/policy",  # the policy in force and its history (X7)
+        "council": "/council",  # council decisions collecting co-signatures (X6)
     }
 
 

@@ -28,7 +28,7 @@ from civicledger.kernel.ledger import CIRCLES_SYMBOL, CurrencyKind
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.paging import MAX_LIMIT
 from civicledger.kernel.registry import installed, load
-from civicledger.web import charts, i18n
+from civicledger.web import charts, council, i18n
 from civicledger.web.explorer import PAGE, ExplorerQuery
 from civicledger.web.i18n import _
 from civicledger.web.site import HERE, Site, try_read
@@ -68,6 +68,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
             if not callable(add_pages):
                 raise TypeError(f"{mechanism.pages} is not a page installer")
             add_pages(app, site)
+    council.install(app, site, service)
     render = site.render
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)

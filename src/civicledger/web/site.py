@@ -10,7 +10,7 @@ returns the card's HTML, or ``None`` when the mechanism has nothing to show ther
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -33,6 +33,29 @@ OverviewCard = Callable[[int], Markup | None]
 """``(now) -> card``: a mechanism's card on the economy's overview."""
 PersonCard = Callable[[str, int], Markup | None]
 """``(account id, now) -> card``: a mechanism's card on an account's page."""
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell of a listing: its text, a link, and whether it is a number (right-aligned)."""
+
+    text: str
+    href: str | None = None
+    num: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A searchable, paged list (a template extending ``listing.html``): ``rows`` are this page's,
+    ``total`` matched."""
+
+    rows: Sequence[tuple[Cell, ...]]
+    q: str
+    page: int
+    pages: int
+    total: int
+    path: str
+    json_url: str
 
 
 def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | None]:

@@ -18,6 +18,7 @@ from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.circles import state as cs
 from civicledger.mechanisms.circles.policy import CirclesPolicy
+from civicledger.mechanisms.circles.rules import CIRCLES_KINDS
 
 
 def account_summary(store: Store, account_id: str, now: int) -> sc.SummaryView:
@@ -80,7 +81,11 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
         names = {a: _name(uow, a) for a in (frm, to)}
         claimable = cs.claimable_now(uow, frm, at)
         max_steps = state.current_policy(uow).section(CirclesPolicy).max_steps
-        holdings = {str(c): u for c, u in uow.ledger.holdings(frm).items()}
+        holdings = {
+            str(c): u
+            for c, u in uow.ledger.holdings(frm).items()
+            if (cur := uow.ledger.currency(c)) is not None and cur.kind in CIRCLES_KINDS
+        }
         names.update({c: _name(uow, c) for c in holdings})
     total, cut = router.cut(frm, to, at)
     plan = router.route(frm, to, units, at)

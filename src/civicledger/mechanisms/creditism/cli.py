@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, Session, Submission, session, submit
-from civicledger.cli.output import emit, fail
+from civicledger.cli.output import emit, explanation_printer, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Command
@@ -360,12 +360,27 @@ def price(
         shares = queries.shares_shown(view["components"])  # the goods page's shares too (CR11)
         for c in COMPONENTS:
             table.add_row(c.value, money(view["components"][c.value]), shares[c.value])
-        table.add_row("[bold]total[/]", f"[bold]{money(view['price'])}[/]", "100%")
+        table.add_row("[bold]total[/]", f"[bold]{money(view['price'])}[/]", "")
+        whole = sum(v for v in view["components"].values() if v > 0)
+        if whole != view["price"]:
+            table.caption = f"shares of {money(whole)}, what the price pays for before the scarcity discount (CR11)"
         console.print(table)
         if chart is not None:
             console.print(f"pie chart written to {chart}")
 
     emit(ctx, view, human)
+
+
+@creditism_app.command("explain")
+def explain(ctx: typer.Context, asset: str) -> None:
+    """Why an asset's price is what it is (CR10-CR12): direct costs, inputs, markups, demand/supply, shares."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            with s.store.read() as uow:
+                found = queries.explain_price(uow, asset)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    emit(ctx, found.to_wire(), explanation_printer(found))
 
 
 @creditism_app.command("show")

@@ -29,10 +29,15 @@ from civicledger.kernel.paging import MAX_LIMIT
 from civicledger.kernel.registry import installed, load
 from civicledger.web import charts
 from civicledger.web.explorer import PAGE, ExplorerQuery
-from civicledger.web.site import HERE, Site, try_read
+from civicledger.web.site import HERE, Site, Term, try_read
 
 if TYPE_CHECKING:
     from civicledger.api.app import ServiceState
+
+
+def _rule_order(rule: str) -> tuple[str, int]:
+    letters = rule.rstrip("0123456789")
+    return letters, int(rule[len(letters) :] or 0)
 
 
 def install(app: FastAPI, service: ServiceState) -> None:
@@ -72,7 +77,11 @@ def install(app: FastAPI, service: ServiceState) -> None:
         now = service.now()
         cur = reads.currencies(store, None, MAX_LIMIT)["items"]
         top = sorted(cur, key=lambda c: -c["supply"])[:12]
-        supply_chart = charts.bar_chart([(f"{c['name'] or c['id']}", c["supply"]) for c in top], "supply per currency")
+        supply_chart = charts.bar_chart(
+            [(f"{c['name'] or c['id']}", c["supply"]) for c in top],
+            "supply per currency",
+            labels=[site.money(c["supply"], c["id"]) for c in top],
+        )
         cards = [card for add in site.overview_cards if (card := add(now)) is not None]
         recent = reads.journal_entries(store, 0, 1)
         size = recent["size"]
@@ -152,6 +161,40 @@ def install(app: FastAPI, service: ServiceState) -> None:
             cards=cards,
             currency_names=currency_names,
             json_url=f"/api/accounts/{quote(person, safe='')}",
+        )
+
+    site.glossary += [
+        Term(
+            "amounts",
+            "Amounts",
+            "Money is shown in major units after its currency's symbol (xi 12,000.00); "
+            "the journal and the API keep exact integers of the currency's minor unit.",
+            ("X3",),
+        ),
+        Term(
+            "durations",
+            "Durations",
+            "Shown in years, days and hours; a year is 365.2425 days, a month a "
+            "twelfth of it. Rules read time from the journal's entries, so the pages explain numbers at the "
+            "journal's time.",
+            ("X4",),
+        ),
+    ]
+    site.rules.update(
+        {
+            "X3": "Amounts are exact integers of a currency's minor unit, never floats.",
+            "X4": "Rules read time from the entry; a year is 31,556,952 s (365.2425 days), a month a twelfth of it.",
+        }
+    )
+
+    @app.get("/glossary", response_class=HTMLResponse, include_in_schema=False)
+    def glossary(request: Request) -> HTMLResponse:
+        """What the numbers on the pages mean, and the rules that make them (by rule id)."""
+        return render(
+            request,
+            "glossary.html",
+            terms=sorted(site.glossary, key=lambda t: t.name.casefold()),
+            rules=sorted(site.rules.items(), key=lambda r: _rule_order(r[0])),
         )
 
     @app.get("/wallet", response_class=HTMLResponse, include_in_schema=False)

@@ -78,7 +78,7 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
     router = sc.router_for(store)
     with store.read() as uow:
         at = max(now, uow.journal.head().time)
-        names = {a: _name(uow, a) for a in (frm, to)}
+        names: dict[str, str] = {str(a): _name(uow, a) for a in (frm, to)}
         claimable = cs.claimable_now(uow, frm, at)
         max_steps = state.current_policy(uow).section(CirclesPolicy).max_steps
         holdings = {
@@ -97,7 +97,11 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
     m = CIRCLES_MONEY
     inputs: list[Figure] = [
         Figure(
-            f"{names[frm]} holds {names.get(c, c)}'s coins", u, "a balance the payment may pass on", money=m, rule="CI9"
+            f"{names[frm]} holds {names.get(c, c)}'s coins",
+            u,
+            "a balance the payment may pass on",
+            money=Money(m.decimals, m.symbol, c),
+            rule="CI9",
         )
         for c, u in sorted(holdings.items())
     ]

@@ -16,7 +16,7 @@ from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.mechanisms.creditism import handlers as scm
 from civicledger.mechanisms.creditism import rules
 from civicledger.mechanisms.creditism.policy import CreditismPolicy
-from civicledger.mechanisms.creditism.state import ASSETS, load, require_asset
+from civicledger.mechanisms.creditism.state import ASSETS, load, nodes_of, require_asset
 from civicledger.mechanisms.creditism.values import COMPONENTS, decode
 
 
@@ -71,7 +71,7 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
     assets_, coops = load(uow)
     record = require_asset(assets_, asset, "CR12")
     exact = scm.exact_chain(assets_, coops, policy)[asset]
-    node = {n.name: n for n in scm.nodes_of(assets_, coops, view["fee_base"])}[asset]
+    node = {n.name: n for n in nodes_of(assets_, coops, view["fee_base"])}[asset]
     money = price_money(uow)
     r = rules.round_half_up
     inputs: list[Figure] = [

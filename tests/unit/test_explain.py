@@ -40,6 +40,7 @@ def test_sc04_explain_grade_adds_each_adjustments_steps_to_the_base_grade(demo: 
     inputs = _by_name(found.inputs)
     assert found.rule == "SC4"
     assert inputs["base grade"].value == 2
+    assert (inputs["decay window"].shown(), inputs["decay step"].shown()) == ("365 days", "90 days")  # not seconds
     assert inputs["available"].value == inputs["accrued"].value - inputs["spent"].value == 29_759
     with demo.store.read() as uow:
         lots = credits_queries.explain(uow, AccountId(maya), found.at)["lots"]

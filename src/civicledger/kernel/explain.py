@@ -15,6 +15,7 @@ from fractions import Fraction
 
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.money import format_units
+from civicledger.kernel.time import format_duration
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +58,15 @@ class Figure:
     formula: str = ""
     money: Money | None = None
     rule: str = ""
+    seconds: bool = False
+    """The value is a duration in seconds: it reads in years, days and hours (X4)."""
 
     def shown(self) -> str:
         """The value as people read it: money in major units, a fraction also as a decimal."""
         if self.money is not None and isinstance(self.value, int):
             return self.money.format(self.value)
+        if self.seconds:
+            return format_duration(int(self.value))
         if isinstance(self.value, Fraction) and self.value.denominator != 1:
             return f"{decimal(self.value, 4 if abs(self.value) < 1 else 2)} ({self.value})"
         return f"{int(self.value):,}"
@@ -72,6 +77,8 @@ class Figure:
             out["formula"] = self.formula
         if self.rule:
             out["rule"] = self.rule
+        if self.seconds:
+            out["seconds"] = int(self.value)
         if self.money is not None:
             out["units"] = int(self.value)
             out["currency"] = self.money.currency

@@ -181,6 +181,14 @@ def explain_grade(uow: UnitOfWork, person: AccountId, at: int) -> RuleExplanatio
         Figure("spent", data["spent"], "credits spent on services", rule="SC10"),
         Figure("available", data["available"], "accrued - spent", "accrued - spent", rule="SC2"),
         Figure(
+            "decay window",
+            policy.decay_window,
+            "grades above base start to fall after this long without participation",
+            seconds=True,
+            rule="SC8",
+        ),
+        Figure("decay step", policy.decay_step, "then one step every", seconds=True, rule="SC8"),
+        Figure(
             "decay steps", data["decay"]["steps"], "steps lost above base for lack of recent participation", rule="SC8"
         ),
     ]

@@ -4,9 +4,12 @@ page of the served demo (X3). HTTP-level, against the real server."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from html import unescape
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -148,3 +151,33 @@ def test_x03_no_page_of_the_demo_shows_minor_units(http: httpx.Client) -> None:
     assert len([p for p in seen if p.startswith("/journal/")]) > 150  # every entry of the demo
     assert any(p.startswith("/journal/") for p in seen) and any(p.startswith("/explain/") for p in seen)
     assert any(p.startswith("/companies/") for p in seen) and any(p.startswith("/goods/") for p in seen)
+
+
+def test_explanation_pages_and_the_glossary_fit_a_phone(
+    browser: Any, served: tuple[str, ScriptedEconomy], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """At 390 px no explanation page scrolls sideways; screenshots are saved to look at."""
+    shots = Path(os.environ.get("CIVIC_SCREENSHOTS") or tmp_path_factory.mktemp("explain-shots"))
+    shots.mkdir(parents=True, exist_ok=True)
+    economy = served[1]
+    pages = {
+        "explain-grade": f"/explain/credits/grade/{economy.account('maya')}",
+        "explain-delta": f"/explain/gears/delta/{economy.account('widget-co')}",
+        "explain-price": "/explain/creditism/price/bicycle",
+        "explain-payment": f"/explain/circles/payment/{economy.account('ada')}/{economy.account('cleo')}",
+        "glossary": "/glossary",
+        "company-dated-chart": f"/companies/{economy.account('widget-co')}",
+    }
+    context = browser.new_context(base_url=served[0], viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        too_wide = {}
+        for name, path in pages.items():
+            page.goto(path)
+            page.screenshot(path=str(shots / f"{name}-390.png"), full_page=True)
+            if (width := int(page.evaluate("() => document.documentElement.scrollWidth"))) > 390:
+                too_wide[name] = width
+        assert not too_wide, too_wide
+    finally:
+        context.close()
+    print(f"screenshots in {shots}")

@@ -230,6 +230,8 @@ def test_every_message_is_translated_with_the_same_placeholders(code: str) -> No
 
 ALLOWED = {"civicledger", "GET", "API"}
 """Words shown as they are in every language: the product's name and protocol words."""
+SYMBOL = re.compile(r"(?:X|CI|SC|GR|CR|IN)\d+(?:-(?:X|CI|SC|GR|CR|IN)\d+)?|[A-Za-z]")
+"""Rule ids (CR10, CR10-CR12) and one-letter symbols of the formulas (G, V, S, k) read the same in every language."""
 VISIBLE_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label", "label", "summary"}
 UNTRANSLATED_ELEMENTS = {"script", "style", "code", "pre"}
 
@@ -258,7 +260,8 @@ class _TextFinder(HTMLParser):
             self._check(data)
 
     def _check(self, text: str) -> None:
-        words = [w for w in re.findall(r"[^\W\d_][\w'-]*", text.replace("\x00", " ")) if w not in ALLOWED]
+        found = re.findall(r"[^\W\d_][\w'-]*", text.replace("\x00", " "))
+        words = [w for w in found if w not in ALLOWED and not SYMBOL.fullmatch(w)]
         if words:
             self.found.append(" ".join(text.replace("\x00", "…").split()))
 

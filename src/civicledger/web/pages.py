@@ -31,10 +31,15 @@ from civicledger.kernel.registry import installed, load
 from civicledger.web import charts, council, i18n
 from civicledger.web.explorer import PAGE, ExplorerQuery
 from civicledger.web.i18n import _
-from civicledger.web.site import HERE, Site, try_read
+from civicledger.web.site import HERE, Site, Term, try_read
 
 if TYPE_CHECKING:
     from civicledger.api.app import ServiceState
+
+
+def _rule_order(rule: str) -> tuple[str, int]:
+    letters = rule.rstrip("0123456789")
+    return letters, int(rule[len(letters) :] or 0)
 
 
 def install(app: FastAPI, service: ServiceState) -> None:
@@ -42,7 +47,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
 
     def economy() -> reads.EconomyView | None:
         service.refresh()
-        found, _ = try_read(reads.economy, store, service.now())
+        found, _error = try_read(reads.economy, store, service.now())
         return found
 
     site = Site(store, service.now, economy)
@@ -76,8 +81,11 @@ def install(app: FastAPI, service: ServiceState) -> None:
         now = service.now()
         cur = reads.currencies(store, None, MAX_LIMIT)["items"]
         top = sorted(cur, key=lambda c: -c["supply"])[:12]
-        supply = [(f"{c['name'] or c['id']}", c["supply"]) for c in top]
-        supply_chart = charts.bar_chart(supply, _("supply per currency"))
+        supply_chart = charts.bar_chart(
+            [(f"{c['name'] or c['id']}", c["supply"]) for c in top],
+            _("supply per currency"),
+            labels=[site.money(c["supply"], c["id"]) for c in top],
+        )
         cards = [card for add in site.overview_cards if (card := add(now)) is not None]
         recent = reads.journal_entries(store, 0, 1)
         size = recent["size"]
@@ -164,6 +172,40 @@ def install(app: FastAPI, service: ServiceState) -> None:
             currency_names=currency_names,
             currency_format=currency_format,
             json_url=f"/api/accounts/{quote(person, safe='')}",
+        )
+
+    site.glossary += [
+        Term(
+            "amounts",
+            "Amounts",
+            "Money is shown in major units after its currency's symbol (xi 12,000.00); "
+            "the journal and the API keep exact integers of the currency's minor unit.",
+            ("X3",),
+        ),
+        Term(
+            "durations",
+            "Durations",
+            "Shown in years, days and hours; a year is 365.2425 days, a month a "
+            "twelfth of it. Rules read time from the journal's entries, so the pages explain numbers at the "
+            "journal's time.",
+            ("X4",),
+        ),
+    ]
+    site.rules.update(
+        {
+            "X3": "Amounts are exact integers of a currency's minor unit, never floats.",
+            "X4": "Rules read time from the entry; a year is 31,556,952 s (365.2425 days), a month a twelfth of it.",
+        }
+    )
+
+    @app.get("/glossary", response_class=HTMLResponse, include_in_schema=False)
+    def glossary(request: Request) -> HTMLResponse:
+        """What the numbers on the pages mean, and the rules that make them (by rule id)."""
+        return render(
+            request,
+            "glossary.html",
+            terms=sorted(site.glossary, key=lambda t: t.name.casefold()),
+            rules=sorted(site.rules.items(), key=lambda r: _rule_order(r[0])),
         )
 
     @app.get("/wallet", response_class=HTMLResponse, include_in_schema=False)

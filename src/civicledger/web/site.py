@@ -22,8 +22,12 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup
 
 from civicledger.api.reads import EconomyView
+from civicledger.kernel import state
 from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.explain import Explanation
+from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
+from civicledger.kernel.time import format_duration
 from civicledger.web import i18n
 
 HERE = Path(__file__).parent
@@ -90,9 +94,19 @@ def _templates() -> Jinja2Templates:
     templates.env.globals["language_url"] = _language_url
     templates.env.filters["instant"] = i18n.format_time
     templates.env.filters["number"] = i18n.format_number
-    templates.env.filters["money"] = i18n.format_money
     templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
+    templates.env.filters["duration"] = lambda s: format_duration(int(s)) if s is not None else ""
     return templates
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word of the glossary (``/glossary#slug``): what a number on the pages means, by its rules."""
+
+    slug: str
+    name: str
+    text: str
+    rules: tuple[str, ...] = ()
 
 
 @dataclass
@@ -105,6 +119,36 @@ class Site:
     templates: Jinja2Templates = field(default_factory=_templates)
     overview_cards: list[OverviewCard] = field(default_factory=list)
     person_cards: list[PersonCard] = field(default_factory=list)
+    glossary: list[Term] = field(default_factory=list)
+    """Terms the mechanisms explain on ``/glossary`` (Delta, G, V, S, grades, claimable income...)."""
+    rules: dict[str, str] = field(default_factory=dict)
+    """Rule id -> one line saying what it decides, for ``/glossary#<rule id>`` (docs hold the rest)."""
+
+    def __post_init__(self) -> None:
+        self.templates.env.filters["money"] = self.money
+
+    def money(self, units: object, currency: str | None = None) -> str:
+        """An amount for people (X3): major units after the currency's symbol ("xi 141.17"), from the
+        currency's record; an amount whose currency is unknown reads in the economy's decimals."""
+        if units is None or units == "":
+            return ""
+        amount = int(str(units))
+        with self.store.read() as uow:
+            found = uow.ledger.currency(CurrencyId(currency)) if currency else None
+            if found is not None:
+                return i18n.format_money(amount, found.decimals, found.symbol)
+            try:
+                decimals = state.current_policy(uow).economy.currency_decimals
+            except CivicLedgerError:  # no economy yet
+                decimals = 2
+        return i18n.format_money(amount, decimals)
+
+    def explanation(
+        self, request: Request, found: tuple[Explanation | None, str | None], back: tuple[str, str], json_url: str
+    ) -> HTMLResponse:
+        """An explanation page (``/explain/...``): why one number is what it is, its inputs and steps."""
+        explained, error = found
+        return self.render(request, "explain.html", explained=explained, error=error, back=back, json_url=json_url)
 
     def add_templates(self, folder: Path) -> None:
         """Let pages and cards use the templates of ``folder`` (a mechanism's ``templates/``)."""

@@ -33,4 +33,9 @@ def router(reads: Reads) -> APIRouter:
     def creditism_report() -> Mapping[str, object]:
         return queries.report(reads.store)
 
+    @api.get("/explain/price/{asset}")
+    def creditism_explain_price(asset: Annotated[str, Path(max_length=64)]) -> Mapping[str, object]:
+        """Why an asset's price is what it is: costs, inputs, markups, demand/supply, shares (CR10-CR12)."""
+        return queries.price_explanation(reads.store, asset).to_wire()
+
     return api

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import cast
 from urllib.parse import quote, urlencode
@@ -15,11 +16,12 @@ from markupsafe import Markup
 
 from civicledger.api.kit import search_json
 from civicledger.kernel.canonical import JSONObject
+from civicledger.kernel.explain import Money
 from civicledger.mechanisms.creditism import queries
 from civicledger.mechanisms.creditism.values import AssetKind
 from civicledger.web import charts
 from civicledger.web.i18n import _
-from civicledger.web.site import Cell, Listing, Site, try_read
+from civicledger.web.site import Cell, Listing, Site, Term, try_read
 
 
 def _component_names() -> dict[str, str]:
@@ -43,11 +45,59 @@ def _asset_kinds() -> dict[str, str]:
     }
 
 
+GLOSSARY = [
+    Term(
+        "market-price",
+        "Market price",
+        "What a buyer pays: (BasePrice + the coop's markup) x demand / supply. BasePrice is resources, "
+        "labour and the council's markup; inputs are paid at their own market prices.",
+        ("CR11", "CR12"),
+    ),
+    Term(
+        "scarcity",
+        "Scarcity (demand / supply)",
+        "A factor on the whole price: above 1 a premium, below 1 a discount that scales every component alike.",
+        ("CR11",),
+    ),
+    Term(
+        "share",
+        "Share of a price",
+        "A component's part of what the price pays for, before any scarcity discount; the same on the goods "
+        "page and in `civic creditism price`.",
+        ("CR12",),
+    ),
+    Term("e", "E (externality score)", "The weighted mean of an asset's impact factors, 0 to 1.", ("CR4", "CR10")),
+]
+RULES = {
+    "CR4": "Externality score E = sum(w_i EF_i) / sum(w_i), clamped to [0, 1].",
+    "CR10": "Resource cost = extraction labour + external resources + externality fee (E x fee base).",
+    "CR11": "BasePrice = ResourcesCost + LaborCosts + CouncilMarkUp; MarketPrice = (BasePrice + CoopMarkup) x D / S.",
+    "CR12": "Inputs are paid at their market prices; every price breaks down into components through the chain.",
+}
+
+
 def install(app: FastAPI, site: Site) -> None:
     site.add_templates(Path(__file__).parent / "templates")
+    site.glossary.extend(GLOSSARY)
+    site.rules.update(RULES)
+
+    def money() -> Money:
+        with site.store.read() as uow:
+            return queries.price_money(uow)
+
+    @app.get("/explain/creditism/price/{asset}", response_class=HTMLResponse, include_in_schema=False)
+    def explain_price(request: Request, asset: str) -> HTMLResponse:
+        """Why an asset's price is what it is (CR10-CR12)."""
+        found = try_read(queries.price_explanation, site.store, asset)
+        return site.explanation(
+            request,
+            found,
+            (f"/goods/{quote(asset, safe='')}", asset),
+            f"/api/creditism/explain/price/{quote(asset, safe='')}",
+        )
 
     def overview_card(now: int) -> Markup:
-        assets, _ = try_read(queries.assets, site.store)
+        assets, _error = try_read(queries.assets, site.store)
         return site.card("creditism/overview_card.html", assets=assets or [], kinds=_asset_kinds())
 
     site.overview_cards.append(overview_card)
@@ -105,11 +155,20 @@ def install(app: FastAPI, site: Site) -> None:
     def good(request: Request, asset: str) -> HTMLResponse:
         data, error = try_read(queries.price, site.store, asset)
         chart = None
+        shown = money()
+        shares: dict[str, str] = {}
         if data:
             names = _component_names()
+            shares = queries.shares_shown(data["components"])
             parts = data["components"].items()
             rows = [(names.get(name, name.replace("_", " ")), float(units)) for name, units in parts]
-            chart = Markup(charts.pie_chart(rows, _("price of %(asset)s by component", asset=asset)))
+            chart = Markup(
+                charts.pie_chart(
+                    rows,
+                    _("price of %(asset)s by component", asset=asset),
+                    labels=[f"{shown.format(units)} ({shares[name]})" for name, units in parts],
+                )
+            )
         return site.render(
             request,
             "creditism/good.html",
@@ -118,5 +177,9 @@ def install(app: FastAPI, site: Site) -> None:
             error=error,
             chart=chart,
             kinds=_asset_kinds(),
+            names=_component_names(),
+            shares=shares,
+            fmt=shown.format,
+            scarcity_text=f"{float(Fraction(data['scarcity'])):.4f}" if data else "",
             json_url=f"/api/creditism/prices/{quote(asset, safe='')}",
         )

@@ -22,4 +22,9 @@ def router(reads: Reads) -> APIRouter:
     def credits_grades() -> Mapping[str, object]:
         return queries.grade_distribution(reads.store, reads.now())
 
+    @api.get("/explain/grade/{person}")
+    def credits_explain_grade(person: AccountPath) -> Mapping[str, object]:
+        """Why a person's grade is what it is: base grade, adjustments, clamping, decay (SC4, SC8)."""
+        return queries.grade_explanation(reads.store, person, reads.now()).to_wire()
+
     return api

@@ -33,4 +33,9 @@ def router(reads: Reads) -> APIRouter:
     def gears_company(company: AccountPath) -> Mapping[str, object]:
         return queries.company(reads.store, company)
 
+    @api.get("/explain/delta/{company}")
+    def gears_explain_delta(company: AccountPath) -> Mapping[str, object]:
+        """Why a company's delta is what it is: k, G, V and S (GR5)."""
+        return queries.delta_explanation(reads.store, company, reads.now()).to_wire()
+
     return api

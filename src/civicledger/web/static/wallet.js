@@ -6,11 +6,10 @@ const Wallet = (() => {
   const keys = new Map();
   const $ = (id) => document.getElementById(id);
 
-  function save() {
-    const seeds = {};
-    for (const [name, k] of keys) seeds[name] = k.seed;
-    localStorage.setItem(STORAGE, JSON.stringify(seeds));
-  }
+  // Keys live in this page's memory only: nothing is written to storage in the clear. Seeds an
+  // older wallet stored in the clear are still read, with a warning and a button to delete them;
+  // /app keeps a key encrypted with a passphrase (docs/decisions/00xx-citizen-app-keys.md).
+  function save() {}
 
   function render() {
     const table = $("keys");
@@ -93,6 +92,8 @@ const Wallet = (() => {
   async function init() {
     const seeds = JSON.parse(localStorage.getItem(STORAGE) || "{}");
     for (const [name, seed] of Object.entries(seeds)) keys.set(name, await Civic.keyFromSeed(name, seed));
+    $("legacy-seeds").hidden = Object.keys(seeds).length === 0;
+    $("delete-legacy").addEventListener("click", () => { localStorage.removeItem(STORAGE); $("legacy-seeds").hidden = true; });
     render();
     try {
       const types = await Civic.getJSON("/api/command-types");

@@ -400,7 +400,7 @@ async function history(first) {
     const seq = el("td");
     seq.append(el("a", "#" + row.seq, { href: "/journal/" + row.seq }));
     tr.append(seq, el("td", when(row.time), { class: "time" }), el("td", M["type_" + row.type] || row.type),
-      el("td", row.moves.map((m) => m.text + " " + t("of") + " " + m.label).join("; "), { class: "num" }));
+      el("td", row.moves.map((m) => m.text + " " + t("of") + " " + m.label).join("; "), { class: "amounts" }));
     body.appendChild(tr);
   }
   state.historyNext = page.next;

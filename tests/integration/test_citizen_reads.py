@@ -5,8 +5,8 @@ not be taken for an account id."""
 
 from __future__ import annotations
 
-import pytest
 import httpx
+import pytest
 
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.api import reads

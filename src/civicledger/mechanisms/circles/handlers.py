@@ -15,7 +15,7 @@ import dataclasses
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
@@ -869,6 +869,8 @@ class SummaryView(TypedDict):
     trusts: list[str]
     trusted_by: list[str]
     holdings: dict[str, int]
+    claimable_text: NotRequired[str]  # in major units (X3), added by the read model
+    reserve_text: NotRequired[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,14 +16,14 @@ from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.circles import state as cs
 
 
-def account_summary(store: Store, account_id: str, now: int) -> JSONObject:
+def account_summary(store: Store, account_id: str, now: int) -> sc.SummaryView:
     """An account's claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8), the
     amounts also in major units (``claimable_text``, ``reserve_text``, X3)."""
     who = parse_account_id(account_id)
     with store.read() as uow:
         found = sc.summary(uow, who, max(now, uow.journal.head().time))
         own = uow.ledger.currency(CurrencyId(who))
-    out: JSONObject = {**found.to_wire()}
+    out = found.to_wire()
     if own is not None:
         out["claimable_text"] = own.format(found.claimable)
         out["reserve_text"] = own.format(found.reserve)

@@ -75,6 +75,7 @@ def page_types(economy: ScriptedEconomy, size: int) -> dict[str, str]:
         "company": f"/companies/{economy.account('widget-co')}",  # Gears
         "good": "/goods/bicycle",  # Creditism
         "wallet": "/wallet",
+        "app": "/app",  # the citizen's app, before a key is made
     }
 
 
@@ -82,6 +83,8 @@ def _settle(page: Any, path: str) -> None:
     page.goto(path)
     if path.startswith("/wallet"):
         page.wait_for_selector("body[data-wallet-ready=true]")
+    if path.startswith("/app"):
+        page.wait_for_selector("body[data-app-ready=true]")
 
 
 def test_every_page_fits_a_phone_and_a_desktop(

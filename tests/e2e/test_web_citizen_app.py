@@ -264,6 +264,33 @@ def test_a_person_imports_her_key_appeals_an_adjustment_and_spends_credits(
     assert unlabelled_fields(page) == []
     page.screenshot(path=str(shots / f"app-{width}-5-credits.png"), full_page=True)
 
+    # Whistleblowing: a statement of widget-co challenged as misleading (GR7), one per journey.
+    widget = economy.account("widget-co")
+    page.select_option("#vote-company", widget)
+    page.select_option("#challenge-statement", "2" if width == 1280 else "3")
+    page.fill("#challenge-reason", f"seen from the street by {person}")
+    app.click_and_wait("#challenge")
+    challenges = api.get(f"/api/gears/companies/{widget}").json()["challenges"]
+    assert any(c["whistleblower"] == who and c["status"] == "open" for c in challenges)
+
+    # Guardians (X9), then a new key for the same account, kept under the same passphrase.
+    page.fill("#guardians", "\n".join([economy.account("ada"), economy.account("ben")]))
+    app.click_and_wait("#name-guardians")
+    old_key = api.get(f"/api/accounts/{who}").json()["public_key"]
+    app.click_and_wait("#rotate-key")
+    page.wait_for_function("() => document.getElementById('status').textContent.includes('a new key')")
+    new_key = api.get(f"/api/accounts/{who}").json()["public_key"]
+    assert new_key != old_key
+    assert json.loads(page.evaluate("() => localStorage.getItem('civicledger.app.key')"))["public_key"] == new_key
+    page.reload()
+    page.wait_for_selector("body[data-app-ready=true]")
+    page.fill("#unlock-pass", PASSPHRASE)
+    app.click_and_wait("#unlock")
+    page.wait_for_selector("#spend-tier option", state="attached")
+    page.select_option("#spend-tier", label="Tram pass, standard: 50 credits (grade 0 or above)")
+    app.click_and_wait("#spend")  # signed by the new key
+    assert api.get(f"/api/credits/persons/{who}").json()["spent"] == before["spent"] + 150
+
     app.close()
 
 

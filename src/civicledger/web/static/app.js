@@ -334,6 +334,7 @@ async function renderTrust() {
   };
   await fill($("trusts"), state.circles.trusts, true);
   await fill($("trusted-by"), state.circles.trusted_by, false);
+  if ($("search-results").childElementCount && $("search-text").value.trim()) await search();  // buttons follow the trust
 }
 
 async function renderCredits() {
@@ -430,7 +431,7 @@ async function askTrust(other) {
 }
 
 async function search(ev) {
-  ev.preventDefault();
+  if (ev) ev.preventDefault();
   const text = $("search-text").value.trim();
   const list = $("search-results");
   list.textContent = "";
@@ -570,6 +571,7 @@ async function rotateKey() {
   const fresh = await C.generateKey(state.record.name);  // signs as its own derived id: proof of possession (X9)
   const done = await act(t("act_rotate"), "identity.rotate_key", { account: state.account, public_key: fresh.publicHex }, [fresh]);
   if (!done) return;
+  status("busy", t("encrypting"));
   const key = Object.assign({}, fresh, { account: state.account });
   state.record = await keystore.seal(key, state.passphrase);
   keystore.save(state.record);

@@ -198,7 +198,7 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
     page.fill("#pay-amount", f"{units // 100}.{units % 100:02d}")
     page.click("#plan-pay")
     page.wait_for_selector("#pay-confirm:not([hidden])")
-    assert "to ben" in str(page.text_content("#pay-summary"))
+    assert "to ben through ada" in str(page.text_content("#pay-summary"))
     page.screenshot(path=str(shots / f"app-{width}-2-pay.png"), full_page=True)
     me.click_and_wait("#pay-send")
     assert sum(api.get(f"/api/accounts/{ben}/balances").json()["balances"].values()) - ben_before == units

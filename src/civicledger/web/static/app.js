@@ -482,7 +482,9 @@ async function planPay(ev) {
     return;
   }
   note.textContent = t("route", { amount: plan.units_text, name, steps: plan.steps });
-  $("pay-summary").textContent = t("pay_summary", { amount: plan.units_text, name, steps: plan.steps });
+  const between = [...new Set(plan.legs.map((leg) => leg.source).filter((a) => a !== state.account && a !== to))];
+  const via = between.length ? t("via", { names: (await Promise.all(between.map(nameOf))).join(", ") }) : t("direct");
+  $("pay-summary").textContent = t("pay_summary", { amount: plan.units_text, name, steps: plan.steps, via });
   $("pay-signed").textContent = JSON.stringify(plan.command, null, 2);
   show("pay-confirm", true);
   $("pay-send").onclick = async () => {

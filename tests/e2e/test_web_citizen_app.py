@@ -133,6 +133,18 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
     decoded = decode_qr(page.locator("#qr").screenshot(), shots / f"app-{width}-qr.png")
     assert decoded == stored
 
+    # The export file is the same encrypted record; another browser imports it with the passphrase.
+    with page.expect_download() as download:
+        page.click("#export-file")
+    exported = Path(download.value.path()).read_text()
+    assert json.loads(exported) == record
+    other = App(browser, url, width)
+    other.page.fill("#import-text", exported)
+    other.page.fill("#import-pass", PASSPHRASE)
+    other.click_and_wait("#import-key")
+    assert other.page.text_content("#key-open .key-account") == newcomer
+    other.close()
+
     # A reload locks it; the wrong passphrase does not open it, the right one does.
     page.reload()
     page.wait_for_selector("body[data-app-ready=true]")
@@ -209,6 +221,10 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
     # The history lists it, in major units.
     page.wait_for_function("() => document.querySelector('#history tbody tr').textContent.includes('payment')")
     assert "-CRC " in str(page.text_content("#history tbody"))
+
+    # Untrust: one signature suffices (CI6).
+    me.click_and_wait("#trusts li button")
+    assert ada not in api.get(f"/api/circles/accounts/{newcomer}").json()["trusts"]
 
     # Not yet verified, the newcomer may not take a company's test: the refusal names its rule.
     page.select_option("#vote-company", economy.account("widget-co"))

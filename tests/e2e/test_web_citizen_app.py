@@ -21,7 +21,9 @@ from typing import Any
 import httpx
 import pytest
 
+from civicledger.adapters.crypto import KeyPair
 from civicledger.adapters.scripted import ScriptedEconomy
+from civicledger.kernel.checkpoint import witness_key
 from civicledger.kernel.economy import ChangePolicy
 from civicledger.kernel.identity import AccountId, AttestPerson
 from tests.e2e.serving import SigningClient
@@ -305,6 +307,14 @@ def test_a_person_imports_her_key_appeals_an_adjustment_and_spends_credits(
     page.wait_for_selector("#spend-tier option", state="attached")
     page.select_option("#spend-tier", label="Tram pass, standard: 50 credits (grade 0 or above)")
     app.click_and_wait("#spend")  # signed by the new key
+    assert api.get(f"/api/credits/persons/{who}").json()["spent"] == before["spent"] + 150
+
+    # IN12: with a witness required that never cosigned this server's checkpoint, nothing is sent.
+    vkey = witness_key("w.example", KeyPair.generate().public_key).text()
+    page.evaluate(
+        "(k) => localStorage.setItem('civicledger.witnesses', JSON.stringify({keys: [k], required: 1}))", vkey
+    )
+    assert "IN12" in app.click_and_wait("#spend", "refused")
     assert api.get(f"/api/credits/persons/{who}").json()["spent"] == before["spent"] + 150
 
     app.close()

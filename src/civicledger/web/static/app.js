@@ -73,6 +73,10 @@ async function act(label, type, payload, extraKeys = []) {
   }
   const { id, moved } = state.pending;
   status("busy", t("signing", { action: label }));
+  try { await C.requireWitnesses(); } catch (e) {  // IN12: no signature for a forked history
+    status("refused", t("witnesses_refused", { detail: e.message }));
+    return null;
+  }
   let answer = null;
   for (let attempt = 0; attempt < 3 && answer === null; attempt++) {
     try {
@@ -152,6 +156,10 @@ async function cosign(r) {
   if (r.http && !r.http.signatures[me]) r.http.signatures[me] = await C.sign(state.key, await requestBytes(r));
   if (r.http && r.needs.every((a) => r.http.signatures[a])) {
     $("cosign-out").value = "";
+    try { await C.requireWitnesses(); } catch (e) {
+      status("refused", t("witnesses_refused", { detail: e.message }));
+      return;
+    }
     const response = await fetch("/api/commands", {
       method: "POST",
       headers: {

@@ -65,18 +65,7 @@ const Wallet = (() => {
       if (!$("cmd-id").value.trim()) $("cmd-id").value = "web-" + Civic.randomHex(12);  // resending = a retry (X5)
       const c = current();
       if (!c.signers.length) throw new Error("choose at least one key to sign with");
-      // The witnesses this browser requires (saved on a journal entry page): sign nothing for a
-      // server whose checkpoint they did not cosign, as it may be showing a forked history (IN12).
-      const witnesses = JSON.parse(localStorage.getItem("civicledger.witnesses") || "null");
-      if (witnesses && witnesses.required > 0) {
-        const economy = await Civic.getJSON("/api/economy");
-        const text = await (await fetch("/checkpoint")).text();
-        try {
-          await Civic.verifyCheckpoint(text, { publicHex: economy.journal_key }, witnesses.keys, witnesses.required);
-        } catch (e) {
-          throw new Error("not sent: this server's checkpoint is refused: " + e.message);
-        }
-      }
+      await Civic.requireWitnesses();  // IN12
       const moved = await Civic.movePersonal(commandTypes.get(c.type), c.payload);  // IN11
       const { status: code, data } = await Civic.signAndSend(c.type, moved.payload, c.signers, c.id, moved.personal);
       output(JSON.stringify(data, null, 2));

@@ -507,12 +507,17 @@ async function startTest() {
   const voter = state.account;
   show("test-form", false);
   show("cast-form", false);
+  // A test started earlier (its questions not yet drawn, IN6) refuses a second start: then the
+  // draw alone goes on; if that fails too, the start's refusal is the one that explains.
   const started = await act(t("act_test"), "gears.start_test", { voter, company });
-  if (!started) return;
-  let questions = started.result && started.result.questions;
+  const startRefusal = started ? null : [$("status").dataset.state, $("status").textContent];
+  let questions = started && started.result && started.result.questions;
   for (let i = 0; i < 3 && !questions; i++) {
     const drawn = await act(t("act_draw"), "gears.draw_test", { voter, company, sender: voter });
-    if (!drawn) return;
+    if (!drawn) {
+      if (startRefusal) status(...startRefusal);
+      return;
+    }
     questions = drawn.result && drawn.result.questions;
     if (!questions) await sleep(1000);
   }

@@ -328,3 +328,44 @@ def decode_qr(png: bytes, path: Path) -> str:
     found = zxingcpp.read_barcodes(Image.open(path))
     assert found, "no QR code found in the screenshot"
     return str(found[0].text)
+
+
+def test_the_qr_encoder_decodes_at_every_version(browser: Any, served: tuple[str, ScriptedEconomy]) -> None:
+    """``static/qr.js`` against zxing-cpp: the longest text of each version 1-25 (level L, bytes)
+    and a text with multi-byte UTF-8, each drawn in the browser and decoded from its PNG."""
+    zxingcpp = pytest.importorskip("zxingcpp")
+    import base64
+    import io
+
+    from PIL import Image
+
+    # byte-mode capacity at level L of versions 1-25 (ISO/IEC 18004 table 7)
+    capacity = [17, 32, 53, 78, 106, 134, 154, 192, 230, 271, 321, 367, 425, 458, 520, 586, 644, 718, 792, 858]
+    capacity += [929, 1003, 1091, 1171, 1273]
+    texts = ["x" * n if i % 2 else ("ab-" * n)[:n] for i, n in enumerate(capacity)] + ["ξ 12,000.00 · 😀"]
+    context = browser.new_context(base_url=served[0])
+    page = context.new_page()
+    page.goto("/app")
+    drawn = page.evaluate(
+        """async (texts) => {
+             const { drawQr } = await import("/static/qr.js");
+             return texts.map((text) => {
+               const canvas = document.createElement("canvas");
+               const m = drawQr(canvas, text, 3);
+               return [(m.length - 17) / 4, canvas.toDataURL("image/png")];
+             });
+           }""",
+        texts,
+    )
+    too_long = page.evaluate(
+        """async (n) => { const { encode } = await import("/static/qr.js");
+             try { encode("x".repeat(n)); return "encoded"; } catch (e) { return e.message; } }""",
+        capacity[-1] + 1,
+    )
+    context.close()
+    assert [v for v, _ in drawn[:-1]] == list(range(1, 26))
+    for text, (_, url) in zip(texts, drawn, strict=True):
+        image = Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1])))
+        found = zxingcpp.read_barcodes(image)
+        assert found and found[0].text == text, (len(text), found)
+    assert too_long.startswith("too long")

@@ -162,7 +162,8 @@ def test_wallet_opens_accounts_trusts_pays_across_a_chain_and_votes(
     page.goto("/goods/bicycle")
     assert page.locator("#price-chart svg path.slice").count() >= 3
     price = api.get("/api/creditism/prices/bicycle").json()["price"]
-    assert page.text_content("#price") == str(price)
+    assert page.get_attribute("#price", "data-units") == str(price)  # exact, as the API says
+    assert page.text_content("#price") == f"{price:,}"  # grouped for an English reader
     page.screenshot(path=str(tmp_path / "good.png"), full_page=True)
 
     page.goto("/")

@@ -28,12 +28,18 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.headmark import RollbackGuard
-from civicledger.api import reads
+from civicledger.api import governance, proposals, reads
 from civicledger.api.batching import CommandBatcher
 from civicledger.api.checkpoints import CheckpointPublisher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
-from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
+from civicledger.api.request_signing import (
+    SIGNATURE_HEADERS,
+    check_freshness,
+    keys_in_payload,
+    parse_headers,
+    request_bytes,
+)
 from civicledger.kernel.canonical import ONE_MEANING, JSONObject, parse_json, refuse_nul
 from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
 from civicledger.kernel.errors import (
@@ -113,29 +119,6 @@ RECEIPT_SCHEMA: JSONObject = {
         "replayed": {"type": "boolean"},
     },
 }
-SIGNATURE_HEADERS = [
-    {
-        "name": "Civic-Timestamp",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "whole seconds since the epoch on the server's clock",
-    },
-    {
-        "name": "Civic-Nonce",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "16-128 letters, digits, - or _; never reused by an account",
-    },
-    {
-        "name": "Civic-Signature",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "<account>=<hex Ed25519 signature>, ... over the request's canonical bytes",
-    },
-]
 
 
 class BodyTooLargeError(InvalidInputError):
@@ -279,6 +262,8 @@ def create_app(
 
     app.add_middleware(_LimitSize, commands=post_command_direct)
 
+    proposals.install(app, service)  # council decisions collecting co-signatures (X6)
+
     # Reads --------------------------------------------------------------------------------------
 
     @app.get("/api/economy", tags=["reads"], responses=READ_ERRORS)
@@ -286,6 +271,11 @@ def create_app(
         """The economy's id, name, journal key, entry count, newest signed tree head and the server's time."""
         service.refresh()
         return reads.economy(store, service.now())
+
+    @app.get("/api/policy", tags=["reads"], responses=READ_ERRORS)
+    def policy() -> Mapping[str, object]:
+        """The policy in force, one row per value, and every change of it with what it changed (X7)."""
+        return governance.policy(store)
 
     @app.get("/api/command-types", tags=["reads"])
     def command_types() -> Mapping[str, object]:

@@ -11,6 +11,10 @@ import math
 from collections.abc import Sequence
 from html import escape
 
+from babel.numbers import format_decimal
+
+from civicledger.web.i18n import _, current, format_number
+
 PALETTE = ["#2f6db5", "#e07b39", "#3a9d5d", "#c8414b", "#8b62b8", "#8c6d46", "#d264a8", "#6f7b87", "#b6b53a", "#2fb3c2"]
 
 
@@ -22,20 +26,25 @@ def _svg(width: int, height: int, body: str, title: str) -> str:
 
 
 def _fmt(value: float) -> str:
+    """A chart label (drawing only: exact amounts are in the page's tables), in the page's locale."""
     if abs(value) >= 1e6:
-        return f"{value / 1e6:,.1f}M"
+        return format_decimal(round(value / 1e6, 1), format="#,##0.0", locale=current()) + "M"
     if abs(value) >= 1e4:
-        return f"{value / 1e3:,.0f}k"
+        return format_decimal(round(value / 1e3), format="#,##0", locale=current()) + "k"
     if value == int(value):
-        return f"{int(value):,}"
-    return f"{value:,.2f}"
+        return format_decimal(int(value), format="#,##0", locale=current())
+    return format_decimal(round(value, 2), format="#,##0.00", locale=current())
+
+
+def _pct(value: float, total: float) -> str:
+    return format_decimal(round(100 * value / total, 1), format="0.0", locale=current()) + " %"
 
 
 def bar_chart(rows: Sequence[tuple[str, float]], title: str, width: int = 420, bar: int = 22) -> str:
     """Horizontal bars, one per (label, value); negative values extend left of the axis. 420 units
     wide, so on a 390 px phone the chart shrinks by a fifth at most and its labels stay legible."""
     if not rows:
-        return _svg(width, 40, '<text x="8" y="24" class="empty">nothing yet</text>', title)
+        return _svg(width, 40, '<text x="8" y="24" class="empty">' + escape(_("nothing yet")) + "</text>", title)
     label_w = 150
     value_w = 62
     plot_w = width - label_w - value_w
@@ -84,16 +93,16 @@ def pie_chart(rows: Sequence[tuple[str, float]], title: str, size: int = 220) ->
             parts.append(
                 f'<path d="M{cx:.1f},{cy:.1f} L{x1:.2f},{y1:.2f} A{r:.1f},{r:.1f} 0 {large} 1 {x2:.2f},{y2:.2f} Z" '
                 f'fill="{PALETTE[i % len(PALETTE)]}" class="slice"><title>{escape(label)}: {_fmt(value)} '
-                f"({100 * value / total:.1f}%)</title></path>"
+                f"({_pct(value, total)})</title></path>"
             )
             angle += sweep
     colours = {label: PALETTE[i % len(PALETTE)] for i, (label, _) in enumerate(positive)}
     for i, (label, value) in enumerate(rows):
         y = size + 24 + i * 22
-        share = f" ({100 * value / total:.1f}%)" if total > 0 and value > 0 else ""
+        share = f" ({_pct(value, total)})" if total > 0 and value > 0 else ""
         parts.append(
             f'<rect x="8" y="{y - 12}" width="14" height="14" fill="{colours.get(label, "#ddd")}"/>'
-            f'<text x="28" y="{y}">{escape(label)}: {int(value):,}{share}</text>'
+            f'<text x="28" y="{y}">{escape(label)}: {format_number(int(value))}{share}</text>'
         )
     height = size + 16 + len(rows) * 22
     return _svg(width, height, "".join(parts), title)
@@ -112,7 +121,8 @@ def step_chart(
     left, right, top, bottom = 48, 12, 12, 28
     plot_w, plot_h = width - left - right, height - top - bottom
     if not points:
-        return _svg(width, 40, '<text x="8" y="24" class="empty">no published values yet</text>', title)
+        empty = escape(_("no published values yet"))
+        return _svg(width, 40, f'<text x="8" y="24" class="empty">{empty}</text>', title)
     t0, t1 = points[0][0], points[-1][0]
     tspan = (t1 - t0) or 1
 

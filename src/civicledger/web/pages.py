@@ -24,11 +24,13 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from civicledger.api import reads
 from civicledger.api.reads import NEWEST
+from civicledger.kernel.ledger import CIRCLES_SYMBOL, CurrencyKind
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.paging import MAX_LIMIT
 from civicledger.kernel.registry import installed, load
-from civicledger.web import charts
+from civicledger.web import charts, council, i18n
 from civicledger.web.explorer import PAGE, ExplorerQuery
+from civicledger.web.i18n import _
 from civicledger.web.site import HERE, Site, try_read
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
         return found
 
     site = Site(store, service.now, economy)
+    app.add_middleware(i18n.LanguageMiddleware)  # each page request's language (docs/web.md, Translating)
     # The interactive API docs: FastAPI's Swagger UI page, its assets served from the
     # swagger-ui-bundle package rather than a CDN, so the site works offline (/openapi.json is the contract).
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
@@ -65,6 +68,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
             if not callable(add_pages):
                 raise TypeError(f"{mechanism.pages} is not a page installer")
             add_pages(app, site)
+    council.install(app, site, service)
     render = site.render
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -72,7 +76,8 @@ def install(app: FastAPI, service: ServiceState) -> None:
         now = service.now()
         cur = reads.currencies(store, None, MAX_LIMIT)["items"]
         top = sorted(cur, key=lambda c: -c["supply"])[:12]
-        supply_chart = charts.bar_chart([(f"{c['name'] or c['id']}", c["supply"]) for c in top], "supply per currency")
+        supply = [(f"{c['name'] or c['id']}", c["supply"]) for c in top]
+        supply_chart = charts.bar_chart(supply, _("supply per currency"))
         cards = [card for add in site.overview_cards if (card := add(now)) is not None]
         recent = reads.journal_entries(store, 0, 1)
         size = recent["size"]
@@ -141,7 +146,13 @@ def install(app: FastAPI, service: ServiceState) -> None:
     def person(request: Request, person: str) -> HTMLResponse:
         now = service.now()
         account, error = try_read(reads.account, store, person)
-        currency_names = {c["id"]: c["name"] for c in reads.currencies(store, None, MAX_LIMIT)["items"]}
+        known = reads.currencies(store, None, MAX_LIMIT)["items"]
+        currency_names = {c["id"]: c["name"] for c in known}
+        # Balances read as money (major units after the symbol, X3; docs/decisions/0010).
+        currency_format = {
+            c["id"]: (c["decimals"], c["id"] if c["kind"] == CurrencyKind.ISSUED.value else CIRCLES_SYMBOL)
+            for c in known
+        }
         cards = [] if error else [card for add in site.person_cards if (card := add(person, now)) is not None]
         return render(
             request,
@@ -151,6 +162,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
             error=error,
             cards=cards,
             currency_names=currency_names,
+            currency_format=currency_format,
             json_url=f"/api/accounts/{quote(person, safe='')}",
         )
 

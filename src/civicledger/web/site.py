@@ -10,7 +10,7 @@ returns the card's HTML, or ``None`` when the mechanism has nothing to show ther
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -24,7 +24,7 @@ from markupsafe import Markup
 from civicledger.api.reads import EconomyView
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.ports import Store
-from civicledger.kernel.time import format_instant
+from civicledger.web import i18n
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -35,6 +35,29 @@ PersonCard = Callable[[str, int], Markup | None]
 """``(account id, now) -> card``: a mechanism's card on an account's page."""
 
 
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell of a listing: its text, a link, and whether it is a number (right-aligned)."""
+
+    text: str
+    href: str | None = None
+    num: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A searchable, paged list (a template extending ``listing.html``): ``rows`` are this page's,
+    ``total`` matched."""
+
+    rows: Sequence[tuple[Cell, ...]]
+    q: str
+    page: int
+    pages: int
+    total: int
+    path: str
+    json_url: str
+
+
 def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | None]:
     """Run one section's read; a mechanism without data shows its reason instead of failing the page."""
     try:
@@ -43,14 +66,31 @@ def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | Non
         return None, str(e)
 
 
+def _language_url(request: Request, code: str) -> str:
+    """This page in another language: its path and query with ``lang`` set (the selector's links)."""
+    url = request.url.include_query_params(lang=code)
+    return f"{url.path}?{url.query}"
+
+
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.add_extension("jinja2.ext.i18n")
-    # Every user-visible string in a template is ``{{ _("...") }}`` (or ``{% trans %}``), so it can be
-    # translated; until a request's language is chosen the strings pass through unchanged.
-    templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # Every user-visible string in a template is ``{{ _("...") }}`` (or ``{% trans %}``), translated
+    # into the request's language, which the callables look up on each call (``i18n.current``): one
+    # shared environment, no per-request swapping of its globals, so no race between requests.
+    templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: i18n.translations(i18n.current()).gettext(s),
+        ngettext=lambda s, p, n: i18n.translations(i18n.current()).ngettext(s, p, n),
+        newstyle=True,
+    )
     templates.env.loader = ChoiceLoader([FileSystemLoader(str(HERE / "templates"))])
-    templates.env.filters["instant"] = lambda t: format_instant(int(t)) if t is not None else ""
+    templates.env.globals["current_language"] = i18n.current
+    templates.env.globals["languages"] = i18n.LANGUAGES
+    templates.env.globals["messages_json"] = i18n.messages_json
+    templates.env.globals["language_url"] = _language_url
+    templates.env.filters["instant"] = i18n.format_time
+    templates.env.filters["number"] = i18n.format_number
+    templates.env.filters["money"] = i18n.format_money
     templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
     return templates
 

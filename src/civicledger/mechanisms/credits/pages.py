@@ -10,6 +10,7 @@ from markupsafe import Markup
 
 from civicledger.mechanisms.credits import queries
 from civicledger.web import charts
+from civicledger.web.i18n import _
 from civicledger.web.site import Site, try_read
 
 
@@ -21,7 +22,10 @@ def install(app: FastAPI, site: Site) -> None:
         grade_chart = None
         if grades:
             grade_chart = Markup(
-                charts.bar_chart([(f"grade {g}", u) for g, u in grades["units_by_grade"].items()], "credits per grade")
+                charts.bar_chart(
+                    [(_("grade %(grade)s", grade=g), u) for g, u in grades["units_by_grade"].items()],
+                    _("credits per grade"),
+                )
             )
         return site.card(
             "credits/overview_card.html", grades=grades, grades_error=grades_error, grade_chart=grade_chart
@@ -33,7 +37,8 @@ def install(app: FastAPI, site: Site) -> None:
         if credits:
             grade_chart = Markup(
                 charts.bar_chart(
-                    [(f"grade {g}", u) for g, u in credits["by_grade"].items()], "this person's credits per grade"
+                    [(_("grade %(grade)s", grade=g), u) for g, u in credits["by_grade"].items()],
+                    _("this person's credits per grade"),
                 )
             )
         return site.card(

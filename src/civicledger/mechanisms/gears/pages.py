@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from civicledger.api.kit import search_json
 from civicledger.mechanisms.gears import queries
 from civicledger.web import charts
-from civicledger.web.site import Site, try_read
+from civicledger.web.i18n import _
+from civicledger.web.site import Cell, Listing, Site, try_read
 
 
 def _ratio(text: object) -> float:
@@ -34,14 +36,43 @@ def install(app: FastAPI, site: Site) -> None:
             fund = sorted(position["currencies"].items())
             fund_chart = Markup(
                 charts.bar_chart(
-                    [(f"{c} balance", v["balance"]) for c, v in fund]
-                    + [(f"{c} waiting", -v["waiting_units"]) for c, v in fund],
-                    "Common Good Fund position",
+                    [(_("%(currency)s balance", currency=c), v["balance"]) for c, v in fund]
+                    + [(_("%(currency)s waiting", currency=c), -v["waiting_units"]) for c, v in fund],
+                    _("Common Good Fund position"),
                 )
             )
         return site.card("gears/overview_cards.html", gears=gears, gears_error=gears_error, fund_chart=fund_chart)
 
     site.overview_cards.append(overview_cards)
+
+    @app.get("/treasury", response_class=HTMLResponse, include_in_schema=False)
+    def treasury(request: Request) -> HTMLResponse:
+        data, error = try_read(queries.treasury, site.store)
+        return site.render(request, "gears/treasury.html", data=data, error=error, json_url="/api/gears/fund")
+
+    @app.get("/companies", response_class=HTMLResponse, include_in_schema=False)
+    def companies(request: Request, q: str = "", page: int = 1) -> HTMLResponse:
+        data, error = try_read(queries.coefficients, site.store, site.now())
+        found = search_json(data["companies"] if data else [], q[:200], queries.company_text, page)
+        rows = [
+            (
+                Cell(r["name"] or r["company"], f"/companies/{quote(r['company'], safe='')}"),
+                Cell(r.get("sales_text") or str(r["sales"]), num=True),
+                Cell(str(r["votes"]), num=True),
+                Cell(r["delta_decimal"], num=True),
+            )
+            for r in found["items"]  # type: ignore[attr-defined]
+        ]
+        listing = Listing(
+            rows=rows,
+            q=q,
+            page=int(str(found["page"])),
+            pages=int(str(found["pages"])),
+            total=int(str(found["total"])),
+            path="/companies",
+            json_url=f"/api/gears/companies?{urlencode({'q': q, 'page': found['page']})}",
+        )
+        return site.render(request, "gears/companies.html", listing=listing, error=error, json_url=listing.json_url)
 
     @app.get("/companies/{company}", response_class=HTMLResponse, include_in_schema=False)
     def company(request: Request, company: str) -> HTMLResponse:
@@ -49,7 +80,7 @@ def install(app: FastAPI, site: Site) -> None:
         chart = None
         if data:
             points = [(h["at"], _ratio(h["delta"])) for h in data["delta_history"]]
-            chart = Markup(charts.step_chart(points, "delta over time", -62, 62, guides=(-60, -30, 0, 30, 60)))
+            chart = Markup(charts.step_chart(points, _("delta over time"), -62, 62, guides=(-60, -30, 0, 30, 60)))
         return site.render(
             request,
             "gears/company.html",

@@ -6,12 +6,13 @@ Stored records appear as they are stored (``kernel.records.stored_json``).
 
 from __future__ import annotations
 
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import NotFoundError
 from civicledger.kernel.identity import AccountId, parse_account_id
+from civicledger.kernel.money import CurrencyId, format_units
 from civicledger.kernel.ports import Store
 from civicledger.kernel.records import stored_json
 from civicledger.mechanisms.gears import state as gs
@@ -36,6 +37,7 @@ class CoefficientRow(TypedDict):
     company: str
     name: str
     sales: int
+    sales_text: NotRequired[str]  # in major units with the ethicap's symbol (X3), for the pages
     votes: int
     mean: str | None
     delta: str
@@ -76,6 +78,92 @@ class CompanyView(TypedDict):
     delta_history: list[DeltaPoint]
 
 
+class TreasuryCurrency(TypedDict):
+    currency: str
+    balance: int
+    balance_text: str
+    waiting_payouts: int
+    waiting_units: int
+    waiting_text: str
+
+
+class PayoutRow(TypedDict):
+    currency: str
+    position: int
+    to: str
+    to_name: str
+    units: int
+    amount: str
+    reason: str
+    at: int
+
+
+class TreasuryView(TypedDict):
+    """The Common Good Fund for its treasurer (GR6): balance and waiting payouts per currency, in
+    exact minor units and in major units with the currency's symbol, and the queue in payment order."""
+
+    fund: str
+    fund_name: str
+    ethicap: str
+    currencies: list[TreasuryCurrency]
+    debts_owed_to_fund: int
+    debts_text: str
+    payouts: list[PayoutRow]
+
+
+def treasury(store: Store) -> TreasuryView:
+    with store.read() as uow:
+        policy = state.current_policy(uow).section(GearsPolicy)
+        position = gs.fund_position(uow, policy)  # NotFoundError (GR6) before Gears is set up
+
+        def text(currency: str, units: int) -> str:
+            found = uow.ledger.currency(CurrencyId(currency))
+            return found.format(units) if found is not None else format_units(units, 2, f"{currency} ")
+
+        currencies = [
+            TreasuryCurrency(
+                currency=c,
+                balance=p.balance,
+                balance_text=text(c, p.balance),
+                waiting_payouts=p.waiting_payouts,
+                waiting_units=p.waiting_units,
+                waiting_text=text(c, p.waiting_units),
+            )
+            for c, p in position.currencies.items()
+        ]
+        payouts: list[PayoutRow] = []
+        for c in position.currencies:
+            for n, (_, payout) in enumerate(gs.pending_payouts(uow, c), start=1):
+                who = uow.accounts.get(payout.to)
+                payouts.append(
+                    PayoutRow(
+                        currency=c,
+                        position=n,
+                        to=payout.to,
+                        to_name=who.name if who else "",
+                        units=payout.units,
+                        amount=text(c, payout.units),
+                        reason=payout.reason,
+                        at=payout.at,
+                    )
+                )
+        fund = uow.accounts.get(position.fund)
+        return TreasuryView(
+            fund=position.fund,
+            fund_name=fund.name if fund else "",
+            ethicap=position.ethicap,
+            currencies=currencies,
+            debts_owed_to_fund=position.debts_owed_to_fund,
+            debts_text=text(position.ethicap, position.debts_owed_to_fund),
+            payouts=payouts,
+        )
+
+
+def company_text(row: CoefficientRow) -> str:
+    """What a search of companies looks in: the name and the id."""
+    return f"{row['name']} {row['company']}"
+
+
 def fund_view(position: gs.FundPosition) -> FundView:
     currencies = {
         c: CurrencyPositionView(balance=p.balance, waiting_payouts=p.waiting_payouts, waiting_units=p.waiting_units)
@@ -100,6 +188,11 @@ def coefficients(store: Store, now: int) -> CoefficientsView:
         except NotFoundError:
             return {"at": at, "average": None, "companies": [], "fund": None, "snapshots": []}
         names = {c: (a.name if (a := uow.accounts.get(AccountId(c))) else "") for c in result.companies}
+        ethicap = uow.ledger.currency(CurrencyId(gs.config(uow).ethicap))
+
+        def money(units: int) -> str:
+            return ethicap.format(units) if ethicap is not None else format_units(units, 2)
+
         history = [SnapshotRef(version=h.version, at=h.at) for h in gs.snapshots(uow)]
     return {
         "at": at,
@@ -109,6 +202,7 @@ def coefficients(store: Store, now: int) -> CoefficientsView:
                 "company": c,
                 "name": names[c],
                 "sales": r.sales,
+                "sales_text": money(r.sales),
                 "votes": r.votes,
                 "mean": encode_ratio(r.mean) if r.mean is not None else None,
                 "delta": encode_ratio(r.delta),

@@ -348,7 +348,7 @@ async function renderTrust() {
 async function renderCredits() {
   const me = state.account;
   const person = await get("/api/credits/persons/" + me).catch(() => null);
-  $("credits-available").textContent = person ? t("credits_units", { units: person.available.toLocaleString("en") }) : t("not_enrolled");
+  $("credits-available").textContent = person ? t("credits_units", { units: person.available.toLocaleString(document.documentElement.lang || "en") }) : t("not_enrolled");
   show("credits-card", !!person);
   if (!person) return;
   const seen = new Map();

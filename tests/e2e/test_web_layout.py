@@ -87,6 +87,7 @@ def page_types(economy: ScriptedEconomy, size: int) -> dict[str, str]:
         "coops": "/coops",
         "policy": "/policy",  # the policy in force and its history (X7)
         "council": "/council",  # council decisions collecting co-signatures (X6)
+        "app": "/app",  # the citizen's app, before a key is made
     }
 
 
@@ -94,6 +95,8 @@ def _settle(page: Any, path: str) -> None:
     page.goto(path)
     if path.startswith("/wallet"):
         page.wait_for_selector("body[data-wallet-ready=true]")
+    if path.startswith("/app"):
+        page.wait_for_selector("body[data-app-ready=true]")
 
 
 AXE_BLOCKING = {"serious", "critical"}

@@ -300,6 +300,14 @@ def create_app(
     def accounts(after: After = None, limit: Limit = 50) -> Mapping[str, object]:
         return reads.accounts(store, after, limit)
 
+    @app.get("/api/accounts/search", tags=["reads"], responses=READ_ERRORS)
+    def search_accounts(
+        q: Annotated[str, Query(max_length=100, description="part of a name, or the start of an account id")],
+        limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    ) -> Mapping[str, object]:
+        """Accounts by name or id, as ``/api/accounts`` shows them (IN11: names from the off-journal store)."""
+        return {"query": q, "items": reads.search_accounts(store, q, limit)}
+
     @app.get("/api/accounts/{account}", tags=["reads"], responses=READ_ERRORS)
     def account(account: AccountPath) -> Mapping[str, object]:
         return reads.account(store, account, service.now())
@@ -307,6 +315,20 @@ def create_app(
     @app.get("/api/accounts/{account}/balances", tags=["reads"], responses=READ_ERRORS)
     def balances(account: AccountPath) -> Mapping[str, object]:
         return reads.balances(store, account, service.now())
+
+    @app.get("/api/accounts/{account}/holdings", tags=["reads"], responses=READ_ERRORS)
+    def holdings(account: AccountPath) -> Mapping[str, object]:
+        """What the account holds, each amount exact (``units``) and formatted in major units (``text``, X3)."""
+        return {"account": account, "items": reads.holdings(store, account, service.now())}
+
+    @app.get("/api/accounts/{account}/history", tags=["reads"], responses=READ_ERRORS)
+    def history(
+        account: AccountPath,
+        before: Annotated[int | None, Query(ge=0, description="the `next` of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> Mapping[str, object]:
+        """The account's entries, newest first, each with what it moved into or out of the account."""
+        return reads.account_history(store, account, before, limit)
 
     @app.get("/api/currencies", tags=["reads"], responses=READ_ERRORS)
     def currencies(after: After = None, limit: Limit = 50) -> Mapping[str, object]:

@@ -208,6 +208,11 @@ def install(app: FastAPI, service: ServiceState) -> None:
             rules=sorted(site.rules.items(), key=lambda r: _rule_order(r[0])),
         )
 
+    @app.get("/app", response_class=HTMLResponse, include_in_schema=False)
+    def citizen_app(request: Request) -> HTMLResponse:
+        """The citizen's app: the page is the same for everyone; the key and the account are in the browser."""
+        return render(request, "app.html", json_url="/api/command-types")
+
     @app.get("/wallet", response_class=HTMLResponse, include_in_schema=False)
     def wallet(request: Request) -> HTMLResponse:
         return render(request, "wallet.html", json_url="/api/command-types")

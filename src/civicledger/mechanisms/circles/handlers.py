@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
@@ -931,6 +931,8 @@ class SummaryView(TypedDict):
     trusts: list[str]
     trusted_by: list[str]
     holdings: dict[str, int]
+    claimable_text: NotRequired[str]  # in major units (X3), added by the read model
+    reserve_text: NotRequired[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,6 +11,7 @@ from civicledger.kernel.explain import Explanation, Figure, Money
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.ledger import CIRCLES_SYMBOL
 from civicledger.kernel.messages import to_wire
+from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.paging import Page, page
 from civicledger.kernel.personal import reveal
 from civicledger.kernel.ports import Store, UnitOfWork
@@ -22,11 +23,17 @@ from civicledger.mechanisms.circles.rules import CIRCLES_KINDS
 
 
 def account_summary(store: Store, account_id: str, now: int) -> sc.SummaryView:
-    """An account's claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8)."""
+    """An account's claimable income, trustee reserve, trusts both ways and holdings (CI1-CI8), the
+    amounts also in major units (``claimable_text``, ``reserve_text``, X3)."""
     who = parse_account_id(account_id)
     with store.read() as uow:
         found = sc.summary(uow, who, max(now, uow.journal.head().time))
-    return found.to_wire()
+        own = uow.ledger.currency(CurrencyId(who))
+    out = found.to_wire()
+    if own is not None:
+        out["claimable_text"] = own.format(found.claimable)
+        out["reserve_text"] = own.format(found.reserve)
+    return out
 
 
 def trust_edges(store: Store, after: str | None, limit: int, account: str | None = None) -> Page[JSONObject]:
@@ -55,6 +62,13 @@ def route(store: Store, sender: str, receiver: str, units: int | None, now: int,
     router = sc.router_for(store)
     plan = router.route(frm, to, units, now)
     out: JSONObject = {"sender": frm, "receiver": to, **plan.to_wire()}
+    with store.read() as uow:  # amounts in major units (X3): every Circles currency has its decimals
+        own = uow.ledger.currency(CurrencyId(frm))
+    if own is not None:
+        out["units_text"] = own.format(plan.units)
+        out["max_flow_text"] = own.format(plan.max_flow)
+        if units is not None:
+            out["asked_text"] = own.format(units)
     if units is not None and plan.units >= units:
         out["command"] = {"type": cm.Pay.TYPE, "payload": to_wire(cm.Pay(frm, to, units, plan.legs, memo))}
     return out

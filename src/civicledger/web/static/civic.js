@@ -215,6 +215,16 @@ const Civic = (() => {
     return { origin, size: Number(size), root: hex(b64(root)), witnesses };
   }
 
+  // The witnesses this browser requires (saved on a journal entry page): sign nothing for a
+  // server whose checkpoint they did not cosign, as it may be showing a forked history (IN12).
+  async function requireWitnesses() {
+    const witnesses = JSON.parse(localStorage.getItem("civicledger.witnesses") || "null");
+    if (!witnesses || !(witnesses.required > 0)) return;
+    const economy = await getJSON("/api/economy");
+    const text = await (await fetch("/checkpoint")).text();
+    await verifyCheckpoint(text, { publicHex: economy.journal_key }, witnesses.keys, witnesses.required);
+  }
+
   function randomHex(n) {
     return hex(crypto.getRandomValues(new Uint8Array(n)));
   }
@@ -303,5 +313,6 @@ const Civic = (() => {
   return {
     t, canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, verifyConsistency, keyFromSeed, generateKey,
     sign, verify, signAndSend, getJSON, randomHex, accountOf, verifyCheckpoint, sealPersonal, movePersonal,
+    requireWitnesses,
   };
 })();

@@ -6,11 +6,10 @@ const Wallet = (() => {
   const keys = new Map();
   const $ = (id) => document.getElementById(id);
 
-  function save() {
-    const seeds = {};
-    for (const [name, k] of keys) seeds[name] = k.seed;
-    localStorage.setItem(STORAGE, JSON.stringify(seeds));
-  }
+  // Keys live in this page's memory only: nothing is written to storage in the clear. Seeds an
+  // older wallet stored in the clear are still read, with a warning and a button to delete them;
+  // /app keeps a key encrypted with a passphrase (docs/decisions/0014-citizen-app-keys.md).
+  function save() {}
 
   function render() {
     const table = $("keys");
@@ -67,17 +66,10 @@ const Wallet = (() => {
       if (!$("cmd-id").value.trim()) $("cmd-id").value = "web-" + Civic.randomHex(12);  // resending = a retry (X5)
       const c = current();
       if (!c.signers.length) throw new Error(Civic.t("choose at least one key to sign with"));
-      // The witnesses this browser requires (saved on a journal entry page): sign nothing for a
-      // server whose checkpoint they did not cosign, as it may be showing a forked history (IN12).
-      const witnesses = JSON.parse(localStorage.getItem("civicledger.witnesses") || "null");
-      if (witnesses && witnesses.required > 0) {
-        const economy = await Civic.getJSON("/api/economy");
-        const text = await (await fetch("/checkpoint")).text();
-        try {
-          await Civic.verifyCheckpoint(text, { publicHex: economy.journal_key }, witnesses.keys, witnesses.required);
-        } catch (e) {
-          throw new Error(Civic.t("not sent: this server's checkpoint is refused: {error}", { error: e.message }));
-        }
+      try {
+        await Civic.requireWitnesses();  // IN12
+      } catch (e) {
+        throw new Error(Civic.t("not sent: this server's checkpoint is refused: {error}", { error: e.message }));
       }
       const moved = await Civic.movePersonal(commandTypes.get(c.type), c.payload);  // IN11
       const { status: code, data } = await Civic.signAndSend(c.type, moved.payload, c.signers, c.id, moved.personal);
@@ -95,6 +87,8 @@ const Wallet = (() => {
   async function init() {
     const seeds = JSON.parse(localStorage.getItem(STORAGE) || "{}");
     for (const [name, seed] of Object.entries(seeds)) keys.set(name, await Civic.keyFromSeed(name, seed));
+    $("legacy-seeds").hidden = Object.keys(seeds).length === 0;
+    $("delete-legacy").addEventListener("click", () => { localStorage.removeItem(STORAGE); $("legacy-seeds").hidden = true; });
     render();
     try {
       const types = await Civic.getJSON("/api/command-types");

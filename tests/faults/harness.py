@@ -358,10 +358,7 @@ def run_history(h: History, db: Database, plan: FaultPlan, check: bool = True) -
 
 def _where(out: Outcome, i: int) -> str:
     h = out.history
-    return (
-        f"{h.kind} history seed {h.seed} on {out.backend}, step {i} of {len(h.steps)}, "
-        f"faults {out.plan.log}: "
-    )
+    return f"{h.kind} history seed {h.seed} on {out.backend}, step {i} of {len(h.steps)}, faults {out.plan.log}: "
 
 
 def _check_step(

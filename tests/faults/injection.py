@@ -259,4 +259,3 @@ def _io_error(backend: str) -> Exception:
 
         return psycopg.OperationalError("server closed the connection unexpectedly (injected)")
     return sqlite3.OperationalError("disk I/O error (injected)")
-

@@ -11,7 +11,8 @@ may be shared: other work on it slows both). The first failing seed stops the ru
 line that reproduces it.
 
     .venv/bin/python benchmarks/faults.py [--backend memory sqlite postgresql] [--kind ledger demo]
-        [--histories 2000 | --seconds 60] [--seed 0] [--rate 0.01] [--postgres-url URL]
+        [--histories 2000 | --seconds 60] [--seed 0] [--rate 0.01] [--verify-every-step]
+        [--postgres-url URL]
 """
 
 from __future__ import annotations
@@ -32,7 +33,14 @@ from tests.faults.injection import FaultPlan
 
 
 def run(
-    backend: str, kind: str, seeds: range, seconds: float | None, rate: float, work: Path, url: str | None
+    backend: str,
+    kind: str,
+    seeds: range,
+    seconds: float | None,
+    rate: float,
+    work: Path,
+    url: str | None,
+    every_step: bool = False,
 ) -> dict[str, Any]:
     ran: list[int] = []
     faults = restarts = retries = 0
@@ -43,7 +51,7 @@ def run(
         h = history(kind, seed)
         with database(backend, work, url) as db:
             try:
-                out = run_history(h, db, FaultPlan(seed, rate))
+                out = run_history(h, db, FaultPlan(seed, rate), verify_every_step=every_step)
             except HistoryFailed as e:
                 raise HistoryFailed(f"{e}\nreproduce: {reproduce_line(kind, seed, backend, rate)}") from e
         ran.append(seed)
@@ -54,7 +62,7 @@ def run(
     started = time.perf_counter()
     for seed in ran:
         with database(backend, work, url) as db:
-            run_history(history(kind, seed), db, FaultPlan(seed, 0.0))
+            run_history(history(kind, seed), db, FaultPlan(seed, 0.0), verify_every_step=every_step)
     clean = time.perf_counter() - started
     return {
         "backend": backend,
@@ -62,6 +70,7 @@ def run(
         "histories": len(ran),
         "seeds": [ran[0], ran[-1]] if ran else [],
         "rate": rate,
+        "verify_every_step": every_step,
         "seconds": round(faulty, 2),
         "histories_per_s": round(len(ran) / faulty, 2),
         "faults": faults,
@@ -84,6 +93,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None, help="stop starting histories after this long")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rate", type=float, default=0.01)
+    parser.add_argument("--verify-every-step", action="store_true", help="verify after every step, not at the end")
     parser.add_argument("--postgres-url", default=os.environ.get("CIVIC_TEST_POSTGRES_URL"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -101,6 +111,7 @@ def main() -> int:
                         args.rate,
                         work,
                         args.postgres_url,
+                        args.verify_every_step,
                     )
                 except HistoryFailed as e:
                     print(json.dumps({"backend": backend, "kind": kind, "failed": str(e)}), flush=True)

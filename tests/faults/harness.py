@@ -293,9 +293,12 @@ def _digest(uow: UnitOfWork) -> str:
     return state_digest(uow, audit.record_namespaces(uow))
 
 
-def run_history(h: History, db: Database, plan: FaultPlan, check: bool = True) -> Outcome:
+def run_history(
+    h: History, db: Database, plan: FaultPlan, check: bool = True, verify_every_step: bool = False
+) -> Outcome:
     """Run ``h`` through a faulty store on ``db``; raise ``HistoryFailed`` at the first broken promise.
-    Without ``check`` (the benchmark's baseline), only the answers are compared."""
+    Without ``check``, only the answers are compared; with ``verify_every_step``, ``verify`` runs
+    after every step, not only at the end (slow: each replays the whole journal)."""
     base = Baseline(h)
     out = Outcome(h, db.backend, plan)
     started = time.perf_counter()
@@ -343,6 +346,8 @@ def run_history(h: History, db: Database, plan: FaultPlan, check: bool = True) -
             if check:
                 with plan.paused():
                     _check_step(store, step, outcome, base, out, i, state=plan.faults != faults_before)
+                    if verify_every_step:
+                        _check_acknowledged(store, acked, base, out, i, verify=True)
         with plan.paused():
             _check_acknowledged(store, acked, base, out, len(h.steps), verify=check)
             with store.read() as uow:
@@ -423,7 +428,13 @@ def reproduce_line(kind: str, seed: int, backend: str, rate: float) -> str:
 
 
 def run_seeds(
-    kind: str, seeds: range | list[int], backend: str, workdir: Path, rate: float, postgres_url: str | None = None
+    kind: str,
+    seeds: range | list[int],
+    backend: str,
+    workdir: Path,
+    rate: float,
+    postgres_url: str | None = None,
+    verify_every_step: bool = False,
 ) -> list[Outcome]:
     """Each seed's history through faults; the first failure names its seed and how to reproduce it."""
     outcomes = []
@@ -431,7 +442,7 @@ def run_seeds(
         h = history(kind, seed)
         try:
             with database(backend, workdir, postgres_url) as db:
-                outcomes.append(run_history(h, db, FaultPlan(seed, rate)))
+                outcomes.append(run_history(h, db, FaultPlan(seed, rate), verify_every_step=verify_every_step))
         except HistoryFailed as e:
             raise HistoryFailed(f"{e}\nreproduce: {reproduce_line(kind, seed, backend, rate)}") from e
     return outcomes
@@ -443,13 +454,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, required=True)
     parser.add_argument("--backend", choices=["memory", "sqlite", "postgresql"], default="memory")
     parser.add_argument("--rate", type=float, default=0.01)
+    parser.add_argument("--verify-every-step", action="store_true", help="run verify after every step")
     parser.add_argument("--postgres-url", default=os.environ.get("CIVIC_TEST_POSTGRES_URL"))
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "work"
         work.mkdir()
         try:
-            [out] = run_seeds(args.kind, [args.seed], args.backend, work, args.rate, args.postgres_url)
+            [out] = run_seeds(
+                args.kind, [args.seed], args.backend, work, args.rate, args.postgres_url, args.verify_every_step
+            )
         except HistoryFailed as e:
             print(e, file=sys.stderr)
             return 1

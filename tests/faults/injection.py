@@ -21,10 +21,11 @@ What a fault does:
   went away), and the call goes on into the closed connection.
 - ``crash``: ``Crash`` is raised and the plan is *dead*: every later storage call of this process
   raises ``Crash`` too, so nothing more is written or committed. The harness then throws the store
-  and the engine away and opens new ones on the same database (a restart). On the memory store a
-  crash loses what the unit of work had not committed: its undo log rolls it back; on SQLite the
-  abandoned transaction is rolled back when its connection closes, as SQLite does with a hot WAL
-  after a real crash. (A real ``SIGKILL`` is in ``test_x02_x05_killed_server.py``.)
+  and the engine away and opens new ones on the same database (a restart). What the unit of work
+  had not committed is lost: the memory store's undo log rolls it back, and a SQL unit of work's
+  exit rolls its transaction back (the driver's rollback, not a statement, so never a point) before
+  the old engine is disposed, as SQLite's WAL and PostgreSQL's recovery would after a real crash.
+  (A real process death, ``SIGKILL``, is in ``test_x02_x05_killed_server.py``.)
 """
 
 from __future__ import annotations
@@ -112,8 +113,8 @@ class _Paused:
 
 
 class FaultyStore:
-    """A ``Store`` whose units of work pass through ``plan`` before every call (the port's own
-    methods: ``write``, ``read``, ``journal_rows``, ``consume_nonces``)."""
+    """A ``Store`` whose units of work meet ``plan`` at every call, and whose own ``write``,
+    ``journal_rows`` and ``consume_nonces`` do too; on a SQL store, every statement and COMMIT also."""
 
     def __init__(self, inner: Store, plan: FaultPlan) -> None:
         self.inner = inner

@@ -26,7 +26,7 @@ from tests.faults.injection import FaultPlan
 FIRST = int(os.environ.get("CIVIC_FAULTS_SEED", "0"))
 COUNTS = {
     # backend: (ledger histories, demo histories)
-    "memory": (500, 6),
+    "memory": (1000, 6),
     "sqlite": (80, 2),
     "postgresql": (30, 1),
 }

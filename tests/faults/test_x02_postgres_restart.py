@@ -8,18 +8,12 @@ the rest of the suite uses; it is skipped, saying so, where those binaries are a
 
 from __future__ import annotations
 
-import glob
-import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,64 +22,15 @@ from civicledger.adapters.clock import WallClock
 from civicledger.adapters.sql.store import SqlStore
 from civicledger.api.app import create_app
 from civicledger.kernel.money import CurrencyId
-from tests.conftest import BACKEND
-from tests.e2e.serving import SigningClient, free_port, funded_pair, serve_app
+from tests.e2e.serving import SigningClient, funded_pair, serve_app
+from tests.faults.cluster import Cluster, private_cluster
 from tests.faults.serving import send, transfer
-
-
-def _binaries() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
-    return Path(found[-1]).parent if found else None
-
-
-@dataclass
-class Cluster:
-    bin: Path
-    data: Path
-    port: int
-
-    @property
-    def url(self) -> str:
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-
-    def pg_ctl(self, *args: str) -> None:
-        _run_as_postgres([str(self.bin / "pg_ctl"), "-D", str(self.data), "-w", "-t", "60", *args])
-
-    def start(self) -> None:
-        options = f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.data} -c fsync=on"
-        self.pg_ctl("-o", options, "-l", str(self.data / "server.log"), "start")
-
-
-def _run_as_postgres(command: list[str]) -> None:
-    """initdb and pg_ctl refuse to run as root: as root, they run as the ``postgres`` user."""
-    if os.geteuid() == 0:
-        command = ["runuser", "-u", "postgres", "--", *command]
-    subprocess.run(command, check=True, capture_output=True, timeout=120)
 
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    if BACKEND != "postgresql":
-        pytest.skip("tried once per CI run: in the run with CIVIC_TEST_STORE=postgresql")
-    binaries = _binaries()
-    if binaries is None:
-        pytest.skip("no PostgreSQL server binaries under /usr/lib/postgresql/*/bin (Debian's postgresql package)")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root without runuser: initdb cannot run as the postgres user")
-    home = Path(tempfile.mkdtemp(prefix="civic-pg-"))
-    if os.geteuid() == 0:
-        shutil.chown(home, "postgres")
-    data = home / "data"
-    _run_as_postgres([str(binaries / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8"])
-    c = Cluster(binaries, data, free_port())
-    c.start()
-    try:
-        yield c
-    finally:
-        try:
-            c.pg_ctl("-m", "immediate", "stop")
-        finally:
-            shutil.rmtree(home, ignore_errors=True)
+    with private_cluster() as started:
+        yield started
 
 
 @dataclass

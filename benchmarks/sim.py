@@ -91,7 +91,7 @@ def scenario(persons: int, steps: int, votes: bool = True, everything: bool = Fa
                 "scenario": {"name": "benchmark-all", "steps": steps, "record_every": 13, "seeds": [1]},
                 "population": {"persons": persons, "companies": 200, "groups": 10, "resources": 4},
                 "network": {"generator": "heavy_tailed", "mean_degree": 8.0, "formation_weeks": 26.0},
-                "parameters": {"publish_every": 4.0},
+                "parameters": {"publish_every": 4.0, "grade_every": 52.0},
             }
         )
     return parse_scenario(

@@ -25,23 +25,25 @@ from numpy.typing import NDArray
 I32 = NDArray[np.int32]
 I64 = NDArray[np.int64]
 
-EXACT = 2**53
-
-
 def add_up(index: I64, units: I64, size: int) -> I64:
-    """Sum ``units`` per index, exactly, as an int64 array of ``size``.
+    """Sum ``units`` per index, exactly, as an int64 array of ``size``."""
+    out = np.zeros(size, np.int64)
+    np.add.at(out, index, units)
+    return out
 
-    ``np.bincount`` sums in float64, which is exact while every partial sum stays below 2^53;
-    above that (never in practice) the slower integer ``np.add.at`` is used.
-    """
-    if units.size == 0:
-        return np.zeros(size, np.int64)
-    if int(np.abs(units).sum()) < EXACT:
-        out: I64 = np.bincount(index, weights=units, minlength=size).astype(np.int64)
-        return out
-    exact = np.zeros(size, np.int64)
-    np.add.at(exact, index, units)
-    return exact
+
+def add_into(target: I64, index: I64, units: I64, *, sign: int = 1) -> None:
+    """``target[index] += units`` (or ``-=`` with ``sign`` -1) in place, a repeated index once per
+    occurrence, in exact int64.
+
+    ``np.add.at`` touches only the indexed entries: a step's few hundred thousand payments cost
+    their own number, not the population's (``np.bincount`` with ``minlength`` writes and
+    converts a float64 array as large as the population for every sum, and is exact only below
+    2^53)."""
+    if sign < 0:
+        np.subtract.at(target, index, units)
+    else:
+        np.add.at(target, index, units)
 
 
 def gini(values: NDArray[np.generic]) -> float:
@@ -69,7 +71,7 @@ class Network:
     v: I32
     indptr: I64
     neighbours: I32
-    edge: I64  # for each CSR slot, the index of the edge in (u, v)
+    edge: I32  # for each CSR slot, the index of the edge in (u, v)
 
     @property
     def edges(self) -> int:
@@ -92,15 +94,20 @@ def canonical(nodes: int, a: NDArray[np.int64], b: NDArray[np.int64]) -> tuple[I
 
 
 def build(nodes: int, u: I32, v: I32) -> Network:
-    """The CSR view of an edge list."""
-    ends = np.concatenate([u, v]).astype(np.int64)
-    other = np.concatenate([v, u]).astype(np.int32)
-    edge = np.concatenate([np.arange(u.size), np.arange(u.size)]).astype(np.int64)
+    """The CSR view of an edge list (node and edge indices in int32: fewer than 2^31 of each)."""
+    if nodes > np.iinfo(np.int32).max or u.size > np.iinfo(np.int32).max:
+        raise OverflowError("a network of 2^31 nodes or edges or more: widen the simulator's indices")
+    ends = np.concatenate([u, v]).astype(np.int32)
     order = np.argsort(ends, kind="stable")
     counts = np.bincount(ends, minlength=nodes)
+    del ends
+    other = np.concatenate([v, u]).astype(np.int32)[order]
+    edge = np.arange(u.size, dtype=np.int32)
+    edge = np.concatenate([edge, edge])[order]
+    del order
     indptr = np.zeros(nodes + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    return Network(nodes, u, v, indptr, other[order], edge[order])
+    return Network(nodes, u, v, indptr, other, edge)
 
 
 def heavy_tailed(

@@ -27,6 +27,7 @@ and its votes carry no test time. With 0 (the default) it grades as rule version
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -41,6 +42,12 @@ I64 = NDArray[np.int64]
 
 RING = 8  # default credit adjustments remembered per person (parameter credit_slots); a ninth *active*
 # one replaces the one ending first, counted in ``credit_slot_overflows``
+
+
+def fits(value: int, dtype: type[np.signedinteger[Any]], what: str) -> None:
+    """Refuse a value beyond the narrow type an array keeps it in, rather than let it wrap."""
+    if value > np.iinfo(dtype).max:
+        raise OverflowError(f"{what} ({value:,}) beyond {np.dtype(dtype).name}: widen the simulator's arrays")
 
 
 # Vectorised rules ------------------------------------------------------------------------------
@@ -229,16 +236,19 @@ class CreditsSector(Sector):
         self.ring = ring = max(1, int(m.p.get("credit_slots", RING)))
         self.slot_overflows = 0
         self.adj_end = np.zeros((n, ring), np.int64)
+        # The ring in the narrowest types its values fit, each bound checked where it is written
+        # (``_adjust``, ``fits``): steps are a grade's few steps (int8), the order applied, a
+        # quantity and what was consumed of it below 2^31 (int32; credits accrue at most
+        # ``annual_allocation`` a year of life), the kind an index into a handful of kinds (int8).
         self.adj_steps = np.zeros((n, ring), np.int8)
-        self.adj_count = np.zeros(n, np.int64)
-        self.adj_seq = np.full((n, ring), -1, np.int64)
-        self.adj_qty = np.zeros((n, ring), np.int64)  # SC4: 0 = the whole balance
+        self.adj_seq = np.full((n, ring), -1, np.int32)
+        self.adj_qty = np.zeros((n, ring), np.int32)  # SC4: 0 = the whole balance
         self.adj_consumable = np.zeros((n, ring), bool)
-        self.adj_consumed = np.zeros((n, ring), np.int64)
+        self.adj_consumed = np.zeros((n, ring), np.int32)
         # IN2: the kind of each slot's adjustment (index into ``kinds``), and per kind the times of
         # the last participations counted (as many as its yearly cap)
         self.capped = float(m.p.get("participation_caps", 0.0)) >= 1.0
-        self.adj_kind = np.full((n, ring), -1, np.int64)
+        self.adj_kind = np.full((n, ring), -1, np.int8)
         self.kinds: dict[str, int] = {}
         self.counted_at: dict[str, I64] = {}
         self.participation_uncounted = 0
@@ -277,12 +287,19 @@ class CreditsSector(Sector):
             if self.capped and effect.qualifying:
                 self.last_fresh[counted] = t
 
+    def grade_table_due(self, s: int) -> bool:
+        """Whether the row of step ``s`` carries the grade table (``grade_*``, ``credits_grade_*``,
+        the IN2 shares): every recorded row when the parameter ``grade_every`` is 0 (the default),
+        else every ``grade_every`` steps and always the last step, which the report reads.
+
+        The table walks every person's credits (SC4, SC8) and is the dearest column of a row; a
+        national run records it yearly and leaves it out of the rows between (null in Parquet)."""
+        every = int(self.model.p.get("grade_every", 0.0))
+        return every <= 0 or s % every == 0 or s == self.model.scenario.steps - 1
+
     def record(self, s: int, t: int) -> Row:
         pol = self.model.policy.section(CreditsPolicy)
         available = self.available(t)
-        table = self.by_grade(t)
-        grades = np.argmax(table, axis=1) + pol.grade_min  # the grade holding most of one's credits
-        has = available > 0
         row: Row = {
             "credits_available": int(available.sum()),
             "credits_spent": self.credits_spent_total,
@@ -298,6 +315,11 @@ class CreditsSector(Sector):
             "appeals_overturned": self.appeals_overturned,
             "appeals_overturned_expected": self.appeals_expected,
         }
+        if not self.grade_table_due(s):
+            return row
+        table = self.by_grade(t)
+        grades = np.argmax(table, axis=1) + pol.grade_min  # the grade holding most of one's credits
+        has = available > 0
         farmers = int(self.model.n * self.model.p.get("farmer_share", 0.0))
         if farmers:  # IN2: the share of farmers' credits at the top grade, and of everyone else's
             tops = table[:, pol.grade_max - pol.grade_min]
@@ -357,7 +379,9 @@ class CreditsSector(Sector):
             counted, _ = self._effect(who, t, award, "citizens_council")
             if award.qualifying:
                 self.last_fresh[counted] = t
-            if self.capped:  # IN2: the engine refuses a recorded participation beyond the caps
+            if m.trace is None:
+                pass  # nothing to log: no loop over every participant
+            elif self.capped:  # IN2: the engine refuses a recorded participation beyond the caps
                 counted_set = set(counted.tolist())
                 for a in dict.fromkeys(who.tolist()):
                     m.log("participate" if a in counted_set else "participate_uncounted", s, a)
@@ -368,8 +392,9 @@ class CreditsSector(Sector):
         if bad is not None and bad.size:
             bad = bad[m.verified[bad]]
             _, slots = self._effect(bad, t, infraction, "infraction")
-            for a in bad.tolist():
-                m.log("infraction", s, a)
+            if m.trace is not None:
+                for a in bad.tolist():
+                    m.log("infraction", s, a)
             overturned = m.behave["appeals"](m, m.rng, m.p, bad)
             self.appeals_penalties += int(bad.size)
             self.appeals_expected += bad.size * m.p["appeal_rate"] * m.p["appeal_success"]
@@ -378,8 +403,9 @@ class CreditsSector(Sector):
             if overturned is not None and overturned.any():
                 # SC7: an overturned adjustment ends at the decision (the next step).
                 self.adj_end[bad[overturned], slots[overturned]] = t + m.scenario.step
-                for a in bad[overturned].tolist():
-                    m.log("overturn", s, a)
+                if m.trace is not None:
+                    for a in bad[overturned].tolist():
+                        m.log("overturn", s, a)
         self._spend(s, t)
         self._pledge_and_apply(s, t)
 
@@ -431,9 +457,11 @@ class CreditsSector(Sector):
                 holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
                 donors = donors[holds - self.pledged[donors] >= quantity]  # check_pledge (SC9)
                 self.pledged[donors] += quantity
-                for d in donors.tolist():
-                    self.pledges.append((d, 1, quantity, pol.pledge_max_duration))
-                    m.log("pledge", s, d, 1, quantity, pol.pledge_max_duration)
+                opened = [(d, 1, quantity, pol.pledge_max_duration) for d in donors.tolist()]
+                self.pledges.extend(opened)
+                if m.trace is not None:
+                    for pledge in opened:
+                        m.log("pledge", s, *pledge)
         out = m.behave["candidates"](m, m.rng, m.p)
         if out is not None and out.size:
             who = out[m.verified[out] & ~self.candidate[out] & ~self.second_chance_used[out]]
@@ -442,8 +470,9 @@ class CreditsSector(Sector):
                 who = who[best < pol.second_chance_below_grade]
                 self.candidate[who] = True
                 self.second_chance_used[who] = True
-                for a in who.tolist():
-                    m.log("second_chance", s, a)
+                if m.trace is not None:
+                    for a in who.tolist():
+                        m.log("second_chance", s, a)
 
     def _lottery(self, s: int, t: int) -> None:
         """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
@@ -506,14 +535,18 @@ class CreditsSector(Sector):
         self.slot_overflows += int((self.adj_end[persons, slots] > m.t_now).sum())
         self.adj_end[persons, slots] = end
         self.adj_steps[persons, slots] = steps
+        fits(self.adj_counter + persons.size, np.int32, "adjustments applied in one run")
         self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
+        if q.size:
+            fits(int(q.max()), np.int32, "an adjustment's quantity of credits")
         self.adj_qty[persons, slots] = q
         self.adj_consumable[persons, slots] = consumable & (q > 0)
         self.adj_consumed[persons, slots] = 0
-        self.adj_kind[persons, slots] = self.kinds.setdefault(kind, len(self.kinds)) if kind else -1
+        code = self.kinds.setdefault(kind, len(self.kinds)) if kind else -1
+        fits(code, np.int8, "kinds of participation")
+        self.adj_kind[persons, slots] = code
         self.adj_counter += int(persons.size)
-        self.adj_count[persons] += 1
         out: I64 = slots.astype(np.int64)
         return out
 
@@ -564,7 +597,7 @@ class CreditsSector(Sector):
         for w in np.unique(bucket[~simple]).tolist():
             rows = np.flatnonzero(~simple & (bucket == w))
             who = persons[rows]
-            key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int64).max)
+            key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int32).max)  # int32: never wraps
             order = np.argsort(key, axis=1, kind="stable")[:, :w]  # the active ones, in the order applied
             on = np.take_along_axis(active[rows], order, axis=1)
             steps = np.where(on, np.take_along_axis(stp[rows], order, axis=1), 0).astype(np.int64)

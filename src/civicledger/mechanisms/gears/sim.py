@@ -77,10 +77,11 @@ class GearsSector(Sector):
         m = self.model
         n = m.n
         self.companies = m.scenario.population.companies
+        if self.companies > np.iinfo(np.int32).max:
+            raise OverflowError("more companies than an int32 vote record holds")
         self.quality = m.rng.normal(0.0, m.p["quality_sigma"], size=self.companies)
-        self.vote_company = np.full(n, -1, np.int64)
-        self.vote_value = np.zeros(n, np.int64)
-        self.vote_expires = np.zeros(n, np.int64)
+        self.vote_company = np.full(n, -1, np.int32)  # companies are few (checked below)
+        self.vote_value = np.zeros(n, np.int8)  # -1, 0, +1 (GR4)
         self.sales_hist = np.zeros((m.scenario.steps, self.companies), np.int64)
         self.company_balance = np.zeros(self.companies, np.int64)
         self.company_debt = np.zeros(self.companies, np.int64)
@@ -122,9 +123,10 @@ class GearsSector(Sector):
             self.cast_log[s] = voters
             self.tally_count += np.bincount(firms, minlength=self.companies)
             self.tally_total += add_up(firms, values, self.companies)
+            if values.size and (int(values.min()) < -1 or int(values.max()) > 1):
+                raise ValueError("the votes behaviour returned a value other than -1, 0, +1 (GR4)")
             self.vote_company[voters] = firms
             self.vote_value[voters] = values
-            self.vote_expires[voters] = t + pol.vote_term
             self.casts += int(voters.size)
             self._pay_from_fund("reward", pol.vote_reward * int(voters.size))
             # X8: a cast vote is civic participation (for social credits: the decay clock, SC8, and

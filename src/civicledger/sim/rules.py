@@ -18,21 +18,24 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 I32 = NDArray[np.int32]
 I64 = NDArray[np.int64]
+Ints = NDArray[np.signedinteger[Any]]  # indices or counts in any signed width
 
-def add_up(index: I64, units: I64, size: int) -> I64:
+
+def add_up(index: Ints, units: Ints, size: int) -> I64:
     """Sum ``units`` per index, exactly, as an int64 array of ``size``."""
     out = np.zeros(size, np.int64)
     np.add.at(out, index, units)
     return out
 
 
-def add_into(target: I64, index: I64, units: I64, *, sign: int = 1) -> None:
+def add_into(target: I64, index: Ints, units: Ints, *, sign: int = 1) -> None:
     """``target[index] += units`` (or ``-=`` with ``sign`` -1) in place, a repeated index once per
     occurrence, in exact int64.
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,14 +54,15 @@ _32 = np.uint64(32)
 # Vectorised rules ------------------------------------------------------------------------------
 
 
-def halved_reserve(reserve: I64, times: I64) -> I64:
+def halved_reserve(reserve: I64, times: NDArray[np.signedinteger[Any]]) -> I64:
     """The trustee reserve after ``times`` trusts (CI7): ceil(R / 2^times).
 
     The domain's ``trustee_reward`` pays floor(R/2) and keeps R - floor(R/2) = ceil(R/2);
     halving by ceiling twice is the ceiling of a quarter, so k trusts keep ceil(R / 2^k).
     """
-    shift = np.minimum(times, _MAX_SHIFT).astype(np.int64)
-    return -((-reserve) >> shift)
+    shift: I64 = np.minimum(times, _MAX_SHIFT).astype(np.int64)
+    out: I64 = -((-reserve) >> shift)
+    return out
 
 
 def trustee_reward_after(reserve: I64, earlier: I64) -> I64:

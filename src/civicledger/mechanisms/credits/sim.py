@@ -101,8 +101,8 @@ _ID_KEYS: dict[int, I64] = {}
 def lots(
     available: I64,
     steps: I64,
-    quantity: I64,
-    left: I64,
+    quantity: NDArray[np.signedinteger[Any]],
+    left: NDArray[np.signedinteger[Any]],
     decay: I64,
     grade_min: int,
     grade_max: int,

@@ -72,6 +72,28 @@ def test_gr01_annual_sales_equal_the_domain() -> None:
         assert int(got[0]) == gears.annual_sales(sales, joined, at, MONTH)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    price=st.integers(0, 10**15),
+    numerator=st.integers(-(10**30), 10**30),
+    denominator=st.integers(1, 10**30),
+    waiver=st.booleans(),
+)
+def test_gr06_gr09_settlement_adjustment_equals_the_domain(
+    price: int, numerator: int, denominator: int, waiver: bool
+) -> None:
+    """The whole-number settlement equals ``adjustment`` of the effective delta, rounding toward zero."""
+    delta = gears.effective_delta(Fraction(numerator, denominator), waiver)
+    got = gears_sim.settlement_adjustment(price, delta.numerator, delta.denominator)
+    assert got == gears.adjustment(price, delta)
+
+
+def test_gr06_settlement_adjustment_rounds_toward_zero_both_ways() -> None:
+    assert gears_sim.settlement_adjustment(150, 1, 1) == 1  # 1.5 -> 1
+    assert gears_sim.settlement_adjustment(150, -1, 1) == -1  # -1.5 -> -1, not -2
+    assert gears_sim.settlement_adjustment(99, -1, 1) == 0
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     votes=st.lists(st.tuples(st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=25),

@@ -531,11 +531,27 @@ class CreditsSector(Sector):
         place in the order applied is ``adj_seq``. Returns the slots."""
         m = self.model
         self._standing_cache = None
+        code = self.kinds.setdefault(kind, len(self.kinds)) if kind else -1
+        fits(code, np.int8, "kinds of participation")
+        fits(self.adj_counter + persons.size, np.int32, "adjustments applied in one run")
+        if persons.size == 1:  # one person (a lottery's winner and donor): the same, by scalar indexing
+            p, q1 = int(persons[0]), 0 if quantity is None else int(quantity[0])
+            fits(q1, np.int32, "an adjustment's quantity of credits")
+            slot = int(self.adj_end[p].argmin())
+            self.slot_overflows += int(self.adj_end[p, slot] > m.t_now)
+            self.adj_end[p, slot] = end
+            self.adj_steps[p, slot] = steps
+            self.adj_seq[p, slot] = self.adj_counter
+            self.adj_qty[p, slot] = q1
+            self.adj_consumable[p, slot] = consumable and q1 > 0
+            self.adj_consumed[p, slot] = 0
+            self.adj_kind[p, slot] = code
+            self.adj_counter += 1
+            return np.array([slot], np.int64)
         slots = np.argmin(self.adj_end[persons], axis=1)
         self.slot_overflows += int((self.adj_end[persons, slots] > m.t_now).sum())
         self.adj_end[persons, slots] = end
         self.adj_steps[persons, slots] = steps
-        fits(self.adj_counter + persons.size, np.int32, "adjustments applied in one run")
         self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
         if q.size:
@@ -543,8 +559,6 @@ class CreditsSector(Sector):
         self.adj_qty[persons, slots] = q
         self.adj_consumable[persons, slots] = consumable & (q > 0)
         self.adj_consumed[persons, slots] = 0
-        code = self.kinds.setdefault(kind, len(self.kinds)) if kind else -1
-        fits(code, np.int8, "kinds of participation")
         self.adj_kind[persons, slots] = code
         self.adj_counter += int(persons.size)
         out: I64 = slots.astype(np.int64)

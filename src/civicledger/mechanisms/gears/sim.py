@@ -6,8 +6,9 @@ settled with ``adjustment`` against the Common Good Fund, which never goes below
 cannot pay waits, ``release_in_order``); challenged statements cost the domain's ``penalty``.
 A cast vote is civic participation (X8): the sector reports it to the model as ``"gears_vote"``.
 
-``annual_sales`` and ``deltas_float`` are the vectorised forms of GR1 and GR5, proven equal to the
-domain's by ``tests/unit/test_sim_rules.py``.
+``annual_sales`` and ``deltas_float`` are the vectorised forms of GR1 and GR5, and
+``settlement_adjustment`` the integer form of GR6's ``adjustment``, proven equal to the domain's
+by ``tests/unit/test_sim_rules.py``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def annual_sales(window_total: I64, age: I64, min_age: int) -> I64:
     young = age < YEAR
     scaled = window_total * YEAR // np.maximum(np.maximum(age, min_age), 1)
     return np.where(young, scaled, window_total)
+
+
+def settlement_adjustment(price: int, numerator: int, denominator: int) -> int:
+    """GR6's ``adjustment(price, numerator / denominator)`` in whole numbers: p x delta / 100
+    rounded toward zero, without building a ``Fraction`` per sale (``denominator`` > 0)."""
+    scaled = price * numerator
+    whole = abs(scaled) // (denominator * 100)
+    return whole if scaled >= 0 else -whole
 
 
 def deltas_float(totals: I64, counts: I64, sales: I64, k: int, clamp: int = 0) -> NDArray[np.float64]:
@@ -96,6 +105,7 @@ class GearsSector(Sector):
         self.deltas = np.zeros(self.companies)
         self.coefficients: gears.Coefficients | None = None
         self.exact_deltas: list[Fraction] = []
+        self.settle_with: list[tuple[int, int]] = []  # each company's settled delta as (numerator, denominator)
         self.company_names = [f"c{i:06d}" for i in range(self.companies)]
         self.tally_count = np.zeros(self.companies, np.int64)
         self.tally_total = np.zeros(self.companies, np.int64)
@@ -148,9 +158,11 @@ class GearsSector(Sector):
             self.imbalance = co.imbalance()
             self.coefficients = co
             self.exact_deltas = [co.companies[name].delta for name in names]
+            settled = [gears.effective_delta(d, pol.early_stage_waiver) for d in self.exact_deltas]
+            self.settle_with = [(d.numerator, d.denominator) for d in settled]  # GR6, GR9
             self.deltas = np.array([float(d) for d in self.exact_deltas])
             self.voted = counts > 0
-        exact = self.exact_deltas
+        settle_with = self.settle_with
         # GR7: challenges whose judging window has passed close now, before the step's sales; the
         # penalty is on G_i at the last instant of judging (IN7: as the engine decides from rule
         # version 2), paid from what the company holds, the rest owed.
@@ -168,7 +180,7 @@ class GearsSector(Sector):
         self.sales_hist[s] = sold
         for i in np.flatnonzero(sold).tolist():
             price = int(sold[i])
-            adj = gears.adjustment(price, gears.effective_delta(exact[i], pol.early_stage_waiver))
+            adj = settlement_adjustment(price, *settle_with[i])  # gears.adjustment, GR6
             self.company_balance[i] += price
             received = price
             if adj > 0:

@@ -40,6 +40,10 @@ from civicledger.sim.sector import Problem, Row, Sector
 
 I64 = NDArray[np.int64]
 
+GROUPED_FROM = 20_000
+"""``standing`` walks this many persons or more in groups by their number of active adjustments
+(less work per person); fewer in one walk (fewer NumPy calls, which is what few persons cost)."""
+
 RING = 8  # default credit adjustments remembered per person (parameter credit_slots); a ninth *active*
 # one replaces the one ending first, counted in ``credit_slot_overflows``
 
@@ -582,9 +586,10 @@ class CreditsSector(Sector):
         each adjustment column, and the credits available (SC2, SC4, SC8).
 
         Persons whose active adjustments are all whole-balance ones that cannot reach a bound in any
-        order hold one lot (base + their steps, then decay). The others are walked in groups by
-        their number of active adjustments (1, 2, up to 4, up to 8 ...), so the work follows what
-        each person has; unused columns hold no credits.
+        order hold one lot (base + their steps, then decay). The others are walked, from
+        ``GROUPED_FROM`` persons, in groups by their number of active adjustments (1, 2, up to 4,
+        up to 8 ...), so the work follows what each person has; below it, in one walk as wide as
+        the widest. Either way unused columns hold no credits and the lots are the same.
         """
         pol = self.model.policy.section(CreditsPolicy)
         m = persons.size
@@ -607,7 +612,10 @@ class CreditsSector(Sector):
         slots = np.zeros((m, width), np.int64)
         grade[simple, 0] = grade_after_decay(pol.base_grade + up[simple] + down[simple], decay[simple], pol.base_grade)
         units[simple, 0] = np.maximum(available[simple], 0)
-        bucket = np.where(count > 0, 1 << np.ceil(np.log2(np.maximum(count, 1))).astype(np.int64), 0)
+        if m >= GROUPED_FROM:  # many persons: walk each group only as wide as its persons need
+            bucket = np.where(count > 0, 1 << np.ceil(np.log2(np.maximum(count, 1))).astype(np.int64), 0)
+        else:  # few: one walk as wide as the widest (columns beyond a person's own change nothing)
+            bucket = np.where(count > 0, width, 0)
         for w in np.unique(bucket[~simple]).tolist():
             rows = np.flatnonzero(~simple & (bucket == w))
             who = persons[rows]
@@ -625,7 +633,7 @@ class CreditsSector(Sector):
             grade[rows, : w + 1] = g
             units[rows, : w + 1] = u
             mask[rows, : w + 1] = mk
-            slots[rows, :w] = order
+            slots[rows, :w] = np.where(on, order, 0)  # a column without an adjustment: slot 0
         return grade, units, mask, slots, available
 
     def remember_standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:

@@ -552,18 +552,20 @@ class CreditsSector(Sector):
             self.adj_kind[p, slot] = code
             self.adj_counter += 1
             return np.array([slot], np.int64)
-        slots = np.argmin(self.adj_end[persons], axis=1)
-        self.slot_overflows += int((self.adj_end[persons, slots] > m.t_now).sum())
-        self.adj_end[persons, slots] = end
-        self.adj_steps[persons, slots] = steps
-        self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
+        ends = self.adj_end[persons]
+        slots = np.argmin(ends, axis=1)
+        self.slot_overflows += int((np.take_along_axis(ends, slots[:, None], axis=1) > m.t_now).sum())
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
         if q.size:
             fits(int(q.max()), np.int32, "an adjustment's quantity of credits")
-        self.adj_qty[persons, slots] = q
-        self.adj_consumable[persons, slots] = consumable & (q > 0)
-        self.adj_consumed[persons, slots] = 0
-        self.adj_kind[persons, slots] = code
+        flat = persons * self.ring + slots  # one index into every (persons x ring) array, row-major
+        self.adj_end.reshape(-1)[flat] = end
+        self.adj_steps.reshape(-1)[flat] = steps
+        self.adj_seq.reshape(-1)[flat] = self.adj_counter + np.arange(persons.size)
+        self.adj_qty.reshape(-1)[flat] = q
+        self.adj_consumable.reshape(-1)[flat] = consumable & (q > 0)
+        self.adj_consumed.reshape(-1)[flat] = 0
+        self.adj_kind.reshape(-1)[flat] = code
         self.adj_counter += int(persons.size)
         out: I64 = slots.astype(np.int64)
         return out

@@ -198,10 +198,12 @@ def full_sizes(sizes: list[tuple[int, int]]) -> None:
             reference, cpu_reference = rate, cpu_rate
             target, met = "<= 30 s and <= 4096 MB on 2 cores", float(line["seconds"]) <= 30 and mb <= 4096  # type: ignore[arg-type]
         else:
-            ratio = rate / reference
-            line["rate_vs_first"] = round(ratio, 3)
-            line["cpu_rate_vs_first"] = round(cpu_rate / cpu_reference, 3)
-            target, met = "<= 16384 MB; stepping rate within 30% of the first size's", mb <= 16384 and ratio >= 0.7
+            # The rate per second of CPU time: wall time counts whatever else the machine runs.
+            line["rate_vs_first"] = round(rate / reference, 3)
+            ratio = cpu_rate / cpu_reference
+            line["cpu_rate_vs_first"] = round(ratio, 3)
+            target = "<= 16384 MB; stepping rate per CPU second within 30% of the first size's"
+            met = mb <= 16384 and ratio >= 0.7
         emit(line | {"target": target, "met": bool(met)})
 
 

@@ -21,6 +21,7 @@ from civicledger.mechanisms.credits.values import Adjustment, History
 from civicledger.mechanisms.gears import coefficient as gears
 from civicledger.mechanisms.gears import sim as gears_sim
 from civicledger.sim import Model, parse_scenario
+from civicledger.sim import rules as sim_rules
 
 RNG = np.random.default_rng(20301)
 T0 = 1_893_456_000
@@ -176,3 +177,14 @@ def test_cr_the_allowance_rating_is_the_domain_one() -> None:
 
     assert cr.allowance_rating(Fraction(4_000), Fraction(5_000)) == Fraction(4, 5)
     assert cr.allotted_renewable(Fraction(500), Fraction(300), Fraction(1, 10)) == 180
+
+
+def test_drawn_from_equals_searchsorted_in_any_order_of_draws() -> None:
+    """The network's Chung-Lu draws (searched in sorted order) are the indices a plain search gives."""
+    rng = np.random.default_rng(17)
+    for n in (1, 7, 1_000):
+        cdf = np.cumsum(rng.pareto(1.5, size=n) + 1.0)
+        cdf /= cdf[-1]
+        draws = np.concatenate([rng.random(5_000), cdf[: min(n, 20)], [0.0]])  # ties with the cdf itself too
+        got = sim_rules.drawn_from(cdf, draws)
+        assert got.tolist() == np.searchsorted(cdf, draws, side="right").tolist()

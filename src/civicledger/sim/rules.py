@@ -113,6 +113,18 @@ def build(nodes: int, u: I32, v: I32) -> Network:
     return Network(nodes, u, v, indptr, other, edge)
 
 
+def drawn_from(cdf: NDArray[np.float64], draws: NDArray[np.float64]) -> I64:
+    """``np.searchsorted(cdf, draws, side="right")``, the same indices, searched in sorted order.
+
+    NumPy's search starts from the last key's place when keys ascend: ten million draws on a
+    national population's weights take a tenth of the time of the same draws in random order
+    (each a walk through memory the size of the population)."""
+    order = np.argsort(draws)
+    out = np.empty(draws.size, np.int64)
+    out[order] = np.searchsorted(cdf, draws[order], side="right")
+    return out
+
+
 def heavy_tailed(
     rng: np.random.Generator, nodes: int, mean_degree: float, exponent: float, locality: float
 ) -> tuple[I32, I32]:
@@ -128,8 +140,8 @@ def heavy_tailed(
     weights = rng.pareto(max(exponent - 1.0, 0.1), size=nodes) + 1.0
     cdf = np.cumsum(weights)
     cdf /= cdf[-1]
-    a_far = np.searchsorted(cdf, rng.random(far), side="right").clip(0, nodes - 1).astype(np.int64)
-    b_far = np.searchsorted(cdf, rng.random(far), side="right").clip(0, nodes - 1).astype(np.int64)
+    a_far = drawn_from(cdf, rng.random(far)).clip(0, nodes - 1)
+    b_far = drawn_from(cdf, rng.random(far)).clip(0, nodes - 1)
     return canonical(nodes, np.concatenate([a_local, a_far]), np.concatenate([b_local, b_far]))
 
 

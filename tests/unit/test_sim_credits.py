@@ -271,3 +271,18 @@ def test_sc04_standing_walks_few_persons_at_once_and_many_in_groups_to_the_same_
     for a, b in zip(grouped, at_once, strict=True):
         assert a.shape == b.shape
         assert (a == b).all()
+
+
+def test_sc09_the_draw_over_the_first_pledges_equals_the_domain_draw_over_all() -> None:
+    """Pledges in id order, candidates some of whom are donors: the same winners as the domain."""
+    rng = np.random.default_rng(23)
+    for _ in range(300):
+        pledges = int(rng.integers(0, 30))
+        people = int(rng.integers(1, 12))
+        donors = rng.integers(0, people, size=pledges).tolist()
+        valid = [(f"{i:09d}", f"{d:09d}") for i, d in enumerate(donors)]
+        chosen = rng.choice(people, size=int(rng.integers(0, people + 1)), replace=False).tolist()
+        candidates = [f"{c:09d}" for c in sorted(chosen)]
+        seed = rng.bytes(32)
+        expected = credit_rules.draw_winners(seed, valid, candidates)
+        assert credits_sim.draw_winners(seed, valid, candidates) == expected

@@ -208,6 +208,18 @@ def used_by_adjustment(taken: I64, mask: I64, columns: int) -> I64:
     return out
 
 
+def draw_winners(seed: bytes, valid: list[tuple[str, str]], candidates: list[str]) -> tuple[tuple[str, str, str], ...]:
+    """``credits.rules.draw_winners`` (SC9) for pledges listed in the order of their ids.
+
+    The domain matches pledges in id order; when the first ``len(candidates)`` of them match every
+    candidate, the later ones match nobody, so the draw over them alone is the same and does not
+    sort and walk every open pledge. Otherwise it is drawn over them all."""
+    winners = credit_rules.draw_winners(seed, valid[: len(candidates)], candidates)
+    if len(winners) < len(candidates) and len(valid) > len(candidates):
+        winners = credit_rules.draw_winners(seed, valid, candidates)
+    return winners
+
+
 # The sector -------------------------------------------------------------------------------------
 
 DrawHook = Callable[[int, int, list[tuple[str, str]], list[str]], Sequence[tuple[str, str, str]]]
@@ -487,12 +499,11 @@ class CreditsSector(Sector):
         if not self.pledges and not self.candidate.any():
             return
         holding: dict[int, int] = {}
-        donors = sorted({d for d, _, _, _ in self.pledges})
-        if donors:
-            arr = np.array(donors, np.int64)
+        if self.pledges:
+            arr = np.unique(np.fromiter((d for d, _, _, _ in self.pledges), np.int64, len(self.pledges)))
             grade, units, _, _, _ = self.standing(arr, t)
             holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
-            holding = dict(zip(donors, holds.tolist(), strict=True))
+            holding = dict(zip(arr.tolist(), holds.tolist(), strict=True))
         data = {f"{i:09d}": pledge for i, pledge in enumerate(self.pledges)}
         valid, _lapsed = credit_rules.split_pledges(  # the engine's decision (SC9)
             [(key, f"{donor:09d}", quantity) for key, (donor, _, quantity, _) in data.items()],
@@ -502,7 +513,7 @@ class CreditsSector(Sector):
         if self.draw_hook is not None:
             winners = self.draw_hook(s, t, valid, candidates)
         else:
-            winners = credit_rules.draw_winners(m.rng.bytes(32), valid, candidates)
+            winners = draw_winners(m.rng.bytes(32), valid, candidates)
         m.log("draw", s, tuple(winners))
         self.last_draw = t
         self.draws += 1
@@ -518,8 +529,9 @@ class CreditsSector(Sector):
         won = {pledge_key for pledge_key, _, _ in winners}
         self.pledges = [data[k] for k, _ in valid if k not in won]
         self.pledged[:] = 0
-        for donor, _, quantity, _ in self.pledges:
-            self.pledged[donor] += quantity
+        if self.pledges:
+            open_ = np.array([(donor, quantity) for donor, _, quantity, _ in self.pledges], np.int64)
+            np.add.at(self.pledged, open_[:, 0], open_[:, 1])
 
     def _adjust(
         self,

@@ -110,7 +110,6 @@ class GearsSector(Sector):
         self.tally_count = np.zeros(self.companies, np.int64)
         self.tally_total = np.zeros(self.companies, np.int64)
         self.cast_log: dict[int, I64] = {}
-        self.imbalance = Fraction(0)
 
     def step(self, s: int, t: int) -> None:
         m = self.model
@@ -155,8 +154,7 @@ class GearsSector(Sector):
             tallies = {names[i]: Tally(int(totals[i]), int(counts[i])) for i in np.flatnonzero(counts)}
             sales = {names[i]: int(annual[i]) for i in range(self.companies)}
             co = gears.coefficients(tallies, sales, pol.k, pol.clamp)
-            self.imbalance = co.imbalance()
-            self.coefficients = co
+            self.coefficients = co  # its imbalance (an exact sum over every company) is read when recorded
             self.exact_deltas = [co.companies[name].delta for name in names]
             settled = [gears.effective_delta(d, pol.early_stage_waiver) for d in self.exact_deltas]
             self.settle_with = [(d.numerator, d.denominator) for d in settled]  # GR6, GR9
@@ -268,7 +266,7 @@ class GearsSector(Sector):
             "delta_median": float(q[2]),
             "delta_p90": float(q[3]),
             "delta_max": float(q[4]),
-            "coefficient_imbalance": float(self.imbalance),
+            "coefficient_imbalance": float(self.coefficients.imbalance()) if self.coefficients else 0.0,
             "fund_balance": self.fund,
             "fund_pending": pending,
             "fund_paid": self.fund_paid,

@@ -177,11 +177,12 @@ def _key(message_id: str | tuple[str, ...]) -> str:
 
 
 def test_the_template_catalogue_holds_every_string_of_the_sources() -> None:
-    """``messages.pot`` is what ``pybabel extract -F babel.cfg`` finds now: a ``_()`` added without
-    re-extracting fails here, with the strings to add."""
+    """``messages.pot`` is what ``pybabel extract -F babel.cfg`` finds now: a ``_()`` or ``N_()`` added
+    without re-extracting fails here, with the strings to add."""
     method_map = [
         ("src/civicledger/web/**.py", "python"),
         ("src/civicledger/mechanisms/*/pages.py", "python"),
+        ("src/civicledger/mechanisms/*/queries.py", "python"),
         ("src/civicledger/web/templates/**.html", "jinja2"),
         ("src/civicledger/mechanisms/*/templates/**.html", "jinja2"),
     ]
@@ -189,7 +190,7 @@ def test_the_template_catalogue_holds_every_string_of_the_sources() -> None:
     found = {
         _key(message)
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(REPO), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2)}
+            str(REPO), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
         )
     }
     pot = {_key(m.id) for m in _catalog(POT) if m.id}

@@ -133,7 +133,7 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
         else:  # an acceptance: the truster takes this currency up to its trust's room
             label = f"{names[t_name]} accepts {names[s_name]}'s coins"
             meaning = "this trust takes no more (its limit's room is used up)"
-        steps.append(Figure(label, edge.capacity, meaning, "a full edge of the minimum cut", money=m, rule="CI9"))
+        steps.append(Figure(label, edge.capacity, meaning, N_("a full edge of the minimum cut"), money=m, rule="CI9"))
     notes = [
         "Nothing more can flow: every route from the sender crosses one of the full edges above, and "
         "their amounts add up to the maximum (max-flow = min-cut).",

@@ -84,12 +84,12 @@ def report(store: Store) -> JSONObject:
 
 
 MEANINGS = {
-    "labour": "labour through the whole supply chain",
-    "resources": "external resources (transport, indirect inputs) through the chain",
-    "externality": "externality fees (E x fee base) through the chain",
-    "council": "the council's markups through the chain",
-    "coop": "the coops' markups through the chain",
-    "scarcity": "what demand / supply adds (or takes off) through the chain",
+    "labour": N_("labour through the whole supply chain"),
+    "resources": N_("external resources (transport, indirect inputs) through the chain"),
+    "externality": N_("externality fees (E x fee base) through the chain"),
+    "council": N_("the council's markups through the chain"),
+    "coop": N_("the coops' markups through the chain"),
+    "scarcity": N_("what demand / supply adds (or takes off) through the chain"),
 }
 
 
@@ -106,11 +106,11 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
     money = price_money(uow)
     r = rules.round_half_up
     inputs: list[Figure] = [
-        Figure("labour", r(node.labour), N_("direct labour per unit"), money=money, rule="CR11"),
-        Figure("external", r(node.external), N_("direct external resources per unit"), money=money, rule="CR10"),
+        Figure(N_("labour"), r(node.labour), N_("direct labour per unit"), money=money, rule="CR11"),
+        Figure(N_("external"), r(node.external), N_("direct external resources per unit"), money=money, rule="CR10"),
         Figure("E", decode(record.score), N_("externality score"), rule="CR4"),
-        Figure("fee base", view["fee_base"], N_("one month of basic income (policy)"), money=money, rule="CR10"),
-        Figure("fee", r(node.fee), N_("externality fee"), "E x fee base", money=money, rule="CR10"),
+        Figure(N_("fee base"), view["fee_base"], N_("one month of basic income (policy)"), money=money, rule="CR10"),
+        Figure(N_("fee"), r(node.fee), N_("externality fee"), N_("E x fee base"), money=money, rule="CR10"),
     ]
     for name, qty in sorted(node.inputs.items()):
         inputs.append(
@@ -130,7 +130,9 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
     shares = rules.component_shares(view["components"])
     before = sum(v for v in view["components"].values() if v > 0)
     steps: list[Figure] = [
-        Figure("q", r(exact.cost), N_("cost per unit before markups"), "labour + external + fee + inputs", money=money),
+        Figure(
+            "q", r(exact.cost), N_("cost per unit before markups"), N_("labour + external + fee + inputs"), money=money
+        ),
         Figure(
             "BasePrice",
             view["base_price"],
@@ -143,7 +145,7 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
             "MarketPrice",
             view["price"],
             N_("what a buyer pays"),
-            "(BasePrice + CoopMarkup) x demand / supply = q x (1 + kappa) x (1 + gamma) x demand / supply",
+            N_("(BasePrice + CoopMarkup) x demand / supply = q x (1 + kappa) x (1 + gamma) x demand / supply"),
             money=money,
             rule="CR11",
         ),

@@ -184,9 +184,9 @@ def explain_grade(uow: UnitOfWork, person: AccountId, at: int) -> RuleExplanatio
         Figure(
             N_("highest grade"), policy.grade_max, N_("grades never go above it (policy credits.grade_max)"), rule="SC4"
         ),
-        Figure("accrued", data["accrued"], N_("credits accrued since birth at the annual allocation"), rule="SC2"),
-        Figure("spent", data["spent"], N_("credits spent on services"), rule="SC10"),
-        Figure(N_("available"), data["available"], N_("accrued - spent"), "accrued - spent", rule="SC2"),
+        Figure(N_("accrued"), data["accrued"], N_("credits accrued since birth at the annual allocation"), rule="SC2"),
+        Figure(N_("spent"), data["spent"], N_("credits spent on services"), rule="SC10"),
+        Figure(N_("available"), data["available"], N_("accrued - spent"), N_("accrued - spent"), rule="SC2"),
         Figure(
             N_("decay window"),
             policy.decay_window,

@@ -270,7 +270,7 @@ def explain_delta(uow: UnitOfWork, company: AccountId, at: int) -> Explanation:
         Figure("k", policy.k, N_("how strongly votes move delta (policy gears.k)"), rule="GR5"),
         Figure("G", row.sales, N_("this company's sales in the trailing year"), money=money, rule="GR1"),
         Figure("n", row.votes, N_("current votes on this company (each counts one year)"), rule="GR4"),
-        Figure("votes", row.total, N_("sum of the current votes (+1, 0 or -1 each)"), rule="GR4"),
+        Figure(N_("votes"), row.total, N_("sum of the current votes (+1, 0 or -1 each)"), rule="GR4"),
         Figure(N_("companies"), len(voted), N_("companies with current votes (they make up S)"), rule="GR5"),
         Figure(
             "ΣG·V",
@@ -285,7 +285,7 @@ def explain_delta(uow: UnitOfWork, company: AccountId, at: int) -> Explanation:
     if row.mean is None:
         steps.append(Figure("V", 0, N_("no current votes: delta is 0 and the company is left out of S"), rule="GR5"))
     else:
-        steps.append(Figure("V", row.mean, N_("the mean of the current votes"), "votes / n", rule="GR5"))
+        steps.append(Figure("V", row.mean, N_("the mean of the current votes"), N_("votes / n"), rule="GR5"))
     steps.append(Figure("S", result.average, N_("the sales-weighted average vote"), "ΣG·V / ΣG", rule="GR5"))
     if row.mean is not None:
         steps.append(
@@ -293,7 +293,9 @@ def explain_delta(uow: UnitOfWork, company: AccountId, at: int) -> Explanation:
         )
         if result.scale != 1:
             steps.append(
-                Figure("scale", result.scale, N_("clamp / the largest |delta|: every delta shrinks alike"), rule="GR5")
+                Figure(
+                    N_("scale"), result.scale, N_("clamp / the largest |delta|: every delta shrinks alike"), rule="GR5"
+                )
             )
     notes = (
         N_(
@@ -309,7 +311,7 @@ def explain_delta(uow: UnitOfWork, company: AccountId, at: int) -> Explanation:
         inputs=inputs,
         steps=tuple(steps),
         result=Figure(
-            N_("delta"), row.delta, N_("percent added to (or taken from) each sale's price"), "k (V - S) × scale"
+            N_("delta"), row.delta, N_("percent added to (or taken from) each sale's price"), N_("k (V - S) × scale")
         ),
         notes=notes,
     )

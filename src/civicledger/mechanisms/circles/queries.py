@@ -129,14 +129,16 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
         if ks == "a":  # a holding: the holder has only this much of the currency
             own = " (with unclaimed income)" if s_name == t_name == frm else ""
             label = f"{names[s_name]} holds {names[t_name]}'s coins{own}"
-            meaning = "all of it is passed on: this holding is used up"
+            meaning = N_("all of it is passed on: this holding is used up")
         else:  # an acceptance: the truster takes this currency up to its trust's room
             label = f"{names[t_name]} accepts {names[s_name]}'s coins"
-            meaning = "this trust takes no more (its limit's room is used up)"
+            meaning = N_("this trust takes no more (its limit's room is used up)")
         steps.append(Figure(label, edge.capacity, meaning, N_("a full edge of the minimum cut"), money=m, rule="CI9"))
     notes = [
-        "Nothing more can flow: every route from the sender crosses one of the full edges above, and "
-        "their amounts add up to the maximum (max-flow = min-cut).",
+        N_(
+            "Nothing more can flow: every route from the sender crosses one of the full edges above, and "
+            "their amounts add up to the maximum (max-flow = min-cut)."
+        ),
     ]
     if plan.units < min(total, units if units is not None else total):
         notes.append(

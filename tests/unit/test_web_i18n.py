@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 from jinja2.ext import i18n as i18n_extension
 
+from civicledger.kernel.explain import N_
 from civicledger.web import i18n
 from civicledger.web.site import _templates
 
@@ -303,3 +304,19 @@ def test_the_checker_sees_untranslated_text() -> None:
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: str(p.relative_to(SRC)))
 def test_no_template_shows_text_outside_gettext(template: Path) -> None:
     assert untranslated(template.read_text()) == []
+
+
+def test_texts_marked_outside_the_web_layer_are_translated_when_shown_never_formatted() -> None:
+    """``N_`` returns its text unchanged (the CLI and API keep English); ``translate`` looks it up in
+    the request's language without ``%`` formatting, and leaves an empty text empty (not the header)."""
+    rate = N_("The rate grows by g a year (5% by default).")
+    assert rate == "The rate grows by g a year (5% by default)."
+    token = _in("es")
+    try:
+        assert i18n.translate(rate) == "El ritmo crece g al año (5% por defecto)."
+        assert i18n.translate("Why is this company's delta what it is?").startswith("¿Por qué la delta")
+        assert i18n.translate("") == ""
+        assert i18n.translate("not a message") == "not a message"
+    finally:
+        i18n._current.reset(token)  # type: ignore[arg-type]
+    assert i18n.translate(rate) == rate

@@ -128,6 +128,34 @@ def test_the_glossary_defines_every_term_and_rule_the_pages_link_to(
     assert "365.2425 days" in _text(glossary)  # durations read in days and hours (X4)
 
 
+def test_the_glossary_and_explanations_speak_spanish_and_the_api_stays_english(
+    http: httpx.Client, served: tuple[str, ScriptedEconomy]
+) -> None:
+    """Terms, rules and explanations are marked ``N_`` where they are written and translated by the
+    pages (docs/web.md, Translating); the API answers the same records in English, as data."""
+    glossary = _text(http.get("/glossary?lang=es").text)
+    for words in (
+        "Renta reclamable",
+        "Grado",
+        "Duraciones",
+        "el Fondo del Bien Común paga la diferencia",
+        "El ritmo crece g al año (5% por defecto).",
+        "docs/<mechanism>.md",
+    ):
+        assert words in glossary, words
+    assert "Claimable income" not in glossary and "Durations" not in glossary
+    widget = served[1].account("widget-co")
+    shown = _text(http.get(f"/explain/gears/delta/{widget}?lang=es").text)
+    assert "¿Por qué la delta de esta empresa es la que es?" in shown
+    assert "votos 1 suma de los votos vigentes" in shown and "votos / n : la media de los votos vigentes" in shown
+    assert "delta = 10.54" in shown and "G xi 7,147.81" in shown  # numbers as the kernel shows them
+    assert "Why is" not in shown
+    price = _text(http.get("/explain/creditism/price/bicycle?lang=es").text)
+    assert "trabajo + externos + tasa + insumos" in price and "¿Por qué este precio es el que es?" in price
+    wire = http.get(f"/api/gears/explain/delta/{widget}?lang=es").json()
+    assert wire["question"] == "Why is this company's delta what it is?"
+
+
 def test_x03_no_page_of_the_demo_shows_minor_units(http: httpx.Client) -> None:
     """Every page reachable from the overview, every journal entry and account included, reads
     money in major units; only JSON (API responses, payloads in ``<pre>``) keeps minor units. The

@@ -21,6 +21,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 from jinja2.ext import i18n as i18n_extension
 
+from civicledger.kernel.explain import N_
 from civicledger.web import i18n
 from civicledger.web.site import _templates
 
@@ -177,11 +178,12 @@ def _key(message_id: str | tuple[str, ...]) -> str:
 
 
 def test_the_template_catalogue_holds_every_string_of_the_sources() -> None:
-    """``messages.pot`` is what ``pybabel extract -F babel.cfg`` finds now: a ``_()`` added without
-    re-extracting fails here, with the strings to add."""
+    """``messages.pot`` is what ``pybabel extract -F babel.cfg`` finds now: a ``_()`` or ``N_()`` added
+    without re-extracting fails here, with the strings to add."""
     method_map = [
         ("src/civicledger/web/**.py", "python"),
         ("src/civicledger/mechanisms/*/pages.py", "python"),
+        ("src/civicledger/mechanisms/*/queries.py", "python"),
         ("src/civicledger/web/templates/**.html", "jinja2"),
         ("src/civicledger/mechanisms/*/templates/**.html", "jinja2"),
     ]
@@ -189,7 +191,7 @@ def test_the_template_catalogue_holds_every_string_of_the_sources() -> None:
     found = {
         _key(message)
         for _file, _line, message, _comments, _context in extract_from_dir(
-            str(REPO), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2)}
+            str(REPO), method_map, options, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
         )
     }
     pot = {_key(m.id) for m in _catalog(POT) if m.id}
@@ -302,3 +304,19 @@ def test_the_checker_sees_untranslated_text() -> None:
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: str(p.relative_to(SRC)))
 def test_no_template_shows_text_outside_gettext(template: Path) -> None:
     assert untranslated(template.read_text()) == []
+
+
+def test_texts_marked_outside_the_web_layer_are_translated_when_shown_never_formatted() -> None:
+    """``N_`` returns its text unchanged (the CLI and API keep English); ``translate`` looks it up in
+    the request's language without ``%`` formatting, and leaves an empty text empty (not the header)."""
+    rate = N_("The rate grows by g a year (5% by default).")
+    assert rate == "The rate grows by g a year (5% by default)."
+    token = _in("es")
+    try:
+        assert i18n.translate(rate) == "El ritmo crece g al año (5% por defecto)."
+        assert i18n.translate("Why is this company's delta what it is?").startswith("¿Por qué la delta")
+        assert i18n.translate("") == ""
+        assert i18n.translate("not a message") == "not a message"
+    finally:
+        i18n._current.reset(token)  # type: ignore[arg-type]
+    assert i18n.translate(rate) == rate

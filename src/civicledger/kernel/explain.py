@@ -18,6 +18,15 @@ from civicledger.kernel.money import format_units
 from civicledger.kernel.time import format_duration
 
 
+def N_(message: str) -> str:
+    """Mark ``message`` for the pages' catalogues and return it unchanged (docs/web.md, Translating).
+
+    Explanations, glossary terms and rule texts are written here and in the mechanisms, which must not
+    import the web layer; the extractor collects ``N_("...")`` and the pages translate the text when
+    they show it, so the CLI and the API keep the English original."""
+    return message
+
+
 @dataclass(frozen=True, slots=True)
 class Money:
     """How an amount of minor units reads: its currency's decimals and symbol (X3)."""

@@ -84,6 +84,12 @@ def _(message: str, **values: object) -> str:
     return text % values if values else text
 
 
+def translate(text: str) -> str:
+    """``text`` marked elsewhere with ``N_`` (a glossary term, an explanation's question or figure), in
+    the request's language: looked up, not formatted (it may hold a literal ``%``), and escaped when shown."""
+    return translations(current()).gettext(text) if text else text
+
+
 def ngettext(singular: str, plural: str, n: int, **values: object) -> str:
     """The form of ``singular``/``plural`` for ``n`` in the request's language; ``%(num)s`` is ``n``."""
     text = translations(current()).ngettext(singular, plural, n)

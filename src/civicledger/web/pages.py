@@ -24,6 +24,7 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from civicledger.api import reads
 from civicledger.api.reads import NEWEST
+from civicledger.kernel.explain import N_
 from civicledger.kernel.ledger import CIRCLES_SYMBOL, CurrencyKind
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.paging import MAX_LIMIT
@@ -177,24 +178,30 @@ def install(app: FastAPI, service: ServiceState) -> None:
     site.glossary += [
         Term(
             "amounts",
-            "Amounts",
-            "Money is shown in major units after its currency's symbol (xi 12,000.00); "
-            "the journal and the API keep exact integers of the currency's minor unit.",
+            N_("Amounts"),
+            N_(
+                "Money is shown in major units after its currency's symbol (xi 12,000.00); "
+                "the journal and the API keep exact integers of the currency's minor unit."
+            ),
             ("X3",),
         ),
         Term(
             "durations",
-            "Durations",
-            "Shown in years, days and hours; a year is 365.2425 days, a month a "
-            "twelfth of it. Rules read time from the journal's entries, so the pages explain numbers at the "
-            "journal's time.",
+            N_("Durations"),
+            N_(
+                "Shown in years, days and hours; a year is 365.2425 days, a month a "
+                "twelfth of it. Rules read time from the journal's entries, so the pages explain numbers at the "
+                "journal's time."
+            ),
             ("X4",),
         ),
     ]
     site.rules.update(
         {
-            "X3": "Amounts are exact integers of a currency's minor unit, never floats.",
-            "X4": "Rules read time from the entry; a year is 31,556,952 s (365.2425 days), a month a twelfth of it.",
+            "X3": N_("Amounts are exact integers of a currency's minor unit, never floats."),
+            "X4": N_(
+                "Rules read time from the entry; a year is 31,556,952 s (365.2425 days), a month a twelfth of it."
+            ),
         }
     )
 
@@ -204,7 +211,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
         return render(
             request,
             "glossary.html",
-            terms=sorted(site.glossary, key=lambda t: t.name.casefold()),
+            terms=sorted(site.glossary, key=lambda t: i18n.translate(t.name).casefold()),
             rules=sorted(site.rules.items(), key=lambda r: _rule_order(r[0])),
         )
 

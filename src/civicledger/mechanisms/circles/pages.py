@@ -11,38 +11,46 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from civicledger.api import reads
+from civicledger.kernel.explain import N_
 from civicledger.mechanisms.circles import queries
+from civicledger.web.i18n import _
 from civicledger.web.site import Site, Term, try_read
 
 GLOSSARY = [
     Term(
         "claimable-income",
-        "Claimable income",
-        "Basic income accrued to an account's owner since the last claim, in the owner's own currency: it is "
-        "minted when claimed, or when the owner pays with it.",
+        N_("Claimable income"),
+        N_(
+            "Basic income accrued to an account's owner since the last claim, in the owner's own currency: it is "
+            "minted when claimed, or when the owner pays with it."
+        ),
         ("CI2", "CI3"),
     ),
     Term(
         "trustee-reserve",
-        "Trustee reserve",
-        "Two months of income set aside at signup, paid out only as rewards to those who trust the account: "
-        "each new trust takes half of what is left.",
+        N_("Trustee reserve"),
+        N_(
+            "Two months of income set aside at signup, paid out only as rewards to those who trust the account: "
+            "each new trust takes half of what is left."
+        ),
         ("CI4", "CI7"),
     ),
     Term(
         "maximum-flow",
-        "Maximum a payment can carry",
-        "The most that can flow from payer to payee through accounts that trust each other, each passing on "
-        "coins it holds 1:1; it is limited by the holdings and trusts of a minimum cut.",
+        N_("Maximum a payment can carry"),
+        N_(
+            "The most that can flow from payer to payee through accounts that trust each other, each passing on "
+            "coins it holds 1:1; it is limited by the holdings and trusts of a minimum cut."
+        ),
         ("CI9",),
     ),
 ]
 RULES = {
-    "CI2": "Income accrues continuously at the policy rate; it is minted when claimed or paid with.",
-    "CI3": "The rate grows by g a year (5% by default).",
-    "CI4": "A new account starts with three months of income: one its owner's, two a trustee reserve.",
-    "CI7": "A new trust credits each side half of the other's remaining reserve.",
-    "CI9": "A payment routes through trusting intermediaries, 1:1, up to the maximum flow, in at most max_steps.",
+    "CI2": N_("Income accrues continuously at the policy rate; it is minted when claimed or paid with."),
+    "CI3": N_("The rate grows by g a year (5% by default)."),
+    "CI4": N_("A new account starts with three months of income: one its owner's, two a trustee reserve."),
+    "CI7": N_("A new trust credits each side half of the other's remaining reserve."),
+    "CI9": N_("A payment routes through trusting intermediaries, 1:1, up to the maximum flow, in at most max_steps."),
 }
 
 
@@ -61,7 +69,7 @@ def install(app: FastAPI, site: Site) -> None:
         return site.explanation(
             request,
             found,
-            (f"/persons/{quote(sender, safe='')}", "the payer"),
+            (f"/persons/{quote(sender, safe='')}", _("the payer")),
             f"/api/circles/explain/payment?{query}" + (f"&units={units}" if units else ""),
         )
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
-from civicledger.kernel.explain import Explanation, Figure, Money
+from civicledger.kernel.explain import N_, Explanation, Figure, Money
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.ledger import CIRCLES_SYMBOL
 from civicledger.kernel.messages import to_wire
@@ -113,30 +113,32 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
         Figure(
             f"{names[frm]} holds {names.get(c, c)}'s coins",
             u,
-            "a balance the payment may pass on",
+            N_("a balance the payment may pass on"),
             money=Money(m.decimals, m.symbol, c),
             rule="CI9",
         )
         for c, u in sorted(holdings.items())
     ]
-    inputs.append(Figure("unclaimed income", claimable, "minted by the payment itself", money=m, rule="CI2"))
-    inputs.append(Figure("max_steps", max_steps, "transfers a plan may use (policy circles.max_steps)", rule="CI9"))
+    inputs.append(Figure(N_("unclaimed income"), claimable, N_("minted by the payment itself"), money=m, rule="CI2"))
+    inputs.append(Figure("max_steps", max_steps, N_("transfers a plan may use (policy circles.max_steps)"), rule="CI9"))
     if units is not None:
-        inputs.append(Figure("asked", units, "the amount asked for", money=m, rule="CI9"))
+        inputs.append(Figure(N_("asked"), units, N_("the amount asked for"), money=m, rule="CI9"))
     steps: list[Figure] = []
     for edge in cut:
         (ks, s_name), (_, t_name) = edge.source, edge.target
         if ks == "a":  # a holding: the holder has only this much of the currency
             own = " (with unclaimed income)" if s_name == t_name == frm else ""
             label = f"{names[s_name]} holds {names[t_name]}'s coins{own}"
-            meaning = "all of it is passed on: this holding is used up"
+            meaning = N_("all of it is passed on: this holding is used up")
         else:  # an acceptance: the truster takes this currency up to its trust's room
             label = f"{names[t_name]} accepts {names[s_name]}'s coins"
-            meaning = "this trust takes no more (its limit's room is used up)"
-        steps.append(Figure(label, edge.capacity, meaning, "a full edge of the minimum cut", money=m, rule="CI9"))
+            meaning = N_("this trust takes no more (its limit's room is used up)")
+        steps.append(Figure(label, edge.capacity, meaning, N_("a full edge of the minimum cut"), money=m, rule="CI9"))
     notes = [
-        "Nothing more can flow: every route from the sender crosses one of the full edges above, and "
-        "their amounts add up to the maximum (max-flow = min-cut).",
+        N_(
+            "Nothing more can flow: every route from the sender crosses one of the full edges above, and "
+            "their amounts add up to the maximum (max-flow = min-cut)."
+        ),
     ]
     if plan.units < min(total, units if units is not None else total):
         notes.append(
@@ -147,11 +149,11 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
         notes.append(f"{m.format(min(units, plan.units))} can be paid in {len(plan.legs)} transfer(s).")
     return Explanation(
         rule="CI9",
-        question="Why can this payment carry at most this much?",
+        question=N_("Why can this payment carry at most this much?"),
         subject=f"{frm}->{to}",
         at=at,
         inputs=tuple(inputs),
         steps=tuple(steps),
-        result=Figure("maximum", total, f"the most {names[frm]} can pay {names[to]} now", money=m, rule="CI9"),
+        result=Figure(N_("maximum"), total, f"the most {names[frm]} can pay {names[to]} now", money=m, rule="CI9"),
         notes=tuple(notes),
     )

@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from civicledger.api.kit import search_json
 from civicledger.kernel.canonical import JSONObject
-from civicledger.kernel.explain import Money
+from civicledger.kernel.explain import N_, Money
 from civicledger.mechanisms.creditism import queries
 from civicledger.mechanisms.creditism.values import AssetKind
 from civicledger.web import charts
@@ -48,31 +48,39 @@ def _asset_kinds() -> dict[str, str]:
 GLOSSARY = [
     Term(
         "market-price",
-        "Market price",
-        "What a buyer pays: (BasePrice + the coop's markup) x demand / supply. BasePrice is resources, "
-        "labour and the council's markup; inputs are paid at their own market prices.",
+        N_("Market price"),
+        N_(
+            "What a buyer pays: (BasePrice + the coop's markup) x demand / supply. BasePrice is resources, "
+            "labour and the council's markup; inputs are paid at their own market prices."
+        ),
         ("CR11", "CR12"),
     ),
     Term(
         "scarcity",
-        "Scarcity (demand / supply)",
-        "A factor on the whole price: above 1 a premium, below 1 a discount that scales every component alike.",
+        N_("Scarcity (demand / supply)"),
+        N_("A factor on the whole price: above 1 a premium, below 1 a discount that scales every component alike."),
         ("CR11",),
     ),
     Term(
         "share",
-        "Share of a price",
-        "A component's part of what the price pays for, before any scarcity discount; the same on the goods "
-        "page and in `civic creditism price`.",
+        N_("Share of a price"),
+        N_(
+            "A component's part of what the price pays for, before any scarcity discount; the same on the goods "
+            "page and in `civic creditism price`."
+        ),
         ("CR12",),
     ),
-    Term("e", "E (externality score)", "The weighted mean of an asset's impact factors, 0 to 1.", ("CR4", "CR10")),
+    Term(
+        "e", N_("E (externality score)"), N_("The weighted mean of an asset's impact factors, 0 to 1."), ("CR4", "CR10")
+    ),
 ]
 RULES = {
-    "CR4": "Externality score E = sum(w_i EF_i) / sum(w_i), clamped to [0, 1].",
-    "CR10": "Resource cost = extraction labour + external resources + externality fee (E x fee base).",
-    "CR11": "BasePrice = ResourcesCost + LaborCosts + CouncilMarkUp; MarketPrice = (BasePrice + CoopMarkup) x D / S.",
-    "CR12": "Inputs are paid at their market prices; every price breaks down into components through the chain.",
+    "CR4": N_("Externality score E = sum(w_i EF_i) / sum(w_i), clamped to [0, 1]."),
+    "CR10": N_("Resource cost = extraction labour + external resources + externality fee (E x fee base)."),
+    "CR11": N_(
+        "BasePrice = ResourcesCost + LaborCosts + CouncilMarkUp; MarketPrice = (BasePrice + CoopMarkup) x D / S."
+    ),
+    "CR12": N_("Inputs are paid at their market prices; every price breaks down into components through the chain."),
 }
 
 

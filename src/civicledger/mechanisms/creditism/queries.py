@@ -10,7 +10,7 @@ from typing import Any
 
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
-from civicledger.kernel.explain import Explanation, Figure, Money
+from civicledger.kernel.explain import N_, Explanation, Figure, Money
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.mechanisms.creditism import handlers as scm
@@ -84,12 +84,12 @@ def report(store: Store) -> JSONObject:
 
 
 MEANINGS = {
-    "labour": "labour through the whole supply chain",
-    "resources": "external resources (transport, indirect inputs) through the chain",
-    "externality": "externality fees (E x fee base) through the chain",
-    "council": "the council's markups through the chain",
-    "coop": "the coops' markups through the chain",
-    "scarcity": "what demand / supply adds (or takes off) through the chain",
+    "labour": N_("labour through the whole supply chain"),
+    "resources": N_("external resources (transport, indirect inputs) through the chain"),
+    "externality": N_("externality fees (E x fee base) through the chain"),
+    "council": N_("the council's markups through the chain"),
+    "coop": N_("the coops' markups through the chain"),
+    "scarcity": N_("what demand / supply adds (or takes off) through the chain"),
 }
 
 
@@ -106,11 +106,11 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
     money = price_money(uow)
     r = rules.round_half_up
     inputs: list[Figure] = [
-        Figure("labour", r(node.labour), "direct labour per unit", money=money, rule="CR11"),
-        Figure("external", r(node.external), "direct external resources per unit", money=money, rule="CR10"),
-        Figure("E", decode(record.score), "externality score", rule="CR4"),
-        Figure("fee base", view["fee_base"], "one month of basic income (policy)", money=money, rule="CR10"),
-        Figure("fee", r(node.fee), "externality fee", "E x fee base", money=money, rule="CR10"),
+        Figure(N_("labour"), r(node.labour), N_("direct labour per unit"), money=money, rule="CR11"),
+        Figure(N_("external"), r(node.external), N_("direct external resources per unit"), money=money, rule="CR10"),
+        Figure("E", decode(record.score), N_("externality score"), rule="CR4"),
+        Figure(N_("fee base"), view["fee_base"], N_("one month of basic income (policy)"), money=money, rule="CR10"),
+        Figure(N_("fee"), r(node.fee), N_("externality fee"), N_("E x fee base"), money=money, rule="CR10"),
     ]
     for name, qty in sorted(node.inputs.items()):
         inputs.append(
@@ -123,18 +123,20 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
             )
         )
     inputs += [
-        Figure("council markup", node.council_markup, "the council's markup (kappa)", rule="CR11"),
-        Figure("coop markup", node.coop_markup, "the coop's markup (gamma)", rule="CR11"),
-        Figure("demand / supply", node.scarcity, "scarcity factor", rule="CR11"),
+        Figure(N_("council markup"), node.council_markup, N_("the council's markup (kappa)"), rule="CR11"),
+        Figure(N_("coop markup"), node.coop_markup, N_("the coop's markup (gamma)"), rule="CR11"),
+        Figure("demand / supply", node.scarcity, N_("scarcity factor"), rule="CR11"),
     ]
     shares = rules.component_shares(view["components"])
     before = sum(v for v in view["components"].values() if v > 0)
     steps: list[Figure] = [
-        Figure("q", r(exact.cost), "cost per unit before markups", "labour + external + fee + inputs", money=money),
+        Figure(
+            "q", r(exact.cost), N_("cost per unit before markups"), N_("labour + external + fee + inputs"), money=money
+        ),
         Figure(
             "BasePrice",
             view["base_price"],
-            "cost with the council's markup",
+            N_("cost with the council's markup"),
             "q x (1 + kappa)",
             money=money,
             rule="CR11",
@@ -142,8 +144,8 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
         Figure(
             "MarketPrice",
             view["price"],
-            "what a buyer pays",
-            "(BasePrice + CoopMarkup) x demand / supply = q x (1 + kappa) x (1 + gamma) x demand / supply",
+            N_("what a buyer pays"),
+            N_("(BasePrice + CoopMarkup) x demand / supply = q x (1 + kappa) x (1 + gamma) x demand / supply"),
             money=money,
             rule="CR11",
         ),
@@ -162,17 +164,21 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
         )
     return Explanation(
         rule="CR11",
-        question="Why is this price what it is?",
+        question=N_("Why is this price what it is?"),
         subject=asset,
         at=uow.journal.head().time,
         inputs=tuple(inputs),
         steps=tuple(steps),
-        result=Figure("price", view["price"], f"per {view['unit']}", money=money, rule="CR11"),
+        result=Figure(N_("price"), view["price"], f"per {view['unit']}", money=money, rule="CR11"),
         notes=(
-            "The components sum to the price exactly; inputs are paid at their own market prices, so "
-            "the breakdown runs through the whole supply chain, cycles included (CR12).",
-            "A share is a component's part of what the price pays for before a scarcity discount: the "
-            "discount scales every component alike (CR11).",
+            N_(
+                "The components sum to the price exactly; inputs are paid at their own market prices, so "
+                "the breakdown runs through the whole supply chain, cycles included (CR12)."
+            ),
+            N_(
+                "A share is a component's part of what the price pays for before a scarcity discount: the "
+                "discount scales every component alike (CR11)."
+            ),
         ),
     )
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
+from civicledger.kernel.explain import N_
 from civicledger.mechanisms.credits import queries
 from civicledger.web import charts
 from civicledger.web.i18n import _
@@ -18,34 +19,38 @@ from civicledger.web.site import Site, Term, try_read
 GLOSSARY = [
     Term(
         "grade",
-        "Grade",
-        "The quality of a social credit, 0 to 5 (base 2): adjustments for participation raise it and "
-        "infractions lower it, for a stated time and quantity; grades decide the quality of a service, "
-        "never access. A person's grade is the grade most of their credits hold.",
+        N_("Grade"),
+        N_(
+            "The quality of a social credit, 0 to 5 (base 2): adjustments for participation raise it and "
+            "infractions lower it, for a stated time and quantity; grades decide the quality of a service, "
+            "never access. A person's grade is the grade most of their credits hold."
+        ),
         ("SC4", "SC10"),
     ),
     Term(
         "decay",
-        "Decay",
-        "Without qualifying participation in the last year, grades above base fall one step every 90 days.",
+        N_("Decay"),
+        N_("Without qualifying participation in the last year, grades above base fall one step every 90 days."),
         ("SC8",),
     ),
     Term(
         "credits",
-        "Available credits",
-        "Credits accrue from birth at the annual allocation (1,000 a year by default); available = accrued - "
-        "spent. Credits are counted, not money: they cannot be transferred.",
+        N_("Available credits"),
+        N_(
+            "Credits accrue from birth at the annual allocation (1,000 a year by default); available = accrued - "
+            "spent. Credits are counted, not money: they cannot be transferred."
+        ),
         ("SC2", "SC3"),
     ),
 ]
 RULES = {
-    "SC2": "Credits accrue from birth at the annual allocation; available = accrued - spent.",
-    "SC3": "Credits are not tradable; they are spent only on services, and a spent credit is burned.",
-    "SC4": "Every credit has a grade (0-5, base 2); adjustments raise or lower it for a stated duration.",
-    "SC7": "Any verified person may appeal an award or reduction within the appeal window (90 days).",
-    "SC8": "With no participation in the last 365 days, grades above base fall one step every 90 days.",
-    "SC10": "Services have tiers with a credit price and a minimum grade; the base grade reaches every base tier.",
-    "SC11": "Every allocation, adjustment, appeal and spend is public: a person can see why their grades are so.",
+    "SC2": N_("Credits accrue from birth at the annual allocation; available = accrued - spent."),
+    "SC3": N_("Credits are not tradable; they are spent only on services, and a spent credit is burned."),
+    "SC4": N_("Every credit has a grade (0-5, base 2); adjustments raise or lower it for a stated duration."),
+    "SC7": N_("Any verified person may appeal an award or reduction within the appeal window (90 days)."),
+    "SC8": N_("With no participation in the last 365 days, grades above base fall one step every 90 days."),
+    "SC10": N_("Services have tiers with a credit price and a minimum grade; the base grade reaches every base tier."),
+    "SC11": N_("Every allocation, adjustment, appeal and spend is public: a person can see why their grades are so."),
 }
 
 
@@ -61,7 +66,7 @@ def install(app: FastAPI, site: Site) -> None:
         return site.explanation(
             request,
             found,
-            (f"/persons/{quote(person, safe='')}", "the person"),
+            (f"/persons/{quote(person, safe='')}", _("the person")),
             f"/api/credits/explain/grade/{quote(person, safe='')}",
         )
 

@@ -10,8 +10,8 @@ from dataclasses import replace
 from typing import TypedDict
 
 from civicledger.kernel.canonical import JSONObject
+from civicledger.kernel.explain import N_, Figure
 from civicledger.kernel.explain import Explanation as RuleExplanation
-from civicledger.kernel.explain import Figure
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.messages import DataclassInstance
 from civicledger.kernel.personal import reveal
@@ -173,23 +173,33 @@ def explain_grade(uow: UnitOfWork, person: AccountId, at: int) -> RuleExplanatio
     data = explain(uow, person, at)
     inputs: list[Figure] = [
         Figure(
-            "base grade", policy.base_grade, "every credit starts at this grade (policy credits.base_grade)", rule="SC4"
+            N_("base grade"),
+            policy.base_grade,
+            N_("every credit starts at this grade (policy credits.base_grade)"),
+            rule="SC4",
         ),
-        Figure("lowest grade", policy.grade_min, "grades never go below it (policy credits.grade_min)", rule="SC4"),
-        Figure("highest grade", policy.grade_max, "grades never go above it (policy credits.grade_max)", rule="SC4"),
-        Figure("accrued", data["accrued"], "credits accrued since birth at the annual allocation", rule="SC2"),
-        Figure("spent", data["spent"], "credits spent on services", rule="SC10"),
-        Figure("available", data["available"], "accrued - spent", "accrued - spent", rule="SC2"),
         Figure(
-            "decay window",
+            N_("lowest grade"), policy.grade_min, N_("grades never go below it (policy credits.grade_min)"), rule="SC4"
+        ),
+        Figure(
+            N_("highest grade"), policy.grade_max, N_("grades never go above it (policy credits.grade_max)"), rule="SC4"
+        ),
+        Figure(N_("accrued"), data["accrued"], N_("credits accrued since birth at the annual allocation"), rule="SC2"),
+        Figure(N_("spent"), data["spent"], N_("credits spent on services"), rule="SC10"),
+        Figure(N_("available"), data["available"], N_("accrued - spent"), N_("accrued - spent"), rule="SC2"),
+        Figure(
+            N_("decay window"),
             policy.decay_window,
-            "grades above base start to fall after this long without participation",
+            N_("grades above base start to fall after this long without participation"),
             seconds=True,
             rule="SC8",
         ),
-        Figure("decay step", policy.decay_step, "then one step every", seconds=True, rule="SC8"),
+        Figure(N_("decay step"), policy.decay_step, N_("then one step every"), seconds=True, rule="SC8"),
         Figure(
-            "decay steps", data["decay"]["steps"], "steps lost above base for lack of recent participation", rule="SC8"
+            N_("decay steps"),
+            data["decay"]["steps"],
+            N_("steps lost above base for lack of recent participation"),
+            rule="SC8",
         ),
     ]
     seen: set[str] = set()
@@ -215,7 +225,9 @@ def explain_grade(uow: UnitOfWork, person: AccountId, at: int) -> RuleExplanatio
         if lot["decayed"]:
             parts.append(f"-{lot['decayed']} (decay)")
         formula = " ".join(parts) + f", kept within {policy.grade_min}-{policy.grade_max}"
-        steps.append(Figure(f"{lot['units']:,} credits", lot["grade"], "the grade of this lot", formula, rule="SC4"))
+        steps.append(
+            Figure(f"{lot['units']:,} credits", lot["grade"], N_("the grade of this lot"), formula, rule="SC4")
+        )
     by_units: dict[int, int] = {}
     for lot in data["lots"]:
         by_units[lot["grade"]] = by_units.get(lot["grade"], 0) + lot["units"]
@@ -223,16 +235,18 @@ def explain_grade(uow: UnitOfWork, person: AccountId, at: int) -> RuleExplanatio
     share = by_units.get(main, 0)
     return RuleExplanation(
         rule="SC4",
-        question="Why is this person's grade what it is?",
+        question=N_("Why is this person's grade what it is?"),
         subject=person,
         at=at,
         inputs=tuple(inputs),
         steps=tuple(steps),
-        result=Figure("grade", main, f"the grade of most credits ({share:,} of {data['available']:,})", rule="SC4"),
+        result=Figure(N_("grade"), main, f"the grade of most credits ({share:,} of {data['available']:,})", rule="SC4"),
         notes=(
-            "Grades decide the quality of a service, never access: the base grade reaches the base tier "
-            "of every essential service (SC10).",
-            "Any verified person may appeal an adjustment within the appeal window (SC7).",
+            N_(
+                "Grades decide the quality of a service, never access: the base grade reaches the base tier "
+                "of every essential service (SC10)."
+            ),
+            N_("Any verified person may appeal an adjustment within the appeal window (SC7)."),
         ),
     )
 

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse
 from markupsafe import Markup
 
 from civicledger.api.kit import search_json
+from civicledger.kernel.explain import N_
 from civicledger.mechanisms.gears import queries
 from civicledger.web import charts
 from civicledger.web.i18n import _
@@ -28,37 +29,41 @@ def _ratio(text: object) -> float:
 GLOSSARY = [
     Term(
         "delta",
-        "Delta (δ)",
-        "The percent a company's sellers receive above (or below) the price: a seller "
-        "receives p (1 + delta/100), the Common Good Fund pays the difference. delta = k (V - S).",
+        N_("Delta (δ)"),
+        N_(
+            "The percent a company's sellers receive above (or below) the price: a seller "
+            "receives p (1 + delta/100), the Common Good Fund pays the difference. delta = k (V - S)."
+        ),
         ("GR5", "GR6"),
     ),
     Term(
         "g",
-        "G (sales)",
-        "A company's sales in the trailing year; a younger company's sales since joining, annualised.",
+        N_("G (sales)"),
+        N_("A company's sales in the trailing year; a younger company's sales since joining, annualised."),
         ("GR1",),
     ),
     Term(
         "v",
-        "V (mean vote)",
-        "The mean of a company's current votes, each +1, 0 or -1; a vote counts one year.",
+        N_("V (mean vote)"),
+        N_("The mean of a company's current votes, each +1, 0 or -1; a vote counts one year."),
         ("GR4", "GR5"),
     ),
     Term(
         "s",
-        "S (average vote)",
-        "The sales-weighted average of V over the companies with current votes: "
-        "sum(G V) / sum(G). A company above S gets a positive delta.",
+        N_("S (average vote)"),
+        N_(
+            "The sales-weighted average of V over the companies with current votes: "
+            "sum(G V) / sum(G). A company above S gets a positive delta."
+        ),
         ("GR5",),
     ),
-    Term("k", "k", "How strongly votes move delta (policy, 30): delta reaches ±60 at the extremes.", ("GR5",)),
+    Term("k", N_("k"), N_("How strongly votes move delta (policy, 30): delta reaches ±60 at the extremes."), ("GR5",)),
 ]
 RULES = {
-    "GR1": "G_i: a company's sales in the trailing year (younger companies: since joining, annualised).",
-    "GR4": "A vote is +1, 0 or -1, one per voter and company, counting one year from its casting.",
-    "GR5": "V_i = mean vote; S = sum(G_i V_i) / sum(G_i); delta_i = k (V_i - S), k = 30 (policy).",
-    "GR6": "The buyer pays p; the seller receives p (1 + delta/100); the Common Good Fund pays the difference.",
+    "GR1": N_("G_i: a company's sales in the trailing year (younger companies: since joining, annualised)."),
+    "GR4": N_("A vote is +1, 0 or -1, one per voter and company, counting one year from its casting."),
+    "GR5": N_("V_i = mean vote; S = sum(G_i V_i) / sum(G_i); delta_i = k (V_i - S), k = 30 (policy)."),
+    "GR6": N_("The buyer pays p; the seller receives p (1 + delta/100); the Common Good Fund pays the difference."),
 }
 
 
@@ -74,7 +79,7 @@ def install(app: FastAPI, site: Site) -> None:
         return site.explanation(
             request,
             found,
-            (f"/companies/{quote(company, safe='')}", "the company"),
+            (f"/companies/{quote(company, safe='')}", _("the company")),
             f"/api/gears/explain/delta/{quote(company, safe='')}",
         )
 

@@ -12,7 +12,7 @@ from typing import NotRequired, TypedDict
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import NotFoundError
-from civicledger.kernel.explain import Explanation, Figure, Money
+from civicledger.kernel.explain import N_, Explanation, Figure, Money
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.money import CurrencyId, format_units
 from civicledger.kernel.ports import Store, UnitOfWork
@@ -267,46 +267,52 @@ def explain_delta(uow: UnitOfWork, company: AccountId, at: int) -> Explanation:
     weighted = sum((c.sales * c.mean for c in voted if c.mean is not None), Fraction(0))
     weight = sum(c.sales for c in voted)
     inputs = (
-        Figure("k", policy.k, "how strongly votes move delta (policy gears.k)", rule="GR5"),
-        Figure("G", row.sales, "this company's sales in the trailing year", money=money, rule="GR1"),
-        Figure("n", row.votes, "current votes on this company (each counts one year)", rule="GR4"),
-        Figure("votes", row.total, "sum of the current votes (+1, 0 or -1 each)", rule="GR4"),
-        Figure("companies", len(voted), "companies with current votes (they make up S)", rule="GR5"),
+        Figure("k", policy.k, N_("how strongly votes move delta (policy gears.k)"), rule="GR5"),
+        Figure("G", row.sales, N_("this company's sales in the trailing year"), money=money, rule="GR1"),
+        Figure("n", row.votes, N_("current votes on this company (each counts one year)"), rule="GR4"),
+        Figure(N_("votes"), row.total, N_("sum of the current votes (+1, 0 or -1 each)"), rule="GR4"),
+        Figure(N_("companies"), len(voted), N_("companies with current votes (they make up S)"), rule="GR5"),
         Figure(
             "ΣG·V",
             weighted / 10**money.decimals,
             f"sales ({money.symbol}) times mean vote, summed over them",
             rule="GR5",
         ),
-        Figure("ΣG", weight, "their sales, summed", money=money, rule="GR5"),
-        Figure("clamp", policy.clamp, "the bound on |delta| (0: no clamp, policy gears.clamp)", rule="GR5"),
+        Figure("ΣG", weight, N_("their sales, summed"), money=money, rule="GR5"),
+        Figure(N_("clamp"), policy.clamp, N_("the bound on |delta| (0: no clamp, policy gears.clamp)"), rule="GR5"),
     )
     steps: list[Figure] = []
     if row.mean is None:
-        steps.append(Figure("V", 0, "no current votes: delta is 0 and the company is left out of S", rule="GR5"))
+        steps.append(Figure("V", 0, N_("no current votes: delta is 0 and the company is left out of S"), rule="GR5"))
     else:
-        steps.append(Figure("V", row.mean, "the mean of the current votes", "votes / n", rule="GR5"))
-    steps.append(Figure("S", result.average, "the sales-weighted average vote", "ΣG·V / ΣG", rule="GR5"))
+        steps.append(Figure("V", row.mean, N_("the mean of the current votes"), N_("votes / n"), rule="GR5"))
+    steps.append(Figure("S", result.average, N_("the sales-weighted average vote"), "ΣG·V / ΣG", rule="GR5"))
     if row.mean is not None:
         steps.append(
-            Figure("k (V - S)", policy.k * (row.mean - result.average), "delta before any clamp", "k × (V - S)")
+            Figure("k (V - S)", policy.k * (row.mean - result.average), N_("delta before any clamp"), "k × (V - S)")
         )
         if result.scale != 1:
             steps.append(
-                Figure("scale", result.scale, "clamp / the largest |delta|: every delta shrinks alike", rule="GR5")
+                Figure(
+                    N_("scale"), result.scale, N_("clamp / the largest |delta|: every delta shrinks alike"), rule="GR5"
+                )
             )
     notes = (
-        "A seller receives the price times (1 + delta/100); the Common Good Fund pays or receives the "
-        "difference (GR6).",
+        N_(
+            "A seller receives the price times (1 + delta/100); the Common Good Fund pays or receives the "
+            "difference (GR6)."
+        ),
     )
     return Explanation(
         rule="GR5",
-        question="Why is this company's delta what it is?",
+        question=N_("Why is this company's delta what it is?"),
         subject=company,
         at=at,
         inputs=inputs,
         steps=tuple(steps),
-        result=Figure("delta", row.delta, "percent added to (or taken from) each sale's price", "k (V - S) × scale"),
+        result=Figure(
+            N_("delta"), row.delta, N_("percent added to (or taken from) each sale's price"), N_("k (V - S) × scale")
+        ),
         notes=notes,
     )
 

@@ -80,6 +80,7 @@ def test_healthz_answers_200_and_echoes_the_request_id(store: Store) -> None:
         assert response.headers["x-request-id"] == "probe-7f3a.1"
         generated = client.get("/healthz").headers["x-request-id"]
         assert re.fullmatch(r"[0-9a-f]{32}", generated)
+        assert client.get("/healthz").headers["x-request-id"] != generated  # a new id for each request
         # an id that is not a plain token (spaces, or over 128 characters) is replaced, not echoed
         for bad in ("two words", "x" * 129):
             echoed = client.get("/healthz", headers={"X-Request-ID": bad}).headers["x-request-id"]

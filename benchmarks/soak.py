@@ -221,6 +221,8 @@ def verdict(lines: list[dict[str, Any]], args: argparse.Namespace, backend: str)
         p99_first_ms=first["p99_ms"],
         p99_last_ms=last["p99_ms"],
         p99_drift=round(drift, 3),
+        p99_max_ms=max(line["p99_ms"] for line in lines),
+        queued_max=max(line["queued"] for line in lines),
         rss_first_bytes=first["server_rss_bytes"],
         rss_last_bytes=last["server_rss_bytes"],
         rss_growth=round(growth, 4),

@@ -297,6 +297,8 @@ def _route_of(scope: Scope, fast: frozenset[str]) -> str:
         return path
     if scope["path"] in fast:
         return str(scope["path"])
+    if "endpoint" in scope:  # a mounted app (the static files): its mount point, one label for all its paths
+        return f"{scope.get('root_path', '')}/{{path}}"
     return UNMATCHED
 
 

@@ -261,7 +261,10 @@ class ObserveRequests:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), echoed]
+                headers = list(message.get("headers", ()))
+                if not any(name.lower() == b"x-request-id" for name, _ in headers):  # a 500 may carry it already
+                    headers.append(echoed)
+                message["headers"] = headers
             await send(message)
 
         t0 = time.perf_counter()

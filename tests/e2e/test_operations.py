@@ -256,6 +256,10 @@ def test_every_log_line_written_while_a_request_runs_is_json_with_its_request_id
         inner.warning("second line", extra={"detail_of_test": 7})
         return {"ok": "yes"}
 
+    @app.get("/test-boom")
+    def boom() -> None:  # an unexpected error: answered by the outermost handler, still with the id
+        raise RuntimeError("boom")
+
     lines: list[str] = []
 
     class Collect(logging.Handler):
@@ -272,6 +276,9 @@ def test_every_log_line_written_while_a_request_runs_is_json_with_its_request_id
         with serve_app(app) as url, httpx.Client(base_url=url, timeout=30) as client:
             assert client.get("/test-logs", headers={"X-Request-ID": "req-42"}).status_code == 200
             assert _pay(client, economy).status_code == 200
+            failed = client.get("/test-boom", headers={"X-Request-ID": "req-500"})
+            assert failed.status_code == 500
+            assert failed.headers.get_list("x-request-id") == ["req-500"]
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)

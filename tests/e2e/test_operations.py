@@ -222,6 +222,7 @@ def test_metrics_count_requests_by_route_template_and_status_and_record_write_ba
         before = _scrape(client)
         assert client.get(f"/api/accounts/{alice}/balances").status_code == 200
         assert client.get("/no/such/page").status_code == 404
+        assert client.request("PROPFIND", "/api/economy").status_code == 405
         for amount in (1, 2, 3):
             assert _pay(client, economy, amount).status_code == 200
         after = _scrape(client)
@@ -230,6 +231,7 @@ def test_metrics_count_requests_by_route_template_and_status_and_record_write_ba
         assert _requests(after, "GET", "<unmatched>", "404") - _requests(before, "GET", "<unmatched>", "404") == 1
         assert _requests(after, "POST", "/api/commands", "200") - _requests(before, "POST", "/api/commands", "200") == 3
         assert not any(alice in str(labels) for _, labels in after)  # no account id becomes a label
+        assert _requests(after, "OTHER", "/api/economy", "405") == 1  # nor a method a client made up
         batches = after[("civic_write_batch_size_count", ())] - before.get(("civic_write_batch_size_count", ()), 0)
         commands = after[("civic_write_batch_size_sum", ())] - before.get(("civic_write_batch_size_sum", ()), 0)
         assert 1 <= batches <= 3 and commands == 3

@@ -54,6 +54,8 @@ _access = logging.getLogger("civicledger.access")
 BATCH_SIZES = (1, 2, 4, 8, 16, 32, 64)
 """Buckets of the write batch size histogram (a batch holds at most ``batching.MAX_BATCH`` = 64)."""
 SECONDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+"""Methods counted by name; any other a client sends is counted as ``OTHER`` (bounded labels)."""
 UNMATCHED = "<unmatched>"
 """The route label of a request no route took (404s): one label, whatever the path, so that a
 scanner cannot grow the metrics without bound."""
@@ -276,7 +278,8 @@ class ObserveRequests:
         finally:
             elapsed = time.perf_counter() - t0
             route = _route_of(scope, self.fast_routes)
-            self.metrics.request(scope["method"], route, status, elapsed)
+            method = scope["method"] if scope["method"] in METHODS else "OTHER"
+            self.metrics.request(method, route, status, elapsed)
             if _access.isEnabledFor(logging.INFO):
                 _access.info(
                     "%s %s %d",

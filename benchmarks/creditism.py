@@ -31,8 +31,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 from civicledger.mechanisms.creditism.solver import SparseChain, block_order, solve_sparse
 
 
-def synthetic_chain(n: int, links: int, seed: int, resources_share: float = 0.1, cycle_share: float = 0.02,
-                    window: int = 20) -> SparseChain:
+def synthetic_chain(
+    n: int, links: int, seed: int, resources_share: float = 0.1, cycle_share: float = 0.02, window: int = 20
+) -> SparseChain:
     """A chain of n assets with about ``links`` input links; every cycle stays within ``window`` goods."""
     rng = np.random.default_rng(seed)
     resources = max(1, int(n * resources_share))
@@ -73,9 +74,16 @@ def synthetic_chain(n: int, links: int, seed: int, resources_share: float = 0.1,
 
 def sub_chain(chain: SparseChain, size: int) -> SparseChain:
     """The first ``size`` assets of a chain, with links to later assets dropped."""
-    return SparseChain(chain.names[:size], chain.labour[:size], chain.external[:size], chain.fee[:size],
-                       chain.council_markup[:size], chain.coop_markup[:size], chain.scarcity[:size],
-                       chain.inputs[:size, :size].tocsr())
+    return SparseChain(
+        chain.names[:size],
+        chain.labour[:size],
+        chain.external[:size],
+        chain.fee[:size],
+        chain.council_markup[:size],
+        chain.coop_markup[:size],
+        chain.scarcity[:size],
+        chain.inputs[:size, :size].tocsr(),
+    )
 
 
 def dense_baseline(chain: SparseChain, size: int) -> tuple[float, np.ndarray]:
@@ -89,8 +97,16 @@ def dense_baseline(chain: SparseChain, size: int) -> tuple[float, np.ndarray]:
     inv = np.linalg.inv(eye - b)
     cost = direct + b @ price
     kappa, gamma = chain.council_markup, chain.coop_markup
-    slices = np.column_stack([chain.labour, chain.external, chain.fee, kappa * cost,
-                              gamma * (1 + kappa) * cost, price - (1 + gamma) * (1 + kappa) * cost])
+    slices = np.column_stack(
+        [
+            chain.labour,
+            chain.external,
+            chain.fee,
+            kappa * cost,
+            gamma * (1 + kappa) * cost,
+            price - (1 + gamma) * (1 + kappa) * cost,
+        ]
+    )
     parts = inv @ slices
     return time.perf_counter() - start, parts
 
@@ -111,17 +127,37 @@ def main() -> None:
     _, labels, count = block_order(chain.inputs)
     biggest = int(np.bincount(labels).max())
     cyclic = int((np.bincount(labels) > 1).sum())
-    print(json.dumps({"chain": "synthetic", "seed": args.seed, "assets": size, "links": int(chain.inputs.nnz),
-                      "components": int(count), "cyclic_components": cyclic, "largest_cycle": biggest}))
+    print(
+        json.dumps(
+            {
+                "chain": "synthetic",
+                "seed": args.seed,
+                "assets": size,
+                "links": int(chain.inputs.nnz),
+                "components": int(count),
+                "cyclic_components": cyclic,
+                "largest_cycle": biggest,
+            }
+        )
+    )
     times = []
     for _ in range(args.repeat):
         start = time.perf_counter()
         result = solve_sparse(chain)
         times.append(time.perf_counter() - start)
     exact_sums = bool(np.all(result.parts_units.sum(axis=1) == result.price_units))
-    print(json.dumps({"method": "sparse (block-triangular order, SuperLU, 6 components, rounding)", "assets": size,
-                      "seconds_best": round(min(times), 4), "seconds_all": [round(t, 4) for t in times],
-                      "target_seconds": 1.0, "components_sum_to_price": exact_sums}))
+    print(
+        json.dumps(
+            {
+                "method": "sparse (block-triangular order, SuperLU, 6 components, rounding)",
+                "assets": size,
+                "seconds_best": round(min(times), 4),
+                "seconds_all": [round(t, 4) for t in times],
+                "target_seconds": 1.0,
+                "components_sum_to_price": exact_sums,
+            }
+        )
+    )
     same = chain if dense_size == size else sub_chain(chain, dense_size)
     if dense_size != size:
         sub_times = []
@@ -129,16 +165,32 @@ def main() -> None:
             start = time.perf_counter()
             result = solve_sparse(same)
             sub_times.append(time.perf_counter() - start)
-        print(json.dumps({"method": "sparse on the baseline's size", "assets": dense_size,
-                          "seconds_best": round(min(sub_times), 4)}))
+        print(
+            json.dumps(
+                {
+                    "method": "sparse on the baseline's size",
+                    "assets": dense_size,
+                    "seconds_best": round(min(sub_times), 4),
+                }
+            )
+        )
         times = sub_times
     dense_time, dense_parts = dense_baseline(same, dense_size)
     note = "same chain" if dense_size == size else f"the first {dense_size} assets (links to later ones dropped)"
     rel = np.max(np.abs(dense_parts - result.parts) / np.maximum(1.0, np.abs(result.parts)))
-    print(json.dumps({"method": "dense numpy inverse (baseline)", "assets": dense_size, "seconds": round(dense_time, 4),
-                      "dense_matrix_gb": round(dense_size * dense_size * 8 / 1e9, 2), "note": note,
-                      "max_relative_difference_vs_sparse": float(f"{rel:.3g}"),
-                      "speedup_of_sparse": round(dense_time / min(times), 1)}))
+    print(
+        json.dumps(
+            {
+                "method": "dense numpy inverse (baseline)",
+                "assets": dense_size,
+                "seconds": round(dense_time, 4),
+                "dense_matrix_gb": round(dense_size * dense_size * 8 / 1e9, 2),
+                "note": note,
+                "max_relative_difference_vs_sparse": float(f"{rel:.3g}"),
+                "speedup_of_sparse": round(dense_time / min(times), 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

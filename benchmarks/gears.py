@@ -86,9 +86,14 @@ def recompute(companies: int, votes: int, seed: int) -> None:
     exact_s = time.perf_counter() - started
     exact_deltas = np.array([float(exact.companies[str(c)].delta) for c in range(companies)])
     emit(
-        benchmark="gears.recompute", companies=companies, current_votes=votes,
-        numpy_seconds=round(numpy_s, 3), pandas_groupby_seconds=round(pandas_s, 3),
-        speedup_vs_pandas=round(pandas_s / numpy_s, 1), target_seconds=2.0, within_target=numpy_s <= 2.0,
+        benchmark="gears.recompute",
+        companies=companies,
+        current_votes=votes,
+        numpy_seconds=round(numpy_s, 3),
+        pandas_groupby_seconds=round(pandas_s, 3),
+        speedup_vs_pandas=round(pandas_s / numpy_s, 1),
+        target_seconds=2.0,
+        within_target=numpy_s <= 2.0,
         exact_fraction_seconds=round(exact_s, 3),
         max_abs_diff_numpy_vs_exact=float(np.abs(deltas - exact_deltas).max()),
         max_abs_diff_pandas_vs_exact=float(np.abs(baseline - exact_deltas).max()),
@@ -131,7 +136,9 @@ def settlements(backend: str, store: Store, count: int) -> None:
         e.run(led.Transfer((led.Leg(XI, buyer, widget, 10_000 + i),)), "buyer")
     transfer_s = time.perf_counter() - started
     emit(
-        benchmark="gears.settlements", backend=backend, settlements=count,
+        benchmark="gears.settlements",
+        backend=backend,
+        settlements=count,
         settlements_per_second=round(count / settle_s, 1),
         baseline_plain_transfers_per_second=round(count / transfer_s, 1),
         settlement_cost_vs_transfer=round(settle_s / transfer_s, 2),

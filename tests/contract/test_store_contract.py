@@ -7,12 +7,13 @@ import threading
 import pytest
 
 from civicledger.kernel.identity import Account, AccountId, AccountKind
-from civicledger.kernel.journal import Entry, SignedCommand, TreeHead
+from civicledger.kernel.journal import CommandId, Entry, SignatureRecord, SignedCommand, TreeHead
 from civicledger.kernel.ledger import Currency, CurrencyKind, IssuerRule
 from civicledger.kernel.merkle import Frontier, leaf_hash
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import seal
 from civicledger.kernel.ports import JournalHead, Store, StoredEntry
+from civicledger.kernel.proposals import Proposal, ProposalStatus, with_signature
 
 A, B = AccountId("ac" + "a" * 32), AccountId("ac" + "b" * 32)
 XI, EU = CurrencyId("xi"), CurrencyId("eu")
@@ -213,7 +214,7 @@ def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:
     store = SqlStore.open(f"sqlite:///{tmp_path}/m.db")  # type: ignore[str-format]
     with store.engine.connect() as conn:
         context = MigrationContext.configure(conn)
-        assert context.get_current_revision() == "0004"
+        assert context.get_current_revision() == "0005"
         diff = compare_metadata(context, metadata)
         assert diff == [], diff
         assert {
@@ -225,5 +226,34 @@ def test_migrations_are_at_head_and_match_the_schema(tmp_path: object) -> None:
             "records",
             "request_nonces",
             "merkle_subtrees",
+            "proposals",
         } <= set(sa.inspect(conn).get_table_names())
     store.close()
+
+
+def test_x06_proposals_are_kept_off_the_projections_roll_back_and_list_newest_first(any_store: Store) -> None:
+    """X6: council drafts collecting co-signatures live beside the journal; a rebuild keeps them."""
+    older = Proposal(
+        SignedCommand(CommandId("p-old"), "economy.change_policy", {"path": "a.b", "value": 1}, 100), A, 100, 400
+    )
+    newer = Proposal(
+        SignedCommand(CommandId("p-new"), "identity.grant_role", {"account": B, "role": "registrar"}, 200), B, 200, 500
+    )
+    with any_store.write() as uow:
+        uow.proposals.put(older)
+        uow.proposals.put(newer)
+        uow.commit()
+    with any_store.write() as uow:
+        uow.clear_projections()
+        uow.proposals.put(with_signature(older, SignatureRecord(B, "0" * 128)))  # not committed: rolls back
+    with any_store.read() as uow:
+        assert uow.proposals.get("p-old") == older
+        assert [p.id for p in uow.proposals.newest(10)] == ["p-new", "p-old"]
+        assert [p.id for p in uow.proposals.newest(1)] == ["p-new"]
+        assert uow.proposals.get("p-missing") is None
+    submitted = Proposal(older.command, A, 100, 400, ProposalStatus.SUBMITTED, seq=7)
+    with any_store.write() as uow:
+        uow.proposals.put(submitted)
+        uow.commit()
+    with any_store.read() as uow:
+        assert uow.proposals.get("p-old") == submitted

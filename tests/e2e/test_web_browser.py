@@ -23,6 +23,7 @@ from civicledger.kernel.canonical import canonical_bytes
 from civicledger.kernel.economy import ChangePolicy
 from civicledger.kernel.identity import AccountKind, OpenAccount
 from civicledger.kernel.merkle import consistency_proof, inclusion_proof, leaf_hash, root_of
+from civicledger.kernel.money import format_units
 from tests.e2e.serving import SigningClient
 
 
@@ -162,7 +163,8 @@ def test_wallet_opens_accounts_trusts_pays_across_a_chain_and_votes(
     page.goto("/goods/bicycle")
     assert page.locator("#price-chart svg path.slice").count() >= 3
     price = api.get("/api/creditism/prices/bicycle").json()["price"]
-    assert page.text_content("#price") == str(price)
+    assert page.get_attribute("#price", "data-units") == str(price)  # exact, as the API says
+    assert page.text_content("#price") == format_units(price, 2)  # major units (X3)
     page.screenshot(path=str(tmp_path / "good.png"), full_page=True)
 
     page.goto("/")

@@ -1,6 +1,8 @@
 """Every page in a real browser at a phone's width and a desktop's (Playwright on Debian's Chromium).
 
-At 390x844 no page type scrolls sideways (``scrollWidth <= 390``); every form field has an
+At 390x844 no page type scrolls sideways (``scrollWidth <= 390``), in English and in Spanish, and
+axe-core finds no serious or critical violation at either width in either language; the header's
+language links switch the language and a cookie keeps it; every form field has an
 accessible name; keyboard focus is visible; the journal explorer lists newest first, filters by
 account, command type and date, links each page to the API URL holding the same data, and its
 first/last navigation never leads past the journal's end. Screenshots of every page at 1280 and 390
@@ -12,16 +14,20 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from axe_playwright_python.base import AXE_SCRIPT  # type: ignore[import-untyped]
 
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.kernel.time import format_instant
+from civicledger.web.i18n import LANGUAGES
 
+SCROLL_WIDTH = "() => document.documentElement.scrollWidth"
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
 
@@ -75,6 +81,13 @@ def page_types(economy: ScriptedEconomy, size: int) -> dict[str, str]:
         "company": f"/companies/{economy.account('widget-co')}",  # Gears
         "good": "/goods/bicycle",  # Creditism
         "wallet": "/wallet",
+        "treasury": "/treasury",  # the fund and its payout queue (GR6)
+        "companies": "/companies?q=co",  # searchable lists
+        "goods": "/goods",
+        "coops": "/coops",
+        "policy": "/policy",  # the policy in force and its history (X7)
+        "council": "/council",  # council decisions collecting co-signatures (X6)
+        "app": "/app",  # the citizen's app, before a key is made
     }
 
 
@@ -82,27 +95,103 @@ def _settle(page: Any, path: str) -> None:
     page.goto(path)
     if path.startswith("/wallet"):
         page.wait_for_selector("body[data-wallet-ready=true]")
+    if path.startswith("/app"):
+        page.wait_for_selector("body[data-app-ready=true]")
 
 
-def test_every_page_fits_a_phone_and_a_desktop(
-    phone: Any, desktop: Any, api: httpx.Client, served: tuple[str, ScriptedEconomy], shots: Path
+AXE_BLOCKING = {"serious", "critical"}
+
+
+def _axe(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page as loaded (the axe-playwright-python
+    package ships axe.min.js; nothing of it is copied into the project)."""
+    page.evaluate(AXE_SCRIPT)
+    result = page.evaluate("() => axe.run(document, { resultTypes: ['violations'] })")
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}"
+        for v in result["violations"]
+        if v["impact"] in AXE_BLOCKING
+    ]
+
+
+@contextmanager
+def _browsing(browser: Any, url: str, viewport: dict[str, int], locale: str) -> Iterator[Any]:
+    """A page whose browser asks for ``locale`` (its Accept-Language), failing on any script error."""
+    context = browser.new_context(base_url=url, viewport=viewport, locale=locale)
+    pg = context.new_page()
+    pg.set_default_timeout(20_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(str(e)))
+    yield pg
+    context.close()
+    assert not errors, errors
+
+
+BROWSER_LOCALES = {"en": "en-US", "es": "es-ES"}
+"""Each language of the site (civicledger.web.i18n.LANGUAGES) and the browser locale that asks for it."""
+
+
+@pytest.mark.parametrize("language", sorted(BROWSER_LOCALES))
+def test_every_page_fits_a_phone_and_a_desktop_and_axe_finds_nothing_serious(
+    language: str, browser: Any, api: httpx.Client, served: tuple[str, ScriptedEconomy], shots: Path
 ) -> None:
+    """One load of every page type at each width, in each language chosen by the browser's
+    Accept-Language: ``<html lang>`` names it, no sideways scroll at 390 px, and axe-core reports
+    no serious or critical violation (WCAG 2 A/AA rules and best practices)."""
+    assert {lang.code for lang in LANGUAGES} == set(BROWSER_LOCALES)
     size = api.get("/api/economy").json()["entries"]
     too_wide: dict[str, int] = {}
-    for name, path in page_types(served[1], size).items():
-        _settle(desktop, path)
-        desktop.screenshot(path=str(shots / f"{name}-1280.png"), full_page=True)
-        _settle(phone, path)
-        phone.screenshot(path=str(shots / f"{name}-390.png"), full_page=True)
-        width = int(phone.evaluate("() => document.documentElement.scrollWidth"))
-        if width > PHONE["width"]:
-            too_wide[name] = width
-    phone.goto("/docs")  # the API docs (Swagger UI's own layout) fit too
-    phone.wait_for_selector(".swagger-ui .opblock")
-    phone.screenshot(path=str(shots / "docs-390.png"))
-    if (width := int(phone.evaluate("() => document.documentElement.scrollWidth"))) > PHONE["width"]:
-        too_wide["docs"] = width
+    violations: dict[str, list[str]] = {}
+    suffix = "" if language == "en" else f"-{language}"
+    for viewport in (DESKTOP, PHONE):
+        with _browsing(browser, served[0], viewport, BROWSER_LOCALES[language]) as page:
+            for name, path in page_types(served[1], size).items():
+                _settle(page, path)
+                assert page.get_attribute("html", "lang") == language, (name, language)
+                page.screenshot(path=str(shots / f"{name}-{viewport['width']}{suffix}.png"), full_page=True)
+                if viewport is PHONE and (width := int(page.evaluate(SCROLL_WIDTH))) > PHONE["width"]:
+                    too_wide[name] = width
+                if found := _axe(page):
+                    violations[f"{name} at {viewport['width']}"] = found
+            if viewport is PHONE and language == "en":
+                page.goto("/docs")  # the API docs (Swagger UI's own layout) fit too
+                page.wait_for_selector(".swagger-ui .opblock")
+                page.screenshot(path=str(shots / "docs-390.png"))
+                if (width := int(page.evaluate(SCROLL_WIDTH))) > PHONE["width"]:
+                    too_wide["docs"] = width
     assert not too_wide, f"pages wider than {PHONE['width']} px: {too_wide}"
+    assert not violations, violations
+
+
+def test_the_language_selector_switches_and_is_remembered(
+    desktop: Any, api: httpx.Client, served: tuple[str, ScriptedEconomy]
+) -> None:
+    """The header's language links keep the page and its search, set ``<html lang>`` and a cookie
+    that later pages follow; the strings the scripts show come translated with the page."""
+    desktop.goto("/journal?type=gears.cast_vote")
+    assert desktop.get_attribute("html", "lang") == "en" and desktop.text_content("h1") == "Journal"
+    desktop.click("header nav a[lang=es]")
+    assert desktop.get_attribute("html", "lang") == "es" and desktop.text_content("h1") == "Diario"
+    assert parse_qs(urlparse(desktop.url).query)["type"] == ["gears.cast_vote"]  # the search is kept
+    assert desktop.get_attribute("header nav a[aria-current]", "lang") == "es"
+    desktop.goto("/journal/5")  # no ?lang=: the cookie chose Spanish
+    assert desktop.get_attribute("html", "lang") == "es"
+    desktop.click("#check-proof")
+    desktop.wait_for_selector("#proof-result[data-ok=true]")
+    assert desktop.text_content("#proof-result") == "verificado en su navegador"
+    assert "hash de hoja" in desktop.text_content("#proof-steps")
+    assert _axe(desktop) == []  # the steps the script added, too
+    desktop.click("header nav a[lang=en]")
+    assert desktop.get_attribute("html", "lang") == "en" and "Journal entry 5" in desktop.text_content("h1")
+
+    # Balances read as money in each language, from the exact units the page also carries (X3).
+    company = served[1].account("widget-co")
+    for language, (group, point) in {"en": (",", "."), "es": (".", ",")}.items():
+        desktop.goto(f"/persons/{company}?lang={language}")
+        cell = desktop.locator("#balances td[data-units]").first
+        units = int(str(cell.get_attribute("data-units")))
+        whole = f"{units // 100:,}".replace(",", group)
+        assert cell.text_content() == f"xi {whole}{point}{units % 100:02d}", language
 
 
 UNLABELLED = """() => Array.from(document.querySelectorAll("input, select, textarea"))
@@ -123,6 +212,7 @@ def test_every_form_field_has_a_label(phone: Any, api: httpx.Client, served: tup
     phone.click("#generate-key")  # a key adds a signer checkbox: it must be labelled too
     phone.wait_for_selector("#signers input")
     missing = {"wallet": phone.evaluate(UNLABELLED)}
+    assert _axe(phone) == []  # with the key's row and check box the script added
     for name, path in page_types(served[1], size).items():
         _settle(phone, path)
         missing[name] = phone.evaluate(UNLABELLED)

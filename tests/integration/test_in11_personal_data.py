@@ -66,9 +66,7 @@ def _explained(e: ScriptedEconomy) -> str:
         return repr(queries.explain(uow, e.account("alice"), e.clock.now()))
 
 
-def test_in11_no_personal_text_reaches_the_journal_and_an_erasure_keeps_it_valid(
-    store: Store, tmp_path: Path
-) -> None:
+def test_in11_no_personal_text_reaches_the_journal_and_an_erasure_keeps_it_valid(store: Store, tmp_path: Path) -> None:
     e, _ = _town(store)
     journal = _export(store)
     for text in TEXTS:

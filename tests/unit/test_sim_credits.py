@@ -248,3 +248,41 @@ def test_sc04_the_quick_path_for_whole_balance_persons_equals_the_lots() -> None
             expected[r, g] += u
     assert (model.by_grade(t) == expected).all()
     assert (model.by_grade(t, everyone[::3]) == expected[::3]).all()
+
+
+def test_sc04_standing_walks_few_persons_at_once_and_many_in_groups_to_the_same_lots(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one wide walk (few persons) and the walk in groups (many) give every person the same
+    lots, adjustment columns and credits: only the number of columns beyond a person's lots differs."""
+    from civicledger.sim import Model, parse_scenario
+
+    sc = parse_scenario(lottery_scenario() | {"parameters": {"participation_rate": 0.3, "spend_rate": 0.1}})
+    model = Model(sc, seed=5)
+    model.run()
+    t = model.genesis + sc.steps * sc.step
+    everyone = np.arange(model.n, dtype=np.int64)
+    monkeypatch.setattr(credits_sim, "GROUPED_FROM", 0)
+    grouped = model.standing(everyone, t)
+    monkeypatch.setattr(credits_sim, "GROUPED_FROM", 10**9)
+    at_once = model.standing(everyone, t)
+    counts = (model.adj_end > t).sum(axis=1)
+    assert len(set(counts.tolist())) >= 3  # persons with different numbers of active adjustments
+    for a, b in zip(grouped, at_once, strict=True):
+        assert a.shape == b.shape
+        assert (a == b).all()
+
+
+def test_sc09_the_draw_over_the_first_pledges_equals_the_domain_draw_over_all() -> None:
+    """Pledges in id order, candidates some of whom are donors: the same winners as the domain."""
+    rng = np.random.default_rng(23)
+    for _ in range(300):
+        pledges = int(rng.integers(0, 30))
+        people = int(rng.integers(1, 12))
+        donors = rng.integers(0, people, size=pledges).tolist()
+        valid = [(f"{i:09d}", f"{d:09d}") for i, d in enumerate(donors)]
+        chosen = rng.choice(people, size=int(rng.integers(0, people + 1)), replace=False).tolist()
+        candidates = [f"{c:09d}" for c in sorted(chosen)]
+        seed = rng.bytes(32)
+        expected = credit_rules.draw_winners(seed, valid, candidates)
+        assert credits_sim.draw_winners(seed, valid, candidates) == expected

@@ -188,3 +188,25 @@ def test_x07_sweep_values_that_clash_together_are_listed_before_anything_runs() 
     with pytest.raises(ScenarioError) as info:
         parse_scenario(data)
     assert "population.sybils=0, population.sybil_attack_edges=5" in info.value.message
+
+
+def test_sc04_the_grade_table_every_grade_every_steps_changes_nothing_else() -> None:
+    """``grade_every`` leaves the grade table out of the rows between (null in Parquet), always
+    records it at the last step, and the run is the same: every row equals the run recording it
+    in every row, column for column where both hold one."""
+    from civicledger.sim.sweep import table_of
+
+    base = dict(SMALL, scenario={"steps": 30, "seeds": [1], "record_every": 2})
+    every = Model(parse_scenario(base), seed=1).run()
+    sparse_scenario = parse_scenario(dict(base, parameters={"grade_every": 8.0}))
+    sparse = Model(sparse_scenario, seed=1).run()
+    assert [r["step"] for r in sparse] == [r["step"] for r in every]
+    carried = [r["step"] for r in sparse if "grade_2" in r]
+    assert carried == [0, 8, 16, 24, 29]
+    assert "credits_grade_2" in sparse[-1] and "credits_available" in sparse[3]
+    for full, part in zip(every, sparse, strict=True):
+        assert {k: v for k, v in full.items() if k in part} == part
+    assert sum(int(every[-1][f"grade_{g}"]) for g in range(6)) > 0  # the table counts someone
+    table = table_of(grid(sparse_scenario)[0], 1, sparse)
+    column = table.column("grade_2").to_pylist()
+    assert column[0] is not None and column[1] is None and column[-1] is not None

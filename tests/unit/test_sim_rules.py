@@ -21,6 +21,7 @@ from civicledger.mechanisms.credits.values import Adjustment, History
 from civicledger.mechanisms.gears import coefficient as gears
 from civicledger.mechanisms.gears import sim as gears_sim
 from civicledger.sim import Model, parse_scenario
+from civicledger.sim import rules as sim_rules
 
 RNG = np.random.default_rng(20301)
 T0 = 1_893_456_000
@@ -70,6 +71,28 @@ def test_gr01_annual_sales_equal_the_domain() -> None:
         window = sum(u for t, u in sales if at - YEAR < t <= at)
         got = gears_sim.annual_sales(np.array([window], np.int64), np.array([at - joined], np.int64), MONTH)
         assert int(got[0]) == gears.annual_sales(sales, joined, at, MONTH)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    price=st.integers(0, 10**15),
+    numerator=st.integers(-(10**30), 10**30),
+    denominator=st.integers(1, 10**30),
+    waiver=st.booleans(),
+)
+def test_gr06_gr09_settlement_adjustment_equals_the_domain(
+    price: int, numerator: int, denominator: int, waiver: bool
+) -> None:
+    """The whole-number settlement equals ``adjustment`` of the effective delta, rounding toward zero."""
+    delta = gears.effective_delta(Fraction(numerator, denominator), waiver)
+    got = gears_sim.settlement_adjustment(price, delta.numerator, delta.denominator)
+    assert got == gears.adjustment(price, delta)
+
+
+def test_gr06_settlement_adjustment_rounds_toward_zero_both_ways() -> None:
+    assert gears_sim.settlement_adjustment(150, 1, 1) == 1  # 1.5 -> 1
+    assert gears_sim.settlement_adjustment(150, -1, 1) == -1  # -1.5 -> -1, not -2
+    assert gears_sim.settlement_adjustment(99, -1, 1) == 0
 
 
 @settings(max_examples=40, deadline=None)
@@ -154,3 +177,14 @@ def test_cr_the_allowance_rating_is_the_domain_one() -> None:
 
     assert cr.allowance_rating(Fraction(4_000), Fraction(5_000)) == Fraction(4, 5)
     assert cr.allotted_renewable(Fraction(500), Fraction(300), Fraction(1, 10)) == 180
+
+
+def test_drawn_from_equals_searchsorted_in_any_order_of_draws() -> None:
+    """The network's Chung-Lu draws (searched in sorted order) are the indices a plain search gives."""
+    rng = np.random.default_rng(17)
+    for n in (1, 7, 1_000):
+        cdf = np.cumsum(rng.pareto(1.5, size=n) + 1.0)
+        cdf /= cdf[-1]
+        draws = np.concatenate([rng.random(5_000), cdf[: min(n, 20)], [0.0]])  # ties with the cdf itself too
+        got = sim_rules.drawn_from(cdf, draws)
+        assert got.tolist() == np.searchsorted(cdf, draws, side="right").tolist()

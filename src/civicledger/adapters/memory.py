@@ -23,6 +23,7 @@ from civicledger.kernel.merkle import Node, completed_subtrees
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
 from civicledger.kernel.ports import JournalHead, JournalRows, Preload, StoredEntry
+from civicledger.kernel.proposals import Proposal
 from civicledger.kernel.tilecache import TileCache, TileSpan
 
 K = TypeVar("K")
@@ -45,6 +46,7 @@ class _State:
         self.record_keys: dict[str, list[str]] = {}
         self.nonces: dict[tuple[str, str], int] = {}
         self.personal: dict[str, PersonalItem] = {}  # off-journal personal data (IN11)
+        self.proposals: dict[str, Proposal] = {}  # off-journal council drafts (kernel/proposals.py)
 
 
 class MemoryStore:
@@ -95,6 +97,7 @@ class MemoryUnitOfWork:
         self.ledger = _Ledger(self)
         self.records = _Records(self)
         self.personal = _Personal(self)
+        self.proposals = _Proposals(self)
 
     def __enter__(self) -> Self:
         self._lock.acquire()
@@ -422,3 +425,22 @@ class _Personal:
 
     def with_text(self, text: str) -> list[PersonalItem]:
         return [item for _, item in sorted(self._u._s.personal.items()) if item.text == text]
+
+
+class _Proposals:
+    """Council drafts collecting co-signatures: not a projection, so ``clear_projections`` keeps them."""
+
+    def __init__(self, uow: MemoryUnitOfWork) -> None:
+        self._u = uow
+
+    def put(self, proposal: Proposal) -> None:
+        self._u._writing()
+        table = self._u._s.proposals
+        self._u._put(partial(_assign, table, proposal.id), table.get(proposal.id), proposal)
+
+    def get(self, proposal: str) -> Proposal | None:
+        return self._u._s.proposals.get(proposal)
+
+    def newest(self, limit: int) -> list[Proposal]:
+        ordered = sorted(self._u._s.proposals.values(), key=lambda p: (p.created_at, p.id), reverse=True)
+        return ordered[:limit]

@@ -29,13 +29,19 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.headmark import RollbackGuard
-from civicledger.api import reads
+from civicledger.api import governance, proposals, reads
 from civicledger.api.batching import BatchObserver, CommandBatcher
 from civicledger.api.checkpoints import CheckpointPublisher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
 from civicledger.api.observe import REQUEST_ID, REQUEST_ID_HEADER, Metrics, ObserveRequests, readiness
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
-from civicledger.api.request_signing import check_freshness, keys_in_payload, parse_headers, request_bytes
+from civicledger.api.request_signing import (
+    SIGNATURE_HEADERS,
+    check_freshness,
+    keys_in_payload,
+    parse_headers,
+    request_bytes,
+)
 from civicledger.kernel.canonical import ONE_MEANING, JSONObject, parse_json, refuse_nul
 from civicledger.kernel.engine import HARD_MAX_COMMAND_BYTES, Engine, EngineView, Receipt
 from civicledger.kernel.errors import (
@@ -115,29 +121,6 @@ RECEIPT_SCHEMA: JSONObject = {
         "replayed": {"type": "boolean"},
     },
 }
-SIGNATURE_HEADERS = [
-    {
-        "name": "Civic-Timestamp",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "whole seconds since the epoch on the server's clock",
-    },
-    {
-        "name": "Civic-Nonce",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "16-128 letters, digits, - or _; never reused by an account",
-    },
-    {
-        "name": "Civic-Signature",
-        "in": "header",
-        "required": True,
-        "schema": {"type": "string"},
-        "description": "<account>=<hex Ed25519 signature>, ... over the request's canonical bytes",
-    },
-]
 
 
 class BodyTooLargeError(InvalidInputError):
@@ -313,6 +296,8 @@ def create_app(
         text = metrics.exposition()
         return Response(text, media_type=CONTENT_TYPE_PLAIN_0_0_4, headers={"Cache-Control": "no-store"})
 
+    proposals.install(app, service)  # council decisions collecting co-signatures (X6)
+
     # Reads --------------------------------------------------------------------------------------
 
     @app.get("/api/economy", tags=["reads"], responses=READ_ERRORS)
@@ -320,6 +305,11 @@ def create_app(
         """The economy's id, name, journal key, entry count, newest signed tree head and the server's time."""
         service.refresh()
         return reads.economy(store, service.now())
+
+    @app.get("/api/policy", tags=["reads"], responses=READ_ERRORS)
+    def policy() -> Mapping[str, object]:
+        """The policy in force, one row per value, and every change of it with what it changed (X7)."""
+        return governance.policy(store)
 
     @app.get("/api/command-types", tags=["reads"])
     def command_types() -> Mapping[str, object]:
@@ -344,6 +334,14 @@ def create_app(
     def accounts(after: After = None, limit: Limit = 50) -> Mapping[str, object]:
         return reads.accounts(store, after, limit)
 
+    @app.get("/api/accounts/search", tags=["reads"], responses=READ_ERRORS)
+    def search_accounts(
+        q: Annotated[str, Query(max_length=100, description="part of a name, or the start of an account id")],
+        limit: Annotated[int, Query(ge=1, le=50)] = 20,
+    ) -> Mapping[str, object]:
+        """Accounts by name or id, as ``/api/accounts`` shows them (IN11: names from the off-journal store)."""
+        return {"query": q, "items": reads.search_accounts(store, q, limit)}
+
     @app.get("/api/accounts/{account}", tags=["reads"], responses=READ_ERRORS)
     def account(account: AccountPath) -> Mapping[str, object]:
         return reads.account(store, account, service.now())
@@ -351,6 +349,20 @@ def create_app(
     @app.get("/api/accounts/{account}/balances", tags=["reads"], responses=READ_ERRORS)
     def balances(account: AccountPath) -> Mapping[str, object]:
         return reads.balances(store, account, service.now())
+
+    @app.get("/api/accounts/{account}/holdings", tags=["reads"], responses=READ_ERRORS)
+    def holdings(account: AccountPath) -> Mapping[str, object]:
+        """What the account holds, each amount exact (``units``) and formatted in major units (``text``, X3)."""
+        return {"account": account, "items": reads.holdings(store, account, service.now())}
+
+    @app.get("/api/accounts/{account}/history", tags=["reads"], responses=READ_ERRORS)
+    def history(
+        account: AccountPath,
+        before: Annotated[int | None, Query(ge=0, description="the `next` of the previous page")] = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> Mapping[str, object]:
+        """The account's entries, newest first, each with what it moved into or out of the account."""
+        return reads.account_history(store, account, before, limit)
 
     @app.get("/api/currencies", tags=["reads"], responses=READ_ERRORS)
     def currencies(after: After = None, limit: Limit = 50) -> Mapping[str, object]:

@@ -14,9 +14,10 @@ from civicledger.kernel import audit, payments, state
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import InvalidInputError, NotFoundError
 from civicledger.kernel.identity import Account, AccountId, parse_account_id
+from civicledger.kernel.ledger import Currency
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.paging import Page, page
-from civicledger.kernel.personal import reveal
+from civicledger.kernel.personal import ERASED, reveal
 from civicledger.kernel.ports import Store, StoredEntry, UnitOfWork
 from civicledger.kernel.tiles import TILE_WIDTH, TileRef, available, encode_bundle
 
@@ -338,3 +339,141 @@ def tile(store: Store, ref: TileRef) -> bytes:
     if ref.level is None:
         return encode_bundle(bodies)
     return b"".join(hashes)
+
+
+# The citizen's app: amounts as people read them, one account's history, finding an account --------
+
+
+class Amount(TypedDict):
+    """An exact amount and how a person reads it (X3): ``text`` is formatted from the integer by
+    ``Currency.format``, so no page formats money from a float."""
+
+    currency: str
+    label: str
+    units: int
+    text: str
+
+
+def _label(uow: UnitOfWork, currency: Currency) -> str:
+    """A currency's name for people; a name holding a personal-data reference (a Circles personal
+    currency is named after its owner) shows the owner's name as the API shows it (IN11)."""
+    words = [reveal(uow.personal, w) if w.startswith("pd:") else w for w in currency.name.split(" ")]
+    return " ".join(words)
+
+
+def amount(uow: UnitOfWork, currency_id: str, units: int) -> Amount:
+    """``units`` of a currency as an ``Amount``; an unknown currency reads as bare units."""
+    found = uow.ledger.currency(CurrencyId(currency_id))
+    if found is None:
+        return {"currency": currency_id, "label": currency_id, "units": units, "text": f"{units:,}"}
+    return {"currency": currency_id, "label": _label(uow, found), "units": units, "text": found.format(units)}
+
+
+def holdings(store: Store, account_id: str, now: int | None = None) -> list[Amount]:
+    """What an account holds at ``now``, each holding formatted, largest first."""
+    who = parse_account_id(account_id)
+    with store.read() as uow:
+        state.require_account(uow, who)
+        held = _worth(uow, who, now)
+        rows = [amount(uow, c, units) for c, units in held.items() if units]
+    return sorted(rows, key=lambda r: (-r["units"], r["currency"]))
+
+
+class HistoryRow(TypedDict):
+    seq: int
+    time: int
+    type: str
+    command: str
+    signers: list[str]
+    moves: list[Amount]
+    """What the entry moved into (positive) or out of (negative) this account."""
+
+
+class HistoryPage(TypedDict):
+    account: str
+    items: list[HistoryRow]
+    next: int | None
+
+
+def account_history(store: Store, account_id: str, before: int | None, limit: int) -> HistoryPage:
+    """One account's entries, newest first (``next``: the next page's ``before``), each with what it
+    moved into or out of the account. Reads through ``journal_entries``, so it shares the explorer's
+    bound on the entries one page examines (``MAX_SCAN``)."""
+    who = parse_account_id(account_id)
+    with store.read() as uow:
+        state.require_account(uow, who)
+    data = journal_entries(
+        store, 0, limit, before=NEWEST if before is None else before, where=JournalFilter(accounts=frozenset({who}))
+    )
+    rows: list[HistoryRow] = []
+    with store.read() as uow:
+        for entry in data["items"]:
+            command = entry["command"]
+            assert isinstance(command, dict)
+            signatures = command.get("signatures")
+            moves: dict[str, int] = {}
+            events = entry.get("events")
+            for event in events if isinstance(events, list) else []:
+                if not isinstance(event, dict):
+                    continue
+                units = event.get("units")
+                if not isinstance(units, int) or isinstance(units, bool):
+                    continue
+                currency = str(event.get("currency"))
+                sign = 0
+                if event.get("type") == "ledger.units_transferred":
+                    sign = (event.get("target") == who) - (event.get("source") == who)
+                elif event.get("type") == "ledger.units_issued" and event.get("account") == who:
+                    sign = 1
+                elif event.get("type") == "ledger.units_burned" and event.get("account") == who:
+                    sign = -1
+                if sign:
+                    moves[currency] = moves.get(currency, 0) + sign * units
+            rows.append(
+                {
+                    "seq": int(str(entry["seq"])),
+                    "time": int(str(entry["time"])),
+                    "type": str(command["type"]),
+                    "command": str(command["id"]),
+                    "signers": [str(s["account"]) for s in signatures if isinstance(s, dict)]
+                    if isinstance(signatures, list)
+                    else [],
+                    "moves": [amount(uow, c, u) for c, u in sorted(moves.items()) if u],
+                }
+            )
+    return {"account": who, "items": rows, "next": data["next"]}
+
+
+class AccountHit(TypedDict):
+    id: str
+    kind: str
+    name: str
+    verified: bool
+
+
+SEARCH_MIN = 2
+"""Characters a name search needs at least, so a search cannot list every account a letter at a time
+faster than ``GET /api/accounts`` already does."""
+
+
+def search_accounts(store: Store, text: str, limit: int) -> list[AccountHit]:
+    """Accounts whose id starts with ``text`` or whose name contains it (any case). Searches only
+    what ``GET /api/accounts`` already shows: the name an account chose when it opened (IN11: a
+    person's name is read from the off-journal store, never from the journal; an erased name is
+    not found). docs/decisions/0014-citizen-app-keys.md."""
+    wanted = text.strip().casefold()
+    if len(wanted) < SEARCH_MIN:
+        raise InvalidInputError(f"search for at least {SEARCH_MIN} characters of a name or an id", rule="IN11")
+    hits: list[tuple[int, str, AccountHit]] = []
+    with store.read() as uow:
+        for a in uow.accounts.scan():
+            name = reveal(uow.personal, a.name) or ""
+            if name == ERASED:
+                name = ""
+            folded = name.casefold()
+            if a.id.startswith(wanted) or wanted in folded:
+                rank = 0 if folded == wanted else 1 if folded.startswith(wanted) else 2
+                hits.append(
+                    (rank, folded or a.id, {"id": a.id, "kind": a.kind.value, "name": name, "verified": a.verified})
+                )
+    return [h for _, _, h in sorted(hits, key=lambda h: (h[0], h[1]))[:limit]]

@@ -24,7 +24,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from civicledger.kernel.canonical import canonical_bytes
+from civicledger.kernel.canonical import JSONObject, canonical_bytes
 from civicledger.kernel.errors import AuthorityError, InvalidInputError
 from civicledger.kernel.identity import AccountId, account_id_for, parse_account_id, parse_signature
 from civicledger.kernel.ports import Signer
@@ -125,3 +125,29 @@ def keys_in_payload(payload: object) -> dict[AccountId, bytes]:
         elif isinstance(value, list):
             stack.extend(value)
     return found
+
+
+# The three headers as OpenAPI parameters, for every route whose requests are signed.
+SIGNATURE_HEADERS: list[JSONObject] = [
+    {
+        "name": "Civic-Timestamp",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "whole seconds since the epoch on the server's clock",
+    },
+    {
+        "name": "Civic-Nonce",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "16-128 letters, digits, - or _; never reused by an account",
+    },
+    {
+        "name": "Civic-Signature",
+        "in": "header",
+        "required": True,
+        "schema": {"type": "string"},
+        "description": "<account>=<hex Ed25519 signature>, ... over the request's canonical bytes",
+    },
+]

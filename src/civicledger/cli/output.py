@@ -13,6 +13,7 @@ from rich.console import Console
 
 from civicledger.error_codes import exit_code
 from civicledger.kernel.errors import CivicLedgerError, PolicyFileError
+from civicledger.kernel.explain import Explanation
 from civicledger.kernel.ledger import Currency
 from civicledger.kernel.ports import UnitOfWork
 
@@ -85,3 +86,28 @@ def fail(ctx: typer.Context, error: CivicLedgerError) -> NoReturn:
             where = f"line {problem['line']}" if problem["line"] else "file"
             err_console.print(f"  {where}: {problem['problem']}")
     raise typer.Exit(exit_code(error))
+
+
+def explanation_printer(found: Explanation) -> Callable[[Console], None]:
+    """How ``civic <mechanism> explain ...`` prints an explanation for people: the question, the
+    inputs, the steps and the result, amounts in major units (``--json`` keeps minor units)."""
+
+    def human(_: Console) -> None:
+        from rich.table import Table
+
+        from civicledger.kernel.time import format_instant
+
+        console.print(f"[bold]{found.question}[/] {found.subject} at {format_instant(found.at)} ({found.rule})")
+        for title, figures in (("inputs", found.inputs), ("steps", found.steps)):
+            table = Table(title=title, title_justify="left")
+            for col in ("name", "value", "how" if title == "steps" else "meaning", "rule"):
+                table.add_column(col, justify="right" if col == "value" else "left")
+            for f in figures:
+                how = f"{f.formula}: {f.meaning}" if f.formula and title == "steps" else f.meaning
+                table.add_row(f.name, f.shown(), how, f.rule)
+            console.print(table)
+        console.print(f"[bold]{found.result.name} = {found.result.shown()}[/] ({found.result.meaning})")
+        for note in found.notes:
+            console.print(f"- {note}")
+
+    return human

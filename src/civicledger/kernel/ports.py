@@ -21,6 +21,7 @@ from civicledger.kernel.ledger import Currency
 from civicledger.kernel.merkle import Frontier, Node
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
+from civicledger.kernel.proposals import Proposal
 from civicledger.kernel.tilecache import TileCache, TileSpan
 
 
@@ -168,6 +169,21 @@ class PersonalDataRepository(Protocol):
         ...
 
 
+class ProposalRepository(Protocol):
+    """Council decisions collecting co-signatures (``kernel.proposals``), kept off the journal.
+
+    Not a projection: ``clear_projections`` and rebuilds leave it alone, and replay never reads it.
+    """
+
+    def put(self, proposal: Proposal) -> None: ...
+
+    def get(self, proposal: str) -> Proposal | None: ...
+
+    def newest(self, limit: int) -> list[Proposal]:
+        """Up to ``limit`` proposals, the newest drafted first."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class Preload:
     """What a batch of commands is about to read, to be loaded at once (``UnitOfWork.preload``)."""
@@ -193,6 +209,9 @@ class UnitOfWork(Protocol):
 
     @property
     def personal(self) -> PersonalDataRepository: ...
+
+    @property
+    def proposals(self) -> ProposalRepository: ...
 
     def __enter__(self) -> Self: ...
 

@@ -44,3 +44,22 @@ def format_instant(instant: int) -> str:
 def whole_years_between(start: int, end: int) -> int:
     """Whole years of 365.2425 days from start to end (0 if end is before start)."""
     return max(0, (end - start) // YEAR)
+
+
+def format_duration(seconds: int) -> str:
+    """A duration as people read it: "90 days", "1 day 6 hours", "45 minutes", "1 year" (X4's year).
+
+    Whole years and days first, then hours and minutes; at most two parts, the rest dropped."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds == 0:
+        return "0 seconds"
+    parts: list[str] = []
+    rest = seconds
+    for size, word in ((YEAR, "year"), (DAY, "day"), (HOUR, "hour"), (MINUTE, "minute"), (SECOND, "second")):
+        n, rest = divmod(rest, size)
+        if n:
+            parts.append(f"{n:,} {word}{'' if n == 1 else 's'}")
+        if len(parts) == 2:
+            break
+    return " ".join(parts)

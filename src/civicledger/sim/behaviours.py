@@ -279,6 +279,7 @@ PARAMETERS: dict[str, float] = {
     "pledge_quantity": 100.0,
     "second_chance_rate": 0.001,
     "credit_slots": 8.0,  # credit adjustments remembered per person (SC4); more cost memory
+    "grade_every": 0.0,  # steps between two rows carrying the grade table (0: every recorded row; the last always)
     "participation_caps": 0.0,  # 1: participation counts within the IN2 caps (rule version 2); 0: version 1
     "farmer_share": 0.0,  # persons who take part every step (participation behaviour "farmers", IN2)
     "vote_rate": 0.02,

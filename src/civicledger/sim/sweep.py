@@ -185,9 +185,10 @@ def table_of(
         extra.append(_typed(kind, value))
     columns = [pa.array([v] * len(rows), type=f.type) for f, v in zip(fields, extra, strict=True)]
     names = [f.name for f in fields]
-    for key in rows[0] if rows else ():
+    keys = dict.fromkeys(key for r in rows for key in r)  # a column some rows leave out is null there
+    for key in keys:
         names.append(key)
-        columns.append(pa.array([r[key] for r in rows]))
+        columns.append(pa.array([r.get(key) for r in rows]))
     table = pa.Table.from_arrays(columns, names=names)
     return table.replace_schema_metadata({METADATA_KEY: info.encode()}) if info else table
 

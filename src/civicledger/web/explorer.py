@@ -11,6 +11,7 @@ from civicledger.api import reads
 from civicledger.kernel.errors import InvalidInputError
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import DAY, parse_instant
+from civicledger.web.i18n import _
 
 PAGE = 50
 """Entries on one page of the explorer."""
@@ -35,7 +36,7 @@ class ExplorerQuery:
     def of(cls, account: str, command_type: str, since_day: str, until_day: str) -> ExplorerQuery:
         errors = []
         bounds: list[int | None] = []
-        for label, day, offset in (("from", since_day, 0), ("to", until_day, DAY - 1)):
+        for label, day, offset in ((_("from"), since_day, 0), (_("to"), until_day, DAY - 1)):
             day = day.strip()
             if not day:
                 bounds.append(None)
@@ -45,7 +46,7 @@ class ExplorerQuery:
                     raise InvalidInputError(f"{day!r} is not a date", rule="X4")
                 bounds.append(parse_instant(day) + offset)  # X4: the day's first and last second
             except InvalidInputError:
-                errors.append(f'"{label}" must be a date such as 2027-02-26, not {day!r}')
+                errors.append(_('"%(field)s" must be a date such as 2027-02-26, not %(day)r', field=label, day=day))
                 bounds.append(None)
         return cls(
             account=account.strip()[:200],

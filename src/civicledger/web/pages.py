@@ -24,15 +24,22 @@ from swagger_ui_bundle import swagger_ui_path  # type: ignore[import-untyped]
 
 from civicledger.api import reads
 from civicledger.api.reads import NEWEST
+from civicledger.kernel.ledger import CIRCLES_SYMBOL, CurrencyKind
 from civicledger.kernel.messages import COMMANDS
 from civicledger.kernel.paging import MAX_LIMIT
 from civicledger.kernel.registry import installed, load
-from civicledger.web import charts
+from civicledger.web import charts, council, i18n
 from civicledger.web.explorer import PAGE, ExplorerQuery
-from civicledger.web.site import HERE, Site, try_read
+from civicledger.web.i18n import _
+from civicledger.web.site import HERE, Site, Term, try_read
 
 if TYPE_CHECKING:
     from civicledger.api.app import ServiceState
+
+
+def _rule_order(rule: str) -> tuple[str, int]:
+    letters = rule.rstrip("0123456789")
+    return letters, int(rule[len(letters) :] or 0)
 
 
 def install(app: FastAPI, service: ServiceState) -> None:
@@ -40,10 +47,11 @@ def install(app: FastAPI, service: ServiceState) -> None:
 
     def economy() -> reads.EconomyView | None:
         service.refresh()
-        found, _ = try_read(reads.economy, store, service.now())
+        found, _error = try_read(reads.economy, store, service.now())
         return found
 
     site = Site(store, service.now, economy)
+    app.add_middleware(i18n.LanguageMiddleware)  # each page request's language (docs/web.md, Translating)
     # The interactive API docs: FastAPI's Swagger UI page, its assets served from the
     # swagger-ui-bundle package rather than a CDN, so the site works offline (/openapi.json is the contract).
     app.mount("/static/swagger", StaticFiles(directory=swagger_ui_path), name="swagger")
@@ -65,6 +73,7 @@ def install(app: FastAPI, service: ServiceState) -> None:
             if not callable(add_pages):
                 raise TypeError(f"{mechanism.pages} is not a page installer")
             add_pages(app, site)
+    council.install(app, site, service)
     render = site.render
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -72,7 +81,11 @@ def install(app: FastAPI, service: ServiceState) -> None:
         now = service.now()
         cur = reads.currencies(store, None, MAX_LIMIT)["items"]
         top = sorted(cur, key=lambda c: -c["supply"])[:12]
-        supply_chart = charts.bar_chart([(f"{c['name'] or c['id']}", c["supply"]) for c in top], "supply per currency")
+        supply_chart = charts.bar_chart(
+            [(f"{c['name'] or c['id']}", c["supply"]) for c in top],
+            _("supply per currency"),
+            labels=[site.money(c["supply"], c["id"]) for c in top],
+        )
         cards = [card for add in site.overview_cards if (card := add(now)) is not None]
         recent = reads.journal_entries(store, 0, 1)
         size = recent["size"]
@@ -141,7 +154,13 @@ def install(app: FastAPI, service: ServiceState) -> None:
     def person(request: Request, person: str) -> HTMLResponse:
         now = service.now()
         account, error = try_read(reads.account, store, person)
-        currency_names = {c["id"]: c["name"] for c in reads.currencies(store, None, MAX_LIMIT)["items"]}
+        known = reads.currencies(store, None, MAX_LIMIT)["items"]
+        currency_names = {c["id"]: c["name"] for c in known}
+        # Balances read as money (major units after the symbol, X3; docs/decisions/0010).
+        currency_format = {
+            c["id"]: (c["decimals"], c["id"] if c["kind"] == CurrencyKind.ISSUED.value else CIRCLES_SYMBOL)
+            for c in known
+        }
         cards = [] if error else [card for add in site.person_cards if (card := add(person, now)) is not None]
         return render(
             request,
@@ -151,8 +170,48 @@ def install(app: FastAPI, service: ServiceState) -> None:
             error=error,
             cards=cards,
             currency_names=currency_names,
+            currency_format=currency_format,
             json_url=f"/api/accounts/{quote(person, safe='')}",
         )
+
+    site.glossary += [
+        Term(
+            "amounts",
+            "Amounts",
+            "Money is shown in major units after its currency's symbol (xi 12,000.00); "
+            "the journal and the API keep exact integers of the currency's minor unit.",
+            ("X3",),
+        ),
+        Term(
+            "durations",
+            "Durations",
+            "Shown in years, days and hours; a year is 365.2425 days, a month a "
+            "twelfth of it. Rules read time from the journal's entries, so the pages explain numbers at the "
+            "journal's time.",
+            ("X4",),
+        ),
+    ]
+    site.rules.update(
+        {
+            "X3": "Amounts are exact integers of a currency's minor unit, never floats.",
+            "X4": "Rules read time from the entry; a year is 31,556,952 s (365.2425 days), a month a twelfth of it.",
+        }
+    )
+
+    @app.get("/glossary", response_class=HTMLResponse, include_in_schema=False)
+    def glossary(request: Request) -> HTMLResponse:
+        """What the numbers on the pages mean, and the rules that make them (by rule id)."""
+        return render(
+            request,
+            "glossary.html",
+            terms=sorted(site.glossary, key=lambda t: t.name.casefold()),
+            rules=sorted(site.rules.items(), key=lambda r: _rule_order(r[0])),
+        )
+
+    @app.get("/app", response_class=HTMLResponse, include_in_schema=False)
+    def citizen_app(request: Request) -> HTMLResponse:
+        """The citizen's app: the page is the same for everyone; the key and the account are in the browser."""
+        return render(request, "app.html", json_url="/api/command-types")
 
     @app.get("/wallet", response_class=HTMLResponse, include_in_schema=False)
     def wallet(request: Request) -> HTMLResponse:

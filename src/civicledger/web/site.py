@@ -10,7 +10,7 @@ returns the card's HTML, or ``None`` when the mechanism has nothing to show ther
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -22,9 +22,13 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 from markupsafe import Markup
 
 from civicledger.api.reads import EconomyView
+from civicledger.kernel import state
 from civicledger.kernel.errors import CivicLedgerError
+from civicledger.kernel.explain import Explanation
+from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
-from civicledger.kernel.time import format_instant
+from civicledger.kernel.time import format_duration
+from civicledger.web import i18n
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -35,6 +39,29 @@ PersonCard = Callable[[str, int], Markup | None]
 """``(account id, now) -> card``: a mechanism's card on an account's page."""
 
 
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One cell of a listing: its text, a link, and whether it is a number (right-aligned)."""
+
+    text: str
+    href: str | None = None
+    num: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A searchable, paged list (a template extending ``listing.html``): ``rows`` are this page's,
+    ``total`` matched."""
+
+    rows: Sequence[tuple[Cell, ...]]
+    q: str
+    page: int
+    pages: int
+    total: int
+    path: str
+    json_url: str
+
+
 def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | None]:
     """Run one section's read; a mechanism without data shows its reason instead of failing the page."""
     try:
@@ -43,16 +70,43 @@ def try_read(read: Callable[..., T], *args: object) -> tuple[T | None, str | Non
         return None, str(e)
 
 
+def _language_url(request: Request, code: str) -> str:
+    """This page in another language: its path and query with ``lang`` set (the selector's links)."""
+    url = request.url.include_query_params(lang=code)
+    return f"{url.path}?{url.query}"
+
+
 def _templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.add_extension("jinja2.ext.i18n")
-    # Every user-visible string in a template is ``{{ _("...") }}`` (or ``{% trans %}``), so it can be
-    # translated; until a request's language is chosen the strings pass through unchanged.
-    templates.env.install_null_translations(newstyle=True)  # type: ignore[attr-defined]
+    # Every user-visible string in a template is ``{{ _("...") }}`` (or ``{% trans %}``), translated
+    # into the request's language, which the callables look up on each call (``i18n.current``): one
+    # shared environment, no per-request swapping of its globals, so no race between requests.
+    templates.env.install_gettext_callables(  # type: ignore[attr-defined]
+        gettext=lambda s: i18n.translations(i18n.current()).gettext(s),
+        ngettext=lambda s, p, n: i18n.translations(i18n.current()).ngettext(s, p, n),
+        newstyle=True,
+    )
     templates.env.loader = ChoiceLoader([FileSystemLoader(str(HERE / "templates"))])
-    templates.env.filters["instant"] = lambda t: format_instant(int(t)) if t is not None else ""
+    templates.env.globals["current_language"] = i18n.current
+    templates.env.globals["languages"] = i18n.LANGUAGES
+    templates.env.globals["messages_json"] = i18n.messages_json
+    templates.env.globals["language_url"] = _language_url
+    templates.env.filters["instant"] = i18n.format_time
+    templates.env.filters["number"] = i18n.format_number
     templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
+    templates.env.filters["duration"] = lambda s: format_duration(int(s)) if s is not None else ""
     return templates
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word of the glossary (``/glossary#slug``): what a number on the pages means, by its rules."""
+
+    slug: str
+    name: str
+    text: str
+    rules: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,6 +119,36 @@ class Site:
     templates: Jinja2Templates = field(default_factory=_templates)
     overview_cards: list[OverviewCard] = field(default_factory=list)
     person_cards: list[PersonCard] = field(default_factory=list)
+    glossary: list[Term] = field(default_factory=list)
+    """Terms the mechanisms explain on ``/glossary`` (Delta, G, V, S, grades, claimable income...)."""
+    rules: dict[str, str] = field(default_factory=dict)
+    """Rule id -> one line saying what it decides, for ``/glossary#<rule id>`` (docs hold the rest)."""
+
+    def __post_init__(self) -> None:
+        self.templates.env.filters["money"] = self.money
+
+    def money(self, units: object, currency: str | None = None) -> str:
+        """An amount for people (X3): major units after the currency's symbol ("xi 141.17"), from the
+        currency's record; an amount whose currency is unknown reads in the economy's decimals."""
+        if units is None or units == "":
+            return ""
+        amount = int(str(units))
+        with self.store.read() as uow:
+            found = uow.ledger.currency(CurrencyId(currency)) if currency else None
+            if found is not None:
+                return i18n.format_money(amount, found.decimals, found.symbol)
+            try:
+                decimals = state.current_policy(uow).economy.currency_decimals
+            except CivicLedgerError:  # no economy yet
+                decimals = 2
+        return i18n.format_money(amount, decimals)
+
+    def explanation(
+        self, request: Request, found: tuple[Explanation | None, str | None], back: tuple[str, str], json_url: str
+    ) -> HTMLResponse:
+        """An explanation page (``/explain/...``): why one number is what it is, its inputs and steps."""
+        explained, error = found
+        return self.render(request, "explain.html", explained=explained, error=error, back=back, json_url=json_url)
 
     def add_templates(self, folder: Path) -> None:
         """Let pages and cards use the templates of ``folder`` (a mechanism's ``templates/``)."""

@@ -139,3 +139,15 @@ personal_data = Table(
 )
 """Personal data kept off the journal (IN11): not a projection, never rebuilt, in every backup."""
 Index("ix_personal_data_subject", personal_data.c.subject)
+
+proposals = Table(
+    "proposals",
+    metadata,
+    Column("id", Key, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("body", Text, nullable=False),
+    PrimaryKeyConstraint("id"),
+)
+"""Council drafts collecting co-signatures (kernel/proposals.py): off the journal, not a projection."""
+Index("ix_proposals_created_at", proposals.c.created_at)

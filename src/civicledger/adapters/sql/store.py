@@ -40,6 +40,7 @@ from civicledger.kernel.merkle import Frontier, Node, completed_subtrees
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import PersonalItem
 from civicledger.kernel.ports import JournalHead, JournalRows, Preload, StoredEntry
+from civicledger.kernel.proposals import Proposal
 from civicledger.kernel.tilecache import TileCache, TileSpan
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -620,6 +621,7 @@ class SqlUnitOfWork:
         self.ledger = _Ledger(self)
         self.records = _Records(self)
         self.personal = _Personal(self)
+        self.proposals = _Proposals(self)
         self._balances: dict[tuple[AccountId, CurrencyId], int] = {}
         self._dirty_balances: set[tuple[AccountId, CurrencyId]] = set()
         self._records: dict[tuple[str, str], str | None] = {}
@@ -1318,3 +1320,29 @@ class _Personal:
         p = t.personal_data
         query = sa.select(p.c.ref, p.c.salt, p.c.subject, p.c.text).where(p.c.text == text).order_by(p.c.ref)
         return [PersonalItem(str(r.ref), str(r.salt), str(r.subject), str(r.text)) for r in self._u.execute(query)]
+
+
+class _Proposals:
+    """Council drafts collecting co-signatures (kernel/proposals.py), table ``proposals``: not a projection."""
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._u = uow
+
+    def put(self, proposal: Proposal) -> None:
+        self._u._writing()
+        p = t.proposals
+        body = canonical_bytes(proposal.to_wire()).decode()
+        self._u.execute(p.delete().where(p.c.id == proposal.id))
+        self._u.execute(
+            p.insert().values(id=proposal.id, created_at=proposal.created_at, status=proposal.status.value, body=body)
+        )
+
+    def get(self, proposal: str) -> Proposal | None:
+        p = t.proposals
+        row = self._u.execute(sa.select(p.c.body).where(p.c.id == proposal)).first()
+        return None if row is None else Proposal.from_wire(json.loads(row.body))
+
+    def newest(self, limit: int) -> list[Proposal]:
+        p = t.proposals
+        query = sa.select(p.c.body).order_by(p.c.created_at.desc(), p.c.id.desc()).limit(limit)
+        return [Proposal.from_wire(json.loads(r.body)) for r in self._u.execute(query)]

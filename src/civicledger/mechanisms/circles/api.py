@@ -36,4 +36,13 @@ def router(reads: Reads) -> APIRouter:
         """The most that can flow and the plan (CI9); with ``units``, the ``circles.pay`` payload to sign."""
         return queries.route(reads.store, sender, receiver, units, reads.now(), memo)
 
+    @api.get("/explain/payment")
+    def circles_explain_payment(
+        sender: Annotated[str, Query(max_length=40)],
+        receiver: Annotated[str, Query(max_length=40)],
+        units: Annotated[int | None, Query(ge=1, le=10**15)] = None,
+    ) -> Mapping[str, object]:
+        """Why a payment can carry at most what it can: the maximum flow and its minimum cut (CI9)."""
+        return queries.explain_payment(reads.store, sender, receiver, units, reads.now()).to_wire()
+
     return api

@@ -11,11 +11,12 @@ import typer
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
-from civicledger.cli.output import amounts, emit, fail, journal_time
+from civicledger.cli.output import amounts, emit, explanation_printer, fail, journal_time
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.time import parse_instant
 from civicledger.mechanisms.circles import handlers as sc
 from civicledger.mechanisms.circles import messages as cm
+from civicledger.mechanisms.circles import queries
 
 circles_app = typer.Typer(
     help="Circles basic income: personal currencies joined by trust (CI1-CI15).", no_args_is_help=True
@@ -120,6 +121,23 @@ def route(
             out.print(f"  {i}. {leg.source} → {leg.target}: {money(leg.currency, leg.units)} of {leg.currency}")
 
     emit(ctx, {"sender": frm, "receiver": dest, **plan.to_wire()}, human)
+
+
+@circles_app.command("explain")
+def explain(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Argument(help="The receiver (account id or key name).")],
+    sender: Annotated[str, typer.Option("--from", help="The sender (account id or key name).")],
+    units: Annotated[int | None, typer.Argument(help="Amount asked for, minor units; omit for the maximum.")] = None,
+) -> None:
+    """Why a payment can carry at most what it can (CI9): the maximum flow and the trusts and
+    holdings of a minimum cut that limit it, at the journal's time."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            found = queries.explain_payment(s.store, s.account(sender), s.account(to), units, s.clock.now())
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    emit(ctx, found.to_wire(), explanation_printer(found))
 
 
 @circles_app.command("pay")

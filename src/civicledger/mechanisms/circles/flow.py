@@ -121,6 +121,11 @@ class FlowIndex:
             self._build()
         return eid
 
+    def edges(self) -> Iterator[tuple[int, int, int, int]]:
+        """Every edge as (id, from, to, capacity): what a minimum cut is read from."""
+        for e in range(self.m):
+            yield e, int(self._src[e]), int(self._dst[e]), int(self.cap[e])
+
     # Max-flow --------------------------------------------------------------------------------
 
     def max_flow(self, s: int, t: int, limit: int | None = None) -> dict[int, int]:

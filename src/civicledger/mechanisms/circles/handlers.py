@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from civicledger.kernel import hooks, payments, state
 from civicledger.kernel import ledger as led
@@ -785,6 +787,59 @@ class CirclesRouter:
         """
         if units is not None:
             rules.check_units(units, "a payment", "CI9")
+        with self._prepared(sender, receiver, now) as found:
+            if found is None:
+                return Plan(0, (), 0)
+            s, t, max_steps = found
+            plan = self._plan(s, t, sender, receiver, units, max_steps)
+            if units is not None and plan.units < units and plan.max_flow >= units:
+                # The capped flow needed too many steps; the full flow may decompose better.
+                wider = plan_from_flow(self._named(self.index.max_flow(s, t)), sender, receiver, max_steps, units)
+                plan = max(plan, wider, key=lambda p: p.units)
+            return plan
+
+    def cut(self, sender: AccountId, receiver: AccountId, now: int | None = None) -> tuple[int, list[CutEdge]]:
+        """The maximum flow from sender to receiver and a minimum cut that limits it (CI9).
+
+        After a maximum flow, the accounts and currencies still reachable from the sender in the
+        residual network are on one side; the edges leaving that side are full, and their
+        capacities sum to the maximum flow (max-flow = min-cut): they are what limits a payment.
+        """
+        with self._prepared(sender, receiver, now) as found:
+            if found is None:
+                return 0, []
+            s, t, _ = found
+            flow = self.index.max_flow(s, t)
+            edges = list(self.index.edges())
+            total = sum(flow.get(e, 0) for e, u, _, _ in edges if u == s)
+            total -= sum(flow.get(e, 0) for e, _, v, _ in edges if v == s)
+            room: dict[int, list[int]] = {}
+            for e, u, v, cap in edges:
+                x = flow.get(e, 0)
+                if cap - x > 0:
+                    room.setdefault(u, []).append(v)
+                if x > 0:
+                    room.setdefault(v, []).append(u)
+            seen, todo = {s}, [s]
+            while todo:
+                for v in room.get(todo.pop(), []):
+                    if v not in seen:
+                        seen.add(v)
+                        todo.append(v)
+            cut = [
+                CutEdge(self._name[u], self._name[v], cap)
+                for _, u, v, cap in edges
+                if u in seen and v not in seen and cap > 0
+            ]
+            return total, sorted(cut, key=lambda c: (c.source, c.target))
+
+    @contextmanager
+    def _prepared(
+        self, sender: AccountId, receiver: AccountId, now: int | None
+    ) -> Iterator[tuple[int, int, int] | None]:
+        """The network as a payment at ``now`` sees it (expired trusts closed, the sender's unclaimed
+        income open), restored afterwards; yields (sender node, receiver node, max_steps), or None
+        when either account has no node yet."""
         with self._lock:
             self.refresh()
             with self.store.read() as uow:
@@ -798,7 +853,8 @@ class CirclesRouter:
                 max_steps = state.current_policy(uow).section(CirclesPolicy).max_steps
                 expired = [k for k, e in self.trust.items() if not e.active(at)]
             if ("a", sender) not in self._node or ("a", receiver) not in self._node:
-                return Plan(0, (), 0)
+                yield None
+                return
             s, t = self.node("a", sender), self.node("a", receiver)
             saved: list[tuple[int, int, int]] = []
             for truster, trustee in expired:
@@ -811,15 +867,10 @@ class CirclesRouter:
                 saved.append((u, v, self.index.capacity(u, v)))
                 self.index.set_capacity(u, v, self._worth(sender, sender) + extra)
             try:
-                plan = self._plan(s, t, sender, receiver, units, max_steps)
-                if units is not None and plan.units < units and plan.max_flow >= units:
-                    # The capped flow needed too many steps; the full flow may decompose better.
-                    wider = plan_from_flow(self._named(self.index.max_flow(s, t)), sender, receiver, max_steps, units)
-                    plan = max(plan, wider, key=lambda p: p.units)
+                yield s, t, max_steps
             finally:
                 for u, v, capacity in reversed(saved):
                     self.index.set_capacity(u, v, capacity)
-            return plan
 
     def _plan(self, s: int, t: int, sender: AccountId, receiver: AccountId, units: int | None, max_steps: int) -> Plan:
         flow = self.index.max_flow(s, t, units)
@@ -843,6 +894,17 @@ class CirclesRouter:
                 rule="CI9",
             )
         return cm.Pay(sender, receiver, units, plan.legs, memo)
+
+
+@dataclass(frozen=True, slots=True)
+class CutEdge:
+    """One full edge of a minimum cut (CI9): ``("a", holder) -> ("c", currency)`` is a holding
+    (the holder has only ``capacity`` of that currency to pass on), ``("c", currency) -> ("a",
+    truster)`` an acceptance (the truster takes that currency, up to its trust limit's room)."""
+
+    source: tuple[str, str]
+    target: tuple[str, str]
+    capacity: int
 
 
 _routers: list[CirclesRouter] = []
@@ -869,6 +931,8 @@ class SummaryView(TypedDict):
     trusts: list[str]
     trusted_by: list[str]
     holdings: dict[str, int]
+    claimable_text: NotRequired[str]  # in major units (X3), added by the read model
+    reserve_text: NotRequired[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -38,7 +39,7 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import MONTH, WEEK
 from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles.policy import CirclesPolicy
-from civicledger.sim.rules import GENERATORS, Network, add_up, build, canonical, gini
+from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonical, gini
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
 I64 = NDArray[np.int64]
@@ -53,14 +54,15 @@ _32 = np.uint64(32)
 # Vectorised rules ------------------------------------------------------------------------------
 
 
-def halved_reserve(reserve: I64, times: I64) -> I64:
+def halved_reserve(reserve: I64, times: NDArray[np.signedinteger[Any]]) -> I64:
     """The trustee reserve after ``times`` trusts (CI7): ceil(R / 2^times).
 
     The domain's ``trustee_reward`` pays floor(R/2) and keeps R - floor(R/2) = ceil(R/2);
     halving by ceiling twice is the ceiling of a quarter, so k trusts keep ceil(R / 2^k).
     """
-    shift = np.minimum(times, _MAX_SHIFT).astype(np.int64)
-    return -((-reserve) >> shift)
+    shift: I64 = np.minimum(times, _MAX_SHIFT).astype(np.int64)
+    out: I64 = -((-reserve) >> shift)
+    return out
 
 
 def trustee_reward_after(reserve: I64, earlier: I64) -> I64:
@@ -171,10 +173,10 @@ class CirclesSector(Sector):
         self.held_sybil = np.zeros(n, np.int64)  # coins of fake accounts held
         self.group_held = np.zeros(n, np.int64)
         self.reserve_open = np.zeros(n, np.int64)
-        self.trusts = np.zeros(n, np.int64)
+        self.trusts = np.zeros(n, np.int32)  # trusts a person gave: at most their degree
         self.supply_honest = self.supply_sybil = 0
         groups = pop.groups
-        self.group = np.full(n, -1, np.int64)
+        self.group = np.full(n, -1, np.int32)
         if groups:
             members = np.flatnonzero(rng.random(honest) < pop.group_share)
             self.group[members] = members * groups // honest  # groups of neighbours (by place)
@@ -184,7 +186,9 @@ class CirclesSector(Sector):
         self.yearly = Fraction(pol.demurrage)
         self.day_zero = pol.day_zero
         self.today = circles.demurrage_day(m.genesis, self.day_zero)
-        self.day = {name: np.full(getattr(self, name).size, self.today, np.int64) for name in self.HOLDINGS}
+        self.day: dict[str, I64] = {}  # read only with demurrage: without it, no array of days at all
+        if self.yearly:
+            self.day = {name: np.full(getattr(self, name).size, self.today, np.int64) for name in self.HOLDINGS}
         self.burned = self.burned_before = 0  # cumulative; before the current step
         # Key loss (X9): income not claimed by persons who lost their key, the income clock at a loss.
         self.income_lost_guarded = self.income_lost_unguarded = 0
@@ -211,10 +215,16 @@ class CirclesSector(Sector):
             parts_w += [np.full(su.size, join, np.int64), np.full(victims.size, join, np.int64)]
         eu, ev, ew = np.concatenate(parts_u), np.concatenate(parts_v), np.concatenate(parts_w)
         ew = np.minimum(ew, sc.steps)  # formed after the horizon: never within the run
-        order = np.argsort(ew, kind="stable")  # by formation step, then as generated
-        self.eu, self.ev, self.ew = eu[order], ev[order], ew[order]
+        # by formation step, then as generated (steps below 2^15: NumPy's radix sort, in O(edges))
+        order = np.argsort(ew.astype(np.int16) if sc.steps < 2**15 else ew, kind="stable")
+        del parts_u, parts_v, parts_w
+        self.ew = ew[order].astype(np.int32)  # formation steps: at most ``steps``
+        del ew
         self.estart = np.searchsorted(self.ew, np.arange(sc.steps + 2), side="left")
-        self.net: Network = build(n, self.eu.astype(np.int32), self.ev.astype(np.int32))
+        eu32, ev32 = eu[order].astype(np.int32), ev[order].astype(np.int32)
+        del eu, ev, order
+        self.net: Network = build(n, eu32, ev32)
+        self.eu, self.ev = self.net.u, self.net.v  # the same int32 arrays: one copy of the edges
         self.trusts_sybil = np.zeros(n, bool)
         self.routed = 0
 
@@ -323,7 +333,7 @@ class CirclesSector(Sector):
                 ok &= ~keys.locked[payers]  # X9: nobody signs for a lost key
             payers, receivers, units = payers[ok], receivers[ok], units[ok]
             self._settle("own", payers)
-            self.own -= add_up(payers, units, m.n)
+            add_into(self.own, payers, units, sign=-1)
             self._credit_foreign(payers, receivers, units, minted=False)
             if m.trace is not None:
                 for a, b, x in zip(payers.tolist(), receivers.tolist(), units.tolist(), strict=True):
@@ -381,10 +391,10 @@ class CirclesSector(Sector):
         ok = once[mids] & ~paying[mids] & (self.view("own", mids) >= units)
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
         self._settle("own", payers)
-        self.own -= add_up(payers, units, m.n)
+        add_into(self.own, payers, units, sign=-1)
         self._credit_foreign(payers, mids, units, minted=False)
         self._settle("own", mids)
-        self.own -= add_up(mids, units, m.n)
+        add_into(self.own, mids, units, sign=-1)
         self._credit_foreign(mids, receivers, units, minted=False)
         self.routed += int(payers.size)
         if m.trace is not None:
@@ -432,16 +442,15 @@ class CirclesSector(Sector):
             m.log("recover", s, who.tolist(), units)
 
     def _credit_foreign(self, issuer: I64, holder: I64, units: I64, *, minted: bool = True) -> None:
-        n = self.model.n
         fake = ~self.model.verified[issuer]
         if fake.any():
             self._settle("held_sybil", holder[fake])
             self._settle("held_honest", holder[~fake])
-            self.held_sybil += add_up(holder[fake], units[fake], n)
-            self.held_honest += add_up(holder[~fake], units[~fake], n)
+            add_into(self.held_sybil, holder[fake], units[fake])
+            add_into(self.held_honest, holder[~fake], units[~fake])
         else:
             self._settle("held_honest", holder)
-            self.held_honest += add_up(holder, units, n)
+            add_into(self.held_honest, holder, units)
         if minted:
             self.supply_sybil += int(units[fake].sum())
             self.supply_honest += int(units[~fake].sum())

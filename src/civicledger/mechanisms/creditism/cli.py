@@ -16,17 +16,17 @@ from rich.console import Console
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, Session, Submission, session, submit
-from civicledger.cli.output import emit, fail
+from civicledger.cli.output import emit, explanation_printer, fail
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.messages import Command
-from civicledger.kernel.money import CurrencyId, format_units
+from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import UnitOfWork
 from civicledger.kernel.records import stored_json
 from civicledger.kernel.state import current_policy, require_economy
 from civicledger.mechanisms.creditism import commands as cc
 from civicledger.mechanisms.creditism import handlers as svc
-from civicledger.mechanisms.creditism.policy import CreditismPolicy
+from civicledger.mechanisms.creditism import queries
 from civicledger.mechanisms.creditism.state import ASSETS, require_asset
 from civicledger.mechanisms.creditism.values import COMPONENTS, AssetKind, decode, show
 
@@ -282,15 +282,8 @@ def produce(
 
 
 def price_money(uow: UnitOfWork) -> Callable[[int], str]:
-    """How a price reads (X3): in the currency pre-orders are paid in (policy creditism.currency),
-    else in major units of the economy's decimals (policy economy.currency_decimals), no symbol."""
-    policy = current_policy(uow)
-    currency = policy.section(CreditismPolicy).currency
-    found = uow.ledger.currency(CurrencyId(currency)) if currency else None
-    if found is not None:
-        return found.format
-    decimals = policy.economy.currency_decimals
-    return lambda units: format_units(units, decimals)
+    """How a price reads (X3): ``queries.price_money``, the pages' formatter too."""
+    return queries.price_money(uow).format
 
 
 def _pie(view: dict[str, Any], out: Path, money: Callable[[int], str]) -> None:
@@ -364,16 +357,30 @@ def price(
         table.add_column("component")
         table.add_column("amount", justify="right")
         table.add_column("share", justify="right")
+        shares = queries.shares_shown(view["components"])  # the goods page's shares too (CR11)
         for c in COMPONENTS:
-            units = view["components"][c.value]
-            share = f"{100 * units / view['price']:.1f}%" if view["price"] else "-"
-            table.add_row(c.value, money(units), share)
-        table.add_row("[bold]total[/]", f"[bold]{money(view['price'])}[/]", "100%")
+            table.add_row(c.value, money(view["components"][c.value]), shares[c.value])
+        table.add_row("[bold]total[/]", f"[bold]{money(view['price'])}[/]", "")
+        whole = sum(v for v in view["components"].values() if v > 0)
+        if whole != view["price"]:
+            table.caption = f"shares of {money(whole)}, what the price pays for before the scarcity discount (CR11)"
         console.print(table)
         if chart is not None:
             console.print(f"pie chart written to {chart}")
 
     emit(ctx, view, human)
+
+
+@creditism_app.command("explain")
+def explain(ctx: typer.Context, asset: str) -> None:
+    """Why an asset's price is what it is (CR10-CR12): direct costs, inputs, markups, demand/supply, shares."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            with s.store.read() as uow:
+                found = queries.explain_price(uow, asset)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    emit(ctx, found.to_wire(), explanation_printer(found))
 
 
 @creditism_app.command("show")

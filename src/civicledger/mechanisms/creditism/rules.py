@@ -35,6 +35,26 @@ def round_half_up(value: Fraction) -> int:
     return -int((-value + Fraction(1, 2)) // 1)
 
 
+def component_shares(components: Mapping[str, int]) -> dict[str, Fraction]:
+    """Each component's share of what a price pays for (CR11, CR12), exactly.
+
+    CR11 makes scarcity a factor: MarketPrice = (BasePrice + CoopMarkup) x Demand / Supply, so a
+    scarcity discount scales every other slice alike and each slice's share is its part of the
+    positive slices, before the discount; a discount's own share is negative, of the same whole.
+    A scarcity premium is a positive slice like the others. With no discount the shares are simply
+    each slice over the price. The goods page and ``civic creditism price`` both show these.
+    """
+    whole = sum(v for v in components.values() if v > 0)
+    if whole <= 0:
+        return {k: Fraction(0) for k in components}
+    return {k: Fraction(v, whole) for k, v in components.items()}
+
+
+def percent(share: Fraction) -> str:
+    """A share as people read it, one decimal, halves away from zero: ``Fraction(12956, 17711)`` -> "73.2%"."""
+    return f"{round_half_up(share * 1000) / 10:.1f}%"
+
+
 # CR2-CR4: externality ---------------------------------------------------------------------------
 
 

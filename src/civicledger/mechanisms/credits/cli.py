@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
-from civicledger.cli.output import emit, fail, journal_time
+from civicledger.cli.output import emit, explanation_printer, fail, journal_time
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
 from civicledger.kernel.ports import UnitOfWork
@@ -344,8 +344,24 @@ class _ShownAdjustment(TypedDict):
 
 
 @credits_app.command("explain")
-def explain(ctx: typer.Context, person: Annotated[str, typer.Argument()], at: AtOption = None) -> None:
+def explain(
+    ctx: typer.Context,
+    person: Annotated[str, typer.Argument()],
+    at: AtOption = None,
+    grade: Annotated[
+        bool, typer.Option("--grade", help="Why the person's grade is what it is, step by step (SC4, SC8).")
+    ] = False,
+) -> None:
     """Every credit lot with its grade and the entries that made it so, appeals in progress too (SC11)."""
+    if grade:
+        with session(ctx, need_journal_key=False) as s:
+            try:
+                with s.store.read() as uow:
+                    found = queries.explain_grade(uow, s.account(person), _at(s, uow, at))
+            except CivicLedgerError as e:
+                fail(ctx, e)
+        emit(ctx, found.to_wire(), explanation_printer(found))
+        return
     with session(ctx, need_journal_key=False) as s:
         try:
             with s.store.read() as uow:

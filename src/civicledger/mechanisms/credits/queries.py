@@ -10,11 +10,14 @@ from dataclasses import replace
 from typing import TypedDict
 
 from civicledger.kernel.canonical import JSONObject
+from civicledger.kernel.explain import Explanation as RuleExplanation
+from civicledger.kernel.explain import Figure
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.messages import DataclassInstance
 from civicledger.kernel.personal import reveal
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.kernel.records import encode_record
+from civicledger.kernel.time import format_instant
 from civicledger.mechanisms.credits import rules, state
 from civicledger.mechanisms.credits.state import ADJUSTMENTS, APPEALS, SERVICES, AppealRecord, ServiceRecord, require
 
@@ -159,3 +162,83 @@ def services(store: Store) -> list[tuple[str, ServiceRecord]]:
 def service_rows(services: list[tuple[str, ServiceRecord]]) -> list[JSONObject]:
     """``services`` as the CLI prints them with ``--json``: each record as stored, with its key."""
     return [{"service": key, **_as_stored(service)} for key, service in services]
+
+
+def explain_grade(uow: UnitOfWork, person: AccountId, at: int) -> RuleExplanation:
+    """Why a person's grade is what it is at ``at`` (SC4, SC8, SC11): the base grade, each active
+    adjustment's steps in the order they apply, clamping to the policy's range, and decay.
+
+    "Their grade" is the grade most of their available credits hold; every lot is a step."""
+    policy, _, _ = state.evaluation(uow, at)
+    data = explain(uow, person, at)
+    inputs: list[Figure] = [
+        Figure(
+            "base grade", policy.base_grade, "every credit starts at this grade (policy credits.base_grade)", rule="SC4"
+        ),
+        Figure("lowest grade", policy.grade_min, "grades never go below it (policy credits.grade_min)", rule="SC4"),
+        Figure("highest grade", policy.grade_max, "grades never go above it (policy credits.grade_max)", rule="SC4"),
+        Figure("accrued", data["accrued"], "credits accrued since birth at the annual allocation", rule="SC2"),
+        Figure("spent", data["spent"], "credits spent on services", rule="SC10"),
+        Figure("available", data["available"], "accrued - spent", "accrued - spent", rule="SC2"),
+        Figure(
+            "decay window",
+            policy.decay_window,
+            "grades above base start to fall after this long without participation",
+            seconds=True,
+            rule="SC8",
+        ),
+        Figure("decay step", policy.decay_step, "then one step every", seconds=True, rule="SC8"),
+        Figure(
+            "decay steps", data["decay"]["steps"], "steps lost above base for lack of recent participation", rule="SC8"
+        ),
+    ]
+    seen: set[str] = set()
+    steps: list[Figure] = []
+    for lot in data["lots"]:
+        grade = policy.base_grade
+        parts = [str(policy.base_grade)]
+        for a in lot["adjustments"]:
+            adj_id, adj_steps = str(a["id"]), int(str(a.get("steps", 0)))
+            kind = str(a.get("kind") or a.get("reason") or "adjustment")
+            grade = min(policy.grade_max, max(policy.grade_min, grade + adj_steps))
+            parts.append(f"{adj_steps:+d} ({kind} {adj_id})")
+            if adj_id not in seen:
+                seen.add(adj_id)
+                inputs.append(
+                    Figure(
+                        f"adjustment {adj_id}",
+                        adj_steps,
+                        f"{kind}, in force until {format_instant(int(str(a['end'])))}",
+                        rule="SC4",
+                    )
+                )
+        if lot["decayed"]:
+            parts.append(f"-{lot['decayed']} (decay)")
+        formula = " ".join(parts) + f", kept within {policy.grade_min}-{policy.grade_max}"
+        steps.append(Figure(f"{lot['units']:,} credits", lot["grade"], "the grade of this lot", formula, rule="SC4"))
+    by_units: dict[int, int] = {}
+    for lot in data["lots"]:
+        by_units[lot["grade"]] = by_units.get(lot["grade"], 0) + lot["units"]
+    main = max(by_units.items(), key=lambda gu: (gu[1], gu[0]))[0] if by_units else policy.base_grade
+    share = by_units.get(main, 0)
+    return RuleExplanation(
+        rule="SC4",
+        question="Why is this person's grade what it is?",
+        subject=person,
+        at=at,
+        inputs=tuple(inputs),
+        steps=tuple(steps),
+        result=Figure("grade", main, f"the grade of most credits ({share:,} of {data['available']:,})", rule="SC4"),
+        notes=(
+            "Grades decide the quality of a service, never access: the base grade reaches the base tier "
+            "of every essential service (SC10).",
+            "Any verified person may appeal an adjustment within the appeal window (SC7).",
+        ),
+    )
+
+
+def grade_explanation(store: Store, person: str, now: int) -> RuleExplanation:
+    """``explain_grade`` at the journal's time (never before its newest entry), as the pages show it."""
+    who = parse_account_id(person)
+    with store.read() as uow:
+        return explain_grade(uow, who, max(now, uow.journal.head().time))

@@ -27,6 +27,7 @@ and its votes carry no test time. With 0 (the default) it grades as rule version
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,8 +40,18 @@ from civicledger.sim.sector import Problem, Row, Sector
 
 I64 = NDArray[np.int64]
 
+GROUPED_FROM = 20_000
+"""``standing`` walks this many persons or more in groups by their number of active adjustments
+(less work per person); fewer in one walk (fewer NumPy calls, which is what few persons cost)."""
+
 RING = 8  # default credit adjustments remembered per person (parameter credit_slots); a ninth *active*
 # one replaces the one ending first, counted in ``credit_slot_overflows``
+
+
+def fits(value: int, dtype: type[np.signedinteger[Any]], what: str) -> None:
+    """Refuse a value beyond the narrow type an array keeps it in, rather than let it wrap."""
+    if value > np.iinfo(dtype).max:
+        raise OverflowError(f"{what} ({value:,}) beyond {np.dtype(dtype).name}: widen the simulator's arrays")
 
 
 # Vectorised rules ------------------------------------------------------------------------------
@@ -94,8 +105,8 @@ _ID_KEYS: dict[int, I64] = {}
 def lots(
     available: I64,
     steps: I64,
-    quantity: I64,
-    left: I64,
+    quantity: NDArray[np.signedinteger[Any]],
+    left: NDArray[np.signedinteger[Any]],
     decay: I64,
     grade_min: int,
     grade_max: int,
@@ -197,6 +208,18 @@ def used_by_adjustment(taken: I64, mask: I64, columns: int) -> I64:
     return out
 
 
+def draw_winners(seed: bytes, valid: list[tuple[str, str]], candidates: list[str]) -> tuple[tuple[str, str, str], ...]:
+    """``credits.rules.draw_winners`` (SC9) for pledges listed in the order of their ids.
+
+    The domain matches pledges in id order; when the first ``len(candidates)`` of them match every
+    candidate, the later ones match nobody, so the draw over them alone is the same and does not
+    sort and walk every open pledge. Otherwise it is drawn over them all."""
+    winners = credit_rules.draw_winners(seed, valid[: len(candidates)], candidates)
+    if len(winners) < len(candidates) and len(valid) > len(candidates):
+        winners = credit_rules.draw_winners(seed, valid, candidates)
+    return winners
+
+
 # The sector -------------------------------------------------------------------------------------
 
 DrawHook = Callable[[int, int, list[tuple[str, str]], list[str]], Sequence[tuple[str, str, str]]]
@@ -229,16 +252,19 @@ class CreditsSector(Sector):
         self.ring = ring = max(1, int(m.p.get("credit_slots", RING)))
         self.slot_overflows = 0
         self.adj_end = np.zeros((n, ring), np.int64)
+        # The ring in the narrowest types its values fit, each bound checked where it is written
+        # (``_adjust``, ``fits``): steps are a grade's few steps (int8), the order applied, a
+        # quantity and what was consumed of it below 2^31 (int32; credits accrue at most
+        # ``annual_allocation`` a year of life), the kind an index into a handful of kinds (int8).
         self.adj_steps = np.zeros((n, ring), np.int8)
-        self.adj_count = np.zeros(n, np.int64)
-        self.adj_seq = np.full((n, ring), -1, np.int64)
-        self.adj_qty = np.zeros((n, ring), np.int64)  # SC4: 0 = the whole balance
+        self.adj_seq = np.full((n, ring), -1, np.int32)
+        self.adj_qty = np.zeros((n, ring), np.int32)  # SC4: 0 = the whole balance
         self.adj_consumable = np.zeros((n, ring), bool)
-        self.adj_consumed = np.zeros((n, ring), np.int64)
+        self.adj_consumed = np.zeros((n, ring), np.int32)
         # IN2: the kind of each slot's adjustment (index into ``kinds``), and per kind the times of
         # the last participations counted (as many as its yearly cap)
         self.capped = float(m.p.get("participation_caps", 0.0)) >= 1.0
-        self.adj_kind = np.full((n, ring), -1, np.int64)
+        self.adj_kind = np.full((n, ring), -1, np.int8)
         self.kinds: dict[str, int] = {}
         self.counted_at: dict[str, I64] = {}
         self.participation_uncounted = 0
@@ -277,12 +303,19 @@ class CreditsSector(Sector):
             if self.capped and effect.qualifying:
                 self.last_fresh[counted] = t
 
+    def grade_table_due(self, s: int) -> bool:
+        """Whether the row of step ``s`` carries the grade table (``grade_*``, ``credits_grade_*``,
+        the IN2 shares): every recorded row when the parameter ``grade_every`` is 0 (the default),
+        else every ``grade_every`` steps and always the last step, which the report reads.
+
+        The table walks every person's credits (SC4, SC8) and is the dearest column of a row; a
+        national run records it yearly and leaves it out of the rows between (null in Parquet)."""
+        every = int(self.model.p.get("grade_every", 0.0))
+        return every <= 0 or s % every == 0 or s == self.model.scenario.steps - 1
+
     def record(self, s: int, t: int) -> Row:
         pol = self.model.policy.section(CreditsPolicy)
         available = self.available(t)
-        table = self.by_grade(t)
-        grades = np.argmax(table, axis=1) + pol.grade_min  # the grade holding most of one's credits
-        has = available > 0
         row: Row = {
             "credits_available": int(available.sum()),
             "credits_spent": self.credits_spent_total,
@@ -298,6 +331,11 @@ class CreditsSector(Sector):
             "appeals_overturned": self.appeals_overturned,
             "appeals_overturned_expected": self.appeals_expected,
         }
+        if not self.grade_table_due(s):
+            return row
+        table = self.by_grade(t)
+        grades = np.argmax(table, axis=1) + pol.grade_min  # the grade holding most of one's credits
+        has = available > 0
         farmers = int(self.model.n * self.model.p.get("farmer_share", 0.0))
         if farmers:  # IN2: the share of farmers' credits at the top grade, and of everyone else's
             tops = table[:, pol.grade_max - pol.grade_min]
@@ -357,7 +395,9 @@ class CreditsSector(Sector):
             counted, _ = self._effect(who, t, award, "citizens_council")
             if award.qualifying:
                 self.last_fresh[counted] = t
-            if self.capped:  # IN2: the engine refuses a recorded participation beyond the caps
+            if m.trace is None:
+                pass  # nothing to log: no loop over every participant
+            elif self.capped:  # IN2: the engine refuses a recorded participation beyond the caps
                 counted_set = set(counted.tolist())
                 for a in dict.fromkeys(who.tolist()):
                     m.log("participate" if a in counted_set else "participate_uncounted", s, a)
@@ -368,8 +408,9 @@ class CreditsSector(Sector):
         if bad is not None and bad.size:
             bad = bad[m.verified[bad]]
             _, slots = self._effect(bad, t, infraction, "infraction")
-            for a in bad.tolist():
-                m.log("infraction", s, a)
+            if m.trace is not None:
+                for a in bad.tolist():
+                    m.log("infraction", s, a)
             overturned = m.behave["appeals"](m, m.rng, m.p, bad)
             self.appeals_penalties += int(bad.size)
             self.appeals_expected += bad.size * m.p["appeal_rate"] * m.p["appeal_success"]
@@ -378,8 +419,9 @@ class CreditsSector(Sector):
             if overturned is not None and overturned.any():
                 # SC7: an overturned adjustment ends at the decision (the next step).
                 self.adj_end[bad[overturned], slots[overturned]] = t + m.scenario.step
-                for a in bad[overturned].tolist():
-                    m.log("overturn", s, a)
+                if m.trace is not None:
+                    for a in bad[overturned].tolist():
+                        m.log("overturn", s, a)
         self._spend(s, t)
         self._pledge_and_apply(s, t)
 
@@ -431,9 +473,11 @@ class CreditsSector(Sector):
                 holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
                 donors = donors[holds - self.pledged[donors] >= quantity]  # check_pledge (SC9)
                 self.pledged[donors] += quantity
-                for d in donors.tolist():
-                    self.pledges.append((d, 1, quantity, pol.pledge_max_duration))
-                    m.log("pledge", s, d, 1, quantity, pol.pledge_max_duration)
+                opened = [(d, 1, quantity, pol.pledge_max_duration) for d in donors.tolist()]
+                self.pledges.extend(opened)
+                if m.trace is not None:
+                    for pledge in opened:
+                        m.log("pledge", s, *pledge)
         out = m.behave["candidates"](m, m.rng, m.p)
         if out is not None and out.size:
             who = out[m.verified[out] & ~self.candidate[out] & ~self.second_chance_used[out]]
@@ -442,8 +486,9 @@ class CreditsSector(Sector):
                 who = who[best < pol.second_chance_below_grade]
                 self.candidate[who] = True
                 self.second_chance_used[who] = True
-                for a in who.tolist():
-                    m.log("second_chance", s, a)
+                if m.trace is not None:
+                    for a in who.tolist():
+                        m.log("second_chance", s, a)
 
     def _lottery(self, s: int, t: int) -> None:
         """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
@@ -454,12 +499,11 @@ class CreditsSector(Sector):
         if not self.pledges and not self.candidate.any():
             return
         holding: dict[int, int] = {}
-        donors = sorted({d for d, _, _, _ in self.pledges})
-        if donors:
-            arr = np.array(donors, np.int64)
+        if self.pledges:
+            arr = np.unique(np.fromiter((d for d, _, _, _ in self.pledges), np.int64, len(self.pledges)))
             grade, units, _, _, _ = self.standing(arr, t)
             holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
-            holding = dict(zip(donors, holds.tolist(), strict=True))
+            holding = dict(zip(arr.tolist(), holds.tolist(), strict=True))
         data = {f"{i:09d}": pledge for i, pledge in enumerate(self.pledges)}
         valid, _lapsed = credit_rules.split_pledges(  # the engine's decision (SC9)
             [(key, f"{donor:09d}", quantity) for key, (donor, _, quantity, _) in data.items()],
@@ -469,7 +513,7 @@ class CreditsSector(Sector):
         if self.draw_hook is not None:
             winners = self.draw_hook(s, t, valid, candidates)
         else:
-            winners = credit_rules.draw_winners(m.rng.bytes(32), valid, candidates)
+            winners = draw_winners(m.rng.bytes(32), valid, candidates)
         m.log("draw", s, tuple(winners))
         self.last_draw = t
         self.draws += 1
@@ -485,8 +529,9 @@ class CreditsSector(Sector):
         won = {pledge_key for pledge_key, _, _ in winners}
         self.pledges = [data[k] for k, _ in valid if k not in won]
         self.pledged[:] = 0
-        for donor, _, quantity, _ in self.pledges:
-            self.pledged[donor] += quantity
+        if self.pledges:
+            open_ = np.array([(donor, quantity) for donor, _, quantity, _ in self.pledges], np.int64)
+            np.add.at(self.pledged, open_[:, 0], open_[:, 1])
 
     def _adjust(
         self,
@@ -502,18 +547,38 @@ class CreditsSector(Sector):
         place in the order applied is ``adj_seq``. Returns the slots."""
         m = self.model
         self._standing_cache = None
-        slots = np.argmin(self.adj_end[persons], axis=1)
-        self.slot_overflows += int((self.adj_end[persons, slots] > m.t_now).sum())
-        self.adj_end[persons, slots] = end
-        self.adj_steps[persons, slots] = steps
-        self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
+        code = self.kinds.setdefault(kind, len(self.kinds)) if kind else -1
+        fits(code, np.int8, "kinds of participation")
+        fits(self.adj_counter + persons.size, np.int32, "adjustments applied in one run")
+        if persons.size == 1:  # one person (a lottery's winner and donor): the same, by scalar indexing
+            p, q1 = int(persons[0]), 0 if quantity is None else int(quantity[0])
+            fits(q1, np.int32, "an adjustment's quantity of credits")
+            slot = int(self.adj_end[p].argmin())
+            self.slot_overflows += int(self.adj_end[p, slot] > m.t_now)
+            self.adj_end[p, slot] = end
+            self.adj_steps[p, slot] = steps
+            self.adj_seq[p, slot] = self.adj_counter
+            self.adj_qty[p, slot] = q1
+            self.adj_consumable[p, slot] = consumable and q1 > 0
+            self.adj_consumed[p, slot] = 0
+            self.adj_kind[p, slot] = code
+            self.adj_counter += 1
+            return np.array([slot], np.int64)
+        ends = self.adj_end[persons]
+        slots = np.argmin(ends, axis=1)
+        self.slot_overflows += int((np.take_along_axis(ends, slots[:, None], axis=1) > m.t_now).sum())
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
-        self.adj_qty[persons, slots] = q
-        self.adj_consumable[persons, slots] = consumable & (q > 0)
-        self.adj_consumed[persons, slots] = 0
-        self.adj_kind[persons, slots] = self.kinds.setdefault(kind, len(self.kinds)) if kind else -1
+        if q.size:
+            fits(int(q.max()), np.int32, "an adjustment's quantity of credits")
+        flat = persons * self.ring + slots  # one index into every (persons x ring) array, row-major
+        self.adj_end.reshape(-1)[flat] = end
+        self.adj_steps.reshape(-1)[flat] = steps
+        self.adj_seq.reshape(-1)[flat] = self.adj_counter + np.arange(persons.size)
+        self.adj_qty.reshape(-1)[flat] = q
+        self.adj_consumable.reshape(-1)[flat] = consumable & (q > 0)
+        self.adj_consumed.reshape(-1)[flat] = 0
+        self.adj_kind.reshape(-1)[flat] = code
         self.adj_counter += int(persons.size)
-        self.adj_count[persons] += 1
         out: I64 = slots.astype(np.int64)
         return out
 
@@ -535,9 +600,10 @@ class CreditsSector(Sector):
         each adjustment column, and the credits available (SC2, SC4, SC8).
 
         Persons whose active adjustments are all whole-balance ones that cannot reach a bound in any
-        order hold one lot (base + their steps, then decay). The others are walked in groups by
-        their number of active adjustments (1, 2, up to 4, up to 8 ...), so the work follows what
-        each person has; unused columns hold no credits.
+        order hold one lot (base + their steps, then decay). The others are walked, from
+        ``GROUPED_FROM`` persons, in groups by their number of active adjustments (1, 2, up to 4,
+        up to 8 ...), so the work follows what each person has; below it, in one walk as wide as
+        the widest. Either way unused columns hold no credits and the lots are the same.
         """
         pol = self.model.policy.section(CreditsPolicy)
         m = persons.size
@@ -560,11 +626,14 @@ class CreditsSector(Sector):
         slots = np.zeros((m, width), np.int64)
         grade[simple, 0] = grade_after_decay(pol.base_grade + up[simple] + down[simple], decay[simple], pol.base_grade)
         units[simple, 0] = np.maximum(available[simple], 0)
-        bucket = np.where(count > 0, 1 << np.ceil(np.log2(np.maximum(count, 1))).astype(np.int64), 0)
+        if m >= GROUPED_FROM:  # many persons: walk each group only as wide as its persons need
+            bucket = np.where(count > 0, 1 << np.ceil(np.log2(np.maximum(count, 1))).astype(np.int64), 0)
+        else:  # few: one walk as wide as the widest (columns beyond a person's own change nothing)
+            bucket = np.where(count > 0, width, 0)
         for w in np.unique(bucket[~simple]).tolist():
             rows = np.flatnonzero(~simple & (bucket == w))
             who = persons[rows]
-            key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int64).max)
+            key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int32).max)  # int32: never wraps
             order = np.argsort(key, axis=1, kind="stable")[:, :w]  # the active ones, in the order applied
             on = np.take_along_axis(active[rows], order, axis=1)
             steps = np.where(on, np.take_along_axis(stp[rows], order, axis=1), 0).astype(np.int64)
@@ -578,7 +647,7 @@ class CreditsSector(Sector):
             grade[rows, : w + 1] = g
             units[rows, : w + 1] = u
             mask[rows, : w + 1] = mk
-            slots[rows, :w] = order
+            slots[rows, :w] = np.where(on, order, 0)  # a column without an adjustment: slot 0
         return grade, units, mask, slots, available
 
     def remember_standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:

@@ -13,7 +13,7 @@ import typer
 from rich.table import Table
 
 from civicledger.cli.app import IdOption, KeyOption, Session, Submission, session, submit
-from civicledger.cli.output import Amounts, amounts, emit, fail
+from civicledger.cli.output import Amounts, amounts, emit, explanation_printer, fail, journal_time
 from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.errors import CivicLedgerError, InvalidInputError
 from civicledger.kernel.identity import AccountId
@@ -24,7 +24,7 @@ from civicledger.kernel.time import format_instant, parse_instant
 from civicledger.mechanisms.gears import commands as g
 from civicledger.mechanisms.gears import state as gs
 from civicledger.mechanisms.gears.policy import GearsPolicy
-from civicledger.mechanisms.gears.queries import CoefficientRow, FundView, SnapshotRef, fund_view
+from civicledger.mechanisms.gears.queries import CoefficientRow, FundView, SnapshotRef, explain_delta, fund_view
 from civicledger.mechanisms.gears.rules import answer_digest
 from civicledger.mechanisms.gears.values import Claim, Verdict, decode_ratio, encode_ratio, ratio_text
 
@@ -308,6 +308,25 @@ def decide(
 ) -> None:
     """Decide a challenge after its window: penalty to the whistleblower, or a failed slot (GR7, GR8)."""
     submit(ctx, lambda s: (g.CloseChallenge(challenge_id, s.key(closer).account), [closer]), command_id)
+
+
+@gears_app.command("explain")
+def explain(
+    ctx: typer.Context,
+    company: CompanyArg,
+    at: Annotated[
+        str | None, typer.Option("--at", help="ISO 8601 time (default: now, never before the journal's newest entry).")
+    ] = None,
+) -> None:
+    """Why a company's delta is what it is (GR5): k, its sales G, its votes and mean V, the average S."""
+    with session(ctx, need_journal_key=False) as s:
+        try:
+            with s.store.read() as uow:
+                when = parse_instant(at) if at else journal_time(uow, s.clock.now())
+                found = explain_delta(uow, s.account(company), when)
+        except CivicLedgerError as e:
+            fail(ctx, e)
+    emit(ctx, found.to_wire(), explanation_printer(found))
 
 
 @gears_app.command("company")

@@ -6,8 +6,9 @@ settled with ``adjustment`` against the Common Good Fund, which never goes below
 cannot pay waits, ``release_in_order``); challenged statements cost the domain's ``penalty``.
 A cast vote is civic participation (X8): the sector reports it to the model as ``"gears_vote"``.
 
-``annual_sales`` and ``deltas_float`` are the vectorised forms of GR1 and GR5, proven equal to the
-domain's by ``tests/unit/test_sim_rules.py``.
+``annual_sales`` and ``deltas_float`` are the vectorised forms of GR1 and GR5, and
+``settlement_adjustment`` the integer form of GR6's ``adjustment``, proven equal to the domain's
+by ``tests/unit/test_sim_rules.py``.
 """
 
 from __future__ import annotations
@@ -39,6 +40,14 @@ def annual_sales(window_total: I64, age: I64, min_age: int) -> I64:
     young = age < YEAR
     scaled = window_total * YEAR // np.maximum(np.maximum(age, min_age), 1)
     return np.where(young, scaled, window_total)
+
+
+def settlement_adjustment(price: int, numerator: int, denominator: int) -> int:
+    """GR6's ``adjustment(price, numerator / denominator)`` in whole numbers: p x delta / 100
+    rounded toward zero, without building a ``Fraction`` per sale (``denominator`` > 0)."""
+    scaled = price * numerator
+    whole = abs(scaled) // (denominator * 100)
+    return whole if scaled >= 0 else -whole
 
 
 def deltas_float(totals: I64, counts: I64, sales: I64, k: int, clamp: int = 0) -> NDArray[np.float64]:
@@ -77,10 +86,11 @@ class GearsSector(Sector):
         m = self.model
         n = m.n
         self.companies = m.scenario.population.companies
+        if self.companies > np.iinfo(np.int32).max:
+            raise OverflowError("more companies than an int32 vote record holds")
         self.quality = m.rng.normal(0.0, m.p["quality_sigma"], size=self.companies)
-        self.vote_company = np.full(n, -1, np.int64)
-        self.vote_value = np.zeros(n, np.int64)
-        self.vote_expires = np.zeros(n, np.int64)
+        self.vote_company = np.full(n, -1, np.int32)  # companies are few (checked below)
+        self.vote_value = np.zeros(n, np.int8)  # -1, 0, +1 (GR4)
         self.sales_hist = np.zeros((m.scenario.steps, self.companies), np.int64)
         self.company_balance = np.zeros(self.companies, np.int64)
         self.company_debt = np.zeros(self.companies, np.int64)
@@ -95,11 +105,11 @@ class GearsSector(Sector):
         self.deltas = np.zeros(self.companies)
         self.coefficients: gears.Coefficients | None = None
         self.exact_deltas: list[Fraction] = []
+        self.settle_with: list[tuple[int, int]] = []  # each company's settled delta as (numerator, denominator)
         self.company_names = [f"c{i:06d}" for i in range(self.companies)]
         self.tally_count = np.zeros(self.companies, np.int64)
         self.tally_total = np.zeros(self.companies, np.int64)
         self.cast_log: dict[int, I64] = {}
-        self.imbalance = Fraction(0)
 
     def step(self, s: int, t: int) -> None:
         m = self.model
@@ -122,9 +132,10 @@ class GearsSector(Sector):
             self.cast_log[s] = voters
             self.tally_count += np.bincount(firms, minlength=self.companies)
             self.tally_total += add_up(firms, values, self.companies)
+            if values.size and (int(values.min()) < -1 or int(values.max()) > 1):
+                raise ValueError("the votes behaviour returned a value other than -1, 0, +1 (GR4)")
             self.vote_company[voters] = firms
             self.vote_value[voters] = values
-            self.vote_expires[voters] = t + pol.vote_term
             self.casts += int(voters.size)
             self._pay_from_fund("reward", pol.vote_reward * int(voters.size))
             # X8: a cast vote is civic participation (for social credits: the decay clock, SC8, and
@@ -143,12 +154,13 @@ class GearsSector(Sector):
             tallies = {names[i]: Tally(int(totals[i]), int(counts[i])) for i in np.flatnonzero(counts)}
             sales = {names[i]: int(annual[i]) for i in range(self.companies)}
             co = gears.coefficients(tallies, sales, pol.k, pol.clamp)
-            self.imbalance = co.imbalance()
-            self.coefficients = co
+            self.coefficients = co  # its imbalance (an exact sum over every company) is read when recorded
             self.exact_deltas = [co.companies[name].delta for name in names]
+            settled = [gears.effective_delta(d, pol.early_stage_waiver) for d in self.exact_deltas]
+            self.settle_with = [(d.numerator, d.denominator) for d in settled]  # GR6, GR9
             self.deltas = np.array([float(d) for d in self.exact_deltas])
             self.voted = counts > 0
-        exact = self.exact_deltas
+        settle_with = self.settle_with
         # GR7: challenges whose judging window has passed close now, before the step's sales; the
         # penalty is on G_i at the last instant of judging (IN7: as the engine decides from rule
         # version 2), paid from what the company holds, the rest owed.
@@ -166,7 +178,7 @@ class GearsSector(Sector):
         self.sales_hist[s] = sold
         for i in np.flatnonzero(sold).tolist():
             price = int(sold[i])
-            adj = gears.adjustment(price, gears.effective_delta(exact[i], pol.early_stage_waiver))
+            adj = settlement_adjustment(price, *settle_with[i])  # gears.adjustment, GR6
             self.company_balance[i] += price
             received = price
             if adj > 0:
@@ -254,7 +266,7 @@ class GearsSector(Sector):
             "delta_median": float(q[2]),
             "delta_p90": float(q[3]),
             "delta_max": float(q[4]),
-            "coefficient_imbalance": float(self.imbalance),
+            "coefficient_imbalance": float(self.coefficients.imbalance()) if self.coefficients else 0.0,
             "fund_balance": self.fund,
             "fund_pending": pending,
             "fund_paid": self.fund_paid,

@@ -215,6 +215,16 @@ const Civic = (() => {
     return { origin, size: Number(size), root: hex(b64(root)), witnesses };
   }
 
+  // The witnesses this browser requires (saved on a journal entry page): sign nothing for a
+  // server whose checkpoint they did not cosign, as it may be showing a forked history (IN12).
+  async function requireWitnesses() {
+    const witnesses = JSON.parse(localStorage.getItem("civicledger.witnesses") || "null");
+    if (!witnesses || !(witnesses.required > 0)) return;
+    const economy = await getJSON("/api/economy");
+    const text = await (await fetch("/checkpoint")).text();
+    await verifyCheckpoint(text, { publicHex: economy.journal_key }, witnesses.keys, witnesses.required);
+  }
+
   function randomHex(n) {
     return hex(crypto.getRandomValues(new Uint8Array(n)));
   }
@@ -287,8 +297,22 @@ const Civic = (() => {
     return { status: response.status, data: await response.json(), id };
   }
 
+  // The page's language: the strings this script shows, translated by the server into the page's
+  // <script type="application/json" id="messages"> block (docs/web.md, Translating). t("... {name} ...",
+  // {name: v}) answers the translation, or the English text when the page carries none.
+  let messages = null;
+  function t(text, values) {
+    if (messages === null) {
+      const block = document.getElementById("messages");
+      try { messages = block ? JSON.parse(block.textContent) : {}; } catch (e) { messages = {}; }
+    }
+    const template = messages[text] || text;
+    return template.replace(/\{(\w+)\}/g, (m, key) => (values && key in values ? String(values[key]) : m));
+  }
+
   return {
-    canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, verifyConsistency, keyFromSeed, generateKey,
+    t, canonical, canonicalBytes, hex, unhex, sha256, leafHash, verifyInclusion, verifyConsistency, keyFromSeed, generateKey,
     sign, verify, signAndSend, getJSON, randomHex, accountOf, verifyCheckpoint, sealPersonal, movePersonal,
+    requireWitnesses,
   };
 })();

@@ -6,11 +6,10 @@ const Wallet = (() => {
   const keys = new Map();
   const $ = (id) => document.getElementById(id);
 
-  function save() {
-    const seeds = {};
-    for (const [name, k] of keys) seeds[name] = k.seed;
-    localStorage.setItem(STORAGE, JSON.stringify(seeds));
-  }
+  // Keys live in this page's memory only: nothing is written to storage in the clear. Seeds an
+  // older wallet stored in the clear are still read, with a warning and a button to delete them;
+  // /app keeps a key encrypted with a passphrase (docs/decisions/0014-citizen-app-keys.md).
+  function save() {}
 
   function render() {
     const table = $("keys");
@@ -23,11 +22,12 @@ const Wallet = (() => {
       const tr = document.createElement("tr");
       tr.className = "key";
       tr.dataset.name = name;
-      tr.innerHTML = "<td></td><td><a><code></code></a></td><td><button class='export'>show secret</button></td>";
+      tr.innerHTML = "<td></td><td><a><code></code></a></td><td><button class='export'></button></td>";
+      tr.querySelector("button").textContent = Civic.t("show secret");
       tr.children[0].textContent = name;
       tr.querySelector("a").href = "/persons/" + k.account;
       tr.querySelector("code").textContent = k.account;
-      tr.querySelector("button").addEventListener("click", () => { output("secret seed of " + name + ": " + k.seed); });
+      tr.querySelector("button").addEventListener("click", () => { output(Civic.t("secret seed of {name}: {seed}", { name, seed: k.seed })); });
       table.appendChild(tr);
       const label = document.createElement("label");
       label.innerHTML = "<input type='checkbox'> ";
@@ -61,27 +61,21 @@ const Wallet = (() => {
   }
 
   async function send() {
-    status("busy", "signing…");
+    status("busy", Civic.t("signing…"));
     try {
       if (!$("cmd-id").value.trim()) $("cmd-id").value = "web-" + Civic.randomHex(12);  // resending = a retry (X5)
       const c = current();
-      if (!c.signers.length) throw new Error("choose at least one key to sign with");
-      // The witnesses this browser requires (saved on a journal entry page): sign nothing for a
-      // server whose checkpoint they did not cosign, as it may be showing a forked history (IN12).
-      const witnesses = JSON.parse(localStorage.getItem("civicledger.witnesses") || "null");
-      if (witnesses && witnesses.required > 0) {
-        const economy = await Civic.getJSON("/api/economy");
-        const text = await (await fetch("/checkpoint")).text();
-        try {
-          await Civic.verifyCheckpoint(text, { publicHex: economy.journal_key }, witnesses.keys, witnesses.required);
-        } catch (e) {
-          throw new Error("not sent: this server's checkpoint is refused: " + e.message);
-        }
+      if (!c.signers.length) throw new Error(Civic.t("choose at least one key to sign with"));
+      try {
+        await Civic.requireWitnesses();  // IN12
+      } catch (e) {
+        throw new Error(Civic.t("not sent: this server's checkpoint is refused: {error}", { error: e.message }));
       }
       const moved = await Civic.movePersonal(commandTypes.get(c.type), c.payload);  // IN11
       const { status: code, data } = await Civic.signAndSend(c.type, moved.payload, c.signers, c.id, moved.personal);
       output(JSON.stringify(data, null, 2));
-      if (code === 200) status("ok", "accepted as entry " + data.seq + (data.replayed ? " (a retry: replayed)" : ""));
+      if (code === 200) status("ok", data.replayed ? Civic.t("accepted as entry {seq} (a retry: replayed)", { seq: data.seq })
+        : Civic.t("accepted as entry {seq}", { seq: data.seq }));
       else status("refused", code + " " + (data.rule || "") + ": " + data.detail);
       return { code, data };
     } catch (e) {
@@ -93,6 +87,8 @@ const Wallet = (() => {
   async function init() {
     const seeds = JSON.parse(localStorage.getItem(STORAGE) || "{}");
     for (const [name, seed] of Object.entries(seeds)) keys.set(name, await Civic.keyFromSeed(name, seed));
+    $("legacy-seeds").hidden = Object.keys(seeds).length === 0;
+    $("delete-legacy").addEventListener("click", () => { localStorage.removeItem(STORAGE); $("legacy-seeds").hidden = true; });
     render();
     try {
       const types = await Civic.getJSON("/api/command-types");
@@ -104,14 +100,14 @@ const Wallet = (() => {
     $("generate-key").addEventListener("click", async () => {
       const name = $("key-name").value.trim() || "key-" + (keys.size + 1);
       const key = await add(await Civic.generateKey(name));
-      output("generated " + name + ": account " + key.account);
+      output(Civic.t("generated {name}: account {account}", { name, account: key.account }));
     });
     $("import-key").addEventListener("click", async () => {
       const name = $("key-name").value.trim() || "key-" + (keys.size + 1);
       try {
         const key = await add(await Civic.keyFromSeed(name, $("import-seed").value));
         $("import-seed").value = "";
-        output("imported " + name + ": account " + key.account);
+        output(Civic.t("imported {name}: account {account}", { name, account: key.account }));
       } catch (e) { output(e.message); }
     });
     $("fill-open").addEventListener("click", () => {
@@ -128,7 +124,8 @@ const Wallet = (() => {
       const q = new URLSearchParams({ sender: k.account, receiver: $("pay-to").value.trim(), units: $("pay-units").value.trim() });
       try {
         const plan = await Civic.getJSON("/api/circles/route?" + q);
-        $("route-note").textContent = "can pay " + plan.units + " (maximum flow " + plan.max_flow + ") in " + plan.legs.length + " transfer(s)";
+        $("route-note").textContent = Civic.t("can pay {units} (maximum flow {flow}) in {legs} transfer(s)",
+          { units: plan.units, flow: plan.max_flow, legs: plan.legs.length });
         if (plan.command) fill(plan.command.type, plan.command.payload, [k.name]);
       } catch (e) { $("route-note").textContent = e.message; }
     });

@@ -272,7 +272,7 @@ def create_app(
             return await _unexpected(request, error)
 
     app.add_middleware(_LimitSize, commands=post_command_direct)
-    # Outermost (added last): every request, the fast command path too, gets its id and is counted.
+    # Around the router and the command fast path: every request gets its id and is counted.
     app.add_middleware(ObserveRequests, metrics=metrics, fast_routes=frozenset({COMMANDS_PATH}))
 
     # Watching (docs/operations.md): not in the API's schema, not under /api --------------------

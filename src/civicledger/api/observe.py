@@ -237,8 +237,9 @@ def readiness(
 
 
 class ObserveRequests:
-    """Outermost ASGI middleware: gives each request its id (header, context variable), then counts
-    it by route template and status and writes one access log line (at INFO) when it is answered."""
+    """ASGI middleware around the router and the command fast path: gives each request its id
+    (header, context variable), then counts it by route template and status and writes one access
+    log line (at INFO) when it is answered."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, fast_routes: frozenset[str] = frozenset()) -> None:
         self.app = app

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from civicledger.adapters.crypto import Ed25519Verifier, KeyPair
 from civicledger.adapters.memory import MemoryStore
@@ -194,6 +195,17 @@ def test_in12_server_asks_witnesses_after_writes_and_serves_the_cosigned_checkpo
                 response = httpx.get(f"{url}/checkpoint")
                 assert response.headers["content-type"] == "text/plain; charset=utf-8"
                 assert "max-age" in response.headers["cache-control"]
+                # the operator sees each witness's progress (docs/operations.md, "Watching a server")
+                metrics = {
+                    (sample.name, tuple(sample.labels.values())): sample.value
+                    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text)
+                    for sample in family.samples
+                }
+                assert metrics[("civic_witness_cosigned_entries", ("witness.example",))] == size
+                assert metrics[("civic_witness_lag_entries", ("witness.example",))] == 0
+                assert metrics[("civic_witness_last_cosignature_timestamp_seconds", ("witness.example",))] > 0
+                assert metrics[("civic_witness_lag_entries", ("down.example",))] == size
+                assert metrics[("civic_witness_last_cosignature_timestamp_seconds", ("down.example",))] == 0
         finally:
             publisher.stop()
 

@@ -121,7 +121,7 @@ THIRD_PARTY: dict[str, set[str]] = {
     "mechanism.sim": NUMERIC,
     "adapters": {"sqlalchemy", "alembic", "psycopg", "cryptography"},
     "edge.cli": {"typer", "rich", "uvicorn", "numpy", "pyarrow", "matplotlib"},
-    "edge.api": {"fastapi", "starlette", "uvicorn", "pydantic"},
+    "edge.api": {"fastapi", "starlette", "uvicorn", "pydantic", "prometheus_client"},
     "edge.web": {"fastapi", "starlette", "jinja2", "markupsafe", "swagger_ui_bundle", "babel"},
     "edge.demo": set(),
     "edge.sim": {"numpy", "scipy", "pyarrow", "matplotlib", "ray"},

@@ -135,6 +135,12 @@ class RollbackGuard:
         self.others = list(others)
         self._ok = False
 
+    @property
+    def writable(self) -> bool:
+        """Whether the last check found the database up to date (False before the first check
+        and after a refusal, until a check passes)."""
+        return self._ok
+
     def newest_known(self) -> SignedHeadMark | None:
         return newest_of(s.newest() for s in [self.mark, *self.others])
 

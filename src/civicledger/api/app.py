@@ -22,6 +22,7 @@ from typing import Annotated, Literal
 from fastapi import FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -29,9 +30,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from civicledger.adapters.crypto import Ed25519Verifier
 from civicledger.adapters.headmark import RollbackGuard
 from civicledger.api import governance, proposals, reads
-from civicledger.api.batching import CommandBatcher
+from civicledger.api.batching import BatchObserver, CommandBatcher
 from civicledger.api.checkpoints import CheckpointPublisher
 from civicledger.api.kit import READ_ERRORS, AccountPath, After, Limit, Reads
+from civicledger.api.observe import REQUEST_ID, REQUEST_ID_HEADER, Metrics, ObserveRequests, readiness
 from civicledger.api.problems import PROBLEM_MEDIA_TYPE, from_error, problem, responses
 from civicledger.api.request_signing import (
     SIGNATURE_HEADERS,
@@ -135,10 +137,11 @@ class ServiceState:
     engine: Engine
     viewed_at: float = -1.0
     guard: RollbackGuard | None = None
+    observe: BatchObserver | None = None
     batcher: CommandBatcher = field(init=False)
 
     def __post_init__(self) -> None:
-        self.batcher = CommandBatcher(self.engine, self.guard)
+        self.batcher = CommandBatcher(self.engine, self.guard, self.observe)
 
     def refresh(self, force: bool = False) -> None:
         """Have the engine read the economy and policy again at most every ``POLICY_TTL`` seconds
@@ -186,7 +189,12 @@ def create_app(
         redoc_url=None,
     )
     engine = Engine(store, clock, Ed25519Verifier(), journal_signer)
-    service = ServiceState(store, clock, engine, guard=rollback_guard)
+    publisher = checkpoints
+    if publisher is None and journal_signer is not None:
+        publisher = CheckpointPublisher(store, journal_signer, None)
+    metrics = Metrics(store, publisher, rollback_guard)
+    app.state.metrics = metrics
+    service = ServiceState(store, clock, engine, guard=rollback_guard, observe=metrics.batch)
     app.state.service = service
     verifier = Ed25519Verifier()
 
@@ -217,7 +225,10 @@ def create_app(
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> JSONResponse:
-        return problem(500, "Internal error", f"{type(error).__name__}", "X", "/problems/internal")
+        answer = problem(500, "Internal error", f"{type(error).__name__}", "X", "/problems/internal")
+        if REQUEST_ID.get():  # answered outside the request middleware: echo the id here
+            answer.headers[REQUEST_ID_HEADER] = REQUEST_ID.get()
+        return answer
 
     # Commands -----------------------------------------------------------------------------------
 
@@ -261,6 +272,29 @@ def create_app(
             return await _unexpected(request, error)
 
     app.add_middleware(_LimitSize, commands=post_command_direct)
+    # Around the router and the command fast path: every request gets its id and is counted.
+    app.add_middleware(ObserveRequests, metrics=metrics, fast_routes=frozenset({COMMANDS_PATH}))
+
+    # Watching (docs/operations.md): not in the API's schema, not under /api --------------------
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> Response:
+        """The process answers; nothing else is touched (a liveness probe)."""
+        return JSONResponse({"status": "ok"}, headers={"Cache-Control": "no-store"})
+
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> Response:
+        """The server can do its work, or a 503 naming why (a readiness probe)."""
+        reason = readiness(store, publisher, rollback_guard)
+        if reason is not None:
+            return problem(503, "Not ready", reason[1], reason[0], "/problems/not-ready")
+        return JSONResponse({"status": "ready"}, headers={"Cache-Control": "no-store"})
+
+    @app.get("/metrics", include_in_schema=False)
+    def prometheus_metrics() -> Response:
+        """Prometheus text format 0.0.4 (every Prometheus reads it); the journal gauges are read now."""
+        text = metrics.exposition()
+        return Response(text, media_type=CONTENT_TYPE_PLAIN_0_0_4, headers={"Cache-Control": "no-store"})
 
     proposals.install(app, service)  # council decisions collecting co-signatures (X6)
 
@@ -406,9 +440,6 @@ def create_app(
 
     # Checkpoints and witnesses (C2SP tlog-checkpoint, tlog-witness; IN12) ---------------------
 
-    publisher = checkpoints
-    if publisher is None and journal_signer is not None:
-        publisher = CheckpointPublisher(store, journal_signer, None)
     app.state.checkpoints = publisher
     if publisher is not None:
         app.router.on_startup.append(publisher.start)
@@ -549,7 +580,9 @@ def _check_command(service: ServiceState, verifier: Ed25519Verifier, request: Re
         )
     now = service.now()
     forget_before = now - journal.signature_max_age - journal.max_clock_skew
-    return service.batcher.submit(command, signed.nonce, sorted(signed.signatures), now, forget_before, personal)
+    return service.batcher.submit(
+        command, signed.nonce, sorted(signed.signatures), now, forget_before, personal, REQUEST_ID.get()
+    )
 
 
 __all__ = ["PROBLEM_MEDIA_TYPE", "ServiceState", "create_app"]

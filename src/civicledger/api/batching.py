@@ -14,6 +14,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
     from civicledger.adapters.headmark import RollbackGuard
 
 _log = logging.getLogger("civicledger.api")
+
+BatchObserver = Callable[[int, float, bool], None]
+"""Told after each batch: its size, the seconds it took, and whether it failed whole (metrics)."""
 
 MAX_BATCH = 64
 FORGET_EVERY = 60
@@ -40,15 +45,19 @@ class _Job:
     at: int
     forget_before: int
     personal: tuple[PersonalItem, ...] = ()  # sent beside the command, stored off the journal (IN11)
+    request_id: str = ""  # the request's id, for the writer's log lines
     future: Future[Receipt] = field(default_factory=Future)
 
 
 class CommandBatcher:
     """A writer thread that executes queued commands in batches; ``submit`` returns a future receipt."""
 
-    def __init__(self, engine: Engine, guard: RollbackGuard | None = None) -> None:
+    def __init__(
+        self, engine: Engine, guard: RollbackGuard | None = None, observe: BatchObserver | None = None
+    ) -> None:
         self.engine = engine
         self.guard = guard
+        self.observe = observe
         self._queue: queue.Queue[_Job] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -62,9 +71,10 @@ class CommandBatcher:
         at: int,
         forget_before: int,
         personal: tuple[PersonalItem, ...] = (),
+        request_id: str = "",
     ) -> Future[Receipt]:
         self._ensure_started()
-        job = _Job(command, nonce, accounts, at, forget_before, personal)
+        job = _Job(command, nonce, accounts, at, forget_before, personal, request_id)
         self._queue.put(job)
         return job.future
 
@@ -84,12 +94,20 @@ class CommandBatcher:
                     jobs.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
+            t0 = time.perf_counter()
+            failed = False
             try:
                 self._execute(jobs)
             except BaseException as e:  # never lose a waiting request, whatever failed
+                failed = True
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(e)
+            if self.observe is not None:
+                try:
+                    self.observe(len(jobs), time.perf_counter() - t0, failed)
+                except Exception:  # a metric must never stop the writer
+                    _log.exception("could not record a write batch's metrics")
 
     def _execute(self, jobs: list[_Job]) -> None:
         forget_before = min(job.forget_before for job in jobs)
@@ -109,7 +127,10 @@ class CommandBatcher:
             try:
                 self.guard.record()
             except Exception:  # the entries are committed; the receipts stand
-                _log.exception("could not record the newest signed tree head (IN12)")
+                _log.exception(
+                    "could not record the newest signed tree head (IN12)",
+                    extra={"request_id": ",".join(job.request_id for job in jobs)},
+                )
         for job, outcome in zip(jobs, outcomes, strict=True):
             if isinstance(outcome, Receipt):
                 job.future.set_result(outcome)

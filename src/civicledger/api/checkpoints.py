@@ -107,6 +107,7 @@ class CheckpointPublisher:
         self.verifier = Ed25519Verifier()
         self.cosigned: dict[str, int] = {}  # witness name -> last size it cosigned (or said it holds)
         self._cosignatures: dict[str, tuple[str, NoteSignature]] = {}  # witness name -> (text, cosignature)
+        self._cosigned_at: dict[str, float] = {}  # witness name -> when it last gave a cosignature (Unix time)
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -137,6 +138,12 @@ class CheckpointPublisher:
         with self._lock:
             extra = [sig for text, sig in self._cosignatures.values() if text == note.text]
         return note.with_signatures(extra).encode()
+
+    def witness_progress(self) -> tuple[dict[str, int], dict[str, float]]:
+        """What each witness cosigned (or said it holds) and when it last cosigned, by witness
+        name: what the metrics show of the witnesses (docs/operations.md)."""
+        with self._lock:
+            return dict(self.cosigned), dict(self._cosigned_at)
 
     def publish_once(self) -> None:
         """Ask every witness to cosign the newest checkpoint (each within the timeout)."""
@@ -183,6 +190,7 @@ class CheckpointPublisher:
                     with self._lock:
                         self.cosigned[name] = checkpoint.size
                         self._cosignatures[name] = (note.text, sig)
+                        self._cosigned_at[name] = time.time()
                     return
             raise InvalidInputError("answered 200 without a valid cosignature by its key", rule="IN12")
         raise InvalidInputError("kept answering 409", rule="IN12")

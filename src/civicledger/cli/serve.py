@@ -21,7 +21,9 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(help="Worker processes (each opens the store).")] = 1,
-    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    log_level: Annotated[
+        str, typer.Option(help="Log level (info logs one JSON line per request; warning does not).")
+    ] = "info",
     demo: Annotated[
         bool, typer.Option("--demo", help="Build the demo economy on the store first and serve it (public demo keys).")
     ] = False,
@@ -37,9 +39,12 @@ def serve(
     import uvicorn
 
     from civicledger.api.limits import server_options
+    from civicledger.api.observe import log_config
 
     settings = settings_of(ctx)
     limits = server_options()  # CIVIC_REQUEST_* in the environment, read by each worker
+    # JSON lines on stderr, each request's with its id; civicledger.access replaces uvicorn's access log
+    logs = log_config(log_level)
     if demo:
         from civicledger.adapters.clock import WallClock
         from civicledger.adapters.stores import open_store
@@ -55,7 +60,7 @@ def serve(
 
         app = create_app(store, WallClock(), economy.key("journal"))
         app.router.on_startup.append(settle_heap)
-        uvicorn.run(app, host=host, port=port, log_level=log_level, **limits)
+        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=logs, access_log=False, **limits)
         store.close()
         return
     try:
@@ -83,5 +88,7 @@ def serve(
         port=port,
         workers=workers,
         log_level=log_level,
+        log_config=logs,
+        access_log=False,
         **limits,
     )

@@ -56,6 +56,8 @@ class Population:
     sybil_degree: float = 6.0  # trusts among the fake accounts, per fake account
     sybil_attack_edges: int = 0  # honest persons tricked into trusting one fake account each
     resources: int = 3
+    finite_resources: int = 0  # CR6: how many of the ``resources`` (the last ones) are finite
+    coops: int = 0  # CR13, CR14: cooperatives approved to make the good, compared side by side
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +190,10 @@ def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
         problems.append((("population", "sybil_join_step"), f"must fall within the {steps} steps"))
     if population.sybil_attack_edges > population.persons:
         problems.append((("population", "sybil_attack_edges"), "cannot exceed the number of persons"))
+    if population.finite_resources > population.resources:
+        problems.append((("population", "finite_resources"), "cannot exceed the number of resources"))
+    if population.coops > 100:
+        problems.append((("population", "coops"), "at most 100 coops make the good"))
     if population.sybil_attack_edges and not population.sybils:
         problems.append((("population", "sybil_attack_edges"), "needs sybils > 0"))
 

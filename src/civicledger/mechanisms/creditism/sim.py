@@ -22,6 +22,20 @@ delivered at once; its credits are what buyers paid for each unit above BasePric
   reads a declared revenue); ``inflator_gain_rules_1`` what it would have earned under rules 1.
 
 The columns are cumulative over the run and written only when a ``pre_orders`` behaviour runs.
+
+Two options of ``[population]`` (both 0 by default: no draw is made and no column written):
+
+- ``finite_resources``: the last that many resources are finite (CR6): a total supply and an age in
+  years, allotted supply / age x (1 - E) (``rules.allotted_finite``); what is extracted (CR8: min of
+  demand and allotment) leaves the supply, which the council's survey reports each step, so the
+  allotment shrinks as the resource is used up. Columns ``supply_r<i>``.
+- ``coops``: that many cooperatives apply to make the good, each with its own labour per unit and
+  markup (CR14). At the good's first allotment the council approves half of it, shared by weight
+  (``rules.check_coop_allotment``); from then on the good is priced at their plans weighted by
+  allotment (``chain.blend``, CR13) and a later allotment below what the coops hold is refused (CR8,
+  ``rules.decide_allotment``: the allotment stays). Columns ``coops_approved``,
+  ``good_allotments_refused`` and each coop's ``coop<i>_price`` and ``coop<i>_efficiency`` (CR9,
+  CR13: the side-by-side comparison, ``chain.quote``).
 """
 
 from __future__ import annotations
@@ -34,7 +48,8 @@ from numpy.typing import NDArray
 
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.creditism import rules as cr
-from civicledger.mechanisms.creditism.chain import Node, solve_chain
+from civicledger.kernel.errors import RuleViolationError
+from civicledger.mechanisms.creditism.chain import Node, blend, quote, row_breakdown, solve_chain
 from civicledger.mechanisms.creditism.policy import CreditismPolicy
 from civicledger.sim.sector import MONTHLY_INCOME, Row, Sector, World
 
@@ -44,6 +59,7 @@ GOOD_LABOUR = 50_000  # the synthetic good's labour per unit (minor units)
 GOOD_MARKUP = Fraction(1, 10)  # its council markup (CR11)
 GOOD_SCORE = Fraction(1, 10)  # its E (CR3-CR4)
 COOP_MARKUP = Fraction(1, 20)  # the coop's markup over BasePrice (CR11) when pre-orders are simulated
+COOPS_TAKE = Fraction(1, 2)  # the share of the good's first allotment approved to its coops (CR14)
 
 
 class CreditismSector(Sector):
@@ -69,6 +85,67 @@ class CreditismSector(Sector):
         self.ratings = np.zeros(r)
         self.price = 0.0
         self.coop_sales = Sales()  # CR14, IN1, IN5: the coop's pre-orders, when a behaviour places them
+        self.setup_finite(rng, pop.finite_resources, pop.persons)
+        self.setup_coops(rng, pop.coops)
+
+    def setup_finite(self, rng: np.random.Generator, finite: int, persons: int) -> None:
+        """CR6: the last ``finite`` resources are finite: no regrowth, a total supply and an age."""
+        r = self.resources
+        self.finite = np.zeros(r, bool)
+        self.supply = np.zeros(r, np.int64)  # total supply left (finite resources)
+        self.age = np.zeros(r, np.int64)  # years since it formed
+        if not finite:
+            return
+        at = slice(r - finite, r)
+        self.finite[at] = True
+        self.age[at] = rng.integers(20, 200, size=finite, dtype=np.int64)
+        yearly = rng.integers(2_000, 30_000, size=finite, dtype=np.int64)
+        self.supply[at] = yearly * self.age[at]
+        self.rejuvenation[at] = 0
+        self.mortality[at] = 0
+        self.resource_weight[at] = rng.uniform(0.5, 1.5, size=finite) * yearly / max(persons, 1) / 2
+
+    def setup_coops(self, rng: np.random.Generator, coops: int) -> None:
+        """CR14: ``coops`` applications to make the good, each with its own plan."""
+        self.coops = coops
+        self.coop_allotted: list[Fraction] = []  # approved allotments a year, empty until approved
+        self.coop_quotes: list[tuple[int, float]] = []  # each coop's price and efficiency (CR13)
+        self.good_refused = 0  # allotments of the good refused: below what the coops hold (CR8)
+        self.coop_labour = np.zeros(0, np.int64)
+        self.coop_markup: list[Fraction] = []
+        self.coop_weight = np.zeros(0, np.int64)
+        if not coops:
+            return
+        self.coop_labour = (GOOD_LABOUR * rng.uniform(0.8, 1.2, size=coops)).astype(np.int64)
+        self.coop_markup = [Fraction(int(k), 100) for k in rng.integers(0, 11, size=coops)]
+        self.coop_weight = rng.integers(1, 5, size=coops, dtype=np.int64)
+
+    def approve_coops(self, allotted: Fraction) -> None:
+        """CR14: the council approves ``COOPS_TAKE`` of the good's allotment, shared by weight, in
+        whole units a year (a coop whose share is under one unit is not approved)."""
+        total = int(allotted * COOPS_TAKE)
+        weights = int(self.coop_weight.sum())
+        taken = Fraction(0)
+        shares = []
+        for w in self.coop_weight:
+            share = Fraction(total * int(w) // weights)
+            if share > 0:
+                cr.check_coop_allotment("good", share, allotted, taken)
+                taken += share
+            shares.append(share)
+        self.coop_allotted = shares
+
+    def coop_node(self, i: int, fee: Fraction, scarcity: Fraction, inputs: dict[str, Fraction]) -> Node:
+        """Coop ``i``'s own row of the chain: its plan at the good's fee, council markup and scarcity."""
+        return Node(
+            f"coop{i}",
+            labour=Fraction(int(self.coop_labour[i])),
+            fee=fee,
+            council_markup=GOOD_MARKUP,
+            coop_markup=self.coop_markup[i],
+            scarcity=scarcity,
+            inputs=inputs,
+        )
 
     def step(self, s: int, t: int) -> None:
         if not self.resources:
@@ -83,6 +160,9 @@ class CreditismSector(Sector):
         for r in range(self.resources):
             allot = self.allotted[f"r{r}"]
             actual = cr.actual_rate(Fraction(int(self.demand[r])), allot)
+            if self.finite[r]:  # CR6: what is extracted leaves the supply for good
+                taken = int(actual * m.scenario.step // YEAR)
+                self.supply[r] = max(0, int(self.supply[r]) - taken)
             headroom = int(self.rejuvenation[r] - self.mortality[r])
             # The resource's state recovers with unused regrowth and suffers from over-extraction.
             change = (headroom - int(actual)) * m.scenario.step // YEAR // 10
@@ -110,7 +190,10 @@ class CreditismSector(Sector):
                 Fraction(int(self.optimal[r])), Fraction(int(self.state[r])), Fraction(int(self.per_unit[r]))
             )
             e = cr.externality_score([(Fraction(1), factor)], weights_sum_to_one=True)
-            allot = cr.allotted_renewable(Fraction(int(self.rejuvenation[r])), Fraction(int(self.mortality[r])), e)
+            if self.finite[r]:
+                allot = cr.allotted_finite(Fraction(int(self.supply[r])), Fraction(int(self.age[r])), e)
+            else:
+                allot = cr.allotted_renewable(Fraction(int(self.rejuvenation[r])), Fraction(int(self.mortality[r])), e)
             allotted[name] = allot
             want = Fraction(int(demand[r]))
             rating = cr.allowance_rating(want, allot)
@@ -131,26 +214,52 @@ class CreditismSector(Sector):
             for name, a in allotted.items()
         }
         capability, _ = cr.production_capability(shares, inputs)
-        allotted["good"] = cr.allotted_production(capability, GOOD_SCORE)
+        rate = cr.allotted_production(capability, GOOD_SCORE)
+        taken = sum(self.coop_allotted, Fraction(0)) if self.coops else Fraction(0)
+        try:
+            allotted["good"] = cr.decide_allotment("good", "CR8", rate, None, taken)
+        except RuleViolationError:  # CR8: below what approved coops hold; the allotment stays
+            allotted["good"] = self.allotted["good"]
+            self.good_refused += 1
+        if self.coops and not self.coop_allotted and allotted["good"] > 0:
+            self.approve_coops(allotted["good"])
         self.good_rating = cr.allowance_rating(want_good, allotted["good"])
-        nodes.append(
-            Node(
-                "good",
-                labour=Fraction(GOOD_LABOUR),
-                fee=cr.externality_fee(GOOD_SCORE, fee_base),
-                council_markup=GOOD_MARKUP,
-                scarcity=cr.scarcity(want_good, allotted["good"]),
-                inputs=inputs,
+        fee = cr.externality_fee(GOOD_SCORE, fee_base)
+        scarce = cr.scarcity(want_good, allotted["good"])
+        makers = [(a, self.coop_node(i, fee, scarce, inputs)) for i, a in enumerate(self.coop_allotted) if a > 0]
+        if makers:  # CR13: the good priced at its coops' plans, weighted by allotment
+            nodes.append(blend("good", makers))
+        else:
+            nodes.append(
+                Node(
+                    "good",
+                    labour=Fraction(GOOD_LABOUR),
+                    fee=fee,
+                    council_markup=GOOD_MARKUP,
+                    scarcity=scarce,
+                    inputs=inputs,
+                )
             )
-        )
         self.allotted = allotted
         self.chain = solve_chain(nodes)
         self.price = float(self.chain["good"].price)
+        self.coop_quotes = []
+        for i in range(self.coops):  # CR9, CR13: each coop's price at its own plan, side by side
+            row = quote(row_breakdown(self.coop_node(i, fee, scarce, inputs), self.chain), Fraction(int(self.coop_labour[i])))
+            self.coop_quotes.append((row.price, math.inf if row.efficiency is None else float(row.efficiency)))
 
     def record(self, s: int, t: int) -> Row:
         row: Row = {f"allowance_r{r}": float(self.ratings[r]) for r in range(self.resources)}
         row["allowance_max"] = float(self.ratings.max()) if self.resources else 0.0
         row["price_good"] = self.price
+        for r in np.flatnonzero(self.finite):
+            row[f"supply_r{r}"] = int(self.supply[r])
+        if self.coops:
+            row["coops_approved"] = sum(1 for a in self.coop_allotted if a > 0)
+            row["good_allotments_refused"] = self.good_refused
+            for i, (price, efficiency) in enumerate(self.coop_quotes):
+                row[f"coop{i}_price"] = price
+                row[f"coop{i}_efficiency"] = efficiency
         if self.coop_selling:
             row.update(self.coop_sales.columns())
         return row

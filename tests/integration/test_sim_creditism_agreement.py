@@ -149,3 +149,116 @@ def test_in05_in01_the_simulators_pre_orders_and_coop_surplus_are_the_engines(st
     with e.store.read() as uow:
         credits = CREDITS.get(uow, e.account("coop"))
     assert credits is not None and credits.coop_credits + credits.worker_credits == sales.surplus > 0
+
+
+def test_cr06_cr13_cr14_the_simulators_finite_resources_and_coops_are_the_engines(store: Store) -> None:
+    """Finite resources (CR6: their supply shrinking by what is extracted, surveyed each step) and
+    several coops approved to make the good (CR14), defined through the engine: the same allotments
+    and ratings, the same refusals of an allotment below what the coops hold (CR8), the good priced
+    at the coops' blended plans and each coop's own price and efficiency (CR9, CR12, CR13)."""
+    from civicledger.kernel.identity import AccountKind
+    from civicledger.mechanisms.creditism.chain import quote
+    from civicledger.mechanisms.creditism.state import load
+
+    sc = parse_scenario(
+        {
+            "scenario": {"steps": 30, "seeds": [7]},
+            "population": {"persons": 200, "companies": 0, "resources": 3, "finite_resources": 2, "coops": 3},
+            "network": {"mean_degree": 0.0},
+            "parameters": {"demand_per_capita": 2.0},
+        }
+    )
+    model = Model(sc, seed=7)
+    assert list(model.finite) == [False, True, True]
+    e = ScriptedEconomy(store, start=T0, label="civicledger test key", policy=policy_mapping(sc))
+    c = council_of(e)
+    names = [f"r{r}" for r in range(sc.population.resources)]
+    for r, name in enumerate(names):
+        finite = bool(model.finite[r])
+        e.council_decision(
+            cc.DefineAsset(
+                c,
+                name,
+                AssetKind.FINITE if finite else AssetKind.RENEWABLE,
+                "kg",
+                rejuvenation=str(int(model.rejuvenation[r])),
+                mortality=str(int(model.mortality[r])),
+                total_supply=str(int(model.supply[r])),
+                age=str(int(model.age[r])),
+                labour=int(model.labour[r]),
+                external=int(model.external[r]),
+            )
+        )
+    e.council_decision(
+        cc.DefineAsset(
+            c,
+            "good",
+            AssetKind.GOOD,
+            "piece",
+            labour=GOOD_LABOUR,
+            council_markup=encode(GOOD_MARKUP),
+            inputs={name: "1" for name in names},
+        )
+    )
+    for i in range(model.coops):
+        e.open(f"coop{i}", AccountKind.ORGANIZATION)
+        plan = cc.ApplyCoop(
+            e.account(f"coop{i}"),
+            f"coop{i}",
+            "good",
+            labour=int(model.coop_labour[i]),
+            markup=encode(model.coop_markup[i]),
+        )
+        e.run(plan, f"coop{i}")
+    good_factor = cc.Factor("air", "1", optimal="10", current="10", per_unit="1")
+    e.council_decision(cc.AssessExternality(c, "good", (good_factor,)))
+    supply_at_start = model.supply.copy()
+    refused = 0
+    for s in range(sc.steps):
+        model.step(s)  # every step through the engine: an allotment refused stays the last one set
+        before = model.good_refused
+        if s == 14:  # a blight: every habitat falls to 3/10 of its optimum, E rises, allotments fall
+            model.state[:] = model.optimal * 3 // 10
+        model.economy_step(model.demand)
+        for r, name in enumerate(names):
+            factor = cc.Factor(
+                "habitat",
+                "1",
+                optimal=str(int(model.optimal[r])),
+                current=str(int(model.state[r])),
+                per_unit=str(int(model.per_unit[r])),
+            )
+            e.council_decision(cc.AssessExternality(c, name, (factor,)))
+            supply = str(int(model.supply[r])) if model.finite[r] else None
+            e.council_decision(cc.SurveyAsset(c, name, str(int(model.demand[r])), total_supply=supply))
+            e.council_decision(cc.SetAllotment(c, name))
+        e.council_decision(cc.SurveyAsset(c, "good", str(int(model.demand.min()))))
+        if model.good_refused > before:  # CR8: the coops hold more than the rule now allows
+            assert e.refused(cc.SetAllotment(c, "good"), *e.governors).rule == "CR8"
+            refused += 1
+        else:
+            e.council_decision(cc.SetAllotment(c, "good"))
+        if s == 0:  # CR14: the council approves what the simulator approved
+            for i, allotted in enumerate(model.coop_allotted):
+                if allotted > 0:
+                    e.council_decision(cc.ApproveCoop(c, f"coop{i}", encode(allotted)))
+        with e.store.read() as uow:
+            policy = current_policy(uow)
+            report = svc.report_view(uow, policy)
+            rows = {row["asset"]: row for row in (*report["resources"], *report["goods"])}
+            for r, name in enumerate(names):
+                assert decode(rows[name]["allotted"]) == model.allotted[name], (s, name)  # CR5, CR6
+                assert float(decode(rows[name]["rating"])) == model.ratings[r], (s, name)  # CR9
+            assert decode(rows["good"]["allotted"]) == model.allotted["good"], s  # CR7, CR8
+            for name in (*names, "good"):  # CR10-CR13: the good at its coops' blended plans
+                exact = svc.exact_price_view(uow, policy, name)
+                price, parts = round_breakdown(model.chain[name].parts)
+                assert exact["price"] == price, (s, name)
+                assert exact["components"] == {k.value: v for k, v in parts.items()}, (s, name)
+            assets, coops = load(uow)
+            for i, (price_i, efficiency) in enumerate(model.coop_quotes):  # CR9, CR13: side by side
+                row = quote(svc.coop_prices(assets, coops, policy, f"coop{i}"), Fraction(int(model.coop_labour[i])))
+                assert (row.price, float(row.efficiency or 0)) == (price_i, efficiency), (s, i)
+    assert refused > 0  # the blight made the coops hold more than the rule allowed, refused alike
+    assert sum(1 for a in model.coop_allotted if a > 0) == model.coops
+    assert all(model.supply[model.finite] < supply_at_start[model.finite])  # CR6: used up as extracted

@@ -90,3 +90,43 @@ def test_the_model_reads_and_sets_a_name_on_the_one_sector_holding_it() -> None:
         _ = model.fund
     assert isinstance(model.sectors["gears"].fund, int)  # type: ignore[attr-defined]
     assert np.array_equal(model.available(model.genesis), credits.available(model.genesis))  # type: ignore[attr-defined]
+
+
+def _creditism(**population: int) -> dict[str, Any]:
+    return {
+        "scenario": {"steps": 20, "seeds": [3]},
+        "population": {"persons": 100, "companies": 0, "resources": 3, **population},
+        "network": {"mean_degree": 0.0},
+        "parameters": {"demand_per_capita": 2.0},
+    }
+
+
+def test_cr06_a_finite_resource_is_allotted_by_its_rule_and_used_up_by_extraction() -> None:
+    from fractions import Fraction
+
+    from civicledger.kernel.time import YEAR
+    from civicledger.mechanisms.creditism import rules as cr
+
+    model = Model(parse_scenario(_creditism(finite_resources=1)), seed=3)
+    assert list(model.finite) == [False, False, True] and model.rejuvenation[2] == model.mortality[2] == 0
+    for s in range(20):
+        supply = int(model.supply[2])
+        model.step(s)
+        allotted = model.allotted["r2"]
+        taken = int(cr.actual_rate(Fraction(int(model.demand[2])), allotted) * model.scenario.step // YEAR)
+        assert int(model.supply[2]) == supply - taken  # CR6, CR8: what is extracted leaves the supply
+    row = model.rows[-1]
+    assert row["finite_supply_r2"] == int(model.supply[2]) and "finite_supply_r1" not in row
+
+
+def test_cr13_without_finite_resources_or_coops_a_run_is_what_it_was() -> None:
+    plain = run(parse_scenario(_creditism()), seed=3)
+    assert not any(k.startswith(("finite_supply", "coop")) for k in plain[-1])
+    with_coops = run(parse_scenario(_creditism(coops=2)), seed=3)
+    assert with_coops[-1]["coops_approved"] == 2 and with_coops[-1]["coop1_price"] > 0
+    assert with_coops[-1]["price_good"] != plain[-1]["price_good"]  # CR13: the coops' blended plans
+
+
+def test_cr06_more_finite_resources_than_resources_are_refused() -> None:
+    with pytest.raises(Exception, match="finite_resources"):
+        parse_scenario(_creditism(finite_resources=4))

@@ -28,7 +28,7 @@ Two options of ``[population]`` (both 0 by default: no draw is made and no colum
 - ``finite_resources``: the last that many resources are finite (CR6): a total supply and an age in
   years, allotted supply / age x (1 - E) (``rules.allotted_finite``); what is extracted (CR8: min of
   demand and allotment) leaves the supply, which the council's survey reports each step, so the
-  allotment shrinks as the resource is used up. Columns ``supply_r<i>``.
+  allotment shrinks as the resource is used up. Columns ``finite_supply_r<i>``.
 - ``coops``: that many cooperatives apply to make the good, each with its own labour per unit and
   markup (CR14). At the good's first allotment the council approves half of it, shared by weight
   (``rules.check_coop_allotment``); from then on the good is priced at their plans weighted by
@@ -46,9 +46,9 @@ from fractions import Fraction
 import numpy as np
 from numpy.typing import NDArray
 
+from civicledger.kernel.errors import RuleViolationError
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.creditism import rules as cr
-from civicledger.kernel.errors import RuleViolationError
 from civicledger.mechanisms.creditism.chain import Node, blend, quote, row_breakdown, solve_chain
 from civicledger.mechanisms.creditism.policy import CreditismPolicy
 from civicledger.sim.sector import MONTHLY_INCOME, Row, Sector, World
@@ -245,7 +245,9 @@ class CreditismSector(Sector):
         self.price = float(self.chain["good"].price)
         self.coop_quotes = []
         for i in range(self.coops):  # CR9, CR13: each coop's price at its own plan, side by side
-            row = quote(row_breakdown(self.coop_node(i, fee, scarce, inputs), self.chain), Fraction(int(self.coop_labour[i])))
+            row = quote(
+                row_breakdown(self.coop_node(i, fee, scarce, inputs), self.chain), Fraction(int(self.coop_labour[i]))
+            )
             self.coop_quotes.append((row.price, math.inf if row.efficiency is None else float(row.efficiency)))
 
     def record(self, s: int, t: int) -> Row:
@@ -253,7 +255,7 @@ class CreditismSector(Sector):
         row["allowance_max"] = float(self.ratings.max()) if self.resources else 0.0
         row["price_good"] = self.price
         for r in np.flatnonzero(self.finite):
-            row[f"supply_r{r}"] = int(self.supply[r])
+            row[f"finite_supply_r{r}"] = int(self.supply[r])
         if self.coops:
             row["coops_approved"] = sum(1 for a in self.coop_allotted if a > 0)
             row["good_allotments_refused"] = self.good_refused

@@ -114,8 +114,10 @@ EVERYTHING_PARAMETERS = {
 }
 
 
-def scenario(seed: int, everything: bool = False, rules: int = 1) -> Any:
+def scenario(seed: int, everything: bool = False, rules: int = 1, nominations: float = 0.0) -> Any:
     data = _scenario_data(seed)
+    if nominations:
+        data["parameters"]["nomination_rate"] = nominations
     if everything:
         data["behaviours"].update(EVERYTHING)
         data["parameters"].update(EVERYTHING_PARAMETERS)
@@ -334,6 +336,15 @@ class Replay:
             self.pledges.append(receipt.result["pledge"])
         elif kind == "second_chance":
             e.run(cc.ApplySecondChance(e.account(names[args[0]])), names[args[0]])
+        elif kind in ("nominate", "nominate_refused"):  # SC9: by co-signers, accepted or refused alike
+            signers = sorted({names[c] for c in args[1]})
+            nomination = cc.NominateCandidate(
+                e.account(names[args[0]]), "a neighbour's nomination", frozenset(e.account(n) for n in signers)
+            )
+            if kind == "nominate":
+                e.run(nomination, *signers)
+            else:
+                assert e.refused(nomination, *signers).rule == "SC9", (s, args)
         elif kind == "draw":
             pass  # run by the draw hook, before the simulator applied the winners
         elif kind == "vote":
@@ -371,8 +382,8 @@ class Replay:
 VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
 
 
-def agree(store: Store, seed: int, everything: bool, rules: int = 1) -> tuple[Model, Replay]:
-    sc = scenario(seed, everything, rules)
+def agree(store: Store, seed: int, everything: bool, rules: int = 1, nominations: float = 0.0) -> tuple[Model, Replay]:
+    sc = scenario(seed, everything, rules, nominations)
     model = Model(sc, seed=seed, trace=True)
     r = Replay(store, model, everything, rules)
     e, names, firms = r.e, r.names, r.firms
@@ -433,3 +444,14 @@ def test_sc07_sc09_sc10_gr07_appeals_lottery_spending_and_whistleblowing_agree_w
     assert any(a[0] == "sale" and a[5] > 0 for a in model.trace.actions)  # type: ignore[union-attr]
     assert (model.adj_qty > 0).any()  # quantity adjustments took part
     assert model.slot_overflows == 0  # every adjustment was remembered, as the engine does
+
+
+@pytest.mark.parametrize("seed", [22])
+def test_sc09_lottery_nominations_agree_with_the_engine(store: Store, seed: int) -> None:
+    """Nominations by co-signers (SC9), accepted or refused as the engine does, join the draw's
+    candidates: the engine's draws see the same candidates and the winners include nominees."""
+    model, _ = agree(store, seed, everything=True, rules=2, nominations=0.1)
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    nominees = {a[2] for a in acts if a[0] == "nominate"}
+    assert nominees and any(a[0] == "nominate_refused" for a in acts)
+    assert any(int(c) in nominees for a in acts if a[0] == "draw" for _, _, c in a[2])

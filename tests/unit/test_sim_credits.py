@@ -8,6 +8,7 @@ domain's SC10 choice (lowest qualifying grade first). Random histories, compared
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
 import numpy as np
 import pytest
@@ -286,3 +287,46 @@ def test_sc09_the_draw_over_the_first_pledges_equals_the_domain_draw_over_all() 
         seed = rng.bytes(32)
         expected = credit_rules.draw_winners(seed, valid, candidates)
         assert credits_sim.draw_winners(seed, valid, candidates) == expected
+
+
+def test_sc09_vectorised_nominations_equal_the_domain_check_row_by_row() -> None:
+    """``nominations_valid`` accepts exactly the rows ``rules.check_nomination`` accepts (and whose
+    co-signers the engine finds verified), over random candidates, co-signers and waiting states."""
+    rng = np.random.default_rng(4)
+    policy = CreditsPolicy()
+    need = policy.nomination_cosigners
+    n, rows = 12, 4_000
+    candidates = rng.integers(0, n, size=rows, dtype=np.int64)
+    cosigners = rng.integers(0, n, size=(rows, need), dtype=np.int64)
+    waiting = rng.random(rows) < 0.2
+    can_sign = rng.random(n) < 0.8
+    got = credits_sim.nominations_valid(candidates, cosigners, waiting, can_sign, need)
+    for r in range(rows):
+        names = frozenset(f"{c:09d}" for c in cosigners[r].tolist())
+        try:
+            credit_rules.check_nomination(f"{candidates[r]:09d}", names, False, bool(waiting[r]), policy)
+            expected = bool(can_sign[cosigners[r]].all())
+        except CivicLedgerError as e:
+            assert e.rule == "SC9"
+            expected = False
+        assert bool(got[r]) == expected, r
+    assert 0 < int(got.sum()) < rows  # both outcomes were exercised
+
+
+def test_sc09_nominated_candidates_join_the_draw_and_the_default_nominates_nobody() -> None:
+    from civicledger.sim import Model, parse_scenario
+
+    data: dict[str, Any] = lottery_scenario()
+    plain = Model(parse_scenario(data), seed=9, trace=True)
+    rows = plain.run()
+    assert "nominations" not in rows[-1]
+    assert not any(a[0].startswith("nominate") for a in plain.trace.actions)  # type: ignore[union-attr]
+    data.setdefault("parameters", {})["nomination_rate"] = 0.02
+    nominated = Model(parse_scenario(data), seed=9, trace=True)
+    rows = nominated.run()
+    acts: list[Any] = nominated.trace.actions  # type: ignore[union-attr]
+    ok = {a[2] for a in acts if a[0] == "nominate"}
+    assert rows[-1]["nominations"] == sum(a[0] == "nominate" for a in acts) > 0
+    assert rows[-1]["nominations_refused"] == sum(a[0] == "nominate_refused" for a in acts)
+    drawn = {int(c) for a in acts if a[0] == "draw" for _, _, c in a[2]}
+    assert drawn & ok  # a nominee won a draw

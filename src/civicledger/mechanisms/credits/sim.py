@@ -22,6 +22,14 @@ than ``grade_max - base_grade - 1`` (``rules.cap_refusal``); participation beyon
 and does not restart decay. It does not model Gears' null votes (re-casts, neutral votes on
 companies never judged, votes right after the test): a simulated voter holds one vote at a time
 and its votes carry no test time. With 0 (the default) it grades as rule version 1.
+
+SC9 nominations: with the parameter ``nomination_rate`` above 0 (the default 0 draws nothing and
+writes no column) a ``nomination_rate`` share of verified persons are nominated each step by the
+policy's ``nomination_cosigners`` co-signers drawn at random, and join the draw's candidates where
+``nominations_valid`` (``rules.check_nomination`` over whole arrays) accepts them: not already
+waiting, no co-signer nominating themselves, as many distinct co-signers as policy asks, each a
+verified person able to sign (X9). A nominee has no grade bound and may be nominated again after a
+draw; the columns ``nominations`` and ``nominations_refused`` count them.
 """
 
 from __future__ import annotations
@@ -285,6 +293,7 @@ class CreditsSector(Sector):
         self.second_chance_used = np.zeros(n, bool)
         self.last_draw: int | None = None
         self.draws = self.lottery_winners = 0
+        self.nominations = self.nominations_refused = 0  # SC9: nominated by co-signers
         self._standing_cache: tuple[int, I64, tuple[I64, I64, I64, I64, I64]] | None = None
         self.draw_hook: DrawHook | None = None  # replaces the draw (tests take the engine's); None: the domain's
 
@@ -326,6 +335,7 @@ class CreditsSector(Sector):
             "lottery_winners": self.lottery_winners,
             "pledges_open": len(self.pledges),
             "candidates_waiting": int(self.candidate.sum()),
+            **self._nomination_columns(),
             "participation_uncounted": self.participation_uncounted,
             "appeals_penalties": self.appeals_penalties,
             "appeals_overturned": self.appeals_overturned,
@@ -489,6 +499,31 @@ class CreditsSector(Sector):
                 if m.trace is not None:
                     for a in who.tolist():
                         m.log("second_chance", s, a)
+        self._nominate(s)
+
+    def _nominate(self, s: int) -> None:
+        """SC9: a ``nomination_rate`` share of verified persons, each nominated by co-signers."""
+        m = self.model
+        rate = m.p["nomination_rate"]
+        if rate <= 0:
+            return
+        need = m.policy.section(CreditsPolicy).nomination_cosigners
+        picked = np.unique(m.rng.integers(0, m.n, size=m.rng.binomial(m.n, rate), dtype=np.int64))
+        nominees = picked[m.verified[picked]]
+        cosigners = m.rng.integers(0, m.n, size=(nominees.size, need), dtype=np.int64)
+        can_sign = m.verified & ~m.keys.locked if m.keys.locked.size else m.verified
+        ok = nominations_valid(nominees, cosigners, self.candidate[nominees], can_sign, need)
+        self.candidate[nominees[ok]] = True
+        self.nominations += int(ok.sum())
+        self.nominations_refused += int((~ok).sum())
+        if m.trace is not None:
+            for a, row, good in zip(nominees.tolist(), cosigners.tolist(), ok.tolist(), strict=True):
+                m.log("nominate" if good else "nominate_refused", s, a, tuple(row))
+
+    def _nomination_columns(self) -> Row:
+        if self.model.p["nomination_rate"] <= 0:
+            return {}
+        return {"nominations": self.nominations, "nominations_refused": self.nominations_refused}
 
     def _lottery(self, s: int, t: int) -> None:
         """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
@@ -733,3 +768,20 @@ class CreditsSector(Sector):
         since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
         steps = decay_steps(t - since, pol.decay_window, pol.decay_step)
         return grade_after_decay(g, steps, pol.base_grade)
+
+
+def nominations_valid(
+    candidates: I64, cosigners: I64, waiting: NDArray[np.bool_], can_sign: NDArray[np.bool_], need: int
+) -> NDArray[np.bool_]:
+    """``rules.check_nomination`` (SC9) by co-signers, one row per nomination, with the engine's
+    check that each co-signer is a verified person (here: also able to sign, X9): the candidate
+    is not waiting, is none of its co-signers, and has at least ``need`` distinct co-signers."""
+    if candidates.size == 0:
+        return np.zeros(0, bool)
+    ordered = np.sort(cosigners, axis=1)
+    distinct = 1 + (np.diff(ordered, axis=1) != 0).sum(axis=1) if need else np.zeros(candidates.size, np.int64)
+    ok = ~waiting & (distinct >= need)
+    ok &= ~(cosigners == candidates[:, None]).any(axis=1)
+    ok &= can_sign[cosigners].all(axis=1)
+    out: NDArray[np.bool_] = ok
+    return out

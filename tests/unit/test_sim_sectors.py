@@ -130,3 +130,21 @@ def test_cr13_without_finite_resources_or_coops_a_run_is_what_it_was() -> None:
 def test_cr06_more_finite_resources_than_resources_are_refused() -> None:
     with pytest.raises(Exception, match="finite_resources"):
         parse_scenario(_creditism(finite_resources=4))
+
+
+def test_gr06_deferred_periods_net_zero_and_immediate_runs_write_no_period_columns() -> None:
+    base: dict[str, Any] = {
+        "scenario": {"steps": 20, "seeds": [5]},
+        "population": {"persons": 400, "companies": 6, "resources": 0},
+        "parameters": {"vote_rate": 0.2},
+    }
+    immediate = run(parse_scenario(base), seed=5)
+    assert "periods_closed" not in immediate[-1]
+    model = Model(parse_scenario({**base, "policy": {"gears": {"mode": "deferred"}}}), seed=5, trace=True)
+    rows = model.run()
+    last = rows[-1]
+    assert last["periods_closed"] == 4  # weekly steps, 30-day periods: four ended within 20 weeks
+    assert last["period_payouts"] == last["period_charges"] > 0  # GR6: each period nets exactly zero
+    sales = [a for a in model.trace.actions if a[0] == "sale"]  # type: ignore[union-attr]
+    assert sales and all(a[4] == 0 for a in sales)  # nothing settled at the sale itself
+    assert last["fund_paid"] != immediate[-1]["fund_paid"]

@@ -9,6 +9,15 @@ A cast vote is civic participation (X8): the sector reports it to the model as `
 ``annual_sales`` and ``deltas_float`` are the vectorised forms of GR1 and GR5, and
 ``settlement_adjustment`` the integer form of GR6's ``adjustment``, proven equal to the domain's
 by ``tests/unit/test_sim_rules.py``.
+
+With the policy's ``gears.mode = "deferred"`` (GR6; the default ``"immediate"`` is unchanged) a sale
+pays the seller its price only and accrues the exact p x delta / 100 to the company in its period
+(``policy.gears.period`` from the start); at the first step after a period ends the sector closes
+it as the engine's ``ClosePeriod`` does: ``net_zero_period`` rescales the accruals to net exactly
+zero, each charge is paid as far as the company holds units (``charge``, the rest owed to the fund
+and withheld from its later sales, oldest debt first with its penalties, ``withhold``), each payout
+is paid by the fund or waits in its queue. Companies are taken in the order of their names, the
+engine in the order of their account ids: the two differ only where largest remainders tie.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.gears import coefficient as gears
 from civicledger.mechanisms.gears.coefficient import Tally
-from civicledger.mechanisms.gears.policy import GearsPolicy
+from civicledger.mechanisms.gears.policy import GearsPolicy, SettlementMode
 from civicledger.mechanisms.gears.values import Verdict
 from civicledger.sim.rules import add_up
 from civicledger.sim.sector import Problem, Row, Sector
@@ -78,8 +87,6 @@ class GearsSector(Sector):
 
     @classmethod
     def unmodelled(cls, policy: Policy) -> list[Problem]:
-        if policy.section(GearsPolicy).mode.value != "immediate":
-            return [(("policy", "gears", "mode"), "the simulator settles in immediate mode only (GR6)")]
         return []
 
     def setup(self) -> None:
@@ -110,6 +117,13 @@ class GearsSector(Sector):
         self.tally_count = np.zeros(self.companies, np.int64)
         self.tally_total = np.zeros(self.companies, np.int64)
         self.cast_log: dict[int, I64] = {}
+        # GR6 deferred: period -> company -> exact accrued p x delta / 100; debts in order, each
+        # (owed to the fund: a period's charge, or else a penalty, units owed)
+        self.deferred = m.policy.section(GearsPolicy).mode is SettlementMode.DEFERRED
+        self.accrued: dict[int, dict[int, Fraction]] = {}
+        self.periods_closed = 0
+        self.period_payouts = self.period_charges = 0
+        self.debts: list[list[tuple[bool, int]]] = [[] for _ in range(self.companies)] if self.deferred else []
 
     def step(self, s: int, t: int) -> None:
         m = self.model
@@ -161,6 +175,8 @@ class GearsSector(Sector):
             self.deltas = np.array([float(d) for d in self.exact_deltas])
             self.voted = counts > 0
         settle_with = self.settle_with
+        if self.deferred:
+            self._close_periods(s, t)
         # GR7: challenges whose judging window has passed close now, before the step's sales; the
         # penalty is on G_i at the last instant of judging (IN7: as the engine decides from rule
         # version 2), paid from what the company holds, the rest owed.
@@ -170,6 +186,8 @@ class GearsSector(Sector):
             paid = min(due, int(self.company_balance[i]))
             self.company_balance[i] -= paid
             self.company_debt[i] += due - paid
+            if self.deferred and due > paid:
+                self.debts[i].append((False, due - paid))
             self.penalties_charged += due
             self.penalties_paid += paid
             m.log("challenge_closed", s, i, v, due, paid)
@@ -178,10 +196,14 @@ class GearsSector(Sector):
         self.sales_hist[s] = sold
         for i in np.flatnonzero(sold).tolist():
             price = int(sold[i])
-            adj = settlement_adjustment(price, *settle_with[i])  # gears.adjustment, GR6
+            adj = 0 if self.deferred else settlement_adjustment(price, *settle_with[i])  # gears.adjustment, GR6
             self.company_balance[i] += price
             received = price
-            if adj > 0:
+            if self.deferred:  # GR6: accrued exactly, settled when the period closes
+                period = self.accrued.setdefault((t - m.genesis) // pol.period, {})
+                numerator, denominator = settle_with[i]
+                period[i] = period.get(i, Fraction(0)) + Fraction(price * numerator, denominator * 100)
+            elif adj > 0:
                 received += adj if self._pay_from_fund(str(i), adj) else 0
             elif adj < 0:
                 self.company_balance[i] += adj
@@ -189,11 +211,14 @@ class GearsSector(Sector):
                 self.fund_received += -adj
                 received += adj
             # GR7: an unpaid penalty is withheld from what the company receives from later sales.
-            withheld = min(int(self.company_debt[i]), received)
-            if withheld > 0:
-                self.company_balance[i] -= withheld
-                self.company_debt[i] -= withheld
-                self.penalties_paid += withheld
+            if self.deferred:
+                withheld = self._withhold(i, received)
+            else:
+                withheld = min(int(self.company_debt[i]), received)
+                if withheld > 0:
+                    self.company_balance[i] -= withheld
+                    self.company_debt[i] -= withheld
+                    self.penalties_paid += withheld
             m.log("sale", s, i, price, adj, withheld)
         self._release()
         out2 = m.behave["whistleblowing"](m, m.rng, m.p)
@@ -206,6 +231,54 @@ class GearsSector(Sector):
                 self.challenged.add(i)
                 self.challenges.setdefault(close, []).append((i, v, t + pol.challenge_window))
                 m.log("challenge", s, i, v)
+
+    def _close_periods(self, s: int, t: int) -> None:
+        """GR6 deferred: every period ended by ``t`` closes, netting exactly zero (``ClosePeriod``)."""
+        m = self.model
+        length = m.policy.section(GearsPolicy).period
+        while m.genesis + (self.periods_closed + 1) * length <= t:
+            period = self.periods_closed
+            accrued = self.accrued.pop(period, {})
+            names = self.company_names
+            payouts, charges = gears.net_zero_period({names[i]: a for i, a in accrued.items()})
+            index = {name: i for i, name in enumerate(names)}
+            for name, units in charges.items():
+                i = index[name]
+                owed = gears.charge(units, int(self.company_balance[i]))
+                self.company_balance[i] -= owed.paid
+                self.fund += owed.paid
+                self.fund_received += owed.paid
+                if owed.owed:
+                    self.company_debt[i] += owed.owed
+                    self.debts[i].append((True, owed.owed))
+                self.period_charges += units
+            for name, units in payouts.items():
+                self._pay_from_fund(str(index[name]), units)
+                self.period_payouts += units
+            self._release()
+            self.periods_closed += 1
+            m.log("close_period", s, period, payouts, charges)
+
+    def _withhold(self, i: int, received: int) -> int:
+        """GR6, GR7 deferred: company ``i``'s debts withheld oldest first from what it ``received``
+        (``withhold``): a period's charge goes to the fund, a penalty as in immediate mode."""
+        debts = self.debts[i]
+        taken = gears.withhold([(str(k), units) for k, (_, units) in enumerate(debts)], received)
+        total = 0
+        for w in taken:
+            k = int(w.key)
+            to_fund = debts[k][0]
+            debts[k] = (to_fund, w.remaining)
+            total += w.units
+            if to_fund:
+                self.fund += w.units
+                self.fund_received += w.units
+            else:
+                self.penalties_paid += w.units
+        self.debts[i] = [d for d in debts if d[1] > 0]
+        self.company_balance[i] -= total
+        self.company_debt[i] -= total
+        return total
 
     def annual_sales(self, s: int, t: int) -> I64:
         """G_i at t (GR1) from the sales of earlier steps within the trailing year (t - YEAR, t]."""
@@ -274,5 +347,21 @@ class GearsSector(Sector):
             "vote_rewards_paid": self.rewards_paid,
             "solvency_drift": self.fund_paid + pending - self.fund_received + self.rewards_paid,
             "penalties_charged": self.penalties_charged,
-            "penalties_unpaid": int(self.company_debt.sum()),
+            "penalties_unpaid": int(self.company_debt.sum()) - self._charges_unpaid(),
+            **self._deferred_columns(),
+        }
+
+    def _charges_unpaid(self) -> int:
+        return sum(units for debts in self.debts for to_fund, units in debts if to_fund)
+
+    def _deferred_columns(self) -> Row:
+        """GR6 deferred: periods closed, what they paid out and charged (both the same: each nets
+        zero), and charges still owed; none in immediate mode."""
+        if not self.deferred:
+            return {}
+        return {
+            "periods_closed": self.periods_closed,
+            "period_payouts": self.period_payouts,
+            "period_charges": self.period_charges,
+            "period_charges_unpaid": self._charges_unpaid(),
         }

@@ -35,10 +35,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from civicledger.kernel.identity import AccountId
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import MONTH, WEEK
 from civicledger.mechanisms.circles import rules as circles
+from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.policy import CirclesPolicy
+from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
 from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonical, gini
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
@@ -127,6 +130,16 @@ def claim(state: circles.IncomeState, now: int, genesis: int, policy: CirclesPol
 
 
 HALF_HOUR = 1_800
+
+
+def _name(person: int) -> str:
+    """A person's account name in a plan: nine digits, so names sort as the persons do."""
+    return f"{person:09d}"
+
+
+def _node(node: int, n: int) -> tuple[str, str]:
+    """The router's name of a node of ``_flow_network``: ("a", account) or ("c", currency)."""
+    return ("a", _name(node)) if node < n else ("c", _name(node - n))
 
 
 # The sector -------------------------------------------------------------------------------------
@@ -227,6 +240,10 @@ class CirclesSector(Sector):
         self.eu, self.ev = self.net.u, self.net.v  # the same int32 arrays: one copy of the edges
         self.trusts_sybil = np.zeros(n, bool)
         self.routed = 0
+        # Routed payments by each rule (CI9): counts and units, cumulative and in the last step.
+        self.flow_routed = self.flow_units = self.flow_refused = self.two_hop_units = 0
+        self.flow_routed_step = self.two_hop_step = 0
+        self.flow_index: FlowIndex | None = None  # built on the first step routing by max flow
 
     # Demurrage (CI15, IN4) -----------------------------------------------------------------------
 
@@ -360,7 +377,8 @@ class CirclesSector(Sector):
                     m.log("convert", s, a, int(self.group[a]), x)
 
     def _routed(self, s: int) -> None:
-        """Payments to a friend of a friend through the friend (CI9), all steps or none.
+        """Payments to a friend of a friend (CI9): a sample of ``routed_sample`` of them a step by
+        the engine's max-flow router (``_by_max_flow``), the rest through the friend, here.
 
         The payer's coins go to the intermediary, who trusts the payer; the intermediary's own
         coins go to the receiver, who trusts the intermediary; the intermediary ends with the same
@@ -373,6 +391,13 @@ class CirclesSector(Sector):
         if out is None:
             return
         payers, first, second, units = out
+        self.flow_routed_step = self.two_hop_step = 0
+        sample = min(int(m.p["routed_sample"]), int(payers.size))
+        if sample:  # drawn only when asked for: a run without a sample draws what it always drew
+            rest = np.ones(payers.size, bool)
+            rest[m.rng.choice(payers.size, size=sample, replace=False)] = False
+            self._by_max_flow(s, payers[~rest], first[~rest], second[~rest], units[~rest])
+            payers, first, second, units = payers[rest], first[rest], second[rest], units[rest]
         mids = self.net.neighbours[first].astype(np.int64)
         receivers = self.net.neighbours[second].astype(np.int64)
         deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
@@ -397,9 +422,104 @@ class CirclesSector(Sector):
         add_into(self.own, mids, units, sign=-1)
         self._credit_foreign(mids, receivers, units, minted=False)
         self.routed += int(payers.size)
+        self.two_hop_step = int(payers.size)
+        self.two_hop_units += int(units.sum())
         if m.trace is not None:
             for a, b, c, x in zip(payers.tolist(), mids.tolist(), receivers.tolist(), units.tolist(), strict=True):
                 m.log("route", s, a, b, c, x)
+
+    # Routing by the engine's max-flow kernel (CI9) -------------------------------------------------
+
+    def _flow_network(self, s: int) -> FlowIndex:
+        """The router's network (``handlers.CirclesRouter``) over the simulator's arrays, as at step ``s``.
+
+        Node i is person i's account, node n + i their currency. Edge i (account -> currency) carries
+        what they hold of their own coins, at its worth today (IN4); edges n + 2k and n + 2k + 1 are
+        the two sides of acquaintance k's mutual trust (the currency of one -> the account of the
+        other: unlimited once formed, CI5); edge n + 2E + i is person i's acceptance of their own
+        currency (unlimited), E the acquaintances. The simulator keeps others' coins pooled by kind, not by currency, so
+        only own coins can be passed on: an intermediary swaps a coin received for one of its own,
+        as the two-hop rule does. Built once; each step sets the capacities that changed.
+        """
+        m = self.model
+        n, edges = m.n, int(self.eu.size)
+        index = self.flow_index
+        if index is None:
+            who = np.arange(n, dtype=np.int64)
+            src = np.concatenate([who, n + self.eu.astype(np.int64), n + self.ev.astype(np.int64), n + who])
+            dst = np.concatenate([n + who, self.ev.astype(np.int64), self.eu.astype(np.int64), who])
+            trust = np.empty(2 * edges, np.int64)  # interleaved: the sides of edge k at n + 2k, n + 2k + 1
+            trust[0::2], trust[1::2] = np.arange(edges), edges + np.arange(edges)
+            order = np.concatenate([who, n + trust, n + 2 * edges + who])
+            cap = np.zeros(2 * n + 2 * edges, np.int64)
+            cap[n + 2 * edges :] = INF
+            index = self.flow_index = FlowIndex.from_arrays(2 * n + 2 * edges, src[order], dst[order], cap)
+        formed = int(self.estart[s + 1])  # edges are kept in formation order
+        index.cap[n : n + 2 * formed] = INF
+        index.cap[n + 2 * formed : n + 2 * edges] = 0
+        index.cap[:n] = np.where(self.opened, self.view("own", slice(None)), 0)
+        if m.keys.active:
+            index.cap[:n][m.keys.locked] = 0  # X9: nobody passes on coins without their key
+        return index
+
+    def _by_max_flow(self, s: int, payers: I64, first: I64, second: I64, units: I64) -> None:
+        """Pay each sampled route's receiver by the engine's max-flow router, one payment after
+        another (CI9): ``handlers.CirclesRouter.route``'s plan over ``_flow_network``, paid in
+        full or refused (``circles.pay`` refuses what cannot flow in full, in ``max_steps``
+        transfers). Every leg moves the source's own coins to a target who trusts it, in exact
+        integers: each intermediary ends with the same total, and the money in every currency is
+        conserved."""
+        m = self.model
+        mids = self.net.neighbours[first].astype(np.int64)
+        deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
+        receivers = np.where(deg > 0, self.net.neighbours[second].astype(np.int64), mids)
+        units = np.minimum(units, self.view("own", payers))
+        ok = (receivers != payers) & (units > 0) & self.opened[payers] & self.opened[receivers]
+        if m.keys.active:
+            ok &= ~m.keys.locked[payers]
+        self.flow_refused += int(payers.size - ok.sum())
+        payers, receivers, units = payers[ok], receivers[ok], units[ok]
+        if not payers.size:
+            return
+        index = self._flow_network(s)
+        max_steps = m.policy.section(CirclesPolicy).max_steps
+        for a, b, x in zip(payers.tolist(), receivers.tolist(), units.tolist(), strict=True):
+            plan = self._plan(index, m.n, a, b, x, max_steps)
+            if plan.units < x:
+                self.flow_refused += 1
+                m.log("flow_refused", s, a, b, x, plan.max_flow)
+                continue
+            legs = [(int(leg.source), int(leg.target), leg.units) for leg in plan.legs]
+            src = np.array([leg[0] for leg in legs], np.int64)
+            dst = np.array([leg[1] for leg in legs], np.int64)
+            moved = np.array([leg[2] for leg in legs], np.int64)
+            self._settle("own", src)
+            add_into(self.own, src, moved, sign=-1)
+            self._credit_foreign(src, dst, moved, minted=False)
+            index.cap[src] = self.view("own", src)
+            self.flow_routed += 1
+            self.flow_routed_step += 1
+            self.flow_units += x
+            self.routed += 1
+            m.log("flow", s, a, b, x, plan.max_flow, tuple(legs))
+
+    @staticmethod
+    def _plan(index: FlowIndex, n: int, a: int, b: int, units: int, max_steps: int) -> Plan:
+        """``CirclesRouter.route(a, b, units)`` over ``index`` (of ``n`` persons): the capped flow's
+        plan, or the full flow's when the capped one needed too many transfers."""
+
+        def named(flow: dict[int, int]) -> dict[tuple[str, str], dict[tuple[str, str], int]]:
+            return {
+                _node(u, n): {_node(v, n): x for v, x in targets.items()}
+                for u, targets in index.node_flow(flow).items()
+            }
+
+        sender, receiver = AccountId(_name(a)), AccountId(_name(b))
+        plan = plan_from_flow(named(index.max_flow(a, b, units)), sender, receiver, max_steps, units)
+        if plan.units < units and plan.max_flow >= units:
+            wider = plan_from_flow(named(index.max_flow(a, b)), sender, receiver, max_steps, units)
+            plan = max(plan, wider, key=lambda p: p.units)
+        return plan
 
     def _mint(self, c: Cohort, units: int, skip: NDArray[np.bool_] | None = None) -> None:
         """Mint ``units`` to each member of a cohort who can claim (``skip``: who cannot, X9)."""
@@ -479,6 +599,13 @@ class CirclesSector(Sector):
             "accounts_open": int(self.opened.sum()),
             "trusts": int(self.estart[s + 1]),
             "routed_payments": self.routed,
+            "routed_two_hop": self.routed - self.flow_routed,
+            "routed_two_hop_units": self.two_hop_units,
+            "routed_two_hop_step": self.two_hop_step,
+            "routed_max_flow": self.flow_routed,
+            "routed_max_flow_units": self.flow_units,
+            "routed_max_flow_step": self.flow_routed_step,
+            "routed_max_flow_refused": self.flow_refused,
             "supply_circles": supply_honest + supply_sybil,
             "supply_honest": supply_honest,
             "supply_sybil": supply_sybil,

@@ -35,6 +35,7 @@ from civicledger.kernel.identity import AccountKind, Role
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import DAY, YEAR, format_instant
+from civicledger.mechanisms.circles import handlers as circles_svc
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.credits import commands as cc
 from civicledger.mechanisms.credits import handlers as credit_svc
@@ -114,8 +115,13 @@ EVERYTHING_PARAMETERS = {
 }
 
 
-def scenario(seed: int, everything: bool = False, rules: int = 1) -> Any:
+def scenario(seed: int, everything: bool = False, rules: int = 1, **extra: Any) -> Any:
     data = _scenario_data(seed)
+    for table, values in extra.items():
+        if table == "policy":
+            data["policy"].update(values)
+        else:
+            data[table].update(values)
     if everything:
         data["behaviours"].update(EVERYTHING)
         data["parameters"].update(EVERYTHING_PARAMETERS)
@@ -237,7 +243,26 @@ class Replay:
         self.pledges: list[str] = []  # open pledge ids, in order
         self.challenges: dict[int, str] = {}  # company -> open challenge
         self.penalties: list[tuple[int, int, int]] = []
+        self.same_network = 0  # max-flow routes checked on a network both sides see alike (CI9)
         model.draw_hook = self.draw
+
+    def routed_flow(self, a: int, c: int, units: int, max_flow: int, *, refused: bool) -> None:
+        """CI9: the engine's router on the engine's state, asked the payment the simulator routed by
+        max flow. The simulator passes on own coins only (it pools others' coins by kind); while
+        nobody holds others' coins, both see the same network and find the same flow, capped at the
+        units asked; later the engine may also pass on coins held, so it finds at least as much."""
+        e, names = self.e, self.names
+        with e.store.read() as uow:
+            ids = [e.account(n) for n in names]
+            foreign = sum(uow.ledger.balance(h, CurrencyId(i)) for h in ids for i in ids if h != i)
+        plan = circles_svc.router_for(e.store).route(e.account(names[a]), e.account(names[c]), units, e.clock.now())
+        if foreign == 0:
+            assert plan.max_flow == max_flow, (a, c, units)
+            assert (plan.units < units) == refused, (a, c, units)
+            self.same_network += 1
+        else:
+            assert plan.max_flow >= max_flow, (a, c, units)
+            assert refused or plan.units == units, (a, c, units)
 
     def flush_overturns(self) -> None:
         """SC7: the appeals the simulator overturned at the last step, decided by a panel now."""
@@ -309,6 +334,16 @@ class Replay:
                 led.Leg(CurrencyId(e.account(b)), e.account(b), e.account(c), units),
             )
             e.run(cm.Pay(e.account(a), e.account(c), units, legs), a)
+        elif kind == "flow":  # CI9 by the engine's max-flow kernel: the engine can pay it, and accepts the plan
+            a, c, units, _max_flow, legs = args
+            self.routed_flow(a, c, units, _max_flow, refused=False)
+            plan = tuple(
+                led.Leg(CurrencyId(e.account(names[u])), e.account(names[u]), e.account(names[v]), x) for u, v, x in legs
+            )
+            e.run(cm.Pay(e.account(names[a]), e.account(names[c]), units, plan), names[a])
+        elif kind == "flow_refused":
+            a, c, units, max_flow = args
+            self.routed_flow(a, c, units, max_flow, refused=True)
         elif kind == "convert":
             a, units = names[args[0]], args[2]
             e.run(cm.Convert(e.account(a), self.group, units), a)
@@ -371,8 +406,8 @@ class Replay:
 VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
 
 
-def agree(store: Store, seed: int, everything: bool, rules: int = 1) -> tuple[Model, Replay]:
-    sc = scenario(seed, everything, rules)
+def agree(store: Store, seed: int, everything: bool, rules: int = 1, **extra: Any) -> tuple[Model, Replay]:
+    sc = scenario(seed, everything, rules, **extra)
     model = Model(sc, seed=seed, trace=True)
     r = Replay(store, model, everything, rules)
     e, names, firms = r.e, r.names, r.firms
@@ -433,3 +468,28 @@ def test_sc07_sc09_sc10_gr07_appeals_lottery_spending_and_whistleblowing_agree_w
     assert any(a[0] == "sale" and a[5] > 0 for a in model.trace.actions)  # type: ignore[union-attr]
     assert (model.adj_qty > 0).any()  # quantity adjustments took part
     assert model.slot_overflows == 0  # every adjustment was remembered, as the engine does
+
+
+@pytest.mark.parametrize("seed", [13])
+def test_ci09_routes_sampled_for_the_max_flow_router_agree_with_the_engine(store: Store, seed: int) -> None:
+    """A sample of routed payments by the engine's max-flow kernel, the rest by two hops: the engine
+    pays each sampled plan as given, and every balance ends the same; some payments split over two
+    paths, which no two-hop route could carry."""
+    params = {"routed_sample": 1.0, "route_share": 0.6, "pay_fraction": 0.5}
+    model, _ = agree(store, seed, everything=False, parameters=params)
+    kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
+    assert {"flow", "route"} <= kinds
+    assert model.flow_routed > 0 and model.routed > model.flow_routed
+    assert any(len(a[6]) > 2 for a in model.trace.actions if a[0] == "flow")  # type: ignore[union-attr]
+
+
+def test_ci09_the_max_flow_router_finds_the_engines_flow_on_the_same_network(store: Store) -> None:
+    """Without trustee rewards (a reserve of 0), direct payments or conversions nobody holds another's
+    coins until the first route: the simulator's network is the engine's, and each payment asked on
+    it finds the same maximum flow and is paid or refused alike (CI9)."""
+    no_rewards = {"policy": {"circles": {"reserve_start": 0}}}
+    params = {"routed_sample": 100.0, "route_share": 0.8, "pay_share": 0.0, "convert_share": 0.0}
+    model, replay = agree(store, 12, everything=False, parameters=params, **no_rewards)
+    assert replay.same_network > 0
+    assert model.flow_routed > 0 and model.routed == model.flow_routed  # every route by max flow
+    assert model.flow_refused > 0

@@ -477,7 +477,6 @@ class CirclesSector(Sector):
         ok = (receivers != payers) & (units > 0) & self.opened[payers] & self.opened[receivers]
         if m.keys.active:
             ok &= ~m.keys.locked[payers]
-        self.flow_refused += int(payers.size - ok.sum())
         payers, receivers, units = payers[ok], receivers[ok], units[ok]
         if not payers.size:
             return

@@ -338,7 +338,8 @@ class Replay:
             a, c, units, _max_flow, legs = args
             self.routed_flow(a, c, units, _max_flow, refused=False)
             plan = tuple(
-                led.Leg(CurrencyId(e.account(names[u])), e.account(names[u]), e.account(names[v]), x) for u, v, x in legs
+                led.Leg(CurrencyId(e.account(names[u])), e.account(names[u]), e.account(names[v]), x)
+                for u, v, x in legs
             )
             e.run(cm.Pay(e.account(names[a]), e.account(names[c]), units, plan), names[a])
         elif kind == "flow_refused":

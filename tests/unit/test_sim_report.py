@@ -248,6 +248,10 @@ def test_ci09_the_header_says_how_many_payments_each_routing_rule_carried(tmp_pa
     assert f"<th>routed payments</th><td>{expected}" in page
 
 
-def test_a_report_without_max_flow_routes_still_says_the_two_hop_rule_carried_them(single: Path, tmp_path: Path) -> None:
+def test_a_report_without_max_flow_routes_still_says_the_two_hop_rule_carried_them(
+    single: Path, tmp_path: Path
+) -> None:
     page = write_report(single, tmp_path / "report.html").read_text()
-    assert re.search(r"<th>routed payments</th><td>0 payments routed by max flow \(engine kernel\), [1-9][\d,]* by", page)
+    assert re.search(
+        r"<th>routed payments</th><td>0 payments routed by max flow \(engine kernel\), [1-9][\d,]* by", page
+    )

@@ -48,7 +48,7 @@ def measure(persons: int, steps: int, sample: int) -> dict[str, Any]:
         spent["routing"] += time.perf_counter() - start
 
     CirclesSector._flow_network = timed_network  # type: ignore[method-assign]
-    CirclesSector._by_max_flow = timed_routes  # type: ignore[method-assign]
+    CirclesSector._by_max_flow = timed_routes  # type: ignore[method-assign,assignment]
     try:
         start = time.perf_counter()
         rows = Model(scenario, seed=1).run()

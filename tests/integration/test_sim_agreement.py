@@ -323,6 +323,13 @@ class Replay:
         elif kind == "trust":
             u, v = names[args[0]], names[args[1]]
             e.run(cm.Trust(e.account(u), e.account(v)), u, v)
+        elif kind == "trust_directed":  # CI5: the truster alone signs; a trust back is a second command
+            t, r, both, reward, reward_back = names[args[0]], names[args[1]], *args[2:]
+            first = e.run(cm.Trust(e.account(t), e.account(r)), t).result["rewards"]
+            assert first == ({e.account(t): reward} if reward else {}), (s, t, r)
+            if both:
+                back = e.run(cm.Trust(e.account(r), e.account(t)), r).result["rewards"]
+                assert back == ({e.account(r): reward_back} if reward_back else {}), (s, r, t)
         elif kind == "pay":
             a, b, units = names[args[0]], names[args[1]], args[2]
             leg = led.Leg(CurrencyId(e.account(a)), e.account(a), e.account(b), units)
@@ -494,3 +501,19 @@ def test_ci09_the_max_flow_router_finds_the_engines_flow_on_the_same_network(sto
     assert replay.same_network > 0
     assert model.flow_routed > 0 and model.routed == model.flow_routed  # every route by max flow
     assert model.flow_refused > 0
+
+
+@pytest.mark.parametrize("reserve_start", [60 * 86_400, 25])
+def test_ci05_ci07_directed_trust_agrees_with_the_engine(store: Store, reserve_start: int) -> None:
+    """Directed trust (CI5): each acquaintance trusts one way or both; the first truster alone is
+    rewarded (CI7), the one trusting back only when the first reward was nothing (a reserve of 25
+    seconds of income is spent after two trusts); payments and routes, two-hop and by max flow,
+    go only to those who accept the payer's currency (CI8, CI9). Same balances as the engine."""
+    directed = {"policy": {"circles": {"trust_mode": "directed", "reserve_start": reserve_start}}}
+    params = {"trust_back_share": 0.5, "routed_sample": 1.0, "route_share": 0.6, "pay_share": 0.8}
+    model, _ = agree(store, 15, everything=False, parameters=params, **directed)
+    trusts = [a for a in model.trace.actions if a[0] == "trust_directed"]  # type: ignore[union-attr]
+    assert any(a[4] for a in trusts) and not all(a[4] for a in trusts)  # some both ways, some one way
+    assert any(a[6] > 0 for a in trusts) == (reserve_start == 25)  # a trust back rewarded: the first was not
+    kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
+    assert {"pay", "route", "flow"} <= kinds

@@ -167,8 +167,10 @@ class CirclesSector(Sector):
     def unmodelled(cls, policy: Policy) -> list[Problem]:
         out: list[Problem] = []
         c = policy.section(CirclesPolicy)
-        if c.trust_mode.value != "mutual" or c.trust_limits or c.trust_expiry:
-            out.append((("policy", "circles", "trust_mode"), "the simulator models mutual trust only (CI5, the seed)"))
+        if c.trust_limits or c.trust_expiry:
+            out.append(
+                (("policy", "circles", "trust_mode"), "the simulator models trust without limits or expiry only (CI5)")
+            )
         return out
 
     def setup(self) -> None:
@@ -239,6 +241,16 @@ class CirclesSector(Sector):
         self.net: Network = build(n, eu32, ev32)
         self.eu, self.ev = self.net.u, self.net.v  # the same int32 arrays: one copy of the edges
         self.trusts_sybil = np.zeros(n, bool)
+        # Directed trust (CI5, circles-v1/v2): who of each acquaintance accepts the other's currency.
+        # With mutual trust (the seed) both do, and nothing is drawn or kept.
+        self.directed = pol.trust_mode.value == "directed"
+        self.u_trusts: NDArray[np.bool_] | None = None  # eu accepts ev's currency
+        self.v_trusts: NDArray[np.bool_] | None = None
+        self.u_first: NDArray[np.bool_] | None = None  # eu signs first (and alone, unless trusted back)
+        if self.directed:
+            self.u_first = rng.random(self.eu.size) < 0.5
+            back = rng.random(self.eu.size) < m.p["trust_back_share"]
+            self.u_trusts, self.v_trusts = self.u_first | back, ~self.u_first | back
         self.routed = 0
         # Routed payments by each rule (CI9): counts and units, cumulative and in the last step.
         self.flow_routed = self.flow_units = self.flow_refused = self.two_hop_units = 0
@@ -315,7 +327,9 @@ class CirclesSector(Sector):
                     self._recover(i, c, s, t, pol)
         # Trusts forming this step (CI5, CI7), in canonical edge order.
         lo, hi = int(self.estart[s]), int(self.estart[s + 1])
-        if hi > lo:
+        if hi > lo and self.directed:
+            self._trust_directed(s, lo, hi)
+        elif hi > lo:
             u, v = self.eu[lo:hi], self.ev[lo:hi]
             occ = np.empty(2 * u.size, np.int64)
             occ[0::2], occ[1::2] = u, v
@@ -343,7 +357,7 @@ class CirclesSector(Sector):
         if out is not None:
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
-            formed = self.ew[self.net.edge[slots]] <= s
+            formed = (self.ew[self.net.edge[slots]] <= s) & self.accepts(payers, slots)
             units = np.minimum(units, self.view("own", payers))
             ok = formed & (units > 0) & self.opened[payers]
             if keys.active:
@@ -401,8 +415,9 @@ class CirclesSector(Sector):
         mids = self.net.neighbours[first].astype(np.int64)
         receivers = self.net.neighbours[second].astype(np.int64)
         deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
-        formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0)
+        formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0) & self.accepts(payers, first)
         formed &= self.ew[self.net.edge[np.where(deg > 0, second, first)]] <= s
+        formed &= self.accepts(mids, np.where(deg > 0, second, first))
         units = np.minimum(units, self.view("own", payers))
         ok = formed & (receivers != payers) & (units > 0) & self.opened[payers]
         if m.keys.active:
@@ -427,6 +442,69 @@ class CirclesSector(Sector):
         if m.trace is not None:
             for a, b, c, x in zip(payers.tolist(), mids.tolist(), receivers.tolist(), units.tolist(), strict=True):
                 m.log("route", s, a, b, c, x)
+
+    def accepts(self, holder: I64, slots: I64) -> NDArray[np.bool_]:
+        """Whether the acquaintance at each CSR slot of ``holder`` accepts ``holder``'s currency (CI5):
+        always with mutual trust; with directed trust, if that side trusts."""
+        if self.u_trusts is None or self.v_trusts is None:
+            return np.ones(holder.size, bool)
+        edge = self.net.edge[slots]
+        out: NDArray[np.bool_] = np.where(self.eu[edge] == holder, self.v_trusts[edge], self.u_trusts[edge])
+        return out
+
+    def _trust_directed(self, s: int, lo: int, hi: int) -> None:
+        """Directed trusts forming this step (CI5, CI7), acquaintance by acquaintance in canonical order:
+        the first truster alone signs and is rewarded half the trustee's remaining reserve; a trust
+        back rewards nothing, unless the first rewarded nothing (the pair is rewarded once).
+
+        Whether a trust back is rewarded depends on the reserves earlier trusts left; it is found
+        by adding those rewards until none is added: a reward added only halves a reserve further,
+        so it never takes back an earlier one, and the set grows to what one trust after another gives.
+        """
+        m = self.model
+        assert self.u_trusts is not None and self.v_trusts is not None and self.u_first is not None
+        u, v = self.eu[lo:hi].astype(np.int64), self.ev[lo:hi].astype(np.int64)
+        u_first = self.u_first[lo:hi]
+        truster, trustee = np.where(u_first, u, v), np.where(u_first, v, u)
+        both = self.u_trusts[lo:hi] & self.v_trusts[lo:hi]
+        back = np.zeros(u.size, bool)
+        while True:
+            owner = np.empty(2 * u.size, np.int64)  # occurrence 2i: the trustee's reserve pays the truster
+            owner[0::2], owner[1::2] = trustee, truster  # 2i + 1: the truster's pays the trustee (if back)
+            live = np.ones(owner.size, bool)
+            live[1::2] = back
+            occ = owner[live]
+            order = np.argsort(occ, kind="stable")
+            sorted_occ = occ[order]
+            first = np.searchsorted(sorted_occ, sorted_occ, side="left")
+            local = np.empty(occ.size, np.int64)
+            local[order] = np.arange(occ.size) - first
+            paid_live = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
+            paid = np.zeros(owner.size, np.int64)
+            paid[live] = paid_live
+            grown = both & (paid[0::2] == 0)
+            if (grown == back).all():
+                break
+            back = grown
+        receiver = np.empty_like(owner)
+        receiver[0::2], receiver[1::2] = truster, trustee
+        self._credit_foreign(occ, receiver[live], paid_live)
+        np.add.at(self.trusts, occ, 1)
+        accepts_u = self.u_trusts[lo:hi]  # u accepts v's currency
+        accepts_v = self.v_trusts[lo:hi]
+        self.trusts_sybil[u[accepts_u & ~m.verified[v]]] = True
+        self.trusts_sybil[v[accepts_v & ~m.verified[u]]] = True
+        if m.trace is not None:
+            for i in range(u.size):
+                m.log(
+                    "trust_directed",
+                    s,
+                    int(truster[i]),
+                    int(trustee[i]),
+                    bool(both[i]),
+                    int(paid[2 * i]),
+                    int(paid[2 * i + 1]),
+                )
 
     # Routing by the engine's max-flow kernel (CI9) -------------------------------------------------
 
@@ -457,6 +535,9 @@ class CirclesSector(Sector):
         formed = int(self.estart[s + 1])  # edges are kept in formation order
         index.cap[n : n + 2 * formed] = INF
         index.cap[n + 2 * formed : n + 2 * edges] = 0
+        if self.u_trusts is not None and self.v_trusts is not None:  # directed trust (CI5): one side may not accept
+            index.cap[n : n + 2 * formed : 2][~self.v_trusts[:formed]] = 0
+            index.cap[n + 1 : n + 2 * formed : 2][~self.u_trusts[:formed]] = 0
         index.cap[:n] = np.where(self.opened, self.view("own", slice(None)), 0)
         if m.keys.active:
             index.cap[:n][m.keys.locked] = 0  # X9: nobody passes on coins without their key

@@ -81,9 +81,10 @@ def test_x07_a_bad_sweep_value_is_listed_with_its_line() -> None:
 
 def test_options_the_simulator_does_not_model_are_refused_not_ignored() -> None:
     with pytest.raises(ScenarioError) as info:
-        parse_scenario({"policy": {"circles": {"trust_mode": "directed"}, "gears": {"mode": "deferred"}}})
+        parse_scenario({"policy": {"circles": {"trust_expiry": True}, "gears": {"mode": "deferred"}}})
     text = info.value.message
-    assert "mutual trust only" in text and "immediate mode only" in text
+    assert "trust without limits or expiry only" in text and "immediate mode only" in text
+    parse_scenario({"policy": {"circles": {"trust_mode": "directed"}}})  # modelled (CI5)
 
 
 def test_same_seed_same_rows_other_seed_other_rows() -> None:

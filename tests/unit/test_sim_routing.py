@@ -75,3 +75,35 @@ def test_ci09_a_sample_splits_the_steps_routed_payments_between_the_two_rules() 
 def test_a_run_without_a_sample_routes_every_payment_by_two_hops() -> None:
     rows = Model(scenario(), seed=2).run()
     assert rows[-1]["routed_max_flow"] == 0 and rows[-1]["routed_two_hop"] == rows[-1]["routed_payments"] > 0
+
+
+def test_ci05_with_directed_trust_money_goes_only_to_those_who_accept_it() -> None:
+    data = {
+        "scenario": {"steps": 8, "step": 7 * 86_400, "seeds": [1]},
+        "population": {"persons": 400, "companies": 0, "groups": 0, "resources": 0},
+        "parameters": {"trust_back_share": 0.3, "routed_sample": 20.0, "route_share": 0.2, "pay_share": 0.5},
+        "policy": {"circles": {"trust_mode": "directed"}},
+    }
+    model = Model(parse_scenario(data), seed=3, trace=True)
+    model.run()
+    actions = model.trace.actions  # type: ignore[union-attr]
+    accepts: set[tuple[int, int]] = set()  # (truster, trustee): the truster accepts the trustee's coins
+    for kind, _s, *args in actions:
+        if kind == "trust_directed":
+            truster, trustee, both = args[0], args[1], args[2]
+            accepts.add((truster, trustee))
+            if both:
+                accepts.add((trustee, truster))
+    ways = Counter(bool(a[4]) for a in actions if a[0] == "trust_directed")
+    assert 0 < ways[True] < ways[False]  # about 30% both ways
+    moves = []
+    for kind, _s, *args in actions:
+        if kind == "pay":
+            moves.append((args[0], args[1]))
+        elif kind == "route":
+            moves += [(args[0], args[1]), (args[1], args[2])]
+        elif kind == "flow":
+            moves += [(source, target) for source, target, _x in args[4]]
+    assert len(moves) > 100
+    assert all((target, source) in accepts for source, target in moves)  # CI5: only into accepted currencies
+    assert any((source, target) not in accepts for source, target in moves)  # along one-way trusts too

@@ -357,7 +357,9 @@ class CirclesSector(Sector):
         if out is not None:
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
-            formed = (self.ew[self.net.edge[slots]] <= s) & self.accepts(payers, slots)
+            formed = self.ew[self.net.edge[slots]] <= s
+            if self.directed:
+                formed &= self.accepts(payers, slots)
             units = np.minimum(units, self.view("own", payers))
             ok = formed & (units > 0) & self.opened[payers]
             if keys.active:
@@ -415,9 +417,10 @@ class CirclesSector(Sector):
         mids = self.net.neighbours[first].astype(np.int64)
         receivers = self.net.neighbours[second].astype(np.int64)
         deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
-        formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0) & self.accepts(payers, first)
+        formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0)
         formed &= self.ew[self.net.edge[np.where(deg > 0, second, first)]] <= s
-        formed &= self.accepts(mids, np.where(deg > 0, second, first))
+        if self.directed:  # CI5: the intermediary accepts the payer's coins, the receiver the intermediary's
+            formed &= self.accepts(payers, first) & self.accepts(mids, np.where(deg > 0, second, first))
         units = np.minimum(units, self.view("own", payers))
         ok = formed & (receivers != payers) & (units > 0) & self.opened[payers]
         if m.keys.active:

@@ -5,8 +5,10 @@ the exact ``rules.open_income`` / ``claimable`` run once per cohort and every me
 same whole units (a test proves that claiming every step mints what one claim would).
 Acquaintances of the network become mutual trusts at their formation step, in a canonical order;
 each trust credits each side half of the other's remaining trustee reserve
-(``trustee_reward_after``). People pay acquaintances who trust them in their own currency (CI5,
-CI8), pay a friend of a friend through the friend (CI9) and convert coins into group money (CI11).
+(``trustee_reward_after``); with directed trust (``_trust_directed``) one side trusts, the other
+back for a share of them, and a pair is rewarded once (CI7). People pay acquaintances who trust
+them in their own currency (CI5, CI8), pay a friend of a friend through the friend (CI9) or, for
+a sample, by the engine's max-flow router (``_by_max_flow``), and convert coins into group money (CI11).
 Fake accounts (CI14) are the last ``sybils`` persons, unverified, joining as one cohort.
 
 The sector offers the others a month of the basic income (``sim.sector.MONTHLY_INCOME``: the

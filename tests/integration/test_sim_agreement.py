@@ -35,6 +35,7 @@ from civicledger.kernel.identity import AccountKind, Role
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import DAY, YEAR, format_instant
+from civicledger.mechanisms.circles import handlers as circles_svc
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.credits import commands as cc
 from civicledger.mechanisms.credits import handlers as credit_svc
@@ -115,11 +116,13 @@ EVERYTHING_PARAMETERS = {
 
 
 def scenario(
-    seed: int, everything: bool = False, rules: int = 1, nominations: float = 0.0, deferred: bool = False
+    seed: int, everything: bool = False, rules: int = 1, nominations: float = 0.0, deferred: bool = False, **extra: Any
 ) -> Any:
     data = _scenario_data(seed)
     if nominations:
         data["parameters"]["nomination_rate"] = nominations
+    for table, values in extra.items():
+        data[table].update(values)
     if everything:
         data["behaviours"].update(EVERYTHING)
         data["parameters"].update(EVERYTHING_PARAMETERS)
@@ -245,7 +248,26 @@ class Replay:
         self.challenges: dict[int, str] = {}  # company -> open challenge
         self.penalties: list[tuple[int, int, int]] = []
         self.checked_at = -1  # the step whose coefficients were last compared
+        self.same_network = 0  # max-flow routes checked on a network both sides see alike (CI9)
         model.draw_hook = self.draw
+
+    def routed_flow(self, a: int, c: int, units: int, max_flow: int, *, refused: bool) -> None:
+        """CI9: the engine's router on the engine's state, asked the payment the simulator routed by
+        max flow. The simulator passes on own coins only (it pools others' coins by kind); while
+        nobody holds others' coins, both see the same network and find the same flow, capped at the
+        units asked; later the engine may also pass on coins held, so it finds at least as much."""
+        e, names = self.e, self.names
+        with e.store.read() as uow:
+            ids = [e.account(n) for n in names]
+            foreign = sum(uow.ledger.balance(h, CurrencyId(i)) for h in ids for i in ids if h != i)
+        plan = circles_svc.router_for(e.store).route(e.account(names[a]), e.account(names[c]), units, e.clock.now())
+        if foreign == 0:
+            assert plan.max_flow == max_flow, (a, c, units)
+            assert (plan.units < units) == refused, (a, c, units)
+            self.same_network += 1
+        else:
+            assert plan.max_flow >= max_flow, (a, c, units)
+            assert refused or plan.units == units, (a, c, units)
 
     def flush_overturns(self) -> None:
         """SC7: the appeals the simulator overturned at the last step, decided by a panel now."""
@@ -306,6 +328,13 @@ class Replay:
         elif kind == "trust":
             u, v = names[args[0]], names[args[1]]
             e.run(cm.Trust(e.account(u), e.account(v)), u, v)
+        elif kind == "trust_directed":  # CI5: the truster alone signs; a trust back is a second command
+            t, r, both, reward, reward_back = names[args[0]], names[args[1]], *args[2:]
+            first = e.run(cm.Trust(e.account(t), e.account(r)), t).result["rewards"]
+            assert first == ({e.account(t): reward} if reward else {}), (s, t, r)
+            if both:
+                back = e.run(cm.Trust(e.account(r), e.account(t)), r).result["rewards"]
+                assert back == ({e.account(r): reward_back} if reward_back else {}), (s, r, t)
         elif kind == "pay":
             a, b, units = names[args[0]], names[args[1]], args[2]
             leg = led.Leg(CurrencyId(e.account(a)), e.account(a), e.account(b), units)
@@ -317,6 +346,17 @@ class Replay:
                 led.Leg(CurrencyId(e.account(b)), e.account(b), e.account(c), units),
             )
             e.run(cm.Pay(e.account(a), e.account(c), units, legs), a)
+        elif kind == "flow":  # CI9 by the engine's max-flow kernel: the engine can pay it, and accepts the plan
+            a, c, units, _max_flow, legs = args
+            self.routed_flow(a, c, units, _max_flow, refused=False)
+            plan = tuple(
+                led.Leg(CurrencyId(e.account(names[u])), e.account(names[u]), e.account(names[v]), x)
+                for u, v, x in legs
+            )
+            e.run(cm.Pay(e.account(names[a]), e.account(names[c]), units, plan), names[a])
+        elif kind == "flow_refused":
+            a, c, units, max_flow = args
+            self.routed_flow(a, c, units, max_flow, refused=True)
         elif kind == "convert":
             a, units = names[args[0]], args[2]
             e.run(cm.Convert(e.account(a), self.group, units), a)
@@ -396,9 +436,15 @@ VERDICTS = (Verdict.ACCURATE, Verdict.MISLEADING, Verdict.FALSE)
 
 
 def agree(
-    store: Store, seed: int, everything: bool, rules: int = 1, nominations: float = 0.0, deferred: bool = False
+    store: Store,
+    seed: int,
+    everything: bool,
+    rules: int = 1,
+    nominations: float = 0.0,
+    deferred: bool = False,
+    **extra: Any,
 ) -> tuple[Model, Replay]:
-    sc = scenario(seed, everything, rules, nominations, deferred)
+    sc = scenario(seed, everything, rules, nominations, deferred, **extra)
     model = Model(sc, seed=seed, trace=True)
     r = Replay(store, model, everything, rules)
     e, names, firms = r.e, r.names, r.firms
@@ -485,3 +531,44 @@ def test_gr06_deferred_settlement_agrees_with_the_engine(store: Store, seed: int
     for _, _, _, payouts, charges in closed:
         assert sum(payouts.values()) == sum(charges.values())  # nets exactly zero
     assert all(a[4] == 0 for a in acts if a[0] == "sale")  # nothing settled at the sale
+
+
+@pytest.mark.parametrize("seed", [13])
+def test_ci09_routes_sampled_for_the_max_flow_router_agree_with_the_engine(store: Store, seed: int) -> None:
+    """A sample of routed payments by the engine's max-flow kernel, the rest by two hops: the engine
+    pays each sampled plan as given, and every balance ends the same; some payments split over two
+    paths, which no two-hop route could carry."""
+    params = {"routed_sample": 1.0, "route_share": 0.6, "pay_fraction": 0.5}
+    model, _ = agree(store, seed, everything=False, parameters=params)
+    kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
+    assert {"flow", "route"} <= kinds
+    assert model.flow_routed > 0 and model.routed > model.flow_routed
+    assert any(len(a[6]) > 2 for a in model.trace.actions if a[0] == "flow")  # type: ignore[union-attr]
+
+
+def test_ci09_the_max_flow_router_finds_the_engines_flow_on_the_same_network(store: Store) -> None:
+    """Without trustee rewards (a reserve of 0), direct payments or conversions nobody holds another's
+    coins until the first route: the simulator's network is the engine's, and each payment asked on
+    it finds the same maximum flow and is paid or refused alike (CI9)."""
+    no_rewards = {"policy": {"circles": {"reserve_start": 0}}}
+    params = {"routed_sample": 100.0, "route_share": 0.8, "pay_share": 0.0, "convert_share": 0.0}
+    model, replay = agree(store, 12, everything=False, parameters=params, **no_rewards)
+    assert replay.same_network > 0
+    assert model.flow_routed > 0 and model.routed == model.flow_routed  # every route by max flow
+    assert model.flow_refused > 0
+
+
+@pytest.mark.parametrize("reserve_start", [60 * 86_400, 25])
+def test_ci05_ci07_directed_trust_agrees_with_the_engine(store: Store, reserve_start: int) -> None:
+    """Directed trust (CI5): each acquaintance trusts one way or both; the first truster alone is
+    rewarded (CI7), the one trusting back only when the first reward was nothing (a reserve of 25
+    seconds of income is spent after two trusts); payments and routes, two-hop and by max flow,
+    go only to those who accept the payer's currency (CI8, CI9). Same balances as the engine."""
+    directed = {"policy": {"circles": {"trust_mode": "directed", "reserve_start": reserve_start}}}
+    params = {"trust_back_share": 0.5, "routed_sample": 1.0, "route_share": 0.6, "pay_share": 0.8}
+    model, _ = agree(store, 15, everything=False, parameters=params, **directed)
+    trusts = [a for a in model.trace.actions if a[0] == "trust_directed"]  # type: ignore[union-attr]
+    assert any(a[4] for a in trusts) and not all(a[4] for a in trusts)  # some both ways, some one way
+    assert any(a[6] > 0 for a in trusts) == (reserve_start == 25)  # a trust back rewarded: the first was not
+    kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
+    assert {"pay", "route", "flow"} <= kinds

@@ -234,3 +234,24 @@ def test_differences_from_the_baseline_are_paired_by_seed(swept: Path, tmp_path:
     page = write_report(swept, tmp_path / "report.html").read_text()
     assert "<h2>Differences from the baseline</h2>\n<img" in page
     assert re.search(r"No difference from the baseline in any run: all Circles money;[^<]*</p>", page)
+
+
+def test_ci09_the_header_says_how_many_payments_each_routing_rule_carried(tmp_path: Path) -> None:
+    text = TOML.replace("seeds = [1, 2]", "seeds = [3]").split("[sweep")[0] + "routed_sample = 2\nroute_share = 0.2\n"
+    out = _sweep(tmp_path, text)
+    table = pq.read_table(next(out.glob("*.parquet"))).to_pandas()
+    last = table.sort_values("step").iloc[-1]
+    flow, two_hop = int(last["routed_max_flow"]), int(last["routed_two_hop"])
+    assert flow > 0 and two_hop > 0
+    page = write_report(out, tmp_path / "report.html").read_text()
+    expected = f"{flow:,} payments routed by max flow (engine kernel), {two_hop:,} by the two-hop rule (over 1 run)"
+    assert f"<th>routed payments</th><td>{expected}" in page
+
+
+def test_a_report_without_max_flow_routes_still_says_the_two_hop_rule_carried_them(
+    single: Path, tmp_path: Path
+) -> None:
+    page = write_report(single, tmp_path / "report.html").read_text()
+    assert re.search(
+        r"<th>routed payments</th><td>0 payments routed by max flow \(engine kernel\), [1-9][\d,]* by", page
+    )

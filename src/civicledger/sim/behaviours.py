@@ -264,6 +264,8 @@ PARAMETERS: dict[str, float] = {
     "pay_share": 0.3,
     "pay_fraction": 0.1,
     "route_share": 0.05,
+    "trust_back_share": 1.0,  # CI5, directed trust only: acquaintances whose trust goes both ways
+    "routed_sample": 0.0,  # CI9: routed payments a step paid by the engine's max-flow router (the rest: two hops)
     "convert_share": 0.05,
     "convert_fraction": 0.2,
     "participation_rate": 0.02,

@@ -84,6 +84,8 @@ MONEY: dict[str, str] = {
             "income_lost_unguarded",
             "holdings_frozen",
             "sybil_units_at_honest",
+            "routed_two_hop_units",
+            "routed_max_flow_units",
         ),
         "circles",
     ),
@@ -663,6 +665,9 @@ def _header(results: Path, data: Results, infos: list[RunInfo], money: dict[str,
             f"{runs} run{'s' if runs != 1 else ''})",
         )
     )
+    routed = _routed_line(data)
+    if routed:
+        rows.append(("routed payments", esc(routed)))
     rows.append(("civicledger", esc(", ".join(versions) or "unknown (files without metadata)")))
     rows.append(
         (
@@ -714,6 +719,26 @@ def _header(results: Path, data: Results, infos: list[RunInfo], money: dict[str,
     if text:
         parts.append(f"<details><summary>The scenario file</summary><pre>{esc(text)}</pre></details>")
     return parts
+
+
+def _routed_line(data: Results) -> str:
+    """How routed payments were found (CI9): by the engine's max-flow kernel or by the two-hop rule,
+    summed over every run at its last recorded step ("" for results without these columns)."""
+    if not data.has("routed_max_flow") or not data.has("routed_two_hop"):
+        return ""
+
+    def total(metric: str) -> int:
+        return sum(int(data.final(s.index, seed, metric) or 0) for s in data.sets for seed in s.seeds)
+
+    flow, two_hop, refused = total("routed_max_flow"), total("routed_two_hop"), total("routed_max_flow_refused")
+    runs = sum(len(s.seeds) for s in data.sets)
+    line = (
+        f"{flow:,} payments routed by max flow (engine kernel), {two_hop:,} by the two-hop rule "
+        f"(over {runs} run{'s' if runs != 1 else ''})"
+    )
+    if refused:
+        line += f"; {refused:,} sampled for max flow could not flow in full and were refused"
+    return line
 
 
 def _final_table(data: Results, money: dict[str, Currency]) -> list[str]:

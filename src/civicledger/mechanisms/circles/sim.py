@@ -5,8 +5,10 @@ the exact ``rules.open_income`` / ``claimable`` run once per cohort and every me
 same whole units (a test proves that claiming every step mints what one claim would).
 Acquaintances of the network become mutual trusts at their formation step, in a canonical order;
 each trust credits each side half of the other's remaining trustee reserve
-(``trustee_reward_after``). People pay acquaintances who trust them in their own currency (CI5,
-CI8), pay a friend of a friend through the friend (CI9) and convert coins into group money (CI11).
+(``trustee_reward_after``); with directed trust (``_trust_directed``) one side trusts, the other
+back for a share of them, and a pair is rewarded once (CI7). People pay acquaintances who trust
+them in their own currency (CI5, CI8), pay a friend of a friend through the friend (CI9) or, for
+a sample, by the engine's max-flow router (``_by_max_flow``), and convert coins into group money (CI11).
 Fake accounts (CI14) are the last ``sybils`` persons, unverified, joining as one cohort.
 
 The sector offers the others a month of the basic income (``sim.sector.MONTHLY_INCOME``: the
@@ -35,10 +37,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from civicledger.kernel.identity import AccountId
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import MONTH, WEEK
 from civicledger.mechanisms.circles import rules as circles
+from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.policy import CirclesPolicy
+from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
 from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonical, gini
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
@@ -129,6 +134,16 @@ def claim(state: circles.IncomeState, now: int, genesis: int, policy: CirclesPol
 HALF_HOUR = 1_800
 
 
+def _name(person: int) -> str:
+    """A person's account name in a plan: nine digits, so names sort as the persons do."""
+    return f"{person:09d}"
+
+
+def _node(node: int, n: int) -> tuple[str, str]:
+    """The router's name of a node of ``_flow_network``: ("a", account) or ("c", currency)."""
+    return ("a", _name(node)) if node < n else ("c", _name(node - n))
+
+
 # The sector -------------------------------------------------------------------------------------
 
 
@@ -154,8 +169,10 @@ class CirclesSector(Sector):
     def unmodelled(cls, policy: Policy) -> list[Problem]:
         out: list[Problem] = []
         c = policy.section(CirclesPolicy)
-        if c.trust_mode.value != "mutual" or c.trust_limits or c.trust_expiry:
-            out.append((("policy", "circles", "trust_mode"), "the simulator models mutual trust only (CI5, the seed)"))
+        if c.trust_limits or c.trust_expiry:
+            out.append(
+                (("policy", "circles", "trust_mode"), "the simulator models trust without limits or expiry only (CI5)")
+            )
         return out
 
     def setup(self) -> None:
@@ -226,7 +243,21 @@ class CirclesSector(Sector):
         self.net: Network = build(n, eu32, ev32)
         self.eu, self.ev = self.net.u, self.net.v  # the same int32 arrays: one copy of the edges
         self.trusts_sybil = np.zeros(n, bool)
+        # Directed trust (CI5, circles-v1/v2): who of each acquaintance accepts the other's currency.
+        # With mutual trust (the seed) both do, and nothing is drawn or kept.
+        self.directed = pol.trust_mode.value == "directed"
+        self.u_trusts: NDArray[np.bool_] | None = None  # eu accepts ev's currency
+        self.v_trusts: NDArray[np.bool_] | None = None
+        self.u_first: NDArray[np.bool_] | None = None  # eu signs first (and alone, unless trusted back)
+        if self.directed:
+            self.u_first = rng.random(self.eu.size) < 0.5
+            back = rng.random(self.eu.size) < m.p["trust_back_share"]
+            self.u_trusts, self.v_trusts = self.u_first | back, ~self.u_first | back
         self.routed = 0
+        # Routed payments by each rule (CI9): counts and units, cumulative and in the last step.
+        self.flow_routed = self.flow_units = self.flow_refused = self.two_hop_units = 0
+        self.flow_routed_step = self.two_hop_step = 0
+        self.flow_index: FlowIndex | None = None  # built on the first step routing by max flow
 
     # Demurrage (CI15, IN4) -----------------------------------------------------------------------
 
@@ -298,7 +329,9 @@ class CirclesSector(Sector):
                     self._recover(i, c, s, t, pol)
         # Trusts forming this step (CI5, CI7), in canonical edge order.
         lo, hi = int(self.estart[s]), int(self.estart[s + 1])
-        if hi > lo:
+        if hi > lo and self.directed:
+            self._trust_directed(s, lo, hi)
+        elif hi > lo:
             u, v = self.eu[lo:hi], self.ev[lo:hi]
             occ = np.empty(2 * u.size, np.int64)
             occ[0::2], occ[1::2] = u, v
@@ -327,6 +360,8 @@ class CirclesSector(Sector):
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
             formed = self.ew[self.net.edge[slots]] <= s
+            if self.directed:
+                formed &= self.accepts(payers, slots)
             units = np.minimum(units, self.view("own", payers))
             ok = formed & (units > 0) & self.opened[payers]
             if keys.active:
@@ -360,7 +395,8 @@ class CirclesSector(Sector):
                     m.log("convert", s, a, int(self.group[a]), x)
 
     def _routed(self, s: int) -> None:
-        """Payments to a friend of a friend through the friend (CI9), all steps or none.
+        """Payments to a friend of a friend (CI9): a sample of ``routed_sample`` of them a step by
+        the engine's max-flow router (``_by_max_flow``), the rest through the friend, here.
 
         The payer's coins go to the intermediary, who trusts the payer; the intermediary's own
         coins go to the receiver, who trusts the intermediary; the intermediary ends with the same
@@ -373,11 +409,20 @@ class CirclesSector(Sector):
         if out is None:
             return
         payers, first, second, units = out
+        self.flow_routed_step = self.two_hop_step = 0
+        sample = min(int(m.p["routed_sample"]), int(payers.size))
+        if sample:  # drawn only when asked for: a run without a sample draws what it always drew
+            rest = np.ones(payers.size, bool)
+            rest[m.rng.choice(payers.size, size=sample, replace=False)] = False
+            self._by_max_flow(s, payers[~rest], first[~rest], second[~rest], units[~rest])
+            payers, first, second, units = payers[rest], first[rest], second[rest], units[rest]
         mids = self.net.neighbours[first].astype(np.int64)
         receivers = self.net.neighbours[second].astype(np.int64)
         deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
         formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0)
         formed &= self.ew[self.net.edge[np.where(deg > 0, second, first)]] <= s
+        if self.directed:  # CI5: the intermediary accepts the payer's coins, the receiver the intermediary's
+            formed &= self.accepts(payers, first) & self.accepts(mids, np.where(deg > 0, second, first))
         units = np.minimum(units, self.view("own", payers))
         ok = formed & (receivers != payers) & (units > 0) & self.opened[payers]
         if m.keys.active:
@@ -397,9 +442,169 @@ class CirclesSector(Sector):
         add_into(self.own, mids, units, sign=-1)
         self._credit_foreign(mids, receivers, units, minted=False)
         self.routed += int(payers.size)
+        self.two_hop_step = int(payers.size)
+        self.two_hop_units += int(units.sum())
         if m.trace is not None:
             for a, b, c, x in zip(payers.tolist(), mids.tolist(), receivers.tolist(), units.tolist(), strict=True):
                 m.log("route", s, a, b, c, x)
+
+    def accepts(self, holder: I64, slots: I64) -> NDArray[np.bool_]:
+        """Whether the acquaintance at each CSR slot of ``holder`` accepts ``holder``'s currency (CI5):
+        always with mutual trust; with directed trust, if that side trusts."""
+        if self.u_trusts is None or self.v_trusts is None:
+            return np.ones(holder.size, bool)
+        edge = self.net.edge[slots]
+        out: NDArray[np.bool_] = np.where(self.eu[edge] == holder, self.v_trusts[edge], self.u_trusts[edge])
+        return out
+
+    def _trust_directed(self, s: int, lo: int, hi: int) -> None:
+        """Directed trusts forming this step (CI5, CI7), acquaintance by acquaintance in canonical order:
+        the first truster alone signs and is rewarded half the trustee's remaining reserve; a trust
+        back rewards nothing, unless the first rewarded nothing (the pair is rewarded once).
+
+        Whether a trust back is rewarded depends on the reserves earlier trusts left; it is found
+        by adding those rewards until none is added: a reward added only halves a reserve further,
+        so it never takes back an earlier one, and the set grows to what one trust after another gives.
+        """
+        m = self.model
+        assert self.u_trusts is not None and self.v_trusts is not None and self.u_first is not None
+        u, v = self.eu[lo:hi].astype(np.int64), self.ev[lo:hi].astype(np.int64)
+        u_first = self.u_first[lo:hi]
+        truster, trustee = np.where(u_first, u, v), np.where(u_first, v, u)
+        both = self.u_trusts[lo:hi] & self.v_trusts[lo:hi]
+        back = np.zeros(u.size, bool)
+        while True:
+            owner = np.empty(2 * u.size, np.int64)  # occurrence 2i: the trustee's reserve pays the truster
+            owner[0::2], owner[1::2] = trustee, truster  # 2i + 1: the truster's pays the trustee (if back)
+            live = np.ones(owner.size, bool)
+            live[1::2] = back
+            occ = owner[live]
+            order = np.argsort(occ, kind="stable")
+            sorted_occ = occ[order]
+            first = np.searchsorted(sorted_occ, sorted_occ, side="left")
+            local = np.empty(occ.size, np.int64)
+            local[order] = np.arange(occ.size) - first
+            paid_live = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
+            paid = np.zeros(owner.size, np.int64)
+            paid[live] = paid_live
+            grown = both & (paid[0::2] == 0)
+            if (grown == back).all():
+                break
+            back = grown
+        receiver = np.empty_like(owner)
+        receiver[0::2], receiver[1::2] = truster, trustee
+        self._credit_foreign(occ, receiver[live], paid_live)
+        np.add.at(self.trusts, occ, 1)
+        accepts_u = self.u_trusts[lo:hi]  # u accepts v's currency
+        accepts_v = self.v_trusts[lo:hi]
+        self.trusts_sybil[u[accepts_u & ~m.verified[v]]] = True
+        self.trusts_sybil[v[accepts_v & ~m.verified[u]]] = True
+        if m.trace is not None:
+            for i in range(u.size):
+                m.log(
+                    "trust_directed",
+                    s,
+                    int(truster[i]),
+                    int(trustee[i]),
+                    bool(both[i]),
+                    int(paid[2 * i]),
+                    int(paid[2 * i + 1]),
+                )
+
+    # Routing by the engine's max-flow kernel (CI9) -------------------------------------------------
+
+    def _flow_network(self, s: int) -> FlowIndex:
+        """The router's network (``handlers.CirclesRouter``) over the simulator's arrays, as at step ``s``.
+
+        Node i is person i's account, node n + i their currency. Edge i (account -> currency) carries
+        what they hold of their own coins, at its worth today (IN4); edges n + 2k and n + 2k + 1 are
+        the two sides of acquaintance k's mutual trust (the currency of one -> the account of the
+        other: unlimited once formed, CI5); edge n + 2E + i is person i's acceptance of their own
+        currency (unlimited), E the acquaintances. The simulator keeps others' coins pooled by kind, not by currency, so
+        only own coins can be passed on: an intermediary swaps a coin received for one of its own,
+        as the two-hop rule does. Built once; each step sets the capacities that changed.
+        """
+        m = self.model
+        n, edges = m.n, int(self.eu.size)
+        index = self.flow_index
+        if index is None:
+            who = np.arange(n, dtype=np.int64)
+            src = np.concatenate([who, n + self.eu.astype(np.int64), n + self.ev.astype(np.int64), n + who])
+            dst = np.concatenate([n + who, self.ev.astype(np.int64), self.eu.astype(np.int64), who])
+            trust = np.empty(2 * edges, np.int64)  # interleaved: the sides of edge k at n + 2k, n + 2k + 1
+            trust[0::2], trust[1::2] = np.arange(edges), edges + np.arange(edges)
+            order = np.concatenate([who, n + trust, n + 2 * edges + who])
+            cap = np.zeros(2 * n + 2 * edges, np.int64)
+            cap[n + 2 * edges :] = INF
+            index = self.flow_index = FlowIndex.from_arrays(2 * n + 2 * edges, src[order], dst[order], cap)
+        formed = int(self.estart[s + 1])  # edges are kept in formation order
+        index.cap[n : n + 2 * formed] = INF
+        index.cap[n + 2 * formed : n + 2 * edges] = 0
+        if self.u_trusts is not None and self.v_trusts is not None:  # directed trust (CI5): one side may not accept
+            index.cap[n : n + 2 * formed : 2][~self.v_trusts[:formed]] = 0
+            index.cap[n + 1 : n + 2 * formed : 2][~self.u_trusts[:formed]] = 0
+        index.cap[:n] = np.where(self.opened, self.view("own", slice(None)), 0)
+        if m.keys.active:
+            index.cap[:n][m.keys.locked] = 0  # X9: nobody passes on coins without their key
+        return index
+
+    def _by_max_flow(self, s: int, payers: I64, first: I64, second: I64, units: I64) -> None:
+        """Pay each sampled route's receiver by the engine's max-flow router, one payment after
+        another (CI9): ``handlers.CirclesRouter.route``'s plan over ``_flow_network``, paid in
+        full or refused (``circles.pay`` refuses what cannot flow in full, in ``max_steps``
+        transfers). Every leg moves the source's own coins to a target who trusts it, in exact
+        integers: each intermediary ends with the same total, and the money in every currency is
+        conserved."""
+        m = self.model
+        mids = self.net.neighbours[first].astype(np.int64)
+        deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
+        receivers = np.where(deg > 0, self.net.neighbours[second].astype(np.int64), mids)
+        units = np.minimum(units, self.view("own", payers))
+        ok = (receivers != payers) & (units > 0) & self.opened[payers] & self.opened[receivers]
+        if m.keys.active:
+            ok &= ~m.keys.locked[payers]
+        payers, receivers, units = payers[ok], receivers[ok], units[ok]
+        if not payers.size:
+            return
+        index = self._flow_network(s)
+        max_steps = m.policy.section(CirclesPolicy).max_steps
+        for a, b, x in zip(payers.tolist(), receivers.tolist(), units.tolist(), strict=True):
+            plan = self._plan(index, m.n, a, b, x, max_steps)
+            if plan.units < x:
+                self.flow_refused += 1
+                m.log("flow_refused", s, a, b, x, plan.max_flow)
+                continue
+            legs = [(int(leg.source), int(leg.target), leg.units) for leg in plan.legs]
+            src = np.array([leg[0] for leg in legs], np.int64)
+            dst = np.array([leg[1] for leg in legs], np.int64)
+            moved = np.array([leg[2] for leg in legs], np.int64)
+            self._settle("own", src)
+            add_into(self.own, src, moved, sign=-1)
+            self._credit_foreign(src, dst, moved, minted=False)
+            index.cap[src] = self.view("own", src)
+            self.flow_routed += 1
+            self.flow_routed_step += 1
+            self.flow_units += x
+            self.routed += 1
+            m.log("flow", s, a, b, x, plan.max_flow, tuple(legs))
+
+    @staticmethod
+    def _plan(index: FlowIndex, n: int, a: int, b: int, units: int, max_steps: int) -> Plan:
+        """``CirclesRouter.route(a, b, units)`` over ``index`` (of ``n`` persons): the capped flow's
+        plan, or the full flow's when the capped one needed too many transfers."""
+
+        def named(flow: dict[int, int]) -> dict[tuple[str, str], dict[tuple[str, str], int]]:
+            return {
+                _node(u, n): {_node(v, n): x for v, x in targets.items()}
+                for u, targets in index.node_flow(flow).items()
+            }
+
+        sender, receiver = AccountId(_name(a)), AccountId(_name(b))
+        plan = plan_from_flow(named(index.max_flow(a, b, units)), sender, receiver, max_steps, units)
+        if plan.units < units and plan.max_flow >= units:
+            wider = plan_from_flow(named(index.max_flow(a, b)), sender, receiver, max_steps, units)
+            plan = max(plan, wider, key=lambda p: p.units)
+        return plan
 
     def _mint(self, c: Cohort, units: int, skip: NDArray[np.bool_] | None = None) -> None:
         """Mint ``units`` to each member of a cohort who can claim (``skip``: who cannot, X9)."""
@@ -479,6 +684,13 @@ class CirclesSector(Sector):
             "accounts_open": int(self.opened.sum()),
             "trusts": int(self.estart[s + 1]),
             "routed_payments": self.routed,
+            "routed_two_hop": self.routed - self.flow_routed,
+            "routed_two_hop_units": self.two_hop_units,
+            "routed_two_hop_step": self.two_hop_step,
+            "routed_max_flow": self.flow_routed,
+            "routed_max_flow_units": self.flow_units,
+            "routed_max_flow_step": self.flow_routed_step,
+            "routed_max_flow_refused": self.flow_refused,
             "supply_circles": supply_honest + supply_sybil,
             "supply_honest": supply_honest,
             "supply_sybil": supply_sybil,

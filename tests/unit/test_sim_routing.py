@@ -1,0 +1,109 @@
+"""Routed payments by the engine's max-flow kernel in the simulator (CI9): exact, conserving, counted.
+
+A sample of each step's routed payments (``routed_sample``) is paid by ``plan_from_flow`` over
+``FlowIndex`` as ``CirclesRouter.route`` pays it; the rest by the two-hop rule. Agreement with the
+engine itself: ``tests/integration/test_sim_agreement.py``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+import numpy as np
+
+from civicledger.sim import Model, parse_scenario
+
+
+def scenario(**parameters: float) -> Any:
+    return parse_scenario(
+        {
+            "scenario": {"steps": 12, "step": 7 * 86_400, "seeds": [1]},
+            "population": {"persons": 300, "companies": 0, "groups": 0, "resources": 0},
+            "network": {"mean_degree": 6.0, "formation_weeks": 2.0},
+            "parameters": {"route_share": 0.2, "pay_fraction": 0.4, **parameters},
+            "policy": {"circles": {"reserve_start": 0}},  # no trustee rewards: every coin moved is a route's
+        }
+    )
+
+
+def test_ci09_max_flow_routes_conserve_every_currency_and_keep_intermediaries_whole() -> None:
+    model = Model(scenario(routed_sample=1_000.0, pay_share=0.0, convert_share=0.0), seed=5, trace=True)
+    model.run()
+    actions = model.trace.actions  # type: ignore[union-attr]
+    minted = np.zeros(model.n, np.int64)
+    for kind, _s, *args in actions:
+        if kind == "claim":
+            minted[args[0] : args[1]] += args[2]
+    passed_on = np.zeros(model.n, np.int64)  # each issuer's coins others hold
+    received = np.zeros(model.n, np.int64)
+    flows = [a for a in actions if a[0] == "flow"]
+    assert len(flows) == model.flow_routed > 0
+    assert any(len({leg[0] for leg in a[6]}) > 2 for a in flows)  # through more than one intermediary
+    for _kind, _s, payer, receiver, units, _max_flow, legs in flows:
+        net: Counter[int] = Counter()
+        for source, target, x in legs:
+            assert x > 0
+            passed_on[source] += x
+            received[target] += x
+            net[source] -= x
+            net[target] += x
+        assert {k: v for k, v in net.items() if v} == {payer: -units, receiver: units}
+    # CI9: coins move 1:1 and nothing is made or lost; every currency's holdings add up to its mint.
+    assert (model.own + passed_on == minted).all()
+    assert (model.held_honest == received).all()
+    assert (model.own >= 0).all()
+    assert model.routed == model.flow_routed  # a sample larger than the step's payments takes them all
+    last = model.rows[-1]
+    assert last["routed_two_hop"] == 0 and last["routed_max_flow"] == len(flows)
+    assert last["routed_max_flow_units"] == sum(a[4] for a in flows)
+
+
+def test_ci09_a_sample_splits_the_steps_routed_payments_between_the_two_rules() -> None:
+    model = Model(scenario(routed_sample=3.0), seed=2)
+    rows = model.run()
+    assert all(r["routed_max_flow_step"] <= 3 for r in rows)
+    last = rows[-1]
+    assert last["routed_max_flow"] > 0 and last["routed_two_hop"] > 0
+    assert last["routed_payments"] == last["routed_max_flow"] + last["routed_two_hop"]
+    assert last["routed_max_flow"] + last["routed_max_flow_refused"] <= 3 * 12
+    assert sum(r["routed_max_flow_step"] for r in rows) == last["routed_max_flow"]
+    honest = model.own + model.held_honest
+    assert int(honest.sum()) == last["supply_circles"]  # no money made or lost by either rule
+
+
+def test_a_run_without_a_sample_routes_every_payment_by_two_hops() -> None:
+    rows = Model(scenario(), seed=2).run()
+    assert rows[-1]["routed_max_flow"] == 0 and rows[-1]["routed_two_hop"] == rows[-1]["routed_payments"] > 0
+
+
+def test_ci05_with_directed_trust_money_goes_only_to_those_who_accept_it() -> None:
+    data = {
+        "scenario": {"steps": 8, "step": 7 * 86_400, "seeds": [1]},
+        "population": {"persons": 400, "companies": 0, "groups": 0, "resources": 0},
+        "parameters": {"trust_back_share": 0.3, "routed_sample": 20.0, "route_share": 0.2, "pay_share": 0.5},
+        "policy": {"circles": {"trust_mode": "directed"}},
+    }
+    model = Model(parse_scenario(data), seed=3, trace=True)
+    model.run()
+    actions = model.trace.actions  # type: ignore[union-attr]
+    accepts: set[tuple[int, int]] = set()  # (truster, trustee): the truster accepts the trustee's coins
+    for kind, _s, *args in actions:
+        if kind == "trust_directed":
+            truster, trustee, both = args[0], args[1], args[2]
+            accepts.add((truster, trustee))
+            if both:
+                accepts.add((trustee, truster))
+    ways = Counter(bool(a[4]) for a in actions if a[0] == "trust_directed")
+    assert 0 < ways[True] < ways[False]  # about 30% both ways
+    moves = []
+    for kind, _s, *args in actions:
+        if kind == "pay":
+            moves.append((args[0], args[1]))
+        elif kind == "route":
+            moves += [(args[0], args[1]), (args[1], args[2])]
+        elif kind == "flow":
+            moves += [(source, target) for source, target, _x in args[4]]
+    assert len(moves) > 100
+    assert all((target, source) in accepts for source, target in moves)  # CI5: only into accepted currencies
+    assert any((source, target) not in accepts for source, target in moves)  # along one-way trusts too

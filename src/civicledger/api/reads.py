@@ -449,6 +449,7 @@ class AccountHit(TypedDict):
     kind: str
     name: str
     verified: bool
+    roles: list[str]  # a registrar is found by name for an enrolment (SC1)
 
 
 SEARCH_MIN = 2
@@ -473,7 +474,12 @@ def search_accounts(store: Store, text: str, limit: int) -> list[AccountHit]:
             folded = name.casefold()
             if a.id.startswith(wanted) or wanted in folded:
                 rank = 0 if folded == wanted else 1 if folded.startswith(wanted) else 2
-                hits.append(
-                    (rank, folded or a.id, {"id": a.id, "kind": a.kind.value, "name": name, "verified": a.verified})
-                )
+                hit: AccountHit = {
+                    "id": a.id,
+                    "kind": a.kind.value,
+                    "name": name,
+                    "verified": a.verified,
+                    "roles": sorted(a.roles),
+                }
+                hits.append((rank, folded or a.id, hit))
     return [h for _, _, h in sorted(hits, key=lambda h: (h[0], h[1]))[:limit]]

@@ -111,6 +111,9 @@ async function actAndRefresh(label, type, payload, extraKeys = []) {
 async function describe(type, payload) {
   if (type === "circles.trust") return t("sum_trust", { truster: await nameOf(payload.truster), trustee: await nameOf(payload.trustee) });
   if (type === "circles.untrust") return t("sum_untrust", { by: await nameOf(payload.by), other: await nameOf(payload.other) });
+  if (type === "credits.enroll") {
+    return t("sum_enrol", { registrar: await nameOf(payload.registrar), person: await nameOf(payload.person), born: when(payload.born_at).slice(0, 10) });
+  }
   return t("sum_other", { type });
 }
 
@@ -122,7 +125,8 @@ async function propose(type, payload, needs) {
     command: { id: "app-" + C.randomHex(12), type, payload: moved.payload, signed_at: economy.now },
     personal: moved.personal, signatures: [], http: null,
   };
-  await cosign(request);
+  if (needs.includes(state.account)) await cosign(request);
+  else await handOn(request);  // asked of others alone (a registrar's enrolment): nothing to sign here
 }
 
 function commandBytes(r) {
@@ -174,6 +178,11 @@ async function cosign(r) {
     await refresh();
     return;
   }
+  await handOn(r);
+}
+
+/** Show a request that still lacks signatures, to be handed to those who must add theirs. */
+async function handOn(r) {
   $("cosign-out").value = JSON.stringify(r);
   show("cosign-card", true);
   const waiting = r.needs.filter((a) => !(r.http ? r.http.signatures[a] : r.signatures.some((s) => s.account === a)));
@@ -349,7 +358,9 @@ async function renderCredits() {
   const me = state.account;
   const person = await get("/api/credits/persons/" + me).catch(() => null);
   $("credits-available").textContent = person ? t("credits_units", { units: person.available.toLocaleString(document.documentElement.lang || "en") }) : t("not_enrolled");
-  show("credits-card", !!person);
+  show("credits-card", true);
+  show("enrol-form", !person);
+  show("credits-enrolled", !!person);
   if (!person) return;
   const seen = new Map();
   for (const lot of person.lots) for (const a of lot.adjustments) seen.set(a.id, a);
@@ -570,6 +581,20 @@ async function challenge(ev) {
   });
 }
 
+/** SC1: a registrar signs the enrolment alone; the app prepares the request for the registrar. */
+async function enrol(ev) {
+  ev.preventDefault();
+  const born = Date.parse($("enrol-born").value + "T00:00:00Z");
+  if (Number.isNaN(born)) { status("refused", t("bad_born")); return; }
+  const text = $("enrol-registrar").value.trim();
+  const hits = (await C.getJSON("/api/accounts/search?" + new URLSearchParams({ q: text }))).items;
+  const registrar = hits.find((h) => (h.id === text || h.name === text) && h.roles.includes("registrar"))
+    || hits.find((h) => h.roles.includes("registrar"));
+  if (!registrar) { status("refused", t("no_registrar")); return; }
+  state.names.set(registrar.id, registrar.name || registrar.id);
+  await propose("credits.enroll", { person: state.account, born_at: Math.floor(born / 1000), registrar: registrar.id }, [registrar.id]);
+}
+
 async function spend(ev) {
   ev.preventDefault();
   const [service, tier] = $("spend-tier").value.split("\u0000");
@@ -622,6 +647,7 @@ async function init() {
   $("vote-company").addEventListener("change", renderStatements);
   $("challenge-form").addEventListener("submit", challenge);
   $("spend-form").addEventListener("submit", spend);
+  $("enrol-form").addEventListener("submit", enrol);
   $("guardians-form").addEventListener("submit", nameGuardians);
   $("rotate-key").addEventListener("click", rotateKey);
   $("history-more").addEventListener("click", () => history(false));

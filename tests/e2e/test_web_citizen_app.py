@@ -223,7 +223,7 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
 
     # The history lists it, in major units.
     page.wait_for_function("() => document.querySelector('#history tbody tr').textContent.includes('payment')")
-    assert "-CRC " in str(page.text_content("#history tbody"))
+    assert "CRC -" in str(page.text_content("#history tbody"))
 
     # Untrust: one signature suffices (CI6).
     me.click_and_wait("#trusts li button")

@@ -352,6 +352,8 @@ class Amount(TypedDict):
     label: str
     units: int
     text: str
+    decimals: int  # with ``symbol``, what a page needs to format ``units`` in its own language
+    symbol: str
 
 
 def _label(uow: UnitOfWork, currency: Currency) -> str:
@@ -365,8 +367,22 @@ def amount(uow: UnitOfWork, currency_id: str, units: int) -> Amount:
     """``units`` of a currency as an ``Amount``; an unknown currency reads as bare units."""
     found = uow.ledger.currency(CurrencyId(currency_id))
     if found is None:
-        return {"currency": currency_id, "label": currency_id, "units": units, "text": f"{units:,}"}
-    return {"currency": currency_id, "label": _label(uow, found), "units": units, "text": found.format(units)}
+        return {
+            "currency": currency_id,
+            "label": currency_id,
+            "units": units,
+            "text": f"{units:,}",
+            "decimals": 0,
+            "symbol": "",
+        }
+    return {
+        "currency": currency_id,
+        "label": _label(uow, found),
+        "units": units,
+        "text": found.format(units),
+        "decimals": found.decimals,
+        "symbol": found.symbol,
+    }
 
 
 def holdings(store: Store, account_id: str, now: int | None = None) -> list[Amount]:

@@ -4,6 +4,7 @@
 // random), until the server answers it; pressing again after a lost answer resends the same
 // command, which the server answers with the first receipt. A new action gets a new id.
 import * as keystore from "./keystore.js";
+import { formatCount, formatMoney, parseExact } from "./money.js";
 
 const C = Civic;  // civic.js, a classic script loaded first
 const M = JSON.parse(document.getElementById("messages").textContent);
@@ -48,6 +49,18 @@ async function get(path) {
     throw e;
   }
 }
+
+/** A read whose integers stay exact beyond 2^53 (BigInt): amounts are formatted from them (X3). */
+async function getExact(path) {
+  const response = await fetch(path, { headers: { accept: "application/json" } });
+  const data = parseExact(await response.text());
+  if (response.status === 404) return null;
+  if (!response.ok) throw Object.assign(new Error(data.detail || response.statusText), { problem: data });
+  return data;
+}
+
+/** An amount of the API (``units``, ``decimals``, ``symbol``) in the page's language. */
+function money(a) { return formatMoney(a.units, a.decimals, a.symbol); }
 
 async function nameOf(id) {
   if (!state.names.has(id)) {
@@ -314,7 +327,7 @@ function when(seconds) { return new Date(seconds * 1000).toISOString().slice(0, 
 async function refresh() {
   const me = state.account;
   const account = await get("/api/accounts/" + me);
-  state.circles = account ? await get("/api/circles/accounts/" + me) : null;
+  state.circles = account ? await getExact("/api/circles/accounts/" + me) : null;
   show("join-card", !account || !state.circles);
   $("open-account").hidden = !!account;
   $("join-circles").hidden = !account || !!state.circles;
@@ -323,16 +336,17 @@ async function refresh() {
   show("pay-card", !!state.circles);
   if (!account) return;
   state.names.set(me, account.name || me);
-  const holdings = await C.getJSON("/api/accounts/" + me + "/holdings");
+  const holdings = await getExact("/api/accounts/" + me + "/holdings");
   const body = $("holdings").tBodies[0];
   body.textContent = "";
   for (const h of holdings.items) {
     const tr = el("tr");
-    tr.append(el("td", h.label), el("td", h.text, { class: "num" }));
+    tr.append(el("td", h.label), el("td", money(h), { class: "num" }));
     body.appendChild(tr);
   }
   if (!holdings.items.length) body.appendChild(el("tr")).appendChild(el("td", t("nothing_held"), { colspan: "2" }));
-  $("claimable").textContent = state.circles ? state.circles.claimable_text : t("not_in_circles");
+  const c = state.circles;
+  $("claimable").textContent = c ? formatMoney(c.claimable, c.decimals ?? 0, c.symbol ?? "") : t("not_in_circles");
   $("claim").hidden = !state.circles;
   await Promise.all([renderTrust(), renderCredits(), renderCompanies(), history(true)]);
 }
@@ -356,8 +370,8 @@ async function renderTrust() {
 
 async function renderCredits() {
   const me = state.account;
-  const person = await get("/api/credits/persons/" + me).catch(() => null);
-  $("credits-available").textContent = person ? t("credits_units", { units: person.available.toLocaleString(document.documentElement.lang || "en") }) : t("not_enrolled");
+  const person = await getExact("/api/credits/persons/" + me).catch(() => null);
+  $("credits-available").textContent = person ? t("credits_units", { units: formatCount(person.available) }) : t("not_enrolled");
   show("credits-card", true);
   show("enrol-form", !person);
   show("credits-enrolled", !!person);
@@ -384,7 +398,7 @@ async function renderCredits() {
   const select = $("spend-tier");
   select.textContent = "";
   for (const s of services.items) for (const tier of s.tiers) {
-    select.add(new Option(t("tier", { service: s.name, tier: tier.name, price: tier.price, grade: tier.min_grade }), s.service + "\u0000" + tier.name));
+    select.add(new Option(t("tier", { service: s.name, tier: tier.name, price: formatCount(tier.price), grade: tier.min_grade }), s.service + "\u0000" + tier.name));
   }
 }
 
@@ -412,7 +426,7 @@ async function renderStatements() {
 async function history(first) {
   const q = new URLSearchParams({ limit: "20" });
   if (!first && state.historyNext !== null) q.set("before", String(state.historyNext));
-  const page = await C.getJSON("/api/accounts/" + state.account + "/history?" + q);
+  const page = await getExact("/api/accounts/" + state.account + "/history?" + q);
   const body = $("history").tBodies[0];
   if (first) body.textContent = "";
   for (const row of page.items) {
@@ -420,7 +434,7 @@ async function history(first) {
     const seq = el("td");
     seq.append(el("a", "#" + row.seq, { href: "/journal/" + row.seq }));
     tr.append(seq, el("td", when(row.time), { class: "time" }), el("td", M["type_" + row.type] || row.type),
-      el("td", row.moves.map((m) => m.text + " " + t("of") + " " + m.label).join("; "), { class: "amounts" }));
+      el("td", row.moves.map((m) => money(m) + " " + t("of") + " " + m.label).join("; "), { class: "amounts" }));
     body.appendChild(tr);
   }
   state.historyNext = page.next;
@@ -486,28 +500,32 @@ async function planPay(ev) {
   note.className = "";
   if (units === null || units <= 0n) { note.textContent = t("bad_amount"); note.className = "error"; return; }
   const q = new URLSearchParams({ sender: state.account, receiver: to, units: String(units), memo: $("pay-memo").value.trim() });
-  let plan;
-  try { plan = await C.getJSON("/api/circles/route?" + q); } catch (e) {
-    note.textContent = e.problem ? explainRefusal(e.problem) : e.message;
+  const response = await fetch("/api/circles/route?" + q, { headers: { accept: "application/json" } });
+  const text = await response.text();
+  const plan = JSON.parse(text);  // the command to sign, as the server wrote it
+  if (!response.ok) {
+    note.textContent = plan.rule ? explainRefusal(plan) : plan.detail || response.statusText;
     note.className = "error";
     return;
   }
+  const exact = parseExact(text);  // its amounts, exact, to show
+  const crc = (u) => formatMoney(u, exact.decimals ?? 0, exact.symbol ?? "");
   const name = await nameOf(to);
   if (!plan.command) {
     note.textContent = plan.max_flow > 0
-      ? t("limit", { max: plan.max_flow_text, name, asked: plan.asked_text })
+      ? t("limit", { max: crc(exact.max_flow), name, asked: crc(units) })
       : t("no_route", { name });
     note.className = "error";
     return;
   }
-  note.textContent = t("route", { amount: plan.units_text, name, steps: plan.steps });
+  note.textContent = t("route", { amount: crc(exact.units), name, steps: plan.steps });
   const between = [...new Set(plan.legs.map((leg) => leg.source).filter((a) => a !== state.account && a !== to))];
   const via = between.length ? t("via", { names: (await Promise.all(between.map(nameOf))).join(", ") }) : t("direct");
-  $("pay-summary").textContent = t("pay_summary", { amount: plan.units_text, name, steps: plan.steps, via });
+  $("pay-summary").textContent = t("pay_summary", { amount: crc(exact.units), name, steps: plan.steps, via });
   $("pay-signed").textContent = JSON.stringify(plan.command, null, 2);
   show("pay-confirm", true);
   $("pay-send").onclick = async () => {
-    const done = await actAndRefresh(t("act_pay", { amount: plan.units_text, name }), plan.command.type, plan.command.payload);
+    const done = await actAndRefresh(t("act_pay", { amount: crc(exact.units), name }), plan.command.type, plan.command.payload);
     if (done) show("pay-confirm", false);
   };
   $("pay-send").focus();

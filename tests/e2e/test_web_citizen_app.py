@@ -111,6 +111,40 @@ def unlabelled_fields(page: Any) -> list[str]:
     )
 
 
+def covered_by_the_status(page: Any) -> list[str]:
+    """Each visible heading and control, scrolled into view, that the status bar still covers (the
+    point at its centre is not its own); then the page's end, which must stop above the bar."""
+    return list(
+        page.evaluate(
+            """() => {
+                 const bar = document.getElementById('status');
+                 const covered = [];
+                 const all = 'main h1, main h2, main input, main button, main select, main textarea';
+                 for (const e of document.querySelectorAll(all)) {
+                   if (e.offsetParent === null || bar.contains(e)) continue;
+                   e.scrollIntoView({ block: 'nearest' });
+                   const r = e.getBoundingClientRect();
+                   const at = document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(r.height / 2, 8));
+                   if (at && bar.contains(at)) covered.push(e.id || e.textContent.slice(0, 30));
+                 }
+                 window.scrollTo(0, document.documentElement.scrollHeight);
+                 const end = document.querySelector('main').getBoundingClientRect().bottom;
+                 if (end > bar.getBoundingClientRect().top + 1) covered.push('the end of the page');
+                 window.scrollTo(0, 0);
+                 return covered;
+               }"""
+        )
+    )
+
+
+def status_is_announced(page: Any) -> None:
+    """The status is a polite live region (screen readers read each new text) fixed at the bottom."""
+    assert page.get_attribute("#status", "role") == "status"
+    assert page.get_attribute("#status", "aria-live") == "polite"
+    bottom = page.evaluate("() => document.getElementById('status').getBoundingClientRect().bottom")
+    assert abs(bottom - page.viewport_size["height"]) <= 1
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
     browser: Any, served: tuple[str, ScriptedEconomy], api: httpx.Client, shots: Path, width: int
@@ -194,6 +228,9 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
     claimed = me.click_and_wait("#claim")
     page.unroute("**/api/commands")
     assert "safe retry" in claimed
+    assert covered_by_the_status(page) == []
+    status_is_announced(page)
+    page.screenshot(path=str(shots / f"app-{width}-status.png"))
     claim_id = json.loads(lost[0])["id"]
     listed = api.get("/api/journal", params={"account": newcomer, "type": "circles.claim"}).json()["items"]
     assert [e["command"]["id"] for e in listed] == [claim_id]  # run once
@@ -274,6 +311,7 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
     page.select_option("#spend-tier", label="Riverside clinic, basic: 100 credits (grade 0 or above)")
     me.click_and_wait("#spend")
     assert api.get(f"/api/credits/persons/{newcomer}").json()["spent"] == 100
+    assert covered_by_the_status(page) == []
     page.screenshot(path=str(shots / f"app-{width}-5-credits.png"), full_page=True)
     page.select_option("#vote-company", economy.account("widget-co"))
     me.click_and_wait("#start-test")

@@ -673,5 +673,10 @@ async function init() {
   document.body.dataset.appReady = "true";
 }
 
+// The status bar's height, for the room the page keeps below its end (civic.css).
+new ResizeObserver(([entry]) => {
+  document.documentElement.style.setProperty("--status-height", Math.ceil(entry.target.getBoundingClientRect().height) + "px");
+}).observe($("status"));
+
 window.addEventListener("unhandledrejection", (e) => status("refused", String(e.reason && e.reason.message || e.reason)));
 init();

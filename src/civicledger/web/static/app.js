@@ -320,6 +320,65 @@ async function exportQr() {
   } catch (e) { status("refused", t("qr_failed", { detail: e.message })); }
 }
 
+async function showAccountQr() {
+  const { drawQr } = await import("./qr.js");
+  drawQr($("account-qr"), state.account);
+  show("account-qr-figure", true);
+}
+
+// Reading a QR code: only where the browser has the BarcodeDetector interface (no decoder here) ---
+
+let detector = null;
+
+async function qrDetector() {
+  if (!("BarcodeDetector" in window)) return null;
+  try {
+    const formats = await window.BarcodeDetector.getSupportedFormats();
+    return formats.includes("qr_code") ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+  } catch (e) { return null; }
+}
+
+/** An account id read from a QR code goes into the search, whose result offers Trust and Pay. */
+async function foundQr(text) {
+  const value = text.trim();
+  if (value.startsWith("{")) { status("refused", t("qr_key")); return; }
+  $("search-text").value = value;
+  await search();
+  status("ok", t("qr_read", { text: value }));
+}
+
+async function readQrImage() {
+  const file = $("qr-image").files[0];
+  if (!file || !detector) return;
+  const codes = await detector.detect(await createImageBitmap(file));
+  $("qr-image").value = "";
+  if (!codes.length) { status("refused", t("qr_none")); return; }
+  await foundQr(codes[0].rawValue);
+}
+
+async function readQrCamera() {
+  const video = $("qr-video");
+  let stream;
+  try { stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }); } catch (e) {
+    status("refused", t("qr_camera_failed", { detail: e.message }));
+    return;
+  }
+  video.srcObject = stream;
+  show("qr-video", true);
+  await video.play();
+  try {
+    for (let i = 0; i < 100; i++) {  // about 30 seconds
+      const codes = await detector.detect(video).catch(() => []);
+      if (codes.length) { await foundQr(codes[0].rawValue); return; }
+      await sleep(300);
+    }
+    status("refused", t("qr_camera_none"));
+  } finally {
+    for (const track of stream.getTracks()) track.stop();
+    show("qr-video", false);
+  }
+}
+
 // Reading the account ------------------------------------------------------------------------------
 
 function when(seconds) { return new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " "); }
@@ -666,6 +725,13 @@ async function init() {
   $("challenge-form").addEventListener("submit", challenge);
   $("spend-form").addEventListener("submit", spend);
   $("enrol-form").addEventListener("submit", enrol);
+  $("account-qr-show").addEventListener("click", showAccountQr);
+  detector = await qrDetector();
+  show("qr-read", !!detector);
+  show("qr-unsupported", !detector);
+  $("qr-image").addEventListener("change", readQrImage);
+  $("qr-camera").addEventListener("click", readQrCamera);
+  $("qr-camera").hidden = !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
   $("guardians-form").addEventListener("submit", nameGuardians);
   $("rotate-key").addEventListener("click", rotateKey);
   $("history-more").addEventListener("click", () => history(false));

@@ -395,6 +395,7 @@ async function refresh() {
   show("pay-card", !!state.circles);
   if (!account) return;
   state.names.set(me, account.name || me);
+  state.kind = account.kind;
   const holdings = await getExact("/api/accounts/" + me + "/holdings");
   const body = $("holdings").tBodies[0];
   body.textContent = "";
@@ -431,7 +432,7 @@ async function renderCredits() {
   const me = state.account;
   const person = await getExact("/api/credits/persons/" + me).catch(() => null);
   $("credits-available").textContent = person ? t("credits_units", { units: formatCount(person.available) }) : t("not_enrolled");
-  show("credits-card", true);
+  show("credits-card", !!person || state.kind === "person");  // SC1: persons are enrolled
   show("enrol-form", !person);
   show("credits-enrolled", !!person);
   if (!person) return;

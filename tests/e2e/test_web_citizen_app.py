@@ -26,6 +26,7 @@ from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.kernel.checkpoint import witness_key
 from civicledger.kernel.economy import ChangePolicy
 from civicledger.kernel.identity import AccountId, AttestPerson
+from civicledger.mechanisms.credits.commands import RecordParticipation
 from tests.e2e.serving import SigningClient
 
 PASSPHRASE = "correct horse battery"
@@ -108,6 +109,40 @@ def unlabelled_fields(page: Any) -> list[str]:
                  .map((e) => e.id || e.outerHTML)"""
         )
     )
+
+
+def covered_by_the_status(page: Any) -> list[str]:
+    """Each visible heading and control, scrolled into view, that the status bar still covers (the
+    point at its centre is not its own); then the page's end, which must stop above the bar."""
+    return list(
+        page.evaluate(
+            """() => {
+                 const bar = document.getElementById('status');
+                 const covered = [];
+                 const all = 'main h1, main h2, main input, main button, main select, main textarea';
+                 for (const e of document.querySelectorAll(all)) {
+                   if (e.offsetParent === null || bar.contains(e)) continue;
+                   e.scrollIntoView({ block: 'nearest' });
+                   const r = e.getBoundingClientRect();
+                   const at = document.elementFromPoint(r.left + r.width / 2, r.top + Math.min(r.height / 2, 8));
+                   if (at && bar.contains(at)) covered.push(e.id || e.textContent.slice(0, 30));
+                 }
+                 window.scrollTo(0, document.documentElement.scrollHeight);
+                 const end = document.querySelector('main').getBoundingClientRect().bottom;
+                 if (end > bar.getBoundingClientRect().top + 1) covered.push('the end of the page');
+                 window.scrollTo(0, 0);
+                 return covered;
+               }"""
+        )
+    )
+
+
+def status_is_announced(page: Any) -> None:
+    """The status is a polite live region (screen readers read each new text) fixed at the bottom."""
+    assert page.get_attribute("#status", "role") == "status"
+    assert page.get_attribute("#status", "aria-live") == "polite"
+    bottom = page.evaluate("() => document.getElementById('status').getBoundingClientRect().bottom")
+    assert abs(bottom - page.viewport_size["height"]) <= 1
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -193,6 +228,9 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
     claimed = me.click_and_wait("#claim")
     page.unroute("**/api/commands")
     assert "safe retry" in claimed
+    assert covered_by_the_status(page) == []
+    status_is_announced(page)
+    page.screenshot(path=str(shots / f"app-{width}-status.png"))
     claim_id = json.loads(lost[0])["id"]
     listed = api.get("/api/journal", params={"account": newcomer, "type": "circles.claim"}).json()["items"]
     assert [e["command"]["id"] for e in listed] == [claim_id]  # run once
@@ -222,7 +260,7 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
 
     # The history lists it, in major units.
     page.wait_for_function("() => document.querySelector('#history tbody tr').textContent.includes('payment')")
-    assert "-CRC " in str(page.text_content("#history tbody"))
+    assert "CRC -" in str(page.text_content("#history tbody"))
 
     # Untrust: one signature suffices (CI6).
     me.click_and_wait("#trusts li button")
@@ -233,15 +271,48 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
     refused = me.click_and_wait("#start-test", "refused")
     assert refused.startswith("Refused by rule ") and "verified" in refused, refused
 
-    # Verified by the registrar (over the API), the newcomer takes widget-co's test and votes.
+    # Verified by the registrar (over the API), the newcomer asks to be enrolled in social credits:
+    # the app prepares the request, which the registrar alone signs (SC1), in the registrar's app.
     client = SigningClient(api, economy)
     attest = AttestPerson(AccountId(newcomer), economy.account("registrar"), f"human-of-app-{width}")
     assert client.run(attest, "registrar").status_code == 200
+    page.fill("#enrol-born", "1996-05-17")
+    page.fill("#enrol-registrar", "registrar")
+    me.click_and_wait("#enrol")
+    request = page.input_value("#cosign-out")
+    assert json.loads(request)["needs"] == [economy.account("registrar")]
+    registrar = App(browser, url, width)
+    registrar.import_seed("registrar", economy.key("registrar").seed().hex())
+    registrar.sign_request(request)
+    registrar.close()
+    enrolled = api.get(f"/api/credits/persons/{newcomer}").json()
+    assert enrolled["spent"] == 0 and enrolled["available"] >= 100
+
+    # A technocrat records an infraction (over the API); the newcomer appeals it in the app (SC7).
+    infraction = RecordParticipation(
+        AccountId(newcomer), "infraction", "camera 9, blurred", technocrat=economy.account("tech-ben")
+    )
+    recorded = client.run(infraction, "tech-ben")
+    assert recorded.status_code == 200, recorded.text
     economy.council_decision(ChangePolicy("journal.draw_delay", 0))  # IN6: no hour's wait in a test
     page.reload()
     page.wait_for_selector("body[data-app-ready=true]")
     page.fill("#unlock-pass", PASSPHRASE)
     me.click_and_wait("#unlock")
+    page.wait_for_selector("#credits-card:not([hidden]) button.appeal")
+    page.fill("#adjustments li:first-child input.grounds", "the footage shows someone else")
+    me.click_and_wait("#adjustments li:first-child button.appeal")
+    after = api.get(f"/api/credits/persons/{newcomer}").json()
+    appealed = {a["id"] for lot in after["lots"] for a in lot["adjustments"] if a["appeals"]}
+    assert appealed == {recorded.json()["result"]["adjustment"]}
+    page.wait_for_selector("#adjustments li .note")
+
+    # The newcomer spends credits on a service tier (SC10).
+    page.select_option("#spend-tier", label="Riverside clinic, basic: 100 credits (grade 0 or above)")
+    me.click_and_wait("#spend")
+    assert api.get(f"/api/credits/persons/{newcomer}").json()["spent"] == 100
+    assert covered_by_the_status(page) == []
+    page.screenshot(path=str(shots / f"app-{width}-5-credits.png"), full_page=True)
     page.select_option("#vote-company", economy.account("widget-co"))
     me.click_and_wait("#start-test")
     page.wait_for_selector("#test-form:not([hidden])")
@@ -259,7 +330,7 @@ def test_a_newcomer_joins_is_trusted_claims_pays_a_friend_of_a_friend_and_votes(
 
 
 @pytest.mark.parametrize(("width", "person"), [(1280, "maya"), (390, "noah")])
-def test_a_person_imports_her_key_appeals_an_adjustment_and_spends_credits(
+def test_a_person_imports_her_key_challenges_names_guardians_and_rotates_her_key(
     browser: Any, served: tuple[str, ScriptedEconomy], api: httpx.Client, shots: Path, width: int, person: str
 ) -> None:
     url, economy = served
@@ -267,20 +338,10 @@ def test_a_person_imports_her_key_appeals_an_adjustment_and_spends_credits(
     page = app.page
     who = app.import_seed(person, economy.key(person).seed().hex())
     assert who == economy.account(person)
-    page.wait_for_selector("#credits-card:not([hidden]) button.appeal")
+    page.wait_for_selector("#credits-card:not([hidden]) #spend-tier option", state="attached")
     before = api.get(f"/api/credits/persons/{who}").json()
-    page.fill("#adjustments li:first-child input.grounds", "the minutes say otherwise")
-    app.click_and_wait("#adjustments li:first-child button.appeal")
-    after = api.get(f"/api/credits/persons/{who}").json()
-    appeals = sum(len(a["appeals"]) for lot in after["lots"] for a in lot["adjustments"])
-    assert appeals > sum(len(a["appeals"]) for lot in before["lots"] for a in lot["adjustments"])
-
-    page.select_option("#spend-tier", label="Riverside clinic, basic: 100 credits (grade 0 or above)")
-    app.click_and_wait("#spend")
-    assert api.get(f"/api/credits/persons/{who}").json()["spent"] == before["spent"] + 100
     no_sideways_scroll(page)
     assert unlabelled_fields(page) == []
-    page.screenshot(path=str(shots / f"app-{width}-5-credits.png"), full_page=True)
 
     # Whistleblowing: a statement of widget-co challenged as misleading (GR7), one per journey.
     widget = economy.account("widget-co")
@@ -307,7 +368,7 @@ def test_a_person_imports_her_key_appeals_an_adjustment_and_spends_credits(
     page.wait_for_selector("#spend-tier option", state="attached")
     page.select_option("#spend-tier", label="Tram pass, standard: 50 credits (grade 0 or above)")
     app.click_and_wait("#spend")  # signed by the new key
-    assert api.get(f"/api/credits/persons/{who}").json()["spent"] == before["spent"] + 150
+    assert api.get(f"/api/credits/persons/{who}").json()["spent"] == before["spent"] + 50
 
     # IN12: with a witness required that never cosigned this server's checkpoint, nothing is sent.
     vkey = witness_key("w.example", KeyPair.generate().public_key).text()
@@ -315,7 +376,7 @@ def test_a_person_imports_her_key_appeals_an_adjustment_and_spends_credits(
         "(k) => localStorage.setItem('civicledger.witnesses', JSON.stringify({keys: [k], required: 1}))", vkey
     )
     assert "IN12" in app.click_and_wait("#spend", "refused")
-    assert api.get(f"/api/credits/persons/{who}").json()["spent"] == before["spent"] + 150
+    assert api.get(f"/api/credits/persons/{who}").json()["spent"] == before["spent"] + 50
 
     app.close()
 

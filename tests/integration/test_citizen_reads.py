@@ -27,9 +27,12 @@ def paid(funded: ScriptedEconomy) -> ScriptedEconomy:
     return funded
 
 
+TWO_XI = {"currency": "xi", "label": "ethicap", "units": 200, "text": "xi 2.00", "decimals": 2, "symbol": "xi"}
+
+
 def test_x03_holdings_are_formatted_from_the_exact_units(paid: ScriptedEconomy) -> None:
     alice = reads.holdings(paid.store, paid.account("alice"))
-    assert alice == [{"currency": "xi", "label": "ethicap", "units": 200, "text": "xi 2.00"}]
+    assert alice == [TWO_XI]
     assert reads.holdings(paid.store, paid.account("bob"))[0]["text"] == "xi 8.00"
     assert reads.holdings(paid.store, paid.account("fund")) == []  # an issuer holds none of its own
     with pytest.raises(NotFoundError):
@@ -40,7 +43,7 @@ def test_x02_an_accounts_history_pages_newest_first_with_what_each_entry_moved(p
     bob = paid.account("bob")
     first = reads.account_history(paid.store, bob, None, 3)
     assert [r["type"] for r in first["items"]] == ["ledger.transfer"] * 3
-    assert first["items"][0]["moves"] == [{"currency": "xi", "label": "ethicap", "units": 200, "text": "xi 2.00"}]
+    assert first["items"][0]["moves"] == [TWO_XI]
     seen = [r["seq"] for r in first["items"]]
     cursor = first["next"]
     while cursor is not None:
@@ -60,6 +63,7 @@ def test_in11_the_search_finds_names_from_the_off_journal_store_and_not_erased_o
     bob = paid.account("bob")
     assert [h["id"] for h in reads.search_accounts(paid.store, "BOB", 10)] == [bob]
     assert [h["name"] for h in reads.search_accounts(paid.store, "ca", 10)] == ["carol"]
+    assert [h["roles"] for h in reads.search_accounts(paid.store, "registrar", 10)] == [["registrar"]]  # SC1
     assert bob in [h["id"] for h in reads.search_accounts(paid.store, bob[:12], 10)]
     with pytest.raises(InvalidInputError) as refused:
         reads.search_accounts(paid.store, "b", 10)

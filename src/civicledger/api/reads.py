@@ -352,6 +352,8 @@ class Amount(TypedDict):
     label: str
     units: int
     text: str
+    decimals: int  # with ``symbol``, what a page needs to format ``units`` in its own language
+    symbol: str
 
 
 def _label(uow: UnitOfWork, currency: Currency) -> str:
@@ -365,8 +367,22 @@ def amount(uow: UnitOfWork, currency_id: str, units: int) -> Amount:
     """``units`` of a currency as an ``Amount``; an unknown currency reads as bare units."""
     found = uow.ledger.currency(CurrencyId(currency_id))
     if found is None:
-        return {"currency": currency_id, "label": currency_id, "units": units, "text": f"{units:,}"}
-    return {"currency": currency_id, "label": _label(uow, found), "units": units, "text": found.format(units)}
+        return {
+            "currency": currency_id,
+            "label": currency_id,
+            "units": units,
+            "text": f"{units:,}",
+            "decimals": 0,
+            "symbol": "",
+        }
+    return {
+        "currency": currency_id,
+        "label": _label(uow, found),
+        "units": units,
+        "text": found.format(units),
+        "decimals": found.decimals,
+        "symbol": found.symbol,
+    }
 
 
 def holdings(store: Store, account_id: str, now: int | None = None) -> list[Amount]:
@@ -449,6 +465,7 @@ class AccountHit(TypedDict):
     kind: str
     name: str
     verified: bool
+    roles: list[str]  # a registrar is found by name for an enrolment (SC1)
 
 
 SEARCH_MIN = 2
@@ -473,7 +490,12 @@ def search_accounts(store: Store, text: str, limit: int) -> list[AccountHit]:
             folded = name.casefold()
             if a.id.startswith(wanted) or wanted in folded:
                 rank = 0 if folded == wanted else 1 if folded.startswith(wanted) else 2
-                hits.append(
-                    (rank, folded or a.id, {"id": a.id, "kind": a.kind.value, "name": name, "verified": a.verified})
-                )
+                hit: AccountHit = {
+                    "id": a.id,
+                    "kind": a.kind.value,
+                    "name": name,
+                    "verified": a.verified,
+                    "roles": sorted(a.roles),
+                }
+                hits.append((rank, folded or a.id, hit))
     return [h for _, _, h in sorted(hits, key=lambda h: (h[0], h[1]))[:limit]]

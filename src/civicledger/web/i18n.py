@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl
 from babel.dates import format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, get_decimal_symbol, get_group_symbol
 from markupsafe import Markup
 
 from civicledger.kernel.money import require_units
@@ -202,6 +202,14 @@ def format_money(units: object, decimals: int, symbol: str = "") -> str:
     pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
     text = format_decimal(amount, format=pattern, locale=current(), decimal_quantization=False)
     return f"{symbol} {text}".strip() if symbol else text
+
+
+def number_format_json() -> Markup:
+    """The request locale's separators for ``<script id="number-format">``: the scripts' ``money.js``
+    formats amounts with them exactly as ``format_money`` does (X3, docs/web.md)."""
+    code = current()
+    symbols = {"group": get_group_symbol(code), "decimal": get_decimal_symbol(code)}
+    return Markup(json.dumps(symbols, ensure_ascii=False, sort_keys=True).replace("<", "\\u003c"))
 
 
 def format_time(seconds: object) -> str:

@@ -91,6 +91,7 @@ def _templates() -> Jinja2Templates:
     templates.env.globals["current_language"] = i18n.current
     templates.env.globals["languages"] = i18n.LANGUAGES
     templates.env.globals["messages_json"] = i18n.messages_json
+    templates.env.globals["number_format_json"] = i18n.number_format_json
     templates.env.globals["language_url"] = _language_url
     templates.env.filters["instant"] = i18n.format_time
     templates.env.filters["number"] = i18n.format_number

@@ -933,6 +933,8 @@ class SummaryView(TypedDict):
     holdings: dict[str, int]
     claimable_text: NotRequired[str]  # in major units (X3), added by the read model
     reserve_text: NotRequired[str]
+    decimals: NotRequired[int]  # the account's own currency, so a page formats in its own language
+    symbol: NotRequired[str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,8 @@ def account_summary(store: Store, account_id: str, now: int) -> sc.SummaryView:
     if own is not None:
         out["claimable_text"] = own.format(found.claimable)
         out["reserve_text"] = own.format(found.reserve)
+        out["decimals"] = own.decimals  # a page formats the amounts in its own language
+        out["symbol"] = own.symbol
     return out
 
 
@@ -67,6 +69,8 @@ def route(store: Store, sender: str, receiver: str, units: int | None, now: int,
     if own is not None:
         out["units_text"] = own.format(plan.units)
         out["max_flow_text"] = own.format(plan.max_flow)
+        out["decimals"] = own.decimals
+        out["symbol"] = own.symbol
         if units is not None:
             out["asked_text"] = own.format(units)
     if units is not None and plan.units >= units:

@@ -4,6 +4,7 @@
 // random), until the server answers it; pressing again after a lost answer resends the same
 // command, which the server answers with the first receipt. A new action gets a new id.
 import * as keystore from "./keystore.js";
+import { formatCount, formatMoney, parseExact } from "./money.js";
 
 const C = Civic;  // civic.js, a classic script loaded first
 const M = JSON.parse(document.getElementById("messages").textContent);
@@ -48,6 +49,18 @@ async function get(path) {
     throw e;
   }
 }
+
+/** A read whose integers stay exact beyond 2^53 (BigInt): amounts are formatted from them (X3). */
+async function getExact(path) {
+  const response = await fetch(path, { headers: { accept: "application/json" } });
+  const data = parseExact(await response.text());
+  if (response.status === 404) return null;
+  if (!response.ok) throw Object.assign(new Error(data.detail || response.statusText), { problem: data });
+  return data;
+}
+
+/** An amount of the API (``units``, ``decimals``, ``symbol``) in the page's language. */
+function money(a) { return formatMoney(a.units, a.decimals, a.symbol); }
 
 async function nameOf(id) {
   if (!state.names.has(id)) {
@@ -111,6 +124,9 @@ async function actAndRefresh(label, type, payload, extraKeys = []) {
 async function describe(type, payload) {
   if (type === "circles.trust") return t("sum_trust", { truster: await nameOf(payload.truster), trustee: await nameOf(payload.trustee) });
   if (type === "circles.untrust") return t("sum_untrust", { by: await nameOf(payload.by), other: await nameOf(payload.other) });
+  if (type === "credits.enroll") {
+    return t("sum_enrol", { registrar: await nameOf(payload.registrar), person: await nameOf(payload.person), born: when(payload.born_at).slice(0, 10) });
+  }
   return t("sum_other", { type });
 }
 
@@ -122,7 +138,8 @@ async function propose(type, payload, needs) {
     command: { id: "app-" + C.randomHex(12), type, payload: moved.payload, signed_at: economy.now },
     personal: moved.personal, signatures: [], http: null,
   };
-  await cosign(request);
+  if (needs.includes(state.account)) await cosign(request);
+  else await handOn(request);  // asked of others alone (a registrar's enrolment): nothing to sign here
 }
 
 function commandBytes(r) {
@@ -174,6 +191,11 @@ async function cosign(r) {
     await refresh();
     return;
   }
+  await handOn(r);
+}
+
+/** Show a request that still lacks signatures, to be handed to those who must add theirs. */
+async function handOn(r) {
   $("cosign-out").value = JSON.stringify(r);
   show("cosign-card", true);
   const waiting = r.needs.filter((a) => !(r.http ? r.http.signatures[a] : r.signatures.some((s) => s.account === a)));
@@ -298,6 +320,65 @@ async function exportQr() {
   } catch (e) { status("refused", t("qr_failed", { detail: e.message })); }
 }
 
+async function showAccountQr() {
+  const { drawQr } = await import("./qr.js");
+  drawQr($("account-qr"), state.account);
+  show("account-qr-figure", true);
+}
+
+// Reading a QR code: only where the browser has the BarcodeDetector interface (no decoder here) ---
+
+let detector = null;
+
+async function qrDetector() {
+  if (!("BarcodeDetector" in window)) return null;
+  try {
+    const formats = await window.BarcodeDetector.getSupportedFormats();
+    return formats.includes("qr_code") ? new window.BarcodeDetector({ formats: ["qr_code"] }) : null;
+  } catch (e) { return null; }
+}
+
+/** An account id read from a QR code goes into the search, whose result offers Trust and Pay. */
+async function foundQr(text) {
+  const value = text.trim();
+  if (value.startsWith("{")) { status("refused", t("qr_key")); return; }
+  $("search-text").value = value;
+  await search();
+  status("ok", t("qr_read", { text: value }));
+}
+
+async function readQrImage() {
+  const file = $("qr-image").files[0];
+  if (!file || !detector) return;
+  const codes = await detector.detect(await createImageBitmap(file));
+  $("qr-image").value = "";
+  if (!codes.length) { status("refused", t("qr_none")); return; }
+  await foundQr(codes[0].rawValue);
+}
+
+async function readQrCamera() {
+  const video = $("qr-video");
+  let stream;
+  try { stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: "environment" } }); } catch (e) {
+    status("refused", t("qr_camera_failed", { detail: e.message }));
+    return;
+  }
+  video.srcObject = stream;
+  show("qr-video", true);
+  await video.play();
+  try {
+    for (let i = 0; i < 100; i++) {  // about 30 seconds
+      const codes = await detector.detect(video).catch(() => []);
+      if (codes.length) { await foundQr(codes[0].rawValue); return; }
+      await sleep(300);
+    }
+    status("refused", t("qr_camera_none"));
+  } finally {
+    for (const track of stream.getTracks()) track.stop();
+    show("qr-video", false);
+  }
+}
+
 // Reading the account ------------------------------------------------------------------------------
 
 function when(seconds) { return new Date(seconds * 1000).toISOString().slice(0, 16).replace("T", " "); }
@@ -305,7 +386,7 @@ function when(seconds) { return new Date(seconds * 1000).toISOString().slice(0, 
 async function refresh() {
   const me = state.account;
   const account = await get("/api/accounts/" + me);
-  state.circles = account ? await get("/api/circles/accounts/" + me) : null;
+  state.circles = account ? await getExact("/api/circles/accounts/" + me) : null;
   show("join-card", !account || !state.circles);
   $("open-account").hidden = !!account;
   $("join-circles").hidden = !account || !!state.circles;
@@ -314,16 +395,18 @@ async function refresh() {
   show("pay-card", !!state.circles);
   if (!account) return;
   state.names.set(me, account.name || me);
-  const holdings = await C.getJSON("/api/accounts/" + me + "/holdings");
+  state.kind = account.kind;
+  const holdings = await getExact("/api/accounts/" + me + "/holdings");
   const body = $("holdings").tBodies[0];
   body.textContent = "";
   for (const h of holdings.items) {
     const tr = el("tr");
-    tr.append(el("td", h.label), el("td", h.text, { class: "num" }));
+    tr.append(el("td", h.label), el("td", money(h), { class: "num" }));
     body.appendChild(tr);
   }
   if (!holdings.items.length) body.appendChild(el("tr")).appendChild(el("td", t("nothing_held"), { colspan: "2" }));
-  $("claimable").textContent = state.circles ? state.circles.claimable_text : t("not_in_circles");
+  const c = state.circles;
+  $("claimable").textContent = c ? formatMoney(c.claimable, c.decimals ?? 0, c.symbol ?? "") : t("not_in_circles");
   $("claim").hidden = !state.circles;
   await Promise.all([renderTrust(), renderCredits(), renderCompanies(), history(true)]);
 }
@@ -347,9 +430,11 @@ async function renderTrust() {
 
 async function renderCredits() {
   const me = state.account;
-  const person = await get("/api/credits/persons/" + me).catch(() => null);
-  $("credits-available").textContent = person ? t("credits_units", { units: person.available.toLocaleString(document.documentElement.lang || "en") }) : t("not_enrolled");
-  show("credits-card", !!person);
+  const person = await getExact("/api/credits/persons/" + me).catch(() => null);
+  $("credits-available").textContent = person ? t("credits_units", { units: formatCount(person.available) }) : t("not_enrolled");
+  show("credits-card", !!person || state.kind === "person");  // SC1: persons are enrolled
+  show("enrol-form", !person);
+  show("credits-enrolled", !!person);
   if (!person) return;
   const seen = new Map();
   for (const lot of person.lots) for (const a of lot.adjustments) seen.set(a.id, a);
@@ -373,7 +458,7 @@ async function renderCredits() {
   const select = $("spend-tier");
   select.textContent = "";
   for (const s of services.items) for (const tier of s.tiers) {
-    select.add(new Option(t("tier", { service: s.name, tier: tier.name, price: tier.price, grade: tier.min_grade }), s.service + "\u0000" + tier.name));
+    select.add(new Option(t("tier", { service: s.name, tier: tier.name, price: formatCount(tier.price), grade: tier.min_grade }), s.service + "\u0000" + tier.name));
   }
 }
 
@@ -401,7 +486,7 @@ async function renderStatements() {
 async function history(first) {
   const q = new URLSearchParams({ limit: "20" });
   if (!first && state.historyNext !== null) q.set("before", String(state.historyNext));
-  const page = await C.getJSON("/api/accounts/" + state.account + "/history?" + q);
+  const page = await getExact("/api/accounts/" + state.account + "/history?" + q);
   const body = $("history").tBodies[0];
   if (first) body.textContent = "";
   for (const row of page.items) {
@@ -409,7 +494,7 @@ async function history(first) {
     const seq = el("td");
     seq.append(el("a", "#" + row.seq, { href: "/journal/" + row.seq }));
     tr.append(seq, el("td", when(row.time), { class: "time" }), el("td", M["type_" + row.type] || row.type),
-      el("td", row.moves.map((m) => m.text + " " + t("of") + " " + m.label).join("; "), { class: "amounts" }));
+      el("td", row.moves.map((m) => money(m) + " " + t("of") + " " + m.label).join("; "), { class: "amounts" }));
     body.appendChild(tr);
   }
   state.historyNext = page.next;
@@ -475,28 +560,32 @@ async function planPay(ev) {
   note.className = "";
   if (units === null || units <= 0n) { note.textContent = t("bad_amount"); note.className = "error"; return; }
   const q = new URLSearchParams({ sender: state.account, receiver: to, units: String(units), memo: $("pay-memo").value.trim() });
-  let plan;
-  try { plan = await C.getJSON("/api/circles/route?" + q); } catch (e) {
-    note.textContent = e.problem ? explainRefusal(e.problem) : e.message;
+  const response = await fetch("/api/circles/route?" + q, { headers: { accept: "application/json" } });
+  const text = await response.text();
+  const plan = JSON.parse(text);  // the command to sign, as the server wrote it
+  if (!response.ok) {
+    note.textContent = plan.rule ? explainRefusal(plan) : plan.detail || response.statusText;
     note.className = "error";
     return;
   }
+  const exact = parseExact(text);  // its amounts, exact, to show
+  const crc = (u) => formatMoney(u, exact.decimals ?? 0, exact.symbol ?? "");
   const name = await nameOf(to);
   if (!plan.command) {
     note.textContent = plan.max_flow > 0
-      ? t("limit", { max: plan.max_flow_text, name, asked: plan.asked_text })
+      ? t("limit", { max: crc(exact.max_flow), name, asked: crc(units) })
       : t("no_route", { name });
     note.className = "error";
     return;
   }
-  note.textContent = t("route", { amount: plan.units_text, name, steps: plan.steps });
+  note.textContent = t("route", { amount: crc(exact.units), name, steps: plan.steps });
   const between = [...new Set(plan.legs.map((leg) => leg.source).filter((a) => a !== state.account && a !== to))];
   const via = between.length ? t("via", { names: (await Promise.all(between.map(nameOf))).join(", ") }) : t("direct");
-  $("pay-summary").textContent = t("pay_summary", { amount: plan.units_text, name, steps: plan.steps, via });
+  $("pay-summary").textContent = t("pay_summary", { amount: crc(exact.units), name, steps: plan.steps, via });
   $("pay-signed").textContent = JSON.stringify(plan.command, null, 2);
   show("pay-confirm", true);
   $("pay-send").onclick = async () => {
-    const done = await actAndRefresh(t("act_pay", { amount: plan.units_text, name }), plan.command.type, plan.command.payload);
+    const done = await actAndRefresh(t("act_pay", { amount: crc(exact.units), name }), plan.command.type, plan.command.payload);
     if (done) show("pay-confirm", false);
   };
   $("pay-send").focus();
@@ -570,6 +659,20 @@ async function challenge(ev) {
   });
 }
 
+/** SC1: a registrar signs the enrolment alone; the app prepares the request for the registrar. */
+async function enrol(ev) {
+  ev.preventDefault();
+  const born = Date.parse($("enrol-born").value + "T00:00:00Z");
+  if (Number.isNaN(born)) { status("refused", t("bad_born")); return; }
+  const text = $("enrol-registrar").value.trim();
+  const hits = (await C.getJSON("/api/accounts/search?" + new URLSearchParams({ q: text }))).items;
+  const registrar = hits.find((h) => (h.id === text || h.name === text) && h.roles.includes("registrar"))
+    || hits.find((h) => h.roles.includes("registrar"));
+  if (!registrar) { status("refused", t("no_registrar")); return; }
+  state.names.set(registrar.id, registrar.name || registrar.id);
+  await propose("credits.enroll", { person: state.account, born_at: Math.floor(born / 1000), registrar: registrar.id }, [registrar.id]);
+}
+
 async function spend(ev) {
   ev.preventDefault();
   const [service, tier] = $("spend-tier").value.split("\u0000");
@@ -622,12 +725,25 @@ async function init() {
   $("vote-company").addEventListener("change", renderStatements);
   $("challenge-form").addEventListener("submit", challenge);
   $("spend-form").addEventListener("submit", spend);
+  $("enrol-form").addEventListener("submit", enrol);
+  $("account-qr-show").addEventListener("click", showAccountQr);
+  detector = await qrDetector();
+  show("qr-read", !!detector);
+  show("qr-unsupported", !detector);
+  $("qr-image").addEventListener("change", readQrImage);
+  $("qr-camera").addEventListener("click", readQrCamera);
+  $("qr-camera").hidden = !(navigator.mediaDevices && navigator.mediaDevices.getUserMedia);
   $("guardians-form").addEventListener("submit", nameGuardians);
   $("rotate-key").addEventListener("click", rotateKey);
   $("history-more").addEventListener("click", () => history(false));
   status("", state.record ? t("locked_hint") : t("welcome"));
   document.body.dataset.appReady = "true";
 }
+
+// The status bar's height, for the room the page keeps below its end (civic.css).
+new ResizeObserver(([entry]) => {
+  document.documentElement.style.setProperty("--status-height", Math.ceil(entry.target.getBoundingClientRect().height) + "px");
+}).observe($("status"));
 
 window.addEventListener("unhandledrejection", (e) => status("refused", String(e.reason && e.reason.message || e.reason)));
 init();

@@ -140,6 +140,8 @@ def test_money_is_exact_in_every_locale() -> None:
         assert i18n.format_money(huge, 2, "xi") == "xi 10,000,000,000,000,000,000,000.07"
         assert i18n.format_money(-150, 2, "xi") == "xi -1.50"
         assert i18n.format_money(5, 0) == "5"
+        widest = 2**127 - 1  # 39 digits: past Decimal's default 28-digit context, still every digit
+        assert i18n.format_money(widest, 18).replace(",", "") == f"{widest // 10**18}.{widest % 10**18:018d}"
         i18n._current.set("es")
         assert i18n.format_money(huge, 2, "xi") == "xi 10.000.000.000.000.000.000.000,07"
         assert i18n.format_money(1_200_000, 2, "xi") == "xi 12.000,00"

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from fractions import Fraction
 from functools import cache
 from io import BytesIO
@@ -198,9 +198,11 @@ def format_money(units: object, decimals: int, symbol: str = "") -> str:
     """Minor units as major units with the currency's symbol, in the request's locale, exactly (X3):
     ``xi 12,000.00`` in English, ``xi 12.000,00`` in Spanish (docs/decisions/0010)."""
     whole = require_units(units)
-    amount = Decimal(whole).scaleb(-decimals)
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    text = format_decimal(amount, format=pattern, locale=current(), decimal_quantization=False)
+    # Decimal's default context keeps 28 digits: a context as wide as the amount keeps every digit.
+    with localcontext(Context(prec=len(str(abs(whole))) + decimals + 2)):
+        amount = Decimal(whole).scaleb(-decimals)
+        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        text = format_decimal(amount, format=pattern, locale=current(), decimal_quantization=False)
     return f"{symbol} {text}".strip() if symbol else text
 
 

@@ -13,6 +13,7 @@ takes effect from its time onward (``economy.change_policy``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -116,8 +117,11 @@ __all__ = ["Policy", "Problem", "Ratio", "policy_from_mapping", "policy_to_mappi
 # Decoding and encoding ----------------------------------------------------------------------
 
 
-def _section_types(cls: type) -> dict[str, object]:
-    return get_type_hints(cls)
+@functools.cache
+def _section_types(cls: type) -> tuple[dict[str, object], frozenset[str]]:
+    """A section's field types and names, worked out once per class: the replay decodes the policy
+    again and again (X7), and resolving the type hints was a large share of its time."""
+    return get_type_hints(cls), frozenset(f.name for f in dataclasses.fields(cls))
 
 
 def _decode_value(tp: Any, value: object, path: tuple[str, ...], problems: list[Problem]) -> object:
@@ -179,8 +183,7 @@ def _decode_value(tp: Any, value: object, path: tuple[str, ...], problems: list[
 
 
 def _decode_section(cls: type, data: Mapping[str, object], path: tuple[str, ...], problems: list[Problem]) -> object:
-    types = _section_types(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
+    types, known = _section_types(cls)
     for key in data:
         if key not in known:
             problems.append(((*path, key), f"unknown key (known: {', '.join(sorted(known))})"))

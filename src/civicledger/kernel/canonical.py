@@ -62,6 +62,18 @@ def canonical_bytes(value: object, *, trusted: bool = False) -> bytes:
         raise InvalidInputError("text must be valid Unicode (no lone surrogates)", rule="X5") from e
 
 
+_encode_str = json.encoder.encode_basestring  # what ``_ENCODER`` does with a string (ensure_ascii=False)
+
+
+def canonical_str(value: str) -> bytes:
+    """A string in canonical JSON, byte for byte ``canonical_bytes(value)`` without the encoder's
+    dispatch: a journal entry splices a few per entry, and a replay makes them all again (X2)."""
+    try:
+        return _encode_str(value).encode()
+    except UnicodeEncodeError as e:  # a lone surrogate such as "\ud800" has no UTF-8 form
+        raise InvalidInputError("text must be valid Unicode (no lone surrogates)", rule="X5") from e
+
+
 ONE_MEANING = 2
 """The rule version from which the engine refuses U+0000 in a command (IN10)."""
 

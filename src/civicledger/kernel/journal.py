@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import NewType
 
-from civicledger.kernel.canonical import JSONObject, JSONValue, canonical_bytes, sha256_hex
+from civicledger.kernel.canonical import JSONObject, JSONValue, canonical_bytes, canonical_str, sha256_hex
 from civicledger.kernel.errors import InvalidInputError
 from civicledger.kernel.identity import AccountId, parse_account_id
 
@@ -50,6 +50,14 @@ class SignedCommand:
     stored (signing bytes, payload digest, Merkle leaf) splices these bytes in, byte-identical to
     encoding the whole again. Kept with the payload it encodes, so a copy with another payload
     (``dataclasses.replace``) encodes its own."""
+    _wire: tuple[JSONObject, bytes] | None = field(default=None, init=False, compare=False, repr=False)
+    """``wire_bytes()``, made once, with the payload it encodes: a replay splices them into the
+    recorded entry's leaf and into the re-executed one's (X2). Not copied by ``dataclasses.replace``."""
+    _signing: tuple[JSONObject, str, bytes] | None = field(default=None, init=False, compare=False, repr=False)
+    """The last ``signing_bytes(economy_id)`` with its payload and economy id: a verification asks
+    for them ahead of the replay (the parallel checks) and again in it."""
+    _digest: tuple[JSONObject, str] | None = field(default=None, init=False, compare=False, repr=False)
+    """``payload_digest()`` with its payload: read with the entry, and again when it is sealed."""
 
     def payload_bytes(self) -> bytes:
         """The payload's canonical JSON (checked for floats and other non-JSON values once)."""
@@ -61,6 +69,13 @@ class SignedCommand:
 
     def signing_bytes(self, economy_id: str) -> bytes:
         """What every signer signs: economy id, command id, type, payload and time (X6)."""
+        signing = self._signing
+        if signing is None or signing[0] is not self.payload or signing[1] != economy_id:
+            signing = (self.payload, economy_id, self._signing_bytes(economy_id))
+            object.__setattr__(self, "_signing", signing)
+        return signing[2]
+
+    def _signing_bytes(self, economy_id: str) -> bytes:
         return b"".join(
             (
                 b'{"economy":',
@@ -79,10 +94,24 @@ class SignedCommand:
 
     def payload_digest(self) -> str:
         """What 'the same payload' means for retries (X5): the type and payload, not the signatures."""
+        digest = self._digest
+        if digest is None or digest[0] is not self.payload:
+            digest = (self.payload, self._payload_digest())
+            object.__setattr__(self, "_digest", digest)
+        return digest[1]
+
+    def _payload_digest(self) -> str:
         return sha256_hex(b"".join((b'{"payload":', self.payload_bytes(), b',"type":', _json(self.type), b"}")))
 
     def wire_bytes(self) -> bytes:
         """The canonical JSON of ``to_wire()``."""
+        wire = self._wire
+        if wire is None or wire[0] is not self.payload:
+            wire = (self.payload, self._wire_bytes())
+            object.__setattr__(self, "_wire", wire)
+        return wire[1]
+
+    def _wire_bytes(self) -> bytes:
         signatures = canonical_bytes(
             [{"account": s.account, "signature": s.signature} for s in self.signatures], trusted=True
         )
@@ -101,6 +130,12 @@ class SignedCommand:
                 b"}",
             )
         )
+
+    def forget_encodings(self) -> None:
+        """Drop the kept wire and signing bytes (not the payload's): a replay keeps every command it
+        re-executed, and these are needed only while its entry is checked (X2)."""
+        object.__setattr__(self, "_wire", None)
+        object.__setattr__(self, "_signing", None)
 
     def signers(self) -> frozenset[AccountId]:
         return frozenset(s.account for s in self.signatures)
@@ -148,6 +183,8 @@ def _json(value: str | int) -> bytes:
     """A string or an integer in canonical JSON."""
     if type(value) is int:
         return str(value).encode()
+    if isinstance(value, str):
+        return canonical_str(value)
     return canonical_bytes(value, trusted=True)
 
 
@@ -214,7 +251,23 @@ class Entry:
 
 
 def tree_head_bytes(economy_id: str, size: int, root_hex: str, time: int) -> bytes:
-    """The bytes the journal key signs for a tree head."""
+    """The bytes the journal key signs for a tree head: the canonical JSON of
+    ``{"economy", "root", "size", "time"}``, spliced when the values are plain strings and integers
+    (every head of a replay, X2), else encoded and checked as a whole (same bytes, same refusals)."""
+    if type(economy_id) is str and type(root_hex) is str and type(size) is int and type(time) is int:
+        return b"".join(
+            (
+                b'{"economy":',
+                canonical_str(economy_id),
+                b',"root":',
+                canonical_str(root_hex),
+                b',"size":',
+                str(size).encode(),
+                b',"time":',
+                str(time).encode(),
+                b"}",
+            )
+        )
     return canonical_bytes({"economy": economy_id, "size": size, "root": root_hex, "time": time})
 
 

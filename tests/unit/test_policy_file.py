@@ -94,3 +94,19 @@ def test_x07_lines_are_found_for_quoted_and_dotted_keys() -> None:
     assert locate(text, ("journal", "odd key")) == 9
     assert locate(text, ("economy", "name")) == 2
     assert locate(text, ("economy", "missing")) == 1
+
+
+def test_x07_decoding_again_finds_the_same_values_and_problems() -> None:
+    """A section's types are worked out once per class: a second decoding answers as the first,
+    for a good mapping and for a bad one (every problem again, none remembered from before)."""
+    good = policy_to_mapping(Policy(), every_value=True)
+    bad = {"journal": {"max_command_bytes": -1, "nonsense": 1}, "economy": {"name": 7}}
+    first_good, first_bad = policy_from_mapping(good), policy_from_mapping(bad)
+    assert first_good == (Policy(), [])
+    assert {path for path, _ in first_bad[1]} == {
+        ("journal", "max_command_bytes"),
+        ("journal", "nonsense"),
+        ("economy", "name"),
+    }
+    assert policy_from_mapping(good) == first_good
+    assert sorted(policy_from_mapping(bad)[1]) == sorted(first_bad[1])

@@ -60,9 +60,7 @@ def test_x05_a_copy_never_reuses_the_kept_wire_signing_or_digest_bytes() -> None
     ):
         copy = dataclasses.replace(command, **changed)  # type: ignore[arg-type]
         assert copy.wire_bytes() == canonical_bytes(copy.to_wire()) != kept[0]
-        assert copy.signing_bytes("ec") == signing_bytes(
-            "ec", copy.id, copy.type, copy.payload, copy.signed_at
-        )
+        assert copy.signing_bytes("ec") == signing_bytes("ec", copy.id, copy.type, copy.payload, copy.signed_at)
     assert command.signing_bytes("other") == signing_bytes("other", "c", "t.x", {"units": 45}, 1) != kept[1]
     assert command.signing_bytes("ec") == kept[1]
     command.forget_encodings()

@@ -112,7 +112,7 @@ def install(app: FastAPI, site: Site, service: ServiceState) -> None:
     def policy(request: Request) -> HTMLResponse:
         data, error = try_read(governance.policy, store)
         values = {r["path"]: r["value"] for r in data["rows"]} if data else {}
-        signers = {s for v in data["history"] for s in v["signers"]} if data else set()
+        signers = {AccountId(s) for v in data["history"] for s in v["signers"]} if data else set()
         return site.render(
             request,
             "policy.html",

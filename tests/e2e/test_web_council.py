@@ -126,6 +126,7 @@ def test_a_treasurer_collects_two_co_signatures_for_a_policy_change(
         assert "5 minutes" in newest.locator("del").text_content()
         assert "15 minutes" in newest.locator("ins").text_content()
         assert policy.get_attribute("a#json-link", "href") == "/api/policy"
+        policy.click("#section-circles summary")  # the screenshot shows a section's values
         policy.screenshot(path=str(shots / f"policy-{name}.png"), full_page=True)
         width = int(policy.evaluate("() => document.documentElement.scrollWidth"))
         context.close()

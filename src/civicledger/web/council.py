@@ -26,7 +26,7 @@ from civicledger.kernel.policy import Unit
 from civicledger.kernel.proposals import COUNCIL_DECISIONS, Proposal, counted
 from civicledger.kernel.ratio import Ratio
 from civicledger.kernel.rules import RULE_VERSIONS
-from civicledger.kernel.time import format_duration
+from civicledger.kernel.time import DAY, HOUR, MINUTE, YEAR, format_duration
 from civicledger.web import i18n
 from civicledger.web.i18n import _
 from civicledger.web.site import Site, try_read
@@ -46,6 +46,20 @@ def _percent(ratio: Fraction) -> str:
     return f"{text}%" if exact == hundred else f"≈ {text}%"
 
 
+def _duration(seconds: int) -> str:
+    """``format_duration``'s two largest parts, marked "≈" when it drops a rest (a month is
+    2,629,746 s: "≈ 30 days 10 hours"); the exact seconds stay in ``data-value``."""
+    shown = format_duration(seconds)
+    rest, parts = abs(seconds), 0
+    for size in (YEAR, DAY, HOUR, MINUTE, 1):
+        if rest >= size:
+            rest %= size
+            parts += 1
+            if parts == 2:
+                break
+    return f"≈ {shown}" if rest else shown
+
+
 class PolicyValues:
     """Policy values for people (docs/web.md, "Policy values"): a duration in days and hours (X4),
     money in major units after its currency's symbol (X3), a ratio as a percentage, yes/no; the exact
@@ -57,7 +71,7 @@ class PolicyValues:
     def text(self, path: object, value: JSONValue, unit: object) -> str:
         try:
             if unit == Unit.SECONDS and isinstance(value, int):
-                return format_duration(value)
+                return _duration(value)
             if unit == Unit.MINOR_UNITS and isinstance(value, int):
                 return self.money(str(path), value)
             if unit == Unit.RATIO and isinstance(value, (str, int)):

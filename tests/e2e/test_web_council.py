@@ -67,6 +67,19 @@ def test_a_treasurer_collects_two_co_signatures_for_a_policy_change(
     treasurer = Member(browser, url, DESKTOP, economy.key("treasurer").seed().hex())
     page = treasurer.page
     assert economy.account("treasurer") in page.text_content("#council-account")
+    # Amounts in major units (exact digits, never a float), ratios as reduced fractions, yes/no.
+    page.select_option("#draft-path", "circles.income_units")
+    assert page.text_content("#draft-current") == "CRC 1,000.00 (100000)"
+    assert page.input_value("#draft-value") == "1000.00" and page.text_content("#draft-exact") == "100000"
+    for typed, exact in (("12,50", "1250"), ("1,000.07", "100007"), ("0.1", "10"), ("1.2345", None)):
+        page.fill("#draft-value", typed)
+        assert page.text_content("#draft-exact") == exact if exact else "decimals" in page.text_content("#draft-exact")
+    page.select_option("#draft-path", "circles.growth")
+    page.fill("#draft-value", "7.5%")
+    assert page.text_content("#draft-exact") == '"3/40"'
+    page.select_option("#draft-path", "gears.early_stage_waiver")
+    page.fill("#draft-value", "yes")
+    assert page.text_content("#draft-exact") == "true"
     page.select_option("#draft-path", "journal.signature_max_age")
     # Shown for people, typed for people; what is signed is the exact value (seconds).
     assert page.text_content("#draft-current") == "5 minutes (300)"

@@ -146,7 +146,9 @@ def test_a_treasurer_collects_two_co_signatures_for_a_policy_change(
         assert width <= PHONE["width"] or viewport is DESKTOP
 
 
-def test_a_governor_drafts_a_role_grant_for_an_account_found_by_name(browser: Any, client: SigningClient) -> None:
+def test_a_governor_drafts_a_role_grant_for_an_account_found_by_name(
+    browser: Any, client: SigningClient, shots: Path
+) -> None:
     """The other kinds of council decision on the same page (X6): a role grant picks an account
     found by name; the second member's co-signature (sent over HTTP here) puts it on the journal."""
     economy, url = client.economy, str(client.http.base_url).rstrip("/")
@@ -167,6 +169,7 @@ def test_a_governor_drafts_a_role_grant_for_an_account_found_by_name(browser: An
     card = " ".join(page.text_content(f"#proposal-{proposal}").split())
     assert "Grant the role technocrat to treasurer" in card and "1 of 2 signatures" in card
     assert governor.width() <= PHONE["width"]
+    page.screenshot(path=str(shots / "council-role-390.png"), full_page=True)
     governor.close()
 
     found = client.http.get(f"/api/proposals/{proposal}").json()

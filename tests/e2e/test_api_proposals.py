@@ -44,10 +44,15 @@ def test_x06_a_treasurer_drafts_two_members_cosign_and_the_decision_lands_on_the
         client.economy.account("governor-3"),
     }
     policy = ok(client.http.get("/api/policy"))
-    assert {"section": "journal", "path": "journal.signature_max_age", "value": 900} in policy["rows"]
+    assert {
+        "section": "journal",
+        "path": "journal.signature_max_age",
+        "value": 900,
+        "unit": "seconds",
+    } in policy["rows"]
     newest = policy["history"][0]
     assert newest["seq"] == done["seq"] and newest["command_type"] == "economy.change_policy"
-    assert newest["changes"] == [{"path": "journal.signature_max_age", "before": 300, "after": 900}]
+    assert newest["changes"] == [{"path": "journal.signature_max_age", "before": 300, "after": 900, "unit": "seconds"}]
     # A submitted proposal takes no more signatures.
     late = cosign(client, signed.id, "governor-2", signature_of(client, signed, "governor-2"))
     assert late.status_code == 409 and problem_of(late)["rule"] == "X6"

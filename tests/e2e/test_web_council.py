@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.proposals_kit import governed
+from civicledger.kernel.journal import SignedCommand
+from tests.e2e.proposals_kit import cosign, governed, signature_of
 from tests.e2e.serving import SigningClient
 
 PHONE = {"width": 390, "height": 844}
@@ -66,14 +67,36 @@ def test_a_treasurer_collects_two_co_signatures_for_a_policy_change(
     treasurer = Member(browser, url, DESKTOP, economy.key("treasurer").seed().hex())
     page = treasurer.page
     assert economy.account("treasurer") in page.text_content("#council-account")
+    # Amounts in major units (exact digits, never a float), ratios as reduced fractions, yes/no.
+    page.select_option("#draft-path", "circles.income_units")
+    assert page.text_content("#draft-current") == "CRC 1,000.00 (100000)"
+    assert page.input_value("#draft-value") == "1000.00" and page.text_content("#draft-exact") == "100000"
+    for typed, exact in (("12,50", "1250"), ("1,000.07", "100007"), ("0.1", "10"), ("1.2345", None)):
+        page.fill("#draft-value", typed)
+        assert page.text_content("#draft-exact") == exact if exact else "decimals" in page.text_content("#draft-exact")
+    page.select_option("#draft-path", "circles.growth")
+    page.fill("#draft-value", "7.5%")
+    assert page.text_content("#draft-exact") == '"3/40"'
+    page.select_option("#draft-path", "gears.early_stage_waiver")
+    page.fill("#draft-value", "yes")
+    assert page.text_content("#draft-exact") == "true"
     page.select_option("#draft-path", "journal.signature_max_age")
-    assert page.text_content("#draft-current") == "300"
-    page.fill("#draft-value", "900")
+    # Shown for people, typed for people; what is signed is the exact value (seconds).
+    assert page.text_content("#draft-current") == "5 minutes (300)"
+    assert page.input_value("#draft-value") == "5 minutes"
+    page.fill("#draft-value", "15 minutes")
+    assert page.text_content("#draft-exact") == "900"
+    page.fill("#draft-value", "15 parsecs")
+    assert "duration" in page.text_content("#draft-exact")
+    page.fill("#draft-value", "0 hours 15 min")
+    assert page.text_content("#draft-exact") == "900"
     page.click("#draft-submit")  # the treasurer is not a member: an unsigned draft
     page.wait_for_selector("li.proposal[data-status=pending]")
     proposal = page.get_attribute("li.proposal", "data-id")
     assert proposal and client.journal_size() == size  # held off the journal
-    assert "0 of 2 signatures" in page.text_content(f"#proposal-{proposal}")
+    card = page.text_content(f"#proposal-{proposal}")
+    assert "0 of 2 signatures" in card and "15 minutes" in card
+    assert "drafted by treasurer" in " ".join(card.split())  # the name GET /api/accounts shows, not an id
     page.screenshot(path=str(shots / "council-drafted-1280.png"), full_page=True)
     treasurer.close()
 
@@ -106,11 +129,54 @@ def test_a_treasurer_collects_two_co_signatures_for_a_policy_change(
         context = browser.new_context(base_url=url, viewport=viewport)
         policy = context.new_page()
         policy.goto("/policy")
-        assert policy.text_content("#policy-journal-signature_max_age td:nth-child(2)").strip() == "900"
+        cell = policy.locator("#policy-journal-signature_max_age td:nth-child(2) .policy-value")
+        assert cell.text_content() == "15 minutes" and cell.get_attribute("data-value") == "900"
+        income = policy.locator("#policy-circles-income_units .policy-value")
+        assert income.text_content() == "CRC 1,000.00" and income.get_attribute("data-value") == "100000"
+        assert policy.text_content("#policy-circles-growth .policy-value") == "5%"
+        assert policy.text_content("#policy-gears-early_stage_waiver .policy-value") == "no"
         newest = policy.locator("li.policy-version").first
-        assert "300" in newest.locator("del").text_content() and "900" in newest.locator("ins").text_content()
+        assert "5 minutes" in newest.locator("del").text_content()
+        assert "15 minutes" in newest.locator("ins").text_content()
         assert policy.get_attribute("a#json-link", "href") == "/api/policy"
+        policy.click("#section-circles summary")  # the screenshot shows a section's values
         policy.screenshot(path=str(shots / f"policy-{name}.png"), full_page=True)
         width = int(policy.evaluate("() => document.documentElement.scrollWidth"))
         context.close()
         assert width <= PHONE["width"] or viewport is DESKTOP
+
+
+def test_a_governor_drafts_a_role_grant_for_an_account_found_by_name(
+    browser: Any, client: SigningClient, shots: Path
+) -> None:
+    """The other kinds of council decision on the same page (X6): a role grant picks an account
+    found by name; the second member's co-signature (sent over HTTP here) puts it on the journal."""
+    economy, url = client.economy, str(client.http.base_url).rstrip("/")
+    size = client.journal_size()
+    governor = Member(browser, url, PHONE, economy.key("governor-1").seed().hex())
+    page = governor.page
+    page.select_option("#draft-kind", "identity.grant_role")
+    assert page.is_hidden("#kind-policy") and page.is_visible("#kind-role")
+    page.fill("#role-query", "treasu")
+    page.click("#role-search")
+    page.wait_for_selector("#role-account option", state="attached")
+    assert page.input_value("#role-account") == economy.account("treasurer")
+    page.select_option("#role-role", "technocrat")
+    page.check("#draft-sign-too")
+    page.click("#draft-submit")
+    page.wait_for_selector("li.proposal[data-status=pending] .decision-summary")
+    proposal = page.get_attribute("li.proposal[data-status=pending]", "data-id")
+    card = " ".join(page.text_content(f"#proposal-{proposal}").split())
+    assert "Grant the role technocrat to treasurer" in card and "1 of 2 signatures" in card
+    assert governor.width() <= PHONE["width"]
+    page.screenshot(path=str(shots / "council-role-390.png"), full_page=True)
+    governor.close()
+
+    found = client.http.get(f"/api/proposals/{proposal}").json()
+    assert found["command"]["payload"] == {"account": economy.account("treasurer"), "role": "technocrat"}
+    signed = SignedCommand.from_wire(found["command"])
+    done = cosign(client, str(proposal), "governor-2", signature_of(client, signed, "governor-2"))
+    assert done.status_code == 200, done.text
+    assert done.json()["status"] == "submitted" and client.journal_size() == size + 1
+    account = client.http.get(f"/api/accounts/{economy.account('treasurer')}").json()
+    assert "technocrat" in account["roles"]

@@ -4,7 +4,9 @@ The policy in force is the last ``economy.policy_set`` event's mapping, complete
 (``policy_to_mapping(every_value=True)``), shown as one row per dotted path. Its history is every
 ``economy.policy_set`` on the journal: when it took effect, which entry and signers made it, and the
 values it changed (a diff of the flattened mappings). The history is read from the journal itself,
-so it cannot disagree with it; it costs one pass over the journal (the demo's few hundred entries
+so it cannot disagree with it; each row and change names its value's unit (``kernel.policy.Unit``:
+seconds, minor units, ratio, percent, yes/no; ``None`` for a count or text) so pages can show it
+for people. It costs one pass over the journal (the demo's few hundred entries
 take milliseconds), and a projection of policy versions is the next step if journals grow large.
 """
 
@@ -15,7 +17,7 @@ from typing import TypedDict
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.errors import NotFoundError
-from civicledger.kernel.policy import policy_from_mapping, policy_to_mapping
+from civicledger.kernel.policy import Unit, policy_from_mapping, policy_to_mapping, policy_units, unit_of
 from civicledger.kernel.ports import Store
 
 POLICY_SET = "economy.policy_set"
@@ -25,12 +27,14 @@ class PolicyRow(TypedDict):
     section: str
     path: str
     value: JSONValue
+    unit: str | None
 
 
 class PolicyChangeRow(TypedDict):
     path: str
     before: JSONValue
     after: JSONValue
+    unit: str | None
 
 
 class PolicyVersion(TypedDict):
@@ -65,9 +69,15 @@ def _complete(mapping: JSONObject) -> dict[str, JSONValue]:
     return flatten(policy_to_mapping(policy, every_value=True))
 
 
+def _unit(path: str, units: dict[str, Unit]) -> str | None:
+    found = unit_of(path, units)
+    return found.value if found is not None else None
+
+
 def policy(store: Store) -> PolicyView:
     """The policy in force and every change of it, newest first."""
     history: list[PolicyVersion] = []
+    units = policy_units()
     before: dict[str, JSONValue] = {}
     with store.read() as uow:
         if uow.records.get("economy", "info") is None:
@@ -81,7 +91,7 @@ def policy(store: Store) -> PolicyView:
                 mapping = event.get("policy")
                 after = _complete(mapping if isinstance(mapping, dict) else {})
                 changes = [
-                    PolicyChangeRow(path=path, before=before.get(path), after=after.get(path))
+                    PolicyChangeRow(path=path, before=before.get(path), after=after.get(path), unit=_unit(path, units))
                     for path in sorted(set(before) | set(after))
                     if before.get(path) != after.get(path)
                 ]
@@ -97,7 +107,10 @@ def policy(store: Store) -> PolicyView:
                     )
                 )
                 before = after
-    rows = [PolicyRow(section=path.split(".")[0], path=path, value=value) for path, value in sorted(before.items())]
+    rows = [
+        PolicyRow(section=path.split(".")[0], path=path, value=value, unit=_unit(path, units))
+        for path, value in sorted(before.items())
+    ]
     return PolicyView(
         version=int(record["version"]) if record else 0,
         effective_at=history[-1]["effective_at"] if history else None,

@@ -17,9 +17,9 @@ import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import Enum, StrEnum
 from fractions import Fraction
-from typing import Any, TypeVar, cast, get_type_hints, overload
+from typing import Any, ClassVar, TypeVar, cast, get_type_hints, overload
 
 from civicledger.kernel.canonical import JSONObject, JSONValue
 from civicledger.kernel.messages import OMITTED_AT_DEFAULT
@@ -28,6 +28,19 @@ from civicledger.kernel.time import DAY, MINUTE
 
 Problem = tuple[tuple[str, ...], str]
 S = TypeVar("S")
+
+
+class Unit(StrEnum):
+    """What a policy value counts, so pages can show it for people (X7): a whole number of seconds,
+    minor units of money, a ratio, a whole percentage, or yes/no. A bool field is ``YES_NO`` and a
+    ``Ratio`` field ``RATIO`` by their type; a section names the others in its ``UNITS`` table
+    (``UNITS: ClassVar[dict[str, Unit]]``); a value in neither is a plain count or text."""
+
+    SECONDS = "seconds"  # a duration, shown as days and hours (X4)
+    MINOR_UNITS = "minor_units"  # money, shown in major units with the currency's symbol (X3)
+    RATIO = "ratio"  # an exact fraction, shown as a percentage ("1/20" -> 5%)
+    PERCENT = "percent"  # a whole percentage (100 = the whole)
+    YES_NO = "yes_no"
 
 
 def since_rules(version: int, default: S) -> S:
@@ -45,6 +58,11 @@ class EconomyPolicy:
 
 @dataclass(frozen=True, slots=True)
 class JournalPolicy:
+    UNITS: ClassVar[dict[str, Unit]] = {
+        "signature_max_age": Unit.SECONDS,
+        "max_clock_skew": Unit.SECONDS,
+        "draw_delay": Unit.SECONDS,
+    }
     signature_max_age: int = 5 * MINUTE  # X6: older signatures are stale
     max_clock_skew: int = 1 * MINUTE  # X6: signatures from further in the future are refused
     max_command_bytes: int = 64 * 1024  # X5: larger commands are refused unread
@@ -56,6 +74,7 @@ class IdentityPolicy:
     """Keys and their recovery (X9). Added after journals were written: every value is left out of
     the stored policy at its default, and so is the whole section, so no genesis changes bytes."""
 
+    UNITS: ClassVar[dict[str, Unit]] = {"recovery_wait": Unit.SECONDS}
     recovery_wait: int = field(default=7 * DAY, metadata=OMITTED_AT_DEFAULT)  # X9: the old key may cancel this long
     guardian_threshold: int = field(default=3, metadata=OMITTED_AT_DEFAULT)  # X9: k when the owner names none
     max_guardians: int = field(default=15, metadata=OMITTED_AT_DEFAULT)  # X9: n is at most this
@@ -112,7 +131,61 @@ class Policy:
         return section_type()
 
 
-__all__ = ["Policy", "Problem", "Ratio", "policy_from_mapping", "policy_to_mapping", "with_change"]
+def policy_units() -> dict[str, Unit]:
+    """The unit of every policy value a unit applies to, by dotted path (``circles.income_period``),
+    from the sections' ``UNITS`` tables and field types (see ``Unit``); a table's entries
+    (``credits.participation.risky_work.duration``) share their value type's units."""
+    out: dict[str, Unit] = {}
+
+    def walk(tp: object, prefix: str) -> None:
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            declared: dict[str, Unit] = getattr(tp, "UNITS", {})
+            for name, hint in get_type_hints(tp).items():
+                if name == "UNITS":
+                    continue
+                path = f"{prefix}.{name}"
+                if name in declared:
+                    out[path] = declared[name]
+                else:
+                    walk(hint, path)
+        elif tp is bool:
+            out[prefix] = Unit.YES_NO
+        elif tp is Ratio:
+            out[prefix] = Unit.RATIO
+        elif getattr(tp, "__origin__", None) is dict:
+            walk(tp.__args__[1], prefix + ".*")  # type: ignore[attr-defined]
+
+    walk(EconomyPolicy, "economy")
+    walk(JournalPolicy, "journal")
+    walk(IdentityPolicy, "identity")
+    for name, cls in mechanism_sections().items():
+        walk(cls, name)
+    return out
+
+
+def unit_of(path: str, units: Mapping[str, Unit]) -> Unit | None:
+    """The unit of one dotted path, a table's entry matched by ``*`` (``None``: a count or text)."""
+    if path in units:
+        return units[path]
+    parts = path.split(".")
+    for i in range(1, len(parts)):
+        pattern = ".".join([*parts[:i], "*", *parts[i + 1 :]])
+        if pattern in units:
+            return units[pattern]
+    return None
+
+
+__all__ = [
+    "Policy",
+    "Problem",
+    "Ratio",
+    "Unit",
+    "policy_from_mapping",
+    "policy_to_mapping",
+    "policy_units",
+    "unit_of",
+    "with_change",
+]
 
 # Decoding and encoding ----------------------------------------------------------------------
 

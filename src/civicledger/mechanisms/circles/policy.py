@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import ClassVar
 
 from civicledger.kernel.canonical import JSONObject
-from civicledger.kernel.policy import since_rules
+from civicledger.kernel.policy import Unit, since_rules
 from civicledger.kernel.ratio import Ratio
 from civicledger.kernel.time import DAY, HOUR, MONTH, WEEK
 
@@ -30,6 +31,12 @@ class TrustMode(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CirclesPolicy:
+    UNITS: ClassVar[dict[str, Unit]] = {
+        **dict.fromkeys(
+            ("income_period", "owner_start", "reserve_start", "claim_window", "claim_timeout"), Unit.SECONDS
+        ),
+        **dict.fromkeys(("income_units", "signup_units", "welcome_bonus", "invitation_cost"), Unit.MINOR_UNITS),
+    }
     preset: str = "seed"
     decimals: int = 2
     income_units: int = 100_000  # minor units per income_period: 1,000.00 a week (CI2)

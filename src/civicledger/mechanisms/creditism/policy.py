@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import ClassVar
 
 from civicledger.kernel.messages import OMITTED_AT_DEFAULT
+from civicledger.kernel.policy import Unit
 from civicledger.kernel.time import DAY, MONTH, WEEK
 
 SEED_WEEKLY_INCOME_MINOR = 1_000 * 100
@@ -46,6 +48,12 @@ def _ratio(text: str, what: str, at_most_one: bool = True) -> Fraction:
 class CreditismPolicy:
     """Creditism parameters. Ratios are text ('50%', '1/2', '0.5') so the section is self-contained."""
 
+    UNITS: ClassVar[dict[str, Unit]] = {
+        "fee_base": Unit.MINOR_UNITS,
+        "legal_ceiling": Unit.RATIO,
+        "workers_share": Unit.RATIO,
+        "application_deadline": Unit.SECONDS,
+    }
     fee_base: int = 0  # CR10: minor units; 0 = one month of the Circles basic income
     legal_ceiling: str = "1"  # CR4: an asset whose E is above this is refused ("1" = no ceiling)
     weights_must_sum_to_one: bool = True  # CR4: the seed fixes sum(w) = 1

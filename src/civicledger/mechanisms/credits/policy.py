@@ -8,8 +8,9 @@ Portions are whole percentages (100 = the whole balance), so the section holds n
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
-from civicledger.kernel.policy import ADDED_LATER, since_rules
+from civicledger.kernel.policy import ADDED_LATER, Unit, since_rules
 from civicledger.kernel.time import DAY, YEAR
 
 
@@ -17,6 +18,7 @@ from civicledger.kernel.time import DAY, YEAR
 class ParticipationEffect:
     """What one recorded participation of a kind does to the grades (SC5)."""
 
+    UNITS: ClassVar[dict[str, Unit]] = {"portion_percent": Unit.PERCENT, "duration": Unit.SECONDS}
     steps: int = 1  # grade steps, at most the policy's max_adjustment_steps
     penalty: bool = False  # True: the steps lower the grade (an infraction)
     portion_percent: int = 100  # share of the available balance it covers; 100 = the whole balance
@@ -64,6 +66,21 @@ DEFAULT_ESSENTIAL = ("education", "mass-transit", "healthcare", "communication",
 
 @dataclass(frozen=True, slots=True)
 class CreditsPolicy:
+    UNITS: ClassVar[dict[str, Unit]] = dict.fromkeys(
+        (
+            "max_adjustment_duration",
+            "dd_min_seconds",
+            "appeal_window",
+            "panel_deadline",
+            "refile_grace",
+            "decay_window",
+            "decay_step",
+            "pledge_max_duration",
+            "draw_period",
+            "vote_min_seconds_after_test",
+        ),
+        Unit.SECONDS,
+    )
     annual_allocation: int = 1_000  # SC2: credits a year, from birth
     grade_min: int = 0  # SC4
     grade_max: int = 5

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import ClassVar
 
 from civicledger.kernel.messages import OMITTED_AT_DEFAULT
+from civicledger.kernel.policy import Unit
 from civicledger.kernel.time import DAY, MONTH, WEEK, YEAR
 
 
@@ -27,6 +29,22 @@ DEFAULT_COMMON_QUESTIONS: tuple[str, ...] = (
 class GearsPolicy:
     """Gears parameters. Amounts are minor units of the currency they are paid in."""
 
+    UNITS: ClassVar[dict[str, Unit]] = {
+        **dict.fromkeys(
+            (
+                "period",
+                "vote_term",
+                "test_retry_delay",
+                "test_valid_for",
+                "annualise_min_age",
+                "challenge_window",
+                "failed_challenge_recovery",
+                "question_review_window",
+            ),
+            Unit.SECONDS,
+        ),
+        "vote_reward": Unit.MINOR_UNITS,
+    }
     k: int = 30  # GR5: delta_i = k (V_i - S)
     clamp: int = 0  # GR5: if > 0, every delta is rescaled by one factor so that |delta| <= clamp
     mode: SettlementMode = SettlementMode.IMMEDIATE  # GR6

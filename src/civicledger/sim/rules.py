@@ -197,9 +197,7 @@ def regional(
     return canonical(nodes, np.concatenate(parts_a), np.concatenate(parts_b))
 
 
-def rewire(
-    rng: np.random.Generator, moved_at: I64, dest: I64, u: I64, v: I64, when: I64
-) -> tuple[I64, I64, I64]:
+def rewire(rng: np.random.Generator, moved_at: I64, dest: I64, u: I64, v: I64, when: I64) -> tuple[I64, I64, I64]:
     """Migration: a tie that forms (step ``when``) after one of its persons moved (``moved_at``)
     is with a person of their new region (``dest``) instead, drawn uniformly; loops and repeated
     pairs are dropped (the first kept). Returns the pairs (u < v) and their formation steps."""

@@ -281,14 +281,14 @@ def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
     register_sector_behaviours()  # the sectors' own behaviours (``Sector.behaviours``)
     beh_t = _table(data, "behaviours", problems)
     behaviours = dict(ROLES)
-    for role, name in beh_t.items():
+    for role, chosen in beh_t.items():
         if role not in ROLES:
             problems.append((("behaviours", role), f"unknown behaviour role (roles: {', '.join(ROLES)})"))
-        elif not isinstance(name, str) or name not in REGISTRY[role]:
+        elif not isinstance(chosen, str) or chosen not in REGISTRY[role]:
             known = ", ".join(sorted(REGISTRY[role]))
-            problems.append((("behaviours", role), f"no {role} behaviour {name!r} is registered (known: {known})"))
+            problems.append((("behaviours", role), f"no {role} behaviour {chosen!r} is registered (known: {known})"))
         else:
-            behaviours[role] = name
+            behaviours[role] = chosen
 
     par_t = _table(data, "parameters", problems)
     parameters = dict(PARAMETERS)
@@ -307,7 +307,7 @@ def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
 
     mapping = {k: copy.deepcopy(v) for k, v in data.items() if k != "sweep"}
     scenario = Scenario(
-        cast(str, name),  # the [behaviours] loop above rebinds ``name``
+        name,
         description,
         start,
         steps,

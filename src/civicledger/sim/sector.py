@@ -175,7 +175,8 @@ class Places:
         counts = np.floor(shares * honest).astype(np.int64)
         counts[np.argsort(-(shares * honest - counts), kind="stable")[: honest - int(counts.sum())]] += 1
         home = np.full(n, -1, np.int64)
-        home[:honest] = rng.permutation(np.repeat(np.arange(shares.size, dtype=np.int64), counts))
+        layout = np.repeat(np.arange(shares.size, dtype=np.int64), counts)
+        home[:honest] = rng.permutation(layout) if shares.size > 1 else layout  # one region: nothing drawn
         moved_at = np.full(n, steps, np.int64)
         dest = home.copy()
         if regions.migration_rate > 0 and shares.size > 1:

@@ -218,8 +218,15 @@ class CirclesSector(Sector):
         if places.active:  # a country's regions: each region's ties, and ties across them
             home = places.home[:honest]
             regions = sc.regions
-            u, v = regional(rng, home, GENERATORS[net.generator], regions.mean_degree, net.exponent, net.locality,
-                            regions.cross_share)
+            u, v = regional(
+                rng,
+                home,
+                GENERATORS[net.generator],
+                regions.mean_degree,
+                net.exponent,
+                net.locality,
+                regions.cross_share,
+            )
         else:
             u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
         if net.formation_weeks > 0:

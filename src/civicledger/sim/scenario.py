@@ -18,7 +18,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import PolicyFileError

@@ -141,3 +141,12 @@ def test_a_bad_regions_table_is_refused_with_its_reason(
 
 def test_a_behaviours_table_leaves_the_scenario_its_name() -> None:
     assert parse_scenario(scenario()).name == "country"
+
+
+def test_an_empty_region_has_no_ties_and_no_one_moves_there() -> None:
+    empty = {**FOUR, "shares": [0.5, 0.5, 0.0, 0.0]}
+    data = scenario(regions=empty, network={"generator": "random", "mean_degree": 4.0, "formation_weeks": 4.0})
+    row = run(parse_scenario(data))[-1]
+    assert row["region_coast_persons"] == row["region_hills_persons"] == 0
+    assert row["region_capital_persons"] + row["region_north_persons"] == 600
+    assert row["migrations"] > 0 and row["trusts"] > 0

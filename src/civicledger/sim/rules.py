@@ -180,6 +180,8 @@ def regional(
     within = 0
     for r, degree in enumerate(degrees):
         members = np.flatnonzero(home == r).astype(np.int64)
+        if members.size < 2:  # a region of one person or none has no ties within
+            continue
         u, v = generator(rng, int(members.size), degree, exponent, locality)
         parts_a.append(members[u])
         parts_b.append(members[v])

@@ -761,7 +761,7 @@ def _regions_plot(plt: ModuleType, results: Results) -> str | None:
     low = min(v.mean_grade for v in values)
     margin = max((top - low) * 0.5, 0.05)
     ax.set_ylim(max(0.0, low - margin), top + margin)  # differences of a tenth of a grade stay visible
-    ax.set_ylabel("mean grade (final step)")
+    ax.set_ylabel("mean grade (final step; axis not from 0)")
     ax.set_title("Mean social credit grade by region (bars: seeds' min to max)", fontsize=11)
     ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
     fig.tight_layout()

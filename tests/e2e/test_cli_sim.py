@@ -116,3 +116,21 @@ def test_sim_sweep_resume_refuses_a_folder_of_another_scenario(civic: Civic, tmp
     body = civic.json("sim", "sweep", str(other), "--out", str(tmp_path / "many"), "--resume", check=2)
     assert "another scenario" in str(body)
     assert (tmp_path / "many" / "scenario.toml").read_text() == path.read_text()
+
+
+def test_the_country_example_answers_what_farmers_do_to_grades_region_by_region(civic: Civic, tmp_path: Path) -> None:
+    """examples/country.toml at a tiny size (``--set``): the report's regions table and its sentence."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "country.toml"
+    tiny = ["--set", "population.persons=400", "--set", "scenario.steps=6", "--set", "scenario.record_every=2"]
+    ran = civic.json("sim", "run", str(example), "--out", str(tmp_path / "one"), *tiny)
+    assert ran["persons"] == 400 and ran["steps"] == 6
+    row = pd.read_parquet(ran["file"]).iloc[-1]
+    assert sum(row[f"region_{r}_persons"] for r in ("capital", "north", "coast", "hills")) == 400
+    assert "--set" in (tmp_path / "one" / "scenario.toml").read_text()  # the report quotes what ran
+    swept = civic.json("sim", "sweep", str(example), "--out", str(tmp_path / "many"), "--workers", "2", *tiny)
+    assert swept["runs"] == 4
+    page = Path(civic.json("sim", "report", str(tmp_path / "many"))["report"]).read_text()
+    assert "<h2>Regions</h2>" in page and "whole country" in page and "<h2>Mean grade by region</h2>" in page
+    assert "With parameters.farmer_share=0.05, the mean grade of persons holding credits moves by +" in page
+    bad = civic("sim", "run", str(example), "--set", "regions.shares=[0.5, 0.5]", check=2)
+    assert "one value per region" in bad.stdout + bad.stderr

@@ -22,7 +22,7 @@ from civicledger.cli.app import app
 from civicledger.cli.output import console, emit, fail, json_mode
 from civicledger.kernel.errors import InvalidInputError
 from civicledger.sim.scenario import ParameterSet, Scenario, ScenarioError, grid, parse_scenario
-from civicledger.sim.sweep import ENGINES, Task, copy_scenario, run_file_name, run_task, sweep
+from civicledger.sim.sweep import ENGINES, SCENARIO_COPY, Task, copy_scenario, run_file_name, run_task, sweep
 
 sim_app = typer.Typer(help="Simulate the economy at population scale: run, sweep, report.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
@@ -35,10 +35,46 @@ SeedsOption = Annotated[
 BehavioursOption = Annotated[
     list[str] | None, typer.Option("--behaviours", help="Module registering extra behaviours (repeatable).")
 ]
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="Override one key of the scenario, TABLE.KEY=VALUE in TOML (e.g. population.persons=2000; repeatable).",
+    ),
+]
 
 
-def load_scenario(path: Path, modules: list[str] | None = None) -> Scenario:
-    """Read and check a scenario file; ScenarioError lists every problem with its line."""
+def overrides(items: list[str] | None) -> list[tuple[tuple[str, ...], object]]:
+    """``--set`` items as (key path, value); the value is read as TOML (a bare word as a string)."""
+    out: list[tuple[tuple[str, ...], object]] = []
+    for item in items or []:
+        key, sep, raw = item.partition("=")
+        path = tuple(part.strip() for part in key.split("."))
+        if not sep or len(path) < 2 or not all(path):
+            raise InvalidInputError(f"--set takes TABLE.KEY=VALUE, not {item!r}", rule="X5")
+        try:
+            value = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw.strip()
+        out.append((path, value))
+    return out
+
+
+def note_overrides(folder: Path, changes: list[tuple[tuple[str, ...], object]]) -> None:
+    """Say in the results' copy of the scenario what ``--set`` changed (the report quotes it)."""
+    if not changes:
+        return
+    copy = folder / SCENARIO_COPY
+    lines = "".join(f"# {'.'.join(path)} = {value!r}\n" for path, value in changes)
+    with copy.open("a", encoding="utf-8") as f:
+        f.write(f"\n# Overridden on the command line (--set); the runs used:\n{lines}")
+
+
+def load_scenario(
+    path: Path, modules: list[str] | None = None, changes: list[tuple[tuple[str, ...], object]] | None = None
+) -> Scenario:
+    """Read and check a scenario file (with ``changes`` set, from ``--set``); ScenarioError lists
+    every problem with its line."""
     for module in modules or []:
         try:
             importlib.import_module(module)
@@ -53,6 +89,14 @@ def load_scenario(path: Path, modules: list[str] | None = None) -> Scenario:
     except tomllib.TOMLDecodeError as e:
         match = re.search(r"at line (\d+)", str(e))
         raise ScenarioError([(int(match.group(1)) if match else None, f"not valid TOML: {e}")]) from e
+    for key_path, value in changes or []:
+        node = data
+        for key in key_path[:-1]:
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise ScenarioError([(None, f"--set {'.'.join(key_path)}: {key} is not a table")])
+            node = child
+        node[key_path[-1]] = value
     return parse_scenario(data, lambda key_path: locate(text, key_path))
 
 
@@ -75,16 +119,19 @@ def run_cmd(
     seed: Annotated[int | None, typer.Option("--seed", help="The run's seed (default: the scenario's first).")] = None,
     out: OutOption = None,
     behaviours: BehavioursOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Run a scenario once (its base parameters) and write its tidy rows as Parquet."""
     try:
-        sc = load_scenario(scenario, behaviours)
+        changes = overrides(set_)
+        sc = load_scenario(scenario, behaviours, changes)
         if seed is not None and seed < 0:
             raise InvalidInputError(f"--seed must not be negative, not {seed}", rule="X5")
     except (ScenarioError, InvalidInputError) as e:
         fail(ctx, e)
     folder = out or Path(f"{scenario.stem}-run")
     source = copy_scenario(scenario, folder)
+    note_overrides(folder, changes)
     point = ParameterSet(0, (), sc)  # the base parameters, whatever the [sweep] says
     chosen = sc.seeds[0] if seed is None else seed
     started = time.perf_counter()
@@ -116,10 +163,12 @@ def sweep_cmd(
     workers: Annotated[int | None, typer.Option("--workers", help="Parallel runs (default: CPU count).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Keep runs already written in --out.")] = False,
     behaviours: BehavioursOption = None,
+    set_: SetOption = None,
 ) -> None:
     """Run every parameter set of the scenario's [sweep] grid times every seed; one Parquet file per run."""
     try:
-        sc = load_scenario(scenario, behaviours)
+        changes = overrides(set_)
+        sc = load_scenario(scenario, behaviours, changes)
         chosen = _seeds(seeds)
         if engine not in ENGINES:
             raise InvalidInputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}", rule="X5")
@@ -127,9 +176,10 @@ def sweep_cmd(
         fail(ctx, e)
     folder = out or Path(f"{scenario.stem}-sweep")
     try:
-        source = copy_scenario(scenario, folder, keep=resume)
+        source = copy_scenario(scenario, folder, keep=resume and not changes)
     except ValueError as e:
         fail(ctx, InvalidInputError(str(e), rule="X5"))
+    note_overrides(folder, changes)
     started = time.perf_counter()
     sets = len(grid(sc))
     if json_mode(ctx):

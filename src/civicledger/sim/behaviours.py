@@ -150,6 +150,16 @@ def farmers(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     return out
 
 
+@behaviour("participation", "farmers_among_others")
+def farmers_among_others(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
+    """IN2 in a population that takes part: the first ``farmer_share`` of the persons take part
+    every step, everyone else with probability ``participation_rate`` (as ``bernoulli``)."""
+    others = draw_share(m, rng, p["participation_rate"])
+    who = np.arange(int(m.n * p["farmer_share"]), dtype=np.int64)
+    out: I64 = np.union1d(who[m.verified[who]], others)
+    return out
+
+
 @behaviour("infractions", "bernoulli")
 def infract(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     return draw_share(m, rng, p["infraction_rate"])

@@ -13,8 +13,8 @@ step, at time t = start + s x step:
 2. every sector's ``step(s, t)``: Circles (CI2-CI4, CI5, CI7-CI9, CI11, CI14, CI15), social credits
    (SC2-SC5, SC7-SC10), Gears (GR1, GR4-GR7) and Creditism (CR2, CR5, CR7-CR12) with the default
    mechanisms;
-3. on a recorded step, one row: ``step``, ``time``, ``year``, the key columns, then every
-   sector's columns.
+3. on a recorded step, one row: ``step``, ``time``, ``year``, the key columns, the regions'
+   columns (with ``[regions]``: ``sim.sector.Places``), then every sector's columns.
 
 Sectors meet through the model (X8): ``participated`` passes acts of participation from one
 sector to the others, ``shared`` holds what a sector offers the others (``sim.sector``).
@@ -32,7 +32,7 @@ from numpy.typing import NDArray
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.sim.behaviours import lookup
 from civicledger.sim.scenario import Scenario
-from civicledger.sim.sector import Keys, Row, Sector, Trace, sectors
+from civicledger.sim.sector import Keys, Places, Row, Sector, Trace, sectors
 
 I64 = NDArray[np.int64]
 
@@ -76,6 +76,7 @@ class Model:
         self.shared: dict[str, int] = {}
         self.rows: list[Row] = []
         self.keys = Keys()
+        self.places = Places.draw(self.rng, self.n, pop.persons, scenario.regions, scenario.steps)  # [regions]
         self.sectors: dict[str, Sector] = {name: cls(self) for name, cls in sectors()}
         self._order = tuple(self.sectors.values())
         self._held = tuple((x, x.__dict__, frozenset(dir(type(x))) - _NOT_FORWARDED) for x in self._order)
@@ -147,6 +148,8 @@ class Model:
     def _record(self, s: int, t: int) -> Row:
         row: Row = {"step": s, "time": t, "year": (t - self.genesis) / YEAR}
         row.update(self.keys.record())
+        if self.places.active:
+            row.update(self.places.record(s))
         for sector in self._order:
             row.update(sector.record(s, t))
         for sector in self._order:

@@ -12,7 +12,9 @@ Reads every ``*.parquet`` file of a sweep (pyarrow) and the scenario file copied
   palette, the same set in the same colour everywhere), a shaded band of the seeds' minimum to
   maximum only where a set ran several seeds, and legends outside the plotting area;
 - the differences of every other parameter set from the first (the baseline), paired by seed;
-- the tables of what attackers gained and what lost keys cost, where the runs played them.
+- the tables of what attackers gained and what lost keys cost, where the runs played them;
+- with ``[regions]``, each region's persons and mean grade per parameter set, and each set's
+  difference from the baseline, region by region and for the whole country (table, plot, a sentence).
 
 Amounts are shown in major units of their currency, formatted from the exact integers with
 ``kernel.money.format_units`` (X3); the Parquet files keep exact minor units.
@@ -132,6 +134,8 @@ NAMES: dict[str, str] = {
     "credits_available": "social credits available",
     "farmer_top_share": "participation farmers' share at the top grade",
     "appeals_overturned": "penalties overturned on appeal",
+    "mean_grade": "mean grade of persons holding credits",
+    "migrations": "persons who moved region",
 }
 """Words for columns in legends and tables (the column name where none is given)."""
 
@@ -188,6 +192,7 @@ DIFFERENCES: tuple[str, ...] = (
     "splitter_gain",
     "farmer_top_share",
     "appeals_overturned",
+    "mean_grade",
 )
 """The metrics whose difference from the baseline parameter set is plotted, in this order, those
 that differ in some run (the report names the others: no difference in any run)."""
@@ -208,6 +213,8 @@ FINAL: tuple[str, ...] = (
     "demurrage_burned",
     "income_lost_guarded",
     "income_lost_unguarded",
+    "mean_grade",
+    "migrations",
 )
 """The metrics of the table of final values (those the results hold; the last three only if not 0)."""
 
@@ -599,6 +606,170 @@ def _grades_plot(plt: ModuleType, results: Results) -> str | None:
     return png
 
 
+# Regions ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RegionValue:
+    """One region (or the whole country, ``region`` ""), one parameter set, at the final step: the
+    persons living there and their mean grade (means over seeds), and the mean grade's difference
+    from the baseline paired by seed (mean, minimum, maximum; None for the baseline)."""
+
+    region: str
+    param_set: int
+    persons: float
+    mean_grade: float
+    difference: tuple[float, float, float] | None
+
+
+def regions_of(results: Results) -> list[str]:
+    """The regions the results hold (``region_<name>_persons`` columns), in column order."""
+    return [
+        c[len("region_") : -len("_persons")]
+        for c in results.names
+        if c.startswith("region_") and c.endswith("_persons")
+    ]
+
+
+def region_values(results: Results) -> list[RegionValue]:
+    """Per region and for the whole country, per parameter set (none without regions)."""
+    out: list[RegionValue] = []
+    regions = regions_of(results)
+    if not regions or not results.has("mean_grade"):
+        return out
+    base = results.sets[0]
+    for region in [*regions, ""]:
+        grade = f"region_{region}_mean_grade" if region else "mean_grade"
+        for s in results.sets:
+            if region:
+                people = [float(results.final(s.index, seed, f"region_{region}_persons") or 0) for seed in s.seeds]
+            else:
+                people = [
+                    sum(float(results.final(s.index, seed, f"region_{r}_persons") or 0) for r in regions)
+                    for seed in s.seeds
+                ]
+            grades = [float(results.final(s.index, seed, grade) or 0) for seed in s.seeds]
+            difference = None
+            if s.index != base.index:
+                paired = [
+                    float(results.final(s.index, seed, grade) or 0) - float(results.final(base.index, seed, grade) or 0)
+                    for seed in s.seeds
+                    if seed in base.seeds
+                ]
+                if paired:
+                    difference = (statistics.fmean(paired), min(paired), max(paired))
+            out.append(RegionValue(region, s.index, statistics.fmean(people), statistics.fmean(grades), difference))
+    return out
+
+
+def _region_name(region: str) -> str:
+    return region.replace("_", " ").title() if region else "whole country"
+
+
+def regions_answer(results: Results) -> str:
+    """One sentence per parameter set after the baseline: how much it moves the mean grade,
+    overall and region by region."""
+    values = region_values(results)
+    if len(results.sets) < 2 or not values:
+        return ""
+    sentences = []
+    for s in results.sets[1:]:
+        mine = [v for v in values if v.param_set == s.index and v.difference is not None]
+        whole = next((v for v in mine if not v.region), None)
+        if whole is None or whole.difference is None:
+            continue
+        parts = ", ".join(f"{_region_name(v.region)} {v.difference[0]:+.3f}" for v in mine if v.region and v.difference)
+        sentences.append(
+            f"With {s.label}, the mean grade of persons holding credits moves by {whole.difference[0]:+.3f} "
+            f"grades in the whole country against the baseline ({results.sets[0].label}), from "
+            f"{whole.mean_grade - whole.difference[0]:.3f} to {whole.mean_grade:.3f} (paired by seed); "
+            f"by region: {parts}."
+        )
+    return " ".join(sentences)
+
+
+def _regions_table(results: Results) -> list[str]:
+    values = region_values(results)
+    if not values:
+        return []
+    esc = html.escape
+    several = len(results.sets) > 1
+    parts = [
+        "<h2>Regions</h2><p>At the last recorded step: the persons living in each region (after "
+        "migration) and the mean grade of those holding social credits (the grade holding most of "
+        "each one's credits), means over seeds"
+        + ("; each set's difference from the baseline is paired by seed (range over seeds below)." if several else ".")
+        + "</p>"
+    ]
+    answer = regions_answer(results)
+    if answer:
+        parts.append(f"<p><strong>{esc(answer)}</strong></p>")
+    parts.append("<div class='scroll'><table class='final'><tr><th>region</th>")
+    for s in results.sets:
+        swatch = f"<span class='swatch' style='background:{colour(s.index)}'></span>"
+        parts.append(f"<th>{swatch}{esc(s.label)}: persons</th><th>mean grade</th>")
+        if s.index != results.sets[0].index:
+            parts.append("<th>difference</th>")
+    parts.append("</tr>")
+    by = {(v.region, v.param_set): v for v in values}
+    for region in dict.fromkeys(v.region for v in values):
+        parts.append(f"<tr><th>{esc(_region_name(region))}</th>")
+        for s in results.sets:
+            v = by[(region, s.index)]
+            parts.append(f"<td>{v.persons:,.1f}</td><td>{v.mean_grade:.3f}</td>")
+            if s.index != results.sets[0].index:
+                if v.difference is None:
+                    parts.append("<td>-</td>")
+                else:
+                    mean, low, high = v.difference
+                    parts.append(f"<td>{mean:+.3f}<br><small>{low:+.3f} to {high:+.3f}</small></td>")
+        parts.append("</tr>")
+    parts.append("</table></div>")
+    return parts
+
+
+def _regions_plot(plt: ModuleType, results: Results) -> str | None:
+    values = region_values(results)
+    if not values:
+        return None
+    regions = list(dict.fromkeys(v.region for v in values))
+    by = {(v.region, v.param_set): v for v in values}
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    step = 0.8 / len(results.sets)
+    x = np.arange(len(regions), dtype=np.float64)
+    for position, s in enumerate(results.sets):
+        heights = [by[(r, s.index)].mean_grade for r in regions]
+        lows, highs = [], []
+        for r in regions:
+            grades = [
+                float(results.final(s.index, seed, f"region_{r}_mean_grade" if r else "mean_grade") or 0)
+                for seed in s.seeds
+            ]
+            lows.append(by[(r, s.index)].mean_grade - min(grades))
+            highs.append(max(grades) - by[(r, s.index)].mean_grade)
+        ax.bar(
+            x + (position - (len(results.sets) - 1) / 2) * step,
+            heights,
+            step * 0.95,
+            color=colour(s.index),
+            label=s.label,
+            yerr=[lows, highs] if len(s.seeds) > 1 else None,
+            capsize=3,
+        )
+    ax.set_xticks(x, [_region_name(r) for r in regions])
+    top = max(v.mean_grade for v in values)
+    low = min(v.mean_grade for v in values)
+    margin = max((top - low) * 0.5, 0.05)
+    ax.set_ylim(max(0.0, low - margin), top + margin)  # differences of a tenth of a grade stay visible
+    ax.set_ylabel("mean grade (final step; axis not from 0)")
+    ax.set_title("Mean social credit grade by region (bars: seeds' min to max)", fontsize=11)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, frameon=False)
+    fig.tight_layout()
+    png = _png(fig)
+    plt.close(fig)
+    return png
+
+
 # The page ---------------------------------------------------------------------------------------
 
 
@@ -907,6 +1078,9 @@ def write_report(results: Path, out: Path, title: str | None = None) -> Path:
     grades = _grades_plot(plt, data)
     if grades:
         images.append(("Social credit grades", grades, ""))
+    regional = _regions_plot(plt, data)
+    if regional:
+        images.append(("Mean grade by region", regional, ""))
     esc = html.escape
     parts = [
         "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
@@ -923,6 +1097,7 @@ def write_report(results: Path, out: Path, title: str | None = None) -> Path:
         f"</head><body><h1>{esc(heading)}</h1>",
         *_header(results, data, infos, money),
         *_final_table(data, money),
+        *_regions_table(data),
     ]
     attacks = attack_outcomes(table, money)
     if attacks:

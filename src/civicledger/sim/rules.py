@@ -159,3 +159,70 @@ def random_graph(
 Generator = Callable[[np.random.Generator, int, float, float, float], tuple[I32, I32]]
 
 GENERATORS: dict[str, Generator] = {"heavy_tailed": heavy_tailed, "random": random_graph}
+
+
+def regional(
+    rng: np.random.Generator,
+    home: I64,
+    generator: Generator,
+    degrees: tuple[float, ...],
+    exponent: float,
+    locality: float,
+    cross_share: float,
+) -> tuple[I32, I32]:
+    """A country's network: each region's own ties by ``generator`` among its persons (``home``,
+    the region of each, numbered by place within it) with its mean degree ``degrees[r]``, then
+    ties across regions, about ``cross_share`` of all, between persons drawn uniformly (pairs in
+    one region are dropped)."""
+    nodes = int(home.size)
+    parts_a: list[I64] = []
+    parts_b: list[I64] = []
+    within = 0
+    for r, degree in enumerate(degrees):
+        members = np.flatnonzero(home == r).astype(np.int64)
+        if members.size < 2:  # a region of one person or none has no ties within
+            continue
+        u, v = generator(rng, int(members.size), degree, exponent, locality)
+        parts_a.append(members[u])
+        parts_b.append(members[v])
+        within += int(u.size)
+    if cross_share > 0 and len(degrees) > 1:
+        shares = np.bincount(home, minlength=len(degrees)) / max(nodes, 1)
+        differ = max(1.0 - float((shares**2).sum()), 1e-9)
+        wanted = within * cross_share / max(1.0 - cross_share, 1e-9)
+        drawn = round(min(wanted / differ, 50.0 * nodes))
+        a = rng.integers(0, nodes, size=drawn, dtype=np.int64)
+        b = rng.integers(0, nodes, size=drawn, dtype=np.int64)
+        keep = home[a] != home[b]
+        parts_a.append(a[keep])
+        parts_b.append(b[keep])
+    return canonical(nodes, np.concatenate(parts_a), np.concatenate(parts_b))
+
+
+def rewire(rng: np.random.Generator, moved_at: I64, dest: I64, u: I64, v: I64, when: I64) -> tuple[I64, I64, I64]:
+    """Migration: a tie that forms (step ``when``) after one of its persons moved (``moved_at``)
+    is with a person of their new region (``dest``) instead, drawn uniformly; loops and repeated
+    pairs are dropped (the first kept). Returns the pairs (u < v) and their formation steps."""
+    u, v = u.copy(), v.copy()
+    regions = int(dest.max()) + 1 if dest.size else 0
+    people = [np.flatnonzero(dest == r).astype(np.int64) for r in range(regions)]
+    # Everyone's destination is their home unless they move: draw from those living there then
+    # (approximately: the destination's residents at the end of the run).
+    for ends, other in ((u, v), (v, u)):
+        moved = np.flatnonzero((ends < moved_at.size) & (moved_at[ends] <= when))
+        if not moved.size:
+            continue
+        draws = rng.random(moved.size)
+        target = dest[ends[moved]]
+        for r in range(regions):
+            here = moved[target == r]
+            if here.size and people[r].size:
+                other[here] = people[r][(draws[target == r] * people[r].size).astype(np.int64)]
+    lo, hi = np.minimum(u, v), np.maximum(u, v)
+    nodes = int(moved_at.size)
+    key = lo * nodes + hi
+    _, first = np.unique(key, return_index=True)
+    keep = np.zeros(key.size, bool)
+    keep[first] = True
+    keep &= lo != hi
+    return lo[keep], hi[keep], when[keep]

@@ -18,7 +18,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import PolicyFileError
@@ -70,6 +70,24 @@ class NetworkSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class Regions:
+    """A country's regions (``[regions]``): each its share of the persons, its acquaintances per
+    person within it, its groups; ``cross_share`` of all ties join two regions; each step a
+    person who has not moved yet moves with probability ``migration_rate`` (once a run)."""
+
+    names: tuple[str, ...]
+    shares: tuple[float, ...]
+    mean_degree: tuple[float, ...]  # acquaintances per person within the region
+    groups: tuple[int, ...]
+    cross_share: float = 0.05
+    migration_rate: float = 0.0
+
+    @property
+    def count(self) -> int:
+        return len(self.names)
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     name: str = "scenario"
     description: str = ""
@@ -85,10 +103,48 @@ class Scenario:
     policy: Policy = field(default_factory=Policy)
     mapping: dict[str, object] = field(default_factory=dict)  # the file's mapping, without [sweep]
     sweep: tuple[tuple[tuple[str, ...], tuple[object, ...]], ...] = ()
+    regions: Regions | None = None  # None: one country without regions (the network as before)
 
 
 _SCENARIO_KEYS = {"name", "description", "start", "steps", "step", "record_every", "seeds"}
-_TOP = {"scenario", "population", "network", "behaviours", "parameters", "policy", "sweep"}
+_TOP = {"scenario", "population", "network", "behaviours", "parameters", "policy", "sweep", "regions"}
+_REGION_KEYS = {"names", "shares", "mean_degree", "groups", "cross_share", "migration_rate"}
+
+
+def _per_region(value: object, count: int, path: tuple[str, ...], problems: list[Problem]) -> list[object]:
+    """A list of one value per region, or one value for every region."""
+    if isinstance(value, list):
+        if len(value) != count:
+            problems.append((path, f"must list one value per region ({count}), not {len(value)}"))
+            return [value[0] if value else 0] * count
+        return list(value)
+    return [value] * count
+
+
+def _regions(data: Mapping[str, object], network: NetworkSpec, problems: list[Problem]) -> Regions | None:
+    """``[regions]``, checked; None without the table (the network is built as without regions)."""
+    if "regions" not in data:
+        return None
+    table = _table(data, "regions", problems)
+    _unknown(table, _REGION_KEYS, ("regions",), problems)
+    names = table.get("names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n.strip() for n in names):
+        problems.append((("regions", "names"), "must be a non-empty list of region names"))
+        return None
+    if len(set(names)) != len(names):
+        problems.append((("regions", "names"), "must not repeat a name"))
+    count = len(names)
+    raw_shares = _per_region(table.get("shares", 1.0 / count), count, ("regions", "shares"), problems)
+    shares = [_number(v, ("regions", "shares"), problems, 0.0, 1.0) for v in raw_shares]
+    if abs(sum(shares) - 1.0) > 1e-9:
+        problems.append((("regions", "shares"), f"must add up to 1, not {sum(shares):g}"))
+    raw_degree = _per_region(table.get("mean_degree", network.mean_degree), count, ("regions", "mean_degree"), problems)
+    degree = [_number(v, ("regions", "mean_degree"), problems, 0.0, 10_000.0) for v in raw_degree]
+    raw_groups = _per_region(table.get("groups", 0), count, ("regions", "groups"), problems)
+    groups = [_whole(v, ("regions", "groups"), problems, 0, 10_000_000) for v in raw_groups]
+    cross = _number(table.get("cross_share", 0.05), ("regions", "cross_share"), problems, 0.0, 1.0)
+    migration = _number(table.get("migration_rate", 0.0), ("regions", "migration_rate"), problems, 0.0, 1.0)
+    return Regions(tuple(names), tuple(shares), tuple(degree), tuple(groups), cross, migration)
 
 
 def _whole(value: object, path: tuple[str, ...], problems: list[Problem], low: int = 0, high: int | None = None) -> int:
@@ -218,17 +274,21 @@ def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
             net_values[key] = _number(value, path, problems, 0.0, 10_000.0)
     network = NetworkSpec(**net_values)
 
+    regions = _regions(data, network, problems)
+    if regions is not None and population.groups:
+        problems.append((("population", "groups"), "with [regions], groups are counted per region ([regions] groups)"))
+
     register_sector_behaviours()  # the sectors' own behaviours (``Sector.behaviours``)
     beh_t = _table(data, "behaviours", problems)
     behaviours = dict(ROLES)
-    for role, name in beh_t.items():
+    for role, chosen in beh_t.items():
         if role not in ROLES:
             problems.append((("behaviours", role), f"unknown behaviour role (roles: {', '.join(ROLES)})"))
-        elif not isinstance(name, str) or name not in REGISTRY[role]:
+        elif not isinstance(chosen, str) or chosen not in REGISTRY[role]:
             known = ", ".join(sorted(REGISTRY[role]))
-            problems.append((("behaviours", role), f"no {role} behaviour {name!r} is registered (known: {known})"))
+            problems.append((("behaviours", role), f"no {role} behaviour {chosen!r} is registered (known: {known})"))
         else:
-            behaviours[role] = name
+            behaviours[role] = chosen
 
     par_t = _table(data, "parameters", problems)
     parameters = dict(PARAMETERS)
@@ -247,7 +307,7 @@ def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
 
     mapping = {k: copy.deepcopy(v) for k, v in data.items() if k != "sweep"}
     scenario = Scenario(
-        cast(str, name),  # the [behaviours] loop above rebinds ``name``
+        name,
         description,
         start,
         steps,
@@ -260,6 +320,7 @@ def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
         parameters,
         policy,
         mapping,
+        regions=regions,
     )
     return scenario, problems
 
@@ -354,6 +415,7 @@ def parse_scenario(data: Mapping[str, object], locate: Locator | None = None) ->
         scenario.policy,
         scenario.mapping,
         tuple((p, tuple(v)) for p, v in axes),
+        scenario.regions,
     )
 
 

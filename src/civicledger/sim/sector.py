@@ -140,6 +140,90 @@ class Keys:
         }
 
 
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name.strip().lower())
+
+
+@dataclass
+class Places:
+    """Where persons live (``[regions]``): each person's home region, and the step at which they
+    move (at most once a run) to their destination region, all drawn when the run starts.
+
+    Regions are drawn as a random layout of exact counts (a region's share of the persons), so the
+    persons the behaviours pick by number (the first ``farmer_share`` farm, IN2) fall in every
+    region alike. A person moves at step ``moved_at`` (``steps``: never) with chance
+    ``migration_rate`` a step, to another region drawn by the regions' shares; the ties they form
+    from then on are with persons of their new region (``rewire``), the ties they had stay. Fake
+    accounts live in no region (-1). Without regions nothing is drawn and no column is added.
+    """
+
+    names: tuple[str, ...] = ()
+    home: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    dest: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    moved_at: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    @property
+    def active(self) -> bool:
+        return bool(self.names)
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, n: int, honest: int, regions: Any, steps: int) -> Places:
+        """The places of a run (``regions`` a ``sim.scenario.Regions`` or None: no draws at all)."""
+        if regions is None:
+            return cls()
+        shares = np.array(regions.shares, np.float64)
+        counts = np.floor(shares * honest).astype(np.int64)
+        counts[np.argsort(-(shares * honest - counts), kind="stable")[: honest - int(counts.sum())]] += 1
+        home = np.full(n, -1, np.int64)
+        layout = np.repeat(np.arange(shares.size, dtype=np.int64), counts)
+        home[:honest] = rng.permutation(layout) if shares.size > 1 else layout  # one region: nothing drawn
+        moved_at = np.full(n, steps, np.int64)
+        dest = home.copy()
+        if regions.migration_rate > 0 and shares.size > 1:
+            moved_at[:honest] = np.minimum(rng.geometric(regions.migration_rate, size=honest), steps)
+            pick = rng.random(honest)
+            for r in range(shares.size):
+                mine = np.flatnonzero(home[:honest] == r)
+                others = shares.copy()
+                others[r] = 0.0
+                if others.sum() <= 0:
+                    moved_at[mine] = steps
+                    continue
+                cdf = np.cumsum(others) / others.sum()
+                dest[mine] = np.searchsorted(cdf, pick[mine], side="right").clip(0, shares.size - 1)
+        return cls(tuple(regions.names), home, dest, moved_at)
+
+    def at(self, s: int) -> I64:
+        """Each person's region at step ``s`` (-1: fake accounts)."""
+        out: I64 = np.where(self.moved_at <= s, self.dest, self.home)
+        return out
+
+    def members(self, s: int) -> list[I64]:
+        where = self.at(s)
+        return [np.flatnonzero(where == r) for r in range(len(self.names))]
+
+    def record(self, s: int) -> Row:
+        """Persons per region at step ``s``, and the moves so far."""
+        where = self.at(s)
+        counts = np.bincount(where[where >= 0], minlength=len(self.names))
+        row: Row = {f"region_{_slug(name)}_persons": int(counts[r]) for r, name in enumerate(self.names)}
+        row["migrations"] = int((self.moved_at <= s).sum())
+        return row
+
+    def means(self, metric: str, values: NDArray[np.generic], counted: NDArray[np.bool_], s: int) -> Row:
+        """The mean of ``values`` over the ``counted`` persons of each region at step ``s``, and of
+        all of them (``metric`` alone); 0 where none is counted."""
+        where = self.at(s)[: values.size]
+        keep = counted & (where >= 0)
+        x = values.astype(np.float64)
+        total = np.bincount(where[keep], weights=x[keep], minlength=len(self.names))
+        count = np.bincount(where[keep], minlength=len(self.names))
+        row: Row = {metric: float(x[keep].sum() / max(1, int(keep.sum())))}
+        for r, name in enumerate(self.names):
+            row[f"region_{_slug(name)}_{metric}"] = float(total[r] / count[r]) if count[r] else 0.0
+        return row
+
+
 @dataclass
 class Trace:
     """What the model applied, action by action, for small runs replayed through the engine."""
@@ -164,6 +248,7 @@ class World(Protocol):
     trace: Trace | None
     shared: dict[str, int]  # what a sector offers the others (``MONTHLY_INCOME``)
     keys: Keys  # who can sign (X9)
+    places: Places  # where persons live ([regions]; inactive without)
 
     def log(self, *action: object) -> None:
         """Add an action to the trace (if the run keeps one)."""

@@ -44,7 +44,7 @@ from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
-from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonical, gini
+from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonical, gini, regional, rewire
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
 I64 = NDArray[np.int64]
@@ -197,6 +197,8 @@ class CirclesSector(Sector):
         if groups:
             members = np.flatnonzero(rng.random(honest) < pop.group_share)
             self.group[members] = members * groups // honest  # groups of neighbours (by place)
+        elif m.places.active and sc.regions is not None and sum(sc.regions.groups):
+            groups = self._regional_groups(sc.regions.groups, pop.group_share)
         self.group_supply = np.zeros(max(groups, 1), np.int64)  # the collateral each group keeps
         self.group_money = 0  # group money in circulation (what members hold of it)
         # Demurrage (CI15): the day each holding was last moved; what moving holdings burned.
@@ -212,13 +214,30 @@ class CirclesSector(Sector):
         self.missed = np.zeros(n, np.int64)  # what a recovering account's cohort minted meanwhile
         self.loss_clock: dict[tuple[int, int], circles.IncomeState] = {}
         net = sc.network
-        u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
+        places = m.places
+        if places.active:  # a country's regions: each region's ties, and ties across them
+            home = places.home[:honest]
+            regions = sc.regions
+            u, v = regional(
+                rng,
+                home,
+                GENERATORS[net.generator],
+                regions.mean_degree,
+                net.exponent,
+                net.locality,
+                regions.cross_share,
+            )
+        else:
+            u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
         if net.formation_weeks > 0:
             mean_steps = net.formation_weeks * WEEK / sc.step
             when = rng.geometric(min(1.0, 1.0 / max(mean_steps, 1.0)), size=u.size).astype(np.int64) - 1
         else:
             when = np.zeros(u.size, np.int64)
-        parts_u, parts_v, parts_w = [u.astype(np.int64)], [v.astype(np.int64)], [when]
+        u64, v64 = u.astype(np.int64), v.astype(np.int64)
+        if places.active and bool((places.moved_at[:honest] < sc.steps).any()):
+            u64, v64, when = rewire(rng, places.moved_at[:honest], places.dest[:honest], u64, v64, when)
+        parts_u, parts_v, parts_w = [u64], [v64], [when]
         if pop.sybils:
             k = round(pop.sybils * pop.sybil_degree / 2)
             a = rng.integers(honest, n, size=k, dtype=np.int64)
@@ -258,6 +277,22 @@ class CirclesSector(Sector):
         self.flow_routed = self.flow_units = self.flow_refused = self.two_hop_units = 0
         self.flow_routed_step = self.two_hop_step = 0
         self.flow_index: FlowIndex | None = None  # built on the first step routing by max flow
+
+    def _regional_groups(self, per_region: tuple[int, ...], share: float) -> int:
+        """Groups per region ([regions] groups): a ``share`` of each region's persons join one of its
+        groups, neighbours (by number) together; returns the number of groups in all."""
+        m = self.model
+        honest = m.honest_count
+        home = m.places.home[:honest]
+        joins = m.rng.random(honest) < share
+        first = 0
+        for r, count in enumerate(per_region):
+            people = np.flatnonzero(home == r)
+            if count and people.size:
+                rank = np.flatnonzero(joins[people])
+                self.group[people[rank]] = first + rank * count // people.size
+            first += count
+        return first
 
     # Demurrage (CI15, IN4) -----------------------------------------------------------------------
 

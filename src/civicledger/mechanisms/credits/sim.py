@@ -351,6 +351,8 @@ class CreditsSector(Sector):
             tops = table[:, pol.grade_max - pol.grade_min]
             row["farmer_top_share"] = float(tops[:farmers].sum() / max(1, table[:farmers].sum()))
             row["others_top_share"] = float(tops[farmers:].sum() / max(1, table[farmers:].sum()))
+        if self.model.places.active:  # [regions]: the mean grade of persons holding credits, per region
+            row.update(self.model.places.means("mean_grade", grades, has, s))
         counts = np.bincount(grades[has] - pol.grade_min, minlength=pol.grade_max - pol.grade_min + 1)
         for g in range(pol.grade_min, pol.grade_max + 1):
             row[f"grade_{g}"] = int(counts[g - pol.grade_min])

@@ -21,9 +21,12 @@ class FlowIndex:
     """A flow network kept as arrays, with exact integer max-flow between two nodes.
 
     Edges live in growable arrays (``src``, ``dst``, ``cap``); a CSR index over them (out- and
-    in-edges) answers most lookups, and edges added since the index was built sit in small
-    per-node overflow lists until the next merge, so a new trust or holding never forces a
-    rebuild per query. Capacities change in place.
+    in-edges, out-rows sorted by head) answers most lookups, and edges added since the index was
+    built sit in small per-node overflow lists (and ``edge_of``) until the next merge, so a new
+    trust or holding never forces a rebuild per query. Capacities change in place; removing an
+    edge sets its capacity to 0. A change costs a binary search in one row plus, for a new edge,
+    an append: O(change), whatever the size of the graph; the merge, once per ``merge_floor`` or
+    one sixteenth of the indexed edges added, is amortized over them.
 
     The max-flow is Edmonds-Karp with a *bidirectional* breadth-first search over the residual
     graph, each level expanded with NumPy over the CSR arrays: in a small-world trust graph the
@@ -37,7 +40,8 @@ class FlowIndex:
         self._dst: IntArray = np.zeros(16, dtype=np.int64)
         self.cap: IntArray = np.zeros(16, dtype=np.int64)
         self.m = 0
-        self.edge_of: dict[tuple[int, int], int] = {}
+        self.edge_of: dict[tuple[int, int], int] = {}  # edges not yet merged into the CSR index
+        self.merge_floor = 1024
         self._indexed = 0  # edges [0, _indexed) are in the CSR index
         self._extra_out: dict[int, list[int]] = {}
         self._extra_in: dict[int, list[int]] = {}
@@ -52,16 +56,20 @@ class FlowIndex:
         index.cap = np.ascontiguousarray(cap, np.int64).copy()
         index.m = len(src)
         index.edge_of = {}
+        index.merge_floor = 1024
         index._extra_out, index._extra_in = {}, {}
-        index._build(with_lookup=False)
+        index._build()
         return index
 
     # Building -------------------------------------------------------------------------------
 
-    def _build(self, with_lookup: bool = True) -> None:
+    def _build(self) -> None:
+        """Merge every edge into the CSR index. Out-rows are sorted by head, so an edge is found by a
+        binary search in its tail's row (``_find``) and no edge → id table is kept for indexed edges:
+        at a country's scale such a table would outweigh the graph."""
         m, n = self.m, self.n
         src, dst = self._src[:m], self._dst[:m]
-        order = np.argsort(src, kind="stable")
+        order = np.argsort(src * max(n, 1) + dst)
         self._out_ptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(src, minlength=n), out=self._out_ptr[1:])
         self._out_eid = order.astype(np.int64)
@@ -71,16 +79,25 @@ class FlowIndex:
         np.cumsum(np.bincount(dst, minlength=n), out=self._in_ptr[1:])
         self._in_eid = order.astype(np.int64)
         self._in_src = src[order]
+        del order
         self._indexed = m
         self._extra_out.clear()
         self._extra_in.clear()
+        self.edge_of.clear()
         self._flow = np.zeros(len(self.cap), dtype=np.int64)
         self._fwd_seen = np.full(n, -1, dtype=np.int64)
         self._bwd_seen = np.full(n, -1, dtype=np.int64)
-        if with_lookup and not self.edge_of:
-            self.edge_of = {
-                (int(u), int(v)): i for i, (u, v) in enumerate(zip(src.tolist(), dst.tolist(), strict=True))
-            }
+
+    def _find(self, u: int, v: int) -> int | None:
+        """The id of edge u→v, or None: the overflow table, else a binary search in u's CSR row."""
+        eid = self.edge_of.get((u, v))
+        if eid is not None or u + 1 >= len(self._out_ptr):
+            return eid
+        lo, hi = int(self._out_ptr[u]), int(self._out_ptr[u + 1])
+        if lo == hi:
+            return None
+        i = lo + int(np.searchsorted(self._out_dst[lo:hi], v))
+        return int(self._out_eid[i]) if i < hi and int(self._out_dst[i]) == v else None
 
     def add_node(self) -> int:
         self.n += 1
@@ -92,7 +109,7 @@ class FlowIndex:
 
     def set_capacity(self, u: int, v: int, capacity: int) -> None:
         """Set the capacity of edge u→v, adding the edge if it is new."""
-        eid = self.edge_of.get((u, v))
+        eid = self._find(u, v)
         if eid is None:
             if capacity <= 0:
                 return
@@ -100,7 +117,7 @@ class FlowIndex:
         self.cap[eid] = max(0, min(capacity, INF))
 
     def capacity(self, u: int, v: int) -> int:
-        eid = self.edge_of.get((u, v))
+        eid = self._find(u, v)
         return 0 if eid is None else int(self.cap[eid])
 
     def _add_edge(self, u: int, v: int) -> int:
@@ -117,7 +134,7 @@ class FlowIndex:
         self.edge_of[(u, v)] = eid
         self._extra_out.setdefault(u, []).append(eid)
         self._extra_in.setdefault(v, []).append(eid)
-        if self.m - self._indexed > max(1024, self._indexed // 16):
+        if self.m - self._indexed > max(self.merge_floor, self._indexed // 16):
             self._build()
         return eid
 

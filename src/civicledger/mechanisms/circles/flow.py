@@ -122,7 +122,7 @@ class FlowIndex:
 
     def _add_edge(self, u: int, v: int) -> int:
         if self.m == len(self.cap):
-            size = max(16, 2 * len(self.cap))
+            size = max(16, len(self.cap) + len(self.cap) // 8)  # a country's arrays do not double
             self._src = np.resize(self._src, size)
             self._dst = np.resize(self._dst, size)
             self.cap = np.resize(self.cap, size)

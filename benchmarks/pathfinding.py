@@ -100,6 +100,12 @@ def network(
     return Economy(accounts, groups, src, dst, cap, len(truster) + len(g_truster), len(h_acc))
 
 
+def sorted_unique(codes: np.ndarray) -> np.ndarray:
+    """np.unique by an in-place sort: several times faster than its hashing path on tens of millions."""
+    codes.sort()
+    return codes[np.concatenate([[True], codes[1:] != codes[:-1]])]
+
+
 def build_national(accounts: int, groups: int, trust_edges: int, seed: int, regions: int = 400) -> Economy:
     """A country's trust graph, drawn with NumPy in a few seconds.
 
@@ -119,16 +125,17 @@ def build_national(accounts: int, groups: int, trust_edges: int, seed: int, regi
     group_share = 0.10
     personal_edges = int(trust_edges * (1 - group_share))
     truster = rng.choice(accounts, size=int(personal_edges * 1.06), p=out_deg / out_deg.sum())
-    home = region_of[truster]
+    trustee = np.empty_like(truster)
+    local = rng.random(len(truster)) < 0.85
+    home = region_of[truster[local]]
     lo = np.where(start[home] > 0, cum[start[home] - 1], 0.0)
     hi = cum[start[home] + counts[home] - 1]
-    local_pick = np.searchsorted(cum, lo + rng.random(len(truster)) * (hi - lo), side="right")
-    global_pick = np.searchsorted(cum, rng.random(len(truster)) * cum[-1], side="right")
-    trustee = np.where(rng.random(len(truster)) < 0.85, local_pick, global_pick)
+    trustee[local] = np.searchsorted(cum, lo + rng.random(len(home)) * (hi - lo), side="right")
+    trustee[~local] = np.searchsorted(cum, rng.random(int((~local).sum())) * cum[-1], side="right")
     np.minimum(trustee, accounts - 1, out=trustee)
-    del home, lo, hi, local_pick, global_pick
+    del home, lo, hi, local
     keep = truster != trustee
-    code = np.unique(truster[keep].astype(np.int64) * accounts + trustee[keep])
+    code = sorted_unique(truster[keep].astype(np.int64) * accounts + trustee[keep])
     del truster, trustee, keep
     code = rng.permutation(code)[:personal_edges]
     code.sort()
@@ -140,7 +147,7 @@ def build_national(accounts: int, groups: int, trust_edges: int, seed: int, regi
     at_home = rng.random(len(g_trustee)) < 0.8
     member_home = start[g_home[g_trustee]] + (rng.random(len(g_trustee)) * counts[g_home[g_trustee]]).astype(np.int64)
     g_truster = np.where(at_home, member_home, rng.integers(0, accounts, size=len(g_trustee)))
-    gcode = rng.permutation(np.unique(g_truster.astype(np.int64) * groups + g_trustee))
+    gcode = rng.permutation(sorted_unique(g_truster.astype(np.int64) * groups + g_trustee))
     gcode = np.sort(gcode[: int(trust_edges * group_share)])
     g_truster, g_trustee = gcode // groups, gcode % groups
     del gcode, member_home, at_home

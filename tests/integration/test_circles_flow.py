@@ -7,9 +7,11 @@ import random
 
 import networkx as nx
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from civicledger.mechanisms.circles import flow as flow_module
 from civicledger.mechanisms.circles.flow import FlowIndex
 
 
@@ -112,3 +114,25 @@ def test_ci09_edge_lookup_after_merge_uses_sorted_rows_not_a_table() -> None:
     index.set_capacity(0, 2, 0)
     assert index.capacity(0, 2) == 0 and index.m == 6
     assert sum(index.max_flow(0, 5).values()) > 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 14), density=st.floats(0.1, 0.7), chunk=st.integers(1, 5))
+def test_ci09_flow_is_exact_when_a_search_stops_at_its_first_meeting_chunk(
+    seed: int, n: int, density: float, chunk: int
+) -> None:
+    """A search level read a few edges at a time, stopping at the first chunk that meets the other
+    side (what keeps hubs cheap at a country's scale), still gives networkx's maximum flow."""
+    rng = random.Random(seed)
+    edges = {(u, v): rng.randint(1, 50) for u in range(n) for v in range(n) if u != v and rng.random() < density}
+    keys = sorted(edges)
+    index = FlowIndex.from_arrays(
+        n,
+        np.array([u for u, _ in keys], dtype=np.int64),
+        np.array([v for _, v in keys], dtype=np.int64),
+        np.array([edges[k] for k in keys], dtype=np.int64),
+    )
+    s, t = rng.sample(range(n), 2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flow_module, "EXPAND_CHUNK", chunk)
+        check(index, edges, s, t, n)

@@ -15,6 +15,7 @@ INF = 2**62
 
 IntArray = npt.NDArray[np.int64]
 MAX_IDLE_PATHS = 256  # paths in a row without room before a search is redone
+EXPAND_CHUNK = 32_768  # edges looked at before a search checks whether it met the other side
 
 
 class FlowIndex:
@@ -196,16 +197,15 @@ class FlowIndex:
             if flow:
                 self._flow[np.fromiter(flow.keys(), dtype=np.int64, count=len(flow))] = 0
 
-    def _gather(self, frontier: IntArray, ptr: IntArray, eids: IntArray, ends: IntArray) -> tuple[IntArray, IntArray]:
-        """Edge ids and far ends of every indexed edge at the frontier's nodes (vectorized)."""
+    @staticmethod
+    def _offsets(frontier: IntArray, ptr: IntArray) -> IntArray:
+        """Positions in the CSR arrays of every indexed edge at the frontier's nodes (vectorized)."""
         starts = ptr[frontier]
         lens = ptr[frontier + 1] - starts
         total = int(lens.sum())
         if total == 0:
-            empty = np.zeros(0, dtype=np.int64)
-            return empty, empty
-        offsets = np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total, dtype=np.int64)
-        return eids[offsets], ends[offsets]
+            return np.zeros(0, dtype=np.int64)
+        return np.repeat(starts - (np.cumsum(lens) - lens), lens) + np.arange(total, dtype=np.int64)
 
     def _expand(
         self, frontier: IntArray, forward: bool, flowed_out: dict[int, set[int]], flowed_in: dict[int, set[int]]
@@ -215,16 +215,31 @@ class FlowIndex:
         Returns the new nodes with the edge and direction (+1 along the edge, -1 against it) that
         reached each, and every residual edge from the frontier into a node the *other* search has
         seen: the edges where the two searches meet.
+
+        The step goes through the frontier's edges ``EXPAND_CHUNK`` at a time and stops at the first
+        chunk that meets the other search: next to a hub (a currency accepted by hundreds of
+        thousands) a level can hold millions of edges, and one meeting is enough to augment. The
+        nodes reached so far are returned either way, so a search that never meets still visits
+        every residual edge and still proves the flow maximal.
         """
         if forward:
-            eids, ends = self._gather(frontier, self._out_ptr, self._out_eid, self._out_dst)
+            ptr, csr_eid, csr_end = self._out_ptr, self._out_eid, self._out_dst
             extra, rev_map, seen, other = self._extra_out, flowed_in, self._fwd_seen, self._bwd_seen
         else:
-            eids, ends = self._gather(frontier, self._in_ptr, self._in_eid, self._in_src)
+            ptr, csr_eid, csr_end = self._in_ptr, self._in_eid, self._in_src
             extra, rev_map, seen, other = self._extra_in, flowed_out, self._bwd_seen, self._fwd_seen
-        residual = self.cap[eids] > self._flow[eids]
-        eids, ends = eids[residual], ends[residual]
-        dirs = np.ones(len(eids), dtype=np.int64)
+        offsets = self._offsets(frontier, ptr)
+        parts: list[tuple[IntArray, IntArray, IntArray]] = []
+        for at in range(0, len(offsets), EXPAND_CHUNK):
+            chunk = offsets[at : at + EXPAND_CHUNK]
+            eids = csr_eid[chunk]
+            residual = self.cap[eids] > self._flow[eids]
+            eids = eids[residual]
+            ends = csr_end[chunk][residual]
+            found = self._visit(eids, ends, np.ones(len(eids), dtype=np.int64), seen, other)
+            parts.append(found[:3])
+            if len(found[3]):
+                return (*self._joined(parts), found[3], found[4])
         more_e: list[int] = []
         more_n: list[int] = []
         more_d: list[int] = []
@@ -244,10 +259,39 @@ class FlowIndex:
                     more_e.append(e)
                     more_n.append(int(self._src[e] if forward else self._dst[e]))
                     more_d.append(-1)
+        empty = np.zeros(0, dtype=np.int64)
+        meet_eids, meet_dirs = empty, empty
         if more_e:
-            eids = np.concatenate([eids, np.array(more_e, dtype=np.int64)])
-            ends = np.concatenate([ends, np.array(more_n, dtype=np.int64)])
-            dirs = np.concatenate([dirs, np.array(more_d, dtype=np.int64)])
+            found = self._visit(
+                np.array(more_e, dtype=np.int64),
+                np.array(more_n, dtype=np.int64),
+                np.array(more_d, dtype=np.int64),
+                seen,
+                other,
+            )
+            parts.append(found[:3])
+            meet_eids, meet_dirs = found[3], found[4]
+        return (*self._joined(parts), meet_eids, meet_dirs)
+
+    @staticmethod
+    def _joined(parts: list[tuple[IntArray, IntArray, IntArray]]) -> tuple[IntArray, IntArray, IntArray]:
+        if len(parts) == 1:
+            return parts[0]
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        return (
+            np.concatenate([p[0] for p in parts]),
+            np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]),
+        )
+
+    @staticmethod
+    def _visit(
+        eids: IntArray, ends: IntArray, dirs: IntArray, seen: IntArray, other: IntArray
+    ) -> tuple[IntArray, IntArray, IntArray, IntArray, IntArray]:
+        """Mark the residual edges' unseen far ends as reached (one edge each) and pick out the
+        edges into nodes the other search has seen."""
         meeting = other[ends] >= 0
         meet_eids, meet_dirs = eids[meeting], dirs[meeting]
         fresh = seen[ends] < 0

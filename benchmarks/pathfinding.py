@@ -273,7 +273,10 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--pairs", type=int, default=200, help="random pairs for the router")
     parser.add_argument(
-        "--baseline-pairs", type=int, default=None, help="of those, how many also run SciPy's maximum_flow (30; 10 national)"
+        "--baseline-pairs",
+        type=int,
+        default=None,
+        help="of those, how many also run SciPy's maximum_flow (30; 10 national)",
     )
     parser.add_argument("--amount", type=int, default=10_000, help="minor units for the payment-plan query (a)")
     parser.add_argument("--max-steps", type=int, default=30)

@@ -11,8 +11,15 @@ maximum sendable amount with its plan (max-flow + ordered plan of at most 30 tra
 the baseline in the same run, ``scipy.sparse.csgraph.maximum_flow`` on the same graph already
 built as a CSR matrix, for the same pairs. It prints one JSON object per line.
 
-    .venv/bin/python benchmarks/pathfinding.py            # production scale
-    .venv/bin/python benchmarks/pathfinding.py --quick    # a small graph, seconds
+    .venv/bin/python benchmarks/pathfinding.py                    # production scale
+    .venv/bin/python benchmarks/pathfinding.py --quick            # a small graph, seconds
+    .venv/bin/python benchmarks/pathfinding.py --scale national   # 1.6M accounts, 20M trust edges
+
+At national scale (issue 17) the graph is a country's: accounts in regions of Pareto sizes, most
+trust inside a region, groups as hubs (``build_national``); the baseline runs on 10 pairs and the
+Sybil graft is off unless ``--sybils`` asks for it. At every scale the benchmark also times the
+index's upkeep per trust change (added, withdrawn, holding changed) and the amortized merge, and
+prints the load average and the process peak RSS (``resource.getrusage``).
 
 Figures are wall-clock on a shared 2-core machine where other work runs: they are noisy.
 """

@@ -15,6 +15,7 @@ INF = 2**62
 
 IntArray = npt.NDArray[np.int64]
 MAX_IDLE_PATHS = 256  # paths in a row without room before a search is redone
+MAX_SKIPPED_PATHS = 4_096  # paths through a node known cut off, skipped before a search is redone
 EXPAND_CHUNK = 32_768  # edges looked at before a search checks whether it met the other side
 
 
@@ -174,6 +175,7 @@ class FlowIndex:
                                 residual = room
                         if residual <= 0:
                             idle += 1
+                            search.prune(path, cap, flow)
                             continue
                         idle = 0
                         amount = residual if limit is None else min(residual, limit - total)
@@ -362,28 +364,58 @@ class _Search:
         self.bwd_dir: dict[int, int] = {}
         self.meet_eids: IntArray = np.zeros(0, dtype=np.int64)
         self.meet_dirs: IntArray = self.meet_eids
+        self.dead_f: set[int] = set()  # tree nodes whose way to s (dead_f) or t (dead_b) is full
+        self.dead_b: set[int] = set()
+        self.fwd_len = 0
 
     def paths(self) -> Iterator[list[tuple[int, int]]]:
+        """Paths through the meeting edges, skipping (up to ``MAX_SKIPPED_PATHS``) those that pass
+        through a tree node already found cut off: a sender's holding used up cuts off its whole
+        branch, and skipping it costs a short walk instead of a path and a failed augmentation."""
         index = self.index
         src, dst, fwd_seen, bwd_seen = index._src, index._dst, index._fwd_seen, index._bwd_seen
+        dead_f, dead_b = self.dead_f, self.dead_b
+        skipped = 0
         for e0, d0 in zip(self.meet_eids.tolist(), self.meet_dirs.tolist(), strict=True):
+            if skipped >= MAX_SKIPPED_PATHS:
+                return
             path: list[tuple[int, int]] = []
             node = int(src[e0] if d0 > 0 else dst[e0])
-            while node != self.s:
+            while node != self.s and node not in dead_f:
                 e = int(fwd_seen[node])
                 d = self.fwd_dir.get(node, 1)
                 path.append((e, d))
                 node = int(src[e] if d > 0 else dst[e])
+            if node != self.s:
+                skipped += 1
+                continue
             path.reverse()
+            self.fwd_len = len(path)
             path.append((e0, d0))
             node = int(dst[e0] if d0 > 0 else src[e0])
-            while node != self.t:
+            while node != self.t and node not in dead_b:
                 e = int(bwd_seen[node])
                 d = self.bwd_dir.get(node, 1)
                 path.append((e, d))
                 node = int(dst[e] if d > 0 else src[e])
+            if node != self.t:
+                skipped += 1
+                continue
             if len({e for e, _ in path}) == len(path):
                 yield path
+
+    def prune(self, path: list[tuple[int, int]], cap: dict[int, int], flow: dict[int, int]) -> None:
+        """Mark the tree node below the path's first full edge: every path through it is full too."""
+        src, dst = self.index._src, self.index._dst
+        for i, (e, d) in enumerate(path):
+            room = cap[e] - flow.get(e, 0) if d > 0 else flow.get(e, 0)
+            if room > 0:
+                continue
+            if i < self.fwd_len:
+                self.dead_f.add(int(dst[e] if d > 0 else src[e]))  # the forward tree's child
+            elif i > self.fwd_len:
+                self.dead_b.add(int(src[e] if d > 0 else dst[e]))  # the backward tree's child
+            return
 
     def reset(self) -> None:
         for visited, seen in ((self.visited_f, self.index._fwd_seen), (self.visited_b, self.index._bwd_seen)):

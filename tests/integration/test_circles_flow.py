@@ -136,3 +136,33 @@ def test_ci09_flow_is_exact_when_a_search_stops_at_its_first_meeting_chunk(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(flow_module, "EXPAND_CHUNK", chunk)
         check(index, edges, s, t, n)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(3, 14),
+    density=st.floats(0.2, 0.8),
+    skipped=st.integers(0, 3),
+    idle=st.integers(1, 3),
+)
+def test_ci09_flow_is_exact_when_paths_through_cut_off_nodes_are_skipped(
+    seed: int, n: int, density: float, skipped: int, idle: int
+) -> None:
+    """Paths through a tree node already found cut off are skipped, and a search is redone after a
+    few skipped or full paths: the flow is still networkx's maximum, since only a search that never
+    meets ends the max-flow."""
+    rng = random.Random(seed)
+    edges = {(u, v): rng.randint(1, 9) for u in range(n) for v in range(n) if u != v and rng.random() < density}
+    keys = sorted(edges)
+    index = FlowIndex.from_arrays(
+        n,
+        np.array([u for u, _ in keys], dtype=np.int64),
+        np.array([v for _, v in keys], dtype=np.int64),
+        np.array([edges[k] for k in keys], dtype=np.int64),
+    )
+    s, t = rng.sample(range(n), 2)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(flow_module, "MAX_SKIPPED_PATHS", skipped)
+        patch.setattr(flow_module, "MAX_IDLE_PATHS", idle)
+        check(index, edges, s, t, n)

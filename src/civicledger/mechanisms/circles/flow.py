@@ -370,15 +370,14 @@ class _Search:
 
     def paths(self) -> Iterator[list[tuple[int, int]]]:
         """Paths through the meeting edges, skipping (up to ``MAX_SKIPPED_PATHS``) those that pass
-        through a tree node already found cut off: a sender's holding used up cuts off its whole
+        through a tree node already found cut off (a search's first path never is, so every search
+        augments): a sender's holding used up cuts off its whole
         branch, and skipping it costs a short walk instead of a path and a failed augmentation."""
         index = self.index
         src, dst, fwd_seen, bwd_seen = index._src, index._dst, index._fwd_seen, index._bwd_seen
         dead_f, dead_b = self.dead_f, self.dead_b
         skipped = 0
         for e0, d0 in zip(self.meet_eids.tolist(), self.meet_dirs.tolist(), strict=True):
-            if skipped >= MAX_SKIPPED_PATHS:
-                return
             path: list[tuple[int, int]] = []
             node = int(src[e0] if d0 > 0 else dst[e0])
             while node != self.s and node not in dead_f:
@@ -388,6 +387,8 @@ class _Search:
                 node = int(src[e] if d > 0 else dst[e])
             if node != self.s:
                 skipped += 1
+                if skipped > MAX_SKIPPED_PATHS:
+                    return
                 continue
             path.reverse()
             self.fwd_len = len(path)
@@ -400,6 +401,8 @@ class _Search:
                 node = int(dst[e] if d > 0 else src[e])
             if node != self.t:
                 skipped += 1
+                if skipped > MAX_SKIPPED_PATHS:
+                    return
                 continue
             if len({e for e, _ in path}) == len(path):
                 yield path

@@ -196,22 +196,35 @@ async def drive_reads(url: str, count: int, clients: int) -> dict[str, Any]:
     }
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process and its live descendants (uvicorn's workers), from /proc."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total, todo, seen = 0.0, [pid], set()
+def process_tree(pid: int) -> list[Path]:
+    """The /proc folders of a process and its live descendants (uvicorn's workers); one that ends
+    while it is read is left out."""
+    found, todo, seen = [], [pid], set()
     while todo:
         current = todo.pop()
         if current in seen:
             continue
         seen.add(current)
+        folder = Path(f"/proc/{current}")
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
-            for task in Path(f"/proc/{current}/task").iterdir():
+            for task in (folder / "task").iterdir():
                 todo.extend(int(c) for c in (task / "children").read_text().split())
         except (FileNotFoundError, ProcessLookupError):
             continue
+        found.append(folder)
+    return found
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process and its live descendants, from /proc."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for folder in process_tree(pid):
+        try:
+            fields = (folder / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
     return total
 
 

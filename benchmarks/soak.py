@@ -33,7 +33,7 @@ from typing import Any
 import httpx
 
 # benchmarks/ is a folder of scripts: the sibling api.py has the economy and the light HTTP client
-from api import POSTGRES_URL, XI, Connection, build, emit, free_port
+from api import POSTGRES_URL, XI, Connection, build, emit, free_port, process_tree
 
 from civicledger.adapters.crypto import KeyPair
 from civicledger.adapters.keystore import save_key
@@ -51,20 +51,13 @@ TICK = 0.05
 
 def rss_bytes(pid: int) -> int:
     """Resident memory of a process and its live descendants (uvicorn's workers), from /proc."""
-    total, todo, seen = 0, [pid], set()
-    while todo:
-        current = todo.pop()
-        if current in seen:
-            continue
-        seen.add(current)
+    total = 0
+    for folder in process_tree(pid):
         try:
-            for line in Path(f"/proc/{current}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-            for task in Path(f"/proc/{current}/task").iterdir():
-                todo.extend(int(c) for c in (task / "children").read_text().split())
+            lines = (folder / "status").read_text().splitlines()
         except (FileNotFoundError, ProcessLookupError):
             continue
+        total += sum(int(line.split()[1]) * 1024 for line in lines if line.startswith("VmRSS:"))
     return total
 
 

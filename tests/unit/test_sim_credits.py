@@ -330,3 +330,25 @@ def test_sc09_nominated_candidates_join_the_draw_and_the_default_nominates_nobod
     assert rows[-1]["nominations_refused"] == sum(a[0] == "nominate_refused" for a in acts)
     drawn = {int(c) for a in acts if a[0] == "draw" for _, _, c in a[2]}
     assert drawn & ok  # a nominee won a draw
+
+
+def test_sc09_vectorised_valid_pledges_equal_the_domain_split() -> None:
+    """``valid_pledges`` over arrays is ``split_pledges``: pledges of one quantity per donor (the
+    simulator's) and of several (walked by the rule), holdings short of, at and beyond them."""
+    rng = np.random.default_rng(31)
+    for trial in range(400):
+        size = int(rng.integers(0, 40))
+        donor = rng.integers(0, 8, size=size).astype(np.int64)
+        quantity = (
+            np.full(size, int(rng.integers(1, 5)), np.int64) if trial % 2 else rng.integers(1, 5, size=size)
+        ).astype(np.int64)
+        holds = {d: int(rng.integers(0, 15)) for d in range(8)}
+        holding = np.array([holds[d] for d in donor.tolist()], np.int64)
+        valid, lapsed = credit_rules.split_pledges(
+            [(f"{i:09d}", int(d), int(q)) for i, (d, q) in enumerate(zip(donor, quantity, strict=True))], holds
+        )
+        ok = credits_sim.valid_pledges(donor, quantity, holding)
+        assert [f"{i:09d}" for i in np.flatnonzero(ok).tolist()] == [k for k, _ in valid]
+        assert [f"{i:09d}" for i in np.flatnonzero(~ok).tolist()] == lapsed
+        names = credits_sim.PledgeNames(np.flatnonzero(ok), donor[ok])
+        assert list(names) == [(k, f"{d:09d}") for k, d in valid] and names[:2] == list(names)[:2]

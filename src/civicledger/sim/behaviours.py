@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from civicledger.sim.rules import distinct
+
 if TYPE_CHECKING:  # pragma: no cover
     from civicledger.sim.model import Model
 
@@ -91,7 +93,7 @@ def draw_share(m: Model, rng: np.random.Generator, rate: float) -> I64:
     """Verified persons drawn with probability ``rate`` each: a binomial count of uniform draws,
     duplicates dropped (so slightly fewer when the rate is high), in index order. The work follows
     the number drawn, not the population."""
-    picked = np.unique(rng.integers(0, m.n, size=rng.binomial(m.n, rate), dtype=np.int64))
+    picked = distinct(rng.integers(0, m.n, size=rng.binomial(m.n, rate), dtype=np.int64))
     out: I64 = picked[m.verified[picked]]
     return out
 
@@ -228,7 +230,7 @@ def second_chance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I6
 def noisy_opinions(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64]:
     """A ``vote_rate`` share of people, drawn at random, consider a vote each step; those who are
     verified and hold no current vote judge a random company: its quality plus their noise."""
-    drawn = np.unique(rng.integers(0, m.n, size=rng.binomial(m.n, p["vote_rate"]), dtype=np.int64))
+    drawn = distinct(rng.integers(0, m.n, size=rng.binomial(m.n, p["vote_rate"]), dtype=np.int64))
     voters = drawn[m.verified[drawn] & (m.vote_company[drawn] < 0)]
     if m.companies == 0 or voters.size == 0:
         return _EMPTY, _EMPTY, _EMPTY

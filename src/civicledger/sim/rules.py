@@ -49,6 +49,39 @@ def add_into(target: I64, index: Ints, units: Ints, *, sign: int = 1) -> None:
         np.add.at(target, index, units)
 
 
+def distinct(values: Ints) -> Ints:
+    """``np.unique(values)`` of a 1-D integer array: the distinct values, ascending.
+
+    A sort and one comparison: NumPy 2.3's ``np.unique`` hashes first and costs ten to thirty
+    times as much on the simulator's arrays of 10^4 to 10^5 persons, every step."""
+    ordered = np.sort(values)
+    if ordered.size < 2:
+        return ordered
+    keep = np.empty(ordered.size, bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    out: Ints = ordered[keep]
+    return out
+
+
+def distinct_counts(values: Ints) -> tuple[Ints, I64]:
+    """``np.unique(values, return_counts=True)`` of a 1-D integer array, by one sort."""
+    ordered = np.sort(values)
+    if ordered.size == 0:
+        return ordered, np.zeros(0, np.int64)
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    counts: I64 = np.diff(np.append(starts, ordered.size)).astype(np.int64)
+    return ordered[starts], counts
+
+
+def repeats(values: Ints) -> bool:
+    """Whether a 1-D integer array holds a value twice (``np.unique(values).size != values.size``)."""
+    if values.size < 2:
+        return False
+    ordered = np.sort(values)
+    return bool((ordered[1:] == ordered[:-1]).any())
+
+
 def gini(values: NDArray[np.generic]) -> float:
     """The Gini coefficient of non-negative holdings (0 equal, 1 one holds all)."""
     if values.size == 0:

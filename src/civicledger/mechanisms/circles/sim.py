@@ -44,7 +44,17 @@ from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
-from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonical, gini, regional, rewire
+from civicledger.sim.rules import (
+    GENERATORS,
+    Network,
+    add_into,
+    build,
+    canonical,
+    distinct_counts,
+    gini,
+    regional,
+    rewire,
+)
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
 I64 = NDArray[np.int64]
@@ -261,6 +271,12 @@ class CirclesSector(Sector):
         del eu, ev, order
         self.net: Network = build(n, eu32, ev32)
         self.eu, self.ev = self.net.u, self.net.v  # the same int32 arrays: one copy of the edges
+        # Each CSR slot's formation step, in the slots' order: a step's payers are in ascending
+        # order, so reading it walks memory forward (``self.ew[self.net.edge[slots]]`` jumps across
+        # every edge); int16 while steps fit. From ``all_formed`` on every acquaintance is a trust.
+        narrow = np.int16 if sc.steps < 2**15 else np.int32
+        self.slot_when = self.ew.astype(narrow)[self.net.edge]
+        self.all_formed = int(self.ew[-1]) if self.ew.size else 0
         self.trusts_sybil = np.zeros(n, bool)
         # Directed trust (CI5, circles-v1/v2): who of each acquaintance accepts the other's currency.
         # With mutual trust (the seed) both do, and nothing is drawn or kept.
@@ -394,7 +410,7 @@ class CirclesSector(Sector):
         if out is not None:
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
-            formed = self.ew[self.net.edge[slots]] <= s
+            formed = self.formed(slots, s)
             if self.directed:
                 formed &= self.accepts(payers, slots)
             units = np.minimum(units, self.view("own", payers))
@@ -454,8 +470,8 @@ class CirclesSector(Sector):
         mids = self.net.neighbours[first].astype(np.int64)
         receivers = self.net.neighbours[second].astype(np.int64)
         deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
-        formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0)
-        formed &= self.ew[self.net.edge[np.where(deg > 0, second, first)]] <= s
+        formed = self.formed(first, s) & (deg > 0)
+        formed &= self.formed(np.where(deg > 0, second, first), s)
         if self.directed:  # CI5: the intermediary accepts the payer's coins, the receiver the intermediary's
             formed &= self.accepts(payers, first) & self.accepts(mids, np.where(deg > 0, second, first))
         units = np.minimum(units, self.view("own", payers))
@@ -465,7 +481,7 @@ class CirclesSector(Sector):
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
         paying = np.zeros(m.n, bool)
         paying[payers] = True
-        unique, counts = np.unique(mids, return_counts=True)
+        unique, counts = distinct_counts(mids)
         once = np.zeros(m.n, bool)
         once[unique[counts == 1]] = True
         ok = once[mids] & ~paying[mids] & (self.view("own", mids) >= units)
@@ -482,6 +498,13 @@ class CirclesSector(Sector):
         if m.trace is not None:
             for a, b, c, x in zip(payers.tolist(), mids.tolist(), receivers.tolist(), units.tolist(), strict=True):
                 m.log("route", s, a, b, c, x)
+
+    def formed(self, slots: I64, s: int) -> NDArray[np.bool_]:
+        """Whether the acquaintance at each CSR slot has become a trust by step ``s`` (CI5)."""
+        if s >= self.all_formed:
+            return np.ones(slots.size, bool)
+        out: NDArray[np.bool_] = self.slot_when[slots] <= s
+        return out
 
     def accepts(self, holder: I64, slots: I64) -> NDArray[np.bool_]:
         """Whether the acquaintance at each CSR slot of ``holder`` accepts ``holder``'s currency (CI5):

@@ -34,8 +34,9 @@ draw; the columns ``nominations`` and ``nominations_refused`` count them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +45,7 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
+from civicledger.sim.rules import distinct, repeats
 from civicledger.sim.sector import Problem, Row, Sector
 
 I64 = NDArray[np.int64]
@@ -216,7 +218,9 @@ def used_by_adjustment(taken: I64, mask: I64, columns: int) -> I64:
     return out
 
 
-def draw_winners(seed: bytes, valid: list[tuple[str, str]], candidates: list[str]) -> tuple[tuple[str, str, str], ...]:
+def draw_winners(
+    seed: bytes, valid: Sequence[tuple[str, str]], candidates: list[str]
+) -> tuple[tuple[str, str, str], ...]:
     """``credits.rules.draw_winners`` (SC9) for pledges listed in the order of their ids.
 
     The domain matches pledges in id order; when the first ``len(candidates)`` of them match every
@@ -226,6 +230,89 @@ def draw_winners(seed: bytes, valid: list[tuple[str, str]], candidates: list[str
     if len(winners) < len(candidates) and len(valid) > len(candidates):
         winners = credit_rules.draw_winners(seed, valid, candidates)
     return winners
+
+
+def valid_pledges(donor: I64, quantity: I64, holding: I64) -> NDArray[np.bool_]:
+    """``credits.rules.split_pledges`` over arrays (SC9): which pledges, in order, are valid.
+
+    ``donor`` and ``quantity`` are the open pledges in id order, ``holding`` what each pledge's
+    donor holds at the pledge's minimum grade. A donor whose pledges are all of one quantity q
+    (the simulator's always are) has its first ``holding // q`` valid, the rest lapsed, which is
+    what the rule's walk in order gives; other donors are walked by the rule itself."""
+    size = donor.size
+    ok = np.zeros(size, bool)
+    if size == 0:
+        return ok
+    order = np.argsort(donor, kind="stable")  # each donor's pledges together, in id order
+    d, q, h = donor[order], quantity[order], holding[order]
+    start = np.empty(size, bool)
+    start[0] = True
+    np.not_equal(d[1:], d[:-1], out=start[1:])
+    first = np.flatnonzero(start)
+    group = np.cumsum(start) - 1
+    rank = np.arange(size) - first[group]
+    uniform = q == q[first][group]
+    ok[order] = (rank < h // np.maximum(q, 1)) & (q >= 1)
+    mixed = ~np.logical_and.reduceat(uniform, first)[group]  # donors of several quantities
+    if mixed.any():
+        rows = np.sort(order[mixed])  # their pledges, in id order
+        pledges = [(str(i), f"{donor[i]:09d}", int(quantity[i])) for i in rows.tolist()]
+        left = {f"{donor[i]:09d}": int(holding[i]) for i in rows.tolist()}
+        valid, _ = credit_rules.split_pledges(pledges, left)
+        ok[rows] = False
+        ok[np.array([int(i) for i, _ in valid], np.int64)] = True
+    return ok
+
+
+class PledgeNames(Sequence[tuple[str, str]]):
+    """The (pledge id, donor) pairs of valid pledges as the domain names them (nine digits), made
+    only for the pairs read: a draw reads the first as many as there are candidates (``draw_winners``)."""
+
+    def __init__(self, index: I64, donor: I64) -> None:
+        self.ids, self.donors = index, donor
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    @overload
+    def __getitem__(self, k: int) -> tuple[str, str]: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[tuple[str, str]]: ...
+
+    def __getitem__(self, k: int | slice) -> tuple[str, str] | list[tuple[str, str]]:
+        if isinstance(k, slice):
+            pairs = zip(self.ids[k].tolist(), self.donors[k].tolist(), strict=True)
+            return [(f"{i:09d}", f"{d:09d}") for i, d in pairs]
+        return f"{int(self.ids[k]):09d}", f"{int(self.donors[k]):09d}"
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(self[:])
+
+
+@dataclass
+class Pledges:
+    """Open pledges (SC9) in pledge order, one array per field: the donor, the grade steps, the
+    credits and the duration of each."""
+
+    donor: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    steps: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    quantity: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+    duration: I64 = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __len__(self) -> int:
+        return int(self.donor.size)
+
+    def open(self, donors: I64, steps: int, quantity: int, duration: int) -> None:
+        k = donors.size
+        self.donor = np.concatenate([self.donor, donors.astype(np.int64)])
+        self.steps = np.concatenate([self.steps, np.full(k, steps, np.int64)])
+        self.quantity = np.concatenate([self.quantity, np.full(k, quantity, np.int64)])
+        self.duration = np.concatenate([self.duration, np.full(k, duration, np.int64)])
+
+    def keep(self, index: I64) -> None:
+        self.donor, self.steps = self.donor[index], self.steps[index]
+        self.quantity, self.duration = self.quantity[index], self.duration[index]
 
 
 # The sector -------------------------------------------------------------------------------------
@@ -287,7 +374,7 @@ class CreditsSector(Sector):
         price = max(1, int(m.p["tier_price"]))
         self.tiers: list[tuple[str, int, int]] = [(f"grade-{g}", price, g) for g in tier_grades]
         # SC9: open pledges (donor, steps, quantity, duration) in pledge order, waiting candidates.
-        self.pledges: list[tuple[int, int, int, int]] = []
+        self.pledges = Pledges()
         self.pledged = np.zeros(n, np.int64)
         self.candidate = np.zeros(n, bool)
         self.second_chance_used = np.zeros(n, bool)
@@ -377,7 +464,7 @@ class CreditsSector(Sector):
         """IN2, ``rules.cap_refusal`` over arrays: the persons for whom one more ``kind`` counts now,
         whose counted times are then recorded. Repeated persons count once."""
         pol = self.model.policy.section(CreditsPolicy)
-        persons = np.unique(persons)
+        persons = distinct(persons)
         cap = credit_rules.participation_cap(kind, pol)
         times = self.counted_at.get(kind)
         if times is None:
@@ -446,7 +533,7 @@ class CreditsSector(Sector):
         persons, tier = out
         keep = m.verified[persons]
         persons, tier = persons[keep], tier[keep]
-        if np.unique(persons).size != persons.size:
+        if repeats(persons):
             raise ValueError("the spending behaviour returned a person twice in one step")
         if not persons.size:
             return
@@ -485,11 +572,10 @@ class CreditsSector(Sector):
                 holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
                 donors = donors[holds - self.pledged[donors] >= quantity]  # check_pledge (SC9)
                 self.pledged[donors] += quantity
-                opened = [(d, 1, quantity, pol.pledge_max_duration) for d in donors.tolist()]
-                self.pledges.extend(opened)
+                self.pledges.open(donors, 1, quantity, pol.pledge_max_duration)
                 if m.trace is not None:
-                    for pledge in opened:
-                        m.log("pledge", s, *pledge)
+                    for d in donors.tolist():
+                        m.log("pledge", s, d, 1, quantity, pol.pledge_max_duration)
         out = m.behave["candidates"](m, m.rng, m.p)
         if out is not None and out.size:
             who = out[m.verified[out] & ~self.candidate[out] & ~self.second_chance_used[out]]
@@ -510,7 +596,7 @@ class CreditsSector(Sector):
         if rate <= 0:
             return
         need = m.policy.section(CreditsPolicy).nomination_cosigners
-        picked = np.unique(m.rng.integers(0, m.n, size=m.rng.binomial(m.n, rate), dtype=np.int64))
+        picked = distinct(m.rng.integers(0, m.n, size=m.rng.binomial(m.n, rate), dtype=np.int64))
         nominees = picked[m.verified[picked]]
         cosigners = m.rng.integers(0, m.n, size=(nominees.size, need), dtype=np.int64)
         can_sign = m.verified & ~m.keys.locked if m.keys.locked.size else m.verified
@@ -535,27 +621,28 @@ class CreditsSector(Sector):
             return
         if not self.pledges and not self.candidate.any():
             return
-        holding: dict[int, int] = {}
-        if self.pledges:
-            arr = np.unique(np.fromiter((d for d, _, _, _ in self.pledges), np.int64, len(self.pledges)))
+        pledges = self.pledges
+        ok = np.zeros(0, bool)
+        if len(pledges):
+            arr = distinct(pledges.donor)
             grade, units, _, _, _ = self.standing(arr, t)
             holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
-            holding = dict(zip(arr.tolist(), holds.tolist(), strict=True))
-        data = {f"{i:09d}": pledge for i, pledge in enumerate(self.pledges)}
-        valid, _lapsed = credit_rules.split_pledges(  # the engine's decision (SC9)
-            [(key, f"{donor:09d}", quantity) for key, (donor, _, quantity, _) in data.items()],
-            {f"{donor:09d}": units for donor, units in holding.items()},
-        )
+            holding = holds[np.searchsorted(arr, pledges.donor)]
+            ok = valid_pledges(pledges.donor, pledges.quantity, holding)  # the engine's split (SC9)
+        index = np.flatnonzero(ok)
+        valid = PledgeNames(index, pledges.donor[index])
         candidates = [f"{c:09d}" for c in np.flatnonzero(self.candidate).tolist()]
         if self.draw_hook is not None:
-            winners = self.draw_hook(s, t, valid, candidates)
+            winners = self.draw_hook(s, t, list(valid), candidates)
         else:
             winners = draw_winners(m.rng.bytes(32), valid, candidates)
         m.log("draw", s, tuple(winners))
         self.last_draw = t
         self.draws += 1
         for pledge_key, _donor, cand_key in winners:
-            donor, steps, quantity, duration = data[pledge_key]
+            k = int(pledge_key)
+            donor, steps = int(pledges.donor[k]), int(pledges.steps[k])
+            quantity, duration = int(pledges.quantity[k]), int(pledges.duration[k])
             cand = np.array([int(cand_key)], np.int64)
             self._adjust(cand, t + duration, steps, np.array([quantity], np.int64), consumable=True)
             self.last_fresh[cand] = t
@@ -563,12 +650,11 @@ class CreditsSector(Sector):
             self.candidate[cand] = False
             self.lottery_winners += 1
         # Drawn and lapsed pledges close; valid ones no candidate was left for stay open.
-        won = {pledge_key for pledge_key, _, _ in winners}
-        self.pledges = [data[k] for k, _ in valid if k not in won]
+        won = np.zeros(ok.size, bool)
+        won[[int(pledge_key) for pledge_key, _, _ in winners]] = True
+        pledges.keep(np.flatnonzero(ok & ~won))
         self.pledged[:] = 0
-        if self.pledges:
-            open_ = np.array([(donor, quantity) for donor, _, quantity, _ in self.pledges], np.int64)
-            np.add.at(self.pledged, open_[:, 0], open_[:, 1])
+        np.add.at(self.pledged, pledges.donor, pledges.quantity)
 
     def _adjust(
         self,

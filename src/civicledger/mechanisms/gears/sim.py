@@ -33,7 +33,7 @@ from civicledger.mechanisms.gears import coefficient as gears
 from civicledger.mechanisms.gears.coefficient import Tally
 from civicledger.mechanisms.gears.policy import GearsPolicy, SettlementMode
 from civicledger.mechanisms.gears.values import Verdict
-from civicledger.sim.rules import add_up
+from civicledger.sim.rules import add_up, repeats
 from civicledger.sim.sector import Problem, Row, Sector
 
 I64 = NDArray[np.int64]
@@ -141,7 +141,7 @@ class GearsSector(Sector):
             voters, firms, values = out
             ok = m.verified[voters] & (self.vote_company[voters] < 0)
             voters, firms, values = voters[ok], firms[ok], values[ok]
-            if np.unique(voters).size != voters.size:
+            if repeats(voters):
                 raise ValueError("the votes behaviour returned a voter twice in one step (GR4: one current vote)")
             self.cast_log[s] = voters
             self.tally_count += np.bincount(firms, minlength=self.companies)

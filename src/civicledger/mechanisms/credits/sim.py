@@ -212,9 +212,16 @@ def choose_credits(
 
 
 def used_by_adjustment(taken: I64, mask: I64, columns: int) -> I64:
-    """Per adjustment column, the credits taken from lots it shaped (``choose_credits``'s ``used``)."""
-    bits = (mask[:, :, None] >> np.arange(columns, dtype=np.int64)[None, None, :]) & 1
-    out: I64 = (taken[:, :, None] * bits).sum(axis=1)
+    """Per adjustment column, the credits taken from lots it shaped (``choose_credits``'s ``used``).
+
+    Only the lots something was taken from are read (a spend takes from one lot or two of a row's
+    several), each spread over its mask's bits."""
+    out: I64 = np.zeros((taken.shape[0], columns), np.int64)
+    row, lot = np.nonzero(taken)
+    if row.size:
+        bits = (mask[row, lot][:, None] >> np.arange(columns, dtype=np.int64)[None, :]) & 1
+        k, column = np.nonzero(bits)
+        np.add.at(out, (row[k], column), taken[row, lot][k])
     return out
 
 
@@ -785,27 +792,35 @@ class CreditsSector(Sector):
         m = self.model
         pol = m.policy.section(CreditsPolicy)
         span = pol.grade_max - pol.grade_min + 1
-        if persons is None:
+        if persons is None:  # whole arrays: no copies of every person's ring
             who = np.arange(m.n, dtype=np.int64)
             available = np.maximum(self.available(t), 0)
-            busy = (self.adj_end > t).any(axis=1)
+            ends, stp, qty = self.adj_end, self.adj_steps, self.adj_qty
         else:
             who = persons
             available = np.maximum(self.available_of(who, t), 0)
-            busy = (self.adj_end[who] > t).any(axis=1)
+            ends, stp, qty = self.adj_end[who], self.adj_steps[who], self.adj_qty[who]
+        # One pass per ring column (a few narrow arrays of the population), not one per reduction
+        # over the (persons x ring) arrays: what each person's active adjustments add up and take
+        # off, and whether any of them is a quantity one.
+        up = np.zeros(who.size, np.int32)  # a ring's int8 steps add up well within int32
+        down = np.zeros(who.size, np.int32)
+        busy = np.zeros(who.size, bool)
+        quantified = np.zeros(who.size, bool)
+        for j in range(ends.shape[1]):
+            live = ends[:, j] > t
+            move = np.where(live, stp[:, j], np.int8(0))
+            busy |= live
+            up += np.maximum(move, np.int8(0))
+            down += np.minimum(move, np.int8(0))
+            quantified |= (move != 0) & (qty[:, j] > 0)
         out = np.zeros((who.size, span), np.int64)
         out[~busy, pol.base_grade - pol.grade_min] = available[~busy]  # no active adjustment: all at base
         # Whole-balance adjustments only, never reaching a bound in any order: one lot at base + the
         # sum of their steps, then decay (the order of application cannot matter without a clamp).
         b = np.flatnonzero(busy)
-        if persons is None:  # whole arrays: no copies of every busy person's ring
-            ends, stp, qty = self.adj_end, self.adj_steps, self.adj_qty
-        else:
-            ends, stp, qty = self.adj_end[who], self.adj_steps[who], self.adj_qty[who]
-        moves = np.where(ends > t, stp, np.int8(0))  # int8: a ring's steps sum well within it
-        up = moves.clip(min=0).sum(axis=1, dtype=np.int64)[b]
-        down = moves.clip(max=0).sum(axis=1, dtype=np.int64)[b]
-        simple = ~((moves != 0) & (qty > 0)).any(axis=1)[b]
+        up, down = up[b].astype(np.int64), down[b].astype(np.int64)
+        simple = ~quantified[b]
         simple &= (pol.base_grade + up <= pol.grade_max) & (pol.base_grade + down >= pol.grade_min)
         if simple.any():
             rows_s = b[simple]
@@ -818,7 +833,7 @@ class CreditsSector(Sector):
             part = rows[lo : lo + 200_000]
             grade, units, _, _, _ = self.standing(who[part], t)
             idx = np.repeat(part, grade.shape[1]) * span + (grade.ravel() - pol.grade_min)
-            out.ravel()[:] += np.bincount(idx, weights=units.ravel(), minlength=out.size).astype(np.int64)
+            np.add.at(out.reshape(-1), idx, units.ravel())  # exact int64, touching only these persons' cells
         return out
 
     def grades(self, t: int) -> I64:

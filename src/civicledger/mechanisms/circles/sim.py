@@ -705,6 +705,12 @@ class CirclesSector(Sector):
             m.log("recover", s, who.tolist(), units)
 
     def _credit_foreign(self, issuer: I64, holder: I64, units: I64, *, minted: bool = True) -> None:
+        if self.model.honest_count == self.model.n:  # no fake accounts (CI14): every issuer is honest
+            self._settle("held_honest", holder)
+            add_into(self.held_honest, holder, units)
+            if minted:
+                self.supply_honest += int(units.sum())
+            return
         fake = ~self.model.verified[issuer]
         if fake.any():
             self._settle("held_sybil", holder[fake])

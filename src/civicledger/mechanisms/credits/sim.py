@@ -696,7 +696,7 @@ class CreditsSector(Sector):
             return np.array([slot], np.int64)
         ends = self.adj_end[persons]
         slots = np.argmin(ends, axis=1)
-        self.slot_overflows += int((np.take_along_axis(ends, slots[:, None], axis=1) > m.t_now).sum())
+        self.slot_overflows += int((ends.min(axis=1) > m.t_now).sum())  # the slot's end is the row's least
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
         if q.size:
             fits(int(q.max()), np.int32, "an adjustment's quantity of credits")
@@ -743,7 +743,8 @@ class CreditsSector(Sector):
         count = active.sum(axis=1)
         up = moves.clip(min=0).sum(axis=1, dtype=np.int64)
         down = moves.clip(max=0).sum(axis=1, dtype=np.int64)
-        simple = ~(active & (self.adj_qty[persons] > 0)).any(axis=1)
+        quantities = self.adj_qty[persons]  # gathered once: the walk below reads its rows again
+        simple = ~(active & (quantities > 0)).any(axis=1)
         simple &= (pol.base_grade + up <= pol.grade_max) & (pol.base_grade + down >= pol.grade_min)
         width = int(count[~simple].max()) if (~simple).any() else 0
         width = 1 << (width - 1).bit_length() if width else 0
@@ -760,14 +761,14 @@ class CreditsSector(Sector):
             bucket = np.where(count > 0, 1 << np.ceil(np.log2(np.maximum(count, 1))).astype(np.int64), 0)
         else:  # few: one walk as wide as the widest (columns beyond a person's own change nothing)
             bucket = np.where(count > 0, width, 0)
-        for w in np.unique(bucket[~simple]).tolist():
+        for w in distinct(bucket[~simple]).tolist():
             rows = np.flatnonzero(~simple & (bucket == w))
             who = persons[rows]
             key = np.where(active[rows], self.adj_seq[who], np.iinfo(np.int32).max)  # int32: never wraps
             order = np.argsort(key, axis=1, kind="stable")[:, :w]  # the active ones, in the order applied
             on = np.take_along_axis(active[rows], order, axis=1)
             steps = np.where(on, np.take_along_axis(stp[rows], order, axis=1), 0).astype(np.int64)
-            qty = np.take_along_axis(self.adj_qty[who], order, axis=1)
+            qty = np.take_along_axis(quantities[rows], order, axis=1)
             consumable = np.take_along_axis(self.adj_consumable[who], order, axis=1)
             consumed = np.take_along_axis(self.adj_consumed[who], order, axis=1)
             left = np.where(consumable, qty - consumed, qty)

@@ -188,3 +188,15 @@ def test_drawn_from_equals_searchsorted_in_any_order_of_draws() -> None:
         draws = np.concatenate([rng.random(5_000), cdf[: min(n, 20)], [0.0]])  # ties with the cdf itself too
         got = sim_rules.drawn_from(cdf, draws)
         assert got.tolist() == np.searchsorted(cdf, draws, side="right").tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-5, 40), max_size=60))
+def test_distinct_and_repeats_are_np_unique(values: list[int]) -> None:
+    """``sim.rules.distinct``, ``distinct_counts`` and ``repeats`` are ``np.unique``'s answers."""
+    a = np.array(values, np.int64)
+    assert sim_rules.distinct(a).tolist() == np.unique(a).tolist()
+    u, c = sim_rules.distinct_counts(a)
+    eu, ec = np.unique(a, return_counts=True)
+    assert u.tolist() == eu.tolist() and c.tolist() == ec.tolist()
+    assert sim_rules.repeats(a) == (np.unique(a).size != a.size)

@@ -116,3 +116,13 @@ def test_a_seeded_run_with_every_mechanism_keeps_its_rows(name: str, data: dict[
 
 if __name__ == "__main__":
     print({name: digest(data, seed) for name, data, seed in RUNS})
+
+
+def test_sc04_the_grade_table_by_blocks_of_persons_keeps_the_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """SC4, SC8: a recorded row's grade table reduced a block of persons at a time (here blocks of
+    700, so every run above spans several, farmers in the first) gives the same rows."""
+    from civicledger.mechanisms.credits import sim as credits_sim
+
+    monkeypatch.setattr(credits_sim, "TABLE_BLOCK", 700)
+    assert digest(COUNTRY, 2) == PINNED["country"]
+    assert digest(EVERYTHING, 1) == PINNED["everything"]

@@ -54,6 +54,9 @@ GROUPED_FROM = 20_000
 """``standing`` walks this many persons or more in groups by their number of active adjustments
 (less work per person); fewer in one walk (fewer NumPy calls, which is what few persons cost)."""
 
+TABLE_BLOCK = 262_144
+"""Persons per block of the grade table a recorded row reduces (``CreditsSector.record``)."""
+
 RING = 8  # default credit adjustments remembered per person (parameter credit_slots); a ninth *active*
 # one replaces the one ending first, counted in ``credit_slot_overflows``
 
@@ -437,20 +440,34 @@ class CreditsSector(Sector):
         }
         if not self.grade_table_due(s):
             return row
-        table = self.by_grade(t)
-        grades = np.argmax(table, axis=1) + pol.grade_min  # the grade holding most of one's credits
-        has = available > 0
+        # The table (persons x grades) a block of persons at a time, each block reduced at once:
+        # a national population's whole table would be half a gigabyte written once and read once.
+        n, span = self.model.n, pol.grade_max - pol.grade_min + 1
+        grades = np.empty(n, np.int64)  # the grade holding most of one's credits (the lower on a tie)
+        units_by_grade = np.zeros(span, np.int64)
         farmers = int(self.model.n * self.model.p.get("farmer_share", 0.0))
+        top_farmers = all_farmers = top_others = all_others = 0
+        for lo in range(0, n, TABLE_BLOCK):
+            hi = min(n, lo + TABLE_BLOCK)
+            table = self.by_grade(t, np.arange(lo, hi, dtype=np.int64))
+            grades[lo:hi] = np.argmax(table, axis=1) + pol.grade_min
+            units_by_grade += table.sum(axis=0)
+            if farmers:
+                k = min(max(farmers - lo, 0), hi - lo)  # the block's farmers come first
+                tops = table[:, span - 1]
+                top_farmers += int(tops[:k].sum())
+                all_farmers += int(table[:k].sum())
+                top_others += int(tops[k:].sum())
+                all_others += int(table[k:].sum())
+        has = available > 0
         if farmers:  # IN2: the share of farmers' credits at the top grade, and of everyone else's
-            tops = table[:, pol.grade_max - pol.grade_min]
-            row["farmer_top_share"] = float(tops[:farmers].sum() / max(1, table[:farmers].sum()))
-            row["others_top_share"] = float(tops[farmers:].sum() / max(1, table[farmers:].sum()))
+            row["farmer_top_share"] = top_farmers / max(1, all_farmers)
+            row["others_top_share"] = top_others / max(1, all_others)
         if self.model.places.active:  # [regions]: the mean grade of persons holding credits, per region
             row.update(self.model.places.means("mean_grade", grades, has, s))
         counts = np.bincount(grades[has] - pol.grade_min, minlength=pol.grade_max - pol.grade_min + 1)
         for g in range(pol.grade_min, pol.grade_max + 1):
             row[f"grade_{g}"] = int(counts[g - pol.grade_min])
-        units_by_grade = table.sum(axis=0)
         for g in range(pol.grade_min, pol.grade_max + 1):
             row[f"credits_grade_{g}"] = int(units_by_grade[g - pol.grade_min])
         return row

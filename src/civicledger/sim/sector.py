@@ -46,6 +46,7 @@ from numpy.typing import NDArray
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.registry import Mechanism, installed, load
 from civicledger.kernel.time import DAY, YEAR
+from civicledger.sim.draws import SETUP, KeyedDraws
 
 I64 = NDArray[np.int64]
 Problem = tuple[tuple[str, ...], str]
@@ -89,8 +90,9 @@ class Keys:
         return self.rate > 0
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, n: int, honest: int, rate: float, share: float, wait: int) -> Keys:
-        """The key state of a run of ``n`` persons (``honest`` of them real): who has guardians."""
+    def draw(cls, draws: KeyedDraws, n: int, honest: int, rate: float, share: float, wait: int) -> Keys:
+        """The key state of a run of ``n`` persons (``honest`` of them real): who has guardians
+        (keyed draws, ``sim.draws``)."""
         keys = cls(
             rate,
             wait,
@@ -101,10 +103,10 @@ class Keys:
             np.full(n, -1, np.int64),
         )
         if keys.active:
-            keys.guarded[:honest] = rng.random(honest) < share
+            keys.guarded[:honest] = draws.uniform(SETUP, "guardians", 0, honest)[:, 0] < share
         return keys
 
-    def begin(self, rng: np.random.Generator, s: int, t: int, step: int, honest: int) -> None:
+    def begin(self, draws: KeyedDraws, s: int, t: int, step: int, honest: int) -> None:
         """Step ``s`` at ``t``: recoveries due complete, then keys are lost (none at step 0)."""
         self.lost_now = self.recovered_now = np.zeros(0, np.int64)
         if not self.active:
@@ -115,12 +117,12 @@ class Keys:
         self.recovered_now = due.astype(np.int64)
         self.recovered += int(due.size)
         chance = 1.0 - (1.0 - self.rate) ** (step / YEAR)
-        draws = rng.random(honest)  # drawn every step, whatever happens, to keep the stream aligned
         if s == 0:
             return
         ok = np.ones(honest, bool)
         ok[self.recovered_now] = False  # a recovery this step takes effect first
-        lose = np.flatnonzero((draws < chance) & ~self.locked[:honest] & ok).astype(np.int64)
+        u = draws.uniform(s, "key_loss", 0, honest)[:, 0]  # keyed: the same whatever else is drawn
+        lose = np.flatnonzero((u < chance) & ~self.locked[:honest] & ok).astype(np.int64)
         self.lost_now = lose
         self.locked[lose] = True
         self.lost_step[lose] = s
@@ -235,7 +237,9 @@ class World(Protocol):
     """What the model offers its sectors (``civicledger.sim.model.Model``)."""
 
     scenario: Any  # the run's ``civicledger.sim.scenario.Scenario`` (an edge module this kit may not import)
-    rng: np.random.Generator  # the run's one generator: every draw comes from it
+    rng: np.random.Generator  # the run's generator for economy-wide draws (in the sectors' order)
+    draws: KeyedDraws  # the run's keyed draws for persons (``sim.draws``): the same in any process
+    first: int  # the run's number of person 0 here (0 but in a partition, ``sim.partition``)
     p: dict[str, float]  # the behaviours' parameters (``[parameters]``)
     policy: Policy
     genesis: int  # the scenario's start

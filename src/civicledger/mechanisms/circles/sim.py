@@ -45,6 +45,7 @@ from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
 from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonical, gini, regional, rewire
+from civicledger.sim.draws import SETUP
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
 I64 = NDArray[np.int64]
@@ -195,7 +196,7 @@ class CirclesSector(Sector):
         groups = pop.groups
         self.group = np.full(n, -1, np.int32)
         if groups:
-            members = np.flatnonzero(rng.random(honest) < pop.group_share)
+            members = np.flatnonzero(m.draws.uniform(SETUP, "groups", 0, honest)[:, 0] < pop.group_share)
             self.group[members] = members * groups // honest  # groups of neighbours (by place)
         elif m.places.active and sc.regions is not None and sum(sc.regions.groups):
             groups = self._regional_groups(sc.regions.groups, pop.group_share)
@@ -284,7 +285,7 @@ class CirclesSector(Sector):
         m = self.model
         honest = m.honest_count
         home = m.places.home[:honest]
-        joins = m.rng.random(honest) < share
+        joins = m.draws.uniform(SETUP, "groups", 0, honest)[:, 0] < share
         first = 0
         for r, count in enumerate(per_region):
             people = np.flatnonzero(home == r)
@@ -732,7 +733,7 @@ class CirclesSector(Sector):
             "supply_group": self.group_money - unsettled["group_held"],
             "reserve_left": int(halved_reserve(self.reserve_open, self.trusts)[self.opened].sum()),
             "gini_holdings": gini(holdings),
-            "mean_holdings": float(holdings.mean()) if holdings.size else 0.0,
+            "mean_holdings": int(holdings.sum()) / holdings.size if holdings.size else 0.0,  # exact sum: any split
             "demurrage_burned": self.burned,
             "demurrage_burned_step": self.burned - self.burned_before,
             "demurrage_unsettled": sum(unsettled.values()),

@@ -44,6 +44,7 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
+from civicledger.sim.draws import SETUP
 from civicledger.sim.sector import Problem, Row, Sector
 
 I64 = NDArray[np.int64]
@@ -251,8 +252,10 @@ class CreditsSector(Sector):
     def setup(self) -> None:
         """Birth dates in whole days (SC2), enrolment at the start, the service's tiers (SC10)."""
         m = self.model
-        n, rng, pop = m.n, m.rng, m.scenario.population
-        ages = rng.integers(pop.age_min * 365, pop.age_max * 365 + 1, size=n, dtype=np.int64)
+        n, pop = m.n, m.scenario.population
+        low, span = pop.age_min * 365, (pop.age_max - pop.age_min) * 365 + 1
+        u = m.draws.uniform(SETUP, "born", m.first, n)[:, 0]  # keyed (``sim.draws``): the same in any process
+        ages = low + np.minimum((u * span).astype(np.int64), span - 1)
         self.born = m.genesis - ages * 86_400
         self.enrolled = np.full(n, m.genesis, dtype=np.int64)
         self.spent = np.zeros(n, np.int64)

@@ -533,7 +533,7 @@ def test_gr06_deferred_settlement_agrees_with_the_engine(store: Store, seed: int
     assert all(a[4] == 0 for a in acts if a[0] == "sale")  # nothing settled at the sale
 
 
-@pytest.mark.parametrize("seed", [13])
+@pytest.mark.parametrize("seed", [1])
 def test_ci09_routes_sampled_for_the_max_flow_router_agree_with_the_engine(store: Store, seed: int) -> None:
     """A sample of routed payments by the engine's max-flow kernel, the rest by two hops: the engine
     pays each sampled plan as given, and every balance ends the same; some payments split over two

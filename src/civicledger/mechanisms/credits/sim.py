@@ -281,7 +281,6 @@ class CreditsSector(Sector):
         self.participation_uncounted = 0
         self.appeals_penalties = 0  # penalties that could be appealed (SC7)
         self.appeals_overturned = 0
-        self.appeals_expected = 0.0  # what honest appeals overturn: appeal_rate x appeal_success each
         self.adj_counter = 0
         self.credits_spent_total = 0
         self.spends = self.spends_refused = 0
@@ -342,7 +341,11 @@ class CreditsSector(Sector):
             "participation_uncounted": self.participation_uncounted,
             "appeals_penalties": self.appeals_penalties,
             "appeals_overturned": self.appeals_overturned,
-            "appeals_overturned_expected": self.appeals_expected,
+            # what honest appeals overturn, appeal_rate x appeal_success each: from the whole count,
+            # so that a run split over processes (``sim.partition``) adds up to the same number
+            "appeals_overturned_expected": self.appeals_penalties
+            * self.model.p["appeal_rate"]
+            * self.model.p["appeal_success"],
         }
         if not self.grade_table_due(s):
             return row
@@ -428,7 +431,6 @@ class CreditsSector(Sector):
                     m.log("infraction", s, a)
             overturned = m.behave["appeals"](m, m.rng, m.p, bad)
             self.appeals_penalties += int(bad.size)
-            self.appeals_expected += bad.size * m.p["appeal_rate"] * m.p["appeal_success"]
             if overturned is not None:
                 self.appeals_overturned += int(overturned.sum())
             if overturned is not None and overturned.any():

@@ -91,13 +91,10 @@ class GearsSector(Sector):
 
     def setup(self) -> None:
         m = self.model
-        n = m.n
         self.companies = m.scenario.population.companies
         if self.companies > np.iinfo(np.int32).max:
             raise OverflowError("more companies than an int32 vote record holds")
-        self.quality = m.rng.normal(0.0, m.p["quality_sigma"], size=self.companies)
-        self.vote_company = np.full(n, -1, np.int32)  # companies are few (checked below)
-        self.vote_value = np.zeros(n, np.int8)  # -1, 0, +1 (GR4)
+        self.setup_votes(self.companies, m.rng.normal(0.0, m.p["quality_sigma"], size=self.companies))
         self.sales_hist = np.zeros((m.scenario.steps, self.companies), np.int64)
         self.company_balance = np.zeros(self.companies, np.int64)
         self.company_debt = np.zeros(self.companies, np.int64)
@@ -108,15 +105,11 @@ class GearsSector(Sector):
         # closing step -> (company, verdict, deadline)
         self.challenges: dict[int, list[tuple[int, int, int]]] = {}
         self.challenged: set[int] = set()
-        self.casts = 0
         self.deltas = np.zeros(self.companies)
         self.coefficients: gears.Coefficients | None = None
         self.exact_deltas: list[Fraction] = []
         self.settle_with: list[tuple[int, int]] = []  # each company's settled delta as (numerator, denominator)
         self.company_names = [f"c{i:06d}" for i in range(self.companies)]
-        self.tally_count = np.zeros(self.companies, np.int64)
-        self.tally_total = np.zeros(self.companies, np.int64)
-        self.cast_log: dict[int, I64] = {}
         # GR6 deferred: period -> company -> exact accrued p x delta / 100; debts in order, each
         # (owed to the fund: a period's charge, or else a penalty, units owed)
         self.deferred = m.policy.section(GearsPolicy).mode is SettlementMode.DEFERRED
@@ -125,7 +118,29 @@ class GearsSector(Sector):
         self.period_payouts = self.period_charges = 0
         self.debts: list[list[tuple[bool, int]]] = [[] for _ in range(self.companies)] if self.deferred else []
 
+    def setup_votes(self, companies: int, quality: NDArray[np.float64]) -> None:
+        """The persons' votes (GR4) and the companies' tallies: all a partition of a run holds of
+        Gears (``sim.partition``), the companies' quality drawn once by the run."""
+        n = self.model.n
+        self.companies = companies
+        self.quality = quality
+        self.vote_company = np.full(n, -1, np.int32)  # companies are few (checked in ``setup``)
+        self.vote_value = np.zeros(n, np.int8)  # -1, 0, +1 (GR4)
+        self.tally_count = np.zeros(companies, np.int64)
+        self.tally_total = np.zeros(companies, np.int64)
+        self.cast_log: dict[int, I64] = {}
+        self.casts = 0
+
     def step(self, s: int, t: int) -> None:
+        m = self.model
+        pol = m.policy.section(GearsPolicy)
+        casts = self._vote(s, t)
+        self._pay_from_fund("reward", pol.vote_reward * casts)
+        self._companies_step(s, t)
+
+    def _vote(self, s: int, t: int) -> int:
+        """GR4: votes cast k steps ago expire, the step's votes are cast and tallied, and reported
+        as civic participation (X8); returns the votes cast (each earns the reward)."""
         m = self.model
         pol = m.policy.section(GearsPolicy)
         # GR4: a vote counts from its cast for vote_term; the votes cast k steps ago expire now.
@@ -151,13 +166,24 @@ class GearsSector(Sector):
             self.vote_company[voters] = firms
             self.vote_value[voters] = values
             self.casts += int(voters.size)
-            self._pay_from_fund("reward", pol.vote_reward * int(voters.size))
             # X8: a cast vote is civic participation (for social credits: the decay clock, SC8, and
             # the effect the credits policy gives the kind "gears_vote").
             m.participated("gears_vote", voters, t)
             if m.trace is not None:
                 for a, c, x in zip(voters.tolist(), firms.tolist(), values.tolist(), strict=True):
                     m.log("vote", s, a, c, x)
+            return int(voters.size)
+        return 0
+
+    def votes_current(self) -> int:
+        """Persons holding a current vote (GR4)."""
+        return int((self.vote_company >= 0).sum())
+
+    def _companies_step(self, s: int, t: int) -> None:
+        """The companies' part of a step: coefficients (GR5), challenges closing (GR7), sales
+        settled (GR6), new challenges."""
+        m = self.model
+        pol = m.policy.section(GearsPolicy)
         if not self.companies:
             return
         counts, totals = self.tally_count, self.tally_total
@@ -332,7 +358,7 @@ class GearsSector(Sector):
         pending = sum(u for _, u in self.pending)
         return {
             "companies_voted": int(voted.size),
-            "votes_current": int((self.vote_company >= 0).sum()),
+            "votes_current": self.votes_current(),
             "votes_cast": self.casts,
             "delta_min": float(q[0]),
             "delta_p10": float(q[1]),

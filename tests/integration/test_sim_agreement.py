@@ -566,7 +566,7 @@ def test_ci05_ci07_directed_trust_agrees_with_the_engine(store: Store, reserve_s
     go only to those who accept the payer's currency (CI8, CI9). Same balances as the engine."""
     directed = {"policy": {"circles": {"trust_mode": "directed", "reserve_start": reserve_start}}}
     params = {"trust_back_share": 0.5, "routed_sample": 1.0, "route_share": 0.6, "pay_share": 0.8}
-    model, _ = agree(store, 15, everything=False, parameters=params, **directed)
+    model, _ = agree(store, 20, everything=False, parameters=params, **directed)
     trusts = [a for a in model.trace.actions if a[0] == "trust_directed"]  # type: ignore[union-attr]
     assert any(a[4] for a in trusts) and not all(a[4] for a in trusts)  # some both ways, some one way
     assert any(a[6] > 0 for a in trusts) == (reserve_start == 25)  # a trust back rewarded: the first was not

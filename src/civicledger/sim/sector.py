@@ -300,6 +300,57 @@ class Sector:
         """Columns placed after every sector's ``record`` (the end of the row)."""
         return {}
 
+    # A run split over processes (``civicledger.sim.partition``) --------------------------------
+    #
+    # One instance of the sector runs at the coordinator (its model holds the run's generator and
+    # no persons), one in each partition (its model holds persons ``first .. first + n - 1``).
+    # The coordinator's ``split_*`` and the partitions' ``part_*`` together do what ``setup``,
+    # ``begin``, ``step`` and ``record`` do in one process, with the same draws, so the rows are the
+    # same. A sector that does not override them cannot be split: ``split_refusals`` says why.
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        """What of ``scenario`` this sector cannot run split over processes (empty: it can)."""
+        return [f"the {cls.__name__} is not partitioned"]
+
+    def split_setup(self, where: list[int]) -> list[Any]:
+        """At the coordinator: the economy's setup, drawn in the sector's order from the run's
+        generator; returns what each partition (persons ``where[k]`` to ``where[k + 1]``) needs."""
+        return [None] * (len(where) - 1)
+
+    def part_setup(self, handoff: Any) -> None:
+        """In a partition: the persons' state, from the coordinator's ``handoff``."""
+
+    def split_begin(self, s: int, t: int) -> Any:
+        """At the coordinator, first in step ``s``: what every partition hears this step."""
+        return None
+
+    def part_begin(self, s: int, t: int, heard: Any) -> None:
+        """In a partition: ``begin`` for its persons, before any sector's ``part_step``."""
+
+    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+        """In a partition: ``step`` for its persons. Returns (what persons of each partition
+        receive: (global numbers, units) per partition, or None; what the coordinator hears)."""
+        return None, None
+
+    def part_receive(self, persons: I64, units: I64) -> None:
+        """In a partition: what its ``persons`` (global numbers) receive from other partitions."""
+
+    def split_step(self, s: int, t: int, heard: list[Any]) -> None:
+        """At the coordinator: ``step`` for the economy, after the partitions' (``heard``: theirs)."""
+
+    def part_record(self, s: int, t: int) -> Any:
+        """In a partition: what the coordinator needs for the row of step ``s``."""
+        return None
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        """At the coordinator: the sector's columns of the row, as ``record`` gives them."""
+        return {}
+
+    def split_record_last(self, s: int, t: int, parts: list[Any]) -> Row:
+        """At the coordinator: the columns of ``record_last``."""
+        return {}
+
 
 _CACHE: dict[Mechanism, type[Sector] | None] = {}
 _LOCK = threading.Lock()

@@ -35,7 +35,7 @@ draw; the columns ``nominations`` and ``nominations_refused`` count them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -313,6 +313,56 @@ class CreditsSector(Sector):
             counted, _ = self._effect(persons, t, effect, kind)
             if self.capped and effect.qualifying:
                 self.last_fresh[counted] = t
+
+    # A run split over processes (``civicledger.sim.partition``): every person's credits stay in
+    # their partition; the row's columns are sums over persons, added up at the coordinator.
+
+    PARTITIONED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "participation": ("bernoulli", "none"),
+        "infractions": ("bernoulli", "none"),
+        "appeals": ("bernoulli", "draw_grinder", "none"),
+        "spending": ("best_tier", "none"),
+        "pledges": ("none",),
+        "candidates": ("none",),
+    }
+    """The behaviours a partitioned run can run: their draws are keyed and their effects stay with
+    the person (the civic lottery's pledges and candidates would need the coordinator: not yet)."""
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        out: list[str] = []
+        if scenario.parameters.get("nomination_rate", 0.0) > 0:
+            out.append("nominations (parameters.nomination_rate, SC9)")
+        if scenario.parameters.get("farmer_share", 0.0) > 0:
+            out.append("farmers (parameters.farmer_share, IN2)")
+        if scenario.regions is not None:
+            out.append("regions' mean grades ([regions])")
+        for role, allowed in cls.PARTITIONED.items():
+            name = scenario.behaviours.get(role, "")
+            if name not in allowed:
+                out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
+        return out
+
+    def part_setup(self, handoff: Any) -> None:
+        self.setup()
+
+    def part_begin(self, s: int, t: int, heard: Any) -> None:
+        self.begin(s, t)
+
+    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+        self.step(s, t)
+        return None, None
+
+    def part_record(self, s: int, t: int) -> Any:
+        return self.record(s, t)
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        """The partitions' columns added up (whole numbers, exact in any order); the expected
+        overturns from the whole count, as ``record`` computes them."""
+        row: Row = {key: sum(p[key] for p in parts) for key in parts[0]}
+        p = self.model.p
+        row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]
+        return row
 
     def grade_table_due(self, s: int) -> bool:
         """Whether the row of step ``s`` carries the grade table (``grade_*``, ``credits_grade_*``,

@@ -23,6 +23,7 @@ engine in the order of their account ids: the two differ only where largest rema
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -130,6 +131,49 @@ class GearsSector(Sector):
         self.tally_total = np.zeros(companies, np.int64)
         self.cast_log: dict[int, I64] = {}
         self.casts = 0
+        self.current_votes: int | None = None  # a split run's coordinator: the partitions' count
+
+    # A run split over processes (``civicledger.sim.partition``): votes stay with the persons in
+    # their partitions; the companies, the fund and every economy-wide draw at the coordinator.
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        name = scenario.behaviours.get("votes", "")
+        return [] if name in ("noisy_opinions", "none") else [f"the votes behaviour {name!r}"]
+
+    def split_setup(self, where: list[int]) -> list[Any]:
+        """At the coordinator: ``setup`` (the companies' quality drawn in order), without votes."""
+        self.setup()
+        self.vote_company = np.zeros(0, np.int32)  # the persons' votes are the partitions'
+        self.vote_value = np.zeros(0, np.int8)
+        return [self.quality] * (len(where) - 1)
+
+    def part_setup(self, handoff: Any) -> None:
+        self.setup_votes(int(handoff.size), handoff)
+
+    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+        """Our persons' votes (GR4, X8): the tallies' changes and the votes cast."""
+        count, total = self.tally_count.copy(), self.tally_total.copy()
+        casts = self._vote(s, t)
+        return None, (self.tally_count - count, self.tally_total - total, casts)
+
+    def split_step(self, s: int, t: int, heard: list[Any]) -> None:
+        """The partitions' tallies added, the rewards paid (GR6), then the companies' step."""
+        casts = 0
+        for count, total, cast in heard:
+            self.tally_count += count
+            self.tally_total += total
+            casts += cast
+        self.casts += casts
+        self._pay_from_fund("reward", self.model.policy.section(GearsPolicy).vote_reward * casts)
+        self._companies_step(s, t)
+
+    def part_record(self, s: int, t: int) -> Any:
+        return self.votes_current()
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        self.current_votes = sum(parts)
+        return self.record(s, t)
 
     def step(self, s: int, t: int) -> None:
         m = self.model
@@ -176,7 +220,9 @@ class GearsSector(Sector):
         return 0
 
     def votes_current(self) -> int:
-        """Persons holding a current vote (GR4)."""
+        """Persons holding a current vote (GR4; at a split run's coordinator, the partitions')."""
+        if self.current_votes is not None:
+            return self.current_votes
         return int((self.vote_company >= 0).sum())
 
     def _companies_step(self, s: int, t: int) -> None:

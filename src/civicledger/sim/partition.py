@@ -159,8 +159,11 @@ class PartitionedRun:
         handoffs = [sector.split_setup(self.where) for sector in self.coordinator._order]  # in the sectors' order
         args = [(scenario, self.seed, self.where, k, [h[k] for h in handoffs]) for k in range(partitions)]
         del handoffs
-        self.parts = self._start(args)
+        self.pending = args  # the partitions start at the first step (Ray may be started meanwhile)
+        self.parts: list[Any] = []
         self.inbox: list[list[tuple[Any, Any]]] = [[(None, None)] * len(self.coordinator._order)] * partitions
+        if engine == "local":
+            self.parts, self.pending = self._start(args), []
 
     def _start(self, args: list[tuple[Any, ...]]) -> list[Any]:
         if self.engine == "local":
@@ -203,6 +206,8 @@ class PartitionedRun:
 
     def step(self, s: int) -> None:
         sc, c = self.scenario, self.coordinator
+        if not self.parts:
+            self.parts, self.pending = self._start(self.pending), []
         t = sc.start + s * sc.step
         c.step_now, c.t_now = s, t
         heard = [sector.split_begin(s, t) for sector in c._order]

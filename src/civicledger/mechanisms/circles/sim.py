@@ -722,10 +722,10 @@ class CirclesSector(Sector):
             out.append("demurrage (CI15)")
         if pol.trust_mode.value == "directed":
             out.append("directed trust (circles.trust_mode, CI5)")
-        for role, allowed in (("payments", "random_pairs"), ("routed_payments", "none")):
+        for role, allowed in (("payments", ("random_pairs", "none")), ("routed_payments", ("none",))):
             name = scenario.behaviours.get(role, "")
-            if name not in (allowed, "none"):
-                out.append(f"the {role} behaviour {name!r} (partitioned: {allowed!r} or 'none')")
+            if name not in allowed:
+                out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
         return out
 
     def split_setup(self, where: list[int]) -> list[Any]:

@@ -28,6 +28,7 @@ asking for it is refused (``Unpartitioned``), as are key loss and regions.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
@@ -106,6 +107,7 @@ class Part:
     """One partition (a Ray actor's class, or an object of the coordinator's process)."""
 
     def __init__(self, scenario: Scenario, seed: int, where: list[int], index: int, handoffs: list[Any]) -> None:
+        self.started = (time.process_time(), _status_mb("VmRSS"))  # before any of its persons' arrays
         first, stop = where[index], where[index + 1]
         self.world = World(scenario, seed, first, stop - first)
         for sector, handoff in zip(self.world._order, handoffs, strict=True):
@@ -136,6 +138,29 @@ class Part:
     def record(self, s: int, t: int, inbox: list[tuple[Any, Any]]) -> list[Any]:
         self._receive(inbox)
         return [sector.part_record(s, t) for sector in self.world._order]
+
+    def usage(self) -> dict[str, float]:
+        """What this partition used (for ``benchmarks/sim.py``): its persons, its process's CPU
+        seconds since it started, its memory when it started and at its peak (MB, Linux)."""
+        cpu0, rss0 = self.started
+        return {
+            "persons": self.world.n,
+            "cpu_seconds": time.process_time() - cpu0,
+            "start_mb": rss0,
+            "peak_mb": _status_mb("VmHWM"),
+        }
+
+
+def _status_mb(key: str) -> float:
+    """A line of /proc/self/status in MB (0 where there is none)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return 0.0
+    return 0.0
 
 
 class PartitionedRun:
@@ -203,6 +228,17 @@ class PartitionedRun:
         for s in range(self.scenario.steps):
             self.step(s)
         return self.coordinator.rows
+
+    def usage(self) -> list[dict[str, float]]:
+        """Each partition's ``Part.usage``."""
+        return self._each_plain("usage")
+
+    def _each_plain(self, method: str) -> list[Any]:
+        if self.engine == "local":
+            return [getattr(p, method)() for p in self.parts]
+        import ray
+
+        return list(ray.get([getattr(p, method).remote() for p in self.parts]))
 
     def step(self, s: int) -> None:
         sc, c = self.scenario, self.coordinator

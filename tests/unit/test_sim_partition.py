@@ -30,7 +30,7 @@ EVERY: dict[str, Any] = {
 def every(**changes: Any) -> Scenario:
     data = {key: dict(value) for key, value in EVERY.items()}
     for key, value in changes.items():
-        data[key].update(value)
+        data.setdefault(key, {}).update(value)
     return parse_scenario(data)
 
 
@@ -82,9 +82,36 @@ def test_a_partitioned_run_gives_the_single_process_rows(partitions: int) -> Non
     assert [type(v) for v in split[-1].values()] == [type(v) for v in last.values()]
 
 
+REGIONS: dict[str, Any] = {
+    "names": ["Capital", "North", "Coast"],
+    "shares": [0.5, 0.3, 0.2],
+    "mean_degree": [8.0, 6.0, 4.0],
+    "groups": [0, 0, 0],
+    "cross_share": 0.1,
+    "migration_rate": 0.01,
+}
+
+
+def with_regions() -> Scenario:
+    data = {key: dict(value) for key, value in EVERY.items()}
+    data["regions"] = dict(REGIONS)
+    return parse_scenario(data)
+
+
+def test_a_partitioned_country_gives_the_single_process_rows() -> None:
+    """Regions drawn at the coordinator (their network, migration and the rewiring of movers'
+    ties), each partition's persons' places, the regions' columns and mean grades (exact sums)."""
+    sc = with_regions()
+    single = Model(sc, seed=3).run()
+    assert run(sc, seed=3, partitions=3) == single
+    last = single[-1]
+    assert last["migrations"] > 0 and last["region_capital_persons"] > 0
+    assert last["region_coast_mean_grade"] > 0 and last["mean_grade"] > 0
+
+
 def test_two_ray_workers_write_the_single_process_parquet_rows(tmp_path: Path) -> None:
     """Issue 17: on one machine with 2 Ray workers, a partitioned run's Parquet rows are the
-    single-process run's for the same seed, every mechanism on."""
+    single-process run's for the same seed, every mechanism on; and with regions."""
     ray = pytest.importorskip("ray")
     sc = every()
     point = ParameterSet(0, (), sc)
@@ -99,17 +126,27 @@ def test_two_ray_workers_write_the_single_process_parquet_rows(tmp_path: Path) -
     assert split.num_rows == single.num_rows == 8  # steps 0, 6 ... 36 and the last, 39
     assert split.schema == single.schema
     assert split.equals(single)
+    country = with_regions()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rows = PartitionedRun(country, seed=3, partitions=2, engine="ray").run()
+    finally:
+        ray.shutdown()
+    point = ParameterSet(0, (), country)
+    assert table_of(point, 3, rows).equals(table_of(point, 3, Model(country, seed=3).run()))
 
 
 def test_what_is_not_partitioned_yet_is_refused_by_name() -> None:
     assert refusals(every()) == []
     sc = every(
-        population={"sybils": 50, "groups": 4},
+        population={"sybils": 50},
+        regions={**REGIONS, "groups": [2, 1, 1]},
         behaviours={"routed_payments": "two_hops", "pledges": "bernoulli"},
         parameters={"key_loss_rate": 0.1},
     )
     reasons = refusals(sc)
-    for named in ("fake accounts", "groups", "routed_payments", "pledges", "key loss"):
+    for named in ("fake accounts", "[regions] groups", "routed_payments", "pledges", "key loss"):
         assert any(named in r for r in reasons), (named, reasons)
+    assert any("population.groups" in r for r in refusals(every(population={"groups": 4})))
     with pytest.raises(Unpartitioned, match="fake accounts"):
         PartitionedRun(sc, seed=3, partitions=2)

@@ -23,7 +23,8 @@ Persons draw from the run's keyed draws (``sim.draws``), so a partition draws wh
 draws for its persons; the coordinator makes the economy-wide draws in one process's order. The
 rows are therefore ``Model(scenario, seed=seed).run()``'s, exactly (``tests/unit/test_sim_partition.py``,
 with two Ray workers). What a sector cannot run split yet it names in ``split_refusals``, and a run
-asking for it is refused (``Unpartitioned``), as are key loss and regions.
+asking for it is refused (``Unpartitioned``), as is key loss. Regions are drawn at the coordinator
+(``Places``, first, as ``Model`` draws them), and each partition holds its persons' places.
 """
 
 from __future__ import annotations
@@ -52,8 +53,6 @@ def refusals(scenario: Scenario) -> list[str]:
     out: list[str] = []
     if scenario.parameters.get("key_loss_rate", 0.0) > 0:
         out.append("key loss (parameters.key_loss_rate, X9)")
-    if scenario.regions is not None:
-        out.append("regions ([regions])")
     for _, sector in sectors():
         out.extend(sector.split_refusals(scenario))
     return list(dict.fromkeys(out))
@@ -74,7 +73,7 @@ class World(Model):
     """A ``Model`` over persons ``first .. first + count - 1`` (``count`` 0: the coordinator, which
     holds no persons); its sectors are built, not set up (``split_setup``/``part_setup`` do it)."""
 
-    def __init__(self, scenario: Scenario, seed: int, first: int, count: int) -> None:
+    def __init__(self, scenario: Scenario, seed: int, first: int, count: int, places: Places | None = None) -> None:
         self.scenario = scenario
         self.seed = seed
         self.rng = np.random.default_rng(seed)  # the coordinator's draws; the persons' are keyed
@@ -93,7 +92,10 @@ class World(Model):
         self.shared: dict[str, int] = {}
         self.rows: list[Row] = []
         self.keys = Keys()
-        self.places = Places()
+        if places is None:  # the coordinator: where everyone lives, drawn first as ``Model`` draws it
+            persons = scenario.population.persons + scenario.population.sybils
+            places = Places.draw(self.rng, persons, scenario.population.persons, scenario.regions, scenario.steps)
+        self.places = places
         self.sectors = {name: cls(self) for name, cls in sectors()}
         self._order = tuple(self.sectors.values())
         self._held = tuple((x, x.__dict__, frozenset(dir(type(x))) - _NOT_FORWARDED) for x in self._order)
@@ -106,10 +108,12 @@ Box = list[tuple[np.ndarray, np.ndarray]]  # type: ignore[type-arg]
 class Part:
     """One partition (a Ray actor's class, or an object of the coordinator's process)."""
 
-    def __init__(self, scenario: Scenario, seed: int, where: list[int], index: int, handoffs: list[Any]) -> None:
+    def __init__(
+        self, scenario: Scenario, seed: int, where: list[int], index: int, places: Places, handoffs: list[Any]
+    ) -> None:
         self.started = (time.process_time(), _status_mb("VmRSS"))  # before any of its persons' arrays
         first, stop = where[index], where[index + 1]
-        self.world = World(scenario, seed, first, stop - first)
+        self.world = World(scenario, seed, first, stop - first, places)
         for sector, handoff in zip(self.world._order, handoffs, strict=True):
             sector.part_setup(handoff)
 
@@ -182,7 +186,18 @@ class PartitionedRun:
         self.where = bounds(scenario.population.persons, partitions)
         self.coordinator = World(scenario, self.seed, 0, 0)
         handoffs = [sector.split_setup(self.where) for sector in self.coordinator._order]  # in the sectors' order
-        args = [(scenario, self.seed, self.where, k, [h[k] for h in handoffs]) for k in range(partitions)]
+        places = self.coordinator.places
+        args = [
+            (
+                scenario,
+                self.seed,
+                self.where,
+                k,
+                places.slice(self.where[k], self.where[k + 1]),
+                [h[k] for h in handoffs],
+            )
+            for k in range(partitions)
+        ]
         del handoffs
         self.pending = args  # the partitions start at the first step (Ray may be started meanwhile)
         self.parts: list[Any] = []
@@ -261,6 +276,8 @@ class PartitionedRun:
         self.inbox = [[(None, None)] * len(c._order)] * len(self.parts)
         row: Row = {"step": s, "time": t, "year": (t - c.genesis) / YEAR}
         row.update(c.keys.record())
+        if c.places.active:
+            row.update(c.places.record(s))
         for j, sector in enumerate(c._order):
             row.update(sector.split_record(s, t, [p[j] for p in parts]))
         for j, sector in enumerate(c._order):

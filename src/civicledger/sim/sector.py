@@ -212,6 +212,28 @@ class Places:
         row["migrations"] = int((self.moved_at <= s).sum())
         return row
 
+    def slice(self, first: int, stop: int) -> Places:
+        """The places of persons ``first .. stop - 1`` (a partition's, ``sim.partition``)."""
+        return Places(self.names, self.home[first:stop], self.dest[first:stop], self.moved_at[first:stop])
+
+    def totals(self, values: I64, counted: NDArray[np.bool_], s: int) -> tuple[I64, I64]:
+        """Per region, the exact sum of whole-number ``values`` over the ``counted`` persons and
+        their number, at step ``s``: what ``means`` divides, added up over partitions."""
+        where = self.at(s)[: values.size]
+        keep = counted & (where >= 0)
+        total = np.zeros(len(self.names), np.int64)
+        np.add.at(total, where[keep], values[keep].astype(np.int64))
+        count = np.bincount(where[keep], minlength=len(self.names)).astype(np.int64)
+        return total, count
+
+    def means_of(self, metric: str, total: I64, count: I64) -> Row:
+        """``means`` from ``totals`` (added up over partitions): whole-number values' sums are exact
+        in ``means``' float64 too (below 2^53), so the columns are the same."""
+        row: Row = {metric: float(int(total.sum()) / max(1, int(count.sum())))}
+        for r, name in enumerate(self.names):
+            row[f"region_{_slug(name)}_{metric}"] = float(int(total[r]) / int(count[r])) if count[r] else 0.0
+        return row
+
     def means(self, metric: str, values: NDArray[np.generic], counted: NDArray[np.bool_], s: int) -> Row:
         """The mean of ``values`` over the ``counted`` persons of each region at step ``s``, and of
         all of them (``metric`` alone); 0 where none is counted."""

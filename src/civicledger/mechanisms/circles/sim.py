@@ -716,8 +716,8 @@ class CirclesSector(Sector):
         pop, pol = scenario.population, scenario.policy.section(CirclesPolicy)
         if pop.sybils:
             out.append("fake accounts (population.sybils, CI14)")
-        if pop.groups:
-            out.append("groups and conversions into group money (population.groups, CI11)")
+        if pop.groups or (scenario.regions is not None and sum(scenario.regions.groups)):
+            out.append("groups and conversions into group money (population.groups, [regions] groups, CI11)")
         if pol.demurrage:
             out.append("demurrage (CI15)")
         if pol.trust_mode.value == "directed":
@@ -738,19 +738,35 @@ class CirclesSector(Sector):
         pol = m.policy.section(CirclesPolicy)
         m.shared[MONTHLY_INCOME] = pol.income_units * MONTH // pol.income_period
         self.cohorts = [Cohort(0, honest, 0)]
-        net = sc.network
-        u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
+        net, places = sc.network, m.places
+        if places.active:  # a country's regions, as ``setup`` draws them
+            regions = sc.regions
+            u, v = regional(
+                rng,
+                places.home[:honest],
+                GENERATORS[net.generator],
+                regions.mean_degree,
+                net.exponent,
+                net.locality,
+                regions.cross_share,
+            )
+        else:
+            u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
         if net.formation_weeks > 0:
             mean_steps = net.formation_weeks * WEEK / sc.step
             when = rng.geometric(min(1.0, 1.0 / max(mean_steps, 1.0)), size=u.size).astype(np.int64) - 1
         else:
             when = np.zeros(u.size, np.int64)
+        u64, v64 = u.astype(np.int64), v.astype(np.int64)
+        del u, v
+        if places.active and bool((places.moved_at[:honest] < sc.steps).any()):
+            u64, v64, when = rewire(rng, places.moved_at[:honest], places.dest[:honest], u64, v64, when)
         when = np.minimum(when, sc.steps)
         order = np.argsort(when.astype(np.int16) if sc.steps < 2**15 else when, kind="stable")
         ew = when[order].astype(np.int32)
         self.estart = np.searchsorted(ew, np.arange(sc.steps + 2), side="left")
-        full = build(honest, u[order].astype(np.int32), v[order].astype(np.int32))
-        del u, v, when, order
+        full = build(honest, u64[order].astype(np.int32), v64[order].astype(np.int32))
+        del u64, v64, when, order
         eu, ev = full.u.astype(np.int64), full.v.astype(np.int64)
         out: list[Any] = []
         for k in range(len(where) - 1):

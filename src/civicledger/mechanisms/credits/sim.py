@@ -335,8 +335,6 @@ class CreditsSector(Sector):
             out.append("nominations (parameters.nomination_rate, SC9)")
         if scenario.parameters.get("farmer_share", 0.0) > 0:
             out.append("farmers (parameters.farmer_share, IN2)")
-        if scenario.regions is not None:
-            out.append("regions' mean grades ([regions])")
         for role, allowed in cls.PARTITIONED.items():
             name = scenario.behaviours.get(role, "")
             if name not in allowed:
@@ -354,14 +352,29 @@ class CreditsSector(Sector):
         return None, None
 
     def part_record(self, s: int, t: int) -> Any:
-        return self.record(s, t)
+        """Our persons' columns and, with regions and the grade table due, the sums of their grades
+        by region (``Places.totals``)."""
+        row = self.record(s, t)
+        places = self.model.places
+        if not (places.active and self.grade_table_due(s)):
+            return row, None
+        pol = self.model.policy.section(CreditsPolicy)
+        grades = np.argmax(self.by_grade(t), axis=1) + pol.grade_min
+        return row, places.totals(grades, self.available(t) > 0, s)
 
     def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
         """The partitions' columns added up (whole numbers, exact in any order); the expected
-        overturns from the whole count, as ``record`` computes them."""
-        row: Row = {key: sum(p[key] for p in parts) for key in parts[0]}
+        overturns from the whole count and the regions' mean grades from the whole sums, as
+        ``record`` computes them."""
+        rows = [row for row, _ in parts]
+        row: Row = {key: sum(r[key] for r in rows) for key in rows[0]}
         p = self.model.p
         row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]
+        sums = [totals for _, totals in parts if totals is not None]
+        if sums:
+            total = np.sum([x for x, _ in sums], axis=0)
+            count = np.sum([c for _, c in sums], axis=0)
+            row.update(self.model.places.means_of("mean_grade", total, count))
         return row
 
     def grade_table_due(self, s: int) -> bool:

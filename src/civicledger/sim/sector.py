@@ -5,7 +5,8 @@ A mechanism offers the simulator one ``Sector`` subclass (the ``sim`` reference 
 name: it finds them through ``civicledger.kernel.registry.installed()``, builds one of each, and
 drives them in ``order`` (lower first):
 
-1. ``setup()`` once, in order: the sector's state arrays and its draws from the run's generator;
+1. ``setup()`` once, in order: the sector's state arrays, its economy-wide draws from the run's
+   generator and its persons' keyed draws (``model.draws``, ``sim.draws``);
 2. every step s, at time t: ``begin(s, t)`` of every sector, then ``step(s, t)`` of every sector;
 3. on a recorded step: ``record(s, t)`` of every sector, then ``record_last(s, t)`` of every
    sector, each adding its columns to the row in that order.
@@ -30,6 +31,10 @@ through the model, as the engine's mechanisms meet through ``civicledger.kernel.
 
 ``unmodelled(policy)`` lists the policy options of the sector's mechanism the simulator does not
 model; ``parse_scenario`` refuses them with the reason rather than ignore them.
+
+A run split over processes (``civicledger.sim.partition``) runs each sector at a coordinator
+(``split_*``: the economy) and in each partition (``part_*``: its persons); ``split_refusals``
+names what the sector cannot run split yet.
 """
 
 from __future__ import annotations

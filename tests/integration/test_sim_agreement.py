@@ -533,7 +533,7 @@ def test_gr06_deferred_settlement_agrees_with_the_engine(store: Store, seed: int
     assert all(a[4] == 0 for a in acts if a[0] == "sale")  # nothing settled at the sale
 
 
-@pytest.mark.parametrize("seed", [13])
+@pytest.mark.parametrize("seed", [1])
 def test_ci09_routes_sampled_for_the_max_flow_router_agree_with_the_engine(store: Store, seed: int) -> None:
     """A sample of routed payments by the engine's max-flow kernel, the rest by two hops: the engine
     pays each sampled plan as given, and every balance ends the same; some payments split over two
@@ -566,7 +566,7 @@ def test_ci05_ci07_directed_trust_agrees_with_the_engine(store: Store, reserve_s
     go only to those who accept the payer's currency (CI8, CI9). Same balances as the engine."""
     directed = {"policy": {"circles": {"trust_mode": "directed", "reserve_start": reserve_start}}}
     params = {"trust_back_share": 0.5, "routed_sample": 1.0, "route_share": 0.6, "pay_share": 0.8}
-    model, _ = agree(store, 15, everything=False, parameters=params, **directed)
+    model, _ = agree(store, 20, everything=False, parameters=params, **directed)
     trusts = [a for a in model.trace.actions if a[0] == "trust_directed"]  # type: ignore[union-attr]
     assert any(a[4] for a in trusts) and not all(a[4] for a in trusts)  # some both ways, some one way
     assert any(a[6] > 0 for a in trusts) == (reserve_start == 25)  # a trust back rewarded: the first was not

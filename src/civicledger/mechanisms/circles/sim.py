@@ -44,6 +44,7 @@ from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
+from civicledger.sim.draws import SETUP
 from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonical, gini, regional, rewire
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
@@ -148,6 +149,16 @@ def _node(node: int, n: int) -> tuple[str, str]:
 
 
 @dataclass
+class PartNet:
+    """A partition's persons' acquaintances (``civicledger.sim.partition``): CSR rows over its
+    persons, the other side's global number at each slot, and the step that trust forms."""
+
+    indptr: I64
+    neighbours: NDArray[np.int32]
+    formed: NDArray[np.int32]
+
+
+@dataclass
 class Cohort:
     """Accounts opened in one step: one income clock for all (CI2-CI4)."""
 
@@ -195,7 +206,7 @@ class CirclesSector(Sector):
         groups = pop.groups
         self.group = np.full(n, -1, np.int32)
         if groups:
-            members = np.flatnonzero(rng.random(honest) < pop.group_share)
+            members = np.flatnonzero(m.draws.uniform(SETUP, "groups", 0, honest)[:, 0] < pop.group_share)
             self.group[members] = members * groups // honest  # groups of neighbours (by place)
         elif m.places.active and sc.regions is not None and sum(sc.regions.groups):
             groups = self._regional_groups(sc.regions.groups, pop.group_share)
@@ -284,7 +295,7 @@ class CirclesSector(Sector):
         m = self.model
         honest = m.honest_count
         home = m.places.home[:honest]
-        joins = m.rng.random(honest) < share
+        joins = m.draws.uniform(SETUP, "groups", 0, honest)[:, 0] < share
         first = 0
         for r, count in enumerate(per_region):
             people = np.flatnonzero(home == r)
@@ -695,6 +706,203 @@ class CirclesSector(Sector):
             self.supply_sybil += int(units[fake].sum())
             self.supply_honest += int(units[~fake].sum())
 
+    # A run split over processes (``civicledger.sim.partition``) --------------------------------
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        """What a partitioned run does not model of Circles yet: routes (two hops and max flow need
+        the intermediary's acquaintances, perhaps in another partition), and the rest named here."""
+        out: list[str] = []
+        pop, pol = scenario.population, scenario.policy.section(CirclesPolicy)
+        if pop.sybils:
+            out.append("fake accounts (population.sybils, CI14)")
+        if pop.groups or (scenario.regions is not None and sum(scenario.regions.groups)):
+            out.append("groups and conversions into group money (population.groups, [regions] groups, CI11)")
+        if pol.demurrage:
+            out.append("demurrage (CI15)")
+        if pol.trust_mode.value == "directed":
+            out.append("directed trust (circles.trust_mode, CI5)")
+        for role, allowed in (("payments", ("random_pairs", "none")), ("routed_payments", ("none",))):
+            name = scenario.behaviours.get(role, "")
+            if name not in allowed:
+                out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
+        return out
+
+    def split_setup(self, where: list[int]) -> list[Any]:
+        """At the coordinator: the network as ``setup`` draws it (one cohort, no regions, fake
+        accounts or directed trust), and each partition's share: its persons' acquaintances (CSR
+        rows, the other side's global number, the step each trust forms) and the trusts forming
+        with one of them, in canonical order. The edges are freed once handed out."""
+        m = self.model
+        sc, rng, honest = m.scenario, m.rng, m.honest_count
+        pol = m.policy.section(CirclesPolicy)
+        m.shared[MONTHLY_INCOME] = pol.income_units * MONTH // pol.income_period
+        self.cohorts = [Cohort(0, honest, 0)]
+        net, places = sc.network, m.places
+        if places.active:  # a country's regions, as ``setup`` draws them
+            regions = sc.regions
+            u, v = regional(
+                rng,
+                places.home[:honest],
+                GENERATORS[net.generator],
+                regions.mean_degree,
+                net.exponent,
+                net.locality,
+                regions.cross_share,
+            )
+        else:
+            u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
+        if net.formation_weeks > 0:
+            mean_steps = net.formation_weeks * WEEK / sc.step
+            when = rng.geometric(min(1.0, 1.0 / max(mean_steps, 1.0)), size=u.size).astype(np.int64) - 1
+        else:
+            when = np.zeros(u.size, np.int64)
+        u64, v64 = u.astype(np.int64), v.astype(np.int64)
+        del u, v
+        if places.active and bool((places.moved_at[:honest] < sc.steps).any()):
+            u64, v64, when = rewire(rng, places.moved_at[:honest], places.dest[:honest], u64, v64, when)
+        when = np.minimum(when, sc.steps)
+        order = np.argsort(when.astype(np.int16) if sc.steps < 2**15 else when, kind="stable")
+        ew = when[order].astype(np.int32)
+        self.estart = np.searchsorted(ew, np.arange(sc.steps + 2), side="left")
+        full = build(honest, u64[order].astype(np.int32), v64[order].astype(np.int32))
+        del u64, v64, when, order
+        eu, ev = full.u.astype(np.int64), full.v.astype(np.int64)
+        out: list[Any] = []
+        for k in range(len(where) - 1):
+            lo, hi = where[k], where[k + 1]
+            a, z = int(full.indptr[lo]), int(full.indptr[hi])
+            rows = PartNet(
+                (full.indptr[lo : hi + 1] - a).astype(np.int64), full.neighbours[a:z].copy(), ew[full.edge[a:z]]
+            )
+            touch = np.flatnonzero(((eu >= lo) & (eu < hi)) | ((ev >= lo) & (ev < hi)))
+            starts = np.searchsorted(touch, self.estart, side="left").astype(np.int64)
+            out.append((rows, eu[touch], ev[touch], starts, where))
+        return out
+
+    def part_setup(self, handoff: Any) -> None:
+        m = self.model
+        n = m.n
+        self.net, self.eu, self.ev, self.estart, where = handoff  # ``net``: a ``PartNet``
+        self.slot_formed: NDArray[np.int32] = handoff[0].formed  # the step each slot's trust forms
+        self.where = np.array(where, np.int64)  # every partition's first person, and the end
+        self.opened = np.zeros(n, bool)
+        self.own = np.zeros(n, np.int64)
+        self.held_honest = np.zeros(n, np.int64)
+        self.reserve_open = np.zeros(n, np.int64)
+        self.trusts = np.zeros(n, np.int32)
+        self.group = np.full(n, -1, np.int32)  # no groups (refused)
+        self.supply_honest = 0  # minted to our persons and paid from their reserves
+
+    def split_begin(self, s: int, t: int) -> Any:
+        """At the coordinator: the one cohort's claim (CI2-CI4): (reserve at opening or -1, sign-up
+        units, the claim's units), the same for every person."""
+        m = self.model
+        pol = m.policy.section(CirclesPolicy)
+        c = self.cohorts[0]
+        reserve, signup = -1, 0
+        if c.step == s:
+            c.state = circles.open_income(pol, m.genesis, t)
+            reserve, signup = c.state.reserve, pol.signup_units
+        if c.state is None:
+            return reserve, signup, 0
+        units, c.state = claim(c.state, t, m.genesis, pol)
+        return reserve, signup, units
+
+    def part_begin(self, s: int, t: int, heard: Any) -> None:
+        reserve, signup, units = heard
+        n = self.model.n
+        if reserve >= 0:
+            self.opened[:] = True
+            self.reserve_open[:] = reserve
+            self.own += signup
+            self.supply_honest += signup * n
+        self.own += units
+        self.supply_honest += units * n
+
+    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+        """Our persons' side of the step's trusts (CI5, CI7: a reward depends on the payer's
+        reserve and earlier trusts only), then their payments (CI5, CI8), as ``step`` makes them;
+        what persons of each partition receive."""
+        m = self.model
+        first, n = m.first, m.n
+        lo, hi = int(self.estart[s]), int(self.estart[s + 1])
+        u, v = self.eu[lo:hi], self.ev[lo:hi]
+        owner = np.empty(2 * u.size, np.int64)  # as ``step``: occurrence 2i is u (pays v), 2i+1 is v
+        owner[0::2], owner[1::2] = u, v
+        other = np.empty_like(owner)
+        other[0::2], other[1::2] = v, u
+        mine = (owner >= first) & (owner < first + n)
+        occ, other = owner[mine] - first, other[mine]
+        order = np.argsort(occ, kind="stable")  # by owner, then in canonical order
+        sorted_occ = occ[order]
+        start = np.searchsorted(sorted_occ, sorted_occ, side="left")
+        local = np.empty(occ.size, np.int64)
+        local[order] = np.arange(occ.size) - start
+        paid = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
+        np.add.at(self.trusts, occ, 1)
+        self.supply_honest += int(paid.sum())
+        to, sent = other, paid
+        out = m.behave["payments"](m, m.rng, m.p)
+        if out is not None:
+            payers, slots, units = out
+            receivers = self.net.neighbours[slots].astype(np.int64)
+            formed = self.slot_formed[slots] <= s
+            units = np.minimum(units, self.own[payers])
+            ok = formed & (units > 0) & self.opened[payers]
+            payers, receivers, units = payers[ok], receivers[ok], units[ok]
+            add_into(self.own, payers, units, sign=-1)
+            to, sent = np.concatenate([to, receivers]), np.concatenate([sent, units])
+        part = np.searchsorted(self.where, to, side="right") - 1
+        return [(to[part == k], sent[part == k]) for k in range(self.where.size - 1)], None
+
+    def part_receive(self, persons: I64, units: I64) -> None:
+        add_into(self.held_honest, persons - self.model.first, units)
+
+    def part_record(self, s: int, t: int) -> Any:
+        holdings = (self.own + self.held_honest)[self.model.verified]
+        reserve = int(halved_reserve(self.reserve_open, self.trusts)[self.opened].sum())
+        return int(self.opened.sum()), self.supply_honest, reserve, holdings
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        """``record``'s columns from the partitions' sums (exact integers, in any order) and their
+        holdings in person order (the Gini sorts them as one process does)."""
+        supply = sum(p[1] for p in parts)
+        holdings = np.concatenate([p[3] for p in parts])
+        return {
+            "accounts_open": sum(p[0] for p in parts),
+            "trusts": int(self.estart[s + 1]),
+            "routed_payments": 0,
+            "routed_two_hop": 0,
+            "routed_two_hop_units": 0,
+            "routed_two_hop_step": 0,
+            "routed_max_flow": 0,
+            "routed_max_flow_units": 0,
+            "routed_max_flow_step": 0,
+            "routed_max_flow_refused": 0,
+            "supply_circles": supply,
+            "supply_honest": supply,
+            "supply_sybil": 0,
+            "supply_group": 0,
+            "reserve_left": sum(p[2] for p in parts),
+            "gini_holdings": gini(holdings),
+            "mean_holdings": int(holdings.sum()) / holdings.size if holdings.size else 0.0,
+            "demurrage_burned": 0,
+            "demurrage_burned_step": 0,
+            "demurrage_unsettled": 0,
+            "income_lost_guarded": 0,
+            "income_lost_unguarded": 0,
+            "holdings_frozen": 0,
+        }
+
+    def split_record_last(self, s: int, t: int, parts: list[Any]) -> Row:
+        return {
+            "sybil_units_at_honest": 0,
+            "sybil_honest_holders": 0,
+            "sybil_honest_trusters": 0,
+            "sybil_reach_beyond_trusters": 0,
+        }
+
     # Records -----------------------------------------------------------------------------------
 
     def read(self) -> dict[str, I64]:
@@ -732,7 +940,7 @@ class CirclesSector(Sector):
             "supply_group": self.group_money - unsettled["group_held"],
             "reserve_left": int(halved_reserve(self.reserve_open, self.trusts)[self.opened].sum()),
             "gini_holdings": gini(holdings),
-            "mean_holdings": float(holdings.mean()) if holdings.size else 0.0,
+            "mean_holdings": int(holdings.sum()) / holdings.size if holdings.size else 0.0,  # exact sum: any split
             "demurrage_burned": self.burned,
             "demurrage_burned_step": self.burned - self.burned_before,
             "demurrage_unsettled": sum(unsettled.values()),

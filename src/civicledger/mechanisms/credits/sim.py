@@ -35,7 +35,7 @@ draw; the columns ``nominations`` and ``nominations_refused`` count them.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,6 +44,7 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
+from civicledger.sim.draws import SETUP
 from civicledger.sim.sector import Problem, Row, Sector
 
 I64 = NDArray[np.int64]
@@ -251,8 +252,10 @@ class CreditsSector(Sector):
     def setup(self) -> None:
         """Birth dates in whole days (SC2), enrolment at the start, the service's tiers (SC10)."""
         m = self.model
-        n, rng, pop = m.n, m.rng, m.scenario.population
-        ages = rng.integers(pop.age_min * 365, pop.age_max * 365 + 1, size=n, dtype=np.int64)
+        n, pop = m.n, m.scenario.population
+        low, span = pop.age_min * 365, (pop.age_max - pop.age_min) * 365 + 1
+        u = m.draws.uniform(SETUP, "born", m.first, n)[:, 0]  # keyed (``sim.draws``): the same in any process
+        ages = low + np.minimum((u * span).astype(np.int64), span - 1)
         self.born = m.genesis - ages * 86_400
         self.enrolled = np.full(n, m.genesis, dtype=np.int64)
         self.spent = np.zeros(n, np.int64)
@@ -278,7 +281,6 @@ class CreditsSector(Sector):
         self.participation_uncounted = 0
         self.appeals_penalties = 0  # penalties that could be appealed (SC7)
         self.appeals_overturned = 0
-        self.appeals_expected = 0.0  # what honest appeals overturn: appeal_rate x appeal_success each
         self.adj_counter = 0
         self.credits_spent_total = 0
         self.spends = self.spends_refused = 0
@@ -312,6 +314,69 @@ class CreditsSector(Sector):
             if self.capped and effect.qualifying:
                 self.last_fresh[counted] = t
 
+    # A run split over processes (``civicledger.sim.partition``): every person's credits stay in
+    # their partition; the row's columns are sums over persons, added up at the coordinator.
+
+    PARTITIONED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "participation": ("bernoulli", "none"),
+        "infractions": ("bernoulli", "none"),
+        "appeals": ("bernoulli", "draw_grinder", "none"),
+        "spending": ("best_tier", "none"),
+        "pledges": ("none",),
+        "candidates": ("none",),
+    }
+    """The behaviours a partitioned run can run: their draws are keyed and their effects stay with
+    the person (the civic lottery's pledges and candidates would need the coordinator: not yet)."""
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        out: list[str] = []
+        if scenario.parameters.get("nomination_rate", 0.0) > 0:
+            out.append("nominations (parameters.nomination_rate, SC9)")
+        if scenario.parameters.get("farmer_share", 0.0) > 0:
+            out.append("farmers (parameters.farmer_share, IN2)")
+        for role, allowed in cls.PARTITIONED.items():
+            name = scenario.behaviours.get(role, "")
+            if name not in allowed:
+                out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
+        return out
+
+    def part_setup(self, handoff: Any) -> None:
+        self.setup()
+
+    def part_begin(self, s: int, t: int, heard: Any) -> None:
+        self.begin(s, t)
+
+    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+        self.step(s, t)
+        return None, None
+
+    def part_record(self, s: int, t: int) -> Any:
+        """Our persons' columns and, with regions and the grade table due, the sums of their grades
+        by region (``Places.totals``)."""
+        row = self.record(s, t)
+        places = self.model.places
+        if not (places.active and self.grade_table_due(s)):
+            return row, None
+        pol = self.model.policy.section(CreditsPolicy)
+        grades = np.argmax(self.by_grade(t), axis=1) + pol.grade_min
+        return row, places.totals(grades, self.available(t) > 0, s)
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        """The partitions' columns added up (whole numbers, exact in any order); the expected
+        overturns from the whole count and the regions' mean grades from the whole sums, as
+        ``record`` computes them."""
+        rows = [row for row, _ in parts]
+        row: Row = {key: sum(r[key] for r in rows) for key in rows[0]}
+        p = self.model.p
+        row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]
+        sums = [totals for _, totals in parts if totals is not None]
+        if sums:
+            total = np.sum([x for x, _ in sums], axis=0)
+            count = np.sum([c for _, c in sums], axis=0)
+            row.update(self.model.places.means_of("mean_grade", total, count))
+        return row
+
     def grade_table_due(self, s: int) -> bool:
         """Whether the row of step ``s`` carries the grade table (``grade_*``, ``credits_grade_*``,
         the IN2 shares): every recorded row when the parameter ``grade_every`` is 0 (the default),
@@ -339,7 +404,11 @@ class CreditsSector(Sector):
             "participation_uncounted": self.participation_uncounted,
             "appeals_penalties": self.appeals_penalties,
             "appeals_overturned": self.appeals_overturned,
-            "appeals_overturned_expected": self.appeals_expected,
+            # what honest appeals overturn, appeal_rate x appeal_success each: from the whole count,
+            # so that a run split over processes (``sim.partition``) adds up to the same number
+            "appeals_overturned_expected": self.appeals_penalties
+            * self.model.p["appeal_rate"]
+            * self.model.p["appeal_success"],
         }
         if not self.grade_table_due(s):
             return row
@@ -425,7 +494,6 @@ class CreditsSector(Sector):
                     m.log("infraction", s, a)
             overturned = m.behave["appeals"](m, m.rng, m.p, bad)
             self.appeals_penalties += int(bad.size)
-            self.appeals_expected += bad.size * m.p["appeal_rate"] * m.p["appeal_success"]
             if overturned is not None:
                 self.appeals_overturned += int(overturned.sum())
             if overturned is not None and overturned.any():

@@ -34,7 +34,7 @@ from civicledger.kernel import ledger as led
 from civicledger.kernel.identity import AccountKind, Role
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
-from civicledger.kernel.time import DAY, YEAR, format_instant
+from civicledger.kernel.time import DAY, WEEK, YEAR, format_instant
 from civicledger.mechanisms.circles import handlers as circles_svc
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.credits import commands as cc
@@ -269,6 +269,15 @@ class Replay:
             assert plan.max_flow >= max_flow, (a, c, units)
             assert refused or plan.units == units, (a, c, units)
 
+    def terms(self) -> tuple[int, int | None]:
+        """A trust's limit and expiry as the simulator gives every trust (CI5): its limit under
+        trust limits, else 100; its expiry ``trust_expiry_weeks`` from now, else none."""
+        model = self.model
+        limit = model.limit_percent if model.held_at is not None else 100
+        weeks = model.p["trust_expiry_weeks"]
+        expires = self.e.clock.now() + round(weeks * WEEK) if model.expires is not None else None
+        return limit, expires
+
     def flush_overturns(self) -> None:
         """SC7: the appeals the simulator overturned at the last step, decided by a panel now."""
         e = self.e
@@ -327,14 +336,22 @@ class Replay:
                     e.run(cm.ClaimIncome(e.account(names[i])), names[i])
         elif kind == "trust":
             u, v = names[args[0]], names[args[1]]
-            e.run(cm.Trust(e.account(u), e.account(v)), u, v)
+            e.run(cm.Trust(e.account(u), e.account(v), *self.terms()), u, v)
         elif kind == "trust_directed":  # CI5: the truster alone signs; a trust back is a second command
             t, r, both, reward, reward_back = names[args[0]], names[args[1]], *args[2:]
-            first = e.run(cm.Trust(e.account(t), e.account(r)), t).result["rewards"]
+            first = e.run(cm.Trust(e.account(t), e.account(r), *self.terms()), t).result["rewards"]
             assert first == ({e.account(t): reward} if reward else {}), (s, t, r)
             if both:
-                back = e.run(cm.Trust(e.account(r), e.account(t)), r).result["rewards"]
+                back = e.run(cm.Trust(e.account(r), e.account(t), *self.terms()), r).result["rewards"]
                 assert back == ({e.account(r): reward_back} if reward_back else {}), (s, r, t)
+        elif kind == "trust_renew":  # CI5 (v2): an expired trust made again, rewarding nobody (CI7)
+            u, v, u_accepts, v_accepts = names[args[0]], names[args[1]], args[2], args[3]
+            if not self.model.directed:
+                assert e.run(cm.Trust(e.account(u), e.account(v), *self.terms()), u, v).result["rewards"] == {}
+            for truster, trustee, accepts in ((u, v, u_accepts), (v, u, v_accepts)):
+                if self.model.directed and accepts:
+                    cmd = cm.Trust(e.account(truster), e.account(trustee), *self.terms())
+                    assert e.run(cmd, truster).result["rewards"] == {}, (s, truster, trustee)
         elif kind == "pay":
             a, b, units = names[args[0]], names[args[1]], args[2]
             leg = led.Leg(CurrencyId(e.account(a)), e.account(a), e.account(b), units)
@@ -572,3 +589,29 @@ def test_ci05_ci07_directed_trust_agrees_with_the_engine(store: Store, reserve_s
     assert any(a[6] > 0 for a in trusts) == (reserve_start == 25)  # a trust back rewarded: the first was not
     kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
     assert {"pay", "route", "flow"} <= kinds
+
+
+@pytest.mark.parametrize(("seed", "mode"), [(16, "mutual"), (15, "directed")])
+def test_ci05_trust_limits_and_expiry_agree_with_the_engine(store: Store, seed: int, mode: str) -> None:
+    """Trust limits and expiry (CI5; circles-v1's percent limits, circles-v2's expiry) together:
+    every trust accepts at most half its truster's own holding and lasts twelve weeks, made again at
+    expiry half the time. Direct payments, two-hop routes and routes by max flow each move only
+    what the engine accepts (its cumulative check of every leg against the room left), none over
+    an expired trust; renewals reward nobody (CI7); the same balances at the end."""
+    policy = {"policy": {"circles": {"trust_mode": mode, "trust_limits": True, "trust_expiry": True}}}
+    params = {
+        "trust_limit_percent": 50.0,
+        "trust_expiry_weeks": 12.0,
+        "trust_renew_share": 0.5,
+        "trust_back_share": 0.5,
+        "routed_sample": 1.0,
+        "route_share": 0.6,
+        "pay_share": 0.4,
+        "pay_fraction": 0.1,
+    }
+    model, _ = agree(store, seed, everything=False, parameters=params, **policy)
+    kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
+    assert {"pay", "route", "flow", "trust_renew"} <= kinds
+    assert model.limited_payments > 0  # the limits cut payments the engine would have refused
+    last = model.rows[-1]
+    assert last["trusts_expired"] > 0 and last["trust_renewals"] > 0

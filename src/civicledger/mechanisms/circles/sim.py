@@ -48,6 +48,7 @@ from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonica
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
 I64 = NDArray[np.int64]
+I32 = NDArray[np.int32]
 U64 = NDArray[np.uint64]
 
 _MAX_SHIFT = 62
@@ -134,6 +135,59 @@ def claim(state: circles.IncomeState, now: int, genesis: int, policy: CirclesPol
 HALF_HOUR = 1_800
 
 
+# Trust limits and expiry (CI5: circles-v1's percent limits, circles-v2's expiring trust) -------
+
+
+def acceptance_rooms(own: I64, held: I64, limit_percent: int) -> I64:
+    """``rules.acceptance_room`` of trusts in force under trust limits, element by element (CI5):
+    how much more of the trustee's currency each truster accepts, ``own x limit // 100 - held``
+    (never below 0), ``own`` its holding of its own currency, ``held`` what it holds of the
+    trustee's. Exact in int64 for holdings below 2^63 / 100 minor units."""
+    out: I64 = np.maximum(0, own * limit_percent // 100 - held)
+    return out
+
+
+def capped_in_order(key: I64, units: I64, room: I64) -> I64:
+    """What each of a sequence of payments moves when those of one ``key`` (a truster and a
+    currency) share one ``room`` (CI5), each paying what is left of it, in order: ``check_plan``'s
+    cumulative rule. The k-th of a key moves min(S_k, R) - min(S_{k-1}, R), S its running sum
+    (by induction: the accepted total after k payments is min(S_k, R))."""
+    if not key.size:
+        return units.copy()
+    order = np.argsort(key, kind="stable")
+    k, x, r = key[order], units[order], room[order]
+    run = np.cumsum(x)
+    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    base = np.repeat(run[starts] - x[starts], np.diff(np.append(starts, k.size)))
+    after = np.minimum(run - base, r)
+    before = np.minimum(run - base - x, r)
+    out = np.empty_like(units)
+    out[order] = after - before
+    return out
+
+
+def trust_lasting(duration: int, step: int) -> int:
+    """Steps a trust made at a step stays in force (CI5, v2): its expiry falls ``duration`` seconds
+    later, and the first step at or after it is the first that sees it expired."""
+    return -(-duration // step)
+
+
+def trust_expires(formed: I64, periods: I64, lasting: int) -> I64:
+    """The first step each trust is no longer in force: made at ``formed``, renewed ``periods`` - 1
+    times, each renewal made at the first step that sees the last one expired (CI5, v2)."""
+    out: I64 = formed + periods * lasting
+    return out
+
+
+def in_force(formed: NDArray[np.signedinteger[Any]], expires: I64 | None, s: int) -> NDArray[np.bool_]:
+    """Whether each trust carries payments at step ``s`` (CI5): formed, and not expired
+    (``rules.TrustEdge.active``: the step's time before the expiry)."""
+    out: NDArray[np.bool_] = formed <= s
+    if expires is not None:
+        out &= expires > s
+    return out
+
+
 def _name(person: int) -> str:
     """A person's account name in a plan: nine digits, so names sort as the persons do."""
     return f"{person:09d}"
@@ -169,9 +223,34 @@ class CirclesSector(Sector):
     def unmodelled(cls, policy: Policy) -> list[Problem]:
         out: list[Problem] = []
         c = policy.section(CirclesPolicy)
-        if c.trust_limits or c.trust_expiry:
+        if c.trust_limits and c.demurrage:
             out.append(
-                (("policy", "circles", "trust_mode"), "the simulator models trust without limits or expiry only (CI5)")
+                (
+                    ("policy", "circles", "trust_limits"),
+                    "the simulator models trust limits without demurrage only (CI5, CI15): it keeps what each "
+                    "truster holds of each currency undiscounted",
+                )
+            )
+        return out
+
+    @classmethod
+    def check_parameters(cls, policy: Policy, parameters: dict[str, float]) -> list[Problem]:
+        """Trust limits and expiry (CI5) need the policy that allows them, as ``rules.check_trust``
+        refuses a limit or an expiry the policy has not: set without it they would do nothing."""
+        c = policy.section(CirclesPolicy)
+        out: list[Problem] = []
+        limit = parameters["trust_limit_percent"]
+        if limit != int(limit) or not 0 <= limit <= 100:
+            out.append((("parameters", "trust_limit_percent"), f"must be a whole percent from 0 to 100, not {limit:g}"))
+        elif limit != 100 and not c.trust_limits:
+            why = "needs [policy.circles] trust_limits = true (CI5; the circles-v1 preset has it)"
+            out.append((("parameters", "trust_limit_percent"), why))
+        if parameters["trust_expiry_weeks"] > 0 and not c.trust_expiry:
+            why = "needs [policy.circles] trust_expiry = true (CI5; the circles-v2 preset has it)"
+            out.append((("parameters", "trust_expiry_weeks"), why))
+        if parameters["trust_renew_share"] > 0 and parameters["trust_expiry_weeks"] <= 0:
+            out.append(
+                (("parameters", "trust_renew_share"), "needs trust_expiry_weeks > 0: only an expired trust is renewed")
             )
         return out
 
@@ -272,11 +351,45 @@ class CirclesSector(Sector):
             self.u_first = rng.random(self.eu.size) < 0.5
             back = rng.random(self.eu.size) < m.p["trust_back_share"]
             self.u_trusts, self.v_trusts = self.u_first | back, ~self.u_first | back
+        self._trust_options(pol)
         self.routed = 0
         # Routed payments by each rule (CI9): counts and units, cumulative and in the last step.
         self.flow_routed = self.flow_units = self.flow_refused = self.two_hop_units = 0
         self.flow_routed_step = self.two_hop_step = 0
         self.flow_index: FlowIndex | None = None  # built on the first step routing by max flow
+
+    def _trust_options(self, pol: CirclesPolicy) -> None:
+        """Trust limits and expiry (CI5; circles-v1, circles-v2), each off unless the policy allows
+        it: then nothing is kept, drawn or checked. Every trust accepts at most
+        ``trust_limit_percent`` of the truster's own holding (``held_at``: what each side of each
+        acquaintance holds of the other's currency), and lasts ``trust_expiry_weeks``, renewed at
+        each expiry with chance ``trust_renew_share`` (``expires``: the first step it carries nothing)."""
+        m = self.model
+        edges = int(self.eu.size)
+        self.limit_percent = int(m.p["trust_limit_percent"])
+        # Side 2k: what ev holds of eu's currency (ev accepts it); side 2k + 1: what eu holds of ev's.
+        self.held_at: I64 | None = np.zeros(2 * edges, np.int64) if pol.trust_limits else None
+        self.limited_payments = self.limited_units = 0
+        self.expires: I64 | None = None
+        self.lasting = 0
+        self.renewals = 0
+        weeks = m.p["trust_expiry_weeks"]
+        if pol.trust_expiry and weeks > 0:
+            self.lasting = trust_lasting(round(weeks * WEEK), m.scenario.step)
+            self.expires = trust_expires(self.ew.astype(np.int64), self._renewal_periods(edges), self.lasting)
+
+    def _renewal_periods(self, edges: int) -> I64:
+        """The one draw of trust expiry (CI5, v2): how many periods each trust lasts, renewed at each
+        expiry with chance ``trust_renew_share`` (geometric); none drawn at 0 or 1."""
+        m = self.model
+        share = m.p["trust_renew_share"]
+        longest = m.scenario.steps + 1
+        if share <= 0.0:
+            return np.ones(edges, np.int64)
+        if share >= 1.0:
+            return np.full(edges, longest, np.int64)
+        periods: I64 = np.minimum(m.rng.geometric(1.0 - share, size=edges), longest).astype(np.int64)
+        return periods
 
     def _regional_groups(self, per_region: tuple[int, ...], share: float) -> int:
         """Groups per region ([regions] groups): a ``share`` of each region's persons join one of its
@@ -381,6 +494,8 @@ class CirclesSector(Sector):
             payer, receiver = occ, np.empty_like(occ)
             receiver[0::2], receiver[1::2] = v, u
             self._credit_foreign(payer, receiver, paid)
+            if self.held_at is not None:  # occurrence 2i pays v in u's currency: side 2k (CI5 limits)
+                self.held_at[2 * lo : 2 * hi] += paid
             np.add.at(self.trusts, occ, 1)
             sybil_u = ~m.verified[u]
             sybil_v = ~m.verified[v]
@@ -389,12 +504,16 @@ class CirclesSector(Sector):
             if m.trace is not None:
                 for i in range(u.size):
                     m.log("trust", s, int(u[i]), int(v[i]), int(paid[2 * i + 1]), int(paid[2 * i]))
+        if self.expires is not None:
+            self._renew(s)
         # Payments to acquaintances who trust the payer (CI5, CI8), in the payer's own currency.
         out = m.behave["payments"](m, m.rng, m.p)
         if out is not None:
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
             formed = self.ew[self.net.edge[slots]] <= s
+            if self.expires is not None:  # CI5: an expired trust carries nothing
+                formed &= self.expires[self.net.edge[slots]] > s
             if self.directed:
                 formed &= self.accepts(payers, slots)
             units = np.minimum(units, self.view("own", payers))
@@ -402,6 +521,9 @@ class CirclesSector(Sector):
             if keys.active:
                 ok &= ~keys.locked[payers]  # X9: nobody signs for a lost key
             payers, receivers, units = payers[ok], receivers[ok], units[ok]
+            if self.held_at is not None:
+                limited: Any = self._limit_payments(payers, receivers, slots[ok], units)
+                payers, receivers, units = limited
             self._settle("own", payers)
             add_into(self.own, payers, units, sign=-1)
             self._credit_foreign(payers, receivers, units, minted=False)
@@ -456,6 +578,9 @@ class CirclesSector(Sector):
         deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
         formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0)
         formed &= self.ew[self.net.edge[np.where(deg > 0, second, first)]] <= s
+        if self.expires is not None:  # CI5: both trusts in force
+            formed &= self.expires[self.net.edge[first]] > s
+            formed &= self.expires[self.net.edge[np.where(deg > 0, second, first)]] > s
         if self.directed:  # CI5: the intermediary accepts the payer's coins, the receiver the intermediary's
             formed &= self.accepts(payers, first) & self.accepts(mids, np.where(deg > 0, second, first))
         units = np.minimum(units, self.view("own", payers))
@@ -463,6 +588,7 @@ class CirclesSector(Sector):
         if m.keys.active:
             ok &= ~m.keys.locked[payers] & ~m.keys.locked[mids]
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
+        picked = np.flatnonzero(ok)
         paying = np.zeros(m.n, bool)
         paying[payers] = True
         unique, counts = np.unique(mids, return_counts=True)
@@ -470,6 +596,10 @@ class CirclesSector(Sector):
         once[unique[counts == 1]] = True
         ok = once[mids] & ~paying[mids] & (self.view("own", mids) >= units)
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
+        if self.held_at is not None:
+            picked = picked[ok]
+            edges = (self.net.edge[first[picked]], self.net.edge[second[picked]])
+            payers, mids, receivers, units = self._limit_routes(payers, mids, receivers, edges, units)
         self._settle("own", payers)
         add_into(self.own, payers, units, sign=-1)
         self._credit_foreign(payers, mids, units, minted=False)
@@ -529,6 +659,10 @@ class CirclesSector(Sector):
         receiver = np.empty_like(owner)
         receiver[0::2], receiver[1::2] = truster, trustee
         self._credit_foreign(occ, receiver[live], paid_live)
+        if self.held_at is not None:  # the truster holds the trustee's currency, and back (CI5 limits)
+            sides = 2 * np.arange(lo, hi, dtype=np.int64)
+            self.held_at[sides + u_first] += paid[0::2]
+            self.held_at[sides + ~u_first] += paid[1::2]
         np.add.at(self.trusts, occ, 1)
         accepts_u = self.u_trusts[lo:hi]  # u accepts v's currency
         accepts_v = self.v_trusts[lo:hi]
@@ -545,6 +679,106 @@ class CirclesSector(Sector):
                     int(paid[2 * i]),
                     int(paid[2 * i + 1]),
                 )
+
+    # Trust limits and expiry (CI5; circles-v1, circles-v2) -------------------------------------------
+
+    def _side(self, edge: NDArray[np.signedinteger[Any]], holder: I64) -> I64:
+        """The side of each acquaintance on which ``holder`` accepts the other's currency (``held_at``)."""
+        e64 = edge.astype(np.int64)
+        out: I64 = 2 * e64 + (self.eu[e64] == holder)
+        return out
+
+    def _rooms(self, sides: I64, own: I64) -> I64:
+        """``acceptance_rooms`` of each side's truster, whose own holding is ``own`` (CI5)."""
+        assert self.held_at is not None
+        return acceptance_rooms(own, self.held_at[sides], self.limit_percent)
+
+    def _side_caps(self, sides: I64, s: int, open_: NDArray[np.bool_]) -> I64:
+        """The router's capacity of each side (the trustee's currency -> the truster, CI5): 0 where
+        not ``open_`` or expired, else the room the truster's limit leaves (INF without limits)."""
+        k = sides >> 1
+        live = open_ & in_force(self.ew[k], None if self.expires is None else self.expires[k], s)
+        if self.held_at is None:
+            return np.where(live, INF, 0)
+        truster = np.where(sides & 1, self.eu[k], self.ev[k]).astype(np.int64)
+        return np.where(live, self._rooms(sides, self.own[truster]), 0)
+
+    def _limit_payments(self, payers: I64, receivers: I64, slots: I64, units: I64) -> tuple[I64, I64, I64]:
+        """Direct payments within the receivers' trust limits (CI5, v1): each pays at most what is
+        left of its receiver's room, payments into one room in order (``capped_in_order``). A room
+        is read at the receiver's own holding less all it pays this step, the least it can hold
+        while the step's payments are made in any order, so each is accepted whatever came first."""
+        assert self.held_at is not None
+        out = np.zeros(self.model.n, np.int64)
+        add_into(out, payers, units)
+        sides = self._side(self.net.edge[slots], receivers)
+        room = self._rooms(sides, self.own[receivers] - out[receivers])
+        got = capped_in_order(sides, units, room)
+        add_into(self.held_at, sides, got)
+        self._count_limited(units, got)
+        keep = got > 0
+        return payers[keep], receivers[keep], got[keep]
+
+    def _limit_routes(
+        self, payers: I64, mids: I64, receivers: I64, edges: tuple[I32, I32], units: I64
+    ) -> tuple[I64, I64, I64, I64]:
+        """Two-hop routes within both trust limits (CI5, v1): the intermediary accepts the payer's
+        coins, the receiver the intermediary's, each up to its room read at its own holding less
+        all it pays in the step's routes. An intermediary carries one route a step and pays no
+        other, so no room takes two of these routes: each moves the least of its units and rooms."""
+        assert self.held_at is not None
+        out = np.zeros(self.model.n, np.int64)
+        add_into(out, payers, units)
+        add_into(out, mids, units)
+        first, second = self._side(edges[0], mids), self._side(edges[1], receivers)
+        room_first = self._rooms(first, self.own[mids] - out[mids])
+        room_second = self._rooms(second, self.own[receivers] - out[receivers])
+        got = np.minimum(units, np.minimum(room_first, room_second))
+        add_into(self.held_at, first, got)
+        add_into(self.held_at, second, got)
+        self._count_limited(units, got)
+        keep = got > 0
+        return payers[keep], mids[keep], receivers[keep], got[keep]
+
+    def _count_limited(self, units: I64, got: I64) -> None:
+        cut = units - got
+        self.limited_payments += int((cut > 0).sum())
+        self.limited_units += int(cut.sum())
+
+    def _flow_limits(self, index: FlowIndex, s: int, src: I64, dst: I64, moved: I64) -> None:
+        """After a paid plan (CI5 limits): each leg's target holds more of its source's currency, and
+        each source holds less of its own, so the rooms of every trust they give change."""
+        assert self.held_at is not None
+        net = self.net
+        for a, b, x in zip(src.tolist(), dst.tolist(), moved.tolist(), strict=True):
+            lo = int(net.indptr[b])
+            hit = lo + int(np.flatnonzero(net.neighbours[lo : int(net.indptr[b + 1])] == a)[0])
+            self.held_at[int(self._side(net.edge[hit : hit + 1], np.array([b]))[0])] += x
+        people = np.unique(np.concatenate([src, dst]))
+        slots = np.concatenate([np.arange(net.indptr[p], net.indptr[p + 1]) for p in people.tolist()])
+        holders = np.repeat(people, np.diff(net.indptr)[people])
+        sides = self._side(net.edge[slots], holders)
+        sides = sides[(sides >> 1) < int(self.estart[s + 1])]
+        k = sides >> 1
+        open_ = np.ones(sides.size, bool)
+        if self.u_trusts is not None and self.v_trusts is not None:
+            open_ = np.where(sides & 1, self.u_trusts[k], self.v_trusts[k])
+        index.cap[self.model.n + sides] = self._side_caps(sides, s, open_)
+
+    def _renew(self, s: int) -> None:
+        """Trusts renewed this step (CI5, v2): those whose last period ended, made again at the first
+        step that sees it expired, with no reward (a pair is rewarded once, CI7)."""
+        assert self.expires is not None
+        formed = int(self.estart[s + 1])
+        ew = self.ew[:formed].astype(np.int64)
+        renewed = np.flatnonzero((ew < s) & ((s - ew) % self.lasting == 0) & (self.expires[:formed] > s))
+        self.renewals += int(renewed.size)
+        m = self.model
+        if m.trace is not None:
+            for k in renewed.tolist():
+                u_accepts = True if self.u_trusts is None else bool(self.u_trusts[k])
+                v_accepts = True if self.v_trusts is None else bool(self.v_trusts[k])
+                m.log("trust_renew", s, int(self.eu[k]), int(self.ev[k]), u_accepts, v_accepts)
 
     # Routing by the engine's max-flow kernel (CI9) -------------------------------------------------
 
@@ -578,6 +812,9 @@ class CirclesSector(Sector):
         if self.u_trusts is not None and self.v_trusts is not None:  # directed trust (CI5): one side may not accept
             index.cap[n : n + 2 * formed : 2][~self.v_trusts[:formed]] = 0
             index.cap[n + 1 : n + 2 * formed : 2][~self.u_trusts[:formed]] = 0
+        if self.expires is not None or self.held_at is not None:  # CI5: expired trusts, trust limits
+            sides = np.arange(2 * formed, dtype=np.int64)
+            index.cap[n + sides] = self._side_caps(sides, s, index.cap[n + sides] > 0)
         index.cap[:n] = np.where(self.opened, self.view("own", slice(None)), 0)
         if m.keys.active:
             index.cap[:n][m.keys.locked] = 0  # X9: nobody passes on coins without their key
@@ -617,6 +854,8 @@ class CirclesSector(Sector):
             add_into(self.own, src, moved, sign=-1)
             self._credit_foreign(src, dst, moved, minted=False)
             index.cap[src] = self.view("own", src)
+            if self.held_at is not None:  # CI5: the targets hold more, the sources' own holdings shrank
+                self._flow_limits(index, s, src, dst, moved)
             self.flow_routed += 1
             self.flow_routed_step += 1
             self.flow_units += x
@@ -715,7 +954,7 @@ class CirclesSector(Sector):
         )
         every = now["own"] + now["held_honest"] + now["held_sybil"] + now["group_held"]
         holdings = every[honest]
-        return {
+        row: Row = {
             "accounts_open": int(self.opened.sum()),
             "trusts": int(self.estart[s + 1]),
             "routed_payments": self.routed,
@@ -740,6 +979,23 @@ class CirclesSector(Sector):
             "income_lost_unguarded": self.income_lost_unguarded,
             "holdings_frozen": int(every[m.keys.lost].sum()) if m.keys.active else 0,
         }
+        row.update(self._trust_columns(s))
+        return row
+
+    def _trust_columns(self, s: int) -> Row:
+        """Columns of trust limits and expiry (CI5), only where the policy has them: a run without
+        keeps its rows as they were."""
+        out: Row = {}
+        if self.held_at is not None:
+            out["trust_limited_payments"] = self.limited_payments
+            out["trust_limited_units"] = self.limited_units
+        if self.expires is not None:
+            formed = int(self.estart[s + 1])
+            expired = int((self.expires[:formed] <= s).sum())
+            out["trusts_in_force"] = formed - expired
+            out["trusts_expired"] = expired
+            out["trust_renewals"] = self.renewals
+        return out
 
     def record_last(self, s: int, t: int) -> Row:
         """What fake accounts reached (CI14), at the end of the row."""

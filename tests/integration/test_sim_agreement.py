@@ -234,8 +234,12 @@ class Replay:
         self.whistleblowers = 0
         e.open("grp-owner")
         e.run(cm.CreateCirclesAccount(e.account("grp-owner")), "grp-owner")
-        self.group = e.open("grp", AccountKind.GROUP)
-        e.run(cm.CreateGroup(self.group, e.account("grp-owner")), "grp", "grp-owner")
+        # The simulator's groups: "grp" first, then "grp1", "grp2"... (CI10)
+        self.group_names = ["grp", *(f"grp{j}" for j in range(1, int(model.group_supply.size)))]
+        self.groups = [e.open(name, AccountKind.GROUP) for name in self.group_names]
+        for name, account in zip(self.group_names, self.groups, strict=True):
+            e.run(cm.CreateGroup(account, e.account("grp-owner")), name, "grp-owner")
+        self.group = self.groups[0]
         self.members = [i for i in range(sc.population.persons) if model.group[i] >= 0]
         if everything:
             clinic = e.open("clinic", AccountKind.ORGANIZATION)
@@ -329,7 +333,7 @@ class Replay:
             for i in range(args[0], args[1]):
                 e.run(cm.CreateCirclesAccount(e.account(names[i])), names[i])
             for i in self.members:
-                e.run(cm.AddMember(self.group, e.account(names[i])), "grp-owner")
+                e.run(cm.AddMember(self.groups[self.model.group[i]], e.account(names[i])), "grp-owner")
         elif kind == "claim":
             if args[2]:
                 for i in range(args[0], args[1]):
@@ -376,7 +380,13 @@ class Replay:
             self.routed_flow(a, c, units, max_flow, refused=True)
         elif kind == "convert":
             a, units = names[args[0]], args[2]
-            e.run(cm.Convert(e.account(a), self.group, units), a)
+            e.run(cm.Convert(e.account(a), self.groups[args[1]], units), a)
+        elif kind == "group_trust":  # CI12: one group trusts another (both ways with mutual trust)
+            receipt = e.run(cm.Trust(self.groups[args[0]], self.groups[args[1]]), "grp-owner")
+            assert receipt.result["mutual"] == (not self.model.directed)
+        elif kind == "group_exchange":  # CI12: a member's group money for a trusting group's, 1:1
+            a, source, target, units = names[args[0]], self.groups[args[1]], self.groups[args[2]], args[3]
+            assert e.run(cm.GroupExchange(e.account(a), source, target, units), a).result["exchanged"] == units
         elif kind in ("participate", "infraction"):
             what = "citizens_council" if kind == "participate" else "infraction"
             cmd = cc.RecordParticipation(e.account(names[args[0]]), what, "minutes", technocrat=e.account("tess"))
@@ -494,8 +504,15 @@ def agree(
         assert held(e, name, name) == model.own[i], name
         others = sum(held(e, name, other) for other in names if other != name)
         assert others == model.held_honest[i], name
-        assert held(e, name, "grp") == model.group_held[i], name
-    assert sum(held(e, "grp", name) for name in names) == int(model.group_supply.sum())
+        in_groups = [held(e, name, g) for g in r.group_names]
+        assert sum(in_groups) == model.group_held[i], name
+        if model.group_swapped is not None:  # CI12: its own group's money, and others' swapped for it
+            assert sum(in_groups) - in_groups[model.group[i]] == model.group_swapped[i], name
+    for j, group in enumerate(r.group_names):
+        assert sum(held(e, group, name) for name in names) == int(model.group_supply[j]), group
+        if model.group_swapped is not None:  # CI12: the other groups' money each group keeps for good
+            kept = sum(held(e, group, other) for other in r.group_names if other != group)
+            assert kept == model.group_kept[j], group
     for i, firm in enumerate(firms):
         assert xi(e, firm) == model.company_balance[i], firm
     assert xi(e, "fund") == model.fund
@@ -615,3 +632,22 @@ def test_ci05_trust_limits_and_expiry_agree_with_the_engine(store: Store, seed: 
     assert model.limited_payments > 0  # the limits cut payments the engine would have refused
     last = model.rows[-1]
     assert last["trusts_expired"] > 0 and last["trust_renewals"] > 0
+
+
+@pytest.mark.parametrize(("seed", "mode"), [(18, "mutual"), (19, "directed")])
+def test_ci12_group_to_group_exchange_agrees_with_the_engine(store: Store, seed: int, mode: str) -> None:
+    """Three groups, each trusting another (both ways with mutual trust): members swap their own
+    group's money for a trusting group's 1:1 (CI12) as the engine's ``circles.group_exchange``
+    does; every person holds the same money of every group, and every group keeps the same
+    collateral of members' coins and of other groups' money."""
+    extra = {
+        "population": {"groups": 3, "group_share": 1.0},
+        "parameters": {"group_trusts": 1.0, "group_exchange_share": 0.4, "convert_share": 0.5, "trust_back_share": 0.5},
+        "policy": {"circles": {"trust_mode": mode}},
+    }
+    model, _ = agree(store, seed, everything=False, **extra)
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    assert any(a[0] == "group_trust" for a in acts)
+    exchanges = [a for a in acts if a[0] == "group_exchange"]
+    assert len(exchanges) == model.group_exchanges > 0
+    assert int(model.group_kept.sum()) == model.group_exchanged_units == sum(a[5] for a in exchanges)

@@ -281,6 +281,9 @@ PARAMETERS: dict[str, float] = {
     "trust_renew_share": 0.0,  # CI5, expiring trust: the chance a trust is made again at each expiry
     "convert_share": 0.05,
     "convert_fraction": 0.2,
+    "group_trusts": 0.0,  # CI12: other groups each group trusts (0: no group exchange)
+    "group_exchange_share": 0.0,  # CI12: members a step who swap their group's money for a trusting group's
+    "group_exchange_fraction": 0.5,  # CI12: the share of their own group's money they swap
     "participation_rate": 0.02,
     "infraction_rate": 0.002,
     "appeal_rate": 0.3,

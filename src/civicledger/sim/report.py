@@ -89,6 +89,7 @@ MONEY: dict[str, str] = {
             "routed_two_hop_units",
             "routed_max_flow_units",
             "trust_limited_units",
+            "group_exchanged_units",
         ),
         "circles",
     ),
@@ -142,6 +143,7 @@ NAMES: dict[str, str] = {
     "trust_renewals": "trusts renewed",
     "trust_limited_payments": "payments cut by trust limits",
     "trust_limited_units": "units cut by trust limits",
+    "group_exchanged_units": "group money exchanged between groups",
 }
 """Words for columns in legends and tables (the column name where none is given)."""
 
@@ -230,6 +232,7 @@ FINAL: tuple[str, ...] = (
     "trust_renewals",
     "trust_limited_payments",
     "trust_limited_units",
+    "group_exchanged_units",
 )
 """The metrics of the table of final values (those the results hold; the last three only if not 0)."""
 

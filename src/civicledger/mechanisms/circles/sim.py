@@ -252,6 +252,15 @@ class CirclesSector(Sector):
             out.append(
                 (("parameters", "trust_renew_share"), "needs trust_expiry_weeks > 0: only an expired trust is renewed")
             )
+        k = parameters["group_trusts"]
+        if k != int(k):
+            out.append((("parameters", "group_trusts"), f"must be a whole number of groups, not {k:g}"))
+        elif k and c.demurrage:
+            why = "group exchange is modelled without demurrage only (CI12, CI15): others' group money is pooled"
+            out.append((("parameters", "group_trusts"), why))
+        if parameters["group_exchange_share"] > 0 and not k:
+            why = "needs group_trusts > 0: group money is exchanged only into a group that trusts it (CI12)"
+            out.append((("parameters", "group_exchange_share"), why))
         return out
 
     def setup(self) -> None:
@@ -352,6 +361,7 @@ class CirclesSector(Sector):
             back = rng.random(self.eu.size) < m.p["trust_back_share"]
             self.u_trusts, self.v_trusts = self.u_first | back, ~self.u_first | back
         self._trust_options(pol)
+        self._group_trusts(pol)
         self.routed = 0
         # Routed payments by each rule (CI9): counts and units, cumulative and in the last step.
         self.flow_routed = self.flow_units = self.flow_refused = self.two_hop_units = 0
@@ -390,6 +400,30 @@ class CirclesSector(Sector):
             return np.full(edges, longest, np.int64)
         periods: I64 = np.minimum(m.rng.geometric(1.0 - share, size=edges), longest).astype(np.int64)
         return periods
+
+    def _group_trusts(self, pol: CirclesPolicy) -> None:
+        """Trusts between groups (CI12), off unless ``group_trusts`` > 0 and there are two groups or
+        more: each group trusts that many others drawn at random (both ways with mutual trust, as
+        the engine's ``circles.trust`` between two groups), made before the first step."""
+        m = self.model
+        self.group_swapped: I64 | None = None  # other groups' money each person holds (CI12)
+        self.group_exchanges = self.group_exchanged_units = 0
+        count, k = int(self.group_supply.size), int(m.p["group_trusts"])
+        if k <= 0 or count < 2:
+            return
+        truster = np.repeat(np.arange(count, dtype=np.int64), k)
+        trustee = m.rng.integers(0, count - 1, size=truster.size, dtype=np.int64)  # the one draw of group trust
+        trustee += trustee >= truster  # never itself
+        if pol.trust_mode.value == "mutual":
+            truster, trustee = np.concatenate([truster, trustee]), np.concatenate([trustee, truster])
+        key = np.unique(truster * count + trustee)
+        truster, trustee = key // count, key % count
+        self.group_pairs = (truster, trustee)  # truster accepts the trustee's money (CI12)
+        order = np.argsort(trustee, kind="stable")  # by trustee: the groups that take each group's money
+        self.accepting = truster[order]
+        self.accepting_at = np.searchsorted(trustee[order], np.arange(count + 1))
+        self.group_swapped = np.zeros(m.n, np.int64)
+        self.group_kept = np.zeros(count, np.int64)  # other groups' money each group keeps for good
 
     def _regional_groups(self, per_region: tuple[int, ...], share: float) -> int:
         """Groups per region ([regions] groups): a ``share`` of each region's persons join one of its
@@ -550,6 +584,8 @@ class CirclesSector(Sector):
             if m.trace is not None:
                 for a, x in zip(members.tolist(), units.tolist(), strict=True):
                     m.log("convert", s, a, int(self.group[a]), x)
+        if self.group_swapped is not None:
+            self._group_exchange(s)
 
     def _routed(self, s: int) -> None:
         """Payments to a friend of a friend (CI9): a sample of ``routed_sample`` of them a step by
@@ -679,6 +715,50 @@ class CirclesSector(Sector):
                     int(paid[2 * i]),
                     int(paid[2 * i + 1]),
                 )
+
+    # Group-to-group exchange (CI12) --------------------------------------------------------------
+
+    def _group_exchange(self, s: int) -> None:
+        """Members swap their own group's money for the money of a group that trusts theirs, 1:1
+        (CI12, the engine's ``circles.group_exchange``): the receiving group keeps what it took as
+        collateral for good and issues its own money. A ``group_exchange_share`` of members each
+        step, ``group_exchange_fraction`` of what they hold of their own group's money, into one
+        of the groups accepting it, drawn (``_group_exchangers``). Nobody exchanges money of
+        another group again (the simulator pools it), nor without their key (X9)."""
+        m = self.model
+        assert self.group_swapped is not None
+        if s == 0 and m.trace is not None:
+            mutual = self.model.policy.section(CirclesPolicy).trust_mode.value == "mutual"
+            for g, h in zip(*(x.tolist() for x in self.group_pairs), strict=True):
+                if not mutual or g < h:  # a mutual trust is one command, both ways
+                    m.log("group_trust", s, g, h)
+        who, pick = self._group_exchangers()
+        g = self.group[who].astype(np.int64)
+        held = self.group_held[who] - self.group_swapped[who]
+        units = (held * m.p["group_exchange_fraction"]).astype(np.int64)
+        takers = self.accepting_at[g + 1] - self.accepting_at[g]
+        ok = (units > 0) & (takers > 0)
+        if m.keys.active:
+            ok &= ~m.keys.locked[who]
+        who, g, units = who[ok], g[ok], units[ok]
+        h = self.accepting[self.accepting_at[g] + (pick[ok] * takers[ok]).astype(np.int64)]
+        add_into(self.group_swapped, who, units)
+        add_into(self.group_kept, h, units)
+        self.group_exchanges += int(who.size)
+        self.group_exchanged_units += int(units.sum())
+        if m.trace is not None:
+            for a, x, y, u in zip(who.tolist(), g.tolist(), h.tolist(), units.tolist(), strict=True):
+                m.log("group_exchange", s, a, x, y, u)
+
+    def _group_exchangers(self) -> tuple[I64, NDArray[np.float64]]:
+        """The draws of group exchange (CI12): members who exchange this step, each with probability
+        ``group_exchange_share``, and a uniform draw each to choose the group they exchange into."""
+        m = self.model
+        rng = m.rng
+        size = rng.binomial(m.n, m.p["group_exchange_share"])
+        picked = np.unique(rng.integers(0, m.n, size=size, dtype=np.int64))
+        who = picked[self.group[picked] >= 0]
+        return who, rng.random(who.size)
 
     # Trust limits and expiry (CI5; circles-v1, circles-v2) -------------------------------------------
 
@@ -983,12 +1063,16 @@ class CirclesSector(Sector):
         return row
 
     def _trust_columns(self, s: int) -> Row:
-        """Columns of trust limits and expiry (CI5), only where the policy has them: a run without
-        keeps its rows as they were."""
+        """Columns of trust limits and expiry (CI5) and of group exchange (CI12), only where the run
+        has them: a run without keeps its rows as they were."""
         out: Row = {}
         if self.held_at is not None:
             out["trust_limited_payments"] = self.limited_payments
             out["trust_limited_units"] = self.limited_units
+        if self.group_swapped is not None:
+            out["group_trusts"] = int(self.group_pairs[0].size)
+            out["group_exchanges"] = self.group_exchanges
+            out["group_exchanged_units"] = self.group_exchanged_units
         if self.expires is not None:
             formed = int(self.estart[s + 1])
             expired = int((self.expires[:formed] <= s).sum())

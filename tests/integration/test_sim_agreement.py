@@ -418,6 +418,14 @@ class Replay:
                 e.run(nomination, *signers)
             else:
                 assert e.refused(nomination, *signers).rule == "SC9", (s, args)
+        elif kind in ("council_nominate", "council_nominate_refused"):  # SC9: by the council's decision
+            nomination = cc.NominateCandidate(
+                e.account(names[args[0]]), "the council's minutes", council=e.account("council")
+            )
+            if kind == "council_nominate":
+                e.council_decision(nomination)
+            else:
+                assert e.refused(nomination, *e.governors).rule == "SC9", (s, args)
         elif kind == "draw":
             pass  # run by the draw hook, before the simulator applied the winners
         elif kind == "vote":
@@ -549,6 +557,20 @@ def test_sc09_lottery_nominations_agree_with_the_engine(store: Store, seed: int)
     acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
     nominees = {a[2] for a in acts if a[0] == "nominate"}
     assert nominees and any(a[0] == "nominate_refused" for a in acts)
+    assert any(int(c) in nominees for a in acts if a[0] == "draw" for _, _, c in a[2])
+
+
+@pytest.mark.parametrize("seed", [24])
+def test_sc09_lottery_nominations_by_council_decision_agree_with_the_engine(store: Store, seed: int) -> None:
+    """Nominations by the council's decision (SC9) beside those by co-signers: the council's quorum
+    nominates, a candidate already waiting is refused as the engine refuses it, and the engine's
+    draws see the same candidates; a council's nominee wins."""
+    params = {"council_nomination_rate": 0.15}
+    model, _ = agree(store, seed, everything=True, rules=2, nominations=0.05, parameters=params)
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    nominees = {a[2] for a in acts if a[0] == "council_nominate"}
+    assert sum(a[0] == "council_nominate" for a in acts) == model.council_nominations > len(nominees) > 0
+    assert any(a[0] == "council_nominate_refused" for a in acts)
     assert any(int(c) in nominees for a in acts if a[0] == "draw" for _, _, c in a[2])
 
 

@@ -297,6 +297,7 @@ PARAMETERS: dict[str, float] = {
     "pledge_quantity": 100.0,
     "second_chance_rate": 0.001,
     "nomination_rate": 0.0,  # SC9: persons nominated by co-signers each step (0: no nominations)
+    "council_nomination_rate": 0.0,  # SC9: persons nominated by a council's decision each step (0: none)
     "credit_slots": 8.0,  # credit adjustments remembered per person (SC4); more cost memory
     "grade_every": 0.0,  # steps between two rows carrying the grade table (0: every recorded row; the last always)
     "participation_caps": 0.0,  # 1: participation counts within the IN2 caps (rule version 2); 0: version 1

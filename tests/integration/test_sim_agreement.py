@@ -265,13 +265,17 @@ class Replay:
             ids = [e.account(n) for n in names]
             foreign = sum(uow.ledger.balance(h, CurrencyId(i)) for h in ids for i in ids if h != i)
         plan = circles_svc.router_for(e.store).route(e.account(names[a]), e.account(names[c]), units, e.clock.now())
-        if foreign == 0:
+        exact = self.model.through_held and self.model.p["convert_share"] == 0  # the same network (CI9)
+        if foreign == 0 or exact:
             assert plan.max_flow == max_flow, (a, c, units)
             assert (plan.units < units) == refused, (a, c, units)
             self.same_network += 1
         else:
             assert plan.max_flow >= max_flow, (a, c, units)
             assert refused or plan.units == units, (a, c, units)
+
+    def ends(self, leg: tuple[int, ...]) -> tuple[Any, Any]:
+        return self.e.account(self.names[leg[0]]), self.e.account(self.names[leg[1]])
 
     def terms(self) -> tuple[int, int | None]:
         """A trust's limit and expiry as the simulator gives every trust (CI5): its limit under
@@ -370,9 +374,9 @@ class Replay:
         elif kind == "flow":  # CI9 by the engine's max-flow kernel: the engine can pay it, and accepts the plan
             a, c, units, _max_flow, legs = args
             self.routed_flow(a, c, units, _max_flow, refused=False)
-            plan = tuple(
-                led.Leg(CurrencyId(e.account(names[u])), e.account(names[u]), e.account(names[v]), x)
-                for u, v, x in legs
+            plan = tuple(  # a leg's currency: its source's own, or a fourth number (CI9, coins held)
+                led.Leg(CurrencyId(e.account(names[leg[-1] if len(leg) == 4 else leg[0]])), *self.ends(leg), leg[2])
+                for leg in legs
             )
             e.run(cm.Pay(e.account(names[a]), e.account(names[c]), units, plan), names[a])
         elif kind == "flow_refused":
@@ -673,3 +677,24 @@ def test_ci12_group_to_group_exchange_agrees_with_the_engine(store: Store, seed:
     exchanges = [a for a in acts if a[0] == "group_exchange"]
     assert len(exchanges) == model.group_exchanges > 0
     assert int(model.group_kept.sum()) == model.group_exchanged_units == sum(a[5] for a in exchanges)
+
+
+@pytest.mark.parametrize(("seed", "mode"), [(12, "mutual"), (15, "directed")])
+def test_ci09_routes_through_coins_held_find_the_engines_flow_and_agree(store: Store, seed: int, mode: str) -> None:
+    """With ``routed_through_held`` routes by max flow also pass on coins of other currencies held,
+    as the engine's router does: with no group money the two networks are the same at every payment,
+    so each finds the same maximum flow and pays or refuses alike, however many coins of others
+    are held; the engine accepts every plan, some legs in a third currency; the same balances."""
+    params = {
+        "routed_through_held": 1.0,
+        "routed_sample": 100.0,
+        "route_share": 0.8,
+        "pay_share": 0.5,
+        "convert_share": 0.0,
+        "trust_back_share": 0.5,
+    }
+    model, replay = agree(store, seed, everything=False, parameters=params, policy={"circles": {"trust_mode": mode}})
+    flows = [a for a in model.trace.actions if a[0] == "flow"]  # type: ignore[union-attr]
+    assert flows and model.flow_routed == len(flows)
+    assert any(leg[3] != leg[0] for a in flows for leg in a[6])  # coins of a third currency passed on
+    assert replay.same_network == model.flow_routed + model.flow_refused

@@ -276,6 +276,7 @@ PARAMETERS: dict[str, float] = {
     "route_share": 0.05,
     "trust_back_share": 1.0,  # CI5, directed trust only: acquaintances whose trust goes both ways
     "routed_sample": 0.0,  # CI9: routed payments a step paid by the engine's max-flow router (the rest: two hops)
+    "routed_through_held": 0.0,  # CI9: 1, routes by max flow also pass on coins of other currencies held
     "trust_limit_percent": 100.0,  # CI5, policy trust_limits: a trust accepts up to this % of the truster's own
     "trust_expiry_weeks": 0.0,  # CI5, policy trust_expiry: weeks a trust lasts (0: trusts never expire)
     "trust_renew_share": 0.0,  # CI5, expiring trust: the chance a trust is made again at each expiry

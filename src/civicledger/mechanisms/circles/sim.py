@@ -252,6 +252,15 @@ class CirclesSector(Sector):
             out.append(
                 (("parameters", "trust_renew_share"), "needs trust_expiry_weeks > 0: only an expired trust is renewed")
             )
+        held = parameters["routed_through_held"]
+        if held not in (0.0, 1.0):
+            out.append((("parameters", "routed_through_held"), f"must be 0 or 1, not {held:g}"))
+        elif held and c.demurrage:
+            why = "routes through coins held are modelled without demurrage only (CI9, CI15)"
+            out.append((("parameters", "routed_through_held"), why))
+        elif held and not parameters["routed_sample"]:
+            why = "needs routed_sample > 0: only routes by max flow pass on coins held (CI9)"
+            out.append((("parameters", "routed_through_held"), why))
         k = parameters["group_trusts"]
         if k != int(k):
             out.append((("parameters", "group_trusts"), f"must be a whole number of groups, not {k:g}"))
@@ -378,7 +387,10 @@ class CirclesSector(Sector):
         edges = int(self.eu.size)
         self.limit_percent = int(m.p["trust_limit_percent"])
         # Side 2k: what ev holds of eu's currency (ev accepts it); side 2k + 1: what eu holds of ev's.
-        self.held_at: I64 | None = np.zeros(2 * edges, np.int64) if pol.trust_limits else None
+        self.limits = pol.trust_limits
+        self.through_held = bool(m.p["routed_through_held"])  # CI9: routes pass on coins of others held
+        tracked = self.limits or self.through_held
+        self.held_at: I64 | None = np.zeros(2 * edges, np.int64) if tracked else None
         self.limited_payments = self.limited_units = 0
         self.expires: I64 | None = None
         self.lasting = 0
@@ -778,7 +790,7 @@ class CirclesSector(Sector):
         not ``open_`` or expired, else the room the truster's limit leaves (INF without limits)."""
         k = sides >> 1
         live = open_ & in_force(self.ew[k], None if self.expires is None else self.expires[k], s)
-        if self.held_at is None:
+        if not self.limits:
             return np.where(live, INF, 0)
         truster = np.where(sides & 1, self.eu[k], self.ev[k]).astype(np.int64)
         return np.where(live, self._rooms(sides, self.own[truster]), 0)
@@ -789,9 +801,12 @@ class CirclesSector(Sector):
         is read at the receiver's own holding less all it pays this step, the least it can hold
         while the step's payments are made in any order, so each is accepted whatever came first."""
         assert self.held_at is not None
+        sides = self._side(self.net.edge[slots], receivers)
+        if not self.limits:  # only what each receiver holds of the payer's currency, kept (CI9)
+            add_into(self.held_at, sides, units)
+            return payers, receivers, units
         out = np.zeros(self.model.n, np.int64)
         add_into(out, payers, units)
-        sides = self._side(self.net.edge[slots], receivers)
         room = self._rooms(sides, self.own[receivers] - out[receivers])
         got = capped_in_order(sides, units, room)
         add_into(self.held_at, sides, got)
@@ -807,10 +822,14 @@ class CirclesSector(Sector):
         all it pays in the step's routes. An intermediary carries one route a step and pays no
         other, so no room takes two of these routes: each moves the least of its units and rooms."""
         assert self.held_at is not None
+        first, second = self._side(edges[0], mids), self._side(edges[1], receivers)
+        if not self.limits:  # only what each holds of the other's currency, kept (CI9)
+            add_into(self.held_at, first, units)
+            add_into(self.held_at, second, units)
+            return payers, mids, receivers, units
         out = np.zeros(self.model.n, np.int64)
         add_into(out, payers, units)
         add_into(out, mids, units)
-        first, second = self._side(edges[0], mids), self._side(edges[1], receivers)
         room_first = self._rooms(first, self.own[mids] - out[mids])
         room_second = self._rooms(second, self.own[receivers] - out[receivers])
         got = np.minimum(units, np.minimum(room_first, room_second))
@@ -825,25 +844,54 @@ class CirclesSector(Sector):
         self.limited_payments += int((cut > 0).sum())
         self.limited_units += int(cut.sum())
 
-    def _flow_limits(self, index: FlowIndex, s: int, src: I64, dst: I64, moved: I64) -> None:
-        """After a paid plan (CI5 limits): each leg's target holds more of its source's currency, and
-        each source holds less of its own, so the rooms of every trust they give change."""
-        assert self.held_at is not None
+    def _side_between(self, holder: int, issuer: int) -> int:
+        """The side on which ``holder`` holds ``issuer``'s currency (their acquaintance's, CI5)."""
         net = self.net
-        for a, b, x in zip(src.tolist(), dst.tolist(), moved.tolist(), strict=True):
-            lo = int(net.indptr[b])
-            hit = lo + int(np.flatnonzero(net.neighbours[lo : int(net.indptr[b + 1])] == a)[0])
-            self.held_at[int(self._side(net.edge[hit : hit + 1], np.array([b]))[0])] += x
-        people = np.unique(np.concatenate([src, dst]))
+        lo = int(net.indptr[holder])
+        hit = lo + int(np.flatnonzero(net.neighbours[lo : int(net.indptr[holder + 1])] == issuer)[0])
+        return int(2 * int(net.edge[hit]) + int(self.eu[int(net.edge[hit])] == holder))
+
+    def _after_plan(self, index: FlowIndex, s: int, legs: list[tuple[int, int, int, int]]) -> None:
+        """After a paid plan (CI5 limits, CI9 coins held): what each leg's target holds of the leg's
+        currency grows, what its source held of it shrinks, and the issuer's own holding grows when
+        coins come back to it; the rooms of the trusts they give and the coins they can pass on
+        change with it."""
+        assert self.held_at is not None
+        touched: set[int] = set()
+        for a, b, c, x in legs:
+            if c != a:  # coins of c that a held
+                self.held_at[self._side_between(a, c)] -= x
+            if b != c:  # b holds more of c's coins; else they are back with their issuer
+                self.held_at[self._side_between(b, c)] += x
+            touched.update((a, b, c))
+        net = self.net
+        people = np.array(sorted(touched), np.int64)
         slots = np.concatenate([np.arange(net.indptr[p], net.indptr[p + 1]) for p in people.tolist()])
         holders = np.repeat(people, np.diff(net.indptr)[people])
         sides = self._side(net.edge[slots], holders)
         sides = sides[(sides >> 1) < int(self.estart[s + 1])]
+        n = self.model.n
+        if self.through_held:
+            index.cap[2 * n + 2 * int(self.eu.size) + sides] = self._held_caps(sides)
+        if not self.limits:
+            return
         k = sides >> 1
         open_ = np.ones(sides.size, bool)
         if self.u_trusts is not None and self.v_trusts is not None:
             open_ = np.where(sides & 1, self.u_trusts[k], self.v_trusts[k])
-        index.cap[self.model.n + sides] = self._side_caps(sides, s, open_)
+        index.cap[n + sides] = self._side_caps(sides, s, open_)
+
+    def _held_caps(self, sides: I64) -> I64:
+        """What the holder of each side can pass on of the other's coins it holds (CI9): all of it,
+        unless its key is lost (X9)."""
+        assert self.held_at is not None
+        held = self.held_at[sides]
+        keys = self.model.keys
+        if not keys.active:
+            return held
+        k = sides >> 1
+        holder = np.where(sides & 1, self.eu[k], self.ev[k])
+        return np.where(keys.locked[holder], 0, held)
 
     def _renew(self, s: int) -> None:
         """Trusts renewed this step (CI5, v2): those whose last period ended, made again at the first
@@ -885,6 +933,14 @@ class CirclesSector(Sector):
             order = np.concatenate([who, n + trust, n + 2 * edges + who])
             cap = np.zeros(2 * n + 2 * edges, np.int64)
             cap[n + 2 * edges :] = INF
+            if self.through_held:  # CI9: edge 2n + 2E + j, the holder of side j -> its issuer's currency
+                side = np.arange(2 * edges, dtype=np.int64)
+                k = side >> 1
+                holder = np.where(side & 1, self.eu[k], self.ev[k]).astype(np.int64)
+                issuer = np.where(side & 1, self.ev[k], self.eu[k]).astype(np.int64)
+                src, dst = np.concatenate([src[order], holder]), np.concatenate([dst[order], n + issuer])
+                order = np.arange(src.size)
+                cap = np.concatenate([cap, np.zeros(2 * edges, np.int64)])
             index = self.flow_index = FlowIndex.from_arrays(2 * n + 2 * edges, src[order], dst[order], cap)
         formed = int(self.estart[s + 1])  # edges are kept in formation order
         index.cap[n : n + 2 * formed] = INF
@@ -892,12 +948,14 @@ class CirclesSector(Sector):
         if self.u_trusts is not None and self.v_trusts is not None:  # directed trust (CI5): one side may not accept
             index.cap[n : n + 2 * formed : 2][~self.v_trusts[:formed]] = 0
             index.cap[n + 1 : n + 2 * formed : 2][~self.u_trusts[:formed]] = 0
-        if self.expires is not None or self.held_at is not None:  # CI5: expired trusts, trust limits
+        if self.expires is not None or self.limits:  # CI5: expired trusts, trust limits
             sides = np.arange(2 * formed, dtype=np.int64)
             index.cap[n + sides] = self._side_caps(sides, s, index.cap[n + sides] > 0)
         index.cap[:n] = np.where(self.opened, self.view("own", slice(None)), 0)
         if m.keys.active:
             index.cap[:n][m.keys.locked] = 0  # X9: nobody passes on coins without their key
+        if self.through_held:  # CI9: coins of others held, passed on as the engine's router does
+            index.cap[2 * n + 2 * edges :] = self._held_caps(np.arange(2 * edges, dtype=np.int64))
         return index
 
     def _by_max_flow(self, s: int, payers: I64, first: I64, second: I64, units: I64) -> None:
@@ -926,21 +984,47 @@ class CirclesSector(Sector):
                 self.flow_refused += 1
                 m.log("flow_refused", s, a, b, x, plan.max_flow)
                 continue
-            legs = [(int(leg.source), int(leg.target), leg.units) for leg in plan.legs]
-            src = np.array([leg[0] for leg in legs], np.int64)
-            dst = np.array([leg[1] for leg in legs], np.int64)
-            moved = np.array([leg[2] for leg in legs], np.int64)
+            legs: list[Any] = [(int(leg.source), int(leg.target), leg.units) for leg in plan.legs]
+            if self.through_held:  # CI9: a leg may pass on coins of another currency held
+                legs = [(int(leg.source), int(leg.target), leg.units, int(leg.currency)) for leg in plan.legs]
+            held = [leg for leg in legs if len(leg) == 4 and leg[3] != leg[0]]
+            own_legs = [leg for leg in legs if len(leg) == 3 or leg[3] == leg[0]]
+            src = np.array([leg[0] for leg in own_legs], np.int64)
+            dst = np.array([leg[1] for leg in own_legs], np.int64)
+            moved = np.array([leg[2] for leg in own_legs], np.int64)
             self._settle("own", src)
             add_into(self.own, src, moved, sign=-1)
             self._credit_foreign(src, dst, moved, minted=False)
+            if held:
+                self._pass_on_held(held)
             index.cap[src] = self.view("own", src)
-            if self.held_at is not None:  # CI5: the targets hold more, the sources' own holdings shrank
-                self._flow_limits(index, s, src, dst, moved)
+            if self.held_at is not None:  # CI5 limits, CI9 coins held: holdings of each currency moved
+                moves = [(leg[0], leg[1], leg[3] if len(leg) == 4 else leg[0], leg[2]) for leg in legs]
+                self._after_plan(index, s, moves)
+                back = np.array([leg[1] for leg in held if leg[1] == leg[3]], np.int64)  # back with their issuer
+                index.cap[back] = self.view("own", back)
             self.flow_routed += 1
             self.flow_routed_step += 1
             self.flow_units += x
             self.routed += 1
             m.log("flow", s, a, b, x, plan.max_flow, tuple(legs))
+
+    def _pass_on_held(self, legs: list[tuple[int, int, int, int]]) -> None:
+        """Legs passing on coins of a third currency held (CI9): the source's holding of others'
+        coins shrinks, the target's grows, or the issuer's own when they come back to it; nothing
+        is minted or burned (no demurrage with this option)."""
+        src = np.array([leg[0] for leg in legs], np.int64)
+        dst = np.array([leg[1] for leg in legs], np.int64)
+        moved = np.array([leg[2] for leg in legs], np.int64)
+        issuer = np.array([leg[3] for leg in legs], np.int64)
+        fake = ~self.model.verified[issuer]
+        add_into(self.held_sybil, src[fake], moved[fake], sign=-1)
+        add_into(self.held_honest, src[~fake], moved[~fake], sign=-1)
+        back = dst == issuer
+        add_into(self.own, dst[back], moved[back])
+        gone = ~back
+        if gone.any():
+            self._credit_foreign(issuer[gone], dst[gone], moved[gone], minted=False)
 
     @staticmethod
     def _plan(index: FlowIndex, n: int, a: int, b: int, units: int, max_steps: int) -> Plan:
@@ -1066,7 +1150,7 @@ class CirclesSector(Sector):
         """Columns of trust limits and expiry (CI5) and of group exchange (CI12), only where the run
         has them: a run without keeps its rows as they were."""
         out: Row = {}
-        if self.held_at is not None:
+        if self.limits:
             out["trust_limited_payments"] = self.limited_payments
             out["trust_limited_units"] = self.limited_units
         if self.group_swapped is not None:

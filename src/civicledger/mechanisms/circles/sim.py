@@ -1,4 +1,4 @@
-"""Circles in the simulator (CI2-CI5, CI7-CI9, CI11, CI14, CI15; X9): the sector and its vectorised rules.
+"""Circles in the simulator (CI2-CI5, CI7-CI9, CI11, CI12, CI14, CI15; X9): the sector and its vectorised rules.
 
 Accounts open by *cohort* (everyone who joins in one step); a cohort shares one income clock, so
 the exact ``rules.open_income`` / ``claimable`` run once per cohort and every member receives the
@@ -22,6 +22,10 @@ and every read (the recorded columns) discounts it without writing. Income is cl
 ``claim``: each past day of the claim discounted by its age. The sim keeps one holding per person
 and kind (own coins, honest persons' coins, fake accounts' coins, group money) where the engine
 keeps one per currency; see docs/simulator.md.
+
+Trust limits and expiry (CI5; circles-v1, circles-v2), group-to-group exchange (CI12) and routes
+through coins of others held (CI9), each off by default and then drawing and keeping nothing: see
+``_trust_options``, ``_group_trusts`` and ``routed_through_held`` in docs/simulator.md.
 
 Key loss (X9, ``sim.sector.Keys``): a person who cannot sign claims nothing and pays, routes and
 converts nothing; they may still receive. At recovery the account claims what it missed as any

@@ -640,7 +640,7 @@ class CirclesSector(Sector):
         if m.keys.active:
             ok &= ~m.keys.locked[payers] & ~m.keys.locked[mids]
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
-        picked = np.flatnonzero(ok)
+        picked = np.flatnonzero(ok) if self.held_at is not None else None  # CI5 limits, CI9 coins held
         paying = np.zeros(m.n, bool)
         paying[payers] = True
         unique, counts = np.unique(mids, return_counts=True)
@@ -648,7 +648,7 @@ class CirclesSector(Sector):
         once[unique[counts == 1]] = True
         ok = once[mids] & ~paying[mids] & (self.view("own", mids) >= units)
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
-        if self.held_at is not None:
+        if self.held_at is not None and picked is not None:
             picked = picked[ok]
             edges = (self.net.edge[first[picked]], self.net.edge[second[picked]])
             payers, mids, receivers, units = self._limit_routes(payers, mids, receivers, edges, units)

@@ -679,12 +679,17 @@ def test_ci12_group_to_group_exchange_agrees_with_the_engine(store: Store, seed:
     assert int(model.group_kept.sum()) == model.group_exchanged_units == sum(a[5] for a in exchanges)
 
 
-@pytest.mark.parametrize(("seed", "mode"), [(12, "mutual"), (15, "directed")])
-def test_ci09_routes_through_coins_held_find_the_engines_flow_and_agree(store: Store, seed: int, mode: str) -> None:
+@pytest.mark.parametrize(
+    ("seed", "mode", "options"), [(12, "mutual", False), (15, "directed", False), (16, "directed", True)]
+)
+def test_ci09_routes_through_coins_held_find_the_engines_flow_and_agree(
+    store: Store, seed: int, mode: str, options: bool
+) -> None:
     """With ``routed_through_held`` routes by max flow also pass on coins of other currencies held,
     as the engine's router does: with no group money the two networks are the same at every payment,
     so each finds the same maximum flow and pays or refuses alike, however many coins of others
-    are held; the engine accepts every plan, some legs in a third currency; the same balances."""
+    are held; the engine accepts every plan, some legs in a third currency; the same balances. Also
+    with trust limits and expiry (CI5): the rooms and closed trusts shape both networks alike."""
     params = {
         "routed_through_held": 1.0,
         "routed_sample": 100.0,
@@ -693,8 +698,14 @@ def test_ci09_routes_through_coins_held_find_the_engines_flow_and_agree(store: S
         "convert_share": 0.0,
         "trust_back_share": 0.5,
     }
-    model, replay = agree(store, seed, everything=False, parameters=params, policy={"circles": {"trust_mode": mode}})
+    circles: dict[str, Any] = {"trust_mode": mode}
+    if options:
+        circles.update(trust_limits=True, trust_expiry=True)
+        params.update(trust_limit_percent=60.0, trust_expiry_weeks=12.0, trust_renew_share=0.5)
+    model, replay = agree(store, seed, everything=False, parameters=params, policy={"circles": circles})
     flows = [a for a in model.trace.actions if a[0] == "flow"]  # type: ignore[union-attr]
     assert flows and model.flow_routed == len(flows)
     assert any(leg[3] != leg[0] for a in flows for leg in a[6])  # coins of a third currency passed on
     assert replay.same_network == model.flow_routed + model.flow_refused
+    if options:  # the limits cut payments and trusts expired along the way
+        assert model.limited_payments > 0 and model.rows[-1]["trusts_expired"] > 0

@@ -150,3 +150,24 @@ def test_what_is_not_partitioned_yet_is_refused_by_name() -> None:
     assert any("population.groups" in r for r in refusals(every(population={"groups": 4})))
     with pytest.raises(Unpartitioned, match="fake accounts"):
         PartitionedRun(sc, seed=3, partitions=2)
+
+
+def test_trust_limits_expiry_group_exchange_held_coins_and_council_nominations_are_refused_by_name() -> None:
+    """Options a partition cannot run exactly yet (CI5, CI9, CI12, SC9) are refused, never approximated."""
+    sc = every(
+        policy={"circles": {"trust_limits": True, "trust_expiry": True}},
+        parameters={
+            "trust_limit_percent": 50.0,
+            "trust_expiry_weeks": 4.0,
+            "routed_sample": 2.0,
+            "routed_through_held": 1.0,
+            "council_nomination_rate": 1.0,
+        },
+    )
+    reasons = refusals(sc)
+    for named in ("trust limits", "trust expiry", "routes through coins held", "nominations by the council"):
+        assert any(named in r for r in reasons), (named, reasons)
+    grouped = every(population={"groups": 3}, parameters={"group_trusts": 1.0, "group_exchange_share": 0.1})
+    assert any("group-to-group exchange" in r for r in refusals(grouped))
+    with pytest.raises(Unpartitioned, match="trust limits"):
+        PartitionedRun(sc, seed=3, partitions=2)

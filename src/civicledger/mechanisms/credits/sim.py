@@ -29,7 +29,10 @@ policy's ``nomination_cosigners`` co-signers drawn at random, and join the draw'
 ``nominations_valid`` (``rules.check_nomination`` over whole arrays) accepts them: not already
 waiting, no co-signer nominating themselves, as many distinct co-signers as policy asks, each a
 verified person able to sign (X9). A nominee has no grade bound and may be nominated again after a
-draw; the columns ``nominations`` and ``nominations_refused`` count them.
+draw; the columns ``nominations`` and ``nominations_refused`` count them. With
+``council_nomination_rate`` above 0, that share of verified persons are nominated each step by a
+council's decision (``council_nominations_valid``: refused only while already waiting), counted in
+``council_nominations`` and ``council_nominations_refused``.
 """
 
 from __future__ import annotations
@@ -296,6 +299,7 @@ class CreditsSector(Sector):
         self.last_draw: int | None = None
         self.draws = self.lottery_winners = 0
         self.nominations = self.nominations_refused = 0  # SC9: nominated by co-signers
+        self.council_nominations = self.council_nominations_refused = 0  # SC9: nominated by a council decision
         self._standing_cache: tuple[int, I64, tuple[I64, I64, I64, I64, I64]] | None = None
         self.draw_hook: DrawHook | None = None  # replaces the draw (tests take the engine's); None: the domain's
 
@@ -333,6 +337,8 @@ class CreditsSector(Sector):
         out: list[str] = []
         if scenario.parameters.get("nomination_rate", 0.0) > 0:
             out.append("nominations (parameters.nomination_rate, SC9)")
+        if scenario.parameters.get("council_nomination_rate", 0.0) > 0:
+            out.append("nominations by the council (parameters.council_nomination_rate, SC9)")
         if scenario.parameters.get("farmer_share", 0.0) > 0:
             out.append("farmers (parameters.farmer_share, IN2)")
         for role, allowed in cls.PARTITIONED.items():
@@ -570,6 +576,32 @@ class CreditsSector(Sector):
                     for a in who.tolist():
                         m.log("second_chance", s, a)
         self._nominate(s)
+        self._council_nominate(s)
+
+    def _council_nominate(self, s: int) -> None:
+        """SC9: a council decides to nominate a ``council_nomination_rate`` share of verified persons
+        each step (after the co-signers' nominations): accepted where ``council_nominations_valid``
+        (``rules.check_nomination`` of a council's decision) accepts them, i.e. not already waiting.
+        The council's quorum signs, so no person's key is needed (X9)."""
+        m = self.model
+        rate = m.p["council_nomination_rate"]
+        if rate <= 0:
+            return
+        nominees = self._council_nominees(rate)
+        ok = council_nominations_valid(nominees, self.candidate[nominees])
+        self.candidate[nominees[ok]] = True
+        self.council_nominations += int(ok.sum())
+        self.council_nominations_refused += int((~ok).sum())
+        if m.trace is not None:
+            for a, good in zip(nominees.tolist(), ok.tolist(), strict=True):
+                m.log("council_nominate" if good else "council_nominate_refused", s, a)
+
+    def _council_nominees(self, rate: float) -> I64:
+        """The draw of council nominations (SC9): verified persons, each with probability ``rate``."""
+        m = self.model
+        picked = np.unique(m.rng.integers(0, m.n, size=m.rng.binomial(m.n, rate), dtype=np.int64))
+        out: I64 = picked[m.verified[picked]]
+        return out
 
     def _nominate(self, s: int) -> None:
         """SC9: a ``nomination_rate`` share of verified persons, each nominated by co-signers."""
@@ -591,9 +623,15 @@ class CreditsSector(Sector):
                 m.log("nominate" if good else "nominate_refused", s, a, tuple(row))
 
     def _nomination_columns(self) -> Row:
-        if self.model.p["nomination_rate"] <= 0:
-            return {}
-        return {"nominations": self.nominations, "nominations_refused": self.nominations_refused}
+        out: Row = {}
+        if self.model.p["nomination_rate"] > 0:
+            out.update(nominations=self.nominations, nominations_refused=self.nominations_refused)
+        if self.model.p["council_nomination_rate"] > 0:  # SC9 by a council's decision
+            out.update(
+                council_nominations=self.council_nominations,
+                council_nominations_refused=self.council_nominations_refused,
+            )
+        return out
 
     def _lottery(self, s: int, t: int) -> None:
         """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
@@ -838,6 +876,14 @@ class CreditsSector(Sector):
         since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
         steps = decay_steps(t - since, pol.decay_window, pol.decay_step)
         return grade_after_decay(g, steps, pol.base_grade)
+
+
+def council_nominations_valid(candidates: I64, waiting: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``rules.check_nomination`` (SC9) of a council's decision, one per candidate: a council
+    nominates without co-signers, and a candidate already waiting for a draw is refused."""
+    assert waiting.size == candidates.size
+    out: NDArray[np.bool_] = ~waiting
+    return out
 
 
 def nominations_valid(

@@ -274,14 +274,29 @@ def readers_with_writes(
     }
 
 
+def reused_schema(entries: int) -> str:
+    """The PostgreSQL schema ``--reuse`` keeps a journal of ``entries`` in, found again by its name."""
+    return f"bench_journal_{entries}"
+
+
 def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace) -> None:
-    store = SqlStore.open(url, schema=schema, drop_schema_on_close=schema is not None)
+    keep = args.reuse and schema is not None
+    store = SqlStore.open(url, schema=schema, drop_schema_on_close=schema is not None and not keep)
     try:
-        e = build(store)
+        t0 = time.perf_counter()
+        e = build(store)  # on a kept journal the same commands are replayed (idempotent), nothing is written
         per_s = bulk_load(e, args.entries, args.batch)
         with store.read() as uow:
             size = uow.journal.head().size
-        emit(what="bulk load", backend=backend, entries=size, per_s=round(per_s))
+        emit(
+            what="bulk load",
+            backend=backend,
+            entries=size,
+            per_s=round(per_s),
+            reused=e.replayed > 0,
+            schema=schema,
+            seconds=round(time.perf_counter() - t0, 1),
+        )
 
         # The baseline: the old way reads every leaf hash for one proof.
         old: list[float] = []
@@ -316,7 +331,8 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
             baseline_all_leaves_ms=round(statistics.median(old), 1),
         )
 
-        writes_alone = paced_writes(e, args.write_rate, args.seconds, "alone")
+        run = uuid.uuid4().hex[:8]  # a kept journal already holds the command ids of earlier runs
+        writes_alone = paced_writes(e, args.write_rate, args.seconds, f"alone-{run}")
         common = {
             "backend": backend,
             "entries": size,
@@ -328,11 +344,11 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
             "cores": os.cpu_count(),
         }
         if args.baseline_readers:
-            before = readers_with_writes(e, url, schema, size, args, True, "before")
+            before = readers_with_writes(e, url, schema, size, args, True, f"before-{run}")
             before.pop("cache")
             before.pop("warmup_s")
             emit(what="proof, before the tile cache", **common, **before, load_average=load())
-        after = readers_with_writes(e, url, schema, size, args, False, "with")
+        after = readers_with_writes(e, url, schema, size, args, False, f"with-{run}")
         emit(
             what="proof",
             **common,
@@ -369,6 +385,11 @@ def main() -> None:
         action="store_false",
         help="skip the 32 readers the way before the tile cache",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the PostgreSQL journal in schema bench_journal_ENTRIES and use it again next time (no bulk load)",
+    )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--sqlite", action="store_true", help="also measure a SQLite file")
@@ -377,7 +398,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             measure("sqlite", f"sqlite:///{Path(tmp) / 'journal.db'}", None, args)
     if not args.no_postgres:
-        measure("postgresql", args.postgres_url, f"bench_{uuid.uuid4().hex[:10]}", args)
+        schema = reused_schema(args.entries) if args.reuse else f"bench_{uuid.uuid4().hex[:10]}"
+        measure("postgresql", args.postgres_url, schema, args)
 
 
 if __name__ == "__main__":

@@ -46,7 +46,7 @@ DEFAULT_MAX_BYTES = 64 << 20
 """64 MiB: about 4,000 full tiles, every tile of a journal of a million entries."""
 DEFAULT_HEAD_TTL = 1.0
 DEFAULT_ENTRY_BYTES = 256 << 20
-"""256 MiB of full entry bundles: see ``EntryCache`` for what that holds."""
+"""256 MiB of full entry bundles: 414,000 signed transfers (``EntryCache``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,10 +316,10 @@ class EntryCache:
 
     Only full bundles are kept: their entries never change (X2), so a kept one is right for any
     later tree, and the caller still checks each served entry against the signed root (its leaf
-    hash is computed from the bytes served). A real signed entry's leaf bytes are about 1.2 KB
-    (a transfer with one signature; measured in docs/journal.md), a bundle about 300 KiB, so the
-    default 256 MiB keeps about 850 bundles, some 220,000 entries: a fifth of a journal of a
-    million, the newest and most asked for. Thread-safe, like ``TileCache``.
+    hash is computed from the bytes served). Kept, a signed transfer (one leg, one signature)
+    takes 648 bytes, a bundle of them 162 KiB, so the default 256 MiB keeps some 1,600 bundles,
+    414,000 such entries: 41% of a journal of a million (the benchmark's unsigned filler entries
+    take 205 bytes: all of a million fit). Thread-safe, like ``TileCache``.
 
     A bundle costs 256 entries' worth of reading where a miss alone costs one, so a journal larger
     than the bound, read at random, must not evict and refill on every miss: while the cache has

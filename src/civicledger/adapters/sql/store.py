@@ -149,7 +149,8 @@ class SqlStore:
         tiles: TileCache | None = None,
     ) -> SqlStore:
         """Open (and by default create or migrate) the store at ``url``; ``tiles`` is its cache of
-        Merkle tiles (by default ``TileCache()``: 64 MiB, the newest head kept 1 s)."""
+        Merkle tiles and entry bundles (by default ``TileCache()``: 64 MiB of tiles, 256 MiB of
+        bundles, the newest head kept 1 s)."""
         try:
             if url.startswith("sqlite"):
                 return cls._open_sqlite(url, create, tiles)

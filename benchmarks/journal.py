@@ -48,6 +48,7 @@ from typing import Any
 
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.store import SqlStore
+from civicledger.api.server import READ_NICE, READ_SWITCH_INTERVAL, become_read_worker
 from civicledger.kernel import audit
 from civicledger.kernel import ledger as led
 from civicledger.kernel.identity import AccountKind
@@ -157,11 +158,22 @@ def old_inclusion(store: Store, seq: int) -> list[bytes]:
 
 
 def reader_process(
-    url: str, schema: str | None, threads: int, size: int, start_at: float, stop_at: float, old: bool, out: Any
+    url: str,
+    schema: str | None,
+    threads: int,
+    size: int,
+    start_at: float,
+    stop_at: float,
+    old: bool,
+    worker: tuple[int, float],
+    out: Any,
 ) -> None:
     """``threads`` readers asking for inclusion proofs of random entries from ``start_at`` until
     ``stop_at``; before that, the process warms its tile cache as a long-running server's is (one
-    proof per level-0 tile, newest first, up to the cache's bound). ``old``: the way before the cache."""
+    proof per level-0 tile, newest first, up to the cache's bound: each also reads its entry
+    bundle). ``old``: the way before the cache. ``worker``: the nice and switch interval
+    ``become_read_worker`` gives the process, as ``civic serve --read-only`` gives its workers."""
+    become_read_worker(*worker)
     store = SqlStore.open(url, create=False, schema=schema, pool_size=threads)
     t0 = time.perf_counter()
     warmed = 0
@@ -198,8 +210,9 @@ def reader_process(
         w.join()
     cpu = time.process_time() - cpu0
     stats = store.tiles.stats()
+    entries = store.tiles.entries.stats()
     store.close()
-    out.put((latencies, warm_s, warmed, cpu, stats))
+    out.put((latencies, warm_s, warmed, cpu, stats, entries))
 
 
 def raise_priority(store: Store, nice: int) -> None:
@@ -225,11 +238,13 @@ def readers_with_writes(
     start_at = time.time() + (2.0 if old else args.warmup)  # the old way has no cache to fill
     favoured = args.writer_nice is not None and not old and e.store.backend == "postgresql"
     stop_at = start_at + args.seconds * (2 if favoured else 1) + 1.5
+    worker = (args.reader_nice, args.switch_interval)
     ctx = mp.get_context("spawn")
     queue: Any = ctx.Queue()
     shares = [args.readers // processes + (i < args.readers % processes) for i in range(processes)]
     readers = [
-        ctx.Process(target=reader_process, args=(url, schema, n, size, start_at, stop_at, old, queue)) for n in shares
+        ctx.Process(target=reader_process, args=(url, schema, n, size, start_at, stop_at, old, worker, queue))
+        for n in shares
     ]
     for r in readers:
         r.start()
@@ -242,14 +257,16 @@ def readers_with_writes(
     proofs: list[float] = []
     warm: list[float] = []
     cpu = 0.0
-    tiles = bytes_ = hits = misses = 0
+    tiles = bytes_ = hits = misses = bundles = entry_bytes = entry_hits = entry_misses = 0
     for _ in readers:
-        latencies, warm_s, _, process_cpu, stats = queue.get()
+        latencies, warm_s, _, process_cpu, stats, entries = queue.get()
         proofs += latencies
         warm.append(round(warm_s, 1))
         cpu += process_cpu
         tiles, bytes_ = max(tiles, stats.tiles), max(bytes_, stats.bytes)
         hits, misses = hits + stats.hits, misses + stats.misses
+        bundles, entry_bytes = max(bundles, entries.bundles), max(entry_bytes, entries.bytes)
+        entry_hits, entry_misses = entry_hits + entries.hits, entry_misses + entries.misses
     for r in readers:
         r.join()
     seconds = stop_at - start_at
@@ -270,7 +287,18 @@ def readers_with_writes(
         "writes_p50_ms_with_readers": pct(writes, 0.5),
         "writes_p99_ms_with_readers": pct(writes, 0.99),
         "warmup_s": warm,
-        "cache": {"tiles": tiles, "mib": round(bytes_ / 2**20, 1), "node_hits": hits, "node_misses": misses},
+        "cache": {
+            "tiles": tiles,
+            "mib": round(bytes_ / 2**20, 1),
+            "node_hits": hits,
+            "node_misses": misses,
+            "bundles": bundles,
+            "bundle_mib": round(entry_bytes / 2**20, 1),
+            "entry_hits": entry_hits,
+            "entry_misses": entry_misses,
+        },
+        "reader_nice": args.reader_nice,
+        "switch_interval_ms": round(args.switch_interval * 1000, 3),
     }
 
 
@@ -300,7 +328,7 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
 
         # The baseline: the old way reads every leaf hash for one proof.
         old: list[float] = []
-        for seq in random.Random(1).sample(range(size), 3):
+        for seq in random.Random(1).sample(range(size), 3 if args.baselines else 0):
             t0 = time.perf_counter()
             with store.read() as uow:
                 head = uow.journal.latest_signed_head()
@@ -328,7 +356,7 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
             note="a cold tile cache: most proofs read a tile",
             before_tile_cache_p50_ms=pct(uncached, 0.5),
             before_tile_cache_p99_ms=pct(uncached, 0.99),
-            baseline_all_leaves_ms=round(statistics.median(old), 1),
+            baseline_all_leaves_ms=round(statistics.median(old), 1) if old else None,
         )
 
         run = uuid.uuid4().hex[:8]  # a kept journal already holds the command ids of earlier runs
@@ -343,7 +371,7 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
             "writes_p99_ms_alone": pct(writes_alone, 0.99),
             "cores": os.cpu_count(),
         }
-        if args.baseline_readers:
+        if args.baseline_readers and args.baselines:
             before = readers_with_writes(e, url, schema, size, args, True, f"before-{run}")
             before.pop("cache")
             before.pop("warmup_s")
@@ -389,6 +417,24 @@ def main() -> None:
         "--reuse",
         action="store_true",
         help="keep the PostgreSQL journal in schema bench_journal_ENTRIES and use it again next time (no bulk load)",
+    )
+    parser.add_argument(
+        "--no-baselines",
+        dest="baselines",
+        action="store_false",
+        help="skip the slow baselines (every leaf read for a proof; the readers before the tile cache)",
+    )
+    parser.add_argument(
+        "--reader-nice",
+        type=int,
+        default=READ_NICE,
+        help="the reader processes' nice, as `civic serve --read-only` gives its workers (0: the writer's)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=READ_SWITCH_INTERVAL,
+        help="the reader processes' sys.setswitchinterval, as a read worker's (Python's default: 0.005)",
     )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true")

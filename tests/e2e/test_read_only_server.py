@@ -90,4 +90,4 @@ def test_a_read_worker_lowers_its_priority_and_shortens_its_gil_turns() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     lowered, interval = out.stdout.split()
     assert int(lowered) == 3 and float(interval) == pytest.approx(READ_SWITCH_INTERVAL)
-    assert READ_SWITCH_INTERVAL < sys.getswitchinterval()  # Python's default, which this process keeps
+    assert sys.getswitchinterval() > READ_SWITCH_INTERVAL  # Python's default, which this process keeps

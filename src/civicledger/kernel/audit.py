@@ -406,8 +406,13 @@ def _proof(
     cache wants it), in one round trip (``Store.journal_rows``), and kept. With the cache off (or
     ``cached`` False) the nodes and the entry themselves are read, as ``proof_from_subtrees`` does."""
     cache = store.tiles
-    wanted = list(dict.fromkeys(node for element in plan for node in element))
     use_tiles = cached and cache.enabled
+    folded: dict[int, bytes] = {}  # the plan's elements of several nodes whose fold is kept
+    if use_tiles:
+        for i, element in enumerate(plan):
+            if len(element) > 1 and (value := cache.fold(tuple(element))) is not None:
+                folded[i] = value
+    wanted = list(dict.fromkeys(node for i, element in enumerate(plan) if i not in folded for node in element))
     found, missing = cache.nodes(wanted, size) if use_tiles else ({}, wanted)
     leaf = None
     bundle = None
@@ -446,4 +451,15 @@ def _proof(
     lacking = [node for node in wanted if node not in found]
     if lacking:
         raise IntegrityError(f"the journal's stored Merkle subtrees lack {lacking[:3]}")
-    return leaf, [found[e[0]] if len(e) == 1 else fold_subtrees([found[node] for node in e]) for e in plan]
+    proof = []
+    for i, element in enumerate(plan):
+        if len(element) == 1:
+            proof.append(found[element[0]])
+        elif i in folded:
+            proof.append(folded[i])
+        else:
+            value = fold_subtrees([found[node] for node in element])
+            if use_tiles:
+                cache.put_fold(tuple(element), value)
+            proof.append(value)
+    return leaf, proof

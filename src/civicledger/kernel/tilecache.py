@@ -155,6 +155,7 @@ class TileCache:
         self._head: TreeHead | None = None
         self._head_at = 0.0
         self._forgot_at = float("-inf")
+        self._folds: dict[tuple[Node, ...], bytes] = {}
 
     @property
     def enabled(self) -> bool:
@@ -183,6 +184,7 @@ class TileCache:
         found: dict[Node, bytes] = {}
         missing: list[Node] = []
         tiles = self._tiles
+        used = None  # the last tile found: moved to the end once, not once per node
         with self._lock:
             for node in wanted:
                 level, index = node
@@ -193,7 +195,9 @@ class TileCache:
                     key = (level >> 3, index >> shift)
                     held = tiles.get(key)
                     if held is not None:
-                        tiles.move_to_end(key)
+                        if key != used:
+                            tiles.move_to_end(key)
+                            used = key
                         tile = held[0]
                         offset = index & ((1 << shift) - 1)
                         if offset < tile.width >> r:
@@ -229,12 +233,32 @@ class TileCache:
                 self._evictions += 1
 
     def clear(self) -> None:
-        """Forget every tile, bundle and head (a kept one disagreed with the store)."""
+        """Forget every tile, bundle, fold and head (a kept one disagreed with the store)."""
         with self._lock:
             self._tiles.clear()
+            self._folds.clear()
             self._bytes = 0
             self._head = None
         self.entries.clear()
+
+    # Folds of the tree's right edge -------------------------------------------------------------
+
+    MAX_FOLDS = 1024
+
+    def fold(self, nodes: tuple[Node, ...]) -> bytes | None:
+        """The kept fold (``merkle.fold_subtrees``) of the hashes of ``nodes``: a proof element on
+        the tree's right edge, the same for every proof against one tree that turns there. Like a
+        perfect subtree's hash, it never changes; the caller's tree holds ``nodes`` (its plan)."""
+        return self._folds.get(nodes) if self.enabled else None
+
+    def put_fold(self, nodes: tuple[Node, ...], value: bytes) -> None:
+        """Keep a fold; at most ``MAX_FOLDS`` (about 20 per tree size: forgotten all at once past that)."""
+        if not self.enabled:
+            return
+        with self._lock:
+            if len(self._folds) >= self.MAX_FOLDS:
+                self._folds.clear()
+            self._folds[nodes] = value
 
     def stats(self) -> CacheStats:
         with self._lock:

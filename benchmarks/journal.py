@@ -57,6 +57,7 @@ from civicledger.kernel.merkle import inclusion_plan, inclusion_proof, leaf_hash
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalHead, Store, StoredEntry
 from civicledger.kernel.signing import sign_command
+from civicledger.kernel.tilecache import DEFAULT_ENTRY_BYTES, TileCache
 from civicledger.kernel.tiles import TILE_WIDTH
 from civicledger.kernel.time import parse_instant
 
@@ -166,6 +167,7 @@ def reader_process(
     stop_at: float,
     old: bool,
     worker: tuple[int, float],
+    entry_bytes: int,
     out: Any,
 ) -> None:
     """``threads`` readers asking for inclusion proofs of random entries from ``start_at`` until
@@ -174,7 +176,7 @@ def reader_process(
     bundle). ``old``: the way before the cache. ``worker``: the nice and switch interval
     ``become_read_worker`` gives the process, as ``civic serve --read-only`` gives its workers."""
     become_read_worker(*worker)
-    store = SqlStore.open(url, create=False, schema=schema, pool_size=threads)
+    store = SqlStore.open(url, create=False, schema=schema, pool_size=threads, tiles=TileCache(entry_bytes=entry_bytes))
     t0 = time.perf_counter()
     warmed = 0
     if not old:
@@ -243,7 +245,10 @@ def readers_with_writes(
     queue: Any = ctx.Queue()
     shares = [args.readers // processes + (i < args.readers % processes) for i in range(processes)]
     readers = [
-        ctx.Process(target=reader_process, args=(url, schema, n, size, start_at, stop_at, old, worker, queue))
+        ctx.Process(
+            target=reader_process,
+            args=(url, schema, n, size, start_at, stop_at, old, worker, args.entry_mib << 20, queue),
+        )
         for n in shares
     ]
     for r in readers:
@@ -297,6 +302,7 @@ def readers_with_writes(
             "entry_hits": entry_hits,
             "entry_misses": entry_misses,
         },
+        "entry_cache_mib": args.entry_mib,
         "reader_nice": args.reader_nice,
         "switch_interval_ms": round(args.switch_interval * 1000, 3),
     }
@@ -435,6 +441,13 @@ def main() -> None:
         type=float,
         default=READ_SWITCH_INTERVAL,
         help="the reader processes' sys.setswitchinterval, as a read worker's (Python's default: 0.005)",
+    )
+    parser.add_argument(
+        "--entry-mib",
+        type=int,
+        default=DEFAULT_ENTRY_BYTES >> 20,
+        help="each reader process's bound on kept entry bundles (a server's default; the fillers are "
+        "a third of a signed transfer's size: 80 holds what the default holds of real entries, 41%%)",
     )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true")

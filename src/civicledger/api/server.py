@@ -16,6 +16,7 @@ from civicledger.adapters.stores import open_store
 from civicledger.api.app import create_app
 from civicledger.api.checkpoints import CheckpointPublisher, WitnessedHeads, parse_witnesses
 from civicledger.kernel.errors import RuleViolationError
+from civicledger.kernel.tilecache import TileCache
 from civicledger.settings import Settings
 
 _log = logging.getLogger("civicledger.api")
@@ -60,7 +61,7 @@ def app_from_environment() -> FastAPI:
         become_read_worker(settings.nice)
     elif settings.nice:
         os.nice(settings.nice)
-    store = open_store(settings.db_url())
+    store = open_store(settings.db_url(), tiles=TileCache(entry_bytes=settings.entry_cache_mib << 20))
     journal_key = load_key(settings.key_dir(), "journal")
     publisher = CheckpointPublisher(store, journal_key, settings.origin or None, parse_witnesses(settings.witnesses))
     guard = RollbackGuard(store, HeadMarkFile.beside_key(settings.key_dir()), others=[WitnessedHeads(publisher)])

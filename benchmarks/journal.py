@@ -21,13 +21,24 @@ Then, on that journal:
   ``GET /api/journal/{seq}`` and ``civic journal show`` serve); the proofs' latency (GIL and CPU
   queueing included), the readers' CPU per proof, and the writes' latency with readers. Before
   ``proof`` each reader process warms its tile cache for up to ``--warmup`` seconds (one proof per
-  level-0 tile, newest first, until the cache's bound), as a running server's cache is; the warm-up
-  time and the cache's size and hits are printed.
+  level-0 tile, newest first, until the cache's bound: each also keeps its entry bundle), as a
+  running server's cache is; the warm-up time and the cache's size and hits are printed.
 
-    .venv/bin/python benchmarks/journal.py [--entries 1000000] [--no-postgres] [--postgres-url URL]
+A reader process is a read worker of ``civic serve --read-only`` (docs/operations.md): it calls
+the same ``become_read_worker`` (nice ``--reader-nice``, 10; GIL switch interval
+``--switch-interval``, 0.2 ms) and opens the same ``TileCache`` (``--entry-mib`` of entry
+bundles, 256). ``--reader-nice 0 --switch-interval 0.005`` measures readers as plain workers.
+
+``--reuse`` keeps the PostgreSQL journal in schema ``bench_journal_<entries>`` of the database
+and finds it again next time (the economy's commands replay, nothing is loaded), so a measurement
+takes about a minute with ``--no-baselines`` instead of a bulk load each time; the paced writes
+add ``3 x --write-rate x --seconds`` entries to it per run.
+
+    .venv/bin/python benchmarks/journal.py [--entries 1000000] [--reuse] [--no-baselines]
+        [--no-postgres] [--postgres-url URL]
 
 One JSON object per line. Targets (issue 15): proof p99 <= 5 ms with 32 readers; writes' p99
-with readers at most twice their p99 alone.
+with readers at most twice their p99 alone (``met_proof``, ``met_writes``, with the load average).
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ bundles, 256). ``--reader-nice 0 --switch-interval 0.005`` measures readers as p
 ``--reuse`` keeps the PostgreSQL journal in schema ``bench_journal_<entries>`` of the database
 and finds it again next time (the economy's commands replay, nothing is loaded), so a measurement
 takes about a minute with ``--no-baselines`` instead of a bulk load each time; the paced writes
-add ``3 x --write-rate x --seconds`` entries to it per run.
+add ``--write-rate x --seconds`` entries to it two or three times a run.
 
     .venv/bin/python benchmarks/journal.py [--entries 1000000] [--reuse] [--no-baselines]
         [--no-postgres] [--postgres-url URL]
@@ -177,7 +177,7 @@ def reader_process(
     start_at: float,
     stop_at: float,
     old: bool,
-    worker: tuple[int, float],
+    worker: tuple[int, float, bool],
     entry_bytes: int,
     out: Any,
 ) -> None:
@@ -251,7 +251,7 @@ def readers_with_writes(
     start_at = time.time() + (2.0 if old else args.warmup)  # the old way has no cache to fill
     favoured = args.writer_nice is not None and not old and e.store.backend == "postgresql"
     stop_at = start_at + args.seconds * (2 if favoured else 1) + 1.5
-    worker = (args.reader_nice, args.switch_interval)
+    worker = (args.reader_nice, args.switch_interval, args.reader_idle)
     ctx = mp.get_context("spawn")
     queue: Any = ctx.Queue()
     shares = [args.readers // processes + (i < args.readers % processes) for i in range(processes)]
@@ -315,6 +315,7 @@ def readers_with_writes(
         },
         "entry_cache_mib": args.entry_mib,
         "reader_nice": args.reader_nice,
+        "reader_idle": args.reader_idle,
         "switch_interval_ms": round(args.switch_interval * 1000, 3),
     }
 
@@ -446,6 +447,11 @@ def main() -> None:
         type=int,
         default=READ_NICE,
         help="the reader processes' nice, as `civic serve --read-only` gives its workers (0: the writer's)",
+    )
+    parser.add_argument(
+        "--reader-idle",
+        action="store_true",
+        help="the reader processes under SCHED_IDLE (`civic serve --read-only --idle`)",
     )
     parser.add_argument(
         "--switch-interval",

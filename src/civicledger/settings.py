@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     """Each worker's bound on kept entry bundles (``EntryCache``): 256 MiB holds 414,000 signed transfers."""
     read_only: bool = False  # serve reads only, each worker at nice ``nice`` (``civic serve --read-only``)
     nice: int = 0
+    read_idle: bool = False  # and under SCHED_IDLE (``--idle``)
 
     def db_url(self) -> str:
         return database_url(self.db or str(self.data_dir / "civicledger.db"))

@@ -84,10 +84,11 @@ def test_civic_serve_read_only_workers_run_at_a_lower_priority(store: Store, tmp
 def test_a_read_worker_lowers_its_priority_and_shortens_its_gil_turns() -> None:
     code = (
         "import os, sys; from civicledger.api.server import become_read_worker; "
-        "before = os.getpriority(os.PRIO_PROCESS, 0); become_read_worker(3); "
-        "print(os.getpriority(os.PRIO_PROCESS, 0) - before, sys.getswitchinterval())"
+        "before = os.getpriority(os.PRIO_PROCESS, 0); become_read_worker(3, idle=True); "
+        "print(os.getpriority(os.PRIO_PROCESS, 0) - before, sys.getswitchinterval(), os.sched_getscheduler(0))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
-    lowered, interval = out.stdout.split()
+    lowered, interval, policy = out.stdout.split()
     assert int(lowered) == 3 and float(interval) == pytest.approx(READ_SWITCH_INTERVAL)
+    assert int(policy) == os.SCHED_IDLE
     assert sys.getswitchinterval() > READ_SWITCH_INTERVAL  # Python's default, which this process keeps

@@ -44,13 +44,15 @@ request thread runs whole 5 ms slices and the others wait their turn: with 16 th
 in a hundred waited 20-75 ms. Measured in docs/journal.md."""
 
 
-def become_read_worker(nice: int, switch_interval: float = READ_SWITCH_INTERVAL) -> None:
+def become_read_worker(nice: int, switch_interval: float = READ_SWITCH_INTERVAL, idle: bool = False) -> None:
     """Make this process a read worker (``civic serve --read-only``): ``nice`` lowers its CPU
     priority below the writer's, so readers take only the CPU the writer leaves (a paced write
     then waits for no reader), and a short ``switch_interval`` lets its request threads take
     turns often (see ``READ_SWITCH_INTERVAL``)."""
     if nice:
         os.nice(nice)
+    if idle:  # Linux's SCHED_IDLE: any other task that wakes takes the core at once
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     sys.setswitchinterval(switch_interval)
 
 
@@ -58,7 +60,7 @@ def app_from_environment() -> FastAPI:
     """``CIVIC_DB`` / ``CIVIC_DATA_DIR`` / ``CIVIC_KEYS`` as the CLI reads them; one store per worker."""
     settings = Settings()
     if settings.read_only:
-        become_read_worker(settings.nice)
+        become_read_worker(settings.nice, idle=settings.read_idle)
     elif settings.nice:
         os.nice(settings.nice)
     store = open_store(settings.db_url(), tiles=TileCache(entry_bytes=settings.entry_cache_mib << 20))

@@ -43,6 +43,10 @@ def serve(
         int | None,
         typer.Option(help="Lower each worker's CPU priority by this much (default: 10 with --read-only, else 0)."),
     ] = None,
+    idle: Annotated[
+        bool,
+        typer.Option("--idle", help="With --read-only: workers only use CPU no other task wants (SCHED_IDLE)."),
+    ] = False,
 ) -> None:
     """Serve the signed HTTP API (/api, /openapi.json) and the pages (/, /journal, /wallet ...)."""
     import os
@@ -94,6 +98,7 @@ def serve(
         from civicledger.api.server import READ_NICE
 
         os.environ["CIVIC_READ_ONLY"] = "1" if read_only else "0"
+        os.environ["CIVIC_READ_IDLE"] = "1" if idle and read_only else "0"
         os.environ["CIVIC_NICE"] = str(nice if nice is not None else READ_NICE if read_only else 0)
     os.environ["CIVIC_DB"] = settings.db_url()
     os.environ["CIVIC_KEYS"] = str(settings.key_dir().resolve())

@@ -147,6 +147,26 @@ def test_x02_the_newest_head_is_kept_for_its_lifetime_and_forgotten_when_the_jou
     assert TileCache(head_ttl=0).head() is None
 
 
+def test_x02_one_thread_reads_the_expired_head_the_others_keep_the_old_one_meanwhile() -> None:
+    now = [100.0]
+    cache = TileCache(head_ttl=1.0, clock=lambda: now[0])
+    head, newer = TreeHead(5, "aa" * 32, 1, "sig"), TreeHead(6, "bb" * 32, 2, "sig")
+    cache.put_head(head, cache.now())
+    now[0] += 1.2
+    assert cache.head() is None  # the first caller past the lifetime reads the newest head
+    read_at = cache.now()
+    assert cache.head() == head and cache.head() == head  # the others meanwhile: no read each
+    cache.put_head(newer, read_at)
+    assert cache.head() == newer
+    now[0] += 1.2
+    assert cache.head() is None
+    now[0] += 1.0  # that reader never came back (its read failed): another one reads
+    assert cache.head() is None
+    assert cache.head() == newer  # and the rest wait for it, at most a lifetime
+    cache.forget_head()
+    assert cache.head() is None  # this process appended: no stale head, ever
+
+
 # Entry bundles (EntryCache) -------------------------------------------------------------------
 
 

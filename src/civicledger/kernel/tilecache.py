@@ -21,8 +21,9 @@ consecutive entries, immutable once the journal holds all 256 (C2SP tlog-tiles),
 reads nothing from the database. It has its own bound, for entries weigh far more than hashes.
 
 The newest signed tree head is kept for ``head_ttl`` seconds (and forgotten when the process
-itself appends to the journal): proofs are then served against a head at most that old, which the
-store really holds (a signed head, once committed, stays in the journal). A caller that asks for
+itself appends to the journal): proofs are then served against a head at most that old (twice
+that while one thread reads the newest), which the store really holds (a signed head, once
+committed, stays in the journal). A caller that asks for
 an entry the kept head does not cover reads the newest head again.
 """
 
@@ -155,6 +156,7 @@ class TileCache:
         self._head: TreeHead | None = None
         self._head_at = 0.0
         self._forgot_at = float("-inf")
+        self._refreshing_since = float("-inf")  # when a thread set out to read the newest head
         self._folds: dict[tuple[Node, ...], bytes] = {}
 
     @property
@@ -269,10 +271,19 @@ class TileCache:
     # The newest signed head ---------------------------------------------------------------------
 
     def head(self) -> TreeHead | None:
-        """The newest signed head read less than ``head_ttl`` seconds ago, if any."""
+        """The newest signed head read less than ``head_ttl`` seconds ago, if any. Past that, the
+        first caller gets None (it reads the newest head and keeps it); until it has, or for at most
+        ``head_ttl`` more, the others get the kept head: one read a lifetime per process, not one per
+        request thread that arrives in the same moment (they all would, every ``head_ttl``)."""
         with self._lock:
-            if self._head is not None and self._clock() - self._head_at < self.head_ttl:
+            if self._head is None:
+                return None
+            now = self._clock()
+            if now - self._head_at < self.head_ttl:
                 return self._head
+            if now - self._refreshing_since < self.head_ttl:
+                return self._head  # another thread is reading the newest head
+            self._refreshing_since = now
             return None
 
     def put_head(self, head: TreeHead, read_at: float) -> None:
@@ -281,6 +292,7 @@ class TileCache:
         with self._lock:
             if read_at >= self._forgot_at and (self._head is None or read_at >= self._head_at):
                 self._head, self._head_at = head, read_at
+                self._refreshing_since = float("-inf")
 
     def forget_head(self) -> None:
         """The journal grew here: the next proof reads the newest head again."""

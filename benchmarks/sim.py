@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/sim.py            # all mechanisms: 1,000,000 x 520 and 10,000,000 x 52, then radCAD
     .venv/bin/python benchmarks/sim.py --quick    # all mechanisms: 100,000 x 104, smaller radCAD sizes
     .venv/bin/python benchmarks/sim.py --sizes 1000000x520   # chosen sizes only (persons x steps)
+    .venv/bin/python benchmarks/sim.py --partitioned 2 --persons 1000000 --steps 52   # one run on 2 Ray actors
 
 Prints one JSON object per line, the machine's load average in each. Each size of the full model
 (all four mechanisms with their default behaviours, the grade table recorded yearly:
@@ -20,6 +21,13 @@ reported. radCAD pins numpy 1.26 and pandas < 3.1, which conflict with this proj
 is installed into a throwaway virtual environment under the system temp directory and run there
 as a subprocess that prints JSON. If that install fails, a JSON line says so and why; no baseline
 is invented. Figures are noisy: the machine has 2 cores that other work shares.
+
+``--partitioned N`` runs one run over N Ray actors (``civicledger.sim.partition``) and prints a
+``{"benchmark": "sim partitioned", ...}`` line: each partition's persons, CPU seconds (its own
+process's, from its start: setup and steps), memory at its start and at its peak (VmHWM), hence
+bytes per person and CPU per person-step in a partition, and the coordinator's CPU seconds. Its
+scenario is the full model's less what a partitioned run does not model yet (routed payments,
+groups, the lottery's pledges and candidates): ``partitioned_scenario``.
 """
 
 from __future__ import annotations
@@ -171,6 +179,65 @@ def ours(persons: int, steps: int, votes: bool = True, everything: bool = False)
     }
 
 
+def partitioned_scenario(persons: int, steps: int) -> object:
+    """The full model's scenario less what a partitioned run refuses (``sim.partition.refusals``)."""
+    from civicledger.sim import parse_scenario
+
+    return parse_scenario(
+        {
+            "scenario": {"name": "benchmark-partitioned", "steps": steps, "record_every": 13, "seeds": [1]},
+            "population": {"persons": persons, "companies": 200, "groups": 0, "resources": 4},
+            "network": {"generator": "heavy_tailed", "mean_degree": 8.0, "formation_weeks": 26.0},
+            "behaviours": {"routed_payments": "none", "pledges": "none", "candidates": "none"},
+            "parameters": {"publish_every": 4.0, "grade_every": 52.0},
+        }
+    )
+
+
+def partitioned(persons: int, steps: int, partitions: int) -> dict[str, object]:
+    """One run over ``partitions`` Ray actors (one CPU each): each partition's own figures."""
+    import ray
+
+    from civicledger.sim.partition import PartitionedRun
+
+    sc = partitioned_scenario(persons, steps)
+    ray.init(num_cpus=partitions, include_dashboard=False, log_to_driver=False)
+    try:
+        cpu0, started = time.process_time(), time.perf_counter()
+        split = PartitionedRun(sc, seed=1, partitions=partitions, engine="ray")  # type: ignore[arg-type]
+        cpu_setup, built = time.process_time(), time.perf_counter()
+        rows = split.run()
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu0
+        usage = split.usage()
+    finally:
+        ray.shutdown()
+    per_person = [(u["peak_mb"] - u["start_mb"]) * 2**20 / max(1.0, u["persons"]) for u in usage]
+    cpu_per = [u["cpu_seconds"] / max(1.0, u["persons"] * steps) for u in usage]
+    return {
+        "benchmark": "sim partitioned",
+        "engine": "ray",
+        "mechanisms": "all (partitionable: no routes, groups or lottery)",
+        "persons": persons,
+        "steps": steps,
+        "partitions": partitions,
+        "seconds": round(seconds, 2),
+        "setup_seconds": round(built - started, 2),
+        "coordinator_cpu_seconds": round(cpu, 2),
+        "coordinator_setup_cpu_seconds": round(cpu_setup - cpu0, 2),
+        "coordinator_peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "partition_persons": [int(u["persons"]) for u in usage],
+        "partition_cpu_seconds": [round(u["cpu_seconds"], 2) for u in usage],
+        "partition_start_mb": [round(u["start_mb"], 1) for u in usage],
+        "partition_peak_mb": [round(u["peak_mb"], 1) for u in usage],
+        "partition_bytes_per_person": [round(b) for b in per_person],
+        "partition_cpu_us_per_person_step": [round(c * 1e6, 3) for c in cpu_per],
+        "trusts": rows[-1]["trusts"],
+        "votes_cast": rows[-1]["votes_cast"],
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def in_child(persons: int, steps: int, *flags: str) -> dict[str, object]:
     """One size in a fresh process of its own (its peak memory is then its own)."""
     child = [sys.executable, __file__, "--persons", str(persons), "--steps", str(steps), "--no-radcad", *flags]
@@ -267,10 +334,14 @@ def main() -> None:
     parser.add_argument("--all-mechanisms", action="store_true", help="with --persons: every mechanism")
     parser.add_argument("--no-votes", action="store_true", help="issuance and payments only (radCAD's model)")
     parser.add_argument("--no-radcad", action="store_true", help="skip the radCAD baseline")
+    parser.add_argument("--partitioned", type=int, default=0, help="with --persons: one run over N Ray actors")
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)  # a child's line, no target
     parser.add_argument("--radcad-budget", type=int, default=300, help="seconds allowed per radCAD size")
     args = parser.parse_args()
     steps = args.steps or (104 if args.quick else 520)
+    if args.partitioned and args.persons:
+        emit(partitioned(args.persons, steps, args.partitioned))
+        return
     if args.persons:  # one size in this process
         line = ours(args.persons, steps, votes=not args.no_votes, everything=args.all_mechanisms)
         if args.raw:

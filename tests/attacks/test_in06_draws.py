@@ -362,16 +362,20 @@ def test_in06_a_citizen_draws_a_panel_with_the_cli(civic: Civic, tmp_path: Path)
 
 
 def test_in06_the_simulators_draw_grinders_gain_only_while_the_seed_is_known_at_filing() -> None:
+    from types import SimpleNamespace
+
     import numpy as np
 
     from civicledger.sim.behaviours import PARAMETERS, lookup
+    from civicledger.sim.draws import KeyedDraws
 
     grind = lookup("appeals", "draw_grinder")
     penalised = np.arange(40_000, dtype=np.int64)
     rates = {}
     for version in (1, 2):
         p = {**PARAMETERS, "grind_rules": float(version)}
-        rates[version] = grind(None, np.random.default_rng(7), p, penalised).mean()
+        m = SimpleNamespace(draws=KeyedDraws.of(seed=7), step_now=0, first=0)  # the keyed draws it reads
+        rates[version] = grind(m, np.random.default_rng(7), p, penalised).mean()
     honest = PARAMETERS["appeal_rate"] * PARAMETERS["appeal_success"]
     assert abs(rates[2] - honest) < 0.01  # rule version 2: grinding changes nothing
     assert rates[1] > honest + 0.05  # rule version 1: choosing the moment buys overturns

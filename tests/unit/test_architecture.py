@@ -71,6 +71,7 @@ EDGE_KITS = {
     "civicledger.demo": "kit.demo",
     "civicledger.sim.sector": "kit.sim",
     "civicledger.sim.rules": "kit.sim",
+    "civicledger.sim.draws": "kit.sim",
 }
 """The parts of the edges a mechanism's own edge modules build on (they name no mechanism)."""
 

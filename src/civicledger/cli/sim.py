@@ -21,6 +21,7 @@ from civicledger.adapters.policy_file import locate
 from civicledger.cli.app import app
 from civicledger.cli.output import console, emit, fail, json_mode
 from civicledger.kernel.errors import InvalidInputError
+from civicledger.sim.partition import refusals
 from civicledger.sim.scenario import ParameterSet, Scenario, ScenarioError, grid, parse_scenario
 from civicledger.sim.sweep import ENGINES, SCENARIO_COPY, Task, copy_scenario, run_file_name, run_task, sweep
 
@@ -120,6 +121,10 @@ def run_cmd(
     out: OutOption = None,
     behaviours: BehavioursOption = None,
     set_: SetOption = None,
+    partitions: Annotated[
+        int, typer.Option("--partitions", help="Split the run's persons over this many partitions (same rows).")
+    ] = 1,
+    engine: Annotated[str, typer.Option("--engine", help="The partitions': local (this process) or ray.")] = "local",
 ) -> None:
     """Run a scenario once (its base parameters) and write its tidy rows as Parquet."""
     try:
@@ -127,6 +132,13 @@ def run_cmd(
         sc = load_scenario(scenario, behaviours, changes)
         if seed is not None and seed < 0:
             raise InvalidInputError(f"--seed must not be negative, not {seed}", rule="X5")
+        if partitions < 1:
+            raise InvalidInputError(f"--partitions must be 1 or more, not {partitions}", rule="X5")
+        if engine not in ENGINES:
+            raise InvalidInputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}", rule="X5")
+        reasons = refusals(sc) if partitions > 1 else []
+        if reasons:
+            raise InvalidInputError("a partitioned run does not model yet: " + "; ".join(reasons), rule="X5")
     except (ScenarioError, InvalidInputError) as e:
         fail(ctx, e)
     folder = out or Path(f"{scenario.stem}-run")
@@ -135,7 +147,15 @@ def run_cmd(
     point = ParameterSet(0, (), sc)  # the base parameters, whatever the [sweep] says
     chosen = sc.seeds[0] if seed is None else seed
     started = time.perf_counter()
-    task = Task(point, chosen, str(folder / run_file_name(0, chosen)), tuple(behaviours or ()), provenance=source)
+    task = Task(
+        point,
+        chosen,
+        str(folder / run_file_name(0, chosen)),
+        tuple(behaviours or ()),
+        provenance=source,
+        partitions=partitions,
+        split_engine=engine,
+    )
     path, rows = run_task(task)
     data = {
         "scenario": sc.name,
@@ -143,6 +163,7 @@ def run_cmd(
         "persons": sc.population.persons,
         "steps": sc.steps,
         "rows": rows,
+        "partitions": partitions,
         "file": path,
         "seconds": round(time.perf_counter() - started, 3),
     }

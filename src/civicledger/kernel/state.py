@@ -7,6 +7,7 @@ from typing import NotRequired, TypedDict, cast
 
 from civicledger.kernel.canonical import JSONObject, digest
 from civicledger.kernel.errors import NotFoundError, RuleViolationError
+from civicledger.kernel.explain import Money
 from civicledger.kernel.identity import Account, AccountId, Guardians, Quorum, Recovery
 from civicledger.kernel.ledger import Currency
 from civicledger.kernel.money import CurrencyId
@@ -89,6 +90,16 @@ def economy_and_policy(uow: UnitOfWork) -> tuple[EconomyInfo | None, Policy]:
 
 def current_policy(uow: UnitOfWork) -> Policy:
     return _policy_of(uow.records.get("economy", "policy"))
+
+
+def money_in(uow: UnitOfWork, currency: str | None) -> Money:
+    """How an amount of ``currency`` reads (X3): the currency's own decimals and symbol; an amount of
+    no currency or of one the ledger does not know reads in the economy's decimals (the default
+    policy's before there is an economy). The pages, the CLI and the explanations read money so."""
+    found = uow.ledger.currency(CurrencyId(currency)) if currency else None
+    if found is not None:
+        return Money(found.decimals, found.symbol, found.id)
+    return Money(current_policy(uow).economy.currency_decimals)
 
 
 def policy_record(uow: UnitOfWork) -> PolicyRecord | None:

@@ -1,7 +1,10 @@
 """Behaviours: what people do each step, as plain functions a researcher can replace.
 
 A behaviour fills one *role* (``payments``, ``votes`` ...). It receives the model (read its
-arrays, never write them), the run's one random generator, and the scenario's ``[parameters]``;
+arrays, never write them), the run's generator, and the scenario's ``[parameters]``; the default
+behaviours draw for persons from the run's keyed draws (``m.draws``, ``civicledger.sim.draws``, by
+step and purpose, persons counted from ``m.first``), so a partitioned run draws what a single
+process draws, and the generator only for the economy (companies, resources);
 it returns what people *try* to do. The model then applies the rules, so a behaviour cannot break
 them: a payment to someone who does not trust the payer is dropped (CI5), a vote by an unverified
 account is not counted (X1), a spend is capped at what is available (SC2).
@@ -19,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from civicledger.sim.draws import normal_of
 from civicledger.sim.rules import distinct
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -89,11 +93,15 @@ for _role in ROLES:
 _EMPTY = np.zeros(0, np.int64)
 
 
-def draw_share(m: Model, rng: np.random.Generator, rate: float) -> I64:
+def draw_share(m: Model, rng: np.random.Generator, rate: float, purpose: str = "") -> I64:
     """Verified persons drawn with probability ``rate`` each: a binomial count of uniform draws,
     duplicates dropped (so slightly fewer when the rate is high), in index order. The work follows
-    the number drawn, not the population."""
-    picked = distinct(rng.integers(0, m.n, size=rng.binomial(m.n, rate), dtype=np.int64))
+    the number drawn, not the population. With a ``purpose`` the draws are the run's keyed draws
+    for it (``sim.draws``: the same in any process holding the persons), else from ``rng``."""
+    if purpose:
+        picked, _ = m.draws.sample(m.step_now, purpose, m.first, m.n, rate)
+    else:
+        picked = distinct(rng.integers(0, m.n, size=rng.binomial(m.n, rate), dtype=np.int64))
     out: I64 = picked[m.verified[picked]]
     return out
 
@@ -103,12 +111,14 @@ def draw_share(m: Model, rng: np.random.Generator, rate: float) -> I64:
 
 @behaviour("payments", "random_pairs")
 def random_pairs(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64]:
-    """A share of people each pay a fraction of their own coins to a random acquaintance."""
-    payers = np.flatnonzero(rng.random(m.n, dtype=np.float32) < p["pay_share"])
+    """A share of people each pay a fraction of their own coins to a random acquaintance (keyed
+    draws, ``sim.draws``)."""
+    u = m.draws.uniform(m.step_now, "payments", m.first, m.n, 2)
+    payers = np.flatnonzero(u[:, 0] < p["pay_share"])
     deg = m.net.indptr[payers + 1] - m.net.indptr[payers]
-    payers = payers[deg > 0]
-    deg = deg[deg > 0]
-    slot = m.net.indptr[payers] + (rng.random(payers.size) * deg).astype(np.int64)
+    keep = deg > 0
+    payers, deg = payers[keep], deg[keep]
+    slot = m.net.indptr[payers] + (u[payers, 1] * deg).astype(np.int64)
     units = (m.own[payers] * p["pay_fraction"]).astype(np.int64)
     return payers, slot, units
 
@@ -117,13 +127,14 @@ def random_pairs(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tup
 def two_hops(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64, I64]:
     """A share of people pay a friend of a friend, through the friend (CI9): (payers, first CSR
     slot = the intermediary, second CSR slot = the receiver, units)."""
-    payers = np.flatnonzero(rng.random(m.n, dtype=np.float32) < p["route_share"])
+    payers, u = m.draws.sample(m.step_now, "routed_payments", m.first, m.n, p["route_share"], 2)
     deg = m.net.indptr[payers + 1] - m.net.indptr[payers]
-    payers, deg = payers[deg > 0], deg[deg > 0]
-    first = m.net.indptr[payers] + (rng.random(payers.size) * deg).astype(np.int64)
+    keep = deg > 0
+    payers, deg, u = payers[keep], deg[keep], u[keep]
+    first = m.net.indptr[payers] + (u[:, 0] * deg).astype(np.int64)
     middle = m.net.neighbours[first].astype(np.int64)
     deg2 = m.net.indptr[middle + 1] - m.net.indptr[middle]
-    second = m.net.indptr[middle] + (rng.random(payers.size) * deg2).astype(np.int64)
+    second = m.net.indptr[middle] + (u[:, 1] * deg2).astype(np.int64)
     units = (m.own[payers] * p["pay_fraction"]).astype(np.int64)
     return payers, first, second, units
 
@@ -131,7 +142,8 @@ def two_hops(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I
 @behaviour("conversions", "share_of_balance")
 def share_of_balance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64]:
     """Some group members convert a fraction of their own coins into group money (CI11)."""
-    members = np.flatnonzero((m.group >= 0) & (rng.random(m.n) < p["convert_share"]))
+    drawn, _ = m.draws.sample(m.step_now, "conversions", m.first, m.n, p["convert_share"])
+    members = drawn[m.group[drawn] >= 0]
     return members, (m.own[members] * p["convert_fraction"]).astype(np.int64)
 
 
@@ -141,7 +153,7 @@ def share_of_balance(m: Model, rng: np.random.Generator, p: dict[str, float]) ->
 @behaviour("participation", "bernoulli")
 def participate(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     """Each verified person takes part with probability ``participation_rate`` a step."""
-    return draw_share(m, rng, p["participation_rate"])
+    return draw_share(m, rng, p["participation_rate"], "participation")
 
 
 @behaviour("participation", "farmers")
@@ -156,7 +168,7 @@ def farmers(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
 def farmers_among_others(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     """IN2 in a population that takes part: the first ``farmer_share`` of the persons take part
     every step, everyone else with probability ``participation_rate`` (as ``bernoulli``)."""
-    others = draw_share(m, rng, p["participation_rate"])
+    others = draw_share(m, rng, p["participation_rate"], "participation")
     who = np.arange(int(m.n * p["farmer_share"]), dtype=np.int64)
     out: I64 = np.union1d(who[m.verified[who]], others)
     return out
@@ -164,13 +176,16 @@ def farmers_among_others(m: Model, rng: np.random.Generator, p: dict[str, float]
 
 @behaviour("infractions", "bernoulli")
 def infract(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
-    return draw_share(m, rng, p["infraction_rate"])
+    return draw_share(m, rng, p["infraction_rate"], "infractions")
 
 
 @behaviour("appeals", "bernoulli")
 def appeal(m: Model, rng: np.random.Generator, p: dict[str, float], penalised: I64) -> NDArray[np.bool_]:
     """Which penalties are appealed and overturned (SC7): appeal_rate x appeal_success."""
-    return rng.random(penalised.size) < p["appeal_rate"] * p["appeal_success"]
+    out: NDArray[np.bool_] = m.draws.at(m.step_now, "appeals", m.first + penalised)[:, 0] < (
+        p["appeal_rate"] * p["appeal_success"]
+    )
+    return out
 
 
 @behaviour("appeals", "draw_grinder")
@@ -184,12 +199,12 @@ def grind_appeals(m: Model, rng: np.random.Generator, p: dict[str, float], penal
     Under version 2 (the default) the seed is a tree head signed after the appeal, unknown when it
     is signed: every moment gives the same chance, so grinding gains nothing.
     """
-    n = penalised.size
-    appealed = rng.random(n) < p["appeal_rate"]
-    grinds = rng.random(n) < p["grind_share"]
+    u = m.draws.at(m.step_now, "appeals", m.first + penalised, 3)
+    appealed = u[:, 0] < p["appeal_rate"]
+    grinds = u[:, 1] < p["grind_share"]
     tries = np.where(grinds & (p["grind_rules"] < 2), max(1, int(p["grind_tries"])), 1)
     success = 1.0 - (1.0 - p["appeal_success"]) ** tries
-    out: NDArray[np.bool_] = appealed & (rng.random(n) < success)
+    out: NDArray[np.bool_] = appealed & (u[:, 2] < success)
     return out
 
 
@@ -200,7 +215,7 @@ def best_tier(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[
     Returns (persons, tier index into ``m.tiers``); the model refuses what the rules refuse (a tier
     whose grade their credits lack, SC10, or too few credits, SC2).
     """
-    who = draw_share(m, rng, p["spend_rate"])
+    who = draw_share(m, rng, p["spend_rate"], "spending")
     if who.size == 0:
         return _EMPTY, _EMPTY
     t = m.genesis + m.step_now * m.scenario.step
@@ -213,14 +228,14 @@ def best_tier(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[
 @behaviour("pledges", "bernoulli")
 def pledge(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     """A ``pledge_rate`` share of verified persons pledge ``pledge_quantity`` credits (SC9)."""
-    return draw_share(m, rng, p["pledge_rate"])
+    return draw_share(m, rng, p["pledge_rate"], "pledges")
 
 
 @behaviour("candidates", "second_chance")
 def second_chance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     """A ``second_chance_rate`` share of persons apply for the one-time second chance (SC9); the
     model keeps those whose best grade is below the policy's threshold."""
-    return draw_share(m, rng, p["second_chance_rate"])
+    return draw_share(m, rng, p["second_chance_rate"], "candidates")
 
 
 # Gears --------------------------------------------------------------------------------------
@@ -230,12 +245,13 @@ def second_chance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I6
 def noisy_opinions(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64]:
     """A ``vote_rate`` share of people, drawn at random, consider a vote each step; those who are
     verified and hold no current vote judge a random company: its quality plus their noise."""
-    drawn = distinct(rng.integers(0, m.n, size=rng.binomial(m.n, p["vote_rate"]), dtype=np.int64))
-    voters = drawn[m.verified[drawn] & (m.vote_company[drawn] < 0)]
+    drawn, u = m.draws.sample(m.step_now, "votes", m.first, m.n, p["vote_rate"], 2)
+    mine = m.verified[drawn] & (m.vote_company[drawn] < 0)
+    voters, u = drawn[mine], u[mine]
     if m.companies == 0 or voters.size == 0:
         return _EMPTY, _EMPTY, _EMPTY
-    firms = rng.integers(0, m.companies, size=voters.size, dtype=np.int64)
-    opinion = m.quality[firms] + p["opinion_noise"] * rng.standard_normal(voters.size)
+    firms = np.minimum((u[:, 0] * m.companies).astype(np.int64), m.companies - 1)
+    opinion = m.quality[firms] + p["opinion_noise"] * normal_of(u[:, 1])
     t = p["opinion_threshold"]
     values = np.where(opinion > t, 1, np.where(opinion < -t, -1, 0)).astype(np.int64)
     return voters, firms, values
@@ -278,8 +294,15 @@ PARAMETERS: dict[str, float] = {
     "route_share": 0.05,
     "trust_back_share": 1.0,  # CI5, directed trust only: acquaintances whose trust goes both ways
     "routed_sample": 0.0,  # CI9: routed payments a step paid by the engine's max-flow router (the rest: two hops)
+    "routed_through_held": 0.0,  # CI9: 1, routes by max flow also pass on coins of other currencies held
+    "trust_limit_percent": 100.0,  # CI5, policy trust_limits: a trust accepts up to this % of the truster's own
+    "trust_expiry_weeks": 0.0,  # CI5, policy trust_expiry: weeks a trust lasts (0: trusts never expire)
+    "trust_renew_share": 0.0,  # CI5, expiring trust: the chance a trust is made again at each expiry
     "convert_share": 0.05,
     "convert_fraction": 0.2,
+    "group_trusts": 0.0,  # CI12: other groups each group trusts (0: no group exchange)
+    "group_exchange_share": 0.0,  # CI12: members a step who swap their group's money for a trusting group's
+    "group_exchange_fraction": 0.5,  # CI12: the share of their own group's money they swap
     "participation_rate": 0.02,
     "infraction_rate": 0.002,
     "appeal_rate": 0.3,
@@ -293,6 +316,7 @@ PARAMETERS: dict[str, float] = {
     "pledge_quantity": 100.0,
     "second_chance_rate": 0.001,
     "nomination_rate": 0.0,  # SC9: persons nominated by co-signers each step (0: no nominations)
+    "council_nomination_rate": 0.0,  # SC9: persons nominated by a council's decision each step (0: none)
     "credit_slots": 8.0,  # credit adjustments remembered per person (SC4); more cost memory
     "grade_every": 0.0,  # steps between two rows carrying the grade table (0: every recorded row; the last always)
     "participation_caps": 0.0,  # 1: participation counts within the IN2 caps (rule version 2); 0: version 1

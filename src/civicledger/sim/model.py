@@ -19,7 +19,11 @@ step, at time t = start + s x step:
 Sectors meet through the model (X8): ``participated`` passes acts of participation from one
 sector to the others, ``shared`` holds what a sector offers the others (``sim.sector``).
 
-A run takes ``seed`` or ``rng``, never both, and draws everything from that one generator.
+A run takes ``seed`` or ``rng``, never both. Draws for persons come from the run's keyed
+streams (``model.draws``, ``civicledger.sim.draws``: by seed, step, purpose and block of persons),
+so they are the same whichever process holds the persons (``civicledger.sim.partition``); the
+economy-wide draws (the network, the companies, sales, the lottery's seed) come from the one
+generator ``model.rng``, in the sectors' order.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from numpy.typing import NDArray
 
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.sim.behaviours import lookup
+from civicledger.sim.draws import KeyedDraws
 from civicledger.sim.scenario import Scenario
 from civicledger.sim.sector import Keys, Places, Row, Sector, Trace, sectors
 
@@ -62,6 +67,8 @@ class Model:
         self.scenario = scenario
         self.seed = seed if rng is None else None
         self.rng = rng if rng is not None else np.random.default_rng(seed if seed is not None else scenario.seeds[0])
+        self.draws = KeyedDraws.of(rng=self.rng)  # the run's SeedSequence, keyed further
+        self.first = 0  # the number of this model's person 0 (another in a partition of a run)
         self.trace = Trace() if trace else None
         self.p = dict(scenario.parameters)
         self.policy = scenario.policy
@@ -84,7 +91,7 @@ class Model:
             sector.setup()
         days = self.p["recovery_days"]
         wait = round(days * DAY) if days >= 0 else scenario.policy.identity.recovery_wait  # X9
-        self.keys = Keys.draw(self.rng, self.n, pop.persons, self.p["key_loss_rate"], self.p["guardian_share"], wait)
+        self.keys = Keys.draw(self.draws, self.n, pop.persons, self.p["key_loss_rate"], self.p["guardian_share"], wait)
 
     # A sector's state under the model's name -------------------------------------------------
 
@@ -137,7 +144,7 @@ class Model:
         t = self.genesis + s * self.scenario.step
         self.step_now = s
         self.t_now = t
-        self.keys.begin(self.rng, s, t, self.scenario.step, self.honest_count)
+        self.keys.begin(self.draws, s, t, self.scenario.step, self.honest_count)
         for sector in self._order:
             sector.begin(s, t)
         for sector in self._order:

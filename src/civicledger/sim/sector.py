@@ -5,7 +5,8 @@ A mechanism offers the simulator one ``Sector`` subclass (the ``sim`` reference 
 name: it finds them through ``civicledger.kernel.registry.installed()``, builds one of each, and
 drives them in ``order`` (lower first):
 
-1. ``setup()`` once, in order: the sector's state arrays and its draws from the run's generator;
+1. ``setup()`` once, in order: the sector's state arrays, its economy-wide draws from the run's
+   generator and its persons' keyed draws (``model.draws``, ``sim.draws``);
 2. every step s, at time t: ``begin(s, t)`` of every sector, then ``step(s, t)`` of every sector;
 3. on a recorded step: ``record(s, t)`` of every sector, then ``record_last(s, t)`` of every
    sector, each adding its columns to the row in that order.
@@ -30,6 +31,10 @@ through the model, as the engine's mechanisms meet through ``civicledger.kernel.
 
 ``unmodelled(policy)`` lists the policy options of the sector's mechanism the simulator does not
 model; ``parse_scenario`` refuses them with the reason rather than ignore them.
+
+A run split over processes (``civicledger.sim.partition``) runs each sector at a coordinator
+(``split_*``: the economy) and in each partition (``part_*``: its persons); ``split_refusals``
+names what the sector cannot run split yet.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from numpy.typing import NDArray
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.registry import Mechanism, installed, load
 from civicledger.kernel.time import DAY, YEAR
+from civicledger.sim.draws import SETUP, KeyedDraws
 
 I64 = NDArray[np.int64]
 Problem = tuple[tuple[str, ...], str]
@@ -89,8 +95,9 @@ class Keys:
         return self.rate > 0
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, n: int, honest: int, rate: float, share: float, wait: int) -> Keys:
-        """The key state of a run of ``n`` persons (``honest`` of them real): who has guardians."""
+    def draw(cls, draws: KeyedDraws, n: int, honest: int, rate: float, share: float, wait: int) -> Keys:
+        """The key state of a run of ``n`` persons (``honest`` of them real): who has guardians
+        (keyed draws, ``sim.draws``)."""
         keys = cls(
             rate,
             wait,
@@ -101,10 +108,10 @@ class Keys:
             np.full(n, -1, np.int64),
         )
         if keys.active:
-            keys.guarded[:honest] = rng.random(honest) < share
+            keys.guarded[:honest] = draws.uniform(SETUP, "guardians", 0, honest)[:, 0] < share
         return keys
 
-    def begin(self, rng: np.random.Generator, s: int, t: int, step: int, honest: int) -> None:
+    def begin(self, draws: KeyedDraws, s: int, t: int, step: int, honest: int) -> None:
         """Step ``s`` at ``t``: recoveries due complete, then keys are lost (none at step 0)."""
         self.lost_now = self.recovered_now = np.zeros(0, np.int64)
         if not self.active:
@@ -115,12 +122,12 @@ class Keys:
         self.recovered_now = due.astype(np.int64)
         self.recovered += int(due.size)
         chance = 1.0 - (1.0 - self.rate) ** (step / YEAR)
-        draws = rng.random(honest)  # drawn every step, whatever happens, to keep the stream aligned
         if s == 0:
             return
         ok = np.ones(honest, bool)
         ok[self.recovered_now] = False  # a recovery this step takes effect first
-        lose = np.flatnonzero((draws < chance) & ~self.locked[:honest] & ok).astype(np.int64)
+        u = draws.uniform(s, "key_loss", 0, honest)[:, 0]  # keyed: the same whatever else is drawn
+        lose = np.flatnonzero((u < chance) & ~self.locked[:honest] & ok).astype(np.int64)
         self.lost_now = lose
         self.locked[lose] = True
         self.lost_step[lose] = s
@@ -210,6 +217,28 @@ class Places:
         row["migrations"] = int((self.moved_at <= s).sum())
         return row
 
+    def slice(self, first: int, stop: int) -> Places:
+        """The places of persons ``first .. stop - 1`` (a partition's, ``sim.partition``)."""
+        return Places(self.names, self.home[first:stop], self.dest[first:stop], self.moved_at[first:stop])
+
+    def totals(self, values: I64, counted: NDArray[np.bool_], s: int) -> tuple[I64, I64]:
+        """Per region, the exact sum of whole-number ``values`` over the ``counted`` persons and
+        their number, at step ``s``: what ``means`` divides, added up over partitions."""
+        where = self.at(s)[: values.size]
+        keep = counted & (where >= 0)
+        total = np.zeros(len(self.names), np.int64)
+        np.add.at(total, where[keep], values[keep].astype(np.int64))
+        count = np.bincount(where[keep], minlength=len(self.names)).astype(np.int64)
+        return total, count
+
+    def means_of(self, metric: str, total: I64, count: I64) -> Row:
+        """``means`` from ``totals`` (added up over partitions): whole-number values' sums are exact
+        in ``means``' float64 too (below 2^53), so the columns are the same."""
+        row: Row = {metric: float(int(total.sum()) / max(1, int(count.sum())))}
+        for r, name in enumerate(self.names):
+            row[f"region_{_slug(name)}_{metric}"] = float(int(total[r]) / int(count[r])) if count[r] else 0.0
+        return row
+
     def means(self, metric: str, values: NDArray[np.generic], counted: NDArray[np.bool_], s: int) -> Row:
         """The mean of ``values`` over the ``counted`` persons of each region at step ``s``, and of
         all of them (``metric`` alone); 0 where none is counted."""
@@ -235,7 +264,9 @@ class World(Protocol):
     """What the model offers its sectors (``civicledger.sim.model.Model``)."""
 
     scenario: Any  # the run's ``civicledger.sim.scenario.Scenario`` (an edge module this kit may not import)
-    rng: np.random.Generator  # the run's one generator: every draw comes from it
+    rng: np.random.Generator  # the run's generator for economy-wide draws (in the sectors' order)
+    draws: KeyedDraws  # the run's keyed draws for persons (``sim.draws``): the same in any process
+    first: int  # the run's number of person 0 here (0 but in a partition, ``sim.partition``)
     p: dict[str, float]  # the behaviours' parameters (``[parameters]``)
     policy: Policy
     genesis: int  # the scenario's start
@@ -276,6 +307,12 @@ class Sector:
         """Options of ``policy`` the sector does not model (refused by ``parse_scenario``)."""
         return []
 
+    @classmethod
+    def check_parameters(cls, policy: Policy, parameters: dict[str, float]) -> list[Problem]:
+        """Problems of the scenario's ``[parameters]`` under ``policy`` (e.g. a parameter for an
+        option the policy does not allow), listed by ``parse_scenario`` with the others."""
+        return []
+
     def setup(self) -> None:
         """The sector's state arrays and its draws from the run's generator."""
 
@@ -294,6 +331,57 @@ class Sector:
 
     def record_last(self, s: int, t: int) -> Row:
         """Columns placed after every sector's ``record`` (the end of the row)."""
+        return {}
+
+    # A run split over processes (``civicledger.sim.partition``) --------------------------------
+    #
+    # One instance of the sector runs at the coordinator (its model holds the run's generator and
+    # no persons), one in each partition (its model holds persons ``first .. first + n - 1``).
+    # The coordinator's ``split_*`` and the partitions' ``part_*`` together do what ``setup``,
+    # ``begin``, ``step`` and ``record`` do in one process, with the same draws, so the rows are the
+    # same. A sector that does not override them cannot be split: ``split_refusals`` says why.
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        """What of ``scenario`` this sector cannot run split over processes (empty: it can)."""
+        return [f"the {cls.__name__} is not partitioned"]
+
+    def split_setup(self, where: list[int]) -> list[Any]:
+        """At the coordinator: the economy's setup, drawn in the sector's order from the run's
+        generator; returns what each partition (persons ``where[k]`` to ``where[k + 1]``) needs."""
+        return [None] * (len(where) - 1)
+
+    def part_setup(self, handoff: Any) -> None:
+        """In a partition: the persons' state, from the coordinator's ``handoff``."""
+
+    def split_begin(self, s: int, t: int) -> Any:
+        """At the coordinator, first in step ``s``: what every partition hears this step."""
+        return None
+
+    def part_begin(self, s: int, t: int, heard: Any) -> None:
+        """In a partition: ``begin`` for its persons, before any sector's ``part_step``."""
+
+    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+        """In a partition: ``step`` for its persons. Returns (what persons of each partition
+        receive: (global numbers, units) per partition, or None; what the coordinator hears)."""
+        return None, None
+
+    def part_receive(self, persons: I64, units: I64) -> None:
+        """In a partition: what its ``persons`` (global numbers) receive from other partitions."""
+
+    def split_step(self, s: int, t: int, heard: list[Any]) -> None:
+        """At the coordinator: ``step`` for the economy, after the partitions' (``heard``: theirs)."""
+
+    def part_record(self, s: int, t: int) -> Any:
+        """In a partition: what the coordinator needs for the row of step ``s``."""
+        return None
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        """At the coordinator: the sector's columns of the row, as ``record`` gives them."""
+        return {}
+
+    def split_record_last(self, s: int, t: int, parts: list[Any]) -> Row:
+        """At the coordinator: the columns of ``record_last``."""
         return {}
 
 

@@ -94,6 +94,8 @@ class Task:
     modules: tuple[str, ...] = ()
     types: tuple[tuple[str, str], ...] = ()  # parameter column -> "int", "float", "ratio", "bool" or "str"
     provenance: Provenance = field(default_factory=Provenance)
+    partitions: int = 1  # above 1: one run over that many partitions (``sim.partition``), same rows
+    split_engine: str = "local"  # the partitions' engine: "local" (this process) or "ray" (actors)
 
 
 def release() -> str:
@@ -228,12 +230,34 @@ def run_task(task: Task) -> tuple[str, int]:
     """Run one (parameter set, seed) and write its Parquet file; returns (path, rows)."""
     for module in task.modules:
         importlib.import_module(module)  # registers a researcher's behaviours in this process
-    rows = Model(task.point.scenario, seed=task.seed).run()
+    rows = _split_rows(task) if task.partitions > 1 else Model(task.point.scenario, seed=task.seed).run()
     table = table_of(task.point, task.seed, rows, task.types, run_info(task))
     tmp = task.path + ".part"
     pq.write_table(table, tmp)
     os.replace(tmp, task.path)  # a file is either whole or absent
     return task.path, len(rows)
+
+
+def _split_rows(task: Task) -> list[Row]:
+    """One run over ``task.partitions`` partitions (Ray started here if it is not, one CPU each)."""
+    from civicledger.sim.partition import PartitionedRun
+
+    split = PartitionedRun(
+        task.point.scenario, seed=task.seed, partitions=task.partitions, engine=task.split_engine
+    )  # refuses what it does not model before Ray starts
+    if task.split_engine != "ray":
+        return split.run()
+    import ray
+
+    started = False
+    if not ray.is_initialized():
+        ray.init(num_cpus=task.partitions, include_dashboard=False, log_to_driver=False)
+        started = True
+    try:
+        return split.run()
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def tasks(

@@ -25,7 +25,6 @@ from civicledger.api.reads import EconomyView
 from civicledger.kernel import state
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.explain import Explanation
-from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
 from civicledger.kernel.time import format_duration
 from civicledger.web import i18n
@@ -134,16 +133,9 @@ class Site:
         currency's record; an amount whose currency is unknown reads in the economy's decimals."""
         if units is None or units == "":
             return ""
-        amount = int(str(units))
         with self.store.read() as uow:
-            found = uow.ledger.currency(CurrencyId(currency)) if currency else None
-            if found is not None:
-                return i18n.format_money(amount, found.decimals, found.symbol)
-            try:
-                decimals = state.current_policy(uow).economy.currency_decimals
-            except CivicLedgerError:  # no economy yet
-                decimals = 2
-        return i18n.format_money(amount, decimals)
+            money = state.money_in(uow, currency)
+        return i18n.format_money(int(str(units)), money.decimals, money.symbol)
 
     def explanation(
         self, request: Request, found: tuple[Explanation | None, str | None], back: tuple[str, str], json_url: str

@@ -11,7 +11,6 @@ from typing import Any
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.explain import N_, Explanation, Figure, Money
-from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.mechanisms.creditism import handlers as scm
 from civicledger.mechanisms.creditism import rules
@@ -61,12 +60,7 @@ def coop_text(row: JSONObject) -> str:
 def price_money(uow: UnitOfWork) -> Money:
     """How a price reads (X3): in the currency pre-orders are paid in (policy creditism.currency),
     else in major units of the economy's decimals (policy economy.currency_decimals), no symbol."""
-    policy = state.current_policy(uow)
-    currency = policy.section(CreditismPolicy).currency
-    found = uow.ledger.currency(CurrencyId(currency)) if currency else None
-    if found is not None:
-        return Money(found.decimals, found.symbol, found.id)
-    return Money(policy.economy.currency_decimals)
+    return state.money_in(uow, state.current_policy(uow).section(CreditismPolicy).currency)
 
 
 def price(store: Store, asset: str) -> dict[str, Any]:  # read field by field by the goods page

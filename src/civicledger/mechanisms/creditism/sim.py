@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -249,6 +250,23 @@ class CreditismSector(Sector):
                 row_breakdown(self.coop_node(i, fee, scarce, inputs), self.chain), Fraction(int(self.coop_labour[i]))
             )
             self.coop_quotes.append((row.price, math.inf if row.efficiency is None else float(row.efficiency)))
+
+    # A run split over processes (``civicledger.sim.partition``): Creditism holds no persons and
+    # runs at the coordinator, with its draws in the run's order.
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        return []
+
+    def split_setup(self, where: list[int]) -> list[Any]:
+        self.setup()
+        return [None] * (len(where) - 1)
+
+    def split_step(self, s: int, t: int, heard: list[Any]) -> None:
+        self.step(s, t)
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        return self.record(s, t)
 
     def record(self, s: int, t: int) -> Row:
         row: Row = {f"allowance_r{r}": float(self.ratings[r]) for r in range(self.resources)}

@@ -29,14 +29,17 @@ policy's ``nomination_cosigners`` co-signers drawn at random, and join the draw'
 ``nominations_valid`` (``rules.check_nomination`` over whole arrays) accepts them: not already
 waiting, no co-signer nominating themselves, as many distinct co-signers as policy asks, each a
 verified person able to sign (X9). A nominee has no grade bound and may be nominated again after a
-draw; the columns ``nominations`` and ``nominations_refused`` count them.
+draw; the columns ``nominations`` and ``nominations_refused`` count them. With
+``council_nomination_rate`` above 0, that share of verified persons are nominated each step by a
+council's decision (``council_nominations_valid``: refused only while already waiting), counted in
+``council_nominations`` and ``council_nominations_refused``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any, ClassVar, overload
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +48,7 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
+from civicledger.sim.draws import SETUP
 from civicledger.sim.rules import distinct, repeats
 from civicledger.sim.sector import Problem, Row, Sector
 
@@ -348,8 +352,10 @@ class CreditsSector(Sector):
     def setup(self) -> None:
         """Birth dates in whole days (SC2), enrolment at the start, the service's tiers (SC10)."""
         m = self.model
-        n, rng, pop = m.n, m.rng, m.scenario.population
-        ages = rng.integers(pop.age_min * 365, pop.age_max * 365 + 1, size=n, dtype=np.int64)
+        n, pop = m.n, m.scenario.population
+        low, span = pop.age_min * 365, (pop.age_max - pop.age_min) * 365 + 1
+        u = m.draws.uniform(SETUP, "born", m.first, n)[:, 0]  # keyed (``sim.draws``): the same in any process
+        ages = low + np.minimum((u * span).astype(np.int64), span - 1)
         self.born = m.genesis - ages * 86_400
         self.enrolled = np.full(n, m.genesis, dtype=np.int64)
         self.spent = np.zeros(n, np.int64)
@@ -375,7 +381,6 @@ class CreditsSector(Sector):
         self.participation_uncounted = 0
         self.appeals_penalties = 0  # penalties that could be appealed (SC7)
         self.appeals_overturned = 0
-        self.appeals_expected = 0.0  # what honest appeals overturn: appeal_rate x appeal_success each
         self.adj_counter = 0
         self.credits_spent_total = 0
         self.spends = self.spends_refused = 0
@@ -391,6 +396,7 @@ class CreditsSector(Sector):
         self.last_draw: int | None = None
         self.draws = self.lottery_winners = 0
         self.nominations = self.nominations_refused = 0  # SC9: nominated by co-signers
+        self.council_nominations = self.council_nominations_refused = 0  # SC9: nominated by a council decision
         self._standing_cache: tuple[int, I64, tuple[I64, I64, I64, I64, I64]] | None = None
         self.draw_hook: DrawHook | None = None  # replaces the draw (tests take the engine's); None: the domain's
 
@@ -408,6 +414,71 @@ class CreditsSector(Sector):
             counted, _ = self._effect(persons, t, effect, kind)
             if self.capped and effect.qualifying:
                 self.last_fresh[counted] = t
+
+    # A run split over processes (``civicledger.sim.partition``): every person's credits stay in
+    # their partition; the row's columns are sums over persons, added up at the coordinator.
+
+    PARTITIONED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "participation": ("bernoulli", "none"),
+        "infractions": ("bernoulli", "none"),
+        "appeals": ("bernoulli", "draw_grinder", "none"),
+        "spending": ("best_tier", "none"),
+        "pledges": ("none",),
+        "candidates": ("none",),
+    }
+    """The behaviours a partitioned run can run: their draws are keyed and their effects stay with
+    the person (the civic lottery's pledges and candidates would need the coordinator: not yet)."""
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        out: list[str] = []
+        if scenario.parameters.get("nomination_rate", 0.0) > 0:
+            out.append("nominations (parameters.nomination_rate, SC9)")
+        if scenario.parameters.get("council_nomination_rate", 0.0) > 0:
+            out.append("nominations by the council (parameters.council_nomination_rate, SC9)")
+        if scenario.parameters.get("farmer_share", 0.0) > 0:
+            out.append("farmers (parameters.farmer_share, IN2)")
+        for role, allowed in cls.PARTITIONED.items():
+            name = scenario.behaviours.get(role, "")
+            if name not in allowed:
+                out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
+        return out
+
+    def part_setup(self, handoff: Any) -> None:
+        self.setup()
+
+    def part_begin(self, s: int, t: int, heard: Any) -> None:
+        self.begin(s, t)
+
+    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+        self.step(s, t)
+        return None, None
+
+    def part_record(self, s: int, t: int) -> Any:
+        """Our persons' columns and, with regions and the grade table due, the sums of their grades
+        by region (``Places.totals``)."""
+        row = self.record(s, t)
+        places = self.model.places
+        if not (places.active and self.grade_table_due(s)):
+            return row, None
+        pol = self.model.policy.section(CreditsPolicy)
+        grades = np.argmax(self.by_grade(t), axis=1) + pol.grade_min
+        return row, places.totals(grades, self.available(t) > 0, s)
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        """The partitions' columns added up (whole numbers, exact in any order); the expected
+        overturns from the whole count and the regions' mean grades from the whole sums, as
+        ``record`` computes them."""
+        rows = [row for row, _ in parts]
+        row: Row = {key: sum(r[key] for r in rows) for key in rows[0]}
+        p = self.model.p
+        row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]
+        sums = [totals for _, totals in parts if totals is not None]
+        if sums:
+            total = np.sum([x for x, _ in sums], axis=0)
+            count = np.sum([c for _, c in sums], axis=0)
+            row.update(self.model.places.means_of("mean_grade", total, count))
+        return row
 
     def grade_table_due(self, s: int) -> bool:
         """Whether the row of step ``s`` carries the grade table (``grade_*``, ``credits_grade_*``,
@@ -436,7 +507,11 @@ class CreditsSector(Sector):
             "participation_uncounted": self.participation_uncounted,
             "appeals_penalties": self.appeals_penalties,
             "appeals_overturned": self.appeals_overturned,
-            "appeals_overturned_expected": self.appeals_expected,
+            # what honest appeals overturn, appeal_rate x appeal_success each: from the whole count,
+            # so that a run split over processes (``sim.partition``) adds up to the same number
+            "appeals_overturned_expected": self.appeals_penalties
+            * self.model.p["appeal_rate"]
+            * self.model.p["appeal_success"],
         }
         if not self.grade_table_due(s):
             return row
@@ -536,7 +611,6 @@ class CreditsSector(Sector):
                     m.log("infraction", s, a)
             overturned = m.behave["appeals"](m, m.rng, m.p, bad)
             self.appeals_penalties += int(bad.size)
-            self.appeals_expected += bad.size * m.p["appeal_rate"] * m.p["appeal_success"]
             if overturned is not None:
                 self.appeals_overturned += int(overturned.sum())
             if overturned is not None and overturned.any():
@@ -612,6 +686,32 @@ class CreditsSector(Sector):
                     for a in who.tolist():
                         m.log("second_chance", s, a)
         self._nominate(s)
+        self._council_nominate(s)
+
+    def _council_nominate(self, s: int) -> None:
+        """SC9: a council decides to nominate a ``council_nomination_rate`` share of verified persons
+        each step (after the co-signers' nominations): accepted where ``council_nominations_valid``
+        (``rules.check_nomination`` of a council's decision) accepts them, i.e. not already waiting.
+        The council's quorum signs, so no person's key is needed (X9)."""
+        m = self.model
+        rate = m.p["council_nomination_rate"]
+        if rate <= 0:
+            return
+        nominees = self._council_nominees(rate)
+        ok = council_nominations_valid(nominees, self.candidate[nominees])
+        self.candidate[nominees[ok]] = True
+        self.council_nominations += int(ok.sum())
+        self.council_nominations_refused += int((~ok).sum())
+        if m.trace is not None:
+            for a, good in zip(nominees.tolist(), ok.tolist(), strict=True):
+                m.log("council_nominate" if good else "council_nominate_refused", s, a)
+
+    def _council_nominees(self, rate: float) -> I64:
+        """The draw of council nominations (SC9): verified persons, each with probability ``rate``."""
+        m = self.model
+        picked = distinct(m.rng.integers(0, m.n, size=m.rng.binomial(m.n, rate), dtype=np.int64))
+        out: I64 = picked[m.verified[picked]]
+        return out
 
     def _nominate(self, s: int) -> None:
         """SC9: a ``nomination_rate`` share of verified persons, each nominated by co-signers."""
@@ -633,9 +733,15 @@ class CreditsSector(Sector):
                 m.log("nominate" if good else "nominate_refused", s, a, tuple(row))
 
     def _nomination_columns(self) -> Row:
-        if self.model.p["nomination_rate"] <= 0:
-            return {}
-        return {"nominations": self.nominations, "nominations_refused": self.nominations_refused}
+        out: Row = {}
+        if self.model.p["nomination_rate"] > 0:
+            out.update(nominations=self.nominations, nominations_refused=self.nominations_refused)
+        if self.model.p["council_nomination_rate"] > 0:  # SC9 by a council's decision
+            out.update(
+                council_nominations=self.council_nominations,
+                council_nominations_refused=self.council_nominations_refused,
+            )
+        return out
 
     def _lottery(self, s: int, t: int) -> None:
         """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
@@ -889,6 +995,14 @@ class CreditsSector(Sector):
         since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
         steps = decay_steps(t - since, pol.decay_window, pol.decay_step)
         return grade_after_decay(g, steps, pol.base_grade)
+
+
+def council_nominations_valid(candidates: I64, waiting: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``rules.check_nomination`` (SC9) of a council's decision, one per candidate: a council
+    nominates without co-signers, and a candidate already waiting for a draw is refused."""
+    assert waiting.size == candidates.size
+    out: NDArray[np.bool_] = ~waiting
+    return out
 
 
 def nominations_valid(

@@ -12,7 +12,7 @@ from typing import NotRequired, TypedDict
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
 from civicledger.kernel.errors import NotFoundError
-from civicledger.kernel.explain import N_, Explanation, Figure, Money
+from civicledger.kernel.explain import N_, Explanation, Figure
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.money import CurrencyId, format_units
 from civicledger.kernel.ports import Store, UnitOfWork
@@ -245,14 +245,6 @@ def company(store: Store, company: str) -> CompanyView:
     }
 
 
-def money_of(uow: UnitOfWork, currency: str) -> Money:
-    """How amounts of ``currency`` read (its decimals and symbol), two decimals if it is unknown."""
-    found = uow.ledger.currency(CurrencyId(currency))
-    if found is None:
-        return Money(2, currency, currency)
-    return Money(found.decimals, found.symbol, found.id)
-
-
 def explain_delta(uow: UnitOfWork, company: AccountId, at: int) -> Explanation:
     """Why a company's delta is what it is at ``at`` (GR5): its sales G, its votes and mean V, the
     sales-weighted average S over the companies with current votes, k and the optional clamp."""
@@ -262,7 +254,7 @@ def explain_delta(uow: UnitOfWork, company: AccountId, at: int) -> Explanation:
     row = result.companies.get(company)
     if row is None:  # joined after ``at``
         raise NotFoundError(f"{company} had not joined Gears at {at}", rule="GR1")
-    money = money_of(uow, gs.config(uow, "GR5").ethicap)
+    money = state.money_in(uow, gs.config(uow, "GR5").ethicap)
     voted = [c for c in result.companies.values() if c.votes]
     weighted = sum((c.sales * c.mean for c in voted if c.mean is not None), Fraction(0))
     weight = sum(c.sales for c in voted)

@@ -23,6 +23,7 @@ engine in the order of their account ids: the two differ only where largest rema
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -91,13 +92,10 @@ class GearsSector(Sector):
 
     def setup(self) -> None:
         m = self.model
-        n = m.n
         self.companies = m.scenario.population.companies
         if self.companies > np.iinfo(np.int32).max:
             raise OverflowError("more companies than an int32 vote record holds")
-        self.quality = m.rng.normal(0.0, m.p["quality_sigma"], size=self.companies)
-        self.vote_company = np.full(n, -1, np.int32)  # companies are few (checked below)
-        self.vote_value = np.zeros(n, np.int8)  # -1, 0, +1 (GR4)
+        self.setup_votes(self.companies, m.rng.normal(0.0, m.p["quality_sigma"], size=self.companies))
         self.sales_hist = np.zeros((m.scenario.steps, self.companies), np.int64)
         self.company_balance = np.zeros(self.companies, np.int64)
         self.company_debt = np.zeros(self.companies, np.int64)
@@ -108,15 +106,11 @@ class GearsSector(Sector):
         # closing step -> (company, verdict, deadline)
         self.challenges: dict[int, list[tuple[int, int, int]]] = {}
         self.challenged: set[int] = set()
-        self.casts = 0
         self.deltas = np.zeros(self.companies)
         self.coefficients: gears.Coefficients | None = None
         self.exact_deltas: list[Fraction] = []
         self.settle_with: list[tuple[int, int]] = []  # each company's settled delta as (numerator, denominator)
         self.company_names = [f"c{i:06d}" for i in range(self.companies)]
-        self.tally_count = np.zeros(self.companies, np.int64)
-        self.tally_total = np.zeros(self.companies, np.int64)
-        self.cast_log: dict[int, I64] = {}
         # GR6 deferred: period -> company -> exact accrued p x delta / 100; debts in order, each
         # (owed to the fund: a period's charge, or else a penalty, units owed)
         self.deferred = m.policy.section(GearsPolicy).mode is SettlementMode.DEFERRED
@@ -125,7 +119,72 @@ class GearsSector(Sector):
         self.period_payouts = self.period_charges = 0
         self.debts: list[list[tuple[bool, int]]] = [[] for _ in range(self.companies)] if self.deferred else []
 
+    def setup_votes(self, companies: int, quality: NDArray[np.float64]) -> None:
+        """The persons' votes (GR4) and the companies' tallies: all a partition of a run holds of
+        Gears (``sim.partition``), the companies' quality drawn once by the run."""
+        n = self.model.n
+        self.companies = companies
+        self.quality = quality
+        self.vote_company = np.full(n, -1, np.int32)  # companies are few (checked in ``setup``)
+        self.vote_value = np.zeros(n, np.int8)  # -1, 0, +1 (GR4)
+        self.tally_count = np.zeros(companies, np.int64)
+        self.tally_total = np.zeros(companies, np.int64)
+        self.cast_log: dict[int, I64] = {}
+        self.casts = 0
+        self.current_votes: int | None = None  # a split run's coordinator: the partitions' count
+
+    # A run split over processes (``civicledger.sim.partition``): votes stay with the persons in
+    # their partitions; the companies, the fund and every economy-wide draw at the coordinator.
+
+    @classmethod
+    def split_refusals(cls, scenario: Any) -> list[str]:
+        name = scenario.behaviours.get("votes", "")
+        return [] if name in ("noisy_opinions", "none") else [f"the votes behaviour {name!r}"]
+
+    def split_setup(self, where: list[int]) -> list[Any]:
+        """At the coordinator: ``setup`` (the companies' quality drawn in order), without votes."""
+        self.setup()
+        self.vote_company = np.zeros(0, np.int32)  # the persons' votes are the partitions'
+        self.vote_value = np.zeros(0, np.int8)
+        return [self.quality] * (len(where) - 1)
+
+    def part_setup(self, handoff: Any) -> None:
+        self.setup_votes(int(handoff.size), handoff)
+
+    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+        """Our persons' votes (GR4, X8): the tallies' changes and the votes cast."""
+        count, total = self.tally_count.copy(), self.tally_total.copy()
+        casts = self._vote(s, t)
+        return None, (self.tally_count - count, self.tally_total - total, casts)
+
+    def split_step(self, s: int, t: int, heard: list[Any]) -> None:
+        """The partitions' tallies added, the rewards paid (GR6), then the companies' step."""
+        casts = 0
+        for count, total, cast in heard:
+            self.tally_count += count
+            self.tally_total += total
+            casts += cast
+        self.casts += casts
+        self._pay_from_fund("reward", self.model.policy.section(GearsPolicy).vote_reward * casts)
+        self._companies_step(s, t)
+
+    def part_record(self, s: int, t: int) -> Any:
+        return self.votes_current()
+
+    def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
+        self.current_votes = sum(parts)
+        return self.record(s, t)
+
     def step(self, s: int, t: int) -> None:
+        m = self.model
+        pol = m.policy.section(GearsPolicy)
+        casts = self._vote(s, t)
+        self._pay_from_fund("reward", pol.vote_reward * casts)
+        self._companies_step(s, t)
+
+    def _vote(self, s: int, t: int) -> int:
+        """GR4: votes cast k steps ago expire, the step's votes are cast and tallied, and reported
+        as civic participation (X8); returns the votes cast (each earns the reward)."""
         m = self.model
         pol = m.policy.section(GearsPolicy)
         # GR4: a vote counts from its cast for vote_term; the votes cast k steps ago expire now.
@@ -151,13 +210,26 @@ class GearsSector(Sector):
             self.vote_company[voters] = firms
             self.vote_value[voters] = values
             self.casts += int(voters.size)
-            self._pay_from_fund("reward", pol.vote_reward * int(voters.size))
             # X8: a cast vote is civic participation (for social credits: the decay clock, SC8, and
             # the effect the credits policy gives the kind "gears_vote").
             m.participated("gears_vote", voters, t)
             if m.trace is not None:
                 for a, c, x in zip(voters.tolist(), firms.tolist(), values.tolist(), strict=True):
                     m.log("vote", s, a, c, x)
+            return int(voters.size)
+        return 0
+
+    def votes_current(self) -> int:
+        """Persons holding a current vote (GR4; at a split run's coordinator, the partitions')."""
+        if self.current_votes is not None:
+            return self.current_votes
+        return int((self.vote_company >= 0).sum())
+
+    def _companies_step(self, s: int, t: int) -> None:
+        """The companies' part of a step: coefficients (GR5), challenges closing (GR7), sales
+        settled (GR6), new challenges."""
+        m = self.model
+        pol = m.policy.section(GearsPolicy)
         if not self.companies:
             return
         counts, totals = self.tally_count, self.tally_total
@@ -332,7 +404,7 @@ class GearsSector(Sector):
         pending = sum(u for _, u in self.pending)
         return {
             "companies_voted": int(voted.size),
-            "votes_current": int((self.vote_company >= 0).sum()),
+            "votes_current": self.votes_current(),
             "votes_cast": self.casts,
             "delta_min": float(q[0]),
             "delta_p10": float(q[1]),

@@ -1,0 +1,119 @@
+"""Keyed draws: random numbers for a person that depend on the seed, the step, the purpose and
+the person's block only, never on which process draws them or what it drew before.
+
+One run may be split over several processes (``civicledger.sim.partition``), each holding a
+range of persons. A single generator shared by the whole run cannot give a process the numbers
+the single-process run gives the same persons: its stream depends on everything drawn before.
+Here each block of ``BLOCK`` consecutive persons has, for each (step, purpose), a stream of its
+own: a ``numpy.random.Philox`` generator seeded with ``SeedSequence(run entropy, spawn_key=(step
++ 1, purpose code, block))``. A process holding persons ``first .. first + count - 1`` draws the
+blocks overlapping its range and keeps its part, so it draws exactly what the single process
+draws for those persons, whatever the split. The run's own generator (``Model.rng``, the
+``SeedSequence`` with an empty spawn key) stays for the economy-wide draws (the network, the
+companies, the lottery's seed), which one process (the coordinator of a split run) makes in the
+same order as a single-process run.
+"""
+
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+from numpy.typing import NDArray
+
+F64 = NDArray[np.float64]
+
+BLOCK = 1 << 16
+"""Persons per block: each block of persons has its own stream per (step, purpose)."""
+
+SETUP = -1
+"""The step of draws made when the run starts (the spawn key holds step + 1, never negative)."""
+
+
+def purpose_code(purpose: str) -> int:
+    """A stable number for a purpose's name (CRC-32: the same in every process and release)."""
+    return zlib.crc32(purpose.encode("utf-8"))
+
+
+class KeyedDraws:
+    """The keyed streams of one run (``root``: the run's ``SeedSequence``)."""
+
+    def __init__(self, root: np.random.SeedSequence) -> None:
+        self.entropy = root.entropy
+        self.spawn_key = tuple(root.spawn_key)
+
+    @classmethod
+    def of(cls, seed: int | None = None, rng: np.random.Generator | None = None) -> KeyedDraws:
+        """The keyed draws of a run made from ``seed``, or from ``rng``'s own seed sequence."""
+        if rng is not None:
+            seq = getattr(rng.bit_generator, "seed_seq", None)
+            if not isinstance(seq, np.random.SeedSequence):
+                raise ValueError("keyed draws need a generator made from a SeedSequence (np.random.default_rng)")
+            return cls(seq)
+        return cls(np.random.SeedSequence(seed))
+
+    def block(self, step: int, purpose: str, block: int) -> np.random.Generator:
+        """The generator of one block of persons for (step, purpose)."""
+        key = (*self.spawn_key, step + 1, purpose_code(purpose), block)
+        return np.random.Generator(np.random.Philox(np.random.SeedSequence(self.entropy, spawn_key=key)))
+
+    def uniform(self, step: int, purpose: str, first: int, count: int, k: int = 1) -> F64:
+        """``k`` uniform numbers in [0, 1) for each of the persons ``first .. first + count - 1``:
+        shape (count, k), row i being person first + i's, the same in any process."""
+        out = np.empty((count, k), np.float64)
+        if count <= 0:
+            return out
+        stop = first + count
+        for b in range(first // BLOCK, (stop - 1) // BLOCK + 1):
+            lo, hi = b * BLOCK, (b + 1) * BLOCK
+            drawn = self.block(step, purpose, b).random((BLOCK, k))
+            a, z = max(lo, first), min(hi, stop)
+            out[a - first : z - first] = drawn[a - lo : z - lo]
+        return out
+
+    def sample(
+        self, step: int, purpose: str, first: int, count: int, rate: float, k: int = 0
+    ) -> tuple[NDArray[np.int64], F64]:
+        """Persons drawn with probability ``rate`` each among ``first .. first + count - 1``, and
+        ``k`` uniform numbers for each: per block, a binomial count of uniform positions, duplicates
+        dropped, then the numbers of each position drawn (the work follows the number drawn, not
+        the population). Returns (indices counted from ``first``, in order; shape (drawn, k))."""
+        picks: list[NDArray[np.int64]] = []
+        extras: list[F64] = []
+        stop = first + count
+        if count > 0 and rate > 0:
+            for b in range(first // BLOCK, (stop - 1) // BLOCK + 1):
+                g = self.block(step, purpose, b)
+                pos = g.integers(0, BLOCK, size=g.binomial(BLOCK, rate), dtype=np.int64)
+                extra = g.random((pos.size, k))
+                pos, once = np.unique(pos, return_index=True)
+                at = b * BLOCK + pos
+                keep = (at >= first) & (at < stop)
+                picks.append(at[keep] - first)
+                extras.append(extra[once][keep])
+        if not picks:
+            return np.zeros(0, np.int64), np.zeros((0, k), np.float64)
+        return np.concatenate(picks), np.concatenate(extras)
+
+    def at(self, step: int, purpose: str, persons: NDArray[np.int64], k: int = 1) -> F64:
+        """``k`` uniform numbers for each of some persons (global numbers), shape (size, k): a
+        SplitMix64 mix of (the key of (step, purpose), person, column), for persons too scattered
+        for ``uniform``'s blocks (the penalised, for their appeals). The same in any process."""
+        key = np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, step + 1, purpose_code(purpose)))
+        base = key.generate_state(1, np.uint64)[0]
+        x = persons.astype(np.uint64)[:, None] * np.uint64(k) + np.arange(k, dtype=np.uint64)[None, :]
+        with np.errstate(over="ignore"):
+            z = x * np.uint64(0x9E3779B97F4A7C15) + base
+            z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+            z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+            z = z ^ (z >> np.uint64(31))
+        out: F64 = (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
+        return out
+
+
+def normal_of(u: F64) -> F64:
+    """Standard normal numbers from uniform ones (the inverse of the normal distribution)."""
+    from scipy.special import ndtri
+
+    out: F64 = ndtri(np.clip(u, 1e-300, None))
+    return out

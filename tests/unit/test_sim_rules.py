@@ -200,3 +200,6 @@ def test_distinct_and_repeats_are_np_unique(values: list[int]) -> None:
     eu, ec = np.unique(a, return_counts=True)
     assert u.tolist() == eu.tolist() and c.tolist() == ec.tolist()
     assert sim_rules.repeats(a) == (np.unique(a).size != a.size)
+    v, first = sim_rules.distinct_first(a)
+    ev, efirst = np.unique(a, return_index=True)
+    assert v.tolist() == ev.tolist() and first.tolist() == efirst.tolist()

@@ -21,6 +21,8 @@ import zlib
 import numpy as np
 from numpy.typing import NDArray
 
+from civicledger.sim.rules import distinct_first
+
 F64 = NDArray[np.float64]
 
 BLOCK = 1 << 16
@@ -66,7 +68,11 @@ class KeyedDraws:
         stop = first + count
         for b in range(first // BLOCK, (stop - 1) // BLOCK + 1):
             lo, hi = b * BLOCK, (b + 1) * BLOCK
-            drawn = self.block(step, purpose, b).random((BLOCK, k))
+            g = self.block(step, purpose, b)
+            if lo >= first and hi <= stop:  # a whole block: drawn in place, the same numbers
+                g.random(out=out[lo - first : hi - first])
+                continue
+            drawn = g.random((BLOCK, k))
             a, z = max(lo, first), min(hi, stop)
             out[a - first : z - first] = drawn[a - lo : z - lo]
         return out
@@ -86,7 +92,7 @@ class KeyedDraws:
                 g = self.block(step, purpose, b)
                 pos = g.integers(0, BLOCK, size=g.binomial(BLOCK, rate), dtype=np.int64)
                 extra = g.random((pos.size, k))
-                pos, once = np.unique(pos, return_index=True)
+                pos, once = distinct_first(pos)  # ``np.unique(pos, return_index=True)``, by one sort
                 at = b * BLOCK + pos
                 keep = (at >= first) & (at < stop)
                 picks.append(at[keep] - first)

@@ -74,6 +74,18 @@ def distinct_counts(values: Ints) -> tuple[Ints, I64]:
     return ordered[starts], counts
 
 
+def distinct_first(values: Ints) -> tuple[Ints, I64]:
+    """``np.unique(values, return_index=True)`` of a 1-D integer array: the distinct values,
+    ascending, and where each first occurs, by one stable sort."""
+    order = np.argsort(values, kind="stable")  # equal values keep their order: the first leads
+    ordered = values[order]
+    keep = np.empty(ordered.size, bool)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    first: I64 = order[keep].astype(np.int64)
+    return ordered[keep], first
+
+
 def repeats(values: Ints) -> bool:
     """Whether a 1-D integer array holds a value twice (``np.unique(values).size != values.size``)."""
     if values.size < 2:

@@ -55,6 +55,7 @@ from civicledger.sim.rules import (
     add_into,
     build,
     canonical,
+    distinct,
     distinct_counts,
     gini,
     regional,
@@ -802,7 +803,7 @@ class CirclesSector(Sector):
         m = self.model
         rng = m.rng
         size = rng.binomial(m.n, m.p["group_exchange_share"])
-        picked = np.unique(rng.integers(0, m.n, size=size, dtype=np.int64))
+        picked = distinct(rng.integers(0, m.n, size=size, dtype=np.int64))
         who = picked[self.group[picked] >= 0]
         return who, rng.random(who.size)
 

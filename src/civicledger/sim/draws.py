@@ -65,11 +65,10 @@ class KeyedDraws:
     def key(self, purpose: str) -> NDArray[np.uint64]:
         """The Philox key of a purpose in this run: hashed once (``SeedSequence`` of the run's
         entropy and spawn key, ``PURPOSES``, the purpose's code), then kept."""
-        key = self._keys.get(purpose)
-        if key is None:
+        if purpose not in self._keys:
             seq = np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, PURPOSES, purpose_code(purpose)))
-            key = self._keys[purpose] = seq.generate_state(2, np.uint64)
-        return key
+            self._keys[purpose] = seq.generate_state(2, np.uint64).astype(np.uint64)
+        return self._keys[purpose]
 
     def _seek(self, step: int, purpose: str, block: int, skip: int = 0) -> np.random.Generator:
         """The generator at number ``skip`` (64-bit outputs) of the stream of (step, purpose,

@@ -34,7 +34,7 @@ draw; the columns ``nominations`` and ``nominations_refused`` count them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -322,11 +322,11 @@ class CreditsSector(Sector):
         "infractions": ("bernoulli", "none"),
         "appeals": ("bernoulli", "draw_grinder", "none"),
         "spending": ("best_tier", "none"),
-        "pledges": ("none",),
-        "candidates": ("none",),
+        "pledges": ("bernoulli", "none"),
+        "candidates": ("second_chance", "none"),
     }
     """The behaviours a partitioned run can run: their draws are keyed and their effects stay with
-    the person (the civic lottery's pledges and candidates would need the coordinator: not yet)."""
+    the person; the civic lottery's draw is made at the coordinator in a round (``split_round``)."""
 
     @classmethod
     def split_refusals(cls, scenario: Any) -> list[str]:
@@ -341,15 +341,116 @@ class CreditsSector(Sector):
                 out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
         return out
 
+    def split_setup(self, where: list[int]) -> list[Any]:
+        """At the coordinator: the lottery's clock (SC9) and what waits for it."""
+        self.where = np.array(where, np.int64)
+        self.last_draw = None
+        self.draws = 0
+        self.waiting = 0  # open pledges and candidates after the last step, in every partition
+        self.seed: bytes | None = None
+        return [None] * (len(where) - 1)
+
     def part_setup(self, handoff: Any) -> None:
         self.setup()
+        self.pledge_made: list[int] = []  # the step each open pledge was made (its place in pledge order)
+        self.drawing = False
+
+    def split_begin(self, s: int, t: int) -> Any:
+        """At the coordinator, where ``begin`` draws (SC9): whether the lottery draws this step,
+        its seed taken from the run's generator in the single process's order."""
+        pol = self.model.policy.section(CreditsPolicy)
+        self.seed = None
+        if (self.last_draw is not None and t - self.last_draw < pol.draw_period) or not self.waiting:
+            return False
+        self.last_draw = t
+        self.draws += 1
+        self.seed = self.model.rng.bytes(32)
+        return True
 
     def part_begin(self, s: int, t: int, heard: Any) -> None:
-        self.begin(s, t)
+        """The lottery waits for ``part_steps`` (nothing reads credits before it in a step)."""
+        self.drawing = bool(heard)
 
-    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+    def part_steps(self, s: int, t: int) -> Generator[Any, Any, tuple[list[tuple[I64, I64]] | None, Any]]:
+        """The lottery's draw first when due (SC9, a round: ``_lottery_ask``, ``split_round``,
+        ``_lottery_apply``), then ``step``; the coordinator hears what waits for the next draw."""
+        if self.drawing:
+            self._lottery_apply(t, (yield self._lottery_ask(t)))
+        made = len(self.pledges)
         self.step(s, t)
-        return None, None
+        self.pledge_made += [s] * (len(self.pledges) - made)
+        return None, len(self.pledges) + int(self.candidate.sum())
+
+    def _lottery_ask(self, t: int) -> tuple[Any, ...]:
+        """Our open pledges (the step made, global donor, steps, quantity, duration), what each of
+        their donors holds at the minimum grade, and our waiting candidates (SC9, as ``_lottery``)."""
+        first = self.model.first
+        pol = self.model.policy.section(CreditsPolicy)
+        table = np.array(self.pledges, np.int64).reshape(-1, 4)
+        donors = np.unique(table[:, 0])
+        holds = np.zeros(0, np.int64)
+        if donors.size:
+            grade, units, _, _, _ = self.standing(donors, t)
+            holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
+        made = np.array(self.pledge_made, np.int64)
+        table[:, 0] += first
+        return made, table, donors + first, holds, first + np.flatnonzero(self.candidate)
+
+    def split_round(self, s: int, t: int, asks: list[Any]) -> list[Any]:
+        """At the coordinator, the lottery's draw (SC9) over every partition's pledges, in pledge
+        order (made, then donor), and candidates (by number), as ``_lottery`` makes it; each
+        partition hears its winners' and donors' adjustments in the winners' order, and which of
+        its pledges stay open."""
+        made = np.concatenate([a[0] for a in asks])
+        table = np.concatenate([a[1] for a in asks])
+        holding = dict(
+            zip(np.concatenate([a[2] for a in asks]).tolist(), np.concatenate([a[3] for a in asks]).tolist(), strict=True)
+        )
+        order = np.lexsort((table[:, 0], made))  # pledge order: the step made, then the donor
+        data = {f"{i:09d}": tuple(table[j].tolist()) for i, j in enumerate(order.tolist())}
+        valid, _lapsed = credit_rules.split_pledges(
+            [(key, f"{donor:09d}", quantity) for key, (donor, _, quantity, _) in data.items()],
+            {f"{donor:09d}": units for donor, units in holding.items()},
+        )
+        candidates = [f"{c:09d}" for c in np.concatenate([a[4] for a in asks]).tolist()]
+        assert self.seed is not None
+        winners = draw_winners(self.seed, valid, candidates)
+        cut = self.where
+        events: list[list[tuple[bool, int, int, int, int]]] = [[] for _ in asks]
+        for pledge_key, _donor, cand_key in winners:
+            donor, steps, quantity, duration = data[pledge_key]
+            cand = int(cand_key)
+            events[int(np.searchsorted(cut, cand, side="right")) - 1].append((True, cand, t + duration, steps, quantity))
+            events[int(np.searchsorted(cut, donor, side="right")) - 1].append((False, donor, t + duration, -steps, quantity))
+        won = {pledge_key for pledge_key, _, _ in winners}
+        stays = np.zeros(made.size, bool)
+        for key, _ in valid:
+            if key not in won:
+                stays[order[int(key)]] = True
+        offsets = np.cumsum([0] + [a[0].size for a in asks])
+        return [(events[k], stays[offsets[k] : offsets[k + 1]]) for k in range(len(asks))]
+
+    def _lottery_apply(self, t: int, answer: tuple[list[tuple[bool, int, int, int, int]], NDArray[np.bool_]]) -> None:
+        """``_lottery``'s effects on our persons, in the winners' order: a winner's uplift (and a
+        fresh decay clock), a donor's loan; the pledges drawn or lapsed close."""
+        events, stays = answer
+        first = self.model.first
+        for winner, person, end, steps, quantity in events:
+            who = np.array([person - first], np.int64)
+            self._adjust(who, end, steps, np.array([quantity], np.int64), consumable=winner)
+            if winner:
+                self.last_fresh[who] = t
+                self.candidate[who] = False
+                self.lottery_winners += 1
+        self.pledges = [p for p, keep in zip(self.pledges, stays.tolist(), strict=True) if keep]
+        self.pledge_made = [p for p, keep in zip(self.pledge_made, stays.tolist(), strict=True) if keep]
+        self.pledged[:] = 0
+        if self.pledges:
+            open_ = np.array([(donor, quantity) for donor, _, quantity, _ in self.pledges], np.int64)
+            np.add.at(self.pledged, open_[:, 0], open_[:, 1])
+
+    def split_step(self, s: int, t: int, heard: list[Any]) -> None:
+        self.waiting = sum(heard)
 
     def part_record(self, s: int, t: int) -> Any:
         """Our persons' columns and, with regions and the grade table due, the sums of their grades
@@ -368,6 +469,7 @@ class CreditsSector(Sector):
         ``record`` computes them."""
         rows = [row for row, _ in parts]
         row: Row = {key: sum(r[key] for r in rows) for key in rows[0]}
+        row["lottery_draws"] = self.draws  # made at the coordinator
         p = self.model.p
         row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]
         sums = [totals for _, totals in parts if totals is not None]

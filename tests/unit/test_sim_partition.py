@@ -16,14 +16,21 @@ from civicledger.sim.partition import PartitionedRun, Unpartitioned, bounds, ref
 from civicledger.sim.scenario import ParameterSet, Scenario
 from civicledger.sim.sweep import table_of
 
-# Every mechanism on: issuance, trust and payments (CI2-CI8), participation, infractions, appeals
-# and spending (SC2-SC10), votes, sales and challenges (GR1-GR7), resources and a coop (CR2-CR14).
+# Every mechanism on, with its default behaviours: issuance, trust, payments, routes through a
+# friend and group money (CI2-CI11), participation, infractions, appeals, spending and the civic
+# lottery (SC2-SC10), votes, sales and challenges (GR1-GR7), resources and a coop (CR2-CR14).
 EVERY: dict[str, Any] = {
     "scenario": {"name": "split", "steps": 40, "record_every": 6, "seeds": [3]},
-    "population": {"persons": 3_000, "companies": 20, "groups": 0, "resources": 3, "coops": 2},
+    "population": {"persons": 3_000, "companies": 20, "groups": 4, "resources": 3, "coops": 2},
     "network": {"generator": "heavy_tailed", "mean_degree": 6.0, "formation_weeks": 8.0},
-    "behaviours": {"routed_payments": "none", "pledges": "none", "candidates": "none"},
-    "parameters": {"publish_every": 2.0, "infraction_rate": 0.01, "spend_rate": 0.05, "challenge_rate": 0.05},
+    "parameters": {
+        "publish_every": 2.0,
+        "infraction_rate": 0.01,
+        "spend_rate": 0.05,
+        "challenge_rate": 0.05,
+        "pledge_rate": 0.01,
+        "second_chance_rate": 0.01,
+    },
 }
 
 
@@ -79,7 +86,18 @@ def test_a_partitioned_run_gives_the_single_process_rows(partitions: int) -> Non
     # the run did something of every mechanism (else equal rows would prove little)
     assert last["trusts"] > 0 and last["votes_cast"] > 0 and last["spends"] > 0 and last["appeals_penalties"] > 0
     assert last["supply_honest"] > 0 and last["fund_received"] > 0 and last["coops_approved"] > 0
+    assert last["routed_two_hop"] > 0 and last["supply_group"] > 0  # CI9, CI11
+    assert last["lottery_winners"] > 0 and last["pledges_open"] > 0 and last["lottery_draws"] > 1  # SC9
     assert [type(v) for v in split[-1].values()] == [type(v) for v in last.values()]
+
+
+def test_ci09_a_route_whose_intermediary_is_in_another_partition_is_paid_as_in_one_process() -> None:
+    """Routes through a friend (CI9) cross partitions: asked of the intermediary's partition, and
+    decided at the coordinator (one route per intermediary, none for a payer, enough coins)."""
+    sc = every(parameters={"route_share": 0.2})
+    single = Model(sc, seed=5).run()
+    assert run(sc, seed=5, partitions=4) == single
+    assert single[-1]["routed_two_hop"] > 1_000 and single[-1]["routed_two_hop_step"] > 0
 
 
 REGIONS: dict[str, Any] = {
@@ -94,19 +112,22 @@ REGIONS: dict[str, Any] = {
 
 def with_regions() -> Scenario:
     data = {key: dict(value) for key, value in EVERY.items()}
-    data["regions"] = dict(REGIONS)
+    data["population"]["groups"] = 0  # the regions' groups instead
+    data["regions"] = {**REGIONS, "groups": [2, 1, 1]}
     return parse_scenario(data)
 
 
 def test_a_partitioned_country_gives_the_single_process_rows() -> None:
     """Regions drawn at the coordinator (their network, migration and the rewiring of movers'
-    ties), each partition's persons' places, the regions' columns and mean grades (exact sums)."""
+    ties, groups by region), each partition's persons' places, the regions' columns and mean
+    grades (exact sums)."""
     sc = with_regions()
     single = Model(sc, seed=3).run()
     assert run(sc, seed=3, partitions=3) == single
     last = single[-1]
     assert last["migrations"] > 0 and last["region_capital_persons"] > 0
     assert last["region_coast_mean_grade"] > 0 and last["mean_grade"] > 0
+    assert last["supply_group"] > 0  # CI11: the regions' groups
 
 
 def test_two_ray_workers_write_the_single_process_parquet_rows(tmp_path: Path) -> None:
@@ -140,13 +161,11 @@ def test_what_is_not_partitioned_yet_is_refused_by_name() -> None:
     assert refusals(every()) == []
     sc = every(
         population={"sybils": 50},
-        regions={**REGIONS, "groups": [2, 1, 1]},
-        behaviours={"routed_payments": "two_hops", "pledges": "bernoulli"},
-        parameters={"key_loss_rate": 0.1},
+        parameters={"key_loss_rate": 0.1, "routed_sample": 2.0},
     )
     reasons = refusals(sc)
-    for named in ("fake accounts", "[regions] groups", "routed_payments", "pledges", "key loss"):
+    for named in ("fake accounts", "max-flow", "key loss"):
         assert any(named in r for r in reasons), (named, reasons)
-    assert any("population.groups" in r for r in refusals(every(population={"groups": 4})))
+    assert refusals(every(behaviours={"pledges": "none", "candidates": "none", "routed_payments": "none"})) == []
     with pytest.raises(Unpartitioned, match="fake accounts"):
         PartitionedRun(sc, seed=3, partitions=2)

@@ -18,7 +18,7 @@ from civicledger.sim.sweep import table_of
 
 # Every mechanism on, with its default behaviours: issuance, trust, payments, routes through a
 # friend and group money (CI2-CI11), participation, infractions, appeals, spending and the civic
-# lottery (SC2-SC10), votes, sales and challenges (GR1-GR7), resources and a coop (CR2-CR14).
+# lottery with nominations (SC2-SC10), votes, sales and challenges (GR1-GR7), resources and a coop (CR2-CR14).
 EVERY: dict[str, Any] = {
     "scenario": {"name": "split", "steps": 40, "record_every": 6, "seeds": [3]},
     "population": {"persons": 3_000, "companies": 20, "groups": 4, "resources": 3, "coops": 2},
@@ -30,6 +30,7 @@ EVERY: dict[str, Any] = {
         "challenge_rate": 0.05,
         "pledge_rate": 0.01,
         "second_chance_rate": 0.01,
+        "nomination_rate": 0.002,
     },
 }
 
@@ -88,6 +89,7 @@ def test_a_partitioned_run_gives_the_single_process_rows(partitions: int) -> Non
     assert last["supply_honest"] > 0 and last["fund_received"] > 0 and last["coops_approved"] > 0
     assert last["routed_two_hop"] > 0 and last["supply_group"] > 0  # CI9, CI11
     assert last["lottery_winners"] > 0 and last["pledges_open"] > 0 and last["lottery_draws"] > 1  # SC9
+    assert last["nominations"] > 0 and list(split[-1]) == list(last)  # the columns in the same order
     assert [type(v) for v in split[-1].values()] == [type(v) for v in last.values()]
 
 

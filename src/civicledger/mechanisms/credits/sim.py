@@ -331,8 +331,6 @@ class CreditsSector(Sector):
     @classmethod
     def split_refusals(cls, scenario: Any) -> list[str]:
         out: list[str] = []
-        if scenario.parameters.get("nomination_rate", 0.0) > 0:
-            out.append("nominations (parameters.nomination_rate, SC9)")
         if scenario.parameters.get("farmer_share", 0.0) > 0:
             out.append("farmers (parameters.farmer_share, IN2)")
         for role, allowed in cls.PARTITIONED.items():
@@ -348,12 +346,17 @@ class CreditsSector(Sector):
         self.draws = 0
         self.waiting = 0  # open pledges and candidates after the last step, in every partition
         self.seed: bytes | None = None
+        self.nominations = self.nominations_refused = 0
+        self.nominees = self.cosigners = np.zeros(0, np.int64)
         return [None] * (len(where) - 1)
 
     def part_setup(self, handoff: Any) -> None:
         self.setup()
         self.pledge_made: list[int] = []  # the step each open pledge was made (its place in pledge order)
         self.drawing = False
+        p = self.model.p
+        self.nomination_rate = p["nomination_rate"]  # nominations are drawn at the coordinator (rounds)
+        p["nomination_rate"] = 0.0
 
     def split_begin(self, s: int, t: int) -> Any:
         """At the coordinator, where ``begin`` draws (SC9): whether the lottery draws this step,
@@ -379,6 +382,11 @@ class CreditsSector(Sector):
         made = len(self.pledges)
         self.step(s, t)
         self.pledge_made += [s] * (len(self.pledges) - made)
+        if self.nomination_rate > 0:  # SC9, as ``_nominate`` at the end of ``step``: two rounds
+            first = self.model.first
+            nominees = yield ("nominate",)
+            accepted = yield ("waiting", self.candidate[nominees - first])
+            self.candidate[accepted - first] = True
         return None, len(self.pledges) + int(self.candidate.sum())
 
     def _lottery_ask(self, t: int) -> tuple[Any, ...]:
@@ -394,17 +402,19 @@ class CreditsSector(Sector):
             holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
         made = np.array(self.pledge_made, np.int64)
         table[:, 0] += first
-        return made, table, donors + first, holds, first + np.flatnonzero(self.candidate)
+        return "lottery", made, table, donors + first, holds, first + np.flatnonzero(self.candidate)
 
     def split_round(self, s: int, t: int, asks: list[Any]) -> list[Any]:
         """At the coordinator, the lottery's draw (SC9) over every partition's pledges, in pledge
         order (made, then donor), and candidates (by number), as ``_lottery`` makes it; each
         partition hears its winners' and donors' adjustments in the winners' order, and which of
-        its pledges stay open."""
-        made = np.concatenate([a[0] for a in asks])
-        table = np.concatenate([a[1] for a in asks])
+        its pledges stay open. Nominations (``_nominate_split``) are the other rounds."""
+        if asks[0][0] != "lottery":
+            return self._nominate_split(asks)
+        made = np.concatenate([a[1] for a in asks])
+        table = np.concatenate([a[2] for a in asks])
         holding = dict(
-            zip(np.concatenate([a[2] for a in asks]).tolist(), np.concatenate([a[3] for a in asks]).tolist(), strict=True)
+            zip(np.concatenate([a[3] for a in asks]).tolist(), np.concatenate([a[4] for a in asks]).tolist(), strict=True)
         )
         order = np.lexsort((table[:, 0], made))  # pledge order: the step made, then the donor
         data = {f"{i:09d}": tuple(table[j].tolist()) for i, j in enumerate(order.tolist())}
@@ -412,7 +422,7 @@ class CreditsSector(Sector):
             [(key, f"{donor:09d}", quantity) for key, (donor, _, quantity, _) in data.items()],
             {f"{donor:09d}": units for donor, units in holding.items()},
         )
-        candidates = [f"{c:09d}" for c in np.concatenate([a[4] for a in asks]).tolist()]
+        candidates = [f"{c:09d}" for c in np.concatenate([a[5] for a in asks]).tolist()]
         assert self.seed is not None
         winners = draw_winners(self.seed, valid, candidates)
         cut = self.where
@@ -427,8 +437,32 @@ class CreditsSector(Sector):
         for key, _ in valid:
             if key not in won:
                 stays[order[int(key)]] = True
-        offsets = np.cumsum([0] + [a[0].size for a in asks])
+        offsets = np.cumsum([0] + [a[1].size for a in asks])
         return [(events[k], stays[offsets[k] : offsets[k + 1]]) for k in range(len(asks))]
+
+    def _nominate_split(self, asks: list[Any]) -> list[Any]:
+        """At the coordinator, ``_nominate`` (SC9) in two rounds: the nominees and their co-signers
+        drawn from the run's generator where ``step`` draws them (each partition hears its
+        nominees), then, with whether each is waiting already, the nominations checked and counted
+        (each partition hears its accepted nominees)."""
+        m, cut = self.model, self.where
+        if asks[0][0] == "nominate":
+            n = m.scenario.population.persons + m.scenario.population.sybils
+            rate, need = m.p["nomination_rate"], m.policy.section(CreditsPolicy).nomination_cosigners
+            picked = np.unique(m.rng.integers(0, n, size=m.rng.binomial(n, rate), dtype=np.int64))
+            self.nominees = picked[picked < m.honest_count]  # the verified (no fake accounts here)
+            self.cosigners = m.rng.integers(0, n, size=(self.nominees.size, need), dtype=np.int64)
+            at = np.searchsorted(cut, self.nominees, side="right") - 1
+            return [self.nominees[at == k] for k in range(cut.size - 1)]
+        waiting = np.concatenate([a[1] for a in asks])  # in the nominees' order (by number)
+        can_sign = np.arange(int(cut[-1])) < m.honest_count  # verified, and no key is lost (refused)
+        need = m.policy.section(CreditsPolicy).nomination_cosigners
+        ok = nominations_valid(self.nominees, self.cosigners, waiting, can_sign, need)
+        self.nominations += int(ok.sum())
+        self.nominations_refused += int((~ok).sum())
+        accepted = self.nominees[ok]
+        at = np.searchsorted(cut, accepted, side="right") - 1
+        return [accepted[at == k] for k in range(cut.size - 1)]
 
     def _lottery_apply(self, t: int, answer: tuple[list[tuple[bool, int, int, int, int]], NDArray[np.bool_]]) -> None:
         """``_lottery``'s effects on our persons, in the winners' order: a winner's uplift (and a
@@ -468,7 +502,16 @@ class CreditsSector(Sector):
         overturns from the whole count and the regions' mean grades from the whole sums, as
         ``record`` computes them."""
         rows = [row for row, _ in parts]
-        row: Row = {key: sum(r[key] for r in rows) for key in rows[0]}
+        row: Row = {}
+        for key in rows[0]:
+            row[key] = sum(r[key] for r in rows)
+            if key == "candidates_waiting":  # nominations are counted at the coordinator, as ``record`` places them
+                p_ = self.model.p
+                row.update(
+                    {"nominations": self.nominations, "nominations_refused": self.nominations_refused}
+                    if p_["nomination_rate"] > 0
+                    else {}
+                )
         row["lottery_draws"] = self.draws  # made at the coordinator
         p = self.model.p
         row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]

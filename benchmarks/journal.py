@@ -21,13 +21,24 @@ Then, on that journal:
   ``GET /api/journal/{seq}`` and ``civic journal show`` serve); the proofs' latency (GIL and CPU
   queueing included), the readers' CPU per proof, and the writes' latency with readers. Before
   ``proof`` each reader process warms its tile cache for up to ``--warmup`` seconds (one proof per
-  level-0 tile, newest first, until the cache's bound), as a running server's cache is; the warm-up
-  time and the cache's size and hits are printed.
+  level-0 tile, newest first, until the cache's bound: each also keeps its entry bundle), as a
+  running server's cache is; the warm-up time and the cache's size and hits are printed.
 
-    .venv/bin/python benchmarks/journal.py [--entries 1000000] [--no-postgres] [--postgres-url URL]
+A reader process is a read worker of ``civic serve --read-only`` (docs/operations.md): it calls
+the same ``become_read_worker`` (nice ``--reader-nice``, 10; GIL switch interval
+``--switch-interval``, 0.2 ms) and opens the same ``TileCache`` (``--entry-mib`` of entry
+bundles, 256). ``--reader-nice 0 --switch-interval 0.005`` measures readers as plain workers.
+
+``--reuse`` keeps the PostgreSQL journal in schema ``bench_journal_<entries>`` of the database
+and finds it again next time (the economy's commands replay, nothing is loaded), so a measurement
+takes about a minute with ``--no-baselines`` instead of a bulk load each time; the paced writes
+add ``--write-rate x --seconds`` entries to it two or three times a run.
+
+    .venv/bin/python benchmarks/journal.py [--entries 1000000] [--reuse] [--no-baselines]
+        [--no-postgres] [--postgres-url URL]
 
 One JSON object per line. Targets (issue 15): proof p99 <= 5 ms with 32 readers; writes' p99
-with readers at most twice their p99 alone.
+with readers at most twice their p99 alone (``met_proof``, ``met_writes``, with the load average).
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ from typing import Any
 
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.store import SqlStore
+from civicledger.api.server import READ_NICE, READ_SWITCH_INTERVAL, become_read_worker
 from civicledger.kernel import audit
 from civicledger.kernel import ledger as led
 from civicledger.kernel.identity import AccountKind
@@ -56,6 +68,7 @@ from civicledger.kernel.merkle import inclusion_plan, inclusion_proof, leaf_hash
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalHead, Store, StoredEntry
 from civicledger.kernel.signing import sign_command
+from civicledger.kernel.tilecache import DEFAULT_ENTRY_BYTES, TileCache
 from civicledger.kernel.tiles import TILE_WIDTH
 from civicledger.kernel.time import parse_instant
 
@@ -157,12 +170,24 @@ def old_inclusion(store: Store, seq: int) -> list[bytes]:
 
 
 def reader_process(
-    url: str, schema: str | None, threads: int, size: int, start_at: float, stop_at: float, old: bool, out: Any
+    url: str,
+    schema: str | None,
+    threads: int,
+    size: int,
+    start_at: float,
+    stop_at: float,
+    old: bool,
+    worker: tuple[int, float, bool],
+    entry_bytes: int,
+    out: Any,
 ) -> None:
     """``threads`` readers asking for inclusion proofs of random entries from ``start_at`` until
     ``stop_at``; before that, the process warms its tile cache as a long-running server's is (one
-    proof per level-0 tile, newest first, up to the cache's bound). ``old``: the way before the cache."""
-    store = SqlStore.open(url, create=False, schema=schema, pool_size=threads)
+    proof per level-0 tile, newest first, up to the cache's bound: each also reads its entry
+    bundle). ``old``: the way before the cache. ``worker``: the nice and switch interval
+    ``become_read_worker`` gives the process, as ``civic serve --read-only`` gives its workers."""
+    become_read_worker(*worker)
+    store = SqlStore.open(url, create=False, schema=schema, pool_size=threads, tiles=TileCache(entry_bytes=entry_bytes))
     t0 = time.perf_counter()
     warmed = 0
     if not old:
@@ -198,8 +223,9 @@ def reader_process(
         w.join()
     cpu = time.process_time() - cpu0
     stats = store.tiles.stats()
+    entries = store.tiles.entries.stats()
     store.close()
-    out.put((latencies, warm_s, warmed, cpu, stats))
+    out.put((latencies, warm_s, warmed, cpu, stats, entries))
 
 
 def raise_priority(store: Store, nice: int) -> None:
@@ -225,11 +251,16 @@ def readers_with_writes(
     start_at = time.time() + (2.0 if old else args.warmup)  # the old way has no cache to fill
     favoured = args.writer_nice is not None and not old and e.store.backend == "postgresql"
     stop_at = start_at + args.seconds * (2 if favoured else 1) + 1.5
+    worker = (args.reader_nice, args.switch_interval, args.reader_idle)
     ctx = mp.get_context("spawn")
     queue: Any = ctx.Queue()
     shares = [args.readers // processes + (i < args.readers % processes) for i in range(processes)]
     readers = [
-        ctx.Process(target=reader_process, args=(url, schema, n, size, start_at, stop_at, old, queue)) for n in shares
+        ctx.Process(
+            target=reader_process,
+            args=(url, schema, n, size, start_at, stop_at, old, worker, args.entry_mib << 20, queue),
+        )
+        for n in shares
     ]
     for r in readers:
         r.start()
@@ -242,14 +273,16 @@ def readers_with_writes(
     proofs: list[float] = []
     warm: list[float] = []
     cpu = 0.0
-    tiles = bytes_ = hits = misses = 0
+    tiles = bytes_ = hits = misses = bundles = entry_bytes = entry_hits = entry_misses = 0
     for _ in readers:
-        latencies, warm_s, _, process_cpu, stats = queue.get()
+        latencies, warm_s, _, process_cpu, stats, entries = queue.get()
         proofs += latencies
         warm.append(round(warm_s, 1))
         cpu += process_cpu
         tiles, bytes_ = max(tiles, stats.tiles), max(bytes_, stats.bytes)
         hits, misses = hits + stats.hits, misses + stats.misses
+        bundles, entry_bytes = max(bundles, entries.bundles), max(entry_bytes, entries.bytes)
+        entry_hits, entry_misses = entry_hits + entries.hits, entry_misses + entries.misses
     for r in readers:
         r.join()
     seconds = stop_at - start_at
@@ -270,22 +303,50 @@ def readers_with_writes(
         "writes_p50_ms_with_readers": pct(writes, 0.5),
         "writes_p99_ms_with_readers": pct(writes, 0.99),
         "warmup_s": warm,
-        "cache": {"tiles": tiles, "mib": round(bytes_ / 2**20, 1), "node_hits": hits, "node_misses": misses},
+        "cache": {
+            "tiles": tiles,
+            "mib": round(bytes_ / 2**20, 1),
+            "node_hits": hits,
+            "node_misses": misses,
+            "bundles": bundles,
+            "bundle_mib": round(entry_bytes / 2**20, 1),
+            "entry_hits": entry_hits,
+            "entry_misses": entry_misses,
+        },
+        "entry_cache_mib": args.entry_mib,
+        "reader_nice": args.reader_nice,
+        "reader_idle": args.reader_idle,
+        "switch_interval_ms": round(args.switch_interval * 1000, 3),
     }
 
 
+def reused_schema(entries: int) -> str:
+    """The PostgreSQL schema ``--reuse`` keeps a journal of ``entries`` in, found again by its name."""
+    return f"bench_journal_{entries}"
+
+
 def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace) -> None:
-    store = SqlStore.open(url, schema=schema, drop_schema_on_close=schema is not None)
+    keep = args.reuse and schema is not None
+    store = SqlStore.open(url, schema=schema, drop_schema_on_close=schema is not None and not keep)
     try:
-        e = build(store)
+        t0 = time.perf_counter()
+        e = build(store)  # on a kept journal the same commands are replayed (idempotent), nothing is written
         per_s = bulk_load(e, args.entries, args.batch)
         with store.read() as uow:
             size = uow.journal.head().size
-        emit(what="bulk load", backend=backend, entries=size, per_s=round(per_s))
+        emit(
+            what="bulk load",
+            backend=backend,
+            entries=size,
+            per_s=round(per_s),
+            reused=e.replayed > 0,
+            schema=schema,
+            seconds=round(time.perf_counter() - t0, 1),
+        )
 
         # The baseline: the old way reads every leaf hash for one proof.
         old: list[float] = []
-        for seq in random.Random(1).sample(range(size), 3):
+        for seq in random.Random(1).sample(range(size), 3 if args.baselines else 0):
             t0 = time.perf_counter()
             with store.read() as uow:
                 head = uow.journal.latest_signed_head()
@@ -313,10 +374,11 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
             note="a cold tile cache: most proofs read a tile",
             before_tile_cache_p50_ms=pct(uncached, 0.5),
             before_tile_cache_p99_ms=pct(uncached, 0.99),
-            baseline_all_leaves_ms=round(statistics.median(old), 1),
+            baseline_all_leaves_ms=round(statistics.median(old), 1) if old else None,
         )
 
-        writes_alone = paced_writes(e, args.write_rate, args.seconds, "alone")
+        run = uuid.uuid4().hex[:8]  # a kept journal already holds the command ids of earlier runs
+        writes_alone = paced_writes(e, args.write_rate, args.seconds, f"alone-{run}")
         common = {
             "backend": backend,
             "entries": size,
@@ -327,12 +389,12 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
             "writes_p99_ms_alone": pct(writes_alone, 0.99),
             "cores": os.cpu_count(),
         }
-        if args.baseline_readers:
-            before = readers_with_writes(e, url, schema, size, args, True, "before")
+        if args.baseline_readers and args.baselines:
+            before = readers_with_writes(e, url, schema, size, args, True, f"before-{run}")
             before.pop("cache")
             before.pop("warmup_s")
             emit(what="proof, before the tile cache", **common, **before, load_average=load())
-        after = readers_with_writes(e, url, schema, size, args, False, "with")
+        after = readers_with_writes(e, url, schema, size, args, False, f"with-{run}")
         emit(
             what="proof",
             **common,
@@ -369,6 +431,41 @@ def main() -> None:
         action="store_false",
         help="skip the 32 readers the way before the tile cache",
     )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the PostgreSQL journal in schema bench_journal_ENTRIES and use it again next time (no bulk load)",
+    )
+    parser.add_argument(
+        "--no-baselines",
+        dest="baselines",
+        action="store_false",
+        help="skip the slow baselines (every leaf read for a proof; the readers before the tile cache)",
+    )
+    parser.add_argument(
+        "--reader-nice",
+        type=int,
+        default=READ_NICE,
+        help="the reader processes' nice, as `civic serve --read-only` gives its workers (0: the writer's)",
+    )
+    parser.add_argument(
+        "--reader-idle",
+        action="store_true",
+        help="the reader processes under SCHED_IDLE (`civic serve --read-only --idle`)",
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=READ_SWITCH_INTERVAL,
+        help="the reader processes' sys.setswitchinterval, as a read worker's (Python's default: 0.005)",
+    )
+    parser.add_argument(
+        "--entry-mib",
+        type=int,
+        default=DEFAULT_ENTRY_BYTES >> 20,
+        help="each reader process's bound on kept entry bundles (a server's default; the fillers are "
+        "a third of a signed transfer's size: 80 holds what the default holds of real entries, 41%%)",
+    )
     parser.add_argument("--postgres-url", default=POSTGRES_URL)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--sqlite", action="store_true", help="also measure a SQLite file")
@@ -377,7 +474,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             measure("sqlite", f"sqlite:///{Path(tmp) / 'journal.db'}", None, args)
     if not args.no_postgres:
-        measure("postgresql", args.postgres_url, f"bench_{uuid.uuid4().hex[:10]}", args)
+        schema = reused_schema(args.entries) if args.reuse else f"bench_{uuid.uuid4().hex[:10]}"
+        measure("postgresql", args.postgres_url, schema, args)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,11 @@ class Settings(BaseSettings):
     request_max_header_bytes: int = 16 * 1024
     origin: str = ""  # the journal's checkpoint origin (and note key name); default: the economy's id
     witnesses: str = ""  # comma-separated <url>=<vkey> of the witnesses asked to cosign checkpoints
+    entry_cache_mib: int = 256
+    """Each worker's bound on kept entry bundles (``EntryCache``): 256 MiB holds 414,000 signed transfers."""
+    read_only: bool = False  # serve reads only, each worker at nice ``nice`` (``civic serve --read-only``)
+    nice: int = 0
+    read_idle: bool = False  # and under SCHED_IDLE (``--idle``)
 
     def db_url(self) -> str:
         return database_url(self.db or str(self.data_dir / "civicledger.db"))

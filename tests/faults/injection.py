@@ -132,9 +132,11 @@ class FaultyStore:
     def read(self) -> Any:
         return _FaultyUnitOfWork(self.inner.read(), self.plan, self.backend)
 
-    def journal_rows(self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]) -> JournalRows:
+    def journal_rows(
+        self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan], bodies: tuple[int, int] | None = None
+    ) -> JournalRows:
         _fail_or_crash(self.plan, "store.journal_rows")
-        return self.inner.journal_rows(seq, nodes, spans)
+        return self.inner.journal_rows(seq, nodes, spans, bodies)
 
     def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:
         with self.write() as uow:

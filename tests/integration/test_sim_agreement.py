@@ -34,7 +34,7 @@ from civicledger.kernel import ledger as led
 from civicledger.kernel.identity import AccountKind, Role
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import Store
-from civicledger.kernel.time import DAY, YEAR, format_instant
+from civicledger.kernel.time import DAY, WEEK, YEAR, format_instant
 from civicledger.mechanisms.circles import handlers as circles_svc
 from civicledger.mechanisms.circles import messages as cm
 from civicledger.mechanisms.credits import commands as cc
@@ -234,8 +234,12 @@ class Replay:
         self.whistleblowers = 0
         e.open("grp-owner")
         e.run(cm.CreateCirclesAccount(e.account("grp-owner")), "grp-owner")
-        self.group = e.open("grp", AccountKind.GROUP)
-        e.run(cm.CreateGroup(self.group, e.account("grp-owner")), "grp", "grp-owner")
+        # The simulator's groups: "grp" first, then "grp1", "grp2"... (CI10)
+        self.group_names = ["grp", *(f"grp{j}" for j in range(1, int(model.group_supply.size)))]
+        self.groups = [e.open(name, AccountKind.GROUP) for name in self.group_names]
+        for name, account in zip(self.group_names, self.groups, strict=True):
+            e.run(cm.CreateGroup(account, e.account("grp-owner")), name, "grp-owner")
+        self.group = self.groups[0]
         self.members = [i for i in range(sc.population.persons) if model.group[i] >= 0]
         if everything:
             clinic = e.open("clinic", AccountKind.ORGANIZATION)
@@ -261,13 +265,26 @@ class Replay:
             ids = [e.account(n) for n in names]
             foreign = sum(uow.ledger.balance(h, CurrencyId(i)) for h in ids for i in ids if h != i)
         plan = circles_svc.router_for(e.store).route(e.account(names[a]), e.account(names[c]), units, e.clock.now())
-        if foreign == 0:
+        exact = self.model.through_held and self.model.p["convert_share"] == 0  # the same network (CI9)
+        if foreign == 0 or exact:
             assert plan.max_flow == max_flow, (a, c, units)
             assert (plan.units < units) == refused, (a, c, units)
             self.same_network += 1
         else:
             assert plan.max_flow >= max_flow, (a, c, units)
             assert refused or plan.units == units, (a, c, units)
+
+    def ends(self, leg: tuple[int, ...]) -> tuple[Any, Any]:
+        return self.e.account(self.names[leg[0]]), self.e.account(self.names[leg[1]])
+
+    def terms(self) -> tuple[int, int | None]:
+        """A trust's limit and expiry as the simulator gives every trust (CI5): its limit under
+        trust limits, else 100; its expiry ``trust_expiry_weeks`` from now, else none."""
+        model = self.model
+        limit = model.limit_percent if model.held_at is not None else 100
+        weeks = model.p["trust_expiry_weeks"]
+        expires = self.e.clock.now() + round(weeks * WEEK) if model.expires is not None else None
+        return limit, expires
 
     def flush_overturns(self) -> None:
         """SC7: the appeals the simulator overturned at the last step, decided by a panel now."""
@@ -320,21 +337,29 @@ class Replay:
             for i in range(args[0], args[1]):
                 e.run(cm.CreateCirclesAccount(e.account(names[i])), names[i])
             for i in self.members:
-                e.run(cm.AddMember(self.group, e.account(names[i])), "grp-owner")
+                e.run(cm.AddMember(self.groups[self.model.group[i]], e.account(names[i])), "grp-owner")
         elif kind == "claim":
             if args[2]:
                 for i in range(args[0], args[1]):
                     e.run(cm.ClaimIncome(e.account(names[i])), names[i])
         elif kind == "trust":
             u, v = names[args[0]], names[args[1]]
-            e.run(cm.Trust(e.account(u), e.account(v)), u, v)
+            e.run(cm.Trust(e.account(u), e.account(v), *self.terms()), u, v)
         elif kind == "trust_directed":  # CI5: the truster alone signs; a trust back is a second command
             t, r, both, reward, reward_back = names[args[0]], names[args[1]], *args[2:]
-            first = e.run(cm.Trust(e.account(t), e.account(r)), t).result["rewards"]
+            first = e.run(cm.Trust(e.account(t), e.account(r), *self.terms()), t).result["rewards"]
             assert first == ({e.account(t): reward} if reward else {}), (s, t, r)
             if both:
-                back = e.run(cm.Trust(e.account(r), e.account(t)), r).result["rewards"]
+                back = e.run(cm.Trust(e.account(r), e.account(t), *self.terms()), r).result["rewards"]
                 assert back == ({e.account(r): reward_back} if reward_back else {}), (s, r, t)
+        elif kind == "trust_renew":  # CI5 (v2): an expired trust made again, rewarding nobody (CI7)
+            u, v, u_accepts, v_accepts = names[args[0]], names[args[1]], args[2], args[3]
+            if not self.model.directed:
+                assert e.run(cm.Trust(e.account(u), e.account(v), *self.terms()), u, v).result["rewards"] == {}
+            for truster, trustee, accepts in ((u, v, u_accepts), (v, u, v_accepts)):
+                if self.model.directed and accepts:
+                    cmd = cm.Trust(e.account(truster), e.account(trustee), *self.terms())
+                    assert e.run(cmd, truster).result["rewards"] == {}, (s, truster, trustee)
         elif kind == "pay":
             a, b, units = names[args[0]], names[args[1]], args[2]
             leg = led.Leg(CurrencyId(e.account(a)), e.account(a), e.account(b), units)
@@ -349,9 +374,9 @@ class Replay:
         elif kind == "flow":  # CI9 by the engine's max-flow kernel: the engine can pay it, and accepts the plan
             a, c, units, _max_flow, legs = args
             self.routed_flow(a, c, units, _max_flow, refused=False)
-            plan = tuple(
-                led.Leg(CurrencyId(e.account(names[u])), e.account(names[u]), e.account(names[v]), x)
-                for u, v, x in legs
+            plan = tuple(  # a leg's currency: its source's own, or a fourth number (CI9, coins held)
+                led.Leg(CurrencyId(e.account(names[leg[-1] if len(leg) == 4 else leg[0]])), *self.ends(leg), leg[2])
+                for leg in legs
             )
             e.run(cm.Pay(e.account(names[a]), e.account(names[c]), units, plan), names[a])
         elif kind == "flow_refused":
@@ -359,7 +384,13 @@ class Replay:
             self.routed_flow(a, c, units, max_flow, refused=True)
         elif kind == "convert":
             a, units = names[args[0]], args[2]
-            e.run(cm.Convert(e.account(a), self.group, units), a)
+            e.run(cm.Convert(e.account(a), self.groups[args[1]], units), a)
+        elif kind == "group_trust":  # CI12: one group trusts another (both ways with mutual trust)
+            receipt = e.run(cm.Trust(self.groups[args[0]], self.groups[args[1]]), "grp-owner")
+            assert receipt.result["mutual"] == (not self.model.directed)
+        elif kind == "group_exchange":  # CI12: a member's group money for a trusting group's, 1:1
+            a, source, target, units = names[args[0]], self.groups[args[1]], self.groups[args[2]], args[3]
+            assert e.run(cm.GroupExchange(e.account(a), source, target, units), a).result["exchanged"] == units
         elif kind in ("participate", "infraction"):
             what = "citizens_council" if kind == "participate" else "infraction"
             cmd = cc.RecordParticipation(e.account(names[args[0]]), what, "minutes", technocrat=e.account("tess"))
@@ -391,6 +422,14 @@ class Replay:
                 e.run(nomination, *signers)
             else:
                 assert e.refused(nomination, *signers).rule == "SC9", (s, args)
+        elif kind in ("council_nominate", "council_nominate_refused"):  # SC9: by the council's decision
+            nomination = cc.NominateCandidate(
+                e.account(names[args[0]]), "the council's minutes", council=e.account("council")
+            )
+            if kind == "council_nominate":
+                e.council_decision(nomination)
+            else:
+                assert e.refused(nomination, *e.governors).rule == "SC9", (s, args)
         elif kind == "draw":
             pass  # run by the draw hook, before the simulator applied the winners
         elif kind == "vote":
@@ -477,8 +516,15 @@ def agree(
         assert held(e, name, name) == model.own[i], name
         others = sum(held(e, name, other) for other in names if other != name)
         assert others == model.held_honest[i], name
-        assert held(e, name, "grp") == model.group_held[i], name
-    assert sum(held(e, "grp", name) for name in names) == int(model.group_supply.sum())
+        in_groups = [held(e, name, g) for g in r.group_names]
+        assert sum(in_groups) == model.group_held[i], name
+        if model.group_swapped is not None:  # CI12: its own group's money, and others' swapped for it
+            assert sum(in_groups) - in_groups[model.group[i]] == model.group_swapped[i], name
+    for j, group in enumerate(r.group_names):
+        assert sum(held(e, group, name) for name in names) == int(model.group_supply[j]), group
+        if model.group_swapped is not None:  # CI12: the other groups' money each group keeps for good
+            kept = sum(held(e, group, other) for other in r.group_names if other != group)
+            assert kept == model.group_kept[j], group
     for i, firm in enumerate(firms):
         assert xi(e, firm) == model.company_balance[i], firm
     assert xi(e, "fund") == model.fund
@@ -515,6 +561,20 @@ def test_sc09_lottery_nominations_agree_with_the_engine(store: Store, seed: int)
     acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
     nominees = {a[2] for a in acts if a[0] == "nominate"}
     assert nominees and any(a[0] == "nominate_refused" for a in acts)
+    assert any(int(c) in nominees for a in acts if a[0] == "draw" for _, _, c in a[2])
+
+
+@pytest.mark.parametrize("seed", [24])
+def test_sc09_lottery_nominations_by_council_decision_agree_with_the_engine(store: Store, seed: int) -> None:
+    """Nominations by the council's decision (SC9) beside those by co-signers: the council's quorum
+    nominates, a candidate already waiting is refused as the engine refuses it, and the engine's
+    draws see the same candidates; a council's nominee wins."""
+    params = {"council_nomination_rate": 0.15}
+    model, _ = agree(store, seed, everything=True, rules=2, nominations=0.05, parameters=params)
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    nominees = {a[2] for a in acts if a[0] == "council_nominate"}
+    assert sum(a[0] == "council_nominate" for a in acts) == model.council_nominations > len(nominees) > 0
+    assert any(a[0] == "council_nominate_refused" for a in acts)
     assert any(int(c) in nominees for a in acts if a[0] == "draw" for _, _, c in a[2])
 
 
@@ -572,3 +632,80 @@ def test_ci05_ci07_directed_trust_agrees_with_the_engine(store: Store, reserve_s
     assert any(a[6] > 0 for a in trusts) == (reserve_start == 25)  # a trust back rewarded: the first was not
     kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
     assert {"pay", "route", "flow"} <= kinds
+
+
+@pytest.mark.parametrize(("seed", "mode"), [(16, "mutual"), (19, "directed")])
+def test_ci05_trust_limits_and_expiry_agree_with_the_engine(store: Store, seed: int, mode: str) -> None:
+    """Trust limits and expiry (CI5; circles-v1's percent limits, circles-v2's expiry) together:
+    every trust accepts at most half its truster's own holding and lasts twelve weeks, made again at
+    expiry half the time. Direct payments, two-hop routes and routes by max flow each move only
+    what the engine accepts (its cumulative check of every leg against the room left), none over
+    an expired trust; renewals reward nobody (CI7); the same balances at the end."""
+    policy = {"policy": {"circles": {"trust_mode": mode, "trust_limits": True, "trust_expiry": True}}}
+    params = {
+        "trust_limit_percent": 50.0,
+        "trust_expiry_weeks": 12.0,
+        "trust_renew_share": 0.5,
+        "trust_back_share": 0.5,
+        "routed_sample": 1.0,
+        "route_share": 0.6,
+        "pay_share": 0.4,
+        "pay_fraction": 0.1,
+    }
+    model, _ = agree(store, seed, everything=False, parameters=params, **policy)
+    kinds = {a[0] for a in model.trace.actions}  # type: ignore[union-attr]
+    assert {"pay", "route", "flow", "trust_renew"} <= kinds
+    assert model.limited_payments > 0  # the limits cut payments the engine would have refused
+    last = model.rows[-1]
+    assert last["trusts_expired"] > 0 and last["trust_renewals"] > 0
+
+
+@pytest.mark.parametrize(("seed", "mode"), [(18, "mutual"), (19, "directed")])
+def test_ci12_group_to_group_exchange_agrees_with_the_engine(store: Store, seed: int, mode: str) -> None:
+    """Three groups, each trusting another (both ways with mutual trust): members swap their own
+    group's money for a trusting group's 1:1 (CI12) as the engine's ``circles.group_exchange``
+    does; every person holds the same money of every group, and every group keeps the same
+    collateral of members' coins and of other groups' money."""
+    extra = {
+        "population": {"groups": 3, "group_share": 1.0},
+        "parameters": {"group_trusts": 1.0, "group_exchange_share": 0.4, "convert_share": 0.5, "trust_back_share": 0.5},
+        "policy": {"circles": {"trust_mode": mode}},
+    }
+    model, _ = agree(store, seed, everything=False, **extra)
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    assert any(a[0] == "group_trust" for a in acts)
+    exchanges = [a for a in acts if a[0] == "group_exchange"]
+    assert len(exchanges) == model.group_exchanges > 0
+    assert int(model.group_kept.sum()) == model.group_exchanged_units == sum(a[5] for a in exchanges)
+
+
+@pytest.mark.parametrize(
+    ("seed", "mode", "options"), [(12, "mutual", False), (15, "directed", False), (16, "directed", True)]
+)
+def test_ci09_routes_through_coins_held_find_the_engines_flow_and_agree(
+    store: Store, seed: int, mode: str, options: bool
+) -> None:
+    """With ``routed_through_held`` routes by max flow also pass on coins of other currencies held,
+    as the engine's router does: with no group money the two networks are the same at every payment,
+    so each finds the same maximum flow and pays or refuses alike, however many coins of others
+    are held; the engine accepts every plan, some legs in a third currency; the same balances. Also
+    with trust limits and expiry (CI5): the rooms and closed trusts shape both networks alike."""
+    params = {
+        "routed_through_held": 1.0,
+        "routed_sample": 100.0,
+        "route_share": 0.8,
+        "pay_share": 0.5,
+        "convert_share": 0.0,
+        "trust_back_share": 0.5,
+    }
+    circles: dict[str, Any] = {"trust_mode": mode}
+    if options:
+        circles.update(trust_limits=True, trust_expiry=True)
+        params.update(trust_limit_percent=60.0, trust_expiry_weeks=12.0, trust_renew_share=0.5)
+    model, replay = agree(store, seed, everything=False, parameters=params, policy={"circles": circles})
+    flows = [a for a in model.trace.actions if a[0] == "flow"]  # type: ignore[union-attr]
+    assert flows and model.flow_routed == len(flows)
+    assert any(leg[3] != leg[0] for a in flows for leg in a[6])  # coins of a third currency passed on
+    assert replay.same_network == model.flow_routed + model.flow_refused
+    if options:  # the limits cut payments and trusts expired along the way
+        assert model.limited_payments > 0 and model.rows[-1]["trusts_expired"] > 0

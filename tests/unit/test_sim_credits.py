@@ -330,3 +330,51 @@ def test_sc09_nominated_candidates_join_the_draw_and_the_default_nominates_nobod
     assert rows[-1]["nominations_refused"] == sum(a[0] == "nominate_refused" for a in acts)
     drawn = {int(c) for a in acts if a[0] == "draw" for _, _, c in a[2]}
     assert drawn & ok  # a nominee won a draw
+
+
+def test_sc09_vectorised_council_nominations_equal_the_domain_check() -> None:
+    """``council_nominations_valid`` accepts exactly the council decisions ``rules.check_nomination``
+    accepts (``by_council``, no co-signers), over random candidates and waiting states."""
+    rng = np.random.default_rng(5)
+    policy = CreditsPolicy()
+    candidates = rng.integers(0, 50, size=2_000, dtype=np.int64)
+    waiting = rng.random(candidates.size) < 0.3
+    got = credits_sim.council_nominations_valid(candidates, waiting)
+    for r in range(candidates.size):
+        try:
+            credit_rules.check_nomination(f"{candidates[r]:09d}", frozenset(), True, bool(waiting[r]), policy)
+            expected = True
+        except CivicLedgerError as e:
+            assert e.rule == "SC9"
+            expected = False
+        assert bool(got[r]) == expected, r
+    assert 0 < int(got.sum()) < candidates.size
+
+
+def test_sc09_council_nominees_join_the_draw_and_the_default_nominates_nobody() -> None:
+    """Off by default (no column, no action, the same rows); on, the council's nominees wait for a
+    draw, one at a time (a second nomination while waiting is refused), and some win."""
+    from civicledger.sim import Model, parse_scenario
+
+    data: dict[str, Any] = lottery_scenario()
+    plain = Model(parse_scenario(data), seed=9).run()
+    assert "council_nominations" not in plain[-1]
+    data.setdefault("parameters", {})["council_nomination_rate"] = 0.05
+    model = Model(parse_scenario(data), seed=9, trace=True)
+    rows = model.run()
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    assert rows[-1]["council_nominations"] == sum(a[0] == "council_nominate" for a in acts) > 0
+    assert rows[-1]["council_nominations_refused"] == sum(a[0] == "council_nominate_refused" for a in acts) > 0
+    waiting: set[int] = set()
+    for a in acts:
+        if a[0] == "council_nominate":
+            assert a[2] not in waiting  # SC9: one draw at a time
+            waiting.add(a[2])
+        elif a[0] in ("second_chance", "nominate"):  # candidates by the other ways wait too
+            waiting.add(a[2])
+        elif a[0] == "council_nominate_refused":
+            assert a[2] in waiting
+        elif a[0] == "draw":
+            waiting -= {int(c) for _, _, c in a[2]}
+    nominees = {a[2] for a in acts if a[0] == "council_nominate"}
+    assert nominees & {int(c) for a in acts if a[0] == "draw" for _, _, c in a[2]}

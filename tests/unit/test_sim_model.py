@@ -81,8 +81,9 @@ def test_x07_a_bad_sweep_value_is_listed_with_its_line() -> None:
 
 def test_options_the_simulator_does_not_model_are_refused_not_ignored() -> None:
     with pytest.raises(ScenarioError) as info:
-        parse_scenario({"policy": {"circles": {"trust_expiry": True}}})
-    assert "trust without limits or expiry only" in info.value.message
+        parse_scenario({"policy": {"circles": {"trust_limits": True, "demurrage": "7%"}}})
+    assert "trust limits without demurrage only" in info.value.message
+    parse_scenario({"policy": {"circles": {"trust_limits": True, "trust_expiry": True}}})  # modelled (CI5)
     parse_scenario({"policy": {"circles": {"trust_mode": "directed"}}})  # modelled (CI5)
     parse_scenario({"policy": {"gears": {"mode": "deferred"}}})  # modelled (GR6)
 

@@ -18,7 +18,8 @@ from civicledger.sim.sweep import table_of
 
 # Every mechanism on, with its default behaviours: issuance, trust, payments, routes through a
 # friend and group money (CI2-CI11), participation, infractions, appeals, spending and the civic
-# lottery with nominations (SC2-SC10), votes, sales and challenges (GR1-GR7), resources and a coop (CR2-CR14).
+# lottery with nominations by co-signers and by a council (SC2-SC10), votes, sales and challenges
+# (GR1-GR7), resources and a coop (CR2-CR14).
 EVERY: dict[str, Any] = {
     "scenario": {"name": "split", "steps": 40, "record_every": 6, "seeds": [3]},
     "population": {"persons": 3_000, "companies": 20, "groups": 4, "resources": 3, "coops": 2},
@@ -31,6 +32,7 @@ EVERY: dict[str, Any] = {
         "pledge_rate": 0.01,
         "second_chance_rate": 0.01,
         "nomination_rate": 0.002,
+        "council_nomination_rate": 0.001,
     },
 }
 
@@ -89,7 +91,8 @@ def test_a_partitioned_run_gives_the_single_process_rows(partitions: int) -> Non
     assert last["supply_honest"] > 0 and last["fund_received"] > 0 and last["coops_approved"] > 0
     assert last["routed_two_hop"] > 0 and last["supply_group"] > 0  # CI9, CI11
     assert last["lottery_winners"] > 0 and last["pledges_open"] > 0 and last["lottery_draws"] > 1  # SC9
-    assert last["nominations"] > 0 and list(split[-1]) == list(last)  # the columns in the same order
+    assert last["nominations"] > 0 and last["council_nominations"] > 0
+    assert list(split[-1]) == list(last)  # the columns in the same order
     assert [type(v) for v in split[-1].values()] == [type(v) for v in last.values()]
 
 
@@ -170,4 +173,24 @@ def test_what_is_not_partitioned_yet_is_refused_by_name() -> None:
         assert any(named in r for r in reasons), (named, reasons)
     assert refusals(every(behaviours={"pledges": "none", "candidates": "none", "routed_payments": "none"})) == []
     with pytest.raises(Unpartitioned, match="fake accounts"):
+        PartitionedRun(sc, seed=3, partitions=2)
+
+
+def test_trust_limits_expiry_group_exchange_and_held_coins_are_refused_by_name() -> None:
+    """Options a partition cannot run exactly yet (CI5, CI9, CI12) are refused, never approximated."""
+    sc = every(
+        policy={"circles": {"trust_limits": True, "trust_expiry": True}},
+        parameters={
+            "trust_limit_percent": 50.0,
+            "trust_expiry_weeks": 4.0,
+            "routed_sample": 2.0,
+            "routed_through_held": 1.0,
+        },
+    )
+    reasons = refusals(sc)
+    for named in ("trust limits", "trust expiry", "routes through coins held"):
+        assert any(named in r for r in reasons), (named, reasons)
+    grouped = every(population={"groups": 3}, parameters={"group_trusts": 1.0, "group_exchange_share": 0.1})
+    assert any("group-to-group exchange" in r for r in refusals(grouped))
+    with pytest.raises(Unpartitioned, match="trust limits"):
         PartitionedRun(sc, seed=3, partitions=2)

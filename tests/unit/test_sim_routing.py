@@ -11,6 +11,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
+import pytest
 
 from civicledger.sim import Model, parse_scenario
 
@@ -107,3 +108,69 @@ def test_ci05_with_directed_trust_money_goes_only_to_those_who_accept_it() -> No
     assert len(moves) > 100
     assert all((target, source) in accepts for source, target in moves)  # CI5: only into accepted currencies
     assert any((source, target) not in accepts for source, target in moves)  # along one-way trusts too
+
+
+def test_ci09_routes_through_coins_held_conserve_every_currency() -> None:
+    """With ``routed_through_held`` a leg may pass on coins of a third currency held (CI9): replayed
+    from the trace, every person's holding of every currency is what the simulator keeps per trust
+    (``held_at``), never below zero; each issuer's coins add up to its mint; intermediaries keep
+    their totals; and coins come back to their issuer."""
+    data = scenario(routed_sample=50.0, pay_share=0.3, convert_share=0.0, routed_through_held=1.0).mapping
+    model = Model(parse_scenario(data), seed=5, trace=True)
+    model.run()
+    minted = Counter[int]()
+    held = Counter[tuple[int, int]]()  # (holder, issuer) -> coins of the issuer held
+    third = back = 0
+    for kind, _s, *args in model.trace.actions:  # type: ignore[union-attr]
+        if kind == "claim":
+            for i in range(args[0], args[1]):
+                minted[i] += args[2]
+                held[(i, i)] += args[2]
+        elif kind == "pay":
+            held[(args[0], args[0])] -= args[2]
+            held[(args[1], args[0])] += args[2]
+        elif kind == "route":
+            a, b, c, x = args
+            held[(a, a)] -= x
+            held[(b, a)] += x
+            held[(b, b)] -= x
+            held[(c, b)] += x
+        elif kind == "flow":
+            net: Counter[int] = Counter()
+            for source, target, x, issuer in args[4]:
+                held[(source, issuer)] -= x
+                held[(target, issuer)] += x
+                assert held[(source, issuer)] >= 0
+                net[source] -= x
+                net[target] += x
+                third += issuer != source
+                back += target == issuer != source
+            assert {k: v for k, v in net.items() if v} == {args[0]: -args[2], args[1]: args[2]}
+    assert third > 0 and back > 0
+    assert all(v >= 0 for v in held.values())
+    for i in range(model.n):
+        assert held[(i, i)] == model.own[i]
+        assert sum(v for (h, c), v in held.items() if h == i and c != i) == model.held_honest[i]
+    for issuer in range(model.n):  # CI9: nothing made or lost in any currency
+        assert sum(v for (_, c), v in held.items() if c == issuer) == minted[issuer]
+    eu, ev = model.eu.astype(int), model.ev.astype(int)
+    for k in range(eu.size):  # side 2k: ev holds eu's coins; 2k + 1: eu holds ev's
+        assert model.held_at[2 * k] == held[(ev[k], eu[k])] and model.held_at[2 * k + 1] == held[(eu[k], ev[k])]
+
+
+def test_ci09_routes_through_coins_held_are_checked_and_off_by_default() -> None:
+    from civicledger.sim import ScenarioError
+
+    with pytest.raises(ScenarioError, match="needs routed_sample > 0"):
+        scenario(routed_through_held=1.0)
+    with pytest.raises(ScenarioError, match="must be 0 or 1"):
+        scenario(routed_sample=5.0, routed_through_held=0.5)
+    with pytest.raises(ScenarioError, match="without demurrage only"):
+        parse_scenario(
+            {
+                "parameters": {"routed_sample": 5.0, "routed_through_held": 1.0},
+                "policy": {"circles": {"demurrage": "7%"}},
+            }
+        )
+    model = Model(scenario(routed_sample=5.0), seed=2)
+    assert model.held_at is None and not model.through_held  # nothing kept without the option

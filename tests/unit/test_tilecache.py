@@ -10,7 +10,7 @@ import pytest
 
 from civicledger.kernel.journal import TreeHead
 from civicledger.kernel.merkle import leaf_hash, root_of
-from civicledger.kernel.tilecache import HASH, Tile, TileCache, covers, tile_of, tile_span
+from civicledger.kernel.tilecache import HASH, Bundle, EntryCache, Tile, TileCache, covers, tile_of, tile_span
 
 LEAVES = [leaf_hash(str(i).encode()) for i in range(1500)]
 
@@ -145,3 +145,103 @@ def test_x02_the_newest_head_is_kept_for_its_lifetime_and_forgotten_when_the_jou
     cache.put_head(head, read_before_the_write)  # an older read never replaces a newer one
     assert cache.head() == newer
     assert TileCache(head_ttl=0).head() is None
+
+
+def test_x02_one_thread_reads_the_expired_head_the_others_keep_the_old_one_meanwhile() -> None:
+    now = [100.0]
+    cache = TileCache(head_ttl=1.0, clock=lambda: now[0])
+    head, newer = TreeHead(5, "aa" * 32, 1, "sig"), TreeHead(6, "bb" * 32, 2, "sig")
+    cache.put_head(head, cache.now())
+    now[0] += 1.2
+    assert cache.head() is None  # the first caller past the lifetime reads the newest head
+    read_at = cache.now()
+    assert cache.head() == head and cache.head() == head  # the others meanwhile: no read each
+    cache.put_head(newer, read_at)
+    assert cache.head() == newer
+    now[0] += 1.2
+    assert cache.head() is None
+    now[0] += 1.0  # that reader never came back (its read failed): another one reads
+    assert cache.head() is None
+    assert cache.head() == newer  # and the rest wait for it, at most a lifetime
+    cache.forget_head()
+    assert cache.head() is None  # this process appended: no stale head, ever
+
+
+# Entry bundles (EntryCache) -------------------------------------------------------------------
+
+
+def _bundle(index: int, size: int = 300) -> Bundle:
+    """A full bundle of ``size``-byte entries, each naming its position."""
+    return Bundle.build(index, [f"{index * 256 + i:08d}".encode().ljust(size, b".") for i in range(256)])
+
+
+def test_x02_a_bundle_serves_each_entry_it_was_built_from() -> None:
+    bodies = [bytes([i]) * (i % 7 + 1) for i in range(256)]
+    bundle = Bundle.build(3, bodies)
+    assert [bundle.body(3 * 256 + i) for i in range(256)] == bodies
+    with pytest.raises(ValueError, match="256 entries"):
+        Bundle.build(0, bodies[:255])  # only full bundles are immutable, so only they are kept
+
+
+def test_x02_the_entry_cache_never_answers_for_an_entry_the_tree_does_not_hold() -> None:
+    cache = EntryCache()
+    cache.put(_bundle(1))
+    assert cache.body(300, 512) == _bundle(1).body(300)
+    assert cache.body(300, 300) is None and cache.body(-1, 512) is None
+    assert cache.body(5, 512) is None  # bundle 0 is not kept
+
+
+def test_x02_the_entry_cache_drops_the_least_recently_used_bundle_past_its_bound() -> None:
+    cost = _bundle(0).nbytes()
+    cache = EntryCache(max_bytes=3 * cost)
+    for index in range(3):
+        cache.put(_bundle(index))
+    assert cache.body(5, 10**6) is not None  # bundle 0 used last: bundle 1 is now the oldest
+    cache.put(_bundle(3))
+    stats = cache.stats()
+    assert (stats.bundles, stats.evictions, stats.bytes) == (3, 1, 3 * cost)
+    assert cache.body(256 + 5, 10**6) is None
+    assert all(cache.body(index * 256, 10**6) is not None for index in (0, 2, 3))
+
+
+def test_x02_the_entry_cache_bound_is_the_memory_it_really_takes() -> None:
+    """As for tiles: the traced memory the kept bundles hold is within 10% of what the cache counts."""
+    bodies = [bytes(bytearray(f"{i:04d}".encode().ljust(1200, b"x"))) for i in range(256)]
+    cache = EntryCache(max_bytes=16 << 20)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for index in range(100):  # more than the bound holds (about 310 KB a bundle)
+            cache.put(Bundle.build(index, [bytes(bytearray(b)) for b in bodies]))  # fresh copies, as a read gives
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    stats = cache.stats()
+    assert stats.bytes <= stats.max_bytes and stats.evictions == 100 - stats.bundles > 0
+    assert 0.9 * stats.bytes <= held <= 1.1 * stats.bytes
+
+
+def test_x02_a_full_entry_cache_reads_a_bundle_only_when_it_was_missed_before() -> None:
+    """A journal larger than the bound, read at random, would otherwise read 256 entries on every
+    miss and evict a bundle each time (the doorkeeper of ``EntryCache``)."""
+    cost = _bundle(0).nbytes()
+    cache = EntryCache(max_bytes=2 * cost)
+    assert cache.wants(0)  # room: any miss reads its bundle
+    cache.put(_bundle(0))
+    assert cache.wants(1)
+    cache.put(_bundle(1))
+    assert not cache.wants(7)  # full: a first miss reads the one entry
+    assert not cache.wants(8)
+    assert cache.wants(7)  # the second miss of bundle 7 reads it
+    assert not cache.wants(7)  # and starts counting again
+    assert not EntryCache(max_bytes=0).wants(0)
+
+
+def test_x02_an_entry_cache_of_size_zero_keeps_nothing_and_clearing_the_tiles_clears_it() -> None:
+    empty = EntryCache(max_bytes=0)
+    empty.put(_bundle(0))
+    assert not empty.enabled and empty.stats().bundles == 0 and empty.body(0, 256) is None
+    tiles = TileCache()
+    tiles.entries.put(_bundle(0))
+    tiles.clear()  # a kept tile or bundle disagreed with the store
+    assert tiles.entries.stats().bundles == 0

@@ -63,13 +63,16 @@ class MemoryStore:
     def read(self) -> MemoryUnitOfWork:
         return MemoryUnitOfWork(self._state, self._lock, writable=False)
 
-    def journal_rows(self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]) -> JournalRows:
+    def journal_rows(
+        self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan], bodies: tuple[int, int] | None = None
+    ) -> JournalRows:
         with self.read() as uow:
             journal = uow.journal
             return JournalRows(
                 None if seq is None else journal.get(seq),
                 journal.subtrees(nodes) if nodes else {},
                 [b"".join(journal.level_hashes(s.level, s.start, s.stop)) for s in spans],
+                [] if bodies is None else journal.leaf_bodies(*bodies),
             )
 
     def consume_nonces(self, items: Sequence[tuple[str, str, int]], forget_before: int | None) -> list[bool]:

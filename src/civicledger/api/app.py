@@ -176,11 +176,13 @@ def create_app(
     pages: bool = True,
     rollback_guard: RollbackGuard | None = None,
     checkpoints: CheckpointPublisher | None = None,
+    read_only: bool = False,
 ) -> FastAPI:
     """The API (and, unless ``pages=False``, the web pages) over one store; ``checkpoints`` signs
     the C2SP checkpoint and asks witnesses to cosign it (by default: the journal key, no witnesses);
     with ``rollback_guard``, writes are refused while the store is behind a signed tree head known
-    elsewhere (IN12)."""
+    elsewhere (IN12); ``read_only`` answers only GET, HEAD and OPTIONS (``civic serve --read-only``,
+    behind a proxy that sends the other methods to the writer: docs/operations.md)."""
     app = FastAPI(
         title="civicledger",
         version="1",
@@ -272,6 +274,8 @@ def create_app(
             return await _unexpected(request, error)
 
     app.add_middleware(_LimitSize, commands=post_command_direct)
+    if read_only:
+        app.add_middleware(_ReadOnly)
     # Around the router and the command fast path: every request gets its id and is counted.
     app.add_middleware(ObserveRequests, metrics=metrics, fast_routes=frozenset({COMMANDS_PATH}))
 
@@ -504,6 +508,29 @@ class _LimitSize:
                 answer = await self.commands(Request(scope, receive))
                 await answer(scope, receive, send)
                 return
+        await self.app(scope, receive, send)
+
+
+class _ReadOnly:
+    """A read-only server's refusal of every method that may write (405, before any handler)."""
+
+    SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] not in self.SAFE:
+            response = problem(
+                405,
+                "Method Not Allowed",
+                f"this server only reads (civic serve --read-only): send {scope['method']} to the writer",
+                "X5",
+                "/problems/http-405",
+            )
+            response.headers["Allow"] = "GET, HEAD, OPTIONS"
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
 
 

@@ -32,6 +32,21 @@ def serve(
         typer.Option("--witness", help="A witness to ask for cosignatures: <url>=<vkey> (repeatable)."),
     ] = None,
     origin: Annotated[str | None, typer.Option(help="The checkpoints' origin (default: the economy's id).")] = None,
+    read_only: Annotated[
+        bool,
+        typer.Option(
+            "--read-only",
+            help="Serve only GET/HEAD/OPTIONS (405 for the rest), behind a proxy that sends writes to the writer.",
+        ),
+    ] = False,
+    nice: Annotated[
+        int | None,
+        typer.Option(help="Lower each worker's CPU priority by this much (default: 10 with --read-only, else 0)."),
+    ] = None,
+    idle: Annotated[
+        bool,
+        typer.Option("--idle", help="With --read-only: workers only use CPU no other task wants (SCHED_IDLE)."),
+    ] = False,
 ) -> None:
     """Serve the signed HTTP API (/api, /openapi.json) and the pages (/, /journal, /wallet ...)."""
     import os
@@ -79,6 +94,12 @@ def serve(
         os.environ["CIVIC_WITNESSES"] = ",".join(witness)
     if origin:
         os.environ["CIVIC_ORIGIN"] = origin
+    if read_only or nice:
+        from civicledger.api.server import READ_NICE
+
+        os.environ["CIVIC_READ_ONLY"] = "1" if read_only else "0"
+        os.environ["CIVIC_READ_IDLE"] = "1" if idle and read_only else "0"
+        os.environ["CIVIC_NICE"] = str(nice if nice is not None else READ_NICE if read_only else 0)
     os.environ["CIVIC_DB"] = settings.db_url()
     os.environ["CIVIC_KEYS"] = str(settings.key_dir().resolve())
     uvicorn.run(

@@ -35,7 +35,8 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalRepository, SignatureVerifier, Store, StoredEntry, UnitOfWork
 from civicledger.kernel.registry import EconomyInfo, ProjectionContext, project
 from civicledger.kernel.snapshot import state_digest
-from civicledger.kernel.tilecache import HASH, Tile, tile_of, tile_span
+from civicledger.kernel.tilecache import HASH, Bundle, Tile, tile_of, tile_span
+from civicledger.kernel.tiles import TILE_WIDTH
 
 
 @dataclass
@@ -312,25 +313,26 @@ def inclusion(store: Store, seq: int, size: int | None = None) -> JSONObject:
     """An entry with its inclusion proof against a signed tree head (the newest, as the store's
     tile cache last read it, or the newest covering at most ``size`` entries).
 
-    Served from the store's tile cache where it holds the proof's nodes, so that most proofs cost
-    one read (the entry), and checked against the head's root before it is served (X2)."""
+    Served from the store's tile cache where it holds the proof's nodes and the entry's bundle,
+    so that a warm proof reads nothing, and checked against the head's root before it is served:
+    the leaf hash checked is computed from the very bytes the entry is served from (X2)."""
     head = _head_for(store, seq, size)
     if not 0 <= seq < head.size:
         raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
     plan = inclusion_plan(seq, head.size)
-    stored, proof = _proof(store, plan, head.size, seq)
-    if stored is None:
+    leaf, proof = _proof(store, plan, head.size, seq)
+    if leaf is None:
         raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
     root = bytes.fromhex(head.root)
-    if not verify_inclusion(stored.leaf_hash, seq, head.size, proof, root):
-        store.tiles.clear()  # a kept tile disagrees with the store: read everything again
-        stored, proof = _proof(store, plan, head.size, seq, cached=False)
-        if stored is None or not verify_inclusion(stored.leaf_hash, seq, head.size, proof, root):
+    if not verify_inclusion(leaf.hash, seq, head.size, proof, root):
+        store.tiles.clear()  # a kept tile or bundle disagrees with the store: read everything again
+        leaf, proof = _proof(store, plan, head.size, seq, cached=False)
+        if leaf is None or not verify_inclusion(leaf.hash, seq, head.size, proof, root):
             raise IntegrityError(f"the journal's stored subtrees do not prove entry {seq} in its signed tree")
     return {
         "seq": seq,
-        "entry": stored.entry.to_wire(),
-        "leaf_hash": stored.leaf_hash.hex(),
+        "entry": leaf.wire(),
+        "leaf_hash": leaf.hash.hex(),
         "tree_head": head.to_wire(),
         "proof": [p.hex() for p in proof],
     }
@@ -377,24 +379,64 @@ def _head_for(store: Store, seq: int, size: int | None) -> TreeHead:
     return head
 
 
+@dataclass(frozen=True, slots=True)
+class _Leaf:
+    """The entry a proof is for: its leaf hash with its leaf bytes (from an entry bundle, the hash
+    computed from them) or its stored row."""
+
+    hash: bytes
+    body: bytes | None = None
+    stored: StoredEntry | None = None
+
+    def wire(self) -> JSONObject:
+        """The entry as served: the leaf bytes are the canonical JSON of its wire form."""
+        if self.body is not None:
+            return cast(JSONObject, json.loads(self.body))
+        assert self.stored is not None
+        return self.stored.entry.to_wire()
+
+
 def _proof(
     store: Store, plan: list[list[Node]], size: int, seq: int | None, cached: bool = True
-) -> tuple[StoredEntry | None, list[bytes]]:
+) -> tuple[_Leaf | None, list[bytes]]:
     """Entry ``seq`` (if not None) and the proof ``plan`` names in the tree of ``size`` leaves.
 
-    The nodes the tile cache holds cost nothing; the tiles holding the others are read whole with
-    the entry, in one round trip (``Store.journal_rows``), and kept. With the cache off (or
-    ``cached`` False) the nodes themselves are read, as ``proof_from_subtrees`` does."""
+    The nodes the tile cache holds cost nothing, nor does an entry whose full bundle it keeps; the
+    tiles holding the other nodes are read whole with the entry (or its whole bundle, when the
+    cache wants it), in one round trip (``Store.journal_rows``), and kept. With the cache off (or
+    ``cached`` False) the nodes and the entry themselves are read, as ``proof_from_subtrees`` does."""
     cache = store.tiles
-    wanted = list(dict.fromkeys(node for element in plan for node in element))
     use_tiles = cached and cache.enabled
+    folded: dict[int, bytes] = {}  # the plan's elements of several nodes whose fold is kept
+    if use_tiles:
+        for i, element in enumerate(plan):
+            if len(element) > 1 and (value := cache.fold(tuple(element))) is not None:
+                folded[i] = value
+    wanted = list(dict.fromkeys(node for i, element in enumerate(plan) if i not in folded for node in element))
     found, missing = cache.nodes(wanted, size) if use_tiles else ({}, wanted)
-    stored = None
-    if missing or seq is not None:
+    leaf = None
+    bundle = None
+    if seq is not None and cached:
+        body = cache.entries.body(seq, size)
+        if body is not None:
+            leaf = _Leaf(leaf_hash(body), body)
+        elif seq | (TILE_WIDTH - 1) < size and cache.entries.wants(seq // TILE_WIDTH):
+            start = seq - seq % TILE_WIDTH  # a full bundle: immutable, worth keeping
+            bundle = (start, start + TILE_WIDTH)
+    read_entry = seq is not None and leaf is None and bundle is None
+    if missing or read_entry or bundle is not None:
         tiles = sorted({tile_of(n) for n in missing}) if use_tiles else []
         spans = [tile_span(t, size) for t in tiles]
-        rows = store.journal_rows(seq, [] if use_tiles else missing, spans)
-        stored = rows.entry
+        rows = store.journal_rows(seq if read_entry else None, [] if use_tiles else missing, spans, bundle)
+        if rows.entry is not None:
+            leaf = _Leaf(rows.entry.leaf_hash, stored=rows.entry)
+        if bundle is not None and seq is not None:
+            if len(rows.bodies) != TILE_WIDTH:
+                raise IntegrityError(f"the journal lacks entries of its full bundle {bundle[0]} to {bundle[1]}")
+            kept = Bundle.build(seq // TILE_WIDTH, rows.bodies)
+            cache.entries.put(kept)
+            body = kept.body(seq)
+            leaf = _Leaf(leaf_hash(body), body)
         found.update(rows.nodes)
         for (level, index), span, data in zip(tiles, spans, rows.spans, strict=True):
             if len(data) != (span.stop - span.start) * HASH:
@@ -409,4 +451,15 @@ def _proof(
     lacking = [node for node in wanted if node not in found]
     if lacking:
         raise IntegrityError(f"the journal's stored Merkle subtrees lack {lacking[:3]}")
-    return stored, [found[e[0]] if len(e) == 1 else fold_subtrees([found[node] for node in e]) for e in plan]
+    proof = []
+    for i, element in enumerate(plan):
+        if len(element) == 1:
+            proof.append(found[element[0]])
+        elif i in folded:
+            proof.append(folded[i])
+        else:
+            value = fold_subtrees([found[node] for node in element])
+            if use_tiles:
+                cache.put_fold(tuple(element), value)
+            proof.append(value)
+    return leaf, proof

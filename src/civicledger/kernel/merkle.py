@@ -245,10 +245,12 @@ def inclusion_plan(index: int, size: int) -> list[list[Node]]:
         mid = lo + (1 << level)
         if index < mid:
             out.append(perfect_subtrees(mid, hi))
-            hi = mid
-        else:
-            out.append([(level, lo >> level)])  # [lo, mid) is one perfect subtree: lo is a multiple of k
-            lo = mid
+            # [lo, mid) is perfect: below it each step's element is the sibling of the leaf's subtree
+            # (the same recursion, each split exact; a warm proof's plan costs less this way)
+            out += [[(lv, (index >> lv) ^ 1)] for lv in range(level - 1, -1, -1)]
+            break
+        out.append([(level, lo >> level)])  # [lo, mid) is one perfect subtree: lo is a multiple of k
+        lo = mid
     out.reverse()
     return out
 

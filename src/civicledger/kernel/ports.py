@@ -245,12 +245,14 @@ class UnitOfWork(Protocol):
 @dataclass(frozen=True, slots=True)
 class JournalRows:
     """What ``Store.journal_rows`` read: the entry (None if there is none at that position), the
-    hashes of the subtrees asked for that are stored, and each span's hashes concatenated (shorter
-    than asked if the store lacks some)."""
+    hashes of the subtrees asked for that are stored, each span's hashes concatenated (shorter
+    than asked if the store lacks some), and the leaf bytes of the entries asked for (an entry
+    bundle, as ``JournalRepository.leaf_bodies``)."""
 
     entry: StoredEntry | None
     nodes: dict[Node, bytes]
     spans: list[bytes]
+    bodies: list[bytes] = field(default_factory=list)
 
 
 class Store(Protocol):
@@ -265,9 +267,12 @@ class Store(Protocol):
     """This store's process-wide cache of Merkle tiles and of the newest signed head (X2); a
     store opens with ``TileCache()``, and it may be replaced (another size, or ``TileCache(0)``)."""
 
-    def journal_rows(self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]) -> JournalRows:
+    def journal_rows(
+        self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan], bodies: tuple[int, int] | None = None
+    ) -> JournalRows:
         """Entry ``seq``, the subtree hashes ``nodes`` (as ``JournalRepository.subtrees``) and each
-        span's level hashes (as ``JournalRepository.level_hashes``), in one round trip and no
+        span's level hashes (as ``JournalRepository.level_hashes``), the leaf bytes of entries
+        ``bodies`` = [start, stop) (as ``JournalRepository.leaf_bodies``), in one round trip and no
         transaction: committed journal rows and subtrees never change, so any snapshot that holds
         them reads the same (what a proof against an already read signed head needs, X2)."""
         ...

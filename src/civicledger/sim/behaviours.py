@@ -293,8 +293,15 @@ PARAMETERS: dict[str, float] = {
     "route_share": 0.05,
     "trust_back_share": 1.0,  # CI5, directed trust only: acquaintances whose trust goes both ways
     "routed_sample": 0.0,  # CI9: routed payments a step paid by the engine's max-flow router (the rest: two hops)
+    "routed_through_held": 0.0,  # CI9: 1, routes by max flow also pass on coins of other currencies held
+    "trust_limit_percent": 100.0,  # CI5, policy trust_limits: a trust accepts up to this % of the truster's own
+    "trust_expiry_weeks": 0.0,  # CI5, policy trust_expiry: weeks a trust lasts (0: trusts never expire)
+    "trust_renew_share": 0.0,  # CI5, expiring trust: the chance a trust is made again at each expiry
     "convert_share": 0.05,
     "convert_fraction": 0.2,
+    "group_trusts": 0.0,  # CI12: other groups each group trusts (0: no group exchange)
+    "group_exchange_share": 0.0,  # CI12: members a step who swap their group's money for a trusting group's
+    "group_exchange_fraction": 0.5,  # CI12: the share of their own group's money they swap
     "participation_rate": 0.02,
     "infraction_rate": 0.002,
     "appeal_rate": 0.3,
@@ -308,6 +315,7 @@ PARAMETERS: dict[str, float] = {
     "pledge_quantity": 100.0,
     "second_chance_rate": 0.001,
     "nomination_rate": 0.0,  # SC9: persons nominated by co-signers each step (0: no nominations)
+    "council_nomination_rate": 0.0,  # SC9: persons nominated by a council's decision each step (0: none)
     "credit_slots": 8.0,  # credit adjustments remembered per person (SC4); more cost memory
     "grade_every": 0.0,  # steps between two rows carrying the grade table (0: every recorded row; the last always)
     "participation_caps": 0.0,  # 1: participation counts within the IN2 caps (rule version 2); 0: version 1

@@ -88,6 +88,8 @@ MONEY: dict[str, str] = {
             "sybil_units_at_honest",
             "routed_two_hop_units",
             "routed_max_flow_units",
+            "trust_limited_units",
+            "group_exchanged_units",
         ),
         "circles",
     ),
@@ -136,6 +138,12 @@ NAMES: dict[str, str] = {
     "appeals_overturned": "penalties overturned on appeal",
     "mean_grade": "mean grade of persons holding credits",
     "migrations": "persons who moved region",
+    "trusts_in_force": "trusts in force",
+    "trusts_expired": "trusts expired for good",
+    "trust_renewals": "trusts renewed",
+    "trust_limited_payments": "payments cut by trust limits",
+    "trust_limited_units": "units cut by trust limits",
+    "group_exchanged_units": "group money exchanged between groups",
 }
 """Words for columns in legends and tables (the column name where none is given)."""
 
@@ -171,6 +179,10 @@ PLOTS: tuple[Plot, ...] = (
         "present",
     ),
     Plot("Demurrage burned (CI15)", "", ("demurrage_burned",), "nonzero"),
+    Plot(
+        "Trusts in force and expired (CI5, expiring trust)", "trusts", ("trusts_in_force", "trusts_expired"), "present"
+    ),
+    Plot("What trust limits cut from payments (CI5)", "", ("trust_limited_units",), "present"),
     Plot(
         "Income lost to lost keys, with and without guardians (X9)",
         "",
@@ -215,6 +227,12 @@ FINAL: tuple[str, ...] = (
     "income_lost_unguarded",
     "mean_grade",
     "migrations",
+    "trusts_in_force",
+    "trusts_expired",
+    "trust_renewals",
+    "trust_limited_payments",
+    "trust_limited_units",
+    "group_exchanged_units",
 )
 """The metrics of the table of final values (those the results hold; the last three only if not 0)."""
 

@@ -304,6 +304,7 @@ def _check(data: Mapping[str, object]) -> tuple[Scenario, list[Problem]]:
     problems.extend((("policy", *path), message) for path, message in policy_problems)
     if not policy_problems:
         problems.extend(_unmodelled(policy))
+        problems.extend(p for _, sector in sectors() for p in sector.check_parameters(policy, parameters))
 
     mapping = {k: copy.deepcopy(v) for k, v in data.items() if k != "sweep"}
     scenario = Scenario(

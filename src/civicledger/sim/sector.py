@@ -307,6 +307,12 @@ class Sector:
         """Options of ``policy`` the sector does not model (refused by ``parse_scenario``)."""
         return []
 
+    @classmethod
+    def check_parameters(cls, policy: Policy, parameters: dict[str, float]) -> list[Problem]:
+        """Problems of the scenario's ``[parameters]`` under ``policy`` (e.g. a parameter for an
+        option the policy does not allow), listed by ``parse_scenario`` with the others."""
+        return []
+
     def setup(self) -> None:
         """The sector's state arrays and its draws from the run's generator."""
 

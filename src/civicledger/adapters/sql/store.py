@@ -149,7 +149,8 @@ class SqlStore:
         tiles: TileCache | None = None,
     ) -> SqlStore:
         """Open (and by default create or migrate) the store at ``url``; ``tiles`` is its cache of
-        Merkle tiles (by default ``TileCache()``: 64 MiB, the newest head kept 1 s)."""
+        Merkle tiles and entry bundles (by default ``TileCache()``: 64 MiB of tiles, 256 MiB of
+        bundles, the newest head kept 1 s)."""
         try:
             if url.startswith("sqlite"):
                 return cls._open_sqlite(url, create, tiles)
@@ -234,10 +235,12 @@ class SqlStore:
             uow.commit()
         return fresh
 
-    def journal_rows(self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]) -> JournalRows:
+    def journal_rows(
+        self, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan], bodies: tuple[int, int] | None = None
+    ) -> JournalRows:
         """One round trip outside any transaction (PostgreSQL: ``_ReadConnections``). Only committed
         rows are read, and those never change."""
-        statements = _journal_row_statements(self.backend, seq, nodes, spans)
+        statements = _journal_row_statements(self.backend, seq, nodes, spans, bodies)
         results = self._readers.read(statements) if self._readers else self._read_sqlite(statements)
         at = 0
         entry = None
@@ -249,6 +252,9 @@ class SqlStore:
         if nodes:
             found = {(int(lv), int(i)): bytes(h) for lv, i, h in cast(list[tuple[int, int, bytes]], results[at])}
             at += 1
+        if bodies is not None:
+            found_bodies = [str(body).encode() for (body,) in cast(list[tuple[str]], results[-1])]
+            return JournalRows(entry, found, [_concatenated(rows) for rows in results[at:-1]], found_bodies)
         return JournalRows(entry, found, [_concatenated(rows) for rows in results[at:]])
 
     def _read_sqlite(self, statements: list[Statement]) -> list[Rows]:
@@ -340,9 +346,10 @@ def _run_statements(conn: Connection, backend: str, statements: list[Statement],
 
 
 def _journal_row_statements(
-    backend: str, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan]
+    backend: str, seq: int | None, nodes: Sequence[Node], spans: Sequence[TileSpan], bodies: tuple[int, int] | None
 ) -> list[Statement]:
-    """The reads of ``SqlStore.journal_rows``: the entry, the nodes (one statement), each span."""
+    """The reads of ``SqlStore.journal_rows``: the entry, the nodes (one statement), each span,
+    the bodies."""
     pg = backend == "postgresql"
     out: list[Statement] = []
     if seq is not None:
@@ -367,6 +374,8 @@ def _journal_row_statements(
             out.append((_LEAF_SPAN_SQL[backend], (span.start, span.stop)))
         else:
             out.append((_NODE_SPAN_SQL[backend], (span.level, span.start, span.stop)))
+    if bodies is not None:
+        out.append((_BODIES_SQL[backend], bodies))
     return out
 
 
@@ -492,6 +501,10 @@ _NODES_PG = (
 _LEAF_SPAN_SQL = {
     "sqlite": "SELECT leaf_hash FROM journal WHERE seq >= ? AND seq < ? ORDER BY seq",
     "postgresql": "SELECT string_agg(leaf_hash, ''::bytea ORDER BY seq) FROM journal WHERE seq >= %s AND seq < %s",
+}
+_BODIES_SQL = {
+    "sqlite": "SELECT body FROM journal WHERE seq >= ? AND seq < ? ORDER BY seq",
+    "postgresql": "SELECT body FROM journal WHERE seq >= %s AND seq < %s ORDER BY seq",
 }
 _NODE_SPAN_SQL = {
     "sqlite": "SELECT hash FROM merkle_subtrees WHERE level = ? AND idx >= ? AND idx < ? ORDER BY idx",

@@ -1,4 +1,4 @@
-"""Circles in the simulator (CI2-CI5, CI7-CI9, CI11, CI14, CI15; X9): the sector and its vectorised rules.
+"""Circles in the simulator (CI2-CI5, CI7-CI9, CI11, CI12, CI14, CI15; X9): the sector and its vectorised rules.
 
 Accounts open by *cohort* (everyone who joins in one step); a cohort shares one income clock, so
 the exact ``rules.open_income`` / ``claimable`` run once per cohort and every member receives the
@@ -22,6 +22,10 @@ and every read (the recorded columns) discounts it without writing. Income is cl
 ``claim``: each past day of the claim discounted by its age. The sim keeps one holding per person
 and kind (own coins, honest persons' coins, fake accounts' coins, group money) where the engine
 keeps one per currency; see docs/simulator.md.
+
+Trust limits and expiry (CI5; circles-v1, circles-v2), group-to-group exchange (CI12) and routes
+through coins of others held (CI9), each off by default and then drawing and keeping nothing: see
+``_trust_options``, ``_group_trusts`` and ``routed_through_held`` in docs/simulator.md.
 
 Key loss (X9, ``sim.sector.Keys``): a person who cannot sign claims nothing and pays, routes and
 converts nothing; they may still receive. At recovery the account claims what it missed as any
@@ -50,6 +54,7 @@ from civicledger.sim.rules import GENERATORS, Network, add_into, build, canonica
 from civicledger.sim.sector import MONTHLY_INCOME, Problem, Row, Sector
 
 I64 = NDArray[np.int64]
+I32 = NDArray[np.int32]
 U64 = NDArray[np.uint64]
 
 _MAX_SHIFT = 62
@@ -136,6 +141,59 @@ def claim(state: circles.IncomeState, now: int, genesis: int, policy: CirclesPol
 HALF_HOUR = 1_800
 
 
+# Trust limits and expiry (CI5: circles-v1's percent limits, circles-v2's expiring trust) -------
+
+
+def acceptance_rooms(own: I64, held: I64, limit_percent: int) -> I64:
+    """``rules.acceptance_room`` of trusts in force under trust limits, element by element (CI5):
+    how much more of the trustee's currency each truster accepts, ``own x limit // 100 - held``
+    (never below 0), ``own`` its holding of its own currency, ``held`` what it holds of the
+    trustee's. Exact in int64 for holdings below 2^63 / 100 minor units."""
+    out: I64 = np.maximum(0, own * limit_percent // 100 - held)
+    return out
+
+
+def capped_in_order(key: I64, units: I64, room: I64) -> I64:
+    """What each of a sequence of payments moves when those of one ``key`` (a truster and a
+    currency) share one ``room`` (CI5), each paying what is left of it, in order: ``check_plan``'s
+    cumulative rule. The k-th of a key moves min(S_k, R) - min(S_{k-1}, R), S its running sum
+    (by induction: the accepted total after k payments is min(S_k, R))."""
+    if not key.size:
+        return units.copy()
+    order = np.argsort(key, kind="stable")
+    k, x, r = key[order], units[order], room[order]
+    run = np.cumsum(x)
+    starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
+    base = np.repeat(run[starts] - x[starts], np.diff(np.append(starts, k.size)))
+    after = np.minimum(run - base, r)
+    before = np.minimum(run - base - x, r)
+    out = np.empty_like(units)
+    out[order] = after - before
+    return out
+
+
+def trust_lasting(duration: int, step: int) -> int:
+    """Steps a trust made at a step stays in force (CI5, v2): its expiry falls ``duration`` seconds
+    later, and the first step at or after it is the first that sees it expired."""
+    return -(-duration // step)
+
+
+def trust_expires(formed: I64, periods: I64, lasting: int) -> I64:
+    """The first step each trust is no longer in force: made at ``formed``, renewed ``periods`` - 1
+    times, each renewal made at the first step that sees the last one expired (CI5, v2)."""
+    out: I64 = formed + periods * lasting
+    return out
+
+
+def in_force(formed: NDArray[np.signedinteger[Any]], expires: I64 | None, s: int) -> NDArray[np.bool_]:
+    """Whether each trust carries payments at step ``s`` (CI5): formed, and not expired
+    (``rules.TrustEdge.active``: the step's time before the expiry)."""
+    out: NDArray[np.bool_] = formed <= s
+    if expires is not None:
+        out &= expires > s
+    return out
+
+
 def _name(person: int) -> str:
     """A person's account name in a plan: nine digits, so names sort as the persons do."""
     return f"{person:09d}"
@@ -181,10 +239,53 @@ class CirclesSector(Sector):
     def unmodelled(cls, policy: Policy) -> list[Problem]:
         out: list[Problem] = []
         c = policy.section(CirclesPolicy)
-        if c.trust_limits or c.trust_expiry:
+        if c.trust_limits and c.demurrage:
             out.append(
-                (("policy", "circles", "trust_mode"), "the simulator models trust without limits or expiry only (CI5)")
+                (
+                    ("policy", "circles", "trust_limits"),
+                    "the simulator models trust limits without demurrage only (CI5, CI15): it keeps what each "
+                    "truster holds of each currency undiscounted",
+                )
             )
+        return out
+
+    @classmethod
+    def check_parameters(cls, policy: Policy, parameters: dict[str, float]) -> list[Problem]:
+        """Trust limits and expiry (CI5) need the policy that allows them, as ``rules.check_trust``
+        refuses a limit or an expiry the policy has not: set without it they would do nothing."""
+        c = policy.section(CirclesPolicy)
+        out: list[Problem] = []
+        limit = parameters["trust_limit_percent"]
+        if limit != int(limit) or not 0 <= limit <= 100:
+            out.append((("parameters", "trust_limit_percent"), f"must be a whole percent from 0 to 100, not {limit:g}"))
+        elif limit != 100 and not c.trust_limits:
+            why = "needs [policy.circles] trust_limits = true (CI5; the circles-v1 preset has it)"
+            out.append((("parameters", "trust_limit_percent"), why))
+        if parameters["trust_expiry_weeks"] > 0 and not c.trust_expiry:
+            why = "needs [policy.circles] trust_expiry = true (CI5; the circles-v2 preset has it)"
+            out.append((("parameters", "trust_expiry_weeks"), why))
+        if parameters["trust_renew_share"] > 0 and parameters["trust_expiry_weeks"] <= 0:
+            out.append(
+                (("parameters", "trust_renew_share"), "needs trust_expiry_weeks > 0: only an expired trust is renewed")
+            )
+        held = parameters["routed_through_held"]
+        if held not in (0.0, 1.0):
+            out.append((("parameters", "routed_through_held"), f"must be 0 or 1, not {held:g}"))
+        elif held and c.demurrage:
+            why = "routes through coins held are modelled without demurrage only (CI9, CI15)"
+            out.append((("parameters", "routed_through_held"), why))
+        elif held and not parameters["routed_sample"]:
+            why = "needs routed_sample > 0: only routes by max flow pass on coins held (CI9)"
+            out.append((("parameters", "routed_through_held"), why))
+        k = parameters["group_trusts"]
+        if k != int(k):
+            out.append((("parameters", "group_trusts"), f"must be a whole number of groups, not {k:g}"))
+        elif k and c.demurrage:
+            why = "group exchange is modelled without demurrage only (CI12, CI15): others' group money is pooled"
+            out.append((("parameters", "group_trusts"), why))
+        if parameters["group_exchange_share"] > 0 and not k:
+            why = "needs group_trusts > 0: group money is exchanged only into a group that trusts it (CI12)"
+            out.append((("parameters", "group_exchange_share"), why))
         return out
 
     def setup(self) -> None:
@@ -284,11 +385,73 @@ class CirclesSector(Sector):
             self.u_first = rng.random(self.eu.size) < 0.5
             back = rng.random(self.eu.size) < m.p["trust_back_share"]
             self.u_trusts, self.v_trusts = self.u_first | back, ~self.u_first | back
+        self._trust_options(pol)
+        self._group_trusts(pol)
         self.routed = 0
         # Routed payments by each rule (CI9): counts and units, cumulative and in the last step.
         self.flow_routed = self.flow_units = self.flow_refused = self.two_hop_units = 0
         self.flow_routed_step = self.two_hop_step = 0
         self.flow_index: FlowIndex | None = None  # built on the first step routing by max flow
+
+    def _trust_options(self, pol: CirclesPolicy) -> None:
+        """Trust limits and expiry (CI5; circles-v1, circles-v2), each off unless the policy allows
+        it: then nothing is kept, drawn or checked. Every trust accepts at most
+        ``trust_limit_percent`` of the truster's own holding (``held_at``: what each side of each
+        acquaintance holds of the other's currency), and lasts ``trust_expiry_weeks``, renewed at
+        each expiry with chance ``trust_renew_share`` (``expires``: the first step it carries nothing)."""
+        m = self.model
+        edges = int(self.eu.size)
+        self.limit_percent = int(m.p["trust_limit_percent"])
+        # Side 2k: what ev holds of eu's currency (ev accepts it); side 2k + 1: what eu holds of ev's.
+        self.limits = pol.trust_limits
+        self.through_held = bool(m.p["routed_through_held"])  # CI9: routes pass on coins of others held
+        tracked = self.limits or self.through_held
+        self.held_at: I64 | None = np.zeros(2 * edges, np.int64) if tracked else None
+        self.limited_payments = self.limited_units = 0
+        self.expires: I64 | None = None
+        self.lasting = 0
+        self.renewals = 0
+        weeks = m.p["trust_expiry_weeks"]
+        if pol.trust_expiry and weeks > 0:
+            self.lasting = trust_lasting(round(weeks * WEEK), m.scenario.step)
+            self.expires = trust_expires(self.ew.astype(np.int64), self._renewal_periods(edges), self.lasting)
+
+    def _renewal_periods(self, edges: int) -> I64:
+        """The one draw of trust expiry (CI5, v2): how many periods each trust lasts, renewed at each
+        expiry with chance ``trust_renew_share`` (geometric); none drawn at 0 or 1."""
+        m = self.model
+        share = m.p["trust_renew_share"]
+        longest = m.scenario.steps + 1
+        if share <= 0.0:
+            return np.ones(edges, np.int64)
+        if share >= 1.0:
+            return np.full(edges, longest, np.int64)
+        periods: I64 = np.minimum(m.rng.geometric(1.0 - share, size=edges), longest).astype(np.int64)
+        return periods
+
+    def _group_trusts(self, pol: CirclesPolicy) -> None:
+        """Trusts between groups (CI12), off unless ``group_trusts`` > 0 and there are two groups or
+        more: each group trusts that many others drawn at random (both ways with mutual trust, as
+        the engine's ``circles.trust`` between two groups), made before the first step."""
+        m = self.model
+        self.group_swapped: I64 | None = None  # other groups' money each person holds (CI12)
+        self.group_exchanges = self.group_exchanged_units = 0
+        count, k = int(self.group_supply.size), int(m.p["group_trusts"])
+        if k <= 0 or count < 2:
+            return
+        truster = np.repeat(np.arange(count, dtype=np.int64), k)
+        trustee = m.rng.integers(0, count - 1, size=truster.size, dtype=np.int64)  # the one draw of group trust
+        trustee += trustee >= truster  # never itself
+        if pol.trust_mode.value == "mutual":
+            truster, trustee = np.concatenate([truster, trustee]), np.concatenate([trustee, truster])
+        key = np.unique(truster * count + trustee)
+        truster, trustee = key // count, key % count
+        self.group_pairs = (truster, trustee)  # truster accepts the trustee's money (CI12)
+        order = np.argsort(trustee, kind="stable")  # by trustee: the groups that take each group's money
+        self.accepting = truster[order]
+        self.accepting_at = np.searchsorted(trustee[order], np.arange(count + 1))
+        self.group_swapped = np.zeros(m.n, np.int64)
+        self.group_kept = np.zeros(count, np.int64)  # other groups' money each group keeps for good
 
     def _regional_groups(self, per_region: tuple[int, ...], share: float) -> int:
         """Groups per region ([regions] groups): a ``share`` of each region's persons join one of its
@@ -393,6 +556,8 @@ class CirclesSector(Sector):
             payer, receiver = occ, np.empty_like(occ)
             receiver[0::2], receiver[1::2] = v, u
             self._credit_foreign(payer, receiver, paid)
+            if self.held_at is not None:  # occurrence 2i pays v in u's currency: side 2k (CI5 limits)
+                self.held_at[2 * lo : 2 * hi] += paid
             np.add.at(self.trusts, occ, 1)
             sybil_u = ~m.verified[u]
             sybil_v = ~m.verified[v]
@@ -401,12 +566,16 @@ class CirclesSector(Sector):
             if m.trace is not None:
                 for i in range(u.size):
                     m.log("trust", s, int(u[i]), int(v[i]), int(paid[2 * i + 1]), int(paid[2 * i]))
+        if self.expires is not None:
+            self._renew(s)
         # Payments to acquaintances who trust the payer (CI5, CI8), in the payer's own currency.
         out = m.behave["payments"](m, m.rng, m.p)
         if out is not None:
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
             formed = self.ew[self.net.edge[slots]] <= s
+            if self.expires is not None:  # CI5: an expired trust carries nothing
+                formed &= self.expires[self.net.edge[slots]] > s
             if self.directed:
                 formed &= self.accepts(payers, slots)
             units = np.minimum(units, self.view("own", payers))
@@ -414,6 +583,9 @@ class CirclesSector(Sector):
             if keys.active:
                 ok &= ~keys.locked[payers]  # X9: nobody signs for a lost key
             payers, receivers, units = payers[ok], receivers[ok], units[ok]
+            if self.held_at is not None:
+                limited: Any = self._limit_payments(payers, receivers, slots[ok], units)
+                payers, receivers, units = limited
             self._settle("own", payers)
             add_into(self.own, payers, units, sign=-1)
             self._credit_foreign(payers, receivers, units, minted=False)
@@ -440,6 +612,8 @@ class CirclesSector(Sector):
             if m.trace is not None:
                 for a, x in zip(members.tolist(), units.tolist(), strict=True):
                     m.log("convert", s, a, int(self.group[a]), x)
+        if self.group_swapped is not None:
+            self._group_exchange(s)
 
     def _routed(self, s: int) -> None:
         """Payments to a friend of a friend (CI9): a sample of ``routed_sample`` of them a step by
@@ -468,6 +642,9 @@ class CirclesSector(Sector):
         deg = self.net.indptr[mids + 1] - self.net.indptr[mids]
         formed = (self.ew[self.net.edge[first]] <= s) & (deg > 0)
         formed &= self.ew[self.net.edge[np.where(deg > 0, second, first)]] <= s
+        if self.expires is not None:  # CI5: both trusts in force
+            formed &= self.expires[self.net.edge[first]] > s
+            formed &= self.expires[self.net.edge[np.where(deg > 0, second, first)]] > s
         if self.directed:  # CI5: the intermediary accepts the payer's coins, the receiver the intermediary's
             formed &= self.accepts(payers, first) & self.accepts(mids, np.where(deg > 0, second, first))
         units = np.minimum(units, self.view("own", payers))
@@ -475,6 +652,7 @@ class CirclesSector(Sector):
         if m.keys.active:
             ok &= ~m.keys.locked[payers] & ~m.keys.locked[mids]
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
+        picked = np.flatnonzero(ok) if self.held_at is not None else None  # CI5 limits, CI9 coins held
         paying = np.zeros(m.n, bool)
         paying[payers] = True
         unique, counts = np.unique(mids, return_counts=True)
@@ -482,6 +660,10 @@ class CirclesSector(Sector):
         once[unique[counts == 1]] = True
         ok = once[mids] & ~paying[mids] & (self.view("own", mids) >= units)
         payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
+        if self.held_at is not None and picked is not None:
+            picked = picked[ok]
+            edges = (self.net.edge[first[picked]], self.net.edge[second[picked]])
+            payers, mids, receivers, units = self._limit_routes(payers, mids, receivers, edges, units)
         self._settle("own", payers)
         add_into(self.own, payers, units, sign=-1)
         self._credit_foreign(payers, mids, units, minted=False)
@@ -541,6 +723,10 @@ class CirclesSector(Sector):
         receiver = np.empty_like(owner)
         receiver[0::2], receiver[1::2] = truster, trustee
         self._credit_foreign(occ, receiver[live], paid_live)
+        if self.held_at is not None:  # the truster holds the trustee's currency, and back (CI5 limits)
+            sides = 2 * np.arange(lo, hi, dtype=np.int64)
+            self.held_at[sides + u_first] += paid[0::2]
+            self.held_at[sides + ~u_first] += paid[1::2]
         np.add.at(self.trusts, occ, 1)
         accepts_u = self.u_trusts[lo:hi]  # u accepts v's currency
         accepts_v = self.v_trusts[lo:hi]
@@ -557,6 +743,186 @@ class CirclesSector(Sector):
                     int(paid[2 * i]),
                     int(paid[2 * i + 1]),
                 )
+
+    # Group-to-group exchange (CI12) --------------------------------------------------------------
+
+    def _group_exchange(self, s: int) -> None:
+        """Members swap their own group's money for the money of a group that trusts theirs, 1:1
+        (CI12, the engine's ``circles.group_exchange``): the receiving group keeps what it took as
+        collateral for good and issues its own money. A ``group_exchange_share`` of members each
+        step, ``group_exchange_fraction`` of what they hold of their own group's money, into one
+        of the groups accepting it, drawn (``_group_exchangers``). Nobody exchanges money of
+        another group again (the simulator pools it), nor without their key (X9)."""
+        m = self.model
+        assert self.group_swapped is not None
+        if s == 0 and m.trace is not None:
+            mutual = self.model.policy.section(CirclesPolicy).trust_mode.value == "mutual"
+            for g, h in zip(*(x.tolist() for x in self.group_pairs), strict=True):
+                if not mutual or g < h:  # a mutual trust is one command, both ways
+                    m.log("group_trust", s, g, h)
+        who, pick = self._group_exchangers()
+        g = self.group[who].astype(np.int64)
+        held = self.group_held[who] - self.group_swapped[who]
+        units = (held * m.p["group_exchange_fraction"]).astype(np.int64)
+        takers = self.accepting_at[g + 1] - self.accepting_at[g]
+        ok = (units > 0) & (takers > 0)
+        if m.keys.active:
+            ok &= ~m.keys.locked[who]
+        who, g, units = who[ok], g[ok], units[ok]
+        h = self.accepting[self.accepting_at[g] + (pick[ok] * takers[ok]).astype(np.int64)]
+        add_into(self.group_swapped, who, units)
+        add_into(self.group_kept, h, units)
+        self.group_exchanges += int(who.size)
+        self.group_exchanged_units += int(units.sum())
+        if m.trace is not None:
+            for a, x, y, u in zip(who.tolist(), g.tolist(), h.tolist(), units.tolist(), strict=True):
+                m.log("group_exchange", s, a, x, y, u)
+
+    def _group_exchangers(self) -> tuple[I64, NDArray[np.float64]]:
+        """The draws of group exchange (CI12): members who exchange this step, each with probability
+        ``group_exchange_share``, and a uniform draw each to choose the group they exchange into."""
+        m = self.model
+        rng = m.rng
+        size = rng.binomial(m.n, m.p["group_exchange_share"])
+        picked = np.unique(rng.integers(0, m.n, size=size, dtype=np.int64))
+        who = picked[self.group[picked] >= 0]
+        return who, rng.random(who.size)
+
+    # Trust limits and expiry (CI5; circles-v1, circles-v2) -------------------------------------------
+
+    def _side(self, edge: NDArray[np.signedinteger[Any]], holder: I64) -> I64:
+        """The side of each acquaintance on which ``holder`` accepts the other's currency (``held_at``)."""
+        e64 = edge.astype(np.int64)
+        out: I64 = 2 * e64 + (self.eu[e64] == holder)
+        return out
+
+    def _rooms(self, sides: I64, own: I64) -> I64:
+        """``acceptance_rooms`` of each side's truster, whose own holding is ``own`` (CI5)."""
+        assert self.held_at is not None
+        return acceptance_rooms(own, self.held_at[sides], self.limit_percent)
+
+    def _side_caps(self, sides: I64, s: int, open_: NDArray[np.bool_]) -> I64:
+        """The router's capacity of each side (the trustee's currency -> the truster, CI5): 0 where
+        not ``open_`` or expired, else the room the truster's limit leaves (INF without limits)."""
+        k = sides >> 1
+        live = open_ & in_force(self.ew[k], None if self.expires is None else self.expires[k], s)
+        if not self.limits:
+            return np.where(live, INF, 0)
+        truster = np.where(sides & 1, self.eu[k], self.ev[k]).astype(np.int64)
+        return np.where(live, self._rooms(sides, self.own[truster]), 0)
+
+    def _limit_payments(self, payers: I64, receivers: I64, slots: I64, units: I64) -> tuple[I64, I64, I64]:
+        """Direct payments within the receivers' trust limits (CI5, v1): each pays at most what is
+        left of its receiver's room, payments into one room in order (``capped_in_order``). A room
+        is read at the receiver's own holding less all it pays this step, the least it can hold
+        while the step's payments are made in any order, so each is accepted whatever came first."""
+        assert self.held_at is not None
+        sides = self._side(self.net.edge[slots], receivers)
+        if not self.limits:  # only what each receiver holds of the payer's currency, kept (CI9)
+            add_into(self.held_at, sides, units)
+            return payers, receivers, units
+        out = np.zeros(self.model.n, np.int64)
+        add_into(out, payers, units)
+        room = self._rooms(sides, self.own[receivers] - out[receivers])
+        got = capped_in_order(sides, units, room)
+        add_into(self.held_at, sides, got)
+        self._count_limited(units, got)
+        keep = got > 0
+        return payers[keep], receivers[keep], got[keep]
+
+    def _limit_routes(
+        self, payers: I64, mids: I64, receivers: I64, edges: tuple[I32, I32], units: I64
+    ) -> tuple[I64, I64, I64, I64]:
+        """Two-hop routes within both trust limits (CI5, v1): the intermediary accepts the payer's
+        coins, the receiver the intermediary's, each up to its room read at its own holding less
+        all it pays in the step's routes. An intermediary carries one route a step and pays no
+        other, so no room takes two of these routes: each moves the least of its units and rooms."""
+        assert self.held_at is not None
+        first, second = self._side(edges[0], mids), self._side(edges[1], receivers)
+        if not self.limits:  # only what each holds of the other's currency, kept (CI9)
+            add_into(self.held_at, first, units)
+            add_into(self.held_at, second, units)
+            return payers, mids, receivers, units
+        out = np.zeros(self.model.n, np.int64)
+        add_into(out, payers, units)
+        add_into(out, mids, units)
+        room_first = self._rooms(first, self.own[mids] - out[mids])
+        room_second = self._rooms(second, self.own[receivers] - out[receivers])
+        got = np.minimum(units, np.minimum(room_first, room_second))
+        add_into(self.held_at, first, got)
+        add_into(self.held_at, second, got)
+        self._count_limited(units, got)
+        keep = got > 0
+        return payers[keep], mids[keep], receivers[keep], got[keep]
+
+    def _count_limited(self, units: I64, got: I64) -> None:
+        cut = units - got
+        self.limited_payments += int((cut > 0).sum())
+        self.limited_units += int(cut.sum())
+
+    def _side_between(self, holder: int, issuer: int) -> int:
+        """The side on which ``holder`` holds ``issuer``'s currency (their acquaintance's, CI5)."""
+        net = self.net
+        lo = int(net.indptr[holder])
+        hit = lo + int(np.flatnonzero(net.neighbours[lo : int(net.indptr[holder + 1])] == issuer)[0])
+        return int(2 * int(net.edge[hit]) + int(self.eu[int(net.edge[hit])] == holder))
+
+    def _after_plan(self, index: FlowIndex, s: int, legs: list[tuple[int, int, int, int]]) -> None:
+        """After a paid plan (CI5 limits, CI9 coins held): what each leg's target holds of the leg's
+        currency grows, what its source held of it shrinks, and the issuer's own holding grows when
+        coins come back to it; the rooms of the trusts they give and the coins they can pass on
+        change with it."""
+        assert self.held_at is not None
+        touched: set[int] = set()
+        for a, b, c, x in legs:
+            if c != a:  # coins of c that a held
+                self.held_at[self._side_between(a, c)] -= x
+            if b != c:  # b holds more of c's coins; else they are back with their issuer
+                self.held_at[self._side_between(b, c)] += x
+            touched.update((a, b, c))
+        net = self.net
+        people = np.array(sorted(touched), np.int64)
+        slots = np.concatenate([np.arange(net.indptr[p], net.indptr[p + 1]) for p in people.tolist()])
+        holders = np.repeat(people, np.diff(net.indptr)[people])
+        sides = self._side(net.edge[slots], holders)
+        sides = sides[(sides >> 1) < int(self.estart[s + 1])]
+        n = self.model.n
+        if self.through_held:
+            index.cap[2 * n + 2 * int(self.eu.size) + sides] = self._held_caps(sides)
+        if not self.limits:
+            return
+        k = sides >> 1
+        open_ = np.ones(sides.size, bool)
+        if self.u_trusts is not None and self.v_trusts is not None:
+            open_ = np.where(sides & 1, self.u_trusts[k], self.v_trusts[k])
+        index.cap[n + sides] = self._side_caps(sides, s, open_)
+
+    def _held_caps(self, sides: I64) -> I64:
+        """What the holder of each side can pass on of the other's coins it holds (CI9): all of it,
+        unless its key is lost (X9)."""
+        assert self.held_at is not None
+        held = self.held_at[sides]
+        keys = self.model.keys
+        if not keys.active:
+            return held
+        k = sides >> 1
+        holder = np.where(sides & 1, self.eu[k], self.ev[k])
+        return np.where(keys.locked[holder], 0, held)
+
+    def _renew(self, s: int) -> None:
+        """Trusts renewed this step (CI5, v2): those whose last period ended, made again at the first
+        step that sees it expired, with no reward (a pair is rewarded once, CI7)."""
+        assert self.expires is not None
+        formed = int(self.estart[s + 1])
+        ew = self.ew[:formed].astype(np.int64)
+        renewed = np.flatnonzero((ew < s) & ((s - ew) % self.lasting == 0) & (self.expires[:formed] > s))
+        self.renewals += int(renewed.size)
+        m = self.model
+        if m.trace is not None:
+            for k in renewed.tolist():
+                u_accepts = True if self.u_trusts is None else bool(self.u_trusts[k])
+                v_accepts = True if self.v_trusts is None else bool(self.v_trusts[k])
+                m.log("trust_renew", s, int(self.eu[k]), int(self.ev[k]), u_accepts, v_accepts)
 
     # Routing by the engine's max-flow kernel (CI9) -------------------------------------------------
 
@@ -583,6 +949,14 @@ class CirclesSector(Sector):
             order = np.concatenate([who, n + trust, n + 2 * edges + who])
             cap = np.zeros(2 * n + 2 * edges, np.int64)
             cap[n + 2 * edges :] = INF
+            if self.through_held:  # CI9: edge 2n + 2E + j, the holder of side j -> its issuer's currency
+                side = np.arange(2 * edges, dtype=np.int64)
+                k = side >> 1
+                holder = np.where(side & 1, self.eu[k], self.ev[k]).astype(np.int64)
+                issuer = np.where(side & 1, self.ev[k], self.eu[k]).astype(np.int64)
+                src, dst = np.concatenate([src[order], holder]), np.concatenate([dst[order], n + issuer])
+                order = np.arange(src.size)
+                cap = np.concatenate([cap, np.zeros(2 * edges, np.int64)])
             index = self.flow_index = FlowIndex.from_arrays(2 * n + 2 * edges, src[order], dst[order], cap)
         formed = int(self.estart[s + 1])  # edges are kept in formation order
         index.cap[n : n + 2 * formed] = INF
@@ -590,9 +964,14 @@ class CirclesSector(Sector):
         if self.u_trusts is not None and self.v_trusts is not None:  # directed trust (CI5): one side may not accept
             index.cap[n : n + 2 * formed : 2][~self.v_trusts[:formed]] = 0
             index.cap[n + 1 : n + 2 * formed : 2][~self.u_trusts[:formed]] = 0
+        if self.expires is not None or self.limits:  # CI5: expired trusts, trust limits
+            sides = np.arange(2 * formed, dtype=np.int64)
+            index.cap[n + sides] = self._side_caps(sides, s, index.cap[n + sides] > 0)
         index.cap[:n] = np.where(self.opened, self.view("own", slice(None)), 0)
         if m.keys.active:
             index.cap[:n][m.keys.locked] = 0  # X9: nobody passes on coins without their key
+        if self.through_held:  # CI9: coins of others held, passed on as the engine's router does
+            index.cap[2 * n + 2 * edges :] = self._held_caps(np.arange(2 * edges, dtype=np.int64))
         return index
 
     def _by_max_flow(self, s: int, payers: I64, first: I64, second: I64, units: I64) -> None:
@@ -621,19 +1000,47 @@ class CirclesSector(Sector):
                 self.flow_refused += 1
                 m.log("flow_refused", s, a, b, x, plan.max_flow)
                 continue
-            legs = [(int(leg.source), int(leg.target), leg.units) for leg in plan.legs]
-            src = np.array([leg[0] for leg in legs], np.int64)
-            dst = np.array([leg[1] for leg in legs], np.int64)
-            moved = np.array([leg[2] for leg in legs], np.int64)
+            legs: list[Any] = [(int(leg.source), int(leg.target), leg.units) for leg in plan.legs]
+            if self.through_held:  # CI9: a leg may pass on coins of another currency held
+                legs = [(int(leg.source), int(leg.target), leg.units, int(leg.currency)) for leg in plan.legs]
+            held = [leg for leg in legs if len(leg) == 4 and leg[3] != leg[0]]
+            own_legs = [leg for leg in legs if len(leg) == 3 or leg[3] == leg[0]]
+            src = np.array([leg[0] for leg in own_legs], np.int64)
+            dst = np.array([leg[1] for leg in own_legs], np.int64)
+            moved = np.array([leg[2] for leg in own_legs], np.int64)
             self._settle("own", src)
             add_into(self.own, src, moved, sign=-1)
             self._credit_foreign(src, dst, moved, minted=False)
+            if held:
+                self._pass_on_held(held)
             index.cap[src] = self.view("own", src)
+            if self.held_at is not None:  # CI5 limits, CI9 coins held: holdings of each currency moved
+                moves = [(leg[0], leg[1], leg[3] if len(leg) == 4 else leg[0], leg[2]) for leg in legs]
+                self._after_plan(index, s, moves)
+                back = np.array([leg[1] for leg in held if leg[1] == leg[3]], np.int64)  # back with their issuer
+                index.cap[back] = self.view("own", back)
             self.flow_routed += 1
             self.flow_routed_step += 1
             self.flow_units += x
             self.routed += 1
             m.log("flow", s, a, b, x, plan.max_flow, tuple(legs))
+
+    def _pass_on_held(self, legs: list[tuple[int, int, int, int]]) -> None:
+        """Legs passing on coins of a third currency held (CI9): the source's holding of others'
+        coins shrinks, the target's grows, or the issuer's own when they come back to it; nothing
+        is minted or burned (no demurrage with this option)."""
+        src = np.array([leg[0] for leg in legs], np.int64)
+        dst = np.array([leg[1] for leg in legs], np.int64)
+        moved = np.array([leg[2] for leg in legs], np.int64)
+        issuer = np.array([leg[3] for leg in legs], np.int64)
+        fake = ~self.model.verified[issuer]
+        add_into(self.held_sybil, src[fake], moved[fake], sign=-1)
+        add_into(self.held_honest, src[~fake], moved[~fake], sign=-1)
+        back = dst == issuer
+        add_into(self.own, dst[back], moved[back])
+        gone = ~back
+        if gone.any():
+            self._credit_foreign(issuer[gone], dst[gone], moved[gone], minted=False)
 
     @staticmethod
     def _plan(index: FlowIndex, n: int, a: int, b: int, units: int, max_steps: int) -> Plan:
@@ -729,6 +1136,14 @@ class CirclesSector(Sector):
             out.append("demurrage (CI15)")
         if pol.trust_mode.value == "directed":
             out.append("directed trust (circles.trust_mode, CI5)")
+        if pol.trust_limits:
+            out.append("trust limits (circles.trust_limits, CI5)")
+        if pol.trust_expiry and scenario.parameters.get("trust_expiry_weeks", 0.0) > 0:
+            out.append("trust expiry (circles.trust_expiry, parameters.trust_expiry_weeks, CI5)")
+        if scenario.parameters.get("routed_through_held", 0.0) > 0:
+            out.append("routes through coins held (parameters.routed_through_held, CI9)")
+        if scenario.parameters.get("group_trusts", 0.0) > 0:
+            out.append("group-to-group exchange (parameters.group_trusts, CI12)")
         if scenario.parameters.get("routed_sample", 0.0) > 0:
             out.append("routes by the max-flow router (parameters.routed_sample, CI9)")
         for role, allowed in cls.PARTITIONED.items():
@@ -1029,7 +1444,7 @@ class CirclesSector(Sector):
         )
         every = now["own"] + now["held_honest"] + now["held_sybil"] + now["group_held"]
         holdings = every[honest]
-        return {
+        row: Row = {
             "accounts_open": int(self.opened.sum()),
             "trusts": int(self.estart[s + 1]),
             "routed_payments": self.routed,
@@ -1054,6 +1469,27 @@ class CirclesSector(Sector):
             "income_lost_unguarded": self.income_lost_unguarded,
             "holdings_frozen": int(every[m.keys.lost].sum()) if m.keys.active else 0,
         }
+        row.update(self._trust_columns(s))
+        return row
+
+    def _trust_columns(self, s: int) -> Row:
+        """Columns of trust limits and expiry (CI5) and of group exchange (CI12), only where the run
+        has them: a run without keeps its rows as they were."""
+        out: Row = {}
+        if self.limits:
+            out["trust_limited_payments"] = self.limited_payments
+            out["trust_limited_units"] = self.limited_units
+        if self.group_swapped is not None:
+            out["group_trusts"] = int(self.group_pairs[0].size)
+            out["group_exchanges"] = self.group_exchanges
+            out["group_exchanged_units"] = self.group_exchanged_units
+        if self.expires is not None:
+            formed = int(self.estart[s + 1])
+            expired = int((self.expires[:formed] <= s).sum())
+            out["trusts_in_force"] = formed - expired
+            out["trusts_expired"] = expired
+            out["trust_renewals"] = self.renewals
+        return out
 
     def record_last(self, s: int, t: int) -> Row:
         """What fake accounts reached (CI14), at the end of the row."""

@@ -29,7 +29,10 @@ policy's ``nomination_cosigners`` co-signers drawn at random, and join the draw'
 ``nominations_valid`` (``rules.check_nomination`` over whole arrays) accepts them: not already
 waiting, no co-signer nominating themselves, as many distinct co-signers as policy asks, each a
 verified person able to sign (X9). A nominee has no grade bound and may be nominated again after a
-draw; the columns ``nominations`` and ``nominations_refused`` count them.
+draw; the columns ``nominations`` and ``nominations_refused`` count them. With
+``council_nomination_rate`` above 0, that share of verified persons are nominated each step by a
+council's decision (``council_nominations_valid``: refused only while already waiting), counted in
+``council_nominations`` and ``council_nominations_refused``.
 """
 
 from __future__ import annotations
@@ -296,6 +299,7 @@ class CreditsSector(Sector):
         self.last_draw: int | None = None
         self.draws = self.lottery_winners = 0
         self.nominations = self.nominations_refused = 0  # SC9: nominated by co-signers
+        self.council_nominations = self.council_nominations_refused = 0  # SC9: nominated by a council decision
         self._standing_cache: tuple[int, I64, tuple[I64, I64, I64, I64, I64]] | None = None
         self.draw_hook: DrawHook | None = None  # replaces the draw (tests take the engine's); None: the domain's
 
@@ -347,7 +351,8 @@ class CreditsSector(Sector):
         self.waiting = 0  # open pledges and candidates after the last step, in every partition
         self.seed: bytes | None = None
         self.nominations = self.nominations_refused = 0
-        self.nominees = self.cosigners = np.zeros(0, np.int64)
+        self.council_nominations = self.council_nominations_refused = 0
+        self.nominees = self.cosigners = self.council = np.zeros(0, np.int64)
         return [None] * (len(where) - 1)
 
     def part_setup(self, handoff: Any) -> None:
@@ -355,8 +360,8 @@ class CreditsSector(Sector):
         self.pledge_made: list[int] = []  # the step each open pledge was made (its place in pledge order)
         self.drawing = False
         p = self.model.p
-        self.nomination_rate = p["nomination_rate"]  # nominations are drawn at the coordinator (rounds)
-        p["nomination_rate"] = 0.0
+        self.nominating = p["nomination_rate"] > 0 or p["council_nomination_rate"] > 0
+        p["nomination_rate"] = p["council_nomination_rate"] = 0.0  # drawn at the coordinator (rounds)
 
     def split_begin(self, s: int, t: int) -> Any:
         """At the coordinator, where ``begin`` draws (SC9): whether the lottery draws this step,
@@ -382,10 +387,10 @@ class CreditsSector(Sector):
         made = len(self.pledges)
         self.step(s, t)
         self.pledge_made += [s] * (len(self.pledges) - made)
-        if self.nomination_rate > 0:  # SC9, as ``_nominate`` at the end of ``step``: two rounds
+        if self.nominating:  # SC9, as ``_nominate`` and ``_council_nominate`` at the end of ``step``
             first = self.model.first
-            nominees = yield ("nominate",)
-            accepted = yield ("waiting", self.candidate[nominees - first])
+            nominees, council = yield ("nominate",)
+            accepted = yield ("waiting", self.candidate[nominees - first], self.candidate[council - first])
             self.candidate[accepted - first] = True
         return None, len(self.pledges) + int(self.candidate.sum())
 
@@ -441,26 +446,41 @@ class CreditsSector(Sector):
         return [(events[k], stays[offsets[k] : offsets[k + 1]]) for k in range(len(asks))]
 
     def _nominate_split(self, asks: list[Any]) -> list[Any]:
-        """At the coordinator, ``_nominate`` (SC9) in two rounds: the nominees and their co-signers
-        drawn from the run's generator where ``step`` draws them (each partition hears its
-        nominees), then, with whether each is waiting already, the nominations checked and counted
-        (each partition hears its accepted nominees)."""
+        """At the coordinator, ``_nominate`` and ``_council_nominate`` (SC9) in two rounds: the
+        nominees, their co-signers and the council's nominees drawn from the run's generator as
+        ``step`` draws them (each partition hears its nominees); then, with whether each is waiting
+        already, the nominations checked and counted, the council's after the co-signers' (each
+        partition hears its accepted nominees)."""
         m, cut = self.model, self.where
+        p, honest = m.p, m.honest_count
+        n = m.scenario.population.persons + m.scenario.population.sybils
         if asks[0][0] == "nominate":
-            n = m.scenario.population.persons + m.scenario.population.sybils
-            rate, need = m.p["nomination_rate"], m.policy.section(CreditsPolicy).nomination_cosigners
-            picked = np.unique(m.rng.integers(0, n, size=m.rng.binomial(n, rate), dtype=np.int64))
-            self.nominees = picked[picked < m.honest_count]  # the verified (no fake accounts here)
-            self.cosigners = m.rng.integers(0, n, size=(self.nominees.size, need), dtype=np.int64)
-            at = np.searchsorted(cut, self.nominees, side="right") - 1
-            return [self.nominees[at == k] for k in range(cut.size - 1)]
+            self.nominees = self.cosigners = self.council = np.zeros(0, np.int64)
+            if p["nomination_rate"] > 0:
+                need = m.policy.section(CreditsPolicy).nomination_cosigners
+                picked = np.unique(m.rng.integers(0, n, size=m.rng.binomial(n, p["nomination_rate"]), dtype=np.int64))
+                self.nominees = picked[picked < honest]  # the verified (no fake accounts here)
+                self.cosigners = m.rng.integers(0, n, size=(self.nominees.size, need), dtype=np.int64)
+            rate = p["council_nomination_rate"]
+            if rate > 0:
+                picked = np.unique(m.rng.integers(0, n, size=m.rng.binomial(n, rate), dtype=np.int64))
+                self.council = picked[picked < honest]
+            at, by = (np.searchsorted(cut, x, side="right") - 1 for x in (self.nominees, self.council))
+            return [(self.nominees[at == k], self.council[by == k]) for k in range(cut.size - 1)]
         waiting = np.concatenate([a[1] for a in asks])  # in the nominees' order (by number)
-        can_sign = np.arange(int(cut[-1])) < m.honest_count  # verified, and no key is lost (refused)
+        can_sign = np.arange(n) < honest  # verified, and no key is lost (refused)
         need = m.policy.section(CreditsPolicy).nomination_cosigners
         ok = nominations_valid(self.nominees, self.cosigners, waiting, can_sign, need)
         self.nominations += int(ok.sum())
         self.nominations_refused += int((~ok).sum())
         accepted = self.nominees[ok]
+        if self.council.size:  # waiting: before, or nominated by co-signers just now
+            council_ok = council_nominations_valid(
+                self.council, np.concatenate([a[2] for a in asks]) | np.isin(self.council, accepted)
+            )
+            self.council_nominations += int(council_ok.sum())
+            self.council_nominations_refused += int((~council_ok).sum())
+            accepted = np.union1d(accepted, self.council[council_ok])
         at = np.searchsorted(cut, accepted, side="right") - 1
         return [accepted[at == k] for k in range(cut.size - 1)]
 
@@ -506,12 +526,7 @@ class CreditsSector(Sector):
         for key in rows[0]:
             row[key] = sum(r[key] for r in rows)
             if key == "candidates_waiting":  # nominations are counted at the coordinator, as ``record`` places them
-                p_ = self.model.p
-                row.update(
-                    {"nominations": self.nominations, "nominations_refused": self.nominations_refused}
-                    if p_["nomination_rate"] > 0
-                    else {}
-                )
+                row.update(self._nomination_columns())
         row["lottery_draws"] = self.draws  # made at the coordinator
         p = self.model.p
         row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]
@@ -715,6 +730,32 @@ class CreditsSector(Sector):
                     for a in who.tolist():
                         m.log("second_chance", s, a)
         self._nominate(s)
+        self._council_nominate(s)
+
+    def _council_nominate(self, s: int) -> None:
+        """SC9: a council decides to nominate a ``council_nomination_rate`` share of verified persons
+        each step (after the co-signers' nominations): accepted where ``council_nominations_valid``
+        (``rules.check_nomination`` of a council's decision) accepts them, i.e. not already waiting.
+        The council's quorum signs, so no person's key is needed (X9)."""
+        m = self.model
+        rate = m.p["council_nomination_rate"]
+        if rate <= 0:
+            return
+        nominees = self._council_nominees(rate)
+        ok = council_nominations_valid(nominees, self.candidate[nominees])
+        self.candidate[nominees[ok]] = True
+        self.council_nominations += int(ok.sum())
+        self.council_nominations_refused += int((~ok).sum())
+        if m.trace is not None:
+            for a, good in zip(nominees.tolist(), ok.tolist(), strict=True):
+                m.log("council_nominate" if good else "council_nominate_refused", s, a)
+
+    def _council_nominees(self, rate: float) -> I64:
+        """The draw of council nominations (SC9): verified persons, each with probability ``rate``."""
+        m = self.model
+        picked = np.unique(m.rng.integers(0, m.n, size=m.rng.binomial(m.n, rate), dtype=np.int64))
+        out: I64 = picked[m.verified[picked]]
+        return out
 
     def _nominate(self, s: int) -> None:
         """SC9: a ``nomination_rate`` share of verified persons, each nominated by co-signers."""
@@ -736,9 +777,15 @@ class CreditsSector(Sector):
                 m.log("nominate" if good else "nominate_refused", s, a, tuple(row))
 
     def _nomination_columns(self) -> Row:
-        if self.model.p["nomination_rate"] <= 0:
-            return {}
-        return {"nominations": self.nominations, "nominations_refused": self.nominations_refused}
+        out: Row = {}
+        if self.model.p["nomination_rate"] > 0:
+            out.update(nominations=self.nominations, nominations_refused=self.nominations_refused)
+        if self.model.p["council_nomination_rate"] > 0:  # SC9 by a council's decision
+            out.update(
+                council_nominations=self.council_nominations,
+                council_nominations_refused=self.council_nominations_refused,
+            )
+        return out
 
     def _lottery(self, s: int, t: int) -> None:
         """SC9: periodic draws matching valid pledges (in order) to candidates ranked by the seed."""
@@ -983,6 +1030,14 @@ class CreditsSector(Sector):
         since = np.maximum(self.enrolled[persons], self.last_fresh[persons])
         steps = decay_steps(t - since, pol.decay_window, pol.decay_step)
         return grade_after_decay(g, steps, pol.base_grade)
+
+
+def council_nominations_valid(candidates: I64, waiting: NDArray[np.bool_]) -> NDArray[np.bool_]:
+    """``rules.check_nomination`` (SC9) of a council's decision, one per candidate: a council
+    nominates without co-signers, and a candidate already waiting for a draw is refused."""
+    assert waiting.size == candidates.size
+    out: NDArray[np.bool_] = ~waiting
+    return out
 
 
 def nominations_valid(

@@ -13,7 +13,10 @@ its persons' arrays (holdings, reserves, trusts given, acquaintances, credits, v
    sector's ``part_begin``, then every sector's ``part_step``: trusts (CI5, CI7), payments (CI8),
    credits (SC2-SC10), votes (GR4, X8). What persons of another partition receive (trustee rewards,
    payments) goes back to the coordinator, which passes it on with the next call (nothing in a step
-   reads what its persons received in it);
+   reads what its persons received in it). A sector whose step needs persons of other partitions
+   stops for a round (``Sector.part_steps`` yields an ask, the coordinator's ``split_round``
+   answers every partition, ``Part.resume`` goes on): routes through a friend, the civic
+   lottery's draw, nominations;
 3. the coordinator's ``split_step`` of every sector with what the partitions reported (the tallies,
    the votes cast): rewards, coefficients, sales, settlement, Creditism;
 4. on a recorded step, every sector's ``part_record`` and the coordinator's ``split_record``: sums
@@ -123,9 +126,7 @@ class Part:
             if persons is not None and persons.size:
                 sector.part_receive(persons, units)
 
-    def step(
-        self, s: int, t: int, heard: list[Any], inbox: list[tuple[Any, Any]]
-    ) -> tuple[Any, ...]:
+    def step(self, s: int, t: int, heard: list[Any], inbox: list[tuple[Any, Any]]) -> tuple[Any, ...]:
         """Step ``s`` for our persons, after adding what we were sent; returns ("done", each
         sector's box (what persons of each partition receive), what the coordinator hears from
         it), or ("round", sector, ask) when a sector needs a round first (``resume`` goes on)."""

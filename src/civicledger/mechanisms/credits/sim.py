@@ -419,7 +419,11 @@ class CreditsSector(Sector):
         made = np.concatenate([a[1] for a in asks])
         table = np.concatenate([a[2] for a in asks])
         holding = dict(
-            zip(np.concatenate([a[3] for a in asks]).tolist(), np.concatenate([a[4] for a in asks]).tolist(), strict=True)
+            zip(
+                np.concatenate([a[3] for a in asks]).tolist(),
+                np.concatenate([a[4] for a in asks]).tolist(),
+                strict=True,
+            )
         )
         order = np.lexsort((table[:, 0], made))  # pledge order: the step made, then the donor
         data = {f"{i:09d}": tuple(table[j].tolist()) for i, j in enumerate(order.tolist())}
@@ -435,8 +439,12 @@ class CreditsSector(Sector):
         for pledge_key, _donor, cand_key in winners:
             donor, steps, quantity, duration = data[pledge_key]
             cand = int(cand_key)
-            events[int(np.searchsorted(cut, cand, side="right")) - 1].append((True, cand, t + duration, steps, quantity))
-            events[int(np.searchsorted(cut, donor, side="right")) - 1].append((False, donor, t + duration, -steps, quantity))
+            events[int(np.searchsorted(cut, cand, side="right")) - 1].append(
+                (True, cand, t + duration, steps, quantity)
+            )
+            events[int(np.searchsorted(cut, donor, side="right")) - 1].append(
+                (False, donor, t + duration, -steps, quantity)
+            )
         won = {pledge_key for pledge_key, _, _ in winners}
         stays = np.zeros(made.size, bool)
         for key, _ in valid:

@@ -105,6 +105,25 @@ def test_ci09_a_route_whose_intermediary_is_in_another_partition_is_paid_as_in_o
     assert single[-1]["routed_two_hop"] > 1_000 and single[-1]["routed_two_hop_step"] > 0
 
 
+@pytest.mark.parametrize("reserve_start", [60 * 86_400, 25])
+def test_ci05_ci07_directed_trust_over_partitions_gives_the_single_process_rows(reserve_start: int) -> None:
+    """Directed trust (CI5): payments and routes only to those who accept the payer's currency; the
+    first truster alone rewarded (CI7), a trust back only when the first reward was nothing,
+    settled in rounds over every partition's trustees (a reserve of 25 seconds of income is spent
+    after two trusts; 60 days' by the persons with the most acquaintances)."""
+    sc = every(
+        policy={"circles": {"trust_mode": "directed", "reserve_start": reserve_start}},
+        parameters={"trust_back_share": 0.5, "route_share": 0.2},
+    )
+    model = Model(sc, seed=3, trace=True)
+    single = model.run()
+    assert run(sc, seed=3, partitions=3) == single
+    trusts = [a for a in model.trace.actions if a[0] == "trust_directed"]  # type: ignore[union-attr]
+    assert any(a[4] for a in trusts) and not all(a[4] for a in trusts)  # some both ways, some one way
+    assert any(a[6] > 0 for a in trusts)  # a trust back rewarded: the rounds settled something
+    assert single[-1]["routed_two_hop"] > 0
+
+
 REGIONS: dict[str, Any] = {
     "names": ["Capital", "North", "Coast"],
     "shares": [0.5, 0.3, 0.2],
@@ -137,7 +156,7 @@ def test_a_partitioned_country_gives_the_single_process_rows() -> None:
 
 def test_two_ray_workers_write_the_single_process_parquet_rows(tmp_path: Path) -> None:
     """Issue 17: on one machine with 2 Ray workers, a partitioned run's Parquet rows are the
-    single-process run's for the same seed, every mechanism on; and with regions."""
+    single-process run's for the same seed, every mechanism on; with regions; with directed trust."""
     ray = pytest.importorskip("ray")
     sc = every()
     point = ParameterSet(0, (), sc)
@@ -160,6 +179,14 @@ def test_two_ray_workers_write_the_single_process_parquet_rows(tmp_path: Path) -
         ray.shutdown()
     point = ParameterSet(0, (), country)
     assert table_of(point, 3, rows).equals(table_of(point, 3, Model(country, seed=3).run()))
+    directed = every(policy={"circles": {"trust_mode": "directed", "reserve_start": 25}})  # CI5, CI7
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        rows = PartitionedRun(directed, seed=3, partitions=2, engine="ray").run()
+    finally:
+        ray.shutdown()
+    point = ParameterSet(0, (), directed)
+    assert table_of(point, 3, rows).equals(table_of(point, 3, Model(directed, seed=3).run()))
 
 
 def test_what_is_not_partitioned_yet_is_refused_by_name() -> None:

@@ -1134,8 +1134,6 @@ class CirclesSector(Sector):
             out.append("fake accounts (population.sybils, CI14)")
         if pol.demurrage:
             out.append("demurrage (CI15)")
-        if pol.trust_mode.value == "directed":
-            out.append("directed trust (circles.trust_mode, CI5)")
         if pol.trust_limits:
             out.append("trust limits (circles.trust_limits, CI5)")
         if pol.trust_expiry and scenario.parameters.get("trust_expiry_weeks", 0.0) > 0:
@@ -1153,10 +1151,11 @@ class CirclesSector(Sector):
         return out
 
     def split_setup(self, where: list[int]) -> list[Any]:
-        """At the coordinator: the network as ``setup`` draws it (one cohort, no regions, fake
-        accounts or directed trust), and each partition's share: its persons' acquaintances (CSR
-        rows, the other side's global number, the step each trust forms) and the trusts forming
-        with one of them, in canonical order. The edges are freed once handed out."""
+        """At the coordinator: the network as ``setup`` draws it (one cohort, no fake accounts),
+        with directed trust's draws and groups by region, and each partition's share: its persons'
+        acquaintances (CSR rows, the other side's global number, the step each trust forms, whether
+        it accepts the person's currency) and the trusts forming with one of them, in canonical
+        order. The edges are freed once handed out."""
         m = self.model
         sc, rng, honest = m.scenario, m.rng, m.honest_count
         pol = m.policy.section(CirclesPolicy)
@@ -1194,6 +1193,20 @@ class CirclesSector(Sector):
         eu, ev = full.u.astype(np.int64), full.v.astype(np.int64)
         self.where = np.array(where, np.int64)
         self.routed = self.two_hop_units = self.two_hop_step = 0
+        # Directed trust (CI5), drawn as ``setup`` draws it: each edge's first truster and who
+        # trusts back; each slot whether its acquaintance accepts the row's person's currency.
+        self.directed = pol.trust_mode.value == "directed"
+        self.back = np.zeros(0, bool)
+        u_first = both = slot_accepts = np.ones(0, bool)
+        if self.directed:
+            u_first = rng.random(eu.size) < 0.5
+            again = rng.random(eu.size) < m.p["trust_back_share"]
+            u_trusts, v_trusts = u_first | again, ~u_first | again
+            both = u_trusts & v_trusts
+            slot_owner = np.repeat(np.arange(honest, dtype=np.int64), np.diff(full.indptr))
+            edge = full.edge
+            slot_accepts = np.where(eu[edge] == slot_owner, v_trusts[edge], u_trusts[edge])
+            del again, u_trusts, v_trusts, slot_owner
         group: NDArray[np.int32] | None = None  # groups by region are drawn here, the others in the partitions
         if not sc.population.groups and places.active and sc.regions is not None and sum(sc.regions.groups):
             self.group = np.full(honest, -1, np.int32)
@@ -1209,13 +1222,19 @@ class CirclesSector(Sector):
             touch = np.flatnonzero(((eu >= lo) & (eu < hi)) | ((ev >= lo) & (ev < hi)))
             starts = np.searchsorted(touch, self.estart, side="left").astype(np.int64)
             mine = None if group is None else group[lo:hi].copy()
-            out.append((rows, eu[touch], ev[touch], starts, where, mine))
+            trust = None
+            if self.directed:  # per edge touching us: its number, first truster, both; per slot: accepts
+                trust = (touch, u_first[touch], both[touch], slot_accepts[a:z], self.estart)
+            out.append((rows, eu[touch], ev[touch], starts, where, mine, trust))
         return out
 
     def part_setup(self, handoff: Any) -> None:
         m = self.model
         n = m.n
-        self.net, self.eu, self.ev, self.estart, where, group = handoff  # ``net``: a ``PartNet``
+        self.net, self.eu, self.ev, self.estart, where, group, trust = handoff  # ``net``: a ``PartNet``
+        self.directed = trust is not None
+        if trust is not None:  # directed trust (CI5): see ``split_setup``
+            self.touch, self.edge_u_first, self.both, self.slot_accepts, self.global_start = trust
         self.slot_formed: NDArray[np.int32] = handoff[0].formed  # the step each slot's trust forms
         self.where = np.array(where, np.int64)  # every partition's first person, and the end
         self.opened = np.zeros(n, bool)
@@ -1243,6 +1262,7 @@ class CirclesSector(Sector):
         m = self.model
         pol = m.policy.section(CirclesPolicy)
         c = self.cohorts[0]
+        self.back = np.zeros(int(self.estart[s + 1] - self.estart[s]), bool)  # directed trusts back (CI7)
         reserve, signup = -1, 0
         if c.step == s:
             c.state = circles.open_income(pol, m.genesis, t)
@@ -1272,18 +1292,40 @@ class CirclesSector(Sector):
         first, n = m.first, m.n
         lo, hi = int(self.estart[s]), int(self.estart[s + 1])
         u, v = self.eu[lo:hi], self.ev[lo:hi]
-        owner = np.empty(2 * u.size, np.int64)  # as ``step``: occurrence 2i is u (pays v), 2i+1 is v
-        owner[0::2], owner[1::2] = u, v
-        other = np.empty_like(owner)
-        other[0::2], other[1::2] = v, u
-        mine = (owner >= first) & (owner < first + n)
-        occ, other = owner[mine] - first, other[mine]
-        order = np.argsort(occ, kind="stable")  # by owner, then in canonical order
-        sorted_occ = occ[order]
-        start = np.searchsorted(sorted_occ, sorted_occ, side="left")
-        local = np.empty(occ.size, np.int64)
-        local[order] = np.arange(occ.size) - start
-        paid = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
+        if self.directed:  # rounds until the trusts back rewarded settle (``_trust_directed``)
+            u_first, both = self.edge_u_first[lo:hi], self.both[lo:hi]
+            at = self.touch[lo:hi] - int(self.global_start[s])  # the edge's place among the step's
+            truster, trustee = np.where(u_first, u, v), np.where(u_first, v, u)
+            owner = np.empty(2 * u.size, np.int64)  # occurrence 2i: the trustee's reserve pays the truster
+            owner[0::2], owner[1::2] = trustee, truster  # 2i + 1: the truster's pays the trustee (if back)
+            other = np.empty_like(owner)
+            other[0::2], other[1::2] = truster, trustee
+            ours_trustee = (trustee >= first) & (trustee < first + n)
+            back = np.zeros(u.size, bool)
+            while True:
+                live = np.ones(owner.size, bool)
+                live[1::2] = back
+                occ, paid_all = self._rewards(owner, live, first, n)
+                grown = both & (paid_all[0::2] == 0)
+                settled = yield "trust", at[ours_trustee], grown[ours_trustee]
+                if settled is None:
+                    break
+                back = settled[at]
+            mine = live & (owner >= first) & (owner < first + n)
+            occ, other, paid = owner[mine] - first, other[mine], paid_all[mine]
+        else:
+            owner = np.empty(2 * u.size, np.int64)  # as ``step``: occurrence 2i is u (pays v), 2i+1 is v
+            owner[0::2], owner[1::2] = u, v
+            other = np.empty_like(owner)
+            other[0::2], other[1::2] = v, u
+            mine = (owner >= first) & (owner < first + n)
+            occ, other = owner[mine] - first, other[mine]
+            order = np.argsort(occ, kind="stable")  # by owner, then in canonical order
+            sorted_occ = occ[order]
+            start = np.searchsorted(sorted_occ, sorted_occ, side="left")
+            local = np.empty(occ.size, np.int64)
+            local[order] = np.arange(occ.size) - start
+            paid = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
         np.add.at(self.trusts, occ, 1)
         self.supply_honest += int(paid.sum())
         to, sent = [other], [paid]
@@ -1292,6 +1334,8 @@ class CirclesSector(Sector):
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
             formed = self.slot_formed[slots] <= s
+            if self.directed:  # CI5: the acquaintance accepts the payer's currency
+                formed &= self.slot_accepts[slots]
             units = np.minimum(units, self.own[payers])
             ok = formed & (units > 0) & self.opened[payers]
             payers, receivers, units = payers[ok], receivers[ok], units[ok]
@@ -1319,6 +1363,21 @@ class CirclesSector(Sector):
         part = np.searchsorted(self.where, every, side="right") - 1
         return [(every[part == k], all_sent[part == k]) for k in range(self.where.size - 1)], None
 
+    def _rewards(self, owner: I64, live: NDArray[np.bool_], first: int, n: int) -> tuple[I64, I64]:
+        """What each live occurrence owned by one of our persons pays (CI7, as ``_trust_directed``:
+        after the owner's earlier trusts and its live occurrences before it this step); 0 for the
+        others. Returns (our live occurrences' owners, counted from ``first``; what every occurrence pays)."""
+        ours = live & (owner >= first) & (owner < first + n)
+        occ = owner[ours] - first
+        order = np.argsort(occ, kind="stable")
+        sorted_occ = occ[order]
+        start = np.searchsorted(sorted_occ, sorted_occ, side="left")
+        local = np.empty(occ.size, np.int64)
+        local[order] = np.arange(occ.size) - start
+        paid = np.zeros(owner.size, np.int64)
+        paid[ours] = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
+        return occ, paid
+
     def _route_asks(self, s: int) -> tuple[I64, I64, NDArray[np.float64], I64]:
         """Round 1 of routes (CI9), our payers' side of ``two_hops`` and ``_routed``: the payer,
         the intermediary (a global number), the draw that picks the receiver, the units, for routes
@@ -1332,6 +1391,8 @@ class CirclesSector(Sector):
         mids = self.net.neighbours[slot].astype(np.int64)
         units = np.minimum((self.own[payers] * m.p["pay_fraction"]).astype(np.int64), self.own[payers])
         ok = (self.slot_formed[slot] <= s) & (units > 0) & self.opened[payers]
+        if self.directed:  # CI5: the intermediary accepts the payer's currency
+            ok &= self.slot_accepts[slot]
         return m.first + payers[ok], mids[ok], u[ok, 1], units[ok]
 
     def _route_ends(self, s: int, asked: tuple[I64, I64, NDArray[np.float64], I64]) -> tuple[I64, ...]:
@@ -1344,6 +1405,8 @@ class CirclesSector(Sector):
         slot = np.minimum(self.net.indptr[at] + (u * deg).astype(np.int64), self.net.neighbours.size - 1)
         receivers = self.net.neighbours[slot].astype(np.int64)
         ok = (deg > 0) & (self.slot_formed[slot] <= s) & (receivers != payers)
+        if self.directed:  # CI5: the receiver accepts the intermediary's currency
+            ok &= self.slot_accepts[slot]
         return payers[ok], mids[ok], receivers[ok], units[ok], self.own[at[ok]]
 
     def split_round(self, s: int, t: int, asks: list[Any]) -> list[Any]:
@@ -1352,6 +1415,14 @@ class CirclesSector(Sector):
         no route itself and holds enough (``_routed``), each partition told its payers' and its
         intermediaries' part."""
         cut = self.where
+        if isinstance(asks[0][0], str):  # directed trusts back (CI7): every edge's from its trustee's partition
+            grown = np.zeros(self.back.size, bool)
+            for _, at, flags in asks:
+                grown[at] = flags
+            if (grown == self.back).all():
+                return [None] * len(asks)
+            self.back = grown
+            return [grown] * len(asks)
         if len(asks[0]) == 4:  # round 1: to the intermediaries
             payers, mids, u, units = (np.concatenate([a[i] for a in asks]) for i in range(4))
             at = np.searchsorted(cut, mids, side="right") - 1

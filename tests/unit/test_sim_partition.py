@@ -124,6 +124,18 @@ def test_ci05_ci07_directed_trust_over_partitions_gives_the_single_process_rows(
     assert single[-1]["routed_two_hop"] > 0
 
 
+@pytest.mark.parametrize("behaviour", ["farmers", "farmers_among_others"])
+def test_in02_farmers_across_partitions_give_the_single_process_rows(behaviour: str) -> None:
+    """IN2: the first ``farmer_share`` of all the run's persons farm (here across the first two of
+    three partitions), and the farmers' and the others' shares at the top grade come from the
+    partitions' exact sums, in ``record``'s place in the row."""
+    sc = every(behaviours={"participation": behaviour}, parameters={"farmer_share": 0.45})
+    single = Model(sc, seed=3).run()
+    split = run(sc, seed=3, partitions=3)
+    assert split == single and list(split[-1]) == list(single[-1])
+    assert single[-1]["farmer_top_share"] > 0.9 > single[-1]["others_top_share"]
+
+
 REGIONS: dict[str, Any] = {
     "names": ["Capital", "North", "Coast"],
     "shares": [0.5, 0.3, 0.2],

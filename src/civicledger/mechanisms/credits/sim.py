@@ -322,7 +322,7 @@ class CreditsSector(Sector):
     # their partition; the row's columns are sums over persons, added up at the coordinator.
 
     PARTITIONED: ClassVar[dict[str, tuple[str, ...]]] = {
-        "participation": ("bernoulli", "none"),
+        "participation": ("bernoulli", "farmers", "farmers_among_others", "none"),
         "infractions": ("bernoulli", "none"),
         "appeals": ("bernoulli", "draw_grinder", "none"),
         "spending": ("best_tier", "none"),
@@ -335,8 +335,6 @@ class CreditsSector(Sector):
     @classmethod
     def split_refusals(cls, scenario: Any) -> list[str]:
         out: list[str] = []
-        if scenario.parameters.get("farmer_share", 0.0) > 0:
-            out.append("farmers (parameters.farmer_share, IN2)")
         for role, allowed in cls.PARTITIONED.items():
             name = scenario.behaviours.get(role, "")
             if name not in allowed:
@@ -518,12 +516,26 @@ class CreditsSector(Sector):
         """Our persons' columns and, with regions and the grade table due, the sums of their grades
         by region (``Places.totals``)."""
         row = self.record(s, t)
-        places = self.model.places
-        if not (places.active and self.grade_table_due(s)):
+        m = self.model
+        places = m.places
+        row.pop("farmer_top_share", None)  # IN2: from the sums below, at the coordinator
+        row.pop("others_top_share", None)
+        if not self.grade_table_due(s) or not (places.active or m.p.get("farmer_share", 0.0) > 0):
             return row, None
-        pol = self.model.policy.section(CreditsPolicy)
-        grades = np.argmax(self.by_grade(t), axis=1) + pol.grade_min
-        return row, places.totals(grades, self.available(t) > 0, s)
+        pol = m.policy.section(CreditsPolicy)
+        table = self.by_grade(t)
+        grades = np.argmax(table, axis=1) + pol.grade_min
+        totals = places.totals(grades, self.available(t) > 0, s) if places.active else None
+        pop = m.scenario.population
+        farmers = max(0, min(m.n, int((pop.persons + pop.sybils) * m.p.get("farmer_share", 0.0)) - m.first))
+        tops = table[:, pol.grade_max - pol.grade_min]
+        farmed = (
+            int(tops[:farmers].sum()),
+            int(table[:farmers].sum()),
+            int(tops[farmers:].sum()),
+            int(table[farmers:].sum()),
+        )
+        return row, (totals, farmed)
 
     def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
         """The partitions' columns added up (whole numbers, exact in any order); the expected
@@ -538,7 +550,16 @@ class CreditsSector(Sector):
         row["lottery_draws"] = self.draws  # made at the coordinator
         p = self.model.p
         row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]
-        sums = [totals for _, totals in parts if totals is not None]
+        pop = self.model.scenario.population
+        farmers = int((pop.persons + pop.sybils) * self.model.p.get("farmer_share", 0.0))
+        farmed = [x[1] for _, x in parts if x is not None]
+        if farmers and farmed:  # IN2, as ``record``: the farmers' and the others' shares at the top grade
+            top_f, all_f, top_o, all_o = (sum(f[i] for f in farmed) for i in range(4))
+            shares = {"farmer_top_share": top_f / max(1, all_f), "others_top_share": top_o / max(1, all_o)}
+            at = list(row).index("appeals_overturned_expected") + 1
+            items = list(row.items())
+            row = dict(items[:at] + list(shares.items()) + items[at:])
+        sums = [x[0] for _, x in parts if x is not None and x[0] is not None]
         if sums:
             total = np.sum([x for x, _ in sums], axis=0)
             count = np.sum([c for _, c in sums], axis=0)

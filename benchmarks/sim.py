@@ -26,8 +26,8 @@ is invented. Figures are noisy: the machine has 2 cores that other work shares.
 ``{"benchmark": "sim partitioned", ...}`` line: each partition's persons, CPU seconds (its own
 process's, from its start: setup and steps), memory at its start and at its peak (VmHWM), hence
 bytes per person and CPU per person-step in a partition, and the coordinator's CPU seconds. Its
-scenario is the full model's less what a partitioned run does not model yet (routed payments,
-groups, the lottery's pledges and candidates): ``partitioned_scenario``.
+scenario is the full model's, the single-process benchmark's (routes through a friend, groups and
+the civic lottery included): ``partitioned_scenario``.
 """
 
 from __future__ import annotations
@@ -180,18 +180,9 @@ def ours(persons: int, steps: int, votes: bool = True, everything: bool = False)
 
 
 def partitioned_scenario(persons: int, steps: int) -> object:
-    """The full model's scenario less what a partitioned run refuses (``sim.partition.refusals``)."""
-    from civicledger.sim import parse_scenario
-
-    return parse_scenario(
-        {
-            "scenario": {"name": "benchmark-partitioned", "steps": steps, "record_every": 13, "seeds": [1]},
-            "population": {"persons": persons, "companies": 200, "groups": 0, "resources": 4},
-            "network": {"generator": "heavy_tailed", "mean_degree": 8.0, "formation_weeks": 26.0},
-            "behaviours": {"routed_payments": "none", "pledges": "none", "candidates": "none"},
-            "parameters": {"publish_every": 4.0, "grade_every": 52.0},
-        }
-    )
+    """The full model's scenario, as the single-process benchmark runs it (``sim.partition.refusals``
+    refuses nothing of it)."""
+    return scenario(persons, steps, everything=True)
 
 
 def partitioned(persons: int, steps: int, partitions: int) -> dict[str, object]:
@@ -217,7 +208,7 @@ def partitioned(persons: int, steps: int, partitions: int) -> dict[str, object]:
     return {
         "benchmark": "sim partitioned",
         "engine": "ray",
-        "mechanisms": "all (partitionable: no routes, groups or lottery)",
+        "mechanisms": "all (the full model)",
         "persons": persons,
         "steps": steps,
         "partitions": partitions,

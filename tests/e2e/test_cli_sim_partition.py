@@ -21,11 +21,11 @@ seeds = [2]
 persons = 1500
 companies = 6
 resources = 2
+groups = 3
 
-[behaviours]
-routed_payments = "none"
-pledges = "none"
-candidates = "none"
+[parameters]
+pledge_rate = 0.01
+second_chance_rate = 0.01
 """
 
 

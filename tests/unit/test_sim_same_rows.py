@@ -122,10 +122,10 @@ def digest(data: dict[str, Any], seed: int) -> str:
 
 
 PINNED = {
-    "everything": "a8e4fe8189f2efa609d7110b91dec116a71156058d2f77077f6fee2d1d6537b2",
-    "country": "ccd35d6331d5f0ed9e933276aebcc2c718df1e89650342714e03c146192c1cb6",
-    "directed": "281cf5a39bbc5c6dbf94488d16fe72ee5e55f73b92b11d74e4940ffdb48de4ff",
-    "limited": "15defab8b4f69b1feaa4ea208c0e5f5cab090aeb2a1972f40ac2105e20ca9a58",
+    "everything": "903ff105ea4ba4a5cb541e53b029d0450e44f3d61826a8c474e222ad61640e13",
+    "country": "13b46d954e96d9cf41b7869e607bc2820c8954e07b0659481eb3c8cea7400fde",
+    "directed": "13b28ae2cf9bf5059593b4955113e69242bcbe9f9c32e473172c89fe7d6b9898",
+    "limited": "c379ebf83bea1ff3969d326089a85ba0ed5498de45c9ca503cbb3bc053478f5c",
 }
 
 

@@ -159,9 +159,17 @@ def participate(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
 @behaviour("participation", "farmers")
 def farmers(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I64:
     """IN2: the first ``farmer_share`` of the persons take part every step, to farm their grades."""
-    who = np.arange(int(m.n * p["farmer_share"]), dtype=np.int64)
+    who = _farmers(m, p)
     out: I64 = who[m.verified[who]]
     return out
+
+
+def _farmers(m: Model, p: dict[str, float]) -> I64:
+    """The farmers among ``m``'s persons (IN2): the first ``farmer_share`` of all the run's
+    persons, counted from ``m.first`` (a partition holds a range of them)."""
+    pop = m.scenario.population
+    farmers = int((pop.persons + pop.sybils) * p["farmer_share"])
+    return np.arange(max(0, min(m.n, farmers - m.first)), dtype=np.int64)
 
 
 @behaviour("participation", "farmers_among_others")
@@ -169,7 +177,7 @@ def farmers_among_others(m: Model, rng: np.random.Generator, p: dict[str, float]
     """IN2 in a population that takes part: the first ``farmer_share`` of the persons take part
     every step, everyone else with probability ``participation_rate`` (as ``bernoulli``)."""
     others = draw_share(m, rng, p["participation_rate"], "participation")
-    who = np.arange(int(m.n * p["farmer_share"]), dtype=np.int64)
+    who = _farmers(m, p)
     out: I64 = np.union1d(who[m.verified[who]], others)
     return out
 

@@ -21,8 +21,6 @@ import zlib
 import numpy as np
 from numpy.typing import NDArray
 
-from civicledger.sim.rules import distinct_first
-
 F64 = NDArray[np.float64]
 
 BLOCK = 1 << 16
@@ -32,17 +30,27 @@ SETUP = -1
 """The step of draws made when the run starts (the spawn key holds step + 1, never negative)."""
 
 
+PURPOSES = 1 << 32
+"""The spawn key word (above any step + 1) under which the purposes' Philox keys are hashed."""
+
+
 def purpose_code(purpose: str) -> int:
     """A stable number for a purpose's name (CRC-32: the same in every process and release)."""
     return zlib.crc32(purpose.encode("utf-8"))
 
 
 class KeyedDraws:
-    """The keyed streams of one run (``root``: the run's ``SeedSequence``)."""
+    """The keyed streams of one run (``root``: the run's ``SeedSequence``).
+
+    One Philox generator serves every stream: a stream is a (key, counter) pair, set in place
+    (``_seek``), so opening one costs a state assignment, not a ``SeedSequence`` and a generator."""
 
     def __init__(self, root: np.random.SeedSequence) -> None:
         self.entropy = root.entropy
         self.spawn_key = tuple(root.spawn_key)
+        self._keys: dict[str, NDArray[np.uint64]] = {}
+        self._bits = np.random.Philox(key=np.zeros(2, np.uint64))
+        self._gen = np.random.Generator(self._bits)
 
     @classmethod
     def of(cls, seed: int | None = None, rng: np.random.Generator | None = None) -> KeyedDraws:
@@ -54,27 +62,51 @@ class KeyedDraws:
             return cls(seq)
         return cls(np.random.SeedSequence(seed))
 
+    def key(self, purpose: str) -> NDArray[np.uint64]:
+        """The Philox key of a purpose in this run: hashed once (``SeedSequence`` of the run's
+        entropy and spawn key, ``PURPOSES``, the purpose's code), then kept."""
+        if purpose not in self._keys:
+            seq = np.random.SeedSequence(self.entropy, spawn_key=(*self.spawn_key, PURPOSES, purpose_code(purpose)))
+            self._keys[purpose] = seq.generate_state(2, np.uint64).astype(np.uint64)
+        return self._keys[purpose]
+
+    def _seek(self, step: int, purpose: str, block: int, skip: int = 0) -> np.random.Generator:
+        """The generator at number ``skip`` (64-bit outputs) of the stream of (step, purpose,
+        block): Philox under the purpose's key, at counter (skip // 4, block, step + 1, 0). A
+        stream never reaches the next counter word (2**66 numbers), so no two overlap."""
+        self._bits.state = {
+            "bit_generator": "Philox",
+            "state": {
+                "counter": np.array([skip // 4, block, step + 1, 0], np.uint64),
+                "key": self.key(purpose),
+            },
+            "buffer": np.zeros(4, np.uint64),
+            "buffer_pos": 4,
+            "has_uint32": 0,
+            "uinteger": 0,
+        }
+        if skip % 4:
+            self._gen.random(skip % 4)  # a double is one 64-bit output
+        return self._gen
+
     def block(self, step: int, purpose: str, block: int) -> np.random.Generator:
-        """The generator of one block of persons for (step, purpose)."""
-        key = (*self.spawn_key, step + 1, purpose_code(purpose), block)
-        return np.random.Generator(np.random.Philox(np.random.SeedSequence(self.entropy, spawn_key=key)))
+        """The generator of one block of persons for (step, purpose) (shared: draw from it before
+        asking for another)."""
+        return self._seek(step, purpose, block)
 
     def uniform(self, step: int, purpose: str, first: int, count: int, k: int = 1) -> F64:
         """``k`` uniform numbers in [0, 1) for each of the persons ``first .. first + count - 1``:
-        shape (count, k), row i being person first + i's, the same in any process."""
+        shape (count, k), row i being person first + i's, the same in any process. Person j of a
+        block has numbers j * k .. j * k + k - 1 of its block's stream; only those asked for are
+        drawn (the stream is entered at the first one)."""
         out = np.empty((count, k), np.float64)
         if count <= 0:
             return out
         stop = first + count
         for b in range(first // BLOCK, (stop - 1) // BLOCK + 1):
-            lo, hi = b * BLOCK, (b + 1) * BLOCK
-            g = self.block(step, purpose, b)
-            if lo >= first and hi <= stop:  # a whole block: drawn in place, the same numbers
-                g.random(out=out[lo - first : hi - first])
-                continue
-            drawn = g.random((BLOCK, k))
-            a, z = max(lo, first), min(hi, stop)
-            out[a - first : z - first] = drawn[a - lo : z - lo]
+            lo = b * BLOCK
+            a, z = max(lo, first), min(lo + BLOCK, stop)
+            self._seek(step, purpose, b, (a - lo) * k).random(out=out[a - first : z - first])
         return out
 
     def sample(
@@ -89,10 +121,10 @@ class KeyedDraws:
         stop = first + count
         if count > 0 and rate > 0:
             for b in range(first // BLOCK, (stop - 1) // BLOCK + 1):
-                g = self.block(step, purpose, b)
+                g = self._seek(step, purpose, b)
                 pos = g.integers(0, BLOCK, size=g.binomial(BLOCK, rate), dtype=np.int64)
                 extra = g.random((pos.size, k))
-                pos, once = distinct_first(pos)  # ``np.unique(pos, return_index=True)``, by one sort
+                pos, once = _first_of_each(pos)
                 at = b * BLOCK + pos
                 keep = (at >= first) & (at < stop)
                 picks.append(at[keep] - first)
@@ -115,6 +147,17 @@ class KeyedDraws:
             z = z ^ (z >> np.uint64(31))
         out: F64 = (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
         return out
+
+
+def _first_of_each(pos: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``np.unique(pos, return_index=True)`` for positions in a block (< 2**16): a stable radix
+    sort of 16-bit numbers, linear where ``np.unique`` sorts 64-bit ones."""
+    p16 = pos.astype(np.uint16)
+    order = np.argsort(p16, kind="stable")
+    ranked = p16[order]
+    new = np.ones(ranked.size, np.bool_)
+    new[1:] = ranked[1:] != ranked[:-1]
+    return ranked[new].astype(np.int64), order[new]
 
 
 def normal_of(u: F64) -> F64:

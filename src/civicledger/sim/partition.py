@@ -13,7 +13,10 @@ its persons' arrays (holdings, reserves, trusts given, acquaintances, credits, v
    sector's ``part_begin``, then every sector's ``part_step``: trusts (CI5, CI7), payments (CI8),
    credits (SC2-SC10), votes (GR4, X8). What persons of another partition receive (trustee rewards,
    payments) goes back to the coordinator, which passes it on with the next call (nothing in a step
-   reads what its persons received in it);
+   reads what its persons received in it). A sector whose step needs persons of other partitions
+   stops for a round (``Sector.part_steps`` yields an ask, the coordinator's ``split_round``
+   answers every partition, ``Part.resume`` goes on): routes through a friend, the civic
+   lottery's draw, nominations;
 3. the coordinator's ``split_step`` of every sector with what the partitions reported (the tallies,
    the votes cast): rewards, coefficients, sales, settlement, Creditism;
 4. on a recorded step, every sector's ``part_record`` and the coordinator's ``split_record``: sums
@@ -30,6 +33,7 @@ asking for it is refused (``Unpartitioned``), as is key loss. Regions are drawn 
 from __future__ import annotations
 
 import time
+from collections.abc import Generator
 from typing import Any
 
 import numpy as np
@@ -122,19 +126,44 @@ class Part:
             if persons is not None and persons.size:
                 sector.part_receive(persons, units)
 
-    def step(
-        self, s: int, t: int, heard: list[Any], inbox: list[tuple[Any, Any]]
-    ) -> tuple[list[Box | None], list[Any]]:
-        """Step ``s`` for our persons, after adding what we were sent; returns each sector's box
-        (what persons of each partition receive) and what the coordinator hears from it."""
+    def step(self, s: int, t: int, heard: list[Any], inbox: list[tuple[Any, Any]]) -> tuple[Any, ...]:
+        """Step ``s`` for our persons, after adding what we were sent; returns ("done", each
+        sector's box (what persons of each partition receive), what the coordinator hears from
+        it), or ("round", sector, ask) when a sector needs a round first (``resume`` goes on)."""
         w = self.world
         self._receive(inbox)
         w.step_now, w.t_now = s, t
         for sector, said in zip(w._order, heard, strict=True):
             sector.part_begin(s, t, said)
+        self._pending = self._steps(s, t)
+        return self._go(None)
+
+    def resume(self, answer: Any) -> tuple[Any, ...]:
+        """Go on with the step after a round: ``answer`` is the coordinator's to our last ask."""
+        return self._go(answer)
+
+    def _go(self, answer: Any) -> tuple[Any, ...]:
+        """("round", sector, ask) while a sector waits for a round, then ("done", boxes, reports)."""
+        try:
+            j, ask = self._pending.send(answer)
+        except StopIteration as done:
+            boxes, reports = done.value
+            return "done", boxes, reports
+        return "round", j, ask
+
+    def _steps(self, s: int, t: int) -> Generator[tuple[int, Any], Any, tuple[list[Any], list[Any]]]:
+        """Every sector's ``part_steps`` in order; an ask is tagged with its sector's place."""
         boxes, reports = [], []
-        for sector in w._order:
-            box, report = sector.part_step(s, t)
+        for j, sector in enumerate(self.world._order):
+            steps = sector.part_steps(s, t)
+            answer = None
+            while True:
+                try:
+                    ask = steps.send(answer)
+                except StopIteration as done:
+                    box, report = done.value
+                    break
+                answer = yield j, ask
             boxes.append(box)
             reports.append(report)
         return boxes, reports
@@ -224,6 +253,14 @@ class PartitionedRun:
         refs = [getattr(p, method).remote(*args, self.inbox[k]) for k, p in enumerate(self.parts)]
         return list(ray.get(refs))
 
+    def _each_given(self, method: str, given: list[Any]) -> list[Any]:
+        """Call ``method`` on partition k with ``given[k]``, and wait for them all."""
+        if self.engine == "local":
+            return [getattr(p, method)(given[k]) for k, p in enumerate(self.parts)]
+        import ray
+
+        return list(ray.get([getattr(p, method).remote(given[k]) for k, p in enumerate(self.parts)]))
+
     def _post(self, boxes: list[list[Box | None]]) -> None:
         """Each partition's inbox, per sector: what the others' boxes hold for it."""
         k_parts, sectors_ = len(self.parts), len(self.coordinator._order)
@@ -263,9 +300,12 @@ class PartitionedRun:
         c.step_now, c.t_now = s, t
         heard = [sector.split_begin(s, t) for sector in c._order]
         done = self._each("step", s, t, heard)
-        self._post([boxes for boxes, _ in done])
+        while done[0][0] == "round":  # every partition waits in the same round of the same sector
+            j = done[0][1]
+            done = self._each_given("resume", c._order[j].split_round(s, t, [d[2] for d in done]))
+        self._post([boxes for _, boxes, _ in done])
         for j, sector in enumerate(c._order):
-            sector.split_step(s, t, [reports[j] for _, reports in done])
+            sector.split_step(s, t, [reports[j] for _, _, reports in done])
         if s % sc.record_every == 0 or s == sc.steps - 1:
             c.rows.append(self._record(s, t))
 

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import importlib.util
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
@@ -365,6 +365,18 @@ class Sector:
         """In a partition: ``step`` for its persons. Returns (what persons of each partition
         receive: (global numbers, units) per partition, or None; what the coordinator hears)."""
         return None, None
+
+    def part_steps(self, s: int, t: int) -> Generator[Any, Any, tuple[list[tuple[I64, I64]] | None, Any]]:
+        """In a partition: ``part_step`` as a generator that may stop for rounds with the other
+        partitions (an intermediary of a route in another partition): each value it yields is this
+        partition's ask, which the coordinator's ``split_round`` answers, and it resumes with this
+        partition's answer. Every partition makes the same rounds in a step. Default: no rounds."""
+        yield from ()
+        return self.part_step(s, t)
+
+    def split_round(self, s: int, t: int, asks: list[Any]) -> list[Any]:
+        """At the coordinator: each partition's answer to the asks of a round of ``part_steps``."""
+        raise NotImplementedError(f"{type(self).__name__} asks for no rounds")
 
     def part_receive(self, persons: I64, units: I64) -> None:
         """In a partition: what its ``persons`` (global numbers) receive from other partitions."""

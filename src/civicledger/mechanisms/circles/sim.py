@@ -34,9 +34,10 @@ claim does (``claim``: back to the last claim, within the claim window, each pas
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -1141,20 +1142,24 @@ class CirclesSector(Sector):
 
     # A run split over processes (``civicledger.sim.partition``) --------------------------------
 
+    PARTITIONED: ClassVar[dict[str, tuple[str, ...]]] = {
+        "payments": ("random_pairs", "none"),
+        "routed_payments": ("two_hops", "none"),
+        "conversions": ("share_of_balance", "none"),
+    }
+    """The behaviours a partitioned run can run: their draws are keyed, and a route's intermediary
+    in another partition is asked in rounds (``part_steps``)."""
+
     @classmethod
     def split_refusals(cls, scenario: Any) -> list[str]:
-        """What a partitioned run does not model of Circles yet: routes (two hops and max flow need
-        the intermediary's acquaintances, perhaps in another partition), and the rest named here."""
+        """What a partitioned run does not model of Circles yet (routes by max flow need the
+        whole network in one place), named."""
         out: list[str] = []
         pop, pol = scenario.population, scenario.policy.section(CirclesPolicy)
         if pop.sybils:
             out.append("fake accounts (population.sybils, CI14)")
-        if pop.groups or (scenario.regions is not None and sum(scenario.regions.groups)):
-            out.append("groups and conversions into group money (population.groups, [regions] groups, CI11)")
         if pol.demurrage:
             out.append("demurrage (CI15)")
-        if pol.trust_mode.value == "directed":
-            out.append("directed trust (circles.trust_mode, CI5)")
         if pol.trust_limits:
             out.append("trust limits (circles.trust_limits, CI5)")
         if pol.trust_expiry and scenario.parameters.get("trust_expiry_weeks", 0.0) > 0:
@@ -1163,17 +1168,20 @@ class CirclesSector(Sector):
             out.append("routes through coins held (parameters.routed_through_held, CI9)")
         if scenario.parameters.get("group_trusts", 0.0) > 0:
             out.append("group-to-group exchange (parameters.group_trusts, CI12)")
-        for role, allowed in (("payments", ("random_pairs", "none")), ("routed_payments", ("none",))):
+        if scenario.parameters.get("routed_sample", 0.0) > 0:
+            out.append("routes by the max-flow router (parameters.routed_sample, CI9)")
+        for role, allowed in cls.PARTITIONED.items():
             name = scenario.behaviours.get(role, "")
             if name not in allowed:
                 out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
         return out
 
     def split_setup(self, where: list[int]) -> list[Any]:
-        """At the coordinator: the network as ``setup`` draws it (one cohort, no regions, fake
-        accounts or directed trust), and each partition's share: its persons' acquaintances (CSR
-        rows, the other side's global number, the step each trust forms) and the trusts forming
-        with one of them, in canonical order. The edges are freed once handed out."""
+        """At the coordinator: the network as ``setup`` draws it (one cohort, no fake accounts),
+        with directed trust's draws and groups by region, and each partition's share: its persons'
+        acquaintances (CSR rows, the other side's global number, the step each trust forms, whether
+        it accepts the person's currency) and the trusts forming with one of them, in canonical
+        order. The edges are freed once handed out."""
         m = self.model
         sc, rng, honest = m.scenario, m.rng, m.honest_count
         pol = m.policy.section(CirclesPolicy)
@@ -1209,6 +1217,27 @@ class CirclesSector(Sector):
         full = build(honest, u64[order].astype(np.int32), v64[order].astype(np.int32))
         del u64, v64, when, order
         eu, ev = full.u.astype(np.int64), full.v.astype(np.int64)
+        self.where = np.array(where, np.int64)
+        self.routed = self.two_hop_units = self.two_hop_step = 0
+        # Directed trust (CI5), drawn as ``setup`` draws it: each edge's first truster and who
+        # trusts back; each slot whether its acquaintance accepts the row's person's currency.
+        self.directed = pol.trust_mode.value == "directed"
+        self.back = np.zeros(0, bool)
+        u_first = both = slot_accepts = np.ones(0, bool)
+        if self.directed:
+            u_first = rng.random(eu.size) < 0.5
+            again = rng.random(eu.size) < m.p["trust_back_share"]
+            u_trusts, v_trusts = u_first | again, ~u_first | again
+            both = u_trusts & v_trusts
+            slot_owner = np.repeat(np.arange(honest, dtype=np.int64), np.diff(full.indptr))
+            edge = full.edge
+            slot_accepts = np.where(eu[edge] == slot_owner, v_trusts[edge], u_trusts[edge])
+            del again, u_trusts, v_trusts, slot_owner
+        group: NDArray[np.int32] | None = None  # groups by region are drawn here, the others in the partitions
+        if not sc.population.groups and places.active and sc.regions is not None and sum(sc.regions.groups):
+            self.group = np.full(honest, -1, np.int32)
+            self._regional_groups(sc.regions.groups, sc.population.group_share)
+            group, self.group = self.group, np.zeros(0, np.int32)
         out: list[Any] = []
         for k in range(len(where) - 1):
             lo, hi = where[k], where[k + 1]
@@ -1218,13 +1247,20 @@ class CirclesSector(Sector):
             )
             touch = np.flatnonzero(((eu >= lo) & (eu < hi)) | ((ev >= lo) & (ev < hi)))
             starts = np.searchsorted(touch, self.estart, side="left").astype(np.int64)
-            out.append((rows, eu[touch], ev[touch], starts, where))
+            mine = None if group is None else group[lo:hi].copy()
+            trust = None
+            if self.directed:  # per edge touching us: its number, first truster, both; per slot: accepts
+                trust = (touch, u_first[touch], both[touch], slot_accepts[a:z], self.estart)
+            out.append((rows, eu[touch], ev[touch], starts, where, mine, trust))
         return out
 
     def part_setup(self, handoff: Any) -> None:
         m = self.model
         n = m.n
-        self.net, self.eu, self.ev, self.estart, where = handoff  # ``net``: a ``PartNet``
+        self.net, self.eu, self.ev, self.estart, where, group, trust = handoff  # ``net``: a ``PartNet``
+        self.directed = trust is not None
+        if trust is not None:  # directed trust (CI5): see ``split_setup``
+            self.touch, self.edge_u_first, self.both, self.slot_accepts, self.global_start = trust
         self.slot_formed: NDArray[np.int32] = handoff[0].formed  # the step each slot's trust forms
         self.where = np.array(where, np.int64)  # every partition's first person, and the end
         self.opened = np.zeros(n, bool)
@@ -1232,7 +1268,18 @@ class CirclesSector(Sector):
         self.held_honest = np.zeros(n, np.int64)
         self.reserve_open = np.zeros(n, np.int64)
         self.trusts = np.zeros(n, np.int32)
-        self.group = np.full(n, -1, np.int32)  # no groups (refused)
+        self.group_held = np.zeros(n, np.int64)
+        pop = m.scenario.population
+        groups = pop.groups
+        if group is not None:  # by region, from the coordinator
+            self.group, groups = group, sum(m.scenario.regions.groups)
+        else:  # as ``setup`` draws them (keyed: the same numbers for our persons)
+            self.group = np.full(n, -1, np.int32)
+            if groups:
+                members = np.flatnonzero(m.draws.uniform(SETUP, "groups", m.first, n)[:, 0] < pop.group_share)
+                self.group[members] = (m.first + members) * groups // m.honest_count
+        self.group_supply = np.zeros(max(groups, 1), np.int64)  # our members' part of each group's collateral
+        self.group_money = 0  # group money our persons converted
         self.supply_honest = 0  # minted to our persons and paid from their reserves
 
     def split_begin(self, s: int, t: int) -> Any:
@@ -1241,6 +1288,7 @@ class CirclesSector(Sector):
         m = self.model
         pol = m.policy.section(CirclesPolicy)
         c = self.cohorts[0]
+        self.back = np.zeros(int(self.estart[s + 1] - self.estart[s]), bool)  # directed trusts back (CI7)
         reserve, signup = -1, 0
         if c.step == s:
             c.state = circles.open_income(pol, m.genesis, t)
@@ -1261,49 +1309,178 @@ class CirclesSector(Sector):
         self.own += units
         self.supply_honest += units * n
 
-    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+    def part_steps(self, s: int, t: int) -> Generator[Any, Any, tuple[list[tuple[I64, I64]] | None, Any]]:
         """Our persons' side of the step's trusts (CI5, CI7: a reward depends on the payer's
-        reserve and earlier trusts only), then their payments (CI5, CI8), as ``step`` makes them;
-        what persons of each partition receive."""
+        reserve and earlier trusts only), then their payments (CI5, CI8), routes (CI9, two rounds:
+        ``_route_asks``, ``_route_ends``, decided by ``split_round``) and conversions (CI11), as
+        ``step`` makes them; what persons of each partition receive."""
         m = self.model
         first, n = m.first, m.n
         lo, hi = int(self.estart[s]), int(self.estart[s + 1])
         u, v = self.eu[lo:hi], self.ev[lo:hi]
-        owner = np.empty(2 * u.size, np.int64)  # as ``step``: occurrence 2i is u (pays v), 2i+1 is v
-        owner[0::2], owner[1::2] = u, v
-        other = np.empty_like(owner)
-        other[0::2], other[1::2] = v, u
-        mine = (owner >= first) & (owner < first + n)
-        occ, other = owner[mine] - first, other[mine]
-        order = np.argsort(occ, kind="stable")  # by owner, then in canonical order
-        sorted_occ = occ[order]
-        start = np.searchsorted(sorted_occ, sorted_occ, side="left")
-        local = np.empty(occ.size, np.int64)
-        local[order] = np.arange(occ.size) - start
-        paid = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
+        if self.directed:  # rounds until the trusts back rewarded settle (``_trust_directed``)
+            u_first, both = self.edge_u_first[lo:hi], self.both[lo:hi]
+            at = self.touch[lo:hi] - int(self.global_start[s])  # the edge's place among the step's
+            truster, trustee = np.where(u_first, u, v), np.where(u_first, v, u)
+            owner = np.empty(2 * u.size, np.int64)  # occurrence 2i: the trustee's reserve pays the truster
+            owner[0::2], owner[1::2] = trustee, truster  # 2i + 1: the truster's pays the trustee (if back)
+            other = np.empty_like(owner)
+            other[0::2], other[1::2] = truster, trustee
+            ours_trustee = (trustee >= first) & (trustee < first + n)
+            back = np.zeros(u.size, bool)
+            while True:
+                live = np.ones(owner.size, bool)
+                live[1::2] = back
+                occ, paid_all = self._rewards(owner, live, first, n)
+                grown = both & (paid_all[0::2] == 0)
+                settled = yield "trust", at[ours_trustee], grown[ours_trustee]
+                if settled is None:
+                    break
+                back = settled[at]
+            mine = live & (owner >= first) & (owner < first + n)
+            occ, other, paid = owner[mine] - first, other[mine], paid_all[mine]
+        else:
+            owner = np.empty(2 * u.size, np.int64)  # as ``step``: occurrence 2i is u (pays v), 2i+1 is v
+            owner[0::2], owner[1::2] = u, v
+            other = np.empty_like(owner)
+            other[0::2], other[1::2] = v, u
+            mine = (owner >= first) & (owner < first + n)
+            occ, other = owner[mine] - first, other[mine]
+            order = np.argsort(occ, kind="stable")  # by owner, then in canonical order
+            sorted_occ = occ[order]
+            start = np.searchsorted(sorted_occ, sorted_occ, side="left")
+            local = np.empty(occ.size, np.int64)
+            local[order] = np.arange(occ.size) - start
+            paid = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
         np.add.at(self.trusts, occ, 1)
         self.supply_honest += int(paid.sum())
-        to, sent = other, paid
+        to, sent = [other], [paid]
         out = m.behave["payments"](m, m.rng, m.p)
         if out is not None:
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
             formed = self.slot_formed[slots] <= s
+            if self.directed:  # CI5: the acquaintance accepts the payer's currency
+                formed &= self.slot_accepts[slots]
             units = np.minimum(units, self.own[payers])
             ok = formed & (units > 0) & self.opened[payers]
             payers, receivers, units = payers[ok], receivers[ok], units[ok]
             add_into(self.own, payers, units, sign=-1)
-            to, sent = np.concatenate([to, receivers]), np.concatenate([sent, units])
-        part = np.searchsorted(self.where, to, side="right") - 1
-        return [(to[part == k], sent[part == k]) for k in range(self.where.size - 1)], None
+            to.append(receivers)
+            sent.append(units)
+        if m.scenario.behaviours.get("routed_payments") == "two_hops":
+            ends = self._route_ends(s, (yield self._route_asks(s)))
+            payers, mids, mid_units, mine_mid, receivers, units = yield ends
+            add_into(self.own, payers - first, mid_units, sign=-1)
+            add_into(self.own, mine_mid - first, units, sign=-1)
+            to += [mids, receivers]
+            sent += [mid_units, units]
+        conv = m.behave["conversions"](m, m.rng, m.p)
+        if conv is not None:  # as ``step`` (CI11): our members' own coins become group money
+            members, units = conv
+            units = np.minimum(units, self.own[members])
+            ok = units > 0
+            members, units = members[ok], units[ok]
+            np.subtract.at(self.own, members, units)
+            np.add.at(self.group_held, members, units)
+            np.add.at(self.group_supply, self.group[members], units)
+            self.group_money += int(units.sum())
+        every, all_sent = np.concatenate(to), np.concatenate(sent)
+        part = np.searchsorted(self.where, every, side="right") - 1
+        return [(every[part == k], all_sent[part == k]) for k in range(self.where.size - 1)], None
+
+    def _rewards(self, owner: I64, live: NDArray[np.bool_], first: int, n: int) -> tuple[I64, I64]:
+        """What each live occurrence owned by one of our persons pays (CI7, as ``_trust_directed``:
+        after the owner's earlier trusts and its live occurrences before it this step); 0 for the
+        others. Returns (our live occurrences' owners, counted from ``first``; what every occurrence pays)."""
+        ours = live & (owner >= first) & (owner < first + n)
+        occ = owner[ours] - first
+        order = np.argsort(occ, kind="stable")
+        sorted_occ = occ[order]
+        start = np.searchsorted(sorted_occ, sorted_occ, side="left")
+        local = np.empty(occ.size, np.int64)
+        local[order] = np.arange(occ.size) - start
+        paid = np.zeros(owner.size, np.int64)
+        paid[ours] = trustee_reward_after(self.reserve_open[occ], self.trusts[occ] + local)
+        return occ, paid
+
+    def _route_asks(self, s: int) -> tuple[I64, I64, NDArray[np.float64], I64]:
+        """Round 1 of routes (CI9), our payers' side of ``two_hops`` and ``_routed``: the payer,
+        the intermediary (a global number), the draw that picks the receiver, the units, for routes
+        whose first trust has formed and whose payer can pay."""
+        m = self.model
+        payers, u = m.draws.sample(s, "routed_payments", m.first, m.n, m.p["route_share"], 2)
+        deg = self.net.indptr[payers + 1] - self.net.indptr[payers]
+        keep = deg > 0
+        payers, deg, u = payers[keep], deg[keep], u[keep]
+        slot = self.net.indptr[payers] + (u[:, 0] * deg).astype(np.int64)
+        mids = self.net.neighbours[slot].astype(np.int64)
+        units = np.minimum((self.own[payers] * m.p["pay_fraction"]).astype(np.int64), self.own[payers])
+        ok = (self.slot_formed[slot] <= s) & (units > 0) & self.opened[payers]
+        if self.directed:  # CI5: the intermediary accepts the payer's currency
+            ok &= self.slot_accepts[slot]
+        return m.first + payers[ok], mids[ok], u[ok, 1], units[ok]
+
+    def _route_ends(self, s: int, asked: tuple[I64, I64, NDArray[np.float64], I64]) -> tuple[I64, ...]:
+        """Round 2 (CI9), at the intermediaries' partition: the receiver each route reaches from its
+        intermediary (one of ours), kept if that trust has formed and the receiver is not the payer;
+        (payer, intermediary, receiver, units, the intermediary's own coins now)."""
+        payers, mids, u, units = asked
+        at = mids - self.model.first
+        deg = self.net.indptr[at + 1] - self.net.indptr[at]
+        slot = np.minimum(self.net.indptr[at] + (u * deg).astype(np.int64), self.net.neighbours.size - 1)
+        receivers = self.net.neighbours[slot].astype(np.int64)
+        ok = (deg > 0) & (self.slot_formed[slot] <= s) & (receivers != payers)
+        if self.directed:  # CI5: the receiver accepts the intermediary's currency
+            ok &= self.slot_accepts[slot]
+        return payers[ok], mids[ok], receivers[ok], units[ok], self.own[at[ok]]
+
+    def split_round(self, s: int, t: int, asks: list[Any]) -> list[Any]:
+        """At the coordinator, the rounds of routes (CI9): the asks sent on to the intermediaries'
+        partitions; then, of all the routes, those whose intermediary carries no other route, pays
+        no route itself and holds enough (``_routed``), each partition told its payers' and its
+        intermediaries' part."""
+        cut = self.where
+        if isinstance(asks[0][0], str):  # directed trusts back (CI7): every edge's from its trustee's partition
+            grown = np.zeros(self.back.size, bool)
+            for _, at, flags in asks:
+                grown[at] = flags
+            if (grown == self.back).all():
+                return [None] * len(asks)
+            self.back = grown
+            return [grown] * len(asks)
+        if len(asks[0]) == 4:  # round 1: to the intermediaries
+            payers, mids, u, units = (np.concatenate([a[i] for a in asks]) for i in range(4))
+            at = np.searchsorted(cut, mids, side="right") - 1
+            return [(payers[at == k], mids[at == k], u[at == k], units[at == k]) for k in range(cut.size - 1)]
+        payers, mids, receivers, units, held = (np.concatenate([a[i] for a in asks]) for i in range(5))
+        unique, counts = np.unique(mids, return_counts=True)
+        ok = np.isin(mids, unique[counts == 1]) & ~np.isin(mids, payers) & (held >= units)
+        payers, mids, receivers, units = payers[ok], mids[ok], receivers[ok], units[ok]
+        self.routed += int(payers.size)
+        self.two_hop_step = int(payers.size)
+        self.two_hop_units += int(units.sum())
+        by_payer = np.searchsorted(cut, payers, side="right") - 1
+        by_mid = np.searchsorted(cut, mids, side="right") - 1
+        return [
+            (
+                payers[by_payer == k],
+                mids[by_payer == k],
+                units[by_payer == k],
+                mids[by_mid == k],
+                receivers[by_mid == k],
+                units[by_mid == k],
+            )
+            for k in range(cut.size - 1)
+        ]
 
     def part_receive(self, persons: I64, units: I64) -> None:
         add_into(self.held_honest, persons - self.model.first, units)
 
     def part_record(self, s: int, t: int) -> Any:
-        holdings = (self.own + self.held_honest)[self.model.verified]
+        holdings = (self.own + self.held_honest + self.group_held)[self.model.verified]
         reserve = int(halved_reserve(self.reserve_open, self.trusts)[self.opened].sum())
-        return int(self.opened.sum()), self.supply_honest, reserve, holdings
+        return int(self.opened.sum()), self.supply_honest, reserve, holdings, self.group_money
 
     def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
         """``record``'s columns from the partitions' sums (exact integers, in any order) and their
@@ -1313,10 +1490,10 @@ class CirclesSector(Sector):
         return {
             "accounts_open": sum(p[0] for p in parts),
             "trusts": int(self.estart[s + 1]),
-            "routed_payments": 0,
-            "routed_two_hop": 0,
-            "routed_two_hop_units": 0,
-            "routed_two_hop_step": 0,
+            "routed_payments": self.routed,
+            "routed_two_hop": self.routed,
+            "routed_two_hop_units": self.two_hop_units,
+            "routed_two_hop_step": self.two_hop_step,
             "routed_max_flow": 0,
             "routed_max_flow_units": 0,
             "routed_max_flow_step": 0,
@@ -1324,7 +1501,7 @@ class CirclesSector(Sector):
             "supply_circles": supply,
             "supply_honest": supply,
             "supply_sybil": 0,
-            "supply_group": 0,
+            "supply_group": sum(p[4] for p in parts),
             "reserve_left": sum(p[2] for p in parts),
             "gini_holdings": gini(holdings),
             "mean_holdings": int(holdings.sum()) / holdings.size if holdings.size else 0.0,

@@ -37,7 +37,7 @@ council's decision (``council_nominations_valid``: refused only while already wa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, overload
 
@@ -419,61 +419,243 @@ class CreditsSector(Sector):
     # their partition; the row's columns are sums over persons, added up at the coordinator.
 
     PARTITIONED: ClassVar[dict[str, tuple[str, ...]]] = {
-        "participation": ("bernoulli", "none"),
+        "participation": ("bernoulli", "farmers", "farmers_among_others", "none"),
         "infractions": ("bernoulli", "none"),
         "appeals": ("bernoulli", "draw_grinder", "none"),
         "spending": ("best_tier", "none"),
-        "pledges": ("none",),
-        "candidates": ("none",),
+        "pledges": ("bernoulli", "none"),
+        "candidates": ("second_chance", "none"),
     }
     """The behaviours a partitioned run can run: their draws are keyed and their effects stay with
-    the person (the civic lottery's pledges and candidates would need the coordinator: not yet)."""
+    the person; the civic lottery's draw is made at the coordinator in a round (``split_round``)."""
 
     @classmethod
     def split_refusals(cls, scenario: Any) -> list[str]:
         out: list[str] = []
-        if scenario.parameters.get("nomination_rate", 0.0) > 0:
-            out.append("nominations (parameters.nomination_rate, SC9)")
-        if scenario.parameters.get("council_nomination_rate", 0.0) > 0:
-            out.append("nominations by the council (parameters.council_nomination_rate, SC9)")
-        if scenario.parameters.get("farmer_share", 0.0) > 0:
-            out.append("farmers (parameters.farmer_share, IN2)")
         for role, allowed in cls.PARTITIONED.items():
             name = scenario.behaviours.get(role, "")
             if name not in allowed:
                 out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
         return out
 
+    def split_setup(self, where: list[int]) -> list[Any]:
+        """At the coordinator: the lottery's clock (SC9) and what waits for it."""
+        self.where = np.array(where, np.int64)
+        self.last_draw = None
+        self.draws = 0
+        self.waiting = 0  # open pledges and candidates after the last step, in every partition
+        self.seed: bytes | None = None
+        self.nominations = self.nominations_refused = 0
+        self.council_nominations = self.council_nominations_refused = 0
+        self.nominees = self.cosigners = self.council = np.zeros(0, np.int64)
+        return [None] * (len(where) - 1)
+
     def part_setup(self, handoff: Any) -> None:
         self.setup()
+        self.pledge_made: list[int] = []  # the step each open pledge was made (its place in pledge order)
+        self.drawing = False
+        p = self.model.p
+        self.nominating = p["nomination_rate"] > 0 or p["council_nomination_rate"] > 0
+        p["nomination_rate"] = p["council_nomination_rate"] = 0.0  # drawn at the coordinator (rounds)
+
+    def split_begin(self, s: int, t: int) -> Any:
+        """At the coordinator, where ``begin`` draws (SC9): whether the lottery draws this step,
+        its seed taken from the run's generator in the single process's order."""
+        pol = self.model.policy.section(CreditsPolicy)
+        self.seed = None
+        if (self.last_draw is not None and t - self.last_draw < pol.draw_period) or not self.waiting:
+            return False
+        self.last_draw = t
+        self.draws += 1
+        self.seed = self.model.rng.bytes(32)
+        return True
 
     def part_begin(self, s: int, t: int, heard: Any) -> None:
-        self.begin(s, t)
+        """The lottery waits for ``part_steps`` (nothing reads credits before it in a step)."""
+        self.drawing = bool(heard)
 
-    def part_step(self, s: int, t: int) -> tuple[list[tuple[I64, I64]] | None, Any]:
+    def part_steps(self, s: int, t: int) -> Generator[Any, Any, tuple[list[tuple[I64, I64]] | None, Any]]:
+        """The lottery's draw first when due (SC9, a round: ``_lottery_ask``, ``split_round``,
+        ``_lottery_apply``), then ``step``; the coordinator hears what waits for the next draw."""
+        if self.drawing:
+            self._lottery_apply(t, (yield self._lottery_ask(t)))
+        made = len(self.pledges)
         self.step(s, t)
-        return None, None
+        self.pledge_made += [s] * (len(self.pledges) - made)
+        if self.nominating:  # SC9, as ``_nominate`` and ``_council_nominate`` at the end of ``step``
+            first = self.model.first
+            nominees, council = yield ("nominate",)
+            accepted = yield ("waiting", self.candidate[nominees - first], self.candidate[council - first])
+            self.candidate[accepted - first] = True
+        return None, len(self.pledges) + int(self.candidate.sum())
+
+    def _lottery_ask(self, t: int) -> tuple[Any, ...]:
+        """Our open pledges (the step made, global donor, steps, quantity, duration), what each of
+        their donors holds at the minimum grade, and our waiting candidates (SC9, as ``_lottery``)."""
+        first = self.model.first
+        pol = self.model.policy.section(CreditsPolicy)
+        p = self.pledges
+        table = np.column_stack([p.donor, p.steps, p.quantity, p.duration]).astype(np.int64).reshape(-1, 4)
+        donors = np.unique(table[:, 0])
+        holds = np.zeros(0, np.int64)
+        if donors.size:
+            grade, units, _, _, _ = self.standing(donors, t)
+            holds = (units * (grade >= pol.pledge_min_grade)).sum(axis=1)
+        made = np.array(self.pledge_made, np.int64)
+        table[:, 0] += first
+        return "lottery", made, table, donors + first, holds, first + np.flatnonzero(self.candidate)
+
+    def split_round(self, s: int, t: int, asks: list[Any]) -> list[Any]:
+        """At the coordinator, the lottery's draw (SC9) over every partition's pledges, in pledge
+        order (made, then donor), and candidates (by number), as ``_lottery`` makes it; each
+        partition hears its winners' and donors' adjustments in the winners' order, and which of
+        its pledges stay open. Nominations (``_nominate_split``) are the other rounds."""
+        if asks[0][0] != "lottery":
+            return self._nominate_split(asks)
+        made = np.concatenate([a[1] for a in asks])
+        table = np.concatenate([a[2] for a in asks])
+        holding = dict(
+            zip(
+                np.concatenate([a[3] for a in asks]).tolist(),
+                np.concatenate([a[4] for a in asks]).tolist(),
+                strict=True,
+            )
+        )
+        order = np.lexsort((table[:, 0], made))  # pledge order: the step made, then the donor
+        data = {f"{i:09d}": tuple(table[j].tolist()) for i, j in enumerate(order.tolist())}
+        valid, _lapsed = credit_rules.split_pledges(
+            [(key, f"{donor:09d}", quantity) for key, (donor, _, quantity, _) in data.items()],
+            {f"{donor:09d}": units for donor, units in holding.items()},
+        )
+        candidates = [f"{c:09d}" for c in np.concatenate([a[5] for a in asks]).tolist()]
+        assert self.seed is not None
+        winners = draw_winners(self.seed, valid, candidates)
+        cut = self.where
+        events: list[list[tuple[bool, int, int, int, int]]] = [[] for _ in asks]
+        for pledge_key, _donor, cand_key in winners:
+            donor, steps, quantity, duration = data[pledge_key]
+            cand = int(cand_key)
+            events[int(np.searchsorted(cut, cand, side="right")) - 1].append(
+                (True, cand, t + duration, steps, quantity)
+            )
+            events[int(np.searchsorted(cut, donor, side="right")) - 1].append(
+                (False, donor, t + duration, -steps, quantity)
+            )
+        won = {pledge_key for pledge_key, _, _ in winners}
+        stays = np.zeros(made.size, bool)
+        for key, _ in valid:
+            if key not in won:
+                stays[order[int(key)]] = True
+        offsets = np.cumsum([0] + [a[1].size for a in asks])
+        return [(events[k], stays[offsets[k] : offsets[k + 1]]) for k in range(len(asks))]
+
+    def _nominate_split(self, asks: list[Any]) -> list[Any]:
+        """At the coordinator, ``_nominate`` and ``_council_nominate`` (SC9) in two rounds: the
+        nominees, their co-signers and the council's nominees drawn from the run's generator as
+        ``step`` draws them (each partition hears its nominees); then, with whether each is waiting
+        already, the nominations checked and counted, the council's after the co-signers' (each
+        partition hears its accepted nominees)."""
+        m, cut = self.model, self.where
+        p, honest = m.p, m.honest_count
+        n = m.scenario.population.persons + m.scenario.population.sybils
+        if asks[0][0] == "nominate":
+            self.nominees = self.cosigners = self.council = np.zeros(0, np.int64)
+            if p["nomination_rate"] > 0:
+                need = m.policy.section(CreditsPolicy).nomination_cosigners
+                picked = np.unique(m.rng.integers(0, n, size=m.rng.binomial(n, p["nomination_rate"]), dtype=np.int64))
+                self.nominees = picked[picked < honest]  # the verified (no fake accounts here)
+                self.cosigners = m.rng.integers(0, n, size=(self.nominees.size, need), dtype=np.int64)
+            rate = p["council_nomination_rate"]
+            if rate > 0:
+                picked = np.unique(m.rng.integers(0, n, size=m.rng.binomial(n, rate), dtype=np.int64))
+                self.council = picked[picked < honest]
+            at, by = (np.searchsorted(cut, x, side="right") - 1 for x in (self.nominees, self.council))
+            return [(self.nominees[at == k], self.council[by == k]) for k in range(cut.size - 1)]
+        waiting = np.concatenate([a[1] for a in asks])  # in the nominees' order (by number)
+        can_sign = np.arange(n) < honest  # verified, and no key is lost (refused)
+        need = m.policy.section(CreditsPolicy).nomination_cosigners
+        ok = nominations_valid(self.nominees, self.cosigners, waiting, can_sign, need)
+        self.nominations += int(ok.sum())
+        self.nominations_refused += int((~ok).sum())
+        accepted = self.nominees[ok]
+        if self.council.size:  # waiting: before, or nominated by co-signers just now
+            council_ok = council_nominations_valid(
+                self.council, np.concatenate([a[2] for a in asks]) | np.isin(self.council, accepted)
+            )
+            self.council_nominations += int(council_ok.sum())
+            self.council_nominations_refused += int((~council_ok).sum())
+            accepted = np.union1d(accepted, self.council[council_ok])
+        at = np.searchsorted(cut, accepted, side="right") - 1
+        return [accepted[at == k] for k in range(cut.size - 1)]
+
+    def _lottery_apply(self, t: int, answer: tuple[list[tuple[bool, int, int, int, int]], NDArray[np.bool_]]) -> None:
+        """``_lottery``'s effects on our persons, in the winners' order: a winner's uplift (and a
+        fresh decay clock), a donor's loan; the pledges drawn or lapsed close."""
+        events, stays = answer
+        first = self.model.first
+        for winner, person, end, steps, quantity in events:
+            who = np.array([person - first], np.int64)
+            self._adjust(who, end, steps, np.array([quantity], np.int64), consumable=winner)
+            if winner:
+                self.last_fresh[who] = t
+                self.candidate[who] = False
+                self.lottery_winners += 1
+        self.pledges.keep(np.flatnonzero(stays))
+        self.pledge_made = [p for p, keep in zip(self.pledge_made, stays.tolist(), strict=True) if keep]
+        self.pledged[:] = 0
+        np.add.at(self.pledged, self.pledges.donor, self.pledges.quantity)
+
+    def split_step(self, s: int, t: int, heard: list[Any]) -> None:
+        self.waiting = sum(heard)
 
     def part_record(self, s: int, t: int) -> Any:
         """Our persons' columns and, with regions and the grade table due, the sums of their grades
         by region (``Places.totals``)."""
         row = self.record(s, t)
-        places = self.model.places
-        if not (places.active and self.grade_table_due(s)):
+        m = self.model
+        places = m.places
+        row.pop("farmer_top_share", None)  # IN2: from the sums below, at the coordinator
+        row.pop("others_top_share", None)
+        if not self.grade_table_due(s) or not (places.active or m.p.get("farmer_share", 0.0) > 0):
             return row, None
-        pol = self.model.policy.section(CreditsPolicy)
-        grades = np.argmax(self.by_grade(t), axis=1) + pol.grade_min
-        return row, places.totals(grades, self.available(t) > 0, s)
+        pol = m.policy.section(CreditsPolicy)
+        table = self.by_grade(t)
+        grades = np.argmax(table, axis=1) + pol.grade_min
+        totals = places.totals(grades, self.available(t) > 0, s) if places.active else None
+        pop = m.scenario.population
+        farmers = max(0, min(m.n, int((pop.persons + pop.sybils) * m.p.get("farmer_share", 0.0)) - m.first))
+        tops = table[:, pol.grade_max - pol.grade_min]
+        farmed = (
+            int(tops[:farmers].sum()),
+            int(table[:farmers].sum()),
+            int(tops[farmers:].sum()),
+            int(table[farmers:].sum()),
+        )
+        return row, (totals, farmed)
 
     def split_record(self, s: int, t: int, parts: list[Any]) -> Row:
         """The partitions' columns added up (whole numbers, exact in any order); the expected
         overturns from the whole count and the regions' mean grades from the whole sums, as
         ``record`` computes them."""
         rows = [row for row, _ in parts]
-        row: Row = {key: sum(r[key] for r in rows) for key in rows[0]}
+        row: Row = {}
+        for key in rows[0]:
+            row[key] = sum(r[key] for r in rows)
+            if key == "candidates_waiting":  # nominations are counted at the coordinator, as ``record`` places them
+                row.update(self._nomination_columns())
+        row["lottery_draws"] = self.draws  # made at the coordinator
         p = self.model.p
         row["appeals_overturned_expected"] = int(row["appeals_penalties"]) * p["appeal_rate"] * p["appeal_success"]
-        sums = [totals for _, totals in parts if totals is not None]
+        pop = self.model.scenario.population
+        farmers = int((pop.persons + pop.sybils) * self.model.p.get("farmer_share", 0.0))
+        farmed = [x[1] for _, x in parts if x is not None]
+        if farmers and farmed:  # IN2, as ``record``: the farmers' and the others' shares at the top grade
+            top_f, all_f, top_o, all_o = (sum(f[i] for f in farmed) for i in range(4))
+            shares = {"farmer_top_share": top_f / max(1, all_f), "others_top_share": top_o / max(1, all_o)}
+            at = list(row).index("appeals_overturned_expected") + 1
+            items = list(row.items())
+            row = dict(items[:at] + list(shares.items()) + items[at:])
+        sums = [x[0] for _, x in parts if x is not None and x[0] is not None]
         if sums:
             total = np.sum([x for x, _ in sums], axis=0)
             count = np.sum([c for _, c in sums], axis=0)

@@ -196,6 +196,16 @@ def trust_expires(formed: I64, periods: I64, lasting: int) -> I64:
     return out
 
 
+def revoke(expires: I64, picked: I64, s: int) -> int:
+    """Revoke the trusts ``picked`` that are in force at step ``s`` (CI6, the engine's
+    ``circles.untrust``: either party, both ways, at once): each carries nothing from ``s`` on,
+    as if it had expired then, and is never made again (a renewal needs a trust in force). A
+    trust picked that already expired or was revoked is left alone. Returns how many were revoked."""
+    live = picked[expires[picked] > s]
+    expires[live] = s
+    return int(live.size)
+
+
 def in_force(formed: NDArray[np.signedinteger[Any]], expires: I64 | None, s: int) -> NDArray[np.bool_]:
     """Whether each trust carries payments at step ``s`` (CI5): formed, and not expired
     (``rules.TrustEdge.active``: the step's time before the expiry)."""
@@ -415,7 +425,10 @@ class CirclesSector(Sector):
         it: then nothing is kept, drawn or checked. Every trust accepts at most
         ``trust_limit_percent`` of the truster's own holding (``held_at``: what each side of each
         acquaintance holds of the other's currency), and lasts ``trust_expiry_weeks``, renewed at
-        each expiry with chance ``trust_renew_share`` (``expires``: the first step it carries nothing)."""
+        each expiry with chance ``trust_renew_share`` (``expires``: the first step it carries nothing).
+        A ``trust_revoke_share`` of the trusts in force is revoked each step (CI6): ``expires`` is
+        then kept without expiry too (``lasting`` 0: nothing renewed), and a revocation brings it
+        forward to the step it happens (``_revoke``)."""
         m = self.model
         edges = int(self.eu.size)
         self.limit_percent = int(m.p["trust_limit_percent"])
@@ -432,6 +445,10 @@ class CirclesSector(Sector):
         if pol.trust_expiry and weeks > 0:
             self.lasting = trust_lasting(round(weeks * WEEK), m.scenario.step)
             self.expires = trust_expires(self.ew.astype(np.int64), self._renewal_periods(edges), self.lasting)
+        self.revoke_share = float(m.p["trust_revoke_share"])
+        self.revoked = 0
+        if self.revoke_share > 0 and self.expires is None:  # CI6: no trust ends but by revocation
+            self.expires = np.full(edges, m.scenario.steps + 1, np.int64)
 
     def _renewal_periods(self, edges: int) -> I64:
         """The one draw of trust expiry (CI5, v2): how many periods each trust lasts, renewed at each
@@ -583,8 +600,10 @@ class CirclesSector(Sector):
             if m.trace is not None:
                 for i in range(u.size):
                     m.log("trust", s, int(u[i]), int(v[i]), int(paid[2 * i + 1]), int(paid[2 * i]))
-        if self.expires is not None:
+        if self.lasting:
             self._renew(s)
+        if self.revoke_share > 0:
+            self._revoke(s)
         # Payments to acquaintances who trust the payer (CI5, CI8), in the payer's own currency.
         out = m.behave["payments"](m, m.rng, m.p)
         if out is not None:
@@ -944,6 +963,21 @@ class CirclesSector(Sector):
                 v_accepts = True if self.v_trusts is None else bool(self.v_trusts[k])
                 m.log("trust_renew", s, int(self.eu[k]), int(self.ev[k]), u_accepts, v_accepts)
 
+    def _revoke(self, s: int) -> None:
+        """Trusts revoked this step (CI6), after those made and renewed, before anything is paid:
+        each trust formed by now is picked with chance ``trust_revoke_share``, by a keyed draw over
+        the trusts' numbers (``draws.sample``: the same whatever the process layout), and revoked if
+        still in force. Coins already held stay held (CI6): only what the trust carries ends."""
+        assert self.expires is not None
+        m = self.model
+        formed = int(self.estart[s + 1])
+        picked, _ = m.draws.sample(s, "trust_revoke", 0, formed, self.revoke_share)
+        if m.trace is not None:
+            live = picked[self.expires[picked] > s]
+            for k in live.tolist():  # either party may sign (CI6): the first of the acquaintance here
+                m.log("untrust", s, int(self.eu[k]), int(self.ev[k]))
+        self.revoked += revoke(self.expires, picked, s)
+
     # Routing by the engine's max-flow kernel (CI9) -------------------------------------------------
 
     def _flow_network(self, s: int) -> FlowIndex:
@@ -1164,6 +1198,8 @@ class CirclesSector(Sector):
             out.append("trust limits (circles.trust_limits, CI5)")
         if pol.trust_expiry and scenario.parameters.get("trust_expiry_weeks", 0.0) > 0:
             out.append("trust expiry (circles.trust_expiry, parameters.trust_expiry_weeks, CI5)")
+        if scenario.parameters.get("trust_revoke_share", 0.0) > 0:
+            out.append("trust revocation (parameters.trust_revoke_share, CI6)")
         if scenario.parameters.get("routed_through_held", 0.0) > 0:
             out.append("routes through coins held (parameters.routed_through_held, CI9)")
         if scenario.parameters.get("group_trusts", 0.0) > 0:
@@ -1570,8 +1606,8 @@ class CirclesSector(Sector):
         return row
 
     def _trust_columns(self, s: int) -> Row:
-        """Columns of trust limits and expiry (CI5) and of group exchange (CI12), only where the run
-        has them: a run without keeps its rows as they were."""
+        """Columns of trust limits, expiry (CI5) and revocation (CI6) and of group exchange (CI12),
+        only where the run has them: a run without keeps its rows as they were."""
         out: Row = {}
         if self.limits:
             out["trust_limited_payments"] = self.limited_payments
@@ -1580,12 +1616,15 @@ class CirclesSector(Sector):
             out["group_trusts"] = int(self.group_pairs[0].size)
             out["group_exchanges"] = self.group_exchanges
             out["group_exchanged_units"] = self.group_exchanged_units
-        if self.expires is not None:
+        if self.expires is not None:  # expired or revoked: each revoked trust was in force until then
             formed = int(self.estart[s + 1])
-            expired = int((self.expires[:formed] <= s).sum())
-            out["trusts_in_force"] = formed - expired
-            out["trusts_expired"] = expired
-            out["trust_renewals"] = self.renewals
+            ended = int((self.expires[:formed] <= s).sum())
+            out["trusts_in_force"] = formed - ended
+            if self.lasting:
+                out["trusts_expired"] = ended - self.revoked
+                out["trust_renewals"] = self.renewals
+            if self.revoke_share > 0:
+                out["trusts_revoked"] = self.revoked
         return out
 
     def record_last(self, s: int, t: int) -> Row:

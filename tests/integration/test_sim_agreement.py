@@ -394,6 +394,12 @@ class Replay:
         elif kind == "group_exchange":  # CI12: a member's group money for a trusting group's, 1:1
             a, source, target, units = names[args[0]], self.groups[args[1]], self.groups[args[2]], args[3]
             assert e.run(cm.GroupExchange(e.account(a), source, target, units), a).result["exchanged"] == units
+        elif kind == "group_member_trust":  # CI13: a member trusts its group; it alone signs, nobody is rewarded
+            a = names[args[0]]
+            assert e.run(cm.Trust(e.account(a), self.groups[args[1]]), a).result["rewards"] == {}
+        elif kind == "group_pay":  # CI13: group money to someone who trusts the group, by a plain transfer
+            a, b, money, units = names[args[0]], names[args[1]], CurrencyId(self.groups[args[2]]), args[3]
+            e.run(led.Transfer((led.Leg(money, e.account(a), e.account(b), units),)), a)
         elif kind in ("participate", "infraction"):
             what = "citizens_council" if kind == "participate" else "infraction"
             cmd = cc.RecordParticipation(e.account(names[args[0]]), what, "minutes", technocrat=e.account("tess"))
@@ -691,6 +697,30 @@ def test_ci06_trust_revocation_agrees_with_the_engine(store: Store, seed: int, m
     assert last["trusts_in_force"] + last["trusts_revoked"] + last.get("trusts_expired", 0) == last["trusts"]
     if expiry:
         assert last["trusts_expired"] > 0 and last["trust_renewals"] > 0
+
+
+@pytest.mark.parametrize(("seed", "mode", "exchange"), [(18, "mutual", False), (19, "directed", True)])
+def test_ci13_paying_with_group_money_agrees_with_the_engine(
+    store: Store, seed: int, mode: str, exchange: bool
+) -> None:
+    """Members pay acquaintances of their group in its money (CI13): each member trusts its group
+    (the engine's ``circles.trust`` of a person in a group, rewarding nobody), and a plain transfer
+    of the group's currency, which the engine's acceptance check refuses to anyone who does not
+    trust the group. With group exchange (CI12) too: only one's own group's money is paid. Every
+    person holds the same money of every group at every step."""
+    params: dict[str, float] = {"group_pay_share": 0.5, "convert_share": 0.5, "trust_back_share": 0.5}
+    if exchange:
+        params.update(group_trusts=1.0, group_exchange_share=0.3)
+    extra = {
+        "population": {"groups": 3 if exchange else 1, "group_share": 1.0},
+        "parameters": params,
+        "policy": {"circles": {"trust_mode": mode}},
+    }
+    model, _ = agree(store, seed, everything=False, **extra)
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    pays = [a for a in acts if a[0] == "group_pay"]
+    assert len(pays) == model.group_payments > 0 and any(a[0] == "group_member_trust" for a in acts)
+    assert model.rows[-1]["group_paid_units"] == sum(a[5] for a in pays) > 0
 
 
 @pytest.mark.parametrize(("seed", "mode"), [(18, "mutual"), (19, "directed")])

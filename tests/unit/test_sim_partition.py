@@ -216,7 +216,7 @@ def test_what_is_not_partitioned_yet_is_refused_by_name() -> None:
 
 
 def test_trust_limits_expiry_revocation_group_exchange_and_held_coins_are_refused_by_name() -> None:
-    """Options a partition cannot run exactly yet (CI5, CI6, CI9, CI12) are refused, never approximated."""
+    """Options a partition cannot run exactly yet (CI5, CI6, CI9, CI12, CI13) are refused, never approximated."""
     sc = every(
         policy={"circles": {"trust_limits": True, "trust_expiry": True}},
         parameters={
@@ -237,3 +237,5 @@ def test_trust_limits_expiry_revocation_group_exchange_and_held_coins_are_refuse
     assert "trust revocation (parameters.trust_revoke_share, CI6)" in refusals(revoking)
     with pytest.raises(Unpartitioned, match="trust revocation"):
         PartitionedRun(revoking, seed=3, partitions=2)
+    paying = every(population={"groups": 3}, parameters={"group_pay_share": 0.1})  # CI13
+    assert "paying with group money (parameters.group_pay_share, CI13)" in refusals(paying)

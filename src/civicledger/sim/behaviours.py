@@ -312,6 +312,8 @@ PARAMETERS: dict[str, float] = {
     "group_trusts": 0.0,  # CI12: other groups each group trusts (0: no group exchange)
     "group_exchange_share": 0.0,  # CI12: members a step who swap their group's money for a trusting group's
     "group_exchange_fraction": 0.5,  # CI12: the share of their own group's money they swap
+    "group_pay_share": 0.0,  # CI13: persons a step who pay an acquaintance of their group in its money (0: none)
+    "group_pay_fraction": 0.2,  # CI13: the share of their own group's money they pay
     "participation_rate": 0.02,
     "infraction_rate": 0.002,
     "appeal_rate": 0.3,

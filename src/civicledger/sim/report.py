@@ -90,6 +90,7 @@ MONEY: dict[str, str] = {
             "routed_max_flow_units",
             "trust_limited_units",
             "group_exchanged_units",
+            "group_paid_units",
         ),
         "circles",
     ),
@@ -145,6 +146,7 @@ NAMES: dict[str, str] = {
     "trust_limited_payments": "payments cut by trust limits",
     "trust_limited_units": "units cut by trust limits",
     "group_exchanged_units": "group money exchanged between groups",
+    "group_paid_units": "group money paid to members (CI13)",
 }
 """Words for columns in legends and tables (the column name where none is given)."""
 
@@ -238,6 +240,7 @@ FINAL: tuple[str, ...] = (
     "trust_limited_payments",
     "trust_limited_units",
     "group_exchanged_units",
+    "group_paid_units",
 )
 """The metrics of the table of final values (those the results hold; the last three only if not 0)."""
 

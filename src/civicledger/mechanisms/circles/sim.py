@@ -206,6 +206,32 @@ def revoke(expires: I64, picked: I64, s: int) -> int:
     return int(live.size)
 
 
+def group_payments(
+    group: NDArray[np.signedinteger[Any]],
+    held: I64,
+    swapped: I64 | None,
+    indptr: NDArray[np.signedinteger[Any]],
+    neighbours: NDArray[np.signedinteger[Any]],
+    payers: I64,
+    pick: NDArray[np.float64],
+    deg: I64,
+    fraction: float,
+) -> tuple[I64, I64, I64]:
+    """Payments in group money (CI13), element by element: each payer (distinct) pays the
+    acquaintance ``pick`` chooses (uniform over its ``deg`` acquaintances) ``fraction`` of what it
+    holds of its own group's money (``held`` less ``swapped``, others' group money), rounded down,
+    if that acquaintance is a member of the same group (so trusts it: ``rules.acceptance_room``
+    is unlimited) and something is paid. Every payer pays at most what it held before the step's
+    payments, so they may be made one after another in any order."""
+    keep = (deg > 0) & (group[payers] >= 0)
+    payers, pick, deg = payers[keep], pick[keep], deg[keep]
+    receivers = neighbours[indptr[payers] + (pick * deg).astype(np.int64)].astype(np.int64)
+    own = held[payers] - (swapped[payers] if swapped is not None else 0)
+    units = (own * fraction).astype(np.int64)
+    ok = (group[receivers] == group[payers]) & (receivers != payers) & (units > 0)
+    return payers[ok], receivers[ok], units[ok]
+
+
 def in_force(formed: NDArray[np.signedinteger[Any]], expires: I64 | None, s: int) -> NDArray[np.bool_]:
     """Whether each trust carries payments at step ``s`` (CI5): formed, and not expired
     (``rules.TrustEdge.active``: the step's time before the expiry)."""
@@ -307,6 +333,28 @@ class CirclesSector(Sector):
         if parameters["group_exchange_share"] > 0 and not k:
             why = "needs group_trusts > 0: group money is exchanged only into a group that trusts it (CI12)"
             out.append((("parameters", "group_exchange_share"), why))
+        if parameters["group_pay_share"] > 0:  # CI13: the trusts in groups are whole, never limited nor expiring
+            if c.demurrage:
+                out.append(
+                    (
+                        ("parameters", "group_pay_share"),
+                        "paying with group money is modelled without demurrage only (CI13, CI15)",
+                    )
+                )
+            if c.trust_limits:
+                out.append(
+                    (
+                        ("parameters", "group_pay_share"),
+                        "paying with group money is modelled without trust limits only (CI5, CI13)",
+                    )
+                )
+            if c.trust_expiry and parameters["trust_expiry_weeks"] > 0:
+                out.append(
+                    (
+                        ("parameters", "group_pay_share"),
+                        "paying with group money is modelled without trust expiry only (CI5, CI13)",
+                    )
+                )
         return out
 
     def setup(self) -> None:
@@ -470,6 +518,8 @@ class CirclesSector(Sector):
         m = self.model
         self.group_swapped: I64 | None = None  # other groups' money each person holds (CI12)
         self.group_exchanges = self.group_exchanged_units = 0
+        self.group_pay_share = float(m.p["group_pay_share"])  # CI13: off at 0, nothing kept or drawn
+        self.group_payments = self.group_paid_units = 0
         count, k = int(self.group_supply.size), int(m.p["group_trusts"])
         if k <= 0 or count < 2:
             return
@@ -648,6 +698,8 @@ class CirclesSector(Sector):
                     m.log("convert", s, a, int(self.group[a]), x)
         if self.group_swapped is not None:
             self._group_exchange(s)
+        if self.group_pay_share > 0:
+            self._group_pay(s)
 
     def _routed(self, s: int) -> None:
         """Payments to a friend of a friend (CI9): a sample of ``routed_sample`` of them a step by
@@ -816,6 +868,46 @@ class CirclesSector(Sector):
         if m.trace is not None:
             for a, x, y, u in zip(who.tolist(), g.tolist(), h.tolist(), units.tolist(), strict=True):
                 m.log("group_exchange", s, a, x, y, u)
+
+    def _group_pay(self, s: int) -> None:
+        """Payments in group money (CI13, the engine's transfer of a group's currency): a
+        ``group_pay_share`` of persons each step, drawn by a keyed draw (``draws.sample``, the same
+        whatever the process layout) with a uniform number each for the acquaintance they pay,
+        pay ``group_pay_fraction`` of the money of their own group they hold to that acquaintance,
+        if a member of the same group: every member trusts its group from the first step (a trust
+        of a person in a group: the person alone signs, nobody is rewarded, CI7), and anyone who
+        trusts a group accepts its money (CI13). Others' group money (CI12) is not paid on (the
+        simulator pools it); nobody pays without their key (X9)."""
+        m = self.model
+        honest = m.scenario.population.persons
+        if s == 0 and m.trace is not None:
+            for i in np.flatnonzero(self.group[:honest] >= 0).tolist():
+                m.log("group_member_trust", s, i, int(self.group[i]))
+        picked, pick = m.draws.sample(s, "group_pay", 0, honest, self.group_pay_share, k=1)
+        net = self.net
+        deg = (net.indptr[picked + 1] - net.indptr[picked]).astype(np.int64)
+        payers, receivers, units = group_payments(
+            self.group,
+            self.group_held,
+            self.group_swapped,
+            net.indptr,
+            net.neighbours,
+            picked,
+            pick[:, 0],
+            deg,
+            m.p["group_pay_fraction"],
+        )
+        ok = self.opened[payers] & self.opened[receivers]
+        if m.keys.active:
+            ok &= ~m.keys.locked[payers]
+        payers, receivers, units = payers[ok], receivers[ok], units[ok]
+        add_into(self.group_held, payers, units, sign=-1)
+        add_into(self.group_held, receivers, units)
+        self.group_payments += int(payers.size)
+        self.group_paid_units += int(units.sum())
+        if m.trace is not None:
+            for a, b, x in zip(payers.tolist(), receivers.tolist(), units.tolist(), strict=True):
+                m.log("group_pay", s, a, b, int(self.group[a]), x)
 
     def _group_exchangers(self) -> tuple[I64, NDArray[np.float64]]:
         """The draws of group exchange (CI12): members who exchange this step, each with probability
@@ -1204,6 +1296,8 @@ class CirclesSector(Sector):
             out.append("routes through coins held (parameters.routed_through_held, CI9)")
         if scenario.parameters.get("group_trusts", 0.0) > 0:
             out.append("group-to-group exchange (parameters.group_trusts, CI12)")
+        if scenario.parameters.get("group_pay_share", 0.0) > 0:
+            out.append("paying with group money (parameters.group_pay_share, CI13)")
         if scenario.parameters.get("routed_sample", 0.0) > 0:
             out.append("routes by the max-flow router (parameters.routed_sample, CI9)")
         for role, allowed in cls.PARTITIONED.items():
@@ -1612,6 +1706,9 @@ class CirclesSector(Sector):
         if self.limits:
             out["trust_limited_payments"] = self.limited_payments
             out["trust_limited_units"] = self.limited_units
+        if self.group_pay_share > 0:
+            out["group_payments"] = self.group_payments
+            out["group_paid_units"] = self.group_paid_units
         if self.group_swapped is not None:
             out["group_trusts"] = int(self.group_pairs[0].size)
             out["group_exchanges"] = self.group_exchanges

@@ -333,28 +333,16 @@ class CirclesSector(Sector):
         if parameters["group_exchange_share"] > 0 and not k:
             why = "needs group_trusts > 0: group money is exchanged only into a group that trusts it (CI12)"
             out.append((("parameters", "group_exchange_share"), why))
-        if parameters["group_pay_share"] > 0:  # CI13: the trusts in groups are whole, never limited nor expiring
-            if c.demurrage:
-                out.append(
-                    (
-                        ("parameters", "group_pay_share"),
-                        "paying with group money is modelled without demurrage only (CI13, CI15)",
-                    )
-                )
-            if c.trust_limits:
-                out.append(
-                    (
-                        ("parameters", "group_pay_share"),
-                        "paying with group money is modelled without trust limits only (CI5, CI13)",
-                    )
-                )
-            if c.trust_expiry and parameters["trust_expiry_weeks"] > 0:
-                out.append(
-                    (
-                        ("parameters", "group_pay_share"),
-                        "paying with group money is modelled without trust expiry only (CI5, CI13)",
-                    )
-                )
+        if parameters["group_pay_share"] > 0:  # CI13: members' trusts in their groups are whole and lasting
+            expiring = c.trust_expiry and parameters["trust_expiry_weeks"] > 0
+            for on, what, rules in (
+                (bool(c.demurrage), "demurrage", "CI13, CI15"),
+                (c.trust_limits, "trust limits", "CI5, CI13"),
+                (expiring, "trust expiry", "CI5, CI13"),
+            ):
+                if on:
+                    why = f"paying with group money is modelled without {what} only ({rules})"
+                    out.append((("parameters", "group_pay_share"), why))
         return out
 
     def setup(self) -> None:

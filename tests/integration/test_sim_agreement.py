@@ -283,7 +283,7 @@ class Replay:
         model = self.model
         limit = model.limit_percent if model.held_at is not None else 100
         weeks = model.p["trust_expiry_weeks"]
-        expires = self.e.clock.now() + round(weeks * WEEK) if model.expires is not None else None
+        expires = self.e.clock.now() + round(weeks * WEEK) if model.lasting else None
         return limit, expires
 
     def flush_overturns(self) -> None:
@@ -360,6 +360,9 @@ class Replay:
                 if self.model.directed and accepts:
                     cmd = cm.Trust(e.account(truster), e.account(trustee), *self.terms())
                     assert e.run(cmd, truster).result["rewards"] == {}, (s, truster, trustee)
+        elif kind == "untrust":  # CI6: one party revokes; the engine ends the trust both ways
+            u, v = names[args[0]], names[args[1]]
+            assert e.run(cm.Untrust(e.account(u), e.account(v)), u).result["revoked"] >= 1, (s, u, v)
         elif kind == "pay":
             a, b, units = names[args[0]], names[args[1]], args[2]
             leg = led.Leg(CurrencyId(e.account(a)), e.account(a), e.account(b), units)
@@ -391,6 +394,12 @@ class Replay:
         elif kind == "group_exchange":  # CI12: a member's group money for a trusting group's, 1:1
             a, source, target, units = names[args[0]], self.groups[args[1]], self.groups[args[2]], args[3]
             assert e.run(cm.GroupExchange(e.account(a), source, target, units), a).result["exchanged"] == units
+        elif kind == "group_member_trust":  # CI13: a member trusts its group; it alone signs, nobody is rewarded
+            a = names[args[0]]
+            assert e.run(cm.Trust(e.account(a), self.groups[args[1]]), a).result["rewards"] == {}
+        elif kind == "group_pay":  # CI13: group money to someone who trusts the group, by a plain transfer
+            a, b, money, units = names[args[0]], names[args[1]], CurrencyId(self.groups[args[2]]), args[3]
+            e.run(led.Transfer((led.Leg(money, e.account(a), e.account(b), units),)), a)
         elif kind in ("participate", "infraction"):
             what = "citizens_council" if kind == "participate" else "infraction"
             cmd = cc.RecordParticipation(e.account(names[args[0]]), what, "minutes", technocrat=e.account("tess"))
@@ -658,6 +667,60 @@ def test_ci05_trust_limits_and_expiry_agree_with_the_engine(store: Store, seed: 
     assert model.limited_payments > 0  # the limits cut payments the engine would have refused
     last = model.rows[-1]
     assert last["trusts_expired"] > 0 and last["trust_renewals"] > 0
+
+
+@pytest.mark.parametrize(("seed", "mode", "expiry"), [(21, "mutual", False), (31, "directed", True)])
+def test_ci06_trust_revocation_agrees_with_the_engine(store: Store, seed: int, mode: str, expiry: bool) -> None:
+    """Trust revocation (CI6): a share of the trusts in force is revoked each step by the engine's
+    ``circles.untrust`` (either party, both ways, at once). Direct payments, two-hop routes and
+    routes by max flow move nothing over a revoked trust (the engine would refuse the leg); coins
+    already held stay held; with expiry and renewal (CI5) a revoked trust is never made again;
+    the same balances at the end."""
+    circles: dict[str, Any] = {"trust_mode": mode}
+    params = {
+        "trust_revoke_share": 0.05,
+        "trust_back_share": 0.5,
+        "routed_sample": 1.0,
+        "route_share": 0.6,
+        "pay_share": 0.4,
+        "pay_fraction": 0.1,
+    }
+    if expiry:
+        circles.update(trust_limits=True, trust_expiry=True)
+        params.update(trust_limit_percent=50.0, trust_expiry_weeks=12.0, trust_renew_share=0.5)
+    model, _ = agree(store, seed, everything=False, parameters=params, policy={"circles": circles})
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    kinds = {a[0] for a in acts}
+    assert {"pay", "route", "flow", "untrust"} <= kinds
+    last = model.rows[-1]
+    assert last["trusts_revoked"] == sum(a[0] == "untrust" for a in acts) > 0
+    assert last["trusts_in_force"] + last["trusts_revoked"] + last.get("trusts_expired", 0) == last["trusts"]
+    if expiry:
+        assert last["trusts_expired"] > 0 and last["trust_renewals"] > 0
+
+
+@pytest.mark.parametrize(("seed", "mode", "exchange"), [(18, "mutual", False), (19, "directed", True)])
+def test_ci13_paying_with_group_money_agrees_with_the_engine(
+    store: Store, seed: int, mode: str, exchange: bool
+) -> None:
+    """Members pay acquaintances of their group in its money (CI13): each member trusts its group
+    (the engine's ``circles.trust`` of a person in a group, rewarding nobody), and a plain transfer
+    of the group's currency, which the engine's acceptance check refuses to anyone who does not
+    trust the group. With group exchange (CI12) too: only one's own group's money is paid. Every
+    person holds the same money of every group at every step."""
+    params: dict[str, float] = {"group_pay_share": 0.5, "convert_share": 0.5, "trust_back_share": 0.5}
+    if exchange:
+        params.update(group_trusts=1.0, group_exchange_share=0.3)
+    extra = {
+        "population": {"groups": 3 if exchange else 1, "group_share": 1.0},
+        "parameters": params,
+        "policy": {"circles": {"trust_mode": mode}},
+    }
+    model, _ = agree(store, seed, everything=False, **extra)
+    acts: list[Any] = model.trace.actions  # type: ignore[union-attr]
+    pays = [a for a in acts if a[0] == "group_pay"]
+    assert len(pays) == model.group_payments > 0 and any(a[0] == "group_member_trust" for a in acts)
+    assert model.rows[-1]["group_paid_units"] == sum(a[5] for a in pays) > 0
 
 
 @pytest.mark.parametrize(("seed", "mode"), [(18, "mutual"), (19, "directed")])

@@ -215,8 +215,8 @@ def test_what_is_not_partitioned_yet_is_refused_by_name() -> None:
         PartitionedRun(sc, seed=3, partitions=2)
 
 
-def test_trust_limits_expiry_group_exchange_and_held_coins_are_refused_by_name() -> None:
-    """Options a partition cannot run exactly yet (CI5, CI9, CI12) are refused, never approximated."""
+def test_trust_limits_expiry_revocation_group_exchange_and_held_coins_are_refused_by_name() -> None:
+    """Options a partition cannot run exactly yet (CI5, CI6, CI9, CI12, CI13) are refused, never approximated."""
     sc = every(
         policy={"circles": {"trust_limits": True, "trust_expiry": True}},
         parameters={
@@ -233,3 +233,9 @@ def test_trust_limits_expiry_group_exchange_and_held_coins_are_refused_by_name()
     assert any("group-to-group exchange" in r for r in refusals(grouped))
     with pytest.raises(Unpartitioned, match="trust limits"):
         PartitionedRun(sc, seed=3, partitions=2)
+    revoking = every(parameters={"trust_revoke_share": 0.01})  # CI6: the keyed draw is over every trust
+    assert "trust revocation (parameters.trust_revoke_share, CI6)" in refusals(revoking)
+    with pytest.raises(Unpartitioned, match="trust revocation"):
+        PartitionedRun(revoking, seed=3, partitions=2)
+    paying = every(population={"groups": 3}, parameters={"group_pay_share": 0.1})  # CI13
+    assert "paying with group money (parameters.group_pay_share, CI13)" in refusals(paying)

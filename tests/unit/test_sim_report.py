@@ -255,3 +255,21 @@ def test_a_report_without_max_flow_routes_still_says_the_two_hop_rule_carried_th
     assert re.search(
         r"<th>routed payments</th><td>0 payments routed by max flow \(engine kernel\), [1-9][\d,]* by", page
     )
+
+
+def test_ci06_ci13_the_report_shows_revocations_and_group_payments_where_the_runs_have_them(
+    swept: Path, tmp_path: Path
+) -> None:
+    """Trust revocation (CI6) and paying with group money (CI13): their columns in the final values
+    and the revocations in the trusts' plot, only in a report of runs that have them."""
+    text = TOML.replace("seeds = [1, 2]", "seeds = [3]").split("[sweep")[0]
+    text = text.replace("sybil_attack_edges = 2\n", "sybil_attack_edges = 2\ngroups = 1\ngroup_share = 1.0\n")
+    text += "trust_revoke_share = 0.05\ngroup_pay_share = 0.5\nconvert_share = 0.5\n"
+    out = _sweep(tmp_path, text)
+    finals = {f.metric: f for f in final_values(Results(load(out)))}
+    assert finals["trusts_revoked"].mean > 0 and finals["group_paid_units"].mean > 0
+    page = write_report(out, tmp_path / "report.html").read_text()
+    assert "Trusts in force, expired and revoked" in page and "trusts revoked" in page
+    assert "group money paid to members" in page
+    plain = write_report(swept, tmp_path / "plain.html").read_text()
+    assert "trusts revoked" not in plain and "Trusts in force, expired and revoked" not in plain

@@ -306,11 +306,14 @@ PARAMETERS: dict[str, float] = {
     "trust_limit_percent": 100.0,  # CI5, policy trust_limits: a trust accepts up to this % of the truster's own
     "trust_expiry_weeks": 0.0,  # CI5, policy trust_expiry: weeks a trust lasts (0: trusts never expire)
     "trust_renew_share": 0.0,  # CI5, expiring trust: the chance a trust is made again at each expiry
+    "trust_revoke_share": 0.0,  # CI6: the chance each trust in force is revoked in a step (0: none ever is)
     "convert_share": 0.05,
     "convert_fraction": 0.2,
     "group_trusts": 0.0,  # CI12: other groups each group trusts (0: no group exchange)
     "group_exchange_share": 0.0,  # CI12: members a step who swap their group's money for a trusting group's
     "group_exchange_fraction": 0.5,  # CI12: the share of their own group's money they swap
+    "group_pay_share": 0.0,  # CI13: persons a step who pay an acquaintance of their group in its money (0: none)
+    "group_pay_fraction": 0.2,  # CI13: the share of their own group's money they pay
     "participation_rate": 0.02,
     "infraction_rate": 0.002,
     "appeal_rate": 0.3,

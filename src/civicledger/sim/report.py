@@ -90,6 +90,7 @@ MONEY: dict[str, str] = {
             "routed_max_flow_units",
             "trust_limited_units",
             "group_exchanged_units",
+            "group_paid_units",
         ),
         "circles",
     ),
@@ -141,9 +142,11 @@ NAMES: dict[str, str] = {
     "trusts_in_force": "trusts in force",
     "trusts_expired": "trusts expired for good",
     "trust_renewals": "trusts renewed",
+    "trusts_revoked": "trusts revoked",
     "trust_limited_payments": "payments cut by trust limits",
     "trust_limited_units": "units cut by trust limits",
     "group_exchanged_units": "group money exchanged between groups",
+    "group_paid_units": "group money paid to members (CI13)",
 }
 """Words for columns in legends and tables (the column name where none is given)."""
 
@@ -180,7 +183,10 @@ PLOTS: tuple[Plot, ...] = (
     ),
     Plot("Demurrage burned (CI15)", "", ("demurrage_burned",), "nonzero"),
     Plot(
-        "Trusts in force and expired (CI5, expiring trust)", "trusts", ("trusts_in_force", "trusts_expired"), "present"
+        "Trusts in force, expired and revoked (CI5 expiring trust, CI6)",
+        "trusts",
+        ("trusts_in_force", "trusts_expired", "trusts_revoked"),
+        "present",
     ),
     Plot("What trust limits cut from payments (CI5)", "", ("trust_limited_units",), "present"),
     Plot(
@@ -230,9 +236,11 @@ FINAL: tuple[str, ...] = (
     "trusts_in_force",
     "trusts_expired",
     "trust_renewals",
+    "trusts_revoked",
     "trust_limited_payments",
     "trust_limited_units",
     "group_exchanged_units",
+    "group_paid_units",
 )
 """The metrics of the table of final values (those the results hold; the last three only if not 0)."""
 

@@ -196,6 +196,42 @@ def trust_expires(formed: I64, periods: I64, lasting: int) -> I64:
     return out
 
 
+def revoke(expires: I64, picked: I64, s: int) -> int:
+    """Revoke the trusts ``picked`` that are in force at step ``s`` (CI6, the engine's
+    ``circles.untrust``: either party, both ways, at once): each carries nothing from ``s`` on,
+    as if it had expired then, and is never made again (a renewal needs a trust in force). A
+    trust picked that already expired or was revoked is left alone. Returns how many were revoked."""
+    live = picked[expires[picked] > s]
+    expires[live] = s
+    return int(live.size)
+
+
+def group_payments(
+    group: NDArray[np.signedinteger[Any]],
+    held: I64,
+    swapped: I64 | None,
+    indptr: NDArray[np.signedinteger[Any]],
+    neighbours: NDArray[np.signedinteger[Any]],
+    payers: I64,
+    pick: NDArray[np.float64],
+    deg: I64,
+    fraction: float,
+) -> tuple[I64, I64, I64]:
+    """Payments in group money (CI13), element by element: each payer (distinct) pays the
+    acquaintance ``pick`` chooses (uniform over its ``deg`` acquaintances) ``fraction`` of what it
+    holds of its own group's money (``held`` less ``swapped``, others' group money), rounded down,
+    if that acquaintance is a member of the same group (so trusts it: ``rules.acceptance_room``
+    is unlimited) and something is paid. Every payer pays at most what it held before the step's
+    payments, so they may be made one after another in any order."""
+    keep = (deg > 0) & (group[payers] >= 0)
+    payers, pick, deg = payers[keep], pick[keep], deg[keep]
+    receivers = neighbours[indptr[payers] + (pick * deg).astype(np.int64)].astype(np.int64)
+    own = held[payers] - (swapped[payers] if swapped is not None else 0)
+    units = (own * fraction).astype(np.int64)
+    ok = (group[receivers] == group[payers]) & (receivers != payers) & (units > 0)
+    return payers[ok], receivers[ok], units[ok]
+
+
 def in_force(formed: NDArray[np.signedinteger[Any]], expires: I64 | None, s: int) -> NDArray[np.bool_]:
     """Whether each trust carries payments at step ``s`` (CI5): formed, and not expired
     (``rules.TrustEdge.active``: the step's time before the expiry)."""
@@ -297,6 +333,16 @@ class CirclesSector(Sector):
         if parameters["group_exchange_share"] > 0 and not k:
             why = "needs group_trusts > 0: group money is exchanged only into a group that trusts it (CI12)"
             out.append((("parameters", "group_exchange_share"), why))
+        if parameters["group_pay_share"] > 0:  # CI13: members' trusts in their groups are whole and lasting
+            expiring = c.trust_expiry and parameters["trust_expiry_weeks"] > 0
+            for on, what, rules in (
+                (bool(c.demurrage), "demurrage", "CI13, CI15"),
+                (c.trust_limits, "trust limits", "CI5, CI13"),
+                (expiring, "trust expiry", "CI5, CI13"),
+            ):
+                if on:
+                    why = f"paying with group money is modelled without {what} only ({rules})"
+                    out.append((("parameters", "group_pay_share"), why))
         return out
 
     def setup(self) -> None:
@@ -415,7 +461,10 @@ class CirclesSector(Sector):
         it: then nothing is kept, drawn or checked. Every trust accepts at most
         ``trust_limit_percent`` of the truster's own holding (``held_at``: what each side of each
         acquaintance holds of the other's currency), and lasts ``trust_expiry_weeks``, renewed at
-        each expiry with chance ``trust_renew_share`` (``expires``: the first step it carries nothing)."""
+        each expiry with chance ``trust_renew_share`` (``expires``: the first step it carries nothing).
+        A ``trust_revoke_share`` of the trusts in force is revoked each step (CI6): ``expires`` is
+        then kept without expiry too (``lasting`` 0: nothing renewed), and a revocation brings it
+        forward to the step it happens (``_revoke``)."""
         m = self.model
         edges = int(self.eu.size)
         self.limit_percent = int(m.p["trust_limit_percent"])
@@ -432,6 +481,10 @@ class CirclesSector(Sector):
         if pol.trust_expiry and weeks > 0:
             self.lasting = trust_lasting(round(weeks * WEEK), m.scenario.step)
             self.expires = trust_expires(self.ew.astype(np.int64), self._renewal_periods(edges), self.lasting)
+        self.revoke_share = float(m.p["trust_revoke_share"])
+        self.revoked = 0
+        if self.revoke_share > 0 and self.expires is None:  # CI6: no trust ends but by revocation
+            self.expires = np.full(edges, m.scenario.steps + 1, np.int64)
 
     def _renewal_periods(self, edges: int) -> I64:
         """The one draw of trust expiry (CI5, v2): how many periods each trust lasts, renewed at each
@@ -453,6 +506,8 @@ class CirclesSector(Sector):
         m = self.model
         self.group_swapped: I64 | None = None  # other groups' money each person holds (CI12)
         self.group_exchanges = self.group_exchanged_units = 0
+        self.group_pay_share = float(m.p["group_pay_share"])  # CI13: off at 0, nothing kept or drawn
+        self.group_payments = self.group_paid_units = 0
         count, k = int(self.group_supply.size), int(m.p["group_trusts"])
         if k <= 0 or count < 2:
             return
@@ -583,8 +638,10 @@ class CirclesSector(Sector):
             if m.trace is not None:
                 for i in range(u.size):
                     m.log("trust", s, int(u[i]), int(v[i]), int(paid[2 * i + 1]), int(paid[2 * i]))
-        if self.expires is not None:
+        if self.lasting:
             self._renew(s)
+        if self.revoke_share > 0:
+            self._revoke(s)
         # Payments to acquaintances who trust the payer (CI5, CI8), in the payer's own currency.
         out = m.behave["payments"](m, m.rng, m.p)
         if out is not None:
@@ -629,6 +686,8 @@ class CirclesSector(Sector):
                     m.log("convert", s, a, int(self.group[a]), x)
         if self.group_swapped is not None:
             self._group_exchange(s)
+        if self.group_pay_share > 0:
+            self._group_pay(s)
 
     def _routed(self, s: int) -> None:
         """Payments to a friend of a friend (CI9): a sample of ``routed_sample`` of them a step by
@@ -798,6 +857,46 @@ class CirclesSector(Sector):
             for a, x, y, u in zip(who.tolist(), g.tolist(), h.tolist(), units.tolist(), strict=True):
                 m.log("group_exchange", s, a, x, y, u)
 
+    def _group_pay(self, s: int) -> None:
+        """Payments in group money (CI13, the engine's transfer of a group's currency): a
+        ``group_pay_share`` of persons each step, drawn by a keyed draw (``draws.sample``, the same
+        whatever the process layout) with a uniform number each for the acquaintance they pay,
+        pay ``group_pay_fraction`` of the money of their own group they hold to that acquaintance,
+        if a member of the same group: every member trusts its group from the first step (a trust
+        of a person in a group: the person alone signs, nobody is rewarded, CI7), and anyone who
+        trusts a group accepts its money (CI13). Others' group money (CI12) is not paid on (the
+        simulator pools it); nobody pays without their key (X9)."""
+        m = self.model
+        honest = m.scenario.population.persons
+        if s == 0 and m.trace is not None:
+            for i in np.flatnonzero(self.group[:honest] >= 0).tolist():
+                m.log("group_member_trust", s, i, int(self.group[i]))
+        picked, pick = m.draws.sample(s, "group_pay", 0, honest, self.group_pay_share, k=1)
+        net = self.net
+        deg = (net.indptr[picked + 1] - net.indptr[picked]).astype(np.int64)
+        payers, receivers, units = group_payments(
+            self.group,
+            self.group_held,
+            self.group_swapped,
+            net.indptr,
+            net.neighbours,
+            picked,
+            pick[:, 0],
+            deg,
+            m.p["group_pay_fraction"],
+        )
+        ok = self.opened[payers] & self.opened[receivers]
+        if m.keys.active:
+            ok &= ~m.keys.locked[payers]
+        payers, receivers, units = payers[ok], receivers[ok], units[ok]
+        add_into(self.group_held, payers, units, sign=-1)
+        add_into(self.group_held, receivers, units)
+        self.group_payments += int(payers.size)
+        self.group_paid_units += int(units.sum())
+        if m.trace is not None:
+            for a, b, x in zip(payers.tolist(), receivers.tolist(), units.tolist(), strict=True):
+                m.log("group_pay", s, a, b, int(self.group[a]), x)
+
     def _group_exchangers(self) -> tuple[I64, NDArray[np.float64]]:
         """The draws of group exchange (CI12): members who exchange this step, each with probability
         ``group_exchange_share``, and a uniform draw each to choose the group they exchange into."""
@@ -943,6 +1042,21 @@ class CirclesSector(Sector):
                 u_accepts = True if self.u_trusts is None else bool(self.u_trusts[k])
                 v_accepts = True if self.v_trusts is None else bool(self.v_trusts[k])
                 m.log("trust_renew", s, int(self.eu[k]), int(self.ev[k]), u_accepts, v_accepts)
+
+    def _revoke(self, s: int) -> None:
+        """Trusts revoked this step (CI6), after those made and renewed, before anything is paid:
+        each trust formed by now is picked with chance ``trust_revoke_share``, by a keyed draw over
+        the trusts' numbers (``draws.sample``: the same whatever the process layout), and revoked if
+        still in force. Coins already held stay held (CI6): only what the trust carries ends."""
+        assert self.expires is not None
+        m = self.model
+        formed = int(self.estart[s + 1])
+        picked, _ = m.draws.sample(s, "trust_revoke", 0, formed, self.revoke_share)
+        if m.trace is not None:
+            live = picked[self.expires[picked] > s]
+            for k in live.tolist():  # either party may sign (CI6): the first of the acquaintance here
+                m.log("untrust", s, int(self.eu[k]), int(self.ev[k]))
+        self.revoked += revoke(self.expires, picked, s)
 
     # Routing by the engine's max-flow kernel (CI9) -------------------------------------------------
 
@@ -1164,10 +1278,14 @@ class CirclesSector(Sector):
             out.append("trust limits (circles.trust_limits, CI5)")
         if pol.trust_expiry and scenario.parameters.get("trust_expiry_weeks", 0.0) > 0:
             out.append("trust expiry (circles.trust_expiry, parameters.trust_expiry_weeks, CI5)")
+        if scenario.parameters.get("trust_revoke_share", 0.0) > 0:
+            out.append("trust revocation (parameters.trust_revoke_share, CI6)")
         if scenario.parameters.get("routed_through_held", 0.0) > 0:
             out.append("routes through coins held (parameters.routed_through_held, CI9)")
         if scenario.parameters.get("group_trusts", 0.0) > 0:
             out.append("group-to-group exchange (parameters.group_trusts, CI12)")
+        if scenario.parameters.get("group_pay_share", 0.0) > 0:
+            out.append("paying with group money (parameters.group_pay_share, CI13)")
         if scenario.parameters.get("routed_sample", 0.0) > 0:
             out.append("routes by the max-flow router (parameters.routed_sample, CI9)")
         for role, allowed in cls.PARTITIONED.items():
@@ -1570,22 +1688,28 @@ class CirclesSector(Sector):
         return row
 
     def _trust_columns(self, s: int) -> Row:
-        """Columns of trust limits and expiry (CI5) and of group exchange (CI12), only where the run
-        has them: a run without keeps its rows as they were."""
+        """Columns of trust limits, expiry (CI5) and revocation (CI6) and of group exchange (CI12),
+        only where the run has them: a run without keeps its rows as they were."""
         out: Row = {}
         if self.limits:
             out["trust_limited_payments"] = self.limited_payments
             out["trust_limited_units"] = self.limited_units
+        if self.group_pay_share > 0:
+            out["group_payments"] = self.group_payments
+            out["group_paid_units"] = self.group_paid_units
         if self.group_swapped is not None:
             out["group_trusts"] = int(self.group_pairs[0].size)
             out["group_exchanges"] = self.group_exchanges
             out["group_exchanged_units"] = self.group_exchanged_units
-        if self.expires is not None:
+        if self.expires is not None:  # expired or revoked: each revoked trust was in force until then
             formed = int(self.estart[s + 1])
-            expired = int((self.expires[:formed] <= s).sum())
-            out["trusts_in_force"] = formed - expired
-            out["trusts_expired"] = expired
-            out["trust_renewals"] = self.renewals
+            ended = int((self.expires[:formed] <= s).sum())
+            out["trusts_in_force"] = formed - ended
+            if self.lasting:
+                out["trusts_expired"] = ended - self.revoked
+                out["trust_renewals"] = self.renewals
+            if self.revoke_share > 0:
+                out["trusts_revoked"] = self.revoked
         return out
 
     def record_last(self, s: int, t: int) -> Row:

@@ -564,9 +564,15 @@ class CirclesSector(Sector):
             occ[0::2], occ[1::2] = u, v
             order = np.argsort(occ, kind="stable")
             sorted_occ = occ[order]
-            first = np.searchsorted(sorted_occ, sorted_occ, side="left")
+            # Each person's run in the sorted occurrences: its start (where ``searchsorted`` would
+            # find it, in one linear pass) and its length (what ``np.add.at`` would add, per person).
+            head = np.ones(occ.size, bool)
+            head[1:] = sorted_occ[1:] != sorted_occ[:-1]
+            heads = np.flatnonzero(head)
+            rank = np.arange(occ.size)
+            first = np.maximum.accumulate(np.where(head, rank, 0))
             local = np.empty(occ.size, np.int64)
-            local[order] = np.arange(occ.size) - first
+            local[order] = rank - first
             earlier = self.trusts[occ] + local
             paid = trustee_reward_after(self.reserve_open[occ], earlier)
             # occurrence 2i is u (its reserve pays v), 2i+1 is v (pays u)
@@ -575,7 +581,7 @@ class CirclesSector(Sector):
             self._credit_foreign(payer, receiver, paid)
             if self.held_at is not None:  # occurrence 2i pays v in u's currency: side 2k (CI5 limits)
                 self.held_at[2 * lo : 2 * hi] += paid
-            np.add.at(self.trusts, occ, 1)
+            self.trusts[sorted_occ[heads]] += np.diff(heads, append=occ.size).astype(np.int32)
             sybil_u = ~m.verified[u]
             sybil_v = ~m.verified[v]
             self.trusts_sybil[u[sybil_v]] = True

@@ -1001,7 +1001,8 @@ class CreditsSector(Sector):
             return np.array([slot], np.int64)
         ends = self.adj_end[persons]
         slots = np.argmin(ends, axis=1)
-        self.slot_overflows += int((ends.min(axis=1) > m.t_now).sum())  # the slot's end is the row's least
+        least = ends[np.arange(persons.size), slots]  # the slot's end is the row's least
+        self.slot_overflows += int((least > m.t_now).sum())
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
         if q.size:
             fits(int(q.max()), np.int32, "an adjustment's quantity of credits")

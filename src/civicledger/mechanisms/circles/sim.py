@@ -47,8 +47,10 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import MONTH, WEEK
 from civicledger.mechanisms.circles import rules as circles
 from civicledger.mechanisms.circles.flow import INF, FlowIndex
+from civicledger.mechanisms.circles.kernels import pay_acquaintances, route_two_hops
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
+from civicledger.sim.behaviours import random_pairs, two_hops
 from civicledger.sim.draws import SETUP
 from civicledger.sim.rules import (
     GENERATORS,
@@ -454,6 +456,8 @@ class CirclesSector(Sector):
         # Routed payments by each rule (CI9): counts and units, cumulative and in the last step.
         self.flow_routed = self.flow_units = self.flow_refused = self.two_hop_units = 0
         self.flow_routed_step = self.two_hop_step = 0
+        self._carried: NDArray[np.int32] | None = None  # the routes' kernel's scratch (kernels.route_two_hops)
+        self._paying: NDArray[np.bool_] | None = None
         self.flow_index: FlowIndex | None = None  # built on the first step routing by max flow
 
     def _trust_options(self, pol: CirclesPolicy) -> None:
@@ -619,9 +623,15 @@ class CirclesSector(Sector):
             occ[0::2], occ[1::2] = u, v
             order = np.argsort(occ, kind="stable")
             sorted_occ = occ[order]
-            first = np.searchsorted(sorted_occ, sorted_occ, side="left")
+            # Each person's run in the sorted occurrences: its start (where ``searchsorted`` would
+            # find it, in one linear pass) and its length (what ``np.add.at`` would add, per person).
+            head = np.ones(occ.size, bool)
+            head[1:] = sorted_occ[1:] != sorted_occ[:-1]
+            heads = np.flatnonzero(head)
+            rank = np.arange(occ.size)
+            first = np.maximum.accumulate(np.where(head, rank, 0))
             local = np.empty(occ.size, np.int64)
-            local[order] = np.arange(occ.size) - first
+            local[order] = rank - first
             earlier = self.trusts[occ] + local
             paid = trustee_reward_after(self.reserve_open[occ], earlier)
             # occurrence 2i is u (its reserve pays v), 2i+1 is v (pays u)
@@ -630,7 +640,7 @@ class CirclesSector(Sector):
             self._credit_foreign(payer, receiver, paid)
             if self.held_at is not None:  # occurrence 2i pays v in u's currency: side 2k (CI5 limits)
                 self.held_at[2 * lo : 2 * hi] += paid
-            np.add.at(self.trusts, occ, 1)
+            self.trusts[sorted_occ[heads]] += np.diff(heads, append=occ.size).astype(np.int32)
             sybil_u = ~m.verified[u]
             sybil_v = ~m.verified[v]
             self.trusts_sybil[u[sybil_v]] = True
@@ -643,7 +653,7 @@ class CirclesSector(Sector):
         if self.revoke_share > 0:
             self._revoke(s)
         # Payments to acquaintances who trust the payer (CI5, CI8), in the payer's own currency.
-        out = m.behave["payments"](m, m.rng, m.p)
+        out = None if self._pay_compiled(s) else m.behave["payments"](m, m.rng, m.p)
         if out is not None:
             payers, slots, units = out
             receivers = self.net.neighbours[slots].astype(np.int64)
@@ -689,6 +699,75 @@ class CirclesSector(Sector):
         if self.group_pay_share > 0:
             self._group_pay(s)
 
+    def _compiled(self) -> bool:
+        """Whether the compiled kernels (``kernels``: the same rows) may pay this run's payments:
+        nothing else reads or changes them (no directed, limited or expiring trust, no lost keys,
+        no demurrage, no fake accounts, no trace)."""
+        m = self.model
+        return not (
+            self.directed
+            or self.held_at is not None
+            or self.expires is not None
+            or m.keys.active
+            or self.yearly
+            or m.honest_count != m.n
+            or m.trace is not None
+        )
+
+    def _route_compiled(self, s: int) -> bool:
+        """The routes of ``two_hops`` and their pass through the friend (CI9) by the compiled
+        kernel (``kernels.route_two_hops``) when no route goes by max flow. Returns whether it
+        routed (else the behaviour and the NumPy pass do)."""
+        m = self.model
+        if m.behave["routed_payments"] is not two_hops or int(m.p["routed_sample"]) or not self._compiled():
+            return False
+        payers, u = m.draws.sample(m.step_now, "routed_payments", m.first, m.n, m.p["route_share"], 2)
+        if self._carried is None or self._paying is None:
+            self._carried, self._paying = np.zeros(m.n, np.int32), np.zeros(m.n, bool)
+        routed, units = route_two_hops(
+            payers,
+            u,
+            m.p["pay_fraction"],
+            self.net.indptr,
+            self.net.neighbours,
+            self.slot_when,
+            s,
+            s >= self.all_formed,
+            self.opened,
+            self.own,
+            self.held_honest,
+            self._carried,
+            self._paying,
+        )
+        self.flow_routed_step = 0
+        self.routed += routed
+        self.two_hop_step = routed
+        self.two_hop_units += units
+        return True
+
+    def _pay_compiled(self, s: int) -> bool:
+        """The payments of ``random_pairs`` and their pass (CI5, CI8) by the compiled kernel
+        (``kernels.pay_acquaintances``) where ``_compiled`` allows it. Returns whether it paid
+        (else the behaviour and the NumPy pass do)."""
+        m = self.model
+        if m.behave["payments"] is not random_pairs or not self._compiled():
+            return False
+        u = m.draws.uniform(m.step_now, "payments", m.first, m.n, 2)
+        pay_acquaintances(
+            u,
+            m.p["pay_share"],
+            m.p["pay_fraction"],
+            self.net.indptr,
+            self.net.neighbours,
+            self.slot_when,
+            s,
+            s >= self.all_formed,
+            self.opened,
+            self.own,
+            self.held_honest,
+        )
+        return True
+
     def _routed(self, s: int) -> None:
         """Payments to a friend of a friend (CI9): a sample of ``routed_sample`` of them a step by
         the engine's max-flow router (``_by_max_flow``), the rest through the friend, here.
@@ -700,6 +779,8 @@ class CirclesSector(Sector):
         nor the intermediary may have lost their key (X9): both sign.
         """
         m = self.model
+        if self._route_compiled(s):
+            return
         out = m.behave["routed_payments"](m, m.rng, m.p)
         if out is None:
             return

@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.credits import rules as credit_rules
+from civicledger.mechanisms.credits.kernels import ring_sums
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
 from civicledger.sim.draws import SETUP
 from civicledger.sim.rules import distinct, repeats
@@ -1001,7 +1002,8 @@ class CreditsSector(Sector):
             return np.array([slot], np.int64)
         ends = self.adj_end[persons]
         slots = np.argmin(ends, axis=1)
-        self.slot_overflows += int((ends.min(axis=1) > m.t_now).sum())  # the slot's end is the row's least
+        least = ends[np.arange(persons.size), slots]  # the slot's end is the row's least
+        self.slot_overflows += int((least > m.t_now).sum())
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
         if q.size:
             fits(int(q.max()), np.int32, "an adjustment's quantity of credits")
@@ -1106,20 +1108,10 @@ class CreditsSector(Sector):
             who = persons
             available = np.maximum(self.available_of(who, t), 0)
             ends, stp, qty = self.adj_end[who], self.adj_steps[who], self.adj_qty[who]
-        # One pass per ring column (a few narrow arrays of the population), not one per reduction
-        # over the (persons x ring) arrays: what each person's active adjustments add up and take
-        # off, and whether any of them is a quantity one.
-        up = np.zeros(who.size, np.int32)  # a ring's int8 steps add up well within int32
-        down = np.zeros(who.size, np.int32)
-        busy = np.zeros(who.size, bool)
-        quantified = np.zeros(who.size, bool)
-        for j in range(ends.shape[1]):
-            live = ends[:, j] > t
-            move = np.where(live, stp[:, j], np.int8(0))
-            busy |= live
-            up += np.maximum(move, np.int8(0))
-            down += np.minimum(move, np.int8(0))
-            quantified |= (move != 0) & (qty[:, j] > 0)
+        # One pass over each person's ring row (compiled: ``kernels.ring_sums``): what each
+        # person's active adjustments add up and take off (a ring's int8 steps add up well within
+        # int32), and whether any of them is a quantity one.
+        up, down, busy, quantified = ring_sums(ends, stp, qty, t)
         out = np.zeros((who.size, span), np.int64)
         out[~busy, pol.base_grade - pol.grade_min] = available[~busy]  # no active adjustment: all at base
         # Whole-balance adjustments only, never reaching a bound in any order: one lot at base + the

@@ -341,10 +341,23 @@ class Sector:
     # ``begin``, ``step`` and ``record`` do in one process, with the same draws, so the rows are the
     # same. A sector that does not override them cannot be split: ``split_refusals`` says why.
 
+    PARTITIONED: ClassVar[dict[str, tuple[str, ...]]] = {}
+    """The behaviours of each role a partitioned run of this sector can run (a sector's own)."""
+
     @classmethod
     def split_refusals(cls, scenario: Any) -> list[str]:
         """What of ``scenario`` this sector cannot run split over processes (empty: it can)."""
         return [f"the {cls.__name__} is not partitioned"]
+
+    @classmethod
+    def behaviour_refusals(cls, scenario: Any) -> list[str]:
+        """The scenario's behaviours of this sector's roles that ``PARTITIONED`` does not list."""
+        out: list[str] = []
+        for role, allowed in cls.PARTITIONED.items():
+            name = scenario.behaviours.get(role, "")
+            if name not in allowed:
+                out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
+        return out
 
     def split_setup(self, where: list[int]) -> list[Any]:
         """At the coordinator: the economy's setup, drawn in the sector's order from the run's

@@ -385,28 +385,8 @@ class CirclesSector(Sector):
         self.income_lost_guarded = self.income_lost_unguarded = 0
         self.missed = np.zeros(n, np.int64)  # what a recovering account's cohort minted meanwhile
         self.loss_clock: dict[tuple[int, int], circles.IncomeState] = {}
-        net = sc.network
         places = m.places
-        if places.active:  # a country's regions: each region's ties, and ties across them
-            home = places.home[:honest]
-            regions = sc.regions
-            u, v = regional(
-                rng,
-                home,
-                GENERATORS[net.generator],
-                regions.mean_degree,
-                net.exponent,
-                net.locality,
-                regions.cross_share,
-            )
-        else:
-            u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
-        if net.formation_weeks > 0:
-            mean_steps = net.formation_weeks * WEEK / sc.step
-            when = rng.geometric(min(1.0, 1.0 / max(mean_steps, 1.0)), size=u.size).astype(np.int64) - 1
-        else:
-            when = np.zeros(u.size, np.int64)
-        u64, v64 = u.astype(np.int64), v.astype(np.int64)
+        u64, v64, when = self._draw_network()
         if places.active and bool((places.moved_at[:honest] < sc.steps).any()):
             u64, v64, when = rewire(rng, places.moved_at[:honest], places.dest[:honest], u64, v64, when)
         parts_u, parts_v, parts_w = [u64], [v64], [when]
@@ -459,6 +439,32 @@ class CirclesSector(Sector):
         self._carried: NDArray[np.int32] | None = None  # the routes' kernel's scratch (kernels.route_two_hops)
         self._paying: NDArray[np.bool_] | None = None
         self.flow_index: FlowIndex | None = None  # built on the first step routing by max flow
+
+    def _draw_network(self) -> tuple[I64, I64, I64]:
+        """The honest persons' acquaintances (CI5) from the run's generator: each edge's two ends and
+        the step its trust forms; a country's regions draw each region's ties and ties across them.
+        ``setup`` and a partitioned run's ``split_setup`` draw the same network through this."""
+        m = self.model
+        sc, rng, honest, net = m.scenario, m.rng, m.honest_count, m.scenario.network
+        if m.places.active:
+            regions = sc.regions
+            u, v = regional(
+                rng,
+                m.places.home[:honest],
+                GENERATORS[net.generator],
+                regions.mean_degree,
+                net.exponent,
+                net.locality,
+                regions.cross_share,
+            )
+        else:
+            u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
+        if net.formation_weeks > 0:
+            mean_steps = net.formation_weeks * WEEK / sc.step
+            when = rng.geometric(min(1.0, 1.0 / max(mean_steps, 1.0)), size=u.size).astype(np.int64) - 1
+        else:
+            when = np.zeros(u.size, np.int64)
+        return u.astype(np.int64), v.astype(np.int64), when
 
     def _trust_options(self, pol: CirclesPolicy) -> None:
         """Trust limits and expiry (CI5; circles-v1, circles-v2), each off unless the policy allows
@@ -1369,11 +1375,7 @@ class CirclesSector(Sector):
             out.append("paying with group money (parameters.group_pay_share, CI13)")
         if scenario.parameters.get("routed_sample", 0.0) > 0:
             out.append("routes by the max-flow router (parameters.routed_sample, CI9)")
-        for role, allowed in cls.PARTITIONED.items():
-            name = scenario.behaviours.get(role, "")
-            if name not in allowed:
-                out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
-        return out
+        return out + cls.behaviour_refusals(scenario)
 
     def split_setup(self, where: list[int]) -> list[Any]:
         """At the coordinator: the network as ``setup`` draws it (one cohort, no fake accounts),
@@ -1386,27 +1388,8 @@ class CirclesSector(Sector):
         pol = m.policy.section(CirclesPolicy)
         m.shared[MONTHLY_INCOME] = pol.income_units * MONTH // pol.income_period
         self.cohorts = [Cohort(0, honest, 0)]
-        net, places = sc.network, m.places
-        if places.active:  # a country's regions, as ``setup`` draws them
-            regions = sc.regions
-            u, v = regional(
-                rng,
-                places.home[:honest],
-                GENERATORS[net.generator],
-                regions.mean_degree,
-                net.exponent,
-                net.locality,
-                regions.cross_share,
-            )
-        else:
-            u, v = GENERATORS[net.generator](rng, honest, net.mean_degree, net.exponent, net.locality)
-        if net.formation_weeks > 0:
-            mean_steps = net.formation_weeks * WEEK / sc.step
-            when = rng.geometric(min(1.0, 1.0 / max(mean_steps, 1.0)), size=u.size).astype(np.int64) - 1
-        else:
-            when = np.zeros(u.size, np.int64)
-        u64, v64 = u.astype(np.int64), v.astype(np.int64)
-        del u, v
+        places = m.places
+        u64, v64, when = self._draw_network()  # as ``setup`` draws it
         if places.active and bool((places.moved_at[:honest] < sc.steps).any()):
             u64, v64, when = rewire(rng, places.moved_at[:honest], places.dest[:honest], u64, v64, when)
         when = np.minimum(when, sc.steps)

@@ -432,12 +432,7 @@ class CreditsSector(Sector):
 
     @classmethod
     def split_refusals(cls, scenario: Any) -> list[str]:
-        out: list[str] = []
-        for role, allowed in cls.PARTITIONED.items():
-            name = scenario.behaviours.get(role, "")
-            if name not in allowed:
-                out.append(f"the {role} behaviour {name!r} (partitioned: {', '.join(allowed)})")
-        return out
+        return cls.behaviour_refusals(scenario)
 
     def split_setup(self, where: list[int]) -> list[Any]:
         """At the coordinator: the lottery's clock (SC9) and what waits for it."""

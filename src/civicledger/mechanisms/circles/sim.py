@@ -50,7 +50,6 @@ from civicledger.mechanisms.circles.flow import INF, FlowIndex
 from civicledger.mechanisms.circles.kernels import pay_acquaintances, route_two_hops
 from civicledger.mechanisms.circles.policy import CirclesPolicy
 from civicledger.mechanisms.circles.routing import Plan, plan_from_flow
-from civicledger.sim.behaviours import random_pairs, two_hops
 from civicledger.sim.draws import SETUP
 from civicledger.sim.rules import (
     GENERATORS,
@@ -725,7 +724,8 @@ class CirclesSector(Sector):
         kernel (``kernels.route_two_hops``) when no route goes by max flow. Returns whether it
         routed (else the behaviour and the NumPy pass do)."""
         m = self.model
-        if m.behave["routed_payments"] is not two_hops or int(m.p["routed_sample"]) or not self._compiled():
+        chosen = m.scenario.behaviours.get("routed_payments")
+        if chosen != "two_hops" or int(m.p["routed_sample"]) or not self._compiled():
             return False
         payers, u = m.draws.sample(m.step_now, "routed_payments", m.first, m.n, m.p["route_share"], 2)
         if self._carried is None or self._paying is None:
@@ -756,7 +756,7 @@ class CirclesSector(Sector):
         (``kernels.pay_acquaintances``) where ``_compiled`` allows it. Returns whether it paid
         (else the behaviour and the NumPy pass do)."""
         m = self.model
-        if m.behave["payments"] is not random_pairs or not self._compiled():
+        if m.scenario.behaviours.get("payments") != "random_pairs" or not self._compiled():
             return False
         u = m.draws.uniform(m.step_now, "payments", m.first, m.n, 2)
         pay_acquaintances(

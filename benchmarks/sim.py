@@ -12,7 +12,8 @@ Prints one JSON object per line, the machine's load average in each. Each size o
 exec resets, beside it). The targets: a million persons over 520 weekly steps in at most 30 s
 and 4 GB; ten million over 52 steps in at most 16 GB, at a rate (persons x steps per second of
 stepping) within 30% of the million's. Wall time counts whatever else the machine runs, so the
-CPU time of the process is printed too.
+CPU time of the process is printed too (of all its threads: a run takes up to two by default,
+``--threads N`` chooses, and each line says how many it used in ``threads``).
 
 The baseline is radCAD 0.14 running the same simple issuance-and-payment model (every agent
 receives the weekly income, 30% of agents pay a tenth of their balance to a random agent) at
@@ -143,12 +144,14 @@ def high_water_mb() -> float | None:
     return None
 
 
-def ours(persons: int, steps: int, votes: bool = True, everything: bool = False) -> dict[str, object]:
+def ours(
+    persons: int, steps: int, votes: bool = True, everything: bool = False, threads: int | None = None
+) -> dict[str, object]:
     from civicledger.sim import Model
 
     sc = scenario(persons, steps, votes, everything)
     cpu0, started = time.process_time(), time.perf_counter()
-    model = Model(sc, seed=1)  # type: ignore[arg-type]
+    model = Model(sc, seed=1, threads=threads)  # type: ignore[arg-type]
     built, cpu_built = time.perf_counter(), time.process_time()
     rows = model.run()
     seconds = time.perf_counter() - started
@@ -163,6 +166,7 @@ def ours(persons: int, steps: int, votes: bool = True, everything: bool = False)
         else "issuance, trust, payments" + (", votes, settlement" if votes else ""),
         "persons": persons,
         "steps": steps,
+        "threads": model.threads.count,
         "seconds": round(seconds, 2),
         "setup_seconds": round(built - started, 2),
         "cpu_seconds": round(time.process_time() - cpu0, 2),
@@ -240,12 +244,13 @@ def in_child(persons: int, steps: int, *flags: str) -> dict[str, object]:
     return line
 
 
-def full_sizes(sizes: list[tuple[int, int]]) -> None:
+def full_sizes(sizes: list[tuple[int, int]], threads: int | None = None) -> None:
     """Every mechanism at each size, each in its own process; the targets of the first two sizes."""
+    flags = ("--threads", str(threads)) if threads is not None else ()
     reference: float | None = None  # the first size's stepping rate, per second of wall and of CPU time
     cpu_reference: float | None = None
     for persons, steps in sizes:
-        line = in_child(persons, steps, "--all-mechanisms", "--raw")
+        line = in_child(persons, steps, "--all-mechanisms", "--raw", *flags)
         if "error" in line:
             emit(line | {"mechanisms": "all", "load_avg": [round(x, 2) for x in os.getloadavg()]})
             continue
@@ -326,6 +331,7 @@ def main() -> None:
     parser.add_argument("--no-votes", action="store_true", help="issuance and payments only (radCAD's model)")
     parser.add_argument("--no-radcad", action="store_true", help="skip the radCAD baseline")
     parser.add_argument("--partitioned", type=int, default=0, help="with --persons: one run over N Ray actors")
+    parser.add_argument("--threads", type=int, default=None, help="a run's threads (default: the cores, at most 2)")
     parser.add_argument("--raw", action="store_true", help=argparse.SUPPRESS)  # a child's line, no target
     parser.add_argument("--radcad-budget", type=int, default=300, help="seconds allowed per radCAD size")
     args = parser.parse_args()
@@ -334,7 +340,7 @@ def main() -> None:
         emit(partitioned(args.persons, steps, args.partitioned))
         return
     if args.persons:  # one size in this process
-        line = ours(args.persons, steps, votes=not args.no_votes, everything=args.all_mechanisms)
+        line = ours(args.persons, steps, votes=not args.no_votes, everything=args.all_mechanisms, threads=args.threads)
         if args.raw:
             emit(line)
         else:
@@ -345,7 +351,7 @@ def main() -> None:
             sizes = [(int(p), int(s)) for p, s in (x.split("x") for x in args.sizes.split(","))]
         else:
             sizes = [(100_000, 104)] if args.quick else [(1_000_000, 520), (10_000_000, 52)]
-        full_sizes(sizes)
+        full_sizes(sizes, args.threads)
     if args.no_radcad:
         return
     python, how = radcad_python()

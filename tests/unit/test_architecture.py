@@ -73,6 +73,7 @@ EDGE_KITS = {
     "civicledger.sim.sector": "kit.sim",
     "civicledger.sim.rules": "kit.sim",
     "civicledger.sim.draws": "kit.sim",
+    "civicledger.sim.threads": "kit.sim",
 }
 """The parts of the edges a mechanism's own edge modules build on (they name no mechanism)."""
 

@@ -3,7 +3,8 @@
 ``pay_acquaintances`` (``random_pairs`` and the payment pass, CI5, CI8) and ``route_two_hops``
 (``two_hops`` and the pass through the friend, CI9) run where no option reads or changes the
 payments; the same seeded runs with the kernels turned off take the NumPy path. Their full rows
-must be equal, column for column, over the weeks while trusts form and after.
+must be equal, column for column, over the weeks while trusts form and after. Cut into parts run
+on several threads (``sim.threads``), they give the one thread's holdings and rows.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ def scenario(persons: int, steps: int, seed: int) -> Any:
     )
 
 
-def rows(persons: int, steps: int, seed: int, monkeypatch: pytest.MonkeyPatch, compiled: bool) -> list[Any]:
+def rows(
+    persons: int, steps: int, seed: int, monkeypatch: pytest.MonkeyPatch, compiled: bool, threads: int = 1
+) -> list[Any]:
     used: list[bool] = []
     allowed = CirclesSector._compiled
 
@@ -38,7 +41,7 @@ def rows(persons: int, steps: int, seed: int, monkeypatch: pytest.MonkeyPatch, c
 
     with monkeypatch.context() as patch:
         patch.setattr(CirclesSector, "_compiled", spy)
-        out = Model(scenario(persons, steps, seed), seed=seed).run()
+        out = Model(scenario(persons, steps, seed), seed=seed, threads=threads).run()
     assert used and all(used) == compiled  # the path asked for is the path taken, every step
     return out
 
@@ -51,6 +54,86 @@ def test_ci8_ci9_compiled_payments_give_the_numpy_rows(
     slow = rows(persons, 40, seed, monkeypatch, compiled=False)
     assert fast[-1]["routed_two_hop"] > 0 and fast[-1]["trusts"] > 0  # payments and routes happened
     assert fast == slow
+
+
+def test_ci8_ci9_compiled_payments_on_two_threads_give_the_one_threads_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    one = rows(20000, 40, 3, monkeypatch, compiled=True, threads=1)
+    two = rows(20000, 40, 3, monkeypatch, compiled=True, threads=2)
+    assert two[-1]["routed_two_hop"] > 0
+    assert two == one
+
+
+def graph(n: int, seed: int) -> tuple[Any, ...]:
+    """A random network of ``n`` persons (CSR), some without acquaintances, every person of the
+    first and the last quarter knowing person ``n // 2`` (whose holding both halves pay into)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    deg = rng.integers(0, 7, n)
+    rows = []
+    for i in range(n):
+        near = rng.integers(max(0, i - 40), min(n, i + 40), deg[i])  # mostly within a part, some across
+        far = rng.integers(0, n, rng.integers(0, 2))
+        shared = [n // 2] if (i < n // 4 or i >= 3 * n // 4) else []
+        rows.append(np.concatenate([near, far, shared]).astype(np.int32))
+    indptr = np.zeros(n + 1, np.int64)
+    indptr[1:] = np.cumsum([r.size for r in rows])
+    neighbours = np.concatenate(rows).astype(np.int32)
+    slot_when = rng.integers(0, 12, neighbours.size).astype(np.int16)
+    own = rng.integers(0, 5000, n).astype(np.int64)
+    held = rng.integers(0, 100, n).astype(np.int64)
+    opened = rng.random(n) < 0.9
+    return rng, indptr, neighbours, slot_when, own, held, opened
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ci8_the_payment_kernel_in_parts_on_threads_pays_what_one_pass_pays(seed: int) -> None:
+    import numpy as np
+
+    from civicledger.mechanisms.circles.kernels import pay_acquaintances
+    from civicledger.sim.threads import Threads
+
+    n = 3001
+    rng, indptr, neighbours, slot_when, own, held, opened = graph(n, seed)
+    u = rng.random((n, 2))
+    for step, formed in ((5, False), (20, True)):
+        want_own, want_held = own.copy(), held.copy()
+        want = pay_acquaintances(u, 0.6, 0.1, indptr, neighbours, slot_when, step, formed, opened, want_own, want_held)
+        assert want > 0
+        for parts in (2, 3, 7):
+            got_own, got_held = own.copy(), held.copy()
+            threads = Threads(min(parts, 3))
+            got = pay_acquaintances(
+                u, 0.6, 0.1, indptr, neighbours, slot_when, step, formed, opened, got_own, got_held, parts, threads.run
+            )
+            assert got == want
+            assert np.array_equal(got_own, want_own) and np.array_equal(got_held, want_held)
+        assert want_held[n // 2] > held[n // 2]  # the shared acquaintance was paid, from both halves
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_ci9_the_route_kernel_in_parts_on_threads_routes_what_one_pass_routes(seed: int) -> None:
+    import numpy as np
+
+    from civicledger.mechanisms.circles.kernels import route_two_hops
+    from civicledger.sim.threads import Threads
+
+    n = 3001
+    rng, indptr, neighbours, slot_when, own, held, opened = graph(n, seed)
+    payers = np.flatnonzero(rng.random(n) < 0.3).astype(np.int64)
+    u = rng.random((payers.size, 2))
+    carried, paying = np.zeros(n, np.int32), np.zeros(n, bool)
+    for step, formed in ((5, False), (20, True)):
+        want_own, want_held = own.copy(), held.copy()
+        args = (payers, u, 0.1, indptr, neighbours, slot_when, step, formed, opened)
+        want = route_two_hops(*args, want_own, want_held, carried, paying)
+        assert want[0] > 0
+        for parts in (2, 3, 7):
+            got_own, got_held = own.copy(), held.copy()
+            got = route_two_hops(*args, got_own, got_held, carried, paying, parts, Threads(min(parts, 3)).run)
+            assert got == want
+            assert np.array_equal(got_own, want_own) and np.array_equal(got_held, want_held)
+            assert not carried.any() and not paying.any()  # the scratch arrays left zeroed
 
 
 def test_sc4_ring_sums_equal_the_column_loop() -> None:

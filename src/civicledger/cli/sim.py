@@ -24,6 +24,7 @@ from civicledger.kernel.errors import InvalidInputError
 from civicledger.sim.partition import refusals
 from civicledger.sim.scenario import ParameterSet, Scenario, ScenarioError, grid, parse_scenario
 from civicledger.sim.sweep import ENGINES, SCENARIO_COPY, Task, copy_scenario, run_file_name, run_task, sweep
+from civicledger.sim.threads import default_threads
 
 sim_app = typer.Typer(help="Simulate the economy at population scale: run, sweep, report.", no_args_is_help=True)
 app.add_typer(sim_app, name="sim")
@@ -125,6 +126,12 @@ def run_cmd(
         int, typer.Option("--partitions", help="Split the run's persons over this many partitions (same rows).")
     ] = 1,
     engine: Annotated[str, typer.Option("--engine", help="The partitions': local (this process) or ray.")] = "local",
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            "--threads", help="Threads of a run in one process (same rows; default: the cores, at most 2)."
+        ),
+    ] = None,
 ) -> None:
     """Run a scenario once (its base parameters) and write its tidy rows as Parquet."""
     try:
@@ -136,6 +143,10 @@ def run_cmd(
             raise InvalidInputError(f"--partitions must be 1 or more, not {partitions}", rule="X5")
         if engine not in ENGINES:
             raise InvalidInputError(f"--engine must be one of {', '.join(ENGINES)}, not {engine!r}", rule="X5")
+        if threads is not None and threads < 1:
+            raise InvalidInputError(f"--threads must be 1 or more, not {threads}", rule="X5")
+        if threads is not None and threads > 1 and partitions > 1:
+            raise InvalidInputError("--threads is for a run in one process: each partition takes one", rule="X5")
         reasons = refusals(sc) if partitions > 1 else []
         if reasons:
             raise InvalidInputError("a partitioned run does not model yet: " + "; ".join(reasons), rule="X5")
@@ -155,6 +166,7 @@ def run_cmd(
         provenance=source,
         partitions=partitions,
         split_engine=engine,
+        threads=1 if partitions > 1 else threads or default_threads(),
     )
     path, rows = run_task(task)
     data = {
@@ -164,6 +176,7 @@ def run_cmd(
         "steps": sc.steps,
         "rows": rows,
         "partitions": partitions,
+        "threads": task.threads,
         "file": path,
         "seconds": round(time.perf_counter() - started, 3),
     }

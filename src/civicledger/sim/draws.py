@@ -12,16 +12,25 @@ draws for those persons, whatever the split. The run's own generator (``Model.rn
 ``SeedSequence`` with an empty spawn key) stays for the economy-wide draws (the network, the
 companies, the lottery's seed), which one process (the coordinator of a split run) makes in the
 same order as a single-process run.
+
+A run with several threads (``sim.threads``) fills the blocks of one call on several threads at
+once, each with a Philox generator of its own set to the same (key, counter) as the single
+thread's: the numbers do not depend on which thread draws them.
 """
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
+from civicledger.sim.threads import SINGLE, Threads
+
 F64 = NDArray[np.float64]
+T = TypeVar("T")
 
 BLOCK = 1 << 16
 """Persons per block: each block of persons has its own stream per (step, purpose)."""
@@ -43,24 +52,28 @@ class KeyedDraws:
     """The keyed streams of one run (``root``: the run's ``SeedSequence``).
 
     One Philox generator serves every stream: a stream is a (key, counter) pair, set in place
-    (``_seek``), so opening one costs a state assignment, not a ``SeedSequence`` and a generator."""
+    (``_seek``), so opening one costs a state assignment, not a ``SeedSequence`` and a generator.
+    With ``threads``, each thread has one of its own (``_gens``; the first is the caller's)."""
 
-    def __init__(self, root: np.random.SeedSequence) -> None:
+    def __init__(self, root: np.random.SeedSequence, threads: Threads = SINGLE) -> None:
         self.entropy = root.entropy
         self.spawn_key = tuple(root.spawn_key)
+        self.threads = threads
         self._keys: dict[str, NDArray[np.uint64]] = {}
-        self._bits = np.random.Philox(key=np.zeros(2, np.uint64))
-        self._gen = np.random.Generator(self._bits)
+        self._gens = [np.random.Generator(np.random.Philox(key=np.zeros(2, np.uint64))) for _ in range(threads.count)]
+        self._gen = self._gens[0]
 
     @classmethod
-    def of(cls, seed: int | None = None, rng: np.random.Generator | None = None) -> KeyedDraws:
+    def of(
+        cls, seed: int | None = None, rng: np.random.Generator | None = None, threads: Threads = SINGLE
+    ) -> KeyedDraws:
         """The keyed draws of a run made from ``seed``, or from ``rng``'s own seed sequence."""
         if rng is not None:
             seq = getattr(rng.bit_generator, "seed_seq", None)
             if not isinstance(seq, np.random.SeedSequence):
                 raise ValueError("keyed draws need a generator made from a SeedSequence (np.random.default_rng)")
-            return cls(seq)
-        return cls(np.random.SeedSequence(seed))
+            return cls(seq, threads)
+        return cls(np.random.SeedSequence(seed), threads)
 
     def key(self, purpose: str) -> NDArray[np.uint64]:
         """The Philox key of a purpose in this run: hashed once (``SeedSequence`` of the run's
@@ -70,11 +83,15 @@ class KeyedDraws:
             self._keys[purpose] = seq.generate_state(2, np.uint64).astype(np.uint64)
         return self._keys[purpose]
 
-    def _seek(self, step: int, purpose: str, block: int, skip: int = 0) -> np.random.Generator:
-        """The generator at number ``skip`` (64-bit outputs) of the stream of (step, purpose,
-        block): Philox under the purpose's key, at counter (skip // 4, block, step + 1, 0). A
-        stream never reaches the next counter word (2**66 numbers), so no two overlap."""
-        self._bits.state = {
+    def _seek(
+        self, step: int, purpose: str, block: int, skip: int = 0, gen: np.random.Generator | None = None
+    ) -> np.random.Generator:
+        """The generator (``gen``, default the caller's thread's) at number ``skip`` (64-bit
+        outputs) of the stream of (step, purpose, block): Philox under the purpose's key, at
+        counter (skip // 4, block, step + 1, 0). A stream never reaches the next counter word
+        (2**66 numbers), so no two overlap."""
+        g = self._gen if gen is None else gen
+        g.bit_generator.state = {
             "bit_generator": "Philox",
             "state": {
                 "counter": np.array([skip // 4, block, step + 1, 0], np.uint64),
@@ -86,8 +103,15 @@ class KeyedDraws:
             "uinteger": 0,
         }
         if skip % 4:
-            self._gen.random(skip % 4)  # a double is one 64-bit output
-        return self._gen
+            g.random(skip % 4)  # a double is one 64-bit output
+        return g
+
+    def _parts(self, first: int, count: int) -> list[range]:
+        """The blocks overlapping persons ``first .. first + count - 1``, cut into one contiguous
+        run of blocks per thread (fewer when there are fewer blocks)."""
+        blocks = range(first // BLOCK, (first + count - 1) // BLOCK + 1)
+        cuts = self.threads.bounds(len(blocks))
+        return [blocks[a:z] for a, z in zip(cuts, cuts[1:], strict=False)]
 
     def block(self, step: int, purpose: str, block: int) -> np.random.Generator:
         """The generator of one block of persons for (step, purpose) (shared: draw from it before
@@ -103,10 +127,16 @@ class KeyedDraws:
         if count <= 0:
             return out
         stop = first + count
-        for b in range(first // BLOCK, (stop - 1) // BLOCK + 1):
-            lo = b * BLOCK
-            a, z = max(lo, first), min(lo + BLOCK, stop)
-            self._seek(step, purpose, b, (a - lo) * k).random(out=out[a - first : z - first])
+        self.key(purpose)  # hashed here, before any thread reads the keys
+
+        def fill(blocks: range, gen: np.random.Generator) -> None:
+            for b in blocks:
+                lo = b * BLOCK
+                a, z = max(lo, first), min(lo + BLOCK, stop)
+                self._seek(step, purpose, b, (a - lo) * k, gen).random(out=out[a - first : z - first])
+
+        parts = self._parts(first, count)
+        self.threads.run([_bind(fill, part, gen) for part, gen in zip(parts, self._gens, strict=False)])
         return out
 
     def sample(
@@ -120,15 +150,25 @@ class KeyedDraws:
         extras: list[F64] = []
         stop = first + count
         if count > 0 and rate > 0:
-            for b in range(first // BLOCK, (stop - 1) // BLOCK + 1):
-                g = self._seek(step, purpose, b)
-                pos = g.integers(0, BLOCK, size=g.binomial(BLOCK, rate), dtype=np.int64)
-                extra = g.random((pos.size, k))
-                pos, once = _first_of_each(pos)
-                at = b * BLOCK + pos
-                keep = (at >= first) & (at < stop)
-                picks.append(at[keep] - first)
-                extras.append(extra[once][keep])
+            self.key(purpose)  # hashed here, before any thread reads the keys
+
+            def draw(blocks: range, gen: np.random.Generator) -> list[tuple[NDArray[np.int64], F64]]:
+                found = []
+                for b in blocks:
+                    g = self._seek(step, purpose, b, 0, gen)
+                    pos = g.integers(0, BLOCK, size=g.binomial(BLOCK, rate), dtype=np.int64)
+                    extra = g.random((pos.size, k))
+                    pos, once = _first_of_each(pos)
+                    at = b * BLOCK + pos
+                    keep = (at >= first) & (at < stop)
+                    found.append((at[keep] - first, extra[once][keep]))
+                return found
+
+            parts = self._parts(first, count)
+            for found in self.threads.run([_bind(draw, part, gen) for part, gen in zip(parts, self._gens, strict=False)]):
+                for pick, extra in found:  # in the blocks' order, whichever thread drew them
+                    picks.append(pick)
+                    extras.append(extra)
         if not picks:
             return np.zeros(0, np.int64), np.zeros((0, k), np.float64)
         return np.concatenate(picks), np.concatenate(extras)
@@ -147,6 +187,13 @@ class KeyedDraws:
             z = z ^ (z >> np.uint64(31))
         out: F64 = (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
         return out
+
+
+def _bind(
+    task: Callable[[range, np.random.Generator], T], blocks: range, gen: np.random.Generator
+) -> Callable[[], T]:
+    """``task`` on one thread's blocks with that thread's generator."""
+    return lambda: task(blocks, gen)
 
 
 def _first_of_each(pos: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

@@ -24,6 +24,12 @@ streams (``model.draws``, ``civicledger.sim.draws``: by seed, step, purpose and 
 so they are the same whichever process holds the persons (``civicledger.sim.partition``); the
 economy-wide draws (the network, the companies, sales, the lottery's seed) come from the one
 generator ``model.rng``, in the sectors' order.
+
+A run may use several threads (``threads``, ``sim.threads``; by default the cores available, at
+most two): the keyed draws and a mechanism's compiled passes cut their persons into parts run at
+once, and the rows are the same whatever the number (``tests/unit/test_sim_threads.py``). A
+sweep's runs and a partitioned run's partitions take one each: their processes already fill the
+cores.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from civicledger.sim.behaviours import lookup
 from civicledger.sim.draws import KeyedDraws
 from civicledger.sim.scenario import Scenario
 from civicledger.sim.sector import Keys, Places, Row, Sector, Trace, sectors
+from civicledger.sim.threads import Threads, default_threads
 
 I64 = NDArray[np.int64]
 
@@ -51,7 +58,8 @@ class Model:
 
     A name the model does not hold is read from (and set on) the one sector holding it, so a
     behaviour or a test reads ``model.own`` or ``model.fund`` whichever sector keeps it;
-    ``model.sectors[name]`` is each mechanism's sector.
+    ``model.sectors[name]`` is each mechanism's sector. ``threads`` (default: ``default_threads``)
+    changes how fast, never what: ``model.threads`` is what the passes cut in parts run on.
     """
 
     def __init__(
@@ -61,13 +69,15 @@ class Model:
         seed: int | None = None,
         rng: np.random.Generator | None = None,
         trace: bool = False,
+        threads: int | None = None,
     ) -> None:
         if seed is not None and rng is not None:
             raise ValueError("a run takes a seed or an rng, never both")
         self.scenario = scenario
         self.seed = seed if rng is None else None
         self.rng = rng if rng is not None else np.random.default_rng(seed if seed is not None else scenario.seeds[0])
-        self.draws = KeyedDraws.of(rng=self.rng)  # the run's SeedSequence, keyed further
+        self.threads = Threads(default_threads() if threads is None else threads)
+        self.draws = KeyedDraws.of(rng=self.rng, threads=self.threads)  # the run's SeedSequence, keyed further
         self.first = 0  # the number of this model's person 0 (another in a partition of a run)
         self.trace = Trace() if trace else None
         self.p = dict(scenario.parameters)
@@ -164,6 +174,8 @@ class Model:
         return row
 
 
-def run(scenario: Scenario, *, seed: int | None = None, rng: np.random.Generator | None = None) -> list[Row]:
+def run(
+    scenario: Scenario, *, seed: int | None = None, rng: np.random.Generator | None = None, threads: int | None = None
+) -> list[Row]:
     """Run a scenario once and return its tidy rows (one per recorded step)."""
-    return Model(scenario, seed=seed, rng=rng).run()
+    return Model(scenario, seed=seed, rng=rng, threads=threads).run()

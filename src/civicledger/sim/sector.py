@@ -52,6 +52,7 @@ from civicledger.kernel.policy import Policy
 from civicledger.kernel.registry import Mechanism, installed, load
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.sim.draws import SETUP, KeyedDraws
+from civicledger.sim.threads import Threads
 
 I64 = NDArray[np.int64]
 Problem = tuple[tuple[str, ...], str]
@@ -266,6 +267,7 @@ class World(Protocol):
     scenario: Any  # the run's ``civicledger.sim.scenario.Scenario`` (an edge module this kit may not import)
     rng: np.random.Generator  # the run's generator for economy-wide draws (in the sectors' order)
     draws: KeyedDraws  # the run's keyed draws for persons (``sim.draws``): the same in any process
+    threads: Threads  # the threads a pass cut in parts of persons may run on (``sim.threads``)
     first: int  # the run's number of person 0 here (0 but in a partition, ``sim.partition``)
     p: dict[str, float]  # the behaviours' parameters (``[parameters]``)
     policy: Policy

@@ -96,6 +96,7 @@ class Task:
     provenance: Provenance = field(default_factory=Provenance)
     partitions: int = 1  # above 1: one run over that many partitions (``sim.partition``), same rows
     split_engine: str = "local"  # the partitions' engine: "local" (this process) or "ray" (actors)
+    threads: int = 1  # a run in one process: its threads (``sim.threads``); a sweep's runs fill the cores
 
 
 def release() -> str:
@@ -230,7 +231,10 @@ def run_task(task: Task) -> tuple[str, int]:
     """Run one (parameter set, seed) and write its Parquet file; returns (path, rows)."""
     for module in task.modules:
         importlib.import_module(module)  # registers a researcher's behaviours in this process
-    rows = _split_rows(task) if task.partitions > 1 else Model(task.point.scenario, seed=task.seed).run()
+    if task.partitions > 1:
+        rows = _split_rows(task)
+    else:
+        rows = Model(task.point.scenario, seed=task.seed, threads=task.threads).run()
     table = table_of(task.point, task.seed, rows, task.types, run_info(task))
     tmp = task.path + ".part"
     pq.write_table(table, tmp)

@@ -8,20 +8,45 @@ payer's row once. Same arithmetic in the same order for each payer, hence the sa
 (``tests/unit/test_sim_same_rows.py``, ``test_sim_kernels.py``): a payer pays only its own coins
 and its own holding is changed by no one else in the pass, so the order of the payments cannot
 change any sum.
+
+Both kernels can cut their persons into contiguous parts, each run on its own thread (``run``,
+the simulator's ``sim.threads``: the kernels are ``nogil``). Each part decides its payers'
+payments exactly as the whole pass would. A part adds what it pays into the holdings of its own
+range of persons at once, and keeps what it pays to persons of the other ranges in a list, which
+the other parts then add into theirs: no two threads write the same holding, and the holdings
+are sums of integers, so they end the same whatever the parts (``test_sim_kernels.py``). The
+routes' candidates are found in parts, in the payers' order; the pass that settles them is one.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from numba import njit  # type: ignore[import-untyped]
 from numpy.typing import NDArray
 
+Runner = Callable[[Sequence[Callable[[], Any]]], list[Any]]
+"""Runs tasks at once and returns their results in order (``sim.threads.Threads.run``)."""
+
+
+def _one_thread(tasks: Sequence[Callable[[], Any]]) -> list[Any]:
+    return [task() for task in tasks]
+
+
+def cuts(size: int, parts: int) -> list[int]:
+    """``0 .. size`` cut into at most ``parts`` contiguous, nearly equal parts (part k is
+    ``cuts[k] .. cuts[k + 1] - 1``)."""
+    k = max(1, min(parts, size))
+    return [j * size // k for j in range(k + 1)]
+
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
-def _pay_acquaintances(
+def _pay_part(
     u: Any,
+    lo: int,
+    hi: int,
     pay_share: float,
     pay_fraction: float,
     indptr: Any,
@@ -32,9 +57,14 @@ def _pay_acquaintances(
     opened: Any,
     own: Any,
     held: Any,
-) -> int:  # pragma: no cover - compiled; its Python twin is the NumPy path it replaces
+    mine_lo: int,
+    mine_hi: int,
+    cross_to: Any,
+    cross_units: Any,
+) -> tuple[int, int]:  # pragma: no cover - compiled; its Python twin is the NumPy path it replaces
     paid = 0
-    for i in range(u.shape[0]):
+    c = 0
+    for i in range(lo, hi):
         if not u[i, 0] < pay_share:
             continue
         start = indptr[i]
@@ -51,9 +81,23 @@ def _pay_acquaintances(
         if units <= 0 or not opened[i]:
             continue
         own[i] -= units
-        held[neighbours[slot]] += units
+        receiver = neighbours[slot]
+        if mine_lo <= receiver and receiver < mine_hi:
+            held[receiver] += units
+        else:  # another part's person: that part adds it (no two threads write one holding)
+            cross_to[c] = receiver
+            cross_units[c] = units
+            c += 1
         paid += 1
-    return paid
+    return paid, c
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _add_in_range(held: Any, lo: int, hi: int, to: Any, units: Any, count: int) -> None:  # pragma: no cover
+    for j in range(count):
+        receiver = to[j]
+        if lo <= receiver and receiver < hi:
+            held[receiver] += units[j]
 
 
 def pay_acquaintances(
@@ -68,23 +112,54 @@ def pay_acquaintances(
     opened: NDArray[np.bool_],
     own: NDArray[np.int64],
     held: NDArray[np.int64],
+    parts: int = 1,
+    run: Runner = _one_thread,
 ) -> int:
     """``random_pairs`` and the payment pass for every person (``u``: the keyed draws, two a
     person): a payer pays ``pay_fraction`` of its own coins (at most what it holds) to the
     acquaintance its second number picks, if that trust has formed (``slot_when`` <= ``step``,
     not read once ``all_formed``) and its income has opened. Changes ``own`` and ``held`` in
-    place; returns the number of payments."""
-    return int(
-        _pay_acquaintances(
-            u, pay_share, pay_fraction, indptr, neighbours, slot_when, step, all_formed, opened, own, held
-        )
-    )
+    place; returns the number of payments. ``parts`` contiguous parts of the persons, run at
+    once by ``run``, give the same holdings."""
+    n = u.shape[0]
+    at = cuts(n, parts)
+    mine = [*at[:-1], max(n, held.shape[0])]  # part k adds into holdings mine[k] .. mine[k + 1] - 1
+    k = len(at) - 1
+    width = [at[j + 1] - at[j] if k > 1 else 0 for j in range(k)]  # a part pays at most once a person
+    to = [np.empty(w, np.int64) for w in width]
+    units = [np.empty(w, np.int64) for w in width]
+
+    def pay(j: int) -> Callable[[], tuple[int, int]]:
+        def task() -> tuple[int, int]:
+            paid, crossed = _pay_part(
+                u, at[j], at[j + 1], pay_share, pay_fraction, indptr, neighbours, slot_when, step,
+                all_formed, opened, own, held, mine[j], mine[j + 1], to[j], units[j],
+            )  # fmt: skip
+            return int(paid), int(crossed)
+
+        return task
+
+    found = run([pay(j) for j in range(k)])
+    if k > 1:  # then each part adds what the others paid its persons
+
+        def add(j: int) -> Callable[[], None]:
+            def task() -> None:
+                for i in range(k):
+                    if i != j:
+                        _add_in_range(held, mine[j], mine[j + 1], to[i], units[i], found[i][1])
+
+            return task
+
+        run([add(j) for j in range(k)])
+    return sum(paid for paid, _ in found)
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
-def _route_two_hops(
+def _route_candidates(
     payers: Any,
     u: Any,
+    lo: int,
+    hi: int,
     pay_fraction: float,
     indptr: Any,
     neighbours: Any,
@@ -93,17 +168,13 @@ def _route_two_hops(
     all_formed: bool,
     opened: Any,
     own: Any,
-    held: Any,
-    carried: Any,
-    paying: Any,
-) -> tuple[int, int]:  # pragma: no cover - compiled; its Python twin is the NumPy path it replaces
-    k = payers.size
-    who = np.empty(k, np.int64)
-    via = np.empty(k, np.int64)
-    to = np.empty(k, np.int64)
-    amount = np.empty(k, np.int64)
-    c = 0
-    for j in range(k):  # two_hops, then _routed's first checks: both trusts formed, enough coins
+    who: Any,
+    via: Any,
+    to: Any,
+    amount: Any,
+) -> int:  # pragma: no cover - compiled; its Python twin is the NumPy path it replaces
+    c = lo  # the candidates of payers lo .. hi - 1, written from index lo on (reads only)
+    for j in range(lo, hi):  # two_hops, then _routed's first checks: both trusts formed, enough coins
         p = payers[j]
         start = indptr[p]
         deg = indptr[p + 1] - start
@@ -130,24 +201,43 @@ def _route_two_hops(
         to[c] = receiver
         amount[c] = units
         c += 1
-    for j in range(c):  # one route per intermediary, none through a payer (CI9)
-        paying[who[j]] = True
-        carried[via[j]] += 1
+    return c - lo
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _route_settle(
+    who: Any,
+    via: Any,
+    to: Any,
+    amount: Any,
+    starts: Any,
+    counts: Any,
+    own: Any,
+    held: Any,
+    carried: Any,
+    paying: Any,
+) -> tuple[int, int]:  # pragma: no cover - compiled; its Python twin is the NumPy path it replaces
+    for s in range(starts.size):  # one route per intermediary, none through a payer (CI9)
+        for j in range(starts[s], starts[s] + counts[s]):
+            paying[who[j]] = True
+            carried[via[j]] += 1
     routed = 0
     total = 0
-    for j in range(c):  # an intermediary's coins change by its own route only: order-free
-        mid = via[j]
-        x = amount[j]
-        if carried[mid] == 1 and not paying[mid] and own[mid] >= x:
-            own[who[j]] -= x
-            held[mid] += x
-            own[mid] -= x
-            held[to[j]] += x
-            routed += 1
-            total += x
-    for j in range(c):  # the scratch arrays back to zero for the next step
-        paying[who[j]] = False
-        carried[via[j]] = 0
+    for s in range(starts.size):  # an intermediary's coins change by its own route only: order-free
+        for j in range(starts[s], starts[s] + counts[s]):
+            mid = via[j]
+            x = amount[j]
+            if carried[mid] == 1 and not paying[mid] and own[mid] >= x:
+                own[who[j]] -= x
+                held[mid] += x
+                own[mid] -= x
+                held[to[j]] += x
+                routed += 1
+                total += x
+    for s in range(starts.size):  # the scratch arrays back to zero for the next step
+        for j in range(starts[s], starts[s] + counts[s]):
+            paying[who[j]] = False
+            carried[via[j]] = 0
     return routed, total
 
 
@@ -165,14 +255,33 @@ def route_two_hops(
     held: NDArray[np.int64],
     carried: NDArray[np.int32],
     paying: NDArray[np.bool_],
+    parts: int = 1,
+    run: Runner = _one_thread,
 ) -> tuple[int, int]:
     """``two_hops`` and ``CirclesSector._routed``'s pass through the friend (CI9) for the drawn
     ``payers`` (ascending, each once; ``u``: their two numbers): the payer's coins go to the
     intermediary, the intermediary's own to the receiver, when both trusts have formed, the
     receiver is not the payer, the intermediary carries no other route and pays nothing itself
     and holds enough. ``carried`` and ``paying`` are zeroed scratch arrays of every person, left
-    zeroed. Changes ``own`` and ``held`` in place; returns (routes, units routed)."""
-    routed, total = _route_two_hops(
-        payers, u, pay_fraction, indptr, neighbours, slot_when, step, all_formed, opened, own, held, carried, paying
-    )
+    zeroed. Changes ``own`` and ``held`` in place; returns (routes, units routed). The candidates
+    are found in ``parts`` parts of the payers at once (``run``), then settled in one pass in the
+    payers' order."""
+    size = payers.size
+    who, via, to, amount = (np.empty(size, np.int64) for _ in range(4))
+    at = cuts(size, parts)
+
+    def find(j: int) -> Callable[[], int]:
+        def task() -> int:
+            return int(
+                _route_candidates(
+                    payers, u, at[j], at[j + 1], pay_fraction, indptr, neighbours, slot_when, step,
+                    all_formed, opened, own, who, via, to, amount,
+                )  # fmt: skip
+            )
+
+        return task
+
+    counts = np.array(run([find(j) for j in range(len(at) - 1)]), np.int64)
+    starts = np.array(at[:-1], np.int64)
+    routed, total = _route_settle(who, via, to, amount, starts, counts, own, held, carried, paying)
     return int(routed), int(total)

@@ -744,6 +744,8 @@ class CirclesSector(Sector):
             self.held_honest,
             self._carried,
             self._paying,
+            m.threads.count,
+            m.threads.run,
         )
         self.flow_routed_step = 0
         self.routed += routed
@@ -771,6 +773,8 @@ class CirclesSector(Sector):
             self.opened,
             self.own,
             self.held_honest,
+            m.threads.count,
+            m.threads.run,
         )
         return True
 

@@ -136,7 +136,9 @@ def test_a_seeded_run_with_every_mechanism_keeps_its_rows(name: str, data: dict[
 
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize(("name", "data", "seed"), RUNS)
-def test_a_seeded_run_keeps_its_rows_whatever_its_threads(name: str, data: dict[str, Any], seed: int, threads: int) -> None:
+def test_a_seeded_run_keeps_its_rows_whatever_its_threads(
+    name: str, data: dict[str, Any], seed: int, threads: int
+) -> None:
     """A run's threads (``sim.threads``) change how fast it goes, never its rows."""
     assert digest(data, seed, threads) == PINNED[name]
 

@@ -128,9 +128,7 @@ def run_cmd(
     engine: Annotated[str, typer.Option("--engine", help="The partitions': local (this process) or ray.")] = "local",
     threads: Annotated[
         int | None,
-        typer.Option(
-            "--threads", help="Threads of a run in one process (same rows; default: the cores, at most 2)."
-        ),
+        typer.Option("--threads", help="Threads of a run in one process (same rows; default: the cores, at most 2)."),
     ] = None,
 ) -> None:
     """Run a scenario once (its base parameters) and write its tidy rows as Parquet."""

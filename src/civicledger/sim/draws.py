@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
+from itertools import pairwise
 from typing import TypeVar
 
 import numpy as np
@@ -111,7 +112,7 @@ class KeyedDraws:
         run of blocks per thread (fewer when there are fewer blocks)."""
         blocks = range(first // BLOCK, (first + count - 1) // BLOCK + 1)
         cuts = self.threads.bounds(len(blocks))
-        return [blocks[a:z] for a, z in zip(cuts, cuts[1:], strict=False)]
+        return [blocks[a:z] for a, z in pairwise(cuts)]
 
     def block(self, step: int, purpose: str, block: int) -> np.random.Generator:
         """The generator of one block of persons for (step, purpose) (shared: draw from it before
@@ -165,7 +166,9 @@ class KeyedDraws:
                 return found
 
             parts = self._parts(first, count)
-            for found in self.threads.run([_bind(draw, part, gen) for part, gen in zip(parts, self._gens, strict=False)]):
+            for found in self.threads.run(
+                [_bind(draw, part, gen) for part, gen in zip(parts, self._gens, strict=False)]
+            ):
                 for pick, extra in found:  # in the blocks' order, whichever thread drew them
                     picks.append(pick)
                     extras.append(extra)
@@ -189,9 +192,7 @@ class KeyedDraws:
         return out
 
 
-def _bind(
-    task: Callable[[range, np.random.Generator], T], blocks: range, gen: np.random.Generator
-) -> Callable[[], T]:
+def _bind(task: Callable[[range, np.random.Generator], T], blocks: range, gen: np.random.Generator) -> Callable[[], T]:
     """``task`` on one thread's blocks with that thread's generator."""
     return lambda: task(blocks, gen)
 

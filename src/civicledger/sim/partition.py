@@ -42,9 +42,9 @@ from civicledger.kernel.time import YEAR
 from civicledger.sim.behaviours import lookup
 from civicledger.sim.draws import BLOCK, KeyedDraws
 from civicledger.sim.model import _NOT_FORWARDED, Model
-from civicledger.sim.threads import SINGLE
 from civicledger.sim.scenario import Scenario
 from civicledger.sim.sector import Keys, Places, Row, sectors
+from civicledger.sim.threads import SINGLE
 
 ENGINES = ("local", "ray")
 

@@ -132,9 +132,24 @@ def pay_acquaintances(
     def pay(j: int) -> Callable[[], tuple[int, int]]:
         def task() -> tuple[int, int]:
             paid, crossed = _pay_part(
-                u, at[j], at[j + 1], pay_share, pay_fraction, indptr, neighbours, slot_when, step,
-                all_formed, opened, own, held, mine[j], mine[j + 1], to[j], units[j],
-            )  # fmt: skip
+                u,
+                at[j],
+                at[j + 1],
+                pay_share,
+                pay_fraction,
+                indptr,
+                neighbours,
+                slot_when,
+                step,
+                all_formed,
+                opened,
+                own,
+                held,
+                mine[j],
+                mine[j + 1],
+                to[j],
+                units[j],
+            )
             return int(paid), int(crossed)
 
         return task
@@ -274,9 +289,23 @@ def route_two_hops(
         def task() -> int:
             return int(
                 _route_candidates(
-                    payers, u, at[j], at[j + 1], pay_fraction, indptr, neighbours, slot_when, step,
-                    all_formed, opened, own, who, via, to, amount,
-                )  # fmt: skip
+                    payers,
+                    u,
+                    at[j],
+                    at[j + 1],
+                    pay_fraction,
+                    indptr,
+                    neighbours,
+                    slot_when,
+                    step,
+                    all_formed,
+                    opened,
+                    own,
+                    who,
+                    via,
+                    to,
+                    amount,
+                )
             )
 
         return task

@@ -90,3 +90,39 @@ def test_a_run_needs_a_thread_and_takes_at_most_two_by_default() -> None:
     with pytest.raises(ValueError):
         Threads(0)
     assert 1 <= default_threads() <= 2
+
+
+def test_draws_asked_for_ahead_are_the_draws_of_the_call() -> None:
+    """``uniform_ahead``/``sample_ahead`` draw on a worker while the caller's thread draws other
+    numbers: the later call takes them, the same numbers as drawn then and there."""
+    one, two = draws(SINGLE), draws(Threads(2))
+    first, size = BLOCK // 5, 3 * BLOCK + 11
+    two.uniform_ahead(4, "payments", first, size, 2)
+    two.sample_ahead(4, "routed_payments", first, size, 0.05, 2)
+    assert len(two._ahead) == 2
+    assert np.array_equal(two.uniform(3, "payments", 0, size, 2), one.uniform(3, "payments", 0, size, 2))
+    assert np.array_equal(two.uniform(4, "payments", first, size, 2), one.uniform(4, "payments", first, size, 2))
+    got, want = (
+        two.sample(4, "routed_payments", first, size, 0.05, 2),
+        one.sample(4, "routed_payments", first, size, 0.05, 2),
+    )
+    assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
+    assert not two._ahead  # taken
+    two.uniform_ahead(5, "payments", 0, size, 1)
+    two.uniform_ahead(6, "payments", 0, size, 1)  # the step-5 call was never made: dropped
+    assert list(two._ahead) == [("uniform", 6, "payments", 0, size, 1)]
+    one_thread = draws(SINGLE)
+    one_thread.uniform_ahead(5, "payments", 0, size, 1)
+    assert not one_thread._ahead  # one thread: nothing drawn ahead
+
+
+def test_a_part_no_worker_started_runs_on_the_callers_thread() -> None:
+    """The worker busy with work handed to it (``submit``): the caller runs the other parts."""
+    threads = Threads(2)
+    release = threading.Event()
+    busy = threads.submit(lambda: release.wait(5))
+    where: list[str] = []
+    out = threads.run([lambda: where.append(threading.current_thread().name) or 1] * 3)
+    release.set()
+    assert busy.result() is True
+    assert out == [1, 1, 1] and where == [threading.current_thread().name] * 3

@@ -15,15 +15,17 @@ same order as a single-process run.
 
 A run with several threads (``sim.threads``) fills the blocks of one call on several threads at
 once, each with a Philox generator of its own set to the same (key, counter) as the single
-thread's: the numbers do not depend on which thread draws them.
+thread's, and may draw a call ahead on a worker thread (``ahead``): the numbers do not depend on
+which thread draws them, or when.
 """
 
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from itertools import pairwise
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -32,6 +34,7 @@ from civicledger.sim.threads import SINGLE, Threads
 
 F64 = NDArray[np.float64]
 T = TypeVar("T")
+Runner = Callable[[Sequence[Callable[[], Any]]], list[Any]]
 
 BLOCK = 1 << 16
 """Persons per block: each block of persons has its own stream per (step, purpose)."""
@@ -63,6 +66,7 @@ class KeyedDraws:
         self._keys: dict[str, NDArray[np.uint64]] = {}
         self._gens = [np.random.Generator(np.random.Philox(key=np.zeros(2, np.uint64))) for _ in range(threads.count)]
         self._gen = self._gens[0]
+        self._ahead: dict[tuple[object, ...], Future[Any]] = {}  # calls being drawn ahead (``ahead``)
 
     @classmethod
     def of(
@@ -107,11 +111,11 @@ class KeyedDraws:
             g.random(skip % 4)  # a double is one 64-bit output
         return g
 
-    def _parts(self, first: int, count: int) -> list[range]:
-        """The blocks overlapping persons ``first .. first + count - 1``, cut into one contiguous
-        run of blocks per thread (fewer when there are fewer blocks)."""
+    def _parts(self, first: int, count: int, parts: int) -> list[range]:
+        """The blocks overlapping persons ``first .. first + count - 1``, cut into at most
+        ``parts`` contiguous runs of blocks (fewer when there are fewer blocks)."""
         blocks = range(first // BLOCK, (first + count - 1) // BLOCK + 1)
-        cuts = self.threads.bounds(len(blocks))
+        cuts = self.threads.bounds(len(blocks), parts)
         return [blocks[a:z] for a, z in pairwise(cuts)]
 
     def block(self, step: int, purpose: str, block: int) -> np.random.Generator:
@@ -119,11 +123,57 @@ class KeyedDraws:
         asking for another)."""
         return self._seek(step, purpose, block)
 
+    def uniform_ahead(self, step: int, purpose: str, first: int, count: int, k: int = 1) -> None:
+        """Start ``uniform(step, purpose, first, count, k)`` on a worker thread, for that call,
+        made later, to take instead of drawing (``_start``)."""
+
+        def draw(gens: list[np.random.Generator]) -> F64:
+            return self._uniform(gens, _one_thread, step, purpose, first, count, k)
+
+        self._start(("uniform", step, purpose, first, count, k), draw)
+
+    def sample_ahead(self, step: int, purpose: str, first: int, count: int, rate: float, k: int = 0) -> None:
+        """Start ``sample(step, purpose, first, count, rate, k)`` on a worker thread, for that
+        call, made later, to take instead of drawing (``_start``)."""
+
+        def draw(gens: list[np.random.Generator]) -> tuple[NDArray[np.int64], F64]:
+            return self._sample(gens, _one_thread, step, purpose, first, count, rate, k)
+
+        if rate > 0:
+            self._start(("sample", step, purpose, first, count, rate, k), draw)
+
+    def _start(self, call: tuple[Any, ...], draw: Callable[[list[np.random.Generator]], Any]) -> None:
+        """Draw ``call`` ahead: a sector asks, at the end of a step, for what it draws first in the
+        next, and the numbers are drawn on a worker while the other sectors step. They are the
+        call's own (keyed: whoever draws them, and when). Nothing with one thread."""
+        step, purpose, count = call[1], call[2], call[4]
+        if self.threads.count < 2 or count <= 0 or call in self._ahead:
+            return
+        for old in [c for c in self._ahead if c[1] < step]:  # asked for and never taken: dropped
+            del self._ahead[old]
+        self.key(purpose)  # hashed here, before the worker reads the keys
+        gens = [np.random.Generator(np.random.Philox(key=np.zeros(2, np.uint64)))]  # the worker's own
+        self._ahead[call] = self.threads.submit(lambda: draw(gens))
+
+    def _taken(self, call: tuple[object, ...]) -> Any:
+        """The result of a call drawn ahead (``ahead``), or None."""
+        pending = self._ahead.pop(call, None) if self._ahead else None
+        return None if pending is None else pending.result()
+
     def uniform(self, step: int, purpose: str, first: int, count: int, k: int = 1) -> F64:
         """``k`` uniform numbers in [0, 1) for each of the persons ``first .. first + count - 1``:
         shape (count, k), row i being person first + i's, the same in any process. Person j of a
         block has numbers j * k .. j * k + k - 1 of its block's stream; only those asked for are
         drawn (the stream is entered at the first one)."""
+        drawn: F64 | None = self._taken(("uniform", step, purpose, first, count, k))
+        if drawn is not None:
+            return drawn
+        return self._uniform(self._gens, self.threads.run, step, purpose, first, count, k)
+
+    def _uniform(
+        self, gens: list[np.random.Generator], run: Runner, step: int, purpose: str, first: int, count: int, k: int = 1
+    ) -> F64:
+        """``uniform``, its blocks cut into one run of blocks per generator of ``gens``, run by ``run``."""
         out = np.empty((count, k), np.float64)
         if count <= 0:
             return out
@@ -136,8 +186,8 @@ class KeyedDraws:
                 a, z = max(lo, first), min(lo + BLOCK, stop)
                 self._seek(step, purpose, b, (a - lo) * k, gen).random(out=out[a - first : z - first])
 
-        parts = self._parts(first, count)
-        self.threads.run([_bind(fill, part, gen) for part, gen in zip(parts, self._gens, strict=False)])
+        parts = self._parts(first, count, len(gens))
+        run([_bind(fill, part, gen) for part, gen in zip(parts, gens, strict=False)])
         return out
 
     def sample(
@@ -147,6 +197,23 @@ class KeyedDraws:
         ``k`` uniform numbers for each: per block, a binomial count of uniform positions, duplicates
         dropped, then the numbers of each position drawn (the work follows the number drawn, not
         the population). Returns (indices counted from ``first``, in order; shape (drawn, k))."""
+        drawn: tuple[NDArray[np.int64], F64] | None = self._taken(("sample", step, purpose, first, count, rate, k))
+        if drawn is not None:
+            return drawn
+        return self._sample(self._gens, self.threads.run, step, purpose, first, count, rate, k)
+
+    def _sample(
+        self,
+        gens: list[np.random.Generator],
+        run: Runner,
+        step: int,
+        purpose: str,
+        first: int,
+        count: int,
+        rate: float,
+        k: int = 0,
+    ) -> tuple[NDArray[np.int64], F64]:
+        """``sample``, its blocks cut into one run of blocks per generator of ``gens``, run by ``run``."""
         picks: list[NDArray[np.int64]] = []
         extras: list[F64] = []
         stop = first + count
@@ -165,10 +232,8 @@ class KeyedDraws:
                     found.append((at[keep] - first, extra[once][keep]))
                 return found
 
-            parts = self._parts(first, count)
-            for found in self.threads.run(
-                [_bind(draw, part, gen) for part, gen in zip(parts, self._gens, strict=False)]
-            ):
+            parts = self._parts(first, count, len(gens))
+            for found in run([_bind(draw, part, gen) for part, gen in zip(parts, gens, strict=False)]):
                 for pick, extra in found:  # in the blocks' order, whichever thread drew them
                     picks.append(pick)
                     extras.append(extra)
@@ -190,6 +255,10 @@ class KeyedDraws:
             z = z ^ (z >> np.uint64(31))
         out: F64 = (z >> np.uint64(11)).astype(np.float64) * (1.0 / (1 << 53))
         return out
+
+
+def _one_thread(tasks: Sequence[Callable[[], T]]) -> list[T]:
+    return [task() for task in tasks]
 
 
 def _bind(task: Callable[[range, np.random.Generator], T], blocks: range, gen: np.random.Generator) -> Callable[[], T]:

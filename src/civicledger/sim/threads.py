@@ -75,16 +75,30 @@ class Threads:
 
     def run(self, tasks: Sequence[Callable[[], T]]) -> list[T]:
         """Run ``tasks`` at once, the first on this thread, and return their results in order (the
-        first error raised, once every task has ended)."""
+        first error raised, once every task has ended). A task no worker has started by the time
+        this thread is done with its own runs here (the workers may be busy with work ``submit``
+        handed them): a task runs once, on one thread, whichever."""
         if self._pool is None or len(tasks) <= 1:
             return [task() for task in tasks]
         futures: list[Future[T]] = [self._pool.submit(task) for task in tasks[1:]]
+        results: list[T] = []
         try:
-            first = tasks[0]()
+            results.append(tasks[0]())
+            for task, future in zip(tasks[1:], futures, strict=True):
+                results.append(task() if future.cancel() else future.result())
         finally:
             for future in futures:  # every part ends before its arrays are read or freed
-                future.exception()
-        return [first, *(future.result() for future in futures)]
+                if not future.cancelled():
+                    future.exception()
+        return results
+
+    def submit(self, task: Callable[[], T]) -> Future[T]:
+        """Start ``task`` on a worker (at once on this thread with one thread): its future."""
+        if self._pool is None:
+            done: Future[T] = Future()
+            done.set_result(task())
+            return done
+        return self._pool.submit(task)
 
 
 SINGLE = Threads(1)

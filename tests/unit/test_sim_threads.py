@@ -109,8 +109,9 @@ def test_draws_asked_for_ahead_are_the_draws_of_the_call() -> None:
     assert np.array_equal(got[0], want[0]) and np.array_equal(got[1], want[1])
     assert not two._ahead  # taken
     two.uniform_ahead(5, "payments", 0, size, 1)
-    two.uniform_ahead(6, "payments", 0, size, 1)  # the step-5 call was never made: dropped
-    assert list(two._ahead) == [("uniform", 6, "payments", 0, size, 1)]
+    two.uniform_ahead(6, "payments", 0, size, 1)  # step 5 may still come (another sector's draws)
+    two.uniform_ahead(7, "payments", 0, size, 1)  # past step 5: never taken, dropped
+    assert list(two._ahead) == [("uniform", 6, "payments", 0, size, 1), ("uniform", 7, "payments", 0, size, 1)]
     one_thread = draws(SINGLE)
     one_thread.uniform_ahead(5, "payments", 0, size, 1)
     assert not one_thread._ahead  # one thread: nothing drawn ahead
@@ -126,3 +127,31 @@ def test_a_part_no_worker_started_runs_on_the_callers_thread() -> None:
     release.set()
     assert busy.result() is True
     assert out == [1, 1, 1] and where == [threading.current_thread().name] * 3
+
+
+def test_a_run_on_two_threads_takes_its_draws_ahead_and_keeps_the_one_threads_rows(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from civicledger.sim import Model, parse_scenario
+
+    data = {
+        "scenario": {"steps": 12, "seeds": [5], "record_every": 1},
+        "population": {"persons": 4000, "companies": 10, "groups": 3},
+        "network": {"formation_weeks": 4.0},
+        "parameters": {"route_share": 0.2, "vote_rate": 0.1},
+    }
+    taken: list[object] = []
+    take = KeyedDraws._taken
+
+    def spy(self: KeyedDraws, call: tuple[object, ...]) -> object:
+        out = take(self, call)
+        if out is not None:
+            taken.append(call[0:3])
+        return out
+
+    one = Model(parse_scenario(data), seed=5, threads=1).run()
+    monkeypatch.setattr(KeyedDraws, "_taken", spy)
+    two = Model(parse_scenario(data), seed=5, threads=2).run()
+    assert two == one
+    for purpose in ("payments", "routed_payments", "conversions", "votes"):  # every step after the first
+        assert sum(1 for c in taken if c[2] == purpose) == 11, purpose

@@ -92,6 +92,10 @@ for _role in ROLES:
 
 _EMPTY = np.zeros(0, np.int64)
 
+AHEAD: dict[tuple[str, str], Callable[[Model, int], None]] = {}
+"""(role, behaviour) -> what it will draw at a step, asked for ahead (``Model.draw_ahead``): the
+same keyed call the behaviour makes, drawn on a worker thread while the other sectors step."""
+
 
 def draw_share(m: Model, rng: np.random.Generator, rate: float, purpose: str = "") -> I64:
     """Verified persons drawn with probability ``rate`` each: a binomial count of uniform draws,
@@ -123,6 +127,13 @@ def random_pairs(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tup
     return payers, slot, units
 
 
+def _random_pairs_ahead(m: Model, s: int) -> None:
+    m.draws.uniform_ahead(s, "payments", m.first, m.n, 2)
+
+
+AHEAD["payments", "random_pairs"] = _random_pairs_ahead
+
+
 @behaviour("routed_payments", "two_hops")
 def two_hops(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64, I64, I64]:
     """A share of people pay a friend of a friend, through the friend (CI9): (payers, first CSR
@@ -139,12 +150,26 @@ def two_hops(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I
     return payers, first, second, units
 
 
+def _two_hops_ahead(m: Model, s: int) -> None:
+    m.draws.sample_ahead(s, "routed_payments", m.first, m.n, m.p["route_share"], 2)
+
+
+AHEAD["routed_payments", "two_hops"] = _two_hops_ahead
+
+
 @behaviour("conversions", "share_of_balance")
 def share_of_balance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> tuple[I64, I64]:
     """Some group members convert a fraction of their own coins into group money (CI11)."""
     drawn, _ = m.draws.sample(m.step_now, "conversions", m.first, m.n, p["convert_share"])
     members = drawn[m.group[drawn] >= 0]
     return members, (m.own[members] * p["convert_fraction"]).astype(np.int64)
+
+
+def _share_of_balance_ahead(m: Model, s: int) -> None:
+    m.draws.sample_ahead(s, "conversions", m.first, m.n, m.p["convert_share"])
+
+
+AHEAD["conversions", "share_of_balance"] = _share_of_balance_ahead
 
 
 # Social credits -----------------------------------------------------------------------------
@@ -263,6 +288,13 @@ def noisy_opinions(m: Model, rng: np.random.Generator, p: dict[str, float]) -> t
     t = p["opinion_threshold"]
     values = np.where(opinion > t, 1, np.where(opinion < -t, -1, 0)).astype(np.int64)
     return voters, firms, values
+
+
+def _noisy_opinions_ahead(m: Model, s: int) -> None:
+    m.draws.sample_ahead(s, "votes", m.first, m.n, m.p["vote_rate"], 2)
+
+
+AHEAD["votes", "noisy_opinions"] = _noisy_opinions_ahead
 
 
 @behaviour("sales", "lognormal")

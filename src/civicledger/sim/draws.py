@@ -47,6 +47,11 @@ PURPOSES = 1 << 32
 """The spawn key word (above any step + 1) under which the purposes' Philox keys are hashed."""
 
 
+SPLIT_SAMPLE = 1 << 15
+"""Persons expected in a sample below which it is drawn on one thread: a block's sample is a dozen
+short NumPy calls that hold the GIL, so a small sample gains less from threads than it pays."""
+
+
 def purpose_code(purpose: str) -> int:
     """A stable number for a purpose's name (CRC-32: the same in every process and release)."""
     return zlib.crc32(purpose.encode("utf-8"))
@@ -149,7 +154,7 @@ class KeyedDraws:
         step, purpose, count = call[1], call[2], call[4]
         if self.threads.count < 2 or count <= 0 or call in self._ahead:
             return
-        for old in [c for c in self._ahead if c[1] < step]:  # asked for and never taken: dropped
+        for old in [c for c in self._ahead if c[1] < step - 1]:  # never taken by its step: dropped
             del self._ahead[old]
         self.key(purpose)  # hashed here, before the worker reads the keys
         gens = [np.random.Generator(np.random.Philox(key=np.zeros(2, np.uint64)))]  # the worker's own
@@ -200,7 +205,8 @@ class KeyedDraws:
         drawn: tuple[NDArray[np.int64], F64] | None = self._taken(("sample", step, purpose, first, count, rate, k))
         if drawn is not None:
             return drawn
-        return self._sample(self._gens, self.threads.run, step, purpose, first, count, rate, k)
+        gens = self._gens if rate * count >= SPLIT_SAMPLE else self._gens[:1]
+        return self._sample(gens, self.threads.run, step, purpose, first, count, rate, k)
 
     def _sample(
         self,

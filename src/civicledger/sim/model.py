@@ -40,7 +40,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from civicledger.kernel.time import DAY, YEAR
-from civicledger.sim.behaviours import lookup
+from civicledger.sim.behaviours import AHEAD, lookup
 from civicledger.sim.draws import KeyedDraws
 from civicledger.sim.scenario import Scenario
 from civicledger.sim.sector import Keys, Places, Row, Sector, Trace, sectors
@@ -144,6 +144,16 @@ class Model:
     def log(self, *action: object) -> None:
         if self.trace is not None:
             self.trace.actions.append(action)
+
+    def draw_ahead(self, role: str, s: int) -> None:
+        """Ask for the keyed draws the role's behaviour will make at step ``s`` now (``AHEAD``):
+        drawn on a worker while the run's thread goes on, the same numbers. Nothing with one
+        thread, past the last step, or for a behaviour that declares none."""
+        if self.threads.count < 2 or s >= self.scenario.steps:
+            return
+        ahead = AHEAD.get((role, self.scenario.behaviours.get(role, "")))
+        if ahead is not None:
+            ahead(self, s)
 
     def participated(self, kind: str, persons: I64, t: int) -> None:
         """X8: ``persons`` took part in civic life (``kind``) at ``t``; every sector hears it, in order."""

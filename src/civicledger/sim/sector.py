@@ -289,6 +289,9 @@ class World(Protocol):
     def participated(self, kind: str, persons: I64, t: int) -> None:
         """X8: report acts of civic participation to every sector."""
 
+    def draw_ahead(self, role: str, s: int) -> None:
+        """Ask for the draws of the role's behaviour at step ``s`` now (on a worker thread)."""
+
 
 class Sector:
     """One mechanism's state and its work in each step. Subclasses override what they need."""

@@ -706,16 +706,11 @@ class CirclesSector(Sector):
         self._draw_ahead(s)
 
     def _draw_ahead(self, s: int) -> None:
-        """Ask for the next step's draws of the compiled payments and routes now (``draws``'s
-        ``uniform_ahead``, ``sample_ahead``: made on a worker thread while the other sectors step,
-        the same numbers; nothing with one thread)."""
-        m = self.model
-        if s + 1 >= m.scenario.steps or m.threads.count < 2 or not self._compiled():
-            return
-        if m.scenario.behaviours.get("payments") == "random_pairs":
-            m.draws.uniform_ahead(s + 1, "payments", m.first, m.n, 2)
-        if m.scenario.behaviours.get("routed_payments") == "two_hops" and not int(m.p["routed_sample"]):
-            m.draws.sample_ahead(s + 1, "routed_payments", m.first, m.n, m.p["route_share"], 2)
+        """Ask for the next step's draws of the payments, routes and conversions now: a worker
+        thread draws them while the other sectors step (``Model.draw_ahead``; the same numbers,
+        nothing with one thread)."""
+        for role in ("payments", "routed_payments", "conversions"):
+            self.model.draw_ahead(role, s + 1)
 
     def _compiled(self) -> bool:
         """Whether the compiled kernels (``kernels``: the same rows) may pay this run's payments:

@@ -179,6 +179,7 @@ class GearsSector(Sector):
         m = self.model
         pol = m.policy.section(GearsPolicy)
         casts = self._vote(s, t)
+        m.draw_ahead("votes", s + 1)  # the next step's voters, drawn on a worker while the others step
         self._pay_from_fund("reward", pol.vote_reward * casts)
         self._companies_step(s, t)
 

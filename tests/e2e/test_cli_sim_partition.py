@@ -51,3 +51,20 @@ def test_what_is_not_partitioned_is_refused_and_nothing_runs(civic: Civic, tmp_p
     human = civic("sim", "run", str(path), "--out", str(out), "--partitions", "2", check=2)
     assert "fake accounts" in human.stderr and "partitioned" in human.stderr
     assert not out.exists()
+
+
+def test_sim_run_on_one_or_two_threads_writes_the_same_rows(civic: Civic, tmp_path: Path) -> None:
+    """`--threads N`: the run's threads (``sim.threads``) change how fast, never the rows; a
+    partitioned run's partitions take one thread each, so more is refused."""
+    path = tmp_path / "threads.toml"
+    path.write_text(SCENARIO)
+    one = civic.json("sim", "run", str(path), "--out", str(tmp_path / "one"), "--threads", "1")
+    two = civic.json("sim", "run", str(path), "--out", str(tmp_path / "two"), "--threads", "2")
+    assert (one["threads"], two["threads"]) == (1, 2) and one["rows"] == two["rows"] == 4
+    single, threaded = pq.read_table(one["file"]), pq.read_table(two["file"])
+    assert threaded.replace_schema_metadata(None).equals(single.replace_schema_metadata(None))
+    for bad in (["--threads", "0"], ["--threads", "2", "--partitions", "2"]):
+        out = tmp_path / "never"
+        human = civic("sim", "run", str(path), "--out", str(out), *bad, check=2)
+        assert "--threads" in human.stderr
+        assert not out.exists()

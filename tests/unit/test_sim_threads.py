@@ -153,5 +153,6 @@ def test_a_run_on_two_threads_takes_its_draws_ahead_and_keeps_the_one_threads_ro
     monkeypatch.setattr(KeyedDraws, "_taken", spy)
     two = Model(parse_scenario(data), seed=5, threads=2).run()
     assert two == one
-    for purpose in ("payments", "routed_payments", "conversions", "votes"):  # every step after the first
+    purposes = ("payments", "routed_payments", "conversions", "votes", "participation", "infractions")
+    for purpose in (*purposes, "spending", "pledges", "candidates"):  # every step after the first
         assert sum(1 for c in taken if c[2] == purpose) == 11, purpose

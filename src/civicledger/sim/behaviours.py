@@ -271,6 +271,23 @@ def second_chance(m: Model, rng: np.random.Generator, p: dict[str, float]) -> I6
     return draw_share(m, rng, p["second_chance_rate"], "candidates")
 
 
+def _draw_share_ahead(rate: str, purpose: str) -> Callable[[Model, int], None]:
+    """What ``draw_share(m, rng, p[rate], purpose)`` draws at a step, asked for ahead."""
+
+    def ahead(m: Model, s: int) -> None:
+        m.draws.sample_ahead(s, purpose, m.first, m.n, m.p[rate])
+
+    return ahead
+
+
+AHEAD["participation", "bernoulli"] = _draw_share_ahead("participation_rate", "participation")
+AHEAD["participation", "farmers_among_others"] = _draw_share_ahead("participation_rate", "participation")
+AHEAD["infractions", "bernoulli"] = _draw_share_ahead("infraction_rate", "infractions")
+AHEAD["spending", "best_tier"] = _draw_share_ahead("spend_rate", "spending")
+AHEAD["pledges", "bernoulli"] = _draw_share_ahead("pledge_rate", "pledges")
+AHEAD["candidates", "second_chance"] = _draw_share_ahead("second_chance_rate", "candidates")
+
+
 # Gears --------------------------------------------------------------------------------------
 
 

@@ -169,6 +169,9 @@ class Model:
             sector.begin(s, t)
         for sector in self._order:
             sector.step(s, t)
+        if self.threads.count > 1:  # the next step's draws a sector did not ask for already
+            for role in self.behave:
+                self.draw_ahead(role, s + 1)
         if s % self.scenario.record_every == 0 or s == self.scenario.steps - 1:
             self.rows.append(self._record(s, t))
 

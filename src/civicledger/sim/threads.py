@@ -7,7 +7,8 @@ into contiguous parts of its persons, each part run on its own thread, the calle
 taking the first. Every pass cut this way gives the same numbers whatever the number of parts:
 each part draws from its own generator at the counters the single thread would use, and a sum
 spread over threads is a sum of integers, whose order changes nothing (decision *Threads inside
-one run*, ``tests/unit/test_sim_threads.py``).
+one run*, ``tests/unit/test_sim_threads.py``). A worker may also be handed work to do while the
+run's thread goes on (``submit``): the next step's keyed draws (``KeyedDraws.uniform_ahead``).
 
 ``Threads(count)`` is a run's share of the machine: ``count`` 1 runs every part on the caller's
 thread and starts nothing. The workers are ``count - 1`` persistent threads shared by every run

@@ -14,12 +14,16 @@ Then, on that journal:
   hash read, then ``merkle.inclusion_proof``): the baselines, in the same run;
 - ``writes alone``: signed transfers through ``Engine.execute``, one per transaction, paced at
   ``--write-rate`` per second for ``--seconds``; their latency p50/p99;
-- ``proof, before the tile cache`` (unless ``--no-baseline-readers``) and ``proof``:
-  ``--readers`` reader threads (spread over ``--reader-processes`` processes, one per core by
-  default: a reader process is like one server worker) ask for random entries in a closed loop
-  while the same paced writes go on, the way before the cache and then ``audit.inclusion`` (what
-  ``GET /api/journal/{seq}`` and ``civic journal show`` serve); the proofs' latency (GIL and CPU
-  queueing included), the readers' CPU per proof, and the writes' latency with readers. Before
+- ``proof, before the tile cache`` (unless ``--no-baseline-readers`` or ``--no-baselines``),
+  ``proof, request threads`` (unless ``--no-baseline-readers``) and ``proof``: ``--readers``
+  readers (spread over ``--reader-processes`` processes, one per core by default: a reader
+  process is like one server worker) ask for random entries in a closed loop while the same
+  paced writes go on: the way before the cache, in threads; ``audit.inclusion`` in threads (a
+  ``def`` route's thread pool, before decision 0031); and ``proof``, the readers as tasks of one
+  asyncio loop a process, each request answered by ``reads.served_inclusion`` as ``GET
+  /api/journal/{seq}`` answers it (a warm proof at once, from the tree above the tiles proven
+  for the head; any other in a request thread). The proofs' latency (GIL and CPU queueing
+  included), the readers' CPU per proof, and the writes' latency with readers. Before
   ``proof`` each reader process warms its tile cache for up to ``--warmup`` seconds (one proof per
   level-0 tile, newest first, until the cache's bound: each also keeps its entry bundle), as a
   running server's cache is; the warm-up time and the cache's size and hits are printed.

@@ -22,6 +22,7 @@ from jinja2 import Environment
 from jinja2.ext import i18n as i18n_extension
 
 from civicledger.kernel.explain import N_
+from civicledger.kernel.time import DAY, HOUR, MINUTE, YEAR, format_duration
 from civicledger.web import i18n
 from civicledger.web.site import _templates
 
@@ -322,3 +323,18 @@ def test_texts_marked_outside_the_web_layer_are_translated_when_shown_never_form
     finally:
         i18n._current.reset(token)  # type: ignore[arg-type]
     assert i18n.translate(rate) == rate
+
+
+def test_x04_durations_read_in_the_pages_language() -> None:
+    """X4's durations on the pages: the units in the reader's language, the count in its number format."""
+    token = i18n._current.set("es")
+    try:
+        assert i18n.format_duration(90 * DAY) == "90 días"
+        assert i18n.format_duration(DAY + 6 * HOUR) == "1 día 6 horas"
+        assert i18n.format_duration(1_500 * YEAR) == "1.500 años"
+        assert i18n.format_duration(0) == "0 segundos"
+        assert i18n.format_duration(-MINUTE) == "-1 minuto"
+    finally:
+        i18n._current.reset(token)
+    for seconds in (0, 1, 59, MINUTE, 90 * DAY, DAY + 6 * HOUR, 3 * YEAR + 2 * DAY + 5, 1_500 * YEAR, -HOUR):
+        assert i18n.format_duration(seconds) == format_duration(seconds)  # English as the kernel says it

@@ -27,7 +27,6 @@ from civicledger.kernel import state
 from civicledger.kernel.errors import CivicLedgerError
 from civicledger.kernel.explain import Explanation, Money
 from civicledger.kernel.ports import Store
-from civicledger.kernel.time import format_duration
 from civicledger.web import i18n
 
 HERE = Path(__file__).parent
@@ -102,7 +101,7 @@ def _templates() -> Jinja2Templates:
     templates.env.filters["number"] = i18n.format_number
     templates.env.filters["translate"] = i18n.translate  # texts marked N_ outside the web layer
     templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
-    templates.env.filters["duration"] = lambda s: format_duration(int(s)) if s is not None else ""
+    templates.env.filters["duration"] = lambda s: i18n.format_duration(int(s)) if s is not None else ""
     return templates
 
 

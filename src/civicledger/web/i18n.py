@@ -35,6 +35,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, get_decimal_symbol, get_group_symbol
 from markupsafe import Markup
 
+from civicledger.kernel.explain import Figure, decimal
 from civicledger.kernel.money import require_units
 from civicledger.kernel.time import duration_parts
 
@@ -164,6 +165,23 @@ class LanguageMiddleware:
             await self.app(scope, receive, send_with_cookie)
         finally:
             _current.reset(token)
+
+
+def format_figure(figure: Figure) -> str:
+    """An explanation's figure (``Figure.shown``) in the request's language: money in major units, a
+    duration in its words, a fraction as a rounded decimal and exactly, a count grouped."""
+    value = figure.value
+    if figure.money is not None and isinstance(value, int):
+        return format_money(value, figure.money.decimals, figure.money.symbol)
+    if figure.seconds:
+        return format_duration(int(value))
+    if isinstance(value, Fraction) and value.denominator != 1:
+        places = 4 if abs(value) < 1 else 2  # as ``Figure.shown``: rounded there, only spelled here
+        rounded = Decimal(decimal(value, places))
+        with localcontext(Context(prec=len(str(rounded)) + 2)):
+            text = format_decimal(rounded, format="#,##0." + "0" * places, locale=current())
+        return f"{text} ({value})"
+    return format_number(int(value))
 
 
 def format_duration(seconds: int) -> str:

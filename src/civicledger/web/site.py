@@ -101,6 +101,7 @@ def _templates() -> Jinja2Templates:
     templates.env.filters["number"] = i18n.format_number
     templates.env.filters["translate"] = i18n.translate  # texts marked N_ outside the web layer
     templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
+    templates.env.filters["figure"] = i18n.format_figure
     templates.env.filters["duration"] = lambda s: i18n.format_duration(int(s)) if s is not None else ""
     return templates
 

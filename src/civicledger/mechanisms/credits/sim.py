@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
 from civicledger.mechanisms.credits import rules as credit_rules
+from civicledger.mechanisms.credits import kernels
 from civicledger.mechanisms.credits.kernels import ring_sums
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
 from civicledger.sim.draws import SETUP
@@ -1027,9 +1028,48 @@ class CreditsSector(Sector):
         out: I64 = (acc - self.spent[persons]) * m.verified[persons]
         return out
 
+    def _lot_rules(self) -> I64:
+        """The numbers a compiled walk of the lots reads (``kernels.standing``): the annual
+        allocation (SC2), YEAR, the decay window and step (SC8), grade min, max and base (SC4)."""
+        pol = self.model.policy.section(CreditsPolicy)
+        return np.array(
+            [
+                pol.annual_allocation,
+                YEAR,
+                pol.decay_window,
+                pol.decay_step,
+                pol.grade_min,
+                pol.grade_max,
+                pol.base_grade,
+            ],
+            np.int64,
+        )
+
+    def _people(self) -> kernels.People:
+        return self.born, self.spent, self.model.verified, self.enrolled, self.last_fresh
+
+    def _ring(self) -> kernels.Ring:
+        return self.adj_end, self.adj_steps, self.adj_seq, self.adj_qty, self.adj_consumable, self.adj_consumed
+
     def standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
         """The domain's ``standing`` for ``persons`` at t: lots (grade, units, mask), the ring slot of
         each adjustment column, and the credits available (SC2, SC4, SC8).
+
+        Compiled (``kernels.standing``): one pass over each person's row, the arithmetic of
+        ``standing_numpy`` in its order, cut to the width ``standing_numpy`` gives (as many
+        adjustment columns as the power of two at or above the most active adjustments of a
+        person walked), so that both return the same arrays.
+        """
+        grade, units, mask, slots, available, count, simple = kernels.standing(
+            persons, t, self._lot_rules(), self._people(), self._ring()
+        )
+        walked = count[~simple]
+        width = int(walked.max()) if walked.size else 0
+        width = 1 << (width - 1).bit_length() if width else 0
+        return grade[:, : width + 1], units[:, : width + 1], mask[:, : width + 1], slots[:, :width], available
+
+    def standing_numpy(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
+        """``standing`` over whole arrays (``lots``), the compiled walk's twin, kept for its checks.
 
         Persons whose active adjustments are all whole-balance ones that cannot reach a bound in any
         order hold one lot (base + their steps, then decay). The others are walked, from
@@ -1091,7 +1131,14 @@ class CreditsSector(Sector):
         return result
 
     def by_grade(self, t: int, persons: I64 | None = None) -> I64:
-        """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``)."""
+        """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``): each
+        person's lots summed by grade in one compiled pass (``kernels.grade_table``)."""
+        who = np.arange(self.model.n, dtype=np.int64) if persons is None else persons
+        return kernels.grade_table(who, t, self._lot_rules(), self._people(), self._ring())
+
+    def by_grade_numpy(self, t: int, persons: I64 | None = None) -> I64:
+        """``by_grade`` over whole arrays (``ring_sums``, then ``standing_numpy`` for the persons
+        whose lots need a walk): the compiled table's twin, kept for its checks."""
         m = self.model
         pol = m.policy.section(CreditsPolicy)
         span = pol.grade_max - pol.grade_min + 1
@@ -1124,7 +1171,7 @@ class CreditsSector(Sector):
         rows = b[~simple]
         for lo in range(0, rows.size, 200_000):  # bounded memory on large runs
             part = rows[lo : lo + 200_000]
-            grade, units, _, _, _ = self.standing(who[part], t)
+            grade, units, _, _, _ = self.standing_numpy(who[part], t)
             idx = np.repeat(part, grade.shape[1]) * span + (grade.ravel() - pol.grade_min)
             np.add.at(out.reshape(-1), idx, units.ravel())  # exact int64, touching only these persons' cells
         return out

@@ -58,139 +58,8 @@ def ring_sums(
 # A person's lots in one pass (SC2, SC4, SC8) --------------------------------------------------
 
 
-@njit(cache=True, nogil=True, inline="always")  # type: ignore[untyped-decorator]
-def _clip(value: int, low: int, high: int) -> int:  # pragma: no cover - compiled
-    return low if value < low else high if value > high else value
-
-
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
-def _person_lots(
-    p: int,
-    t: int,
-    rules: Any,
-    born: Any,
-    spent: Any,
-    verified: Any,
-    enrolled: Any,
-    last_fresh: Any,
-    ring: Any,
-    order: Any,
-    grade: Any,
-    units: Any,
-    mask: Any,
-    take: Any,
-    sorted_lots: Any,
-) -> tuple[int, int, int, bool]:  # pragma: no cover - compiled; its twin is ``CreditsSector.standing``
-    """Person ``p``'s lots into ``grade``, ``units``, ``mask`` (SC4, SC8), the ring slots of their
-    active adjustments in the order applied into ``order``; returns (available, active adjustments,
-    lots, simple). ``rules``: annual allocation, YEAR, decay window, decay step, grade min, max, base."""
-    annual, year, window, decay_step, grade_min, grade_max, base = (
-        rules[0], rules[1], rules[2], rules[3], rules[4], rules[5], rules[6]
-    )
-    ends, steps, seq, quantity, consumable, consumed = ring
-    elapsed = t - born[p]
-    if elapsed < 0:
-        elapsed = 0
-    available = (elapsed * annual) // year - spent[p] if verified[p] else 0
-    since = max(enrolled[p], last_fresh[p])
-    over = t - since - window
-    decay = over // decay_step if over > 0 else 0
-    # The active adjustments (end > t, SC4), in the order applied (by ``seq``; insertion sort is
-    # stable, as the NumPy path's argsort), with what they add up to.
-    count = 0
-    up = 0
-    down = 0
-    quantified = False
-    for j in range(ends.shape[1]):
-        move = np.int64(steps[p, j])
-        if ends[p, j] > t and move != 0:
-            if move > 0:
-                up += move
-            else:
-                down += move
-            if quantity[p, j] > 0:
-                quantified = True
-            k = count
-            while k > 0 and seq[p, order[k - 1]] > seq[p, j]:
-                order[k] = order[k - 1]
-                k -= 1
-            order[k] = j
-            count += 1
-    for k in range(grade.shape[0]):
-        grade[k] = base
-        units[k] = 0
-        mask[k] = 0
-    units[0] = available if available > 0 else 0
-    simple = not quantified and base + up <= grade_max and base + down >= grade_min
-    if simple:  # no bound reachable in any order: one lot at base + the steps (``grade_after_decay``)
-        g = base + up + down
-        if g > base:
-            g -= min(decay, g - base)
-        grade[0] = g
-        return available, count, 1, True
-    lots = 1 if available > 0 else 0
-    for c in range(count):  # ``lots``: column c is the c-th active adjustment
-        if lots == 0:
-            break
-        j = order[c]
-        st = np.int64(steps[p, j])
-        q = np.int64(quantity[p, j])
-        bit = np.int64(1) << c
-        if q == 0:  # whole balance: every lot moves
-            for k in range(lots):
-                grade[k] = _clip(grade[k] + st, grade_min, grade_max)
-                mask[k] |= bit
-            continue
-        left = q - np.int64(consumed[p, j]) if consumable[p, j] else q
-        if left <= 0:
-            continue
-        # lots by grade (lowest first for a raise, highest first for a reduction), ties by place
-        for k in range(lots):
-            key = grade[k] if st > 0 else -grade[k]
-            i = k
-            while i > 0:
-                other = sorted_lots[i - 1]
-                other_key = grade[other] if st > 0 else -grade[other]
-                if other_key <= key:
-                    break
-                sorted_lots[i] = other
-                i -= 1
-            sorted_lots[i] = k
-        before = 0
-        for i in range(lots):
-            k = sorted_lots[i]
-            taken = left - before
-            if taken < 0:
-                taken = 0
-            if taken > units[k]:
-                taken = units[k]
-            take[k] = taken
-            before += units[k]
-        split = -1
-        for k in range(lots):
-            if take[k] <= 0:
-                continue
-            moved = _clip(grade[k] + st, grade_min, grade_max)
-            if take[k] == units[k]:
-                grade[k] = moved
-                mask[k] |= bit
-            else:
-                units[k] -= take[k]
-                if split < 0:
-                    split = k
-        if split >= 0:  # the split lot's taken part becomes a new lot, last
-            grade[lots] = _clip(grade[split] + st, grade_min, grade_max)
-            units[lots] = take[split]
-            mask[lots] = mask[split] | bit
-            lots += 1
-    for k in range(grade.shape[0]):  # SC8: decay lowers every lot above base, never below it
-        if grade[k] > base:
-            grade[k] -= min(decay, grade[k] - base)
-    return available, count, lots, False
-
-
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
-def _standing(
+def _walk_lots(
     persons: Any,
     t: int,
     rules: Any,
@@ -203,45 +72,128 @@ def _standing(
     available: Any,
     count: Any,
     simple: Any,
-) -> None:  # pragma: no cover - compiled; its twin is ``CreditsSector.standing``
+    table: Any,
+    into_table: bool,
+) -> None:  # pragma: no cover - compiled; its twins are ``CreditsSector.standing_numpy`` and ``by_grade_numpy``
+    """Each person's lots (SC4, SC8) in a row of its own (``grade``, ``units``, ``mask``, with the
+    ring slot of each adjustment column, the credits available, the number of active adjustments
+    and whether all are simple), or, ``into_table``, only added up by grade into ``table`` (the
+    rows of ``grade`` ... are then one scratch row). One loop, no call per person: a compiled call
+    would count references to each of its arrays, which costs more than the walk."""
+    annual, year, window, decay_step = rules[0], rules[1], rules[2], rules[3]
+    grade_min, grade_max, base = rules[4], rules[5], rules[6]
     born, spent, verified, enrolled, last_fresh = people
+    ends, steps, seq, quantity, consumable, consumed = ring
     width = grade.shape[1]
     order = np.zeros(width, np.int64)
     take = np.zeros(width, np.int64)
-    sorted_lots = np.zeros(width, np.int64)
+    by_place = np.zeros(width, np.int64)
     for i in range(persons.shape[0]):
         p = persons[i]
-        a, c, _, easy = _person_lots(
-            p, t, rules, born, spent, verified, enrolled, last_fresh, ring,
-            order, grade[i], units[i], mask[i], take, sorted_lots,
-        )  # fmt: skip
-        available[i] = a
-        count[i] = c
-        simple[i] = easy
-        if not easy:
-            for k in range(c):
-                slots[i, k] = order[k]
-
-
-@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
-def _grade_table(
-    persons: Any, t: int, rules: Any, people: Any, ring: Any, width: int, out: Any
-) -> None:  # pragma: no cover - compiled; its twin is ``CreditsSector.standing`` summed by grade
-    born, spent, verified, enrolled, last_fresh = people
-    grade_min = rules[4]
-    order = np.zeros(width, np.int64)
-    take = np.zeros(width, np.int64)
-    sorted_lots = np.zeros(width, np.int64)
-    grade = np.zeros(width, np.int64)
-    units = np.zeros(width, np.int64)
-    mask = np.zeros(width, np.int64)
-    for i in range(persons.shape[0]):
-        _, _, lots, _ = _person_lots(
-            persons[i], t, rules, born, spent, verified, enrolled, last_fresh, ring,
-            order, grade, units, mask, take, sorted_lots,
-        )  # fmt: skip
-        for k in range(lots):
-            out[i, grade[k] - grade_min] += units[k]
+        r = 0 if into_table else i
+        elapsed = t - born[p]
+        if elapsed < 0:
+            elapsed = 0
+        have = (elapsed * annual) // year - spent[p] if verified[p] else 0  # SC2
+        since = max(enrolled[p], last_fresh[p])
+        over = t - since - window
+        decay = over // decay_step if over > 0 else 0  # SC8
+        # The active adjustments (end > t, SC4) in the order applied (by ``seq``; an insertion
+        # sort is stable, as the NumPy path's argsort), and what they add up to.
+        active = 0
+        up = 0
+        down = 0
+        quantified = False
+        for j in range(ends.shape[1]):
+            move = np.int64(steps[p, j])
+            if ends[p, j] > t and move != 0:
+                if move > 0:
+                    up += move
+                else:
+                    down += move
+                if quantity[p, j] > 0:
+                    quantified = True
+                k = active
+                while k > 0 and seq[p, order[k - 1]] > seq[p, j]:
+                    order[k] = order[k - 1]
+                    k -= 1
+                order[k] = j
+                active += 1
+        for k in range(width):
+            grade[r, k] = base
+            units[r, k] = 0
+            mask[r, k] = 0
+        units[r, 0] = have if have > 0 else 0
+        easy = not quantified and base + up <= grade_max and base + down >= grade_min
+        lots = 1
+        if easy:  # no bound reachable in any order: one lot at base + the steps, then decay
+            g = base + up + down
+            grade[r, 0] = g - min(decay, g - base) if g > base else g
+        else:
+            lots = 1 if have > 0 else 0
+            for c in range(active if lots else 0):  # ``lots``: column c is the c-th active adjustment
+                j = order[c]
+                st = np.int64(steps[p, j])
+                q = np.int64(quantity[p, j])
+                bit = np.int64(1) << c
+                if q == 0:  # the whole balance: every lot moves, clamped
+                    for k in range(lots):
+                        g = grade[r, k] + st
+                        grade[r, k] = grade_min if g < grade_min else grade_max if g > grade_max else g
+                        mask[r, k] |= bit
+                    continue
+                left = q - np.int64(consumed[p, j]) if consumable[p, j] else q
+                if left <= 0:
+                    continue
+                # a quantity: lots lowest grade first for a raise, highest first for a reduction,
+                # ties by place, taken in that order up to ``left``, splitting at most one
+                for k in range(lots):
+                    key = grade[r, k] if st > 0 else -grade[r, k]
+                    n = k
+                    while n > 0:
+                        other = by_place[n - 1]
+                        if (grade[r, other] if st > 0 else -grade[r, other]) <= key:
+                            break
+                        by_place[n] = other
+                        n -= 1
+                    by_place[n] = k
+                before = 0
+                for n in range(lots):
+                    k = by_place[n]
+                    taken = min(max(left - before, 0), units[r, k])
+                    take[k] = taken
+                    before += units[r, k]
+                split = -1
+                for k in range(lots):
+                    if take[k] <= 0:
+                        continue
+                    g = grade[r, k] + st
+                    if take[k] == units[r, k]:
+                        grade[r, k] = grade_min if g < grade_min else grade_max if g > grade_max else g
+                        mask[r, k] |= bit
+                    else:
+                        units[r, k] -= take[k]
+                        if split < 0:
+                            split = k
+                if split >= 0:  # the split lot's taken part becomes a new lot, last
+                    g = grade[r, split] + st
+                    grade[r, lots] = grade_min if g < grade_min else grade_max if g > grade_max else g
+                    units[r, lots] = take[split]
+                    mask[r, lots] = mask[r, split] | bit
+                    lots += 1
+            for k in range(lots):  # SC8: decay lowers every lot above base, never below it
+                if grade[r, k] > base:
+                    grade[r, k] -= min(decay, grade[r, k] - base)
+        if into_table:
+            for k in range(lots):
+                table[i, grade[r, k] - grade_min] += units[r, k]
+        else:
+            available[i] = have
+            count[i] = active
+            simple[i] = easy
+            if not easy:
+                for k in range(active):
+                    slots[i, k] = order[k]
 
 
 Ring = tuple[
@@ -284,7 +236,8 @@ def standing(
     available = np.empty(m, np.int64)
     count = np.empty(m, np.int64)
     simple = np.empty(m, np.bool_)
-    _standing(persons, t, rules, people, ring, grade, units, mask, slots, available, count, simple)
+    table = np.zeros((0, 0), np.int64)
+    _walk_lots(persons, t, rules, people, ring, grade, units, mask, slots, available, count, simple, table, False)
     return grade, units, mask, slots, available, count, simple
 
 
@@ -294,5 +247,7 @@ def grade_table(
     """Credits per grade (columns grade min .. grade max) of each person: their lots (``standing``)
     summed by grade, one person at a time, without the persons x lots arrays."""
     out = np.zeros((persons.size, int(rules[5] - rules[4]) + 1), np.int64)
-    _grade_table(persons, t, rules, people, ring, lot_columns(ring[0].shape[1]), out)
+    row = np.zeros((1, lot_columns(ring[0].shape[1])), np.int64)
+    none = np.zeros(0, np.int64)
+    _walk_lots(persons, t, rules, people, ring, row, row.copy(), row.copy(), row, none, none, none.astype(np.bool_), out, True)
     return out

@@ -251,3 +251,68 @@ def grade_table(
     none = np.zeros(0, np.int64)
     _walk_lots(persons, t, rules, people, ring, row, row.copy(), row.copy(), row, none, none, none.astype(np.bool_), out, True)
     return out
+
+
+# An adjustment recorded in each person's ring (SC4, SC5) ---------------------------------------
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _adjust(
+    persons: Any,
+    now: int,
+    end: int,
+    steps: int,
+    quantity: Any,
+    consumable: bool,
+    kind: int,
+    first_seq: int,
+    ring: Any,
+    kinds: Any,
+    slots: Any,
+) -> int:  # pragma: no cover - compiled; its twin is ``CreditsSector._adjust``'s NumPy path
+    ends, ring_steps, seq, ring_quantity, ring_consumable, consumed = ring
+    overflows = 0
+    for i in range(persons.shape[0]):  # every slot chosen before any is written, as the NumPy path
+        p = persons[i]
+        slot = 0
+        least = ends[p, 0]
+        for j in range(1, ends.shape[1]):
+            if ends[p, j] < least:
+                least = ends[p, j]
+                slot = j
+        slots[i] = slot
+        if least > now:
+            overflows += 1
+    for i in range(persons.shape[0]):  # in order: a person named twice keeps the last
+        p = persons[i]
+        slot = slots[i]
+        q = quantity[i]
+        ends[p, slot] = end
+        ring_steps[p, slot] = steps
+        seq[p, slot] = first_seq + i
+        ring_quantity[p, slot] = q
+        ring_consumable[p, slot] = consumable and q > 0
+        consumed[p, slot] = 0
+        kinds[p, slot] = kind
+    return overflows
+
+
+def adjust(
+    persons: NDArray[np.int64],
+    now: int,
+    end: int,
+    steps: int,
+    quantity: NDArray[np.int64],
+    consumable: bool,
+    kind: int,
+    first_seq: int,
+    ring: Ring,
+    kinds: NDArray[np.int8],
+) -> tuple[NDArray[np.int64], int]:
+    """Record one adjustment (SC4, SC5) for each of ``persons`` in the slot of their ring that ends
+    first (the first such slot; an expired one while any is), the i-th's place in the order applied
+    ``first_seq + i``; every slot is chosen before any is written. Returns the slots and how many
+    replaced an adjustment still active at ``now`` (the ring's overflows)."""
+    slots = np.empty(persons.size, np.int64)
+    overflows = _adjust(persons, now, end, steps, quantity, consumable, kind, first_seq, ring, kinds, slots)
+    return slots, int(overflows)

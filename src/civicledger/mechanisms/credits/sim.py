@@ -996,13 +996,23 @@ class CreditsSector(Sector):
             self.adj_kind[p, slot] = code
             self.adj_counter += 1
             return np.array([slot], np.int64)
-        ends = self.adj_end[persons]
-        slots = np.argmin(ends, axis=1)
-        least = ends[np.arange(persons.size), slots]  # the slot's end is the row's least
-        self.slot_overflows += int((least > m.t_now).sum())
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
         if q.size:
             fits(int(q.max()), np.int32, "an adjustment's quantity of credits")
+        # One compiled pass over the persons' rings (``kernels.adjust``), ``_adjust_numpy``'s writes.
+        slots, overflows = kernels.adjust(
+            persons, m.t_now, end, steps, q, consumable, code, self.adj_counter, self._ring(), self.adj_kind
+        )
+        self.slot_overflows += overflows
+        self.adj_counter += int(persons.size)
+        return slots
+
+    def _adjust_numpy(self, persons: I64, end: int, steps: int, q: I64, consumable: bool, code: int) -> I64:
+        """``_adjust`` for many persons over whole arrays: the compiled pass's twin, kept for its checks."""
+        ends = self.adj_end[persons]
+        slots = np.argmin(ends, axis=1)
+        least = ends[np.arange(persons.size), slots]  # the slot's end is the row's least
+        self.slot_overflows += int((least > self.model.t_now).sum())
         flat = persons * self.ring + slots  # one index into every (persons x ring) array, row-major
         self.adj_end.reshape(-1)[flat] = end
         self.adj_steps.reshape(-1)[flat] = steps

@@ -316,3 +316,85 @@ def adjust(
     slots = np.empty(persons.size, np.int64)
     overflows = _adjust(persons, now, end, steps, quantity, consumable, kind, first_seq, ring, kinds, slots)
     return slots, int(overflows)
+
+
+# Spending a tier's price from the lots (SC2, SC10) ---------------------------------------------
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _spend(
+    persons: Any,
+    grade: Any,
+    units: Any,
+    mask: Any,
+    slots: Any,
+    available: Any,
+    min_grade: Any,
+    price: Any,
+    ids: Any,
+    consumable: Any,
+    consumed: Any,
+    ok: Any,
+) -> None:  # pragma: no cover - compiled; its twin is ``choose_credits`` with ``used_by_adjustment``
+    lots = grade.shape[1]
+    columns = slots.shape[1]
+    order = np.zeros(lots, np.int64)
+    used = np.zeros(max(columns, 1), np.int64)
+    for i in range(persons.shape[0]):
+        have = 0
+        n = 0
+        for k in range(lots):  # the qualifying lots, lowest grade first, then by their ids (stable)
+            if units[i, k] > 0 and grade[i, k] >= min_grade[i]:
+                have += units[i, k]
+                g, key = grade[i, k], ids[mask[i, k]]
+                at = n
+                while at > 0:
+                    other = order[at - 1]
+                    if grade[i, other] < g or (grade[i, other] == g and ids[mask[i, other]] <= key):
+                        break
+                    order[at] = other
+                    at -= 1
+                order[at] = k
+                n += 1
+        allowed = available[i] >= price[i] and have >= price[i] and price[i] > 0
+        ok[i] = allowed
+        if not allowed:
+            continue
+        for c in range(columns):
+            used[c] = 0
+        before = 0
+        for at in range(n):
+            k = order[at]
+            taken = min(max(price[i] - before, 0), units[i, k])
+            before += units[i, k]
+            if taken != 0:
+                for c in range(columns):
+                    if (mask[i, k] >> c) & 1:
+                        used[c] += taken
+        p = persons[i]
+        for c in range(columns):
+            if used[c] != 0:
+                slot = slots[i, c]
+                if consumable[p, slot]:
+                    consumed[p, slot] += used[c]
+
+
+def spend(
+    persons: NDArray[np.int64],
+    lots: tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]],
+    min_grade: NDArray[np.int64],
+    price: NDArray[np.int64],
+    ids: NDArray[np.int64],
+    consumable: NDArray[np.bool_],
+    consumed: NDArray[np.int32],
+) -> NDArray[np.bool_]:
+    """Each person (distinct) buys ``price`` credits of grade >= ``min_grade`` from their lots
+    (``lots``: grade, units, mask, slots, available, as ``standing`` gives them), lowest
+    qualifying grade first, lots of one grade in the order ``ids`` gives their masks (SC10); a
+    consumable raise's ``consumed`` grows by what was taken from the lots it shaped. Refused
+    (SC2: fewer available than the price; SC10: fewer qualifying): nothing taken. Returns which
+    were allowed: ``choose_credits`` and ``used_by_adjustment``, person by person."""
+    grade, units, mask, slots, available = lots
+    ok = np.zeros(persons.size, np.bool_)
+    _spend(persons, grade, units, mask, slots, available, min_grade, price, ids, consumable, consumed, ok)
+    return ok

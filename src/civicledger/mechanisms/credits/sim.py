@@ -234,6 +234,27 @@ def used_by_adjustment(taken: I64, mask: I64, columns: int) -> I64:
     return out
 
 
+def spend_numpy(
+    persons: I64,
+    lots: tuple[I64, I64, I64, I64, I64],
+    min_grade: I64,
+    price: I64,
+    consumable: NDArray[np.bool_],
+    consumed: NDArray[np.int32],
+) -> NDArray[np.bool_]:
+    """``kernels.spend`` over whole arrays (``choose_credits``, ``used_by_adjustment``), its twin,
+    kept for its checks: distinct ``persons`` buy ``price`` from their lots (SC10), and the
+    consumable raises they take from grow ``consumed``. Returns which were allowed."""
+    grade, units, mask, slots, available = lots
+    ok, taken = choose_credits(grade, units, mask, available, min_grade, price)
+    used = used_by_adjustment(taken, mask, slots.shape[1])
+    rows, cols = np.nonzero(used)
+    ring = slots[rows, cols]
+    eats = consumable[persons[rows], ring]
+    np.add.at(consumed, (persons[rows][eats], ring[eats]), used[rows, cols][eats])
+    return ok
+
+
 def draw_winners(
     seed: bytes, valid: Sequence[tuple[str, str]], candidates: list[str]
 ) -> tuple[tuple[str, str, str], ...]:
@@ -821,12 +842,12 @@ class CreditsSector(Sector):
             grade, units, mask, slots, available = cached[2]  # what the behaviour just read: nothing changed
         else:
             grade, units, mask, slots, available = self.standing(persons, t)
-        ok, taken = choose_credits(grade, units, mask, available, min_grade, price)
-        used = used_by_adjustment(taken, mask, slots.shape[1])
-        rows, cols = np.nonzero(used)
-        ring = slots[rows, cols]
-        consumable = self.adj_consumable[persons[rows], ring]
-        np.add.at(self.adj_consumed, (persons[rows][consumable], ring[consumable]), used[rows, cols][consumable])
+        # ``choose_credits`` and ``used_by_adjustment`` person by person (compiled: ``kernels.spend``)
+        columns = max(1, int(mask.max()).bit_length()) if mask.size else 1
+        if columns not in _ID_KEYS:
+            _ID_KEYS[columns] = _lot_id_keys(columns)
+        lots_ = (grade, units, mask, slots, available)
+        ok = kernels.spend(persons, lots_, min_grade, price, _ID_KEYS[columns], self.adj_consumable, self.adj_consumed)
         self.spent[persons[ok]] += price[ok]
         self.credits_spent_total += int(price[ok].sum())
         self.spends += int(ok.sum())

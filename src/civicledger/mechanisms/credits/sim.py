@@ -778,7 +778,10 @@ class CreditsSector(Sector):
         steps = -effect.steps if effect.penalty else effect.steps
         if self.capped and steps > 0:
             persons = self._within_caps(persons, t, kind, steps)
-        quantity = effect_quantity(effect.portion_percent, self.available_of(persons, t))
+        if effect.portion_percent >= 100:  # the whole balance (quantity 0): no balance to read
+            quantity = np.zeros(persons.size, np.int64)
+        else:
+            quantity = effect_quantity(effect.portion_percent, self.available_of(persons, t))
         slots = self._adjust(persons, t + effect.duration, steps, quantity, consumable=steps > 0, kind=kind)
         return persons, slots
 

@@ -101,8 +101,8 @@ def _walk_lots(
         # The active adjustments (end > t, SC4) in the order applied (by ``seq``; an insertion
         # sort is stable, as the NumPy path's argsort), and what they add up to.
         active = 0
-        up = 0
-        down = 0
+        up = np.int64(0)
+        down = np.int64(0)
         quantified = False
         for j in range(ends.shape[1]):
             move = np.int64(steps[p, j])
@@ -247,9 +247,10 @@ def grade_table(
     """Credits per grade (columns grade min .. grade max) of each person: their lots (``standing``)
     summed by grade, one person at a time, without the persons x lots arrays."""
     out = np.zeros((persons.size, int(rules[5] - rules[4]) + 1), np.int64)
-    row = np.zeros((1, lot_columns(ring[0].shape[1])), np.int64)
-    none = np.zeros(0, np.int64)
-    _walk_lots(persons, t, rules, people, ring, row, row.copy(), row.copy(), row, none, none, none.astype(np.bool_), out, True)
+    row = np.zeros((1, lot_columns(ring[0].shape[1])), np.int64)  # one person's lots, a scratch row
+    unused = np.zeros(0, np.int64)
+    flags = np.zeros(0, np.bool_)
+    _walk_lots(persons, t, rules, people, ring, row, row.copy(), row.copy(), row, unused, unused, flags, out, True)
     return out
 
 

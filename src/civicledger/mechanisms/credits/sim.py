@@ -46,8 +46,8 @@ from numpy.typing import NDArray
 
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
-from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits import kernels
+from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits.kernels import ring_sums
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
 from civicledger.sim.draws import SETUP
@@ -1173,6 +1173,7 @@ class CreditsSector(Sector):
             g, u, mk = lots(
                 available[rows], steps, qty, left, decay[rows], pol.grade_min, pol.grade_max, pol.base_grade
             )
+            w = order.shape[1]  # a ring narrower than the power of two above it (credit_slots 3, 5 ...)
             grade[rows, : w + 1] = g
             units[rows, : w + 1] = u
             mask[rows, : w + 1] = mk

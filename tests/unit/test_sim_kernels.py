@@ -4,6 +4,10 @@
 (``two_hops`` and the pass through the friend, CI9) run where no option reads or changes the
 payments; the same seeded runs with the kernels turned off take the NumPy path. Their full rows
 must be equal, column for column, over the weeks while trusts form and after.
+
+The social credits' kernels (``credits.kernels``: lots, the grade table, adjustments, spending)
+are compared with their NumPy twins on runs whose rings are then scrambled, so that every branch
+of the walk is taken (bounds reached, lots split and consumed, nothing held, unverified persons).
 """
 
 from __future__ import annotations

@@ -1,9 +1,16 @@
-"""A compiled kernel for the grade table (decision *A compiled kernel for the payments to
-acquaintances*): what each person's active adjustments add up to, in one pass over the ring.
+"""Compiled kernels of the social credits sector (decisions *A compiled kernel for the payments
+to acquaintances* and *Social credits' lots, adjustments and spending walked person by person,
+compiled*): each reads a person's row once, where the NumPy passes they replace read it a dozen
+times, each pass a gather of scattered rows or a (persons x lots) temporary.
 
-``CreditsSector.by_grade`` read the ring (persons x slots) one column at a time: eight passes
-over a million persons' 64-byte rows of ends for the table, each pulling the whole array through
-the caches. ``ring_sums`` reads each person's row once. Integer sums and flags: the same values.
+- ``ring_sums``: what each person's active adjustments add up to (the NumPy grade table's sums).
+- ``standing`` and ``grade_table``: a person's lots (SC2, SC4, SC8), and their credits by grade.
+- ``adjust``: an adjustment written into each person's ring (SC4, SC5).
+- ``spend``: a tier's price taken from the lots and the consumable raises consumed (SC2, SC10).
+
+Each keeps its NumPy twin in ``credits.sim`` (``standing_numpy``, ``by_grade_numpy``,
+``_adjust_numpy``, ``spend_numpy``) and ``tests/unit/test_sim_kernels.py`` proves them equal:
+the same integer arithmetic in the same order, person by person, hence the same rows.
 """
 
 from __future__ import annotations

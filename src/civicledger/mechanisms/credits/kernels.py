@@ -62,6 +62,14 @@ def ring_sums(
     return up, down, busy, quantified
 
 
+AHEAD = 32
+"""Persons whose rows a kernel reads ahead, a batch at a time, before it walks them: the persons
+of a step are scattered over the million, each read a few cache lines that miss; the reads of a
+batch are independent, so the memory serves them together, where the walk would wait for each
+person's in turn (``standing`` for 10,000 persons of a million: 1.2 ms against 1.8 ms; ``adjust``
+for 20,000: 1.4 ms against 2.3 ms)."""
+
+
 # A person's lots in one pass (SC2, SC4, SC8) --------------------------------------------------
 
 
@@ -81,6 +89,7 @@ def _walk_lots(
     simple: Any,
     table: Any,
     into_table: bool,
+    sink: Any,
 ) -> None:  # pragma: no cover - compiled; its twins are ``CreditsSector.standing_numpy`` and ``by_grade_numpy``
     """Each person's lots (SC4, SC8) in a row of its own (``grade``, ``units``, ``mask``, with the
     ring slot of each adjustment column, the credits available, the number of active adjustments
@@ -95,7 +104,14 @@ def _walk_lots(
     order = np.zeros(width, np.int64)
     take = np.zeros(width, np.int64)
     by_place = np.zeros(width, np.int64)
+    read = np.int64(0)  # what was read ahead (``AHEAD``), kept so that the reads are not dropped
+    last = ends.shape[1] - 1
     for i in range(persons.shape[0]):
+        if i % AHEAD == 0:
+            for a in range(i + AHEAD, min(i + 2 * AHEAD, persons.shape[0])):
+                q = persons[a]
+                read += ends[q, 0] + ends[q, last] + seq[q, 0] + quantity[q, 0] + consumed[q, 0] + steps[q, 0]
+                read += born[q] + spent[q] + enrolled[q] + last_fresh[q] + verified[q]
         p = persons[i]
         r = 0 if into_table else i
         elapsed = t - born[p]
@@ -201,6 +217,7 @@ def _walk_lots(
             if not easy:
                 for k in range(active):
                     slots[i, k] = order[k]
+    sink[0] = read
 
 
 Ring = tuple[
@@ -244,7 +261,8 @@ def standing(
     count = np.empty(m, np.int64)
     simple = np.empty(m, np.bool_)
     table = np.zeros((0, 0), np.int64)
-    _walk_lots(persons, t, rules, people, ring, grade, units, mask, slots, available, count, simple, table, False)
+    sink = np.zeros(1, np.int64)
+    _walk_lots(persons, t, rules, people, ring, grade, units, mask, slots, available, count, simple, table, False, sink)
     return grade, units, mask, slots, available, count, simple
 
 
@@ -255,9 +273,8 @@ def grade_table(
     summed by grade, one person at a time, without the persons x lots arrays."""
     out = np.zeros((persons.size, int(rules[5] - rules[4]) + 1), np.int64)
     row = np.zeros((1, lot_columns(ring[0].shape[1])), np.int64)  # one person's lots, a scratch row
-    unused = np.zeros(0, np.int64)
-    flags = np.zeros(0, np.bool_)
-    _walk_lots(persons, t, rules, people, ring, row, row.copy(), row.copy(), row, unused, unused, flags, out, True)
+    none, flags, sink = np.zeros(0, np.int64), np.zeros(0, np.bool_), np.zeros(1, np.int64)
+    _walk_lots(persons, t, rules, people, ring, row, row.copy(), row.copy(), row, none, none, flags, out, True, sink)
     return out
 
 
@@ -277,10 +294,16 @@ def _adjust(
     ring: Any,
     kinds: Any,
     slots: Any,
+    sink: Any,
 ) -> int:  # pragma: no cover - compiled; its twin is ``CreditsSector._adjust``'s NumPy path
     ends, ring_steps, seq, ring_quantity, ring_consumable, consumed = ring
     overflows = 0
+    read = np.int64(0)  # what was read ahead (``AHEAD``), kept so that the reads are not dropped
+    last = ends.shape[1] - 1
     for i in range(persons.shape[0]):  # every slot chosen before any is written, as the NumPy path
+        if i % AHEAD == 0:
+            for a in range(i + AHEAD, min(i + 2 * AHEAD, persons.shape[0])):
+                read += ends[persons[a], 0] + ends[persons[a], last]
         p = persons[i]
         slot = 0
         least = ends[p, 0]
@@ -292,6 +315,10 @@ def _adjust(
         if least > now:
             overflows += 1
     for i in range(persons.shape[0]):  # in order: a person named twice keeps the last
+        if i % AHEAD == 0:  # the lines about to be written, read ahead
+            for a in range(i + AHEAD, min(i + 2 * AHEAD, persons.shape[0])):
+                q = persons[a]
+                read += seq[q, 0] + ring_quantity[q, last] + consumed[q, last] + kinds[q, last]
         p = persons[i]
         slot = slots[i]
         q = quantity[i]
@@ -302,6 +329,7 @@ def _adjust(
         ring_consumable[p, slot] = consumable and q > 0
         consumed[p, slot] = 0
         kinds[p, slot] = kind
+    sink[0] = read
     return overflows
 
 
@@ -322,7 +350,8 @@ def adjust(
     ``first_seq + i``; every slot is chosen before any is written. Returns the slots and how many
     replaced an adjustment still active at ``now`` (the ring's overflows)."""
     slots = np.empty(persons.size, np.int64)
-    overflows = _adjust(persons, now, end, steps, quantity, consumable, kind, first_seq, ring, kinds, slots)
+    sink = np.zeros(1, np.int64)
+    overflows = _adjust(persons, now, end, steps, quantity, consumable, kind, first_seq, ring, kinds, slots, sink)
     return slots, int(overflows)
 
 

@@ -9,7 +9,11 @@ credits form the domain's lots (``lots``), built for the persons a step reads.
 
 Each vectorised function here is the form of one rule of ``civicledger.mechanisms.credits.rules``
 over whole arrays and says which; ``tests/unit/test_sim_rules.py`` and
-``tests/unit/test_sim_credits.py`` prove each equal to the scalar rule, element by element.
+``tests/unit/test_sim_credits.py`` prove each equal to the scalar rule, element by element. The
+hottest walks (a person's lots, the grade table, an adjustment's writes, spending) run compiled,
+one loop per person (``credits.kernels``); their NumPy forms stay here as twins
+(``standing_numpy``, ``by_grade_numpy``, ``_adjust_numpy``, ``spend_numpy``), proven equal to the
+kernels in ``tests/unit/test_sim_kernels.py``.
 
 X8: an act of participation another sector reports (``Sector.participation``: a Gears vote is
 ``"gears_vote"``) restarts the decay clock (SC8) and has the effect the credits policy gives its
@@ -407,8 +411,8 @@ class CreditsSector(Sector):
         # quantity and what was consumed of it below 2^31 (int32; credits accrue at most
         # ``annual_allocation`` a year of life), the kind an index into a handful of kinds (int8).
         # One record per person holds their whole ring (``ring_record``), each field read as a
-        # (persons x ring) array: a step's adjustments and walks touch a few hundred thousand
-        # persons at random, and a person's ring then costs three cache lines, not seven.
+        # (persons x ring) array: a step's adjustments and walks touch tens of thousands of
+        # persons at random, and a person's ring then costs three or four cache lines, not seven.
         rings = np.zeros(n, ring_record(ring))
         self.adj_end: I64 = rings["end"]
         self.adj_steps: NDArray[np.int8] = rings["steps"]
@@ -1102,9 +1106,11 @@ class CreditsSector(Sector):
         )
 
     def _people(self) -> kernels.People:
+        """The per-person arrays a compiled walk reads (SC2, SC8)."""
         return self.born, self.spent, self.model.verified, self.enrolled, self.last_fresh
 
     def _ring(self) -> kernels.Ring:
+        """The ring's fields a compiled walk reads and ``kernels.adjust`` writes (SC4), kind aside."""
         return self.adj_end, self.adj_steps, self.adj_seq, self.adj_qty, self.adj_consumable, self.adj_consumed
 
     def standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:

@@ -14,12 +14,16 @@ Then, on that journal:
   hash read, then ``merkle.inclusion_proof``): the baselines, in the same run;
 - ``writes alone``: signed transfers through ``Engine.execute``, one per transaction, paced at
   ``--write-rate`` per second for ``--seconds``; their latency p50/p99;
-- ``proof, before the tile cache`` (unless ``--no-baseline-readers``) and ``proof``:
-  ``--readers`` reader threads (spread over ``--reader-processes`` processes, one per core by
-  default: a reader process is like one server worker) ask for random entries in a closed loop
-  while the same paced writes go on, the way before the cache and then ``audit.inclusion`` (what
-  ``GET /api/journal/{seq}`` and ``civic journal show`` serve); the proofs' latency (GIL and CPU
-  queueing included), the readers' CPU per proof, and the writes' latency with readers. Before
+- ``proof, before the tile cache`` (unless ``--no-baseline-readers`` or ``--no-baselines``),
+  ``proof, request threads`` (unless ``--no-baseline-readers``) and ``proof``: ``--readers``
+  readers (spread over ``--reader-processes`` processes, one per core by default: a reader
+  process is like one server worker) ask for random entries in a closed loop while the same
+  paced writes go on: the way before the cache, in threads; ``audit.inclusion`` in threads (a
+  ``def`` route's thread pool, before decision 0031); and ``proof``, the readers as tasks of one
+  asyncio loop a process, each request answered by ``reads.served_inclusion`` as ``GET
+  /api/journal/{seq}`` answers it (a warm proof at once, from the tree above the tiles proven
+  for the head; any other in a request thread). The proofs' latency (GIL and CPU queueing
+  included), the readers' CPU per proof, and the writes' latency with readers. Before
   ``proof`` each reader process warms its tile cache for up to ``--warmup`` seconds (one proof per
   level-0 tile, newest first, until the cache's bound: each also keeps its entry bundle), as a
   running server's cache is; the warm-up time and the cache's size and hits are printed.
@@ -44,6 +48,7 @@ with readers at most twice their p99 alone (``met_proof``, ``met_writes``, with 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import multiprocessing as mp
 import os
@@ -59,6 +64,7 @@ from typing import Any
 
 from civicledger.adapters.scripted import ScriptedEconomy
 from civicledger.adapters.sql.store import SqlStore
+from civicledger.api import reads
 from civicledger.api.server import READ_NICE, READ_SWITCH_INTERVAL, become_read_worker
 from civicledger.kernel import audit
 from civicledger.kernel import ledger as led
@@ -179,6 +185,7 @@ def reader_process(
     old: bool,
     worker: tuple[int, float, bool],
     entry_bytes: int,
+    model: str,
     out: Any,
 ) -> None:
     """``threads`` readers asking for inclusion proofs of random entries from ``start_at`` until
@@ -199,6 +206,12 @@ def reader_process(
     warm_s = time.perf_counter() - t0
     latencies: list[float] = []
     lock = threading.Lock()
+    cpu0 = time.process_time()
+    if model == "loop" and not old:
+        latencies = asyncio.run(_loop_readers(store, threads, size, start_at, stop_at))
+        cpu = time.process_time() - cpu0
+        _report(store, latencies, warm_s, warmed, cpu, out)
+        return
 
     def read(seed: int) -> None:
         rng = random.Random(seed)
@@ -216,12 +229,37 @@ def reader_process(
             latencies.extend(mine)
 
     workers = [threading.Thread(target=read, args=(os.getpid() * 100 + i,)) for i in range(threads)]
-    cpu0 = time.process_time()
     for w in workers:
         w.start()
     for w in workers:
         w.join()
-    cpu = time.process_time() - cpu0
+    _report(store, latencies, warm_s, warmed, time.process_time() - cpu0, out)
+
+
+async def _loop_readers(store: Store, clients: int, size: int, start_at: float, stop_at: float) -> list[float]:
+    """``clients`` readers as a server's event loop serves them (``GET /api/journal/{seq}``,
+    ``reads.served_inclusion``): each asks for a random entry, its request joins the loop's queue
+    behind those already there (one ``sleep(0)``), and the loop answers them in turn, a warm proof
+    at once and any other from a request thread. HTTP's own parsing is left out, as for the
+    threads."""
+    latencies: list[float] = []
+
+    async def client(seed: int) -> None:
+        rng = random.Random(seed)
+        while time.time() < start_at:
+            await asyncio.sleep(0.005)
+        while time.time() < stop_at:
+            seq = rng.randrange(size)
+            t0 = time.perf_counter()
+            await asyncio.sleep(0)
+            await reads.served_inclusion(store, seq, None)
+            latencies.append((time.perf_counter() - t0) * 1000)
+
+    await asyncio.gather(*(client(os.getpid() * 100 + i) for i in range(clients)))
+    return latencies
+
+
+def _report(store: SqlStore, latencies: list[float], warm_s: float, warmed: int, cpu: float, out: Any) -> None:
     stats = store.tiles.stats()
     entries = store.tiles.entries.stats()
     store.close()
@@ -244,7 +282,14 @@ def raise_priority(store: Store, nice: int) -> None:
 
 
 def readers_with_writes(
-    e: ScriptedEconomy, url: str, schema: str | None, size: int, args: argparse.Namespace, old: bool, tag: str
+    e: ScriptedEconomy,
+    url: str,
+    schema: str | None,
+    size: int,
+    args: argparse.Namespace,
+    old: bool,
+    tag: str,
+    model: str = "loop",
 ) -> dict[str, Any]:
     """32 readers (the old way, or from the tile cache) while the paced writes go on."""
     processes = max(1, min(args.reader_processes, args.readers))
@@ -258,7 +303,7 @@ def readers_with_writes(
     readers = [
         ctx.Process(
             target=reader_process,
-            args=(url, schema, n, size, start_at, stop_at, old, worker, args.entry_mib << 20, queue),
+            args=(url, schema, n, size, start_at, stop_at, old, worker, args.entry_mib << 20, model, queue),
         )
         for n in shares
     ]
@@ -314,6 +359,7 @@ def readers_with_writes(
             "entry_misses": entry_misses,
         },
         "entry_cache_mib": args.entry_mib,
+        "reader_model": "threads" if old else model,
         "reader_nice": args.reader_nice,
         "reader_idle": args.reader_idle,
         "switch_interval_ms": round(args.switch_interval * 1000, 3),
@@ -394,6 +440,9 @@ def measure(backend: str, url: str, schema: str | None, args: argparse.Namespace
             before.pop("cache")
             before.pop("warmup_s")
             emit(what="proof, before the tile cache", **common, **before, load_average=load())
+        if args.baseline_readers:
+            threads = readers_with_writes(e, url, schema, size, args, False, f"threads-{run}", "threads")
+            emit(what="proof, request threads", **common, **threads, load_average=load())
         after = readers_with_writes(e, url, schema, size, args, False, f"with-{run}")
         emit(
             what="proof",
@@ -429,7 +478,7 @@ def main() -> None:
         "--no-baseline-readers",
         dest="baseline_readers",
         action="store_false",
-        help="skip the 32 readers the way before the tile cache",
+        help="skip the baseline readers: request threads (and, unless --no-baselines, the way before the tile cache)",
     )
     parser.add_argument(
         "--reuse",

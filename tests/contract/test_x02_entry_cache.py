@@ -16,7 +16,7 @@ from civicledger.kernel.identity import AccountKind
 from civicledger.kernel.merkle import Node, leaf_hash
 from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalRows, Store
-from civicledger.kernel.tilecache import Bundle, TileCache, TileSpan
+from civicledger.kernel.tilecache import Bundle, Tile, TileCache, TileSpan
 from civicledger.kernel.tiles import TILE_WIDTH
 from tests.contract.test_x02_tiles import _fill
 
@@ -110,3 +110,104 @@ def test_x02_signed_entries_served_from_a_bundle_equal_the_stored_entries(any_st
         with any_store.read() as uow:
             stored = uow.journal.get(seq)
         assert stored is not None and expected["entry"] == stored.entry.to_wire()
+
+
+def _no_reads(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any read of the store from here on fails the test."""
+
+    def refused(*args: object, **kwargs: object) -> object:
+        raise AssertionError("a warm proof read the store")
+
+    monkeypatch.setattr(store, "journal_rows", refused)
+    monkeypatch.setattr(store, "read", refused)
+
+
+def test_x02_warm_inclusion_answers_from_the_cache_alone_or_not_at_all(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``warm_inclusion`` (what the server answers on its event loop) gives exactly ``inclusion``'s
+    answer when the cache holds all it needs, None when it would have to read, and never reads."""
+    _fill(any_store, COUNT)
+    seqs = [0, 1, 255, 256, 511, COUNT - 1, *random.Random(16).sample(range(2 * TILE_WIDTH), 20)]
+    assert audit.warm_inclusion(any_store, 0) is None  # nothing kept yet: no head
+    expected = {seq: audit.inclusion(any_store, seq) for seq in seqs}
+    assert expected == {seq: _reference(any_store, seq) for seq in seqs}
+    _no_reads(any_store, monkeypatch)
+    for seq in seqs:
+        warm = audit.warm_inclusion(any_store, seq)
+        if seq < 2 * TILE_WIDTH:
+            assert warm == expected[seq], seq
+        else:  # the partial bundle is never kept: its entries are read each time
+            assert warm is None
+    assert audit.warm_inclusion(any_store, COUNT) is None  # beyond the tree: ``inclusion`` says why
+    assert audit.warm_inclusion(any_store, 5, size=COUNT - 1) is None  # an older head: read it
+
+
+def test_x02_warm_inclusion_never_serves_a_bundle_that_disagrees(any_store: Store) -> None:
+    _fill(any_store, COUNT)
+    expected = audit.inclusion(any_store, 5)
+    assert audit.warm_inclusion(any_store, 5) == expected
+    bodies = any_store.journal_rows(None, [], [], (0, TILE_WIDTH)).bodies
+    forged = [b.replace(b'"n":5', b'"n":6') if i == 5 else b for i, b in enumerate(bodies)]
+    any_store.tiles.entries.put(Bundle.build(0, forged))
+    assert audit.warm_inclusion(any_store, 5) is None  # fails the signed root: left to ``inclusion``
+    assert audit.inclusion(any_store, 5) == expected  # the cache emptied, read from the store alone
+    assert audit.warm_inclusion(any_store, 5) is None
+    assert audit.inclusion(any_store, 5) == expected  # kept again
+    assert audit.warm_inclusion(any_store, 5) == expected
+
+
+def test_x02_warm_inclusion_leaves_reading_an_expired_head_to_inclusion(any_store: Store) -> None:
+    """Past the kept head's time a warm proof does not take the turn to read the newest head:
+    the next ``inclusion`` reads it, so a growing journal's proofs move on to its newest head."""
+    now = [0.0]
+    any_store.tiles = TileCache(head_ttl=1.0, clock=lambda: now[0])
+    _fill(any_store, COUNT)
+    first = audit.inclusion(any_store, 5)
+    assert audit.warm_inclusion(any_store, 5) == first
+    now[0] = 5.0
+    assert audit.warm_inclusion(any_store, 5) is None
+    assert audit.warm_inclusion(any_store, 5) is None
+    assert any_store.tiles.head() is None  # the turn to read is still free
+
+
+def test_x02_warm_proofs_from_the_proven_tree_above_the_tiles(
+    any_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once a server's warm proofs are asked for, each newest head read grows the tree above the
+    tiles proven for it; warm proofs of full tiles then come from it (no general verification,
+    nothing read) and equal the store's, and a kept tile that disagrees is never served."""
+    now = [0.0]
+    any_store.tiles = TileCache(head_ttl=1.0, clock=lambda: now[0])
+    _fill(any_store, COUNT)
+    assert audit.warm_inclusion(any_store, 0) is None  # no head kept; asks for the tree from now on
+    seqs = [0, 5, 255, 256, 511, *random.Random(17).sample(range(2 * TILE_WIDTH), 20)]
+    expected = {seq: _reference(any_store, seq) for seq in seqs}
+    for seq in seqs:
+        assert audit.inclusion(any_store, seq) == expected[seq]
+    upper = any_store.tiles.upper
+    assert upper is not None and upper.head.size == COUNT
+    with monkeypatch.context() as m:
+        _no_reads(any_store, m)
+
+        def refused(*args: object) -> bool:
+            raise AssertionError("a proof from the proven tree verified the whole path")
+
+        m.setattr(audit, "verify_inclusion", refused)
+        for seq in seqs:
+            assert audit.warm_inclusion(any_store, seq) == expected[seq], seq
+
+    kept = any_store.tiles.full_tile(0, 0)
+    assert kept is not None
+    forged = bytearray(kept.levels[0])
+    forged[4 * 32] ^= 1  # the hash of leaf 4, the sibling in entry 5's proof
+    corrupt = Tile.build(0, 0, bytes(forged))
+    with monkeypatch.context() as m:  # the kept tile, corrupted in memory
+        m.setattr(any_store.tiles, "full_tile", lambda level, index: corrupt)
+        assert audit.warm_inclusion(any_store, 5) == expected[5]  # the proven root refused it
+    now[0] = 5.0  # a later head: the tree grows from the last one
+    _fill(any_store, TILE_WIDTH)
+    assert audit.inclusion(any_store, 600)["tree_head"]["size"] == COUNT + TILE_WIDTH
+    grown = any_store.tiles.upper
+    assert grown is not None and grown.head.size == COUNT + TILE_WIDTH and len(grown.levels[0]) == 3
+    assert grown.levels[0][:2] == upper.levels[0][:2]

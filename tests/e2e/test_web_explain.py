@@ -148,7 +148,7 @@ def test_the_glossary_and_explanations_speak_spanish_and_the_api_stays_english(
     shown = _text(http.get(f"/explain/gears/delta/{widget}?lang=es").text)
     assert "¿Por qué la delta de esta empresa es la que es?" in shown
     assert "votos 1 suma de los votos vigentes" in shown and "votos / n : la media de los votos vigentes" in shown
-    assert "delta = 10.54" in shown and "G xi 7,147.81" in shown  # numbers as the kernel shows them
+    assert "delta = 10,54" in shown and "G xi 7.147,81" in shown  # numbers in the page's language
     assert "Why is" not in shown
     price = _text(http.get("/explain/creditism/price/bicycle?lang=es").text)
     assert "trabajo + externos + tasa + insumos" in price and "¿Por qué este precio es el que es?" in price

@@ -5,6 +5,10 @@
 payments; the same seeded runs with the kernels turned off take the NumPy path. Their full rows
 must be equal, column for column, over the weeks while trusts form and after. Cut into parts run
 on several threads (``sim.threads``), they give the one thread's holdings and rows.
+
+The social credits' kernels (``credits.kernels``: lots, the grade table, adjustments, spending)
+are compared with their NumPy twins on runs whose rings are then scrambled, so that every branch
+of the walk is taken (bounds reached, lots split and consumed, nothing held, unverified persons).
 """
 
 from __future__ import annotations
@@ -161,3 +165,127 @@ def test_sc4_ring_sums_equal_the_column_loop() -> None:
     for mine, theirs in zip(got, (up, down, busy, quantified), strict=True):
         assert mine.dtype == theirs.dtype
         assert np.array_equal(mine, theirs)
+
+
+# The credits sector's compiled passes (``credits.kernels``) against their NumPy twins ----------
+
+
+def credits_model(slots: int, seed: int) -> Any:
+    """A credits sector after a run with many lots (quantity raises from votes and the lottery,
+    whole-balance awards and penalties, spending), its ring then scrambled at random: ends around
+    the run's time, steps reaching the bounds, quantities partly consumed, some persons unverified
+    or holding nothing, so that every branch of the walk is taken."""
+    import numpy as np
+
+    sc = parse_scenario(
+        {
+            "scenario": {"steps": 30, "seeds": [seed], "record_every": 10},
+            "population": {"persons": 3000, "companies": 4, "resources": 0},
+            "network": {"mean_degree": 0.0},
+            "parameters": {
+                "participation_rate": 0.2,
+                "infraction_rate": 0.05,
+                "pledge_rate": 0.02,
+                "pledge_quantity": 50.0,
+                "second_chance_rate": 0.2,
+                "spend_rate": 0.2,
+                "credit_slots": float(slots),
+            },
+        }
+    )
+    m = Model(sc, seed=seed)
+    m.run()
+    rng = np.random.default_rng(seed)
+    n, t = m.n, m.t_now
+    scramble = rng.random(n) < 0.5  # half keep the run's rings, half get random ones
+    shape = (int(scramble.sum()), slots)
+    m.adj_end[scramble] = t + rng.integers(-3, 4, shape) * m.scenario.step
+    m.adj_steps[scramble] = rng.integers(-3, 4, shape)
+    m.adj_seq[scramble] = rng.permutation(n * slots)[: shape[0] * slots].reshape(shape)
+    m.adj_qty[scramble] = np.where(rng.random(shape) < 0.5, rng.integers(1, 3000, shape), 0)
+    m.adj_consumable[scramble] = rng.random(shape) < 0.6
+    m.adj_consumed[scramble] = rng.integers(0, 3000, shape)
+    m.spent[:] = np.where(rng.random(n) < 0.1, 10**9, m.spent)  # some hold nothing
+    m.verified[rng.random(n) < 0.05] = False
+    m.last_fresh[:] = np.where(rng.random(n) < 0.5, t - rng.integers(0, 3 * 365, n) * 86_400, m.last_fresh)
+    return m
+
+
+@pytest.mark.parametrize(("slots", "seed"), [(8, 1), (5, 2), (4, 3), (1, 4)])
+def test_sc4_sc8_compiled_lots_equal_the_numpy_walk(slots: int, seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``standing`` (``kernels.standing``) gives ``standing_numpy``'s arrays, shape and all, in one
+    walk and in groups, and ``by_grade`` (``kernels.grade_table``) gives ``by_grade_numpy``'s table."""
+    import numpy as np
+
+    from civicledger.mechanisms.credits import sim as credits_sim
+
+    m = credits_model(slots, seed)
+    t = m.t_now
+    everyone = np.arange(m.n, dtype=np.int64)
+    some = np.random.default_rng(seed).integers(0, m.n, 700).astype(np.int64)  # repeats, unsorted
+    empty = np.zeros(0, np.int64)
+    for who in (everyone, some, empty, everyone[:1]):
+        for grouped_from in (0, 10**9):
+            monkeypatch.setattr(credits_sim, "GROUPED_FROM", grouped_from)
+            mine, theirs = m.standing(who, t), m.standing_numpy(who, t)
+            for a, b in zip(mine, theirs, strict=True):
+                assert a.shape == b.shape and a.dtype == b.dtype
+                assert np.array_equal(a, b)
+        assert np.array_equal(m.by_grade(t, who), m.by_grade_numpy(t, who))
+    _, units, mask, _, available = m.standing(everyone, t)
+    assert (units[:, 1:] > 0).any() and (mask > 0).any() and (available <= 0).any()  # splits, masks, empty
+    assert np.array_equal(m.by_grade(t), m.by_grade_numpy(t))
+
+
+@pytest.mark.parametrize("slots", [8, 3])
+def test_sc4_compiled_adjustments_equal_the_numpy_writes(slots: int) -> None:
+    """``_adjust`` (``kernels.adjust``) writes what ``_adjust_numpy`` writes, a person named twice
+    keeping the last, and counts the same overflows."""
+    import numpy as np
+
+    m = credits_model(slots, 5)
+    rng = np.random.default_rng(5)
+    names = ("adj_end", "adj_steps", "adj_seq", "adj_qty", "adj_consumable", "adj_consumed", "adj_kind")
+    for trial in range(12):
+        persons = rng.integers(0, m.n, 400).astype(np.int64)  # repeats
+        quantity = np.where(rng.random(400) < 0.5, rng.integers(1, 100, 400), 0).astype(np.int64)
+        end, steps, consumable = m.t_now + trial * 3600, int(rng.integers(-2, 3)), bool(trial % 2)
+        before = {k: getattr(m, k).copy() for k in names}, m.slot_overflows, m.adj_counter
+        slots_fast = m._adjust(persons, end, steps, quantity, consumable=consumable, kind="infraction")
+        fast = {k: getattr(m, k).copy() for k in names}, m.slot_overflows, m.adj_counter
+        for k in names:
+            getattr(m, k)[...] = before[0][k]
+        m.slot_overflows, m.adj_counter = before[1], before[2]
+        slots_slow = m._adjust_numpy(persons, end, steps, quantity, consumable, m.kinds["infraction"])
+        assert np.array_equal(slots_fast, slots_slow) and slots_fast.dtype == slots_slow.dtype
+        for k in names:
+            assert np.array_equal(getattr(m, k), fast[0][k]), k
+        assert (m.slot_overflows, m.adj_counter) == fast[1:]
+    assert m.slot_overflows > 0
+
+
+@pytest.mark.parametrize(("slots", "seed"), [(8, 6), (4, 7)])
+def test_sc10_compiled_spending_equals_choose_credits(slots: int, seed: int) -> None:
+    """``kernels.spend`` allows what ``choose_credits`` allows and consumes what
+    ``used_by_adjustment`` gives, for prices and grades allowed and refused (SC2, SC10)."""
+    import numpy as np
+
+    from civicledger.mechanisms.credits import kernels
+    from civicledger.mechanisms.credits import sim as credits_sim
+
+    m = credits_model(slots, seed)
+    rng = np.random.default_rng(seed)
+    allowed = refused = 0
+    for _ in range(10):
+        persons = np.sort(rng.choice(m.n, 600, replace=False)).astype(np.int64)
+        lots = m.standing(persons, m.t_now)
+        price = rng.integers(0, 4000, persons.size).astype(np.int64)
+        min_grade = rng.integers(0, 6, persons.size).astype(np.int64)
+        columns = max(1, int(lots[2].max()).bit_length())
+        fast, slow = m.adj_consumed.copy(), m.adj_consumed.copy()
+        ok = kernels.spend(persons, lots, min_grade, price, credits_sim._lot_id_keys(columns), m.adj_consumable, fast)
+        expected = credits_sim.spend_numpy(persons, lots, min_grade, price, m.adj_consumable, slow)
+        assert np.array_equal(ok, expected) and np.array_equal(fast, slow)
+        allowed, refused = allowed + int(ok.sum()), refused + int((~ok).sum())
+        m.adj_consumed[...] = fast  # the next round spends from what this one left
+    assert allowed > 0 and refused > 0 and (m.adj_consumed > 0).any()

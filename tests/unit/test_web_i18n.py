@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
+from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 from jinja2.ext import i18n as i18n_extension
 
-from civicledger.kernel.explain import N_
+from civicledger.kernel.explain import N_, Figure, Money
+from civicledger.kernel.time import DAY, HOUR, MINUTE, YEAR, format_duration
 from civicledger.web import i18n
 from civicledger.web.site import _templates
 
@@ -322,3 +324,46 @@ def test_texts_marked_outside_the_web_layer_are_translated_when_shown_never_form
     finally:
         i18n._current.reset(token)  # type: ignore[arg-type]
     assert i18n.translate(rate) == rate
+
+
+def test_x04_durations_read_in_the_pages_language() -> None:
+    """X4's durations on the pages: the units in the reader's language, the count in its number format."""
+    token = i18n._current.set("es")
+    try:
+        assert i18n.format_duration(90 * DAY) == "90 días"
+        assert i18n.format_duration(DAY + 6 * HOUR) == "1 día 6 horas"
+        assert i18n.format_duration(1_500 * YEAR) == "1.500 años"
+        assert i18n.format_duration(0) == "0 segundos"
+        assert i18n.format_duration(-MINUTE) == "-1 minuto"
+    finally:
+        i18n._current.reset(token)
+    for seconds in (0, 1, 59, MINUTE, 90 * DAY, DAY + 6 * HOUR, 3 * YEAR + 2 * DAY + 5, 1_500 * YEAR, -HOUR):
+        assert i18n.format_duration(seconds) == format_duration(seconds)  # English as the kernel says it
+
+
+def test_x03_explanation_figures_read_in_the_pages_language() -> None:
+    """An explanation's figures on ``/explain/...``: in English what ``Figure.shown`` says (the
+    CLI's; a large decimal grouped too), in Spanish with its separators and words."""
+    xi = Money(2, "xi", "xi")
+    figures = [
+        Figure("balance", 1_234_567, money=xi),
+        Figure("window", 90 * DAY + 6 * HOUR, seconds=True),
+        Figure("share", Fraction(1, 3)),
+        Figure("ratio", Fraction(40_003, 3)),
+        Figure("count", 14_117),
+        Figure("whole", Fraction(6, 3)),
+    ]
+    english = [i18n.format_figure(f) for f in figures]
+    assert english == [f.shown() for f in figures[:3]] + ["13,334.33 (40003/3)", "14,117", "2"]  # grouped
+    token = i18n._current.set("es")
+    try:
+        assert [i18n.format_figure(f) for f in figures] == [
+            "xi 12.345,67",
+            "90 días 6 horas",
+            "0,3333 (1/3)",
+            "13.334,33 (40003/3)",
+            "14.117",
+            "2",
+        ]
+    finally:
+        i18n._current.reset(token)

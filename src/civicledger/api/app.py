@@ -416,11 +416,11 @@ def create_app(
         return reads.journal_entries(store, start, limit, where=where)
 
     @app.get("/api/journal/{seq}", tags=["journal"], responses=READ_ERRORS)
-    def journal_entry(
+    async def journal_entry(
         seq: Annotated[int, Path(ge=0, le=2**53)], size: Annotated[int | None, Query(ge=1, le=2**53)] = None
     ) -> Mapping[str, object]:
         """An entry with its inclusion proof against the newest signed tree head (or one of ``size``)."""
-        return reads.inclusion(store, seq, size)
+        return await reads.served_inclusion(store, seq, size)
 
     @app.get("/api/tree-heads/latest", tags=["journal"], responses=READ_ERRORS)
     def tree_head() -> Mapping[str, object]:

@@ -27,6 +27,7 @@ from civicledger.kernel.merkle import (
     fold_subtrees,
     inclusion_plan,
     leaf_hash,
+    node_hash,
     verify_consistency,
     verify_inclusion,
 )
@@ -35,8 +36,9 @@ from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.ports import JournalRepository, SignatureVerifier, Store, StoredEntry, UnitOfWork
 from civicledger.kernel.registry import EconomyInfo, ProjectionContext, project
 from civicledger.kernel.snapshot import state_digest
-from civicledger.kernel.tilecache import HASH, Bundle, Tile, tile_of, tile_span
-from civicledger.kernel.tiles import TILE_WIDTH
+from civicledger.kernel.tilecache import HASH, Bundle, Tile, TileCache, tile_of, tile_span
+from civicledger.kernel.tiles import TILE_HEIGHT, TILE_WIDTH
+from civicledger.kernel.uppertree import UpperTree, edge_nodes
 
 
 @dataclass
@@ -320,22 +322,16 @@ def inclusion(store: Store, seq: int, size: int | None = None) -> JSONObject:
     if not 0 <= seq < head.size:
         raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
     plan = inclusion_plan(seq, head.size)
-    leaf, proof = _proof(store, plan, head.size, seq)
+    leaf, proof = _proved(_proof(store, plan, head.size, seq))
     if leaf is None:
         raise NotFoundError(f"entry {seq} is not in the signed tree of {head.size} entries", rule="X2")
     root = bytes.fromhex(head.root)
     if not verify_inclusion(leaf.hash, seq, head.size, proof, root):
         store.tiles.clear()  # a kept tile or bundle disagrees with the store: read everything again
-        leaf, proof = _proof(store, plan, head.size, seq, cached=False)
+        leaf, proof = _proved(_proof(store, plan, head.size, seq, cached=False))
         if leaf is None or not verify_inclusion(leaf.hash, seq, head.size, proof, root):
             raise IntegrityError(f"the journal's stored subtrees do not prove entry {seq} in its signed tree")
-    return {
-        "seq": seq,
-        "entry": leaf.wire(),
-        "leaf_hash": leaf.hash.hex(),
-        "tree_head": head.to_wire(),
-        "proof": [p.hex() for p in proof],
-    }
+    return _inclusion_wire(seq, leaf, head, proof)
 
 
 def consistency(store: Store, first: int, second: int | None = None) -> JSONObject:
@@ -351,15 +347,94 @@ def consistency(store: Store, first: int, second: int | None = None) -> JSONObje
         raise NotFoundError(f"there is no signed tree head of exactly {first} entries", rule="X2")
     plan = consistency_plan(first, later.size)
     roots = (first, later.size, bytes.fromhex(earlier.root), bytes.fromhex(later.root))
-    _, proof = _proof(store, plan, later.size, None)
+    _, proof = _proved(_proof(store, plan, later.size, None))
     if not verify_consistency(*roots, proof):
         store.tiles.clear()
-        _, proof = _proof(store, plan, later.size, None, cached=False)
+        _, proof = _proved(_proof(store, plan, later.size, None, cached=False))
         if not verify_consistency(*roots, proof):
             raise IntegrityError(f"the journal's stored subtrees do not prove {first} consistent with {later.size}")
     return {
         "first": earlier.to_wire(),
         "second": later.to_wire(),
+        "proof": [p.hex() for p in proof],
+    }
+
+
+def warm_inclusion(store: Store, seq: int, size: int | None = None) -> JSONObject | None:
+    """``inclusion``'s answer when it needs nothing but the tile cache (the kept head covers
+    ``seq``, the proof's nodes and the entry's bundle are kept), else None: then the caller asks
+    ``inclusion``, which reads the store. A server answers a warm proof at once on its event loop,
+    in the order requests came, instead of handing it to a request thread that waits its turn for
+    the interpreter among dozens (decision *Warm proofs on the event loop*)."""
+    cache = store.tiles
+    kept = cache.fresh_head()
+    cache.upper_wanted = True
+    if kept is None or not seq < kept.size or (size is not None and kept.size > size):
+        return None
+    fast = _from_upper_tree(cache, kept, seq)
+    if fast is not None:
+        return fast
+    plan = inclusion_plan(seq, kept.size)
+    found = _proof(store, plan, kept.size, seq, reads=False)
+    if found is None:
+        return None
+    leaf, proof = found
+    if leaf is None or not verify_inclusion(leaf.hash, seq, kept.size, proof, bytes.fromhex(kept.root)):
+        return None  # ``inclusion`` finds out why, reading the store
+    return _inclusion_wire(seq, leaf, kept, proof)
+
+
+def _from_upper_tree(cache: TileCache, head: TreeHead, seq: int) -> JSONObject | None:
+    """A proof of an entry of a full level-0 tile from the kept tile, the kept bundle and the tree
+    above the tiles proven for ``head`` (``kernel/uppertree.py``): 9 hashes, the tile's root they
+    reach compared with the proven one; None unless all three are kept and agree."""
+    upper = cache.upper
+    if upper is None or upper.head != head or seq | (TILE_WIDTH - 1) >= head.size:
+        return None
+    tile_index = seq >> TILE_HEIGHT
+    proven = upper.tile_root(tile_index)
+    tile = cache.full_tile(0, tile_index)
+    body = cache.entries.body(seq, head.size)
+    if proven is None or tile is None or body is None:
+        return None
+    leaf = leaf_hash(body)
+    value = leaf
+    siblings = []
+    for r in range(TILE_HEIGHT):
+        offset = ((seq >> r) ^ 1) & ((TILE_WIDTH >> r) - 1)
+        sibling = tile.levels[r][offset * HASH : offset * HASH + HASH]
+        siblings.append(sibling)
+        value = node_hash(sibling, value) if (seq >> r) & 1 else node_hash(value, sibling)
+    if value != proven:
+        return None  # ``inclusion`` finds out why, reading the store
+    return _inclusion_wire(seq, _Leaf(leaf, body), head, siblings + upper.above(tile_index))
+
+
+def _grow_upper_tree(store: Store, head: TreeHead) -> None:
+    """Keep the tree above the tiles proven for ``head``, the newest signed head just read (for a
+    server's warm proofs): the last one's level-8 hashes, the new full tiles' roots and the
+    partial tile's subtrees read as a proof's nodes are (from kept tiles, else the store)."""
+    cache = store.tiles
+    last = cache.upper
+    if last is not None and last.head.size > head.size:
+        last = None
+    known = len(last.levels[0]) if last is not None else 0
+    wanted = [(TILE_HEIGHT, t) for t in range(known, head.size >> TILE_HEIGHT)] + edge_nodes(head.size)
+    if not wanted:
+        return
+    found = _proof(store, [[node] for node in wanted], head.size, None)
+    assert found is not None
+    values = dict(zip(wanted, found[1], strict=True))
+    roots = [values[(TILE_HEIGHT, t)] for t in range(known, head.size >> TILE_HEIGHT)]
+    cache.upper = UpperTree.grow(last, head, roots, {node: values[node] for node in edge_nodes(head.size)})
+
+
+def _inclusion_wire(seq: int, leaf: _Leaf, head: TreeHead, proof: list[bytes]) -> JSONObject:
+    return {
+        "seq": seq,
+        "entry": leaf.wire(),
+        "leaf_hash": leaf.hash.hex(),
+        "tree_head": head.to_wire(),
         "proof": [p.hex() for p in proof],
     }
 
@@ -376,6 +451,8 @@ def _head_for(store: Store, seq: int, size: int | None) -> TreeHead:
         head = _signed_head(uow, size)
     if size is None:
         cache.put_head(head, read_at)
+        if cache.upper_wanted and cache.enabled and (cache.upper is None or cache.upper.head != head):
+            _grow_upper_tree(store, head)
     return head
 
 
@@ -396,9 +473,14 @@ class _Leaf:
         return self.stored.entry.to_wire()
 
 
+def _proved(found: tuple[_Leaf | None, list[bytes]] | None) -> tuple[_Leaf | None, list[bytes]]:
+    assert found is not None  # ``_proof`` answers None only when told not to read
+    return found
+
+
 def _proof(
-    store: Store, plan: list[list[Node]], size: int, seq: int | None, cached: bool = True
-) -> tuple[_Leaf | None, list[bytes]]:
+    store: Store, plan: list[list[Node]], size: int, seq: int | None, cached: bool = True, reads: bool = True
+) -> tuple[_Leaf | None, list[bytes]] | None:
     """Entry ``seq`` (if not None) and the proof ``plan`` names in the tree of ``size`` leaves.
 
     The nodes the tile cache holds cost nothing, nor does an entry whose full bundle it keeps; the
@@ -420,10 +502,14 @@ def _proof(
         body = cache.entries.body(seq, size)
         if body is not None:
             leaf = _Leaf(leaf_hash(body), body)
+        elif not reads:
+            return None
         elif seq | (TILE_WIDTH - 1) < size and cache.entries.wants(seq // TILE_WIDTH):
             start = seq - seq % TILE_WIDTH  # a full bundle: immutable, worth keeping
             bundle = (start, start + TILE_WIDTH)
     read_entry = seq is not None and leaf is None and bundle is None
+    if not reads and missing:
+        return None
     if missing or read_entry or bundle is not None:
         tiles = sorted({tile_of(n) for n in missing}) if use_tiles else []
         spans = [tile_span(t, size) for t in tiles]

@@ -41,6 +41,7 @@ from hashlib import sha256
 from civicledger.kernel.journal import TreeHead
 from civicledger.kernel.merkle import Node
 from civicledger.kernel.tiles import TILE_HEIGHT, TILE_WIDTH
+from civicledger.kernel.uppertree import UpperTree
 
 HASH = 32
 DEFAULT_MAX_BYTES = 64 << 20
@@ -158,6 +159,8 @@ class TileCache:
         self._forgot_at = float("-inf")
         self._refreshing_since = float("-inf")  # when a thread set out to read the newest head
         self._folds: dict[tuple[Node, ...], bytes] = {}
+        self.upper: UpperTree | None = None  # the tree above the tiles, proven for a recent head
+        self.upper_wanted = False  # a server's warm proofs use it: build it with each new head
 
     @property
     def enabled(self) -> bool:
@@ -179,6 +182,18 @@ class TileCache:
             else:
                 self._hits += 1
         return found
+
+    def full_tile(self, level: int, index: int) -> Tile | None:
+        """Tile ``level``/``index`` if it is kept full (all 256 hashes of its base)."""
+        key = (level, index)
+        with self._lock:
+            held = self._tiles.get(key)
+            if held is None or held[0].width != TILE_WIDTH:
+                self._misses += 1
+                return None
+            self._tiles.move_to_end(key)
+            self._hits += 1
+            return held[0]
 
     def nodes(self, wanted: Iterable[Node], size: int) -> tuple[dict[Node, bytes], list[Node]]:
         """The kept hashes among ``wanted`` for a tree of ``size``, and the ones not kept: ``node``
@@ -241,6 +256,7 @@ class TileCache:
             self._folds.clear()
             self._bytes = 0
             self._head = None
+            self.upper = None
         self.entries.clear()
 
     # Folds of the tree's right edge -------------------------------------------------------------
@@ -284,6 +300,18 @@ class TileCache:
             if now - self._refreshing_since < self.head_ttl:
                 return self._head  # another thread is reading the newest head
             self._refreshing_since = now
+            return None
+
+    def fresh_head(self) -> TreeHead | None:
+        """The kept head while ``head`` would give it to anyone (fresh, or another caller is
+        reading the newest), without becoming the caller that reads it: a proof served only from
+        the cache (``audit.warm_inclusion``) leaves the reading to ``head``'s callers."""
+        with self._lock:
+            if self._head is None:
+                return None
+            now = self._clock()
+            if now - self._head_at < self.head_ttl or now - self._refreshing_since < self.head_ttl:
+                return self._head
             return None
 
     def put_head(self, head: TreeHead, read_at: float) -> None:

@@ -54,12 +54,21 @@ def format_duration(seconds: int) -> str:
         return "-" + format_duration(-seconds)
     if seconds == 0:
         return "0 seconds"
-    parts: list[str] = []
+    return " ".join(f"{n:,} {word}{'' if n == 1 else 's'}" for n, word in duration_parts(seconds))
+
+
+DURATION_UNITS = ((YEAR, "year"), (DAY, "day"), (HOUR, "hour"), (MINUTE, "minute"), (SECOND, "second"))
+
+
+def duration_parts(seconds: int) -> list[tuple[int, str]]:
+    """``seconds`` (> 0) as at most two (count, unit) parts, largest first, as ``format_duration``
+    shows them; the pages say the units in the reader's language (``web.i18n.format_duration``)."""
+    parts: list[tuple[int, str]] = []
     rest = seconds
-    for size, word in ((YEAR, "year"), (DAY, "day"), (HOUR, "hour"), (MINUTE, "minute"), (SECOND, "second")):
+    for size, word in DURATION_UNITS:
         n, rest = divmod(rest, size)
         if n:
-            parts.append(f"{n:,} {word}{'' if n == 1 else 's'}")
+            parts.append((n, word))
         if len(parts) == 2:
             break
-    return " ".join(parts)
+    return parts

@@ -35,7 +35,9 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, get_decimal_symbol, get_group_symbol
 from markupsafe import Markup
 
+from civicledger.kernel.explain import Figure, decimal
 from civicledger.kernel.money import require_units
+from civicledger.kernel.time import duration_parts
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
@@ -163,6 +165,45 @@ class LanguageMiddleware:
             await self.app(scope, receive, send_with_cookie)
         finally:
             _current.reset(token)
+
+
+def format_figure(figure: Figure) -> str:
+    """An explanation's figure (``Figure.shown``) in the request's language: money in major units, a
+    duration in its words, a fraction as a rounded decimal and exactly, a count grouped."""
+    value = figure.value
+    if figure.money is not None and isinstance(value, int):
+        return format_money(value, figure.money.decimals, figure.money.symbol)
+    if figure.seconds:
+        return format_duration(int(value))
+    if isinstance(value, Fraction) and value.denominator != 1:
+        places = 4 if abs(value) < 1 else 2  # as ``Figure.shown``: rounded there, only spelled here
+        rounded = Decimal(decimal(value, places))
+        with localcontext(Context(prec=len(str(rounded)) + 2)):
+            text = format_decimal(rounded, format="#,##0." + "0" * places, locale=current())
+        return f"{text} ({value})"
+    return format_number(int(value))
+
+
+def format_duration(seconds: int) -> str:
+    """``kernel.time.format_duration`` in the request's language: "90 days", "90 días"."""
+    if seconds < 0:
+        return "-" + format_duration(-seconds)
+    if seconds == 0:
+        return ngettext("%(num)s second", "%(num)s seconds", 0, num=format_number(0))
+    return " ".join(_duration_part(n, unit) for n, unit in duration_parts(seconds))
+
+
+def _duration_part(n: int, unit: str) -> str:
+    num = format_number(n)
+    if unit == "year":
+        return ngettext("%(num)s year", "%(num)s years", n, num=num)
+    if unit == "day":
+        return ngettext("%(num)s day", "%(num)s days", n, num=num)
+    if unit == "hour":
+        return ngettext("%(num)s hour", "%(num)s hours", n, num=num)
+    if unit == "minute":
+        return ngettext("%(num)s minute", "%(num)s minutes", n, num=num)
+    return ngettext("%(num)s second", "%(num)s seconds", n, num=num)
 
 
 def format_number(value: object) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -24,9 +25,8 @@ from markupsafe import Markup
 from civicledger.api.reads import EconomyView
 from civicledger.kernel import state
 from civicledger.kernel.errors import CivicLedgerError
-from civicledger.kernel.explain import Explanation
+from civicledger.kernel.explain import Explanation, Money
 from civicledger.kernel.ports import Store
-from civicledger.kernel.time import format_duration
 from civicledger.web import i18n
 
 HERE = Path(__file__).parent
@@ -36,6 +36,11 @@ OverviewCard = Callable[[int], Markup | None]
 """``(now) -> card``: a mechanism's card on the economy's overview."""
 PersonCard = Callable[[str, int], Markup | None]
 """``(account id, now) -> card``: a mechanism's card on an account's page."""
+
+
+_money_read: ContextVar[dict[str | None, Money] | None] = ContextVar("money_read", default=None)
+"""While a page or card renders: how each currency's amounts read, looked up once for the page
+rather than once per amount (a page of fifty amounts made fifty store reads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,8 @@ def _templates() -> Jinja2Templates:
     templates.env.filters["number"] = i18n.format_number
     templates.env.filters["translate"] = i18n.translate  # texts marked N_ outside the web layer
     templates.env.filters["pretty"] = lambda v: json.dumps(v, indent=2, sort_keys=True, ensure_ascii=False)
-    templates.env.filters["duration"] = lambda s: format_duration(int(s)) if s is not None else ""
+    templates.env.filters["figure"] = i18n.format_figure
+    templates.env.filters["duration"] = lambda s: i18n.format_duration(int(s)) if s is not None else ""
     return templates
 
 
@@ -133,8 +139,13 @@ class Site:
         currency's record; an amount whose currency is unknown reads in the economy's decimals."""
         if units is None or units == "":
             return ""
-        with self.store.read() as uow:
-            money = state.money_in(uow, currency)
+        seen = _money_read.get()
+        money = seen.get(currency) if seen is not None else None
+        if money is None:
+            with self.store.read() as uow:
+                money = state.money_in(uow, currency)
+            if seen is not None:
+                seen[currency] = money
         return i18n.format_money(int(str(units)), money.decimals, money.symbol)
 
     def explanation(
@@ -153,10 +164,18 @@ class Site:
     def render(self, request: Request, name: str, **context: object) -> HTMLResponse:
         """A whole page; a page whose subject does not exist (``error`` set) answers 404."""
         status = 404 if context.get("error") else 200
-        return self.templates.TemplateResponse(
-            request, name, {"economy": self.economy(), **context}, status_code=status
-        )
+        token = _money_read.set({})
+        try:
+            return self.templates.TemplateResponse(
+                request, name, {"economy": self.economy(), **context}, status_code=status
+            )
+        finally:
+            _money_read.reset(token)
 
     def card(self, name: str, **context: object) -> Markup:
         """A card's HTML from a template, for a shared page."""
-        return Markup(self.templates.get_template(name).render(**context))
+        token = _money_read.set({})
+        try:
+            return Markup(self.templates.get_template(name).render(**context))
+        finally:
+            _money_read.reset(token)

@@ -9,7 +9,11 @@ credits form the domain's lots (``lots``), built for the persons a step reads.
 
 Each vectorised function here is the form of one rule of ``civicledger.mechanisms.credits.rules``
 over whole arrays and says which; ``tests/unit/test_sim_rules.py`` and
-``tests/unit/test_sim_credits.py`` prove each equal to the scalar rule, element by element.
+``tests/unit/test_sim_credits.py`` prove each equal to the scalar rule, element by element. The
+hottest walks (a person's lots, the grade table, an adjustment's writes, spending) run compiled,
+one loop per person (``credits.kernels``); their NumPy forms stay here as twins
+(``standing_numpy``, ``by_grade_numpy``, ``_adjust_numpy``, ``spend_numpy``), proven equal to the
+kernels in ``tests/unit/test_sim_kernels.py``.
 
 X8: an act of participation another sector reports (``Sector.participation``: a Gears vote is
 ``"gears_vote"``) restarts the decay clock (SC8) and has the effect the credits policy gives its
@@ -46,6 +50,7 @@ from numpy.typing import NDArray
 
 from civicledger.kernel.policy import Policy
 from civicledger.kernel.time import YEAR
+from civicledger.mechanisms.credits import kernels
 from civicledger.mechanisms.credits import rules as credit_rules
 from civicledger.mechanisms.credits.kernels import ring_sums
 from civicledger.mechanisms.credits.policy import CreditsPolicy, ParticipationEffect
@@ -64,6 +69,23 @@ TABLE_BLOCK = 262_144
 
 RING = 8  # default credit adjustments remembered per person (parameter credit_slots); a ninth *active*
 # one replaces the one ending first, counted in ``credit_slot_overflows``
+
+
+def ring_record(slots: int) -> np.dtype[np.void]:
+    """One person's ring of ``slots`` adjustments as one record (SC4, SC5, IN2): when each ends,
+    its order applied, its quantity (0: the whole balance) and what spending consumed of it, its
+    steps, whether it is consumable, its kind. The widest fields first, so each stays aligned."""
+    return np.dtype(
+        [
+            ("end", np.int64, (slots,)),
+            ("seq", np.int32, (slots,)),
+            ("quantity", np.int32, (slots,)),
+            ("consumed", np.int32, (slots,)),
+            ("steps", np.int8, (slots,)),
+            ("consumable", np.bool_, (slots,)),
+            ("kind", np.int8, (slots,)),
+        ]
+    )
 
 
 def fits(value: int, dtype: type[np.signedinteger[Any]], what: str) -> None:
@@ -233,6 +255,27 @@ def used_by_adjustment(taken: I64, mask: I64, columns: int) -> I64:
     return out
 
 
+def spend_numpy(
+    persons: I64,
+    lots: tuple[I64, I64, I64, I64, I64],
+    min_grade: I64,
+    price: I64,
+    consumable: NDArray[np.bool_],
+    consumed: NDArray[np.int32],
+) -> NDArray[np.bool_]:
+    """``kernels.spend`` over whole arrays (``choose_credits``, ``used_by_adjustment``), its twin,
+    kept for its checks: distinct ``persons`` buy ``price`` from their lots (SC10), and the
+    consumable raises they take from grow ``consumed``. Returns which were allowed."""
+    grade, units, mask, slots, available = lots
+    ok, taken = choose_credits(grade, units, mask, available, min_grade, price)
+    used = used_by_adjustment(taken, mask, slots.shape[1])
+    rows, cols = np.nonzero(used)
+    ring = slots[rows, cols]
+    eats = consumable[persons[rows], ring]
+    np.add.at(consumed, (persons[rows][eats], ring[eats]), used[rows, cols][eats])
+    return ok
+
+
 def draw_winners(
     seed: bytes, valid: Sequence[tuple[str, str]], candidates: list[str]
 ) -> tuple[tuple[str, str, str], ...]:
@@ -363,20 +406,26 @@ class CreditsSector(Sector):
         self.last_fresh = np.full(n, np.iinfo(np.int64).min // 2, dtype=np.int64)
         self.ring = ring = max(1, int(m.p.get("credit_slots", RING)))
         self.slot_overflows = 0
-        self.adj_end = np.zeros((n, ring), np.int64)
         # The ring in the narrowest types its values fit, each bound checked where it is written
         # (``_adjust``, ``fits``): steps are a grade's few steps (int8), the order applied, a
         # quantity and what was consumed of it below 2^31 (int32; credits accrue at most
         # ``annual_allocation`` a year of life), the kind an index into a handful of kinds (int8).
-        self.adj_steps = np.zeros((n, ring), np.int8)
-        self.adj_seq = np.full((n, ring), -1, np.int32)
-        self.adj_qty = np.zeros((n, ring), np.int32)  # SC4: 0 = the whole balance
-        self.adj_consumable = np.zeros((n, ring), bool)
-        self.adj_consumed = np.zeros((n, ring), np.int32)
+        # One record per person holds their whole ring (``ring_record``), each field read as a
+        # (persons x ring) array: a step's adjustments and walks touch tens of thousands of
+        # persons at random, and a person's ring then costs three or four cache lines, not seven.
+        rings = np.zeros(n, ring_record(ring))
+        self.adj_end: I64 = rings["end"]
+        self.adj_steps: NDArray[np.int8] = rings["steps"]
+        self.adj_seq: NDArray[np.int32] = rings["seq"]
+        self.adj_seq[...] = -1
+        self.adj_qty: NDArray[np.int32] = rings["quantity"]  # SC4: 0 = the whole balance
+        self.adj_consumable: NDArray[np.bool_] = rings["consumable"]
+        self.adj_consumed: NDArray[np.int32] = rings["consumed"]
         # IN2: the kind of each slot's adjustment (index into ``kinds``), and per kind the times of
         # the last participations counted (as many as its yearly cap)
         self.capped = float(m.p.get("participation_caps", 0.0)) >= 1.0
-        self.adj_kind = np.full((n, ring), -1, np.int8)
+        self.adj_kind: NDArray[np.int8] = rings["kind"]
+        self.adj_kind[...] = -1
         self.kinds: dict[str, int] = {}
         self.counted_at: dict[str, I64] = {}
         self.participation_uncounted = 0
@@ -733,7 +782,10 @@ class CreditsSector(Sector):
         steps = -effect.steps if effect.penalty else effect.steps
         if self.capped and steps > 0:
             persons = self._within_caps(persons, t, kind, steps)
-        quantity = effect_quantity(effect.portion_percent, self.available_of(persons, t))
+        if effect.portion_percent >= 100:  # the whole balance (quantity 0): no balance to read
+            quantity = np.zeros(persons.size, np.int64)
+        else:
+            quantity = effect_quantity(effect.portion_percent, self.available_of(persons, t))
         slots = self._adjust(persons, t + effect.duration, steps, quantity, consumable=steps > 0, kind=kind)
         return persons, slots
 
@@ -820,12 +872,12 @@ class CreditsSector(Sector):
             grade, units, mask, slots, available = cached[2]  # what the behaviour just read: nothing changed
         else:
             grade, units, mask, slots, available = self.standing(persons, t)
-        ok, taken = choose_credits(grade, units, mask, available, min_grade, price)
-        used = used_by_adjustment(taken, mask, slots.shape[1])
-        rows, cols = np.nonzero(used)
-        ring = slots[rows, cols]
-        consumable = self.adj_consumable[persons[rows], ring]
-        np.add.at(self.adj_consumed, (persons[rows][consumable], ring[consumable]), used[rows, cols][consumable])
+        # ``choose_credits`` and ``used_by_adjustment`` person by person (compiled: ``kernels.spend``)
+        columns = max(1, int(mask.max()).bit_length()) if mask.size else 1
+        if columns not in _ID_KEYS:
+            _ID_KEYS[columns] = _lot_id_keys(columns)
+        lots_ = (grade, units, mask, slots, available)
+        ok = kernels.spend(persons, lots_, min_grade, price, _ID_KEYS[columns], self.adj_consumable, self.adj_consumed)
         self.spent[persons[ok]] += price[ok]
         self.credits_spent_total += int(price[ok].sum())
         self.spends += int(ok.sum())
@@ -995,21 +1047,30 @@ class CreditsSector(Sector):
             self.adj_kind[p, slot] = code
             self.adj_counter += 1
             return np.array([slot], np.int64)
-        ends = self.adj_end[persons]
-        slots = np.argmin(ends, axis=1)
-        least = ends[np.arange(persons.size), slots]  # the slot's end is the row's least
-        self.slot_overflows += int((least > m.t_now).sum())
         q = np.zeros(persons.size, np.int64) if quantity is None else quantity
         if q.size:
             fits(int(q.max()), np.int32, "an adjustment's quantity of credits")
-        flat = persons * self.ring + slots  # one index into every (persons x ring) array, row-major
-        self.adj_end.reshape(-1)[flat] = end
-        self.adj_steps.reshape(-1)[flat] = steps
-        self.adj_seq.reshape(-1)[flat] = self.adj_counter + np.arange(persons.size)
-        self.adj_qty.reshape(-1)[flat] = q
-        self.adj_consumable.reshape(-1)[flat] = consumable & (q > 0)
-        self.adj_consumed.reshape(-1)[flat] = 0
-        self.adj_kind.reshape(-1)[flat] = code
+        # One compiled pass over the persons' rings (``kernels.adjust``), ``_adjust_numpy``'s writes.
+        slots, overflows = kernels.adjust(
+            persons, m.t_now, end, steps, q, consumable, code, self.adj_counter, self._ring(), self.adj_kind
+        )
+        self.slot_overflows += overflows
+        self.adj_counter += int(persons.size)
+        return slots
+
+    def _adjust_numpy(self, persons: I64, end: int, steps: int, q: I64, consumable: bool, code: int) -> I64:
+        """``_adjust`` for many persons over whole arrays: the compiled pass's twin, kept for its checks."""
+        ends = self.adj_end[persons]
+        slots = np.argmin(ends, axis=1)
+        least = ends[np.arange(persons.size), slots]  # the slot's end is the row's least
+        self.slot_overflows += int((least > self.model.t_now).sum())
+        self.adj_end[persons, slots] = end
+        self.adj_steps[persons, slots] = steps
+        self.adj_seq[persons, slots] = self.adj_counter + np.arange(persons.size)
+        self.adj_qty[persons, slots] = q
+        self.adj_consumable[persons, slots] = consumable & (q > 0)
+        self.adj_consumed[persons, slots] = 0
+        self.adj_kind[persons, slots] = code
         self.adj_counter += int(persons.size)
         out: I64 = slots.astype(np.int64)
         return out
@@ -1027,9 +1088,50 @@ class CreditsSector(Sector):
         out: I64 = (acc - self.spent[persons]) * m.verified[persons]
         return out
 
+    def _lot_rules(self) -> I64:
+        """The numbers a compiled walk of the lots reads (``kernels.standing``): the annual
+        allocation (SC2), YEAR, the decay window and step (SC8), grade min, max and base (SC4)."""
+        pol = self.model.policy.section(CreditsPolicy)
+        return np.array(
+            [
+                pol.annual_allocation,
+                YEAR,
+                pol.decay_window,
+                pol.decay_step,
+                pol.grade_min,
+                pol.grade_max,
+                pol.base_grade,
+            ],
+            np.int64,
+        )
+
+    def _people(self) -> kernels.People:
+        """The per-person arrays a compiled walk reads (SC2, SC8)."""
+        return self.born, self.spent, self.model.verified, self.enrolled, self.last_fresh
+
+    def _ring(self) -> kernels.Ring:
+        """The ring's fields a compiled walk reads and ``kernels.adjust`` writes (SC4), kind aside."""
+        return self.adj_end, self.adj_steps, self.adj_seq, self.adj_qty, self.adj_consumable, self.adj_consumed
+
     def standing(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
         """The domain's ``standing`` for ``persons`` at t: lots (grade, units, mask), the ring slot of
         each adjustment column, and the credits available (SC2, SC4, SC8).
+
+        Compiled (``kernels.standing``): one pass over each person's row, the arithmetic of
+        ``standing_numpy`` in its order, cut to the width ``standing_numpy`` gives (as many
+        adjustment columns as the power of two at or above the most active adjustments of a
+        person walked), so that both return the same arrays.
+        """
+        grade, units, mask, slots, available, count, simple = kernels.standing(
+            persons, t, self._lot_rules(), self._people(), self._ring()
+        )
+        walked = count[~simple]
+        width = int(walked.max()) if walked.size else 0
+        width = 1 << (width - 1).bit_length() if width else 0
+        return grade[:, : width + 1], units[:, : width + 1], mask[:, : width + 1], slots[:, :width], available
+
+    def standing_numpy(self, persons: I64, t: int) -> tuple[I64, I64, I64, I64, I64]:
+        """``standing`` over whole arrays (``lots``), the compiled walk's twin, kept for its checks.
 
         Persons whose active adjustments are all whole-balance ones that cannot reach a bound in any
         order hold one lot (base + their steps, then decay). The others are walked, from
@@ -1077,6 +1179,7 @@ class CreditsSector(Sector):
             g, u, mk = lots(
                 available[rows], steps, qty, left, decay[rows], pol.grade_min, pol.grade_max, pol.base_grade
             )
+            w = order.shape[1]  # a ring narrower than the power of two above it (credit_slots 3, 5 ...)
             grade[rows, : w + 1] = g
             units[rows, : w + 1] = u
             mask[rows, : w + 1] = mk
@@ -1091,7 +1194,14 @@ class CreditsSector(Sector):
         return result
 
     def by_grade(self, t: int, persons: I64 | None = None) -> I64:
-        """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``)."""
+        """Credits per grade (columns grade_min..grade_max) for every person (or ``persons``): each
+        person's lots summed by grade in one compiled pass (``kernels.grade_table``)."""
+        who = np.arange(self.model.n, dtype=np.int64) if persons is None else persons
+        return kernels.grade_table(who, t, self._lot_rules(), self._people(), self._ring())
+
+    def by_grade_numpy(self, t: int, persons: I64 | None = None) -> I64:
+        """``by_grade`` over whole arrays (``ring_sums``, then ``standing_numpy`` for the persons
+        whose lots need a walk): the compiled table's twin, kept for its checks."""
         m = self.model
         pol = m.policy.section(CreditsPolicy)
         span = pol.grade_max - pol.grade_min + 1
@@ -1124,7 +1234,7 @@ class CreditsSector(Sector):
         rows = b[~simple]
         for lo in range(0, rows.size, 200_000):  # bounded memory on large runs
             part = rows[lo : lo + 200_000]
-            grade, units, _, _, _ = self.standing(who[part], t)
+            grade, units, _, _, _ = self.standing_numpy(who[part], t)
             idx = np.repeat(part, grade.shape[1]) * span + (grade.ravel() - pol.grade_min)
             np.add.at(out.reshape(-1), idx, units.ravel())  # exact int64, touching only these persons' cells
         return out

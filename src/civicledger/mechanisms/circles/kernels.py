@@ -43,10 +43,48 @@ def cuts(size: int, parts: int) -> list[int]:
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
+def _pay_acquaintances(
+    u: Any,
+    pay_share: float,
+    pay_fraction: float,
+    indptr: Any,
+    neighbours: Any,
+    slot_when: Any,
+    step: int,
+    all_formed: bool,
+    opened: Any,
+    own: Any,
+    held: Any,
+) -> int:  # pragma: no cover - compiled; its Python twin is the NumPy path it replaces
+    # The whole pass on one thread: ``_pay_part`` without the ranges, measured 8.4 ms against
+    # 10.2 ms a step at a million persons (the part's extra branch and lists cost the compiled
+    # loop a fifth even when nothing crosses), so one thread keeps this loop.
+    paid = 0
+    for i in range(u.shape[0]):
+        if not u[i, 0] < pay_share:
+            continue
+        start = indptr[i]
+        deg = indptr[i + 1] - start
+        if deg <= 0:
+            continue
+        slot = start + np.int64(u[i, 1] * deg)
+        units = np.int64(own[i] * pay_fraction)
+        if not all_formed and slot_when[slot] > step:
+            continue
+        have = own[i]
+        if have < units:
+            units = have
+        if units <= 0 or not opened[i]:
+            continue
+        own[i] -= units
+        held[neighbours[slot]] += units
+        paid += 1
+    return paid
+
+
+@njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
 def _pay_part(
     u: Any,
-    lo: int,
-    hi: int,
     pay_share: float,
     pay_fraction: float,
     indptr: Any,
@@ -62,9 +100,11 @@ def _pay_part(
     cross_to: Any,
     cross_units: Any,
 ) -> tuple[int, int]:  # pragma: no cover - compiled; its Python twin is the NumPy path it replaces
+    # u, indptr, opened and own are this part's views (indptr one longer): counted from 0, the
+    # index is known not to be negative, so no wraparound check is compiled for it
     paid = 0
     c = 0
-    for i in range(lo, hi):
+    for i in range(u.shape[0]):
         if not u[i, 0] < pay_share:
             continue
         start = indptr[i]
@@ -123,6 +163,12 @@ def pay_acquaintances(
     once by ``run``, give the same holdings."""
     n = u.shape[0]
     at = cuts(n, parts)
+    if len(at) == 2:
+        return int(
+            _pay_acquaintances(
+                u, pay_share, pay_fraction, indptr, neighbours, slot_when, step, all_formed, opened, own, held
+            )
+        )
     mine = [*at[:-1], max(n, held.shape[0])]  # part k adds into holdings mine[k] .. mine[k + 1] - 1
     k = len(at) - 1
     width = [at[j + 1] - at[j] if k > 1 else 0 for j in range(k)]  # a part pays at most once a person
@@ -131,19 +177,18 @@ def pay_acquaintances(
 
     def pay(j: int) -> Callable[[], tuple[int, int]]:
         def task() -> tuple[int, int]:
+            lo, hi = at[j], at[j + 1]
             paid, crossed = _pay_part(
-                u,
-                at[j],
-                at[j + 1],
+                u[lo:hi],
                 pay_share,
                 pay_fraction,
-                indptr,
+                indptr[lo : hi + 1],
                 neighbours,
                 slot_when,
                 step,
                 all_formed,
-                opened,
-                own,
+                opened[lo:hi],
+                own[lo:hi],
                 held,
                 mine[j],
                 mine[j + 1],
@@ -173,8 +218,6 @@ def pay_acquaintances(
 def _route_candidates(
     payers: Any,
     u: Any,
-    lo: int,
-    hi: int,
     pay_fraction: float,
     indptr: Any,
     neighbours: Any,
@@ -188,8 +231,8 @@ def _route_candidates(
     to: Any,
     amount: Any,
 ) -> int:  # pragma: no cover - compiled; its Python twin is the NumPy path it replaces
-    c = lo  # the candidates of payers lo .. hi - 1, written from index lo on (reads only)
-    for j in range(lo, hi):  # two_hops, then _routed's first checks: both trusts formed, enough coins
+    c = 0  # payers, u and who .. amount are this part's views (reads only, but for its own slices)
+    for j in range(payers.size):  # two_hops, then _routed's first checks: both trusts formed, enough coins
         p = payers[j]
         start = indptr[p]
         deg = indptr[p + 1] - start
@@ -216,7 +259,7 @@ def _route_candidates(
         to[c] = receiver
         amount[c] = units
         c += 1
-    return c - lo
+    return c
 
 
 @njit(cache=True, nogil=True)  # type: ignore[untyped-decorator]
@@ -289,10 +332,8 @@ def route_two_hops(
         def task() -> int:
             return int(
                 _route_candidates(
-                    payers,
-                    u,
-                    at[j],
-                    at[j + 1],
+                    payers[at[j] : at[j + 1]],
+                    u[at[j] : at[j + 1]],
                     pay_fraction,
                     indptr,
                     neighbours,
@@ -301,10 +342,10 @@ def route_two_hops(
                     all_formed,
                     opened,
                     own,
-                    who,
-                    via,
-                    to,
-                    amount,
+                    who[at[j] : at[j + 1]],
+                    via[at[j] : at[j + 1]],
+                    to[at[j] : at[j + 1]],
+                    amount[at[j] : at[j + 1]],
                 )
             )
 

@@ -419,14 +419,14 @@ def _grow_upper_tree(store: Store, head: TreeHead) -> None:
     if last is not None and last.head.size > head.size:
         last = None
     known = len(last.levels[0]) if last is not None else 0
-    wanted = [(TILE_HEIGHT, t) for t in range(known, head.size >> TILE_HEIGHT)] + edge_nodes(head.size)
-    if not wanted:
+    new_roots = [(TILE_HEIGHT, t) for t in range(known, head.size >> TILE_HEIGHT)]
+    edge = edge_nodes(head.size)
+    if not new_roots and not edge:
         return
-    found = _proof(store, [[node] for node in wanted], head.size, None)
-    assert found is not None
-    values = dict(zip(wanted, found[1], strict=True))
-    roots = [values[(TILE_HEIGHT, t)] for t in range(known, head.size >> TILE_HEIGHT)]
-    cache.upper = UpperTree.grow(last, head, roots, {node: values[node] for node in edge_nodes(head.size)})
+    _, values = _proved(_proof(store, [[node] for node in new_roots + edge], head.size, None))
+    cache.upper = UpperTree.grow(
+        last, head, values[: len(new_roots)], dict(zip(edge, values[len(new_roots) :], strict=True))
+    )
 
 
 def _inclusion_wire(seq: int, leaf: _Leaf, head: TreeHead, proof: list[bytes]) -> JSONObject:

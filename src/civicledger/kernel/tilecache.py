@@ -295,10 +295,8 @@ class TileCache:
             if self._head is None:
                 return None
             now = self._clock()
-            if now - self._head_at < self.head_ttl:
+            if self._head_serves(now):
                 return self._head
-            if now - self._refreshing_since < self.head_ttl:
-                return self._head  # another thread is reading the newest head
             self._refreshing_since = now
             return None
 
@@ -307,12 +305,12 @@ class TileCache:
         reading the newest), without becoming the caller that reads it: a proof served only from
         the cache (``audit.warm_inclusion``) leaves the reading to ``head``'s callers."""
         with self._lock:
-            if self._head is None:
-                return None
-            now = self._clock()
-            if now - self._head_at < self.head_ttl or now - self._refreshing_since < self.head_ttl:
-                return self._head
-            return None
+            return self._head if self._head is not None and self._head_serves(self._clock()) else None
+
+    def _head_serves(self, now: float) -> bool:
+        """Is the kept head served at ``now``: read less than ``head_ttl`` ago, or another caller
+        set out less than ``head_ttl`` ago to read the newest (the lock held)."""
+        return now - self._head_at < self.head_ttl or now - self._refreshing_since < self.head_ttl
 
     def put_head(self, head: TreeHead, read_at: float) -> None:
         """Keep ``head``, the newest signed head as read at ``read_at`` (``now()`` before the read),

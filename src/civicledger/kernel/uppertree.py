@@ -55,9 +55,9 @@ class UpperTree:
         below = base
         k = 0
         while len(below) > 1:
+            # the last head's parents are final (perfect subtrees): only the new ones are hashed
             kept = list(last.levels[k + 1]) if last is not None and k + 1 < len(last.levels) else []
-            reuse = len(kept)  # the parents of the last head's level are final (perfect subtrees)
-            above = kept[:reuse] + [node_hash(below[2 * j], below[2 * j + 1]) for j in range(reuse, len(below) // 2)]
+            above = kept + [node_hash(below[2 * j], below[2 * j + 1]) for j in range(len(kept), len(below) // 2)]
             levels.append(tuple(above))
             below = above
             k += 1

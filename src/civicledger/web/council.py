@@ -26,7 +26,7 @@ from civicledger.kernel.policy import Unit
 from civicledger.kernel.proposals import COUNCIL_DECISIONS, Proposal, counted
 from civicledger.kernel.ratio import Ratio
 from civicledger.kernel.rules import RULE_VERSIONS
-from civicledger.kernel.time import DAY, HOUR, MINUTE, YEAR
+from civicledger.kernel.time import DURATION_UNITS, duration_parts
 from civicledger.web import i18n
 from civicledger.web.i18n import _
 from civicledger.web.site import Site, try_read
@@ -50,14 +50,9 @@ def _duration(seconds: int) -> str:
     """``format_duration``'s two largest parts, marked "≈" when it drops a rest (a month is
     2,629,746 s: "≈ 30 days 10 hours"); the exact seconds stay in ``data-value``."""
     shown = i18n.format_duration(seconds)
-    rest, parts = abs(seconds), 0
-    for size in (YEAR, DAY, HOUR, MINUTE, 1):
-        if rest >= size:
-            rest %= size
-            parts += 1
-            if parts == 2:
-                break
-    return f"≈ {shown}" if rest else shown
+    size_of = {word: size for size, word in DURATION_UNITS}
+    exact = sum(n * size_of[word] for n, word in duration_parts(abs(seconds))) == abs(seconds)
+    return shown if exact else f"≈ {shown}"
 
 
 class PolicyValues:

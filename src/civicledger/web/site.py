@@ -10,7 +10,8 @@ returns the card's HTML, or ``None`` when the mechanism has nothing to show ther
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,16 @@ PersonCard = Callable[[str, int], Markup | None]
 _money_read: ContextVar[dict[str | None, Money] | None] = ContextVar("money_read", default=None)
 """While a page or card renders: how each currency's amounts read, looked up once for the page
 rather than once per amount (a page of fifty amounts made fifty store reads)."""
+
+
+@contextmanager
+def _money_read_once() -> Iterator[None]:
+    """Within: ``Site.money`` reads each currency's format once (a fresh one each page or card)."""
+    token = _money_read.set({})
+    try:
+        yield
+    finally:
+        _money_read.reset(token)
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,18 +175,12 @@ class Site:
     def render(self, request: Request, name: str, **context: object) -> HTMLResponse:
         """A whole page; a page whose subject does not exist (``error`` set) answers 404."""
         status = 404 if context.get("error") else 200
-        token = _money_read.set({})
-        try:
+        with _money_read_once():
             return self.templates.TemplateResponse(
                 request, name, {"economy": self.economy(), **context}, status_code=status
             )
-        finally:
-            _money_read.reset(token)
 
     def card(self, name: str, **context: object) -> Markup:
         """A card's HTML from a template, for a shared page."""
-        token = _money_read.set({})
-        try:
+        with _money_read_once():
             return Markup(self.templates.get_template(name).render(**context))
-        finally:
-            _money_read.reset(token)

@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from civicledger.kernel.time import DAY, YEAR
 from civicledger.sim.behaviours import AHEAD, lookup
 from civicledger.sim.draws import KeyedDraws
+from civicledger.sim.memory import KeptHeap
 from civicledger.sim.scenario import Scenario
 from civicledger.sim.sector import Keys, Places, Row, Sector, Trace, sectors
 from civicledger.sim.threads import Threads, default_threads
@@ -76,6 +77,8 @@ class Model:
         self.scenario = scenario
         self.seed = seed if rng is None else None
         self.rng = rng if rng is not None else np.random.default_rng(seed if seed is not None else scenario.seeds[0])
+        pop = scenario.population
+        self.heap = KeptHeap.for_persons(pop.persons + pop.sybils)  # before the threads: they share the heap
         self.threads = Threads(default_threads() if threads is None else threads)
         self.draws = KeyedDraws.of(rng=self.rng, threads=self.threads)  # the run's SeedSequence, keyed further
         self.first = 0  # the number of this model's person 0 (another in a partition of a run)
@@ -84,7 +87,6 @@ class Model:
         self.policy = scenario.policy
         self.genesis = scenario.start
         self.behave = {role: lookup(role, name) for role, name in scenario.behaviours.items()}
-        pop = scenario.population
         self.honest_count = pop.persons
         self.n = pop.persons + pop.sybils
         self.verified = np.arange(self.n) < pop.persons
@@ -137,8 +139,11 @@ class Model:
     # Stepping ------------------------------------------------------------------------------
 
     def run(self) -> list[Row]:
-        for s in range(self.scenario.steps):
-            self.step(s)
+        try:
+            for s in range(self.scenario.steps):
+                self.step(s)
+        finally:
+            self.heap.release()
         return self.rows
 
     def log(self, *action: object) -> None:

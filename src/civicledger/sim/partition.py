@@ -41,6 +41,7 @@ import numpy as np
 from civicledger.kernel.time import YEAR
 from civicledger.sim.behaviours import lookup
 from civicledger.sim.draws import BLOCK, KeyedDraws
+from civicledger.sim.memory import KeptHeap
 from civicledger.sim.model import _NOT_FORWARDED, Model
 from civicledger.sim.scenario import Scenario
 from civicledger.sim.sector import Keys, Places, Row, sectors
@@ -82,6 +83,7 @@ class World(Model):
         self.scenario = scenario
         self.seed = seed
         self.rng = np.random.default_rng(seed)  # the coordinator's draws; the persons' are keyed
+        self.heap = KeptHeap.for_persons(count)  # a partition of a country is a national run's size
         self.threads = SINGLE  # a partition is one process of several: the cores are taken
         self.draws = KeyedDraws.of(rng=self.rng)
         self.first = first

@@ -180,3 +180,33 @@ def test_a_governor_drafts_a_role_grant_for_an_account_found_by_name(
     assert done.json()["status"] == "submitted" and client.journal_size() == size + 1
     account = client.http.get(f"/api/accounts/{economy.account('treasurer')}").json()
     assert "technocrat" in account["roles"]
+
+
+def test_x04_the_council_form_prefills_the_value_in_force_in_the_pages_language(
+    browser: Any, client: SigningClient, shots: Path
+) -> None:
+    """In Spanish the form's prefilled value reads in Spanish (a duration in every part, the
+    amount with a decimal comma, yes/no in words), and what it reads back is the exact value."""
+    url = str(client.http.base_url).rstrip("/")
+    context = browser.new_context(base_url=url, viewport=PHONE)
+    page = context.new_page()
+    page.set_default_timeout(20_000)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto("/council?lang=es")
+    page.select_option("#draft-path", "circles.income_units")
+    assert page.input_value("#draft-value") == "1000,00" and page.text_content("#draft-exact") == "100000"
+    for path, words in (
+        ("journal.signature_max_age", ("5 minutos", "15 minutos")),
+        ("gears.early_stage_waiver", ("sí", "no")),
+    ):
+        page.select_option("#draft-path", path)
+        exact = page.get_attribute(f'#draft-path option[value="{path}"]', "data-value")
+        assert page.input_value("#draft-value") in words  # the first test may have made it 15 minutes
+        assert page.text_content("#draft-exact") == exact  # read back to the value in force
+    page.select_option("#draft-path", "journal.signature_max_age")
+    page.fill("#draft-value", "1 día 6 horas")  # typed in Spanish, signed in seconds
+    assert page.text_content("#draft-exact") == str(30 * 3600)
+    page.screenshot(path=str(shots / "council-es-390.png"), full_page=True)
+    context.close()
+    assert not errors, errors

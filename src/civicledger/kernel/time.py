@@ -60,15 +60,16 @@ def format_duration(seconds: int) -> str:
 DURATION_UNITS = ((YEAR, "year"), (DAY, "day"), (HOUR, "hour"), (MINUTE, "minute"), (SECOND, "second"))
 
 
-def duration_parts(seconds: int) -> list[tuple[int, str]]:
-    """``seconds`` (> 0) as at most two (count, unit) parts, largest first, as ``format_duration``
-    shows them; the pages say the units in the reader's language (``web.i18n.format_duration``)."""
+def duration_parts(seconds: int, most: int = 2) -> list[tuple[int, str]]:
+    """``seconds`` (> 0) as at most ``most`` (count, unit) parts, largest first: two as
+    ``format_duration`` shows them, every part (``most`` 5) for a text that reads back exactly. The
+    pages say the units in the reader's language (``web.i18n.format_duration``)."""
     parts: list[tuple[int, str]] = []
     rest = seconds
     for size, word in DURATION_UNITS:
         n, rest = divmod(rest, size)
         if n:
             parts.append((n, word))
-        if len(parts) == 2:
+        if len(parts) == most:
             break
     return parts

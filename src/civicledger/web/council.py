@@ -83,6 +83,20 @@ class PolicyValues:
             return value
         return json.dumps(value, ensure_ascii=False)
 
+    def editable(self, path: str, value: JSONValue, unit: object) -> str:
+        """The value in force as the council form's input shows it, in the page's language, so that
+        ``static/council.js`` reads it back to the same value: every part of a duration ("1 día 6
+        horas"), an amount with the page's decimal separator, yes or no in words."""
+        if unit == Unit.SECONDS and isinstance(value, int) and value >= 0:
+            return i18n.editable_duration(value)
+        if unit == Unit.MINOR_UNITS and isinstance(value, int):
+            return i18n.editable_amount(value, self.decimals(path))
+        if isinstance(value, bool):
+            return _("yes") if value else _("no")
+        if isinstance(value, str):
+            return value
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
     def money(self, path: str, value: int) -> str:
         """Circles amounts are in a personal currency of ``circles.decimals`` decimals; Gears pays in
         its first sales currency (the ethicap currency); any other amount reads in the economy's."""

@@ -37,7 +37,7 @@ from markupsafe import Markup
 
 from civicledger.kernel.explain import Figure, decimal
 from civicledger.kernel.money import require_units
-from civicledger.kernel.time import duration_parts
+from civicledger.kernel.time import DURATION_UNITS, duration_parts
 
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 DOMAIN = "messages"
@@ -190,11 +190,19 @@ def format_duration(seconds: int) -> str:
         return "-" + format_duration(-seconds)
     if seconds == 0:
         return ngettext("%(num)s second", "%(num)s seconds", 0, num=format_number(0))
-    return " ".join(_duration_part(n, unit) for n, unit in duration_parts(seconds))
+    return " ".join(_duration_part(n, unit, format_number(n)) for n, unit in duration_parts(seconds))
 
 
-def _duration_part(n: int, unit: str) -> str:
-    num = format_number(n)
+def editable_duration(seconds: int) -> str:
+    """A duration (>= 0) to edit, in the request's language, every part and plain digits, so that
+    the council page's reader (``static/council.js``) reads it back to the same seconds: "1 día 6
+    horas 30 segundos"."""
+    if seconds <= 0:
+        return ngettext("%(num)s second", "%(num)s seconds", 0, num="0")
+    return " ".join(_duration_part(n, unit, str(n)) for n, unit in duration_parts(seconds, most=len(DURATION_UNITS)))
+
+
+def _duration_part(n: int, unit: str, num: str) -> str:
     if unit == "year":
         return ngettext("%(num)s year", "%(num)s years", n, num=num)
     if unit == "day":
@@ -204,6 +212,16 @@ def _duration_part(n: int, unit: str) -> str:
     if unit == "minute":
         return ngettext("%(num)s minute", "%(num)s minutes", n, num=num)
     return ngettext("%(num)s second", "%(num)s seconds", n, num=num)
+
+
+def editable_amount(units: int, decimals: int) -> str:
+    """An amount to edit: major units with the request's decimal separator and no grouping ("12,50"
+    in Spanish), which the council page's reader takes back exactly."""
+    digits = str(abs(units)).rjust(decimals + 1, "0")
+    sign = "-" if units < 0 else ""
+    if not decimals:
+        return sign + digits
+    return f"{sign}{digits[:-decimals]}{get_decimal_symbol(current())}{digits[-decimals:]}"
 
 
 def format_number(value: object) -> str:

@@ -267,7 +267,7 @@ def explain_delta(uow: UnitOfWork, company: AccountId, at: int) -> Explanation:
         Figure(
             "ΣG·V",
             weighted / 10**money.decimals,
-            f"sales ({money.symbol}) times mean vote, summed over them",
+            N_("sales in major units of G's currency times mean vote, summed over them"),
             rule="GR5",
         ),
         Figure("ΣG", weight, N_("their sales, summed"), money=money, rule="GR5"),

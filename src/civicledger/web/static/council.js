@@ -92,17 +92,6 @@
     if (!Number.isSafeInteger(total)) fail(msg.bad_duration);
     return total;
   }
-  function formatDuration(seconds) {  // every part, so that the text reads back to the same value
-    if (seconds === 0) return "0 seconds";
-    const out = [];
-    let rest = seconds;
-    for (const [size, word] of [[31556952, "year"], [86400, "day"], [3600, "hour"], [60, "minute"], [1, "second"]]) {
-      const n = Math.floor(rest / size);
-      rest -= n * size;
-      if (n) out.push(n + " " + word + (n === 1 ? "" : "s"));
-    }
-    return out.join(" ");
-  }
   function parseAmount(input, decimals) {
     let text = input.trim().replace(/\s/g, "");
     const dot = text.lastIndexOf("."), comma = text.lastIndexOf(",");
@@ -121,10 +110,6 @@
     const minor = BigInt(whole) * 10n ** BigInt(decimals) + BigInt((fraction + "0".repeat(decimals)).slice(0, decimals) || "0");
     if (minor > BigInt(Number.MAX_SAFE_INTEGER)) fail(msg.bad_amount + " " + decimals + ".");
     return Number(minor);
-  }
-  function formatAmount(minor, decimals) {
-    const digits = String(minor).padStart(decimals + 1, "0");
-    return decimals ? digits.slice(0, -decimals) + "." + digits.slice(-decimals) : digits;
   }
   function gcd(a, b) { while (b) [a, b] = [b, a % b]; return a; }
   function parseRatio(input) {
@@ -157,14 +142,9 @@
     if (typeof current === "string" && !text.startsWith('"')) return text;
     try { return JSON.parse(text); } catch (e) { fail(msg.bad_value); }
   }
-  function editable(option) {  // the value in force as the input shows it, reading back exactly
-    const unit = option.dataset.unit, value = JSON.parse(option.dataset.value);
-    if (unit === "seconds") return formatDuration(value);
-    if (unit === "minor_units") return formatAmount(value, Number(option.dataset.decimals));
-    if (unit === "yes_no") return value ? "yes" : "no";
-    if (typeof value === "string") return value;
-    return JSON.stringify(value);
-  }
+  // The value in force as the input shows it: written by the server in the page's language (every
+  // part of a duration, the page's decimal separator, yes or no in words), read back exactly above.
+  function editable(option) { return option.dataset.editable; }
 
   function showExact() {
     const option = $("draft-path").selectedOptions[0];

@@ -97,7 +97,8 @@ def test_ada_reads_bens_qr_code_from_a_picture_and_stops_trusting_him(
     page.wait_for_selector("#search-results li button")
     assert page.input_value("#search-text") == ben
     assert "ben" in str(page.text_content("#search-results li:first-child"))
-    assert ben in str(page.text_content("#status"))
+    # The status line says what was read once the search is shown (``foundQr``): wait for it.
+    page.wait_for_function("(id) => document.querySelector('#status').textContent.includes(id)", arg=ben)
     page.click("#search-results li:first-child button.secondary")  # Untrust
     page.wait_for_function("() => !document.querySelector('#trusts').textContent.includes('ben')")
     with httpx.Client(base_url=url) as api:

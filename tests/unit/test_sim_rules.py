@@ -203,3 +203,13 @@ def test_distinct_and_repeats_are_np_unique(values: list[int]) -> None:
     v, first = sim_rules.distinct_first(a)
     ev, efirst = np.unique(a, return_index=True)
     assert v.tolist() == ev.tolist() and first.tolist() == efirst.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, (1 << 16) - 1), max_size=300), st.sampled_from([1 << 16, 1 << 12]))
+def test_distinct_first_of_positions_in_a_block_is_np_unique(values: list[int], block: int) -> None:
+    """A block's sampled positions (below 2^16) by the 16-bit radix sort: ``np.unique``'s answer."""
+    a = np.array([x % block for x in values], np.int64)
+    v, first = sim_rules.distinct_first(a, below=block)
+    ev, efirst = np.unique(a, return_index=True)
+    assert v.dtype == np.int64 and v.tolist() == ev.tolist() and first.tolist() == efirst.tolist()

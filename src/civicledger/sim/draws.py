@@ -30,6 +30,7 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from civicledger.sim.rules import distinct_first
 from civicledger.sim.threads import SINGLE, Threads
 
 F64 = NDArray[np.float64]
@@ -232,7 +233,7 @@ class KeyedDraws:
                     g = self._seek(step, purpose, b, 0, gen)
                     pos = g.integers(0, BLOCK, size=g.binomial(BLOCK, rate), dtype=np.int64)
                     extra = g.random((pos.size, k))
-                    pos, once = _first_of_each(pos)
+                    pos, once = distinct_first(pos, below=BLOCK)
                     at = b * BLOCK + pos
                     keep = (at >= first) & (at < stop)
                     found.append((at[keep] - first, extra[once][keep]))
@@ -270,17 +271,6 @@ def _one_thread(tasks: Sequence[Callable[[], T]]) -> list[T]:
 def _bind(task: Callable[[range, np.random.Generator], T], blocks: range, gen: np.random.Generator) -> Callable[[], T]:
     """``task`` on one thread's blocks with that thread's generator."""
     return lambda: task(blocks, gen)
-
-
-def _first_of_each(pos: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """``np.unique(pos, return_index=True)`` for positions in a block (< 2**16): a stable radix
-    sort of 16-bit numbers, linear where ``np.unique`` sorts 64-bit ones."""
-    p16 = pos.astype(np.uint16)
-    order = np.argsort(p16, kind="stable")
-    ranked = p16[order]
-    new = np.ones(ranked.size, np.bool_)
-    new[1:] = ranked[1:] != ranked[:-1]
-    return ranked[new].astype(np.int64), order[new]
 
 
 def normal_of(u: F64) -> F64:

@@ -154,6 +154,17 @@ def test_the_glossary_and_explanations_speak_spanish_and_the_api_stays_english(
     assert "trabajo + externos + tasa + insumos" in price and "¿Por qué este precio es el que es?" in price
     wire = http.get(f"/api/gears/explain/delta/{widget}?lang=es").json()
     assert wire["question"] == "Why is this company's delta what it is?"
+    # Texts made with data (names, amounts) read in Spanish too, their amounts in its format.
+    economy = served[1]
+    ada, cleo = economy.account("ada"), economy.account("cleo")
+    payment = _text(http.get(f"/explain/circles/payment/{ada}/{cleo}?lang=es").text)
+    assert (
+        "ben tiene monedas de ben CRC 3.490,98" in payment and "lo máximo que ada puede pagar ahora a cleo" in payment
+    )
+    assert " holds " not in payment and "can pay" not in payment
+    assert "por " in price and "antes de cualquier descuento por escasez" in price and "before any" not in price
+    english = http.get(f"/api/circles/explain/payment?sender={ada}&receiver={cleo}").json()
+    assert english["result"]["meaning"] == "the most ada can pay cleo now"  # the API keeps English
 
 
 def test_x03_no_page_of_the_demo_shows_minor_units(http: httpx.Client) -> None:
@@ -193,7 +204,9 @@ def test_explanation_pages_and_the_glossary_fit_a_phone(
         "explain-delta": f"/explain/gears/delta/{economy.account('widget-co')}",
         "explain-price": "/explain/creditism/price/bicycle",
         "explain-payment": f"/explain/circles/payment/{economy.account('ada')}/{economy.account('cleo')}",
-        "glossary": "/glossary",
+        "explain-payment-es": f"/explain/circles/payment/{economy.account('ada')}/{economy.account('cleo')}?lang=es",
+        "explain-grade-es": f"/explain/credits/grade/{economy.account('maya')}?lang=es",
+        "glossary": "/glossary?lang=en",
         "company-dated-chart": f"/companies/{economy.account('widget-co')}",
     }
     context = browser.new_context(base_url=served[0], viewport={"width": 390, "height": 844})

@@ -8,7 +8,10 @@ msgids to extract (``pybabel extract``/``update``) or to translate.
 
 from __future__ import annotations
 
+import ast
 import asyncio
+import json
+import pickle
 import re
 import threading
 from fractions import Fraction
@@ -22,7 +25,7 @@ from babel.messages.pofile import read_po
 from jinja2 import Environment
 from jinja2.ext import i18n as i18n_extension
 
-from civicledger.kernel.explain import N_, Figure, Money
+from civicledger.kernel.explain import N_, Amount, Figure, Money
 from civicledger.kernel.time import DAY, HOUR, MINUTE, YEAR, format_duration
 from civicledger.web import i18n
 from civicledger.web.site import _templates
@@ -384,3 +387,62 @@ def test_x03_explanation_figures_read_in_the_pages_language() -> None:
         ]
     finally:
         i18n._current.reset(token)
+
+
+def test_x03_a_phrase_with_data_reads_english_as_text_and_the_readers_language_on_pages() -> None:
+    """An explanation's text made with data (``N_`` with values): the CLI, ``--json`` and the API
+    read the English text filled in, as before; the pages translate its template and write its
+    numbers and money in the reader's format."""
+    xi = Money(2, "xi", "xi")
+    note = N_(
+        "Within %(steps)s transfers the plan carries %(carried)s of the %(total)s that could flow (CI9 max_steps).",
+        steps=12,
+        carried=Amount(123_456, xi),
+        total=Amount(1_234_567, xi),
+    )
+    english = "Within 12 transfers the plan carries xi 1,234.56 of the xi 12,345.67 that could flow (CI9 max_steps)."
+    assert note == english and json.dumps([note]) == json.dumps([english])
+    assert pickle.loads(pickle.dumps(note)) == note and i18n.translate(note) == english
+    label = N_("%(holder)s holds %(issuer)s's coins", holder="ada", issuer="ben")
+    token = i18n._current.set("es")
+    try:
+        assert i18n.translate(note) == (
+            "En 12 transferencias el plan lleva xi 1.234,56 de los xi 12.345,67 que podrían fluir (CI9 max_steps)."
+        )
+        assert i18n.translate(label) == "ada tiene monedas de ben"
+        assert i18n.translate(N_("%(units)s credits", units=14_117)) == "14.117 créditos"
+    finally:
+        i18n._current.reset(token)
+
+
+def test_x03_no_explanation_text_is_made_by_formatting_a_string() -> None:
+    """An explanation's question, figure names and meanings and its notes are ``N_`` texts (with
+    values where they hold data): one written as an f-string or with ``%`` or ``format`` could not be
+    translated, and read English on Spanish pages."""
+
+    def formatted(text: ast.expr) -> bool:
+        if isinstance(text, ast.JoinedStr):
+            return True
+        if isinstance(text, ast.BinOp) and isinstance(text.op, ast.Mod):
+            return True
+        return isinstance(text, ast.Call) and isinstance(text.func, ast.Attribute) and text.func.attr == "format"
+
+    found = []
+    for path in sorted((SRC / "mechanisms").glob("*/queries.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            texts: list[ast.expr] = []
+            if isinstance(func, ast.Name) and func.id == "Figure":
+                texts = [*node.args[:4], *(k.value for k in node.keywords if k.arg in {"name", "meaning"})]
+            elif isinstance(func, ast.Name) and func.id in {"Explanation", "RuleExplanation"}:
+                for k in node.keywords:
+                    if k.arg == "question":
+                        texts.append(k.value)
+                    elif k.arg == "notes" and isinstance(k.value, ast.Tuple):
+                        texts += k.value.elts
+            elif isinstance(func, ast.Attribute) and func.attr == "append" and ast.unparse(func.value) == "notes":
+                texts = list(node.args)
+            found += [f"{path.relative_to(SRC)}:{t.lineno}" for t in texts if formatted(t)]
+    assert not found, found

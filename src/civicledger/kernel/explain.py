@@ -18,13 +18,16 @@ from civicledger.kernel.money import format_units
 from civicledger.kernel.time import format_duration
 
 
-def N_(message: str) -> str:
+def N_(message: str, **values: PhraseValue) -> str:
     """Mark ``message`` for the pages' catalogues and return it unchanged (docs/web.md, Translating).
 
     Explanations, glossary terms and rule texts are written here and in the mechanisms, which must not
     import the web layer; the extractor collects ``N_("...")`` and the pages translate the text when
-    they show it, so the CLI and the API keep the English original."""
-    return message
+    they show it, so the CLI and the API keep the English original. A text made with data names its
+    places (``N_("%(holder)s holds %(issuer)s's coins", holder=..., issuer=...)``) and is a
+    ``Phrase``: the English text, filled in, wherever a string goes; the pages translate the
+    template and fill in the values in the reader's format."""
+    return Phrase(message, values) if values else message
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,44 @@ class Money:
 
     def format(self, units: int) -> str:
         return format_units(units, self.decimals, f"{self.symbol} " if self.symbol else "")
+
+
+@dataclass(frozen=True, slots=True)
+class Amount:
+    """An amount of money in a phrase: minor units and how they read (X3)."""
+
+    units: int
+    money: Money
+
+    def __str__(self) -> str:
+        return self.money.format(self.units)
+
+
+PhraseValue = int | str | Amount
+"""What fills a phrase's place: a count (read with the reader's digits), text (as it is: a name, an
+id, a unit), or an amount of money."""
+
+
+class Phrase(str):
+    """A text made from a translatable template and its values (``N_`` with values). As a string it
+    is the English text filled in, so the CLI, ``--json`` and the API read what they always read;
+    ``web.i18n.translate`` translates ``template`` and fills in ``values`` for the reader."""
+
+    template: str
+    values: dict[str, PhraseValue]
+
+    def __new__(cls, template: str, values: dict[str, PhraseValue]) -> Phrase:
+        phrase = super().__new__(cls, template % {name: english(value) for name, value in values.items()})
+        phrase.template, phrase.values = template, dict(values)
+        return phrase
+
+    def __reduce__(self) -> tuple[type[Phrase], tuple[str, dict[str, PhraseValue]]]:
+        return (Phrase, (self.template, self.values))
+
+
+def english(value: PhraseValue) -> str:
+    """A phrase's value as the English text reads it: a count grouped by commas ("14,117")."""
+    return f"{value:,}" if isinstance(value, int) else str(value)
 
 
 def exact(value: int | Fraction) -> str:

@@ -35,7 +35,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, get_decimal_symbol, get_group_symbol
 from markupsafe import Markup
 
-from civicledger.kernel.explain import Figure, decimal
+from civicledger.kernel.explain import Amount, Figure, Phrase, PhraseValue, decimal
 from civicledger.kernel.money import require_units
 from civicledger.kernel.time import DURATION_UNITS, duration_parts
 
@@ -88,8 +88,21 @@ def _(message: str, **values: object) -> str:
 
 def translate(text: str) -> str:
     """``text`` marked elsewhere with ``N_`` (a glossary term, an explanation's question or figure), in
-    the request's language: looked up, not formatted (it may hold a literal ``%``), and escaped when shown."""
+    the request's language: looked up, not formatted (it may hold a literal ``%``), and escaped when
+    shown. A ``Phrase`` is its template looked up, then filled in with its values in the reader's
+    format (counts with the locale's digits, money as ``format_money`` writes it)."""
+    if isinstance(text, Phrase):
+        template = translations(current()).gettext(text.template)
+        return template % {name: _phrase_value(value) for name, value in text.values.items()}
     return translations(current()).gettext(text) if text else text
+
+
+def _phrase_value(value: PhraseValue) -> str:
+    if isinstance(value, Amount):
+        return format_money(value.units, value.money.decimals, value.money.symbol)
+    if isinstance(value, int):
+        return format_number(value)
+    return value
 
 
 def ngettext(singular: str, plural: str, n: int, **values: object) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
-from civicledger.kernel.explain import N_, Explanation, Figure, Money
+from civicledger.kernel.explain import N_, Amount, Explanation, Figure, Money
 from civicledger.kernel.identity import AccountId, parse_account_id
 from civicledger.kernel.ledger import CIRCLES_SYMBOL
 from civicledger.kernel.messages import to_wire
@@ -115,7 +115,7 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
     m = CIRCLES_MONEY
     inputs: list[Figure] = [
         Figure(
-            f"{names[frm]} holds {names.get(c, c)}'s coins",
+            N_("%(holder)s holds %(issuer)s's coins", holder=names[frm], issuer=names.get(c, c)),
             u,
             N_("a balance the payment may pass on"),
             money=Money(m.decimals, m.symbol, c),
@@ -131,11 +131,18 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
     for edge in cut:
         (ks, s_name), (_, t_name) = edge.source, edge.target
         if ks == "a":  # a holding: the holder has only this much of the currency
-            own = " (with unclaimed income)" if s_name == t_name == frm else ""
-            label = f"{names[s_name]} holds {names[t_name]}'s coins{own}"
+            label = (
+                N_(
+                    "%(holder)s holds %(issuer)s's coins (with unclaimed income)",
+                    holder=names[s_name],
+                    issuer=names[t_name],
+                )
+                if s_name == t_name == frm
+                else N_("%(holder)s holds %(issuer)s's coins", holder=names[s_name], issuer=names[t_name])
+            )
             meaning = N_("all of it is passed on: this holding is used up")
         else:  # an acceptance: the truster takes this currency up to its trust's room
-            label = f"{names[t_name]} accepts {names[s_name]}'s coins"
+            label = N_("%(truster)s accepts %(issuer)s's coins", truster=names[t_name], issuer=names[s_name])
             meaning = N_("this trust takes no more (its limit's room is used up)")
         steps.append(Figure(label, edge.capacity, meaning, N_("a full edge of the minimum cut"), money=m, rule="CI9"))
     notes = [
@@ -146,11 +153,22 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
     ]
     if plan.units < min(total, units if units is not None else total):
         notes.append(
-            f"Within {max_steps} transfers the plan carries {m.format(plan.units)} of the {m.format(total)} "
-            "that could flow (CI9 max_steps)."
+            N_(
+                "Within %(steps)s transfers the plan carries %(carried)s of the %(total)s that could flow "
+                "(CI9 max_steps).",
+                steps=max_steps,
+                carried=Amount(plan.units, m),
+                total=Amount(total, m),
+            )
         )
     elif units is not None:
-        notes.append(f"{m.format(min(units, plan.units))} can be paid in {len(plan.legs)} transfer(s).")
+        notes.append(
+            N_(
+                "%(amount)s can be paid in %(legs)s transfer(s).",
+                amount=Amount(min(units, plan.units), m),
+                legs=len(plan.legs),
+            )
+        )
     return Explanation(
         rule="CI9",
         question=N_("Why can this payment carry at most this much?"),
@@ -158,6 +176,12 @@ def explain_payment(store: Store, sender: str, receiver: str, units: int | None,
         at=at,
         inputs=tuple(inputs),
         steps=tuple(steps),
-        result=Figure(N_("maximum"), total, f"the most {names[frm]} can pay {names[to]} now", money=m, rule="CI9"),
+        result=Figure(
+            N_("maximum"),
+            total,
+            N_("the most %(payer)s can pay %(payee)s now", payer=names[frm], payee=names[to]),
+            money=m,
+            rule="CI9",
+        ),
         notes=tuple(notes),
     )

@@ -10,7 +10,7 @@ from typing import Any
 
 from civicledger.kernel import state
 from civicledger.kernel.canonical import JSONObject
-from civicledger.kernel.explain import N_, Explanation, Figure, Money
+from civicledger.kernel.explain import N_, Amount, Explanation, Figure, Money
 from civicledger.kernel.ports import Store, UnitOfWork
 from civicledger.mechanisms.creditism import handlers as scm
 from civicledger.mechanisms.creditism import rules
@@ -109,9 +109,14 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
     for name, qty in sorted(node.inputs.items()):
         inputs.append(
             Figure(
-                f"{name} x {qty}",
+                N_("%(asset)s x %(qty)s", asset=name, qty=str(qty)),
                 r(qty * view["prices_of_inputs"][name]),
-                f"{qty} {assets_[name].unit} of {name} at its market price",
+                N_(
+                    "%(qty)s %(unit)s of %(asset)s at its market price",
+                    qty=str(qty),
+                    unit=assets_[name].unit,
+                    asset=name,
+                ),
                 money=money,
                 rule="CR12",
             )
@@ -151,7 +156,11 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
                 c.value,
                 units,
                 MEANINGS[c.value],
-                f"{rules.percent(shares[c.value])} of {money.format(before)} before any scarcity discount",
+                N_(
+                    "%(share)s of %(before)s before any scarcity discount",
+                    share=rules.percent(shares[c.value]),
+                    before=Amount(before, money),
+                ),
                 money=money,
                 rule="CR12",
             )
@@ -163,7 +172,7 @@ def explain_price(uow: UnitOfWork, asset: str) -> Explanation:
         at=uow.journal.head().time,
         inputs=tuple(inputs),
         steps=tuple(steps),
-        result=Figure(N_("price"), view["price"], f"per {view['unit']}", money=money, rule="CR11"),
+        result=Figure(N_("price"), view["price"], N_("per %(unit)s", unit=str(view["unit"])), money=money, rule="CR11"),
         notes=(
             N_(
                 "The components sum to the price exactly; inputs are paid at their own market prices, so "

@@ -216,17 +216,28 @@ def explain_grade(uow: UnitOfWork, person: AccountId, at: int) -> RuleExplanatio
                 seen.add(adj_id)
                 inputs.append(
                     Figure(
-                        f"adjustment {adj_id}",
+                        N_("adjustment %(id)s", id=adj_id),
                         adj_steps,
-                        f"{kind}, in force until {format_instant(int(str(a['end'])))}",
+                        N_("%(kind)s, in force until %(end)s", kind=kind, end=format_instant(int(str(a["end"])))),
                         rule="SC4",
                     )
                 )
         if lot["decayed"]:
             parts.append(f"-{lot['decayed']} (decay)")
-        formula = " ".join(parts) + f", kept within {policy.grade_min}-{policy.grade_max}"
+        formula = N_(
+            "%(terms)s, kept within %(low)s-%(high)s",
+            terms=" ".join(parts),
+            low=policy.grade_min,
+            high=policy.grade_max,
+        )
         steps.append(
-            Figure(f"{lot['units']:,} credits", lot["grade"], N_("the grade of this lot"), formula, rule="SC4")
+            Figure(
+                N_("%(units)s credits", units=int(lot["units"])),
+                lot["grade"],
+                N_("the grade of this lot"),
+                formula,
+                rule="SC4",
+            )
         )
     by_units: dict[int, int] = {}
     for lot in data["lots"]:
@@ -240,7 +251,12 @@ def explain_grade(uow: UnitOfWork, person: AccountId, at: int) -> RuleExplanatio
         at=at,
         inputs=tuple(inputs),
         steps=tuple(steps),
-        result=Figure(N_("grade"), main, f"the grade of most credits ({share:,} of {data['available']:,})", rule="SC4"),
+        result=Figure(
+            N_("grade"),
+            main,
+            N_("the grade of most credits (%(share)s of %(available)s)", share=share, available=int(data["available"])),
+            rule="SC4",
+        ),
         notes=(
             N_(
                 "Grades decide the quality of a service, never access: the base grade reaches the base tier "

@@ -353,12 +353,14 @@ def test_x04_a_duration_to_edit_keeps_every_part_in_the_pages_language() -> None
         assert i18n.editable_duration(month) == "30 días 10 horas 29 minutos 6 segundos"
         assert i18n.editable_duration(1_500 * YEAR + 1) == "1500 años 1 segundo"
         assert i18n.editable_duration(0) == "0 segundos"
-        assert i18n.editable_amount(100_000, 2) == "1000,00" and i18n.editable_amount(7, 3) == "0,007"
+        assert i18n.format_money(100_000, 2, grouped=False) == "1000,00"
+        assert i18n.format_money(7, 3, grouped=False) == "0,007"
     finally:
         i18n._current.reset(token)
     assert i18n.editable_duration(month) == "30 days 10 hours 29 minutes 6 seconds"
     assert i18n.editable_duration(DAY + 6 * HOUR) == "1 day 6 hours"
-    assert i18n.editable_amount(100_000, 2) == "1000.00" and i18n.editable_amount(12, 0) == "12"
+    assert i18n.format_money(100_000, 2, grouped=False) == "1000.00"
+    assert i18n.format_money(12, 0, grouped=False) == "12"
 
 
 def test_x03_explanation_figures_read_in_the_pages_language() -> None:

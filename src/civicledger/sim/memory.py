@@ -5,7 +5,7 @@ mmap threshold with a fresh mapping and unmaps it when freed; the threshold rise
 process frees, but never above 32 MiB on a 64-bit system. Below about four million persons an
 ``int64`` array per person stays under it, and a freed array is simply reused by the next step.
 Above, every such array is mapped anew each step and each of its pages faulted in again: at ten
-million persons that was 2.7-5.6 s of system CPU over 52 steps, a sixth of the run (decision
+million persons that was 5.5-7.3 s of system CPU over 52 steps, a sixth of the stepping (decision
 *Freed memory kept at national scale*), the more on a virtual machine whose host takes freed
 pages back.
 

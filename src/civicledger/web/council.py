@@ -20,7 +20,6 @@ from civicledger.kernel.canonical import JSONValue
 from civicledger.kernel.errors import CivicLedgerError, NotFoundError
 from civicledger.kernel.identity import AccountId, Role
 from civicledger.kernel.ledger import CIRCLES_SYMBOL
-from civicledger.kernel.money import CurrencyId
 from civicledger.kernel.personal import ERASED, reveal
 from civicledger.kernel.policy import Unit
 from civicledger.kernel.proposals import COUNCIL_DECISIONS, Proposal, counted
@@ -50,8 +49,7 @@ def _duration(seconds: int) -> str:
     """``format_duration``'s two largest parts, marked "≈" when it drops a rest (a month is
     2,629,746 s: "≈ 30 days 10 hours"); the exact seconds stay in ``data-value``."""
     shown = i18n.format_duration(seconds)
-    size_of = {word: size for size, word in DURATION_UNITS}
-    exact = sum(n * size_of[word] for n, word in duration_parts(abs(seconds))) == abs(seconds)
+    exact = len(duration_parts(abs(seconds), most=len(DURATION_UNITS))) <= 2  # nothing beyond the two shown
     return shown if exact else f"≈ {shown}"
 
 
@@ -90,7 +88,7 @@ class PolicyValues:
         if unit == Unit.SECONDS and isinstance(value, int) and value >= 0:
             return i18n.editable_duration(value)
         if unit == Unit.MINOR_UNITS and isinstance(value, int):
-            return i18n.editable_amount(value, self.decimals(path))
+            return i18n.format_money(value, self.decimals(path), grouped=False)
         if isinstance(value, bool):
             return _("yes") if value else _("no")
         if isinstance(value, str):
@@ -110,13 +108,10 @@ class PolicyValues:
 
     def decimals(self, path: str) -> int:
         """The decimals of the currency an amount at ``path`` is in (what "12.50" means there)."""
-        key = "circles.decimals" if path.startswith("circles.") else "economy.currency_decimals"
         currencies = self.values.get("gears.currencies")
         if path.startswith("gears.") and isinstance(currencies, list) and currencies:
-            with self.site.store.read() as uow:
-                found = uow.ledger.currency(CurrencyId(str(currencies[0])))
-            if found is not None:
-                return found.decimals
+            return self.site.money_of(str(currencies[0])).decimals  # the page's read, shared with ``money``
+        key = "circles.decimals" if path.startswith("circles.") else "economy.currency_decimals"
         decimals = self.values.get(key)
         return decimals if isinstance(decimals, int) else 2
 

@@ -227,16 +227,6 @@ def _duration_part(n: int, unit: str, num: str) -> str:
     return ngettext("%(num)s second", "%(num)s seconds", n, num=num)
 
 
-def editable_amount(units: int, decimals: int) -> str:
-    """An amount to edit: major units with the request's decimal separator and no grouping ("12,50"
-    in Spanish), which the council page's reader takes back exactly."""
-    digits = str(abs(units)).rjust(decimals + 1, "0")
-    sign = "-" if units < 0 else ""
-    if not decimals:
-        return sign + digits
-    return f"{sign}{digits[:-decimals]}{get_decimal_symbol(current())}{digits[-decimals:]}"
-
-
 def format_number(value: object) -> str:
     """A number for people in the request's locale (``14,117`` / ``14.117``), exact: ints, decimals and
     fractions that end are shown in full, never through a float; anything else is shown as it is."""
@@ -266,14 +256,15 @@ def _terminates(denominator: int) -> bool:
     return denominator == 1
 
 
-def format_money(units: object, decimals: int, symbol: str = "") -> str:
+def format_money(units: object, decimals: int, symbol: str = "", *, grouped: bool = True) -> str:
     """Minor units as major units with the currency's symbol, in the request's locale, exactly (X3):
-    ``xi 12,000.00`` in English, ``xi 12.000,00`` in Spanish (docs/decisions/0010)."""
+    ``xi 12,000.00`` in English, ``xi 12.000,00`` in Spanish (docs/decisions/0010). Not ``grouped``:
+    an amount to edit, which the council page's reader takes back exactly ("12000,00")."""
     whole = require_units(units)
     # Decimal's default context keeps 28 digits: a context as wide as the amount keeps every digit.
     with localcontext(Context(prec=len(str(abs(whole))) + decimals + 2)):
         amount = Decimal(whole).scaleb(-decimals)
-        pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+        pattern = ("#,##0" if grouped else "0") + ("." + "0" * decimals if decimals else "")
         text = format_decimal(amount, format=pattern, locale=current(), decimal_quantization=False)
     return f"{symbol} {text}".strip() if symbol else text
 

@@ -150,6 +150,11 @@ class Site:
         currency's record; an amount whose currency is unknown reads in the economy's decimals."""
         if units is None or units == "":
             return ""
+        money = self.money_of(currency)
+        return i18n.format_money(int(str(units)), money.decimals, money.symbol)
+
+    def money_of(self, currency: str | None) -> Money:
+        """How ``currency``'s amounts read (``state.money_in``), read once per page or card."""
         seen = _money_read.get()
         money = seen.get(currency) if seen is not None else None
         if money is None:
@@ -157,7 +162,7 @@ class Site:
                 money = state.money_in(uow, currency)
             if seen is not None:
                 seen[currency] = money
-        return i18n.format_money(int(str(units)), money.decimals, money.symbol)
+        return money
 
     def explanation(
         self, request: Request, found: tuple[Explanation | None, str | None], back: tuple[str, str], json_url: str
